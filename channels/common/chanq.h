@@ -1,0 +1,35 @@
+/* chanq.h - the two queues every threaded channel plugin needs: jobs from
+ * the router thread to worker threads, results back with an fd the router
+ * can poll. Knows nothing about any one channel. */
+#ifndef HERALD_CHANQ_H
+#define HERALD_CHANQ_H
+
+#include <herald/channel.h>
+
+/* Bounded multi-producer multi-consumer queue of opaque jobs. */
+struct jobq;
+struct jobq *jobq_new(size_t capacity);
+/* Non-blocking: 0 queued, -1 full or closed. */
+int jobq_push(struct jobq *q, void *job);
+/* Blocks up to timeout_ms (-1 forever). NULL on timeout or when closed and
+ * empty. */
+void *jobq_pop(struct jobq *q, int timeout_ms);
+size_t jobq_len(struct jobq *q);
+/* Wake every waiter; later pushes fail, pops drain what is left. */
+void jobq_close(struct jobq *q);
+/* Free the queue (not the jobs left in it: pop them first). */
+void jobq_free(struct jobq **q);
+
+/* Unbounded result queue; resq_fd() is readable while results wait. */
+struct resq;
+struct resq *resq_new(void);
+int resq_push(struct resq *q, const struct herald_result *r);
+/* Convenience: push a result built from its parts (reason is printf-style). */
+int resq_pushf(struct resq *q, uint64_t msg_id, enum herald_status st, unsigned flags,
+	       const char *ref, const char *dsn, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+int resq_pop(struct resq *q, struct herald_result *out, int max);
+int resq_fd(struct resq *q);
+void resq_free(struct resq **q);
+
+#endif

@@ -1,0 +1,178 @@
+/*
+ * herald/channel.h - the channel plugin ABI. This header is the whole contract
+ * between heraldd (the host) and a channel plugin (email, sms, fax, print,
+ * file, ...). A plugin is a shared object that exports exactly one symbol,
+ * HERALD_CHANNEL_SYMBOL, a `const struct herald_channel`.
+ *
+ * Versioning
+ *   abi     The major ABI number. The host refuses (with a log line naming both
+ *           numbers, and dlclose) a plugin whose abi differs from its own
+ *           HERALD_CHANNEL_ABI. Bump it only for incompatible changes.
+ *   version Every struct passed across the boundary starts with a version.
+ *           Fields are only ever appended; a reader checks `version >= N`
+ *           before touching a field added in version N (as Redis modules do).
+ *
+ * Threads
+ *   The host calls open/submit/poll/fd/close from its single router thread.
+ *   Those calls MUST NOT block on the network or on a remote peer: a plugin
+ *   that talks to a server does so on threads of its own and reports back
+ *   through poll(). receipt() is the exception: it is called on the HTTP
+ *   listener's thread and MUST only parse the request (no plugin state).
+ *
+ * Outcomes
+ *   A plugin never exits and never aborts on bad input: every message it
+ *   accepted with submit() comes back exactly once through poll() as a
+ *   herald_result with one of the herald_status values, a provider reference
+ *   and a human-readable reason. A later delivery receipt (SMS DLR, fax
+ *   callback, CUPS job completion) may come back as a second result with the
+ *   same msg_id (from poll) or the same ref (from receipt).
+ */
+#ifndef HERALD_CHANNEL_H
+#define HERALD_CHANNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HERALD_CHANNEL_ABI 1
+#define HERALD_CHANNEL_SYMBOL "herald_channel"
+
+/* Struct versions of this header. */
+#define HERALD_HOST_VERSION 1
+#define HERALD_MSG_VERSION 1
+#define HERALD_RESULT_VERSION 1
+
+/* Log levels for herald_host.log (syslog numbering). */
+enum herald_log_level {
+	HERALD_LOG_ERR = 3,
+	HERALD_LOG_WARNING = 4,
+	HERALD_LOG_NOTICE = 5,
+	HERALD_LOG_INFO = 6,
+	HERALD_LOG_DEBUG = 7,
+};
+
+/* What the host offers a plugin. Valid from open() until close() returns. */
+struct herald_host {
+	uint32_t version; /* HERALD_HOST_VERSION */
+	void *ctx;        /* pass back as the first argument of every call */
+	/* A key of this channel's own [channel.<name>] section, NULL if unset. */
+	const char *(*conf)(void *ctx, const char *key);
+	/* Any key of any section (e.g. "http", "public_url"), NULL if unset. */
+	const char *(*conf_section)(void *ctx, const char *section, const char *key);
+	/* Operator log (not the delivery log). Thread-safe. Never pass secrets
+	 * or unmasked contact details; use mask() for addresses. */
+	void (*log)(void *ctx, int level, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+	/* Mask a contact detail for logs: a***@example.org, +44*******123. */
+	void (*mask)(void *ctx, const char *addr, char *out, size_t outlen);
+};
+
+/* One message for one attempt on one channel. All strings are UTF-8, owned
+ * by the host and valid only during submit(): copy what you keep. */
+struct herald_msg {
+	uint32_t version; /* HERALD_MSG_VERSION */
+	uint64_t msg_id;  /* host handle; echo it in the herald_result */
+	const char *event_id;
+	const char *transaction_id;
+	const char *reference; /* short human transaction reference */
+	const char *service;
+	const char *citizen_id;
+	const char *template_name;
+	const char *locale; /* locale of the template actually rendered */
+	/* Address from the citizen field named by herald_channel.address_field
+	 * (email address, E.164 number, multi-line postal address), or NULL when
+	 * the channel needs none. */
+	const char *to;
+	const char *subject; /* front matter "subject", or NULL */
+	const char *body;    /* rendered text of the channel variant */
+	const char *html;    /* rendered HTML variant (html_variant), or NULL */
+	/* NULL-terminated list of key, value pairs: every front matter field
+	 * ("fm.<key>") and citizen fields a channel may need ("citizen.name",
+	 * "citizen.accessibility", "citizen.address", ...). */
+	const char *const *meta;
+	unsigned attempt; /* 1 for the first attempt on this channel */
+	int urgent;       /* priority urgent */
+};
+
+enum herald_status {
+	HERALD_SENT = 1,      /* handed to the provider; a receipt may follow */
+	HERALD_DELIVERED = 2, /* the provider confirms delivery */
+	HERALD_TEMPORARY = 3, /* try again later on the same channel */
+	HERALD_PERMANENT = 4, /* this channel will not work for this message */
+};
+
+/* herald_result.flags */
+#define HERALD_RF_BAD_ADDRESS 0x1u /* the failure proves the address wrong */
+#define HERALD_RF_FINAL 0x2u       /* SENT that needs no receipt (counts as delivered) */
+
+struct herald_result {
+	uint32_t version; /* HERALD_RESULT_VERSION */
+	uint64_t msg_id;  /* from herald_msg; 0 when the result comes from receipt() */
+	enum herald_status status;
+	unsigned flags;
+	char ref[128];    /* provider reference: SMTP queue id, gateway id, job id */
+	char dsn[16];     /* enhanced status code, e.g. "5.1.1", or "" */
+	char reason[256]; /* human reason, e.g. "550 5.1.1 user unknown" */
+};
+
+/* An HTTP request to /receipts/<channel>[/rest]. */
+struct herald_http_req {
+	uint32_t version;
+	const char *method;       /* "GET", "POST" */
+	const char *path;         /* the part after /receipts/<channel>, "" or "/x" */
+	const char *content_type; /* may be NULL */
+	const char *body;         /* raw body (NUL-terminated), may be "" */
+	size_t body_len;
+	/* Query-string or urlencoded form argument, NULL if absent. */
+	const char *(*arg)(const struct herald_http_req *req, const char *name);
+	void *priv; /* host's */
+};
+
+struct herald_channel {
+	uint32_t abi;     /* HERALD_CHANNEL_ABI */
+	uint32_t version; /* of this struct: 1 */
+	const char *name; /* "email"; must match [channel.<name>] and the file */
+	/* Citizen record field holding this channel's address, or NULL if the
+	 * channel needs no address (file). */
+	const char *address_field;
+	/* NULL-terminated template variants to render for the body, tried in
+	 * order (e.g. {"fax", "print", NULL}); the first that exists wins. */
+	const char *const *variants;
+	/* Optional template variant rendered with HTML escaping into msg.html
+	 * (e.g. "email-html"), or NULL. */
+	const char *html_variant;
+
+	/* MUST: read config through host->conf, start threads, return 0.
+	 * On -1 the host logs the error and runs without this channel. */
+	int (*open)(const struct herald_host *host, void **state);
+	/* MUST: accept or refuse the message without blocking. Return 0 when
+	 * accepted (a result will follow through poll), -1 when refused now
+	 * (queue full); the host then tries again later. */
+	int (*submit)(void *state, const struct herald_msg *msg);
+	/* MUST: return up to max finished results without blocking. */
+	int (*poll)(void *state, struct herald_result *out, int max);
+	/* MAY (NULL): a file descriptor that becomes readable when poll has
+	 * results. Without it the host polls on a short timer. */
+	int (*fd)(void *state);
+	/* MAY (NULL): parse a delivery receipt. Called on the HTTP thread.
+	 * Return 1 and fill *out (status, ref, reason) to update a message, 0 to
+	 * answer without an update, -1 when the request is malformed. Write the
+	 * HTTP response body (text) to resp (may be left empty). */
+	int (*receipt)(const struct herald_http_req *req, struct herald_result *out, char *resp,
+		       size_t resp_len);
+	/* MUST: stop threads, free everything. In-flight messages are lost to
+	 * this process; the host re-queues anything without a result. */
+	void (*close)(void *state);
+};
+
+/* Define the one exported descriptor: HERALD_CHANNEL_EXPORT = { ... }; */
+#define HERALD_CHANNEL_EXPORT                                                                      \
+	__attribute__((visibility("default"))) const struct herald_channel herald_channel
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,32 @@
+/*
+ * template.h - Mustache engine (spec core modules: interpolation, sections,
+ * inverted, comments, partials, delimiters). Compile once, render many.
+ * Data is a jansson value; the engine never modifies it.
+ */
+#ifndef HERALD_TEMPLATE_H
+#define HERALD_TEMPLATE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+struct tmpl;
+
+/* Partial lookup: return the partial's source (NUL-terminated) or NULL when
+ * there is no such partial (renders as empty, per the spec). */
+struct tmpl_partials {
+	const char *(*lookup)(void *arg, const char *name);
+	void *arg;
+};
+
+/* Compile source. NULL on a syntax error, with "line N: reason" in err. */
+struct tmpl *tmpl_compile(const char *src, size_t len, char *err, size_t errlen);
+void tmpl_free(struct tmpl **t);
+
+/* Render with data. html_escape: 1 escapes & < > " ' in {{x}}
+ * (never in {{{x}}} / {{&x}}), 0 leaves every value as is (SMS, text).
+ * Returns a malloc'd NUL-terminated string (length in *outlen if not NULL),
+ * or NULL with a reason in err. */
+char *tmpl_render(const struct tmpl *t, const json_t *data, const struct tmpl_partials *partials,
+		  int html_escape, size_t *outlen, char *err, size_t errlen);
+
+#endif

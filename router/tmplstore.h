@@ -1,0 +1,47 @@
+/*
+ * tmplstore.h - the templates a deployment ships, loaded from a folder:
+ *
+ *   DIR/<name>/<variant>.<locale>.mustache     e.g. mot-reminder/sms.cy.mustache
+ *   DIR/_partials/<partial>.mustache           shared partials ({{> footer}})
+ *
+ * A template file may start with front matter between two "---" lines, one
+ * "key: value" per line (value is itself a Mustache template, e.g.
+ * "subject: Your MOT is due, {{name}}"). Everything is parsed once at load
+ * (and again at SIGHUP, into a new store). Locale lookup falls back
+ * cy-GB -> cy -> en.
+ */
+#ifndef HERALD_TMPLSTORE_H
+#define HERALD_TMPLSTORE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+struct tstore;
+struct tentry; /* one parsed file: name, variant, locale, front matter, body */
+
+/* Load every template under dir. NULL on any error, err naming the file and
+ * line ("mot-reminder/sms.en.mustache: line 3: unclosed section"). */
+struct tstore *tstore_load(const char *dir, char *err, size_t errlen);
+void tstore_free(struct tstore **s);
+
+/* 1 if a template folder of that name exists, else 0. */
+int tstore_has(const struct tstore *s, const char *name);
+/* Number of template names loaded. */
+size_t tstore_count(const struct tstore *s);
+
+/* Best entry for (name, variant, locale) with fallback to the language, then
+ * "en"; NULL if the template has no such variant at all. locale may be NULL
+ * (means "en"). */
+const struct tentry *tstore_find(const struct tstore *s, const char *name, const char *variant,
+				 const char *locale);
+/* The locale the entry was written for ("cy", "en", ...). */
+const char *tentry_locale(const struct tentry *e);
+
+/* Render an entry: the body into *body (malloc'd), and each front matter
+ * field, rendered with the same data, into *front (a new JSON object of
+ * strings, e.g. {"subject": "Your MOT is due, Ada"}). html_escape as in
+ * tmpl_render. Returns 0, or -1 with a reason in err. */
+int tentry_render(const struct tstore *s, const struct tentry *e, const json_t *data,
+		  int html_escape, char **body, json_t **front, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,42 @@
+#!/bin/sh
+# Install every Debian package Herald needs to build, test, bench and demo.
+# Idempotent and non-interactive: does nothing when everything is present.
+set -eu
+
+PKGS="build-essential pkg-config
+libzmq3-dev libhiredis-dev libcurl4-openssl-dev libesmtp-dev libjansson-dev
+libinih-dev libmicrohttpd-dev libsystemd-dev libcups2-dev libcairo2-dev
+libpango1.0-dev libssl-dev libcmocka-dev
+redis-server redis-tools postfix cups cups-client cups-bsd kannel
+poppler-utils fonts-dejavu-core fonts-noto-core python3 curl cppcheck"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "deps.sh: missing packages:$missing" >&2
+	echo "deps.sh: run as root (or: sudo $0)" >&2
+	exit 1
+fi
+
+echo "deps.sh: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+# postfix asks questions at install time; answer them up front.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+echo "postfix postfix/mailname string localhost" | debconf-set-selections
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# Packaged servers must not run system-wide: tests start private copies.
+for svc in redis-server postfix cups cups-browsed kannel; do
+	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+		systemctl disable --now "$svc" >/dev/null 2>&1 || true
+	fi
+done
+echo "deps.sh: done"

@@ -1,0 +1,200 @@
+# lib.sh - shared helpers for integration tests (sourced, POSIX sh).
+#
+# Every server a test starts is recorded with track_pid and stopped by PID
+# when the script exits (trap), never by name. Only 127.0.0.1 is used.
+#
+#   . "$HERALD_SRC/tests/integration/lib.sh"
+#   start_redis            -> $REDIS_PORT, rcli (redis-cli against it)
+#   write_conf [extra]     -> $T/herald.conf (uses the ports picked here)
+#   start_heraldd          -> heraldd running, ready
+#   ok/not_ok/check/expect_grep ...; finish (exit status from the counts)
+
+set -u
+HERALD_BUILD=${HERALD_BUILD:-$(pwd)/build}
+HERALD_SRC=${HERALD_SRC:-$(pwd)}
+BIN=$HERALD_BUILD
+CONFORMANCE=${CONFORMANCE:-$HERALD_SRC/../shared/conformance}
+T=$(mktemp -d /tmp/herald-test.XXXXXX)
+PIDS=""
+NOK=0
+NFAIL=0
+
+track_pid() { PIDS="$PIDS $1"; }
+
+stop_pid() {
+	# stop_pid PID: TERM, wait up to 5 s, then KILL.
+	_p=$1
+	kill -TERM "$_p" 2>/dev/null || return 0
+	_i=0
+	while kill -0 "$_p" 2>/dev/null && [ $_i -lt 50 ]; do
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	kill -KILL "$_p" 2>/dev/null || true
+	wait "$_p" 2>/dev/null || true
+}
+
+cleanup() {
+	for _p in $PIDS; do stop_pid "$_p"; done
+	if [ "${KEEP:-0}" = 1 ] || [ "$NFAIL" -gt 0 ]; then
+		echo "# kept $T"
+	else
+		rm -rf "$T"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ok() { NOK=$((NOK + 1)); echo "ok - $*"; }
+not_ok() { NFAIL=$((NFAIL + 1)); echo "not ok - $*"; }
+diag() { echo "# $*"; }
+
+# check "description" command...: ok if the command succeeds.
+check() {
+	_d=$1
+	shift
+	if "$@"; then ok "$_d"; else not_ok "$_d"; fi
+}
+
+# expect_grep "description" PATTERN FILE: ok if an extended regexp matches.
+expect_grep() {
+	if grep -Eq -- "$2" "$3"; then
+		ok "$1"
+	else
+		not_ok "$1"
+		diag "no line matching /$2/ in $3:"
+		tail -n 20 "$3" | sed 's/^/#   /'
+	fi
+}
+
+expect_no_grep() {
+	if grep -Eq -- "$2" "$3"; then
+		not_ok "$1"
+		grep -E -- "$2" "$3" | head -5 | sed 's/^/#   /'
+	else
+		ok "$1"
+	fi
+}
+
+# expect_eq "description" EXPECTED ACTUAL
+expect_eq() {
+	if [ "$2" = "$3" ]; then
+		ok "$1"
+	else
+		not_ok "$1"
+		diag "expected: $2"
+		diag "actual:   $3"
+	fi
+}
+
+# wait_for SECONDS command...: poll every 0.1 s until the command succeeds.
+wait_for() {
+	_limit=$(($1 * 10))
+	shift
+	_i=0
+	while [ $_i -lt $_limit ]; do
+		if "$@" >/dev/null 2>&1; then return 0; fi
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	return 1
+}
+
+# A free TCP port on 127.0.0.1 (the kernel picks; tiny race, fine for tests).
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+start_redis() {
+	REDIS_PORT=$(free_port)
+	mkdir -p "$T/redis"
+	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly yes \
+		--appendfsync everysec --dir "$T/redis" --daemonize no \
+		--logfile "$T/redis/redis.log" &
+	REDIS_PID=$!
+	track_pid $REDIS_PID
+	if ! wait_for 10 redis-cli -p "$REDIS_PORT" ping; then
+		echo "# redis-server did not start"
+		cat "$T/redis/redis.log"
+		exit 1
+	fi
+}
+
+rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
+
+# write_conf [EXTRA_INI_TEXT]: heraldd config for this test in $T/herald.conf.
+write_conf() {
+	INGEST_PORT=${INGEST_PORT:-$(free_port)}
+	PUB_PORT=${PUB_PORT:-$(free_port)}
+	HTTP_PORT=${HTTP_PORT:-$(free_port)}
+	mkdir -p "$T/log" "$T/spool"
+	cat >"$T/herald.conf" <<CONF
+[redis]
+host = 127.0.0.1
+port = $REDIS_PORT
+
+[ingest]
+endpoint = tcp://127.0.0.1:$INGEST_PORT
+
+[log]
+file = $T/log/delivery.log
+json = $T/log/delivery.jsonl
+publish = tcp://127.0.0.1:$PUB_PORT
+level = info
+
+[http]
+listen = 127.0.0.1:$HTTP_PORT
+public_url = http://127.0.0.1:$HTTP_PORT
+
+[templates]
+dir = ${TEMPLATES_DIR:-$HERALD_SRC/templates}
+
+[channels]
+dir = $BIN/channels
+
+[channel.file]
+path = $T/spool/file.jsonl
+${1:-}
+CONF
+}
+
+start_heraldd() {
+	"$BIN/heraldd" -c "$T/herald.conf" ${HERALDD_ARGS:-} >>"$T/heraldd.out" 2>&1 &
+	HERALDD_PID=$!
+	track_pid $HERALDD_PID
+	if ! wait_for 20 grep -q 'heraldd: ready' "$T/heraldd.out"; then
+		echo "# heraldd did not become ready:"
+		sed 's/^/#   /' "$T/heraldd.out"
+		exit 1
+	fi
+}
+
+stop_heraldd() {
+	stop_pid "$HERALDD_PID"
+	PIDS=$(echo "$PIDS" | sed "s/ $HERALDD_PID\b//")
+}
+
+# publish JSON...: one event per argument through heraldctl; acks to stdout.
+publish() {
+	for _e in "$@"; do printf '%s\n' "$_e"; done |
+		"$BIN/heraldctl" -c "$T/herald.conf" publish -
+}
+
+# seed_citizen ID field value ...
+seed_citizen() {
+	_id=$1
+	shift
+	rcli HSET "herald:citizen:$_id" "$@" >/dev/null
+}
+
+# Fail the test on any sanitizer report, panic or fatal line in a log.
+assert_clean_log() {
+	expect_no_grep "no sanitizer report or panic in $(basename "$1")" \
+		'AddressSanitizer|LeakSanitizer|runtime error:|panic:|fatal:' "$1"
+}
+
+finish() {
+	[ -f "$T/heraldd.out" ] && assert_clean_log "$T/heraldd.out"
+	echo "# $NOK passed, $NFAIL failed"
+	[ "$NFAIL" -eq 0 ] && [ "$NOK" -gt 0 ]
+}

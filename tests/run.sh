@@ -1,0 +1,74 @@
+#!/bin/sh
+# run.sh BUILD - run every unit test binary and integration script, then
+# print one closing line "N passed, N failed". Exit 1 if anything failed.
+#
+# Unit tests are cmocka binaries: their "[  PASSED  ] n" / "[  FAILED  ] n"
+# lines are summed. Integration scripts print "ok - ..." / "not ok - ..."
+# lines (tests/integration/lib.sh); a script that dies without a "not ok"
+# counts as one failure. ONLY=pattern runs the matching tests alone.
+set -u
+BUILD=${1:-build}
+HERALD_BUILD=$(cd "$BUILD" && pwd)
+export HERALD_BUILD
+HERALD_SRC=$(cd "$(dirname "$0")/.." && pwd)
+export HERALD_SRC
+export CMOCKA_MESSAGE_OUTPUT=stdout
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=99}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=98}
+ONLY=${ONLY:-}
+
+passed=0
+failed=0
+failures=""
+logdir="$HERALD_BUILD/test-logs"
+rm -rf "$logdir"
+mkdir -p "$logdir"
+
+add_fail() { failed=$((failed + $1)); failures="$failures $2"; }
+
+for bin in "$HERALD_BUILD"/tests/unit/test_*; do
+	[ -x "$bin" ] || continue
+	name=$(basename "$bin")
+	case "$name" in *.d | *.o) continue ;; esac
+	[ -n "$ONLY" ] && case "$name" in *$ONLY*) ;; *) continue ;; esac
+	log="$logdir/$name.log"
+	(cd "$HERALD_SRC" && "$bin") >"$log" 2>&1
+	rc=$?
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+	passed=$((passed + p))
+	if [ "$f" -gt 0 ]; then
+		add_fail "$f" "$name"
+	elif [ $rc -ne 0 ]; then
+		add_fail 1 "$name(exit=$rc)"
+	fi
+	printf '%-40s %s passed, %s failed (rc=%s)\n' "$name" "$p" "$f" "$rc"
+	[ $rc -ne 0 ] && grep -E 'FAILED|ERROR|runtime error|Sanitizer' "$log" | head -20
+done
+
+for t in "$HERALD_SRC"/tests/integration/t_*.sh; do
+	[ -f "$t" ] || continue
+	name=$(basename "$t" .sh)
+	[ -n "$ONLY" ] && case "$name" in *$ONLY*) ;; *) continue ;; esac
+	log="$logdir/$name.log"
+	start=$(date +%s)
+	timeout 600 sh "$t" >"$log" 2>&1
+	rc=$?
+	p=$(grep -c '^ok ' "$log")
+	f=$(grep -c '^not ok ' "$log")
+	passed=$((passed + p))
+	if [ "$f" -gt 0 ]; then
+		add_fail "$f" "$name"
+	elif [ $rc -ne 0 ]; then
+		add_fail 1 "$name(exit=$rc)"
+	fi
+	printf '%-40s %s passed, %s failed (rc=%s, %ss)\n' "$name" "$p" "$f" "$rc" $(($(date +%s) - start))
+	if [ "$f" -gt 0 ] || [ $rc -ne 0 ]; then
+		grep -E '^not ok|^#' "$log" | head -30
+		tail -5 "$log"
+	fi
+done
+
+[ -n "$failures" ] && echo "failed:$failures (logs in $logdir)"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
