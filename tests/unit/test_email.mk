@@ -1,0 +1,2 @@
+# Unit tests of the email channel's pure functions (no libesmtp, no network).
+test_email_SRCS := channels/email/mime.c
