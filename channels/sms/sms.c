@@ -1,0 +1,430 @@
+/*
+ * sms.c - the sms channel: SMS through an HTTP gateway with libcurl multi.
+ *
+ * [channel.sms]
+ * profile = kannel | twilio | json
+ * url = http://127.0.0.1:13013/cgi-bin/sendsms
+ * username = herald        ; kannel, json (basic auth)
+ * password = secret
+ * account = AC...          ; twilio (basic auth account:token)
+ * token = ...              ; json without account: Bearer token
+ * from = HERALD
+ * max_segments = 6         ; more is a permanent failure
+ * max_in_flight = 32       ; concurrent HTTP requests
+ * timeout = 10             ; seconds per request
+ *
+ * Threads: submit() (router thread) checks the number and the text - an
+ * invalid E.164 number, invalid UTF-8, an empty text or too many segments
+ * fail permanently there and never reach the network - and pushes a job to
+ * a jobq, then wakes the one worker thread with curl_multi_wakeup(). The
+ * worker owns the CURLM and every easy handle: it starts up to max_in_flight
+ * transfers, waits in curl_multi_poll() and pushes each outcome to the resq
+ * whose eventfd the router watches. Delivery receipts arrive later through
+ * receipt() (receipt.c) on heraldd's HTTP listener, matched by the ref of
+ * the SENT result ([http] public_url must be set; without it no receipt is
+ * asked for and SENT is final).
+ */
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chanq.h"
+#include "gsm.h"
+#include "smsreq.h"
+
+#define SMS_RESP_MAX 4096 /* bytes of a gateway answer we keep */
+
+struct sms_job {
+	uint64_t msg_id;
+	enum gsm_encoding enc;
+	char ref[SMS_REF_MAX];
+	char masked[64]; /* number for logs */
+	char *to, *text;
+};
+
+/* One transfer in flight (worker thread only). */
+struct sms_xfer {
+	struct sms_job *job;
+	CURL *easy;
+	struct sms_request req;
+	struct curl_slist *headers;
+	char resp[SMS_RESP_MAX];
+	size_t resp_len;
+	char err[CURL_ERROR_SIZE];
+	struct sms_xfer *prev, *next; /* sms_state.xfers: everything in flight */
+};
+
+struct sms_state {
+	const struct herald_host *host;
+	struct sms_conf conf;
+	struct jobq *jobs;
+	struct resq *results;
+	CURLM *multi;
+	pthread_t thread;
+	int thread_started;
+	atomic_int stop;
+	/* worker thread only */
+	CURL **idle; /* easy handles kept for reuse */
+	size_t nidle;
+	unsigned in_flight;
+	struct sms_xfer *xfers;
+};
+
+static void sms_job_free(struct sms_job *j)
+{
+	if (!j)
+		return;
+	free(j->to);
+	free(j->text);
+	free(j);
+}
+
+/* ---- worker thread ---------------------------------------------------------- */
+
+static size_t sms_write_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct sms_xfer *x = arg;
+	size_t n = size * nmemb, room = sizeof(x->resp) - 1 - x->resp_len;
+
+	if (n > room)
+		n = room; /* keep the start, drop the rest */
+	memcpy(x->resp + x->resp_len, data, n);
+	x->resp_len += n;
+	x->resp[x->resp_len] = '\0';
+	return size * nmemb;
+}
+
+static void sms_xfer_free(struct sms_state *st, struct sms_xfer *x)
+{
+	if (x->prev)
+		x->prev->next = x->next;
+	else if (st->xfers == x)
+		st->xfers = x->next;
+	if (x->next)
+		x->next->prev = x->prev;
+	if (x->easy) {
+		curl_multi_remove_handle(st->multi, x->easy);
+		if (st->nidle < st->conf.max_in_flight) {
+			curl_easy_reset(x->easy);
+			st->idle[st->nidle++] = x->easy;
+		} else {
+			curl_easy_cleanup(x->easy);
+		}
+	}
+	curl_slist_free_all(x->headers);
+	sms_request_free(&x->req);
+	sms_job_free(x->job);
+	free(x);
+}
+
+static void sms_push(struct sms_state *st, const struct herald_result *r, const char *masked)
+{
+	if (r->status == HERALD_PERMANENT)
+		st->host->log(st->host->ctx, HERALD_LOG_NOTICE, "sms: to=%s ref=%s permanent: %s",
+			      masked, r->ref, r->reason);
+	else if (r->status == HERALD_TEMPORARY)
+		st->host->log(st->host->ctx, HERALD_LOG_INFO, "sms: to=%s ref=%s temporary: %s",
+			      masked, r->ref, r->reason);
+	if (resq_push(st->results, r) != 0)
+		st->host->log(st->host->ctx, HERALD_LOG_ERR, "sms: result queue: out of memory");
+}
+
+/* Set up and add one transfer; on failure push a temporary result. */
+static void sms_start(struct sms_state *st, struct sms_job *job)
+{
+	struct sms_xfer *x = calloc(1, sizeof(*x));
+	const struct sms_conf *c = &st->conf;
+	CURL *e;
+	int ok = 0;
+
+	if (!x)
+		goto fail;
+	x->job = job;
+	if (sms_request_build(c, job->to, job->text, job->enc, job->ref, &x->req) != 0)
+		goto fail;
+	e = st->nidle ? st->idle[--st->nidle] : curl_easy_init();
+	if (!e)
+		goto fail;
+	x->easy = e;
+	curl_easy_setopt(e, CURLOPT_URL, x->req.url);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms < 5000 ? c->timeout_ms : 5000L);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->err);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sms_write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "herald-sms/1");
+	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+	if (x->req.body) {
+		char ct[96];
+		snprintf(ct, sizeof(ct), "Content-Type: %s", x->req.content_type);
+		x->headers = curl_slist_append(NULL, ct);
+		/* No "Expect: 100-continue" round trip for bigger bodies. */
+		if (x->headers)
+			x->headers = curl_slist_append(x->headers, "Expect:");
+		if (!x->headers)
+			goto fail;
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(x->req.body));
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->req.body);
+	} else {
+		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	}
+	if (x->req.user) {
+		curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(e, CURLOPT_USERNAME, x->req.user);
+		curl_easy_setopt(e, CURLOPT_PASSWORD, x->req.pass);
+	} else if (x->req.bearer) {
+		curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+		curl_easy_setopt(e, CURLOPT_XOAUTH2_BEARER, x->req.bearer);
+	}
+	if (curl_multi_add_handle(st->multi, e) != CURLM_OK)
+		goto fail;
+	x->next = st->xfers;
+	if (st->xfers)
+		st->xfers->prev = x;
+	st->xfers = x;
+	st->in_flight++;
+	ok = 1;
+fail:
+	if (!ok) {
+		struct herald_result r = {.version = HERALD_RESULT_VERSION,
+					  .msg_id = job->msg_id,
+					  .status = HERALD_TEMPORARY};
+		snprintf(r.ref, sizeof(r.ref), "%s", job->ref);
+		snprintf(r.reason, sizeof(r.reason), "sms: cannot set up the request");
+		sms_push(st, &r, job->masked);
+		if (x) {
+			x->job = job;
+			sms_xfer_free(st, x);
+		} else {
+			sms_job_free(job);
+		}
+	}
+}
+
+static void sms_finish(struct sms_state *st, CURL *e, CURLcode cc)
+{
+	struct sms_xfer *x = NULL;
+	struct herald_result r;
+	long code = 0;
+
+	curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&x);
+	if (!x)
+		return;
+	if (cc == CURLE_OK)
+		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+	sms_outcome(&st->conf, cc == CURLE_OK ? code : 0,
+		    x->err[0] ? x->err : curl_easy_strerror(cc), x->resp, x->resp_len, x->job->ref,
+		    &r);
+	r.msg_id = x->job->msg_id;
+	sms_push(st, &r, x->job->masked);
+	st->in_flight--;
+	sms_xfer_free(st, x);
+}
+
+static void *sms_worker(void *arg)
+{
+	struct sms_state *st = arg;
+
+	while (!atomic_load(&st->stop)) {
+		struct sms_job *job;
+		CURLMsg *m;
+		int running = 0, left;
+
+		while (st->in_flight < st->conf.max_in_flight && (job = jobq_pop(st->jobs, 0)))
+			sms_start(st, job);
+		curl_multi_perform(st->multi, &running);
+		while ((m = curl_multi_info_read(st->multi, &left)) != NULL)
+			if (m->msg == CURLMSG_DONE)
+				sms_finish(st, m->easy_handle, m->data.result);
+		if (st->in_flight < st->conf.max_in_flight && jobq_len(st->jobs) > 0)
+			continue;
+		/* Sleeps until a socket is ready, a timeout is due, or submit()
+		 * or close() calls curl_multi_wakeup(). */
+		curl_multi_poll(st->multi, NULL, 0, 1000, NULL);
+	}
+	return NULL;
+}
+
+/* ---- plugin entry points ------------------------------------------------------ */
+
+static const char *sms_lookup(void *ctx, const char *section, const char *key)
+{
+	const struct herald_host *h = ctx;
+	return section ? h->conf_section(h->ctx, section, key) : h->conf(h->ctx, key);
+}
+
+static void sms_close(void *state);
+
+static int sms_open(const struct herald_host *host, void **state)
+{
+	struct sms_state *st = calloc(1, sizeof(*st));
+	char err[256];
+
+	if (!st)
+		return -1;
+	st->host = host;
+	if (sms_conf_load(&st->conf, sms_lookup, (void *)host, err, sizeof(err)) != 0) {
+		host->log(host->ctx, HERALD_LOG_ERR, "sms: %s", err);
+		free(st);
+		return -1;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		host->log(host->ctx, HERALD_LOG_ERR, "sms: curl_global_init failed");
+		free(st);
+		return -1;
+	}
+	st->jobs = jobq_new(st->conf.max_in_flight * 8 > 256 ? st->conf.max_in_flight * 8 : 256);
+	st->results = resq_new();
+	st->multi = curl_multi_init();
+	st->idle = calloc(st->conf.max_in_flight, sizeof(*st->idle));
+	if (!st->jobs || !st->results || !st->multi || !st->idle)
+		goto fail;
+	curl_multi_setopt(st->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)st->conf.max_in_flight);
+	curl_multi_setopt(st->multi, CURLMOPT_MAXCONNECTS, (long)st->conf.max_in_flight);
+	if (pthread_create(&st->thread, NULL, sms_worker, st) != 0)
+		goto fail;
+	st->thread_started = 1;
+	if (!st->conf.public_url[0])
+		host->log(host->ctx, HERALD_LOG_WARNING,
+			  "sms: no [http] public_url: no delivery receipts are requested, "
+			  "gateway acceptance counts as delivered");
+	host->log(host->ctx, HERALD_LOG_INFO,
+		  "sms: profile=%s max_in_flight=%u max_segments=%u timeout=%lds receipts=%s",
+		  sms_profile_name(st->conf.profile), st->conf.max_in_flight,
+		  st->conf.max_segments, st->conf.timeout_ms / 1000,
+		  st->conf.public_url[0] ? "yes" : "no");
+	*state = st;
+	return 0;
+fail:
+	host->log(host->ctx, HERALD_LOG_ERR, "sms: cannot start (out of memory or threads)");
+	sms_close(st);
+	return -1;
+}
+
+static int sms_fail_now(struct sms_state *st, const struct herald_msg *m, const char *ref,
+			unsigned flags, const char *masked, const char *reason)
+{
+	struct herald_result r = {.version = HERALD_RESULT_VERSION,
+				  .msg_id = m->msg_id,
+				  .status = HERALD_PERMANENT,
+				  .flags = flags};
+
+	snprintf(r.ref, sizeof(r.ref), "%s", ref);
+	snprintf(r.reason, sizeof(r.reason), "%s", reason);
+	sms_push(st, &r, masked);
+	return 0;
+}
+
+static int sms_submit(void *state, const struct herald_msg *m)
+{
+	struct sms_state *st = state;
+	struct gsm_info gi;
+	struct sms_job *job;
+	char ref[SMS_REF_MAX], masked[64], why[128];
+	const char *text = m->body ? m->body : "";
+
+	sms_make_ref(m->event_id, m->attempt, ref, sizeof(ref));
+	st->host->mask(st->host->ctx, m->to ? m->to : "", masked, sizeof(masked));
+	if (!sms_e164_valid(m->to))
+		return sms_fail_now(st, m, ref, HERALD_RF_BAD_ADDRESS, masked,
+				    "not an E.164 number (+ and 8..15 digits)");
+	if (gsm_analyse(text, strlen(text), &gi) != 0)
+		return sms_fail_now(st, m, ref, 0, masked, "text is not valid UTF-8");
+	if (gi.segments == 0)
+		return sms_fail_now(st, m, ref, 0, masked, "empty text");
+	if (gi.segments > st->conf.max_segments) {
+		snprintf(why, sizeof(why), "%zu segments > max_segments %u (%s, %zu chars)",
+			 gi.segments, st->conf.max_segments, gsm_encoding_name(gi.encoding),
+			 gi.chars);
+		return sms_fail_now(st, m, ref, 0, masked, why);
+	}
+	job = calloc(1, sizeof(*job));
+	if (!job)
+		return -1;
+	job->msg_id = m->msg_id;
+	job->enc = gi.encoding;
+	memcpy(job->ref, ref, sizeof(ref));
+	memcpy(job->masked, masked, sizeof(masked));
+	job->to = strdup(m->to);
+	job->text = strdup(text);
+	if (!job->to || !job->text || jobq_push(st->jobs, job) != 0) {
+		sms_job_free(job);
+		return -1; /* full: the host offers it again later */
+	}
+	curl_multi_wakeup(st->multi);
+	return 0;
+}
+
+static int sms_poll(void *state, struct herald_result *out, int max)
+{
+	struct sms_state *st = state;
+	return resq_pop(st->results, out, max);
+}
+
+static int sms_fd(void *state)
+{
+	struct sms_state *st = state;
+	return resq_fd(st->results);
+}
+
+static void sms_close(void *state)
+{
+	struct sms_state *st = state;
+	struct sms_job *job;
+
+	if (!st)
+		return;
+	if (st->thread_started) {
+		atomic_store(&st->stop, 1);
+		curl_multi_wakeup(st->multi);
+		pthread_join(st->thread, NULL);
+	}
+	/* Transfers still in flight are dropped: the host re-queues whatever
+	 * has no result. */
+	while (st->xfers) {
+		struct sms_xfer *x = st->xfers;
+		curl_multi_remove_handle(st->multi, x->easy);
+		curl_easy_cleanup(x->easy);
+		x->easy = NULL;
+		sms_xfer_free(st, x);
+	}
+	for (size_t i = 0; i < st->nidle; i++)
+		curl_easy_cleanup(st->idle[i]);
+	if (st->jobs) {
+		jobq_close(st->jobs);
+		while ((job = jobq_pop(st->jobs, 0)) != NULL)
+			sms_job_free(job);
+		jobq_free(&st->jobs);
+	}
+	if (st->multi)
+		curl_multi_cleanup(st->multi);
+	resq_free(&st->results);
+	free(st->idle);
+	/* Balance the curl_global_init of open (libcurl counts them). */
+	curl_global_cleanup();
+	free(st);
+}
+
+static const char *const sms_variants[] = {"sms", NULL};
+
+HERALD_CHANNEL_EXPORT = {
+    .abi = HERALD_CHANNEL_ABI,
+    .version = 1,
+    .name = "sms",
+    .address_field = "phone",
+    .variants = sms_variants,
+    .html_variant = NULL,
+    .open = sms_open,
+    .submit = sms_submit,
+    .poll = sms_poll,
+    .fd = sms_fd,
+    .receipt = sms_receipt,
+    .close = sms_close,
+};

@@ -1,0 +1,542 @@
+/* smsreq.c - configuration, E.164, references, request building and
+ * outcome mapping of the sms channel (no threads, no network: unit-tested
+ * in tests/unit/test_sms_req.c). */
+#include "smsreq.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- a small growable string ------------------------------------------- */
+
+struct sbuf {
+	char *s;
+	size_t len, cap;
+	int err;
+};
+
+static void sb_add(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->err)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		char *p;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		p = realloc(b->s, cap);
+		if (!p) {
+			b->err = 1;
+			return;
+		}
+		b->s = p;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+static void sb_str(struct sbuf *b, const char *s)
+{
+	sb_add(b, s, strlen(s));
+}
+
+static int sms_unreserved(unsigned char c)
+{
+	return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+static void sb_enc(struct sbuf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (sms_unreserved(*p)) {
+			sb_add(b, (const char *)p, 1);
+		} else {
+			char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+			sb_add(b, e, 3);
+		}
+	}
+}
+
+/* "&name=value" (the first without '&'), value percent-encoded. */
+static void sb_param(struct sbuf *b, int *first, const char *name, const char *value)
+{
+	if (!*first)
+		sb_add(b, "&", 1);
+	*first = 0;
+	sb_str(b, name);
+	sb_add(b, "=", 1);
+	sb_enc(b, value);
+}
+
+static char *sb_take(struct sbuf *b)
+{
+	if (b->err) {
+		free(b->s);
+		return NULL;
+	}
+	if (!b->s)
+		return strdup("");
+	return b->s;
+}
+
+char *sms_url_encode(const char *s)
+{
+	struct sbuf b = {0};
+
+	sb_enc(&b, s);
+	return sb_take(&b);
+}
+
+/* ---- configuration ------------------------------------------------------- */
+
+const char *sms_profile_name(enum sms_profile p)
+{
+	switch (p) {
+	case SMS_PROFILE_KANNEL: return "kannel";
+	case SMS_PROFILE_TWILIO: return "twilio";
+	case SMS_PROFILE_JSON: return "json";
+	}
+	return "?";
+}
+
+static int conf_copy(char *dst, size_t dstlen, const char *v, const char *key, char *err,
+		     size_t errlen)
+{
+	if (!v)
+		v = "";
+	if (strlen(v) >= dstlen) {
+		snprintf(err, errlen, "[channel.sms] %s is too long (max %zu bytes)", key,
+			 dstlen - 1);
+		return -1;
+	}
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+		if (*p < 0x20 || *p == 0x7F) {
+			snprintf(err, errlen, "[channel.sms] %s contains a control character", key);
+			return -1;
+		}
+	memcpy(dst, v, strlen(v) + 1);
+	return 0;
+}
+
+static int conf_uint(const char *v, unsigned def, unsigned lo, unsigned hi, const char *key,
+		     unsigned *out, char *err, size_t errlen)
+{
+	char *end;
+	long n;
+
+	if (!v || !*v) {
+		*out = def;
+		return 0;
+	}
+	n = strtol(v, &end, 10);
+	while (*end == ' ')
+		end++;
+	if (*end || end == v || n < (long)lo || n > (long)hi) {
+		snprintf(err, errlen, "[channel.sms] %s must be a whole number %u..%u (got '%.40s')",
+			 key, lo, hi, v);
+		return -1;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
+static int is_http_url(const char *u)
+{
+	return (!strncmp(u, "http://", 7) && u[7]) || (!strncmp(u, "https://", 8) && u[8]);
+}
+
+int sms_conf_load(struct sms_conf *c, sms_conf_lookup get, void *ctx, char *err, size_t errlen)
+{
+	const char *v, *user_key = "username", *pass_key = "password";
+	unsigned timeout_s;
+	size_t n;
+
+	memset(c, 0, sizeof(*c));
+	v = get(ctx, NULL, "profile");
+	if (!v || !*v) {
+		snprintf(err, errlen, "[channel.sms] profile is required: kannel, twilio or json");
+		return -1;
+	}
+	if (!strcmp(v, "kannel")) {
+		c->profile = SMS_PROFILE_KANNEL;
+	} else if (!strcmp(v, "twilio")) {
+		c->profile = SMS_PROFILE_TWILIO;
+	} else if (!strcmp(v, "json")) {
+		c->profile = SMS_PROFILE_JSON;
+	} else {
+		snprintf(err, errlen, "[channel.sms] profile must be kannel, twilio or json (got '%.40s')",
+			 v);
+		return -1;
+	}
+	v = get(ctx, NULL, "url");
+	if (!v || !is_http_url(v)) {
+		snprintf(err, errlen, "[channel.sms] url must be an http:// or https:// URL%s",
+			 v ? "" : " (missing)");
+		return -1;
+	}
+	if (strchr(v, ' ') || conf_copy(c->url, sizeof(c->url), v, "url", err, errlen) != 0) {
+		if (strchr(v, ' '))
+			snprintf(err, errlen, "[channel.sms] url must not contain spaces");
+		return -1;
+	}
+	/* Credentials: account/token are the Twilio names, username/password
+	 * everyone else's; either pair is accepted for any profile. */
+	if (get(ctx, NULL, "account") || (c->profile == SMS_PROFILE_TWILIO &&
+					  !get(ctx, NULL, "username"))) {
+		user_key = "account";
+		pass_key = "token";
+	}
+	if (conf_copy(c->user, sizeof(c->user), get(ctx, NULL, user_key), user_key, err,
+		      errlen) != 0 ||
+	    conf_copy(c->pass, sizeof(c->pass), get(ctx, NULL, pass_key), pass_key, err,
+		      errlen) != 0)
+		return -1;
+	if (c->profile == SMS_PROFILE_JSON && !c->user[0] && get(ctx, NULL, "token")) {
+		/* A token without an account is a Bearer token. */
+		if (conf_copy(c->bearer, sizeof(c->bearer), get(ctx, NULL, "token"), "token", err,
+			      errlen) != 0)
+			return -1;
+		c->pass[0] = '\0';
+	}
+	if (c->profile != SMS_PROFILE_JSON && (!c->user[0] || !c->pass[0])) {
+		snprintf(err, errlen, "[channel.sms] profile %s needs %s and %s",
+			 sms_profile_name(c->profile), user_key, pass_key);
+		return -1;
+	}
+	if (c->profile == SMS_PROFILE_JSON && !c->bearer[0] && (!c->user[0] != !c->pass[0])) {
+		snprintf(err, errlen, "[channel.sms] %s and %s go together", user_key, pass_key);
+		return -1;
+	}
+	if (strchr(c->user, ':')) {
+		snprintf(err, errlen, "[channel.sms] %s must not contain ':'", user_key);
+		return -1;
+	}
+	if (conf_copy(c->from, sizeof(c->from), get(ctx, NULL, "from"), "from", err, errlen) != 0)
+		return -1;
+	if (c->profile == SMS_PROFILE_TWILIO && !c->from[0]) {
+		snprintf(err, errlen, "[channel.sms] profile twilio needs from (a number or sender id)");
+		return -1;
+	}
+	if (conf_uint(get(ctx, NULL, "max_segments"), 6, 1, 255, "max_segments", &c->max_segments,
+		      err, errlen) != 0 ||
+	    conf_uint(get(ctx, NULL, "max_in_flight"), 32, 1, 1024, "max_in_flight",
+		      &c->max_in_flight, err, errlen) != 0 ||
+	    conf_uint(get(ctx, NULL, "timeout"), 10, 1, 600, "timeout", &timeout_s, err,
+		      errlen) != 0)
+		return -1;
+	c->timeout_ms = (long)timeout_s * 1000;
+	v = get(ctx, "http", "public_url");
+	if (v && *v) {
+		if (!is_http_url(v) || strchr(v, '?') || strchr(v, ' ')) {
+			snprintf(err, errlen,
+				 "[http] public_url must be an http:// or https:// base URL "
+				 "without query (got '%.80s')",
+				 v);
+			return -1;
+		}
+		if (conf_copy(c->public_url, sizeof(c->public_url), v, "public_url", err, errlen))
+			return -1;
+		n = strlen(c->public_url);
+		while (n > 0 && c->public_url[n - 1] == '/')
+			c->public_url[--n] = '\0';
+	}
+	return 0;
+}
+
+/* ---- numbers and references ------------------------------------------------ */
+
+int sms_e164_valid(const char *to)
+{
+	size_t n = 0;
+
+	if (!to || to[0] != '+' || to[1] < '1' || to[1] > '9')
+		return 0;
+	for (const char *p = to + 1; *p; p++, n++)
+		if (*p < '0' || *p > '9')
+			return 0;
+	return n >= 8 && n <= 15;
+}
+
+static int ref_char(unsigned char c)
+{
+	return isalnum(c) || c == '-' || c == '_';
+}
+
+void sms_make_ref(const char *event_id, unsigned attempt, char *out, size_t outlen)
+{
+	char base[96];
+	size_t n = 0;
+	int changed = 0;
+	uint32_t h = 2166136261u; /* FNV-1a of the original id */
+
+	if (!event_id)
+		event_id = "";
+	for (const unsigned char *p = (const unsigned char *)event_id; *p; p++) {
+		h = (h ^ *p) * 16777619u;
+		if (n < 80) {
+			base[n++] = ref_char(*p) ? (char)*p : '_';
+			changed |= !ref_char(*p);
+		} else {
+			changed = 1;
+		}
+	}
+	base[n] = '\0';
+	if (changed || n == 0)
+		snprintf(out, outlen, "%s-%08x.%u", base, h, attempt);
+	else
+		snprintf(out, outlen, "%s.%u", base, attempt);
+}
+
+int sms_ref_valid(const char *s)
+{
+	size_t n = 0;
+
+	if (!s)
+		return 0;
+	for (; s[n]; n++)
+		if (!ref_char((unsigned char)s[n]) && s[n] != '.')
+			return 0;
+	return n > 0 && n < SMS_REF_MAX;
+}
+
+/* ---- requests ------------------------------------------------------------- */
+
+void sms_request_free(struct sms_request *r)
+{
+	free(r->url);
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+static char *sms_callback(const struct sms_conf *c, const char *ref)
+{
+	struct sbuf b = {0};
+
+	if (!c->public_url[0])
+		return NULL;
+	sb_str(&b, c->public_url);
+	switch (c->profile) {
+	case SMS_PROFILE_KANNEL:
+		/* Kannel replaces %d with the DLR type (1, 2, 4, 8, 16). */
+		sb_str(&b, "/receipts/sms?ref=");
+		sb_str(&b, ref);
+		sb_str(&b, "&status=%d");
+		break;
+	case SMS_PROFILE_TWILIO:
+		sb_str(&b, "/receipts/sms/twilio?ref=");
+		sb_str(&b, ref);
+		break;
+	case SMS_PROFILE_JSON:
+		sb_str(&b, "/receipts/sms/json");
+		break;
+	}
+	return sb_take(&b);
+}
+
+int sms_request_build(const struct sms_conf *c, const char *to, const char *text,
+		      enum gsm_encoding enc, const char *ref, struct sms_request *out)
+{
+	struct sbuf b = {0};
+	char *cb = NULL;
+	json_t *o = NULL;
+	int first = 1;
+
+	memset(out, 0, sizeof(*out));
+	if (c->public_url[0] && !(cb = sms_callback(c, ref)))
+		goto fail;
+	if (c->user[0]) {
+		out->user = c->user;
+		out->pass = c->pass;
+	}
+	if (c->bearer[0])
+		out->bearer = c->bearer;
+	switch (c->profile) {
+	case SMS_PROFILE_KANNEL:
+		sb_str(&b, c->url);
+		sb_str(&b, strchr(c->url, '?') ? "&" : "?");
+		sb_param(&b, &first, "username", c->user);
+		sb_param(&b, &first, "password", c->pass);
+		if (c->from[0])
+			sb_param(&b, &first, "from", c->from);
+		sb_param(&b, &first, "to", to);
+		sb_param(&b, &first, "text", text);
+		sb_param(&b, &first, "charset", "UTF-8");
+		sb_param(&b, &first, "coding", enc == GSM_ENC_UCS2 ? "2" : "0");
+		if (cb) {
+			sb_param(&b, &first, "dlr-mask", "31");
+			sb_param(&b, &first, "dlr-url", cb);
+		}
+		out->url = sb_take(&b);
+		out->user = out->pass = NULL; /* Kannel takes them as parameters */
+		if (!out->url)
+			goto fail;
+		break;
+	case SMS_PROFILE_TWILIO:
+		sb_param(&b, &first, "To", to);
+		sb_param(&b, &first, "From", c->from);
+		sb_param(&b, &first, "Body", text);
+		if (cb)
+			sb_param(&b, &first, "StatusCallback", cb);
+		out->body = sb_take(&b);
+		out->url = strdup(c->url);
+		out->content_type = "application/x-www-form-urlencoded";
+		if (!out->body || !out->url)
+			goto fail;
+		break;
+	case SMS_PROFILE_JSON:
+		o = json_pack("{s:s, s:s, s:s}", "to", to, "text", text, "reference", ref);
+		if (!o || (c->from[0] && json_object_set_new(o, "from", json_string(c->from))) ||
+		    (cb && json_object_set_new(o, "callback_url", json_string(cb))))
+			goto fail;
+		out->body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		out->url = strdup(c->url);
+		out->content_type = "application/json";
+		if (!out->body || !out->url)
+			goto fail;
+		break;
+	}
+	json_decref(o);
+	free(cb);
+	return 0;
+fail:
+	json_decref(o);
+	free(cb);
+	sms_request_free(out);
+	return -1;
+}
+
+/* ---- outcomes ------------------------------------------------------------- */
+
+/* Replace every occurrence of secret (when long enough to matter) by ***. */
+static void scrub(char *s, const char *secret)
+{
+	size_t sl = strlen(secret);
+	char *p;
+
+	if (sl < 3)
+		return;
+	while ((p = strstr(s, secret)) != NULL) {
+		memcpy(p, "***", 3);
+		memmove(p + 3, p + sl, strlen(p + sl) + 1);
+	}
+}
+
+void sms_excerpt(const struct sms_conf *c, const char *body, size_t len, char *out,
+		 size_t outlen)
+{
+	char tmp[512];
+	size_t n = 0, o = 0, i = 0;
+	const size_t keep = 100;
+
+	if (outlen == 0)
+		return;
+	/* Printable ASCII, whitespace runs collapsed. */
+	for (size_t k = 0; k < len && n < sizeof(tmp) - 1; k++) {
+		unsigned char ch = (unsigned char)body[k];
+		if (ch < 0x20 || ch >= 0x7F)
+			ch = ' ';
+		if (ch == ' ' && (n == 0 || tmp[n - 1] == ' '))
+			continue;
+		tmp[n++] = (char)ch;
+	}
+	while (n > 0 && tmp[n - 1] == ' ')
+		n--;
+	tmp[n] = '\0';
+	if (c) {
+		scrub(tmp, c->pass);
+		scrub(tmp, c->bearer);
+	}
+	n = strlen(tmp);
+	/* Digit runs of 7 or more (phone numbers) keep their first 2 and last
+	 * 3 digits. */
+	while (i < n && o + 1 < outlen && o < keep) {
+		size_t j = i;
+		while (j < n && isdigit((unsigned char)tmp[j]))
+			j++;
+		if (j - i >= 7) {
+			for (size_t k = i; k < j && o + 1 < outlen && o < keep; k++)
+				out[o++] = (k < i + 2 || k >= j - 3) ? tmp[k] : '*';
+			i = j;
+		} else if (j > i) {
+			for (size_t k = i; k < j && o + 1 < outlen && o < keep; k++)
+				out[o++] = tmp[k];
+			i = j;
+		} else {
+			out[o++] = tmp[i++];
+		}
+	}
+	if (i < n && o + 3 < outlen) {
+		memcpy(out + o, "...", 3); /* cut short */
+		o += 3;
+	}
+	out[o] = '\0';
+}
+
+/* A provider id from a JSON answer ("sid", "id", "message_id"), if any. */
+static void provider_id(const char *body, size_t len, char *out, size_t outlen)
+{
+	static const char *const keys[] = {"sid", "id", "message_id", "messageId", NULL};
+	json_t *o = json_loadb(body, len, 0, NULL);
+
+	out[0] = '\0';
+	if (json_is_object(o))
+		for (int k = 0; keys[k]; k++) {
+			const char *v = json_string_value(json_object_get(o, keys[k]));
+			if (v && *v) {
+				size_t i = 0;
+				for (; v[i] && i + 1 < outlen && i < 64; i++)
+					out[i] = isalnum((unsigned char)v[i]) || v[i] == '-' ||
+							 v[i] == '_' || v[i] == '.'
+						     ? v[i]
+						     : '_';
+				out[i] = '\0';
+				break;
+			}
+		}
+	json_decref(o);
+}
+
+void sms_outcome(const struct sms_conf *c, long http_code, const char *curl_err,
+		 const char *body, size_t body_len, const char *ref, struct herald_result *out)
+{
+	char ex[128], id[72];
+
+	memset(out, 0, sizeof(*out));
+	out->version = HERALD_RESULT_VERSION;
+	snprintf(out->ref, sizeof(out->ref), "%s", ref ? ref : "");
+	if (http_code <= 0) {
+		out->status = HERALD_TEMPORARY;
+		snprintf(out->reason, sizeof(out->reason), "no answer from gateway: %s",
+			 curl_err && *curl_err ? curl_err : "transfer failed");
+		return;
+	}
+	sms_excerpt(c, body ? body : "", body ? body_len : 0, ex, sizeof(ex));
+	if (http_code >= 200 && http_code < 300) {
+		out->status = HERALD_SENT;
+		if (!c->public_url[0])
+			out->flags |= HERALD_RF_FINAL; /* no receipt was asked for */
+		id[0] = '\0';
+		if (c->profile != SMS_PROFILE_KANNEL && body)
+			provider_id(body, body_len, id, sizeof(id));
+		if (id[0])
+			snprintf(out->reason, sizeof(out->reason), "%ld accepted, id=%s", http_code, id);
+		else
+			snprintf(out->reason, sizeof(out->reason), "%ld %s", http_code,
+				 ex[0] ? ex : "accepted");
+		return;
+	}
+	if (http_code >= 500 || http_code == 408 || http_code == 429)
+		out->status = HERALD_TEMPORARY;
+	else
+		out->status = HERALD_PERMANENT; /* 4xx, and 1xx/3xx we do not follow */
+	snprintf(out->reason, sizeof(out->reason), "HTTP %ld%s%s", http_code, ex[0] ? ": " : "",
+		 ex);
+}

@@ -1,0 +1,285 @@
+/* test_sms_receipt.c - delivery receipt parsing of the sms channel
+ * (channels/sms/receipt.c) for the Kannel, Twilio and JSON forms, with a
+ * fake herald_http_req whose arg() reads the query string and, for form
+ * posts, the urlencoded body (as heraldd's listener does). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../channels/sms/smsreq.h"
+
+/* ---- fake request ----------------------------------------------------------- */
+
+struct fake {
+	const char *query;
+	char vals[8][256]; /* decoded values handed out by arg() */
+	int nvals;
+};
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Find name in "a=b&c=d" and decode its value into out. */
+static int find_arg(const char *s, const char *name, char *out, size_t outlen)
+{
+	size_t nl = strlen(name);
+
+	while (s && *s) {
+		const char *end = strchr(s, '&');
+		size_t len = end ? (size_t)(end - s) : strlen(s);
+		if (len > nl && !strncmp(s, name, nl) && s[nl] == '=') {
+			size_t o = 0;
+			for (size_t i = nl + 1; i < len && o + 1 < outlen; i++) {
+				if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 &&
+				    hexval(s[i + 2]) >= 0) {
+					out[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+					i += 2;
+				} else {
+					out[o++] = s[i] == '+' ? ' ' : s[i];
+				}
+			}
+			out[o] = '\0';
+			return 1;
+		}
+		s = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+static const char *fake_arg(const struct herald_http_req *req, const char *name)
+{
+	struct fake *f = req->priv;
+	char *slot;
+
+	if (f->nvals >= 8)
+		return NULL;
+	slot = f->vals[f->nvals];
+	if (find_arg(f->query, name, slot, sizeof(f->vals[0])) ||
+	    (req->content_type &&
+	     !strncmp(req->content_type, "application/x-www-form-urlencoded", 33) &&
+	     find_arg(req->body, name, slot, sizeof(f->vals[0])))) {
+		f->nvals++;
+		return slot;
+	}
+	return NULL;
+}
+
+struct rcase {
+	const char *name;
+	const char *method, *path, *query, *ctype, *body;
+	int rc;
+	enum herald_status status;
+	const char *ref;
+	const char *reason; /* substring of out->reason (rc 1) or of resp */
+};
+
+#define FORM "application/x-www-form-urlencoded"
+#define JSON "application/json"
+
+static const struct rcase rcases[] = {
+    /* Kannel dlr-url: ?ref=..&status=%d */
+    {"kannel delivered", "GET", "", "ref=ev-1.1&status=1", NULL, "", 1, HERALD_DELIVERED, "ev-1.1",
+     "delivered"},
+    {"kannel path /kannel", "GET", "/kannel", "ref=ev-1.1&status=1", NULL, "", 1, HERALD_DELIVERED,
+     "ev-1.1", "delivered"},
+    {"kannel not delivered", "GET", "", "ref=ev-1.1&status=2", NULL, "", 1, HERALD_PERMANENT,
+     "ev-1.1", "dlr 2"},
+    {"kannel smsc rejected", "GET", "", "status=16&ref=ev-1.2", NULL, "", 1, HERALD_PERMANENT,
+     "ev-1.2", "rejected by SMSC"},
+    {"kannel buffered", "GET", "", "ref=ev-1.1&status=4", NULL, "", 0, 0, NULL, "buffered"},
+    {"kannel smsc accepted", "GET", "", "ref=ev-1.1&status=8", NULL, "", 0, 0, NULL,
+     "accepted by SMSC"},
+    {"kannel unknown type 3", "GET", "", "ref=ev-1.1&status=3", NULL, "", -1, 0, NULL, "status"},
+    {"kannel status not a number", "GET", "", "ref=ev-1.1&status=1x", NULL, "", -1, 0, NULL, ""},
+    {"kannel status unsubstituted", "GET", "", "ref=ev-1.1&status=%25d", NULL, "", -1, 0, NULL, ""},
+    {"kannel status huge", "GET", "", "ref=ev-1.1&status=99999999999999999999", NULL, "", -1, 0,
+     NULL, ""},
+    {"kannel status empty", "GET", "", "ref=ev-1.1&status=", NULL, "", -1, 0, NULL, ""},
+    {"kannel no ref", "GET", "", "status=1", NULL, "", -1, 0, NULL, "ref"},
+    {"kannel ref with space", "GET", "", "ref=ev%201&status=1", NULL, "", -1, 0, NULL, "ref"},
+    {"kannel ref with markup", "GET", "", "ref=%3Cscript%3E&status=1", NULL, "", -1, 0, NULL, "ref"},
+    {"kannel ref too long", "GET", "",
+     "ref=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx&status=1",
+     NULL, "", -1, 0, NULL, "ref"},
+    {"kannel nothing at all", "GET", "", "", NULL, "", -1, 0, NULL, ""},
+    /* Twilio StatusCallback: form POST, ref in the query */
+    {"twilio delivered", "POST", "/twilio", "ref=ev-2.1", FORM,
+     "MessageSid=SM1&MessageStatus=delivered", 1, HERALD_DELIVERED, "ev-2.1", "twilio delivered"},
+    {"twilio read", "POST", "/twilio", "ref=ev-2.1", FORM, "MessageStatus=read", 1,
+     HERALD_DELIVERED, "ev-2.1", "read"},
+    {"twilio undelivered with code", "POST", "/twilio", "ref=ev-2.1", FORM,
+     "MessageStatus=undelivered&ErrorCode=30003", 1, HERALD_PERMANENT, "ev-2.1",
+     "undelivered (error 30003)"},
+    {"twilio failed", "POST", "/twilio", "ref=ev-2.1", FORM, "MessageStatus=failed", 1,
+     HERALD_PERMANENT, "ev-2.1", "twilio failed"},
+    {"twilio sent is intermediate", "POST", "/twilio", "ref=ev-2.1", FORM, "MessageStatus=sent", 0,
+     0, NULL, "sent"},
+    {"twilio queued is intermediate", "POST", "/twilio", "ref=ev-2.1", FORM,
+     "MessageStatus=queued", 0, 0, NULL, "queued"},
+    {"twilio unknown status", "POST", "/twilio", "ref=ev-2.1", FORM, "MessageStatus=exploded", -1,
+     0, NULL, "MessageStatus"},
+    {"twilio no status", "POST", "/twilio", "ref=ev-2.1", FORM, "MessageSid=SM1", -1, 0, NULL,
+     "MessageStatus"},
+    {"twilio no ref", "POST", "/twilio", "", FORM, "MessageStatus=delivered", -1, 0, NULL, "ref"},
+    {"twilio error code garbage cleaned", "POST", "/twilio", "ref=ev-2.1", FORM,
+     "MessageStatus=failed&ErrorCode=%0A%1B%5B31m", 1, HERALD_PERMANENT, "ev-2.1", "(error "},
+    /* JSON callback */
+    {"json delivered", "POST", "/json", "", JSON, "{\"reference\":\"ev-3.1\",\"status\":\"delivered\"}",
+     1, HERALD_DELIVERED, "ev-3.1", "delivered"},
+    {"json failed with reason", "POST", "/json", "", JSON,
+     "{\"reference\":\"ev-3.1\",\"status\":\"failed\",\"reason\":\"absent\\nsubscriber\"}", 1,
+     HERALD_PERMANENT, "ev-3.1", "failed: absent subscriber"},
+    {"json sent is intermediate", "POST", "/json", "", JSON,
+     "{\"reference\":\"ev-3.1\",\"status\":\"sent\"}", 0, 0, NULL, "sent"},
+    {"json unknown status", "POST", "/json", "", JSON, "{\"reference\":\"ev-3.1\",\"status\":\"meh\"}",
+     -1, 0, NULL, "status"},
+    {"json status not a string", "POST", "/json", "", JSON,
+     "{\"reference\":\"ev-3.1\",\"status\":1}", -1, 0, NULL, "status"},
+    {"json reference not a string", "POST", "/json", "", JSON,
+     "{\"reference\":42,\"status\":\"delivered\"}", -1, 0, NULL, "reference"},
+    {"json bad reference", "POST", "/json", "", JSON,
+     "{\"reference\":\"a/../b\",\"status\":\"delivered\"}", -1, 0, NULL, "reference"},
+    {"json duplicate keys", "POST", "/json", "", JSON,
+     "{\"reference\":\"ev-3.1\",\"status\":\"failed\",\"status\":\"delivered\"}", -1, 0, NULL, ""},
+    {"json array", "POST", "/json", "", JSON, "[1,2]", -1, 0, NULL, "JSON object"},
+    {"json truncated", "POST", "/json", "", JSON, "{\"reference\":\"ev-3.1\",\"sta", -1, 0, NULL,
+     "JSON object"},
+    {"json empty body", "POST", "/json", "", JSON, "", -1, 0, NULL, "JSON object"},
+    /* elsewhere */
+    {"unknown path", "POST", "/smpp", "ref=ev-1.1&status=1", NULL, "", -1, 0, NULL, "path"},
+    {"path traversal", "GET", "/../twilio", "ref=ev-1.1&status=1", NULL, "", -1, 0, NULL, "path"},
+};
+
+static int run_case(const struct rcase *c, struct herald_result *out, char *resp, size_t resp_len)
+{
+	struct fake f = {.query = c->query};
+	struct herald_http_req req = {
+	    .version = 1,
+	    .method = c->method,
+	    .path = c->path,
+	    .content_type = c->ctype,
+	    .body = c->body,
+	    .body_len = strlen(c->body),
+	    .arg = fake_arg,
+	    .priv = &f,
+	};
+	return sms_receipt(&req, out, resp, resp_len);
+}
+
+static void test_receipt_table(void **state)
+{
+	int bad = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rcases) / sizeof(rcases[0]); i++) {
+		const struct rcase *c = &rcases[i];
+		struct herald_result out;
+		char resp[128];
+		int rc;
+
+		memset(&out, 0xAA, sizeof(out));
+		rc = run_case(c, &out, resp, sizeof(resp));
+		if (rc != c->rc) {
+			print_error("%s: rc %d, want %d (resp '%s')\n", c->name, rc, c->rc, resp);
+			bad++;
+			continue;
+		}
+		if (rc == 1 && (out.status != c->status || strcmp(out.ref, c->ref) != 0 ||
+				!strstr(out.reason, c->reason) || out.msg_id != 0 ||
+				out.version != HERALD_RESULT_VERSION)) {
+			print_error("%s: status %d ref '%.20s' reason '%.60s'\n", c->name, out.status,
+				    out.ref, out.reason);
+			bad++;
+		}
+		if (rc != 1 && !strstr(resp, c->reason)) {
+			print_error("%s: resp '%s' lacks '%s'\n", c->name, resp, c->reason);
+			bad++;
+		}
+		if (rc == 1) {
+			for (const char *p = out.reason; *p; p++)
+				if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7F) {
+					print_error("%s: control byte in reason\n", c->name);
+					bad++;
+					break;
+				}
+		}
+	}
+	assert_int_equal(bad, 0);
+}
+
+/* No arg() at all, NULL request fields, tiny or absent response buffers. */
+static void test_receipt_degenerate(void **state)
+{
+	struct herald_result out;
+	char resp[4];
+	struct herald_http_req req = {.version = 1, .method = "GET", .path = NULL, .body = ""};
+	(void)state;
+
+	assert_int_equal(sms_receipt(&req, &out, resp, sizeof(resp)), -1);
+	assert_true(strlen(resp) < sizeof(resp));
+	assert_int_equal(sms_receipt(NULL, &out, resp, sizeof(resp)), -1);
+	assert_int_equal(sms_receipt(&req, NULL, NULL, 0), -1);
+	req.path = "/json";
+	req.body = NULL;
+	assert_int_equal(sms_receipt(&req, &out, NULL, 0), -1);
+}
+
+/* Pseudo-random garbage in every form: parse, never crash. */
+static void test_receipt_garbage(void **state)
+{
+	static const char *paths[] = {"", "/twilio", "/json"};
+	uint32_t seed = 12345;
+	char body[300], query[300];
+	(void)state;
+
+	for (int round = 0; round < 3000; round++) {
+		struct rcase c = {"garbage", "POST", paths[round % 3], query,
+				  round % 2 ? FORM : JSON, body, 0, 0, NULL, ""};
+		struct herald_result out;
+		char resp[64];
+		size_t bl = 0, ql = 0;
+		size_t nb = (seed >> 3) % (sizeof(body) - 1), nq = (seed >> 7) % (sizeof(query) - 1);
+		static const char alphabet[] = "ref=status=MessageStatus&%{}\"reference:delivered1.";
+
+		for (; bl < nb; bl++) {
+			seed = seed * 1103515245u + 12345u;
+			body[bl] = (seed >> 16) % 3 ? alphabet[(seed >> 8) % (sizeof(alphabet) - 1)]
+						    : (char)(1 + (seed >> 20) % 255);
+		}
+		body[bl] = '\0';
+		for (; ql < nq; ql++) {
+			seed = seed * 1103515245u + 12345u;
+			query[ql] = alphabet[(seed >> 8) % (sizeof(alphabet) - 1)];
+		}
+		query[ql] = '\0';
+		int rc = run_case(&c, &out, resp, sizeof(resp));
+		assert_true(rc >= -1 && rc <= 1);
+		if (rc == 1)
+			assert_true(sms_ref_valid(out.ref));
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_receipt_table),
+	    cmocka_unit_test(test_receipt_degenerate),
+	    cmocka_unit_test(test_receipt_garbage),
+	};
+	return cmocka_run_group_tests_name("sms_receipt", tests, NULL, NULL);
+}
