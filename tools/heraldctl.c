@@ -35,7 +35,7 @@ static const struct {
     {"publish", cmd_publish, 0, "publish [-e ENDPOINT] [-t TIMEOUT_MS] [-r RETRIES] [FILE|-]"},
     {"tail", cmd_tail, 0,
      "tail [-e PUB_ENDPOINT] [--json] [--citizen ID] [--tx ID] [--channel C] [--status S]"},
-    {"render", cmd_render, 0, "render TEMPLATE_FILE DATA_JSON_FILE [--partials DIR] [--html]"},
+    {"render", cmd_render, 0, "render TEMPLATE_FILE DATA_JSON_FILE [--partials DIR] [--raw]"},
     {"sms-info", cmd_sms_info, 0, "sms-info TEXT"},
     {"trace", cmd_trace, 1, "trace TX_OR_EVENT_ID"},
     {"status", cmd_status, 1, "status EVENT_ID"},

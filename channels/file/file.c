@@ -2,8 +2,8 @@
  * file.c - the file channel: one JSON line per message appended to a file.
  * For demos, tests and benchmarks, and for sites that hand messages to
  * another system by file. Needs no address. Writing is local buffered I/O,
- * so it happens in submit(); poll() flushes and then reports "sent" (final:
- * a line in the file is as delivered as this channel gets).
+ * so it happens in submit(); poll() flushes and then reports "delivered" (a
+ * line in the file is as delivered as this channel gets).
  *
  * [channel.file]
  * path = /var/spool/herald/file.jsonl
@@ -105,8 +105,8 @@ static int file_poll(void *state, struct herald_result *out, int max)
 				resq_pushf(st->results, st->pending[i], HERALD_TEMPORARY, 0, NULL,
 					   NULL, "write %s: %s", st->path, strerror(err));
 			else
-				resq_pushf(st->results, st->pending[i], HERALD_SENT,
-					   HERALD_RF_FINAL, NULL, NULL, "written to %s", st->path);
+				resq_pushf(st->results, st->pending[i], HERALD_DELIVERED, 0,
+					   NULL, NULL, "written to %s", st->path);
 		}
 		if (err)
 			clearerr(st->fp);

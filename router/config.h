@@ -1,0 +1,43 @@
+/* config.h - heraldd's configuration: defaults, the INI file, validation.
+ * Every key is documented in README.md ("Configuration"). */
+#ifndef HERALD_CONFIG_H
+#define HERALD_CONFIG_H
+
+#include "conf.h"
+
+struct config {
+	struct conf *ini; /* the raw file, for [channel.*] and [service.*] lookups */
+	char *path;
+	/* [redis] */
+	const char *redis_host;
+	int redis_port;
+	const char *redis_password; /* never logged */
+	int redis_db;
+	/* [ingest] */
+	const char *ingest_endpoint;
+	/* [log] */
+	const char *log_file, *log_json, *log_publish;
+	int log_level;
+	/* [http] */
+	const char *http_listen; /* "" disables the listener */
+	const char *http_public_url;
+	/* [templates] [channels] */
+	const char *templates_dir, *channels_dir;
+	/* [queue] */
+	int batch;           /* events read per XREADGROUP */
+	int claim_idle_ms;   /* XAUTOCLAIM min idle */
+	int retention_days;  /* message bodies and contact details expire */
+	const char *consumer; /* consumer name in the group; default host:pid */
+	/* [channels] enable = file,email (empty: every plugin in dir) */
+	const char *channels_enable;
+};
+
+/* Load and validate. NULL with a reason in err. */
+struct config *config_load(const char *path, char *err, int errlen);
+void config_free(struct config **c);
+/* Any key of any section (for plugins and services). */
+const char *config_get(const struct config *c, const char *section, const char *key);
+/* A per-channel integer with a default: [channel.<name>] key. */
+long config_channel_long(const struct config *c, const char *channel, const char *key, long def);
+
+#endif

@@ -1,0 +1,217 @@
+/* event.c - validation of publisher frames; every rejection says why. */
+#include "event.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "text.h"
+
+static const char *const prio_names[PRIO_N] = {"urgent", "normal", "bulk"};
+
+const char *prio_name(enum prio p)
+{
+	return (unsigned)p < PRIO_N ? prio_names[p] : "normal";
+}
+
+int prio_parse(const char *s)
+{
+	for (int i = 0; i < PRIO_N; i++)
+		if (!strcmp(s, prio_names[i]))
+			return i;
+	return -1;
+}
+
+void event_clear(struct event *ev)
+{
+	json_decref(ev->root);
+	memset(ev, 0, sizeof(*ev));
+}
+
+/* An identifier: 1..128 printable ASCII, no spaces (it heads log lines). */
+static int valid_id(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > EVENT_MAX_ID)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+static int valid_channel_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 32)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+		      s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+#define FAIL(...)                                                                                  \
+	do {                                                                                       \
+		snprintf(err, errlen, __VA_ARGS__);                                                \
+		goto fail;                                                                         \
+	} while (0)
+
+static const char *const notif_fields[] = {
+    "event_id",    "service",    "citizen_id",     "template", "transaction_id", "personalisation",
+    "channels",    "priority",   "send_after",     "deliver_within", "kind", NULL};
+static const char *const engage_fields[] = {"event_id",   "service", "transaction_id",
+					    "citizen_id", "channel", "kind",  NULL};
+
+static int known(const char *const *list, const char *k)
+{
+	for (; *list; list++)
+		if (!strcmp(*list, k))
+			return 1;
+	return 0;
+}
+
+/* A required or optional identifier field. */
+static int id_field(json_t *root, const char *name, int required, const char **out, char *err,
+		    size_t errlen)
+{
+	json_t *v = json_object_get(root, name);
+
+	*out = NULL;
+	if (!v) {
+		if (required)
+			snprintf(err, errlen, "missing required field '%s'", name);
+		return required ? -1 : 0;
+	}
+	if (!json_is_string(v)) {
+		snprintf(err, errlen, "field '%s' must be a string", name);
+		return -1;
+	}
+	if (!valid_id(json_string_value(v))) {
+		snprintf(err, errlen,
+			 "field '%s' must be 1-%d printable ASCII characters without spaces (got %zu "
+			 "bytes)",
+			 name, EVENT_MAX_ID, strlen(json_string_value(v)));
+		return -1;
+	}
+	*out = json_string_value(v);
+	return 0;
+}
+
+int event_parse(const char *buf, size_t len, struct event *ev, char *err, size_t errlen)
+{
+	json_error_t je;
+	const char *k, *kind = "notification";
+	json_t *v;
+	long bad;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->priority = PRIO_NORMAL;
+	if (len > EVENT_MAX_FRAME)
+		FAIL("frame too large: %zu bytes > %d", len, EVENT_MAX_FRAME);
+	if (len == 0)
+		FAIL("empty frame");
+	bad = utf8_invalid_at(buf, len);
+	if (bad >= 0)
+		FAIL("invalid UTF-8 at byte %ld", bad);
+	if (memchr(buf, '\0', len))
+		FAIL("malformed JSON: NUL byte in frame");
+	ev->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+	if (!ev->root)
+		FAIL("malformed JSON: %s at line %d column %d", je.text, je.line, je.column);
+	if (!json_is_object(ev->root))
+		FAIL("malformed event: top level must be a JSON object");
+
+	v = json_object_get(ev->root, "kind");
+	if (v) {
+		if (!json_is_string(v))
+			FAIL("field 'kind' must be a string");
+		kind = json_string_value(v);
+		if (!strcmp(kind, "engagement"))
+			ev->kind = EVENT_ENGAGEMENT;
+		else if (strcmp(kind, "notification") != 0)
+			FAIL("unknown kind '%.32s' (expected notification or engagement)", kind);
+	}
+	json_object_foreach(ev->root, k, v)
+	{
+		if (!known(ev->kind == EVENT_ENGAGEMENT ? engage_fields : notif_fields, k))
+			FAIL("unknown field '%.64s'", k);
+	}
+
+	if (id_field(ev->root, "event_id", 1, &ev->event_id, err, errlen) ||
+	    id_field(ev->root, "service", 1, &ev->service, err, errlen) ||
+	    id_field(ev->root, "citizen_id", 1, &ev->citizen_id, err, errlen) ||
+	    id_field(ev->root, "transaction_id", ev->kind == EVENT_ENGAGEMENT,
+		     &ev->transaction_id, err, errlen))
+		goto fail;
+
+	if (ev->kind == EVENT_ENGAGEMENT) {
+		v = json_object_get(ev->root, "channel");
+		if (!json_is_string(v))
+			FAIL(v ? "field 'channel' must be a string" : "missing required field 'channel'");
+		if (!valid_channel_name(json_string_value(v)))
+			FAIL("field 'channel' is not a channel name");
+		ev->channel = json_string_value(v);
+		return 0;
+	}
+
+	if (id_field(ev->root, "template", 1, &ev->template_name, err, errlen))
+		goto fail;
+
+	v = json_object_get(ev->root, "personalisation");
+	if (v) {
+		if (!json_is_object(v))
+			FAIL("field 'personalisation' must be an object");
+		json_t *pv;
+		json_object_foreach(v, k, pv)
+		{
+			if (!strcmp(k, "citizen") || !strcmp(k, "transaction") || !strcmp(k, "event"))
+				FAIL("personalisation key '%s' is reserved", k);
+		}
+		ev->personalisation = v;
+	}
+
+	v = json_object_get(ev->root, "channels");
+	if (v) {
+		size_t i;
+		json_t *c;
+		if (!json_is_array(v) || json_array_size(v) == 0)
+			FAIL("field 'channels' must be a non-empty array of channel names");
+		json_array_foreach(v, i, c)
+		{
+			if (!json_is_string(c) || !valid_channel_name(json_string_value(c)))
+				FAIL("field 'channels'[%zu] is not a channel name", i);
+		}
+		ev->channels = v;
+	}
+
+	v = json_object_get(ev->root, "priority");
+	if (v) {
+		int p = json_is_string(v) ? prio_parse(json_string_value(v)) : -1;
+		if (p < 0)
+			FAIL("field 'priority' must be one of urgent, normal, bulk");
+		ev->priority = (enum prio)p;
+	}
+
+	v = json_object_get(ev->root, "send_after");
+	if (v) {
+		if (!json_is_string(v) || rfc3339_parse(json_string_value(v), &ev->send_after_ms))
+			FAIL("field 'send_after' must be an RFC 3339 time such as "
+			     "2026-11-22T09:00:00Z");
+	}
+
+	v = json_object_get(ev->root, "deliver_within");
+	if (v) {
+		if (!json_is_integer(v) || json_integer_value(v) <= 0 ||
+		    json_integer_value(v) > 365 * 86400)
+			FAIL("field 'deliver_within' must be a positive number of seconds (at most "
+			     "one year)");
+		ev->deliver_within = json_integer_value(v);
+	}
+	return 0;
+fail:
+	event_clear(ev);
+	return -1;
+}

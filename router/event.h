@@ -1,0 +1,47 @@
+/*
+ * event.h - the wire format: parse and validate one publisher frame.
+ *
+ * Notification (default kind):
+ *   {"event_id", "service", "citizen_id", "template",            required
+ *    "transaction_id", "personalisation", "channels", "priority",
+ *    "send_after", "deliver_within", "kind":"notification"}      optional
+ * Engagement (the citizen answered on a channel):
+ *   {"kind":"engagement", "event_id", "service", "transaction_id",
+ *    "citizen_id", "channel"}
+ * Unknown fields are rejected, not ignored.
+ */
+#ifndef HERALD_EVENT_H
+#define HERALD_EVENT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define EVENT_MAX_FRAME 65536
+#define EVENT_MAX_ID 128
+
+enum prio { PRIO_URGENT = 0, PRIO_NORMAL = 1, PRIO_BULK = 2, PRIO_N = 3 };
+enum event_kind { EVENT_NOTIFICATION = 0, EVENT_ENGAGEMENT = 1 };
+
+struct event {
+	json_t *root; /* owns every string below */
+	enum event_kind kind;
+	const char *event_id, *service, *citizen_id, *template_name, *transaction_id;
+	const char *channel; /* engagement: the channel the citizen used */
+	json_t *personalisation; /* object or NULL */
+	json_t *channels;        /* array of strings or NULL */
+	enum prio priority;
+	int64_t send_after_ms;  /* 0 when absent */
+	int64_t deliver_within; /* seconds, 0 when absent */
+};
+
+/* Parse and validate a frame. 0 on success (free with event_clear), -1 with
+ * a reason meant for the publisher in err. */
+int event_parse(const char *buf, size_t len, struct event *ev, char *err, size_t errlen);
+/* Parse a frame that was validated before (from Redis); same rules. */
+void event_clear(struct event *ev);
+
+const char *prio_name(enum prio p);
+int prio_parse(const char *s); /* -1 if unknown */
+
+#endif

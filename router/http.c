@@ -1,0 +1,326 @@
+/* http.c - the HTTP listener: health, metrics, receipts. The receipt
+ * parsing runs here (plugin receipt() is pure); applying a receipt to a
+ * message is the router thread's job, so parsed receipts are queued. */
+#include "http.h"
+
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "chanq.h"
+#include "log.h"
+#include "metrics.h"
+
+#define MAX_BODY 65536
+#define MAX_FORM 64
+
+struct http {
+	struct MHD_Daemon *d;
+	struct chanset *cs;
+	struct resq *q; /* receipts; msg_id carries the channel index + 1 */
+	atomic_int healthy;
+};
+
+struct req {
+	char *body;
+	size_t len;
+	int too_big;
+	struct MHD_Connection *conn;
+	char *form; /* decoded copy of a urlencoded body: k\0v\0k\0v\0 */
+	const char *keys[MAX_FORM], *vals[MAX_FORM];
+	int nform;
+};
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decode application/x-www-form-urlencoded in place. */
+static void url_decode(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (*s == '+') {
+			*o++ = ' ';
+		} else if (*s == '%' && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
+			*o++ = (char)(hexval(s[1]) * 16 + hexval(s[2]));
+			s += 2;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
+static void parse_form(struct req *q)
+{
+	char *p, *save = NULL;
+
+	q->form = strdup(q->body ? q->body : "");
+	if (!q->form)
+		return;
+	for (p = strtok_r(q->form, "&", &save); p && q->nform < MAX_FORM;
+	     p = strtok_r(NULL, "&", &save)) {
+		char *eq = strchr(p, '=');
+		if (eq)
+			*eq++ = '\0';
+		url_decode(p);
+		if (eq)
+			url_decode(eq);
+		q->keys[q->nform] = p;
+		q->vals[q->nform++] = eq ? eq : "";
+	}
+}
+
+static const char *req_arg(const struct herald_http_req *hr, const char *name)
+{
+	struct req *q = hr->priv;
+	const char *v = MHD_lookup_connection_value(q->conn, MHD_GET_ARGUMENT_KIND, name);
+
+	if (v)
+		return v;
+	for (int i = 0; i < q->nform; i++)
+		if (!strcmp(q->keys[i], name))
+			return q->vals[i];
+	return NULL;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type,
+			     const char *body)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body,
+								 MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result rc;
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", type);
+	rc = MHD_queue_response(c, code, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+static enum MHD_Result receipt(struct http *h, struct req *q, const char *url, const char *method)
+{
+	const char *rest = url + strlen("/receipts/");
+	const char *slash = strchr(rest, '/');
+	size_t nlen = slash ? (size_t)(slash - rest) : strlen(rest);
+	char name[33], resp[512] = "";
+	struct chan *c = NULL;
+	struct herald_http_req hr;
+	struct herald_result res;
+	const char *ctype;
+	int idx = -1, rc;
+
+	if (nlen == 0 || nlen >= sizeof(name))
+		return reply(q->conn, 404, "text/plain", "unknown channel\n");
+	memcpy(name, rest, nlen);
+	name[nlen] = '\0';
+	for (int i = 0; i < h->cs->n; i++)
+		if (!strcmp(h->cs->ch[i].name, name)) {
+			c = &h->cs->ch[i];
+			idx = i;
+		}
+	if (!c || !c->desc->receipt)
+		return reply(q->conn, 404, "text/plain", "no receipts for this channel\n");
+	if (q->too_big)
+		return reply(q->conn, 413, "text/plain", "body too large\n");
+	ctype = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Content-Type");
+	if (ctype && !strncasecmp(ctype, "application/x-www-form-urlencoded", 33))
+		parse_form(q);
+	memset(&hr, 0, sizeof(hr));
+	hr.version = 1;
+	hr.method = method;
+	hr.path = slash ? slash : "";
+	hr.content_type = ctype;
+	hr.body = q->body ? q->body : "";
+	hr.body_len = q->len;
+	hr.arg = req_arg;
+	hr.priv = q;
+	memset(&res, 0, sizeof(res));
+	res.version = HERALD_RESULT_VERSION;
+	rc = c->desc->receipt(&hr, &res, resp, sizeof(resp));
+	if (rc < 0) {
+		log_msg(LOG_L_NOTICE, "receipt for %s: malformed request (%s %s)", name, method,
+			hr.path);
+		return reply(q->conn, 400, "text/plain", resp[0] ? resp : "malformed receipt\n");
+	}
+	if (rc > 0) {
+		res.msg_id = (uint64_t)idx + 1;
+		resq_push(h->q, &res);
+	}
+	metrics_status(name, rc > 0 ? "receipt" : "receipt-ignored");
+	return reply(q->conn, 200, "text/plain", resp[0] ? resp : "ok\n");
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url,
+			       const char *method, const char *version, const char *upload,
+			       size_t *upload_size, void **con_cls)
+{
+	struct http *h = cls;
+	struct req *q = *con_cls;
+
+	if (!q) {
+		q = calloc(1, sizeof(*q));
+		if (!q)
+			return MHD_NO;
+		q->conn = conn;
+		*con_cls = q;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (q->len + *upload_size > MAX_BODY) {
+			q->too_big = 1;
+		} else {
+			char *b = realloc(q->body, q->len + *upload_size + 1);
+			if (!b)
+				return MHD_NO;
+			memcpy(b + q->len, upload, *upload_size);
+			q->len += *upload_size;
+			b[q->len] = '\0';
+			q->body = b;
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (!strcmp(url, "/healthz"))
+		return atomic_load(&h->healthy) ? reply(conn, 200, "text/plain", "ok\n")
+						: reply(conn, 503, "text/plain", "redis unavailable\n");
+	if (!strcmp(url, "/metrics")) {
+		char *m = metrics_render();
+		enum MHD_Result rc = reply(conn, 200, "text/plain; version=0.0.4", m ? m : "");
+		free(m);
+		return rc;
+	}
+	if (!strncmp(url, "/receipts/", 10) && (!strcmp(method, "GET") || !strcmp(method, "POST")))
+		return receipt(h, q, url, method);
+	return reply(conn, 404, "text/plain", "not found\n");
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	struct req *q = *con_cls;
+
+	if (q) {
+		free(q->body);
+		free(q->form);
+		free(q);
+		*con_cls = NULL;
+	}
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	buf[strcspn(buf, "\n")] = '\0';
+	log_msg(LOG_L_NOTICE, "http: %s", buf);
+}
+
+struct http *http_start(const char *listen, struct chanset *cs, char *err, size_t errlen)
+{
+	struct http *h = calloc(1, sizeof(*h));
+	struct addrinfo hints, *ai = NULL;
+	char host[256];
+	const char *port;
+	int grc;
+
+	if (!h) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	h->cs = cs;
+	atomic_store(&h->healthy, 1);
+	/* "127.0.0.1:7402" or "[::1]:7402" */
+	port = strrchr(listen, ':');
+	if (!port || port == listen || (size_t)(port - listen) >= sizeof(host)) {
+		snprintf(err, errlen, "[http] listen = '%s': expected host:port", listen);
+		goto fail;
+	}
+	memcpy(host, listen, (size_t)(port - listen));
+	host[port - listen] = '\0';
+	port++;
+	if (host[0] == '[') {
+		memmove(host, host + 1, strlen(host));
+		host[strcspn(host, "]")] = '\0';
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	grc = getaddrinfo(host, port, &hints, &ai);
+	if (grc != 0) {
+		snprintf(err, errlen, "[http] listen = '%s': %s", listen, gai_strerror(grc));
+		goto fail;
+	}
+	h->q = resq_new();
+	if (!h->q) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+				    (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+				0, NULL, NULL, handler, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+				MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_END);
+	if (!h->d) {
+		snprintf(err, errlen, "cannot listen on %s (port in use?)", listen);
+		goto fail;
+	}
+	freeaddrinfo(ai);
+	return h;
+fail:
+	if (ai)
+		freeaddrinfo(ai);
+	http_stop(&h);
+	return NULL;
+}
+
+void http_stop(struct http **hp)
+{
+	struct http *h = *hp;
+
+	if (!h)
+		return;
+	if (h->d)
+		MHD_stop_daemon(h->d);
+	resq_free(&h->q);
+	free(h);
+	*hp = NULL;
+}
+
+int http_fd(struct http *h)
+{
+	return resq_fd(h->q);
+}
+
+int http_pop(struct http *h, struct herald_result *out, struct chan **chan, int max)
+{
+	int n = resq_pop(h->q, out, max);
+
+	for (int i = 0; i < n; i++) {
+		size_t idx = (size_t)out[i].msg_id - 1;
+		chan[i] = idx < (size_t)h->cs->n ? &h->cs->ch[idx] : NULL;
+		out[i].msg_id = 0;
+	}
+	return n;
+}
+
+void http_set_healthy(struct http *h, int ok)
+{
+	atomic_store(&h->healthy, ok);
+}

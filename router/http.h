@@ -1,0 +1,25 @@
+/*
+ * http.h - heraldd's HTTP listener (libmicrohttpd, its own thread):
+ *   GET  /healthz                 200 "ok" while Redis answers, else 503
+ *   GET  /metrics                 Prometheus text (router/metrics.c)
+ *   GET|POST /receipts/<channel>[/rest]   delivery receipts and callbacks,
+ *        parsed by that channel's receipt() and queued for the router.
+ */
+#ifndef HERALD_HTTP_H
+#define HERALD_HTTP_H
+
+#include <herald/channel.h>
+
+#include "dispatch.h"
+
+struct http;
+
+struct http *http_start(const char *listen, struct chanset *cs, char *err, size_t errlen);
+void http_stop(struct http **h);
+/* Readable while receipts wait. */
+int http_fd(struct http *h);
+/* Pop up to max receipts; chan[i] is the channel each came in for. */
+int http_pop(struct http *h, struct herald_result *out, struct chan **chan, int max);
+void http_set_healthy(struct http *h, int ok);
+
+#endif

@@ -1,0 +1,256 @@
+/*
+ * ingest.c - the publisher-facing socket. A ZMQ ROUTER serves REQ and DEALER
+ * publishers alike: whatever envelope frames arrive before the body are sent
+ * back before the ack. An event is acknowledged "accepted" only after Redis
+ * has run herald_accept (dedup + XADD in one step); "duplicate" when its
+ * event_id was seen before; "rejected" with the reason when it is invalid.
+ * Frames are taken in batches so one pipelined round trip accepts many.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "router.h"
+#include "text.h"
+
+#define MAX_ENVELOPE 4
+#define HARD_MAX_FRAME (1024 * 1024) /* beyond this ZMQ drops the peer */
+
+struct pending {
+	zmq_msg_t env[MAX_ENVELOPE];
+	int nenv;
+	struct event ev;
+	int valid;
+	char err[320];
+	json_t *rec;
+	char *js;
+	int outcome; /* 1 accepted, 0 duplicate, -1 queue error */
+};
+
+static const char *const streams[PRIO_N] = {"herald:q:urgent", "herald:q:normal", "herald:q:bulk"};
+
+int ingest_open(struct router *r, char *err, size_t errlen)
+{
+	int linger = 0, hwm = 100000;
+	int64_t maxsize = HARD_MAX_FRAME;
+
+	r->ingest = zmq_socket(r->zctx, ZMQ_ROUTER);
+	if (!r->ingest)
+		goto fail;
+	zmq_setsockopt(r->ingest, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_setsockopt(r->ingest, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(r->ingest, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(r->ingest, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize));
+	if (zmq_bind(r->ingest, r->cfg->ingest_endpoint) != 0)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "ingest %s: %s", r->cfg->ingest_endpoint, zmq_strerror(zmq_errno()));
+	if (r->ingest)
+		zmq_close(r->ingest);
+	r->ingest = NULL;
+	return -1;
+}
+
+void ingest_close(struct router *r)
+{
+	if (r->ingest)
+		zmq_close(r->ingest);
+	r->ingest = NULL;
+}
+
+/* Check what the event refers to on this instance. */
+static int check_refs(struct router *r, const struct event *ev, char *err, size_t errlen)
+{
+	size_t i;
+	json_t *c;
+
+	if (ev->kind == EVENT_ENGAGEMENT)
+		return 0;
+	if (!tstore_has(r->templates, ev->template_name)) {
+		snprintf(err, errlen, "unknown template '%s'", ev->template_name);
+		return -1;
+	}
+	json_array_foreach(ev->channels, i, c)
+	{
+		if (!chans_find(&r->chans, json_string_value(c))) {
+			snprintf(err, errlen, "unknown channel '%s' in 'channels'",
+				 json_string_value(c));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void on_accept(redisReply *rep, void *arg)
+{
+	struct pending *p = arg;
+
+	if (!rep || rep->type == REDIS_REPLY_ERROR) {
+		p->outcome = -1;
+		log_warnx("%s: herald_accept failed: %s", p->ev.event_id,
+			  rep ? rep->str : "connection lost");
+	} else {
+		p->outcome = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
+	}
+}
+
+static void send_reply(struct router *r, struct pending *p, const char *body)
+{
+	for (int i = 0; i < p->nenv; i++)
+		zmq_msg_send(&p->env[i], r->ingest, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+	zmq_send(r->ingest, body, strlen(body), ZMQ_DONTWAIT);
+}
+
+static void reply_json(struct router *r, struct pending *p, const char *status, const char *error)
+{
+	json_t *o = json_object();
+	char *s;
+
+	if (p->ev.event_id)
+		json_object_set_new(o, "event_id", json_string(p->ev.event_id));
+	json_object_set_new(o, "status", json_string(status));
+	if (error)
+		json_object_set_new(o, "error", json_string(error));
+	s = json_dumps(o, JSON_COMPACT);
+	send_reply(r, p, s ? s : "{\"status\":\"error\"}");
+	free(s);
+	json_decref(o);
+}
+
+/* Receive one multipart message: envelope frames into p, body into body.
+ * Returns 1 got one, 0 nothing waiting, -1 malformed (already drained). */
+static int recv_one(struct router *r, struct pending *p, zmq_msg_t *body)
+{
+	int more, first = 1, bad = 0;
+	size_t ms = sizeof(more);
+
+	p->nenv = 0;
+	for (;;) {
+		zmq_msg_t f;
+		zmq_msg_init(&f);
+		if (zmq_msg_recv(&f, r->ingest, first ? ZMQ_DONTWAIT : 0) < 0) {
+			zmq_msg_close(&f);
+			return first ? 0 : -1;
+		}
+		first = 0;
+		zmq_getsockopt(r->ingest, ZMQ_RCVMORE, &more, &ms);
+		if (!more) {
+			zmq_msg_move(body, &f);
+			zmq_msg_close(&f);
+			return bad ? -1 : 1;
+		}
+		if (p->nenv < MAX_ENVELOPE) {
+			zmq_msg_init(&p->env[p->nenv]);
+			zmq_msg_move(&p->env[p->nenv++], &f);
+		} else {
+			bad = 1;
+		}
+		zmq_msg_close(&f);
+	}
+}
+
+int ingest_drain(struct router *r, int max)
+{
+	struct pending *ps = calloc((size_t)max, sizeof(*ps));
+	int n = 0;
+	int64_t now = now_ms();
+	char ttl[24], nowbuf[24];
+
+	if (!ps)
+		return 0;
+	snprintf(ttl, sizeof(ttl), "%lld", (long long)r->ttl_s);
+	snprintf(nowbuf, sizeof(nowbuf), "%lld", (long long)now);
+	while (n < max) {
+		struct pending *p = &ps[n];
+		zmq_msg_t body;
+		int got;
+
+		zmq_msg_init(&body);
+		got = recv_one(r, p, &body);
+		if (got == 0) {
+			zmq_msg_close(&body);
+			break;
+		}
+		n++;
+		if (got < 0) {
+			snprintf(p->err, sizeof(p->err), "malformed message: too many envelope frames");
+		} else if (p->nenv == 0) {
+			snprintf(p->err, sizeof(p->err), "no envelope");
+		} else if (event_parse(zmq_msg_data(&body), zmq_msg_size(&body), &p->ev, p->err,
+				       sizeof(p->err)) == 0 &&
+			   check_refs(r, &p->ev, p->err, sizeof(p->err)) == 0) {
+			p->valid = 1;
+		}
+		if (p->valid && p->ev.kind == EVENT_ENGAGEMENT) {
+			/* Engagement: the citizen used this channel; later messages of
+			 * the transaction prefer it. */
+			char key[200];
+			snprintf(key, sizeof(key), "herald:engaged:%s", p->ev.transaction_id);
+			rdb_cmdf(r->rdb, on_accept, p, "SET %s %s EX %s", key, p->ev.channel, ttl);
+		} else if (p->valid) {
+			const char *tx = p->ev.transaction_id ? p->ev.transaction_id : p->ev.event_id;
+			char msgkey[160], txkey[160];
+			const char *argv[16];
+			size_t lens[16];
+			int argc = 0;
+
+			p->rec = state_accepted_record(&p->ev, tx, now);
+			p->js = p->rec ? json_dumps(p->rec, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+			snprintf(msgkey, sizeof(msgkey), KEY_MSG "%s", p->ev.event_id);
+			snprintf(txkey, sizeof(txkey), KEY_TX "%s", tx);
+			argv[argc] = "FCALL", lens[argc++] = 5;
+			argv[argc] = "herald_accept", lens[argc++] = 13;
+			argv[argc] = "3", lens[argc++] = 1;
+			argv[argc] = msgkey, lens[argc++] = strlen(msgkey);
+			argv[argc] = streams[p->ev.priority], lens[argc++] = strlen(streams[p->ev.priority]);
+			argv[argc] = txkey, lens[argc++] = strlen(txkey);
+			argv[argc] = p->ev.event_id, lens[argc++] = strlen(p->ev.event_id);
+			argv[argc] = zmq_msg_data(&body), lens[argc++] = zmq_msg_size(&body);
+			argv[argc] = nowbuf, lens[argc++] = strlen(nowbuf);
+			argv[argc] = ttl, lens[argc++] = strlen(ttl);
+			argv[argc] = p->js ? p->js : "", lens[argc++] = p->js ? strlen(p->js) : 0;
+			argv[argc] = p->ev.citizen_id, lens[argc++] = strlen(p->ev.citizen_id);
+			argv[argc] = tx, lens[argc++] = strlen(tx);
+			argv[argc] = p->ev.service, lens[argc++] = strlen(p->ev.service);
+			rdb_cmd(r->rdb, on_accept, p, argc, argv, lens);
+		}
+		zmq_msg_close(&body);
+	}
+	if (n)
+		rdb_flush(r->rdb);
+	for (int i = 0; i < n; i++) {
+		struct pending *p = &ps[i];
+		if (!p->valid) {
+			metrics_ingest("rejected");
+			log_msg(LOG_L_NOTICE, "rejected %s: %s", p->ev.event_id ? p->ev.event_id : "event",
+				p->err);
+			reply_json(r, p, "rejected", p->err);
+		} else if (p->outcome < 0) {
+			reply_json(r, p, "error", "queue unavailable, retry later");
+		} else if (p->ev.kind == EVENT_ENGAGEMENT) {
+			metrics_ingest("accepted");
+			log_info("engagement: tx %s prefers %s", p->ev.transaction_id, p->ev.channel);
+			reply_json(r, p, "accepted", NULL);
+		} else if (p->outcome == 0) {
+			metrics_ingest("duplicate");
+			reply_json(r, p, "duplicate", NULL);
+		} else {
+			metrics_ingest("accepted");
+			if (p->rec)
+				dlog_write(r->dlog, p->rec, p->js);
+			reply_json(r, p, "accepted", NULL);
+			r->want_read = 1;
+		}
+		for (int k = 0; k < p->nenv; k++)
+			zmq_msg_close(&p->env[k]);
+		json_decref(p->rec);
+		free(p->js);
+		event_clear(&p->ev);
+	}
+	free(ps);
+	return n;
+}

@@ -1,0 +1,343 @@
+/*
+ * main.c - heraldd: set-up, the event loop, signals.
+ *
+ *   heraldd -c /etc/herald/herald.conf [-t]
+ *
+ * One router thread runs everything that touches Redis and the delivery
+ * log; channel plugins and the HTTP listener have threads of their own and
+ * talk to it through file descriptors polled here.
+ *
+ * Signals: SIGHUP reloads templates and reopens the delivery logs; SIGUSR1
+ * reopens the logs only (logrotate); SIGTERM/SIGINT stop taking events,
+ * drain what the channels have in flight (up to [queue] drain_timeout
+ * seconds), then exit. Under systemd (Type=notify) READY=1 is sent once
+ * the ingest socket is bound, and WATCHDOG=1 from the loop.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "router.h"
+#include "text.h"
+
+static volatile sig_atomic_t sig_term, sig_hup, sig_usr1;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		sig_hup = 1;
+	else if (sig == SIGUSR1)
+		sig_usr1 = 1;
+	else
+		sig_term = 1;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: heraldd [-c CONFIG] [-t]\n"
+			"  -c CONFIG  configuration file (default /etc/herald/herald.conf)\n"
+			"  -t         check the configuration and templates, then exit\n");
+}
+
+static int connect_redis(struct router *r)
+{
+	redisReply *rep;
+
+	if (rdb_connect(r->rdb) != 0)
+		return -1;
+	rep = rdb_call(r->rdb, "CONFIG GET appendonly");
+	if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+	    strcmp(rep->element[1]->str, "yes") != 0)
+		log_warnx("REDIS HAS appendonly=%s: an accepted event is NOT durable and can be "
+			  "lost if Redis restarts. Set 'appendonly yes' (and appendfsync always "
+			  "for power-loss safety)",
+			  rep->element[1]->str);
+	freeReplyObject(rep);
+	worker_recover(r);
+	return 0;
+}
+
+static void reload(struct router *r)
+{
+	char err[512];
+	struct tstore *t = tstore_load(r->cfg->templates_dir, err, sizeof(err));
+
+	if (!t) {
+		log_warnx("reload: templates not reloaded, keeping the old ones: %s", err);
+	} else {
+		tstore_free(&r->templates);
+		r->templates = t;
+		log_info("reload: %zu templates from %s", tstore_count(t), r->cfg->templates_dir);
+	}
+	dlog_reopen(r->dlog);
+}
+
+static void update_gauges(struct router *r)
+{
+	static const char *const qs[] = {"herald:q:urgent", "herald:q:normal", "herald:q:bulk"};
+	long long depth = 0, sched = 0;
+
+	for (int i = 0; i < 3; i++) {
+		redisReply *rep = rdb_call(r->rdb, "XLEN %s", qs[i]);
+		if (rep && rep->type == REDIS_REPLY_INTEGER)
+			depth += rep->integer;
+		freeReplyObject(rep);
+	}
+	redisReply *rep = rdb_call(r->rdb, "ZCARD " KEY_SCHED);
+	if (rep && rep->type == REDIS_REPLY_INTEGER)
+		sched = rep->integer;
+	freeReplyObject(rep);
+	metrics_gauge("queue_depth", (double)depth);
+	metrics_gauge("scheduled", (double)sched);
+	metrics_gauge("inflight", (double)idmap_len(r->inflight));
+}
+
+static void loop(struct router *r)
+{
+	zmq_pollitem_t items[CHAN_MAX + 2];
+	int64_t drain_until = 0, last_watchdog = 0, last_retry = 0;
+	int max_inflight;
+	const char *mi = config_get(r->cfg, "queue", "max_inflight");
+	const char *dt = config_get(r->cfg, "queue", "drain_timeout");
+	uint64_t wd_usec = 0;
+
+	max_inflight = mi ? atoi(mi) : 20000;
+	if (sd_watchdog_enabled(0, &wd_usec) <= 0)
+		wd_usec = 0;
+	for (;;) {
+		int n = 0, timeout = 100;
+		int64_t now;
+
+		if (sig_term && !r->draining) {
+			r->draining = 1;
+			drain_until = mono_ms() + (dt ? atoi(dt) : 10) * 1000;
+			ingest_close(r);
+			sd_notify(0, "STOPPING=1");
+			log_info("stopping: draining %zu in-flight messages", idmap_len(r->inflight));
+		}
+		if (r->draining && (idmap_len(r->inflight) == 0 || mono_ms() > drain_until))
+			break;
+		if (sig_hup) {
+			sig_hup = 0;
+			sd_notify(0, "RELOADING=1");
+			reload(r);
+			sd_notify(0, "READY=1");
+		}
+		if (sig_usr1) {
+			sig_usr1 = 0;
+			dlog_reopen(r->dlog);
+			log_info("delivery logs reopened");
+		}
+		if (r->ingest && rdb_ok(r->rdb)) {
+			items[n].socket = r->ingest;
+			items[n].fd = 0;
+			items[n++].events = ZMQ_POLLIN;
+		}
+		for (int i = 0; i < r->chans.n; i++) {
+			struct chan *c = &r->chans.ch[i];
+			int fd = c->desc->fd ? c->desc->fd(c->state) : -1;
+			if (fd < 0) {
+				timeout = 5; /* plugin without an fd: poll it often */
+				continue;
+			}
+			items[n].socket = NULL;
+			items[n].fd = fd;
+			items[n++].events = ZMQ_POLLIN;
+		}
+		if (r->http) {
+			items[n].socket = NULL;
+			items[n].fd = http_fd(r->http);
+			items[n++].events = ZMQ_POLLIN;
+		}
+		if (r->want_read || r->backlog)
+			timeout = r->backlog ? 5 : 0;
+		if (zmq_poll(items, n, timeout) < 0 && zmq_errno() != EINTR)
+			log_warnx("zmq_poll: %s", zmq_strerror(zmq_errno()));
+
+		now = mono_ms();
+		if (!rdb_ok(r->rdb)) {
+			http_set_healthy(r->http, 0);
+			if (now - last_retry > 1000) {
+				last_retry = now;
+				if (connect_redis(r) == 0) {
+					log_info("redis: connected again");
+					http_set_healthy(r->http, 1);
+				}
+			}
+			worker_results(r); /* keep plugins drained; state writes fail */
+			continue;
+		}
+		if (r->ingest)
+			ingest_drain(r, 512);
+		worker_receipts(r);
+		worker_results(r);
+		if (r->backlog)
+			worker_submit_backlog(r);
+		if (!r->draining) {
+			if (now - r->last_due_ms >= 100) {
+				r->last_due_ms = now;
+				worker_due(r);
+			}
+			if (now - r->last_claim_ms >= r->cfg->claim_idle_ms / 2) {
+				r->last_claim_ms = now;
+				worker_claim(r);
+			}
+			if ((r->want_read || now - r->last_read_ms >= 200) &&
+			    (int)idmap_len(r->inflight) < max_inflight && !r->backlog) {
+				r->want_read = 0;
+				r->last_read_ms = now;
+				if (worker_read(r) >= r->cfg->batch)
+					r->want_read = 1; /* more waiting */
+			}
+			if (now - r->last_depth_ms >= 5000) {
+				r->last_depth_ms = now;
+				update_gauges(r);
+			}
+		}
+		rdb_flush(r->rdb);
+		dlog_flush(r->dlog);
+		if (wd_usec && now - last_watchdog >= (int64_t)(wd_usec / 2000)) {
+			last_watchdog = now;
+			sd_notify(0, "WATCHDOG=1");
+		}
+	}
+	/* Results that arrived while draining are recorded. */
+	worker_results(r);
+	rdb_flush(r->rdb);
+	dlog_flush(r->dlog);
+	if (idmap_len(r->inflight))
+		log_warnx("stopped with %zu messages in flight; they stay pending in Redis and "
+			  "are taken again at the next start",
+			  idmap_len(r->inflight));
+}
+
+static void free_inflight(uint64_t id, void *val, void *arg)
+{
+	msg_free(val);
+}
+
+int main(int argc, char **argv)
+{
+	const char *conf_path = "/etc/herald/herald.conf";
+	struct router r;
+	char err[512], host[64];
+	int opt, check_only = 0, rc = 1;
+	struct sigaction sa;
+
+	while ((opt = getopt(argc, argv, "c:th")) != -1) {
+		switch (opt) {
+		case 'c': conf_path = optarg; break;
+		case 't': check_only = 1; break;
+		case 'h': usage(); return 0;
+		default: usage(); return 2;
+		}
+	}
+	log_init("heraldd", LOG_L_INFO);
+	memset(&r, 0, sizeof(r));
+	r.cfg = config_load(conf_path, err, sizeof(err));
+	if (!r.cfg) {
+		log_msg(LOG_L_ERR, "%s", err);
+		return 1;
+	}
+	log_set_level(r.cfg->log_level);
+	r.ttl_s = (int64_t)r.cfg->retention_days * 86400;
+	r.templates = tstore_load(r.cfg->templates_dir, err, sizeof(err));
+	if (!r.templates) {
+		log_msg(LOG_L_ERR, "templates: %s", err);
+		goto out;
+	}
+	if (check_only) {
+		printf("heraldd: %s: configuration OK, %zu templates\n", conf_path,
+		       tstore_count(r.templates));
+		rc = 0;
+		goto out;
+	}
+	if (r.cfg->consumer) {
+		snprintf(r.consumer, sizeof(r.consumer), "%s", r.cfg->consumer);
+	} else {
+		if (gethostname(host, sizeof(host)) != 0)
+			snprintf(host, sizeof(host), "heraldd");
+		host[sizeof(host) - 1] = '\0';
+		snprintf(r.consumer, sizeof(r.consumer), "%s", host);
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	srandom((unsigned)(now_ms() ^ getpid()));
+
+	r.zctx = zmq_ctx_new();
+	r.inflight = idmap_new();
+	r.rdb = rdb_new(r.cfg->redis_host, r.cfg->redis_port, r.cfg->redis_password,
+			r.cfg->redis_db);
+	if (!r.zctx || !r.inflight || !r.rdb) {
+		log_msg(LOG_L_ERR, "out of memory");
+		goto out;
+	}
+	r.dlog = dlog_open(r.cfg->log_file, r.cfg->log_json, r.cfg->log_publish, r.zctx, err,
+			   sizeof(err));
+	if (!r.dlog) {
+		log_msg(LOG_L_ERR, "%s", err);
+		goto out;
+	}
+	if (chans_load(&r.chans, r.cfg) == 0)
+		log_warnx("no channel is enabled: every message will fail with 'no usable "
+			  "channel' (add a [channel.<name>] section)");
+	if (r.cfg->http_listen[0]) {
+		r.http = http_start(r.cfg->http_listen, &r.chans, err, sizeof(err));
+		if (!r.http) {
+			log_msg(LOG_L_ERR, "http: %s", err);
+			goto out;
+		}
+	}
+	while (connect_redis(&r) != 0) {
+		log_warnx("%s; retrying", rdb_err(r.rdb));
+		for (int i = 0; i < 20 && !sig_term; i++)
+			usleep(100000);
+		if (sig_term)
+			goto out;
+	}
+	if (ingest_open(&r, err, sizeof(err)) != 0) {
+		log_msg(LOG_L_ERR, "%s", err);
+		goto out;
+	}
+	log_info("heraldd: ready: ingest %s, redis %s:%d, %zu templates, %d channels, consumer %s",
+		 r.cfg->ingest_endpoint, r.cfg->redis_host, r.cfg->redis_port,
+		 tstore_count(r.templates), r.chans.n, r.consumer);
+	sd_notify(0, "READY=1");
+	loop(&r);
+	rc = 0;
+out:
+	ingest_close(&r);
+	http_stop(&r.http);
+	chans_close(&r.chans);
+	while (r.backlog) {
+		struct msg *m = r.backlog;
+		r.backlog = m->next;
+		msg_free(m);
+	}
+	if (r.inflight) {
+		idmap_each(r.inflight, free_inflight, NULL);
+		idmap_free(&r.inflight);
+	}
+	dlog_close(&r.dlog);
+	rdb_free(&r.rdb);
+	tstore_free(&r.templates);
+	if (r.zctx)
+		zmq_ctx_term(r.zctx);
+	config_free(&r.cfg);
+	log_info("heraldd: stopped");
+	return rc;
+}

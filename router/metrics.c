@@ -1,0 +1,126 @@
+/* metrics.c - a handful of counters behind one mutex (contention is one
+ * scrape every few seconds against the router thread). */
+#include "metrics.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SERIES 256
+#define MAX_GAUGES 16
+
+struct series {
+	char channel[33], status[24];
+	unsigned long long n;
+};
+
+static const double buckets[] = {1, 5, 30, 60, 300, 900, 3600, 14400, 86400, 259200};
+#define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+
+static struct {
+	pthread_mutex_t mu;
+	struct series s[MAX_SERIES];
+	int ns;
+	unsigned long long ingest[3];
+	unsigned long long hist[NBUCKETS + 1], hist_count;
+	double hist_sum;
+	struct {
+		char name[32];
+		double v;
+	} g[MAX_GAUGES];
+	int ng;
+} M = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+void metrics_status(const char *channel, const char *status)
+{
+	pthread_mutex_lock(&M.mu);
+	for (int i = 0; i < M.ns; i++)
+		if (!strcmp(M.s[i].channel, channel) && !strcmp(M.s[i].status, status)) {
+			M.s[i].n++;
+			goto out;
+		}
+	if (M.ns < MAX_SERIES) {
+		snprintf(M.s[M.ns].channel, sizeof(M.s[M.ns].channel), "%s", channel);
+		snprintf(M.s[M.ns].status, sizeof(M.s[M.ns].status), "%s", status);
+		M.s[M.ns++].n = 1;
+	}
+out:
+	pthread_mutex_unlock(&M.mu);
+}
+
+void metrics_ingest(const char *outcome)
+{
+	int i = !strcmp(outcome, "accepted") ? 0 : !strcmp(outcome, "duplicate") ? 1 : 2;
+
+	pthread_mutex_lock(&M.mu);
+	M.ingest[i]++;
+	pthread_mutex_unlock(&M.mu);
+}
+
+void metrics_fulfilled(double seconds)
+{
+	size_t b = 0;
+
+	while (b < NBUCKETS && seconds > buckets[b])
+		b++;
+	pthread_mutex_lock(&M.mu);
+	M.hist[b]++;
+	M.hist_count++;
+	M.hist_sum += seconds;
+	pthread_mutex_unlock(&M.mu);
+}
+
+void metrics_gauge(const char *name, double value)
+{
+	pthread_mutex_lock(&M.mu);
+	for (int i = 0; i < M.ng; i++)
+		if (!strcmp(M.g[i].name, name)) {
+			M.g[i].v = value;
+			goto out;
+		}
+	if (M.ng < MAX_GAUGES) {
+		snprintf(M.g[M.ng].name, sizeof(M.g[M.ng].name), "%s", name);
+		M.g[M.ng++].v = value;
+	}
+out:
+	pthread_mutex_unlock(&M.mu);
+}
+
+char *metrics_render(void)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&buf, &len);
+	unsigned long long cum = 0;
+	static const char *const ingest_names[] = {"accepted", "duplicate", "rejected"};
+
+	if (!fp)
+		return NULL;
+	pthread_mutex_lock(&M.mu);
+	fprintf(fp, "# HELP herald_ingest_total Events answered on the ingest socket.\n"
+		    "# TYPE herald_ingest_total counter\n");
+	for (int i = 0; i < 3; i++)
+		fprintf(fp, "herald_ingest_total{outcome=\"%s\"} %llu\n", ingest_names[i],
+			M.ingest[i]);
+	fprintf(fp, "# HELP herald_messages_total Message transitions by channel and status.\n"
+		    "# TYPE herald_messages_total counter\n");
+	for (int i = 0; i < M.ns; i++)
+		fprintf(fp, "herald_messages_total{channel=\"%s\",status=\"%s\"} %llu\n",
+			M.s[i].channel, M.s[i].status, M.s[i].n);
+	fprintf(fp, "# HELP herald_fulfilment_seconds Time from accepted to first delivered.\n"
+		    "# TYPE herald_fulfilment_seconds histogram\n");
+	for (size_t b = 0; b < NBUCKETS; b++) {
+		cum += M.hist[b];
+		fprintf(fp, "herald_fulfilment_seconds_bucket{le=\"%g\"} %llu\n", buckets[b], cum);
+	}
+	fprintf(fp, "herald_fulfilment_seconds_bucket{le=\"+Inf\"} %llu\n", M.hist_count);
+	fprintf(fp, "herald_fulfilment_seconds_sum %.3f\nherald_fulfilment_seconds_count %llu\n",
+		M.hist_sum, M.hist_count);
+	for (int i = 0; i < M.ng; i++)
+		fprintf(fp, "# TYPE herald_%s gauge\nherald_%s %g\n", M.g[i].name, M.g[i].name,
+			M.g[i].v);
+	pthread_mutex_unlock(&M.mu);
+	fclose(fp);
+	return buf;
+}

@@ -1,0 +1,15 @@
+/* metrics.h - counters for /metrics (Prometheus text format). Updated by
+ * the router thread, read by the HTTP thread. */
+#ifndef HERALD_METRICS_H
+#define HERALD_METRICS_H
+
+#include <stddef.h>
+
+void metrics_status(const char *channel, const char *status);
+void metrics_ingest(const char *outcome); /* accepted, duplicate, rejected */
+void metrics_fulfilled(double seconds);
+void metrics_gauge(const char *name, double value); /* queue_depth, inflight, ... */
+/* Render everything; returns a malloc'd string. */
+char *metrics_render(void);
+
+#endif

@@ -1,0 +1,272 @@
+/* redis.c - pipelined hiredis for the router thread. */
+#include "redis.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "scripts.h"
+
+struct pending {
+	rdb_cb cb;
+	void *arg;
+};
+
+struct rdb {
+	char *host, *password;
+	int port, db;
+	redisContext *c;
+	struct pending *q;
+	size_t n, cap;
+	char err[256];
+};
+
+struct rdb *rdb_new(const char *host, int port, const char *password, int db)
+{
+	struct rdb *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->host = strdup(host);
+	r->password = password ? strdup(password) : NULL;
+	r->port = port;
+	r->db = db;
+	return r;
+}
+
+static void fail_pending(struct rdb *r)
+{
+	/* The callbacks may queue more commands; take the list first. */
+	struct pending *q = r->q;
+	size_t n = r->n;
+
+	r->q = NULL;
+	r->n = r->cap = 0;
+	for (size_t i = 0; i < n; i++)
+		if (q[i].cb)
+			q[i].cb(NULL, q[i].arg);
+	free(q);
+}
+
+static void drop(struct rdb *r, const char *what)
+{
+	if (r->c) {
+		snprintf(r->err, sizeof(r->err), "redis %s:%d: %s: %s", r->host, r->port, what,
+			 r->c->errstr[0] ? r->c->errstr : "connection lost");
+		redisFree(r->c);
+		r->c = NULL;
+	}
+}
+
+void rdb_free(struct rdb **rp)
+{
+	struct rdb *r = *rp;
+
+	if (!r)
+		return;
+	fail_pending(r);
+	if (r->c)
+		redisFree(r->c);
+	free(r->host);
+	free(r->password);
+	free(r);
+	*rp = NULL;
+}
+
+int rdb_ok(const struct rdb *r)
+{
+	return r->c != NULL;
+}
+
+const char *rdb_err(const struct rdb *r)
+{
+	return r->err;
+}
+
+int rdb_connect(struct rdb *r)
+{
+	struct timeval tv = {5, 0};
+	redisReply *rep;
+
+	if (r->c)
+		return 0;
+	r->c = redisConnectWithTimeout(r->host, r->port, tv);
+	if (!r->c || r->c->err) {
+		snprintf(r->err, sizeof(r->err), "redis %s:%d: %s", r->host, r->port,
+			 r->c ? r->c->errstr : "out of memory");
+		if (r->c)
+			redisFree(r->c);
+		r->c = NULL;
+		return -1;
+	}
+	redisSetTimeout(r->c, tv);
+	redisEnableKeepAlive(r->c);
+	if (r->password) {
+		rep = redisCommand(r->c, "AUTH %s", r->password);
+		if (!rep || reply_is_error(rep)) {
+			snprintf(r->err, sizeof(r->err), "redis %s:%d: AUTH failed", r->host, r->port);
+			freeReplyObject(rep);
+			goto fail;
+		}
+		freeReplyObject(rep);
+	}
+	if (r->db) {
+		rep = redisCommand(r->c, "SELECT %d", r->db);
+		if (!rep || reply_is_error(rep)) {
+			snprintf(r->err, sizeof(r->err), "redis: SELECT %d failed", r->db);
+			freeReplyObject(rep);
+			goto fail;
+		}
+		freeReplyObject(rep);
+	}
+	rep = redisCommand(r->c, "FUNCTION LOAD REPLACE %s", herald_lua_library);
+	if (!rep || reply_is_error(rep)) {
+		snprintf(r->err, sizeof(r->err), "redis: FUNCTION LOAD failed: %s",
+			 rep ? rep->str : r->c->errstr);
+		freeReplyObject(rep);
+		goto fail;
+	}
+	freeReplyObject(rep);
+	return 0;
+fail:
+	redisFree(r->c);
+	r->c = NULL;
+	return -1;
+}
+
+static int push(struct rdb *r, rdb_cb cb, void *arg)
+{
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 256;
+		struct pending *q = realloc(r->q, cap * sizeof(*q));
+		if (!q)
+			return -1;
+		r->q = q;
+		r->cap = cap;
+	}
+	r->q[r->n].cb = cb;
+	r->q[r->n].arg = arg;
+	r->n++;
+	return 0;
+}
+
+void rdb_cmd(struct rdb *r, rdb_cb cb, void *arg, int argc, const char **argv,
+	     const size_t *lens)
+{
+	if (!r->c || push(r, cb, arg) != 0 || redisAppendCommandArgv(r->c, argc, argv, lens) != REDIS_OK) {
+		if (r->c && r->n && r->q[r->n - 1].cb == cb && r->q[r->n - 1].arg == arg)
+			r->n--;
+		if (cb)
+			cb(NULL, arg);
+	}
+}
+
+void rdb_cmdf(struct rdb *r, rdb_cb cb, void *arg, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	if (!r->c || push(r, cb, arg) != 0) {
+		if (cb)
+			cb(NULL, arg);
+		return;
+	}
+	va_start(ap, fmt);
+	rc = redisvAppendCommand(r->c, fmt, ap);
+	va_end(ap);
+	if (rc != REDIS_OK) {
+		r->n--;
+		if (cb)
+			cb(NULL, arg);
+	}
+}
+
+size_t rdb_pending(const struct rdb *r)
+{
+	return r->n;
+}
+
+int rdb_flush(struct rdb *r)
+{
+	size_t i = 0;
+	int got = 0;
+
+	/* Callbacks may queue further commands: those go out in the next flush. */
+	struct pending *q = r->q;
+	size_t n = r->n;
+
+	if (!n)
+		return 0;
+	r->q = NULL;
+	r->n = r->cap = 0;
+	for (; i < n; i++) {
+		redisReply *rep = NULL;
+		if (!r->c || redisGetReply(r->c, (void **)&rep) != REDIS_OK) {
+			drop(r, "pipeline");
+			break;
+		}
+		if (q[i].cb)
+			q[i].cb(rep, q[i].arg);
+		freeReplyObject(rep);
+		got++;
+	}
+	for (; i < n; i++)
+		if (q[i].cb)
+			q[i].cb(NULL, q[i].arg);
+	free(q);
+	return r->c ? got : -1;
+}
+
+redisReply *rdb_call(struct rdb *r, const char *fmt, ...)
+{
+	va_list ap;
+	redisReply *rep;
+
+	if (!r->c)
+		return NULL;
+	va_start(ap, fmt);
+	rep = redisvCommand(r->c, fmt, ap);
+	va_end(ap);
+	if (!rep)
+		drop(r, "command");
+	return rep;
+}
+
+redisReply *rdb_callv(struct rdb *r, int argc, const char **argv, const size_t *lens)
+{
+	redisReply *rep;
+
+	if (!r->c)
+		return NULL;
+	rep = redisCommandArgv(r->c, argc, argv, lens);
+	if (!rep)
+		drop(r, "command");
+	return rep;
+}
+
+int reply_is_error(const redisReply *r)
+{
+	return !r || r->type == REDIS_REPLY_ERROR;
+}
+
+json_t *reply_to_object(const redisReply *r)
+{
+	json_t *o = json_object();
+
+	if (!o || !r)
+		return o;
+	if (r->type == REDIS_REPLY_ARRAY) {
+		for (size_t i = 0; i + 1 < r->elements; i += 2) {
+			const redisReply *k = r->element[i], *v = r->element[i + 1];
+			if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+				continue;
+			json_t *s = json_stringn(v->str, v->len);
+			if (!s) /* not UTF-8: leave the field out */
+				continue;
+			json_object_setn_new(o, k->str, k->len, s);
+		}
+	}
+	return o;
+}

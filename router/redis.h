@@ -1,0 +1,44 @@
+/*
+ * redis.h - heraldd's one Redis connection (hiredis, synchronous) with
+ * pipelining: commands are appended with a callback and sent together; one
+ * flush costs one round trip however many commands it carries. The Lua
+ * function library (router/scripts.c) is loaded at connect.
+ */
+#ifndef HERALD_REDIS_H
+#define HERALD_REDIS_H
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+
+struct rdb;
+/* reply is NULL when the connection failed before the reply arrived. */
+typedef void (*rdb_cb)(redisReply *reply, void *arg);
+
+struct rdb *rdb_new(const char *host, int port, const char *password, int db);
+void rdb_free(struct rdb **r);
+/* (Re)connect and load the function library. 0 or -1 (reason in rdb_err). */
+int rdb_connect(struct rdb *r);
+int rdb_ok(const struct rdb *r);
+const char *rdb_err(const struct rdb *r);
+
+/* Queue a command (argv form; lens may be NULL for C strings). */
+void rdb_cmd(struct rdb *r, rdb_cb cb, void *arg, int argc, const char **argv,
+	     const size_t *lens);
+/* Queue a printf-style command (hiredis format: %s %b %d %lld). */
+void rdb_cmdf(struct rdb *r, rdb_cb cb, void *arg, const char *fmt, ...);
+/* Send every queued command and call each callback in order. Returns the
+ * number of replies, -1 if the connection broke (callbacks got NULL). */
+int rdb_flush(struct rdb *r);
+size_t rdb_pending(const struct rdb *r);
+
+/* A synchronous command (for start-up and rare paths). Caller frees. */
+redisReply *rdb_call(struct rdb *r, const char *fmt, ...);
+redisReply *rdb_callv(struct rdb *r, int argc, const char **argv, const size_t *lens);
+
+/* Helpers on replies. */
+int reply_is_error(const redisReply *r);
+/* Turn an HGETALL reply into a JSON object of strings (empty when missing). */
+#include <jansson.h>
+json_t *reply_to_object(const redisReply *r);
+
+#endif

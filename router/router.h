@@ -1,0 +1,121 @@
+/*
+ * router.h - the state shared by heraldd's modules, all owned by the one
+ * router thread (the HTTP thread only touches metrics and the receipt
+ * queue). The flow is: ingest -> queue (Redis stream) -> worker (resolve,
+ * render, dispatch) -> results -> state transitions -> delivery log.
+ */
+#ifndef HERALD_ROUTER_H
+#define HERALD_ROUTER_H
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "deliverylog.h"
+#include "dispatch.h"
+#include "event.h"
+#include "idmap.h"
+#include "redis.h"
+#include "tmplstore.h"
+
+#define KEY_MSG "herald:msg:"
+#define KEY_TX "herald:tx:"
+#define KEY_CITIZEN "herald:citizen:"
+#define KEY_SCHED "herald:sched"
+#define KEY_DEAD "herald:dead"
+#define KEY_REF "herald:ref:"
+#define GROUP "herald"
+
+struct http;
+struct receipts;
+
+/* One message being worked on (read from the stream, or back from a
+ * channel, or touched by a receipt). */
+struct msg {
+	uint64_t id; /* in-flight handle while a plugin has it, else 0 */
+	struct msg *next; /* backlog link */
+	char event_id[EVENT_MAX_ID + 1];
+	char tx[EVENT_MAX_ID + 1];
+	char citizen[EVENT_MAX_ID + 1];
+	char service[EVENT_MAX_ID + 1];
+	char stream[32];
+	char stream_id[48]; /* stream entry to XACK; "" when none */
+	int64_t accepted_ms, picked_ms, prepared_ms, submitted_ms;
+	json_t *state;       /* herald:msg:<id> as an object */
+	json_t *citizen_rec; /* herald:citizen:<id> as an object */
+	struct event ev;
+	struct chan *chan;
+	unsigned attempt; /* attempts on the current channel, this one included */
+	int plan_idx;
+	char plan[256]; /* "sms,email,print" */
+	char to_masked[160];
+	/* rendered, kept while the plugin has not yet accepted it (backlog) */
+	char *subject, *body, *html, *locale;
+	json_t *front;
+	const char **meta;
+	char reference[24];
+};
+
+struct router {
+	struct config *cfg;
+	void *zctx;
+	void *ingest;
+	struct rdb *rdb;
+	struct tstore *templates;
+	struct dlog *dlog;
+	struct chanset chans;
+	struct idmap *inflight;
+	uint64_t next_id;
+	struct msg *backlog, *backlog_tail; /* rendered, plugin was busy */
+	struct http *http;
+	struct receipts *receipts;
+	char consumer[160];
+	int64_t ttl_s;
+	int draining;
+	int64_t last_read_ms, last_due_ms, last_claim_ms, last_depth_ms;
+	int want_read;
+};
+
+/* reference.c */
+void tx_reference(const char *tx_id, char *out, size_t outlen);
+
+/* resolve.c: the ordered plan of channels for a citizen (see resolve.c). */
+int resolve_plan(const json_t *citizen, const json_t *event_channels, struct chanset *cs,
+		 char *plan, size_t planlen, char *why, size_t whylen);
+const char *plan_channel(const char *plan, int idx, char *out, size_t outlen);
+int plan_len(const char *plan);
+int resolve_in_list(const char *list, const char *name);
+
+/* state.c: record one transition (Redis + delivery log). */
+struct step {
+	const char *status;
+	const char *reason;
+	const char *dsn, *ref;
+	int ack;          /* XACK + XDEL the stream entry */
+	int64_t sched_ms; /* > 0: due time in herald:sched */
+	int dead;         /* push on herald:dead */
+	int64_t fulfilled_ms; /* >= 0: accepted -> first delivered */
+	json_t *fields;       /* extra message-hash fields (strings), borrowed */
+	int no_channel;       /* the record names no channel */
+	int journal_only;     /* log and journal it; the message state is unchanged */
+};
+void state_step(struct router *r, struct msg *m, const struct step *s);
+json_t *state_accepted_record(const struct event *ev, const char *tx, int64_t now);
+
+/* worker.c */
+int worker_read(struct router *r);
+void worker_results(struct router *r);
+void worker_submit_backlog(struct router *r);
+int worker_due(struct router *r);
+void worker_claim(struct router *r);
+void worker_recover(struct router *r);
+void worker_receipts(struct router *r);
+void msg_free(struct msg *m);
+
+/* ingest.c */
+int ingest_open(struct router *r, char *err, size_t errlen);
+int ingest_drain(struct router *r, int max);
+void ingest_close(struct router *r);
+
+#endif

@@ -1,0 +1,857 @@
+/*
+ * worker.c - the message state machine on the router thread.
+ *
+ *   stream entry --prepare--> resolve plan, render, submit --> "sending"
+ *   plugin result --> sent / delivered / temporary-failure (retry later)
+ *                     / permanent-failure (hop to the next channel)
+ *   receipt      --> delivered / permanent-failure of a "sent" message
+ *   herald:sched --> due messages go back on their stream (retries, hops,
+ *                    send_after, receipt deadlines)
+ *
+ * Redis work is batched: a read brings up to [queue] batch entries, their
+ * records and citizens come back in one pipelined round trip, and every
+ * transition is queued on the same pipeline, flushed once per loop turn.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "mask.h"
+#include "metrics.h"
+#include "router.h"
+#include "http.h"
+#include "template.h"
+#include "text.h"
+
+static const char *const streams[PRIO_N] = {"herald:q:urgent", "herald:q:normal", "herald:q:bulk"};
+
+static const char *sget(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static long long iget(const json_t *o, const char *k, long long def)
+{
+	const char *v = sget(o, k);
+	return v && *v ? atoll(v) : def;
+}
+
+void msg_free(struct msg *m)
+{
+	if (!m)
+		return;
+	event_clear(&m->ev);
+	json_decref(m->state);
+	json_decref(m->citizen_rec);
+	json_decref(m->front);
+	free(m->subject);
+	free(m->body);
+	free(m->html);
+	free(m->locale);
+	free(m->meta);
+	free(m);
+}
+
+static void release_rendered(struct msg *m)
+{
+	json_decref(m->front);
+	m->front = NULL;
+	free(m->body);
+	free(m->html);
+	free(m->subject);
+	free(m->locale);
+	free(m->meta);
+	m->body = m->html = m->subject = m->locale = NULL;
+	m->meta = NULL;
+}
+
+static void on_object(redisReply *rep, void *arg)
+{
+	json_t **dst = arg;
+
+	json_decref(*dst);
+	*dst = rep && !reply_is_error(rep) ? reply_to_object(rep) : NULL;
+}
+
+static struct step step_of(const char *status, const char *reason)
+{
+	struct step s;
+
+	memset(&s, 0, sizeof(s));
+	s.status = status;
+	s.reason = reason;
+	s.fulfilled_ms = -1;
+	return s;
+}
+
+/* Acknowledge a stream entry that needs no transition. */
+static void ack_only(struct router *r, struct msg *m)
+{
+	if (!m->stream_id[0])
+		return;
+	rdb_cmdf(r->rdb, NULL, NULL, "XACK %s " GROUP " %s", m->stream, m->stream_id);
+	rdb_cmdf(r->rdb, NULL, NULL, "XDEL %s %s", m->stream, m->stream_id);
+	m->stream_id[0] = '\0';
+}
+
+/* ---- hop, retry ------------------------------------------------------ */
+
+/* The current channel is done with this message: move to the next channel
+ * of the plan, or give up (exhausted, dead-letter list). */
+static void hop(struct router *r, struct msg *m, const char *why)
+{
+	int next = m->plan_idx + 1;
+	char name[64], reason[512], idx[16];
+	struct step s;
+	json_t *f;
+
+	if (plan_channel(m->plan, next, name, sizeof(name))) {
+		snprintf(reason, sizeof(reason), "%s; next channel %s", why, name);
+		snprintf(idx, sizeof(idx), "%d", next);
+		f = json_pack("{s:s, s:s}", "plan_idx", idx, "attempt", "0");
+		s = step_of("hopped", reason);
+		s.fields = f;
+		s.sched_ms = now_ms();
+		s.ack = 1;
+		state_step(r, m, &s);
+		json_decref(f);
+		r->want_read = 1;
+		return;
+	}
+	snprintf(reason, sizeof(reason), "every channel failed (plan %s); last: %s",
+		 m->plan[0] ? m->plan : "-", why);
+	s = step_of("exhausted", reason);
+	s.ack = 1;
+	s.dead = 1;
+	state_step(r, m, &s);
+	log_warnx("%s: exhausted: %s", m->event_id, reason);
+}
+
+/* Exponential back-off with jitter: retry_min * 2^(attempt-1), capped at
+ * retry_max, then a random 75-100 % of it (so retries do not march in step). */
+static int64_t backoff_ms(const struct chan *c, unsigned attempt)
+{
+	double d = (double)c->retry_min * 1000.0;
+
+	for (unsigned i = 1; i < attempt && d < (double)c->retry_max * 1000.0; i++)
+		d *= 2;
+	if (d > (double)c->retry_max * 1000.0)
+		d = (double)c->retry_max * 1000.0;
+	return (int64_t)(d * (0.75 + 0.25 * ((double)random() / (double)RAND_MAX)));
+}
+
+static void retry_or_hop(struct router *r, struct msg *m, const struct herald_result *res)
+{
+	int64_t now = now_ms();
+	struct step s = step_of("temporary-failure", res->reason);
+	char why[400];
+
+	s.dsn = res->dsn;
+	if ((long)m->attempt < m->chan->max_attempts &&
+	    now - m->accepted_ms < m->chan->max_age * 1000) {
+		s.sched_ms = now + backoff_ms(m->chan, m->attempt);
+		s.ack = 1;
+		state_step(r, m, &s);
+		return;
+	}
+	state_step(r, m, &s);
+	snprintf(why, sizeof(why), "retries exhausted after %u attempts on %s", m->attempt,
+		 m->chan->name);
+	hop(r, m, why);
+}
+
+/* ---- prepare: resolve, render, submit ------------------------------- */
+
+static json_t *render_data(struct msg *m)
+{
+	json_t *d = m->ev.personalisation ? json_deep_copy(m->ev.personalisation) : json_object();
+	const char *name = sget(m->citizen_rec, "name");
+
+	if (!d)
+		return NULL;
+	json_object_set_new(d, "citizen",
+			    json_pack("{s:s, s:s, s:s}", "id", m->citizen, "name", name ? name : "",
+				      "locale", m->locale ? m->locale : "en"));
+	json_object_set_new(d, "transaction",
+			    json_pack("{s:s, s:s}", "id", m->tx, "reference", m->reference));
+	json_object_set_new(d, "event",
+			    json_pack("{s:s, s:s, s:s}", "id", m->event_id, "service", m->service,
+				      "template", m->ev.template_name));
+	return d;
+}
+
+static int render(struct router *r, struct msg *m, char *err, size_t errlen)
+{
+	const struct herald_channel *d = m->chan->desc;
+	const struct tentry *e = NULL;
+	const char *loc = sget(m->citizen_rec, "locale");
+	json_t *data, *hfront = NULL;
+	const char *k;
+	json_t *v;
+	size_t nmeta = 0, i = 0;
+	static const char *const cfields[] = {"name", "accessibility", "address", "locale"};
+	int rc = -1;
+
+	for (const char *const *var = d->variants; *var && !e; var++)
+		e = tstore_find(r->templates, m->ev.template_name, *var, loc);
+	if (!e) {
+		snprintf(err, errlen, "template %s has no %s variant", m->ev.template_name,
+			 d->variants[0]);
+		return -1;
+	}
+	m->locale = strdup(tentry_locale(e));
+	data = render_data(m);
+	if (!data || !m->locale) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (tentry_render(r->templates, e, data, 0, &m->body, &m->front, err, errlen) != 0)
+		goto out;
+	if (d->html_variant) {
+		const struct tentry *h = tstore_find(r->templates, m->ev.template_name,
+						     d->html_variant, loc);
+		if (h && tentry_render(r->templates, h, data, 1, &m->html, &hfront, err, errlen))
+			goto out;
+	}
+	if (sget(m->front, "subject"))
+		m->subject = strdup(sget(m->front, "subject"));
+	/* meta: fm.<key> for the front matter, then citizen fields */
+	nmeta = json_object_size(m->front) + 4;
+	m->meta = calloc(2 * nmeta + 1, sizeof(*m->meta));
+	if (!m->meta) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	json_object_foreach(m->front, k, v)
+	{
+		/* keys are stored as "fm.<key>" strings inside the front object */
+		(void)v;
+	}
+	{
+		/* Re-key front matter as fm.<key> in a side object that lives as
+		 * long as m->front (stored inside it under a private key). */
+		json_t *fm = json_object();
+		json_object_foreach(m->front, k, v)
+		{
+			char key[96];
+			snprintf(key, sizeof(key), "fm.%s", k);
+			json_object_set(fm, key, v);
+		}
+		json_object_foreach(fm, k, v)
+		{
+			m->meta[i++] = k;
+			m->meta[i++] = json_string_value(v);
+		}
+		json_object_set_new(m->front, "\x01meta", fm);
+	}
+	for (size_t c = 0; c < sizeof(cfields) / sizeof(cfields[0]); c++) {
+		const char *val = sget(m->citizen_rec, cfields[c]);
+		static const char *const keys[] = {"citizen.name", "citizen.accessibility",
+						   "citizen.address", "citizen.locale"};
+		if (val) {
+			m->meta[i++] = keys[c];
+			m->meta[i++] = val;
+		}
+	}
+	rc = 0;
+out:
+	json_decref(hfront);
+	json_decref(data);
+	return rc;
+}
+
+/* Hand a rendered message to its plugin: 0 taken, -1 plugin busy. */
+static int submit(struct router *r, struct msg *m)
+{
+	struct herald_msg hm;
+	const struct herald_channel *d = m->chan->desc;
+	char attempt[16], idx[16];
+	json_t *f;
+	struct step s;
+
+	memset(&hm, 0, sizeof(hm));
+	hm.version = HERALD_MSG_VERSION;
+	hm.msg_id = m->id = ++r->next_id;
+	hm.event_id = m->event_id;
+	hm.transaction_id = m->tx;
+	hm.reference = m->reference;
+	hm.service = m->service;
+	hm.citizen_id = m->citizen;
+	hm.template_name = m->ev.template_name;
+	hm.locale = m->locale;
+	hm.to = d->address_field ? sget(m->citizen_rec, d->address_field) : NULL;
+	hm.subject = m->subject;
+	hm.body = m->body;
+	hm.html = m->html;
+	hm.meta = m->meta;
+	hm.attempt = m->attempt;
+	hm.urgent = m->ev.priority == PRIO_URGENT;
+	if (d->submit(m->chan->state, &hm) != 0) {
+		m->id = 0;
+		return -1;
+	}
+	m->chan->submitted++;
+	m->submitted_ms = now_ms();
+	idmap_put(r->inflight, m->id, m);
+	snprintf(attempt, sizeof(attempt), "%u", m->attempt);
+	snprintf(idx, sizeof(idx), "%d", m->plan_idx);
+	f = json_pack("{s:s, s:s, s:s}", "plan", m->plan, "plan_idx", idx, "reference",
+		      m->reference);
+	s = step_of("sending", m->subject ? m->subject : "");
+	s.fields = f;
+	state_step(r, m, &s);
+	json_decref(f);
+	release_rendered(m);
+	return 0;
+}
+
+static void backlog_push(struct router *r, struct msg *m)
+{
+	m->next = NULL;
+	if (r->backlog_tail)
+		r->backlog_tail->next = m;
+	else
+		r->backlog = m;
+	r->backlog_tail = m;
+}
+
+void worker_submit_backlog(struct router *r)
+{
+	struct msg *m = r->backlog, *keep = NULL, *keep_tail = NULL;
+
+	r->backlog = r->backlog_tail = NULL;
+	while (m) {
+		struct msg *next = m->next;
+		if (submit(r, m) != 0) {
+			m->next = NULL;
+			if (keep_tail)
+				keep_tail->next = m;
+			else
+				keep = m;
+			keep_tail = m;
+		}
+		m = next;
+	}
+	r->backlog = keep;
+	r->backlog_tail = keep_tail;
+}
+
+static int terminal(const char *status)
+{
+	return !strcmp(status, "delivered") || !strcmp(status, "exhausted") ||
+	       !strcmp(status, "permanent-failure") || !strcmp(status, "rejected");
+}
+
+/* Fill the message from its Redis record; returns the status. */
+static const char *load_state(struct router *r, struct msg *m)
+{
+	const json_t *st = m->state;
+	int64_t now = now_ms();
+
+	snprintf(m->tx, sizeof(m->tx), "%s", sget(st, "tx") ? sget(st, "tx") : m->event_id);
+	snprintf(m->service, sizeof(m->service), "%s",
+		 sget(st, "service") ? sget(st, "service") : "-");
+	if (sget(st, "citizen"))
+		snprintf(m->citizen, sizeof(m->citizen), "%s", sget(st, "citizen"));
+	m->accepted_ms = iget(st, "accepted_ms", now);
+	m->plan_idx = (int)iget(st, "plan_idx", 0);
+	m->attempt = (unsigned)iget(st, "attempt", 0);
+	snprintf(m->plan, sizeof(m->plan), "%s", sget(st, "plan") ? sget(st, "plan") : "");
+	tx_reference(m->tx, m->reference, sizeof(m->reference));
+	if (sget(st, "channel"))
+		m->chan = chans_find(&r->chans, sget(st, "channel"));
+	if (sget(st, "to"))
+		snprintf(m->to_masked, sizeof(m->to_masked), "%s", sget(st, "to"));
+	return sget(st, "status") ? sget(st, "status") : "accepted";
+}
+
+static void prepare(struct router *r, struct msg *m)
+{
+	const json_t *st = m->state;
+	const char *status, *ev_json;
+	char err[512], why[512], name[64];
+	int64_t now = now_ms();
+	struct step s;
+
+	if (!st) /* Redis failed mid-read: the entry stays pending, retried later */
+		goto drop;
+	if (json_object_size(st) == 0) {
+		log_warnx("%s: queued, but its record is gone (expired or purged); dropping",
+			  m->event_id);
+		ack_only(r, m);
+		goto drop;
+	}
+	status = load_state(r, m);
+	ev_json = sget(st, "event");
+	if (!ev_json || event_parse(ev_json, strlen(ev_json), &m->ev, err, sizeof(err)) != 0) {
+		s = step_of("permanent-failure", "stored event is unreadable");
+		s.ack = 1;
+		state_step(r, m, &s);
+		goto drop;
+	}
+	if (terminal(status) || (!strcmp(status, "sent") && !m->ev.deliver_within) ||
+	    (!strcmp(status, "sent") && sget(st, "final"))) {
+		ack_only(r, m); /* finished already: a duplicate entry */
+		goto drop;
+	}
+	if (!strcmp(status, "sent")) {
+		/* A receipt deadline came due. */
+		int64_t due = iget(st, "sent_ms", 0) + m->ev.deliver_within * 1000;
+		if (now + 50 < due) {
+			s = step_of("sent", "receipt deadline not reached");
+			s.sched_ms = due;
+			s.ack = 1;
+			state_step(r, m, &s);
+		} else {
+			snprintf(why, sizeof(why), "no delivery receipt within %llds",
+				 (long long)m->ev.deliver_within);
+			hop(r, m, why);
+		}
+		goto drop;
+	}
+	if (!strcmp(status, "accepted") && m->ev.send_after_ms > now) {
+		char when[40];
+		rfc3339_format(m->ev.send_after_ms, when, sizeof(when));
+		snprintf(why, sizeof(why), "held until send_after %s", when);
+		s = step_of("scheduled", why);
+		s.sched_ms = m->ev.send_after_ms;
+		s.ack = 1;
+		s.no_channel = 1;
+		state_step(r, m, &s);
+		goto drop;
+	}
+	if (!m->plan[0]) {
+		if (!m->citizen_rec || json_object_size(m->citizen_rec) == 0) {
+			snprintf(why, sizeof(why), "unknown citizen %s", m->citizen);
+			s = step_of("permanent-failure", why);
+			s.ack = 1;
+			s.no_channel = 1;
+			state_step(r, m, &s);
+			goto drop;
+		}
+		if (resolve_plan(m->citizen_rec, m->ev.channels, &r->chans, m->plan,
+				 sizeof(m->plan), why, sizeof(why)) == 0) {
+			char reason[600];
+			snprintf(reason, sizeof(reason), "no usable channel: %s", why);
+			s = step_of("permanent-failure", reason);
+			s.ack = 1;
+			s.no_channel = 1;
+			state_step(r, m, &s);
+			goto drop;
+		}
+		m->plan_idx = 0;
+		m->attempt = 0;
+	}
+	if (!plan_channel(m->plan, m->plan_idx, name, sizeof(name))) {
+		hop(r, m, "plan position past its end");
+		goto drop;
+	}
+	m->chan = chans_find(&r->chans, name);
+	if (!m->chan) {
+		snprintf(why, sizeof(why), "channel %s is not running on this heraldd", name);
+		s = step_of("permanent-failure", why);
+		s.no_channel = 1;
+		state_step(r, m, &s);
+		hop(r, m, why);
+		goto drop;
+	}
+	{
+		const char *addr = m->chan->desc->address_field
+				       ? sget(m->citizen_rec, m->chan->desc->address_field)
+				       : NULL;
+		if (addr)
+			mask_contact(addr, m->to_masked, sizeof(m->to_masked));
+		else
+			snprintf(m->to_masked, sizeof(m->to_masked), "-");
+	}
+	m->attempt++;
+	if (render(r, m, err, sizeof(err)) != 0) {
+		char reason[600];
+		snprintf(reason, sizeof(reason), "cannot render: %s", err);
+		s = step_of("permanent-failure", reason);
+		state_step(r, m, &s);
+		hop(r, m, reason);
+		goto drop;
+	}
+	m->prepared_ms = now_ms();
+	if (submit(r, m) != 0)
+		backlog_push(r, m);
+	return;
+drop:
+	msg_free(m);
+}
+
+/* ---- reading the streams -------------------------------------------- */
+
+/* Take a list of stream entries ([id, [k, v, ...]] ...) for processing:
+ * fetch record and citizen for all of them in one round trip, then prepare. */
+static int take_entries(struct router *r, const char *stream, const redisReply *entries)
+{
+	struct msg **ms;
+	size_t n = 0;
+	int64_t now = now_ms();
+
+	if (!entries || entries->type != REDIS_REPLY_ARRAY || entries->elements == 0)
+		return 0;
+	ms = calloc(entries->elements, sizeof(*ms));
+	if (!ms)
+		return 0;
+	for (size_t i = 0; i < entries->elements; i++) {
+		const redisReply *e = entries->element[i], *kv;
+		struct msg *m;
+
+		if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
+		    e->element[0]->type != REDIS_REPLY_STRING)
+			continue;
+		kv = e->element[1];
+		m = calloc(1, sizeof(*m));
+		if (!m)
+			break;
+		snprintf(m->stream, sizeof(m->stream), "%s", stream);
+		snprintf(m->stream_id, sizeof(m->stream_id), "%s", e->element[0]->str);
+		m->picked_ms = now;
+		if (kv->type == REDIS_REPLY_ARRAY)
+			for (size_t j = 0; j + 1 < kv->elements; j += 2) {
+				const char *k = kv->element[j]->str, *v = kv->element[j + 1]->str;
+				if (!k || !v)
+					continue;
+				if (!strcmp(k, "id"))
+					snprintf(m->event_id, sizeof(m->event_id), "%s", v);
+				else if (!strcmp(k, "c"))
+					snprintf(m->citizen, sizeof(m->citizen), "%s", v);
+			}
+		if (!m->event_id[0]) {
+			/* deleted entry still pending, or foreign data: ack it away */
+			ack_only(r, m);
+			msg_free(m);
+			continue;
+		}
+		rdb_cmdf(r->rdb, on_object, &m->state, "HGETALL " KEY_MSG "%s", m->event_id);
+		rdb_cmdf(r->rdb, on_object, &m->citizen_rec, "HGETALL " KEY_CITIZEN "%s",
+			 m->citizen);
+		ms[n++] = m;
+	}
+	rdb_flush(r->rdb);
+	for (size_t i = 0; i < n; i++)
+		prepare(r, ms[i]);
+	free(ms);
+	return (int)n;
+}
+
+static void ensure_groups(struct router *r)
+{
+	for (int p = 0; p < PRIO_N; p++) {
+		redisReply *rep =
+		    rdb_call(r->rdb, "XGROUP CREATE %s " GROUP " 0 MKSTREAM", streams[p]);
+		if (rep && rep->type == REDIS_REPLY_ERROR && !strstr(rep->str, "BUSYGROUP"))
+			log_warnx("redis: XGROUP CREATE %s: %s", streams[p], rep->str);
+		freeReplyObject(rep);
+	}
+}
+
+/* Read new entries. Returns the number taken, -1 on a Redis error. */
+int worker_read(struct router *r)
+{
+	redisReply *rep;
+	int taken = 0;
+
+	rep = rdb_call(r->rdb,
+		       "XREADGROUP GROUP " GROUP " %s COUNT %d STREAMS %s %s %s > > >",
+		       r->consumer, r->cfg->batch, streams[0], streams[1], streams[2]);
+	if (!rep)
+		return -1;
+	if (rep->type == REDIS_REPLY_ERROR) {
+		if (strstr(rep->str, "NOGROUP"))
+			ensure_groups(r);
+		else
+			log_warnx("redis: XREADGROUP: %s", rep->str);
+		freeReplyObject(rep);
+		return -1;
+	}
+	if (rep->type == REDIS_REPLY_ARRAY)
+		for (size_t i = 0; i < rep->elements; i++) {
+			const redisReply *s = rep->element[i];
+			if (s->type == REDIS_REPLY_ARRAY && s->elements == 2 &&
+			    s->element[0]->type == REDIS_REPLY_STRING)
+				taken += take_entries(r, s->element[0]->str, s->element[1]);
+		}
+	freeReplyObject(rep);
+	return taken;
+}
+
+/* At start: entries this consumer read but never finished (a crash, a
+ * restart) are taken again, oldest first. */
+void worker_recover(struct router *r)
+{
+	ensure_groups(r);
+	for (int p = 0; p < PRIO_N; p++) {
+		char last[64] = "0";
+		for (;;) {
+			redisReply *rep = rdb_call(r->rdb,
+						   "XREADGROUP GROUP " GROUP " %s COUNT %d STREAMS %s %s",
+						   r->consumer, r->cfg->batch, streams[p], last);
+			const redisReply *entries;
+			int n;
+			if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements == 0) {
+				freeReplyObject(rep);
+				break;
+			}
+			entries = rep->element[0]->element[1];
+			if (entries->elements == 0) {
+				freeReplyObject(rep);
+				break;
+			}
+			snprintf(last, sizeof(last), "%s",
+				 entries->element[entries->elements - 1]->element[0]->str);
+			n = take_entries(r, streams[p], entries);
+			log_info("recovered %d pending entries from %s", n, streams[p]);
+			freeReplyObject(rep);
+			rdb_flush(r->rdb);
+		}
+	}
+}
+
+/* Take over entries another (dead) consumer left pending too long. */
+void worker_claim(struct router *r)
+{
+	for (int p = 0; p < PRIO_N; p++) {
+		redisReply *rep = rdb_call(r->rdb, "XAUTOCLAIM %s " GROUP " %s %d 0-0 COUNT %d",
+					   streams[p], r->consumer, r->cfg->claim_idle_ms,
+					   r->cfg->batch);
+		if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2) {
+			int n = take_entries(r, streams[p], rep->element[1]);
+			if (n > 0)
+				log_msg(LOG_L_NOTICE, "claimed %d entries idle > %d ms from %s", n,
+					r->cfg->claim_idle_ms, streams[p]);
+		}
+		freeReplyObject(rep);
+	}
+}
+
+/* Move due scheduled messages back onto their streams. */
+int worker_due(struct router *r)
+{
+	redisReply *rep = rdb_call(r->rdb, "FCALL herald_due 1 " KEY_SCHED " %lld %d",
+				   (long long)now_ms(), r->cfg->batch);
+	int n = 0;
+
+	if (rep && rep->type == REDIS_REPLY_INTEGER)
+		n = (int)rep->integer;
+	else if (rep && rep->type == REDIS_REPLY_ERROR)
+		log_warnx("redis: herald_due: %s", rep->str);
+	freeReplyObject(rep);
+	if (n > 0)
+		r->want_read = 1;
+	return n;
+}
+
+/* ---- results ------------------------------------------------------- */
+
+/* A permanent failure that proves the address wrong (SMTP 5.1.1, invalid
+ * number) marks the channel invalid on the citizen record, so the next
+ * event skips it without another failed send. Updating the address clears
+ * nothing by itself: operators (or the service) remove the channel from
+ * `invalid` when the citizen gives a new one. */
+static void learn_invalid(struct router *r, struct msg *m, const struct herald_result *res)
+{
+	const char *old;
+	char list[256], when[40], note[512];
+
+	if (!(res->flags & HERALD_RF_BAD_ADDRESS) || !m->chan || !m->citizen_rec)
+		return;
+	old = sget(m->citizen_rec, "invalid");
+	if (old && *old)
+		snprintf(list, sizeof(list), "%s,%s", old, m->chan->name);
+	else
+		snprintf(list, sizeof(list), "%s", m->chan->name);
+	if (old && resolve_in_list(old, m->chan->name))
+		snprintf(list, sizeof(list), "%s", old);
+	rfc3339_format(now_ms(), when, sizeof(when));
+	snprintf(note, sizeof(note), "%s %s (event %s)", when, res->reason, m->event_id);
+	rdb_cmdf(r->rdb, NULL, NULL, "HSET " KEY_CITIZEN "%s invalid %s invalid_%s %s", m->citizen,
+		 list, m->chan->name, note);
+	log_info("%s: citizen %s: %s address marked invalid: %s", m->event_id, m->citizen,
+		 m->chan->name, res->reason);
+}
+
+static void on_result(struct router *r, struct chan *c, const struct herald_result *res)
+{
+	struct msg *m = idmap_del(r->inflight, res->msg_id);
+	int64_t now = now_ms();
+	struct step s;
+	json_t *f = NULL;
+	char buf[32];
+
+	if (!m) {
+		log_debug("channel %s: result for unknown message %llu", c->name,
+			  (unsigned long long)res->msg_id);
+		return;
+	}
+	c->finished++;
+	switch (res->status) {
+	case HERALD_DELIVERED:
+	case HERALD_SENT:
+		if (res->status == HERALD_SENT && !(res->flags & HERALD_RF_FINAL)) {
+			snprintf(buf, sizeof(buf), "%lld", (long long)now);
+			f = json_pack("{s:s}", "sent_ms", buf);
+			s = step_of("sent", res->reason);
+			s.ref = res->ref;
+			s.dsn = res->dsn;
+			s.fields = f;
+			s.ack = 1;
+			if (m->ev.deliver_within)
+				s.sched_ms = now + m->ev.deliver_within * 1000;
+			state_step(r, m, &s);
+			if (res->ref[0])
+				rdb_cmdf(r->rdb, NULL, NULL, "SET " KEY_REF "%s:%s %s EX %lld",
+					 c->name, res->ref, m->event_id, (long long)r->ttl_s);
+			break;
+		}
+		f = json_pack("{s:s}", "final", "1");
+		s = step_of(res->status == HERALD_DELIVERED ? "delivered" : "sent", res->reason);
+		s.ref = res->ref;
+		s.dsn = res->dsn;
+		s.fields = f;
+		s.ack = 1;
+		if (!sget(m->state, "fulfilled_ms"))
+			s.fulfilled_ms = now - m->accepted_ms;
+		state_step(r, m, &s);
+		break;
+	case HERALD_TEMPORARY:
+		retry_or_hop(r, m, res);
+		break;
+	case HERALD_PERMANENT:
+	default:
+		s = step_of("permanent-failure", res->reason);
+		s.dsn = res->dsn;
+		s.ref = res->ref;
+		state_step(r, m, &s);
+		learn_invalid(r, m, res);
+		hop(r, m, res->reason[0] ? res->reason : "permanent failure");
+		break;
+	}
+	json_decref(f);
+	msg_free(m);
+}
+
+void worker_results(struct router *r)
+{
+	struct herald_result res[64];
+
+	for (int i = 0; i < r->chans.n; i++) {
+		struct chan *c = &r->chans.ch[i];
+		int n;
+		do {
+			n = c->desc->poll(c->state, res, 64);
+			for (int k = 0; k < n; k++)
+				on_result(r, c, &res[k]);
+		} while (n == 64);
+	}
+}
+
+/* ---- receipts ------------------------------------------------------ */
+
+static const char *const status_names[] = {"?", "sent", "delivered", "temporary-failure",
+					   "permanent-failure"};
+
+static void apply_receipt(struct router *r, struct chan *c, const struct herald_result *res)
+{
+	redisReply *rep = rdb_call(r->rdb, "GET " KEY_REF "%s:%s", c->name, res->ref);
+	struct msg *m = NULL;
+	const char *status, *cur_ch, *cur_ref, *sname;
+	struct step s;
+	char reason[512];
+
+	if (!rep || rep->type != REDIS_REPLY_STRING) {
+		log_msg(LOG_L_NOTICE, "channel %s: receipt for unknown reference '%s' (%s): ignored",
+			c->name, res->ref, status_names[res->status <= 4 ? res->status : 0]);
+		goto out;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		goto out;
+	snprintf(m->event_id, sizeof(m->event_id), "%s", rep->str);
+	freeReplyObject(rep);
+	rep = rdb_call(r->rdb, "HGETALL " KEY_MSG "%s", m->event_id);
+	m->state = rep ? reply_to_object(rep) : NULL;
+	if (!m->state || json_object_size(m->state) == 0) {
+		log_msg(LOG_L_NOTICE, "%s: receipt from %s, but the message record is gone",
+			m->event_id, c->name);
+		goto out;
+	}
+	status = load_state(r, m);
+	cur_ch = sget(m->state, "channel");
+	cur_ref = sget(m->state, "ref");
+	sname = status_names[res->status <= 4 ? res->status : 0];
+	if (strcmp(status, "sent") != 0 || !cur_ch || strcmp(cur_ch, c->name) != 0 || !cur_ref ||
+	    strcmp(cur_ref, res->ref) != 0) {
+		/* Too late (hopped, finished) or for an earlier attempt: record it,
+		 * never resurrect or undo anything. */
+		struct chan *now_ch = m->chan;
+		snprintf(reason, sizeof(reason),
+			 "late receipt from %s: %s%s%s; not applied (message is %s on %s)",
+			 c->name, sname, res->reason[0] ? ", " : "", res->reason, status,
+			 cur_ch ? cur_ch : "-");
+		m->chan = c;
+		s = step_of(sname, reason);
+		s.ref = res->ref;
+		s.journal_only = 1;
+		state_step(r, m, &s);
+		m->chan = now_ch;
+		goto out;
+	}
+	rdb_cmdf(r->rdb, NULL, NULL, "ZREM " KEY_SCHED " %s", m->event_id);
+	if (event_parse(sget(m->state, "event"), strlen(sget(m->state, "event")), &m->ev, reason,
+			sizeof(reason)) != 0)
+		goto out;
+	switch (res->status) {
+	case HERALD_DELIVERED:
+		s = step_of("delivered", res->reason);
+		s.ref = res->ref;
+		s.dsn = res->dsn;
+		if (!sget(m->state, "fulfilled_ms"))
+			s.fulfilled_ms = now_ms() - m->accepted_ms;
+		state_step(r, m, &s);
+		break;
+	case HERALD_PERMANENT:
+		s = step_of("permanent-failure", res->reason);
+		s.ref = res->ref;
+		s.dsn = res->dsn;
+		state_step(r, m, &s);
+		m->citizen_rec = NULL;
+		rep = NULL;
+		{
+			redisReply *cr = rdb_call(r->rdb, "HGETALL " KEY_CITIZEN "%s", m->citizen);
+			m->citizen_rec = cr ? reply_to_object(cr) : NULL;
+			freeReplyObject(cr);
+		}
+		learn_invalid(r, m, res);
+		hop(r, m, res->reason[0] ? res->reason : "failed, says the receipt");
+		break;
+	case HERALD_TEMPORARY:
+		retry_or_hop(r, m, res);
+		break;
+	default:
+		break;
+	}
+out:
+	freeReplyObject(rep);
+	msg_free(m);
+}
+
+void worker_receipts(struct router *r)
+{
+	struct herald_result res[32];
+	struct chan *ch[32];
+	int n;
+
+	if (!r->http)
+		return;
+	do {
+		n = http_pop(r->http, res, ch, 32);
+		for (int i = 0; i < n; i++)
+			if (ch[i])
+				apply_receipt(r, ch[i], &res[i]);
+	} while (n == 32);
+}

@@ -1,0 +1,23 @@
+/* text.h - small text helpers with no Herald knowledge: UTF-8 validation,
+ * RFC 3339 times, clocks. */
+#ifndef HERALD_TEXT_H
+#define HERALD_TEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Byte offset of the first invalid UTF-8 sequence, or -1 if s[0..len) is
+ * valid (overlongs, surrogates and > U+10FFFF are invalid). */
+long utf8_invalid_at(const char *s, size_t len);
+
+/* Parse "2026-11-22T09:00:00Z" / "...+01:00" / fractional seconds into
+ * milliseconds since the epoch. 0 on success, -1 if malformed. */
+int rfc3339_parse(const char *s, int64_t *ms);
+/* Format ms since the epoch as "2026-11-22T09:00:00.123Z". */
+void rfc3339_format(int64_t ms, char *out, size_t outlen);
+
+int64_t now_ms(void);   /* wall clock */
+int64_t mono_ms(void);  /* monotonic */
+uint64_t mono_us(void); /* monotonic, microseconds */
+
+#endif
