@@ -1,0 +1,644 @@
+/*
+ * tmplstore.c - the deployment's templates, loaded from one folder into
+ * compiled form (see tmplstore.h for the layout).
+ *
+ * Everything that can be wrong with a file is found at load, with the file
+ * and line: bad names, invalid UTF-8, unclosed front matter, a malformed
+ * "key: value" line, Mustache syntax errors in the body, in a front matter
+ * value or in a partial. A store that loaded renders without surprises,
+ * except what only data can cause (the render limits of template.c).
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "template.h"
+#include "text.h"
+#include "tmplstore.h"
+
+#define TSTORE_MAX_FILE (1024 * 1024)
+#define TSTORE_MAX_LOCALE 32
+
+struct field {
+	char *key;
+	struct tmpl *t;
+};
+
+struct tentry {
+	char *file; /* "name/variant.locale.mustache", for messages */
+	char *variant;
+	char locale[TSTORE_MAX_LOCALE];
+	struct field *fields;
+	size_t nfields;
+	struct tmpl *body;
+};
+
+struct tdef {
+	char *name;
+	struct tentry *e;
+	size_t n;
+};
+
+struct partial {
+	char *name;
+	char *src;
+};
+
+struct tstore {
+	struct tdef *t;
+	size_t n;
+	struct partial *p;
+	size_t np;
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Grow an array of n elements of size sz by one zeroed element. */
+static void *grow(void *arr, size_t n, size_t sz)
+{
+	char *v = realloc(arr, (n + 1) * sz);
+
+	if (v)
+		memset(v + n * sz, 0, sz);
+	return v;
+}
+
+static void entry_clear(struct tentry *e)
+{
+	for (size_t i = 0; i < e->nfields; i++) {
+		free(e->fields[i].key);
+		tmpl_free(&e->fields[i].t);
+	}
+	free(e->fields);
+	tmpl_free(&e->body);
+	free(e->variant);
+	free(e->file);
+}
+
+void tstore_free(struct tstore **sp)
+{
+	struct tstore *s = sp ? *sp : NULL;
+
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n; i++) {
+		for (size_t k = 0; k < s->t[i].n; k++)
+			entry_clear(&s->t[i].e[k]);
+		free(s->t[i].e);
+		free(s->t[i].name);
+	}
+	for (size_t i = 0; i < s->np; i++) {
+		free(s->p[i].name);
+		free(s->p[i].src);
+	}
+	free(s->t);
+	free(s->p);
+	free(s);
+	*sp = NULL;
+}
+
+/* "cy_GB" -> "cy-gb" into out (truncated to the buffer). */
+static void locale_norm(const char *in, char *out, size_t outlen)
+{
+	size_t i = 0;
+
+	for (; in && in[i] && i + 1 < outlen; i++)
+		out[i] = in[i] == '_' ? '-' : (char)tolower((unsigned char)in[i]);
+	out[i] = '\0';
+}
+
+/* Names of templates, variants and partials: [A-Za-z0-9._-], no leading
+ * dot. */
+static int name_ok(const char *s, size_t len)
+{
+	if (!len || s[0] == '.')
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
+			return 0;
+	return 1;
+}
+
+/* Language tag: letters, then "-"/"_" and letters or digits ("cy", "cy-GB"). */
+static int locale_ok(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && isalpha((unsigned char)s[i]))
+		i++;
+	if (i < 2 || i > 3 || len >= TSTORE_MAX_LOCALE)
+		return 0;
+	for (; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) &&
+		    !((s[i] == '-' || s[i] == '_') && i + 1 < len && s[i + 1] != '-' &&
+		      s[i + 1] != '_'))
+			return 0;
+	return 1;
+}
+
+/* Read a whole file as text: no NUL, valid UTF-8, at most 1 MiB. */
+static char *read_text(const char *path, const char *rel, size_t *len, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t n;
+	long bad;
+
+	if (!f) {
+		set_err(err, errlen, "%s: %s", rel, strerror(errno));
+		return NULL;
+	}
+	buf = malloc(TSTORE_MAX_FILE + 1);
+	if (!buf) {
+		set_err(err, errlen, "%s: out of memory", rel);
+		goto fail;
+	}
+	n = fread(buf, 1, TSTORE_MAX_FILE + 1, f);
+	if (ferror(f)) {
+		set_err(err, errlen, "%s: read error", rel);
+		goto fail;
+	}
+	if (n > TSTORE_MAX_FILE) {
+		set_err(err, errlen, "%s: larger than %d bytes", rel, TSTORE_MAX_FILE);
+		goto fail;
+	}
+	buf[n] = '\0';
+	bad = memchr(buf, '\0', n) ? (long)((char *)memchr(buf, '\0', n) - buf)
+				   : utf8_invalid_at(buf, n);
+	if (bad >= 0) {
+		int line = 1;
+
+		for (long i = 0; i < bad; i++)
+			line += buf[i] == '\n';
+		set_err(err, errlen, "%s: line %d: %s", rel, line,
+			buf[bad] ? "invalid UTF-8" : "NUL byte");
+		goto fail;
+	}
+	fclose(f);
+	*len = n;
+	return buf;
+fail:
+	fclose(f);
+	free(buf);
+	return NULL;
+}
+
+/* Compile src; on error say "rel: line N: reason" with N counted in the
+ * file (first_line is the file line of src's line 1). */
+static struct tmpl *compile_at(const char *src, size_t len, const char *rel, int first_line,
+			       char *err, size_t errlen)
+{
+	char cerr[256] = "";
+	struct tmpl *t = tmpl_compile(src, len, cerr, sizeof(cerr));
+	int line, off = 0;
+
+	if (t)
+		return t;
+	if (sscanf(cerr, "line %d: %n", &line, &off) == 1 && off > 0)
+		set_err(err, errlen, "%s: line %d: %s", rel, first_line + line - 1, cerr + off);
+	else
+		set_err(err, errlen, "%s: %s", rel, cerr);
+	return NULL;
+}
+
+/* Front matter: "---" line, "key: value" lines (blank and "#" lines
+ * skipped), "---" line. *body points after it; *body_line is its line. */
+static int parse_front(struct tentry *e, const char *buf, size_t len, const char **body,
+		       int *body_line, char *err, size_t errlen)
+{
+	const char *p = buf, *end = buf + len;
+	int line = 1;
+
+	*body = buf;
+	*body_line = 1;
+	if (!(len >= 4 && !strncmp(buf, "---\n", 4)) && !(len >= 5 && !strncmp(buf, "---\r\n", 5)))
+		return 0;
+	p = memchr(buf, '\n', len) + 1;
+	for (;;) {
+		const char *nl, *eol, *colon, *k, *v;
+		size_t klen, vlen;
+		struct field *f;
+
+		line++;
+		if (p >= end) {
+			set_err(err, errlen, "%s: line 1: front matter not closed by a '---' line",
+				e->file);
+			return -1;
+		}
+		nl = memchr(p, '\n', (size_t)(end - p));
+		eol = nl ? nl : end;
+		if (eol > p && eol[-1] == '\r')
+			eol--;
+		k = p;
+		p = nl ? nl + 1 : end;
+		if (eol - k == 3 && !strncmp(k, "---", 3))
+			break;
+		while (k < eol && isspace((unsigned char)*k))
+			k++;
+		if (k == eol || *k == '#')
+			continue;
+		colon = memchr(k, ':', (size_t)(eol - k));
+		klen = colon ? (size_t)(colon - k) : 0;
+		while (klen && isspace((unsigned char)k[klen - 1]))
+			klen--;
+		if (!colon || !name_ok(k, klen)) {
+			set_err(err, errlen, "%s: line %d: expected 'key: value' in front matter",
+				e->file, line);
+			return -1;
+		}
+		for (size_t i = 0; i < e->nfields; i++)
+			if (strlen(e->fields[i].key) == klen && !strncmp(e->fields[i].key, k, klen)) {
+				set_err(err, errlen, "%s: line %d: duplicate front matter key '%.*s'",
+					e->file, line, (int)klen, k);
+				return -1;
+			}
+		v = colon + 1;
+		while (v < eol && isspace((unsigned char)*v))
+			v++;
+		vlen = (size_t)(eol - v);
+		while (vlen && isspace((unsigned char)v[vlen - 1]))
+			vlen--;
+		f = grow(e->fields, e->nfields, sizeof(*f));
+		if (!f)
+			goto oom;
+		e->fields = f;
+		f = &e->fields[e->nfields++];
+		if (!(f->key = strndup(k, klen)))
+			goto oom;
+		f->t = compile_at(v, vlen, e->file, line, err, errlen);
+		if (!f->t)
+			return -1;
+	}
+	*body = p;
+	*body_line = line + 1;
+	return 0;
+oom:
+	set_err(err, errlen, "%s: out of memory", e->file);
+	return -1;
+}
+
+/* Load DIR/name/file (file is "<variant>.<locale>.mustache") into e. */
+static int load_entry(struct tentry *e, const char *dir, const char *name, const char *file,
+		      char *err, size_t errlen)
+{
+	size_t stem = strlen(file) - strlen(".mustache"), len;
+	const char *dot1 = memchr(file, '.', stem), *dot2, *body;
+	char *path = NULL, *buf = NULL, loc[TSTORE_MAX_LOCALE];
+	int body_line, rc = -1;
+
+	if (asprintf(&e->file, "%s/%s", name, file) < 0) {
+		e->file = NULL;
+		set_err(err, errlen, "out of memory");
+		return -1;
+	}
+	dot2 = dot1 ? memchr(dot1 + 1, '.', stem - (size_t)(dot1 + 1 - file)) : NULL;
+	if (!dot1 || dot2 || !name_ok(file, (size_t)(dot1 - file)) ||
+	    !locale_ok(dot1 + 1, stem - (size_t)(dot1 + 1 - file))) {
+		set_err(err, errlen, "%s: file name is not <variant>.<locale>.mustache", e->file);
+		return -1;
+	}
+	e->variant = strndup(file, (size_t)(dot1 - file));
+	if (!e->variant || asprintf(&path, "%s/%s", dir, e->file) < 0) {
+		path = NULL;
+		set_err(err, errlen, "out of memory");
+		goto fail;
+	}
+	snprintf(loc, sizeof(loc), "%.*s", (int)(stem - (size_t)(dot1 + 1 - file)), dot1 + 1);
+	locale_norm(loc, e->locale, sizeof(e->locale));
+	buf = read_text(path, e->file, &len, err, errlen);
+	if (!buf || parse_front(e, buf, len, &body, &body_line, err, errlen) < 0)
+		goto fail;
+	e->body = compile_at(body, len - (size_t)(body - buf), e->file, body_line, err, errlen);
+	if (!e->body)
+		goto fail;
+	rc = 0;
+fail:
+	free(path);
+	free(buf);
+	return rc;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a > b && !strcmp(s + a - b, suffix);
+}
+
+static int visible(const struct dirent *d)
+{
+	return d->d_name[0] != '.';
+}
+
+static int is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* One template folder: every <variant>.<locale>.mustache in it. */
+static int load_template(struct tstore *s, const char *dir, const char *name, char *err,
+			 size_t errlen)
+{
+	struct dirent **ls = NULL;
+	struct tdef *t;
+	char *path = NULL;
+	int n = -1, rc = -1;
+
+	if (!name_ok(name, strlen(name))) {
+		set_err(err, errlen, "%s: bad template folder name", name);
+		return -1;
+	}
+	t = grow(s->t, s->n, sizeof(*t));
+	if (!t)
+		goto oom;
+	s->t = t;
+	t = &s->t[s->n++];
+	if (!(t->name = strdup(name)) || asprintf(&path, "%s/%s", dir, name) < 0) {
+		path = NULL;
+		goto oom;
+	}
+	n = scandir(path, &ls, visible, alphasort);
+	if (n < 0) {
+		set_err(err, errlen, "%s: %s", name, strerror(errno));
+		goto fail;
+	}
+	for (int i = 0; i < n; i++) {
+		struct tentry *e;
+
+		if (!ends_with(ls[i]->d_name, ".mustache"))
+			continue; /* README and the like */
+		e = grow(t->e, t->n, sizeof(*e));
+		if (!e)
+			goto oom;
+		t->e = e;
+		e = &t->e[t->n++];
+		if (load_entry(e, dir, name, ls[i]->d_name, err, errlen) < 0)
+			goto fail;
+		for (size_t k = 0; k + 1 < t->n; k++)
+			if (!strcmp(t->e[k].variant, e->variant) &&
+			    !strcmp(t->e[k].locale, e->locale)) {
+				set_err(err, errlen, "%s: same variant and locale as %s", e->file,
+					t->e[k].file);
+				goto fail;
+			}
+	}
+	if (t->n == 0) {
+		set_err(err, errlen, "%s: no <variant>.<locale>.mustache files", name);
+		goto fail;
+	}
+	rc = 0;
+	goto fail;
+oom:
+	set_err(err, errlen, "%s: out of memory", name);
+fail:
+	for (int i = 0; i < n; i++)
+		free(ls[i]);
+	free(ls);
+	free(path);
+	return rc;
+}
+
+/* DIR/_partials/<name>.mustache, each checked by compiling it once. */
+static int load_partials(struct tstore *s, const char *dir, char *err, size_t errlen)
+{
+	struct dirent **ls = NULL;
+	char *path = NULL, *rel = NULL;
+	int n, rc = -1;
+
+	if (asprintf(&path, "%s/_partials", dir) < 0) {
+		set_err(err, errlen, "_partials: out of memory");
+		return -1;
+	}
+	n = scandir(path, &ls, visible, alphasort);
+	free(path);
+	path = NULL;
+	if (n < 0) {
+		set_err(err, errlen, "_partials: %s", strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *f = ls[i]->d_name;
+		struct partial *p;
+		struct tmpl *t;
+		size_t len;
+
+		if (!ends_with(f, ".mustache"))
+			continue;
+		free(rel);
+		free(path);
+		rel = path = NULL;
+		if (asprintf(&rel, "_partials/%s", f) < 0) {
+			rel = NULL;
+			goto oom;
+		}
+		if (asprintf(&path, "%s/%s", dir, rel) < 0) {
+			path = NULL;
+			goto oom;
+		}
+		if (!name_ok(f, strlen(f) - strlen(".mustache"))) {
+			set_err(err, errlen, "%s: bad partial name", rel);
+			goto fail;
+		}
+		p = grow(s->p, s->np, sizeof(*p));
+		if (!p)
+			goto oom;
+		s->p = p;
+		p = &s->p[s->np++];
+		if (!(p->name = strndup(f, strlen(f) - strlen(".mustache"))))
+			goto oom;
+		if (!(p->src = read_text(path, rel, &len, err, errlen)))
+			goto fail;
+		if (!(t = compile_at(p->src, len, rel, 1, err, errlen)))
+			goto fail;
+		tmpl_free(&t);
+	}
+	rc = 0;
+	goto fail;
+oom:
+	set_err(err, errlen, "_partials: out of memory");
+fail:
+	for (int i = 0; i < n; i++)
+		free(ls[i]);
+	free(ls);
+	free(path);
+	free(rel);
+	return rc;
+}
+
+struct tstore *tstore_load(const char *dir, char *err, size_t errlen)
+{
+	struct tstore *s = calloc(1, sizeof(*s));
+	struct dirent **ls = NULL;
+	int n = -1;
+
+	if (!s) {
+		set_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	n = scandir(dir, &ls, visible, alphasort);
+	if (n < 0) {
+		set_err(err, errlen, "%s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *name = ls[i]->d_name;
+		char *path;
+		int d;
+
+		if (asprintf(&path, "%s/%s", dir, name) < 0) {
+			set_err(err, errlen, "out of memory");
+			goto fail;
+		}
+		d = is_dir(path);
+		free(path);
+		if (!d)
+			continue; /* README.md etc. */
+		if (!strcmp(name, "_partials") ? load_partials(s, dir, err, errlen) < 0
+					       : load_template(s, dir, name, err, errlen) < 0)
+			goto fail;
+	}
+	for (int i = 0; i < n; i++)
+		free(ls[i]);
+	free(ls);
+	return s;
+fail:
+	for (int i = 0; i < n; i++)
+		free(ls[i]);
+	free(ls);
+	tstore_free(&s);
+	return NULL;
+}
+
+static const struct tdef *find_def(const struct tstore *s, const char *name)
+{
+	for (size_t i = 0; s && name && i < s->n; i++)
+		if (!strcmp(s->t[i].name, name))
+			return &s->t[i];
+	return NULL;
+}
+
+int tstore_has(const struct tstore *s, const char *name)
+{
+	return find_def(s, name) != NULL;
+}
+
+size_t tstore_count(const struct tstore *s)
+{
+	return s ? s->n : 0;
+}
+
+static const struct tentry *find_exact(const struct tdef *t, const char *variant,
+				       const char *locale)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (!strcmp(t->e[i].variant, variant) && (!locale || !strcmp(t->e[i].locale, locale)))
+			return &t->e[i];
+	return NULL;
+}
+
+/* Exact locale, then its language, then "en", then any locale of that
+ * variant (a Welsh-only template still reaches an English reader). */
+const struct tentry *tstore_find(const struct tstore *s, const char *name, const char *variant,
+				 const char *locale)
+{
+	const struct tdef *t = find_def(s, name);
+	const struct tentry *e;
+	char want[TSTORE_MAX_LOCALE];
+	char *dash;
+
+	if (!t || !variant)
+		return NULL;
+	locale_norm(locale && *locale ? locale : "en", want, sizeof(want));
+	if ((e = find_exact(t, variant, want)))
+		return e;
+	dash = strchr(want, '-');
+	if (dash) {
+		*dash = '\0';
+		if ((e = find_exact(t, variant, want)))
+			return e;
+	}
+	if ((e = find_exact(t, variant, "en")))
+		return e;
+	return find_exact(t, variant, NULL);
+}
+
+const char *tentry_locale(const struct tentry *e)
+{
+	return e ? e->locale : NULL;
+}
+
+static const char *partial_lookup(void *arg, const char *name)
+{
+	const struct tstore *s = arg;
+
+	for (size_t i = 0; i < s->np; i++)
+		if (!strcmp(s->p[i].name, name))
+			return s->p[i].src;
+	return NULL;
+}
+
+int tentry_render(const struct tstore *s, const struct tentry *e, const json_t *data,
+		  int html_escape, char **body, json_t **front, char *err, size_t errlen)
+{
+	struct tmpl_partials parts = {partial_lookup, (void *)s};
+	char rerr[256];
+	size_t len;
+
+	*body = NULL;
+	*front = NULL;
+	if (!s || !e) {
+		set_err(err, errlen, "no template");
+		return -1;
+	}
+	*front = json_object();
+	if (!*front)
+		goto oom;
+	for (size_t i = 0; i < e->nfields; i++) {
+		char *v = tmpl_render(e->fields[i].t, data, &parts, 0, &len, rerr, sizeof(rerr));
+
+		if (!v) {
+			set_err(err, errlen, "%s: %s: %s", e->file, e->fields[i].key, rerr);
+			goto fail;
+		}
+		/* A field is one line (a subject header): data cannot add lines. */
+		for (size_t k = 0; k < len; k++)
+			if (v[k] == '\r' || v[k] == '\n')
+				v[k] = ' ';
+		if (json_object_set_new(*front, e->fields[i].key, json_stringn(v, len)) < 0) {
+			free(v);
+			goto oom;
+		}
+		free(v);
+	}
+	*body = tmpl_render(e->body, data, &parts, html_escape, NULL, rerr, sizeof(rerr));
+	if (!*body) {
+		set_err(err, errlen, "%s: %s", e->file, rerr);
+		goto fail;
+	}
+	return 0;
+oom:
+	set_err(err, errlen, "%s: out of memory", e->file);
+fail:
+	json_decref(*front);
+	*front = NULL;
+	return -1;
+}
