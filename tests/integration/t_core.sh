@@ -1,0 +1,157 @@
+#!/bin/sh
+# t_core.sh - the walking skeleton end to end with a real redis-server:
+# validation of every bad input, dedup, unknown citizen, no usable channel,
+# garbage flood, the file channel through both delivery logs and tail,
+# wrong-ABI plugin refusal, log reopen on SIGUSR1.
+. "$HERALD_SRC/tests/integration/lib.sh"
+
+# A channels folder with the real file plugin and a plugin built for
+# another ABI.
+mkdir -p "$T/channels"
+cp "$BIN/channels/file.so" "$T/channels/"
+cp "$BIN/tests/plugins/badabi.so" "$T/channels/"
+start_redis
+write_conf "
+[channel.badabi]
+enabled = yes
+"
+sed -i "s|^dir = $BIN/channels|dir = $T/channels|" "$T/herald.conf"
+start_heraldd
+
+expect_grep "loader refuses a plugin built for another ABI, naming both numbers" \
+	'channel plugin .*badabi.so: built for channel ABI 42, heraldd speaks ABI 1: refusing it' \
+	"$T/heraldd.out"
+expect_grep "file channel still loads" 'channel file: loaded' "$T/heraldd.out"
+
+seed_citizen c-file name "Ada Lovelace" channels "file" locale en
+seed_citizen c-none name "Bob" channels "sms,email" locale en
+
+# heraldctl tail in the background, collecting what the PUB socket says.
+"$BIN/heraldctl" -c "$T/herald.conf" tail --citizen c-file --status delivered --count 1 \
+	>"$T/tail.out" 2>&1 &
+TAIL_PID=$!
+track_pid $TAIL_PID
+sleep 0.5
+
+ev() { # ev ID CITIZEN [extra json members]
+	printf '{"event_id":"%s","service":"dvla","citizen_id":"%s","template":"appointment-reminder","personalisation":{"name":"Ada","date":"1 December 2026","time":"10:00","location":"Swansea"}%s}' "$1" "$2" "${3:-}"
+}
+
+# --- each bad input gets its own clear error --------------------------------
+reject() { # reject "what" EXPECTED_ERROR_REGEX FRAME
+	printf '%s\n' "$3" >"$T/frame"
+	"$BIN/heraldctl" -c "$T/herald.conf" publish "$T/frame" >"$T/ack" 2>&1
+	rc=$?
+	if [ $rc -eq 1 ] && grep -Eq "\"status\":\"rejected\".*$2" "$T/ack"; then
+		ok "rejected: $1"
+	else
+		not_ok "rejected: $1 (rc=$rc)"
+		sed 's/^/#   /' "$T/ack"
+	fi
+}
+reject "malformed JSON" 'malformed JSON' '{"event_id": "x",'
+reject "missing required field" "missing required field 'citizen_id'" \
+	'{"event_id":"m1","service":"dvla","template":"appointment-reminder"}'
+reject "unknown field" "unknown field 'colour'" "$(ev u1 c-file ',"colour":"blue"')"
+big=$(head -c 70000 /dev/zero | tr '\0' 'a')
+reject "frame over 64 KiB" 'frame too large: [0-9]+ bytes > 65536' \
+	"$(ev big1 c-file ",\"channels\":[\"file\"],\"transaction_id\":\"t\",\"priority\":\"normal\",\"deliver_within\":5,\"send_after\":\"2026-01-01T00:00:00Z\",\"kind\":\"notification\",\"service2\":\"$big\"")"
+reject "invalid UTF-8" 'invalid UTF-8 at byte [0-9]+' "$(printf '{"event_id":"u8","service":"dvla","citizen_id":"c-file","template":"appointment-reminder","personalisation":{"name":"\303\050"}}')"
+reject "unknown template" "unknown template 'no-such-template'" \
+	'{"event_id":"t1","service":"dvla","citizen_id":"c-file","template":"no-such-template"}'
+long=$(head -c 129 /dev/zero | tr '\0' 'e')
+reject "event_id over 128 characters" "field 'event_id' must be 1-128 printable ASCII" \
+	"$(ev "$long" c-file)"
+reject "unknown channel" "unknown channel 'pigeon'" "$(ev ch1 c-file ',"channels":["pigeon"]')"
+reject "bad priority" "field 'priority' must be one of urgent, normal, bulk" \
+	"$(ev p1 c-file ',"priority":"asap"')"
+
+# --- garbage flood, then a good event is still accepted ---------------------
+python3 - "$T/garbage" <<'PY'
+import random, sys
+random.seed(7)
+with open(sys.argv[1], "wb") as f:
+    for i in range(1000):
+        kind = i % 5
+        if kind == 0:
+            line = bytes(random.randrange(1, 256) for _ in range(random.randrange(1, 200)))
+        elif kind == 1:
+            line = b'{"event_id": [' * random.randrange(1, 50)
+        elif kind == 2:
+            line = b'{"event_id":"g%d","service":"s","citizen_id":"c","template":"nope"}' % i
+        elif kind == 3:
+            line = b'\xff\xfe{}'
+        else:
+            line = b'[1,2,3]'
+        f.write(line.replace(b"\n", b" ").replace(b"\r", b" ") + b"\n")
+PY
+"$BIN/heraldctl" -c "$T/herald.conf" publish -w 50 "$T/garbage" >"$T/garbage.acks" 2>&1
+expect_eq "1000 garbage frames all answered 'rejected'" 1000 \
+	"$(grep -c '"status":"rejected"' "$T/garbage.acks")"
+check "heraldd is still running after the garbage" kill -0 "$HERALDD_PID"
+
+# --- a good event for a file citizen, and its duplicate ----------------------
+publish "$(ev good-1 c-file)" "$(ev good-1 c-file)" >"$T/acks"
+expect_eq "good event accepted after the garbage" '{"event_id":"good-1","status":"accepted"}' \
+	"$(sed -n 1p "$T/acks")"
+expect_eq "repeated event_id answered duplicate" '{"event_id":"good-1","status":"duplicate"}' \
+	"$(sed -n 2p "$T/acks")"
+wait_for 10 grep -q 'good-1.*status=delivered' "$T/log/delivery.log"
+expect_grep "text delivery log: good-1 delivered on the file channel" \
+	'good-1: tx=good-1, citizen=c-file, channel=file, .*status=delivered' "$T/log/delivery.log"
+expect_grep "JSON delivery log: good-1 delivered" \
+	'"event_id":"good-1".*"status":"delivered"' "$T/log/delivery.jsonl"
+expect_grep "file channel wrote the rendered subject" \
+	'"event_id":"good-1".*"subject":"Reminder: your appointment on 1 December 2026 at 10:00"' \
+	"$T/spool/file.jsonl"
+expect_grep "file channel wrote the rendered body with the reference" \
+	'"event_id":"good-1".*"body":"Dear Ada,.*HX-[2-9A-Z]{4}-[2-9A-Z]{4}' "$T/spool/file.jsonl"
+expect_eq "the duplicate was not queued again (one accepted line)" 1 \
+	"$(grep -c 'good-1: .*status=accepted' "$T/log/delivery.log")"
+expect_eq "the duplicate was not written twice" 1 "$(grep -c '"event_id":"good-1"' "$T/spool/file.jsonl")"
+wait_for 5 grep -q 'good-1' "$T/tail.out"
+expect_grep "heraldctl tail showed the delivery" 'good-1: tx=good-1, citizen=c-file, channel=file.*status=delivered' "$T/tail.out"
+expect_eq "message state in Redis is delivered" delivered "$(rcli HGET herald:msg:good-1 status)"
+expect_eq "journey has accepted, sending, delivered" "3" "$(rcli LLEN herald:tx:good-1)"
+
+# --- unknown citizen, no usable channel: accepted, then permanent-failure ----
+publish "$(ev nobody-1 c-does-not-exist)" "$(ev nochan-1 c-none)" >"$T/acks2"
+expect_eq "unknown citizen is accepted" 2 "$(grep -c '"status":"accepted"' "$T/acks2")"
+wait_for 10 grep -q 'nochan-1.*permanent-failure' "$T/log/delivery.log"
+expect_grep "unknown citizen logged as permanent-failure with a reason" \
+	'nobody-1: .*status=permanent-failure \(unknown citizen c-does-not-exist\)' "$T/log/delivery.log"
+expect_grep "no usable channel logged with the reasons" \
+	'nochan-1: .*status=permanent-failure \(no usable channel: sms: channel not enabled; email: channel not enabled\)' \
+	"$T/log/delivery.log"
+
+# --- logrotate: move the logs away, SIGUSR1, new lines land in new files -----
+mv "$T/log/delivery.log" "$T/log/delivery.log.1"
+mv "$T/log/delivery.jsonl" "$T/log/delivery.jsonl.1"
+kill -USR1 "$HERALDD_PID"
+sleep 0.3
+publish "$(ev rot-1 c-file)" >/dev/null
+wait_for 10 grep -q 'rot-1.*status=delivered' "$T/log/delivery.log"
+expect_grep "after SIGUSR1 the text log is a new file" 'rot-1: .*status=delivered' "$T/log/delivery.log"
+expect_grep "after SIGUSR1 the JSON log is a new file" '"event_id":"rot-1"' "$T/log/delivery.jsonl"
+expect_no_grep "the rotated file got nothing new" 'rot-1' "$T/log/delivery.log.1"
+
+# --- SIGHUP reloads templates (a new template becomes known) -----------------
+cp -r "$HERALD_SRC/templates" "$T/templates"
+sed -i "s|^dir = .*templates\$|dir = $T/templates|" "$T/herald.conf"
+# (the templates dir is read from the config at start; reload re-reads that dir)
+expect_grep "heraldd logs what it loaded" 'heraldd: ready: .* 3 templates' "$T/heraldd.out"
+kill -HUP "$HERALDD_PID"
+wait_for 5 grep -q 'reload: ' "$T/heraldd.out"
+expect_grep "SIGHUP reloads templates" 'reload: [0-9]+ templates' "$T/heraldd.out"
+
+# --- health and metrics ------------------------------------------------------
+expect_eq "/healthz answers ok" ok "$(curl -s "http://127.0.0.1:$HTTP_PORT/healthz")"
+curl -s "http://127.0.0.1:$HTTP_PORT/metrics" >"$T/metrics"
+expect_grep "/metrics counts deliveries per channel" 'herald_messages_total\{channel="file",status="delivered"\} [1-9]' "$T/metrics"
+expect_grep "/metrics counts rejections" 'herald_ingest_total\{outcome="rejected"\} [0-9]{4}' "$T/metrics"
+
+# --- SIGTERM stops cleanly ---------------------------------------------------
+kill -TERM "$HERALDD_PID"
+wait_for 10 sh -c "! kill -0 $HERALDD_PID 2>/dev/null"
+expect_grep "SIGTERM stops heraldd cleanly" 'heraldd: stopped' "$T/heraldd.out"
+finish
