@@ -21,7 +21,7 @@ passed=0
 failed=0
 failures=""
 logdir="$HERALD_BUILD/test-logs"
-rm -rf "$logdir"
+# (not wiped: several runs may share it; each test overwrites its own log)
 mkdir -p "$logdir"
 
 add_fail() { failed=$((failed + $1)); failures="$failures $2"; }
