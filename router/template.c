@@ -59,7 +59,7 @@ struct tmpl {
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -264,15 +264,17 @@ static int add_tag(struct parser *p, char sigil, const char *nm, size_t len, int
 	}
 	if (sigil == '/') {
 		if (p->nopen == 0) {
-			set_err(p->err, p->errlen, "line %d: close of '%.*s' without an open section",
-				line, (int)(len > 40 ? 40 : len), nm);
+			set_err(p->err, p->errlen,
+				"line %d: close of '%.*s' without an open section", line,
+				(int)(len > 40 ? 40 : len), nm);
 			return -1;
 		}
 		o = p->opener[p->nopen];
 		if (strlen(o->name) != len || memcmp(o->name, nm, len) != 0) {
-			set_err(p->err, p->errlen,
-				"line %d: mismatched close '%.*s', expected close of '%s' (line %d)",
-				line, (int)(len > 40 ? 40 : len), nm, o->name, o->line);
+			set_err(
+			    p->err, p->errlen,
+			    "line %d: mismatched close '%.*s', expected close of '%s' (line %d)",
+			    line, (int)(len > 40 ? 40 : len), nm, o->name, o->line);
 			return -1;
 		}
 		p->nopen--;
@@ -364,8 +366,8 @@ static int parse(struct parser *p)
 		}
 		while (blen && is_space(body[blen - 1]))
 			blen--;
-		if (add_tag(p, sigil, body, blen, line, alone ? p->s + ls : NULL, alone ? ts - ls : 0) <
-		    0)
+		if (add_tag(p, sigil, body, blen, line, alone ? p->s + ls : NULL,
+			    alone ? ts - ls : 0) < 0)
 			return -1;
 	}
 	return 0;

@@ -57,7 +57,7 @@ struct tstore {
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -230,7 +230,7 @@ static int parse_front(struct tentry *e, const char *buf, size_t len, const char
 	*body_line = 1;
 	if (!(len >= 4 && !strncmp(buf, "---\n", 4)) && !(len >= 5 && !strncmp(buf, "---\r\n", 5)))
 		return 0;
-	p = memchr(buf, '\n', len) + 1;
+	p = (const char *)memchr(buf, '\n', len) + 1;
 	for (;;) {
 		const char *nl, *eol, *colon, *k, *v;
 		size_t klen, vlen;
@@ -264,9 +264,11 @@ static int parse_front(struct tentry *e, const char *buf, size_t len, const char
 			return -1;
 		}
 		for (size_t i = 0; i < e->nfields; i++)
-			if (strlen(e->fields[i].key) == klen && !strncmp(e->fields[i].key, k, klen)) {
-				set_err(err, errlen, "%s: line %d: duplicate front matter key '%.*s'",
-					e->file, line, (int)klen, k);
+			if (strlen(e->fields[i].key) == klen &&
+			    !strncmp(e->fields[i].key, k, klen)) {
+				set_err(err, errlen,
+					"%s: line %d: duplicate front matter key '%.*s'", e->file,
+					line, (int)klen, k);
 				return -1;
 			}
 		v = colon + 1;
@@ -550,7 +552,8 @@ static const struct tentry *find_exact(const struct tdef *t, const char *variant
 				       const char *locale)
 {
 	for (size_t i = 0; i < t->n; i++)
-		if (!strcmp(t->e[i].variant, variant) && (!locale || !strcmp(t->e[i].locale, locale)))
+		if (!strcmp(t->e[i].variant, variant) &&
+		    (!locale || !strcmp(t->e[i].locale, locale)))
 			return &t->e[i];
 	return NULL;
 }

@@ -151,10 +151,10 @@ static const struct tcase cases[] = {
     /* escaping */
     {"escape on: & < > \" '", "{{x}}", "{\"x\":\"<a href='u'>&\\\"\"}", NULL, 1,
      "&lt;a href=&#39;u&#39;&gt;&amp;&quot;", NULL},
-    {"escape off leaves values as they are", "{{x}}", "{\"x\":\"<b>'&'\\\"\"}", NULL, 0,
-     "<b>'&'\"", NULL},
-    {"triple and ampersand never escape", "{{{x}}}{{&x}}", "{\"x\":\"<&>\"}", NULL, 1,
-     "<&><&>", NULL},
+    {"escape off leaves values as they are", "{{x}}", "{\"x\":\"<b>'&'\\\"\"}", NULL, 0, "<b>'&'\"",
+     NULL},
+    {"triple and ampersand never escape", "{{{x}}}{{&x}}", "{\"x\":\"<&>\"}", NULL, 1, "<&><&>",
+     NULL},
     {"template text itself is never escaped", "<p>{{x}}</p>", "{\"x\":\"a&b\"}", NULL, 1,
      "<p>a&amp;b</p>", NULL},
     {"UTF-8 passes through", "Annwyl {{name}}", "{\"name\":\"Siân Llŷr\"}", NULL, 1,
@@ -167,14 +167,13 @@ static const struct tcase cases[] = {
     {"real needing 17 digits", "{{a}}", "{\"a\":0.30000000000000004}", NULL, 0,
      "0.30000000000000004", NULL},
     {"booleans", "{{t}}/{{f}}", "{\"t\":true,\"f\":false}", NULL, 0, "true/false", NULL},
-    {"arrays and objects print nothing", "[{{a}}][{{o}}]", "{\"a\":[1],\"o\":{\"k\":1}}", NULL,
-     0, "[][]", NULL},
+    {"arrays and objects print nothing", "[{{a}}][{{o}}]", "{\"a\":[1],\"o\":{\"k\":1}}", NULL, 0,
+     "[][]", NULL},
     {"null data renders the text", "a{{x}}b", "null", NULL, 0, "ab", NULL},
     /* truthiness */
     {"empty string is falsey", "{{#s}}yes{{/s}}{{^s}}no{{/s}}", "{\"s\":\"\"}", NULL, 0, "no",
      NULL},
-    {"zero is truthy", "{{#n}}[{{.}}]{{/n}}{{^n}}none{{/n}}", "{\"n\":0}", NULL, 0, "[0]",
-     NULL},
+    {"zero is truthy", "{{#n}}[{{.}}]{{/n}}{{^n}}none{{/n}}", "{\"n\":0}", NULL, 0, "[0]", NULL},
     {"empty object is truthy", "{{#o}}yes{{/o}}", "{\"o\":{}}", NULL, 0, "yes", NULL},
     {"section sees outer keys", "{{#citizen}}{{name}} {{transaction.reference}}{{/citizen}}",
      "{\"citizen\":{\"name\":\"Ada\"},\"transaction\":{\"reference\":\"HRL-1\"}}", NULL, 0,
@@ -190,8 +189,8 @@ static const struct tcase cases[] = {
      "&/&amp;", NULL},
     {"CRLF standalone lines", "a\r\n{{#t}}\r\nb\r\n{{/t}}\r\nc", "{\"t\":true}", NULL, 0,
      "a\r\nb\r\nc", NULL},
-    {"two tags on a line are not standalone", "{{#t}}{{/t}}\nx", "{\"t\":true}", NULL, 0,
-     "\nx", NULL},
+    {"two tags on a line are not standalone", "{{#t}}{{/t}}\nx", "{\"t\":true}", NULL, 0, "\nx",
+     NULL},
     /* compile errors */
     {"unclosed section", "line one\n{{#a}}\nx\n", "{}", NULL, 0, NULL,
      "line 2: unclosed section 'a'"},
@@ -353,8 +352,8 @@ static void step_limit(void **state)
 	for (int i = 0; i < 1000; i++)
 		json_array_append_new(list, json_integer(i));
 	json_object_set_new(data, "l", list);
-	out = run("{{#l}}{{#l}}{{#l}}{{/l}}{{/l}}{{/l}}", 36, data, NULL, 0, NULL, err,
-		  sizeof(err));
+	out =
+	    run("{{#l}}{{#l}}{{#l}}{{/l}}{{/l}}{{/l}}", 36, data, NULL, 0, NULL, err, sizeof(err));
 	assert_null(out);
 	assert_string_equal(err, "render takes more than 4194304 steps");
 	/* p0 calls p1 eight times, p1 calls p2 eight times...: 8^10 calls. */
@@ -444,14 +443,14 @@ int main(void)
 
 	n = 0;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		own[n++] = (struct CMUnitTest){cases[i].name, table_case, NULL, NULL,
-					       (void *)&cases[i]};
+		own[n++] =
+		    (struct CMUnitTest){cases[i].name, table_case, NULL, NULL, (void *)&cases[i]};
 	own[n++] = (struct CMUnitTest){"nesting limit", nesting_limit, NULL, NULL, NULL};
 	own[n++] = (struct CMUnitTest){"render depth limit", render_depth_limit, NULL, NULL, NULL};
 	own[n++] = (struct CMUnitTest){"output limit", output_limit, NULL, NULL, NULL};
 	own[n++] = (struct CMUnitTest){"step limit", step_limit, NULL, NULL, NULL};
-	own[n++] = (struct CMUnitTest){"compile once, render many", compile_once_render_many,
-				       NULL, NULL, NULL};
+	own[n++] = (struct CMUnitTest){"compile once, render many", compile_once_render_many, NULL,
+				       NULL, NULL};
 	own[n++] = (struct CMUnitTest){"embedded NUL", embedded_nul, NULL, NULL, NULL};
 	rc |= _cmocka_run_group_tests("template", own, n, NULL, NULL);
 	return rc != 0;

@@ -202,8 +202,8 @@ static void render_error(void **state)
 	put(d, "t/sms.en.mustache", "{{>loop}}");
 	s = tstore_load(d, err, sizeof(err));
 	assert_non_null(s);
-	assert_int_equal(tentry_render(s, tstore_find(s, "t", "sms", "en"), NULL, 0, &body,
-				       &front, err, sizeof(err)),
+	assert_int_equal(tentry_render(s, tstore_find(s, "t", "sms", "en"), NULL, 0, &body, &front,
+				       err, sizeof(err)),
 			 -1);
 	assert_string_equal(err, "t/sms.en.mustache: line 1: partial 'loop' nested deeper than 32");
 	assert_null(body);
@@ -254,9 +254,7 @@ static const struct ecase ecases[] = {
     {"same locale twice",
      {{"t/sms.cy-GB.mustache", "a"}, {"t/sms.cy_gb.mustache", "b"}},
      "t/sms.cy_gb.mustache: same variant and locale as t/sms.cy-GB.mustache"},
-    {"empty template folder",
-     {{"t/notes.txt", "x"}},
-     "t: no <variant>.<locale>.mustache files"},
+    {"empty template folder", {{"t/notes.txt", "x"}}, "t: no <variant>.<locale>.mustache files"},
     {"bad template folder name",
      {{"bad name/sms.en.mustache", "x"}},
      "bad name: bad template folder name"},
@@ -296,17 +294,17 @@ static json_t *shipped_data(const char *lang)
 {
 	int cy = !strcmp(lang, "cy");
 
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
-			 " s:{s:s, s:s}, s:{s:s, s:s}, s:{s:s, s:s}}",
-			 "name", "Ann & Bob", "date", cy ? "Dydd Mawrth 1 Rhagfyr 2026" : "Tuesday 1 December 2026",
-			 "time", "10:30am", "location", "Cardiff Central Library, The Hayes, CF10 1FL",
-			 "phone", "029 2087 1000", "licence_type",
-			 cy ? "trwydded yrru" : "driving licence", "expiry_date",
-			 cy ? "14 Ionawr 2027" : "14 January 2027", "amount", "£120.00", "due_date",
-			 cy ? "31 Rhagfyr 2026" : "31 December 2026", "url",
-			 "https://www.gov.uk/renew", "citizen", "id", "c-8812", "name", "Ann Jones",
-			 "transaction", "id", "tx-55", "reference", "HRL-7K3Q-9PXM", "event", "id",
-			 "dvla-2026-000123", "service", "dvla");
+	return json_pack(
+	    "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
+	    " s:{s:s, s:s}, s:{s:s, s:s}, s:{s:s, s:s}}",
+	    "name", "Ann & Bob", "date",
+	    cy ? "Dydd Mawrth 1 Rhagfyr 2026" : "Tuesday 1 December 2026", "time", "10:30am",
+	    "location", "Cardiff Central Library, The Hayes, CF10 1FL", "phone", "029 2087 1000",
+	    "licence_type", cy ? "trwydded yrru" : "driving licence", "expiry_date",
+	    cy ? "14 Ionawr 2027" : "14 January 2027", "amount", "£120.00", "due_date",
+	    cy ? "31 Rhagfyr 2026" : "31 December 2026", "url", "https://www.gov.uk/renew",
+	    "citizen", "id", "c-8812", "name", "Ann Jones", "transaction", "id", "tx-55",
+	    "reference", "HRL-7K3Q-9PXM", "event", "id", "dvla-2026-000123", "service", "dvla");
 }
 
 /* GSM 03.38 septets of an SMS, -1 if a character needs UCS-2. Only what
@@ -350,7 +348,8 @@ static void shipped_templates(void **state)
 	for (size_t n = 0; n < 3; n++)
 		for (size_t v = 0; v < 4; v++)
 			for (size_t l = 0; l < 2; l++) {
-				const struct tentry *e = tstore_find(s, names[n], variants[v], langs[l]);
+				const struct tentry *e =
+				    tstore_find(s, names[n], variants[v], langs[l]);
 				int html = !strcmp(variants[v], "email-html");
 				json_t *data = shipped_data(langs[l]), *front = NULL;
 				const char *subject;
