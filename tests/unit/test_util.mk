@@ -1,0 +1,1 @@
+test_util_PKGS := inih
