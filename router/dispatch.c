@@ -135,7 +135,7 @@ int chans_load(struct chanset *cs, const struct config *cfg)
 	}
 	while ((de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name);
-		char path[4096], name[64];
+		char path[4096], name[33];
 		struct chan *c;
 		const struct herald_channel *desc;
 		void *dl;

@@ -14,7 +14,7 @@
 
 struct chan {
 	char name[33];
-	char section[48];
+	char section[48]; /* "channel." + name */
 	void *dl;
 	const struct herald_channel *desc;
 	void *state;

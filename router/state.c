@@ -129,7 +129,7 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 			argv[argc++] = json_string_value(v);
 		}
 send:;
-	char nf[8];
+	char nf[16];
 	snprintf(nf, sizeof(nf), "%d", (argc - nf_idx - 1) / 2);
 	argv[nf_idx] = nf;
 	rdb_cmd(r->rdb, NULL, NULL, argc, argv, NULL);
