@@ -5,12 +5,14 @@
 # URLs), what never reaches it (bad numbers, too many segments), and how
 # answers map: 2xx sent, 4xx permanent, 5xx / refused / timeout temporary.
 . "${HERALD_SRC:-.}/tests/integration/lib.sh"
+. "$HERALD_SRC/tests/integration/sms_lib.sh"
 
 GW_PORT=$(free_port)
 REC=$T/requests.jsonl
 : >"$REC"
 python3 "$HERALD_SRC/tests/integration/sms_gateway.py" "$GW_PORT" "$REC" >"$T/gateway.out" 2>&1 &
-track_pid $!
+GW_PID=$!
+track_pid $GW_PID
 wait_for 10 grep -q listening "$T/gateway.out" || { not_ok "gateway started"; finish; exit 1; }
 GW=http://127.0.0.1:$GW_PORT
 
@@ -178,4 +180,5 @@ EOF
 	>"$T/bad.out" 2>"$T/bad.err"
 expect_eq "open refuses kannel without password" 2 $?
 expect_grep "open explains the configuration error" 'needs username and password' "$T/bad.err"
+stop_quick "$GW_PID"
 finish
