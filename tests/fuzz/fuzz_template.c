@@ -30,9 +30,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len)
 	struct tmpl_partials parts;
 
 	if (!data)
-		data = json_pack("{s:s, s:i, s:f, s:b, s:[s,i,{s:s}], s:{s:{s:s}}, s:n}", "a", "<&>",
-				 "n", 0, "r", 1.5, "t", 1, "list", "x", 2, "a", "y", "o", "p", "q",
-				 "deep", "z");
+		data = json_pack("{s:s, s:i, s:f, s:b, s:[s,i,{s:s}], s:{s:{s:s}}, s:n}", "a",
+				 "<&>", "n", 0, "r", 1.5, "t", 1, "list", "x", 2, "a", "y", "o",
+				 "p", "q", "deep", "z");
 	src = malloc(len + 1);
 	if (!src)
 		return 0;
