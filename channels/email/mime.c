@@ -47,10 +47,11 @@ void mbuf_free(struct mbuf *b)
 	mbuf_init(b);
 }
 
-void mbuf_add(struct mbuf *b, const char *s, size_t n)
+/* Make room for n more bytes; NULL (and err set) when out of memory. */
+static char *mbuf_room(struct mbuf *b, size_t n)
 {
 	if (b->err)
-		return;
+		return NULL;
 	if (b->len + n + 1 > b->cap) {
 		size_t cap = b->cap ? b->cap : 1024;
 		char *p;
@@ -59,12 +60,21 @@ void mbuf_add(struct mbuf *b, const char *s, size_t n)
 		p = realloc(b->p, cap);
 		if (!p) {
 			b->err = 1;
-			return;
+			return NULL;
 		}
 		b->p = p;
 		b->cap = cap;
 	}
-	memcpy(b->p + b->len, s, n);
+	return b->p + b->len;
+}
+
+void mbuf_add(struct mbuf *b, const char *s, size_t n)
+{
+	char *o = mbuf_room(b, n);
+
+	if (!o)
+		return;
+	memcpy(o, s, n);
 	b->len += n;
 	b->p[b->len] = '\0';
 }
@@ -500,36 +510,70 @@ void mime_header_mailbox(struct mbuf *b, const char *name, const char *display, 
 
 /* ---- bodies ------------------------------------------------------------ */
 
+/* One byte as =XX. */
+static char *qp_hex(char *o, unsigned char c)
+{
+	o[0] = '=';
+	o[1] = hexd[c >> 4];
+	o[2] = hexd[c & 15];
+	return o + 3;
+}
+
+/* Quoted-printable, written straight into the buffer (this is the hot
+ * path of a bulk send). The text need not be valid UTF-8: each invalid
+ * byte is written as U+FFFD, so the part really is charset=UTF-8. */
 void mime_qp(struct mbuf *b, const char *text)
 {
 	const unsigned char *p = (const unsigned char *)(text ? text : "");
 
 	for (;;) {
-		size_t n = strcspn((const char *)p, "\r\n"), col = 0;
-		for (size_t i = 0; i < n; i++) {
+		size_t n = strcspn((const char *)p, "\r\n"), col = 0, i = 0;
+		/* Worst case per input byte: 9 output bytes (=EF=BF=BD), plus a
+		 * soft break (3) per 24 input bytes, plus the line end. */
+		char *o = mbuf_room(b, n * 9 + n / 24 * 3 + 8);
+
+		if (!o)
+			return;
+		while (i < n) {
 			unsigned char c = p[i];
-			int enc = !((c >= 33 && c <= 126 && c != '=') || c == ' ' || c == '\t');
-			char e[3];
-			if ((c == ' ' || c == '\t') && i + 1 == n)
-				enc = 1; /* trailing blank would be stripped */
-			if (i == 0 && n >= 5 && memcmp(p, "From ", 5) == 0)
-				enc = 1; /* mbox "From " munging */
-			if (col + (enc ? 3 : 1) > 75 && !(i + 1 == n && col + (enc ? 3 : 1) <= 76)) {
-				mbuf_add(b, "=\r\n", 3);
+			size_t k = 1, need;
+			int enc;
+			if (c >= 0x80) {
+				k = utf8_seq(p + i);
+				if (k == 0 || i + k > n)
+					k = 0; /* invalid: one byte becomes U+FFFD */
+				need = k ? 3 * k : 9;
+				enc = 1;
+			} else {
+				enc = !((c >= 33 && c <= 126 && c != '=') || c == ' ' || c == '\t');
+				if ((c == ' ' || c == '\t') && i + 1 == n)
+					enc = 1; /* a trailing blank would be stripped */
+				if (i == 0 && n >= 5 && memcmp(p, "From ", 5) == 0)
+					enc = 1; /* mbox "From " munging */
+				need = enc ? 3 : 1;
+			}
+			/* Lines stay <= 76: 75 plus the soft break's '=', or 76
+			 * when this is the line's last character. */
+			if (col + need > 75 && !(i + (k ? k : 1) == n && col + need <= 76)) {
+				memcpy(o, "=\r\n", 3);
+				o += 3;
 				col = 0;
 			}
-			if (enc) {
-				e[0] = '=';
-				e[1] = hexd[c >> 4];
-				e[2] = hexd[c & 15];
-				mbuf_add(b, e, 3);
-				col += 3;
+			if (!enc) {
+				*o++ = (char)c;
+			} else if (k == 0) {
+				o = qp_hex(qp_hex(qp_hex(o, 0xef), 0xbf), 0xbd);
 			} else {
-				mbuf_add(b, (const char *)&c, 1);
-				col++;
+				for (size_t j = 0; j < k; j++)
+					o = qp_hex(o, p[i + j]);
 			}
+			col += need;
+			i += k ? k : 1;
 		}
-		mbuf_add(b, "\r\n", 2);
+		memcpy(o, "\r\n", 2);
+		o += 2;
+		b->len = (size_t)(o - b->p);
+		b->p[b->len] = '\0';
 		p += n;
 		if (*p == '\r' && p[1] == '\n')
 			p += 2;
@@ -605,16 +649,8 @@ static void part_headers(struct mbuf *b, const char *type)
 int mime_build(const struct mime_msg *m, struct mbuf *out, char *msgid, size_t msgidlen)
 {
 	char local[400], date[64], bnd[48];
-	char *body = mime_clean(m->body, 0), *html = NULL;
-	int rc = -1;
+	const char *body = m->body ? m->body : "", *html = m->html;
 
-	if (!body)
-		goto fail;
-	if (m->html) {
-		html = mime_clean(m->html, 0);
-		if (!html)
-			goto fail;
-	}
 	mime_msgid_local(m->event_id, local, sizeof(local));
 	snprintf(msgid, msgidlen, "<%s@%s>", local, m->domain);
 	mime_date(m->date, date, sizeof(date));
@@ -658,11 +694,7 @@ int mime_build(const struct mime_msg *m, struct mbuf *out, char *msgid, size_t m
 		mbuf_adds(out, bnd);
 		mbuf_adds(out, "--\r\n");
 	}
-	rc = out->err ? -1 : 0;
-fail:
-	free(body);
-	free(html);
-	return rc;
+	return out->err ? -1 : 0;
 }
 
 /* ---- SMTP replies ------------------------------------------------------ */

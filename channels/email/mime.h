@@ -65,7 +65,8 @@ void mime_header_mailbox(struct mbuf *b, const char *name, const char *display, 
 /* Append text as quoted-printable (RFC 2045): CRLF line ends (LF, CRLF
  * and lone CR in the input are all line breaks), lines <= 76 characters
  * with soft breaks, '=' / non-ASCII / controls / trailing blanks encoded,
- * "From " at a line start encoded. Always ends with CRLF. */
+ * "From " at a line start encoded, each byte of invalid UTF-8 written as
+ * U+FFFD. Always ends with CRLF. */
 void mime_qp(struct mbuf *b, const char *text);
 
 /* RFC 5322 date in UTC: "Mon, 06 Apr 2026 09:30:00 +0000". */
