@@ -632,9 +632,7 @@ static int render_section(struct render *r, const struct node *n)
 	const json_t *v = lookup(r, n);
 	int rc = 0;
 
-	if (n->type == N_INVERTED)
-		return truthy(v) ? 0 : render_nodes(r, &n->kids);
-	if (!truthy(v))
+	if (truthy(v) == (n->type == N_INVERTED))
 		return 0;
 	if (r->depth >= TMPL_MAX_DEPTH) {
 		set_err(r->err, r->errlen, "line %d: sections and partials nested deeper than %d",
@@ -642,7 +640,9 @@ static int render_section(struct render *r, const struct node *n)
 		return -1;
 	}
 	r->depth++;
-	if (json_is_array(v)) {
+	if (n->type == N_INVERTED) {
+		rc = render_nodes(r, &n->kids);
+	} else if (json_is_array(v)) {
 		for (size_t i = 0; i < json_array_size(v) && rc == 0; i++) {
 			if (step(r) < 0) {
 				rc = -1;

@@ -2,6 +2,16 @@
  * template.h - Mustache engine (spec core modules: interpolation, sections,
  * inverted, comments, partials, delimiters). Compile once, render many.
  * Data is a jansson value; the engine never modifies it.
+ *
+ * Values: strings as they are, integers in decimal, reals in the shortest
+ * form that reads back the same (1.21, 2), true/false as words; null,
+ * missing, objects and arrays print nothing. Sections: missing, null,
+ * false, "" and [] are falsey; everything else (0, {}) is truthy.
+ *
+ * Limits (each a clear error, never a crash): 64 sections open at once in
+ * one template; 128 sections + partials nested at render, of which at most
+ * 32 partials; 1 MiB of output; 4,194,304 nodes visited per render.
+ * Errors read "line N: reason" (partials: "partial 'x': line N: reason").
  */
 #ifndef HERALD_TEMPLATE_H
 #define HERALD_TEMPLATE_H

@@ -8,7 +8,14 @@
  * "key: value" per line (value is itself a Mustache template, e.g.
  * "subject: Your MOT is due, {{name}}"). Everything is parsed once at load
  * (and again at SIGHUP, into a new store). Locale lookup falls back
- * cy-GB -> cy -> en.
+ * cy-GB -> cy -> en (then any locale of that variant); locales are
+ * compared without case, "_" = "-".
+ *
+ * Front matter values are one line each and never HTML-escaped (a subject
+ * is a header, not HTML); CR/LF coming from data become spaces. Files must
+ * be UTF-8 without NUL bytes, at most 1 MiB. Files in a template folder not
+ * ending in .mustache, and plain files in DIR, are ignored. A store is
+ * read-only after load: any number of threads may render from it.
  */
 #ifndef HERALD_TMPLSTORE_H
 #define HERALD_TMPLSTORE_H

@@ -249,18 +249,23 @@ static void table_case(void **state)
 
 /* ---- limits -------------------------------------------------------------- */
 
-/* depth sections "{{#a}}" then their closes. */
-static char *nested(int depth)
+/* depth sections "{{#a}}" (or "{{^a}}") then their closes. */
+static char *nested_with(char sigil, int depth)
 {
 	char *s = malloc((size_t)depth * 12 + 1), *p = s;
 
 	assert_non_null(s);
 	for (int i = 0; i < depth; i++)
-		p += sprintf(p, "{{#a}}");
+		p += sprintf(p, "{{%ca}}", sigil);
 	for (int i = 0; i < depth; i++)
 		p += sprintf(p, "{{/a}}");
 	*p = '\0';
 	return s;
+}
+
+static char *nested(int depth)
+{
+	return nested_with('#', depth);
 }
 
 static void nesting_limit(void **state)
@@ -283,22 +288,28 @@ static void nesting_limit(void **state)
 }
 
 /* Sections inside partials inside sections: the render depth is bounded
- * even where each template alone is within the compile limit. */
+ * even where each template alone is within the compile limit. Inverted
+ * sections count too. */
 static void render_depth_limit(void **state)
 {
 	json_t *data = json_pack("{s:b}", "a", 1);
 	json_t *parts = json_object();
-	char err[256] = "", *src = nested(10), *p = malloc(strlen(src) + 16), *out;
+	char err[256] = "", *out;
 
 	(void)state;
-	/* p = 10 sections with "{{>p}}" in the middle: 11 levels per partial. */
-	sprintf(p, "%.60s{{>p}}%s", src, src + 60);
-	json_object_set_new(parts, "p", json_string(p));
-	out = run("{{>p}}", 6, data, parts, 0, NULL, err, sizeof(err));
-	assert_null(out);
-	assert_string_equal(err, "line 1: sections and partials nested deeper than 128");
-	free(src);
-	free(p);
+	for (const char *sig = "#^"; *sig; sig++) {
+		char *src = nested_with(*sig, 10), *p = malloc(strlen(src) + 16);
+
+		/* p = 10 sections with "{{>p}}" in the middle: 11 levels per partial. */
+		sprintf(p, "%.60s{{>p}}%s", src, src + 60);
+		json_object_set_new(data, "a", json_boolean(*sig == '#'));
+		json_object_set_new(parts, "p", json_string(p));
+		out = run("{{>p}}", 6, data, parts, 0, NULL, err, sizeof(err));
+		assert_null(out);
+		assert_string_equal(err, "line 1: sections and partials nested deeper than 128");
+		free(src);
+		free(p);
+	}
 	json_decref(parts);
 	json_decref(data);
 }
