@@ -104,13 +104,14 @@ struct email_worker {
 	int started;
 	auth_context_t auth;
 	char last_reply[256]; /* last reply line the relay sent (monitor) */
-	char why[200];        /* session-level reason reported by an event */
+	char why[200];	      /* session-level reason reported by an event */
 	int nodelay_logged;
 	struct email_job **batch;
 	struct mbuf *bufs;
 	smtp_message_t *msgs;
 	smtp_recipient_t *rcpts;
 	char (*msgids)[EMAIL_MSGID_MAX];
+	struct herald_result *results;
 };
 
 struct email_state {
@@ -162,8 +163,8 @@ static int conf_int(const struct herald_host *h, const char *key, long lo, long 
 	errno = 0;
 	n = strtol(v, &end, 10);
 	if (errno || end == v || *end || n < lo || n > hi) {
-		h->log(h->ctx, HERALD_LOG_ERR, "email: %s = %s: want a whole number from %ld to %ld",
-		       key, v, lo, hi);
+		h->log(h->ctx, HERALD_LOG_ERR,
+		       "email: %s = %s: want a whole number from %ld to %ld", key, v, lo, hi);
 		return -1;
 	}
 	*out = n;
@@ -200,7 +201,8 @@ static int email_conf_relay(const struct herald_host *h, struct email_conf *c)
 	colon = strchr(v, ':');
 	if (v[0] == '[' || (colon && strchr(colon + 1, ':'))) {
 		h->log(h->ctx, HERALD_LOG_ERR,
-		       "email: relay = %s: libesmtp cannot take an IPv6 literal; use a host name", v);
+		       "email: relay = %s: libesmtp cannot take an IPv6 literal; use a host name",
+		       v);
 		return -1;
 	}
 	hl = colon ? (size_t)(colon - v) : strlen(v);
@@ -242,11 +244,13 @@ static int email_conf_read(const struct herald_host *h, struct email_conf *c)
 	if (!v || email_parse_mailbox(v, c->from_name, sizeof(c->from_name), c->from_addr,
 				      sizeof(c->from_addr)) != 0) {
 		h->log(h->ctx, HERALD_LOG_ERR,
-		       "email: from = %s: want \"Name <address>\" or an address", v ? v : "(unset)");
+		       "email: from = %s: want \"Name <address>\" or an address",
+		       v ? v : "(unset)");
 		return -1;
 	}
 	v = conf_str(h, "reply_to");
-	if (v && email_parse_mailbox(v, name, sizeof(name), c->reply_to, sizeof(c->reply_to)) != 0) {
+	if (v &&
+	    email_parse_mailbox(v, name, sizeof(name), c->reply_to, sizeof(c->reply_to)) != 0) {
 		h->log(h->ctx, HERALD_LOG_ERR, "email: reply_to = %s: not an address", v);
 		return -1;
 	}
@@ -316,10 +320,11 @@ static int email_conf_read(const struct herald_host *h, struct email_conf *c)
 		for (const char *p = v; ok && *p; p++)
 			ok = (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f;
 		if (!ok) {
-			h->log(h->ctx, HERALD_LOG_ERR,
-			       "email: list_unsubscribe = %s: want <mailto:...> and/or <https://...>, "
-			       "printable ASCII, under 900 characters",
-			       v);
+			h->log(
+			    h->ctx, HERALD_LOG_ERR,
+			    "email: list_unsubscribe = %s: want <mailto:...> and/or <https://...>, "
+			    "printable ASCII, under 900 characters",
+			    v);
 			return -1;
 		}
 		snprintf(c->list_unsub, sizeof(c->list_unsub), "%s", v);
@@ -446,12 +451,11 @@ static void email_event(smtp_session_t session, int event, void *arg, ...)
 	va_list ap;
 
 	switch (event) {
-	case SMTP_EV_CONNECT:
-		email_nodelay(w);
-		break;
+	case SMTP_EV_CONNECT: email_nodelay(w); break;
 	case SMTP_EV_EXTNA_STARTTLS:
 		snprintf(w->why, sizeof(w->why),
-			 "relay %.100s does not offer STARTTLS (starttls = required)", w->st->c.relay);
+			 "relay %.100s does not offer STARTTLS (starttls = required)",
+			 w->st->c.relay);
 		break;
 	case SMTP_EV_INVALID_PEER_CERTIFICATE: {
 		long vr;
@@ -468,14 +472,14 @@ static void email_event(smtp_session_t session, int event, void *arg, ...)
 			 w->st->c.relay);
 		break;
 	case SMTP_EV_WRONG_PEER_CERTIFICATE:
-		snprintf(w->why, sizeof(w->why), "relay %.100s: TLS certificate is for another host",
-			 w->st->c.relay);
+		snprintf(w->why, sizeof(w->why),
+			 "relay %.100s: TLS certificate is for another host", w->st->c.relay);
 		break;
 	case SMTP_EV_WEAK_CIPHER:
-		snprintf(w->why, sizeof(w->why), "relay %.100s: TLS cipher too weak", w->st->c.relay);
+		snprintf(w->why, sizeof(w->why), "relay %.100s: TLS cipher too weak",
+			 w->st->c.relay);
 		break;
-	default:
-		break;
+	default: break;
 	}
 }
 
@@ -564,9 +568,10 @@ static void email_session_reason(struct email_worker *w, int ok, int err, char *
 			 w->st->c.relay);
 }
 
-static void email_outcome(struct email_worker *w, size_t i, int ok, int err, int *failed)
+/* The result of message i of the session that just ended. */
+static void email_outcome(struct email_worker *w, size_t i, int ok, int err, int *failed,
+			  struct herald_result *out)
 {
-	struct email_state *st = w->st;
 	const smtp_status_t *rp = smtp_reverse_path_status(w->msgs[i]);
 	const smtp_status_t *rs = w->rcpts[i] ? smtp_recipient_status(w->rcpts[i]) : NULL;
 	const smtp_status_t *ms = smtp_message_transfer_status(w->msgs[i]);
@@ -574,21 +579,23 @@ static void email_outcome(struct email_worker *w, size_t i, int ok, int err, int
 	int mc = ms ? ms->code / 100 : 0;
 
 	memset(&r, 0, sizeof(r));
+	r.version = HERALD_RESULT_VERSION;
+	r.msg_id = w->batch[i]->msg_id;
 	if (rp && rp->code >= 400)
-		email_map_reply(EMAIL_STAGE_MAIL, rp->code, rp->text, rp->enh_class, rp->enh_subject,
-				rp->enh_detail, w->msgids[i], &r);
+		email_map_reply(EMAIL_STAGE_MAIL, rp->code, rp->text, rp->enh_class,
+				rp->enh_subject, rp->enh_detail, w->msgids[i], &r);
 	else if (rs && rs->code >= 400)
-		email_map_reply(EMAIL_STAGE_RCPT, rs->code, rs->text, rs->enh_class, rs->enh_subject,
-				rs->enh_detail, w->msgids[i], &r);
+		email_map_reply(EMAIL_STAGE_RCPT, rs->code, rs->text, rs->enh_class,
+				rs->enh_subject, rs->enh_detail, w->msgids[i], &r);
 	else if (ms && (mc == 2 || mc == 4 || mc == 5))
-		email_map_reply(EMAIL_STAGE_DATA, ms->code, ms->text, ms->enh_class, ms->enh_subject,
-				ms->enh_detail, w->msgids[i], &r);
+		email_map_reply(EMAIL_STAGE_DATA, ms->code, ms->text, ms->enh_class,
+				ms->enh_subject, ms->enh_detail, w->msgids[i], &r);
 	else {
 		r.status = HERALD_TEMPORARY;
 		email_session_reason(w, ok, err, r.reason, sizeof(r.reason));
 		(*failed)++;
 	}
-	email_push(st, &r, w->batch[i]->msg_id);
+	*out = r;
 }
 
 static void email_send_batch(struct email_worker *w, size_t n)
@@ -597,7 +604,7 @@ static void email_send_batch(struct email_worker *w, size_t n)
 	static const int which[] = {Timeout_GREETING, Timeout_ENVELOPE, Timeout_DATA,
 				    Timeout_TRANSFER, Timeout_DATA2};
 	smtp_session_t s = smtp_create_session();
-	size_t added = 0;
+	size_t added = 0, nres = 0;
 	int ok = 0, err = 0, failed = 0;
 	char eb[128];
 
@@ -656,9 +663,13 @@ static void email_send_batch(struct email_worker *w, size_t n)
 	ok = smtp_start_session(s);
 	if (!ok)
 		err = smtp_errno();
+	/* Work out every result first, then hand them over in one burst: the
+	 * router thread then wakes once per session, not once per message. */
 	for (size_t i = 0; i < n; i++)
 		if (w->msgs[i])
-			email_outcome(w, i, ok, err, &failed);
+			email_outcome(w, i, ok, err, &failed, &w->results[nres++]);
+	for (size_t i = 0; i < nres; i++)
+		email_push(st, &w->results[i], w->results[i].msg_id);
 	if (failed) {
 		char reason[256];
 		email_session_reason(w, ok, err, reason, sizeof(reason));
@@ -670,6 +681,10 @@ static void email_send_batch(struct email_worker *w, size_t n)
 out:
 	if (s)
 		smtp_destroy_session(s);
+	/* Buffers are kept for the next session, but not a huge one's. */
+	for (size_t i = 0; i < n; i++)
+		if (w->bufs[i].cap > (1u << 20))
+			mbuf_free(&w->bufs[i]);
 }
 
 /* Consume a SIGPIPE a session left pending on this (blocking) thread. */
@@ -723,7 +738,8 @@ static int email_worker_init(struct email_state *st, struct email_worker *w)
 	w->msgs = calloc(k, sizeof(*w->msgs));
 	w->rcpts = calloc(k, sizeof(*w->rcpts));
 	w->msgids = calloc(k, sizeof(*w->msgids));
-	if (!w->batch || !w->bufs || !w->msgs || !w->rcpts || !w->msgids)
+	w->results = calloc(k, sizeof(*w->results));
+	if (!w->batch || !w->bufs || !w->msgs || !w->rcpts || !w->msgids || !w->results)
 		return -1;
 	if (st->c.username[0]) {
 		w->auth = auth_create_context();
@@ -777,9 +793,9 @@ static int email_open(const struct herald_host *host, void **state)
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	host->log(host->ctx, HERALD_LOG_INFO,
-		  "email: relay %.100s, %d session(s) of up to %d message(s), starttls=%s%s", st->c.relay,
-		  st->c.sessions, st->c.per_session,
-		  st->c.starttls == Starttls_DISABLED   ? "no"
+		  "email: relay %.100s, %d session(s) of up to %d message(s), starttls=%s%s",
+		  st->c.relay, st->c.sessions, st->c.per_session,
+		  st->c.starttls == Starttls_DISABLED	? "no"
 		  : st->c.starttls == Starttls_REQUIRED ? "required"
 							: "opportunistic",
 		  st->c.username[0] ? ", AUTH as configured user" : "");
@@ -804,13 +820,13 @@ static int email_submit(void *state, const struct herald_msg *m)
 	chk = email_addr_check(m->to);
 	if (chk != EMAIL_ADDR_OK) {
 		/* Refused without sending: a result now, never an SMTP session. */
-		const char *why = !m->to || !*m->to	   ? "no email address"
+		const char *why = !m->to || !*m->to	  ? "no email address"
 				  : chk == EMAIL_ADDR_BAD ? "invalid email address, not sent"
 							  : "non-ASCII address needs SMTPUTF8, "
 							    "which this channel cannot send";
 		return resq_pushf(st->results, m->msg_id, HERALD_PERMANENT,
-				  chk == EMAIL_ADDR_BAD ? HERALD_RF_BAD_ADDRESS : 0, NULL, NULL, "%s",
-				  why);
+				  chk == EMAIL_ADDR_BAD ? HERALD_RF_BAD_ADDRESS : 0, NULL, NULL,
+				  "%s", why);
 	}
 	for (const char *const *kv = m->meta; kv && kv[0] && kv[1]; kv += 2)
 		if (strcmp(kv[0], "citizen.name") == 0)
@@ -894,6 +910,7 @@ static void email_close(void *state)
 		free(w->msgs);
 		free(w->rcpts);
 		free(w->msgids);
+		free(w->results);
 	}
 	free(st->workers);
 	jobq_free(&st->jobs);

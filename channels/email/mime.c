@@ -620,8 +620,8 @@ void mime_msgid_local(const char *event_id, char *out, size_t outlen)
 	}
 	for (size_t i = 0; p[i]; i++) {
 		unsigned char c = p[i];
-		if (msgid_keep(c) || (c == '.' && o > 0 && out[o - 1] != '.' &&
-				      msgid_keep(p[i + 1]))) {
+		if (msgid_keep(c) ||
+		    (c == '.' && o > 0 && out[o - 1] != '.' && msgid_keep(p[i + 1]))) {
 			/* A dot needs room for the character after it. */
 			if (o + (c == '.' ? 2 : 1) >= outlen)
 				break;
@@ -790,6 +790,6 @@ void email_map_reply(enum email_stage stage, int code, const char *text, int enh
 	} else {
 		r->status = HERALD_TEMPORARY;
 	}
-	snprintf(r->reason, sizeof(r->reason), "%d%s%s%s%.200s", code, r->dsn[0] ? " " : "",
-		 r->dsn, *rest ? " " : "", rest);
+	snprintf(r->reason, sizeof(r->reason), "%d%s%s%s%.200s", code, r->dsn[0] ? " " : "", r->dsn,
+		 *rest ? " " : "", rest);
 }

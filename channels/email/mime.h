@@ -29,7 +29,7 @@ void mbuf_adds(struct mbuf *b, const char *s);
 
 /* Address checks (ASCII only: libesmtp does not speak SMTPUTF8). */
 #define EMAIL_ADDR_OK 0
-#define EMAIL_ADDR_BAD -1         /* malformed: no '@', CR/LF, spaces, ... */
+#define EMAIL_ADDR_BAD -1	  /* malformed: no '@', CR/LF, spaces, ... */
 #define EMAIL_ADDR_UNSUPPORTED -2 /* non-ASCII: would need SMTPUTF8 */
 #define EMAIL_ADDR_MAX 254
 int email_addr_check(const char *addr);
@@ -80,15 +80,15 @@ void mime_msgid_local(const char *event_id, char *out, size_t outlen);
 
 struct mime_msg {
 	const char *from_name, *from_addr; /* validated (email_parse_mailbox) */
-	const char *to_name, *to_addr;     /* to_addr validated; to_name raw */
-	const char *reply_to;              /* validated address or NULL */
-	const char *subject;               /* raw, may be NULL */
-	const char *body;                  /* text/plain, raw, may be NULL */
-	const char *html;                  /* text/html or NULL: single part */
-	const char *event_id;              /* raw, for the Message-ID */
-	const char *domain;                /* validated, for the Message-ID */
-	const char *reference;             /* raw, X-Herald-Reference, may be NULL */
-	const char *list_unsubscribe;      /* validated or NULL */
+	const char *to_name, *to_addr;	   /* to_addr validated; to_name raw */
+	const char *reply_to;		   /* validated address or NULL */
+	const char *subject;		   /* raw, may be NULL */
+	const char *body;		   /* text/plain, raw, may be NULL */
+	const char *html;		   /* text/html or NULL: single part */
+	const char *event_id;		   /* raw, for the Message-ID */
+	const char *domain;		   /* validated, for the Message-ID */
+	const char *reference;		   /* raw, X-Herald-Reference, may be NULL */
+	const char *list_unsubscribe;	   /* validated or NULL */
 	time_t date;
 	unsigned long long boundary_seed; /* any number; makes the boundary */
 };

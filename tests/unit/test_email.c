@@ -35,7 +35,8 @@ static int hexv(int c)
 
 static size_t b64_dec(const char *in, size_t n, char *out)
 {
-	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char tbl[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	unsigned v = 0;
 	int bits = 0;
 	size_t o = 0;
@@ -57,8 +58,11 @@ static size_t b64_dec(const char *in, size_t n, char *out)
 static int valid_utf8(const unsigned char *s, size_t n)
 {
 	for (size_t i = 0; i < n;) {
-		size_t k = s[i] < 0x80 ? 1 : (s[i] >> 5) == 6 ? 2 : (s[i] >> 4) == 14 ? 3
-			: (s[i] >> 3) == 30 ? 4 : 0;
+		size_t k = s[i] < 0x80	       ? 1
+			   : (s[i] >> 5) == 6  ? 2
+			   : (s[i] >> 4) == 14 ? 3
+			   : (s[i] >> 3) == 30 ? 4
+					       : 0;
 		if (k == 0 || i + k > n)
 			return 0;
 		for (size_t j = 1; j < k; j++)
@@ -87,7 +91,7 @@ static char *header_decode(const char *hdr)
 		if (p[0] == '\r' && p[1] == '\n') {
 			if (p[2] != ' ' && p[2] != '\t')
 				break; /* end of this header */
-			p += 2; /* unfold: the blank after CRLF stays */
+			p += 2;	       /* unfold: the blank after CRLF stays */
 			continue;
 		}
 		if (strncmp(p, "=?UTF-8?", 8) == 0) {
@@ -230,9 +234,18 @@ static int count_header(const char *hdrs, const char *name)
 static void assert_only_known_headers(const char *hdrs)
 {
 	static const char *const known[] = {
-	    "Date",	   "From",	       "To",		  "Reply-To",
-	    "Subject",	   "Message-ID",       "MIME-Version",	  "Auto-Submitted",
-	    "X-Herald-Reference", "List-Unsubscribe", "Content-Type", "Content-Transfer-Encoding",
+	    "Date",
+	    "From",
+	    "To",
+	    "Reply-To",
+	    "Subject",
+	    "Message-ID",
+	    "MIME-Version",
+	    "Auto-Submitted",
+	    "X-Herald-Reference",
+	    "List-Unsubscribe",
+	    "Content-Type",
+	    "Content-Transfer-Encoding",
 	};
 	for (const char *p = hdrs; *p;) {
 		const char *e = strstr(p, "\r\n");
@@ -264,11 +277,11 @@ static void test_addr_check(void **state)
 	    {"o'brien@example.ie", EMAIL_ADDR_OK},
 	    {"x@[127.0.0.1]", EMAIL_ADDR_OK},
 	    {"", EMAIL_ADDR_BAD},
-	    {"ada.example.org", EMAIL_ADDR_BAD},           /* no '@' */
+	    {"ada.example.org", EMAIL_ADDR_BAD}, /* no '@' */
 	    {"ada@", EMAIL_ADDR_BAD},
 	    {"@example.org", EMAIL_ADDR_BAD},
 	    {"a@b@example.org", EMAIL_ADDR_BAD},
-	    {"ada lovelace@example.org", EMAIL_ADDR_BAD},  /* space */
+	    {"ada lovelace@example.org", EMAIL_ADDR_BAD},      /* space */
 	    {"ada@example.org\r\nBcc: x@y.z", EMAIL_ADDR_BAD}, /* CR/LF */
 	    {"ada@example.org\n", EMAIL_ADDR_BAD},
 	    {"ada@exa mple.org", EMAIL_ADDR_BAD},
@@ -281,7 +294,7 @@ static void test_addr_check(void **state)
 	    {"ada@example.org.", EMAIL_ADDR_BAD},
 	    {"<ada@example.org>", EMAIL_ADDR_BAD},
 	    {"ada@exa<mple.org", EMAIL_ADDR_BAD},
-	    {"\"ada\"@example.org", EMAIL_ADDR_BAD},       /* quoted local parts refused */
+	    {"\"ada\"@example.org", EMAIL_ADDR_BAD}, /* quoted local parts refused */
 	    {"ad\x7f@example.org", EMAIL_ADDR_BAD},
 	    {"\xc5\xb5y@example.cymru", EMAIL_ADDR_UNSUPPORTED},
 	};
@@ -313,18 +326,17 @@ static void test_parse_mailbox(void **state)
 					     addr, sizeof(addr)),
 			 0);
 	assert_string_equal(name, "GOV, Wales");
-	assert_int_equal(email_parse_mailbox("  a@b.example ", name, sizeof(name), addr, sizeof(addr)),
-			 0);
+	assert_int_equal(
+	    email_parse_mailbox("  a@b.example ", name, sizeof(name), addr, sizeof(addr)), 0);
 	assert_string_equal(name, "");
 	assert_string_equal(addr, "a@b.example");
-	assert_int_equal(email_parse_mailbox("X <a@b.example", name, sizeof(name), addr, sizeof(addr)),
-			 -1);
-	assert_int_equal(email_parse_mailbox("X <a@b.example> junk", name, sizeof(name), addr,
-					     sizeof(addr)),
-			 -1);
-	assert_int_equal(email_parse_mailbox("X <not an address>", name, sizeof(name), addr,
-					     sizeof(addr)),
-			 -1);
+	assert_int_equal(
+	    email_parse_mailbox("X <a@b.example", name, sizeof(name), addr, sizeof(addr)), -1);
+	assert_int_equal(
+	    email_parse_mailbox("X <a@b.example> junk", name, sizeof(name), addr, sizeof(addr)),
+	    -1);
+	assert_int_equal(
+	    email_parse_mailbox("X <not an address>", name, sizeof(name), addr, sizeof(addr)), -1);
 	assert_int_equal(email_parse_mailbox("a@b.example", name, sizeof(name), addr, 4), -1);
 }
 
@@ -349,12 +361,13 @@ static void test_subject_ascii_folds(void **state)
 {
 	struct mbuf b;
 	char *d;
-	const char *subj = "Your appointment at the Cardiff office has been moved to a later time on "
-			   "Monday because the building is closed for maintenance work";
+	const char *subj =
+	    "Your appointment at the Cardiff office has been moved to a later time on "
+	    "Monday because the building is closed for maintenance work";
 
 	mbuf_init(&b);
 	mime_header_text(&b, "Subject", subj);
-	assert_null(strstr(b.p, "=?"));   /* plain ASCII stays readable */
+	assert_null(strstr(b.p, "=?"));	       /* plain ASCII stays readable */
 	assert_non_null(strstr(b.p, "\r\n ")); /* and was folded */
 	assert_lines(b.p, 78);
 	d = header_decode(b.p);
@@ -435,8 +448,9 @@ static void test_header_injection(void **state)
 	char msgid[512], *msg, *hdrs, *d;
 	const char *sub;
 
-	msg = build("Hello\r\nBcc: victim@example.net\r\n\r\nfake body", "Ada\r\nBcc: evil@x.example",
-		    "REF-1\nX-Evil: 1\rCc: a@b.example", "body", NULL, msgid, sizeof(msgid));
+	msg =
+	    build("Hello\r\nBcc: victim@example.net\r\n\r\nfake body", "Ada\r\nBcc: evil@x.example",
+		  "REF-1\nX-Evil: 1\rCc: a@b.example", "body", NULL, msgid, sizeof(msgid));
 	hdrs = headers_of(msg);
 	assert_only_known_headers(hdrs);
 	assert_int_equal(count_header(hdrs, "Bcc"), 0);
@@ -453,8 +467,8 @@ static void test_header_injection(void **state)
 	/* Non-ASCII + CR/LF together: encoded-words, still one header. */
 	free(hdrs);
 	free(msg);
-	msg = build("\xc5\xb5y\r\nBcc: v@example.net", "\xc5\xb5\r\nBcc: e@x.example", "R\r\n",
-		    "b", NULL, msgid, sizeof(msgid));
+	msg = build("\xc5\xb5y\r\nBcc: v@example.net", "\xc5\xb5\r\nBcc: e@x.example", "R\r\n", "b",
+		    NULL, msgid, sizeof(msgid));
 	hdrs = headers_of(msg);
 	assert_only_known_headers(hdrs);
 	assert_int_equal(count_header(hdrs, "Bcc"), 0);
@@ -469,14 +483,18 @@ static void test_qp_roundtrip(void **state)
 {
 	struct mbuf b;
 	char *d;
-	const char *in = "Annwyl Ada,\n\nMae eich apwyntiad ddydd Llun \xe2\x80\x93 \xc5\xb5y. "
-			 "Cost = \xc2\xa3" "5.\nFrom here on a very long line follows that must be "
-			 "soft-broken because it is far longer than seventy-six characters, really.\n"
-			 "trailing space \n.\nend";
-	const char *want = "Annwyl Ada,\r\n\r\nMae eich apwyntiad ddydd Llun \xe2\x80\x93 \xc5\xb5y. "
-			   "Cost = \xc2\xa3" "5.\r\nFrom here on a very long line follows that must "
-			   "be soft-broken because it is far longer than seventy-six characters, "
-			   "really.\r\ntrailing space \r\n.\r\nend\r\n";
+	const char *in =
+	    "Annwyl Ada,\n\nMae eich apwyntiad ddydd Llun \xe2\x80\x93 \xc5\xb5y. "
+	    "Cost = \xc2\xa3"
+	    "5.\nFrom here on a very long line follows that must be "
+	    "soft-broken because it is far longer than seventy-six characters, really.\n"
+	    "trailing space \n.\nend";
+	const char *want =
+	    "Annwyl Ada,\r\n\r\nMae eich apwyntiad ddydd Llun \xe2\x80\x93 \xc5\xb5y. "
+	    "Cost = \xc2\xa3"
+	    "5.\r\nFrom here on a very long line follows that must "
+	    "be soft-broken because it is far longer than seventy-six characters, "
+	    "really.\r\ntrailing space \r\n.\r\nend\r\n";
 
 	mbuf_init(&b);
 	mime_qp(&b, in);
@@ -489,6 +507,11 @@ static void test_qp_roundtrip(void **state)
 	d = qp_decode(b.p, b.len);
 	assert_string_equal(d, want);
 	free(d);
+	/* Invalid UTF-8 becomes U+FFFD (the part says charset=UTF-8), a
+	 * control character is encoded, a valid character never split. */
+	mbuf_reset(&b);
+	mime_qp(&b, "a\xff b\xc5 \x07\xc5\xb5");
+	assert_string_equal(b.p, "a=EF=BF=BD b=EF=BF=BD =07=C5=B5\r\n");
 	/* Lone CR and CRLF are line breaks too; empty text is one CRLF. */
 	mbuf_reset(&b);
 	mime_qp(&b, "a\rb\r\nc");
@@ -545,10 +568,12 @@ static void test_multipart_structure(void **state)
 	}
 	assert_int_equal(delims, 3);
 	assert_non_null(strstr(msg, "\r\n--=_herald_000000001234abcd--\r\n"));
-	text = strstr(msg, "--=_herald_000000001234abcd\r\nContent-Type: text/plain; charset=UTF-8\r\n"
-			   "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
-	html = strstr(msg, "--=_herald_000000001234abcd\r\nContent-Type: text/html; charset=UTF-8\r\n"
-			   "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+	text =
+	    strstr(msg, "--=_herald_000000001234abcd\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+			"Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+	html =
+	    strstr(msg, "--=_herald_000000001234abcd\r\nContent-Type: text/html; charset=UTF-8\r\n"
+			"Content-Transfer-Encoding: quoted-printable\r\n\r\n");
 	assert_non_null(text);
 	assert_non_null(html);
 	assert_true(text < html); /* text first: the least preferred alternative */
@@ -642,7 +667,8 @@ static void test_reply_mapping(void **state)
 	     "250 2.0.0 Ok", "<ev-1@gov.example>"},
 	    {EMAIL_STAGE_DATA, 250, NULL, 0, 0, 0, HERALD_SENT, HERALD_RF_FINAL, "", "250",
 	     "<ev-1@gov.example>"},
-	    {EMAIL_STAGE_DATA, 354, "go ahead", 0, 0, 0, HERALD_TEMPORARY, 0, "", "354 go ahead", ""},
+	    {EMAIL_STAGE_DATA, 354, "go ahead", 0, 0, 0, HERALD_TEMPORARY, 0, "", "354 go ahead",
+	     ""},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
