@@ -195,8 +195,10 @@ int resq_pop(struct resq *q, struct herald_result *out, int max)
 		out[n] = q->items[n];
 		n++;
 	}
-	memmove(q->items, q->items + n, (q->len - (size_t)n) * sizeof(*q->items));
-	q->len -= (size_t)n;
+	if (n > 0) {
+		memmove(q->items, q->items + n, (q->len - (size_t)n) * sizeof(*q->items));
+		q->len -= (size_t)n;
+	}
 	if (q->len > 0) {
 		/* Leave the fd readable for what is still queued. */
 		uint64_t one = 1;

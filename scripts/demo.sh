@@ -1,0 +1,88 @@
+#!/bin/sh
+# demo.sh BUILD - Herald end to end on private servers, no terminal needed:
+# a redis-server on a free loopback port, an SMTP relay (Postfix's
+# smtp-sink) that refuses every recipient with 550, heraldd with the email
+# and file channels, three citizens, a handful of events. One transaction
+# hops from email to the file channel. Everything started is stopped by PID.
+set -u
+BUILD=${1:-build}
+HERALD_BUILD=$(cd "$BUILD" && pwd)
+HERALD_SRC=$(cd "$(dirname "$0")/.." && pwd)
+export HERALD_BUILD HERALD_SRC
+. "$HERALD_SRC/tests/integration/lib.sh"
+
+say() { printf '\n== %s\n' "$*"; }
+
+say "private redis-server"
+start_redis
+echo "redis-server pid $REDIS_PID on 127.0.0.1:$REDIS_PORT (appendonly yes, data in $T/redis)"
+
+EMAIL_CONF=""
+if [ -f "$BIN/channels/email.so" ]; then
+	SINK=$(command -v smtp-sink || echo /usr/sbin/smtp-sink)
+	SMTP_PORT=$(free_port)
+	say "SMTP relay that refuses every recipient (smtp-sink -f RCPT)"
+	"$SINK" -f RCPT -u root 127.0.0.1:$SMTP_PORT 16 >"$T/smtp-sink.log" 2>&1 &
+	SINK_PID=$!
+	track_pid $SINK_PID
+	echo "smtp-sink pid $SINK_PID on 127.0.0.1:$SMTP_PORT"
+	EMAIL_CONF="
+[channel.email]
+relay = 127.0.0.1:$SMTP_PORT
+from = Herald Demo <noreply@herald.example>
+domain = herald.example
+sessions = 1
+timeout = 10
+"
+fi
+
+write_conf "$EMAIL_CONF"
+say "heraldd"
+start_heraldd
+grep -E 'channel .*: loaded|heraldd: ready' "$T/heraldd.out" | sed 's/^/  /'
+
+say "three citizens"
+seed_citizen c-ada name "Ada Lovelace" channels "file" locale en
+seed_citizen c-bryn name "Bryn Jones" channels "email,file" email "bryn@example.org" locale cy-GB
+seed_citizen c-carys name "Carys Evans" channels "sms" locale cy
+for c in c-ada c-bryn c-carys; do
+	printf '  herald:citizen:%s  ' "$c"
+	rcli HGETALL "herald:citizen:$c" | paste -sd' ' -
+done
+
+say "heraldctl publish (one ack per event)"
+cat >"$T/events.jsonl" <<JSON
+{"event_id":"demo-1","service":"nhs","citizen_id":"c-ada","template":"appointment-reminder","transaction_id":"tx-ada-1","personalisation":{"name":"Ada","date":"1 December 2026","time":"10:30","location":"Singleton Hospital, Swansea"}}
+{"event_id":"demo-2","service":"dvla","citizen_id":"c-bryn","template":"licence-renewal","transaction_id":"tx-bryn-1","personalisation":{"name":"Bryn","licence_type":"trwydded yrru","expiry_date":"31 Rhagfyr 2026"}}
+{"event_id":"demo-3","service":"council","citizen_id":"c-carys","template":"payment-due","personalisation":{"name":"Carys","amount":"£120.00","due_date":"15 December 2026"}}
+{"event_id":"demo-4","service":"hmrc","citizen_id":"c-nobody","template":"payment-due","personalisation":{"name":"?","amount":"£1","due_date":"today"}}
+{"event_id":"demo-1","service":"nhs","citizen_id":"c-ada","template":"appointment-reminder"}
+{"event_id":"demo-5","service":"nhs","citizen_id":"c-ada","template":"no-such-template"}
+JSON
+"$BIN/heraldctl" -c "$T/herald.conf" publish "$T/events.jsonl" | sed 's/^/  /'
+
+wait_for 15 sh -c "grep -q 'demo-2: .*status=delivered' '$T/log/delivery.log' || ! test -f '$BIN/channels/email.so' && grep -q 'demo-1: .*delivered' '$T/log/delivery.log'"
+sleep 0.5
+
+say "delivery log ($T/log/delivery.log)"
+cat "$T/log/delivery.log"
+
+say "transaction tx-bryn-1 hopping channels (journey in Redis: herald:tx:tx-bryn-1)"
+rcli LRANGE herald:tx:tx-bryn-1 0 -1 | python3 -c '
+import json, sys
+for line in sys.stdin:
+    r = json.loads(line)
+    print("  %-24s %-8s %-18s %s" % (r["ts"], r.get("channel") or "-", r["status"], r.get("reason", "")))
+'
+if [ -x "$BIN/heraldctl" ] && "$BIN/heraldctl" -c "$T/herald.conf" trace tx-bryn-1 >"$T/trace" 2>/dev/null; then
+	say "heraldctl trace tx-bryn-1"
+	cat "$T/trace"
+fi
+
+say "file channel output ($T/spool/file.jsonl), first message"
+head -n 1 "$T/spool/file.jsonl" | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); print("  subject:", r["subject"]); print("  " + r["body"].replace("\n", "\n  "))'
+
+say "stopping everything this demo started"
+stop_heraldd
+grep -E 'stopped' "$T/heraldd.out" | sed 's/^/  /'
+ok "demo finished"
