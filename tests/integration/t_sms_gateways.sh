@@ -180,5 +180,80 @@ EOF
 	>"$T/bad.out" 2>"$T/bad.err"
 expect_eq "open refuses kannel without password" 2 $?
 expect_grep "open explains the configuration error" 'needs username and password' "$T/bad.err"
-stop_quick "$GW_PID"
+
+# ---- receipts end to end through heraldd ------------------------------------
+# A second gateway that, like the real ones, calls back: "delivered", or
+# "failed" when the text contains FAILME.
+GW2_PORT=$(free_port)
+REC2=$T/requests2.jsonl
+: >"$REC2"
+python3 "$HERALD_SRC/tests/integration/sms_gateway.py" "$GW2_PORT" "$REC2" --callbacks \
+	>"$T/gateway2.out" 2>&1 &
+GW2_PID=$!
+track_pid $GW2_PID
+wait_for 10 grep -q listening "$T/gateway2.out"
+start_redis
+seed_citizen c-ok channels sms phone +447700900201 locale en
+seed_citizen c-fail channels sms phone +447700900202 locale en
+event() {
+	# event EVENT_ID CITIZEN NAME
+	printf '{"event_id":"%s","service":"test","citizen_id":"%s","template":"appointment-reminder","personalisation":{"name":"%s","date":"1 May","time":"09:00","location":"Swansea"},"channels":["sms"]}' "$1" "$2" "$3"
+}
+for profile in twilio json; do
+	if [ "$profile" = twilio ]; then
+		extra="url = http://127.0.0.1:$GW2_PORT/twilio/Accounts/AC7/Messages.json
+account = AC7
+token = tw-token"
+	else
+		extra="url = http://127.0.0.1:$GW2_PORT/json
+token = bearer-token"
+	fi
+	HTTP_PORT=$(free_port)
+	write_conf "
+[channel.sms]
+profile = $profile
+from = +447700900001
+$extra"
+	start_heraldd
+	publish "$(event "$profile-ok" c-ok Ada)" "$(event "$profile-fail" c-fail FAILME)" \
+		>"$T/publish-$profile.out" 2>&1
+	check "$profile e2e: sent, then delivered by the gateway's receipt" \
+		wait_for 20 grep -Eq " $profile-ok: .*channel=sms.*status=delivered \((twilio )?delivered" \
+		"$T/log/delivery.log"
+	check "$profile e2e: failed receipt is a permanent failure" \
+		wait_for 20 grep -Eq " $profile-fail: .*channel=sms.*status=permanent-failure \((twilio failed \(error 30003\)|failed: handset said failed)" \
+		"$T/log/delivery.log"
+	expect_grep "$profile e2e: the delivered message was sent first" \
+		" $profile-ok: .*channel=sms.*status=sent " "$T/log/delivery.log"
+	HTTP=http://127.0.0.1:$HTTP_PORT
+	if [ "$profile" = json ]; then
+		expect_grep "json e2e: bearer token sent" '"auth": "Bearer bearer-token"' "$REC2"
+		code=$(curl -s -o "$T/unknown.out" -w '%{http_code}' -H 'Content-Type: application/json' \
+			-d '{"reference":"nobody.1","status":"delivered"}' "$HTTP/receipts/sms/json")
+		expect_eq "json e2e: receipt for an unknown reference is answered 200" 200 "$code"
+		check "json e2e: ... and logged" wait_for 5 grep -q "unknown reference 'nobody.1'" "$T/heraldd.out"
+		code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+			-d '{"reference":' "$HTTP/receipts/sms/json")
+		expect_eq "json e2e: malformed receipt is answered 400" 400 "$code"
+		code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+			-d '{"reference":"json-ok.1","status":"failed"}' "$HTTP/receipts/sms/json")
+		expect_eq "json e2e: a late receipt is answered 200" 200 "$code"
+		check "json e2e: a late receipt is logged as not applied" \
+			wait_for 5 grep -q " json-ok: .*late receipt.*not applied" "$T/log/delivery.log"
+		expect_no_grep "json e2e: a late receipt never undoes delivered" \
+			" json-ok: .*status=(hopped|exhausted)" "$T/log/delivery.log"
+	else
+		expect_grep "twilio e2e: callback URL carried heraldd's public_url and the ref" \
+			"\"StatusCallback\": \"http://127.0.0.1:$HTTP_PORT/receipts/sms/twilio\\?ref=twilio-ok.1\"" "$REC2"
+	fi
+	expect_no_grep "$profile e2e: no full number in the delivery log" '4477009002' "$T/log/delivery.log"
+	stop_quick "$HERALDD_PID"
+	assert_clean_log "$T/heraldd.out"
+	mv "$T/log/delivery.log" "$T/log/delivery-$profile.log"
+	mv "$T/heraldd.out" "$T/heraldd-$profile.out"
+	rcli FLUSHALL >/dev/null
+	seed_citizen c-ok channels sms phone +447700900201 locale en
+	seed_citizen c-fail channels sms phone +447700900202 locale en
+done
+stop_quick "$GW_PID" "$GW2_PID" "$REDIS_PID"
 finish
