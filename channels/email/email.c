@@ -125,9 +125,14 @@ struct email_state {
 	pthread_mutex_t addr_mu;
 	struct sockaddr_storage addrs[EMAIL_MAX_ADDRS];
 	int naddrs;
+	int auth_ref; /* holds an email_auth_ref() */
 };
 
 static pthread_once_t email_once = PTHREAD_ONCE_INIT;
+/* libesmtp keeps its loaded SASL modules in a process-wide list that only
+ * auth_client_exit() frees: count the open instances that use AUTH. */
+static pthread_mutex_t email_auth_mu = PTHREAD_MUTEX_INITIALIZER;
+static int email_auth_users;
 
 static int email_no_password(char *buf, int buflen, int rwflag, void *arg)
 {
@@ -136,8 +141,23 @@ static int email_no_password(char *buf, int buflen, int rwflag, void *arg)
 
 static void email_global_init(void)
 {
-	auth_client_init();
 	smtp_starttls_set_password_cb(email_no_password, NULL);
+}
+
+static void email_auth_ref(void)
+{
+	pthread_mutex_lock(&email_auth_mu);
+	if (email_auth_users++ == 0)
+		auth_client_init();
+	pthread_mutex_unlock(&email_auth_mu);
+}
+
+static void email_auth_unref(void)
+{
+	pthread_mutex_lock(&email_auth_mu);
+	if (--email_auth_users == 0)
+		auth_client_exit();
+	pthread_mutex_unlock(&email_auth_mu);
 }
 
 /* ---- configuration ----------------------------------------------------- */
@@ -764,8 +784,11 @@ static int email_open(const struct herald_host *host, void **state)
 	pthread_mutex_init(&st->addr_mu, NULL);
 	if (email_conf_read(host, &st->c) != 0)
 		goto fail;
-	if (st->c.username[0])
-		pthread_once(&email_once, email_global_init);
+	pthread_once(&email_once, email_global_init);
+	if (st->c.username[0]) {
+		email_auth_ref();
+		st->auth_ref = 1;
+	}
 	if (email_resolve(st) != 0)
 		host->log(host->ctx, HERALD_LOG_WARNING,
 			  "email: relay %.100s does not resolve now; will retry on every session",
@@ -913,6 +936,8 @@ static void email_close(void *state)
 		free(w->results);
 	}
 	free(st->workers);
+	if (st->auth_ref)
+		email_auth_unref(); /* after every auth context is gone */
 	jobq_free(&st->jobs);
 	resq_free(&st->results);
 	pthread_mutex_destroy(&st->addr_mu);

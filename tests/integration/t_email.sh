@@ -15,6 +15,8 @@
 #  (e) 50 messages through 2 sessions (10 per session) all arrive
 #  (f) the relay drops the connection (421) -> temporary-failure
 #  (g) AUTH: credentials sent (smtp-sink -v shows AUTH), password never logged
+#  (h) starttls = required and the relay offers no STARTTLS -> nothing is
+#      sent in clear, temporary-failure naming the reason
 . "${HERALD_SRC:-.}/tests/integration/lib.sh"
 
 SINK=$(command -v smtp-sink || ls /usr/sbin/smtp-sink /usr/lib/postfix/sbin/smtp-sink 2>/dev/null | head -n 1)
@@ -170,7 +172,8 @@ expect_grep "(d) operator log says the session failed" "email: relay 127.0.0.1:$
 
 # ---- (e) 50 messages, 2 sessions, many messages per session --------------
 start_sink e
-conf e "$SINK_PORT" "messages_per_session = 10"
+conf e "$SINK_PORT" "messages_per_session = 10
+starttls = opportunistic"
 i=0
 while [ $i -lt 50 ]; do
 	printf '{"event_id": "bulk-%02d", "to": "c%02d@example.org", "subject": "Neges %d", "body": "Corff %d"}\n' $i $i $i $i
@@ -207,6 +210,15 @@ print(base64.b64decode(m.group(1)).decode().replace("\0", "|") if m else "")
 expect_eq "(g) AUTH PLAIN carried the configured user and password" "|herald|S3cret-pw-$$" "$AUTHED"
 expect_no_grep "(g) the password is not in the operator log" "S3cret-pw" "$T/g.err"
 expect_no_grep "(g) the password is not in the results" "S3cret-pw" "$T/g.out"
+
+# ---- (h) STARTTLS required but not offered --------------------------------
+start_sink h
+conf h "$SINK_PORT" "starttls = required"
+echo '{"event_id": "ev-tls", "to": "a@example.org", "subject": "s", "body": "b"}' >"$T/h.jsonl"
+run h
+expect_eq "(h) no STARTTLS -> temporary-failure" "temporary-failure" "$(field "$T/h.out" ev-tls status)"
+expect_grep "(h) reason says why" 'does not offer STARTTLS \(starttls = required\)' "$T/h.out"
+expect_eq "(h) nothing was sent in clear" 0 "$(ndumps h)"
 
 # ---- config validation -----------------------------------------------------
 cat >"$T/bad.ini" <<EOF
