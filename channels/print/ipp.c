@@ -1,8 +1,11 @@
 /*
  * ipp.c - the print channel's CUPS client: submit a PDF as a job over IPP
- * (libcups: Create-Job, then Send-Document streamed with
- * cupsStartDocument / cupsWriteRequestData / cupsFinishDocument) and ask
- * for a job's state (Get-Job-Attributes). One connection, used by one
+ * (Create-Job, then Send-Document streamed with cupsSendRequest /
+ * cupsWriteRequestData / cupsGetResponse) and ask for a job's state
+ * (Get-Job-Attributes). The requests are built here with printer-uri
+ * ipp://<server>/printers/<queue>: cupsCreateJob() would first look the
+ * queue up as a destination of the local client configuration, which knows
+ * nothing of a remote server given as host:port. One connection, used by one
  * thread, reopened after any transport error. Every wait is bounded: a
  * connect gives up after 5 s, a request after 30 s without progress, and
  * both sooner once *cancel is set (plugin closing).
@@ -103,19 +106,82 @@ static int pipp_permanent(ipp_status_t st)
 	}
 }
 
+/* printer-uri and the HTTP resource for the queue. */
+static void pipp_uris(const struct pipp *p, char *uri, size_t urilen, char *res, size_t reslen)
+{
+	httpAssembleURIf(HTTP_URI_CODING_ALL, uri, (int)urilen, "ipp", NULL, p->host, p->port,
+			 "/printers/%s", p->queue);
+	snprintf(res, reslen, "/printers/%s", p->queue);
+}
+
+/* Create-Job named name; the job id or 0. */
+static int pipp_create(struct pipp *p, const char *name)
+{
+	char uri[1024], res[256];
+	ipp_t *req = ippNewRequest(IPP_OP_CREATE_JOB), *resp;
+	ipp_attribute_t *a;
+	int job = 0;
+
+	pipp_uris(p, uri, sizeof(uri), res, sizeof(res));
+	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_URI, "printer-uri", NULL, uri);
+	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name", NULL, cupsUser());
+	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "job-name", NULL, name);
+	p->waited = 0;
+	resp = cupsDoRequest(p->http, req, res); /* frees req */
+	if (resp && cupsLastError() <= IPP_STATUS_OK_CONFLICTING &&
+	    (a = ippFindAttribute(resp, "job-id", IPP_TAG_INTEGER)) != NULL)
+		job = ippGetInteger(a, 0);
+	ippDelete(resp);
+	return job;
+}
+
+/* Send-Document (the last one) streamed in 64 KiB pieces; IPP status. */
+static ipp_status_t pipp_send(struct pipp *p, int job, const char *name, const unsigned char *pdf,
+			      size_t len)
+{
+	char uri[1024], res[256];
+	ipp_t *req = ippNewRequest(IPP_OP_SEND_DOCUMENT), *resp;
+	ipp_status_t st = IPP_STATUS_ERROR_INTERNAL;
+	size_t off = 0;
+
+	pipp_uris(p, uri, sizeof(uri), res, sizeof(res));
+	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_URI, "printer-uri", NULL, uri);
+	ippAddInteger(req, IPP_TAG_OPERATION, IPP_TAG_INTEGER, "job-id", job);
+	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name", NULL, cupsUser());
+	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "document-name", NULL, name);
+	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_MIMETYPE, "document-format", NULL,
+		     "application/pdf");
+	ippAddBoolean(req, IPP_TAG_OPERATION, "last-document", 1);
+	p->waited = 0;
+	if (cupsSendRequest(p->http, req, res, CUPS_LENGTH_VARIABLE) != HTTP_STATUS_CONTINUE)
+		goto done;
+	while (off < len) {
+		size_t n = len - off > 65536 ? 65536 : len - off;
+		p->waited = 0;
+		if (cupsWriteRequestData(p->http, (const char *)pdf + off, n) != HTTP_STATUS_CONTINUE)
+			goto done;
+		off += n;
+	}
+	p->waited = 0;
+	resp = cupsGetResponse(p->http, res);
+	st = cupsLastError();
+	ippDelete(resp);
+done:
+	ippDelete(req);
+	return st == IPP_STATUS_OK ? st : (st ? st : IPP_STATUS_ERROR_INTERNAL);
+}
+
 int pipp_submit(struct pipp *p, const char *name, const unsigned char *pdf, size_t len,
 		int *permanent, char *err, size_t errlen)
 {
-	int job = 0;
+	int job;
 	ipp_status_t st;
-	size_t off = 0;
 	char scratch[256];
 
 	*permanent = 0;
 	if (pipp_connect(p, err, errlen) != 0)
 		return 0;
-	p->waited = 0;
-	job = cupsCreateJob(p->http, p->queue, name, 0, NULL);
+	job = pipp_create(p, name);
 	if (job <= 0) {
 		st = cupsLastError();
 		*permanent = pipp_permanent(st);
@@ -124,39 +190,25 @@ int pipp_submit(struct pipp *p, const char *name, const unsigned char *pdf, size
 		pipp_disconnect(p);
 		return 0;
 	}
-	p->waited = 0;
-	if (cupsStartDocument(p->http, p->queue, job, name, CUPS_FORMAT_PDF, 1) !=
-	    HTTP_STATUS_CONTINUE) {
-		snprintf(err, errlen, "CUPS Send-Document job %d: %s", job, cupsLastErrorString());
-		goto fail;
-	}
-	while (off < len) {
-		size_t n = len - off > 65536 ? 65536 : len - off;
-		p->waited = 0;
-		if (cupsWriteRequestData(p->http, (const char *)pdf + off, n) !=
-		    HTTP_STATUS_CONTINUE) {
-			snprintf(err, errlen, "CUPS Send-Document job %d: write: %s", job,
-				 cupsLastErrorString());
-			goto fail;
-		}
-		off += n;
-	}
-	p->waited = 0;
-	st = cupsFinishDocument(p->http, p->queue);
-	if (st > IPP_STATUS_OK_CONFLICTING) {
-		*permanent = pipp_permanent(st);
-		snprintf(err, errlen, "CUPS Send-Document job %d: %s (0x%04x)", job,
-			 cupsLastErrorString(), (unsigned)st);
-		goto fail;
-	}
-	return job;
-fail:
+	st = pipp_send(p, job, name, pdf, len);
+	if (st <= IPP_STATUS_OK_CONFLICTING)
+		return job;
+	*permanent = pipp_permanent(st);
+	snprintf(err, errlen, "CUPS Send-Document job %d: %s (0x%04x)", job, cupsLastErrorString(),
+		 (unsigned)st);
 	/* a half-sent job must not print later: cancel it (best effort, on a
 	 * fresh connection since this one may be mid-request) */
 	pipp_disconnect(p);
 	if (pipp_connect(p, scratch, sizeof(scratch)) == 0) {
+		char uri[1024], res[256];
+		ipp_t *req = ippNewRequest(IPP_OP_CANCEL_JOB);
+		pipp_uris(p, uri, sizeof(uri), res, sizeof(res));
+		ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_URI, "printer-uri", NULL, uri);
+		ippAddInteger(req, IPP_TAG_OPERATION, IPP_TAG_INTEGER, "job-id", job);
+		ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name", NULL,
+			     cupsUser());
 		p->waited = 0;
-		cupsCancelJob2(p->http, p->queue, job, 0);
+		ippDelete(cupsDoRequest(p->http, req, res));
 	}
 	return 0;
 }

@@ -5,6 +5,7 @@
 # PDF, the PDF holds the citizen's name and address, and a citizen without
 # an address is a permanent failure.
 . "$(dirname "$0")/lib.sh"
+CHANRUN=${CHANRUN:-$BIN/tests/bench/chanrun}
 
 SPOOL=$T/spool/print
 cat >"$T/print.ini" <<CONF
@@ -33,7 +34,7 @@ mkdir -p "$SPOOL"
 python3 "$HERALD_SRC/tests/integration/paper_spoolwatch.py" "$SPOOL" "$T/stop" "$T/watch.txt" &
 track_pid $!
 WATCH_PID=$!
-"$BIN/tests/bench/chanrun" -t 120 "$BIN/channels/print.so" "$T/print.ini" "$T/msgs.jsonl" \
+"$CHANRUN" -t 120 "$BIN/channels/print.so" "$T/print.ini" "$T/msgs.jsonl" \
 	>"$T/results.jsonl" 2>"$T/chanrun.err"
 expect_eq "chanrun got a result for every message" 0 $?
 touch "$T/stop"
@@ -81,14 +82,14 @@ expect_no_grep "no markup leaks into the text" '<b>|&amp;' "$T/000.txt"
 
 # a second run with the same event replaces the files atomically
 head -n 1 "$T/msgs.jsonl" >"$T/one.jsonl"
-"$BIN/tests/bench/chanrun" -t 30 "$BIN/channels/print.so" "$T/print.ini" "$T/one.jsonl" \
+"$CHANRUN" -t 30 "$BIN/channels/print.so" "$T/print.ini" "$T/one.jsonl" \
 	>"$T/again.jsonl" 2>>"$T/chanrun.err"
 expect_grep "re-sent event is spooled again" '"status":"sent"' "$T/again.jsonl"
 expect_eq "still one pdf per letter" "$N" "$(ls "$SPOOL" | grep -c '\.pdf$')"
 
 # a spool folder that cannot be written is an open error, not a crash
 printf '[channel.print]\nmode = spool\ndir = /proc/herald-no-such/dir\n' >"$T/bad.ini"
-"$BIN/tests/bench/chanrun" -t 5 "$BIN/channels/print.so" "$T/bad.ini" "$T/one.jsonl" \
+"$CHANRUN" -t 5 "$BIN/channels/print.so" "$T/bad.ini" "$T/one.jsonl" \
 	>/dev/null 2>"$T/bad.err"
 expect_eq "unwritable spool dir: open fails cleanly (exit 2)" 2 $?
 expect_no_grep "chanrun logs carry no full address" 'Heol y Castell' "$T/chanrun.err"
