@@ -224,6 +224,9 @@ redisReply *rdb_call(struct rdb *r, const char *fmt, ...)
 	va_list ap;
 	redisReply *rep;
 
+	/* Queued pipeline replies come first on the wire: collect them. */
+	if (r->n)
+		rdb_flush(r);
 	if (!r->c)
 		return NULL;
 	va_start(ap, fmt);
@@ -238,6 +241,8 @@ redisReply *rdb_callv(struct rdb *r, int argc, const char **argv, const size_t *
 {
 	redisReply *rep;
 
+	if (r->n)
+		rdb_flush(r);
 	if (!r->c)
 		return NULL;
 	rep = redisCommandArgv(r->c, argc, argv, lens);

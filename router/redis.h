@@ -31,7 +31,8 @@ void rdb_cmdf(struct rdb *r, rdb_cb cb, void *arg, const char *fmt, ...);
 int rdb_flush(struct rdb *r);
 size_t rdb_pending(const struct rdb *r);
 
-/* A synchronous command (for start-up and rare paths). Caller frees. */
+/* A synchronous command (for start-up and rare paths); flushes the pipeline
+ * first so replies stay in order. Caller frees. */
 redisReply *rdb_call(struct rdb *r, const char *fmt, ...);
 redisReply *rdb_callv(struct rdb *r, int argc, const char **argv, const size_t *lens);
 

@@ -10,6 +10,7 @@ HERALD_BUILD=$(cd "$BUILD" && pwd)
 HERALD_SRC=$(cd "$(dirname "$0")/.." && pwd)
 export HERALD_BUILD HERALD_SRC
 . "$HERALD_SRC/tests/integration/lib.sh"
+KEEP=${KEEP:-0}
 
 say() { printf '\n== %s\n' "$*"; }
 
@@ -61,8 +62,11 @@ cat >"$T/events.jsonl" <<JSON
 JSON
 "$BIN/heraldctl" -c "$T/herald.conf" publish "$T/events.jsonl" | sed 's/^/  /'
 
-wait_for 15 sh -c "grep -q 'demo-2: .*status=delivered' '$T/log/delivery.log' || ! test -f '$BIN/channels/email.so' && grep -q 'demo-1: .*delivered' '$T/log/delivery.log'"
-sleep 0.5
+settled() { # every accepted event has reached a final status
+	[ "$(grep -cE 'status=(delivered|sent|exhausted|permanent-failure)' "$T/log/delivery.log")" -ge 4 ]
+}
+wait_for 15 settled || echo "(some messages are still on their way)"
+sleep 0.3
 
 say "delivery log ($T/log/delivery.log)"
 cat "$T/log/delivery.log"
