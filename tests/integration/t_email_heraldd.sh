@@ -1,0 +1,84 @@
+#!/bin/sh
+# t_email_heraldd.sh - the email channel end to end: an event published to
+# heraldd (private Redis, free loopback ports) is resolved to a citizen's
+# email address, rendered from templates/appointment-reminder (Welsh text
+# and HTML variants) and sent by build/channels/email.so to Postfix's
+# smtp-sink, which dumps what it received. Checks the delivery log lines
+# and the message itself (decoded Welsh subject, both parts, Message-ID
+# from the event id, no header injected by a personalisation value), and
+# that a malformed address in Redis ends as permanent-failure, never sent.
+. "${HERALD_SRC:-.}/tests/integration/lib.sh"
+
+SINK=$(command -v smtp-sink || ls /usr/sbin/smtp-sink /usr/lib/postfix/sbin/smtp-sink 2>/dev/null | head -n 1)
+for f in "$SINK" "$BIN/heraldd" "$BIN/heraldctl" "$BIN/channels/email.so"; do
+	if [ -z "$f" ] || [ ! -e "$f" ]; then
+		not_ok "${f:-smtp-sink} is installed/built"
+		finish
+		exit 1
+	fi
+done
+SINK_USER=""
+if [ "$(id -u)" = 0 ]; then
+	SINK_USER="-u nobody"
+	chmod 711 "$T" # let nobody reach the dump folder
+fi
+SINK_PORT=$(free_port)
+mkdir -p "$T/mail"
+chmod 777 "$T/mail"
+# shellcheck disable=SC2086
+"$SINK" $SINK_USER -d "$T/mail/m." "127.0.0.1:$SINK_PORT" 64 >"$T/sink.log" 2>&1 &
+track_pid $!
+if ! wait_for 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $SINK_PORT), 1).close()"; then
+	not_ok "smtp-sink started"
+	sed 's/^/#   /' "$T/sink.log"
+	finish
+	exit 1
+fi
+
+start_redis
+write_conf "
+[channel.email]
+relay = 127.0.0.1:$SINK_PORT
+from = Gwasanaeth Apwyntiadau <apwyntiadau@gov.example>
+reply_to = help@gov.example
+starttls = no
+sessions = 2
+domain = gov.example
+timeout = 10"
+start_heraldd
+
+seed_citizen c-mail-1 channels email email ada@example.org locale cy-GB name "Ada Lovelace"
+seed_citizen c-mail-2 channels email email "not-an-address" locale en name "Bob"
+# A personalisation value with CR/LF: it lands in the subject (front matter).
+publish '{"event_id":"e2e-mail-1","service":"test","citizen_id":"c-mail-1","template":"appointment-reminder","transaction_id":"tx-mail-1","personalisation":{"name":"Ada","date":"1 Rhagfyr\r\nBcc: victim@attacker.example","time":"10:00","location":"Caerdydd"},"channels":["email"]}' \
+	'{"event_id":"e2e-mail-2","service":"test","citizen_id":"c-mail-2","template":"appointment-reminder","transaction_id":"tx-mail-2","personalisation":{"name":"Bob","date":"2 December","time":"11:00","location":"Cardiff"},"channels":["email"]}' \
+	>"$T/publish.out" 2>&1
+expect_eq "heraldd accepted both events" 2 "$(grep -c '"status":"accepted"' "$T/publish.out")"
+
+check "delivery log: e2e-mail-1 sent over email" \
+	wait_for 20 grep -Eq ' e2e-mail-1: .*channel=email.*status=sent' "$T/log/delivery.log"
+check "delivery log: the malformed address is a permanent-failure" \
+	wait_for 20 grep -Eq ' e2e-mail-2: .*channel=email.*status=permanent-failure' "$T/log/delivery.log"
+expect_grep "delivery log carries the relay's reply" ' e2e-mail-1: .*status=sent \(250 2.0.0 Ok\)' "$T/log/delivery.log"
+expect_no_grep "delivery log masks the address" 'ada@example.org' "$T/log/delivery.log"
+sleep 0.3 # let smtp-sink close its dump file
+expect_eq "smtp-sink received exactly one message (never the malformed address)" 1 \
+	"$(find "$T/mail" -type f | wc -l | tr -d ' ')"
+MAIL=$(find "$T/mail" -type f | head -n 1)
+if [ -n "$MAIL" ]; then
+	python3 "$HERALD_SRC/tests/integration/email_check.py" multipart "$MAIL" \
+		"subject=Nodyn atgoffa: eich apwyntiad ar 1 Rhagfyr Bcc: victim@attacker.example am 10:00" \
+		"to=ada@example.org" "to_name=Ada Lovelace" "message_id=<e2e-mail-1@gov.example>" \
+		"text=Dyma nodyn i’ch atgoffa am eich apwyntiad." \
+		"html=<p>Annwyl Ada,</p>" >"$T/check.out" 2>&1
+	cat "$T/check.out"
+	NOK=$((NOK + $(grep -c '^ok ' "$T/check.out")))
+	NFAIL=$((NFAIL + $(grep -c '^not ok ' "$T/check.out")))
+	expect_grep "the message carries the transaction reference" '^X-Herald-Reference: [A-Z0-9-]+' "$MAIL"
+else
+	not_ok "the rendered message is in smtp-sink's dump"
+fi
+diag "delivery log:"
+sed 's/^/#   /' "$T/log/delivery.log"
+stop_heraldd
+finish
