@@ -162,6 +162,9 @@ install: all
 	cp -r templates $(DESTDIR)$(PREFIX)/share/herald/
 	test -e $(DESTDIR)/etc/herald/herald.conf || install -m 640 herald.conf.example $(DESTDIR)/etc/herald/herald.conf
 	install -D -m 644 systemd/heraldd.service $(DESTDIR)/lib/systemd/system/heraldd.service
+	install -D -m 644 systemd/herald.sysusers $(DESTDIR)/usr/lib/sysusers.d/herald.conf
+	install -D -m 644 systemd/herald.tmpfiles $(DESTDIR)/usr/lib/tmpfiles.d/herald.conf
+	install -D -m 644 README.md $(DESTDIR)$(PREFIX)/share/doc/herald/README.md
 
 clean:
 	rm -rf build
