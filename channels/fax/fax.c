@@ -1,0 +1,471 @@
+/*
+ * fax.c - the fax channel: every message becomes a PDF letter (see
+ * channels/common/letter.c) uploaded to an HTTP fax gateway as a multipart
+ * POST; the gateway's final word comes back later as a callback on
+ * heraldd's HTTP listener (/receipts/fax, parsed in faxrcpt.c).
+ *
+ * [channel.fax]
+ * url = https://fax.example/send   ; gateway upload URL
+ * username = herald                 ; HTTP basic auth (optional)
+ * password = ...
+ * number_field = to                 ; form field for the E.164 number
+ * file_field = file                 ; form field for the PDF
+ * max_in_flight = 8                 ; concurrent uploads
+ * timeout = 60                      ; seconds per upload
+ * sender = DVLA|Swansea|SA6 7JL     ; letter sender block
+ *
+ * The upload: <number_field>=<E.164>, <file_field>=<stem>.pdf
+ * (application/pdf), ref=<reference>, and callback_url=<public_url>/
+ * receipts/fax when [http] public_url is set.
+ *
+ * Threads: submit() checks the number and queues a copy; one worker thread
+ * renders letters and drives a libcurl multi handle (curl_multi_wakeup tells
+ * it new work is there). Outcomes: gateway 2xx -> sent (not final; ref as
+ * sent in the form), 4xx -> permanent-failure (408/429 -> temporary),
+ * 5xx / timeout / refused -> temporary-failure; not an E.164 number ->
+ * permanent-failure, bad address, nothing sent.
+ */
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chanq.h"
+#include "fax.h"
+#include "letter.h"
+
+#define FAX_QUEUE_CAP 1024
+#define FAX_BODY_KEEP 512
+
+struct fax_job {
+	uint64_t msg_id;
+	unsigned attempt;
+	int large_print;
+	char number[20];
+	char ref[128];
+	char *event_id, *reference, *locale, *name, *address, *subject, *body;
+};
+
+/* One upload in flight. */
+struct fax_xfer {
+	struct fax_xfer *prev, *next; /* the worker's in-flight list */
+	struct fax_job *job;
+	CURL *easy;
+	curl_mime *mime;
+	char body[FAX_BODY_KEEP + 1];
+	size_t body_len;
+	char err[CURL_ERROR_SIZE];
+};
+
+struct fax_state {
+	const struct herald_host *host;
+	char url[2048], username[256], password[256];
+	char number_field[64], file_field[64], sender[1024], callback[2048];
+	long max_in_flight, timeout_s;
+	struct jobq *jobs;
+	struct resq *results;
+	CURLM *multi;
+	struct curl_slist *headers;
+	struct fax_xfer *xfers; /* in flight (worker; close() after join) */
+	pthread_t thread;
+	int started, curl_inited;
+	int stop;
+	int in_flight; /* worker only */
+};
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static void job_free(struct fax_job *j)
+{
+	if (!j)
+		return;
+	free(j->event_id);
+	free(j->reference);
+	free(j->locale);
+	free(j->name);
+	free(j->address);
+	free(j->subject);
+	free(j->body);
+	free(j);
+}
+
+static int stopping(struct fax_state *st)
+{
+	return __atomic_load_n(&st->stop, __ATOMIC_RELAXED);
+}
+
+/* ---- worker ----------------------------------------------------------------- */
+
+static size_t keep_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct fax_xfer *x = arg;
+	size_t len = size * n, room = FAX_BODY_KEEP - x->body_len;
+
+	if (room) {
+		size_t k = len < room ? len : room;
+		memcpy(x->body + x->body_len, data, k);
+		x->body_len += k;
+		x->body[x->body_len] = '\0';
+	}
+	return len;
+}
+
+static void xfer_free(struct fax_xfer *x)
+{
+	if (!x)
+		return;
+	if (x->easy)
+		curl_easy_cleanup(x->easy);
+	curl_mime_free(x->mime);
+	job_free(x->job);
+	free(x);
+}
+
+static void fax_log_to(struct fax_state *st, const char *number, char *out, size_t outlen)
+{
+	st->host->mask(st->host->ctx, number, out, outlen);
+}
+
+/* Render the letter and start its upload. The job is consumed. */
+static void start_job(struct fax_state *st, struct fax_job *j)
+{
+	struct letter l = {0};
+	struct fax_xfer *x = NULL;
+	unsigned char *pdf = NULL;
+	size_t len = 0;
+	int pages = 0;
+	char err[512], fname[160];
+	curl_mimepart *part;
+
+	l.name = j->name;
+	l.address = j->address;
+	l.sender = st->sender[0] ? st->sender : NULL;
+	l.locale = j->locale;
+	l.reference = j->reference;
+	l.subject = j->subject;
+	l.body = j->body;
+	l.large_print = j->large_print;
+	if (letter_render_mem(&l, &pdf, &len, &pages, err, sizeof(err)) != 0) {
+		resq_pushf(st->results, j->msg_id, HERALD_TEMPORARY, 0, NULL, NULL,
+			   "letter rendering failed: %s", err);
+		job_free(j);
+		return;
+	}
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		goto oom;
+	x->job = j;
+	j = NULL;
+	x->easy = curl_easy_init();
+	x->mime = x->easy ? curl_mime_init(x->easy) : NULL;
+	if (!x->mime)
+		goto oom;
+	part = curl_mime_addpart(x->mime);
+	curl_mime_name(part, st->number_field);
+	curl_mime_data(part, x->job->number, CURL_ZERO_TERMINATED);
+	part = curl_mime_addpart(x->mime);
+	curl_mime_name(part, st->file_field);
+	snprintf(fname, sizeof(fname), "%.120s.pdf", x->job->ref);
+	for (char *p = fname; *p; p++)
+		if (*p == '"' || *p == '\\' || *p == '/' || (unsigned char)*p < 0x20)
+			*p = '_';
+	curl_mime_filename(part, fname);
+	curl_mime_type(part, "application/pdf");
+	if (curl_mime_data(part, (const char *)pdf, len) != CURLE_OK)
+		goto oom;
+	part = curl_mime_addpart(x->mime);
+	curl_mime_name(part, "ref");
+	curl_mime_data(part, x->job->ref, CURL_ZERO_TERMINATED);
+	if (st->callback[0]) {
+		part = curl_mime_addpart(x->mime);
+		curl_mime_name(part, "callback_url");
+		curl_mime_data(part, st->callback, CURL_ZERO_TERMINATED);
+	}
+	free(pdf);
+	pdf = NULL;
+	curl_easy_setopt(x->easy, CURLOPT_URL, st->url);
+	curl_easy_setopt(x->easy, CURLOPT_MIMEPOST, x->mime);
+	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+	curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, keep_body);
+	curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->err);
+	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT, st->timeout_s);
+	curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT, st->timeout_s < 10 ? st->timeout_s : 10L);
+	curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "herald-fax/1");
+	/* no "Expect: 100-continue" round trip for every letter */
+	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, st->headers);
+	if (st->username[0]) {
+		curl_easy_setopt(x->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(x->easy, CURLOPT_USERNAME, st->username);
+		curl_easy_setopt(x->easy, CURLOPT_PASSWORD, st->password);
+	}
+	if (curl_multi_add_handle(st->multi, x->easy) != CURLM_OK)
+		goto oom;
+	x->next = st->xfers;
+	if (st->xfers)
+		st->xfers->prev = x;
+	st->xfers = x;
+	st->in_flight++;
+	return;
+oom:
+	resq_pushf(st->results, x ? x->job->msg_id : j->msg_id, HERALD_TEMPORARY, 0, NULL, NULL,
+		   "out of memory preparing the fax upload");
+	free(pdf);
+	if (x)
+		xfer_free(x);
+	else
+		job_free(j);
+}
+
+static void finish_xfer(struct fax_state *st, CURL *easy, CURLcode code)
+{
+	struct fax_xfer *x = NULL;
+	struct herald_result r;
+	long http = 0;
+	char to[64];
+
+	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+	curl_multi_remove_handle(st->multi, easy);
+	st->in_flight--;
+	if (!x)
+		return;
+	if (x->prev)
+		x->prev->next = x->next;
+	else
+		st->xfers = x->next;
+	if (x->next)
+		x->next->prev = x->prev;
+	if (code == CURLE_OK)
+		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http);
+	memset(&r, 0, sizeof(r));
+	r.version = HERALD_RESULT_VERSION;
+	r.msg_id = x->job->msg_id;
+	fax_upload_outcome(code == CURLE_OK, x->err[0] ? x->err : curl_easy_strerror(code), http,
+			   x->body, &r);
+	snprintf(r.ref, sizeof(r.ref), "%s", x->job->ref);
+	fax_log_to(st, x->job->number, to, sizeof(to));
+	st->host->log(st->host->ctx, r.status == HERALD_SENT ? HERALD_LOG_INFO : HERALD_LOG_WARNING,
+		      "fax: %s: to=%s ref=%s %s", x->job->event_id, to, r.ref, r.reason);
+	resq_push(st->results, &r);
+	xfer_free(x);
+}
+
+static void *fax_worker(void *arg)
+{
+	struct fax_state *st = arg;
+
+	while (!stopping(st)) {
+		int running = 0, left;
+		CURLMsg *msg;
+
+		while (st->in_flight < st->max_in_flight && !stopping(st)) {
+			struct fax_job *j = jobq_pop(st->jobs, 0);
+			if (!j)
+				break;
+			start_job(st, j);
+		}
+		curl_multi_perform(st->multi, &running);
+		while ((msg = curl_multi_info_read(st->multi, &left)) != NULL)
+			if (msg->msg == CURLMSG_DONE)
+				finish_xfer(st, msg->easy_handle, msg->data.result);
+		/* sleep until a socket is ready, a submit/close wakes us, or a
+		 * curl timer is due (curl caps the wait by its own timeouts) */
+		if (st->in_flight < st->max_in_flight && jobq_len(st->jobs) > 0)
+			continue;
+		curl_multi_poll(st->multi, NULL, 0, 1000, NULL);
+	}
+	return NULL;
+}
+
+/* ---- plugin ----------------------------------------------------------------- */
+
+static long conf_long(const struct herald_host *h, const char *key, long def, long min, long max)
+{
+	const char *v = h->conf(h->ctx, key);
+	char *end;
+	long n;
+
+	if (!v || !*v)
+		return def;
+	n = strtol(v, &end, 10);
+	if (*end || n < min || n > max) {
+		h->log(h->ctx, HERALD_LOG_WARNING, "fax: %s = %s is not in %ld..%ld, using %ld", key,
+		       v, min, max, def);
+		return def;
+	}
+	return n;
+}
+
+static void conf_str(const struct herald_host *h, const char *key, const char *def, char *out,
+		     size_t outlen)
+{
+	const char *v = h->conf(h->ctx, key);
+	snprintf(out, outlen, "%s", v && *v ? v : def);
+}
+
+static void fax_close(void *state);
+
+static int fax_open(const struct herald_host *host, void **state)
+{
+	struct fax_state *st = calloc(1, sizeof(*st));
+	const char *pub;
+
+	if (!st)
+		return -1;
+	st->host = host;
+	conf_str(host, "url", "", st->url, sizeof(st->url));
+	if (!st->url[0] || (strncmp(st->url, "http://", 7) && strncmp(st->url, "https://", 8))) {
+		host->log(host->ctx, HERALD_LOG_ERR, "fax: url = must be an http(s) URL");
+		goto fail;
+	}
+	conf_str(host, "username", "", st->username, sizeof(st->username));
+	conf_str(host, "password", "", st->password, sizeof(st->password));
+	conf_str(host, "number_field", "to", st->number_field, sizeof(st->number_field));
+	conf_str(host, "file_field", "file", st->file_field, sizeof(st->file_field));
+	conf_str(host, "sender", "", st->sender, sizeof(st->sender));
+	st->max_in_flight = conf_long(host, "max_in_flight", 8, 1, 1000);
+	st->timeout_s = conf_long(host, "timeout", 60, 1, 3600);
+	pub = host->conf_section ? host->conf_section(host->ctx, "http", "public_url") : NULL;
+	if (pub && *pub) {
+		size_t n = strlen(pub);
+		while (n && pub[n - 1] == '/')
+			n--;
+		snprintf(st->callback, sizeof(st->callback), "%.*s/receipts/fax", (int)n, pub);
+	} else {
+		host->log(host->ctx, HERALD_LOG_WARNING,
+			  "fax: no [http] public_url: the gateway gets no callback_url");
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		goto fail;
+	st->curl_inited = 1;
+	st->multi = curl_multi_init();
+	st->headers = curl_slist_append(NULL, "Expect:");
+	st->jobs = jobq_new(FAX_QUEUE_CAP);
+	st->results = resq_new();
+	if (!st->multi || !st->headers || !st->jobs || !st->results)
+		goto fail;
+	if (pthread_create(&st->thread, NULL, fax_worker, st) != 0) {
+		host->log(host->ctx, HERALD_LOG_ERR, "fax: cannot start worker thread");
+		goto fail;
+	}
+	st->started = 1;
+	/* the URL may carry a token in its query: log scheme, host and path only */
+	{
+		const char *q = strchr(st->url, '?');
+		host->log(host->ctx, HERALD_LOG_INFO, "fax: gateway %.*s, %ld in flight, %ld s",
+			  q ? (int)(q - st->url) : (int)strlen(st->url), st->url, st->max_in_flight,
+			  st->timeout_s);
+	}
+	*state = st;
+	return 0;
+fail:
+	fax_close(st);
+	return -1;
+}
+
+static int fax_submit(void *state, const struct herald_msg *m)
+{
+	struct fax_state *st = state;
+	struct fax_job *j;
+	struct letter l;
+	char number[20];
+
+	if (fax_e164(m->to, number, sizeof(number)) != 0)
+		return resq_pushf(st->results, m->msg_id, HERALD_PERMANENT, HERALD_RF_BAD_ADDRESS,
+				  NULL, NULL, "not an E.164 fax number (+ and 8..15 digits)") == 0
+			   ? 0
+			   : -1;
+	letter_from_msg(&l, m, NULL);
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -1;
+	j->msg_id = m->msg_id;
+	j->attempt = m->attempt;
+	j->large_print = l.large_print;
+	snprintf(j->number, sizeof(j->number), "%s", number);
+	fax_make_ref(m->event_id, m->attempt, j->ref, sizeof(j->ref));
+	j->event_id = strdup(m->event_id ? m->event_id : "");
+	j->reference = dup_or_null(l.reference);
+	j->locale = dup_or_null(l.locale);
+	j->name = dup_or_null(l.name);
+	/* a fax needs no window address; print the postal one when known */
+	j->address = dup_or_null(letter_meta(m->meta, "citizen.address"));
+	j->subject = dup_or_null(l.subject);
+	j->body = dup_or_null(l.body);
+	if (!j->event_id || (l.body && !j->body) || jobq_push(st->jobs, j) != 0) {
+		job_free(j);
+		return -1;
+	}
+	curl_multi_wakeup(st->multi);
+	return 0;
+}
+
+static int fax_poll(void *state, struct herald_result *out, int max)
+{
+	struct fax_state *st = state;
+	return resq_pop(st->results, out, max);
+}
+
+static int fax_fd(void *state)
+{
+	struct fax_state *st = state;
+	return resq_fd(st->results);
+}
+
+static void fax_close(void *state)
+{
+	struct fax_state *st = state;
+	struct fax_job *j;
+
+	if (!st)
+		return;
+	__atomic_store_n(&st->stop, 1, __ATOMIC_RELAXED);
+	if (st->jobs)
+		jobq_close(st->jobs);
+	if (st->started) {
+		curl_multi_wakeup(st->multi);
+		pthread_join(st->thread, NULL);
+	}
+	/* uploads still in flight are abandoned; the host re-queues them */
+	while (st->xfers) {
+		struct fax_xfer *x = st->xfers;
+		st->xfers = x->next;
+		curl_multi_remove_handle(st->multi, x->easy);
+		xfer_free(x);
+	}
+	if (st->multi)
+		curl_multi_cleanup(st->multi);
+	curl_slist_free_all(st->headers);
+	if (st->jobs) {
+		while ((j = jobq_pop(st->jobs, 0)) != NULL)
+			job_free(j);
+		jobq_free(&st->jobs);
+	}
+	resq_free(&st->results);
+	if (st->curl_inited)
+		curl_global_cleanup();
+	free(st);
+}
+
+static const char *const fax_variants[] = {"fax", "print", NULL};
+
+HERALD_CHANNEL_EXPORT = {
+    .abi = HERALD_CHANNEL_ABI,
+    .version = 1,
+    .name = "fax",
+    .address_field = "fax",
+    .variants = fax_variants,
+    .html_variant = NULL,
+    .open = fax_open,
+    .submit = fax_submit,
+    .poll = fax_poll,
+    .fd = fax_fd,
+    .receipt = fax_receipt,
+    .close = fax_close,
+};

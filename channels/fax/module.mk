@@ -1,0 +1,2 @@
+fax_SRCS := channels/common/letter.c
+fax_PKGS := pangocairo cairo-pdf libcurl jansson
