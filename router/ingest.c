@@ -153,6 +153,32 @@ static int recv_one(struct router *r, struct pending *p, zmq_msg_t *body)
 	}
 }
 
+/* Journal an engagement in the transaction's journey and the delivery log. */
+static void engaged(struct router *r, const struct event *ev)
+{
+	struct msg m;
+	struct step s;
+	char reason[200];
+
+	memset(&m, 0, sizeof(m));
+	snprintf(m.event_id, sizeof(m.event_id), "%s", ev->event_id);
+	snprintf(m.tx, sizeof(m.tx), "%s", ev->transaction_id);
+	snprintf(m.citizen, sizeof(m.citizen), "%s", ev->citizen_id);
+	snprintf(m.service, sizeof(m.service), "%s", ev->service);
+	snprintf(m.to_masked, sizeof(m.to_masked), "-");
+	m.chan = chans_find(&r->chans, ev->channel);
+	snprintf(reason, sizeof(reason),
+		 "citizen engaged on %s; later messages of the transaction prefer it", ev->channel);
+	memset(&s, 0, sizeof(s));
+	s.status = "engaged";
+	s.reason = reason;
+	s.fulfilled_ms = -1;
+	s.journal_only = 1;
+	s.no_channel = m.chan == NULL;
+	state_step(r, &m, &s);
+	log_info("engagement: tx %s prefers %s", ev->transaction_id, ev->channel);
+}
+
 int ingest_drain(struct router *r, int max)
 {
 	struct pending *ps = calloc((size_t)max, sizeof(*ps));
@@ -189,7 +215,7 @@ int ingest_drain(struct router *r, int max)
 			/* Engagement: the citizen used this channel; later messages of
 			 * the transaction prefer it. */
 			char key[200];
-			snprintf(key, sizeof(key), "herald:engaged:%s", p->ev.transaction_id);
+			snprintf(key, sizeof(key), KEY_ENGAGED "%s", p->ev.transaction_id);
 			rdb_cmdf(r->rdb, on_accept, p, "SET %s %s EX %s", key, p->ev.channel, ttl);
 		} else if (p->valid) {
 			const char *tx = p->ev.transaction_id ? p->ev.transaction_id : p->ev.event_id;
@@ -233,7 +259,7 @@ int ingest_drain(struct router *r, int max)
 			reply_json(r, p, "error", "queue unavailable, retry later");
 		} else if (p->ev.kind == EVENT_ENGAGEMENT) {
 			metrics_ingest("accepted");
-			log_info("engagement: tx %s prefers %s", p->ev.transaction_id, p->ev.channel);
+			engaged(r, &p->ev);
 			reply_json(r, p, "accepted", NULL);
 		} else if (p->outcome == 0) {
 			metrics_ingest("duplicate");

@@ -25,10 +25,11 @@
 #define KEY_SCHED "herald:sched"
 #define KEY_DEAD "herald:dead"
 #define KEY_REF "herald:ref:"
+#define KEY_ENGAGED "herald:engaged:"
 #define GROUP "herald"
 
 struct http;
-struct receipts;
+struct callbacks;
 
 /* One message being worked on (read from the stream, or back from a
  * channel, or touched by a receipt). */
@@ -55,6 +56,8 @@ struct msg {
 	json_t *front;
 	const char **meta;
 	char reference[24];
+	char engaged[33]; /* channel the citizen engaged on in this transaction */
+	char note[160];   /* said in the "sending" record instead of the subject */
 };
 
 struct router {
@@ -69,7 +72,7 @@ struct router {
 	uint64_t next_id;
 	struct msg *backlog, *backlog_tail; /* rendered, plugin was busy */
 	struct http *http;
-	struct receipts *receipts;
+	struct callbacks *callbacks;
 	char consumer[160];
 	int64_t ttl_s;
 	int draining;

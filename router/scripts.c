@@ -5,7 +5,7 @@
  * herald_accept  KEYS: msg, stream, tx
  *                ARGV: event_id, event_json, now_ms, ttl_s, journey, citizen, tx, service
  *   Dedup and enqueue in one step: if the message key exists the event is a
- *   duplicate (returns 0); else XADD a small entry (id, citizen) to the
+ *   duplicate (returns 0); else XADD a small entry (id, citizen, tx) to the
  *   priority stream, create the message hash, start the journey. Returns 1.
  *
  * herald_step    KEYS: msg, tx, stream, sched, dead
@@ -24,7 +24,7 @@ const char herald_lua_library[] =
     "#!lua name=herald\n"
     "local function accept(keys, argv)\n"
     "  if redis.call('EXISTS', keys[1]) == 1 then return 0 end\n"
-    "  redis.call('XADD', keys[2], '*', 'id', argv[1], 'c', argv[6])\n"
+    "  redis.call('XADD', keys[2], '*', 'id', argv[1], 'c', argv[6], 't', argv[7])\n"
     "  redis.call('HSET', keys[1], 'event', argv[2], 'status', 'accepted',\n"
     "             'accepted_ms', argv[3], 'updated_ms', argv[3], 'citizen', argv[6],\n"
     "             'tx', argv[7], 'service', argv[8], 'stream', keys[2], 'plan_idx', '0',\n"
@@ -60,9 +60,9 @@ const char herald_lua_library[] =
     "  local n = 0\n"
     "  for _, id in ipairs(ids) do\n"
     "    if redis.call('ZREM', keys[1], id) == 1 then\n"
-    "      local m = redis.call('HMGET', 'herald:msg:' .. id, 'stream', 'citizen')\n"
+    "      local m = redis.call('HMGET', 'herald:msg:' .. id, 'stream', 'citizen', 'tx')\n"
     "      if m[1] then\n"
-    "        redis.call('XADD', m[1], '*', 'id', id, 'c', m[2] or '')\n"
+    "        redis.call('XADD', m[1], '*', 'id', id, 'c', m[2] or '', 't', m[3] or id)\n"
     "        n = n + 1\n"
     "      end\n"
     "    end\n"

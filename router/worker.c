@@ -23,6 +23,7 @@
 #include "http.h"
 #include "template.h"
 #include "text.h"
+#include "tz.h"
 
 static const char *const streams[PRIO_N] = {"herald:q:urgent", "herald:q:normal", "herald:q:bulk"};
 
@@ -72,6 +73,14 @@ static void on_object(redisReply *rep, void *arg)
 
 	json_decref(*dst);
 	*dst = rep && !reply_is_error(rep) ? reply_to_object(rep) : NULL;
+}
+
+static void on_engaged(redisReply *rep, void *arg)
+{
+	struct msg *m = arg;
+
+	if (rep && rep->type == REDIS_REPLY_STRING)
+		snprintf(m->engaged, sizeof(m->engaged), "%s", rep->str);
 }
 
 static struct step step_of(const char *status, const char *reason)
@@ -298,7 +307,7 @@ static int submit(struct router *r, struct msg *m)
 	snprintf(idx, sizeof(idx), "%d", m->plan_idx);
 	f = json_pack("{s:s, s:s, s:s}", "plan", m->plan, "plan_idx", idx, "reference",
 		      m->reference);
-	s = step_of("sending", m->subject ? m->subject : "");
+	s = step_of("sending", m->note[0] ? m->note : m->subject ? m->subject : "");
 	s.fields = f;
 	state_step(r, m, &s);
 	json_decref(f);
@@ -364,6 +373,86 @@ static const char *load_state(struct router *r, struct msg *m)
 	if (sget(st, "to"))
 		snprintf(m->to_masked, sizeof(m->to_masked), "%s", sget(st, "to"));
 	return sget(st, "status") ? sget(st, "status") : "accepted";
+}
+
+/* The citizen engaged on a channel in this transaction: if it is in the
+ * plan, it goes first (the rest keeps its order). */
+static void prefer_engaged(struct msg *m)
+{
+	char rest[256] = "", name[64];
+	size_t n;
+
+	if (!m->engaged[0] || !resolve_in_list(m->plan, m->engaged))
+		return;
+	if (plan_channel(m->plan, 0, name, sizeof(name)) && !strcmp(name, m->engaged))
+		return;
+	for (int i = 0; plan_channel(m->plan, i, name, sizeof(name)); i++) {
+		if (!strcmp(name, m->engaged))
+			continue;
+		n = strlen(rest);
+		snprintf(rest + n, sizeof(rest) - n, ",%s", name);
+	}
+	snprintf(m->plan, sizeof(m->plan), "%s%s", m->engaged, rest);
+}
+
+/* Quiet hours: the citizen's `quiet_hours` (local time in `tz`) hold
+ * channels that would wake someone (by default sms and fax; any channel's
+ * `quiet_hours = yes|no` decides) until the window ends. Priority urgent
+ * overrides, and says so in the log. Returns 1 when the message was held. */
+static int hold_for_quiet_hours(struct router *r, struct msg *m)
+{
+	const char *qh = sget(m->citizen_rec, "quiet_hours");
+	const char *zone = sget(m->citizen_rec, "tz");
+	const char *opt = config_get(r->cfg, m->chan->section, "quiet_hours");
+	int applies, inside, left = 0;
+	int32_t off = 0;
+	int64_t now = now_ms(), local;
+	char reason[300], idx[16], when[40];
+	struct step s;
+	json_t *f;
+
+	if (!qh || !*qh)
+		return 0;
+	applies = opt ? !strcmp(opt, "yes") || !strcmp(opt, "true")
+		      : !strcmp(m->chan->name, "sms") || !strcmp(m->chan->name, "fax");
+	if (!applies)
+		return 0;
+	if (!zone || !*zone)
+		zone = "Europe/London";
+	if (tz_offset(zone, now / 1000, &off) != 0) {
+		log_warnx("%s: citizen %s: unknown time zone '%s'; quiet hours read as UTC",
+			  m->event_id, m->citizen, zone);
+		off = 0;
+	}
+	local = ((now / 1000 + off) % 86400 + 86400) % 86400;
+	inside = quiet_hours_check(qh, (int)(local / 60), &left);
+	if (inside < 0) {
+		log_warnx("%s: citizen %s: quiet_hours '%s' is not HH:MM-HH:MM; ignored",
+			  m->event_id, m->citizen, qh);
+		return 0;
+	}
+	if (!inside)
+		return 0;
+	if (m->ev.priority == PRIO_URGENT) {
+		log_info("%s: priority urgent overrides quiet hours %s (%s) on %s", m->event_id, qh,
+			 zone, m->chan->name);
+		snprintf(m->note, sizeof(m->note), "priority urgent overrides quiet hours %s %s", qh,
+			 zone);
+		return 0;
+	}
+	/* until the end of the window, to the start of that minute */
+	int64_t due = now + (int64_t)left * 60000 - (local % 60) * 1000;
+	rfc3339_format(due, when, sizeof(when));
+	snprintf(reason, sizeof(reason), "quiet hours %s %s: held until %s", qh, zone, when);
+	snprintf(idx, sizeof(idx), "%d", m->plan_idx);
+	f = json_pack("{s:s, s:s}", "plan", m->plan, "plan_idx", idx);
+	s = step_of("scheduled", reason);
+	s.sched_ms = due;
+	s.ack = 1;
+	s.fields = f;
+	state_step(r, m, &s);
+	json_decref(f);
+	return 1;
 }
 
 static void prepare(struct router *r, struct msg *m)
@@ -442,6 +531,7 @@ static void prepare(struct router *r, struct msg *m)
 		}
 		m->plan_idx = 0;
 		m->attempt = 0;
+		prefer_engaged(m);
 	}
 	if (!plan_channel(m->plan, m->plan_idx, name, sizeof(name))) {
 		hop(r, m, "plan position past its end");
@@ -465,6 +555,8 @@ static void prepare(struct router *r, struct msg *m)
 		else
 			snprintf(m->to_masked, sizeof(m->to_masked), "-");
 	}
+	if (hold_for_quiet_hours(r, m))
+		goto drop;
 	m->attempt++;
 	if (render(r, m, err, sizeof(err)) != 0) {
 		char reason[600];
@@ -520,6 +612,8 @@ static int take_entries(struct router *r, const char *stream, const redisReply *
 					snprintf(m->event_id, sizeof(m->event_id), "%s", v);
 				else if (!strcmp(k, "c"))
 					snprintf(m->citizen, sizeof(m->citizen), "%s", v);
+				else if (!strcmp(k, "t"))
+					snprintf(m->tx, sizeof(m->tx), "%s", v);
 			}
 		if (!m->event_id[0]) {
 			/* deleted entry still pending, or foreign data: ack it away */
@@ -530,6 +624,8 @@ static int take_entries(struct router *r, const char *stream, const redisReply *
 		rdb_cmdf(r->rdb, on_object, &m->state, "HGETALL " KEY_MSG "%s", m->event_id);
 		rdb_cmdf(r->rdb, on_object, &m->citizen_rec, "HGETALL " KEY_CITIZEN "%s",
 			 m->citizen);
+		if (m->tx[0])
+			rdb_cmdf(r->rdb, on_engaged, m, "GET " KEY_ENGAGED "%s", m->tx);
 		ms[n++] = m;
 	}
 	rdb_flush(r->rdb);

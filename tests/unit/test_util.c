@@ -13,6 +13,7 @@
 #include "idmap.h"
 #include "mask.h"
 #include "text.h"
+#include "tz.h"
 
 static void test_mask(void **state)
 {
@@ -128,11 +129,52 @@ static void test_conf(void **state)
 	assert_non_null(strstr(err, "cannot open"));
 }
 
+static void test_tz(void **state)
+{
+	int32_t off;
+
+	/* 2026-07-01T12:00Z: British Summer Time; 2026-12-01T12:00Z: GMT */
+	assert_int_equal(tz_offset("Europe/London", 1782907200, &off), 0);
+	assert_int_equal(off, 3600);
+	assert_int_equal(tz_offset("Europe/London", 1796126400, &off), 0);
+	assert_int_equal(off, 0);
+	assert_int_equal(tz_offset("Asia/Kolkata", 1796126400, &off), 0);
+	assert_int_equal(off, 19800);
+	assert_int_equal(tz_offset("America/New_York", 1796126400, &off), 0);
+	assert_int_equal(off, -18000);
+	assert_int_equal(tz_offset("UTC", 0, &off), 0);
+	assert_int_equal(off, 0);
+	assert_int_equal(tz_offset("Mars/Olympus_Mons", 0, &off), -1);
+	assert_int_equal(tz_offset("../../etc/passwd", 0, &off), -1);
+	assert_int_equal(tz_offset("/etc/passwd", 0, &off), -1);
+}
+
+static void test_quiet_hours(void **state)
+{
+	int left = -1;
+
+	assert_int_equal(quiet_hours_check("21:00-08:00", 22 * 60, &left), 1);
+	assert_int_equal(left, 10 * 60);
+	assert_int_equal(quiet_hours_check("21:00-08:00", 7 * 60 + 30, &left), 1);
+	assert_int_equal(left, 30);
+	assert_int_equal(quiet_hours_check("21:00-08:00", 8 * 60, &left), 0);
+	assert_int_equal(quiet_hours_check("21:00-08:00", 20 * 60 + 59, &left), 0);
+	assert_int_equal(quiet_hours_check("12:00-13:30", 12 * 60 + 10, &left), 1);
+	assert_int_equal(left, 80);
+	assert_int_equal(quiet_hours_check("12:00-13:30", 13 * 60 + 30, &left), 0);
+	assert_int_equal(quiet_hours_check("09:00-09:00", 9 * 60, &left), 0);
+	assert_int_equal(quiet_hours_check("9:00-10:00", 0, &left), -1);
+	assert_int_equal(quiet_hours_check("21:00-25:00", 0, &left), -1);
+	assert_int_equal(quiet_hours_check("21:00 08:00", 0, &left), -1);
+	assert_int_equal(quiet_hours_check("21:00-08:00x", 0, &left), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_mask),   cmocka_unit_test(test_utf8), cmocka_unit_test(test_rfc3339),
 	    cmocka_unit_test(test_idmap), cmocka_unit_test(test_conf),
+	    cmocka_unit_test(test_tz),    cmocka_unit_test(test_quiet_hours),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
