@@ -510,6 +510,12 @@ void mime_header_mailbox(struct mbuf *b, const char *name, const char *display, 
 
 /* ---- bodies ------------------------------------------------------------ */
 
+/* Written as itself in quoted-printable (blanks only inside a line). */
+static int qp_literal(unsigned char c)
+{
+	return (c >= 32 && c <= 126 && c != '=') || c == '\t';
+}
+
 /* One byte as =XX. */
 static char *qp_hex(char *o, unsigned char c)
 {
@@ -538,6 +544,23 @@ void mime_qp(struct mbuf *b, const char *text)
 			unsigned char c = p[i];
 			size_t k = 1, need;
 			int enc;
+			/* Fast path: copy a run of characters that need no encoding,
+			 * up to column 75 and short of a trailing blank. */
+			if (col < 75 && qp_literal(c) &&
+			    !(i == 0 && n >= 5 && memcmp(p, "From ", 5) == 0)) {
+				size_t run = 1, max = 75 - col;
+				while (run < max && i + run < n && qp_literal(p[i + run]))
+					run++;
+				if (i + run == n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+					run--;
+				if (run > 0) {
+					memcpy(o, p + i, run);
+					o += run;
+					col += run;
+					i += run;
+					continue;
+				}
+			}
 			if (c >= 0x80) {
 				k = utf8_seq(p + i);
 				if (k == 0 || i + k > n)

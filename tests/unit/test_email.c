@@ -512,6 +512,22 @@ static void test_qp_roundtrip(void **state)
 	mbuf_reset(&b);
 	mime_qp(&b, "a\xff b\xc5 \x07\xc5\xb5");
 	assert_string_equal(b.p, "a=EF=BF=BD b=EF=BF=BD =07=C5=B5\r\n");
+	/* 76 characters fit on one line; the 77th needs a soft break. */
+	{
+		char a[80], expected[100];
+		memset(a, 'a', 77);
+		a[76] = '\0';
+		mbuf_reset(&b);
+		mime_qp(&b, a);
+		snprintf(expected, sizeof(expected), "%s\r\n", a);
+		assert_string_equal(b.p, expected);
+		a[76] = 'a';
+		a[77] = '\0';
+		mbuf_reset(&b);
+		mime_qp(&b, a);
+		snprintf(expected, sizeof(expected), "%.75s=\r\naa\r\n", a);
+		assert_string_equal(b.p, expected);
+	}
 	/* Lone CR and CRLF are line breaks too; empty text is one CRLF. */
 	mbuf_reset(&b);
 	mime_qp(&b, "a\rb\r\nc");
