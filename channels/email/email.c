@@ -43,7 +43,9 @@
  * not found, a warning says throughput will be limited. Rejected: patching
  * or copying libesmtp, interposing connect() (process-wide, and invisible
  * to a library loaded with RTLD_LOCAL), or asking operators for system-wide
- * TCP settings. tests/bench/b_email.sh measures the difference.
+ * TCP settings. Measured on a 2-vCPU host into smtp-sink with a ~2 KB
+ * message: 22 msg/s in one session (89/s in four) without it, over 5,000/s
+ * with it (tests/bench/b_email.sh).
  *
  * SIGPIPE: libesmtp write()s to its socket; a relay that hangs up would
  * raise SIGPIPE and kill the daemon. Workers are created with SIGPIPE
