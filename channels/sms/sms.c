@@ -26,6 +26,7 @@
  */
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +36,7 @@
 #include "gsm.h"
 #include "smsreq.h"
 
-#define SMS_RESP_MAX 4096 /* bytes of a gateway answer we keep */
+#define SMS_RESP_MAX 1024 /* bytes of a gateway answer we keep */
 
 struct sms_job {
 	uint64_t msg_id;
@@ -50,27 +51,36 @@ struct sms_xfer {
 	struct sms_job *job;
 	CURL *easy;
 	struct sms_request req;
-	struct curl_slist *headers;
-	char resp[SMS_RESP_MAX];
 	size_t resp_len;
-	char err[CURL_ERROR_SIZE];
 	struct sms_xfer *prev, *next; /* sms_state.xfers: everything in flight */
+	/* buffers last: sms_start() zeroes only what comes before them */
+	char resp[SMS_RESP_MAX];
+	char err[CURL_ERROR_SIZE];
 };
 
 struct sms_state {
 	const struct herald_host *host;
 	struct sms_conf conf;
 	struct jobq *jobs;
+	size_t jobs_cap;
 	struct resq *results;
 	CURLM *multi;
 	pthread_t thread;
 	int thread_started;
 	atomic_int stop;
+	/* 1 while the worker waits and would take a new job: only then does
+	 * submit() pay for a curl_multi_wakeup(). */
+	atomic_int sleeping;
+	struct curl_slist *headers; /* Content-Type and no Expect, shared */
 	/* worker thread only */
 	CURL **idle; /* easy handles kept for reuse */
 	size_t nidle;
 	unsigned in_flight;
 	struct sms_xfer *xfers;
+	/* Outcomes of one loop turn, handed over together so the router
+	 * wakes once per turn rather than once per message. */
+	struct herald_result *done;
+	unsigned ndone;
 };
 
 static void sms_job_free(struct sms_job *j)
@@ -107,20 +117,18 @@ static void sms_xfer_free(struct sms_state *st, struct sms_xfer *x)
 		x->next->prev = x->prev;
 	if (x->easy) {
 		curl_multi_remove_handle(st->multi, x->easy);
-		if (st->nidle < st->conf.max_in_flight) {
-			curl_easy_reset(x->easy);
-			st->idle[st->nidle++] = x->easy;
-		} else {
+		if (st->nidle < st->conf.max_in_flight)
+			st->idle[st->nidle++] = x->easy; /* keeps its constant options */
+		else
 			curl_easy_cleanup(x->easy);
-		}
 	}
-	curl_slist_free_all(x->headers);
 	sms_request_free(&x->req);
 	sms_job_free(x->job);
 	free(x);
 }
 
-static void sms_push(struct sms_state *st, const struct herald_result *r, const char *masked)
+static void sms_log_result(struct sms_state *st, const struct herald_result *r,
+			   const char *masked)
 {
 	if (r->status == HERALD_PERMANENT)
 		st->host->log(st->host->ctx, HERALD_LOG_NOTICE, "sms: to=%s ref=%s permanent: %s",
@@ -128,60 +136,76 @@ static void sms_push(struct sms_state *st, const struct herald_result *r, const 
 	else if (r->status == HERALD_TEMPORARY)
 		st->host->log(st->host->ctx, HERALD_LOG_INFO, "sms: to=%s ref=%s temporary: %s",
 			      masked, r->ref, r->reason);
+}
+
+static void sms_push(struct sms_state *st, const struct herald_result *r, const char *masked)
+{
+	sms_log_result(st, r, masked);
 	if (resq_push(st->results, r) != 0)
 		st->host->log(st->host->ctx, HERALD_LOG_ERR, "sms: result queue: out of memory");
+}
+
+/* A new easy handle with the options every request of this channel shares;
+ * sms_start() sets only what differs per message. Handles are reused
+ * without curl_easy_reset(), so these stay. */
+static CURL *sms_easy_new(struct sms_state *st)
+{
+	const struct sms_conf *c = &st->conf;
+	CURL *e = curl_easy_init();
+
+	if (!e)
+		return NULL;
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms < 5000 ? c->timeout_ms : 5000L);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sms_write_cb);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "herald-sms/1");
+	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+	if (c->profile == SMS_PROFILE_KANNEL) {
+		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L); /* credentials are in the URL */
+	} else {
+		curl_easy_setopt(e, CURLOPT_URL, c->url);
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, st->headers);
+		if (c->user[0]) {
+			curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+			curl_easy_setopt(e, CURLOPT_USERNAME, c->user);
+			curl_easy_setopt(e, CURLOPT_PASSWORD, c->pass);
+		} else if (c->bearer[0]) {
+			curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+			curl_easy_setopt(e, CURLOPT_XOAUTH2_BEARER, c->bearer);
+		}
+	}
+	return e;
 }
 
 /* Set up and add one transfer; on failure push a temporary result. */
 static void sms_start(struct sms_state *st, struct sms_job *job)
 {
-	struct sms_xfer *x = calloc(1, sizeof(*x));
-	const struct sms_conf *c = &st->conf;
+	/* Not calloc: the buffers need no zeroing, only their lengths. */
+	struct sms_xfer *x = malloc(sizeof(*x));
 	CURL *e;
 	int ok = 0;
 
 	if (!x)
 		goto fail;
+	memset(x, 0, offsetof(struct sms_xfer, resp));
+	x->resp[0] = x->err[0] = '\0';
 	x->job = job;
-	if (sms_request_build(c, job->to, job->text, job->enc, job->ref, &x->req) != 0)
+	if (sms_request_build(&st->conf, job->to, job->text, job->enc, job->ref, &x->req) != 0)
 		goto fail;
-	e = st->nidle ? st->idle[--st->nidle] : curl_easy_init();
+	e = st->nidle ? st->idle[--st->nidle] : sms_easy_new(st);
 	if (!e)
 		goto fail;
 	x->easy = e;
-	curl_easy_setopt(e, CURLOPT_URL, x->req.url);
+	if (st->conf.profile == SMS_PROFILE_KANNEL)
+		curl_easy_setopt(e, CURLOPT_URL, x->req.url); /* the message is in it */
 	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms < 5000 ? c->timeout_ms : 5000L);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->err);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sms_write_cb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "herald-sms/1");
-	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
 	if (x->req.body) {
-		char ct[96];
-		snprintf(ct, sizeof(ct), "Content-Type: %s", x->req.content_type);
-		x->headers = curl_slist_append(NULL, ct);
-		/* No "Expect: 100-continue" round trip for bigger bodies. */
-		if (x->headers)
-			x->headers = curl_slist_append(x->headers, "Expect:");
-		if (!x->headers)
-			goto fail;
-		curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(x->req.body));
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->req.body);
-	} else {
-		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-	}
-	if (x->req.user) {
-		curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		curl_easy_setopt(e, CURLOPT_USERNAME, x->req.user);
-		curl_easy_setopt(e, CURLOPT_PASSWORD, x->req.pass);
-	} else if (x->req.bearer) {
-		curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
-		curl_easy_setopt(e, CURLOPT_XOAUTH2_BEARER, x->req.bearer);
 	}
 	if (curl_multi_add_handle(st->multi, e) != CURLM_OK)
 		goto fail;
@@ -199,19 +223,17 @@ fail:
 		snprintf(r.ref, sizeof(r.ref), "%s", job->ref);
 		snprintf(r.reason, sizeof(r.reason), "sms: cannot set up the request");
 		sms_push(st, &r, job->masked);
-		if (x) {
-			x->job = job;
-			sms_xfer_free(st, x);
-		} else {
+		if (x)
+			sms_xfer_free(st, x); /* frees the job too */
+		else
 			sms_job_free(job);
-		}
 	}
 }
 
 static void sms_finish(struct sms_state *st, CURL *e, CURLcode cc)
 {
 	struct sms_xfer *x = NULL;
-	struct herald_result r;
+	struct herald_result *r;
 	long code = 0;
 
 	curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&x);
@@ -219,13 +241,24 @@ static void sms_finish(struct sms_state *st, CURL *e, CURLcode cc)
 		return;
 	if (cc == CURLE_OK)
 		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+	r = &st->done[st->ndone++]; /* at most one per transfer in flight */
 	sms_outcome(&st->conf, cc == CURLE_OK ? code : 0,
 		    x->err[0] ? x->err : curl_easy_strerror(cc), x->resp, x->resp_len, x->job->ref,
-		    &r);
-	r.msg_id = x->job->msg_id;
-	sms_push(st, &r, x->job->masked);
+		    r);
+	r->msg_id = x->job->msg_id;
+	if (r->status != HERALD_SENT)
+		sms_log_result(st, r, x->job->masked);
 	st->in_flight--;
 	sms_xfer_free(st, x);
+}
+
+/* Hand this turn's outcomes to the router. */
+static void sms_flush(struct sms_state *st)
+{
+	for (unsigned i = 0; i < st->ndone; i++)
+		if (resq_push(st->results, &st->done[i]) != 0)
+			st->host->log(st->host->ctx, HERALD_LOG_ERR, "sms: result queue: out of memory");
+	st->ndone = 0;
 }
 
 static void *sms_worker(void *arg)
@@ -235,19 +268,36 @@ static void *sms_worker(void *arg)
 	while (!atomic_load(&st->stop)) {
 		struct sms_job *job;
 		CURLMsg *m;
-		int running = 0, left;
+		int running = 0, left, room;
 
-		while (st->in_flight < st->conf.max_in_flight && (job = jobq_pop(st->jobs, 0)))
+		/* jobq_len first: jobq_pop(q, 0) on an empty queue costs a
+		 * timed condvar wait, a system call. */
+		while (st->in_flight < st->conf.max_in_flight && jobq_len(st->jobs) > 0 &&
+		       (job = jobq_pop(st->jobs, 0)))
 			sms_start(st, job);
 		curl_multi_perform(st->multi, &running);
 		while ((m = curl_multi_info_read(st->multi, &left)) != NULL)
 			if (m->msg == CURLMSG_DONE)
 				sms_finish(st, m->easy_handle, m->data.result);
-		if (st->in_flight < st->conf.max_in_flight && jobq_len(st->jobs) > 0)
+		sms_flush(st);
+		room = st->in_flight < st->conf.max_in_flight;
+		if (room && jobq_len(st->jobs) > 0)
 			continue;
+		/* Announce the wait before the last look at the queue; submit()
+		 * pushes before it looks at the flag (both fenced), so a job is
+		 * either seen here or followed by a wakeup. */
+		if (room) {
+			atomic_store(&st->sleeping, 1);
+			atomic_thread_fence(memory_order_seq_cst);
+			if (jobq_len(st->jobs) > 0) {
+				atomic_store(&st->sleeping, 0);
+				continue;
+			}
+		}
 		/* Sleeps until a socket is ready, a timeout is due, or submit()
 		 * or close() calls curl_multi_wakeup(). */
 		curl_multi_poll(st->multi, NULL, 0, 1000, NULL);
+		atomic_store(&st->sleeping, 0);
 	}
 	return NULL;
 }
@@ -280,11 +330,20 @@ static int sms_open(const struct herald_host *host, void **state)
 		free(st);
 		return -1;
 	}
-	st->jobs = jobq_new(st->conf.max_in_flight * 8 > 256 ? st->conf.max_in_flight * 8 : 256);
+	st->jobs_cap = st->conf.max_in_flight * 8 > 256 ? st->conf.max_in_flight * 8 : 256;
+	st->jobs = jobq_new(st->jobs_cap);
 	st->results = resq_new();
 	st->multi = curl_multi_init();
 	st->idle = calloc(st->conf.max_in_flight, sizeof(*st->idle));
-	if (!st->jobs || !st->results || !st->multi || !st->idle)
+	st->done = calloc(st->conf.max_in_flight, sizeof(*st->done));
+	st->headers = curl_slist_append(NULL, st->conf.profile == SMS_PROFILE_JSON
+						  ? "Content-Type: application/json"
+						  : "Content-Type: application/x-www-form-urlencoded");
+	/* No "Expect: 100-continue" round trip for bigger bodies. */
+	if (st->headers)
+		st->headers = curl_slist_append(st->headers, "Expect:");
+	if (!st->jobs || !st->results || !st->multi || !st->idle || !st->done ||
+	    !st->headers)
 		goto fail;
 	curl_multi_setopt(st->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)st->conf.max_in_flight);
 	curl_multi_setopt(st->multi, CURLMOPT_MAXCONNECTS, (long)st->conf.max_in_flight);
@@ -330,6 +389,10 @@ static int sms_submit(void *state, const struct herald_msg *m)
 	char ref[SMS_REF_MAX], masked[64], why[128];
 	const char *text = m->body ? m->body : "";
 
+	/* Full: refuse before doing any work (only the worker takes jobs out,
+	 * so the queue cannot fill up behind this check). */
+	if (jobq_len(st->jobs) >= st->jobs_cap)
+		return -1;
 	sms_make_ref(m->event_id, m->attempt, ref, sizeof(ref));
 	st->host->mask(st->host->ctx, m->to ? m->to : "", masked, sizeof(masked));
 	if (!sms_e164_valid(m->to))
@@ -358,7 +421,9 @@ static int sms_submit(void *state, const struct herald_msg *m)
 		sms_job_free(job);
 		return -1; /* full: the host offers it again later */
 	}
-	curl_multi_wakeup(st->multi);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load(&st->sleeping))
+		curl_multi_wakeup(st->multi);
 	return 0;
 }
 
@@ -407,6 +472,8 @@ static void sms_close(void *state)
 		curl_multi_cleanup(st->multi);
 	resq_free(&st->results);
 	free(st->idle);
+	free(st->done);
+	curl_slist_free_all(st->headers);
 	/* Balance the curl_global_init of open (libcurl counts them). */
 	curl_global_cleanup();
 	free(st);

@@ -76,6 +76,48 @@ static void sb_param(struct sbuf *b, int *first, const char *name, const char *v
 	sb_enc(b, value);
 }
 
+/* A JSON string literal: quotes, backslash and control characters escaped,
+ * UTF-8 passed through (the text was validated by gsm_analyse). */
+static void sb_json_str(struct sbuf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *run = s;
+
+	sb_add(b, "\"", 1);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char e[6];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		sb_add(b, run, (size_t)(s - run));
+		run = s + 1;
+		switch (c) {
+		case '"': sb_add(b, "\\\"", 2); break;
+		case '\\': sb_add(b, "\\\\", 2); break;
+		case '\n': sb_add(b, "\\n", 2); break;
+		case '\r': sb_add(b, "\\r", 2); break;
+		case '\t': sb_add(b, "\\t", 2); break;
+		default:
+			memcpy(e, "\\u00", 4);
+			e[4] = hex[c >> 4];
+			e[5] = hex[c & 15];
+			sb_add(b, e, 6);
+		}
+	}
+	sb_add(b, run, (size_t)(s - run));
+	sb_add(b, "\"", 1);
+}
+
+/* ,"key":"value" (the first without the comma) */
+static void sb_json_field(struct sbuf *b, int *first, const char *key, const char *value)
+{
+	sb_add(b, *first ? "{" : ",", 1);
+	*first = 0;
+	sb_json_str(b, key);
+	sb_add(b, ":", 1);
+	sb_json_str(b, value);
+}
+
 static char *sb_take(struct sbuf *b)
 {
 	if (b->err) {
@@ -346,7 +388,6 @@ int sms_request_build(const struct sms_conf *c, const char *to, const char *text
 {
 	struct sbuf b = {0};
 	char *cb = NULL;
-	json_t *o = NULL;
 	int first = 1;
 
 	memset(out, 0, sizeof(*out));
@@ -392,22 +433,24 @@ int sms_request_build(const struct sms_conf *c, const char *to, const char *text
 			goto fail;
 		break;
 	case SMS_PROFILE_JSON:
-		o = json_pack("{s:s, s:s, s:s}", "to", to, "text", text, "reference", ref);
-		if (!o || (c->from[0] && json_object_set_new(o, "from", json_string(c->from))) ||
-		    (cb && json_object_set_new(o, "callback_url", json_string(cb))))
-			goto fail;
-		out->body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		sb_json_field(&b, &first, "to", to);
+		if (c->from[0])
+			sb_json_field(&b, &first, "from", c->from);
+		sb_json_field(&b, &first, "text", text);
+		sb_json_field(&b, &first, "reference", ref);
+		if (cb)
+			sb_json_field(&b, &first, "callback_url", cb);
+		sb_add(&b, "}", 1);
+		out->body = sb_take(&b);
 		out->url = strdup(c->url);
 		out->content_type = "application/json";
 		if (!out->body || !out->url)
 			goto fail;
 		break;
 	}
-	json_decref(o);
 	free(cb);
 	return 0;
 fail:
-	json_decref(o);
 	free(cb);
 	sms_request_free(out);
 	return -1;

@@ -301,7 +301,7 @@ static void test_request_json(void **state)
 	struct sms_conf c;
 	struct sms_request r;
 	json_t *o;
-	const char *text = "Quote \" backslash \\ tab\t emoji \xF0\x9F\x98\x80 </script>";
+	const char *text = "Quote \" backslash \\ tab\t nl\n ctl\x01\x1f del\x7f emoji \xF0\x9F\x98\x80 </script>";
 	(void)state;
 
 	load_ok(conf_json, &c);

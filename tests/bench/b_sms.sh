@@ -1,0 +1,96 @@
+#!/bin/sh
+# b_sms.sh - sms channel throughput against its ceiling, in one run.
+#
+# tests/bench/httpsink (libmicrohttpd, answers 200 {"id":"x"} to anything)
+# listens on a free loopback port. The ceiling is tests/bench/curlmulti: a
+# plain libcurl multi loop on one thread POSTing N copies of the very body
+# the plugin sends, MAX_IN_FLIGHT at a time. Then the sms plugin, profile
+# json, max_in_flight the same, through build/tests/bench/chanrun -n N:
+# its submit, queue, worker thread, request building, outcome mapping and
+# result queue all included. Each runs ROUNDS times, interleaved; the best
+# round of each counts (this box is shared: the best round is the one least
+# disturbed). Target: plugin >= 0.8 x ceiling.
+# Writes {"sms_per_s", "sms_ceiling_per_s"} to $BENCH_OUT/sms.json.
+#
+#   SMS_BENCH_N (20000)  SMS_BENCH_INFLIGHT (32)  SMS_BENCH_ROUNDS (5)
+set -u
+HERALD_BUILD=${HERALD_BUILD:-$(pwd)/build}
+HERALD_SRC=${HERALD_SRC:-$(pwd)}
+BENCH_OUT=${BENCH_OUT:-$HERALD_BUILD/bench.d}
+# lib.sh: $T, track_pid, and stopping every server by PID on exit.
+. "$HERALD_SRC/tests/integration/lib.sh"
+
+N=${SMS_BENCH_N:-20000}
+C=${SMS_BENCH_INFLIGHT:-32}
+ROUNDS=${SMS_BENCH_ROUNDS:-5}
+for f in "$BIN/tests/bench/httpsink" "$BIN/tests/bench/curlmulti" "$BIN/tests/bench/chanrun" \
+	"$BIN/channels/sms.so"; do
+	if [ ! -x "$f" ] && [ ! -f "$f" ]; then
+		echo "b_sms: missing $f (make all bench bins?)"
+		exit 1
+	fi
+done
+
+"$BIN/tests/bench/httpsink" -t 2 >"$T/sink.out" 2>"$T/sink.err" &
+SINK_PID=$!
+track_pid $SINK_PID
+if ! wait_for 10 grep -q 'listening on' "$T/sink.out"; then
+	echo "b_sms: httpsink did not start"
+	cat "$T/sink.err"
+	exit 1
+fi
+PORT=$(sed -n 's/^httpsink: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$T/sink.out")
+URL=http://127.0.0.1:$PORT/send
+
+cat >"$T/sms.ini" <<EOF
+[http]
+public_url = http://127.0.0.1:7402
+
+[channel.sms]
+profile = json
+url = $URL
+from = HERALD
+max_in_flight = $C
+timeout = 30
+EOF
+TEXT="Reminder: Ada, you have an appointment on 1 December at 10:00, Cardiff. Ref: HX-2RRF-BW77"
+printf '{"event_id":"bench","to":"+447700900123","body":"%s"}\n' "$TEXT" >"$T/msg.jsonl"
+# The body the plugin sends for that message (reference bench-<i>.1).
+BODY=$(printf '{"to":"+447700900123","from":"HERALD","text":"%s","reference":"bench-12345.1","callback_url":"http://127.0.0.1:7402/receipts/sms/json"}' "$TEXT")
+
+best_ceiling=0
+best_plugin=0
+r=1
+while [ $r -le "$ROUNDS" ]; do
+	if ! "$BIN/tests/bench/curlmulti" -n "$N" -c "$C" -b "$BODY" "$URL" >"$T/curlmulti.out" 2>&1; then
+		echo "b_sms: curlmulti failed:"
+		cat "$T/curlmulti.out"
+		exit 1
+	fi
+	ceiling=$(sed -n 's/^curlmulti: .* = \([0-9.]*\)\/s .*/\1/p' "$T/curlmulti.out")
+	if ! "$BIN/tests/bench/chanrun" -t 60 -n "$N" "$BIN/channels/sms.so" "$T/sms.ini" \
+		"$T/msg.jsonl" >"$T/chanrun.out" 2>"$T/chanrun.err"; then
+		echo "b_sms: chanrun failed:"
+		tail -5 "$T/chanrun.out" "$T/chanrun.err"
+		exit 1
+	fi
+	plugin=$(sed -n 's/^chanrun: .* = \([0-9.]*\)\/s$/\1/p' "$T/chanrun.out")
+	echo "sms round $r: curlmulti $ceiling req/s, sms plugin $plugin msg/s ($C in flight, $N requests)"
+	best_ceiling=$(awk -v a="$best_ceiling" -v b="$ceiling" 'BEGIN { print (b > a ? b : a) }')
+	best_plugin=$(awk -v a="$best_plugin" -v b="$plugin" 'BEGIN { print (b > a ? b : a) }')
+	r=$((r + 1))
+done
+# Every request of every round reached the sink.
+stop_pid "$SINK_PID"
+PIDS=""
+got=$(sed -n 's/^httpsink: \([0-9]*\) requests$/\1/p' "$T/sink.err")
+want=$((2 * N * ROUNDS))
+if [ "${got:-0}" -ne "$want" ]; then
+	echo "b_sms: the sink counted ${got:-?} requests, expected $want"
+	exit 1
+fi
+ratio=$(awk -v a="$best_plugin" -v b="$best_ceiling" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+verdict=$(awk -v r="$ratio" 'BEGIN { print (r >= 0.8 ? "target met" : "BELOW TARGET") }')
+echo "sms: plugin $best_plugin msg/s, ceiling (curlmulti) $best_ceiling req/s, ratio $ratio (target >= 0.80: $verdict)"
+mkdir -p "$BENCH_OUT"
+printf '{"sms_per_s": %s, "sms_ceiling_per_s": %s}\n' "$best_plugin" "$best_ceiling" >"$BENCH_OUT/sms.json"

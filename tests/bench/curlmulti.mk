@@ -1,0 +1,1 @@
+curlmulti_PKGS := libcurl

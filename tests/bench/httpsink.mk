@@ -1,0 +1,1 @@
+httpsink_PKGS := libmicrohttpd
