@@ -94,8 +94,8 @@ int cmd_sms_info(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "heraldctl: sms-info: text is not valid UTF-8\n");
 		goto fail;
 	}
-	printf("encoding=%s chars=%zu segments=%zu\n", gsm_encoding_name(info.encoding),
-	       info.chars, info.segments);
+	printf("encoding=%s chars=%zu segments=%zu\n", gsm_encoding_name(info.encoding), info.chars,
+	       info.segments);
 	rc = 0;
 fail:
 	free(owned);

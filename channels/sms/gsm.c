@@ -22,8 +22,7 @@ static int gsm_ascii_cost(uint32_t c)
 {
 	switch (c) {
 	case '\n':
-	case '\r':
-		return 1;
+	case '\r': return 1;
 	case '\f':
 	case '^':
 	case '{':
@@ -32,12 +31,9 @@ static int gsm_ascii_cost(uint32_t c)
 	case '[':
 	case '~':
 	case ']':
-	case '|':
-		return 2;
-	case '`':
-		return 0;
-	default:
-		return c >= 0x20 && c < 0x7F ? 1 : 0;
+	case '|': return 2;
+	case '`': return 0;
+	default: return c >= 0x20 && c < 0x7F ? 1 : 0;
 	}
 }
 

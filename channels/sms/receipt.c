@@ -91,12 +91,9 @@ static int rcpt_kannel(const struct herald_http_req *req, struct herald_result *
 		rcpt_fill(out, ref, HERALD_PERMANENT);
 		snprintf(out->reason, sizeof(out->reason), "dlr 16: rejected by SMSC");
 		break;
-	case 4:
-		return rcpt_answer(resp, resp_len, 0, "ok: buffered", NULL);
-	case 8:
-		return rcpt_answer(resp, resp_len, 0, "ok: accepted by SMSC", NULL);
-	default:
-		return rcpt_answer(resp, resp_len, -1, "unknown dlr status", NULL);
+	case 4: return rcpt_answer(resp, resp_len, 0, "ok: buffered", NULL);
+	case 8: return rcpt_answer(resp, resp_len, 0, "ok: accepted by SMSC", NULL);
+	default: return rcpt_answer(resp, resp_len, -1, "unknown dlr status", NULL);
 	}
 	return rcpt_answer(resp, resp_len, 1, "ok", NULL);
 }
@@ -114,7 +111,7 @@ static int rcpt_twilio(const struct herald_http_req *req, struct herald_result *
 {
 	static const char *const done[] = {"delivered", "read", NULL};
 	static const char *const failed[] = {"undelivered", "failed", "canceled", NULL};
-	static const char *const interim[] = {"queued",  "accepted", "scheduled",
+	static const char *const interim[] = {"queued",	 "accepted", "scheduled",
 					      "sending", "sent",     NULL};
 	const char *ref = rcpt_arg(req, "ref"), *st = rcpt_arg(req, "MessageStatus");
 	const char *code = rcpt_arg(req, "ErrorCode");

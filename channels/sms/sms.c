@@ -127,8 +127,7 @@ static void sms_xfer_free(struct sms_state *st, struct sms_xfer *x)
 	free(x);
 }
 
-static void sms_log_result(struct sms_state *st, const struct herald_result *r,
-			   const char *masked)
+static void sms_log_result(struct sms_state *st, const struct herald_result *r, const char *masked)
 {
 	if (r->status == HERALD_PERMANENT)
 		st->host->log(st->host->ctx, HERALD_LOG_NOTICE, "sms: to=%s ref=%s permanent: %s",
@@ -158,7 +157,8 @@ static CURL *sms_easy_new(struct sms_state *st)
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms < 5000 ? c->timeout_ms : 5000L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+			 c->timeout_ms < 5000 ? c->timeout_ms : 5000L);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sms_write_cb);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "herald-sms/1");
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
@@ -257,7 +257,8 @@ static void sms_flush(struct sms_state *st)
 {
 	for (unsigned i = 0; i < st->ndone; i++)
 		if (resq_push(st->results, &st->done[i]) != 0)
-			st->host->log(st->host->ctx, HERALD_LOG_ERR, "sms: result queue: out of memory");
+			st->host->log(st->host->ctx, HERALD_LOG_ERR,
+				      "sms: result queue: out of memory");
 	st->ndone = 0;
 }
 
@@ -336,14 +337,14 @@ static int sms_open(const struct herald_host *host, void **state)
 	st->multi = curl_multi_init();
 	st->idle = calloc(st->conf.max_in_flight, sizeof(*st->idle));
 	st->done = calloc(st->conf.max_in_flight, sizeof(*st->done));
-	st->headers = curl_slist_append(NULL, st->conf.profile == SMS_PROFILE_JSON
-						  ? "Content-Type: application/json"
-						  : "Content-Type: application/x-www-form-urlencoded");
+	st->headers =
+	    curl_slist_append(NULL, st->conf.profile == SMS_PROFILE_JSON
+					? "Content-Type: application/json"
+					: "Content-Type: application/x-www-form-urlencoded");
 	/* No "Expect: 100-continue" round trip for bigger bodies. */
 	if (st->headers)
 		st->headers = curl_slist_append(st->headers, "Expect:");
-	if (!st->jobs || !st->results || !st->multi || !st->idle || !st->done ||
-	    !st->headers)
+	if (!st->jobs || !st->results || !st->multi || !st->idle || !st->done || !st->headers)
 		goto fail;
 	curl_multi_setopt(st->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)st->conf.max_in_flight);
 	curl_multi_setopt(st->multi, CURLMOPT_MAXCONNECTS, (long)st->conf.max_in_flight);
@@ -356,9 +357,8 @@ static int sms_open(const struct herald_host *host, void **state)
 			  "gateway acceptance counts as delivered");
 	host->log(host->ctx, HERALD_LOG_INFO,
 		  "sms: profile=%s max_in_flight=%u max_segments=%u timeout=%lds receipts=%s",
-		  sms_profile_name(st->conf.profile), st->conf.max_in_flight,
-		  st->conf.max_segments, st->conf.timeout_ms / 1000,
-		  st->conf.public_url[0] ? "yes" : "no");
+		  sms_profile_name(st->conf.profile), st->conf.max_in_flight, st->conf.max_segments,
+		  st->conf.timeout_ms / 1000, st->conf.public_url[0] ? "yes" : "no");
 	*state = st;
 	return 0;
 fail:

@@ -182,8 +182,9 @@ static int conf_uint(const char *v, unsigned def, unsigned lo, unsigned hi, cons
 	while (*end == ' ')
 		end++;
 	if (*end || end == v || n < (long)lo || n > (long)hi) {
-		snprintf(err, errlen, "[channel.sms] %s must be a whole number %u..%u (got '%.40s')",
-			 key, lo, hi, v);
+		snprintf(err, errlen,
+			 "[channel.sms] %s must be a whole number %u..%u (got '%.40s')", key, lo,
+			 hi, v);
 		return -1;
 	}
 	*out = (unsigned)n;
@@ -214,8 +215,8 @@ int sms_conf_load(struct sms_conf *c, sms_conf_lookup get, void *ctx, char *err,
 	} else if (!strcmp(v, "json")) {
 		c->profile = SMS_PROFILE_JSON;
 	} else {
-		snprintf(err, errlen, "[channel.sms] profile must be kannel, twilio or json (got '%.40s')",
-			 v);
+		snprintf(err, errlen,
+			 "[channel.sms] profile must be kannel, twilio or json (got '%.40s')", v);
 		return -1;
 	}
 	v = get(ctx, NULL, "url");
@@ -231,15 +232,15 @@ int sms_conf_load(struct sms_conf *c, sms_conf_lookup get, void *ctx, char *err,
 	}
 	/* Credentials: account/token are the Twilio names, username/password
 	 * everyone else's; either pair is accepted for any profile. */
-	if (get(ctx, NULL, "account") || (c->profile == SMS_PROFILE_TWILIO &&
-					  !get(ctx, NULL, "username"))) {
+	if (get(ctx, NULL, "account") ||
+	    (c->profile == SMS_PROFILE_TWILIO && !get(ctx, NULL, "username"))) {
 		user_key = "account";
 		pass_key = "token";
 	}
-	if (conf_copy(c->user, sizeof(c->user), get(ctx, NULL, user_key), user_key, err,
-		      errlen) != 0 ||
-	    conf_copy(c->pass, sizeof(c->pass), get(ctx, NULL, pass_key), pass_key, err,
-		      errlen) != 0)
+	if (conf_copy(c->user, sizeof(c->user), get(ctx, NULL, user_key), user_key, err, errlen) !=
+		0 ||
+	    conf_copy(c->pass, sizeof(c->pass), get(ctx, NULL, pass_key), pass_key, err, errlen) !=
+		0)
 		return -1;
 	if (c->profile == SMS_PROFILE_JSON && !c->user[0] && get(ctx, NULL, "token")) {
 		/* A token without an account is a Bearer token. */
@@ -264,15 +265,16 @@ int sms_conf_load(struct sms_conf *c, sms_conf_lookup get, void *ctx, char *err,
 	if (conf_copy(c->from, sizeof(c->from), get(ctx, NULL, "from"), "from", err, errlen) != 0)
 		return -1;
 	if (c->profile == SMS_PROFILE_TWILIO && !c->from[0]) {
-		snprintf(err, errlen, "[channel.sms] profile twilio needs from (a number or sender id)");
+		snprintf(err, errlen,
+			 "[channel.sms] profile twilio needs from (a number or sender id)");
 		return -1;
 	}
 	if (conf_uint(get(ctx, NULL, "max_segments"), 6, 1, 255, "max_segments", &c->max_segments,
 		      err, errlen) != 0 ||
 	    conf_uint(get(ctx, NULL, "max_in_flight"), 32, 1, 1024, "max_in_flight",
 		      &c->max_in_flight, err, errlen) != 0 ||
-	    conf_uint(get(ctx, NULL, "timeout"), 10, 1, 600, "timeout", &timeout_s, err,
-		      errlen) != 0)
+	    conf_uint(get(ctx, NULL, "timeout"), 10, 1, 600, "timeout", &timeout_s, err, errlen) !=
+		0)
 		return -1;
 	c->timeout_ms = (long)timeout_s * 1000;
 	v = get(ctx, "http", "public_url");
@@ -376,9 +378,7 @@ static char *sms_callback(const struct sms_conf *c, const char *ref)
 		sb_str(&b, "/receipts/sms/twilio?ref=");
 		sb_str(&b, ref);
 		break;
-	case SMS_PROFILE_JSON:
-		sb_str(&b, "/receipts/sms/json");
-		break;
+	case SMS_PROFILE_JSON: sb_str(&b, "/receipts/sms/json"); break;
 	}
 	return sb_take(&b);
 }
@@ -472,8 +472,7 @@ static void scrub(char *s, const char *secret)
 	}
 }
 
-void sms_excerpt(const struct sms_conf *c, const char *body, size_t len, char *out,
-		 size_t outlen)
+void sms_excerpt(const struct sms_conf *c, const char *body, size_t len, char *out, size_t outlen)
 {
 	char tmp[512];
 	size_t n = 0, o = 0, i = 0;
@@ -547,8 +546,8 @@ static void provider_id(const char *body, size_t len, char *out, size_t outlen)
 	json_decref(o);
 }
 
-void sms_outcome(const struct sms_conf *c, long http_code, const char *curl_err,
-		 const char *body, size_t body_len, const char *ref, struct herald_result *out)
+void sms_outcome(const struct sms_conf *c, long http_code, const char *curl_err, const char *body,
+		 size_t body_len, const char *ref, struct herald_result *out)
 {
 	char ex[128], id[72];
 
@@ -570,7 +569,8 @@ void sms_outcome(const struct sms_conf *c, long http_code, const char *curl_err,
 		if (c->profile != SMS_PROFILE_KANNEL && body)
 			provider_id(body, body_len, id, sizeof(id));
 		if (id[0])
-			snprintf(out->reason, sizeof(out->reason), "%ld accepted, id=%s", http_code, id);
+			snprintf(out->reason, sizeof(out->reason), "%ld accepted, id=%s", http_code,
+				 id);
 		else
 			snprintf(out->reason, sizeof(out->reason), "%ld %s", http_code,
 				 ex[0] ? ex : "accepted");

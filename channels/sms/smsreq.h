@@ -21,15 +21,15 @@ enum sms_profile {
 struct sms_conf {
 	enum sms_profile profile;
 	char url[1024];
-	char user[256]; /* username, or account (twilio) */
-	char pass[256]; /* password, or token (twilio); never logged */
+	char user[256];	  /* username, or account (twilio) */
+	char pass[256];	  /* password, or token (twilio); never logged */
 	char bearer[256]; /* json profile: token without account = Bearer auth */
 	char from[64];
 	/* [http] public_url without trailing '/', "" when receipts are off. */
 	char public_url[1024];
-	unsigned max_segments;  /* default 6 */
+	unsigned max_segments;	/* default 6 */
 	unsigned max_in_flight; /* default 32 */
-	long timeout_ms;        /* default 10 s */
+	long timeout_ms;	/* default 10 s */
 };
 
 /* Read and validate [channel.sms] (and [http] public_url) through the
@@ -51,11 +51,11 @@ int sms_ref_valid(const char *s);
 
 /* One HTTP request to the gateway. */
 struct sms_request {
-	char *url;                /* full URL (Kannel: with the query string) */
-	char *body;               /* POST body, NULL for GET */
+	char *url;		  /* full URL (Kannel: with the query string) */
+	char *body;		  /* POST body, NULL for GET */
 	const char *content_type; /* of body, NULL for GET */
 	const char *user, *pass;  /* basic auth, NULL for none */
-	const char *bearer;       /* Bearer token, NULL for none */
+	const char *bearer;	  /* Bearer token, NULL for none */
 };
 
 /* Build the request for sending TEXT (already analysed as ENC) to TO with
@@ -76,11 +76,10 @@ char *sms_url_encode(const char *s);
  * status plus a short sanitised excerpt of the body: printable ASCII only,
  * long digit runs masked, configured secrets removed.
  */
-void sms_outcome(const struct sms_conf *c, long http_code, const char *curl_err,
-		 const char *body, size_t body_len, const char *ref, struct herald_result *out);
+void sms_outcome(const struct sms_conf *c, long http_code, const char *curl_err, const char *body,
+		 size_t body_len, const char *ref, struct herald_result *out);
 /* The sanitised excerpt used in reasons (exposed for tests). */
-void sms_excerpt(const struct sms_conf *c, const char *body, size_t len, char *out,
-		 size_t outlen);
+void sms_excerpt(const struct sms_conf *c, const char *body, size_t len, char *out, size_t outlen);
 
 /* herald_channel.receipt for /receipts/sms[/twilio|/json]. */
 int sms_receipt(const struct herald_http_req *req, struct herald_result *out, char *resp,

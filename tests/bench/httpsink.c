@@ -26,8 +26,8 @@ static atomic_ulong sink_count;
 static int sink_marker; /* *con_cls after the first call of a request */
 
 static enum MHD_Result sink_handler(void *cls, struct MHD_Connection *conn, const char *url,
-				    const char *method, const char *version,
-				    const char *upload, size_t *upload_size, void **con_cls)
+				    const char *method, const char *version, const char *upload,
+				    size_t *upload_size, void **con_cls)
 {
 	(void)cls, (void)url, (void)method, (void)version, (void)upload;
 	if (*con_cls == NULL) {
@@ -55,9 +55,7 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'p': port = atoi(optarg); break;
 		case 't': threads = (unsigned)atoi(optarg); break;
-		default:
-			fprintf(stderr, "usage: httpsink [-p PORT] [-t THREADS]\n");
-			return 2;
+		default: fprintf(stderr, "usage: httpsink [-p PORT] [-t THREADS]\n"); return 2;
 		}
 	}
 	if (threads < 1)
@@ -78,18 +76,19 @@ int main(int argc, char **argv)
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((uint16_t)port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
-			     NULL, sink_handler, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-			     MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-			     (unsigned)4096, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-			     MHD_OPTION_END);
+	d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port,
+			     NULL, NULL, sink_handler, NULL, MHD_OPTION_SOCK_ADDR,
+			     (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
+			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
 	if (!d) {
 		fprintf(stderr, "httpsink: cannot start on 127.0.0.1:%d\n", port);
 		MHD_destroy_response(sink_resp);
 		return 1;
 	}
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	printf("httpsink: listening on 127.0.0.1:%u\n", info ? (unsigned)info->port : (unsigned)port);
+	printf("httpsink: listening on 127.0.0.1:%u\n",
+	       info ? (unsigned)info->port : (unsigned)port);
 	fflush(stdout);
 	sigwait(&set, &sig);
 	MHD_stop_daemon(d);

@@ -26,10 +26,10 @@ struct gsm_case {
 	size_t chars, segments;
 };
 
-#define EURO "\xE2\x82\xAC"      /* U+20AC, GSM-7 extension table */
-#define WCIRC "\xC5\xB5"         /* U+0175 w circumflex (Welsh), not GSM */
+#define EURO "\xE2\x82\xAC"	 /* U+20AC, GSM-7 extension table */
+#define WCIRC "\xC5\xB5"	 /* U+0175 w circumflex (Welsh), not GSM */
 #define EMOJI "\xF0\x9F\x98\x80" /* U+1F600, a surrogate pair in UTF-16 */
-#define OMEGA "\xCE\xA9"         /* U+03A9, GSM-7 basic */
+#define OMEGA "\xCE\xA9"	 /* U+03A9, GSM-7 basic */
 
 static const struct gsm_case gsm_cases[] = {
     {"empty text", {{"", 0}}, GSM_ENC_GSM7, 0, 0},
@@ -70,11 +70,17 @@ static const struct gsm_case gsm_cases[] = {
     {"35 emoji = 70 units", {{EMOJI, 35}}, GSM_ENC_UCS2, 70, 1},
     {"36 emoji = 72 units", {{EMOJI, 36}}, GSM_ENC_UCS2, 72, 2},
     {"67 emoji = 134 units in 33+33+1", {{EMOJI, 67}}, GSM_ENC_UCS2, 134, 3},
-    {"surrogate pair never split across parts", {{"a", 66}, {EMOJI, 1}, {WCIRC, 66}},
-     GSM_ENC_UCS2, 134, 3},
+    {"surrogate pair never split across parts",
+     {{"a", 66}, {EMOJI, 1}, {WCIRC, 66}},
+     GSM_ENC_UCS2,
+     134,
+     3},
     {"65 + emoji fills part 1 exactly", {{"a", 65}, {EMOJI, 1}, {WCIRC, 67}}, GSM_ENC_UCS2, 134, 2},
-    {"Welsh text", {{"Diolch! Mae eich tocyn yn barod i'w gasglu. Croeso i d" WCIRC "r.", 1}},
-     GSM_ENC_UCS2, 57, 1},
+    {"Welsh text",
+     {{"Diolch! Mae eich tocyn yn barod i'w gasglu. Croeso i d" WCIRC "r.", 1}},
+     GSM_ENC_UCS2,
+     57,
+     1},
 };
 
 static const struct {
@@ -134,7 +140,8 @@ static void test_gsm_table(void **state)
 			print_error("%s: got %s chars=%zu segments=%zu, want %s chars=%zu "
 				    "segments=%zu\n",
 				    c->name, gsm_encoding_name(info.encoding), info.chars,
-				    info.segments, gsm_encoding_name(c->enc), c->chars, c->segments);
+				    info.segments, gsm_encoding_name(c->enc), c->chars,
+				    c->segments);
 			bad++;
 		}
 	}
@@ -189,8 +196,8 @@ static void test_gsm_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_gsm_table),    cmocka_unit_test(test_gsm_invalid),
-	    cmocka_unit_test(test_gsm_nul),      cmocka_unit_test(test_gsm_no_crash),
+	    cmocka_unit_test(test_gsm_table), cmocka_unit_test(test_gsm_invalid),
+	    cmocka_unit_test(test_gsm_nul),   cmocka_unit_test(test_gsm_no_crash),
 	    cmocka_unit_test(test_gsm_names),
 	};
 	return cmocka_run_group_tests_name("gsm", tests, NULL, NULL);

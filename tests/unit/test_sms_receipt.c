@@ -111,9 +111,11 @@ static const struct rcase rcases[] = {
     {"kannel status empty", "GET", "", "ref=ev-1.1&status=", NULL, "", -1, 0, NULL, ""},
     {"kannel no ref", "GET", "", "status=1", NULL, "", -1, 0, NULL, "ref"},
     {"kannel ref with space", "GET", "", "ref=ev%201&status=1", NULL, "", -1, 0, NULL, "ref"},
-    {"kannel ref with markup", "GET", "", "ref=%3Cscript%3E&status=1", NULL, "", -1, 0, NULL, "ref"},
+    {"kannel ref with markup", "GET", "", "ref=%3Cscript%3E&status=1", NULL, "", -1, 0, NULL,
+     "ref"},
     {"kannel ref too long", "GET", "",
-     "ref=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "ref="
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx&status=1",
      NULL, "", -1, 0, NULL, "ref"},
     {"kannel nothing at all", "GET", "", "", NULL, "", -1, 0, NULL, ""},
@@ -129,8 +131,8 @@ static const struct rcase rcases[] = {
      HERALD_PERMANENT, "ev-2.1", "twilio failed"},
     {"twilio sent is intermediate", "POST", "/twilio", "ref=ev-2.1", FORM, "MessageStatus=sent", 0,
      0, NULL, "sent"},
-    {"twilio queued is intermediate", "POST", "/twilio", "ref=ev-2.1", FORM,
-     "MessageStatus=queued", 0, 0, NULL, "queued"},
+    {"twilio queued is intermediate", "POST", "/twilio", "ref=ev-2.1", FORM, "MessageStatus=queued",
+     0, 0, NULL, "queued"},
     {"twilio unknown status", "POST", "/twilio", "ref=ev-2.1", FORM, "MessageStatus=exploded", -1,
      0, NULL, "MessageStatus"},
     {"twilio no status", "POST", "/twilio", "ref=ev-2.1", FORM, "MessageSid=SM1", -1, 0, NULL,
@@ -139,15 +141,16 @@ static const struct rcase rcases[] = {
     {"twilio error code garbage cleaned", "POST", "/twilio", "ref=ev-2.1", FORM,
      "MessageStatus=failed&ErrorCode=%0A%1B%5B31m", 1, HERALD_PERMANENT, "ev-2.1", "(error "},
     /* JSON callback */
-    {"json delivered", "POST", "/json", "", JSON, "{\"reference\":\"ev-3.1\",\"status\":\"delivered\"}",
-     1, HERALD_DELIVERED, "ev-3.1", "delivered"},
+    {"json delivered", "POST", "/json", "", JSON,
+     "{\"reference\":\"ev-3.1\",\"status\":\"delivered\"}", 1, HERALD_DELIVERED, "ev-3.1",
+     "delivered"},
     {"json failed with reason", "POST", "/json", "", JSON,
      "{\"reference\":\"ev-3.1\",\"status\":\"failed\",\"reason\":\"absent\\nsubscriber\"}", 1,
      HERALD_PERMANENT, "ev-3.1", "failed: absent subscriber"},
     {"json sent is intermediate", "POST", "/json", "", JSON,
      "{\"reference\":\"ev-3.1\",\"status\":\"sent\"}", 0, 0, NULL, "sent"},
-    {"json unknown status", "POST", "/json", "", JSON, "{\"reference\":\"ev-3.1\",\"status\":\"meh\"}",
-     -1, 0, NULL, "status"},
+    {"json unknown status", "POST", "/json", "", JSON,
+     "{\"reference\":\"ev-3.1\",\"status\":\"meh\"}", -1, 0, NULL, "status"},
     {"json status not a string", "POST", "/json", "", JSON,
      "{\"reference\":\"ev-3.1\",\"status\":1}", -1, 0, NULL, "status"},
     {"json reference not a string", "POST", "/json", "", JSON,
@@ -202,8 +205,8 @@ static void test_receipt_table(void **state)
 		if (rc == 1 && (out.status != c->status || strcmp(out.ref, c->ref) != 0 ||
 				!strstr(out.reason, c->reason) || out.msg_id != 0 ||
 				out.version != HERALD_RESULT_VERSION)) {
-			print_error("%s: status %d ref '%.20s' reason '%.60s'\n", c->name, out.status,
-				    out.ref, out.reason);
+			print_error("%s: status %d ref '%.20s' reason '%.60s'\n", c->name,
+				    out.status, out.ref, out.reason);
 			bad++;
 		}
 		if (rc != 1 && !strstr(resp, c->reason)) {
@@ -248,13 +251,16 @@ static void test_receipt_garbage(void **state)
 	(void)state;
 
 	for (int round = 0; round < 3000; round++) {
-		struct rcase c = {"garbage", "POST", paths[round % 3], query,
-				  round % 2 ? FORM : JSON, body, 0, 0, NULL, ""};
+		struct rcase c = {
+		    "garbage", "POST", paths[round % 3], query, round % 2 ? FORM : JSON, body, 0, 0,
+		    NULL,      ""};
 		struct herald_result out;
 		char resp[64];
 		size_t bl = 0, ql = 0;
-		size_t nb = (seed >> 3) % (sizeof(body) - 1), nq = (seed >> 7) % (sizeof(query) - 1);
-		static const char alphabet[] = "ref=status=MessageStatus&%{}\"reference:delivered1.";
+		size_t nb = (seed >> 3) % (sizeof(body) - 1),
+		       nq = (seed >> 7) % (sizeof(query) - 1);
+		static const char alphabet[] =
+		    "ref=status=MessageStatus&%{}\"reference:delivered1.";
 
 		for (; bl < nb; bl++) {
 			seed = seed * 1103515245u + 12345u;

@@ -42,12 +42,9 @@ static void load_ok(const struct kv *kv, struct sms_conf *c)
 }
 
 static const struct kv conf_kannel[] = {
-    {S, "profile", "kannel"},
-    {S, "url", "http://127.0.0.1:13013/cgi-bin/sendsms"},
-    {S, "username", "herald"},
-    {S, "password", "p&ss w0rd"},
-    {S, "from", "HERALD"},
-    {"http", "public_url", "http://127.0.0.1:7402/"},
+    {S, "profile", "kannel"},  {S, "url", "http://127.0.0.1:13013/cgi-bin/sendsms"},
+    {S, "username", "herald"}, {S, "password", "p&ss w0rd"},
+    {S, "from", "HERALD"},     {"http", "public_url", "http://127.0.0.1:7402/"},
     {NULL, NULL, NULL},
 };
 
@@ -122,15 +119,24 @@ static void test_conf_errors(void **state)
 	     {{S, "profile", "kannel"}, {S, "url", "http://x/"}, {S, "username", "u"}, {0}},
 	     "needs username and password"},
 	    {"twilio without token",
-	     {{S, "profile", "twilio"}, {S, "url", "http://x/"}, {S, "account", "AC"}, {S, "from", "+4477"}, {0}},
+	     {{S, "profile", "twilio"},
+	      {S, "url", "http://x/"},
+	      {S, "account", "AC"},
+	      {S, "from", "+4477"},
+	      {0}},
 	     "needs account and token"},
 	    {"twilio without from",
-	     {{S, "profile", "twilio"}, {S, "url", "http://x/"}, {S, "account", "AC"}, {S, "token", "t"}, {0}},
+	     {{S, "profile", "twilio"},
+	      {S, "url", "http://x/"},
+	      {S, "account", "AC"},
+	      {S, "token", "t"},
+	      {0}},
 	     "from"},
 	    {"json with half the credentials",
 	     {{S, "profile", "json"}, {S, "url", "http://x/"}, {S, "username", "u"}, {0}},
 	     "go together"},
-	    {"max_segments 0", {{S, "profile", "json"}, {S, "url", "http://x/"}, {S, "max_segments", "0"}, {0}},
+	    {"max_segments 0",
+	     {{S, "profile", "json"}, {S, "url", "http://x/"}, {S, "max_segments", "0"}, {0}},
 	     "max_segments"},
 	    {"max_segments words",
 	     {{S, "profile", "json"}, {S, "url", "http://x/"}, {S, "max_segments", "six"}, {0}},
@@ -138,10 +144,14 @@ static void test_conf_errors(void **state)
 	    {"max_in_flight huge",
 	     {{S, "profile", "json"}, {S, "url", "http://x/"}, {S, "max_in_flight", "100000"}, {0}},
 	     "max_in_flight"},
-	    {"timeout negative", {{S, "profile", "json"}, {S, "url", "http://x/"}, {S, "timeout", "-1"}, {0}},
+	    {"timeout negative",
+	     {{S, "profile", "json"}, {S, "url", "http://x/"}, {S, "timeout", "-1"}, {0}},
 	     "timeout"},
 	    {"public_url not a URL",
-	     {{S, "profile", "json"}, {S, "url", "http://x/"}, {"http", "public_url", "localhost:7402"}, {0}},
+	     {{S, "profile", "json"},
+	      {S, "url", "http://x/"},
+	      {"http", "public_url", "localhost:7402"},
+	      {0}},
 	     "public_url"},
 	    {"control char in from",
 	     {{S, "profile", "json"}, {S, "url", "http://x/"}, {S, "from", "A\nB"}, {0}},
@@ -168,9 +178,9 @@ static void test_e164(void **state)
 	} cases[] = {
 	    {"+447700900123", 1},
 	    {"+12025550123", 1},
-	    {"+12345678", 1},         /* 8 digits: shortest */
+	    {"+12345678", 1},	      /* 8 digits: shortest */
 	    {"+123456789012345", 1},  /* 15 digits: longest */
-	    {"+1234567", 0},          /* 7 */
+	    {"+1234567", 0},	      /* 7 */
 	    {"+1234567890123456", 0}, /* 16 */
 	    {"447700900123", 0},      /* no + */
 	    {"+0447700900123", 0},    /* country code cannot start with 0 */
@@ -180,7 +190,8 @@ static void test_e164(void **state)
 	    {"+44770090012a", 0},
 	    {"+", 0},
 	    {"", 0},
-	    {"+\xd9\xa4\xd9\xa4\xd9\xa4\xd9\xa4\xd9\xa4\xd9\xa4\xd9\xa4\xd9\xa4", 0}, /* arabic digits */
+	    {"+\xd9\xa4\xd9\xa4\xd9\xa4\xd9\xa4\xd9\xa4\xd9\xa4\xd9\xa4\xd9\xa4",
+	     0}, /* arabic digits */
 	};
 	(void)state;
 	assert_false(sms_e164_valid(NULL));
@@ -250,14 +261,14 @@ static void test_request_kannel(void **state)
 	(void)state;
 
 	load_ok(conf_kannel, &c);
-	assert_int_equal(sms_request_build(&c, "+447700900123", "Hi & bye", GSM_ENC_GSM7, "ev-1.1",
-					   &r),
-			 0);
+	assert_int_equal(
+	    sms_request_build(&c, "+447700900123", "Hi & bye", GSM_ENC_GSM7, "ev-1.1", &r), 0);
 	assert_string_equal(
-	    r.url, "http://127.0.0.1:13013/cgi-bin/sendsms?username=herald&password=p%26ss%20w0rd"
-		   "&from=HERALD&to=%2B447700900123&text=Hi%20%26%20bye&charset=UTF-8&coding=0"
-		   "&dlr-mask=31&dlr-url=http%3A%2F%2F127.0.0.1%3A7402%2Freceipts%2Fsms%3Fref%3Dev-1.1"
-		   "%26status%3D%25d");
+	    r.url,
+	    "http://127.0.0.1:13013/cgi-bin/sendsms?username=herald&password=p%26ss%20w0rd"
+	    "&from=HERALD&to=%2B447700900123&text=Hi%20%26%20bye&charset=UTF-8&coding=0"
+	    "&dlr-mask=31&dlr-url=http%3A%2F%2F127.0.0.1%3A7402%2Freceipts%2Fsms%3Fref%3Dev-1.1"
+	    "%26status%3D%25d");
 	assert_null(r.body);
 	assert_null(r.user); /* credentials travel as parameters */
 	sms_request_free(&r);
@@ -265,8 +276,8 @@ static void test_request_kannel(void **state)
 	/* UCS-2 asks for coding=2; a url with a query gets '&'. */
 	strcpy(c.url, "http://gw/cgi-bin/sendsms?smsc=a");
 	c.public_url[0] = '\0';
-	assert_int_equal(sms_request_build(&c, "+447700900123", "d\xC5\xB5r", GSM_ENC_UCS2, "r.1", &r),
-			 0);
+	assert_int_equal(
+	    sms_request_build(&c, "+447700900123", "d\xC5\xB5r", GSM_ENC_UCS2, "r.1", &r), 0);
 	assert_non_null(strstr(r.url, "sendsms?smsc=a&username="));
 	assert_non_null(strstr(r.url, "&text=d%C5%B5r&"));
 	assert_non_null(strstr(r.url, "&coding=2"));
@@ -286,10 +297,11 @@ static void test_request_twilio(void **state)
 			 0);
 	assert_string_equal(r.url, "http://127.0.0.1:9/2010-04-01/Accounts/AC123/Messages.json");
 	assert_string_equal(r.content_type, "application/x-www-form-urlencoded");
-	assert_string_equal(r.body, "To=%2B447700900123&From=%2B447700900001"
-				    "&Body=Line%201%0ALine%202%20%3D%20100%25"
-				    "&StatusCallback=https%3A%2F%2Fherald.example.org%2Freceipts%2Fsms"
-				    "%2Ftwilio%3Fref%3Dev-9.2");
+	assert_string_equal(r.body,
+			    "To=%2B447700900123&From=%2B447700900001"
+			    "&Body=Line%201%0ALine%202%20%3D%20100%25"
+			    "&StatusCallback=https%3A%2F%2Fherald.example.org%2Freceipts%2Fsms"
+			    "%2Ftwilio%3Fref%3Dev-9.2");
 	assert_string_equal(r.user, "AC123");
 	assert_string_equal(r.pass, "tok3n");
 	assert_null(r.bearer);
@@ -301,11 +313,13 @@ static void test_request_json(void **state)
 	struct sms_conf c;
 	struct sms_request r;
 	json_t *o;
-	const char *text = "Quote \" backslash \\ tab\t nl\n ctl\x01\x1f del\x7f emoji \xF0\x9F\x98\x80 </script>";
+	const char *text =
+	    "Quote \" backslash \\ tab\t nl\n ctl\x01\x1f del\x7f emoji \xF0\x9F\x98\x80 </script>";
 	(void)state;
 
 	load_ok(conf_json, &c);
-	assert_int_equal(sms_request_build(&c, "+12025550123", text, GSM_ENC_UCS2, "ev-3.1", &r), 0);
+	assert_int_equal(sms_request_build(&c, "+12025550123", text, GSM_ENC_UCS2, "ev-3.1", &r),
+			 0);
 	assert_string_equal(r.content_type, "application/json");
 	assert_null(r.user);
 	assert_null(r.bearer);
@@ -343,7 +357,8 @@ static void test_outcome(void **state)
 	} cases[] = {
 	    {202, "0: Accepted for delivery", HERALD_SENT, "202 0: Accepted for delivery"},
 	    {202, "3: Queued for later delivery", HERALD_SENT, "202 3: Queued for later delivery"},
-	    {201, "{\"sid\":\"SM123\",\"status\":\"queued\"}", HERALD_SENT, "201 accepted, id=SM123"},
+	    {201, "{\"sid\":\"SM123\",\"status\":\"queued\"}", HERALD_SENT,
+	     "201 accepted, id=SM123"},
 	    {200, "{\"id\":\"x\"}", HERALD_SENT, "200 accepted, id=x"},
 	    {200, "", HERALD_SENT, "200 accepted"},
 	    {400, "{\"message\":\"bad\"}", HERALD_PERMANENT, "HTTP 400: {\"message\":\"bad\"}"},
@@ -364,8 +379,8 @@ static void test_outcome(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		sms_outcome(&c, cases[i].code, NULL, cases[i].body, strlen(cases[i].body), "ev-1.1",
 			    &r);
-		if (r.status != cases[i].want || strncmp(r.reason, cases[i].reason,
-							 strlen(cases[i].reason)) != 0)
+		if (r.status != cases[i].want ||
+		    strncmp(r.reason, cases[i].reason, strlen(cases[i].reason)) != 0)
 			fail_msg("%ld: status %d reason '%s'", cases[i].code, r.status, r.reason);
 		assert_string_equal(r.ref, "ev-1.1");
 		assert_int_equal(r.flags, 0); /* receipts asked for: SENT is not final */
@@ -417,10 +432,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_conf_defaults),  cmocka_unit_test(test_conf_errors),
-	    cmocka_unit_test(test_e164),           cmocka_unit_test(test_ref),
-	    cmocka_unit_test(test_url_encode),     cmocka_unit_test(test_request_kannel),
+	    cmocka_unit_test(test_e164),	   cmocka_unit_test(test_ref),
+	    cmocka_unit_test(test_url_encode),	   cmocka_unit_test(test_request_kannel),
 	    cmocka_unit_test(test_request_twilio), cmocka_unit_test(test_request_json),
-	    cmocka_unit_test(test_outcome),        cmocka_unit_test(test_excerpt),
+	    cmocka_unit_test(test_outcome),	   cmocka_unit_test(test_excerpt),
 	};
 	return cmocka_run_group_tests_name("sms_req", tests, NULL, NULL);
 }
