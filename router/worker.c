@@ -441,7 +441,7 @@ static int hold_for_quiet_hours(struct router *r, struct msg *m)
 		return 0;
 	}
 	/* until the end of the window, to the start of that minute */
-	int64_t due = now + (int64_t)left * 60000 - (local % 60) * 1000;
+	int64_t due = (now / 1000 - local % 60) * 1000 + (int64_t)left * 60000;
 	rfc3339_format(due, when, sizeof(when));
 	snprintf(reason, sizeof(reason), "quiet hours %s %s: held until %s", qh, zone, when);
 	snprintf(idx, sizeof(idx), "%d", m->plan_idx);
@@ -744,6 +744,8 @@ int worker_due(struct router *r)
 
 /* ---- results ------------------------------------------------------- */
 
+static void apply_receipt(struct router *r, struct chan *c, const struct herald_result *res);
+
 /* A permanent failure that proves the address wrong (SMTP 5.1.1, invalid
  * number) marks the channel invalid on the citizen record, so the next
  * event skips it without another failed send. Updating the address clears
@@ -780,8 +782,14 @@ static void on_result(struct router *r, struct chan *c, const struct herald_resu
 	char buf[32];
 
 	if (!m) {
-		log_debug("channel %s: result for unknown message %llu", c->name,
-			  (unsigned long long)res->msg_id);
+		/* A later outcome of a message already "sent" (CUPS job completed,
+		 * gateway polled): the plugin repeats the reference, so it is
+		 * matched like an HTTP receipt. */
+		if (res->ref[0])
+			apply_receipt(r, c, res);
+		else
+			log_debug("channel %s: result for unknown message %llu", c->name,
+				  (unsigned long long)res->msg_id);
 		return;
 	}
 	c->finished++;

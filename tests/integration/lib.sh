@@ -21,12 +21,19 @@ NFAIL=0
 
 track_pid() { PIDS="$PIDS $1"; }
 
+# alive PID: running and not a zombie (an exited child of this shell stays
+# a zombie until waited for, and kill -0 still succeeds on it).
+alive() {
+	case "$(ps -o stat= -p "$1" 2>/dev/null)" in "" | Z*) return 1 ;; esac
+	return 0
+}
+
 stop_pid() {
 	# stop_pid PID: TERM, wait up to 5 s, then KILL.
 	_p=$1
 	kill -TERM "$_p" 2>/dev/null || return 0
 	_i=0
-	while kill -0 "$_p" 2>/dev/null && [ $_i -lt 50 ]; do
+	while alive "$_p" && [ $_i -lt 50 ]; do
 		sleep 0.1
 		_i=$((_i + 1))
 	done
@@ -162,7 +169,7 @@ start_heraldd() {
 	"$BIN/heraldd" -c "$T/herald.conf" ${HERALDD_ARGS:-} >>"$T/heraldd.out" 2>&1 &
 	HERALDD_PID=$!
 	track_pid $HERALDD_PID
-	if ! wait_for 20 grep -q 'heraldd: ready' "$T/heraldd.out"; then
+	if ! wait_for 20 grep -q "heraldd\[$HERALDD_PID\]: info: heraldd: ready" "$T/heraldd.out"; then
 		echo "# heraldd did not become ready:"
 		sed 's/^/#   /' "$T/heraldd.out"
 		exit 1
