@@ -62,8 +62,10 @@ struct config *config_load(const char *path, char *err, int errlen)
 	lvl = conf_get_def(c->ini, "log", "level", "info");
 	c->log_level = log_level_parse(lvl);
 	if (c->log_level < 0) {
-		snprintf(err, (size_t)errlen, "%s: [log] level = '%s': expected error, warning, "
-			 "notice, info or debug", path, lvl);
+		snprintf(err, (size_t)errlen,
+			 "%s: [log] level = '%s': expected error, warning, "
+			 "notice, info or debug",
+			 path, lvl);
 		goto fail;
 	}
 	if (get_int(c, "redis", "port", 6379, 1, 65535, &c->redis_port, err, errlen) ||
@@ -74,8 +76,9 @@ struct config *config_load(const char *path, char *err, int errlen)
 		goto fail;
 	c->claim_idle_ms *= 1000;
 	if (strncmp(c->ingest_endpoint, "tcp://", 6) && strncmp(c->ingest_endpoint, "ipc://", 6)) {
-		snprintf(err, (size_t)errlen, "%s: [ingest] endpoint = '%s': expected tcp:// or ipc://",
-			 path, c->ingest_endpoint);
+		snprintf(err, (size_t)errlen,
+			 "%s: [ingest] endpoint = '%s': expected tcp:// or ipc://", path,
+			 c->ingest_endpoint);
 		goto fail;
 	}
 	return c;

@@ -24,9 +24,9 @@ struct config {
 	/* [templates] [channels] */
 	const char *templates_dir, *channels_dir;
 	/* [queue] */
-	int batch;           /* events read per XREADGROUP */
-	int claim_idle_ms;   /* XAUTOCLAIM min idle */
-	int retention_days;  /* message bodies and contact details expire */
+	int batch;	      /* events read per XREADGROUP */
+	int claim_idle_ms;    /* XAUTOCLAIM min idle */
+	int retention_days;   /* message bodies and contact details expire */
 	const char *consumer; /* consumer name in the group; default host:pid */
 	/* [channels] enable = file,email (empty: every plugin in dir) */
 	const char *channels_enable;

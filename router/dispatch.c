@@ -155,8 +155,8 @@ int chans_load(struct chanset *cs, const struct config *cfg)
 		if (!desc)
 			continue;
 		if (strcmp(desc->name, name) != 0) {
-			log_msg(LOG_L_ERR, "channel plugin %s: calls itself '%s': refusing it", path,
-				desc->name);
+			log_msg(LOG_L_ERR, "channel plugin %s: calls itself '%s': refusing it",
+				path, desc->name);
 			dlclose(dl);
 			continue;
 		}
@@ -167,8 +167,8 @@ int chans_load(struct chanset *cs, const struct config *cfg)
 		c->dl = dl;
 		c->desc = desc;
 		c->cfg = cfg;
-		c->host = (struct herald_host){HERALD_HOST_VERSION, c, host_conf, host_conf_section,
-					       host_log, host_mask};
+		c->host = (struct herald_host){HERALD_HOST_VERSION, c,	      host_conf,
+					       host_conf_section,   host_log, host_mask};
 		c->retry_min = config_channel_long(cfg, name, "retry_min", 30);
 		c->retry_max = config_channel_long(cfg, name, "retry_max", 3600);
 		c->max_attempts = config_channel_long(cfg, name, "max_attempts", 5);

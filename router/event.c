@@ -60,10 +60,10 @@ static int valid_channel_name(const char *s)
 	} while (0)
 
 static const char *const notif_fields[] = {
-    "event_id",    "service",    "citizen_id",     "template", "transaction_id", "personalisation",
-    "channels",    "priority",   "send_after",     "deliver_within", "kind", NULL};
-static const char *const engage_fields[] = {"event_id",   "service", "transaction_id",
-					    "citizen_id", "channel", "kind",  NULL};
+    "event_id", "service",  "citizen_id", "template",	    "transaction_id", "personalisation",
+    "channels", "priority", "send_after", "deliver_within", "kind",	      NULL};
+static const char *const engage_fields[] = {
+    "event_id", "service", "transaction_id", "citizen_id", "channel", "kind", NULL};
 
 static int known(const char *const *list, const char *k)
 {
@@ -90,10 +90,11 @@ static int id_field(json_t *root, const char *name, int required, const char **o
 		return -1;
 	}
 	if (!valid_id(json_string_value(v))) {
-		snprintf(err, errlen,
-			 "field '%s' must be 1-%d printable ASCII characters without spaces (got %zu "
-			 "bytes)",
-			 name, EVENT_MAX_ID, strlen(json_string_value(v)));
+		snprintf(
+		    err, errlen,
+		    "field '%s' must be 1-%d printable ASCII characters without spaces (got %zu "
+		    "bytes)",
+		    name, EVENT_MAX_ID, strlen(json_string_value(v)));
 		return -1;
 	}
 	*out = json_string_value(v);
@@ -143,14 +144,15 @@ int event_parse(const char *buf, size_t len, struct event *ev, char *err, size_t
 	if (id_field(ev->root, "event_id", 1, &ev->event_id, err, errlen) ||
 	    id_field(ev->root, "service", 1, &ev->service, err, errlen) ||
 	    id_field(ev->root, "citizen_id", 1, &ev->citizen_id, err, errlen) ||
-	    id_field(ev->root, "transaction_id", ev->kind == EVENT_ENGAGEMENT,
-		     &ev->transaction_id, err, errlen))
+	    id_field(ev->root, "transaction_id", ev->kind == EVENT_ENGAGEMENT, &ev->transaction_id,
+		     err, errlen))
 		goto fail;
 
 	if (ev->kind == EVENT_ENGAGEMENT) {
 		v = json_object_get(ev->root, "channel");
 		if (!json_is_string(v))
-			FAIL(v ? "field 'channel' must be a string" : "missing required field 'channel'");
+			FAIL(v ? "field 'channel' must be a string"
+			       : "missing required field 'channel'");
 		if (!valid_channel_name(json_string_value(v)))
 			FAIL("field 'channel' is not a channel name");
 		ev->channel = json_string_value(v);
@@ -167,7 +169,8 @@ int event_parse(const char *buf, size_t len, struct event *ev, char *err, size_t
 		json_t *pv;
 		json_object_foreach(v, k, pv)
 		{
-			if (!strcmp(k, "citizen") || !strcmp(k, "transaction") || !strcmp(k, "event"))
+			if (!strcmp(k, "citizen") || !strcmp(k, "transaction") ||
+			    !strcmp(k, "event"))
 				FAIL("personalisation key '%s' is reserved", k);
 		}
 		ev->personalisation = v;

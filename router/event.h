@@ -27,11 +27,11 @@ struct event {
 	json_t *root; /* owns every string below */
 	enum event_kind kind;
 	const char *event_id, *service, *citizen_id, *template_name, *transaction_id;
-	const char *channel; /* engagement: the channel the citizen used */
+	const char *channel;	 /* engagement: the channel the citizen used */
 	json_t *personalisation; /* object or NULL */
-	json_t *channels;        /* array of strings or NULL */
+	json_t *channels;	 /* array of strings or NULL */
 	enum prio priority;
-	int64_t send_after_ms;  /* 0 when absent */
+	int64_t send_after_ms;	/* 0 when absent */
 	int64_t deliver_within; /* seconds, 0 when absent */
 };
 

@@ -100,8 +100,8 @@ static const char *req_arg(const struct herald_http_req *hr, const char *name)
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type,
 			     const char *body)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body,
-								 MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result rc;
 
 	if (!r)
@@ -196,8 +196,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 		return MHD_YES;
 	}
 	if (!strcmp(url, "/healthz"))
-		return atomic_load(&h->healthy) ? reply(conn, 200, "text/plain", "ok\n")
-						: reply(conn, 503, "text/plain", "redis unavailable\n");
+		return atomic_load(&h->healthy)
+			   ? reply(conn, 200, "text/plain", "ok\n")
+			   : reply(conn, 503, "text/plain", "redis unavailable\n");
 	if (!strcmp(url, "/metrics")) {
 		char *m = metrics_render();
 		enum MHD_Result rc = reply(conn, 200, "text/plain; version=0.0.4", m ? m : "");
@@ -270,13 +271,13 @@ struct http *http_start(const char *listen, struct chanset *cs, char *err, size_
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-				    (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-				0, NULL, NULL, handler, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-				MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-				MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_END);
+	h->d =
+	    MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+				 (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+			     0, NULL, NULL, handler, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+			     MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED,
+			     completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15,
+			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_END);
 	if (!h->d) {
 		snprintf(err, errlen, "cannot listen on %s (port in use?)", listen);
 		goto fail;

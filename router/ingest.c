@@ -203,7 +203,8 @@ int ingest_drain(struct router *r, int max)
 		}
 		n++;
 		if (got < 0) {
-			snprintf(p->err, sizeof(p->err), "malformed message: too many envelope frames");
+			snprintf(p->err, sizeof(p->err),
+				 "malformed message: too many envelope frames");
 		} else if (p->nenv == 0) {
 			snprintf(p->err, sizeof(p->err), "no envelope");
 		} else if (event_parse(zmq_msg_data(&body), zmq_msg_size(&body), &p->ev, p->err,
@@ -218,21 +219,24 @@ int ingest_drain(struct router *r, int max)
 			snprintf(key, sizeof(key), KEY_ENGAGED "%s", p->ev.transaction_id);
 			rdb_cmdf(r->rdb, on_accept, p, "SET %s %s EX %s", key, p->ev.channel, ttl);
 		} else if (p->valid) {
-			const char *tx = p->ev.transaction_id ? p->ev.transaction_id : p->ev.event_id;
+			const char *tx =
+			    p->ev.transaction_id ? p->ev.transaction_id : p->ev.event_id;
 			char msgkey[160], txkey[160];
 			const char *argv[16];
 			size_t lens[16];
 			int argc = 0;
 
 			p->rec = state_accepted_record(&p->ev, tx, now);
-			p->js = p->rec ? json_dumps(p->rec, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+			p->js =
+			    p->rec ? json_dumps(p->rec, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
 			snprintf(msgkey, sizeof(msgkey), KEY_MSG "%s", p->ev.event_id);
 			snprintf(txkey, sizeof(txkey), KEY_TX "%s", tx);
 			argv[argc] = "FCALL", lens[argc++] = 5;
 			argv[argc] = "herald_accept", lens[argc++] = 13;
 			argv[argc] = "3", lens[argc++] = 1;
 			argv[argc] = msgkey, lens[argc++] = strlen(msgkey);
-			argv[argc] = streams[p->ev.priority], lens[argc++] = strlen(streams[p->ev.priority]);
+			argv[argc] = streams[p->ev.priority],
+			lens[argc++] = strlen(streams[p->ev.priority]);
 			argv[argc] = txkey, lens[argc++] = strlen(txkey);
 			argv[argc] = p->ev.event_id, lens[argc++] = strlen(p->ev.event_id);
 			argv[argc] = zmq_msg_data(&body), lens[argc++] = zmq_msg_size(&body);
@@ -252,8 +256,8 @@ int ingest_drain(struct router *r, int max)
 		struct pending *p = &ps[i];
 		if (!p->valid) {
 			metrics_ingest("rejected");
-			log_msg(LOG_L_NOTICE, "rejected %s: %s", p->ev.event_id ? p->ev.event_id : "event",
-				p->err);
+			log_msg(LOG_L_NOTICE, "rejected %s: %s",
+				p->ev.event_id ? p->ev.event_id : "event", p->err);
 			reply_json(r, p, "rejected", p->err);
 		} else if (p->outcome < 0) {
 			reply_json(r, p, "error", "queue unavailable, retry later");

@@ -121,7 +121,8 @@ static void loop(struct router *r)
 			drain_until = mono_ms() + (dt ? atoi(dt) : 10) * 1000;
 			ingest_close(r);
 			sd_notify(0, "STOPPING=1");
-			log_info("stopping: draining %zu in-flight messages", idmap_len(r->inflight));
+			log_info("stopping: draining %zu in-flight messages",
+				 idmap_len(r->inflight));
 		}
 		if (r->draining && (idmap_len(r->inflight) == 0 || mono_ms() > drain_until))
 			break;
@@ -280,8 +281,8 @@ int main(int argc, char **argv)
 
 	r.zctx = zmq_ctx_new();
 	r.inflight = idmap_new();
-	r.rdb = rdb_new(r.cfg->redis_host, r.cfg->redis_port, r.cfg->redis_password,
-			r.cfg->redis_db);
+	r.rdb =
+	    rdb_new(r.cfg->redis_host, r.cfg->redis_port, r.cfg->redis_password, r.cfg->redis_db);
 	if (!r.zctx || !r.inflight || !r.rdb) {
 		log_msg(LOG_L_ERR, "out of memory");
 		goto out;

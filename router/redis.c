@@ -106,7 +106,8 @@ int rdb_connect(struct rdb *r)
 	if (r->password) {
 		rep = redisCommand(r->c, "AUTH %s", r->password);
 		if (!rep || reply_is_error(rep)) {
-			snprintf(r->err, sizeof(r->err), "redis %s:%d: AUTH failed", r->host, r->port);
+			snprintf(r->err, sizeof(r->err), "redis %s:%d: AUTH failed", r->host,
+				 r->port);
 			freeReplyObject(rep);
 			goto fail;
 		}
@@ -152,10 +153,10 @@ static int push(struct rdb *r, rdb_cb cb, void *arg)
 	return 0;
 }
 
-void rdb_cmd(struct rdb *r, rdb_cb cb, void *arg, int argc, const char **argv,
-	     const size_t *lens)
+void rdb_cmd(struct rdb *r, rdb_cb cb, void *arg, int argc, const char **argv, const size_t *lens)
 {
-	if (!r->c || push(r, cb, arg) != 0 || redisAppendCommandArgv(r->c, argc, argv, lens) != REDIS_OK) {
+	if (!r->c || push(r, cb, arg) != 0 ||
+	    redisAppendCommandArgv(r->c, argc, argv, lens) != REDIS_OK) {
 		if (r->c && r->n && r->q[r->n - 1].cb == cb && r->q[r->n - 1].arg == arg)
 			r->n--;
 		if (cb)

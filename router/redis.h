@@ -22,8 +22,7 @@ int rdb_ok(const struct rdb *r);
 const char *rdb_err(const struct rdb *r);
 
 /* Queue a command (argv form; lens may be NULL for C strings). */
-void rdb_cmd(struct rdb *r, rdb_cb cb, void *arg, int argc, const char **argv,
-	     const size_t *lens);
+void rdb_cmd(struct rdb *r, rdb_cb cb, void *arg, int argc, const char **argv, const size_t *lens);
 /* Queue a printf-style command (hiredis format: %s %b %d %lld). */
 void rdb_cmdf(struct rdb *r, rdb_cb cb, void *arg, const char *fmt, ...);
 /* Send every queued command and call each callback in order. Returns the

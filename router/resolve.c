@@ -36,8 +36,8 @@ static int in_array(const json_t *arr, const char *name)
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(arr, i, v) if (json_is_string(v) && !strcmp(json_string_value(v), name))
-		return 1;
+	json_array_foreach(arr, i, v) if (json_is_string(v) &&
+					  !strcmp(json_string_value(v), name)) return 1;
 	return 0;
 }
 
@@ -112,7 +112,8 @@ int resolve_plan(const json_t *citizen, const json_t *event_channels, struct cha
 			snprintf(note, sizeof(note), "%s: channel not enabled", nm);
 		} else if (c->desc->address_field &&
 			   !(json_string_value(json_object_get(citizen, c->desc->address_field)) &&
-			     *json_string_value(json_object_get(citizen, c->desc->address_field)))) {
+			     *json_string_value(
+				 json_object_get(citizen, c->desc->address_field)))) {
 			snprintf(note, sizeof(note), "%s: no %s on record", nm,
 				 c->desc->address_field);
 		} else {
@@ -124,6 +125,7 @@ int resolve_plan(const json_t *citizen, const json_t *event_channels, struct cha
 		append(why, whylen, "; ", note);
 	}
 	if (!plan[0] && !why[0])
-		snprintf(why, whylen, "none of the event's channels is in the citizen's preferences");
+		snprintf(why, whylen,
+			 "none of the event's channels is in the citizen's preferences");
 	return plan_len(plan);
 }

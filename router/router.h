@@ -34,7 +34,7 @@ struct callbacks;
 /* One message being worked on (read from the stream, or back from a
  * channel, or touched by a receipt). */
 struct msg {
-	uint64_t id; /* in-flight handle while a plugin has it, else 0 */
+	uint64_t id;	  /* in-flight handle while a plugin has it, else 0 */
 	struct msg *next; /* backlog link */
 	char event_id[EVENT_MAX_ID + 1];
 	char tx[EVENT_MAX_ID + 1];
@@ -43,7 +43,7 @@ struct msg {
 	char stream[32];
 	char stream_id[48]; /* stream entry to XACK; "" when none */
 	int64_t accepted_ms, picked_ms, prepared_ms, submitted_ms;
-	json_t *state;       /* herald:msg:<id> as an object */
+	json_t *state;	     /* herald:msg:<id> as an object */
 	json_t *citizen_rec; /* herald:citizen:<id> as an object */
 	struct event ev;
 	struct chan *chan;
@@ -57,7 +57,7 @@ struct msg {
 	const char **meta;
 	char reference[24];
 	char engaged[33]; /* channel the citizen engaged on in this transaction */
-	char note[160];   /* said in the "sending" record instead of the subject */
+	char note[160];	  /* said in the "sending" record instead of the subject */
 };
 
 struct router {
@@ -95,12 +95,12 @@ struct step {
 	const char *status;
 	const char *reason;
 	const char *dsn, *ref;
-	int ack;          /* XACK + XDEL the stream entry */
-	int64_t sched_ms; /* > 0: due time in herald:sched */
-	int dead;         /* push on herald:dead */
+	int ack;	      /* XACK + XDEL the stream entry */
+	int64_t sched_ms;     /* > 0: due time in herald:sched */
+	int dead;	      /* push on herald:dead */
 	int64_t fulfilled_ms; /* >= 0: accepted -> first delivered */
-	json_t *fields;       /* extra message-hash fields (strings), borrowed */
-	int no_channel;       /* the record names no channel */
+	json_t *fields;	      /* extra message-hash fields (strings), borrowed */
+	int no_channel;	      /* the record names no channel */
 	int journal_only;     /* log and journal it; the message state is unchanged */
 };
 void state_step(struct router *r, struct msg *m, const struct step *s);

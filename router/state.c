@@ -39,13 +39,15 @@ static json_t *make_record(struct msg *m, const struct step *s, int64_t now)
 			ts, "event_id", m->event_id, "tx", m->tx, "citizen", m->citizen, "service",
 			m->service, "channel", (m->chan && !s->no_channel) ? m->chan->name : NULL,
 			"to", m->to_masked[0] && !s->no_channel ? m->to_masked : "-", "attempt",
-			(int)m->attempt, "delay", m->accepted_ms > 0 ? secs(m->accepted_ms, now) : 0.0,
-			"delays", delays, "dsn", s->dsn && *s->dsn ? s->dsn : "-", "status", s->status,
-			"reason", s->reason ? s->reason : "");
+			(int)m->attempt, "delay",
+			m->accepted_ms > 0 ? secs(m->accepted_ms, now) : 0.0, "delays", delays,
+			"dsn", s->dsn && *s->dsn ? s->dsn : "-", "status", s->status, "reason",
+			s->reason ? s->reason : "");
 	if (rec && s->ref && *s->ref)
 		json_object_set_new(rec, "ref", json_string(s->ref));
 	if (rec && s->fulfilled_ms >= 0)
-		json_object_set_new(rec, "fulfilled_in", json_real((double)s->fulfilled_ms / 1000.0));
+		json_object_set_new(rec, "fulfilled_in",
+				    json_real((double)s->fulfilled_ms / 1000.0));
 	return rec;
 }
 

@@ -218,8 +218,8 @@ static int render(struct router *r, struct msg *m, char *err, size_t errlen)
 	if (tentry_render(r->templates, e, data, 0, &m->body, &m->front, err, errlen) != 0)
 		goto out;
 	if (d->html_variant) {
-		const struct tentry *h = tstore_find(r->templates, m->ev.template_name,
-						     d->html_variant, loc);
+		const struct tentry *h =
+		    tstore_find(r->templates, m->ev.template_name, d->html_variant, loc);
 		if (h && tentry_render(r->templates, h, data, 1, &m->html, &hfront, err, errlen))
 			goto out;
 	}
@@ -436,8 +436,8 @@ static int hold_for_quiet_hours(struct router *r, struct msg *m)
 	if (m->ev.priority == PRIO_URGENT) {
 		log_info("%s: priority urgent overrides quiet hours %s (%s) on %s", m->event_id, qh,
 			 zone, m->chan->name);
-		snprintf(m->note, sizeof(m->note), "priority urgent overrides quiet hours %s %s", qh,
-			 zone);
+		snprintf(m->note, sizeof(m->note), "priority urgent overrides quiet hours %s %s",
+			 qh, zone);
 		return 0;
 	}
 	/* until the end of the window, to the start of that minute */
@@ -652,8 +652,7 @@ int worker_read(struct router *r)
 	redisReply *rep;
 	int taken = 0;
 
-	rep = rdb_call(r->rdb,
-		       "XREADGROUP GROUP " GROUP " %s COUNT %d STREAMS %s %s %s > > >",
+	rep = rdb_call(r->rdb, "XREADGROUP GROUP " GROUP " %s COUNT %d STREAMS %s %s %s > > >",
 		       r->consumer, r->cfg->batch, streams[0], streams[1], streams[2]);
 	if (!rep)
 		return -1;
@@ -684,9 +683,9 @@ void worker_recover(struct router *r)
 	for (int p = 0; p < PRIO_N; p++) {
 		char last[64] = "0";
 		for (;;) {
-			redisReply *rep = rdb_call(r->rdb,
-						   "XREADGROUP GROUP " GROUP " %s COUNT %d STREAMS %s %s",
-						   r->consumer, r->cfg->batch, streams[p], last);
+			redisReply *rep =
+			    rdb_call(r->rdb, "XREADGROUP GROUP " GROUP " %s COUNT %d STREAMS %s %s",
+				     r->consumer, r->cfg->batch, streams[p], last);
 			const redisReply *entries;
 			int n;
 			if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements == 0) {
@@ -712,9 +711,9 @@ void worker_recover(struct router *r)
 void worker_claim(struct router *r)
 {
 	for (int p = 0; p < PRIO_N; p++) {
-		redisReply *rep = rdb_call(r->rdb, "XAUTOCLAIM %s " GROUP " %s %d 0-0 COUNT %d",
-					   streams[p], r->consumer, r->cfg->claim_idle_ms,
-					   r->cfg->batch);
+		redisReply *rep =
+		    rdb_call(r->rdb, "XAUTOCLAIM %s " GROUP " %s %d 0-0 COUNT %d", streams[p],
+			     r->consumer, r->cfg->claim_idle_ms, r->cfg->batch);
 		if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2) {
 			int n = take_entries(r, streams[p], rep->element[1]);
 			if (n > 0)
@@ -822,9 +821,7 @@ static void on_result(struct router *r, struct chan *c, const struct herald_resu
 			s.fulfilled_ms = now - m->accepted_ms;
 		state_step(r, m, &s);
 		break;
-	case HERALD_TEMPORARY:
-		retry_or_hop(r, m, res);
-		break;
+	case HERALD_TEMPORARY: retry_or_hop(r, m, res); break;
 	case HERALD_PERMANENT:
 	default:
 		s = step_of("permanent-failure", res->reason);
@@ -868,8 +865,9 @@ static void apply_receipt(struct router *r, struct chan *c, const struct herald_
 	char reason[512];
 
 	if (!rep || rep->type != REDIS_REPLY_STRING) {
-		log_msg(LOG_L_NOTICE, "channel %s: receipt for unknown reference '%s' (%s): ignored",
-			c->name, res->ref, status_names[res->status <= 4 ? res->status : 0]);
+		log_msg(LOG_L_NOTICE,
+			"channel %s: receipt for unknown reference '%s' (%s): ignored", c->name,
+			res->ref, status_names[res->status <= 4 ? res->status : 0]);
 		goto out;
 	}
 	m = calloc(1, sizeof(*m));
@@ -894,8 +892,8 @@ static void apply_receipt(struct router *r, struct chan *c, const struct herald_
 		 * never resurrect or undo anything. */
 		struct chan *now_ch = m->chan;
 		snprintf(reason, sizeof(reason),
-			 "late receipt from %s: %s%s%s; not applied (message is %s on %s)",
-			 c->name, sname, res->reason[0] ? ", " : "", res->reason, status,
+			 "late receipt from %s: %s%s%s; not applied (message is %s on %s)", c->name,
+			 sname, res->reason[0] ? ", " : "", res->reason, status,
 			 cur_ch ? cur_ch : "-");
 		m->chan = c;
 		s = step_of(sname, reason);
@@ -933,11 +931,8 @@ static void apply_receipt(struct router *r, struct chan *c, const struct herald_
 		learn_invalid(r, m, res);
 		hop(r, m, res->reason[0] ? res->reason : "failed, says the receipt");
 		break;
-	case HERALD_TEMPORARY:
-		retry_or_hop(r, m, res);
-		break;
-	default:
-		break;
+	case HERALD_TEMPORARY: retry_or_hop(r, m, res); break;
+	default: break;
 	}
 out:
 	freeReplyObject(rep);

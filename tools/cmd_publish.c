@@ -162,7 +162,8 @@ int cmd_publish(struct ctl *c, int argc, char **argv)
 			for (int i = 0; i < nout; i++) {
 				if (out[i].seq != got)
 					continue;
-				if (strstr(buf, "\"status\":\"error\"") && out[i].retries < max_retries) {
+				if (strstr(buf, "\"status\":\"error\"") &&
+				    out[i].retries < max_retries) {
 					/* heraldd could not queue it: try again shortly */
 					out[i].retries++;
 					out[i].deadline = mono_ms() + timeout_ms / 4;
@@ -189,7 +190,8 @@ int cmd_publish(struct ctl *c, int argc, char **argv)
 		for (int i = 0; i < nout; i++) {
 			if (out[i].deadline <= now && ++out[i].retries > max_retries) {
 				fprintf(stderr,
-					"heraldctl publish: no answer from %s after %d tries; giving up\n",
+					"heraldctl publish: no answer from %s after %d tries; "
+					"giving up\n",
 					endpoint, max_retries + 1);
 				unreachable = 1;
 				goto done;

@@ -59,8 +59,9 @@ int cmd_tail(struct ctl *c, int argc, char **argv)
 		case 'S': status = optarg; break;
 		case 'n': count = atol(optarg); break;
 		default:
-			fprintf(stderr, "usage: heraldctl tail [-e PUB_ENDPOINT] [--json] [--citizen ID] "
-					"[--tx ID] [--channel C] [--status S] [--count N]\n");
+			fprintf(stderr,
+				"usage: heraldctl tail [-e PUB_ENDPOINT] [--json] [--citizen ID] "
+				"[--tx ID] [--channel C] [--status S] [--count N]\n");
 			return 2;
 		}
 	}

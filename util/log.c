@@ -12,7 +12,7 @@
 static const char *log_prog = "herald";
 static int log_lvl = LOG_L_INFO;
 
-static const char *const level_names[] = {"emerg", "alert",  "crit", "error",
+static const char *const level_names[] = {"emerg",   "alert",  "crit", "error",
 					  "warning", "notice", "info", "debug"};
 
 void log_init(const char *prog, int level)

@@ -16,8 +16,8 @@ int rfc3339_parse(const char *s, int64_t *ms);
 /* Format ms since the epoch as "2026-11-22T09:00:00.123Z". */
 void rfc3339_format(int64_t ms, char *out, size_t outlen);
 
-int64_t now_ms(void);   /* wall clock */
-int64_t mono_ms(void);  /* monotonic */
+int64_t now_ms(void);	/* wall clock */
+int64_t mono_ms(void);	/* monotonic */
 uint64_t mono_us(void); /* monotonic, microseconds */
 
 #endif

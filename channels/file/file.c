@@ -75,14 +75,15 @@ static int file_submit(void *state, const struct herald_msg *m)
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	o = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s, s:s?, s:s?, s:s?, s:s, s:i}", "ts", ts,
 		      "event_id", m->event_id, "citizen_id", m->citizen_id, "transaction_id",
-		      m->transaction_id, "reference", m->reference, "channel", "file",
-		      "template", m->template_name, "locale", m->locale, "subject", m->subject,
-		      "body", m->body ? m->body : "", "attempt", (int)m->attempt);
+		      m->transaction_id, "reference", m->reference, "channel", "file", "template",
+		      m->template_name, "locale", m->locale, "subject", m->subject, "body",
+		      m->body ? m->body : "", "attempt", (int)m->attempt);
 	if (!o)
 		goto fail;
-	if (json_dumpf(o, st->fp, JSON_COMPACT | JSON_ENSURE_ASCII) < 0 || fputc('\n', st->fp) == EOF) {
-		resq_pushf(st->results, m->msg_id, HERALD_TEMPORARY, 0, NULL, NULL,
-			   "write %s: %s", st->path, strerror(errno));
+	if (json_dumpf(o, st->fp, JSON_COMPACT | JSON_ENSURE_ASCII) < 0 ||
+	    fputc('\n', st->fp) == EOF) {
+		resq_pushf(st->results, m->msg_id, HERALD_TEMPORARY, 0, NULL, NULL, "write %s: %s",
+			   st->path, strerror(errno));
 		clearerr(st->fp);
 		rc = 0;
 		goto fail;
@@ -105,8 +106,8 @@ static int file_poll(void *state, struct herald_result *out, int max)
 				resq_pushf(st->results, st->pending[i], HERALD_TEMPORARY, 0, NULL,
 					   NULL, "write %s: %s", st->path, strerror(err));
 			else
-				resq_pushf(st->results, st->pending[i], HERALD_DELIVERED, 0,
-					   NULL, NULL, "written to %s", st->path);
+				resq_pushf(st->results, st->pending[i], HERALD_DELIVERED, 0, NULL,
+					   NULL, "written to %s", st->path);
 		}
 		if (err)
 			clearerr(st->fp);

@@ -57,7 +57,7 @@ enum herald_log_level {
 /* What the host offers a plugin. Valid from open() until close() returns. */
 struct herald_host {
 	uint32_t version; /* HERALD_HOST_VERSION */
-	void *ctx;        /* pass back as the first argument of every call */
+	void *ctx;	  /* pass back as the first argument of every call */
 	/* A key of this channel's own [channel.<name>] section, NULL if unset. */
 	const char *(*conf)(void *ctx, const char *key);
 	/* Any key of any section (e.g. "http", "public_url"), NULL if unset. */
@@ -94,7 +94,7 @@ struct herald_msg {
 	 * "citizen.accessibility", "citizen.address", ...). */
 	const char *const *meta;
 	unsigned attempt; /* 1 for the first attempt on this channel */
-	int urgent;       /* priority urgent */
+	int urgent;	  /* priority urgent */
 };
 
 enum herald_status {
@@ -106,25 +106,25 @@ enum herald_status {
 
 /* herald_result.flags */
 #define HERALD_RF_BAD_ADDRESS 0x1u /* the failure proves the address wrong */
-#define HERALD_RF_FINAL 0x2u       /* SENT that needs no receipt (counts as delivered) */
+#define HERALD_RF_FINAL 0x2u	   /* SENT that needs no receipt (counts as delivered) */
 
 struct herald_result {
 	uint32_t version; /* HERALD_RESULT_VERSION */
 	uint64_t msg_id;  /* from herald_msg; 0 when the result comes from receipt() */
 	enum herald_status status;
 	unsigned flags;
-	char ref[128];    /* provider reference: SMTP queue id, gateway id, job id */
-	char dsn[16];     /* enhanced status code, e.g. "5.1.1", or "" */
+	char ref[128];	  /* provider reference: SMTP queue id, gateway id, job id */
+	char dsn[16];	  /* enhanced status code, e.g. "5.1.1", or "" */
 	char reason[256]; /* human reason, e.g. "550 5.1.1 user unknown" */
 };
 
 /* An HTTP request to /receipts/<channel>[/rest]. */
 struct herald_http_req {
 	uint32_t version;
-	const char *method;       /* "GET", "POST" */
-	const char *path;         /* the part after /receipts/<channel>, "" or "/x" */
+	const char *method;	  /* "GET", "POST" */
+	const char *path;	  /* the part after /receipts/<channel>, "" or "/x" */
 	const char *content_type; /* may be NULL */
-	const char *body;         /* raw body (NUL-terminated), may be "" */
+	const char *body;	  /* raw body (NUL-terminated), may be "" */
 	size_t body_len;
 	/* Query-string or urlencoded form argument, NULL if absent. */
 	const char *(*arg)(const struct herald_http_req *req, const char *name);
@@ -132,7 +132,7 @@ struct herald_http_req {
 };
 
 struct herald_channel {
-	uint32_t abi;     /* HERALD_CHANNEL_ABI */
+	uint32_t abi;	  /* HERALD_CHANNEL_ABI */
 	uint32_t version; /* of this struct: 1 */
 	const char *name; /* "email"; must match [channel.<name>] and the file */
 	/* Citizen record field holding this channel's address, or NULL if the

@@ -182,7 +182,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	snprintf(run.section, sizeof(run.section), "channel.%s", ch->name);
-	host = (struct herald_host){HERALD_HOST_VERSION, &run, h_conf, h_conf_section, h_log, h_mask};
+	host =
+	    (struct herald_host){HERALD_HOST_VERSION, &run, h_conf, h_conf_section, h_log, h_mask};
 	if (argc - optind > 2 && strcmp(argv[optind + 2], "-") != 0) {
 		in = fopen(argv[optind + 2], "r");
 		if (!in) {
@@ -286,6 +287,7 @@ out:
 	conf_free(&run.conf);
 	return rc;
 usage:
-	fprintf(stderr, "usage: chanrun [-t TIMEOUT_S] [-n COUNT] [-w WAIT_S] PLUGIN.so CONF.ini [MSGS.jsonl|-]\n");
+	fprintf(stderr, "usage: chanrun [-t TIMEOUT_S] [-n COUNT] [-w WAIT_S] PLUGIN.so CONF.ini "
+			"[MSGS.jsonl|-]\n");
 	return 2;
 }

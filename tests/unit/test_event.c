@@ -23,8 +23,9 @@ static const struct {
      "\"channels\":[\"sms\",\"email\"],\"priority\":\"urgent\",\"send_after\":"
      "\"2026-11-22T09:00:00Z\",\"deliver_within\":172800,\"kind\":\"notification\"}",
      NULL},
-    {"engagement", "{\"kind\":\"engagement\",\"event_id\":\"g1\",\"service\":\"s\","
-		   "\"transaction_id\":\"tx\",\"citizen_id\":\"c\",\"channel\":\"sms\"}",
+    {"engagement",
+     "{\"kind\":\"engagement\",\"event_id\":\"g1\",\"service\":\"s\","
+     "\"transaction_id\":\"tx\",\"citizen_id\":\"c\",\"channel\":\"sms\"}",
      NULL},
     {"malformed", "{\"event_id\":", "malformed JSON"},
     {"not an object", "[1,2]", "top level must be a JSON object"},
@@ -38,14 +39,17 @@ static const struct {
     {"missing template", "{\"event_id\":\"e\",\"service\":\"s\",\"citizen_id\":\"c\"}",
      "missing required field 'template'"},
     {"unknown field", "{" GOOD ",\"colour\":\"red\"}", "unknown field 'colour'"},
-    {"event_id not a string", "{\"event_id\":5,\"service\":\"s\",\"citizen_id\":\"c\","
-			      "\"template\":\"t\"}",
+    {"event_id not a string",
+     "{\"event_id\":5,\"service\":\"s\",\"citizen_id\":\"c\","
+     "\"template\":\"t\"}",
      "field 'event_id' must be a string"},
-    {"event_id with a space", "{\"event_id\":\"a b\",\"service\":\"s\",\"citizen_id\":\"c\","
-			      "\"template\":\"t\"}",
+    {"event_id with a space",
+     "{\"event_id\":\"a b\",\"service\":\"s\",\"citizen_id\":\"c\","
+     "\"template\":\"t\"}",
      "printable ASCII"},
-    {"event_id non-ASCII", "{\"event_id\":\"\xc5\xb5\",\"service\":\"s\",\"citizen_id\":\"c\","
-			   "\"template\":\"t\"}",
+    {"event_id non-ASCII",
+     "{\"event_id\":\"\xc5\xb5\",\"service\":\"s\",\"citizen_id\":\"c\","
+     "\"template\":\"t\"}",
      "printable ASCII"},
     {"duplicate key", "{" GOOD ",\"service\":\"x\"}", "malformed JSON"},
     {"invalid UTF-8", "{" GOOD ",\"personalisation\":{\"n\":\"\xc3\x28\"}}",
@@ -65,15 +69,18 @@ static const struct {
     {"deliver_within negative", "{" GOOD ",\"deliver_within\":-1}", "positive number"},
     {"deliver_within string", "{" GOOD ",\"deliver_within\":\"1\"}", "positive number"},
     {"kind unknown", "{" GOOD ",\"kind\":\"other\"}", "unknown kind"},
-    {"engagement without channel", "{\"kind\":\"engagement\",\"event_id\":\"g\",\"service\":"
-				   "\"s\",\"transaction_id\":\"t\",\"citizen_id\":\"c\"}",
+    {"engagement without channel",
+     "{\"kind\":\"engagement\",\"event_id\":\"g\",\"service\":"
+     "\"s\",\"transaction_id\":\"t\",\"citizen_id\":\"c\"}",
      "missing required field 'channel'"},
-    {"engagement without tx", "{\"kind\":\"engagement\",\"event_id\":\"g\",\"service\":\"s\","
-			      "\"citizen_id\":\"c\",\"channel\":\"sms\"}",
+    {"engagement without tx",
+     "{\"kind\":\"engagement\",\"event_id\":\"g\",\"service\":\"s\","
+     "\"citizen_id\":\"c\",\"channel\":\"sms\"}",
      "missing required field 'transaction_id'"},
-    {"engagement with template", "{\"kind\":\"engagement\",\"event_id\":\"g\",\"service\":\"s\","
-				 "\"transaction_id\":\"t\",\"citizen_id\":\"c\",\"channel\":"
-				 "\"sms\",\"template\":\"x\"}",
+    {"engagement with template",
+     "{\"kind\":\"engagement\",\"event_id\":\"g\",\"service\":\"s\","
+     "\"transaction_id\":\"t\",\"citizen_id\":\"c\",\"channel\":"
+     "\"sms\",\"template\":\"x\"}",
      "unknown field 'template'"},
 };
 
@@ -87,7 +94,8 @@ static void test_table(void **state)
 		int rc = event_parse(cases[i].frame, strlen(cases[i].frame), &ev, err, sizeof(err));
 
 		if (cases[i].error == NULL && rc != 0) {
-			print_error("case '%s': expected valid, got error: %s\n", cases[i].name, err);
+			print_error("case '%s': expected valid, got error: %s\n", cases[i].name,
+				    err);
 			failures++;
 		} else if (cases[i].error && (rc == 0 || !strstr(err, cases[i].error))) {
 			print_error("case '%s': expected error containing '%s', got rc=%d '%s'\n",
@@ -134,13 +142,15 @@ static void test_limits(void **state)
 	memset(id, 'x', EVENT_MAX_ID);
 	id[EVENT_MAX_ID] = '\0';
 	snprintf(frame, sizeof(frame),
-		 "{\"event_id\":\"%s\",\"service\":\"s\",\"citizen_id\":\"c\",\"template\":\"t\"}", id);
+		 "{\"event_id\":\"%s\",\"service\":\"s\",\"citizen_id\":\"c\",\"template\":\"t\"}",
+		 id);
 	assert_int_equal(event_parse(frame, strlen(frame), &ev, err, sizeof(err)), 0);
 	event_clear(&ev);
 	id[EVENT_MAX_ID] = 'x';
 	id[EVENT_MAX_ID + 1] = '\0';
 	snprintf(frame, sizeof(frame),
-		 "{\"event_id\":\"%s\",\"service\":\"s\",\"citizen_id\":\"c\",\"template\":\"t\"}", id);
+		 "{\"event_id\":\"%s\",\"service\":\"s\",\"citizen_id\":\"c\",\"template\":\"t\"}",
+		 id);
 	assert_int_equal(event_parse(frame, strlen(frame), &ev, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "1-128 printable ASCII"));
 }

@@ -12,12 +12,12 @@
 #include "router.h"
 
 static const char *const v_email[] = {"email", NULL};
-static const struct herald_channel d_email = {.abi = 1, .name = "email",
-					      .address_field = "email", .variants = v_email};
-static const struct herald_channel d_sms = {.abi = 1, .name = "sms", .address_field = "phone",
-					    .variants = v_email};
-static const struct herald_channel d_print = {.abi = 1, .name = "print",
-					      .address_field = "address", .variants = v_email};
+static const struct herald_channel d_email = {
+    .abi = 1, .name = "email", .address_field = "email", .variants = v_email};
+static const struct herald_channel d_sms = {
+    .abi = 1, .name = "sms", .address_field = "phone", .variants = v_email};
+static const struct herald_channel d_print = {
+    .abi = 1, .name = "print", .address_field = "address", .variants = v_email};
 static const struct herald_channel d_file = {.abi = 1, .name = "file", .variants = v_email};
 
 static struct chanset cs;
@@ -44,8 +44,9 @@ static const struct {
      NULL, "sms,email,print", ""},
     {"no address skipped with reason", "{\"channels\":\"sms,email\",\"email\":\"a@b.c\"}", NULL,
      "email", "sms: no phone on record"},
-    {"opt-out", "{\"channels\":\"sms,email\",\"email\":\"a@b.c\",\"phone\":\"+447700900123\","
-		"\"optout\":\"sms\"}",
+    {"opt-out",
+     "{\"channels\":\"sms,email\",\"email\":\"a@b.c\",\"phone\":\"+447700900123\","
+     "\"optout\":\"sms\"}",
      NULL, "email", "sms: opted out"},
     {"invalid address learnt",
      "{\"channels\":\"email,sms\",\"email\":\"a@b.c\",\"phone\":\"+447700900123\","
@@ -70,8 +71,8 @@ static void test_plans(void **state)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		json_t *cit = json_loads(cases[i].citizen, 0, NULL);
-		json_t *evc = cases[i].event_channels ? json_loads(cases[i].event_channels, 0, NULL)
-						      : NULL;
+		json_t *evc =
+		    cases[i].event_channels ? json_loads(cases[i].event_channels, 0, NULL) : NULL;
 		char plan[256], why[512];
 		int n;
 
@@ -134,10 +135,10 @@ static void test_log_line(void **state)
 	char line[512];
 
 	dlog_format_text(rec, line, sizeof(line));
-	assert_string_equal(line,
-			    "2026-11-22T09:00:00.000Z dvla-1: tx=tx-55, citizen=c-8812, channel=sms, "
-			    "to=+44*******123, attempt=1, delay=0.840, delays=0.010/0.020/0.810, "
-			    "dsn=-, status=sent (202 Accepted  X-Injected: yes)");
+	assert_string_equal(
+	    line, "2026-11-22T09:00:00.000Z dvla-1: tx=tx-55, citizen=c-8812, channel=sms, "
+		  "to=+44*******123, attempt=1, delay=0.840, delays=0.010/0.020/0.810, "
+		  "dsn=-, status=sent (202 Accepted  X-Injected: yes)");
 	json_object_set_new(rec, "fulfilled_in", json_real(12.5));
 	dlog_format_text(rec, line, sizeof(line));
 	assert_non_null(strstr(line, "fulfilled_in=12.500, status=sent"));

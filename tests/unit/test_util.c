@@ -48,13 +48,13 @@ static void test_utf8(void **state)
 		long bad;
 	} t[] = {
 	    {"plain", -1},
-	    {"Cymraeg \xc5\xb5 \xc5\xb7", -1},           /* ŵ ŷ */
-	    {"\xf0\x9f\x98\x80", -1},                    /* emoji */
-	    {"ab\xc3\x28", 2},                           /* bad continuation */
-	    {"\xc0\xaf", 0},                             /* overlong '/' */
-	    {"\xed\xa0\x80", 0},                         /* surrogate */
-	    {"\xf4\x90\x80\x80", 0},                     /* > U+10FFFF */
-	    {"abc\xe2\x82", 3},                          /* truncated */
+	    {"Cymraeg \xc5\xb5 \xc5\xb7", -1}, /* ŵ ŷ */
+	    {"\xf0\x9f\x98\x80", -1},	       /* emoji */
+	    {"ab\xc3\x28", 2},		       /* bad continuation */
+	    {"\xc0\xaf", 0},		       /* overlong '/' */
+	    {"\xed\xa0\x80", 0},	       /* surrogate */
+	    {"\xf4\x90\x80\x80", 0},	       /* > U+10FFFF */
+	    {"abc\xe2\x82", 3},		       /* truncated */
 	    {"\xff", 0},
 	};
 
@@ -172,9 +172,10 @@ static void test_quiet_hours(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_mask),   cmocka_unit_test(test_utf8), cmocka_unit_test(test_rfc3339),
-	    cmocka_unit_test(test_idmap), cmocka_unit_test(test_conf),
-	    cmocka_unit_test(test_tz),    cmocka_unit_test(test_quiet_hours),
+	    cmocka_unit_test(test_mask),	cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_rfc3339),	cmocka_unit_test(test_idmap),
+	    cmocka_unit_test(test_conf),	cmocka_unit_test(test_tz),
+	    cmocka_unit_test(test_quiet_hours),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
