@@ -1,0 +1,183 @@
+#!/bin/sh
+# b_core.sh - heraldd end to end (ingest -> queue -> resolve -> render ->
+# file channel) against the ceilings of its parts, measured in one run.
+#
+# A private redis-server (appendonly yes, appendfsync everysec) on a free
+# loopback port, CORE_CITIZENS citizens who prefer the file channel, heraldd
+# writing the file channel to $T. build/tests/bench/loadgen publishes
+# CORE_EVENTS events over one DEALER with CORE_WINDOW outstanding; the piece
+# waits until every event has its "delivered" record in the JSON delivery
+# log (tests/bench/core_follow.py), then:
+#   events_per_s   CORE_EVENTS / (last delivered record - first publish)
+#   p50_ms p99_ms  of the delivered records' delay (accepted -> written)
+#   peak_rss_kb    heraldd's VmHWM, read before stopping it
+# and, with heraldd stopped, the ceilings on the same machine and redis:
+#   zmq_roundtrip_per_s  loadgen (same count, window, events) against zmqecho
+#   redis_xadd_per_s     redis-benchmark -P 64 XADD
+#   redis_hgetall_per_s  redis-benchmark -P 64 HGETALL of a citizen
+# Ratios events_per_s / ceiling follow. All go to $BENCH_OUT/core.json.
+#
+#   CORE_EVENTS (100000)  CORE_WINDOW (256)  CORE_CITIZENS (8)
+#   CORE_BATCH ([queue] batch, 256)  CORE_TIMEOUT (60: s without progress)
+#   CORE_PERF=1: perf record heraldd during the run (report in $T, kept)
+set -u
+HERALD_BUILD=${HERALD_BUILD:-$(pwd)/build}
+HERALD_SRC=${HERALD_SRC:-$(pwd)}
+BENCH_OUT=${BENCH_OUT:-$HERALD_BUILD/bench.d}
+# lib.sh: $T, free_port, start_redis, track_pid, every server stopped by PID.
+# shellcheck source=tests/integration/lib.sh
+. "$HERALD_SRC/tests/integration/lib.sh"
+
+N=${CORE_EVENTS:-100000}
+W=${CORE_WINDOW:-256}
+C=${CORE_CITIZENS:-8}
+BATCH=${CORE_BATCH:-256}
+TIMEOUT=${CORE_TIMEOUT:-60}
+
+fail() {
+	echo "b_core: $*"
+	NFAIL=1 # keeps $T for a look
+	exit 1
+}
+for f in heraldd channels/file.so tests/bench/loadgen tests/bench/zmqecho; do
+	[ -x "$BIN/$f" ] || [ -f "$BIN/$f" ] || fail "missing $BIN/$f (make all bench bins)"
+done
+for p in redis-server redis-benchmark redis-cli python3; do
+	command -v "$p" >/dev/null || fail "missing $p"
+done
+mkdir -p "$BENCH_OUT"
+
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
+start_redis
+echo "redis: $(redis-server --version | cut -d' ' -f3) on 127.0.0.1:$REDIS_PORT," \
+	"appendonly yes, appendfsync everysec (durable within 1 s, not per event)"
+i=1
+while [ $i -le "$C" ]; do
+	seed_citizen "c-$i" name "Ada $i" channels file locale en
+	i=$((i + 1))
+done
+
+write_conf "
+[queue]
+batch = $BATCH
+"
+start_heraldd
+
+if [ "${CORE_PERF:-0}" = 1 ]; then
+	perf record -e cpu-clock --call-graph dwarf,16384 -F 1000 -o "$T/perf.data" -p "$HERALDD_PID" >"$T/perf.out" 2>&1 &
+	PERF_PID=$!
+	track_pid $PERF_PID
+	sleep 0.5
+fi
+
+# ---- heraldd end to end ------------------------------------------------------
+python3 "$HERALD_SRC/tests/bench/core_follow.py" "$T/log/delivery.jsonl" "$N" "$TIMEOUT" \
+	>"$T/follow.out" 2>"$T/follow.err" &
+FOLLOW_PID=$!
+track_pid $FOLLOW_PID
+echo "heraldd: $N events, window $W, $C citizens (preference file), [queue] batch $BATCH"
+# CPU time (utime + stime, in clock ticks) of a process, to split the cost.
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+rcli CONFIG RESETSTAT >/dev/null
+hd_cpu0=$(cpu_ticks "$HERALDD_PID")
+rd_cpu0=$(cpu_ticks "$REDIS_PID")
+"$BIN/tests/bench/loadgen" -e "tcp://127.0.0.1:$INGEST_PORT" -n "$N" -w "$W" -c "$C" \
+	-p core -t "$TIMEOUT" >"$T/loadgen.out" 2>&1
+lg_rc=$?
+sed 's/^/  /' "$T/loadgen.out"
+[ $lg_rc -eq 0 ] || fail "loadgen against heraldd failed (rc $lg_rc); see $T"
+wait $FOLLOW_PID
+fw_rc=$?
+cat "$T/follow.err" >&2
+[ $fw_rc -eq 0 ] || fail "not every event was delivered: $(cat "$T/follow.out")"
+hd_cpu1=$(cpu_ticks "$HERALDD_PID")
+rd_cpu1=$(cpu_ticks "$REDIS_PID")
+# Which Redis commands each event cost (scripts' inner calls included).
+rcli INFO commandstats | tr -d '\r' >"$T/commandstats"
+if [ "${CORE_PERF:-0}" = 1 ]; then
+	kill -INT "$PERF_PID" 2>/dev/null
+	wait "$PERF_PID" 2>/dev/null
+fi
+peak_rss_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$HERALDD_PID/status")
+stop_heraldd
+assert_clean_log "$T/heraldd.out" >/dev/null
+[ "$NFAIL" -eq 0 ] || fail "heraldd logged a sanitizer report or panic"
+
+kv() { sed -n "s/.*\b$1=\([0-9.]*\).*/\1/p" "$2" | tail -n 1; }
+start_ms=$(kv start_ms "$T/loadgen.out")
+ingest_per_s=$(kv accepted_per_s "$T/loadgen.out")
+last_ms=$(kv last_ms "$T/follow.out")
+p50_ms=$(kv p50_ms "$T/follow.out")
+p99_ms=$(kv p99_ms "$T/follow.out")
+max_ms=$(kv max_ms "$T/follow.out")
+events_per_s=$(awk -v n="$N" -v a="$start_ms" -v b="$last_ms" \
+	'BEGIN { r = 0; if (b > a) r = n / ((b - a) / 1000); printf "%.0f", r }')
+
+echo "redis commands per event (calls, server time):"
+awk -F'[:=,]' -v n="$N" '/^cmdstat_/ && ($3 / n >= 0.01 || $5 / n >= 0.05) {
+	sub(/^cmdstat_/, "", $1)
+	printf "  %-12s %6.2f calls %7.1f us\n", $1, $3 / n, $5 / n
+}' "$T/commandstats" | sort -k4 -rn
+
+# ---- ceilings -----------------------------------------------------------------
+ECHO_PORT=$(free_port)
+"$BIN/tests/bench/zmqecho" -e "tcp://127.0.0.1:$ECHO_PORT" >"$T/zmqecho.out" 2>&1 &
+ECHO_PID=$!
+track_pid $ECHO_PID
+wait_for 10 grep -q 'zmqecho: ready' "$T/zmqecho.out" || fail "zmqecho did not start"
+"$BIN/tests/bench/loadgen" -e "tcp://127.0.0.1:$ECHO_PORT" -n "$N" -w "$W" -c "$C" -p core \
+	>"$T/echo.out" 2>&1 || fail "loadgen against zmqecho failed: $(cat "$T/echo.out")"
+stop_pid $ECHO_PID
+sed -n '1p' "$T/echo.out" | sed 's/^/  zmqecho: /'
+zmq_per_s=$(kv accepted_per_s "$T/echo.out")
+
+# redis-benchmark: 50 clients x 64 pipelined (its default clients); rate
+# from its final "N requests per second" line.
+rbench() {
+	redis-benchmark -p "$REDIS_PORT" -n 200000 -P 64 -q "$@" 2>&1 | tr '\r' '\n' |
+		sed -n 's/.*: \([0-9.]*\) requests per second.*/\1/p' | tail -n 1
+}
+xadd_per_s=$(rbench XADD herald:bench '*' id x c y)
+hgetall_per_s=$(rbench HGETALL herald:citizen:c-1)
+rcli DEL herald:bench >/dev/null
+if [ -z "$xadd_per_s" ] || [ -z "$hgetall_per_s" ]; then
+	fail "redis-benchmark gave no figure"
+fi
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { r = 0; if (b > 0) r = a / b; printf "%.3f", r }'; }
+r_zmq=$(ratio "$events_per_s" "$zmq_per_s")
+r_xadd=$(ratio "$events_per_s" "$xadd_per_s")
+r_hgetall=$(ratio "$events_per_s" "$hgetall_per_s")
+
+echo "core: end to end (first publish -> last delivered): $events_per_s events/s" \
+	"(target >= 20000)"
+echo "core: ingest alone (acks at the publisher):         $ingest_per_s accepted/s"
+echo "core: latency accepted -> written: p50 $p50_ms ms, p99 $p99_ms ms, max $max_ms ms"
+echo "core: heraldd peak RSS: $peak_rss_kb kB"
+hz=$(getconf CLK_TCK)
+cpu_us() { awk -v a="$1" -v b="$2" -v hz="$hz" -v n="$N" 'BEGIN { printf "%.0f", (b - a) / hz * 1e6 / n }'; }
+hd_us=$(cpu_us "$hd_cpu0" "$hd_cpu1")
+rd_us=$(cpu_us "$rd_cpu0" "$rd_cpu1")
+echo "core: CPU per event: heraldd $hd_us us, redis-server $rd_us us" \
+	"(wall per event at the end-to-end rate: $(awk -v r="$events_per_s" 'BEGIN { if (r > 0) printf "%.0f", 1e6 / r }') us)"
+echo "core: ceilings: ZMQ round trip (window $W) $zmq_per_s/s," \
+	"redis XADD -P 64 $xadd_per_s/s, redis HGETALL -P 64 $hgetall_per_s/s"
+echo "core: ratio events_per_s / ceiling: ZMQ $r_zmq, XADD $r_xadd, HGETALL $r_hgetall"
+
+cat >"$BENCH_OUT/core.json" <<EOF
+{"events_per_s": $events_per_s, "p50_ms": $p50_ms, "p99_ms": $p99_ms,
+ "peak_rss_kb": $peak_rss_kb, "zmq_roundtrip_per_s": $zmq_per_s,
+ "redis_xadd_per_s": $xadd_per_s, "redis_hgetall_per_s": $hgetall_per_s,
+ "events_per_zmq_roundtrip": $r_zmq, "events_per_redis_xadd": $r_xadd,
+ "events_per_redis_hgetall": $r_hgetall, "core_ingest_accepted_per_s": $ingest_per_s,
+ "core_heraldd_cpu_us_per_event": $hd_us, "core_redis_cpu_us_per_event": $rd_us,
+ "core_events": $N, "core_window": $W, "core_batch": $BATCH}
+EOF
+python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$BENCH_OUT/core.json" ||
+	fail "core.json is not valid JSON"
+if [ "${CORE_PERF:-0}" = 1 ]; then
+	KEEP=1 # read by lib.sh's cleanup
+	export KEEP
+	echo "core: perf data kept in $T/perf.data"
+fi
+exit 0
