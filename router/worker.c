@@ -392,7 +392,11 @@ static void prefer_engaged(struct msg *m)
 		n = strlen(rest);
 		snprintf(rest + n, sizeof(rest) - n, ",%s", name);
 	}
-	snprintf(m->plan, sizeof(m->plan), "%s%s", m->engaged, rest);
+	/* the plan only gets shorter or stays: it fits, checked anyway */
+	if (strlen(m->engaged) + strlen(rest) < sizeof(m->plan)) {
+		memcpy(m->plan, m->engaged, strlen(m->engaged));
+		memcpy(m->plan + strlen(m->engaged), rest, strlen(rest) + 1);
+	}
 }
 
 /* Quiet hours: the citizen's `quiet_hours` (local time in `tz`) hold
