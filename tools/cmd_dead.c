@@ -1,0 +1,303 @@
+/*
+ * cmd_dead.c - the dead-letter list (herald:dead: messages whose every
+ * channel failed, status "exhausted").
+ *
+ *   heraldctl dead list [-c FILE] [--json]
+ *       one line per dead-lettered message, newest first: event id,
+ *       citizen, last channel, when, reason.
+ *   heraldctl dead replay [-c FILE] EVENT_ID
+ *       re-queue the message with a fresh plan (heraldd resolves the
+ *       citizen's channels again): in one MULTI/EXEC, reset the message
+ *       hash, take it off the list, add a journey record and an entry on its
+ *       stream. WATCH makes the check "is it dead?" part of that step.
+ *
+ * Exit 0 on success, 1 when the id is not a dead letter (refused), 2 when
+ * Redis cannot be reached or fails.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl_redis.h"
+#include "heraldctl.h"
+#include "router.h"
+#include "text.h"
+
+#define DEAD_USAGE                                                                                 \
+	"usage: heraldctl dead list [-c FILE] [--json]\n"                                          \
+	"       heraldctl dead replay [-c FILE] EVENT_ID\n"
+#define DEAD_REPLAY_TRIES 5 /* WATCH lost to heraldd touching the message */
+
+/* ---- dead list ---------------------------------------------------------- */
+
+static const char *elem(const redisReply *r, size_t i)
+{
+	if (r->type != REDIS_REPLY_ARRAY || i >= r->elements ||
+	    r->element[i]->type != REDIS_REPLY_STRING || !r->element[i]->len)
+		return "-";
+	return r->element[i]->str;
+}
+
+static int dead_list(redisContext *rc, int json)
+{
+	redisReply *ids = ctl_redis_cmd(rc, "dead", "LRANGE " KEY_DEAD " 0 -1");
+	json_t *rows = json_array(), *row;
+	size_t i, n;
+	int ret = 2, wid = 8, wcit = 7, wch = 7;
+
+	if (!ids || !rows)
+		goto out;
+	n = ids->type == REDIS_REPLY_ARRAY ? ids->elements : 0;
+	for (i = 0; i < n; i++)
+		redisAppendCommand(rc,
+				   "HMGET " KEY_MSG "%b citizen channel reason updated_ms status",
+				   ids->element[i]->str, ids->element[i]->len);
+	for (i = 0; i < n; i++) {
+		redisReply *h = ctl_redis_reply(rc, "dead");
+		const char *id = ids->element[i]->str;
+		char when[40];
+		int dup = 0;
+		size_t j;
+
+		if (!h)
+			goto out;
+		json_array_foreach(rows, j, row)
+		{
+			if (!strcmp(json_string_value(json_object_get(row, "event_id")), id))
+				dup = 1;
+		}
+		if (!dup && id) {
+			ctl_format_ms(elem(h, 3), when, sizeof(when));
+			row = json_pack(
+			    "{s:s, s:s, s:s, s:s, s:s, s:s}", "event_id", id, "citizen", elem(h, 0),
+			    "channel", elem(h, 1), "when", when, "status", elem(h, 4), "reason",
+			    !strcmp(elem(h, 4), "-") ? "(message record expired)" : elem(h, 2));
+			if (row)
+				json_array_append_new(rows, row);
+		}
+		freeReplyObject(h);
+	}
+	if (json) {
+		char *s = json_dumps(rows, JSON_INDENT(2));
+		if (s)
+			puts(s);
+		free(s);
+		ret = s ? 0 : 2;
+		goto out;
+	}
+	if (json_array_size(rows) == 0) {
+		printf("no dead letters\n");
+		ret = 0;
+		goto out;
+	}
+	json_array_foreach(rows, i, row)
+	{
+		int l = (int)strlen(json_string_value(json_object_get(row, "event_id")));
+		wid = l > wid ? l : wid;
+		l = (int)strlen(json_string_value(json_object_get(row, "citizen")));
+		wcit = l > wcit ? l : wcit;
+		l = (int)strlen(json_string_value(json_object_get(row, "channel")));
+		wch = l > wch ? l : wch;
+	}
+	printf("%-*s  %-*s  %-*s  %-24s  %s\n", wid, "EVENT ID", wcit, "CITIZEN", wch, "CHANNEL",
+	       "WHEN", "REASON");
+	json_array_foreach(rows, i, row)
+	{
+		printf("%-*s  %-*s  %-*s  %-24s  ", wid,
+		       json_string_value(json_object_get(row, "event_id")), wcit,
+		       json_string_value(json_object_get(row, "citizen")), wch,
+		       json_string_value(json_object_get(row, "channel")),
+		       json_string_value(json_object_get(row, "when")));
+		ctl_put_clean(json_string_value(json_object_get(row, "reason")));
+		putchar('\n');
+	}
+	printf("%zu dead letter%s\n", json_array_size(rows), json_array_size(rows) == 1 ? "" : "s");
+	ret = 0;
+out:
+	json_decref(rows);
+	freeReplyObject(ids);
+	return ret;
+}
+
+/* ---- dead replay -------------------------------------------------------- */
+
+/* The journey record of the replay, in the fields heraldd writes
+ * (router/state.c), with no channel yet. Caller frees. */
+static char *replay_record(const char *id, const char *tx, const char *citizen, const char *service,
+			   long long accepted_ms)
+{
+	int64_t now = now_ms();
+	char ts[40];
+	json_t *rec;
+	char *js;
+
+	rfc3339_format(now, ts, sizeof(ts));
+	rec = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:s, s:s, s:s, s:s}", "ts", ts, "event_id",
+	    id, "tx", tx, "citizen", citizen, "service", service, "to", "-", "attempt", 0, "delay",
+	    accepted_ms > 0 && now >= accepted_ms ? (double)(now - accepted_ms) / 1000.0 : 0.0,
+	    "delays", "-/-/-", "dsn", "-", "status", "accepted", "reason",
+	    "replayed from the dead-letter list");
+	js = rec ? json_dumps(rec, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15))
+		 : NULL;
+	json_decref(rec);
+	return js;
+}
+
+/* One WATCH/check/MULTI/EXEC round. 0 done, 1 refused, 2 Redis failed,
+ * 3 lost the race (retry). */
+static int replay_once(redisContext *rc, const char *id, long long ttl_s)
+{
+	redisReply *r = NULL, *h = NULL;
+	char msgkey[EVENT_MAX_ID + 32], txkey[EVENT_MAX_ID + 32], ttl[24], *rec = NULL;
+	const char *tx, *citizen, *stream, *service;
+	int ret = 2, dead;
+
+	snprintf(msgkey, sizeof(msgkey), KEY_MSG "%s", id);
+	r = ctl_redis_cmd(rc, "dead", "WATCH " KEY_DEAD " %s", msgkey);
+	if (!r)
+		return 2;
+	freeReplyObject(r);
+	redisAppendCommand(rc, "LPOS " KEY_DEAD " %s", id);
+	redisAppendCommand(rc, "HMGET %s tx citizen stream service accepted_ms status", msgkey);
+	r = ctl_redis_reply(rc, "dead");
+	h = ctl_redis_reply(rc, "dead");
+	if (!r || !h)
+		goto out;
+	dead = r->type == REDIS_REPLY_INTEGER;
+	if (!dead || !strcmp(elem(h, 5), "-")) {
+		if (!dead && strcmp(elem(h, 5), "-") != 0)
+			fprintf(stderr,
+				"heraldctl dead replay: '%s' is not in the dead-letter list "
+				"(status %s); refusing to replay it\n",
+				id, elem(h, 5));
+		else if (!dead)
+			fprintf(stderr,
+				"heraldctl dead replay: '%s' is not in the dead-letter list "
+				"(no such message); nothing to replay\n",
+				id);
+		else
+			fprintf(stderr,
+				"heraldctl dead replay: '%s' is in the dead-letter list but its "
+				"record has expired (retention_days); nothing to replay\n",
+				id);
+		ret = 1;
+		goto unwatch;
+	}
+	tx = strcmp(elem(h, 0), "-") ? elem(h, 0) : id;
+	citizen = strcmp(elem(h, 1), "-") ? elem(h, 1) : "";
+	stream = strcmp(elem(h, 2), "-") ? elem(h, 2) : "herald:q:normal";
+	service = elem(h, 3);
+	if (strncmp(stream, "herald:q:", 9) != 0) {
+		fprintf(stderr, "heraldctl dead replay: '%s' names no queue stream ('%s')\n", id,
+			stream);
+		ret = 1;
+		goto unwatch;
+	}
+	rec = replay_record(id, tx, citizen, service, strtoll(elem(h, 4), NULL, 10));
+	if (!rec) {
+		fprintf(stderr, "heraldctl dead replay: out of memory\n");
+		goto unwatch;
+	}
+	snprintf(txkey, sizeof(txkey), KEY_TX "%s", tx);
+	snprintf(ttl, sizeof(ttl), "%lld", ttl_s);
+	freeReplyObject(r);
+	r = NULL;
+
+	redisAppendCommand(rc, "MULTI");
+	redisAppendCommand(rc,
+			   "HSET %s status accepted plan %s plan_idx 0 attempt 0 reason %s "
+			   "updated_ms %lld",
+			   msgkey, "", "replayed by operator", (long long)now_ms());
+	/* Left from the last journey, they would mislead the next one. */
+	redisAppendCommand(rc, "HDEL %s final sent_ms", msgkey);
+	redisAppendCommand(rc, "LREM " KEY_DEAD " 0 %s", id);
+	redisAppendCommand(rc, "RPUSH %s %s", txkey, rec);
+	redisAppendCommand(rc, "XADD %s * id %s c %s t %s", stream, id, citizen, tx);
+	/* A fresh retention, as heraldd gives every step. */
+	redisAppendCommand(rc, "EXPIRE %s %s", msgkey, ttl);
+	redisAppendCommand(rc, "EXPIRE %s %s", txkey, ttl);
+	redisAppendCommand(rc, "EXEC");
+	for (int i = 0; i < 8; i++) {
+		redisReply *q = ctl_redis_reply(rc, "dead");
+		if (!q) {
+			/* read the rest so EXEC's answer is not mistaken for this */
+			while (++i < 9)
+				freeReplyObject(ctl_redis_reply(rc, "dead"));
+			goto out;
+		}
+		freeReplyObject(q);
+	}
+	r = ctl_redis_reply(rc, "dead");
+	if (!r)
+		goto out;
+	if (r->type == REDIS_REPLY_NIL) {
+		ret = 3;
+		goto out;
+	}
+	for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
+		if (r->element[i]->type == REDIS_REPLY_ERROR) {
+			/* e.g. a key of the wrong type: the other steps did happen */
+			fprintf(stderr, "heraldctl dead replay: %s: step %zu failed: %s\n", id,
+				i + 1, r->element[i]->str);
+			goto out;
+		}
+	printf("replayed %s: re-queued on %s with a fresh plan (transaction %s)\n", id, stream, tx);
+	ret = 0;
+	goto out;
+unwatch:
+	freeReplyObject(ctl_redis_cmd(rc, "dead", "UNWATCH"));
+out:
+	free(rec);
+	freeReplyObject(r);
+	freeReplyObject(h);
+	return ret;
+}
+
+static int dead_replay(struct ctl *c, redisContext *rc, const char *id)
+{
+	const char *days = conf_get_def(c->conf, "queue", "retention_days", "30");
+	long long d = strtoll(days, NULL, 10);
+	int ret = 3;
+
+	if (d <= 0)
+		d = 30;
+	for (int i = 0; i < DEAD_REPLAY_TRIES && ret == 3; i++)
+		ret = replay_once(rc, id, d * 86400);
+	if (ret == 3) {
+		fprintf(stderr,
+			"heraldctl dead replay: '%s' kept changing under us (heraldd working on "
+			"it?); try again\n",
+			id);
+		ret = 2;
+	}
+	return ret;
+}
+
+int cmd_dead(struct ctl *c, int argc, char **argv)
+{
+	redisContext *rc;
+	int json = 0, ret;
+
+	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf(DEAD_USAGE);
+		return 0;
+	}
+	if (argc == 2 && !strcmp(argv[1], "list")) {
+		json = 0;
+	} else if (argc == 3 && !strcmp(argv[1], "list") && !strcmp(argv[2], "--json")) {
+		json = 1;
+	} else if (!(argc == 3 && !strcmp(argv[1], "replay") && *argv[2] && argv[2][0] != '-')) {
+		fprintf(stderr, DEAD_USAGE);
+		return 2;
+	}
+	rc = ctl_redis_open(c, "dead");
+	if (!rc)
+		return 2;
+	if (!strcmp(argv[1], "list"))
+		ret = dead_list(rc, json);
+	else
+		ret = dead_replay(c, rc, argv[2]);
+	ctl_redis_close(&rc);
+	return ret;
+}
