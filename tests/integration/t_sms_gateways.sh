@@ -146,7 +146,6 @@ outcome() {
 	printf '%s\n' "$one" >"$T/$1.jsonl"
 	"$BIN/tests/bench/chanrun" -t 15 "$BIN/channels/sms.so" "$T/$1.ini" "$T/$1.jsonl" \
 		>"$T/$1.out" 2>"$T/$1.err"
-	assert_clean_log "$T/$1.err" >/dev/null
 	echo "$(field "$T/$1.out" st-1 status)|$(field "$T/$1.out" st-1 reason)"
 }
 r=$(outcome s400 "$GW/status/400")
@@ -168,6 +167,23 @@ matches "refused reason says so" '[Cc]onnect' "$r"
 r=$(outcome slow "$GW/slow" "timeout = 1")
 expect_eq "gateway timeout is a temporary failure" temporary-failure "${r%%|*}"
 matches "timeout reason says so" 'timed out|[Tt]imeout' "$r"
+# (outcome runs in a subshell: check its logs here, where counts stick)
+if grep -El 'AddressSanitizer|LeakSanitizer|runtime error:|panic:|fatal:' \
+	"$T"/s400.err "$T"/s401.err "$T"/s500.err "$T"/s503.err "$T"/s429.err "$T"/refused.err \
+	"$T"/slow.err >"$T/dirty" 2>/dev/null; then
+	not_ok "no sanitizer report in the outcome runs"
+	sed 's/^/#   /' "$T/dirty"
+else
+	ok "no sanitizer report in the outcome runs"
+fi
+
+# ---- close with a request still in flight -------------------------------------
+conf "$T/inflight.ini" json "$GW/slow" "timeout = 10"
+printf '%s\n' "$one" >"$T/inflight.jsonl"
+"$BIN/tests/bench/chanrun" -t 1 "$BIN/channels/sms.so" "$T/inflight.ini" "$T/inflight.jsonl" \
+	>"$T/inflight.out" 2>"$T/inflight.err"
+expect_eq "close with a request in flight: no result (the host re-queues it)" 1 $?
+assert_clean_log "$T/inflight.err"
 
 # ---- configuration errors are refused at open --------------------------------
 cat >"$T/bad.ini" <<EOF
