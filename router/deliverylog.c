@@ -8,6 +8,7 @@
 #include <zmq.h>
 
 #include "log.h"
+#include "text.h"
 
 struct dlog {
 	char *text_path, *json_path;
@@ -107,62 +108,167 @@ int dlog_reopen(struct dlog *d)
 	return rc;
 }
 
-static const char *str(const json_t *rec, const char *k)
+static const char *dash(const char *v)
 {
-	const char *v = json_string_value(json_object_get(rec, k));
 	return v && *v ? v : "-";
+}
+
+size_t dlog_rec_text(const struct dlog_rec *r, char *buf, size_t len)
+{
+	char extra[48] = "";
+	int n;
+
+	if (r->fulfilled_in >= 0)
+		snprintf(extra, sizeof(extra), ", fulfilled_in=%.3f", r->fulfilled_in);
+	n = snprintf(buf, len,
+		     "%s %s: tx=%s, citizen=%s, channel=%s, to=%s, attempt=%d, delay=%.3f, "
+		     "delays=%s, dsn=%s%s, status=%s",
+		     dash(r->ts), dash(r->event_id), dash(r->tx), dash(r->citizen), dash(r->channel),
+		     dash(r->to), r->attempt, r->delay, dash(r->delays), dash(r->dsn), extra,
+		     dash(r->status));
+	if (n < 0)
+		n = 0;
+	if ((size_t)n < len && r->reason && *r->reason)
+		n += snprintf(buf + n, len - (size_t)n, " (%s)", r->reason);
+	if ((size_t)n >= len)
+		n = (int)len - 1;
+	/* Never let a reason from a remote peer split the line. */
+	for (char *p = buf; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	return (size_t)n;
+}
+
+/* Append a JSON string: escapes quotes, backslashes and controls; bytes
+ * that are not valid UTF-8 become '?'. */
+static void put_json_str(char **p, char *end, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (*p < end)
+		*(*p)++ = '"';
+	while (s && *s && *p < end - 8) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			*(*p)++ = '\\';
+			*(*p)++ = (char)c;
+			s++;
+		} else if (c < 0x20) {
+			memcpy(*p, "\\u00", 4);
+			(*p)[4] = hex[c >> 4];
+			(*p)[5] = hex[c & 15];
+			*p += 6;
+			s++;
+		} else if (c < 0x80) {
+			*(*p)++ = (char)c;
+			s++;
+		} else {
+			size_t n = strnlen(s, 4);
+			long bad = utf8_invalid_at(s, n);
+			size_t seq = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : 4;
+			if (bad == 0 || seq > n) {
+				*(*p)++ = '?';
+				s++;
+			} else {
+				memcpy(*p, s, seq);
+				*p += seq;
+				s += seq;
+			}
+		}
+	}
+	if (*p < end)
+		*(*p)++ = '"';
+}
+
+static void put_raw(char **p, char *end, const char *s)
+{
+	size_t n = strlen(s);
+	if (*p + n > end)
+		n = (size_t)(end - *p);
+	memcpy(*p, s, n);
+	*p += n;
+}
+
+static void put_field(char **p, char *end, const char *key, const char *v)
+{
+	put_raw(p, end, ",\"");
+	put_raw(p, end, key);
+	put_raw(p, end, "\":");
+	put_json_str(p, end, v ? v : "");
+}
+
+size_t dlog_rec_json(const struct dlog_rec *r, char *buf, size_t len)
+{
+	char *p = buf, *end = buf + len - 1, num[64];
+
+	put_raw(&p, end, "{\"ts\":");
+	put_json_str(&p, end, r->ts);
+	put_field(&p, end, "event_id", r->event_id);
+	put_field(&p, end, "tx", r->tx);
+	put_field(&p, end, "citizen", r->citizen);
+	put_field(&p, end, "service", r->service);
+	if (r->channel)
+		put_field(&p, end, "channel", r->channel);
+	else
+		put_raw(&p, end, ",\"channel\":null");
+	put_field(&p, end, "to", r->to ? r->to : "-");
+	snprintf(num, sizeof(num), ",\"attempt\":%d,\"delay\":%.3f", r->attempt, r->delay);
+	put_raw(&p, end, num);
+	put_field(&p, end, "delays", r->delays);
+	put_field(&p, end, "dsn", r->dsn && *r->dsn ? r->dsn : "-");
+	put_field(&p, end, "status", r->status);
+	put_field(&p, end, "reason", r->reason);
+	if (r->ref && *r->ref)
+		put_field(&p, end, "ref", r->ref);
+	if (r->fulfilled_in >= 0) {
+		snprintf(num, sizeof(num), ",\"fulfilled_in\":%.3f", r->fulfilled_in);
+		put_raw(&p, end, num);
+	}
+	put_raw(&p, end, "}");
+	*p = '\0';
+	return (size_t)(p - buf);
+}
+
+static const char *jstr(const json_t *rec, const char *k)
+{
+	return json_string_value(json_object_get(rec, k));
 }
 
 void dlog_format_text(const json_t *rec, char *buf, size_t len)
 {
 	json_t *fi = json_object_get(rec, "fulfilled_in");
-	json_t *ch = json_object_get(rec, "channel");
-	char extra[64] = "";
-	int n;
-
-	if (json_is_number(fi))
-		snprintf(extra, sizeof(extra), ", fulfilled_in=%.3f", json_number_value(fi));
-	n = snprintf(buf, len,
-		     "%s %s: tx=%s, citizen=%s, channel=%s, to=%s, attempt=%d, delay=%.3f, "
-		     "delays=%s, dsn=%s%s, status=%s",
-		     str(rec, "ts"), str(rec, "event_id"), str(rec, "tx"), str(rec, "citizen"),
-		     json_is_string(ch) ? json_string_value(ch) : "-", str(rec, "to"),
-		     (int)json_integer_value(json_object_get(rec, "attempt")),
-		     json_number_value(json_object_get(rec, "delay")), str(rec, "delays"),
-		     str(rec, "dsn"), extra, str(rec, "status"));
-	if (n >= 0 && (size_t)n < len) {
-		const char *reason = json_string_value(json_object_get(rec, "reason"));
-		if (reason && *reason)
-			snprintf(buf + n, len - (size_t)n, " (%s)", reason);
-	}
-	/* Never let a reason from a remote peer split the line. */
-	for (char *p = buf; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
+	struct dlog_rec r = {
+	    .ts = jstr(rec, "ts"),
+	    .event_id = jstr(rec, "event_id"),
+	    .tx = jstr(rec, "tx"),
+	    .citizen = jstr(rec, "citizen"),
+	    .service = jstr(rec, "service"),
+	    .channel = jstr(rec, "channel"),
+	    .to = jstr(rec, "to"),
+	    .delays = jstr(rec, "delays"),
+	    .dsn = jstr(rec, "dsn"),
+	    .status = jstr(rec, "status"),
+	    .reason = jstr(rec, "reason"),
+	    .ref = jstr(rec, "ref"),
+	    .attempt = (int)json_integer_value(json_object_get(rec, "attempt")),
+	    .delay = json_number_value(json_object_get(rec, "delay")),
+	    .fulfilled_in = json_is_number(fi) ? json_number_value(fi) : -1.0,
+	};
+	dlog_rec_text(&r, buf, len);
 }
 
-void dlog_write(struct dlog *d, const json_t *rec, const char *js_in)
+void dlog_write(struct dlog *d, const char *text, const char *json)
 {
-	char line[2048];
-	char *js = NULL;
-	const char *out = js_in;
-
 	if (d->text) {
-		dlog_format_text(rec, line, sizeof(line));
-		fputs(line, d->text);
+		fputs(text, d->text);
 		fputc('\n', d->text);
 	}
-	if (!out && (d->json || d->pub))
-		out = js = json_dumps(rec, JSON_COMPACT | JSON_ENSURE_ASCII);
-	if (out) {
-		if (d->json) {
-			fputs(out, d->json);
-			fputc('\n', d->json);
-		}
-		if (d->pub)
-			zmq_send(d->pub, out, strlen(out), ZMQ_DONTWAIT);
+	if (d->json) {
+		fputs(json, d->json);
+		fputc('\n', d->json);
 	}
-	free(js);
+	if (d->pub)
+		zmq_send(d->pub, json, strlen(json), ZMQ_DONTWAIT);
 }
 
 void dlog_flush(struct dlog *d)

@@ -24,9 +24,21 @@ struct dlog *dlog_open(const char *text_path, const char *json_path, const char 
 void dlog_close(struct dlog **d);
 /* Reopen both files (after rotation). 0 or -1 (keeps the old ones). */
 int dlog_reopen(struct dlog *d);
-/* Write one record (a JSON object of the fields below); js is its compact
- * JSON text when the caller has it already, else NULL. Takes no ownership. */
-void dlog_write(struct dlog *d, const json_t *rec, const char *js);
+/* One record. Strings may be NULL or "" (shown as "-"); channel NULL means
+ * none (JSON null). fulfilled_in < 0: absent. */
+struct dlog_rec {
+	const char *ts, *event_id, *tx, *citizen, *service, *channel, *to, *delays, *dsn,
+	    *status, *reason, *ref;
+	int attempt;
+	double delay, fulfilled_in;
+};
+
+/* The text line (no newline) and the JSON object (compact, one line, valid
+ * UTF-8 whatever the input) of a record. Return the length written. */
+size_t dlog_rec_text(const struct dlog_rec *r, char *buf, size_t len);
+size_t dlog_rec_json(const struct dlog_rec *r, char *buf, size_t len);
+/* Write one record given as its text line and JSON text. */
+void dlog_write(struct dlog *d, const char *text, const char *json);
 /* Flush buffered lines (once per event-loop turn). */
 void dlog_flush(struct dlog *d);
 
@@ -36,7 +48,8 @@ void dlog_flush(struct dlog *d);
  * ("queue/prepare/channel" seconds), dsn, status, reason, ref,
  * fulfilled_in (s, only on the first delivered).
  */
-/* Format a record as the text line (no newline). Used by heraldctl tail. */
+/* Format a JSON record (from the PUB socket or the JSON log) as the text
+ * line, exactly as dlog_rec_text does. Used by heraldctl tail. */
 void dlog_format_text(const json_t *rec, char *buf, size_t len);
 
 #endif

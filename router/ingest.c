@@ -12,6 +12,7 @@
 #include <zmq.h>
 
 #include "log.h"
+#include "callback.h"
 #include "metrics.h"
 #include "router.h"
 #include "text.h"
@@ -25,9 +26,14 @@ struct pending {
 	struct event ev;
 	int valid;
 	char err[320];
-	json_t *rec;
-	char *js;
-	int outcome; /* 1 accepted, 0 duplicate, -1 queue error */
+	char *text, *json; /* the "accepted" record */
+};
+
+/* The events of one drain, answered when Redis replies. */
+struct batch {
+	struct router *r;
+	struct pending *ps;
+	int n;
 };
 
 static const char *const streams[PRIO_N] = {"herald:q:urgent", "herald:q:normal", "herald:q:bulk"};
@@ -83,19 +89,6 @@ static int check_refs(struct router *r, const struct event *ev, char *err, size_
 		}
 	}
 	return 0;
-}
-
-static void on_accept(redisReply *rep, void *arg)
-{
-	struct pending *p = arg;
-
-	if (!rep || rep->type == REDIS_REPLY_ERROR) {
-		p->outcome = -1;
-		log_warnx("%s: herald_accept failed: %s", p->ev.event_id,
-			  rep ? rep->str : "connection lost");
-	} else {
-		p->outcome = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
-	}
 }
 
 static void send_reply(struct router *r, struct pending *p, const char *body)
@@ -179,108 +172,162 @@ static void engaged(struct router *r, const struct event *ev)
 	log_info("engagement: tx %s prefers %s", ev->transaction_id, ev->channel);
 }
 
+static void pending_clear(struct pending *p)
+{
+	for (int k = 0; k < p->nenv; k++)
+		zmq_msg_close(&p->env[k]);
+	p->nenv = 0;
+	free(p->text);
+	free(p->json);
+	p->text = p->json = NULL;
+	event_clear(&p->ev);
+}
+
+/* Redis answered herald_accept for the batch: one 0/1 per valid event. */
+static void on_accepted(redisReply *rep, void *arg)
+{
+	struct batch *b = arg;
+	struct router *r = b->r;
+	size_t k = 0;
+	int ok = rep && rep->type == REDIS_REPLY_ARRAY;
+
+	if (!ok)
+		log_warnx("herald_accept failed: %s",
+			  rep && rep->type == REDIS_REPLY_ERROR ? rep->str : "connection lost");
+	for (int i = 0; i < b->n; i++) {
+		struct pending *p = &b->ps[i];
+		if (!p->valid || p->ev.kind != EVENT_NOTIFICATION)
+			continue;
+		if (!ok || k >= rep->elements || rep->element[k]->type != REDIS_REPLY_INTEGER) {
+			reply_json(r, p, "error", "queue unavailable, retry later");
+		} else if (rep->element[k]->integer == 1) {
+			metrics_ingest("accepted");
+			dlog_write(r->dlog, p->text, p->json);
+			callbacks_push(r->callbacks, p->ev.service, p->json);
+			reply_json(r, p, "accepted", NULL);
+			r->want_read = 1;
+		} else {
+			metrics_ingest("duplicate");
+			reply_json(r, p, "duplicate", NULL);
+		}
+		k++;
+	}
+	for (int i = 0; i < b->n; i++)
+		pending_clear(&b->ps[i]);
+	free(b->ps);
+	free(b);
+}
+
 int ingest_drain(struct router *r, int max)
 {
-	struct pending *ps = calloc((size_t)max, sizeof(*ps));
-	int n = 0;
+	struct batch *b = calloc(1, sizeof(*b));
 	int64_t now = now_ms();
 	char ttl[24], nowbuf[24];
+	const char **argv = NULL;
+	size_t *lens = NULL;
+	int argc = 0, nvalid = 0;
+	zmq_msg_t *bodies = NULL;
 
-	if (!ps)
+	if (!b)
 		return 0;
+	b->r = r;
+	b->ps = malloc((size_t)max * sizeof(*b->ps));
+	bodies = malloc((size_t)max * sizeof(*bodies));
+	argv = malloc(((size_t)max * 7 + 5) * sizeof(*argv));
+	lens = malloc(((size_t)max * 7 + 5) * sizeof(*lens));
+	if (!b->ps || !bodies || !argv || !lens)
+		goto out;
 	snprintf(ttl, sizeof(ttl), "%lld", (long long)r->ttl_s);
 	snprintf(nowbuf, sizeof(nowbuf), "%lld", (long long)now);
-	while (n < max) {
-		struct pending *p = &ps[n];
-		zmq_msg_t body;
+	argv[argc] = "FCALL", lens[argc++] = 5;
+	argv[argc] = "herald_accept", lens[argc++] = 13;
+	argv[argc] = "0", lens[argc++] = 1;
+	argv[argc] = nowbuf, lens[argc++] = strlen(nowbuf);
+	argv[argc] = ttl, lens[argc++] = strlen(ttl);
+	while (b->n < max) {
+		struct pending *p = &b->ps[b->n];
+		zmq_msg_t *body = &bodies[b->n];
 		int got;
 
-		zmq_msg_init(&body);
-		got = recv_one(r, p, &body);
+		memset(p, 0, sizeof(*p));
+		zmq_msg_init(body);
+		got = recv_one(r, p, body);
 		if (got == 0) {
-			zmq_msg_close(&body);
+			zmq_msg_close(body);
 			break;
 		}
-		n++;
-		if (got < 0) {
-			snprintf(p->err, sizeof(p->err),
-				 "malformed message: too many envelope frames");
-		} else if (p->nenv == 0) {
+		b->n++;
+		if (got < 0)
+			snprintf(p->err, sizeof(p->err), "malformed message: too many envelope frames");
+		else if (p->nenv == 0)
 			snprintf(p->err, sizeof(p->err), "no envelope");
-		} else if (event_parse(zmq_msg_data(&body), zmq_msg_size(&body), &p->ev, p->err,
-				       sizeof(p->err)) == 0 &&
-			   check_refs(r, &p->ev, p->err, sizeof(p->err)) == 0) {
+		else if (event_parse(zmq_msg_data(body), zmq_msg_size(body), &p->ev, p->err,
+				     sizeof(p->err)) == 0 &&
+			 check_refs(r, &p->ev, p->err, sizeof(p->err)) == 0)
 			p->valid = 1;
-		}
-		if (p->valid && p->ev.kind == EVENT_ENGAGEMENT) {
-			/* Engagement: the citizen used this channel; later messages of
-			 * the transaction prefer it. */
-			char key[200];
-			snprintf(key, sizeof(key), KEY_ENGAGED "%s", p->ev.transaction_id);
-			rdb_cmdf(r->rdb, on_accept, p, "SET %s %s EX %s", key, p->ev.channel, ttl);
-		} else if (p->valid) {
-			const char *tx =
-			    p->ev.transaction_id ? p->ev.transaction_id : p->ev.event_id;
-			char msgkey[160], txkey[160];
-			const char *argv[16];
-			size_t lens[16];
-			int argc = 0;
-
-			p->rec = state_accepted_record(&p->ev, tx, now);
-			p->js =
-			    p->rec ? json_dumps(p->rec, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
-			snprintf(msgkey, sizeof(msgkey), KEY_MSG "%s", p->ev.event_id);
-			snprintf(txkey, sizeof(txkey), KEY_TX "%s", tx);
-			argv[argc] = "FCALL", lens[argc++] = 5;
-			argv[argc] = "herald_accept", lens[argc++] = 13;
-			argv[argc] = "3", lens[argc++] = 1;
-			argv[argc] = msgkey, lens[argc++] = strlen(msgkey);
-			argv[argc] = streams[p->ev.priority],
-			lens[argc++] = strlen(streams[p->ev.priority]);
-			argv[argc] = txkey, lens[argc++] = strlen(txkey);
-			argv[argc] = p->ev.event_id, lens[argc++] = strlen(p->ev.event_id);
-			argv[argc] = zmq_msg_data(&body), lens[argc++] = zmq_msg_size(&body);
-			argv[argc] = nowbuf, lens[argc++] = strlen(nowbuf);
-			argv[argc] = ttl, lens[argc++] = strlen(ttl);
-			argv[argc] = p->js ? p->js : "", lens[argc++] = p->js ? strlen(p->js) : 0;
-			argv[argc] = p->ev.citizen_id, lens[argc++] = strlen(p->ev.citizen_id);
-			argv[argc] = tx, lens[argc++] = strlen(tx);
-			argv[argc] = p->ev.service, lens[argc++] = strlen(p->ev.service);
-			rdb_cmd(r->rdb, on_accept, p, argc, argv, lens);
-		}
-		zmq_msg_close(&body);
-	}
-	if (n)
-		rdb_flush(r->rdb);
-	for (int i = 0; i < n; i++) {
-		struct pending *p = &ps[i];
 		if (!p->valid) {
 			metrics_ingest("rejected");
 			log_msg(LOG_L_NOTICE, "rejected %s: %s",
 				p->ev.event_id ? p->ev.event_id : "event", p->err);
 			reply_json(r, p, "rejected", p->err);
-		} else if (p->outcome < 0) {
-			reply_json(r, p, "error", "queue unavailable, retry later");
-		} else if (p->ev.kind == EVENT_ENGAGEMENT) {
-			metrics_ingest("accepted");
-			engaged(r, &p->ev);
-			reply_json(r, p, "accepted", NULL);
-		} else if (p->outcome == 0) {
-			metrics_ingest("duplicate");
-			reply_json(r, p, "duplicate", NULL);
-		} else {
-			metrics_ingest("accepted");
-			if (p->rec)
-				dlog_write(r->dlog, p->rec, p->js);
-			reply_json(r, p, "accepted", NULL);
-			r->want_read = 1;
+			continue;
 		}
-		for (int k = 0; k < p->nenv; k++)
-			zmq_msg_close(&p->env[k]);
-		json_decref(p->rec);
-		free(p->js);
-		event_clear(&p->ev);
+		if (p->ev.kind == EVENT_ENGAGEMENT) {
+			/* rare: the citizen used this channel; later messages of the
+			 * transaction prefer it */
+			redisReply *rep =
+			    rdb_call(r->rdb, "SET " KEY_ENGAGED "%s %s EX %s", p->ev.transaction_id,
+				     p->ev.channel, ttl);
+			if (rep && rep->type != REDIS_REPLY_ERROR) {
+				metrics_ingest("accepted");
+				engaged(r, &p->ev);
+				reply_json(r, p, "accepted", NULL);
+			} else {
+				reply_json(r, p, "error", "queue unavailable, retry later");
+			}
+			freeReplyObject(rep);
+			continue;
+		}
+		const char *tx = p->ev.transaction_id ? p->ev.transaction_id : p->ev.event_id;
+		char text[2048], json[4096];
+		state_accepted_record(&p->ev, tx, now, text, sizeof(text), json, sizeof(json));
+		p->text = strdup(text);
+		p->json = strdup(json);
+		if (!p->text || !p->json) {
+			p->valid = 0;
+			reply_json(r, p, "error", "out of memory, retry later");
+			continue;
+		}
+		argv[argc] = p->ev.event_id, lens[argc++] = strlen(p->ev.event_id);
+		argv[argc] = streams[p->ev.priority], lens[argc++] = strlen(streams[p->ev.priority]);
+		argv[argc] = zmq_msg_data(body), lens[argc++] = zmq_msg_size(body);
+		argv[argc] = p->ev.citizen_id, lens[argc++] = strlen(p->ev.citizen_id);
+		argv[argc] = tx, lens[argc++] = strlen(tx);
+		argv[argc] = p->ev.service, lens[argc++] = strlen(p->ev.service);
+		argv[argc] = p->json, lens[argc++] = strlen(p->json);
+		nvalid++;
 	}
-	free(ps);
+	/* hiredis copies the command into its buffer: the bodies may go after */
+	int n = b->n;
+	if (nvalid)
+		rdb_cmd(r->rdb, on_accepted, b, argc, argv, lens); /* owns b now */
+	for (int i = 0; i < n; i++)
+		zmq_msg_close(&bodies[i]);
+	if (!nvalid) {
+		for (int i = 0; i < n; i++)
+			pending_clear(&b->ps[i]);
+		free(b->ps);
+		free(b);
+	}
+	free(bodies);
+	free(argv);
+	free(lens);
 	return n;
+out:
+	free(bodies);
+	free(argv);
+	free(lens);
+	free(b->ps);
+	free(b);
+	return 0;
 }

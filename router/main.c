@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "callback.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -102,14 +103,13 @@ static void update_gauges(struct router *r)
 
 static void loop(struct router *r)
 {
-	zmq_pollitem_t items[CHAN_MAX + 2];
+	zmq_pollitem_t items[CHAN_MAX + 3];
 	int64_t drain_until = 0, last_watchdog = 0, last_retry = 0;
-	int max_inflight;
 	const char *mi = config_get(r->cfg, "queue", "max_inflight");
 	const char *dt = config_get(r->cfg, "queue", "drain_timeout");
+	int max_inflight = mi ? atoi(mi) : 20000;
 	uint64_t wd_usec = 0;
 
-	max_inflight = mi ? atoi(mi) : 20000;
 	if (sd_watchdog_enabled(0, &wd_usec) <= 0)
 		wd_usec = 0;
 	for (;;) {
@@ -121,8 +121,7 @@ static void loop(struct router *r)
 			drain_until = mono_ms() + (dt ? atoi(dt) : 10) * 1000;
 			ingest_close(r);
 			sd_notify(0, "STOPPING=1");
-			log_info("stopping: draining %zu in-flight messages",
-				 idmap_len(r->inflight));
+			log_info("stopping: draining %zu in-flight messages", idmap_len(r->inflight));
 		}
 		if (r->draining && (idmap_len(r->inflight) == 0 || mono_ms() > drain_until))
 			break;
@@ -158,14 +157,22 @@ static void loop(struct router *r)
 			items[n].fd = http_fd(r->http);
 			items[n++].events = ZMQ_POLLIN;
 		}
-		if (r->want_read || r->backlog)
-			timeout = r->backlog ? 5 : 0;
+		if (rdb_outstanding(r->rdb) && rdb_fd(r->rdb) >= 0) {
+			items[n].socket = NULL;
+			items[n].fd = rdb_fd(r->rdb);
+			items[n++].events = ZMQ_POLLIN;
+		}
+		if (r->backlog)
+			timeout = 5;
+		if ((r->want_read && !r->read_inflight) || r->ready)
+			timeout = 0;
 		if (zmq_poll(items, n, timeout) < 0 && zmq_errno() != EINTR)
 			log_warnx("zmq_poll: %s", zmq_strerror(zmq_errno()));
 
 		now = mono_ms();
 		if (!rdb_ok(r->rdb)) {
 			http_set_healthy(r->http, 0);
+			r->read_inflight = 0;
 			if (now - last_retry > 1000) {
 				last_retry = now;
 				if (connect_redis(r) == 0) {
@@ -174,14 +181,19 @@ static void loop(struct router *r)
 				}
 			}
 			worker_results(r); /* keep plugins drained; state writes fail */
+			rdb_send(r->rdb);
+			rdb_recv(r->rdb);
 			continue;
 		}
+		/* New work is parsed and queued while Redis still works on what
+		 * was sent at the end of the last turn; then its replies. */
 		if (r->ingest)
 			ingest_drain(r, 512);
-		worker_receipts(r);
 		worker_results(r);
 		if (r->backlog)
 			worker_submit_backlog(r);
+		rdb_recv(r->rdb);
+		worker_receipts(r);
 		if (!r->draining) {
 			if (now - r->last_due_ms >= 100) {
 				r->last_due_ms = now;
@@ -191,19 +203,24 @@ static void loop(struct router *r)
 				r->last_claim_ms = now;
 				worker_claim(r);
 			}
-			if ((r->want_read || now - r->last_read_ms >= 200) &&
+			if ((r->want_read || now - r->last_read_ms >= 200) && !r->read_inflight &&
 			    (int)idmap_len(r->inflight) < max_inflight && !r->backlog) {
 				r->want_read = 0;
 				r->last_read_ms = now;
-				if (worker_read(r) >= r->cfg->batch)
-					r->want_read = 1; /* more waiting */
+				worker_read(r);
+			}
+			if (now - r->last_trim_ms >= 2000) {
+				r->last_trim_ms = now;
+				worker_trim(r);
 			}
 			if (now - r->last_depth_ms >= 5000) {
 				r->last_depth_ms = now;
 				update_gauges(r);
 			}
 		}
-		rdb_flush(r->rdb);
+		rdb_send(r->rdb);
+		/* prepare what arrived while Redis works on what was just sent */
+		worker_run_ready(r);
 		dlog_flush(r->dlog);
 		if (wd_usec && now - last_watchdog >= (int64_t)(wd_usec / 2000)) {
 			last_watchdog = now;
@@ -293,6 +310,11 @@ int main(int argc, char **argv)
 		log_msg(LOG_L_ERR, "%s", err);
 		goto out;
 	}
+	r.callbacks = callbacks_start(r.cfg, err, sizeof(err));
+	if (!r.callbacks) {
+		log_msg(LOG_L_ERR, "%s", err);
+		goto out;
+	}
 	if (chans_load(&r.chans, r.cfg) == 0)
 		log_warnx("no channel is enabled: every message will fail with 'no usable "
 			  "channel' (add a [channel.<name>] section)");
@@ -333,6 +355,7 @@ out:
 		idmap_each(r.inflight, free_inflight, NULL);
 		idmap_free(&r.inflight);
 	}
+	callbacks_stop(&r.callbacks);
 	dlog_close(&r.dlog);
 	rdb_free(&r.rdb);
 	tstore_free(&r.templates);

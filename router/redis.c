@@ -18,8 +18,9 @@ struct rdb {
 	char *host, *password;
 	int port, db;
 	redisContext *c;
-	struct pending *q;
-	size_t n, cap;
+	struct pending *q; /* FIFO: the first `sent` went out, the rest wait */
+	size_t n, cap, sent;
+	int in_recv;
 	char err[256];
 };
 
@@ -43,7 +44,7 @@ static void fail_pending(struct rdb *r)
 	size_t n = r->n;
 
 	r->q = NULL;
-	r->n = r->cap = 0;
+	r->n = r->cap = r->sent = 0;
 	for (size_t i = 0; i < n; i++)
 		if (q[i].cb)
 			q[i].cb(NULL, q[i].arg);
@@ -189,35 +190,86 @@ size_t rdb_pending(const struct rdb *r)
 	return r->n;
 }
 
-int rdb_flush(struct rdb *r)
+int rdb_fd(const struct rdb *r)
 {
-	size_t i = 0;
+	return r->c ? r->c->fd : -1;
+}
+
+size_t rdb_outstanding(const struct rdb *r)
+{
+	return r->sent;
+}
+
+int rdb_send(struct rdb *r)
+{
+	int done = 0;
+
+	if (!r->c) {
+		fail_pending(r);
+		return -1;
+	}
+	if (r->n == r->sent)
+		return 0;
+	while (!done) {
+		if (redisBufferWrite(r->c, &done) != REDIS_OK) {
+			drop(r, "write");
+			fail_pending(r);
+			return -1;
+		}
+	}
+	r->sent = r->n;
+	return 0;
+}
+
+int rdb_recv(struct rdb *r)
+{
+	size_t i, sent = r->sent;
 	int got = 0;
 
-	/* Callbacks may queue further commands: those go out in the next flush. */
-	struct pending *q = r->q;
-	size_t n = r->n;
-
-	if (!n)
+	if (!sent)
 		return 0;
-	r->q = NULL;
-	r->n = r->cap = 0;
-	for (; i < n; i++) {
+	r->in_recv = 1;
+	/* Callbacks may queue further commands: they land after r->sent and
+	 * go out with the next rdb_send. */
+	for (i = 0; i < sent; i++) {
 		redisReply *rep = NULL;
+		struct pending p;
 		if (!r->c || redisGetReply(r->c, (void **)&rep) != REDIS_OK) {
 			drop(r, "pipeline");
 			break;
 		}
-		if (q[i].cb)
-			q[i].cb(rep, q[i].arg);
+		p = r->q[i];
+		if (p.cb)
+			p.cb(rep, p.arg);
 		freeReplyObject(rep);
 		got++;
 	}
-	for (; i < n; i++)
-		if (q[i].cb)
-			q[i].cb(NULL, q[i].arg);
-	free(q);
+	for (; i < sent; i++) {
+		struct pending p = r->q[i];
+		if (p.cb)
+			p.cb(NULL, p.arg);
+	}
+	memmove(r->q, r->q + sent, (r->n - sent) * sizeof(*r->q));
+	r->n -= sent;
+	r->sent = 0;
+	r->in_recv = 0;
 	return r->c ? got : -1;
+}
+
+int rdb_flush(struct rdb *r)
+{
+	int total = 0, n;
+
+	/* Until nothing is left: replies may queue follow-up commands. */
+	do {
+		if (rdb_send(r) != 0)
+			return -1;
+		n = rdb_recv(r);
+		if (n < 0)
+			return -1;
+		total += n;
+	} while (r->n > 0);
+	return total;
 }
 
 redisReply *rdb_call(struct rdb *r, const char *fmt, ...)
@@ -225,9 +277,12 @@ redisReply *rdb_call(struct rdb *r, const char *fmt, ...)
 	va_list ap;
 	redisReply *rep;
 
+	if (r->in_recv) {
+		log_msg(LOG_L_ERR, "internal: synchronous Redis call from a pipeline callback");
+		return NULL;
+	}
 	/* Queued pipeline replies come first on the wire: collect them. */
-	if (r->n)
-		rdb_flush(r);
+	rdb_flush(r);
 	if (!r->c)
 		return NULL;
 	va_start(ap, fmt);
@@ -242,8 +297,11 @@ redisReply *rdb_callv(struct rdb *r, int argc, const char **argv, const size_t *
 {
 	redisReply *rep;
 
-	if (r->n)
-		rdb_flush(r);
+	if (r->in_recv) {
+		log_msg(LOG_L_ERR, "internal: synchronous Redis call from a pipeline callback");
+		return NULL;
+	}
+	rdb_flush(r);
 	if (!r->c)
 		return NULL;
 	rep = redisCommandArgv(r->c, argc, argv, lens);

@@ -25,10 +25,20 @@ const char *rdb_err(const struct rdb *r);
 void rdb_cmd(struct rdb *r, rdb_cb cb, void *arg, int argc, const char **argv, const size_t *lens);
 /* Queue a printf-style command (hiredis format: %s %b %d %lld). */
 void rdb_cmdf(struct rdb *r, rdb_cb cb, void *arg, const char *fmt, ...);
-/* Send every queued command and call each callback in order. Returns the
- * number of replies, -1 if the connection broke (callbacks got NULL). */
+/* Send what is queued, without waiting
+ * for replies: Redis works while the caller does something else. */
+int rdb_send(struct rdb *r);
+/* Wait for the replies of everything sent and call each callback in order.
+ * Callbacks may queue commands (sent by the next rdb_send) but must not make
+ * synchronous calls. Returns the number of replies, -1 if the connection
+ * broke (callbacks got NULL). */
+int rdb_recv(struct rdb *r);
+/* rdb_send + rdb_recv until nothing is queued. */
 int rdb_flush(struct rdb *r);
 size_t rdb_pending(const struct rdb *r);
+size_t rdb_outstanding(const struct rdb *r); /* sent, replies not read */
+int rdb_fd(const struct rdb *r);             /* readable when replies arrive */
+
 
 /* A synchronous command (for start-up and rare paths); flushes the pipeline
  * first so replies stay in order. Caller frees. */

@@ -30,6 +30,7 @@
 
 struct http;
 struct callbacks;
+struct rbatch;
 
 /* One message being worked on (read from the stream, or back from a
  * channel, or touched by a receipt). */
@@ -58,6 +59,7 @@ struct msg {
 	char reference[24];
 	char engaged[33]; /* channel the citizen engaged on in this transaction */
 	char note[160];	  /* said in the "sending" record instead of the subject */
+	struct rbatch *batch; /* the read it arrived with, until prepared */
 };
 
 struct router {
@@ -76,8 +78,9 @@ struct router {
 	char consumer[160];
 	int64_t ttl_s;
 	int draining;
-	int64_t last_read_ms, last_due_ms, last_claim_ms, last_depth_ms;
-	int want_read;
+	int64_t last_read_ms, last_due_ms, last_claim_ms, last_depth_ms, last_trim_ms;
+	int want_read, read_inflight, last_read_n, need_groups;
+	struct rbatch *ready, *ready_tail; /* read batches with every record in */
 };
 
 /* reference.c */
@@ -104,10 +107,14 @@ struct step {
 	int journal_only;     /* log and journal it; the message state is unchanged */
 };
 void state_step(struct router *r, struct msg *m, const struct step *s);
-json_t *state_accepted_record(const struct event *ev, const char *tx, int64_t now);
+void state_accepted_record(const struct event *ev, const char *tx, int64_t now, char *text,
+			   size_t tlen, char *json, size_t jlen);
+
 
 /* worker.c */
-int worker_read(struct router *r);
+void worker_read(struct router *r);
+int worker_run_ready(struct router *r);
+void worker_trim(struct router *r);
 void worker_results(struct router *r);
 void worker_submit_backlog(struct router *r);
 int worker_due(struct router *r);

@@ -67,13 +67,6 @@ static void release_rendered(struct msg *m)
 	m->meta = NULL;
 }
 
-static void on_object(redisReply *rep, void *arg)
-{
-	json_t **dst = arg;
-
-	json_decref(*dst);
-	*dst = rep && !reply_is_error(rep) ? reply_to_object(rep) : NULL;
-}
 
 static void on_engaged(redisReply *rep, void *arg)
 {
@@ -231,11 +224,6 @@ static int render(struct router *r, struct msg *m, char *err, size_t errlen)
 	if (!m->meta) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
-	}
-	json_object_foreach(m->front, k, v)
-	{
-		/* keys are stored as "fm.<key>" strings inside the front object */
-		(void)v;
 	}
 	{
 		/* Re-key front matter as fm.<key> in a side object that lives as
@@ -483,6 +471,8 @@ static void prepare(struct router *r, struct msg *m)
 		state_step(r, m, &s);
 		goto drop;
 	}
+	if (!strcmp(m->service, "-"))
+		snprintf(m->service, sizeof(m->service), "%s", m->ev.service);
 	if (terminal(status) || (!strcmp(status, "sent") && !m->ev.deliver_within) ||
 	    (!strcmp(status, "sent") && sget(st, "final"))) {
 		ack_only(r, m); /* finished already: a duplicate entry */
@@ -580,21 +570,90 @@ drop:
 
 /* ---- reading the streams -------------------------------------------- */
 
-/* Take a list of stream entries ([id, [k, v, ...]] ...) for processing:
- * fetch record and citizen for all of them in one round trip, then prepare. */
-static int take_entries(struct router *r, const char *stream, const redisReply *entries)
-{
+/* The entries of one read, waiting for their citizen records. */
+struct rbatch {
+	struct router *r;
 	struct msg **ms;
-	size_t n = 0;
+	size_t n;
+	int left; /* replies still to come */
+	struct rbatch *next;
+};
+
+static void batch_tick(struct msg *m)
+{
+	struct rbatch *b = m->batch;
+
+	if (--b->left > 0)
+		return;
+	/* complete: run it after the pipeline is sent (worker_run_ready), so
+	 * Redis works on the next batch while this one is prepared */
+	b->next = NULL;
+	if (b->r->ready_tail)
+		b->r->ready_tail->next = b;
+	else
+		b->r->ready = b;
+	b->r->ready_tail = b;
+}
+
+static void on_state(redisReply *rep, void *arg)
+{
+	struct msg *m = arg;
+
+	json_decref(m->state);
+	m->state = rep && !reply_is_error(rep) ? reply_to_object(rep) : NULL;
+	batch_tick(m);
+}
+
+static void on_citizen(redisReply *rep, void *arg)
+{
+	struct msg *m = arg;
+
+	json_decref(m->citizen_rec);
+	m->citizen_rec = rep && !reply_is_error(rep) ? reply_to_object(rep) : NULL;
+	batch_tick(m);
+}
+
+static void on_engaged_tick(redisReply *rep, void *arg)
+{
+	on_engaged(rep, arg);
+	batch_tick(arg);
+}
+
+/* A fresh entry (written by herald_accept) carries the event: its state is
+ * known without reading the message hash. */
+static json_t *fresh_state(const struct msg *m, const char *ev, const char *accepted)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "status", "accepted", "event", ev,
+			 "accepted_ms", accepted, "tx", m->tx[0] ? m->tx : m->event_id, "citizen",
+			 m->citizen, "stream", m->stream);
+}
+
+/* Take a list of stream entries ([id, [k, v, ...]] ...) for processing:
+ * queue the reads of citizen (and, unless the entry is fresh, message)
+ * records; the batch is prepared once every reply is in. may_trust_fresh
+ * is 0 for entries that may have been worked on before (recovered,
+ * claimed): those always read the message hash. */
+static int take_entries(struct router *r, const char *stream, const redisReply *entries,
+			int may_trust_fresh)
+{
+	struct rbatch *b;
 	int64_t now = now_ms();
 
 	if (!entries || entries->type != REDIS_REPLY_ARRAY || entries->elements == 0)
 		return 0;
-	ms = calloc(entries->elements, sizeof(*ms));
-	if (!ms)
+	b = calloc(1, sizeof(*b));
+	if (!b)
 		return 0;
+	b->r = r;
+	b->ms = calloc(entries->elements, sizeof(*b->ms));
+	if (!b->ms) {
+		free(b);
+		return 0;
+	}
+	b->left = 1; /* held until every command is queued */
 	for (size_t i = 0; i < entries->elements; i++) {
 		const redisReply *e = entries->element[i], *kv;
+		const char *ev = NULL, *accepted = NULL;
 		struct msg *m;
 
 		if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
@@ -607,6 +666,7 @@ static int take_entries(struct router *r, const char *stream, const redisReply *
 		snprintf(m->stream, sizeof(m->stream), "%s", stream);
 		snprintf(m->stream_id, sizeof(m->stream_id), "%s", e->element[0]->str);
 		m->picked_ms = now;
+		m->batch = b;
 		if (kv->type == REDIS_REPLY_ARRAY)
 			for (size_t j = 0; j + 1 < kv->elements; j += 2) {
 				const char *k = kv->element[j]->str, *v = kv->element[j + 1]->str;
@@ -618,6 +678,10 @@ static int take_entries(struct router *r, const char *stream, const redisReply *
 					snprintf(m->citizen, sizeof(m->citizen), "%s", v);
 				else if (!strcmp(k, "t"))
 					snprintf(m->tx, sizeof(m->tx), "%s", v);
+				else if (!strcmp(k, "ev"))
+					ev = v;
+				else if (!strcmp(k, "a"))
+					accepted = v;
 			}
 		if (!m->event_id[0]) {
 			/* deleted entry still pending, or foreign data: ack it away */
@@ -625,18 +689,77 @@ static int take_entries(struct router *r, const char *stream, const redisReply *
 			msg_free(m);
 			continue;
 		}
-		rdb_cmdf(r->rdb, on_object, &m->state, "HGETALL " KEY_MSG "%s", m->event_id);
-		rdb_cmdf(r->rdb, on_object, &m->citizen_rec, "HGETALL " KEY_CITIZEN "%s",
-			 m->citizen);
-		if (m->tx[0])
-			rdb_cmdf(r->rdb, on_engaged, m, "GET " KEY_ENGAGED "%s", m->tx);
-		ms[n++] = m;
+		b->ms[b->n++] = m;
+		if (may_trust_fresh && ev && accepted) {
+			m->state = fresh_state(m, ev, accepted);
+		} else {
+			b->left++;
+			rdb_cmdf(r->rdb, on_state, m, "HGETALL " KEY_MSG "%s", m->event_id);
+		}
+		b->left++;
+		rdb_cmdf(r->rdb, on_citizen, m, "HGETALL " KEY_CITIZEN "%s", m->citizen);
+		if (m->tx[0]) {
+			b->left++;
+			rdb_cmdf(r->rdb, on_engaged_tick, m, "GET " KEY_ENGAGED "%s", m->tx);
+		}
 	}
-	rdb_flush(r->rdb);
-	for (size_t i = 0; i < n; i++)
-		prepare(r, ms[i]);
-	free(ms);
-	return (int)n;
+	/* release the hold: the batch is ready once its replies are in */
+	size_t taken = b->n;
+	if (taken) {
+		struct msg hold = {.batch = b};
+		batch_tick(&hold);
+	} else {
+		free(b->ms);
+		free(b);
+	}
+	return (int)taken;
+}
+
+/* Prepare every batch whose records have all arrived. */
+int worker_run_ready(struct router *r)
+{
+	int n = 0;
+
+	while (r->ready) {
+		struct rbatch *b = r->ready;
+		r->ready = b->next;
+		if (!r->ready)
+			r->ready_tail = NULL;
+		for (size_t i = 0; i < b->n; i++) {
+			b->ms[i]->batch = NULL;
+			prepare(r, b->ms[i]);
+		}
+		n += (int)b->n;
+		free(b->ms);
+		free(b);
+	}
+	return n;
+}
+
+static void on_read(redisReply *rep, void *arg)
+{
+	struct router *r = arg;
+
+	r->read_inflight = 0;
+	r->last_read_n = 0;
+	if (!rep)
+		return;
+	if (rep->type == REDIS_REPLY_ERROR) {
+		if (strstr(rep->str, "NOGROUP"))
+			r->need_groups = 1;
+		else
+			log_warnx("redis: XREADGROUP: %s", rep->str);
+		return;
+	}
+	if (rep->type == REDIS_REPLY_ARRAY)
+		for (size_t i = 0; i < rep->elements; i++) {
+			const redisReply *s = rep->element[i];
+			if (s->type == REDIS_REPLY_ARRAY && s->elements == 2 &&
+			    s->element[0]->type == REDIS_REPLY_STRING)
+				r->last_read_n += take_entries(r, s->element[0]->str, s->element[1], 1);
+		}
+	if (r->last_read_n >= r->cfg->batch)
+		r->want_read = 1; /* more waiting */
 }
 
 static void ensure_groups(struct router *r)
@@ -648,35 +771,56 @@ static void ensure_groups(struct router *r)
 			log_warnx("redis: XGROUP CREATE %s: %s", streams[p], rep->str);
 		freeReplyObject(rep);
 	}
+	r->need_groups = 0;
 }
 
-/* Read new entries. Returns the number taken, -1 on a Redis error. */
-int worker_read(struct router *r)
+/* Queue a read of new entries (one at a time). */
+void worker_read(struct router *r)
 {
-	redisReply *rep;
-	int taken = 0;
+	if (r->need_groups)
+		ensure_groups(r);
+	if (r->read_inflight)
+		return;
+	r->read_inflight = 1;
+	rdb_cmdf(r->rdb, on_read, r, "XREADGROUP GROUP " GROUP " %s COUNT %d STREAMS %s %s %s > > >",
+		 r->consumer, r->cfg->batch, streams[0], streams[1], streams[2]);
+}
 
-	rep = rdb_call(r->rdb, "XREADGROUP GROUP " GROUP " %s COUNT %d STREAMS %s %s %s > > >",
-		       r->consumer, r->cfg->batch, streams[0], streams[1], streams[2]);
-	if (!rep)
-		return -1;
-	if (rep->type == REDIS_REPLY_ERROR) {
-		if (strstr(rep->str, "NOGROUP"))
-			ensure_groups(r);
-		else
-			log_warnx("redis: XREADGROUP: %s", rep->str);
-		freeReplyObject(rep);
-		return -1;
-	}
-	if (rep->type == REDIS_REPLY_ARRAY)
-		for (size_t i = 0; i < rep->elements; i++) {
-			const redisReply *s = rep->element[i];
-			if (s->type == REDIS_REPLY_ARRAY && s->elements == 2 &&
-			    s->element[0]->type == REDIS_REPLY_STRING)
-				taken += take_entries(r, s->element[0]->str, s->element[1]);
+/* Trim acknowledged entries off the streams: everything older than the
+ * oldest entry still pending, or than the last one delivered. */
+void worker_trim(struct router *r)
+{
+	for (int p = 0; p < PRIO_N; p++) {
+		redisReply *rep = rdb_call(r->rdb, "XPENDING %s " GROUP, streams[p]);
+		char minid[64] = "";
+
+		if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2 &&
+		    rep->element[0]->type == REDIS_REPLY_INTEGER) {
+			if (rep->element[0]->integer > 0 && rep->element[1]->type == REDIS_REPLY_STRING)
+				snprintf(minid, sizeof(minid), "%s", rep->element[1]->str);
 		}
-	freeReplyObject(rep);
-	return taken;
+		freeReplyObject(rep);
+		if (!minid[0]) {
+			rep = rdb_call(r->rdb, "XINFO GROUPS %s", streams[p]);
+			if (rep && rep->type == REDIS_REPLY_ARRAY)
+				for (size_t g = 0; g < rep->elements; g++) {
+					const redisReply *kv = rep->element[g];
+					for (size_t j = 0; j + 1 < kv->elements; j += 2)
+						if (kv->element[j]->str &&
+						    !strcmp(kv->element[j]->str, "last-delivered-id") &&
+						    kv->element[j + 1]->str) {
+							unsigned long long ms = 0, seq = 0;
+							sscanf(kv->element[j + 1]->str, "%llu-%llu", &ms,
+							       &seq);
+							snprintf(minid, sizeof(minid), "%llu-%llu", ms,
+								 seq + 1);
+						}
+				}
+			freeReplyObject(rep);
+		}
+		if (minid[0])
+			rdb_cmdf(r->rdb, NULL, NULL, "XTRIM %s MINID %s", streams[p], minid);
+	}
 }
 
 /* At start: entries this consumer read but never finished (a crash, a
@@ -703,9 +847,11 @@ void worker_recover(struct router *r)
 			}
 			snprintf(last, sizeof(last), "%s",
 				 entries->element[entries->elements - 1]->element[0]->str);
-			n = take_entries(r, streams[p], entries);
+			n = take_entries(r, streams[p], entries, 0);
 			log_info("recovered %d pending entries from %s", n, streams[p]);
 			freeReplyObject(rep);
+			rdb_flush(r->rdb);
+			worker_run_ready(r);
 			rdb_flush(r->rdb);
 		}
 	}
@@ -719,7 +865,7 @@ void worker_claim(struct router *r)
 		    rdb_call(r->rdb, "XAUTOCLAIM %s " GROUP " %s %d 0-0 COUNT %d", streams[p],
 			     r->consumer, r->cfg->claim_idle_ms, r->cfg->batch);
 		if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2) {
-			int n = take_entries(r, streams[p], rep->element[1]);
+			int n = take_entries(r, streams[p], rep->element[1], 0);
 			if (n > 0)
 				log_msg(LOG_L_NOTICE, "claimed %d entries idle > %d ms from %s", n,
 					r->cfg->claim_idle_ms, streams[p]);

@@ -1,1 +1,1 @@
-file_PKGS := jansson
+file_PKGS :=
