@@ -32,15 +32,17 @@ static const struct {
 	int needs_conf;
 	const char *usage;
 } cmds[] = {
-    {"publish", cmd_publish, 0, "publish [-e ENDPOINT] [-t TIMEOUT_MS] [-r RETRIES] [FILE|-]"},
+    {"publish", cmd_publish, 0,
+     "publish [-e ENDPOINT] [-t TIMEOUT_MS] [-r RETRIES] [-w WINDOW] [FILE|-]"},
     {"tail", cmd_tail, 0,
-     "tail [-e PUB_ENDPOINT] [--json] [--citizen ID] [--tx ID] [--channel C] [--status S]"},
+     "tail [-e PUB_ENDPOINT] [--json] [--citizen ID] [--tx ID] [--channel C] [--status S] [--count "
+     "N]"},
     {"render", cmd_render, 0, "render TEMPLATE_FILE DATA_JSON_FILE [--partials DIR] [--raw]"},
     {"sms-info", cmd_sms_info, 0, "sms-info TEXT"},
-    {"trace", cmd_trace, 1, "trace TX_OR_EVENT_ID"},
-    {"status", cmd_status, 1, "status EVENT_ID"},
-    {"dead", cmd_dead, 1, "dead list | dead replay EVENT_ID"},
-    {"purge", cmd_purge, 1, "purge --citizen ID"},
+    {"trace", cmd_trace, 1, "trace [--json] TX_OR_EVENT_ID"},
+    {"status", cmd_status, 1, "status [--json] EVENT_ID"},
+    {"dead", cmd_dead, 1, "dead list [--json] | dead replay EVENT_ID"},
+    {"purge", cmd_purge, 1, "purge --citizen ID [--yes]"},
 };
 
 static void usage(FILE *fp)
