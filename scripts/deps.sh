@@ -30,6 +30,17 @@ export DEBIAN_FRONTEND=noninteractive
 # postfix asks questions at install time; answer them up front.
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 echo "postfix postfix/mailname string localhost" | debconf-set-selections
+# Packaged servers (redis, postfix, cups, kannel) must not start system-wide
+# while they install: tests run private copies. Without systemd, maintainer
+# scripts start services through invoke-rc.d, which asks policy-rc.d.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+	own_policy=1
+fi
+trap '[ $own_policy = 1 ] && rm -f "$policy"' EXIT
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
