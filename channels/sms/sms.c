@@ -17,9 +17,11 @@
  * invalid E.164 number, invalid UTF-8, an empty text or too many segments
  * fail permanently there and never reach the network - and pushes a job to
  * a jobq, then wakes the one worker thread with curl_multi_wakeup(). The
- * worker owns the CURLM and every easy handle: it starts up to max_in_flight
- * transfers, waits in curl_multi_poll() and pushes each outcome to the resq
- * whose eventfd the router watches. Delivery receipts arrive later through
+ * worker owns the CURLM and a pool of transfer slots (easy handle with the
+ * channel's fixed options, request buffer), reused from message to message:
+ * it starts up to max_in_flight transfers, waits in curl_multi_poll() and
+ * hands outcomes to the resq whose eventfd the router watches, a batch at a
+ * time. Delivery receipts arrive later through
  * receipt() (receipt.c) on heraldd's HTTP listener, matched by the ref of
  * the SENT result ([http] public_url must be set; without it no receipt is
  * asked for and SENT is final).
@@ -31,29 +33,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "chanq.h"
 #include "gsm.h"
 #include "smsreq.h"
 
 #define SMS_RESP_MAX 1024 /* bytes of a gateway answer we keep */
+/* Outcomes wait at most this long to be handed to the router together. */
+#define SMS_HANDOVER_MS 2
 
+/* One message on its way to the worker: a single allocation. */
 struct sms_job {
 	uint64_t msg_id;
 	enum gsm_encoding enc;
 	char ref[SMS_REF_MAX];
-	char masked[64]; /* number for logs */
-	char *to, *text;
+	char masked[64];       /* number for logs */
+	const char *to, *text; /* into data */
+	char data[];
 };
 
-/* One transfer in flight (worker thread only). */
+/* A transfer slot (worker thread only): in flight on st->xfers, or idle on
+ * st->pool keeping its easy handle and request buffer for the next job. */
 struct sms_xfer {
 	struct sms_job *job;
 	CURL *easy;
 	struct sms_request req;
 	size_t resp_len;
-	struct sms_xfer *prev, *next; /* sms_state.xfers: everything in flight */
-	/* buffers last: sms_start() zeroes only what comes before them */
+	struct sms_xfer *prev, *next;
 	char resp[SMS_RESP_MAX];
 	char err[CURL_ERROR_SIZE];
 };
@@ -73,22 +80,27 @@ struct sms_state {
 	atomic_int sleeping;
 	struct curl_slist *headers; /* Content-Type and no Expect, shared */
 	/* worker thread only */
-	CURL **idle; /* easy handles kept for reuse */
-	size_t nidle;
 	unsigned in_flight;
-	struct sms_xfer *xfers;
-	/* Outcomes of one loop turn, handed over together so the router
-	 * wakes once per turn rather than once per message. */
+	struct sms_xfer *xfers; /* in flight (doubly linked) */
+	struct sms_xfer *pool;	/* idle slots (singly linked by next) */
+	/* Finished outcomes not yet handed over: the router is woken once per
+	 * batch (a quarter of max_in_flight, or SMS_HANDOVER_MS after the
+	 * first, or when nothing is left in flight) rather than per message. */
 	struct herald_result *done;
-	unsigned ndone;
+	unsigned ndone, batch;
+	int64_t done_since_ms;
 };
+
+static int64_t sms_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void sms_job_free(struct sms_job *j)
 {
-	if (!j)
-		return;
-	free(j->to);
-	free(j->text);
 	free(j);
 }
 
@@ -107,7 +119,9 @@ static size_t sms_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	return size * nmemb;
 }
 
-static void sms_xfer_free(struct sms_state *st, struct sms_xfer *x)
+/* Take x off the in-flight list and out of the multi handle, free its job
+ * and put the slot back in the pool. */
+static void sms_xfer_release(struct sms_state *st, struct sms_xfer *x)
 {
 	if (x->prev)
 		x->prev->next = x->next;
@@ -115,13 +129,19 @@ static void sms_xfer_free(struct sms_state *st, struct sms_xfer *x)
 		st->xfers = x->next;
 	if (x->next)
 		x->next->prev = x->prev;
-	if (x->easy) {
+	if (x->easy)
 		curl_multi_remove_handle(st->multi, x->easy);
-		if (st->nidle < st->conf.max_in_flight)
-			st->idle[st->nidle++] = x->easy; /* keeps its constant options */
-		else
-			curl_easy_cleanup(x->easy);
-	}
+	sms_job_free(x->job);
+	x->job = NULL;
+	x->prev = NULL;
+	x->next = st->pool;
+	st->pool = x;
+}
+
+static void sms_xfer_destroy(struct sms_xfer *x)
+{
+	if (x->easy)
+		curl_easy_cleanup(x->easy);
 	sms_request_free(&x->req);
 	sms_job_free(x->job);
 	free(x);
@@ -179,55 +199,87 @@ static CURL *sms_easy_new(struct sms_state *st)
 	return e;
 }
 
+/* A slot from the pool, or a new one (at most max_in_flight exist). */
+static struct sms_xfer *sms_xfer_get(struct sms_state *st)
+{
+	struct sms_xfer *x = st->pool;
+
+	if (x) {
+		st->pool = x->next;
+		x->next = NULL;
+		return x;
+	}
+	x = calloc(1, sizeof(*x));
+	if (x && !(x->easy = sms_easy_new(st))) {
+		free(x);
+		return NULL;
+	}
+	if (x) { /* the slot's own: set once */
+		curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+		curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->err);
+		curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+	}
+	return x;
+}
+
+/* A job that could not be started: temporary failure, job freed. */
+static void sms_start_failed(struct sms_state *st, struct sms_job *job)
+{
+	struct herald_result r = {
+	    .version = HERALD_RESULT_VERSION, .msg_id = job->msg_id, .status = HERALD_TEMPORARY};
+
+	snprintf(r.ref, sizeof(r.ref), "%s", job->ref);
+	snprintf(r.reason, sizeof(r.reason), "sms: cannot set up the request (out of memory)");
+	sms_push(st, &r, job->masked);
+	sms_job_free(job);
+}
+
 /* Set up and add one transfer; on failure push a temporary result. */
 static void sms_start(struct sms_state *st, struct sms_job *job)
 {
-	/* Not calloc: the buffers need no zeroing, only their lengths. */
-	struct sms_xfer *x = malloc(sizeof(*x));
+	struct sms_xfer *x = sms_xfer_get(st);
 	CURL *e;
-	int ok = 0;
 
 	if (!x)
 		goto fail;
-	memset(x, 0, offsetof(struct sms_xfer, resp));
-	x->resp[0] = x->err[0] = '\0';
 	x->job = job;
+	x->resp_len = 0;
+	x->resp[0] = x->err[0] = '\0';
 	if (sms_request_build(&st->conf, job->to, job->text, job->enc, job->ref, &x->req) != 0)
 		goto fail;
-	e = st->nidle ? st->idle[--st->nidle] : sms_easy_new(st);
-	if (!e)
-		goto fail;
-	x->easy = e;
+	e = x->easy;
 	if (st->conf.profile == SMS_PROFILE_KANNEL)
 		curl_easy_setopt(e, CURLOPT_URL, x->req.url); /* the message is in it */
-	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->err);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
 	if (x->req.body) {
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(x->req.body));
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)x->req.body_len);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->req.body);
 	}
 	if (curl_multi_add_handle(st->multi, e) != CURLM_OK)
 		goto fail;
+	x->prev = NULL;
 	x->next = st->xfers;
 	if (st->xfers)
 		st->xfers->prev = x;
 	st->xfers = x;
 	st->in_flight++;
-	ok = 1;
+	return;
 fail:
-	if (!ok) {
-		struct herald_result r = {.version = HERALD_RESULT_VERSION,
-					  .msg_id = job->msg_id,
-					  .status = HERALD_TEMPORARY};
-		snprintf(r.ref, sizeof(r.ref), "%s", job->ref);
-		snprintf(r.reason, sizeof(r.reason), "sms: cannot set up the request");
-		sms_push(st, &r, job->masked);
-		if (x)
-			sms_xfer_free(st, x); /* frees the job too */
-		else
-			sms_job_free(job);
+	sms_start_failed(st, job);
+	if (x) { /* never added to the multi handle: straight back to the pool */
+		x->job = NULL;
+		x->next = st->pool;
+		st->pool = x;
 	}
+}
+
+/* Hand the finished outcomes to the router. */
+static void sms_flush(struct sms_state *st)
+{
+	for (unsigned i = 0; i < st->ndone; i++)
+		if (resq_push(st->results, &st->done[i]) != 0)
+			st->host->log(st->host->ctx, HERALD_LOG_ERR,
+				      "sms: result queue: out of memory");
+	st->ndone = 0;
 }
 
 static void sms_finish(struct sms_state *st, CURL *e, CURLcode cc)
@@ -241,7 +293,11 @@ static void sms_finish(struct sms_state *st, CURL *e, CURLcode cc)
 		return;
 	if (cc == CURLE_OK)
 		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-	r = &st->done[st->ndone++]; /* at most one per transfer in flight */
+	if (st->ndone == st->conf.max_in_flight)
+		sms_flush(st); /* full: hand over what is there */
+	if (st->ndone == 0)
+		st->done_since_ms = sms_now_ms();
+	r = &st->done[st->ndone++];
 	sms_outcome(&st->conf, cc == CURLE_OK ? code : 0,
 		    x->err[0] ? x->err : curl_easy_strerror(cc), x->resp, x->resp_len, x->job->ref,
 		    r);
@@ -249,17 +305,7 @@ static void sms_finish(struct sms_state *st, CURL *e, CURLcode cc)
 	if (r->status != HERALD_SENT)
 		sms_log_result(st, r, x->job->masked);
 	st->in_flight--;
-	sms_xfer_free(st, x);
-}
-
-/* Hand this turn's outcomes to the router. */
-static void sms_flush(struct sms_state *st)
-{
-	for (unsigned i = 0; i < st->ndone; i++)
-		if (resq_push(st->results, &st->done[i]) != 0)
-			st->host->log(st->host->ctx, HERALD_LOG_ERR,
-				      "sms: result queue: out of memory");
-	st->ndone = 0;
+	sms_xfer_release(st, x);
 }
 
 static void *sms_worker(void *arg)
@@ -280,7 +326,9 @@ static void *sms_worker(void *arg)
 		while ((m = curl_multi_info_read(st->multi, &left)) != NULL)
 			if (m->msg == CURLMSG_DONE)
 				sms_finish(st, m->easy_handle, m->data.result);
-		sms_flush(st);
+		if (st->ndone && (st->ndone >= st->batch || st->in_flight == 0 ||
+				  sms_now_ms() - st->done_since_ms >= SMS_HANDOVER_MS))
+			sms_flush(st);
 		room = st->in_flight < st->conf.max_in_flight;
 		if (room && jobq_len(st->jobs) > 0)
 			continue;
@@ -297,7 +345,7 @@ static void *sms_worker(void *arg)
 		}
 		/* Sleeps until a socket is ready, a timeout is due, or submit()
 		 * or close() calls curl_multi_wakeup(). */
-		curl_multi_poll(st->multi, NULL, 0, 1000, NULL);
+		curl_multi_poll(st->multi, NULL, 0, st->ndone ? SMS_HANDOVER_MS : 1000, NULL);
 		atomic_store(&st->sleeping, 0);
 	}
 	return NULL;
@@ -335,8 +383,8 @@ static int sms_open(const struct herald_host *host, void **state)
 	st->jobs = jobq_new(st->jobs_cap);
 	st->results = resq_new();
 	st->multi = curl_multi_init();
-	st->idle = calloc(st->conf.max_in_flight, sizeof(*st->idle));
 	st->done = calloc(st->conf.max_in_flight, sizeof(*st->done));
+	st->batch = st->conf.max_in_flight / 4 ? st->conf.max_in_flight / 4 : 1;
 	st->headers =
 	    curl_slist_append(NULL, st->conf.profile == SMS_PROFILE_JSON
 					? "Content-Type: application/json"
@@ -344,7 +392,7 @@ static int sms_open(const struct herald_host *host, void **state)
 	/* No "Expect: 100-continue" round trip for bigger bodies. */
 	if (st->headers)
 		st->headers = curl_slist_append(st->headers, "Expect:");
-	if (!st->jobs || !st->results || !st->multi || !st->idle || !st->done || !st->headers)
+	if (!st->jobs || !st->results || !st->multi || !st->done || !st->headers)
 		goto fail;
 	curl_multi_setopt(st->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)st->conf.max_in_flight);
 	curl_multi_setopt(st->multi, CURLMOPT_MAXCONNECTS, (long)st->conf.max_in_flight);
@@ -388,6 +436,7 @@ static int sms_submit(void *state, const struct herald_msg *m)
 	struct sms_job *job;
 	char ref[SMS_REF_MAX], masked[64], why[128];
 	const char *text = m->body ? m->body : "";
+	size_t tolen, textlen;
 
 	/* Full: refuse before doing any work (only the worker takes jobs out,
 	 * so the queue cannot fill up behind this check). */
@@ -408,16 +457,20 @@ static int sms_submit(void *state, const struct herald_msg *m)
 			 gi.chars);
 		return sms_fail_now(st, m, ref, 0, masked, why);
 	}
-	job = calloc(1, sizeof(*job));
+	tolen = strlen(m->to);
+	textlen = strlen(text);
+	job = malloc(sizeof(*job) + tolen + textlen + 2);
 	if (!job)
 		return -1;
 	job->msg_id = m->msg_id;
 	job->enc = gi.encoding;
 	memcpy(job->ref, ref, sizeof(ref));
 	memcpy(job->masked, masked, sizeof(masked));
-	job->to = strdup(m->to);
-	job->text = strdup(text);
-	if (!job->to || !job->text || jobq_push(st->jobs, job) != 0) {
+	memcpy(job->data, m->to, tolen + 1);
+	memcpy(job->data + tolen + 1, text, textlen + 1);
+	job->to = job->data;
+	job->text = job->data + tolen + 1;
+	if (jobq_push(st->jobs, job) != 0) {
 		sms_job_free(job);
 		return -1; /* full: the host offers it again later */
 	}
@@ -455,13 +508,15 @@ static void sms_close(void *state)
 	 * has no result. */
 	while (st->xfers) {
 		struct sms_xfer *x = st->xfers;
+		st->xfers = x->next;
 		curl_multi_remove_handle(st->multi, x->easy);
-		curl_easy_cleanup(x->easy);
-		x->easy = NULL;
-		sms_xfer_free(st, x);
+		sms_xfer_destroy(x);
 	}
-	for (size_t i = 0; i < st->nidle; i++)
-		curl_easy_cleanup(st->idle[i]);
+	while (st->pool) {
+		struct sms_xfer *x = st->pool;
+		st->pool = x->next;
+		sms_xfer_destroy(x);
+	}
 	if (st->jobs) {
 		jobq_close(st->jobs);
 		while ((job = jobq_pop(st->jobs, 0)) != NULL)
@@ -471,7 +526,6 @@ static void sms_close(void *state)
 	if (st->multi)
 		curl_multi_cleanup(st->multi);
 	resq_free(&st->results);
-	free(st->idle);
 	free(st->done);
 	curl_slist_free_all(st->headers);
 	/* Balance the curl_global_init of open (libcurl counts them). */

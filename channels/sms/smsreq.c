@@ -355,50 +355,44 @@ int sms_ref_valid(const char *s)
 
 void sms_request_free(struct sms_request *r)
 {
-	free(r->url);
-	free(r->body);
+	free(r->buf);
 	memset(r, 0, sizeof(*r));
 }
 
-static char *sms_callback(const struct sms_conf *c, const char *ref)
+/* The receipt URL for REF into out ("" when receipts are off). */
+static void sms_callback(const struct sms_conf *c, const char *ref, char *out, size_t outlen)
 {
-	struct sbuf b = {0};
-
+	out[0] = '\0';
 	if (!c->public_url[0])
-		return NULL;
-	sb_str(&b, c->public_url);
+		return;
 	switch (c->profile) {
 	case SMS_PROFILE_KANNEL:
 		/* Kannel replaces %d with the DLR type (1, 2, 4, 8, 16). */
-		sb_str(&b, "/receipts/sms?ref=");
-		sb_str(&b, ref);
-		sb_str(&b, "&status=%d");
+		snprintf(out, outlen, "%s/receipts/sms?ref=%s&status=%%d", c->public_url, ref);
 		break;
 	case SMS_PROFILE_TWILIO:
-		sb_str(&b, "/receipts/sms/twilio?ref=");
-		sb_str(&b, ref);
+		snprintf(out, outlen, "%s/receipts/sms/twilio?ref=%s", c->public_url, ref);
 		break;
-	case SMS_PROFILE_JSON: sb_str(&b, "/receipts/sms/json"); break;
+	case SMS_PROFILE_JSON: snprintf(out, outlen, "%s/receipts/sms/json", c->public_url); break;
 	}
-	return sb_take(&b);
 }
 
 int sms_request_build(const struct sms_conf *c, const char *to, const char *text,
 		      enum gsm_encoding enc, const char *ref, struct sms_request *out)
 {
-	struct sbuf b = {0};
-	char *cb = NULL;
+	/* Build into the request's own buffer, kept from the last build. */
+	struct sbuf b = {out->buf, 0, out->cap, 0};
+	char cb[sizeof(c->public_url) + SMS_REF_MAX + 48];
 	int first = 1;
 
-	memset(out, 0, sizeof(*out));
-	if (c->public_url[0] && !(cb = sms_callback(c, ref)))
-		goto fail;
-	if (c->user[0]) {
-		out->user = c->user;
-		out->pass = c->pass;
-	}
-	if (c->bearer[0])
-		out->bearer = c->bearer;
+	sms_callback(c, ref, cb, sizeof(cb));
+	out->url = c->url;
+	out->body = NULL;
+	out->body_len = 0;
+	out->content_type = NULL;
+	out->user = c->user[0] ? c->user : NULL;
+	out->pass = c->user[0] ? c->pass : NULL;
+	out->bearer = c->bearer[0] ? c->bearer : NULL;
 	switch (c->profile) {
 	case SMS_PROFILE_KANNEL:
 		sb_str(&b, c->url);
@@ -411,26 +405,19 @@ int sms_request_build(const struct sms_conf *c, const char *to, const char *text
 		sb_param(&b, &first, "text", text);
 		sb_param(&b, &first, "charset", "UTF-8");
 		sb_param(&b, &first, "coding", enc == GSM_ENC_UCS2 ? "2" : "0");
-		if (cb) {
+		if (cb[0]) {
 			sb_param(&b, &first, "dlr-mask", "31");
 			sb_param(&b, &first, "dlr-url", cb);
 		}
-		out->url = sb_take(&b);
 		out->user = out->pass = NULL; /* Kannel takes them as parameters */
-		if (!out->url)
-			goto fail;
 		break;
 	case SMS_PROFILE_TWILIO:
 		sb_param(&b, &first, "To", to);
 		sb_param(&b, &first, "From", c->from);
 		sb_param(&b, &first, "Body", text);
-		if (cb)
+		if (cb[0])
 			sb_param(&b, &first, "StatusCallback", cb);
-		out->body = sb_take(&b);
-		out->url = strdup(c->url);
 		out->content_type = "application/x-www-form-urlencoded";
-		if (!out->body || !out->url)
-			goto fail;
 		break;
 	case SMS_PROFILE_JSON:
 		sb_json_field(&b, &first, "to", to);
@@ -438,22 +425,24 @@ int sms_request_build(const struct sms_conf *c, const char *to, const char *text
 			sb_json_field(&b, &first, "from", c->from);
 		sb_json_field(&b, &first, "text", text);
 		sb_json_field(&b, &first, "reference", ref);
-		if (cb)
+		if (cb[0])
 			sb_json_field(&b, &first, "callback_url", cb);
 		sb_add(&b, "}", 1);
-		out->body = sb_take(&b);
-		out->url = strdup(c->url);
 		out->content_type = "application/json";
-		if (!out->body || !out->url)
-			goto fail;
 		break;
 	}
-	free(cb);
+	/* On failure sb_add kept the old buffer in b.s: still ours. */
+	out->buf = b.s;
+	out->cap = b.cap;
+	if (b.err || !b.s)
+		return -1;
+	if (c->profile == SMS_PROFILE_KANNEL) {
+		out->url = b.s;
+	} else {
+		out->body = b.s;
+		out->body_len = b.len;
+	}
 	return 0;
-fail:
-	free(cb);
-	sms_request_free(out);
-	return -1;
 }
 
 /* ---- outcomes ------------------------------------------------------------- */

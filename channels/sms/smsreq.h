@@ -49,17 +49,22 @@ void sms_make_ref(const char *event_id, unsigned attempt, char *out, size_t outl
 /* 1 when s looks like a reference we made (the receipt side checks). */
 int sms_ref_valid(const char *s);
 
-/* One HTTP request to the gateway. */
+/* One HTTP request to the gateway. Zero it before the first build; a
+ * later build reuses its buffer (the worker keeps one per transfer slot). */
 struct sms_request {
-	char *url;		  /* full URL (Kannel: with the query string) */
-	char *body;		  /* POST body, NULL for GET */
+	const char *url;  /* full URL (Kannel: with the query string) */
+	const char *body; /* POST body, NULL for GET */
+	size_t body_len;
 	const char *content_type; /* of body, NULL for GET */
 	const char *user, *pass;  /* basic auth, NULL for none */
 	const char *bearer;	  /* Bearer token, NULL for none */
+	char *buf;		  /* owned: the Kannel URL or the body */
+	size_t cap;
 };
 
 /* Build the request for sending TEXT (already analysed as ENC) to TO with
- * reference REF. Returns 0, or -1 on allocation failure. */
+ * reference REF. Pointers into the configuration stay valid as long as it
+ * does. Returns 0, or -1 on allocation failure. */
 int sms_request_build(const struct sms_conf *c, const char *to, const char *text,
 		      enum gsm_encoding enc, const char *ref, struct sms_request *out);
 void sms_request_free(struct sms_request *r);

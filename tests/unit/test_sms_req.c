@@ -257,7 +257,7 @@ static void test_url_encode(void **state)
 static void test_request_kannel(void **state)
 {
 	struct sms_conf c;
-	struct sms_request r;
+	struct sms_request r = {0};
 	(void)state;
 
 	load_ok(conf_kannel, &c);
@@ -288,7 +288,7 @@ static void test_request_kannel(void **state)
 static void test_request_twilio(void **state)
 {
 	struct sms_conf c;
-	struct sms_request r;
+	struct sms_request r = {0};
 	(void)state;
 
 	load_ok(conf_twilio, &c);
@@ -311,7 +311,7 @@ static void test_request_twilio(void **state)
 static void test_request_json(void **state)
 {
 	struct sms_conf c;
-	struct sms_request r;
+	struct sms_request r = {0};
 	json_t *o;
 	const char *text =
 	    "Quote \" backslash \\ tab\t nl\n ctl\x01\x1f del\x7f emoji \xF0\x9F\x98\x80 </script>";
@@ -343,6 +343,35 @@ static void test_request_json(void **state)
 	assert_null(json_object_get(o, "callback_url"));
 	json_decref(o);
 	sms_request_free(&r);
+}
+
+/* The worker builds request after request into one buffer. */
+static void test_request_reuse(void **state)
+{
+	struct sms_conf c;
+	struct sms_request r = {0};
+	char longtext[3000];
+	json_t *o;
+	(void)state;
+
+	load_ok(conf_json, &c);
+	memset(longtext, 'y', sizeof(longtext) - 1);
+	longtext[sizeof(longtext) - 1] = '\0';
+	assert_int_equal(sms_request_build(&c, "+12025550123", longtext, GSM_ENC_GSM7, "a.1", &r),
+			 0);
+	assert_true(r.cap > sizeof(longtext));
+	assert_int_equal(r.body_len, strlen(r.body));
+	assert_int_equal(sms_request_build(&c, "+12025550124", "short", GSM_ENC_GSM7, "b.1", &r),
+			 0);
+	o = json_loads(r.body, 0, NULL);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "text")), "short");
+	assert_string_equal(json_string_value(json_object_get(o, "to")), "+12025550124");
+	assert_string_equal(json_string_value(json_object_get(o, "reference")), "b.1");
+	assert_int_equal(r.body_len, strlen(r.body));
+	json_decref(o);
+	sms_request_free(&r);
+	assert_null(r.buf);
 }
 
 /* ---- outcomes ------------------------------------------------------------ */
@@ -435,7 +464,8 @@ int main(void)
 	    cmocka_unit_test(test_e164),	   cmocka_unit_test(test_ref),
 	    cmocka_unit_test(test_url_encode),	   cmocka_unit_test(test_request_kannel),
 	    cmocka_unit_test(test_request_twilio), cmocka_unit_test(test_request_json),
-	    cmocka_unit_test(test_outcome),	   cmocka_unit_test(test_excerpt),
+	    cmocka_unit_test(test_request_reuse),  cmocka_unit_test(test_outcome),
+	    cmocka_unit_test(test_excerpt),
 	};
 	return cmocka_run_group_tests_name("sms_req", tests, NULL, NULL);
 }
