@@ -37,7 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MM(x) ((x) * 72.0 / 25.4)
+#define MM(x) ((x)*72.0 / 25.4)
 #define PAGE_W MM(210.0)
 #define PAGE_H MM(297.0)
 
@@ -111,12 +111,12 @@ int letter_is_welsh(const char *locale)
 
 int letter_format_date(time_t t, const char *locale, char *out, size_t outlen)
 {
-	static const char *const en[12] = {"January", "February", "March",     "April",
-					   "May",     "June",     "July",      "August",
-					   "September", "October", "November", "December"};
-	static const char *const cy[12] = {"Ionawr", "Chwefror", "Mawrth", "Ebrill",
-					   "Mai",    "Mehefin",  "Gorffennaf", "Awst",
-					   "Medi",   "Hydref",   "Tachwedd", "Rhagfyr"};
+	static const char *const en[12] = {"January",	"February", "March",	"April",
+					   "May",	"June",	    "July",	"August",
+					   "September", "October",  "November", "December"};
+	static const char *const cy[12] = {"Ionawr", "Chwefror", "Mawrth",     "Ebrill",
+					   "Mai",    "Mehefin",	 "Gorffennaf", "Awst",
+					   "Medi",   "Hydref",	 "Tachwedd",   "Rhagfyr"};
 	struct tm tm;
 	int n;
 
@@ -127,8 +127,7 @@ int letter_format_date(time_t t, const char *locale, char *out, size_t outlen)
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
-int letter_split_sender(const char *sender, char *buf, size_t bufsize, const char **lines,
-			int max)
+int letter_split_sender(const char *sender, char *buf, size_t bufsize, const char **lines, int max)
 {
 	size_t used = 0;
 	int n = 0;
@@ -349,10 +348,13 @@ static void show_line(cairo_t *cr, PangoLayoutLine *line, const char *text, doub
 				end = start;
 			for (int k = i; k < j; k++) {
 				const PangoGlyphInfo *g = &gs->glyphs[k];
-				if (g->glyph != PANGO_GLYPH_EMPTY && !(g->glyph & PANGO_GLYPH_UNKNOWN_FLAG)) {
+				if (g->glyph != PANGO_GLYPH_EMPTY &&
+				    !(g->glyph & PANGO_GLYPH_UNKNOWN_FLAG)) {
 					glyphs[ng].index = g->glyph;
-					glyphs[ng].x = x + (double)g->geometry.x_offset / PANGO_SCALE;
-					glyphs[ng].y = base + (double)g->geometry.y_offset / PANGO_SCALE;
+					glyphs[ng].x =
+					    x + (double)g->geometry.x_offset / PANGO_SCALE;
+					glyphs[ng].y =
+					    base + (double)g->geometry.y_offset / PANGO_SCALE;
 					ng++;
 					cng++;
 				}
@@ -379,8 +381,8 @@ static void show_line(cairo_t *cr, PangoLayoutLine *line, const char *text, doub
 		if (ng) {
 			cairo_set_scaled_font(cr, pango_cairo_font_get_scaled_font(
 						      PANGO_CAIRO_FONT(item->analysis.font)));
-			cairo_show_text_glyphs(cr, utf8->str, (int)utf8->len, glyphs, ng, clusters, nc,
-					       0);
+			cairo_show_text_glyphs(cr, utf8->str, (int)utf8->len, glyphs, ng, clusters,
+					       nc, 0);
 		}
 	next:
 		free(glyphs);
@@ -521,8 +523,8 @@ static int paginate(struct render *r, double top)
 			base = (double)(pango_layout_iter_get_baseline(it) - log.y) / PANGO_SCALE;
 			/* new page when the line does not fit, or (orphan control)
 			 * when only the first line of a longer paragraph would */
-			if (y > page_top &&
-			    (y + lh > BODY_BOTTOM || (idx == 0 && nl > 1 && y + 2 * lh > BODY_BOTTOM))) {
+			if (y > page_top && (y + lh > BODY_BOTTOM ||
+					     (idx == 0 && nl > 1 && y + 2 * lh > BODY_BOTTOM))) {
 				page++;
 				y = page_top = CONT_TOP;
 			}
@@ -798,4 +800,11 @@ int letter_render_file(const struct letter *l, const char *path, int *pages, cha
 fail:
 	free(pdf);
 	return rc;
+}
+
+void letter_process_cleanup(void)
+{
+	/* Not FcFini() nor cairo_debug_reset_static_data(): both assert
+	 * while cairo still caches font faces (which is no leak). */
+	pango_cairo_font_map_set_default(NULL);
 }

@@ -19,10 +19,10 @@ struct letter {
 	const char *reference; /* transaction reference */
 	const char *subject;   /* heading */
 	const char *body;      /* text; a blank line separates paragraphs,
-				  *word* is bold */
+				*word* is bold */
 	const char *font;      /* pango family list, NULL = LETTER_FONT */
 	int large_print;       /* body >= 16 pt */
-	time_t date;           /* 0 = now (local time) */
+	time_t date;	       /* 0 = now (local time) */
 };
 
 #define LETTER_FONT "DejaVu Sans"
@@ -44,6 +44,13 @@ int letter_render_mem(const struct letter *l, unsigned char **pdf, size_t *len, 
 int letter_render_file(const struct letter *l, const char *path, int *pages, char *err,
 		       size_t errlen);
 
+/* For programs about to exit (letterdump, tests): free the calling thread's
+ * pango font map and the fonts it caches, so a leak checker sees only real
+ * leaks (and fontconfig's one-off config parsing leak: see
+ * tests/integration/paper_lsan.supp). A thread that rendered frees its own
+ * font map when it exits. */
+void letter_process_cleanup(void);
+
 /* ---- helpers, exposed for the unit tests ---------------------------------- */
 
 /* 1 for a Welsh locale ("cy", "cy-GB", "cy_GB.UTF-8"), else 0. */
@@ -58,7 +65,6 @@ int letter_format_date(time_t t, const char *locale, char *out, size_t outlen);
 char *letter_para_markup(const char *text, size_t len);
 /* Split "A|B|C" into at most max trimmed, non-empty lines, copied into
  * buf (bufsize bytes); lines[i] point into buf. Returns the count. */
-int letter_split_sender(const char *sender, char *buf, size_t bufsize, const char **lines,
-			int max);
+int letter_split_sender(const char *sender, char *buf, size_t bufsize, const char **lines, int max);
 
 #endif

@@ -295,8 +295,8 @@ static long conf_long(const struct herald_host *h, const char *key, long def, lo
 		return def;
 	n = strtol(v, &end, 10);
 	if (*end || n < min || n > max) {
-		h->log(h->ctx, HERALD_LOG_WARNING, "fax: %s = %s is not in %ld..%ld, using %ld", key,
-		       v, min, max, def);
+		h->log(h->ctx, HERALD_LOG_WARNING, "fax: %s = %s is not in %ld..%ld, using %ld",
+		       key, v, min, max, def);
 		return def;
 	}
 	return n;

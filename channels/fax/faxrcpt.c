@@ -158,7 +158,7 @@ static int status_is(const char *s, const char *want)
 
 static int reason_says_bad_number(const char *r)
 {
-	static const char *const pats[] = {"not a fax", "no fax", "wrong number",
+	static const char *const pats[] = {"not a fax",	     "no fax",	    "wrong number",
 					   "invalid number", "unallocated", "not in service"};
 	char low[256];
 	size_t i;

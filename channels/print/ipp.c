@@ -99,10 +99,8 @@ static int pipp_permanent(ipp_status_t st)
 	case IPP_STATUS_ERROR_DOCUMENT_ACCESS:
 	case IPP_STATUS_ERROR_DOCUMENT_PERMISSION:
 	case IPP_STATUS_ERROR_DOCUMENT_FORMAT_ERROR:
-	case IPP_STATUS_ERROR_DOCUMENT_UNPRINTABLE:
-		return 1;
-	default:
-		return 0;
+	case IPP_STATUS_ERROR_DOCUMENT_UNPRINTABLE: return 1;
+	default: return 0;
 	}
 }
 
@@ -124,7 +122,8 @@ static int pipp_create(struct pipp *p, const char *name)
 
 	pipp_uris(p, uri, sizeof(uri), res, sizeof(res));
 	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_URI, "printer-uri", NULL, uri);
-	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name", NULL, cupsUser());
+	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name", NULL,
+		     cupsUser());
 	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "job-name", NULL, name);
 	p->waited = 0;
 	resp = cupsDoRequest(p->http, req, res); /* frees req */
@@ -147,7 +146,8 @@ static ipp_status_t pipp_send(struct pipp *p, int job, const char *name, const u
 	pipp_uris(p, uri, sizeof(uri), res, sizeof(res));
 	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_URI, "printer-uri", NULL, uri);
 	ippAddInteger(req, IPP_TAG_OPERATION, IPP_TAG_INTEGER, "job-id", job);
-	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name", NULL, cupsUser());
+	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name", NULL,
+		     cupsUser());
 	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "document-name", NULL, name);
 	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_MIMETYPE, "document-format", NULL,
 		     "application/pdf");
@@ -158,7 +158,8 @@ static ipp_status_t pipp_send(struct pipp *p, int job, const char *name, const u
 	while (off < len) {
 		size_t n = len - off > 65536 ? 65536 : len - off;
 		p->waited = 0;
-		if (cupsWriteRequestData(p->http, (const char *)pdf + off, n) != HTTP_STATUS_CONTINUE)
+		if (cupsWriteRequestData(p->http, (const char *)pdf + off, n) !=
+		    HTTP_STATUS_CONTINUE)
 			goto done;
 		off += n;
 	}
@@ -230,7 +231,8 @@ enum pipp_state pipp_job_state(struct pipp *p, int job_id, char *msg, size_t msg
 			 "/jobs/%d", job_id);
 	req = ippNewRequest(IPP_OP_GET_JOB_ATTRIBUTES);
 	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_URI, "job-uri", NULL, uri);
-	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name", NULL, cupsUser());
+	ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name", NULL,
+		     cupsUser());
 	ippAddStrings(req, IPP_TAG_OPERATION, IPP_TAG_KEYWORD, "requested-attributes",
 		      (int)(sizeof(want) / sizeof(want[0])), NULL, want);
 	p->waited = 0;
@@ -254,9 +256,9 @@ enum pipp_state pipp_job_state(struct pipp *p, int job_id, char *msg, size_t msg
 	a = ippFindAttribute(resp, "job-state-message", IPP_TAG_TEXT);
 	text = a ? ippGetString(a, 0, NULL) : NULL;
 	snprintf(msg, msglen, "job %d %s%s%s%s%s%s", job_id,
-		 state ? ippEnumString("job-state", state) : "state unknown",
-		 reasons ? " (" : "", reasons ? reasons : "", reasons ? ")" : "",
-		 text && *text ? ": " : "", text && *text ? text : "");
+		 state ? ippEnumString("job-state", state) : "state unknown", reasons ? " (" : "",
+		 reasons ? reasons : "", reasons ? ")" : "", text && *text ? ": " : "",
+		 text && *text ? text : "");
 	switch (state) {
 	case IPP_JSTATE_COMPLETED: out = PIPP_COMPLETED; break;
 	case IPP_JSTATE_ABORTED:

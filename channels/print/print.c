@@ -110,8 +110,7 @@ static void print_log_to(struct print_state *st, const char *address, char *out,
 	st->host->mask(st->host->ctx, address ? address : "", out, outlen);
 }
 
-static void track_add(struct print_state *st, const struct print_job *j, int job,
-		      const char *ref)
+static void track_add(struct print_state *st, const struct print_job *j, int job, const char *ref)
 {
 	struct tracked *t;
 
@@ -358,8 +357,7 @@ static int print_open(const struct herald_host *host, void **state)
 		snprintf(st->queue, sizeof(st->queue), "%s", v);
 		if (parse_server(host->conf(host->ctx, "server"), st->server, sizeof(st->server),
 				 &st->port) != 0) {
-			host->log(host->ctx, HERALD_LOG_ERR,
-				  "print: server = %s is not host:port",
+			host->log(host->ctx, HERALD_LOG_ERR, "print: server = %s is not host:port",
 				  host->conf(host->ctx, "server"));
 			goto fail;
 		}

@@ -41,7 +41,7 @@ int pipp_submit(struct pipp *p, const char *name, const unsigned char *pdf, size
 
 enum pipp_state {
 	PIPP_UNREACHABLE = 0, /* could not ask (server down, timeout) */
-	PIPP_PENDING,         /* pending, held, processing, stopped */
+	PIPP_PENDING,	      /* pending, held, processing, stopped */
 	PIPP_COMPLETED,
 	PIPP_ABORTED, /* aborted or canceled */
 	PIPP_UNKNOWN, /* CUPS no longer knows the job */

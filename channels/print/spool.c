@@ -39,8 +39,8 @@ void spool_stem(const char *event_id, char *out, size_t outlen)
 		return;
 	for (const char *p = event_id ? event_id : ""; *p && n + 1 < outlen && n < 120; p++) {
 		char c = *p;
-		int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			 c == '-' || c == '_' || (c == '.' && n > 0);
+		int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			 (c >= '0' && c <= '9') || c == '-' || c == '_' || (c == '.' && n > 0);
 		out[n++] = ok ? c : '_';
 	}
 	if (n == 0 && outlen > 1)
@@ -49,8 +49,8 @@ void spool_stem(const char *event_id, char *out, size_t outlen)
 }
 
 /* Write data to dir/final through a hidden temporary: write, fsync, rename. */
-static int write_atomic(const char *dir, const char *final, const void *data, size_t len,
-			char *err, size_t errlen)
+static int write_atomic(const char *dir, const char *final, const void *data, size_t len, char *err,
+			size_t errlen)
 {
 	char tmp[4096], dst[4096];
 	const char *p = data;
@@ -140,11 +140,12 @@ int spool_write(const char *dir, const struct print_job *j, const unsigned char 
 	hex[2 * mdlen] = '\0';
 	gmtime_r(&now, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	o = json_pack("{s:s, s:s, s:I, s:i, s:s, s:s?, s:s?, s:s?, s:s?, s:b, s:i, s:s}", "event_id",
-		      j->event_id ? j->event_id : "", "file", pdfname, "bytes", (json_int_t)len, "pages",
-		      pages, "sha256", hex, "reference", j->reference, "citizen_id", j->citizen_id,
-		      "template", j->template_name, "locale", j->locale, "large_print",
-		      j->large_print, "attempt", (int)j->attempt, "created", ts);
+	o = json_pack("{s:s, s:s, s:I, s:i, s:s, s:s?, s:s?, s:s?, s:s?, s:b, s:i, s:s}",
+		      "event_id", j->event_id ? j->event_id : "", "file", pdfname, "bytes",
+		      (json_int_t)len, "pages", pages, "sha256", hex, "reference", j->reference,
+		      "citizen_id", j->citizen_id, "template", j->template_name, "locale",
+		      j->locale, "large_print", j->large_print, "attempt", (int)j->attempt,
+		      "created", ts);
 	line = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	if (!line) {
 		snprintf(err, errlen, "manifest: out of memory");

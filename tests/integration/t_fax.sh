@@ -7,6 +7,9 @@
 # heraldd: the gateway's callbacks on /receipts/fax turn into delivered,
 # temporary-failure (busy) and permanent-failure (not a fax line).
 . "$(dirname "$0")/lib.sh"
+# pango + fontconfig under LeakSanitizer (make check): see paper_lsan.supp
+export G_SLICE=always-malloc
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}print_suppressions=0:suppressions=$HERALD_SRC/tests/integration/paper_lsan.supp"
 CHANRUN=${CHANRUN:-$BIN/tests/bench/chanrun}
 
 GW_PORT=$(free_port)

@@ -6,6 +6,9 @@
 # accented names come back too; fonts are embedded (no boxes: the PDF uses
 # real glyphs, not .notdef); large print is larger; long letters paginate.
 . "$(dirname "$0")/lib.sh"
+# pango + fontconfig under LeakSanitizer (make check): see paper_lsan.supp
+export G_SLICE=always-malloc
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}print_suppressions=0:suppressions=$HERALD_SRC/tests/integration/paper_lsan.supp"
 LD=$BIN/tests/bench/letterdump
 [ -x "$LD" ] || { not_ok "letterdump is built ($LD)"; finish; exit 1; }
 

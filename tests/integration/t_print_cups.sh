@@ -6,6 +6,9 @@
 # permanent-failure, an aborted job -> permanent-failure, CUPS down ->
 # temporary-failure, a missing queue -> temporary-failure.
 . "$(dirname "$0")/lib.sh"
+# pango + fontconfig under LeakSanitizer (make check): see paper_lsan.supp
+export G_SLICE=always-malloc
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}print_suppressions=0:suppressions=$HERALD_SRC/tests/integration/paper_lsan.supp"
 CHANRUN=${CHANRUN:-$BIN/tests/bench/chanrun}
 . "$(dirname "$0")/paper_cups.sh"
 

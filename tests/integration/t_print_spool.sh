@@ -5,6 +5,9 @@
 # PDF, the PDF holds the citizen's name and address, and a citizen without
 # an address is a permanent failure.
 . "$(dirname "$0")/lib.sh"
+# pango + fontconfig under LeakSanitizer (make check): see paper_lsan.supp
+export G_SLICE=always-malloc
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}print_suppressions=0:suppressions=$HERALD_SRC/tests/integration/paper_lsan.supp"
 CHANRUN=${CHANRUN:-$BIN/tests/bench/chanrun}
 
 SPOOL=$T/spool/print

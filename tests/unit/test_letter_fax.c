@@ -105,8 +105,8 @@ static void test_receipt_json(void **st)
 static void test_receipt_form(void **st)
 {
 	const char *const ok[] = {"ref", "abc.2", "status", "busy", "reason", "engaged", NULL};
-	const char *const bad[] = {"ref", "x.1", "status", "not-fax", "reason",
-				   "dialled +441632960300\x01", NULL};
+	const char *const bad[] = {
+	    "ref", "x.1", "status", "not-fax", "reason", "dialled +441632960300\x01", NULL};
 	const char *const noref[] = {"status", "delivered", NULL};
 	const char *const none[] = {NULL};
 	struct herald_result r;
@@ -145,10 +145,9 @@ static void test_receipt_limits(void **st)
 	/* a ref that could not be one of ours is refused, not truncated */
 	assert_int_equal(run("application/json", body, NULL, &r, resp, sizeof(resp)), -1);
 	/* a tiny response buffer is never overrun */
-	assert_int_equal(
-	    run("application/json", "{\"ref\":\"a.1\",\"status\":\"delivered\"}", NULL, &r, resp,
-		sizeof(resp)),
-	    1);
+	assert_int_equal(run("application/json", "{\"ref\":\"a.1\",\"status\":\"delivered\"}", NULL,
+			     &r, resp, sizeof(resp)),
+			 1);
 	assert_true(strlen(resp) < sizeof(resp));
 	/* NUL inside the body: parsing stops at the length given, no crash */
 	{
@@ -169,14 +168,22 @@ static void test_e164(void **st)
 	static const struct {
 		const char *in, *want;
 	} cases[] = {
-	    {"+441632960100", "+441632960100"},   {"+44 1632 960 100", "+441632960100"},
-	    {"+44 (0)1632", NULL},                {"+44-1632-960-100", "+441632960100"},
-	    {"+1 (555) 010.0199", "+15550100199"}, {"01632960100", NULL},
-	    {"+01632960100", NULL},               {"+44", NULL},
-	    {"+4416329", NULL},                   {"+44163296", "+44163296"},
-	    {"+1234567890123456", NULL},          {"+123456789012345", "+123456789012345"},
-	    {"+44 1632 96O 100", NULL},           {"++441632960100", NULL},
-	    {"", NULL},                           {NULL, NULL},
+	    {"+441632960100", "+441632960100"},
+	    {"+44 1632 960 100", "+441632960100"},
+	    {"+44 (0)1632", NULL},
+	    {"+44-1632-960-100", "+441632960100"},
+	    {"+1 (555) 010.0199", "+15550100199"},
+	    {"01632960100", NULL},
+	    {"+01632960100", NULL},
+	    {"+44", NULL},
+	    {"+4416329", NULL},
+	    {"+44163296", "+44163296"},
+	    {"+1234567890123456", NULL},
+	    {"+123456789012345", "+123456789012345"},
+	    {"+44 1632 96O 100", NULL},
+	    {"++441632960100", NULL},
+	    {"", NULL},
+	    {NULL, NULL},
 	};
 	char out[20];
 
@@ -220,7 +227,7 @@ static void test_outcome(void **st)
 		long http;
 		enum herald_status want;
 	} cases[] = {
-	    {1, 200, HERALD_SENT},      {1, 202, HERALD_SENT},      {1, 204, HERALD_SENT},
+	    {1, 200, HERALD_SENT},	{1, 202, HERALD_SENT},	    {1, 204, HERALD_SENT},
 	    {1, 400, HERALD_PERMANENT}, {1, 401, HERALD_PERMANENT}, {1, 404, HERALD_PERMANENT},
 	    {1, 422, HERALD_PERMANENT}, {1, 408, HERALD_TEMPORARY}, {1, 429, HERALD_TEMPORARY},
 	    {1, 500, HERALD_TEMPORARY}, {1, 503, HERALD_TEMPORARY}, {1, 302, HERALD_TEMPORARY},
@@ -261,9 +268,12 @@ static void test_sanitize(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_receipt_json), cmocka_unit_test(test_receipt_form),
-	    cmocka_unit_test(test_receipt_limits), cmocka_unit_test(test_e164),
-	    cmocka_unit_test(test_ref),          cmocka_unit_test(test_outcome),
+	    cmocka_unit_test(test_receipt_json),
+	    cmocka_unit_test(test_receipt_form),
+	    cmocka_unit_test(test_receipt_limits),
+	    cmocka_unit_test(test_e164),
+	    cmocka_unit_test(test_ref),
+	    cmocka_unit_test(test_outcome),
 	    cmocka_unit_test(test_sanitize),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
