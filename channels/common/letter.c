@@ -55,7 +55,7 @@
 #define CONT_TOP MM(25.0)
 #define FOOT_BASE MM(284.0)
 
-#define SENDER_MAX 12
+#define SENDER_MAX 8 /* more would run into the heading in large print */
 
 struct sizes {
 	double body, heading, small, address, footer;
@@ -681,7 +681,8 @@ static int render(const struct letter *l, cairo_surface_t *surf, int *pages, cha
 		snprintf(err, errlen, "out of memory laying out the letter");
 		goto fail;
 	}
-	letter_format_date(l->date ? l->date : time(NULL), l->locale, date, sizeof(date));
+	if (letter_format_date(l->date ? l->date : time(NULL), l->locale, date, sizeof(date)) != 0)
+		date[0] = '\0';
 	nsender = letter_split_sender(sender, sbuf, sizeof(sbuf), slines, SENDER_MAX);
 
 	for (int page = 0; page < r.pages; page++) {
