@@ -177,8 +177,6 @@ static CURL *sms_easy_new(struct sms_state *st)
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-			 c->timeout_ms < 5000 ? c->timeout_ms : 5000L);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sms_write_cb);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "herald-sms/1");
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);

@@ -12,7 +12,7 @@
 # disturbed). Target: plugin >= 0.8 x ceiling.
 # Writes {"sms_per_s", "sms_ceiling_per_s"} to $BENCH_OUT/sms.json.
 #
-#   SMS_BENCH_N (20000)  SMS_BENCH_INFLIGHT (32)  SMS_BENCH_ROUNDS (5)
+#   SMS_BENCH_N (20000)  SMS_BENCH_INFLIGHT (32)  SMS_BENCH_ROUNDS (7)
 set -u
 HERALD_BUILD=${HERALD_BUILD:-$(pwd)/build}
 HERALD_SRC=${HERALD_SRC:-$(pwd)}
@@ -22,7 +22,7 @@ BENCH_OUT=${BENCH_OUT:-$HERALD_BUILD/bench.d}
 
 N=${SMS_BENCH_N:-20000}
 C=${SMS_BENCH_INFLIGHT:-32}
-ROUNDS=${SMS_BENCH_ROUNDS:-5}
+ROUNDS=${SMS_BENCH_ROUNDS:-7}
 for f in "$BIN/tests/bench/httpsink" "$BIN/tests/bench/curlmulti" "$BIN/tests/bench/chanrun" \
 	"$BIN/channels/sms.so"; do
 	if [ ! -x "$f" ] && [ ! -f "$f" ]; then
