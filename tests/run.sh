@@ -15,6 +15,10 @@ export HERALD_SRC
 export CMOCKA_MESSAGE_OUTPUT=stdout
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=99}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=98}
+# Letters (pango/fontconfig): glib objects from malloc so leaks are visible;
+# fontconfig's once-per-process allocations suppressed (see the file).
+export G_SLICE=always-malloc
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$HERALD_SRC/tests/integration/paper_lsan.supp}
 ONLY=${ONLY:-}
 
 passed=0

@@ -220,7 +220,7 @@ int main(int argc, char **argv)
 	total = count > 0 ? (size_t)count : nitems;
 	t0 = now_s();
 	t_end = t0 + timeout;
-	while ((finished < total || wait_after > 0) && now_s() < t_end) {
+	while ((finished < total || wait_after != 0) && now_s() < t_end) {
 		struct herald_result res[64];
 		int n;
 
