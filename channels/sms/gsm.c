@@ -17,25 +17,17 @@ static const uint16_t gsm_basic_hi[] = {
 
 /* Septets an ASCII character costs in GSM-7: 1 basic, 2 extension table
  * (ESC + char), 0 not representable. The default alphabet has no ` (grave),
- * no controls but LF and CR (form feed is an extension character). */
-static int gsm_ascii_cost(uint32_t c)
-{
-	switch (c) {
-	case '\n':
-	case '\r': return 1;
-	case '\f':
-	case '^':
-	case '{':
-	case '}':
-	case '\\':
-	case '[':
-	case '~':
-	case ']':
-	case '|': return 2;
-	case '`': return 0;
-	default: return c >= 0x20 && c < 0x7F ? 1 : 0;
-	}
-}
+ * no DEL and no controls but LF and CR (form feed is an extension char). */
+static const unsigned char gsm_ascii_cost[128] = {
+    /* 0x00 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 2, 1, 0, 0,
+    /* 0x10 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    /* 0x20 */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    /* 0x30 */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    /* 0x40 */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    /* 0x50 */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 1, /* [ \ ] ^ */
+    /* 0x60 */ 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* ` */
+    /* 0x70 */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 0, /* { | } ~ DEL */
+};
 
 /* Septets for code point C in GSM-7, 0 when it needs UCS-2. */
 static int gsm_cost(uint32_t c)
@@ -43,7 +35,7 @@ static int gsm_cost(uint32_t c)
 	size_t lo = 0, hi = sizeof(gsm_basic_hi) / sizeof(gsm_basic_hi[0]);
 
 	if (c < 0x80)
-		return gsm_ascii_cost(c);
+		return gsm_ascii_cost[c];
 	if (c == 0x20AC) /* euro sign: extension table */
 		return 2;
 	while (lo < hi) {
@@ -112,36 +104,67 @@ static void gsm_pack(struct gsm_packer *p, size_t cost, size_t part)
 	p->total += cost;
 }
 
-int gsm_analyse(const char *text, size_t len, struct gsm_info *out)
+/* Parts needed for LEN bytes of valid UTF-8 in encoding ENC when it does
+ * not fit one SMS: fill parts in order, pairs never split. */
+static size_t gsm_parts(const unsigned char *s, size_t len, enum gsm_encoding enc)
 {
-	const unsigned char *s = (const unsigned char *)text;
-	struct gsm_packer g7 = {0, 0, 0}, u2 = {0, 0, 0};
-	int is_gsm7 = 1;
+	struct gsm_packer p = {0, 0, 0};
 	size_t i = 0;
 
 	while (i < len) {
-		uint32_t cp;
+		uint32_t cp = 0;
 		size_t n = utf8_next(s + i, len - i, &cp);
+
+		i += n ? n : 1; /* (validated by the caller) */
+		if (enc == GSM_ENC_GSM7)
+			gsm_pack(&p, (size_t)gsm_cost(cp), GSM7_PART);
+		else
+			gsm_pack(&p, cp > 0xFFFF ? 2 : 1, UCS2_PART);
+	}
+	return p.parts;
+}
+
+int gsm_analyse(const char *text, size_t len, struct gsm_info *out)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t septets = 0, units = 0, i = 0;
+	int is_gsm7 = 1;
+
+	/* One pass for validity and lengths (ASCII by table); the part by
+	 * part count below only for texts longer than one SMS. */
+	while (i < len) {
+		uint32_t cp;
+		size_t n;
 		int cost;
 
-		if (n == 0)
-			return -1;
-		i += n;
-		cost = is_gsm7 ? gsm_cost(cp) : 0;
+		if (s[i] < 0x80) {
+			if (s[i] == 0)
+				return -1;
+			cost = gsm_ascii_cost[s[i]];
+			i++;
+			units++;
+		} else {
+			n = utf8_next(s + i, len - i, &cp);
+			if (n == 0)
+				return -1;
+			i += n;
+			units += cp > 0xFFFF ? 2 : 1;
+			cost = is_gsm7 ? gsm_cost(cp) : 0;
+		}
+		septets += (size_t)cost;
 		if (cost == 0)
 			is_gsm7 = 0;
-		else
-			gsm_pack(&g7, (size_t)cost, GSM7_PART);
-		gsm_pack(&u2, cp > 0xFFFF ? 2 : 1, UCS2_PART);
 	}
 	if (is_gsm7) {
 		out->encoding = GSM_ENC_GSM7;
-		out->chars = g7.total;
-		out->segments = g7.total <= GSM7_SINGLE ? (g7.total ? 1 : 0) : g7.parts;
+		out->chars = septets;
+		out->segments =
+		    septets <= GSM7_SINGLE ? (septets ? 1 : 0) : gsm_parts(s, len, GSM_ENC_GSM7);
 	} else {
 		out->encoding = GSM_ENC_UCS2;
-		out->chars = u2.total;
-		out->segments = u2.total <= UCS2_SINGLE ? (u2.total ? 1 : 0) : u2.parts;
+		out->chars = units;
+		out->segments =
+		    units <= UCS2_SINGLE ? (units ? 1 : 0) : gsm_parts(s, len, GSM_ENC_UCS2);
 	}
 	return 0;
 }

@@ -4,7 +4,6 @@
 #include "smsreq.h"
 
 #include <ctype.h>
-#include <jansson.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -511,28 +510,43 @@ void sms_excerpt(const struct sms_conf *c, const char *body, size_t len, char *o
 	out[o] = '\0';
 }
 
-/* A provider id from a JSON answer ("sid", "id", "message_id"), if any. */
+/* The provider's id in a JSON answer: the string value of the first of
+ * "sid", "id", "message_id", "messageId" found. A bounded scan rather than
+ * a parse (this runs for every message and only feeds the human reason);
+ * anything unexpected yields no id. */
 static void provider_id(const char *body, size_t len, char *out, size_t outlen)
 {
-	static const char *const keys[] = {"sid", "id", "message_id", "messageId", NULL};
-	json_t *o = json_loadb(body, len, 0, NULL);
+	static const char *const keys[] = {"\"sid\"", "\"id\"", "\"message_id\"", "\"messageId\"",
+					   NULL};
+	const char *end = body + len;
 
 	out[0] = '\0';
-	if (json_is_object(o))
-		for (int k = 0; keys[k]; k++) {
-			const char *v = json_string_value(json_object_get(o, keys[k]));
-			if (v && *v) {
-				size_t i = 0;
-				for (; v[i] && i + 1 < outlen && i < 64; i++)
-					out[i] = isalnum((unsigned char)v[i]) || v[i] == '-' ||
-							 v[i] == '_' || v[i] == '.'
-						     ? v[i]
-						     : '_';
-				out[i] = '\0';
+	for (int k = 0; keys[k]; k++) {
+		size_t kl = strlen(keys[k]), o = 0;
+		const char *p = memmem(body, len, keys[k], kl);
+
+		if (!p)
+			continue;
+		for (p += kl; p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'); p++)
+			;
+		if (p >= end || *p++ != ':')
+			continue;
+		for (; p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'); p++)
+			;
+		if (p >= end || *p++ != '"')
+			continue;
+		for (; p < end && *p != '"' && o + 1 < outlen && o < 64; p++) {
+			unsigned char ch = (unsigned char)*p;
+			if (!isalnum(ch) && ch != '-' && ch != '_' && ch != '.')
 				break;
-			}
+			out[o++] = (char)ch;
 		}
-	json_decref(o);
+		if (p < end && *p == '"' && o > 0) {
+			out[o] = '\0';
+			return;
+		}
+		out[0] = '\0';
+	}
 }
 
 void sms_outcome(const struct sms_conf *c, long http_code, const char *curl_err, const char *body,
