@@ -37,7 +37,8 @@ ROUTER_LIBS := $(call pkg_libs,$(ROUTER_PKGS)) -ldl -lpthread -lm
 
 UTIL_SRCS := $(wildcard util/*.c)
 ROUTER_SRCS := $(filter-out router/main.c,$(wildcard router/*.c))
-TOOL_SRCS := $(wildcard tools/*.c)
+# heraldctl sms-info uses the sms channel's GSM 03.38 encoder.
+TOOL_SRCS := $(wildcard tools/*.c) channels/sms/gsm.c
 COMMON_SRCS := channels/common/chanq.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))

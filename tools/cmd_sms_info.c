@@ -14,9 +14,8 @@
 
 #include "heraldctl.h"
 
-/* The encoder is the sms channel's own, compiled in here because the
- * Makefile links heraldctl from tools/ and router/ only. */
-#include "../channels/sms/gsm.c"
+/* The encoder is the sms channel's own (the Makefile links it in). */
+#include "../channels/sms/gsm.h"
 
 static void sms_info_usage(FILE *fp)
 {
