@@ -121,7 +121,8 @@ static void loop(struct router *r)
 			drain_until = mono_ms() + (dt ? atoi(dt) : 10) * 1000;
 			ingest_close(r);
 			sd_notify(0, "STOPPING=1");
-			log_info("stopping: draining %zu in-flight messages", idmap_len(r->inflight));
+			log_info("stopping: draining %zu in-flight messages",
+				 idmap_len(r->inflight));
 		}
 		if (r->draining && (idmap_len(r->inflight) == 0 || mono_ms() > drain_until))
 			break;
@@ -181,6 +182,7 @@ static void loop(struct router *r)
 				}
 			}
 			worker_results(r); /* keep plugins drained; state writes fail */
+			state_flush(r);
 			rdb_send(r->rdb);
 			rdb_recv(r->rdb);
 			continue;
@@ -218,6 +220,7 @@ static void loop(struct router *r)
 				update_gauges(r);
 			}
 		}
+		state_flush(r);
 		rdb_send(r->rdb);
 		/* prepare what arrived while Redis works on what was just sent */
 		worker_run_ready(r);
@@ -229,6 +232,7 @@ static void loop(struct router *r)
 	}
 	/* Results that arrived while draining are recorded. */
 	worker_results(r);
+	state_flush(r);
 	rdb_flush(r->rdb);
 	dlog_flush(r->dlog);
 	if (idmap_len(r->inflight))
@@ -355,6 +359,7 @@ out:
 		idmap_each(r.inflight, free_inflight, NULL);
 		idmap_free(&r.inflight);
 	}
+	state_free(&r);
 	callbacks_stop(&r.callbacks);
 	dlog_close(&r.dlog);
 	rdb_free(&r.rdb);

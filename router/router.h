@@ -57,9 +57,22 @@ struct msg {
 	json_t *front;
 	const char **meta;
 	char reference[24];
-	char engaged[33]; /* channel the citizen engaged on in this transaction */
-	char note[160];	  /* said in the "sending" record instead of the subject */
+	char engaged[33];     /* channel the citizen engaged on in this transaction */
+	char note[160];	      /* said in the "sending" record instead of the subject */
 	struct rbatch *batch; /* the read it arrived with, until prepared */
+	struct msg *cit_next; /* same citizen in the same read: one HGETALL */
+	/* what the message hash holds already (hw_known): state_step does
+	 * not rewrite channel, to and attempt when they did not change */
+	int hw_known;
+	unsigned hw_attempt;
+	const struct chan *hw_chan;
+	char hw_to[160];
+};
+
+/* XACKs of one loop turn, one command per stream (state_flush). */
+struct ackq {
+	char *ids; /* NUL-separated entry ids */
+	size_t len, cap, n;
 };
 
 struct router {
@@ -81,6 +94,7 @@ struct router {
 	int64_t last_read_ms, last_due_ms, last_claim_ms, last_depth_ms, last_trim_ms;
 	int want_read, read_inflight, last_read_n, need_groups;
 	struct rbatch *ready, *ready_tail; /* read batches with every record in */
+	struct ackq acks[PRIO_N];
 };
 
 /* reference.c */
@@ -98,18 +112,21 @@ struct step {
 	const char *status;
 	const char *reason;
 	const char *dsn, *ref;
-	int ack;	      /* XACK + XDEL the stream entry */
-	int64_t sched_ms;     /* > 0: due time in herald:sched */
-	int dead;	      /* push on herald:dead */
-	int64_t fulfilled_ms; /* >= 0: accepted -> first delivered */
-	json_t *fields;	      /* extra message-hash fields (strings), borrowed */
-	int no_channel;	      /* the record names no channel */
-	int journal_only;     /* log and journal it; the message state is unchanged */
+	int ack;	       /* XACK the stream entry */
+	int64_t sched_ms;      /* > 0: due time in herald:sched */
+	int dead;	       /* push on herald:dead */
+	int64_t fulfilled_ms;  /* >= 0: accepted -> first delivered */
+	const char *const *kv; /* extra message-hash fields: nkv key, value pairs */
+	int nkv;
+	int no_channel;	  /* the record names no channel */
+	int journal_only; /* log and journal it; the message state is unchanged */
 };
 void state_step(struct router *r, struct msg *m, const struct step *s);
+/* Queue what state_step batched per loop turn (the XACKs): before rdb_send. */
+void state_flush(struct router *r);
+void state_free(struct router *r);
 void state_accepted_record(const struct event *ev, const char *tx, int64_t now, char *text,
 			   size_t tlen, char *json, size_t jlen);
-
 
 /* worker.c */
 void worker_read(struct router *r);

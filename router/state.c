@@ -60,13 +60,79 @@ static void make_record(struct dlog_rec *rec, const struct msg *m, const struct 
 	rec->fulfilled_in = s->fulfilled_ms >= 0 ? (double)s->fulfilled_ms / 1000.0 : -1.0;
 }
 
+/* ---- XACK, one command per stream and loop turn --------------------- */
+
+static const char *const ack_streams[PRIO_N] = {"herald:q:urgent", "herald:q:normal",
+						"herald:q:bulk"};
+
+/* Acknowledge a stream entry with the others of this loop turn: queued
+ * after every state write of the turn, so still after the message's own. */
+static void ack_queue(struct router *r, const char *stream, const char *id)
+{
+	size_t n = strlen(id) + 1;
+
+	for (int p = 0; p < PRIO_N; p++) {
+		struct ackq *q = &r->acks[p];
+		if (strcmp(stream, ack_streams[p]) != 0)
+			continue;
+		if (q->len + n > q->cap) {
+			size_t cap = q->cap ? q->cap * 2 : 8192;
+			char *b;
+			while (cap < q->len + n)
+				cap *= 2;
+			b = realloc(q->ids, cap);
+			if (!b)
+				break; /* out of memory: acknowledge it on its own */
+			q->ids = b;
+			q->cap = cap;
+		}
+		memcpy(q->ids + q->len, id, n);
+		q->len += n;
+		q->n++;
+		return;
+	}
+	rdb_cmdf(r->rdb, NULL, NULL, "XACK %s " GROUP " %s", stream, id);
+}
+
+void state_flush(struct router *r)
+{
+	for (int p = 0; p < PRIO_N; p++) {
+		struct ackq *q = &r->acks[p];
+		const char **argv;
+		const char *id = q->ids;
+		size_t argc = 0;
+
+		if (!q->n)
+			continue;
+		argv = malloc((q->n + 3) * sizeof(*argv));
+		if (!argv)
+			return; /* stays queued for the next turn */
+		argv[argc++] = "XACK";
+		argv[argc++] = ack_streams[p];
+		argv[argc++] = GROUP;
+		for (size_t i = 0; i < q->n; i++) {
+			argv[argc++] = id;
+			id += strlen(id) + 1;
+		}
+		rdb_cmd(r->rdb, NULL, NULL, (int)argc, argv, NULL);
+		free(argv);
+		q->n = q->len = 0;
+	}
+}
+
+void state_free(struct router *r)
+{
+	for (int p = 0; p < PRIO_N; p++) {
+		free(r->acks[p].ids);
+		memset(&r->acks[p], 0, sizeof(r->acks[p]));
+	}
+}
+
 void state_step(struct router *r, struct msg *m, const struct step *s)
 {
 	int64_t now = now_ms();
 	struct dlog_rec rec;
 	char ts[40], delays[64], text[REC_TEXT], json[REC_JSON];
-	const char *k;
-	json_t *v;
 
 	make_record(&rec, m, s, now, ts, sizeof(ts), delays, sizeof(delays));
 	dlog_rec_text(&rec, text, sizeof(text));
@@ -78,18 +144,22 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 	if (s->fulfilled_ms >= 0)
 		metrics_fulfilled((double)s->fulfilled_ms / 1000.0);
 
-	/* the message-hash fields of this transition */
-	const char *fk[40], *fv[40];
+	/* the message-hash fields of this transition; channel, to and attempt
+	 * only when the hash does not hold them already */
+	const char *fk[48], *fv[48];
 	char upd[24], att[16], ful[24];
-	int nf = 0;
+	int nf = 0, chan_ok = m->chan && !s->no_channel;
 	if (!s->journal_only) {
 		snprintf(upd, sizeof(upd), "%lld", (long long)now);
-		snprintf(att, sizeof(att), "%u", m->attempt);
 		fk[nf] = "status", fv[nf++] = s->status;
 		fk[nf] = "updated_ms", fv[nf++] = upd;
 		fk[nf] = "reason", fv[nf++] = s->reason ? s->reason : "";
-		fk[nf] = "attempt", fv[nf++] = att;
-		if (m->chan && !s->no_channel) {
+		if (!m->hw_known || m->hw_attempt != m->attempt) {
+			snprintf(att, sizeof(att), "%u", m->attempt);
+			fk[nf] = "attempt", fv[nf++] = att;
+		}
+		if (chan_ok && (!m->hw_known || m->hw_chan != m->chan ||
+				strcmp(m->hw_to, m->to_masked) != 0)) {
 			fk[nf] = "channel", fv[nf++] = m->chan->name;
 			fk[nf] = "to", fv[nf++] = m->to_masked;
 		}
@@ -99,14 +169,10 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 			snprintf(ful, sizeof(ful), "%lld", (long long)s->fulfilled_ms);
 			fk[nf] = "fulfilled_ms", fv[nf++] = ful;
 		}
-		if (s->fields)
-			json_object_foreach(s->fields, k, v)
-			{
-				if (json_is_string(v) && nf < 40) {
-					fk[nf] = k;
-					fv[nf++] = json_string_value(v);
-				}
-			}
+		for (int i = 0; i + 1 < 2 * s->nkv && nf < 48; i += 2) {
+			fk[nf] = s->kv[i];
+			fv[nf++] = s->kv[i + 1];
+		}
 	}
 	/* Redis: plain pipelined commands, in order. The message hash and the
 	 * journey were created (with their TTL) by herald_accept; HSET and RPUSH
@@ -115,7 +181,7 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 	snprintf(msgkey, sizeof(msgkey), KEY_MSG "%s", m->event_id);
 	snprintf(txkey, sizeof(txkey), KEY_TX "%s", m->tx);
 	if (nf) {
-		const char *argv[2 + 2 * 40];
+		const char *argv[2 + 2 * 48];
 		int argc = 0;
 		argv[argc++] = "HSET";
 		argv[argc++] = msgkey;
@@ -124,6 +190,17 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 			argv[argc++] = fv[i];
 		}
 		rdb_cmd(r->rdb, NULL, NULL, argc, argv, NULL);
+		/* now known to be in the hash, unless the extra fields set them */
+		m->hw_known = 1;
+		m->hw_attempt = m->attempt;
+		if (chan_ok) {
+			m->hw_chan = m->chan;
+			snprintf(m->hw_to, sizeof(m->hw_to), "%s", m->to_masked);
+		}
+		for (int i = 0; i + 1 < 2 * s->nkv; i += 2)
+			if (!strcmp(s->kv[i], "attempt") || !strcmp(s->kv[i], "channel") ||
+			    !strcmp(s->kv[i], "to"))
+				m->hw_known = 0;
 	}
 	{
 		const char *argv[3] = {"RPUSH", txkey, json};
@@ -132,16 +209,15 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 			rdb_cmdf(r->rdb, NULL, NULL, "EXPIRE %s %lld NX", txkey,
 				 (long long)r->ttl_s);
 	}
-	if (s->ack && m->stream_id[0])
-		rdb_cmdf(r->rdb, NULL, NULL, "XACK %s " GROUP " %s",
-			 m->stream[0] ? m->stream : "herald:q:normal", m->stream_id);
 	if (s->sched_ms > 0)
 		rdb_cmdf(r->rdb, NULL, NULL, "ZADD " KEY_SCHED " %lld %s", (long long)s->sched_ms,
 			 m->event_id);
 	if (s->dead)
 		rdb_cmdf(r->rdb, NULL, NULL, "LPUSH " KEY_DEAD " %s", m->event_id);
-	if (s->ack && m->stream_id[0])
+	if (s->ack && m->stream_id[0]) {
+		ack_queue(r, m->stream[0] ? m->stream : "herald:q:normal", m->stream_id);
 		m->stream_id[0] = '\0'; /* acked once */
+	}
 }
 
 /* The "accepted" record of an event about to be queued: ingest puts its JSON

@@ -67,7 +67,6 @@ static void release_rendered(struct msg *m)
 	m->meta = NULL;
 }
 
-
 static void on_engaged(redisReply *rep, void *arg)
 {
 	struct msg *m = arg;
@@ -106,18 +105,17 @@ static void hop(struct router *r, struct msg *m, const char *why)
 	int next = m->plan_idx + 1;
 	char name[64], reason[512], idx[16];
 	struct step s;
-	json_t *f;
 
 	if (plan_channel(m->plan, next, name, sizeof(name))) {
 		snprintf(reason, sizeof(reason), "%s; next channel %s", why, name);
 		snprintf(idx, sizeof(idx), "%d", next);
-		f = json_pack("{s:s, s:s}", "plan_idx", idx, "attempt", "0");
+		const char *kv[] = {"plan_idx", idx, "attempt", "0"};
 		s = step_of("hopped", reason);
-		s.fields = f;
+		s.kv = kv;
+		s.nkv = 2;
 		s.sched_ms = now_ms();
 		s.ack = 1;
 		state_step(r, m, &s);
-		json_decref(f);
 		r->want_read = 1;
 		return;
 	}
@@ -263,8 +261,7 @@ static int submit(struct router *r, struct msg *m)
 {
 	struct herald_msg hm;
 	const struct herald_channel *d = m->chan->desc;
-	char attempt[16], idx[16];
-	json_t *f;
+	char idx[16];
 	struct step s;
 
 	memset(&hm, 0, sizeof(hm));
@@ -291,14 +288,12 @@ static int submit(struct router *r, struct msg *m)
 	m->chan->submitted++;
 	m->submitted_ms = now_ms();
 	idmap_put(r->inflight, m->id, m);
-	snprintf(attempt, sizeof(attempt), "%u", m->attempt);
 	snprintf(idx, sizeof(idx), "%d", m->plan_idx);
-	f = json_pack("{s:s, s:s, s:s}", "plan", m->plan, "plan_idx", idx, "reference",
-		      m->reference);
+	const char *kv[] = {"plan", m->plan, "plan_idx", idx, "reference", m->reference};
 	s = step_of("sending", m->note[0] ? m->note : m->subject ? m->subject : "");
-	s.fields = f;
+	s.kv = kv;
+	s.nkv = 3;
 	state_step(r, m, &s);
-	json_decref(f);
 	release_rendered(m);
 	return 0;
 }
@@ -360,6 +355,11 @@ static const char *load_state(struct router *r, struct msg *m)
 		m->chan = chans_find(&r->chans, sget(st, "channel"));
 	if (sget(st, "to"))
 		snprintf(m->to_masked, sizeof(m->to_masked), "%s", sget(st, "to"));
+	/* what the hash holds: state_step leaves unchanged fields alone */
+	m->hw_known = sget(st, "attempt") != NULL;
+	m->hw_attempt = m->attempt;
+	m->hw_chan = m->chan;
+	snprintf(m->hw_to, sizeof(m->hw_to), "%s", sget(st, "to") ? sget(st, "to") : "");
 	return sget(st, "status") ? sget(st, "status") : "accepted";
 }
 
@@ -401,7 +401,6 @@ static int hold_for_quiet_hours(struct router *r, struct msg *m)
 	int64_t now = now_ms(), local;
 	char reason[300], idx[16], when[40];
 	struct step s;
-	json_t *f;
 
 	if (!qh || !*qh)
 		return 0;
@@ -437,13 +436,13 @@ static int hold_for_quiet_hours(struct router *r, struct msg *m)
 	rfc3339_format(due, when, sizeof(when));
 	snprintf(reason, sizeof(reason), "quiet hours %s %s: held until %s", qh, zone, when);
 	snprintf(idx, sizeof(idx), "%d", m->plan_idx);
-	f = json_pack("{s:s, s:s}", "plan", m->plan, "plan_idx", idx);
+	const char *kv[] = {"plan", m->plan, "plan_idx", idx};
 	s = step_of("scheduled", reason);
 	s.sched_ms = due;
 	s.ack = 1;
-	s.fields = f;
+	s.kv = kv;
+	s.nkv = 2;
 	state_step(r, m, &s);
-	json_decref(f);
 	return 1;
 }
 
@@ -604,13 +603,30 @@ static void on_state(redisReply *rep, void *arg)
 	batch_tick(m);
 }
 
+/* One HGETALL serves every entry of the read for that citizen (a chain
+ * through cit_next). */
 static void on_citizen(redisReply *rep, void *arg)
 {
-	struct msg *m = arg;
+	struct msg *m = arg, *next;
+	json_t *rec = rep && !reply_is_error(rep) ? reply_to_object(rep) : NULL;
 
-	json_decref(m->citizen_rec);
-	m->citizen_rec = rep && !reply_is_error(rep) ? reply_to_object(rep) : NULL;
-	batch_tick(m);
+	for (; m; m = next) {
+		next = m->cit_next;
+		m->cit_next = NULL;
+		json_decref(m->citizen_rec);
+		m->citizen_rec = json_incref(rec);
+		batch_tick(m);
+	}
+	json_decref(rec);
+}
+
+static uint32_t str_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
 }
 
 static void on_engaged_tick(redisReply *rep, void *arg)
@@ -651,6 +667,16 @@ static int take_entries(struct router *r, const char *stream, const redisReply *
 		return 0;
 	}
 	b->left = 1; /* held until every command is queued */
+	/* citizens of this read: open addressing, the first entry of each */
+	size_t cap = 16;
+	while (cap < 2 * entries->elements)
+		cap *= 2;
+	struct msg **cits = calloc(cap, sizeof(*cits));
+	if (!cits) {
+		free(b->ms);
+		free(b);
+		return 0;
+	}
 	for (size_t i = 0; i < entries->elements; i++) {
 		const redisReply *e = entries->element[i], *kv;
 		const char *ev = NULL, *accepted = NULL;
@@ -692,17 +718,35 @@ static int take_entries(struct router *r, const char *stream, const redisReply *
 		b->ms[b->n++] = m;
 		if (may_trust_fresh && ev && accepted) {
 			m->state = fresh_state(m, ev, accepted);
+			m->hw_known = 1; /* as herald_accept wrote it: attempt 0, no channel */
 		} else {
 			b->left++;
 			rdb_cmdf(r->rdb, on_state, m, "HGETALL " KEY_MSG "%s", m->event_id);
 		}
 		b->left++;
-		rdb_cmdf(r->rdb, on_citizen, m, "HGETALL " KEY_CITIZEN "%s", m->citizen);
-		if (m->tx[0]) {
+		size_t h = str_hash(m->citizen) & (cap - 1);
+		while (cits[h] && strcmp(cits[h]->citizen, m->citizen) != 0)
+			h = (h + 1) & (cap - 1);
+		if (cits[h]) {
+			m->cit_next = cits[h]->cit_next;
+			cits[h]->cit_next = m;
+		} else {
+			cits[h] = m;
+		}
+		/* a transaction of its own (tx is the event id): nobody can have
+		 * engaged in it yet */
+		if (m->tx[0] && strcmp(m->tx, m->event_id) != 0) {
 			b->left++;
 			rdb_cmdf(r->rdb, on_engaged_tick, m, "GET " KEY_ENGAGED "%s", m->tx);
 		}
 	}
+	/* the chains are complete: one read per citizen (a failing command
+	 * calls back at once, so not before) */
+	for (size_t h = 0; h < cap; h++)
+		if (cits[h])
+			rdb_cmdf(r->rdb, on_citizen, cits[h], "HGETALL " KEY_CITIZEN "%s",
+				 cits[h]->citizen);
+	free(cits);
 	/* release the hold: the batch is ready once its replies are in */
 	size_t taken = b->n;
 	if (taken) {
@@ -756,7 +800,8 @@ static void on_read(redisReply *rep, void *arg)
 			const redisReply *s = rep->element[i];
 			if (s->type == REDIS_REPLY_ARRAY && s->elements == 2 &&
 			    s->element[0]->type == REDIS_REPLY_STRING)
-				r->last_read_n += take_entries(r, s->element[0]->str, s->element[1], 1);
+				r->last_read_n +=
+				    take_entries(r, s->element[0]->str, s->element[1], 1);
 		}
 	if (r->last_read_n >= r->cfg->batch)
 		r->want_read = 1; /* more waiting */
@@ -782,8 +827,9 @@ void worker_read(struct router *r)
 	if (r->read_inflight)
 		return;
 	r->read_inflight = 1;
-	rdb_cmdf(r->rdb, on_read, r, "XREADGROUP GROUP " GROUP " %s COUNT %d STREAMS %s %s %s > > >",
-		 r->consumer, r->cfg->batch, streams[0], streams[1], streams[2]);
+	rdb_cmdf(r->rdb, on_read, r,
+		 "XREADGROUP GROUP " GROUP " %s COUNT %d STREAMS %s %s %s > > >", r->consumer,
+		 r->cfg->batch, streams[0], streams[1], streams[2]);
 }
 
 /* Trim acknowledged entries off the streams: everything older than the
@@ -796,7 +842,8 @@ void worker_trim(struct router *r)
 
 		if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2 &&
 		    rep->element[0]->type == REDIS_REPLY_INTEGER) {
-			if (rep->element[0]->integer > 0 && rep->element[1]->type == REDIS_REPLY_STRING)
+			if (rep->element[0]->integer > 0 &&
+			    rep->element[1]->type == REDIS_REPLY_STRING)
 				snprintf(minid, sizeof(minid), "%s", rep->element[1]->str);
 		}
 		freeReplyObject(rep);
@@ -807,13 +854,14 @@ void worker_trim(struct router *r)
 					const redisReply *kv = rep->element[g];
 					for (size_t j = 0; j + 1 < kv->elements; j += 2)
 						if (kv->element[j]->str &&
-						    !strcmp(kv->element[j]->str, "last-delivered-id") &&
+						    !strcmp(kv->element[j]->str,
+							    "last-delivered-id") &&
 						    kv->element[j + 1]->str) {
 							unsigned long long ms = 0, seq = 0;
-							sscanf(kv->element[j + 1]->str, "%llu-%llu", &ms,
-							       &seq);
-							snprintf(minid, sizeof(minid), "%llu-%llu", ms,
-								 seq + 1);
+							sscanf(kv->element[j + 1]->str, "%llu-%llu",
+							       &ms, &seq);
+							snprintf(minid, sizeof(minid), "%llu-%llu",
+								 ms, seq + 1);
 						}
 				}
 			freeReplyObject(rep);
@@ -927,7 +975,6 @@ static void on_result(struct router *r, struct chan *c, const struct herald_resu
 	struct msg *m = idmap_del(r->inflight, res->msg_id);
 	int64_t now = now_ms();
 	struct step s;
-	json_t *f = NULL;
 	char buf[32];
 
 	if (!m) {
@@ -947,11 +994,12 @@ static void on_result(struct router *r, struct chan *c, const struct herald_resu
 	case HERALD_SENT:
 		if (res->status == HERALD_SENT && !(res->flags & HERALD_RF_FINAL)) {
 			snprintf(buf, sizeof(buf), "%lld", (long long)now);
-			f = json_pack("{s:s}", "sent_ms", buf);
+			const char *kv[] = {"sent_ms", buf};
 			s = step_of("sent", res->reason);
 			s.ref = res->ref;
 			s.dsn = res->dsn;
-			s.fields = f;
+			s.kv = kv;
+			s.nkv = 1;
 			s.ack = 1;
 			if (m->ev.deliver_within)
 				s.sched_ms = now + m->ev.deliver_within * 1000;
@@ -961,11 +1009,12 @@ static void on_result(struct router *r, struct chan *c, const struct herald_resu
 					 c->name, res->ref, m->event_id, (long long)r->ttl_s);
 			break;
 		}
-		f = json_pack("{s:s}", "final", "1");
+		static const char *const final_kv[] = {"final", "1"};
 		s = step_of(res->status == HERALD_DELIVERED ? "delivered" : "sent", res->reason);
 		s.ref = res->ref;
 		s.dsn = res->dsn;
-		s.fields = f;
+		s.kv = final_kv;
+		s.nkv = 1;
 		s.ack = 1;
 		if (!sget(m->state, "fulfilled_ms"))
 			s.fulfilled_ms = now - m->accepted_ms;
@@ -982,7 +1031,6 @@ static void on_result(struct router *r, struct chan *c, const struct herald_resu
 		hop(r, m, res->reason[0] ? res->reason : "permanent failure");
 		break;
 	}
-	json_decref(f);
 	msg_free(m);
 }
 
