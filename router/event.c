@@ -2,8 +2,10 @@
 #include "event.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "idmap.h"
 #include "text.h"
 
 static const char *const prio_names[PRIO_N] = {"urgent", "normal", "bulk"};
@@ -217,4 +219,116 @@ int event_parse(const char *buf, size_t len, struct event *ev, char *err, size_t
 fail:
 	event_clear(ev);
 	return -1;
+}
+
+/* ---- parsed events, by id and acceptance time ----------------------- */
+
+struct evc_entry {
+	struct event ev;
+	int64_t accepted_ms;
+	size_t slot; /* position in the ring */
+};
+
+struct evcache {
+	struct idmap *map; /* key -> entry */
+	uint64_t *ring;	   /* keys in arrival order, for eviction */
+	size_t cap, next;
+};
+
+static uint64_t evc_key(const char *id, int64_t accepted_ms)
+{
+	uint64_t h = 1469598103934665603ull ^ (uint64_t)accepted_ms;
+
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 1099511628211ull;
+	return h ? h : 1;
+}
+
+struct evcache *evcache_new(size_t capacity)
+{
+	struct evcache *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->cap = capacity ? capacity : 1;
+	c->map = idmap_new();
+	c->ring = calloc(c->cap, sizeof(*c->ring));
+	if (!c->map || !c->ring) {
+		evcache_free(&c);
+		return NULL;
+	}
+	return c;
+}
+
+static void evc_entry_free(uint64_t key, void *val, void *arg)
+{
+	struct evc_entry *e = val;
+
+	event_clear(&e->ev);
+	free(e);
+}
+
+void evcache_free(struct evcache **cp)
+{
+	struct evcache *c = *cp;
+
+	if (!c)
+		return;
+	if (c->map) {
+		idmap_each(c->map, evc_entry_free, NULL);
+		idmap_free(&c->map);
+	}
+	free(c->ring);
+	free(c);
+	*cp = NULL;
+}
+
+void evcache_put(struct evcache *c, struct event *ev, int64_t accepted_ms)
+{
+	struct evc_entry *e, *old;
+	uint64_t key;
+
+	if (!c || !ev->event_id || !(e = malloc(sizeof(*e)))) {
+		event_clear(ev);
+		return;
+	}
+	key = evc_key(ev->event_id, accepted_ms);
+	/* the oldest leaves, unless it was taken already */
+	if (c->ring[c->next]) {
+		old = idmap_get(c->map, c->ring[c->next]);
+		if (old && old->slot == c->next) {
+			idmap_del(c->map, c->ring[c->next]);
+			evc_entry_free(0, old, NULL);
+		}
+	}
+	old = idmap_del(c->map, key); /* the same key again: keep the newer */
+	if (old)
+		evc_entry_free(0, old, NULL);
+	e->ev = *ev;
+	e->accepted_ms = accepted_ms;
+	e->slot = c->next;
+	memset(ev, 0, sizeof(*ev));
+	if (idmap_put(c->map, key, e) != 0) {
+		evc_entry_free(0, e, NULL);
+		return;
+	}
+	c->ring[c->next] = key;
+	c->next = (c->next + 1) % c->cap;
+}
+
+int evcache_take(struct evcache *c, const char *event_id, int64_t accepted_ms, struct event *ev)
+{
+	uint64_t key;
+	struct evc_entry *e;
+
+	if (!c)
+		return 0;
+	key = evc_key(event_id, accepted_ms);
+	e = idmap_get(c->map, key);
+	if (!e || e->accepted_ms != accepted_ms || strcmp(e->ev.event_id, event_id) != 0)
+		return 0;
+	idmap_del(c->map, key);
+	*ev = e->ev;
+	free(e);
+	return 1;
 }

@@ -41,6 +41,18 @@ int event_parse(const char *buf, size_t len, struct event *ev, char *err, size_t
 /* Parse a frame that was validated before (from Redis); same rules. */
 void event_clear(struct event *ev);
 
+/* Events this instance has just accepted, parsed, so the worker that reads
+ * them back from the stream does not parse them again. Keyed by event id
+ * and acceptance time (one acceptance of one id); bounded: the oldest go
+ * first, and a miss only means parsing the stored copy. */
+struct evcache;
+struct evcache *evcache_new(size_t capacity);
+void evcache_free(struct evcache **c);
+/* Take ownership of *ev (cleared). */
+void evcache_put(struct evcache *c, struct event *ev, int64_t accepted_ms);
+/* 1 and *ev filled (the caller owns it) when present, else 0. */
+int evcache_take(struct evcache *c, const char *event_id, int64_t accepted_ms, struct event *ev);
+
 const char *prio_name(enum prio p);
 int prio_parse(const char *s); /* -1 if unknown */
 

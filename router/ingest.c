@@ -32,6 +32,7 @@ struct pending {
 /* The events of one drain, answered when Redis replies. */
 struct batch {
 	struct router *r;
+	int64_t now;
 	struct pending *ps;
 	int n;
 };
@@ -205,6 +206,8 @@ static void on_accepted(redisReply *rep, void *arg)
 			dlog_write(r->dlog, p->text, p->json);
 			callbacks_push(r->callbacks, p->ev.service, p->json);
 			reply_json(r, p, "accepted", NULL);
+			/* the worker takes it parsed from here */
+			evcache_put(r->evcache, &p->ev, b->now);
 			r->want_read = 1;
 		} else {
 			metrics_ingest("duplicate");
@@ -231,6 +234,7 @@ int ingest_drain(struct router *r, int max)
 	if (!b)
 		return 0;
 	b->r = r;
+	b->now = now;
 	b->ps = malloc((size_t)max * sizeof(*b->ps));
 	bodies = malloc((size_t)max * sizeof(*bodies));
 	argv = malloc(((size_t)max * 7 + 5) * sizeof(*argv));
@@ -258,7 +262,8 @@ int ingest_drain(struct router *r, int max)
 		}
 		b->n++;
 		if (got < 0)
-			snprintf(p->err, sizeof(p->err), "malformed message: too many envelope frames");
+			snprintf(p->err, sizeof(p->err),
+				 "malformed message: too many envelope frames");
 		else if (p->nenv == 0)
 			snprintf(p->err, sizeof(p->err), "no envelope");
 		else if (event_parse(zmq_msg_data(body), zmq_msg_size(body), &p->ev, p->err,
@@ -275,9 +280,8 @@ int ingest_drain(struct router *r, int max)
 		if (p->ev.kind == EVENT_ENGAGEMENT) {
 			/* rare: the citizen used this channel; later messages of the
 			 * transaction prefer it */
-			redisReply *rep =
-			    rdb_call(r->rdb, "SET " KEY_ENGAGED "%s %s EX %s", p->ev.transaction_id,
-				     p->ev.channel, ttl);
+			redisReply *rep = rdb_call(r->rdb, "SET " KEY_ENGAGED "%s %s EX %s",
+						   p->ev.transaction_id, p->ev.channel, ttl);
 			if (rep && rep->type != REDIS_REPLY_ERROR) {
 				metrics_ingest("accepted");
 				engaged(r, &p->ev);
@@ -299,7 +303,8 @@ int ingest_drain(struct router *r, int max)
 			continue;
 		}
 		argv[argc] = p->ev.event_id, lens[argc++] = strlen(p->ev.event_id);
-		argv[argc] = streams[p->ev.priority], lens[argc++] = strlen(streams[p->ev.priority]);
+		argv[argc] = streams[p->ev.priority],
+		lens[argc++] = strlen(streams[p->ev.priority]);
 		argv[argc] = zmq_msg_data(body), lens[argc++] = zmq_msg_size(body);
 		argv[argc] = p->ev.citizen_id, lens[argc++] = strlen(p->ev.citizen_id);
 		argv[argc] = tx, lens[argc++] = strlen(tx);

@@ -302,9 +302,10 @@ int main(int argc, char **argv)
 
 	r.zctx = zmq_ctx_new();
 	r.inflight = idmap_new();
+	r.evcache = evcache_new(16384);
 	r.rdb =
 	    rdb_new(r.cfg->redis_host, r.cfg->redis_port, r.cfg->redis_password, r.cfg->redis_db);
-	if (!r.zctx || !r.inflight || !r.rdb) {
+	if (!r.zctx || !r.inflight || !r.rdb || !r.evcache) {
 		log_msg(LOG_L_ERR, "out of memory");
 		goto out;
 	}
@@ -360,6 +361,7 @@ out:
 		idmap_free(&r.inflight);
 	}
 	state_free(&r);
+	evcache_free(&r.evcache);
 	callbacks_stop(&r.callbacks);
 	dlog_close(&r.dlog);
 	rdb_free(&r.rdb);

@@ -60,6 +60,8 @@ struct msg {
 	char engaged[33];     /* channel the citizen engaged on in this transaction */
 	char note[160];	      /* said in the "sending" record instead of the subject */
 	struct rbatch *batch; /* the read it arrived with, until prepared */
+	int fresh;	      /* read as herald_accept queued it: no hash read */
+	char *ev_json;	      /* fresh, not in the event cache: parse this */
 	struct msg *cit_next; /* same citizen in the same read: one HGETALL */
 	/* what the message hash holds already (hw_known): state_step does
 	 * not rewrite channel, to and attempt when they did not change */
@@ -95,6 +97,7 @@ struct router {
 	int want_read, read_inflight, last_read_n, need_groups;
 	struct rbatch *ready, *ready_tail; /* read batches with every record in */
 	struct ackq acks[PRIO_N];
+	struct evcache *evcache; /* parsed events accepted here, for the worker */
 };
 
 /* reference.c */

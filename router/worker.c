@@ -43,6 +43,7 @@ void msg_free(struct msg *m)
 	if (!m)
 		return;
 	event_clear(&m->ev);
+	free(m->ev_json);
 	json_decref(m->state);
 	json_decref(m->citizen_rec);
 	json_decref(m->front);
@@ -165,7 +166,7 @@ static void retry_or_hop(struct router *r, struct msg *m, const struct herald_re
 
 static json_t *render_data(struct msg *m)
 {
-	json_t *d = m->ev.personalisation ? json_deep_copy(m->ev.personalisation) : json_object();
+	json_t *d = m->ev.personalisation ? json_copy(m->ev.personalisation) : json_object();
 	const char *name = sget(m->citizen_rec, "name");
 
 	if (!d)
@@ -454,17 +455,32 @@ static void prepare(struct router *r, struct msg *m)
 	int64_t now = now_ms();
 	struct step s;
 
-	if (!st) /* Redis failed mid-read: the entry stays pending, retried later */
-		goto drop;
-	if (json_object_size(st) == 0) {
-		log_warnx("%s: queued, but its record is gone (expired or purged); dropping",
-			  m->event_id);
-		ack_only(r, m);
-		goto drop;
+	if (m->fresh) {
+		/* as herald_accept queued it */
+		status = "accepted";
+		snprintf(m->service, sizeof(m->service), "-");
+		tx_reference(m->tx, m->reference, sizeof(m->reference));
+		ev_json = m->ev.root ? NULL : m->ev_json;
+	} else {
+		if (!st) /* Redis failed mid-read: the entry stays pending, retried later */
+			goto drop;
+		if (json_object_size(st) == 0) {
+			log_warnx(
+			    "%s: queued, but its record is gone (expired or purged); dropping",
+			    m->event_id);
+			ack_only(r, m);
+			goto drop;
+		}
+		status = load_state(r, m);
+		ev_json = sget(st, "event");
+		if (!ev_json) {
+			s = step_of("permanent-failure", "stored event is unreadable");
+			s.ack = 1;
+			state_step(r, m, &s);
+			goto drop;
+		}
 	}
-	status = load_state(r, m);
-	ev_json = sget(st, "event");
-	if (!ev_json || event_parse(ev_json, strlen(ev_json), &m->ev, err, sizeof(err)) != 0) {
+	if (ev_json && event_parse(ev_json, strlen(ev_json), &m->ev, err, sizeof(err)) != 0) {
 		s = step_of("permanent-failure", "stored event is unreadable");
 		s.ack = 1;
 		state_step(r, m, &s);
@@ -636,12 +652,19 @@ static void on_engaged_tick(redisReply *rep, void *arg)
 }
 
 /* A fresh entry (written by herald_accept) carries the event: its state is
- * known without reading the message hash. */
-static json_t *fresh_state(const struct msg *m, const char *ev, const char *accepted)
+ * known without reading the message hash, and when this instance accepted
+ * it, the event is in the cache already parsed. */
+static int take_fresh(struct router *r, struct msg *m, const char *ev, const char *accepted)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "status", "accepted", "event", ev,
-			 "accepted_ms", accepted, "tx", m->tx[0] ? m->tx : m->event_id, "citizen",
-			 m->citizen, "stream", m->stream);
+	m->fresh = 1;
+	m->accepted_ms = atoll(accepted);
+	if (!m->tx[0])
+		snprintf(m->tx, sizeof(m->tx), "%s", m->event_id);
+	m->hw_known = 1; /* as herald_accept wrote it: attempt 0, no channel */
+	if (evcache_take(r->evcache, m->event_id, m->accepted_ms, &m->ev))
+		return 0;
+	m->ev_json = strdup(ev);
+	return m->ev_json ? 0 : -1;
 }
 
 /* Take a list of stream entries ([id, [k, v, ...]] ...) for processing:
@@ -716,10 +739,10 @@ static int take_entries(struct router *r, const char *stream, const redisReply *
 			continue;
 		}
 		b->ms[b->n++] = m;
-		if (may_trust_fresh && ev && accepted) {
-			m->state = fresh_state(m, ev, accepted);
-			m->hw_known = 1; /* as herald_accept wrote it: attempt 0, no channel */
+		if (may_trust_fresh && ev && accepted && take_fresh(r, m, ev, accepted) == 0) {
+			/* state known */
 		} else {
+			m->fresh = 0;
 			b->left++;
 			rdb_cmdf(r->rdb, on_state, m, "HGETALL " KEY_MSG "%s", m->event_id);
 		}
