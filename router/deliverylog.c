@@ -113,30 +113,73 @@ static const char *dash(const char *v)
 	return v && *v ? v : "-";
 }
 
+/* Appending to a caller buffer, cut at its end (always NUL-terminated). */
+struct out {
+	char *p, *end; /* end: the last byte, kept for the NUL */
+};
+
+static void out_put(struct out *o, const char *s, size_t n)
+{
+	if (n > (size_t)(o->end - o->p))
+		n = (size_t)(o->end - o->p);
+	memcpy(o->p, s, n);
+	o->p += n;
+}
+
+static void out_str(struct out *o, const char *s)
+{
+	out_put(o, s, strlen(s));
+}
+
+static void out_fixed3(struct out *o, double v)
+{
+	char num[64];
+	out_put(o, num, fmt_fixed3(v, num, sizeof(num)));
+}
+
 size_t dlog_rec_text(const struct dlog_rec *r, char *buf, size_t len)
 {
-	char extra[48] = "";
-	int n;
+	struct out o = {buf, buf + len - 1};
+	char num[24];
 
-	if (r->fulfilled_in >= 0)
-		snprintf(extra, sizeof(extra), ", fulfilled_in=%.3f", r->fulfilled_in);
-	n = snprintf(buf, len,
-		     "%s %s: tx=%s, citizen=%s, channel=%s, to=%s, attempt=%d, delay=%.3f, "
-		     "delays=%s, dsn=%s%s, status=%s",
-		     dash(r->ts), dash(r->event_id), dash(r->tx), dash(r->citizen), dash(r->channel),
-		     dash(r->to), r->attempt, r->delay, dash(r->delays), dash(r->dsn), extra,
-		     dash(r->status));
-	if (n < 0)
-		n = 0;
-	if ((size_t)n < len && r->reason && *r->reason)
-		n += snprintf(buf + n, len - (size_t)n, " (%s)", r->reason);
-	if ((size_t)n >= len)
-		n = (int)len - 1;
+	if (len == 0)
+		return 0;
+	out_str(&o, dash(r->ts));
+	out_put(&o, " ", 1);
+	out_str(&o, dash(r->event_id));
+	out_put(&o, ": tx=", 5);
+	out_str(&o, dash(r->tx));
+	out_put(&o, ", citizen=", 10);
+	out_str(&o, dash(r->citizen));
+	out_put(&o, ", channel=", 10);
+	out_str(&o, dash(r->channel));
+	out_put(&o, ", to=", 5);
+	out_str(&o, dash(r->to));
+	out_put(&o, ", attempt=", 10);
+	out_put(&o, num, fmt_int(r->attempt, num));
+	out_put(&o, ", delay=", 8);
+	out_fixed3(&o, r->delay);
+	out_put(&o, ", delays=", 9);
+	out_str(&o, dash(r->delays));
+	out_put(&o, ", dsn=", 6);
+	out_str(&o, dash(r->dsn));
+	if (r->fulfilled_in >= 0) {
+		out_put(&o, ", fulfilled_in=", 15);
+		out_fixed3(&o, r->fulfilled_in);
+	}
+	out_put(&o, ", status=", 9);
+	out_str(&o, dash(r->status));
+	if (r->reason && *r->reason) {
+		out_put(&o, " (", 2);
+		out_str(&o, r->reason);
+		out_put(&o, ")", 1);
+	}
+	*o.p = '\0';
 	/* Never let a reason from a remote peer split the line. */
-	for (char *p = buf; *p; p++)
+	for (char *p = buf; p < o.p; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
-	return (size_t)n;
+	return (size_t)(o.p - buf);
 }
 
 /* Append a JSON string: escapes quotes, backslashes and controls; bytes
@@ -212,7 +255,11 @@ size_t dlog_rec_json(const struct dlog_rec *r, char *buf, size_t len)
 	else
 		put_raw(&p, end, ",\"channel\":null");
 	put_field(&p, end, "to", r->to ? r->to : "-");
-	snprintf(num, sizeof(num), ",\"attempt\":%d,\"delay\":%.3f", r->attempt, r->delay);
+	put_raw(&p, end, ",\"attempt\":");
+	fmt_int(r->attempt, num);
+	put_raw(&p, end, num);
+	put_raw(&p, end, ",\"delay\":");
+	fmt_fixed3(r->delay, num, sizeof(num));
 	put_raw(&p, end, num);
 	put_field(&p, end, "delays", r->delays);
 	put_field(&p, end, "dsn", r->dsn && *r->dsn ? r->dsn : "-");
@@ -221,7 +268,8 @@ size_t dlog_rec_json(const struct dlog_rec *r, char *buf, size_t len)
 	if (r->ref && *r->ref)
 		put_field(&p, end, "ref", r->ref);
 	if (r->fulfilled_in >= 0) {
-		snprintf(num, sizeof(num), ",\"fulfilled_in\":%.3f", r->fulfilled_in);
+		put_raw(&p, end, ",\"fulfilled_in\":");
+		fmt_fixed3(r->fulfilled_in, num, sizeof(num));
 		put_raw(&p, end, num);
 	}
 	put_raw(&p, end, "}");

@@ -4,6 +4,7 @@
  * Redis: the message hash and the transaction journey, as plain commands on
  * the pipeline (sent at the end of the loop turn, in order).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,29 @@ static double secs(int64_t from, int64_t to)
 
 static int fmt_delay(char *buf, size_t len, double v)
 {
-	return v < 0 ? snprintf(buf, len, "-") : snprintf(buf, len, "%.3f", v);
+	if (v < 0) {
+		memcpy(buf, "-", 2);
+		return 1;
+	}
+	return (int)fmt_fixed3(v, buf, len);
+}
+
+/* prefix + s into out (size outlen), cut to fit. */
+static void key_of(char *out, size_t outlen, const char *prefix, size_t plen, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (plen + n >= outlen)
+		n = outlen - plen - 1;
+	memcpy(out, prefix, plen);
+	memcpy(out + plen, s, n);
+	out[plen + n] = '\0';
+}
+
+/* snprintf("%s") into a fixed field, cut to fit. */
+static void copy_to(char *out, size_t outlen, const char *s)
+{
+	key_of(out, outlen, "", 0, s);
 }
 
 /* Fill a delivery-log record for message m at time now; ts and delays are
@@ -150,12 +173,12 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 	char upd[24], att[16], ful[24];
 	int nf = 0, chan_ok = m->chan && !s->no_channel;
 	if (!s->journal_only) {
-		snprintf(upd, sizeof(upd), "%lld", (long long)now);
+		fmt_int(now, upd);
 		fk[nf] = "status", fv[nf++] = s->status;
 		fk[nf] = "updated_ms", fv[nf++] = upd;
 		fk[nf] = "reason", fv[nf++] = s->reason ? s->reason : "";
 		if (!m->hw_known || m->hw_attempt != m->attempt) {
-			snprintf(att, sizeof(att), "%u", m->attempt);
+			fmt_int(m->attempt, att);
 			fk[nf] = "attempt", fv[nf++] = att;
 		}
 		if (chan_ok && (!m->hw_known || m->hw_chan != m->chan ||
@@ -166,7 +189,7 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 		if (s->ref && *s->ref)
 			fk[nf] = "ref", fv[nf++] = s->ref;
 		if (s->fulfilled_ms >= 0) {
-			snprintf(ful, sizeof(ful), "%lld", (long long)s->fulfilled_ms);
+			fmt_int(s->fulfilled_ms, ful);
 			fk[nf] = "fulfilled_ms", fv[nf++] = ful;
 		}
 		for (int i = 0; i + 1 < 2 * s->nkv && nf < 48; i += 2) {
@@ -178,8 +201,8 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 	 * journey were created (with their TTL) by herald_accept; HSET and RPUSH
 	 * keep it. */
 	char msgkey[160], txkey[160];
-	snprintf(msgkey, sizeof(msgkey), KEY_MSG "%s", m->event_id);
-	snprintf(txkey, sizeof(txkey), KEY_TX "%s", m->tx);
+	key_of(msgkey, sizeof(msgkey), KEY_MSG, strlen(KEY_MSG), m->event_id);
+	key_of(txkey, sizeof(txkey), KEY_TX, strlen(KEY_TX), m->tx);
 	if (nf) {
 		const char *argv[2 + 2 * 48];
 		int argc = 0;
@@ -195,7 +218,7 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 		m->hw_attempt = m->attempt;
 		if (chan_ok) {
 			m->hw_chan = m->chan;
-			snprintf(m->hw_to, sizeof(m->hw_to), "%s", m->to_masked);
+			copy_to(m->hw_to, sizeof(m->hw_to), m->to_masked);
 		}
 		for (int i = 0; i + 1 < 2 * s->nkv; i += 2)
 			if (!strcmp(s->kv[i], "attempt") || !strcmp(s->kv[i], "channel") ||
@@ -231,14 +254,16 @@ void state_accepted_record(const struct event *ev, const char *tx, int64_t now, 
 	struct dlog_rec rec;
 	char reason[96], ts[40], delays[64];
 
-	memset(&m, 0, sizeof(m));
-	snprintf(m.event_id, sizeof(m.event_id), "%s", ev->event_id);
-	snprintf(m.tx, sizeof(m.tx), "%s", tx);
-	snprintf(m.citizen, sizeof(m.citizen), "%s", ev->citizen_id);
-	snprintf(m.service, sizeof(m.service), "%s", ev->service);
+	memset(&m, 0, offsetof(struct msg, plan));
+	copy_to(m.event_id, sizeof(m.event_id), ev->event_id);
+	copy_to(m.tx, sizeof(m.tx), tx);
+	copy_to(m.citizen, sizeof(m.citizen), ev->citizen_id);
+	copy_to(m.service, sizeof(m.service), ev->service);
+	m.to_masked[0] = '\0';
 	m.accepted_ms = now;
-	snprintf(reason, sizeof(reason), "template %s, priority %s", ev->template_name,
-		 prio_name(ev->priority));
+	key_of(reason, sizeof(reason), "template ", 9, ev->template_name);
+	size_t rl = strlen(reason);
+	key_of(reason + rl, sizeof(reason) - rl, ", priority ", 11, prio_name(ev->priority));
 	s.reason = reason;
 	make_record(&rec, &m, &s, now, ts, sizeof(ts), delays, sizeof(delays));
 	dlog_rec_text(&rec, text, tlen);

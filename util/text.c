@@ -2,6 +2,7 @@
 #include "text.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -111,13 +112,81 @@ int rfc3339_parse(const char *s, int64_t *ms)
 
 void rfc3339_format(int64_t ms, char *out, size_t outlen)
 {
+	/* the seconds part changes once a second: formatted once per thread */
+	static __thread int64_t cached_sec = -1;
+	static __thread char cached[32];
+	static __thread size_t cached_len;
 	time_t t = (time_t)(ms / 1000);
 	struct tm tm;
 	char buf[32];
 
+	if (ms >= 0 && outlen >= 32) {
+		int frac = (int)(ms % 1000);
+		if (ms / 1000 != cached_sec) {
+			gmtime_r(&t, &tm);
+			cached_len = strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+			cached_sec = ms / 1000;
+		}
+		memcpy(out, cached, cached_len);
+		out[cached_len] = '.';
+		out[cached_len + 1] = (char)('0' + frac / 100);
+		out[cached_len + 2] = (char)('0' + frac / 10 % 10);
+		out[cached_len + 3] = (char)('0' + frac % 10);
+		out[cached_len + 4] = 'Z';
+		out[cached_len + 5] = '\0';
+		return;
+	}
 	gmtime_r(&t, &tm);
 	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(out, outlen, "%s.%03dZ", buf, (int)(ms % 1000));
+}
+
+size_t fmt_fixed3(double v, char *out, size_t outlen)
+{
+	double x = v * 1000.0, f;
+	char tmp[32];
+	size_t n = 0;
+	int64_t ms, ip;
+
+	f = x - floor(x);
+	/* exact for what a record holds (milliseconds / 1000); anything near
+	 * a rounding tie or out of range goes through printf */
+	if (!(v >= 0 && x < 1e9) || fabs(f - 0.5) < 1e-6 || outlen < 24) {
+		int k = snprintf(out, outlen, "%.3f", v);
+		return k < 0 ? 0 : (size_t)k >= outlen ? outlen - 1 : (size_t)k;
+	}
+	ms = (int64_t)llround(x);
+	ip = ms / 1000;
+	do {
+		tmp[n++] = (char)('0' + ip % 10);
+		ip /= 10;
+	} while (ip);
+	for (size_t i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	out[n++] = '.';
+	out[n++] = (char)('0' + ms % 1000 / 100);
+	out[n++] = (char)('0' + ms % 100 / 10);
+	out[n++] = (char)('0' + ms % 10);
+	out[n] = '\0';
+	return n;
+}
+
+size_t fmt_int(long long v, char *out)
+{
+	char tmp[24];
+	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+	size_t n = 0, k = 0;
+
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		out[k++] = '-';
+	while (n)
+		out[k++] = tmp[--n];
+	out[k] = '\0';
+	return k;
 }
 
 int64_t now_ms(void)

@@ -15,6 +15,10 @@ long utf8_invalid_at(const char *s, size_t len);
 int rfc3339_parse(const char *s, int64_t *ms);
 /* Format ms since the epoch as "2026-11-22T09:00:00.123Z". */
 void rfc3339_format(int64_t ms, char *out, size_t outlen);
+/* printf("%.3f", v) without printf for the usual case; returns the length. */
+size_t fmt_fixed3(double v, char *out, size_t outlen);
+/* Decimal of v into out (24 bytes are always enough); returns the length. */
+size_t fmt_int(long long v, char *out);
 
 int64_t now_ms(void);	/* wall clock */
 int64_t mono_ms(void);	/* monotonic */

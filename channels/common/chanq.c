@@ -18,6 +18,7 @@ struct jobq {
 	void **ring;
 	size_t cap, head, len;
 	int closed;
+	int waiting; /* consumers asleep on cv: only then is a push signalled */
 };
 
 struct jobq *jobq_new(size_t capacity)
@@ -50,18 +51,19 @@ int jobq_push(struct jobq *q, void *job)
 		q->ring[(q->head + q->len) % q->cap] = job;
 		q->len++;
 		rc = 0;
-		pthread_cond_signal(&q->cv);
+		if (q->waiting)
+			pthread_cond_signal(&q->cv);
 	}
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }
 
-void *jobq_pop(struct jobq *q, int timeout_ms)
+size_t jobq_pop_many(struct jobq *q, void **out, size_t max, int timeout_ms)
 {
-	void *job = NULL;
 	struct timespec ts;
+	size_t n = 0;
 
-	if (timeout_ms >= 0) {
+	if (timeout_ms > 0) {
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_sec += timeout_ms / 1000;
 		ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
@@ -71,19 +73,31 @@ void *jobq_pop(struct jobq *q, int timeout_ms)
 		}
 	}
 	pthread_mutex_lock(&q->mu);
-	while (q->len == 0 && !q->closed) {
+	while (q->len == 0 && !q->closed && timeout_ms != 0) {
+		int rc = 0;
+		q->waiting++;
 		if (timeout_ms < 0)
 			pthread_cond_wait(&q->cv, &q->mu);
-		else if (pthread_cond_timedwait(&q->cv, &q->mu, &ts) == ETIMEDOUT)
+		else
+			rc = pthread_cond_timedwait(&q->cv, &q->mu, &ts);
+		q->waiting--;
+		if (rc == ETIMEDOUT)
 			break;
 	}
-	if (q->len > 0) {
-		job = q->ring[q->head];
+	while (n < max && q->len > 0) {
+		out[n++] = q->ring[q->head];
 		q->head = (q->head + 1) % q->cap;
 		q->len--;
 	}
 	pthread_mutex_unlock(&q->mu);
-	return job;
+	return n;
+}
+
+void *jobq_pop(struct jobq *q, int timeout_ms)
+{
+	void *job = NULL;
+
+	return jobq_pop_many(q, &job, 1, timeout_ms) ? job : NULL;
 }
 
 size_t jobq_len(struct jobq *q)
@@ -119,9 +133,9 @@ void jobq_free(struct jobq **qp)
 
 struct resq {
 	pthread_mutex_t mu;
-	struct herald_result *items;
-	size_t len, cap;
-	int efd;
+	struct herald_result *items; /* items[head..len) wait */
+	size_t head, len, cap;
+	int efd; /* readable while results wait: written when len leaves 0 */
 };
 
 struct resq *resq_new(void)
@@ -139,28 +153,45 @@ struct resq *resq_new(void)
 	return q;
 }
 
-int resq_push(struct resq *q, const struct herald_result *r)
+int resq_push_many(struct resq *q, const struct herald_result *r, size_t n)
 {
 	uint64_t one = 1;
 	int rc = 0;
 
+	if (n == 0)
+		return 0;
 	pthread_mutex_lock(&q->mu);
-	if (q->len == q->cap) {
+	if (q->head > 0 && q->len + n > q->cap) {
+		memmove(q->items, q->items + q->head, (q->len - q->head) * sizeof(*q->items));
+		q->len -= q->head;
+		q->head = 0;
+	}
+	if (q->len + n > q->cap) {
 		size_t cap = q->cap ? q->cap * 2 : 64;
-		struct herald_result *n = realloc(q->items, cap * sizeof(*n));
-		if (!n) {
+		while (cap < q->len + n)
+			cap *= 2;
+		struct herald_result *items = realloc(q->items, cap * sizeof(*items));
+		if (!items) {
 			rc = -1;
 			goto out;
 		}
-		q->items = n;
+		q->items = items;
 		q->cap = cap;
 	}
-	q->items[q->len++] = *r;
-	if (write(q->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+	/* wake the reader only when the queue was empty: otherwise the fd is
+	 * readable already */
+	if (q->len == q->head && write(q->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		rc = -1;
+	memcpy(q->items + q->len, r, n * sizeof(*r));
+	q->len += n;
 out:
 	pthread_mutex_unlock(&q->mu);
 	return rc;
+}
+
+int resq_push(struct resq *q, const struct herald_result *r)
+{
+	return resq_push_many(q, r, 1);
 }
 
 int resq_pushf(struct resq *q, uint64_t msg_id, enum herald_status st, unsigned flags,
@@ -188,22 +219,12 @@ int resq_pop(struct resq *q, struct herald_result *out, int max)
 	int n = 0;
 
 	pthread_mutex_lock(&q->mu);
-	if (read(q->efd, &v, sizeof(v)) < 0) {
-		/* EAGAIN: nothing signalled; still drain below. */
-	}
-	while (n < max && (size_t)n < q->len) {
-		out[n] = q->items[n];
-		n++;
-	}
-	if (n > 0) {
-		memmove(q->items, q->items + n, (q->len - (size_t)n) * sizeof(*q->items));
-		q->len -= (size_t)n;
-	}
-	if (q->len > 0) {
-		/* Leave the fd readable for what is still queued. */
-		uint64_t one = 1;
-		if (write(q->efd, &one, sizeof(one)) < 0) {
-			/* counter saturated: already readable */
+	while (n < max && q->head < q->len)
+		out[n++] = q->items[q->head++];
+	if (q->head == q->len) {
+		q->head = q->len = 0;
+		/* empty: clear the fd (EAGAIN when it was clear already) */
+		if (read(q->efd, &v, sizeof(v)) < 0) {
 		}
 	}
 	pthread_mutex_unlock(&q->mu);

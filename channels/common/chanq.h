@@ -14,6 +14,9 @@ int jobq_push(struct jobq *q, void *job);
 /* Blocks up to timeout_ms (-1 forever). NULL on timeout or when closed and
  * empty. */
 void *jobq_pop(struct jobq *q, int timeout_ms);
+/* Take up to max jobs at once, waiting up to timeout_ms (0: do not wait,
+ * -1 forever) for the first. Returns how many. */
+size_t jobq_pop_many(struct jobq *q, void **out, size_t max, int timeout_ms);
 size_t jobq_len(struct jobq *q);
 /* Wake every waiter; later pushes fail, pops drain what is left. */
 void jobq_close(struct jobq *q);
@@ -24,6 +27,8 @@ void jobq_free(struct jobq **q);
 struct resq;
 struct resq *resq_new(void);
 int resq_push(struct resq *q, const struct herald_result *r);
+/* Push n results under one lock and at most one wake-up. */
+int resq_push_many(struct resq *q, const struct herald_result *r, size_t n);
 /* Convenience: push a result built from its parts (reason is printf-style). */
 int resq_pushf(struct resq *q, uint64_t msg_id, enum herald_status st, unsigned flags,
 	       const char *ref, const char *dsn, const char *fmt, ...)

@@ -38,92 +38,160 @@ struct file_state {
 	atomic_int stop;
 };
 
-/* Append a JSON string value (the text is UTF-8 already: the router
- * checked it; escape what JSON requires). */
-static void put_str(FILE *fp, const char *s)
+/* A growing line buffer: each message becomes one line, written with one
+ * fwrite. */
+struct line {
+	char *p;
+	size_t len, cap;
+};
+
+static int line_room(struct line *l, size_t n)
 {
-	fputc('"', fp);
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		switch (c) {
-		case '"': fputs("\\\"", fp); break;
-		case '\\': fputs("\\\\", fp); break;
-		case '\n': fputs("\\n", fp); break;
-		case '\r': fputs("\\r", fp); break;
-		case '\t': fputs("\\t", fp); break;
-		default:
-			if (c < 0x20)
-				fprintf(fp, "\\u%04x", c);
-			else
-				fputc(c, fp);
-		}
-	}
-	fputc('"', fp);
+	if (l->len + n <= l->cap)
+		return 0;
+	size_t cap = l->cap ? l->cap : 4096;
+	while (cap < l->len + n)
+		cap *= 2;
+	char *p = realloc(l->p, cap);
+	if (!p)
+		return -1;
+	l->p = p;
+	l->cap = cap;
+	return 0;
 }
 
-static void put_kv(FILE *fp, const char *k, const char *v, int first)
+static void line_put(struct line *l, const char *s, size_t n)
+{
+	if (line_room(l, n) == 0) {
+		memcpy(l->p + l->len, s, n);
+		l->len += n;
+	}
+}
+
+/* Append a JSON string value (the text is UTF-8 already: the router
+ * checked it; escape what JSON requires), copying runs of plain bytes. */
+static void put_str(struct line *l, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	line_put(l, "\"", 1);
+	while (s && *s) {
+		const char *run = s;
+		while ((unsigned char)*s >= 0x20 && *s != '"' && *s != '\\')
+			s++;
+		line_put(l, run, (size_t)(s - run));
+		if (!*s)
+			break;
+		unsigned char c = (unsigned char)*s++;
+		switch (c) {
+		case '"': line_put(l, "\\\"", 2); break;
+		case '\\': line_put(l, "\\\\", 2); break;
+		case '\n': line_put(l, "\\n", 2); break;
+		case '\r': line_put(l, "\\r", 2); break;
+		case '\t': line_put(l, "\\t", 2); break;
+		default: {
+			char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+			line_put(l, u, 6);
+		}
+		}
+	}
+	line_put(l, "\"", 1);
+}
+
+static void put_kv(struct line *l, const char *k, const char *v, int first)
 {
 	if (!v)
 		return;
-	fputs(first ? "{\"" : ",\"", fp);
-	fputs(k, fp);
-	fputs("\":", fp);
-	put_str(fp, v);
+	line_put(l, first ? "{\"" : ",\"", 2);
+	line_put(l, k, strlen(k));
+	line_put(l, "\":", 2);
+	put_str(l, v);
 }
 
-static int write_one(struct file_state *st, const struct file_job *j, const char *ts)
+static void write_one(struct line *l, const struct file_job *j, const char *ts)
 {
-	put_kv(st->fp, "ts", ts, 1);
-	put_kv(st->fp, "event_id", j->event_id, 0);
-	put_kv(st->fp, "citizen_id", j->citizen_id, 0);
-	put_kv(st->fp, "transaction_id", j->transaction_id, 0);
-	put_kv(st->fp, "reference", j->reference, 0);
-	put_kv(st->fp, "channel", "file", 0);
-	put_kv(st->fp, "template", j->template_name, 0);
-	put_kv(st->fp, "locale", j->locale, 0);
-	put_kv(st->fp, "subject", j->subject, 0);
-	put_kv(st->fp, "body", j->body ? j->body : "", 0);
-	fprintf(st->fp, ",\"attempt\":%u}\n", j->attempt);
-	return ferror(st->fp) ? -1 : 0;
+	char tail[48];
+	int n;
+
+	put_kv(l, "ts", ts, 1);
+	put_kv(l, "event_id", j->event_id, 0);
+	put_kv(l, "citizen_id", j->citizen_id, 0);
+	put_kv(l, "transaction_id", j->transaction_id, 0);
+	put_kv(l, "reference", j->reference, 0);
+	put_kv(l, "channel", "file", 0);
+	put_kv(l, "template", j->template_name, 0);
+	put_kv(l, "locale", j->locale, 0);
+	put_kv(l, "subject", j->subject, 0);
+	put_kv(l, "body", j->body ? j->body : "", 0);
+	n = snprintf(tail, sizeof(tail), ",\"attempt\":%u}\n", j->attempt);
+	line_put(l, tail, (size_t)n);
+}
+
+#define WRITE_BATCH 256
+
+/* reason = prefix + path, cut to the field as the old printf-style did */
+static void set_reason(struct herald_result *r, const char *prefix, const char *path)
+{
+	size_t n = strlen(prefix), m = strlen(path);
+
+	if (n > sizeof(r->reason) - 1)
+		n = sizeof(r->reason) - 1;
+	memcpy(r->reason, prefix, n);
+	if (m > sizeof(r->reason) - 1 - n)
+		m = sizeof(r->reason) - 1 - n;
+	memcpy(r->reason + n, path, m);
+	r->reason[n + m] = '\0';
 }
 
 static void *writer_main(void *arg)
 {
 	struct file_state *st = arg;
-	struct file_job *batch[256];
+	struct file_job *batch[WRITE_BATCH];
+	struct herald_result res[WRITE_BATCH], ok, bad;
+	struct line l = {NULL, 0, 0};
 
+	memset(&ok, 0, sizeof(ok));
+	ok.version = HERALD_RESULT_VERSION;
+	ok.status = HERALD_DELIVERED;
+	set_reason(&ok, "written to ", st->path);
 	while (!atomic_load(&st->stop) || jobq_len(st->jobs) > 0) {
-		struct file_job *j = jobq_pop(st->jobs, 200);
-		int n = 0, err = 0;
+		/* take what is queued now, write it all, flush once */
+		size_t n = jobq_pop_many(st->jobs, (void **)batch, WRITE_BATCH, 200);
+		int err = 0;
 		char ts[32];
 		time_t now;
 		struct tm tm;
 
-		if (!j)
+		if (!n)
 			continue;
 		now = time(NULL);
 		gmtime_r(&now, &tm);
 		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		/* take what is queued now, write it all, flush once */
-		do {
-			batch[n++] = j;
-			if (!err && write_one(st, j, ts) != 0)
-				err = errno ? errno : EIO;
-		} while (n < 256 && (j = jobq_pop(st->jobs, 0)) != NULL);
+		l.len = 0;
+		for (size_t i = 0; i < n; i++)
+			write_one(&l, batch[i], ts);
+		if (l.len && fwrite(l.p, 1, l.len, st->fp) != l.len)
+			err = errno ? errno : EIO;
 		if (!err && fflush(st->fp) == EOF)
 			err = errno ? errno : EIO;
-		for (int i = 0; i < n; i++) {
-			if (err)
-				resq_pushf(st->results, batch[i]->msg_id, HERALD_TEMPORARY, 0, NULL,
-					   NULL, "write %s: %s", st->path, strerror(err));
-			else
-				resq_pushf(st->results, batch[i]->msg_id, HERALD_DELIVERED, 0, NULL,
-					   NULL, "written to %s", st->path);
+		if (err) {
+			memset(&bad, 0, sizeof(bad));
+			bad.version = HERALD_RESULT_VERSION;
+			bad.status = HERALD_TEMPORARY;
+			char what[64];
+			snprintf(what, sizeof(what), ": %s", strerror(err));
+			set_reason(&bad, "write ", st->path);
+			strncat(bad.reason, what, sizeof(bad.reason) - strlen(bad.reason) - 1);
+			clearerr(st->fp);
+		}
+		for (size_t i = 0; i < n; i++) {
+			res[i] = err ? bad : ok;
+			res[i].msg_id = batch[i]->msg_id;
 			free(batch[i]);
 		}
-		if (err)
-			clearerr(st->fp);
+		resq_push_many(st->results, res, n);
 	}
+	free(l.p);
 	return NULL;
 }
 
@@ -172,8 +240,8 @@ fail:
 static int file_submit(void *state, const struct herald_msg *m)
 {
 	struct file_state *st = state;
-	const char *f[8] = {m->event_id, m->citizen_id,	  m->transaction_id, m->reference,
-			    m->template_name, m->locale, m->subject, m->body};
+	const char *f[8] = {m->event_id,      m->citizen_id, m->transaction_id, m->reference,
+			    m->template_name, m->locale,     m->subject,	m->body};
 	size_t len[8], total = sizeof(struct file_job);
 	struct file_job *j;
 	char *p;
@@ -188,9 +256,8 @@ static int file_submit(void *state, const struct herald_msg *m)
 	j->msg_id = m->msg_id;
 	j->attempt = m->attempt;
 	p = (char *)(j + 1);
-	const char **dst[8] = {&j->event_id,	  &j->citizen_id, &j->transaction_id,
-			       &j->reference,	  &j->template_name, &j->locale,
-			       &j->subject,	  &j->body};
+	const char **dst[8] = {&j->event_id,	  &j->citizen_id, &j->transaction_id, &j->reference,
+			       &j->template_name, &j->locale,	  &j->subject,	      &j->body};
 	for (int i = 0; i < 8; i++) {
 		*dst[i] = NULL;
 		if (f[i]) {
