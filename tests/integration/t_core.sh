@@ -150,6 +150,21 @@ curl -s "http://127.0.0.1:$HTTP_PORT/metrics" >"$T/metrics"
 expect_grep "/metrics counts deliveries per channel" 'herald_messages_total\{channel="file",status="delivered"\} [1-9]' "$T/metrics"
 expect_grep "/metrics counts rejections" 'herald_ingest_total\{outcome="rejected"\} [0-9]{4}' "$T/metrics"
 
+# --- heraldctl publish exit codes, heraldd -t ---------------------------------
+dead_port=$(free_port)
+printf '%s\n' "$(ev unreachable-1 c-file)" |
+	"$BIN/heraldctl" -c "$T/herald.conf" publish -e "tcp://127.0.0.1:$dead_port" -t 200 -r 1 - \
+		>"$T/unreach.out" 2>&1
+expect_eq "publish exits 2 when heraldd cannot be reached" 2 $?
+expect_grep "and says so" "no answer from tcp://127.0.0.1:$dead_port after 2 tries" "$T/unreach.out"
+"$BIN/heraldd" -t -c "$T/herald.conf" >"$T/check.out" 2>&1
+expect_eq "heraldd -t accepts the configuration" 0 $?
+expect_grep "heraldd -t reports the templates" 'configuration OK, 3 templates' "$T/check.out"
+printf '[redis]\nport = seventy\n' >"$T/bad.conf"
+"$BIN/heraldd" -t -c "$T/bad.conf" >"$T/bad.out" 2>&1
+expect_eq "heraldd -t refuses a bad value" 1 $?
+expect_grep "naming the key" "\\[redis\\] port = 'seventy': expected an integer" "$T/bad.out"
+
 # --- SIGTERM stops cleanly ---------------------------------------------------
 kill -TERM "$HERALDD_PID"
 wait_for 10 sh -c "! kill -0 $HERALDD_PID 2>/dev/null"
