@@ -41,6 +41,12 @@ static void on_signal(int sig)
 		sig_term = 1;
 }
 
+/* Held-back state writes and XACKs go out with every pipeline send. */
+static void on_rdb_send(void *arg)
+{
+	state_flush(arg);
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: heraldd [-c CONFIG] [-t]\n"
@@ -309,6 +315,7 @@ int main(int argc, char **argv)
 		log_msg(LOG_L_ERR, "out of memory");
 		goto out;
 	}
+	rdb_on_send(r.rdb, on_rdb_send, &r);
 	r.dlog = dlog_open(r.cfg->log_file, r.cfg->log_json, r.cfg->log_publish, r.zctx, err,
 			   sizeof(err));
 	if (!r.dlog) {

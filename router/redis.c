@@ -20,7 +20,9 @@ struct rdb {
 	redisContext *c;
 	struct pending *q; /* FIFO: the first `sent` went out, the rest wait */
 	size_t n, cap, sent;
-	int in_recv;
+	int in_recv, in_hook;
+	void (*on_send)(void *arg);
+	void *on_send_arg;
 	char err[256];
 };
 
@@ -200,10 +202,21 @@ size_t rdb_outstanding(const struct rdb *r)
 	return r->sent;
 }
 
+void rdb_on_send(struct rdb *r, void (*fn)(void *arg), void *arg)
+{
+	r->on_send = fn;
+	r->on_send_arg = arg;
+}
+
 int rdb_send(struct rdb *r)
 {
 	int done = 0;
 
+	if (r->on_send && !r->in_hook) {
+		r->in_hook = 1;
+		r->on_send(r->on_send_arg);
+		r->in_hook = 0;
+	}
 	if (!r->c) {
 		fail_pending(r);
 		return -1;

@@ -28,6 +28,9 @@ void rdb_cmdf(struct rdb *r, rdb_cb cb, void *arg, const char *fmt, ...);
 /* Send what is queued, without waiting
  * for replies: Redis works while the caller does something else. */
 int rdb_send(struct rdb *r);
+/* Called at the start of every rdb_send (also the one a synchronous call
+ * makes), to queue commands held back until then. */
+void rdb_on_send(struct rdb *r, void (*fn)(void *arg), void *arg);
 /* Wait for the replies of everything sent and call each callback in order.
  * Callbacks may queue commands (sent by the next rdb_send) but must not make
  * synchronous calls. Returns the number of replies, -1 if the connection
@@ -37,8 +40,7 @@ int rdb_recv(struct rdb *r);
 int rdb_flush(struct rdb *r);
 size_t rdb_pending(const struct rdb *r);
 size_t rdb_outstanding(const struct rdb *r); /* sent, replies not read */
-int rdb_fd(const struct rdb *r);             /* readable when replies arrive */
-
+int rdb_fd(const struct rdb *r);	     /* readable when replies arrive */
 
 /* A synchronous command (for start-up and rare paths); flushes the pipeline
  * first so replies stay in order. Caller frees. */

@@ -31,6 +31,7 @@
 struct http;
 struct callbacks;
 struct rbatch;
+struct pwrite;
 
 /* One message being worked on (read from the stream, or back from a
  * channel, or touched by a receipt). */
@@ -65,6 +66,8 @@ struct msg {
 	struct msg *cit_next; /* same citizen in the same read: one HGETALL */
 	/* what the message hash holds already (hw_known): state_step does
 	 * not rewrite channel, to and attempt when they did not change */
+	struct pwrite *pw; /* this turn's held-back hash and journey writes */
+	uint64_t pw_gen;   /* ... valid while equal to the router's pw_gen */
 	int hw_known;
 	unsigned hw_attempt;
 	const struct chan *hw_chan;
@@ -97,6 +100,8 @@ struct router {
 	int want_read, read_inflight, last_read_n, need_groups;
 	struct rbatch *ready, *ready_tail; /* read batches with every record in */
 	struct ackq acks[PRIO_N];
+	struct pwrite *pw_head, *pw_tail; /* held-back writes, in order */
+	uint64_t pw_gen;
 	struct evcache *evcache; /* parsed events accepted here, for the worker */
 };
 

@@ -117,8 +117,22 @@ static void ack_queue(struct router *r, const char *stream, const char *id)
 	rdb_cmdf(r->rdb, NULL, NULL, "XACK %s " GROUP " %s", stream, id);
 }
 
+struct pwrite {
+	struct pwrite *next;
+	char *buf; /* every string, NUL-terminated */
+	size_t len, cap;
+	size_t *off; /* offsets: HSET field/value pairs (kind 0), entries (1) */
+	unsigned char *kind;
+	size_t n, ncap;
+	size_t msgkey, txkey;
+};
+
+static void pw_flush(struct router *r);
+static void pw_free(struct pwrite *w);
+
 void state_flush(struct router *r)
 {
+	pw_flush(r); /* before the XACKs */
 	for (int p = 0; p < PRIO_N; p++) {
 		struct ackq *q = &r->acks[p];
 		const char **argv;
@@ -145,9 +159,189 @@ void state_flush(struct router *r)
 
 void state_free(struct router *r)
 {
+	while (r->pw_head) { /* sent by the last state_flush; anything left is lost */
+		struct pwrite *w = r->pw_head;
+		r->pw_head = w->next;
+		pw_free(w);
+	}
+	r->pw_tail = NULL;
 	for (int p = 0; p < PRIO_N; p++) {
 		free(r->acks[p].ids);
 		memset(&r->acks[p], 0, sizeof(r->acks[p]));
+	}
+}
+
+/* ---- held-back hash and journey writes ------------------------------ */
+
+static int pw_str(struct pwrite *w, const char *s, size_t n, size_t *off)
+{
+	if (w->len + n + 1 > w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 2048;
+		char *b;
+		while (cap < w->len + n + 1)
+			cap *= 2;
+		if (!(b = realloc(w->buf, cap)))
+			return -1;
+		w->buf = b;
+		w->cap = cap;
+	}
+	memcpy(w->buf + w->len, s, n);
+	w->buf[w->len + n] = '\0';
+	*off = w->len;
+	w->len += n + 1;
+	return 0;
+}
+
+static int pw_item(struct pwrite *w, int kind, const char *s)
+{
+	size_t off;
+
+	if (w->n == w->ncap) {
+		size_t cap = w->ncap ? w->ncap * 2 : 32;
+		size_t *o = realloc(w->off, cap * sizeof(*o));
+		unsigned char *k;
+		if (!o)
+			return -1;
+		w->off = o;
+		if (!(k = realloc(w->kind, cap)))
+			return -1;
+		w->kind = k;
+		w->ncap = cap;
+	}
+	if (pw_str(w, s, strlen(s), &off) != 0)
+		return -1;
+	w->off[w->n] = off;
+	w->kind[w->n++] = (unsigned char)kind;
+	return 0;
+}
+
+static void pw_free(struct pwrite *w)
+{
+	free(w->buf);
+	free(w->off);
+	free(w->kind);
+	free(w);
+}
+
+/* The message's held-back writes of this loop turn (created if none). */
+static struct pwrite *pw_get(struct router *r, struct msg *m)
+{
+	struct pwrite *w;
+	char key[160];
+
+	if (m->pw && m->pw_gen == r->pw_gen)
+		return m->pw;
+	if (!(w = calloc(1, sizeof(*w))))
+		return NULL;
+	key_of(key, sizeof(key), KEY_MSG, strlen(KEY_MSG), m->event_id);
+	if (pw_str(w, key, strlen(key), &w->msgkey) != 0)
+		goto fail;
+	key_of(key, sizeof(key), KEY_TX, strlen(KEY_TX), m->tx);
+	if (pw_str(w, key, strlen(key), &w->txkey) != 0)
+		goto fail;
+	if (r->pw_tail)
+		r->pw_tail->next = w;
+	else
+		r->pw_head = w;
+	r->pw_tail = w;
+	m->pw = w;
+	m->pw_gen = r->pw_gen;
+	return w;
+fail:
+	pw_free(w);
+	return NULL;
+}
+
+/* Add one transition; on failure nothing of it was added. */
+static int pw_add(struct pwrite *w, const char **fk, const char **fv, int nf, const char *json)
+{
+	size_t n0 = w->n, len0 = w->len;
+
+	for (int i = 0; i < nf; i++)
+		if (pw_item(w, 0, fk[i]) != 0 || pw_item(w, 0, fv[i]) != 0)
+			goto fail;
+	if (pw_item(w, 1, json) != 0)
+		goto fail;
+	return 0;
+fail:
+	w->n = n0;
+	w->len = len0;
+	return -1;
+}
+
+/* Queue the writes held so far: one HSET (later fields win, as Redis
+ * applies them in order), one RPUSH of every entry. */
+static void pw_emit(struct router *r, struct pwrite *w)
+{
+	const char **argv;
+	size_t argc, nh = 0;
+
+	if (!w->n)
+		return;
+	argv = malloc((w->n + 2) * sizeof(*argv));
+	if (!argv) {
+		log_warnx("out of memory: state writes of one message not sent to Redis");
+		return;
+	}
+	for (size_t i = 0; i < w->n; i++)
+		nh += w->kind[i] == 0;
+	if (nh) {
+		argc = 0;
+		argv[argc++] = "HSET";
+		argv[argc++] = w->buf + w->msgkey;
+		for (size_t i = 0; i < w->n; i++)
+			if (w->kind[i] == 0)
+				argv[argc++] = w->buf + w->off[i];
+		rdb_cmd(r->rdb, NULL, NULL, (int)argc, argv, NULL);
+	}
+	if (nh < w->n) {
+		argc = 0;
+		argv[argc++] = "RPUSH";
+		argv[argc++] = w->buf + w->txkey;
+		for (size_t i = 0; i < w->n; i++)
+			if (w->kind[i] == 1)
+				argv[argc++] = w->buf + w->off[i];
+		rdb_cmd(r->rdb, NULL, NULL, (int)argc, argv, NULL);
+	}
+	free(argv);
+	w->n = 0; /* the strings stay until state_flush frees w */
+}
+
+/* Out of memory for holding back: the commands as they are. */
+static void write_direct(struct router *r, const struct msg *m, const char **fk, const char **fv,
+			 int nf, const char *json)
+{
+	char msgkey[160], txkey[160];
+
+	key_of(msgkey, sizeof(msgkey), KEY_MSG, strlen(KEY_MSG), m->event_id);
+	key_of(txkey, sizeof(txkey), KEY_TX, strlen(KEY_TX), m->tx);
+	if (m->pw && m->pw_gen == r->pw_gen)
+		pw_emit(r, m->pw); /* keep this message's order */
+	if (nf) {
+		const char *argv[2 + 2 * 48];
+		int argc = 0;
+		argv[argc++] = "HSET";
+		argv[argc++] = msgkey;
+		for (int i = 0; i < nf; i++) {
+			argv[argc++] = fk[i];
+			argv[argc++] = fv[i];
+		}
+		rdb_cmd(r->rdb, NULL, NULL, argc, argv, NULL);
+	}
+	const char *argv[3] = {"RPUSH", txkey, json};
+	rdb_cmd(r->rdb, NULL, NULL, 3, argv, NULL);
+}
+
+static void pw_flush(struct router *r)
+{
+	struct pwrite *w = r->pw_head, *next;
+
+	r->pw_head = r->pw_tail = NULL;
+	r->pw_gen++;
+	for (; w; w = next) {
+		next = w->next;
+		pw_emit(r, w);
+		pw_free(w);
 	}
 }
 
@@ -197,22 +391,27 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 			fv[nf++] = s->kv[i + 1];
 		}
 	}
-	/* Redis: plain pipelined commands, in order. The message hash and the
-	 * journey were created (with their TTL) by herald_accept; HSET and RPUSH
-	 * keep it. */
-	char msgkey[160], txkey[160];
-	key_of(msgkey, sizeof(msgkey), KEY_MSG, strlen(KEY_MSG), m->event_id);
-	key_of(txkey, sizeof(txkey), KEY_TX, strlen(KEY_TX), m->tx);
+	/* Redis: the hash fields and the journey entry are held back until the
+	 * pipeline goes out (state_flush), so that the transitions one message
+	 * makes in a loop turn (typically "sending" then "delivered") cost one
+	 * HSET and one RPUSH. What must follow them on the wire (ZADD, LPUSH,
+	 * EXPIRE) sends the message's writes first. The message hash and the
+	 * journey were created (with their TTL) by herald_accept. */
+	struct pwrite *w = pw_get(r, m);
+	if (!w || pw_add(w, fk, fv, nf, json) != 0) {
+		write_direct(r, m, fk, fv, nf, json);
+	} else if (s->journal_only || s->sched_ms > 0 || s->dead) {
+		pw_emit(r, w);
+	}
+	if (s->journal_only) /* may be the first entry of a journey */
+		rdb_cmdf(r->rdb, NULL, NULL, "EXPIRE " KEY_TX "%s %lld NX", m->tx,
+			 (long long)r->ttl_s);
+	if (s->sched_ms > 0)
+		rdb_cmdf(r->rdb, NULL, NULL, "ZADD " KEY_SCHED " %lld %s", (long long)s->sched_ms,
+			 m->event_id);
+	if (s->dead)
+		rdb_cmdf(r->rdb, NULL, NULL, "LPUSH " KEY_DEAD " %s", m->event_id);
 	if (nf) {
-		const char *argv[2 + 2 * 48];
-		int argc = 0;
-		argv[argc++] = "HSET";
-		argv[argc++] = msgkey;
-		for (int i = 0; i < nf; i++) {
-			argv[argc++] = fk[i];
-			argv[argc++] = fv[i];
-		}
-		rdb_cmd(r->rdb, NULL, NULL, argc, argv, NULL);
 		/* now known to be in the hash, unless the extra fields set them */
 		m->hw_known = 1;
 		m->hw_attempt = m->attempt;
@@ -225,18 +424,6 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 			    !strcmp(s->kv[i], "to"))
 				m->hw_known = 0;
 	}
-	{
-		const char *argv[3] = {"RPUSH", txkey, json};
-		rdb_cmd(r->rdb, NULL, NULL, 3, argv, NULL);
-		if (s->journal_only) /* may be the first entry of a journey */
-			rdb_cmdf(r->rdb, NULL, NULL, "EXPIRE %s %lld NX", txkey,
-				 (long long)r->ttl_s);
-	}
-	if (s->sched_ms > 0)
-		rdb_cmdf(r->rdb, NULL, NULL, "ZADD " KEY_SCHED " %lld %s", (long long)s->sched_ms,
-			 m->event_id);
-	if (s->dead)
-		rdb_cmdf(r->rdb, NULL, NULL, "LPUSH " KEY_DEAD " %s", m->event_id);
 	if (s->ack && m->stream_id[0]) {
 		ack_queue(r, m->stream[0] ? m->stream : "herald:q:normal", m->stream_id);
 		m->stream_id[0] = '\0'; /* acked once */
