@@ -200,7 +200,7 @@ static void loop(struct router *r)
 		worker_results(r);
 		if (r->backlog)
 			worker_submit_backlog(r);
-		rdb_recv(r->rdb);
+		rdb_poll(r->rdb);
 		worker_receipts(r);
 		if (!r->draining) {
 			if (now - r->last_due_ms >= 100) {

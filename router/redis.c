@@ -1,6 +1,8 @@
 /* redis.c - pipelined hiredis for the router thread. */
 #include "redis.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,6 +269,52 @@ int rdb_recv(struct rdb *r)
 	r->sent = 0;
 	r->in_recv = 0;
 	return r->c ? got : -1;
+}
+
+int rdb_poll(struct rdb *r)
+{
+	int total = 0;
+
+	/* a few reads at most (16 KiB each), then back to the loop */
+	for (int round = 0; round < 16 && r->sent && r->c; round++) {
+		struct pollfd pfd = {.fd = r->c->fd, .events = POLLIN};
+		size_t done = 0;
+		int rc = poll(&pfd, 1, 0);
+
+		if (rc < 0 && errno == EINTR)
+			break;
+		if (rc == 0)
+			break;
+		if (rc < 0 || redisBufferRead(r->c) != REDIS_OK) {
+			drop(r, "read");
+			break;
+		}
+		r->in_recv = 1;
+		/* Callbacks may queue further commands (after r->sent) and grow
+		 * r->q: copy each entry before its call. */
+		while (done < r->sent) {
+			redisReply *rep = NULL;
+			struct pending p;
+			if (redisGetReplyFromReader(r->c, (void **)&rep) != REDIS_OK) {
+				drop(r, "protocol");
+				break;
+			}
+			if (!rep)
+				break;
+			p = r->q[done++];
+			if (p.cb)
+				p.cb(rep, p.arg);
+			freeReplyObject(rep);
+		}
+		r->in_recv = 0;
+		memmove(r->q, r->q + done, (r->n - done) * sizeof(*r->q));
+		r->n -= done;
+		r->sent -= done;
+		total += (int)done;
+	}
+	if (!r->c && r->sent)
+		return rdb_recv(r) < 0 ? -1 : total; /* fails what is left */
+	return total;
 }
 
 int rdb_flush(struct rdb *r)

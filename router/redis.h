@@ -36,6 +36,9 @@ void rdb_on_send(struct rdb *r, void (*fn)(void *arg), void *arg);
  * synchronous calls. Returns the number of replies, -1 if the connection
  * broke (callbacks got NULL). */
 int rdb_recv(struct rdb *r);
+/* Like rdb_recv, without waiting: the replies that have arrived (reads the
+ * socket once if it is readable). The rest stay outstanding. */
+int rdb_poll(struct rdb *r);
 /* rdb_send + rdb_recv until nothing is queued. */
 int rdb_flush(struct rdb *r);
 size_t rdb_pending(const struct rdb *r);
