@@ -33,9 +33,60 @@ struct pending {
 struct batch {
 	struct router *r;
 	int64_t now;
+	int cap; /* of ps */
 	struct pending *ps;
 	int n;
 };
+
+/* Buffers reused from one drain to the next (the router thread only):
+ * a drain's pending array lives until Redis answers, so one spare is kept;
+ * the argument arrays only for the drain itself. Big enough for `max`. */
+static struct pending *spare_ps;
+static int spare_cap;
+static zmq_msg_t *bodies_buf;
+static const char **argv_buf;
+static size_t *lens_buf;
+static int bufs_cap;
+
+static struct pending *ps_get(int max)
+{
+	struct pending *ps = spare_ps;
+
+	if (ps && spare_cap >= max) {
+		spare_ps = NULL;
+		return ps;
+	}
+	return malloc((size_t)max * sizeof(*ps));
+}
+
+static void ps_put(const struct router *r, struct pending *ps, int cap)
+{
+	if (r->ingest && (!spare_ps || spare_cap < cap)) { /* closed: keep none */
+		free(spare_ps);
+		spare_ps = ps;
+		spare_cap = cap;
+	} else {
+		free(ps);
+	}
+}
+
+static int bufs_get(int max)
+{
+	if (bufs_cap >= max)
+		return 0;
+	free(bodies_buf);
+	free(argv_buf);
+	free(lens_buf);
+	bodies_buf = malloc((size_t)max * sizeof(*bodies_buf));
+	argv_buf = malloc(((size_t)max * 7 + 5) * sizeof(*argv_buf));
+	lens_buf = malloc(((size_t)max * 7 + 5) * sizeof(*lens_buf));
+	if (!bodies_buf || !argv_buf || !lens_buf) {
+		bufs_cap = 0;
+		return -1;
+	}
+	bufs_cap = max;
+	return 0;
+}
 
 static const char *const streams[PRIO_N] = {"herald:q:urgent", "herald:q:normal", "herald:q:bulk"};
 
@@ -64,6 +115,16 @@ fail:
 
 void ingest_close(struct router *r)
 {
+	free(spare_ps);
+	spare_ps = NULL;
+	spare_cap = 0;
+	free(bodies_buf);
+	free(argv_buf);
+	free(lens_buf);
+	bodies_buf = NULL;
+	argv_buf = NULL;
+	lens_buf = NULL;
+	bufs_cap = 0;
 	if (r->ingest)
 		zmq_close(r->ingest);
 	r->ingest = NULL;
@@ -101,9 +162,29 @@ static void send_reply(struct router *r, struct pending *p, const char *body)
 
 static void reply_json(struct router *r, struct pending *p, const char *status, const char *error)
 {
-	json_t *o = json_object();
+	json_t *o;
 	char *s;
 
+	if (!error && p->ev.event_id && strlen(p->ev.event_id) <= EVENT_MAX_ID) {
+		/* the common answers, as jansson would write them: the id is
+		 * printable ASCII (validated), so only " and \ need escaping */
+		char buf[2 * EVENT_MAX_ID + 64], *b = buf;
+		memcpy(b, "{\"event_id\":\"", 13);
+		b += 13;
+		for (const char *c = p->ev.event_id; *c; c++) {
+			if (*c == '"' || *c == '\\')
+				*b++ = '\\';
+			*b++ = *c;
+		}
+		memcpy(b, "\",\"status\":\"", 12);
+		b += 12;
+		memcpy(b, status, strlen(status));
+		b += strlen(status);
+		memcpy(b, "\"}", 3);
+		send_reply(r, p, buf);
+		return;
+	}
+	o = json_object();
 	if (p->ev.event_id)
 		json_object_set_new(o, "event_id", json_string(p->ev.event_id));
 	json_object_set_new(o, "status", json_string(status));
@@ -217,7 +298,7 @@ static void on_accepted(redisReply *rep, void *arg)
 	}
 	for (int i = 0; i < b->n; i++)
 		pending_clear(&b->ps[i]);
-	free(b->ps);
+	ps_put(r, b->ps, b->cap);
 	free(b);
 }
 
@@ -235,12 +316,13 @@ int ingest_drain(struct router *r, int max)
 		return 0;
 	b->r = r;
 	b->now = now;
-	b->ps = malloc((size_t)max * sizeof(*b->ps));
-	bodies = malloc((size_t)max * sizeof(*bodies));
-	argv = malloc(((size_t)max * 7 + 5) * sizeof(*argv));
-	lens = malloc(((size_t)max * 7 + 5) * sizeof(*lens));
-	if (!b->ps || !bodies || !argv || !lens)
+	b->cap = max;
+	b->ps = ps_get(max);
+	if (!b->ps || bufs_get(max) != 0)
 		goto out;
+	bodies = bodies_buf;
+	argv = argv_buf;
+	lens = lens_buf;
 	snprintf(ttl, sizeof(ttl), "%lld", (long long)r->ttl_s);
 	snprintf(nowbuf, sizeof(nowbuf), "%lld", (long long)now);
 	argv[argc] = "FCALL", lens[argc++] = 5;
@@ -321,17 +403,11 @@ int ingest_drain(struct router *r, int max)
 	if (!nvalid) {
 		for (int i = 0; i < n; i++)
 			pending_clear(&b->ps[i]);
-		free(b->ps);
+		ps_put(r, b->ps, b->cap);
 		free(b);
 	}
-	free(bodies);
-	free(argv);
-	free(lens);
 	return n;
 out:
-	free(bodies);
-	free(argv);
-	free(lens);
 	free(b->ps);
 	free(b);
 	return 0;
