@@ -51,7 +51,9 @@ int jobq_push(struct jobq *q, void *job)
 		q->ring[(q->head + q->len) % q->cap] = job;
 		q->len++;
 		rc = 0;
-		if (q->waiting)
+		/* one wake-up per sleeping consumer: a woken one takes what
+		 * queues meanwhile */
+		if (q->waiting && q->len <= (size_t)q->waiting)
 			pthread_cond_signal(&q->cv);
 	}
 	pthread_mutex_unlock(&q->mu);
