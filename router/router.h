@@ -62,7 +62,6 @@ struct msg {
 	char note[160];	      /* said in the "sending" record instead of the subject */
 	struct rbatch *batch; /* the read it arrived with, until prepared */
 	int fresh;	      /* read as herald_accept queued it: no hash read */
-	char *ev_json;	      /* fresh, not in the event cache: parse this */
 	struct msg *cit_next; /* same citizen in the same read: one HGETALL */
 	/* what the message hash holds already (hw_known): state_step does
 	 * not rewrite channel, to and attempt when they did not change */

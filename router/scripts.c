@@ -9,8 +9,9 @@
  *                event_id, stream, event_json, citizen, tx, service, journey
  *   Dedup and enqueue in one step per event: if herald:msg:<id> exists the
  *   event is a duplicate (0); else create the message hash, start the
- *   journey, and XADD an entry carrying the event to the priority stream
- *   (1). Returns the array of 0/1.
+ *   journey, and XADD an entry "id c t a" (a: accepted time) to the
+ *   priority stream (1); the event itself is only in the hash (the worker
+ *   has it in its cache, else reads the hash). Returns the array of 0/1.
  *
  * herald_due     ARGV: now_ms, limit
  *   Move due messages from herald:sched back onto their stream (an entry
@@ -40,7 +41,7 @@ const char herald_lua_library[] =
     "                 'stream', stream, 'plan_idx', '0', 'attempt', '0')\n"
     "      redis.call('EXPIRE', mk, ttl)\n"
     "      journey(tx, argv[i + 6], ttl)\n"
-    "      redis.call('XADD', stream, '*', 'id', id, 'c', cit, 't', tx, 'a', now, 'ev', ev)\n"
+    "      redis.call('XADD', stream, '*', 'id', id, 'c', cit, 't', tx, 'a', now)\n"
     "      out[#out + 1] = 1\n"
     "    end\n"
     "  end\n"

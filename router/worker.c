@@ -43,7 +43,6 @@ void msg_free(struct msg *m)
 	if (!m)
 		return;
 	event_clear(&m->ev);
-	free(m->ev_json);
 	json_decref(m->state);
 	json_decref(m->citizen_rec);
 	json_decref(m->front);
@@ -460,7 +459,7 @@ static void prepare(struct router *r, struct msg *m)
 		status = "accepted";
 		snprintf(m->service, sizeof(m->service), "-");
 		tx_reference(m->tx, m->reference, sizeof(m->reference));
-		ev_json = m->ev.root ? NULL : m->ev_json;
+		ev_json = NULL; /* parsed: from the event cache */
 	} else {
 		if (!st) /* Redis failed mid-read: the entry stays pending, retried later */
 			goto drop;
@@ -651,20 +650,24 @@ static void on_engaged_tick(redisReply *rep, void *arg)
 	batch_tick(arg);
 }
 
-/* A fresh entry (written by herald_accept) carries the event: its state is
- * known without reading the message hash, and when this instance accepted
- * it, the event is in the cache already parsed. */
-static int take_fresh(struct router *r, struct msg *m, const char *ev, const char *accepted)
+/* A fresh entry (written by herald_accept: it has "a", the accepted time)
+ * whose event this instance accepted: the event is in the cache, already
+ * parsed, and its state is as herald_accept left it, so the message hash
+ * need not be read. The entry does not carry the event: on a cache miss
+ * (another instance accepted it, or the cache dropped it) the caller reads
+ * the message hash, which has it. Returns 0 if taken fresh. */
+static int take_fresh(struct router *r, struct msg *m, const char *accepted)
 {
+	int64_t accepted_ms = atoll(accepted);
+
+	if (!evcache_take(r->evcache, m->event_id, accepted_ms, &m->ev))
+		return -1;
 	m->fresh = 1;
-	m->accepted_ms = atoll(accepted);
+	m->accepted_ms = accepted_ms;
 	if (!m->tx[0])
 		snprintf(m->tx, sizeof(m->tx), "%s", m->event_id);
 	m->hw_known = 1; /* as herald_accept wrote it: attempt 0, no channel */
-	if (evcache_take(r->evcache, m->event_id, m->accepted_ms, &m->ev))
-		return 0;
-	m->ev_json = strdup(ev);
-	return m->ev_json ? 0 : -1;
+	return 0;
 }
 
 /* Take a list of stream entries ([id, [k, v, ...]] ...) for processing:
@@ -702,7 +705,7 @@ static int take_entries(struct router *r, const char *stream, const redisReply *
 	}
 	for (size_t i = 0; i < entries->elements; i++) {
 		const redisReply *e = entries->element[i], *kv;
-		const char *ev = NULL, *accepted = NULL;
+		const char *accepted = NULL;
 		struct msg *m;
 
 		if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
@@ -727,8 +730,6 @@ static int take_entries(struct router *r, const char *stream, const redisReply *
 					snprintf(m->citizen, sizeof(m->citizen), "%s", v);
 				else if (!strcmp(k, "t"))
 					snprintf(m->tx, sizeof(m->tx), "%s", v);
-				else if (!strcmp(k, "ev"))
-					ev = v;
 				else if (!strcmp(k, "a"))
 					accepted = v;
 			}
@@ -739,7 +740,7 @@ static int take_entries(struct router *r, const char *stream, const redisReply *
 			continue;
 		}
 		b->ms[b->n++] = m;
-		if (may_trust_fresh && ev && accepted && take_fresh(r, m, ev, accepted) == 0) {
+		if (may_trust_fresh && accepted && take_fresh(r, m, accepted) == 0) {
 			/* state known */
 		} else {
 			m->fresh = 0;
