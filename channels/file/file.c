@@ -128,6 +128,8 @@ static void write_one(struct line *l, const struct file_job *j, const char *ts)
 }
 
 #define WRITE_BATCH 256
+/* pause after a partial batch so the next ones gather (1 ms) */
+#define WRITE_GATHER_NS 1000000L
 
 /* reason = prefix + path, cut to the field as the old printf-style did */
 static void set_reason(struct herald_result *r, const char *prefix, const char *path)
@@ -190,6 +192,14 @@ static void *writer_main(void *arg)
 			free(batch[i]);
 		}
 		resq_push_many(st->results, res, n);
+		/* Coalesce: after a partial batch, let the next jobs gather for
+		 * a moment instead of waking for each one (a wake-up per job
+		 * cost the router a futex call and both a context switch). An
+		 * idle writer still waits on the queue and starts at once. */
+		if (n < WRITE_BATCH && !atomic_load(&st->stop)) {
+			struct timespec gather = {0, WRITE_GATHER_NS};
+			nanosleep(&gather, NULL);
+		}
 	}
 	free(l.p);
 	return NULL;
