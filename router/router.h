@@ -100,6 +100,8 @@ struct router {
 	struct rbatch *ready, *ready_tail; /* read batches with every record in */
 	struct ackq acks[PRIO_N];
 	struct pwrite *pw_head, *pw_tail; /* held-back writes, in order */
+	struct pwrite *pw_spare;	  /* emptied ones, buffers kept, for reuse */
+	size_t pw_nspare;
 	uint64_t pw_gen;
 	struct evcache *evcache; /* parsed events accepted here, for the worker */
 };

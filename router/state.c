@@ -129,6 +129,8 @@ struct pwrite {
 
 static void pw_flush(struct router *r);
 static void pw_free(struct pwrite *w);
+/* emptied pwrites kept for reuse: enough for a few loop turns' messages */
+#define PW_SPARE_MAX 1024
 
 void state_flush(struct router *r)
 {
@@ -165,6 +167,12 @@ void state_free(struct router *r)
 		pw_free(w);
 	}
 	r->pw_tail = NULL;
+	while (r->pw_spare) {
+		struct pwrite *w = r->pw_spare;
+		r->pw_spare = w->next;
+		pw_free(w);
+	}
+	r->pw_nspare = 0;
 	for (int p = 0; p < PRIO_N; p++) {
 		free(r->acks[p].ids);
 		memset(&r->acks[p], 0, sizeof(r->acks[p]));
@@ -231,8 +239,14 @@ static struct pwrite *pw_get(struct router *r, struct msg *m)
 
 	if (m->pw && m->pw_gen == r->pw_gen)
 		return m->pw;
-	if (!(w = calloc(1, sizeof(*w))))
+	if (r->pw_spare) { /* buffers of an earlier turn: no malloc per message */
+		w = r->pw_spare;
+		r->pw_spare = w->next;
+		r->pw_nspare--;
+		w->next = NULL;
+	} else if (!(w = calloc(1, sizeof(*w)))) {
 		return NULL;
+	}
 	key_of(key, sizeof(key), KEY_MSG, strlen(KEY_MSG), m->event_id);
 	if (pw_str(w, key, strlen(key), &w->msgkey) != 0)
 		goto fail;
@@ -341,7 +355,14 @@ static void pw_flush(struct router *r)
 	for (; w; w = next) {
 		next = w->next;
 		pw_emit(r, w);
-		pw_free(w);
+		if (r->pw_nspare < PW_SPARE_MAX) { /* emitted: the strings are copied */
+			w->len = w->n = 0;
+			w->next = r->pw_spare;
+			r->pw_spare = w;
+			r->pw_nspare++;
+		} else {
+			pw_free(w);
+		}
 	}
 }
 
