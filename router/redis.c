@@ -25,6 +25,8 @@ struct rdb {
 	int in_recv, in_hook;
 	void (*on_send)(void *arg);
 	void *on_send_arg;
+	char *fb; /* rdb_cmd's protocol buffer, kept between commands */
+	size_t fcap;
 	char err[256];
 };
 
@@ -76,6 +78,7 @@ void rdb_free(struct rdb **rp)
 		redisFree(r->c);
 	free(r->host);
 	free(r->password);
+	free(r->fb);
 	free(r);
 	*rp = NULL;
 }
@@ -158,10 +161,61 @@ static int push(struct rdb *r, rdb_cb cb, void *arg)
 	return 0;
 }
 
+/* "<c><n>\r\n" at p; returns the end. */
+static char *put_len(char *p, char c, size_t n)
+{
+	char d[24];
+	int k = 0;
+
+	*p++ = c;
+	do
+		d[k++] = (char)('0' + n % 10);
+	while ((n /= 10) != 0);
+	while (k)
+		*p++ = d[--k];
+	*p++ = '\r';
+	*p++ = '\n';
+	return p;
+}
+
+/* The command in the Redis protocol, in r->fb (reused: hiredis's own
+ * formatting allocates a fresh buffer per command, big ones for records).
+ * Returns its length, or 0 when out of memory. */
+static size_t format_argv(struct rdb *r, int argc, const char **argv, const size_t *lens)
+{
+	size_t need = 24, len;
+	char *p;
+
+	for (int i = 0; i < argc; i++)
+		need += 24 + 2 + (lens ? lens[i] : strlen(argv[i]));
+	if (need > r->fcap) {
+		size_t cap = r->fcap ? r->fcap : 4096;
+		char *b;
+		while (cap < need)
+			cap *= 2;
+		if (!(b = realloc(r->fb, cap)))
+			return 0;
+		r->fb = b;
+		r->fcap = cap;
+	}
+	p = put_len(r->fb, '*', (size_t)argc);
+	for (int i = 0; i < argc; i++) {
+		len = lens ? lens[i] : strlen(argv[i]);
+		p = put_len(p, '$', len);
+		memcpy(p, argv[i], len);
+		p += len;
+		*p++ = '\r';
+		*p++ = '\n';
+	}
+	return (size_t)(p - r->fb);
+}
+
 void rdb_cmd(struct rdb *r, rdb_cb cb, void *arg, int argc, const char **argv, const size_t *lens)
 {
-	if (!r->c || push(r, cb, arg) != 0 ||
-	    redisAppendCommandArgv(r->c, argc, argv, lens) != REDIS_OK) {
+	size_t len = 0;
+
+	if (!r->c || push(r, cb, arg) != 0 || (len = format_argv(r, argc, argv, lens)) == 0 ||
+	    redisAppendFormattedCommand(r->c, r->fb, len) != REDIS_OK) {
 		if (r->c && r->n && r->q[r->n - 1].cb == cb && r->q[r->n - 1].arg == arg)
 			r->n--;
 		if (cb)
