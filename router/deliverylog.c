@@ -14,7 +14,8 @@ struct dlog {
 	char *text_path, *json_path;
 	FILE *text, *json;
 	char *text_buf, *json_buf; /* their stdio buffers */
-	void *pub;
+	void *pub;	      /* XPUB: it tells when someone subscribes */
+	long topics;	      /* distinct topics subscribed to: 0, no one listens */
 };
 
 /* A loop turn's records (a few hundred, ~300 bytes each) go out in one
@@ -62,7 +63,7 @@ struct dlog *dlog_open(const char *text_path, const char *json_path, const char 
 	}
 	if (pub_endpoint && *pub_endpoint) {
 		int linger = 0, hwm = 100000;
-		d->pub = zmq_socket(zctx, ZMQ_PUB);
+		d->pub = zmq_socket(zctx, ZMQ_XPUB);
 		if (!d->pub)
 			goto zfail;
 		zmq_setsockopt(d->pub, ZMQ_LINGER, &linger, sizeof(linger));
@@ -326,6 +327,23 @@ void dlog_format_text(const json_t *rec, char *buf, size_t len)
 	dlog_rec_text(&r, buf, len);
 }
 
+/* Take the (un)subscriptions XPUB passed up: [1|0, topic]. Without
+ * XPUB_VERBOSE it passes the first subscription of a topic and its last
+ * unsubscription (also when a subscriber goes away), so the count is the
+ * number of topics someone listens to. Cheap when none wait (no syscall). */
+static void take_subscriptions(struct dlog *d)
+{
+	unsigned char m[256];
+	int n;
+
+	while ((n = zmq_recv(d->pub, m, sizeof(m), ZMQ_DONTWAIT)) >= 1) {
+		if (m[0] == 1)
+			d->topics++;
+		else if (m[0] == 0 && d->topics > 0)
+			d->topics--;
+	}
+}
+
 void dlog_write(struct dlog *d, const char *text, const char *json)
 {
 	if (d->text) {
@@ -336,12 +354,18 @@ void dlog_write(struct dlog *d, const char *text, const char *json)
 		fputs(json, d->json);
 		fputc('\n', d->json);
 	}
-	if (d->pub)
-		zmq_send(d->pub, json, strlen(json), ZMQ_DONTWAIT);
+	if (d->pub) {
+		if (!d->topics) /* a subscriber may have come since the last turn */
+			take_subscriptions(d);
+		if (d->topics) /* no one listens: PUB would drop it anyway */
+			zmq_send(d->pub, json, strlen(json), ZMQ_DONTWAIT);
+	}
 }
 
 void dlog_flush(struct dlog *d)
 {
+	if (d->pub)
+		take_subscriptions(d);
 	if (d->text && fflush(d->text) == EOF)
 		log_warn("delivery log %s", d->text_path);
 	if (d->json && fflush(d->json) == EOF)
