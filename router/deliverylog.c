@@ -14,8 +14,8 @@ struct dlog {
 	char *text_path, *json_path;
 	FILE *text, *json;
 	char *text_buf, *json_buf; /* their stdio buffers */
-	void *pub;	      /* XPUB: it tells when someone subscribes */
-	long topics;	      /* distinct topics subscribed to: 0, no one listens */
+	void *pub;		   /* XPUB: it tells when someone subscribes */
+	long topics;		   /* distinct topics subscribed to: 0, no one listens */
 };
 
 /* A loop turn's records (a few hundred, ~300 bytes each) go out in one
