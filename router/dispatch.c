@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "mask.h"
+#include "router.h"
 
 static const char *host_conf(void *ctx, const char *key)
 {
@@ -99,24 +100,14 @@ static int enabled(const struct config *cfg, const char *name)
 {
 	char sec[96];
 	const char *v;
-	size_t n = strlen(name);
 	struct probe pr;
 
 	snprintf(sec, sizeof(sec), "channel.%s", name);
 	v = config_get(cfg, sec, "enabled");
 	if (v && (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0")))
 		return 0;
-	for (const char *p = cfg->channels_enable; p && *p;) {
-		const char *e = strchr(p, ',');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-		while (len && *p == ' ')
-			p++, len--;
-		while (len && p[len - 1] == ' ')
-			len--;
-		if (len == n && !strncmp(p, name, n))
-			return 1;
-		p = e ? e + 1 : NULL;
-	}
+	if (resolve_in_list(cfg->channels_enable, name))
+		return 1;
 	pr.section = sec;
 	pr.found = 0;
 	conf_each(cfg->ini, sec, probe_fn, &pr);
