@@ -126,7 +126,7 @@ deps:
 
 # make check: everything under ASan+UBSan in build/san, then the test runner.
 check: deps
-	$(MAKE) BUILD=build/san SAN=1 OPT=-O1 test-bins
+	$(MAKE) -j$$(nproc) BUILD=build/san SAN=1 OPT=-O1 test-bins
 	./tests/run.sh build/san
 
 # The plain (optimised) build, tests without sanitizers (quicker iteration).
@@ -134,11 +134,11 @@ test: all test-bins
 	./tests/run.sh $(BUILD)
 
 demo: deps
-	$(MAKE) all
+	$(MAKE) -j$$(nproc) all
 	./scripts/demo.sh $(BUILD)
 
 bench: deps
-	$(MAKE) all $(BENCH_BINS)
+	$(MAKE) -j$$(nproc) all $(BENCH_BINS)
 	./tests/bench/run.sh $(BUILD)
 
 format:
