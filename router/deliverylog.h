@@ -27,8 +27,8 @@ int dlog_reopen(struct dlog *d);
 /* One record. Strings may be NULL or "" (shown as "-"); channel NULL means
  * none (JSON null). fulfilled_in < 0: absent. */
 struct dlog_rec {
-	const char *ts, *event_id, *tx, *citizen, *service, *channel, *to, *delays, *dsn,
-	    *status, *reason, *ref;
+	const char *ts, *event_id, *tx, *citizen, *service, *channel, *to, *delays, *dsn, *status,
+	    *reason, *ref;
 	int attempt;
 	double delay, fulfilled_in;
 };

@@ -1143,7 +1143,7 @@ static void apply_receipt(struct router *r, struct chan *c, const struct herald_
 		s.ref = res->ref;
 		s.dsn = res->dsn;
 		state_step(r, m, &s);
-		m->citizen_rec = NULL;
+		freeReplyObject(rep); /* the message record, read above */
 		rep = NULL;
 		{
 			redisReply *cr = rdb_call(r->rdb, "HGETALL " KEY_CITIZEN "%s", m->citizen);
