@@ -22,8 +22,8 @@ EMAIL_CONF=""
 if [ -f "$BIN/channels/email.so" ]; then
 	SINK=$(command -v smtp-sink || echo /usr/sbin/smtp-sink)
 	SMTP_PORT=$(free_port)
-	say "SMTP relay that refuses every recipient (smtp-sink -f RCPT)"
-	"$SINK" -f RCPT -u root 127.0.0.1:$SMTP_PORT 16 >"$T/smtp-sink.log" 2>&1 &
+	say "SMTP relay that refuses every recipient (smtp-sink -f RCPT: 550 5.1.1)"
+	"$SINK" -f RCPT -B "550 5.1.1 Recipient address rejected: User unknown" -u root 127.0.0.1:$SMTP_PORT 16 >"$T/smtp-sink.log" 2>&1 &
 	SINK_PID=$!
 	track_pid $SINK_PID
 	echo "smtp-sink pid $SINK_PID on 127.0.0.1:$SMTP_PORT"
