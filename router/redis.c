@@ -243,11 +243,6 @@ void rdb_cmdf(struct rdb *r, rdb_cb cb, void *arg, const char *fmt, ...)
 	}
 }
 
-size_t rdb_pending(const struct rdb *r)
-{
-	return r->n;
-}
-
 int rdb_fd(const struct rdb *r)
 {
 	return r->c ? r->c->fd : -1;
@@ -403,23 +398,6 @@ redisReply *rdb_call(struct rdb *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	rep = redisvCommand(r->c, fmt, ap);
 	va_end(ap);
-	if (!rep)
-		drop(r, "command");
-	return rep;
-}
-
-redisReply *rdb_callv(struct rdb *r, int argc, const char **argv, const size_t *lens)
-{
-	redisReply *rep;
-
-	if (r->in_recv) {
-		log_msg(LOG_L_ERR, "internal: synchronous Redis call from a pipeline callback");
-		return NULL;
-	}
-	rdb_flush(r);
-	if (!r->c)
-		return NULL;
-	rep = redisCommandArgv(r->c, argc, argv, lens);
 	if (!rep)
 		drop(r, "command");
 	return rep;

@@ -41,14 +41,12 @@ int rdb_recv(struct rdb *r);
 int rdb_poll(struct rdb *r);
 /* rdb_send + rdb_recv until nothing is queued. */
 int rdb_flush(struct rdb *r);
-size_t rdb_pending(const struct rdb *r);
 size_t rdb_outstanding(const struct rdb *r); /* sent, replies not read */
 int rdb_fd(const struct rdb *r);	     /* readable when replies arrive */
 
 /* A synchronous command (for start-up and rare paths); flushes the pipeline
  * first so replies stay in order. Caller frees. */
 redisReply *rdb_call(struct rdb *r, const char *fmt, ...);
-redisReply *rdb_callv(struct rdb *r, int argc, const char **argv, const size_t *lens);
 
 /* Helpers on replies. */
 int reply_is_error(const redisReply *r);

@@ -56,6 +56,7 @@ struct msg {
 	/* rendered, kept while the plugin has not yet accepted it (backlog) */
 	char *subject, *body, *html, *locale;
 	json_t *front;
+	json_t *fm; /* front matter keyed fm.<key>, what meta points into */
 	const char **meta;
 	char reference[24];
 	char engaged[33];     /* channel the citizen engaged on in this transaction */

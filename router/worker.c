@@ -46,6 +46,7 @@ void msg_free(struct msg *m)
 	json_decref(m->state);
 	json_decref(m->citizen_rec);
 	json_decref(m->front);
+	json_decref(m->fm);
 	free(m->subject);
 	free(m->body);
 	free(m->html);
@@ -57,7 +58,9 @@ void msg_free(struct msg *m)
 static void release_rendered(struct msg *m)
 {
 	json_decref(m->front);
+	json_decref(m->fm);
 	m->front = NULL;
+	m->fm = NULL;
 	free(m->body);
 	free(m->html);
 	free(m->subject);
@@ -223,22 +226,22 @@ static int render(struct router *r, struct msg *m, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
+	/* the front matter again, keyed fm.<key>: meta points into m->fm */
+	m->fm = json_object();
+	if (!m->fm) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	json_object_foreach(m->front, k, v)
 	{
-		/* Re-key front matter as fm.<key> in a side object that lives as
-		 * long as m->front (stored inside it under a private key). */
-		json_t *fm = json_object();
-		json_object_foreach(m->front, k, v)
-		{
-			char key[96];
-			snprintf(key, sizeof(key), "fm.%s", k);
-			json_object_set(fm, key, v);
-		}
-		json_object_foreach(fm, k, v)
-		{
-			m->meta[i++] = k;
-			m->meta[i++] = json_string_value(v);
-		}
-		json_object_set_new(m->front, "\x01meta", fm);
+		char key[96];
+		snprintf(key, sizeof(key), "fm.%s", k);
+		json_object_set(m->fm, key, v);
+	}
+	json_object_foreach(m->fm, k, v)
+	{
+		m->meta[i++] = k;
+		m->meta[i++] = json_string_value(v);
 	}
 	for (size_t c = 0; c < sizeof(cfields) / sizeof(cfields[0]); c++) {
 		const char *val = sget(m->citizen_rec, cfields[c]);
