@@ -19,12 +19,12 @@
  * including 0 and {}, is truthy (so "{{#balance}}" shows a balance of 0,
  * and an empty optional field hides its section).
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "template.h"
+#include "text.h"
 
 #define TMPL_MAX_NEST 64	   /* sections open at once in one template */
 #define TMPL_MAX_DEPTH 128	   /* sections + partials nested at render */
@@ -57,20 +57,6 @@ struct tmpl {
 	char *src;
 	struct nodes root;
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static struct node *nodes_add(struct nodes *ns)
 {
@@ -206,8 +192,8 @@ static int set_delims(struct parser *p, const char *body, size_t n, int line)
 		i++;
 	if (!alen || !blen || i != n || alen > TMPL_MAX_DELIM || blen > TMPL_MAX_DELIM ||
 	    memchr(body + a, '=', alen) || memchr(body + b, '=', blen)) {
-		set_err(p->err, p->errlen, "line %d: bad delimiter '%.*s'", line,
-			(int)(n > 40 ? 40 : n), body);
+		errf(p->err, p->errlen, "line %d: bad delimiter '%.*s'", line,
+		     (int)(n > 40 ? 40 : n), body);
 		return -1;
 	}
 	memcpy(p->otag, body + a, alen);
@@ -244,11 +230,11 @@ static int set_name(struct parser *p, struct node *n, const char *nm, size_t len
 		}
 	return 0;
 bad:
-	set_err(p->err, p->errlen, "line %d: bad tag name '%.*s'", line, (int)(len > 40 ? 40 : len),
-		nm);
+	errf(p->err, p->errlen, "line %d: bad tag name '%.*s'", line, (int)(len > 40 ? 40 : len),
+	     nm);
 	return -1;
 oom:
-	set_err(p->err, p->errlen, "line %d: out of memory", line);
+	errf(p->err, p->errlen, "line %d: out of memory", line);
 	return -1;
 }
 
@@ -259,35 +245,33 @@ static int add_tag(struct parser *p, char sigil, const char *nm, size_t len, int
 	struct node *n, *o;
 
 	if (!len) {
-		set_err(p->err, p->errlen, "line %d: empty tag", line);
+		errf(p->err, p->errlen, "line %d: empty tag", line);
 		return -1;
 	}
 	if (sigil == '/') {
 		if (p->nopen == 0) {
-			set_err(p->err, p->errlen,
-				"line %d: close of '%.*s' without an open section", line,
-				(int)(len > 40 ? 40 : len), nm);
+			errf(p->err, p->errlen, "line %d: close of '%.*s' without an open section",
+			     line, (int)(len > 40 ? 40 : len), nm);
 			return -1;
 		}
 		o = p->opener[p->nopen];
 		if (strlen(o->name) != len || memcmp(o->name, nm, len) != 0) {
-			set_err(
-			    p->err, p->errlen,
-			    "line %d: mismatched close '%.*s', expected close of '%s' (line %d)",
-			    line, (int)(len > 40 ? 40 : len), nm, o->name, o->line);
+			errf(p->err, p->errlen,
+			     "line %d: mismatched close '%.*s', expected close of '%s' (line %d)",
+			     line, (int)(len > 40 ? 40 : len), nm, o->name, o->line);
 			return -1;
 		}
 		p->nopen--;
 		return 0;
 	}
 	if ((sigil == '#' || sigil == '^') && p->nopen >= TMPL_MAX_NEST) {
-		set_err(p->err, p->errlen, "line %d: sections nested deeper than %d", line,
-			TMPL_MAX_NEST);
+		errf(p->err, p->errlen, "line %d: sections nested deeper than %d", line,
+		     TMPL_MAX_NEST);
 		return -1;
 	}
 	n = nodes_add(p->open[p->nopen]);
 	if (!n) {
-		set_err(p->err, p->errlen, "line %d: out of memory", line);
+		errf(p->err, p->errlen, "line %d: out of memory", line);
 		return -1;
 	}
 	n->line = line;
@@ -304,7 +288,7 @@ static int add_tag(struct parser *p, char sigil, const char *nm, size_t len, int
 	if (n->type == N_PARTIAL && ilen) {
 		n->indent = strndup(indent, ilen);
 		if (!n->indent) {
-			set_err(p->err, p->errlen, "line %d: out of memory", line);
+			errf(p->err, p->errlen, "line %d: out of memory", line);
 			return -1;
 		}
 	}
@@ -342,7 +326,7 @@ static int parse(struct parser *p)
 		else
 			close = memmem(p->s + c, p->len - c, p->ctag, p->clen);
 		if (!close) {
-			set_err(p->err, p->errlen, "line %d: unclosed tag '%s'", line, p->otag);
+			errf(p->err, p->errlen, "line %d: unclosed tag '%s'", line, p->otag);
 			return -1;
 		}
 		body = p->s + c;
@@ -372,7 +356,7 @@ static int parse(struct parser *p)
 	}
 	return 0;
 oom:
-	set_err(p->err, p->errlen, "out of memory");
+	errf(p->err, p->errlen, "out of memory");
 	return -1;
 }
 
@@ -382,7 +366,7 @@ struct tmpl *tmpl_compile(const char *src, size_t len, char *err, size_t errlen)
 	struct tmpl *t = calloc(1, sizeof(*t));
 
 	if (!t || !(t->src = malloc(len + 1))) {
-		set_err(err, errlen, "out of memory");
+		errf(err, errlen, "out of memory");
 		goto fail;
 	}
 	if (len)
@@ -401,8 +385,8 @@ struct tmpl *tmpl_compile(const char *src, size_t len, char *err, size_t errlen)
 	if (parse(&p) < 0)
 		goto fail;
 	if (p.nopen) {
-		set_err(err, errlen, "line %d: unclosed section '%s'", p.opener[p.nopen]->line,
-			p.opener[p.nopen]->name);
+		errf(err, errlen, "line %d: unclosed section '%s'", p.opener[p.nopen]->line,
+		     p.opener[p.nopen]->name);
 		goto fail;
 	}
 	return t;
@@ -436,7 +420,7 @@ struct render {
 static int out_put(struct render *r, const char *s, size_t n)
 {
 	if (n > TMPL_MAX_OUTPUT - r->len) {
-		set_err(r->err, r->errlen, "output exceeds %u bytes", TMPL_MAX_OUTPUT);
+		errf(r->err, r->errlen, "output exceeds %u bytes", TMPL_MAX_OUTPUT);
 		return -1;
 	}
 	if (r->len + n + 1 > r->cap) {
@@ -447,7 +431,7 @@ static int out_put(struct render *r, const char *s, size_t n)
 			cap *= 2;
 		b = realloc(r->buf, cap);
 		if (!b) {
-			set_err(r->err, r->errlen, "out of memory");
+			errf(r->err, r->errlen, "out of memory");
 			return -1;
 		}
 		r->buf = b;
@@ -601,7 +585,7 @@ static int partial_get(struct render *r, const struct node *n, struct tmpl **t)
 		c->t = tmpl_compile(src, strlen(src), cerr, sizeof(cerr));
 		free(isrc);
 		if (!c->t) {
-			set_err(r->err, r->errlen, "partial '%s': %s", n->name, cerr);
+			errf(r->err, r->errlen, "partial '%s': %s", n->name, cerr);
 			return -1;
 		}
 	}
@@ -612,7 +596,7 @@ oom:
 		free(c->name);
 		free(c);
 	}
-	set_err(r->err, r->errlen, "out of memory");
+	errf(r->err, r->errlen, "out of memory");
 	return -1;
 }
 
@@ -623,7 +607,7 @@ static int step(struct render *r)
 {
 	if (++r->steps <= TMPL_MAX_STEPS)
 		return 0;
-	set_err(r->err, r->errlen, "render takes more than %lu steps", TMPL_MAX_STEPS);
+	errf(r->err, r->errlen, "render takes more than %lu steps", TMPL_MAX_STEPS);
 	return -1;
 }
 
@@ -635,8 +619,8 @@ static int render_section(struct render *r, const struct node *n)
 	if (truthy(v) == (n->type == N_INVERTED))
 		return 0;
 	if (r->depth >= TMPL_MAX_DEPTH) {
-		set_err(r->err, r->errlen, "line %d: sections and partials nested deeper than %d",
-			n->line, TMPL_MAX_DEPTH);
+		errf(r->err, r->errlen, "line %d: sections and partials nested deeper than %d",
+		     n->line, TMPL_MAX_DEPTH);
 		return -1;
 	}
 	r->depth++;
@@ -669,10 +653,9 @@ static int render_partial(struct render *r, const struct node *n)
 	if (!r->parts || !r->parts->lookup)
 		return 0;
 	if (r->pdepth >= TMPL_MAX_PARTIAL_DEPTH || r->depth >= TMPL_MAX_DEPTH) {
-		set_err(r->err, r->errlen, "line %d: partial '%s' nested deeper than %d", n->line,
-			n->name,
-			r->pdepth >= TMPL_MAX_PARTIAL_DEPTH ? TMPL_MAX_PARTIAL_DEPTH
-							    : TMPL_MAX_DEPTH);
+		errf(r->err, r->errlen, "line %d: partial '%s' nested deeper than %d", n->line,
+		     n->name,
+		     r->pdepth >= TMPL_MAX_PARTIAL_DEPTH ? TMPL_MAX_PARTIAL_DEPTH : TMPL_MAX_DEPTH);
 		return -1;
 	}
 	if (partial_get(r, n, &t) < 0)
@@ -722,7 +705,7 @@ char *tmpl_render(const struct tmpl *t, const json_t *data, const struct tmpl_pa
 	r.errlen = errlen;
 	r.stack[r.sp++] = data;
 	if (!t) {
-		set_err(err, errlen, "no template");
+		errf(err, errlen, "no template");
 		return NULL;
 	}
 	rc = render_nodes(&r, &t->root);

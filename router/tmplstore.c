@@ -11,7 +11,6 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,20 +54,6 @@ struct tstore {
 	struct partial *p;
 	size_t np;
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Grow an array of n elements of size sz by one zeroed element. */
 static void *grow(void *arr, size_t n, size_t sz)
@@ -162,21 +147,21 @@ static char *read_text(const char *path, const char *rel, size_t *len, char *err
 	long bad;
 
 	if (!f) {
-		set_err(err, errlen, "%s: %s", rel, strerror(errno));
+		errf(err, errlen, "%s: %s", rel, strerror(errno));
 		return NULL;
 	}
 	buf = malloc(TSTORE_MAX_FILE + 1);
 	if (!buf) {
-		set_err(err, errlen, "%s: out of memory", rel);
+		errf(err, errlen, "%s: out of memory", rel);
 		goto fail;
 	}
 	n = fread(buf, 1, TSTORE_MAX_FILE + 1, f);
 	if (ferror(f)) {
-		set_err(err, errlen, "%s: read error", rel);
+		errf(err, errlen, "%s: read error", rel);
 		goto fail;
 	}
 	if (n > TSTORE_MAX_FILE) {
-		set_err(err, errlen, "%s: larger than %d bytes", rel, TSTORE_MAX_FILE);
+		errf(err, errlen, "%s: larger than %d bytes", rel, TSTORE_MAX_FILE);
 		goto fail;
 	}
 	buf[n] = '\0';
@@ -187,8 +172,8 @@ static char *read_text(const char *path, const char *rel, size_t *len, char *err
 
 		for (long i = 0; i < bad; i++)
 			line += buf[i] == '\n';
-		set_err(err, errlen, "%s: line %d: %s", rel, line,
-			buf[bad] ? "invalid UTF-8" : "NUL byte");
+		errf(err, errlen, "%s: line %d: %s", rel, line,
+		     buf[bad] ? "invalid UTF-8" : "NUL byte");
 		goto fail;
 	}
 	fclose(f);
@@ -212,9 +197,9 @@ static struct tmpl *compile_at(const char *src, size_t len, const char *rel, int
 	if (t)
 		return t;
 	if (sscanf(cerr, "line %d: %n", &line, &off) == 1 && off > 0)
-		set_err(err, errlen, "%s: line %d: %s", rel, first_line + line - 1, cerr + off);
+		errf(err, errlen, "%s: line %d: %s", rel, first_line + line - 1, cerr + off);
 	else
-		set_err(err, errlen, "%s: %s", rel, cerr);
+		errf(err, errlen, "%s: %s", rel, cerr);
 	return NULL;
 }
 
@@ -238,8 +223,8 @@ static int parse_front(struct tentry *e, const char *buf, size_t len, const char
 
 		line++;
 		if (p >= end) {
-			set_err(err, errlen, "%s: line 1: front matter not closed by a '---' line",
-				e->file);
+			errf(err, errlen, "%s: line 1: front matter not closed by a '---' line",
+			     e->file);
 			return -1;
 		}
 		nl = memchr(p, '\n', (size_t)(end - p));
@@ -259,16 +244,15 @@ static int parse_front(struct tentry *e, const char *buf, size_t len, const char
 		while (klen && isspace((unsigned char)k[klen - 1]))
 			klen--;
 		if (!colon || !name_ok(k, klen)) {
-			set_err(err, errlen, "%s: line %d: expected 'key: value' in front matter",
-				e->file, line);
+			errf(err, errlen, "%s: line %d: expected 'key: value' in front matter",
+			     e->file, line);
 			return -1;
 		}
 		for (size_t i = 0; i < e->nfields; i++)
 			if (strlen(e->fields[i].key) == klen &&
 			    !strncmp(e->fields[i].key, k, klen)) {
-				set_err(err, errlen,
-					"%s: line %d: duplicate front matter key '%.*s'", e->file,
-					line, (int)klen, k);
+				errf(err, errlen, "%s: line %d: duplicate front matter key '%.*s'",
+				     e->file, line, (int)klen, k);
 				return -1;
 			}
 		v = colon + 1;
@@ -292,7 +276,7 @@ static int parse_front(struct tentry *e, const char *buf, size_t len, const char
 	*body_line = line + 1;
 	return 0;
 oom:
-	set_err(err, errlen, "%s: out of memory", e->file);
+	errf(err, errlen, "%s: out of memory", e->file);
 	return -1;
 }
 
@@ -307,19 +291,19 @@ static int load_entry(struct tentry *e, const char *dir, const char *name, const
 
 	if (asprintf(&e->file, "%s/%s", name, file) < 0) {
 		e->file = NULL;
-		set_err(err, errlen, "out of memory");
+		errf(err, errlen, "out of memory");
 		return -1;
 	}
 	dot2 = dot1 ? memchr(dot1 + 1, '.', stem - (size_t)(dot1 + 1 - file)) : NULL;
 	if (!dot1 || dot2 || !name_ok(file, (size_t)(dot1 - file)) ||
 	    !locale_ok(dot1 + 1, stem - (size_t)(dot1 + 1 - file))) {
-		set_err(err, errlen, "%s: file name is not <variant>.<locale>.mustache", e->file);
+		errf(err, errlen, "%s: file name is not <variant>.<locale>.mustache", e->file);
 		return -1;
 	}
 	e->variant = strndup(file, (size_t)(dot1 - file));
 	if (!e->variant || asprintf(&path, "%s/%s", dir, e->file) < 0) {
 		path = NULL;
-		set_err(err, errlen, "out of memory");
+		errf(err, errlen, "out of memory");
 		goto fail;
 	}
 	snprintf(loc, sizeof(loc), "%.*s", (int)(stem - (size_t)(dot1 + 1 - file)), dot1 + 1);
@@ -366,7 +350,7 @@ static int load_template(struct tstore *s, const char *dir, const char *name, ch
 	int n = -1, rc = -1;
 
 	if (!name_ok(name, strlen(name))) {
-		set_err(err, errlen, "%s: bad template folder name", name);
+		errf(err, errlen, "%s: bad template folder name", name);
 		return -1;
 	}
 	t = grow(s->t, s->n, sizeof(*t));
@@ -380,7 +364,7 @@ static int load_template(struct tstore *s, const char *dir, const char *name, ch
 	}
 	n = scandir(path, &ls, visible, alphasort);
 	if (n < 0) {
-		set_err(err, errlen, "%s: %s", name, strerror(errno));
+		errf(err, errlen, "%s: %s", name, strerror(errno));
 		goto fail;
 	}
 	for (int i = 0; i < n; i++) {
@@ -398,19 +382,19 @@ static int load_template(struct tstore *s, const char *dir, const char *name, ch
 		for (size_t k = 0; k + 1 < t->n; k++)
 			if (!strcmp(t->e[k].variant, e->variant) &&
 			    !strcmp(t->e[k].locale, e->locale)) {
-				set_err(err, errlen, "%s: same variant and locale as %s", e->file,
-					t->e[k].file);
+				errf(err, errlen, "%s: same variant and locale as %s", e->file,
+				     t->e[k].file);
 				goto fail;
 			}
 	}
 	if (t->n == 0) {
-		set_err(err, errlen, "%s: no <variant>.<locale>.mustache files", name);
+		errf(err, errlen, "%s: no <variant>.<locale>.mustache files", name);
 		goto fail;
 	}
 	rc = 0;
 	goto fail;
 oom:
-	set_err(err, errlen, "%s: out of memory", name);
+	errf(err, errlen, "%s: out of memory", name);
 fail:
 	for (int i = 0; i < n; i++)
 		free(ls[i]);
@@ -427,14 +411,14 @@ static int load_partials(struct tstore *s, const char *dir, char *err, size_t er
 	int n, rc = -1;
 
 	if (asprintf(&path, "%s/_partials", dir) < 0) {
-		set_err(err, errlen, "_partials: out of memory");
+		errf(err, errlen, "_partials: out of memory");
 		return -1;
 	}
 	n = scandir(path, &ls, visible, alphasort);
 	free(path);
 	path = NULL;
 	if (n < 0) {
-		set_err(err, errlen, "_partials: %s", strerror(errno));
+		errf(err, errlen, "_partials: %s", strerror(errno));
 		return -1;
 	}
 	for (int i = 0; i < n; i++) {
@@ -457,7 +441,7 @@ static int load_partials(struct tstore *s, const char *dir, char *err, size_t er
 			goto oom;
 		}
 		if (!name_ok(f, strlen(f) - strlen(".mustache"))) {
-			set_err(err, errlen, "%s: bad partial name", rel);
+			errf(err, errlen, "%s: bad partial name", rel);
 			goto fail;
 		}
 		p = grow(s->p, s->np, sizeof(*p));
@@ -476,7 +460,7 @@ static int load_partials(struct tstore *s, const char *dir, char *err, size_t er
 	rc = 0;
 	goto fail;
 oom:
-	set_err(err, errlen, "_partials: out of memory");
+	errf(err, errlen, "_partials: out of memory");
 fail:
 	for (int i = 0; i < n; i++)
 		free(ls[i]);
@@ -493,12 +477,12 @@ struct tstore *tstore_load(const char *dir, char *err, size_t errlen)
 	int n = -1;
 
 	if (!s) {
-		set_err(err, errlen, "out of memory");
+		errf(err, errlen, "out of memory");
 		return NULL;
 	}
 	n = scandir(dir, &ls, visible, alphasort);
 	if (n < 0) {
-		set_err(err, errlen, "%s: %s", dir, strerror(errno));
+		errf(err, errlen, "%s: %s", dir, strerror(errno));
 		goto fail;
 	}
 	for (int i = 0; i < n; i++) {
@@ -507,7 +491,7 @@ struct tstore *tstore_load(const char *dir, char *err, size_t errlen)
 		int d;
 
 		if (asprintf(&path, "%s/%s", dir, name) < 0) {
-			set_err(err, errlen, "out of memory");
+			errf(err, errlen, "out of memory");
 			goto fail;
 		}
 		d = is_dir(path);
@@ -609,7 +593,7 @@ int tentry_render(const struct tstore *s, const struct tentry *e, const json_t *
 	*body = NULL;
 	*front = NULL;
 	if (!s || !e) {
-		set_err(err, errlen, "no template");
+		errf(err, errlen, "no template");
 		return -1;
 	}
 	*front = json_object();
@@ -619,7 +603,7 @@ int tentry_render(const struct tstore *s, const struct tentry *e, const json_t *
 		char *v = tmpl_render(e->fields[i].t, data, &parts, 0, &len, rerr, sizeof(rerr));
 
 		if (!v) {
-			set_err(err, errlen, "%s: %s: %s", e->file, e->fields[i].key, rerr);
+			errf(err, errlen, "%s: %s: %s", e->file, e->fields[i].key, rerr);
 			goto fail;
 		}
 		/* A field is one line (a subject header): data cannot add lines. */
@@ -634,12 +618,12 @@ int tentry_render(const struct tstore *s, const struct tentry *e, const json_t *
 	}
 	*body = tmpl_render(e->body, data, &parts, html_escape, NULL, rerr, sizeof(rerr));
 	if (!*body) {
-		set_err(err, errlen, "%s: %s", e->file, rerr);
+		errf(err, errlen, "%s: %s", e->file, rerr);
 		goto fail;
 	}
 	return 0;
 oom:
-	set_err(err, errlen, "%s: out of memory", e->file);
+	errf(err, errlen, "%s: out of memory", e->file);
 fail:
 	json_decref(*front);
 	*front = NULL;

@@ -20,6 +20,9 @@ size_t fmt_fixed3(double v, char *out, size_t outlen);
 /* Decimal of v into out (24 bytes are always enough); returns the length. */
 size_t fmt_int(long long v, char *out);
 
+/* printf into an error buffer (err may be NULL or errlen 0: nothing). */
+void errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 int64_t now_ms(void);	/* wall clock */
 int64_t mono_ms(void);	/* monotonic */
 uint64_t mono_us(void); /* monotonic, microseconds */

@@ -4,8 +4,9 @@
  * partial name resolves to the input itself, so recursion, indentation and
  * every limit of template.c are reached.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Irouter \
- *       tests/fuzz/fuzz_template.c router/template.c -ljansson -o build/fuzz_template
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Irouter -Iutil \
+ *       tests/fuzz/fuzz_template.c router/template.c util/text.c -ljansson \
+ *       -o build/fuzz_template
  *   ./build/fuzz_template -max_total_time=60
  */
 #include <stdint.h>
