@@ -354,12 +354,10 @@ void dlog_write(struct dlog *d, const char *text, const char *json)
 		fputs(json, d->json);
 		fputc('\n', d->json);
 	}
-	if (d->pub) {
-		if (!d->topics) /* a subscriber may have come since the last turn */
-			take_subscriptions(d);
-		if (d->topics) /* no one listens: PUB would drop it anyway */
-			zmq_send(d->pub, json, strlen(json), ZMQ_DONTWAIT);
-	}
+	/* no one listens: PUB would drop it anyway (subscriptions are taken
+	 * once a loop turn, in dlog_flush) */
+	if (d->pub && d->topics)
+		zmq_send(d->pub, json, strlen(json), ZMQ_DONTWAIT);
 }
 
 void dlog_flush(struct dlog *d)

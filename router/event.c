@@ -26,6 +26,7 @@ int prio_parse(const char *s)
 void event_clear(struct event *ev)
 {
 	json_decref(ev->root);
+	free(ev->accepted_json);
 	memset(ev, 0, sizeof(*ev));
 }
 

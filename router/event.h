@@ -33,6 +33,7 @@ struct event {
 	enum prio priority;
 	int64_t send_after_ms;	/* 0 when absent */
 	int64_t deliver_within; /* seconds, 0 when absent */
+	char *accepted_json;	/* its "accepted" record, when ingest made one */
 };
 
 /* Parse and validate a frame. 0 on success (free with event_clear), -1 with

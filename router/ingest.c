@@ -78,8 +78,8 @@ static int bufs_get(int max)
 	free(argv_buf);
 	free(lens_buf);
 	bodies_buf = malloc((size_t)max * sizeof(*bodies_buf));
-	argv_buf = malloc(((size_t)max * 7 + 5) * sizeof(*argv_buf));
-	lens_buf = malloc(((size_t)max * 7 + 5) * sizeof(*lens_buf));
+	argv_buf = malloc(((size_t)max * 5 + 5) * sizeof(*argv_buf));
+	lens_buf = malloc(((size_t)max * 5 + 5) * sizeof(*lens_buf));
 	if (!bodies_buf || !argv_buf || !lens_buf) {
 		bufs_cap = 0;
 		return -1;
@@ -287,7 +287,10 @@ static void on_accepted(redisReply *rep, void *arg)
 			dlog_write(r->dlog, p->text, p->json);
 			callbacks_push(r->callbacks, p->ev.service, p->json);
 			reply_json(r, p, "accepted", NULL);
-			/* the worker takes it parsed from here */
+			/* the worker takes it parsed from here, with the record
+			 * its journey starts with */
+			p->ev.accepted_json = p->json;
+			p->json = NULL;
 			evcache_put(r->evcache, &p->ev, b->now);
 			r->want_read = 1;
 		} else {
@@ -390,8 +393,6 @@ int ingest_drain(struct router *r, int max)
 		argv[argc] = zmq_msg_data(body), lens[argc++] = zmq_msg_size(body);
 		argv[argc] = p->ev.citizen_id, lens[argc++] = strlen(p->ev.citizen_id);
 		argv[argc] = tx, lens[argc++] = strlen(tx);
-		argv[argc] = p->ev.service, lens[argc++] = strlen(p->ev.service);
-		argv[argc] = p->json, lens[argc++] = strlen(p->json);
 		nvalid++;
 	}
 	/* hiredis copies the command into its buffer: the bodies may go after */

@@ -63,6 +63,10 @@ struct msg {
 	char note[160];	      /* said in the "sending" record instead of the subject */
 	struct rbatch *batch; /* the read it arrived with, until prepared */
 	int fresh;	      /* read as herald_accept queued it: no hash read */
+	int first_touch;      /* no transition of it written yet: the next one
+				 completes the hash and journeys "accepted" */
+	int ev_in_hash;	      /* the message hash holds the event */
+	char *entry_ev;	      /* the event as the stream entry carries it */
 	struct msg *cit_next; /* same citizen in the same read: one HGETALL */
 	/* what the message hash holds already (hw_known): state_step does
 	 * not rewrite channel, to and attempt when they did not change */
@@ -97,7 +101,7 @@ struct router {
 	int64_t ttl_s;
 	int draining;
 	int64_t last_read_ms, last_due_ms, last_claim_ms, last_depth_ms, last_trim_ms;
-	int want_read, read_inflight, last_read_n, need_groups;
+	int want_read, read_inflight, last_read_n, need_groups, due_inflight;
 	struct rbatch *ready, *ready_tail; /* read batches with every record in */
 	struct ackq acks[PRIO_N];
 	struct pwrite *pw_head, *pw_tail; /* held-back writes, in order */
@@ -130,6 +134,7 @@ struct step {
 	int nkv;
 	int no_channel;	  /* the record names no channel */
 	int journal_only; /* log and journal it; the message state is unchanged */
+	int finished_ok;  /* delivered (or sent, final): the event is not kept */
 };
 void state_step(struct router *r, struct msg *m, const struct step *s);
 /* Queue what state_step batched per loop turn (the XACKs): before rdb_send. */
@@ -144,7 +149,7 @@ int worker_run_ready(struct router *r);
 void worker_trim(struct router *r);
 void worker_results(struct router *r);
 void worker_submit_backlog(struct router *r);
-int worker_due(struct router *r);
+void worker_due(struct router *r);
 void worker_claim(struct router *r);
 void worker_recover(struct router *r);
 void worker_receipts(struct router *r);

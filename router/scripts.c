@@ -5,13 +5,15 @@
  * turn. Keys are computed inside (standalone Redis or Sentinel; not Redis
  * Cluster).
  *
- * herald_accept  ARGV: now_ms, ttl_s, then per event 7 values:
- *                event_id, stream, event_json, citizen, tx, service, journey
- *   Dedup and enqueue in one step per event: if herald:msg:<id> exists the
- *   event is a duplicate (0); else create the message hash, start the
- *   journey, and XADD an entry "id c t a" (a: accepted time) to the
- *   priority stream (1); the event itself is only in the hash (the worker
- *   has it in its cache, else reads the hash). Returns the array of 0/1.
+ * herald_accept  ARGV: now_ms, ttl_s, then per event 5 values:
+ *                event_id, stream, event_json, citizen, tx
+ *   Dedup and enqueue in one step per event: HSETNX herald:msg:<id> status
+ *   accepted says whether the id is new (1) or a duplicate (0); a new one
+ *   gets the hash's TTL and an entry "id c t a e" (a: accepted time, e: the
+ *   event as published) on the priority stream. Three calls an event: the
+ *   rest of the message hash and the journey's "accepted" entry are written
+ *   by the worker with its first transition of the message (state.c), in
+ *   the same pipeline as its own writes. Returns the array of 0/1.
  *
  * herald_due     ARGV: now_ms, limit
  *   Move due messages from herald:sched back onto their stream (an entry
@@ -22,26 +24,17 @@
 
 const char herald_lua_library[] =
     "#!lua name=herald\n"
-    "local function journey(tx, entry, ttl)\n"
-    "  if entry == '' then return end\n"
-    "  local k = 'herald:tx:' .. tx\n"
-    "  if redis.call('RPUSH', k, entry) == 1 then redis.call('EXPIRE', k, ttl) end\n"
-    "end\n"
     "local function accept(keys, argv)\n"
     "  local now, ttl, out = argv[1], argv[2], {}\n"
-    "  for i = 3, #argv, 7 do\n"
-    "    local id, stream, ev = argv[i], argv[i + 1], argv[i + 2]\n"
-    "    local cit, tx, svc = argv[i + 3], argv[i + 4], argv[i + 5]\n"
+    "  for i = 3, #argv, 5 do\n"
+    "    local id, stream = argv[i], argv[i + 1]\n"
     "    local mk = 'herald:msg:' .. id\n"
-    "    if redis.call('EXISTS', mk) == 1 then\n"
+    "    if redis.call('HSETNX', mk, 'status', 'accepted') == 0 then\n"
     "      out[#out + 1] = 0\n"
     "    else\n"
-    "      redis.call('HSET', mk, 'event', ev, 'status', 'accepted', 'accepted_ms', now,\n"
-    "                 'updated_ms', now, 'citizen', cit, 'tx', tx, 'service', svc,\n"
-    "                 'stream', stream, 'plan_idx', '0', 'attempt', '0')\n"
     "      redis.call('EXPIRE', mk, ttl)\n"
-    "      journey(tx, argv[i + 6], ttl)\n"
-    "      redis.call('XADD', stream, '*', 'id', id, 'c', cit, 't', tx, 'a', now)\n"
+    "      redis.call('XADD', stream, '*', 'id', id, 'c', argv[i + 3], 't', argv[i + 4],\n"
+    "                 'a', now, 'e', argv[i + 2])\n"
     "      out[#out + 1] = 1\n"
     "    end\n"
     "  end\n"

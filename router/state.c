@@ -125,6 +125,7 @@ struct pwrite {
 	unsigned char *kind;
 	size_t n, ncap;
 	size_t msgkey, txkey;
+	int64_t expire_tx; /* > 0: EXPIRE the journey (NX) after the RPUSH */
 };
 
 static void pw_flush(struct router *r);
@@ -223,6 +224,19 @@ static int pw_item(struct pwrite *w, int kind, const char *s)
 	return 0;
 }
 
+/* Index of field k among the held hash fields, or w->n. */
+static size_t pw_field(const struct pwrite *w, const char *k)
+{
+	for (size_t i = 0; i + 1 < w->n; i++) {
+		if (w->kind[i] != 0)
+			continue;
+		if (!strcmp(w->buf + w->off[i], k))
+			return i;
+		i++; /* skip the value */
+	}
+	return w->n;
+}
+
 static void pw_free(struct pwrite *w)
 {
 	free(w->buf);
@@ -266,18 +280,34 @@ fail:
 	return NULL;
 }
 
-/* Add one transition; on failure nothing of it was added. */
-static int pw_add(struct pwrite *w, const char **fk, const char **fv, int nf, const char *json)
+/* Add one transition (after pre, the journey's "accepted" entry, if not
+ * NULL); on failure nothing of it was added. */
+static int pw_add(struct pwrite *w, const char **fk, const char **fv, int nf, const char *pre,
+		  const char *json)
 {
-	size_t n0 = w->n, len0 = w->len;
+	size_t n0 = w->n, len0 = w->len, redone[48][2];
+	int nre = 0;
 
-	for (int i = 0; i < nf; i++)
-		if (pw_item(w, 0, fk[i]) != 0 || pw_item(w, 0, fv[i]) != 0)
+	for (int i = 0; i < nf && i < 48; i++) {
+		size_t j = pw_field(w, fk[i]);
+		if (j < n0) { /* set earlier this turn: the later value wins */
+			size_t off;
+			if (pw_str(w, fv[i], strlen(fv[i]), &off) != 0)
+				goto fail;
+			redone[nre][0] = j + 1, redone[nre++][1] = w->off[j + 1];
+			w->off[j + 1] = off;
+		} else if (pw_item(w, 0, fk[i]) != 0 || pw_item(w, 0, fv[i]) != 0) {
 			goto fail;
+		}
+	}
+	if (pre && pw_item(w, 1, pre) != 0)
+		goto fail;
 	if (pw_item(w, 1, json) != 0)
 		goto fail;
 	return 0;
 fail:
+	while (nre-- > 0)
+		w->off[redone[nre][0]] = redone[nre][1];
 	w->n = n0;
 	w->len = len0;
 	return -1;
@@ -317,13 +347,17 @@ static void pw_emit(struct router *r, struct pwrite *w)
 				argv[argc++] = w->buf + w->off[i];
 		rdb_cmd(r->rdb, NULL, NULL, (int)argc, argv, NULL);
 	}
+	if (w->expire_tx > 0)
+		rdb_cmdf(r->rdb, NULL, NULL, "EXPIRE %s %lld NX", w->buf + w->txkey,
+			 (long long)w->expire_tx);
+	w->expire_tx = 0;
 	free(argv);
 	w->n = 0; /* the strings stay until state_flush frees w */
 }
 
 /* Out of memory for holding back: the commands as they are. */
 static void write_direct(struct router *r, const struct msg *m, const char **fk, const char **fv,
-			 int nf, const char *json)
+			 int nf, const char *pre, const char *json)
 {
 	char msgkey[160], txkey[160];
 
@@ -342,8 +376,10 @@ static void write_direct(struct router *r, const struct msg *m, const char **fk,
 		}
 		rdb_cmd(r->rdb, NULL, NULL, argc, argv, NULL);
 	}
-	const char *argv[3] = {"RPUSH", txkey, json};
-	rdb_cmd(r->rdb, NULL, NULL, 3, argv, NULL);
+	const char *argv[4] = {"RPUSH", txkey, pre ? pre : json, json};
+	rdb_cmd(r->rdb, NULL, NULL, pre ? 4 : 3, argv, NULL);
+	if (pre)
+		rdb_cmdf(r->rdb, NULL, NULL, "EXPIRE %s %lld NX", txkey, (long long)r->ttl_s);
 }
 
 static void pw_flush(struct router *r)
@@ -407,23 +443,58 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 			fmt_int(s->fulfilled_ms, ful);
 			fk[nf] = "fulfilled_ms", fv[nf++] = ful;
 		}
-		for (int i = 0; i + 1 < 2 * s->nkv && nf < 48; i += 2) {
+		for (int i = 0; i + 1 < 2 * s->nkv && nf < 40; i += 2) {
 			fk[nf] = s->kv[i];
 			fv[nf++] = s->kv[i + 1];
 		}
+	}
+	/* The first transition of a message completes what herald_accept left
+	 * (the status alone) and puts the "accepted" record first in the
+	 * journey, which may be new: EXPIRE NX after the RPUSH. */
+	char acc[24], pre_text[REC_TEXT], pre_json[REC_JSON];
+	const char *pre = NULL;
+	if (m->first_touch && !s->journal_only) {
+		fmt_int(m->accepted_ms, acc);
+		fk[nf] = "accepted_ms", fv[nf++] = acc;
+		fk[nf] = "citizen", fv[nf++] = m->citizen;
+		fk[nf] = "tx", fv[nf++] = m->tx;
+		fk[nf] = "service", fv[nf++] = m->service;
+		fk[nf] = "stream", fv[nf++] = m->stream[0] ? m->stream : "herald:q:normal";
+		if (m->ev.accepted_json) { /* as ingest logged it */
+			pre = m->ev.accepted_json;
+		} else if (m->ev.event_id) { /* else the event was unreadable */
+			state_accepted_record(&m->ev, m->tx, m->accepted_ms, pre_text,
+					      sizeof(pre_text), pre_json, sizeof(pre_json));
+			pre = pre_json;
+		}
+		m->first_touch = 0;
+	}
+	/* The event stays in the hash while the message may need it after
+	 * leaving the stream: scheduled, a retry, a hop, awaiting a receipt, a
+	 * dead letter. A delivered one does not keep it (the personalisation is
+	 * the citizen's data; the stream entry is trimmed soon after). */
+	char *evjson = NULL;
+	if (s->ack && !s->finished_ok && !s->journal_only && !m->ev_in_hash && m->ev.root &&
+	    (evjson = json_dumps(m->ev.root, JSON_COMPACT)) != NULL) {
+		fk[nf] = "event", fv[nf++] = evjson;
+		m->ev_in_hash = 1;
 	}
 	/* Redis: the hash fields and the journey entry are held back until the
 	 * pipeline goes out (state_flush), so that the transitions one message
 	 * makes in a loop turn (typically "sending" then "delivered") cost one
 	 * HSET and one RPUSH. What must follow them on the wire (ZADD, LPUSH,
-	 * EXPIRE) sends the message's writes first. The message hash and the
-	 * journey were created (with their TTL) by herald_accept. */
+	 * EXPIRE) sends the message's writes first. The message hash was created
+	 * (with its TTL) by herald_accept. */
 	struct pwrite *w = pw_get(r, m);
-	if (!w || pw_add(w, fk, fv, nf, json) != 0) {
-		write_direct(r, m, fk, fv, nf, json);
-	} else if (s->journal_only || s->sched_ms > 0 || s->dead) {
-		pw_emit(r, w);
+	if (!w || pw_add(w, fk, fv, nf, pre, json) != 0) {
+		write_direct(r, m, fk, fv, nf, pre, json);
+	} else {
+		if (pre)
+			w->expire_tx = r->ttl_s;
+		if (s->journal_only || s->sched_ms > 0 || s->dead)
+			pw_emit(r, w);
 	}
+	free(evjson);
 	if (s->journal_only) /* may be the first entry of a journey */
 		rdb_cmdf(r->rdb, NULL, NULL, "EXPIRE " KEY_TX "%s %lld NX", m->tx,
 			 (long long)r->ttl_s);

@@ -52,6 +52,7 @@ void msg_free(struct msg *m)
 	free(m->html);
 	free(m->locale);
 	free(m->meta);
+	free(m->entry_ev);
 	free(m);
 }
 
@@ -169,18 +170,24 @@ static void retry_or_hop(struct router *r, struct msg *m, const struct herald_re
 static json_t *render_data(struct msg *m)
 {
 	json_t *d = m->ev.personalisation ? json_copy(m->ev.personalisation) : json_object();
+	json_t *c = json_object(), *t = json_object(), *e = json_object();
 	const char *name = sget(m->citizen_rec, "name");
 
-	if (!d)
+	if (!d || !c || !t || !e) {
+		json_decref(d), json_decref(c), json_decref(t), json_decref(e);
 		return NULL;
-	json_object_set_new(d, "citizen",
-			    json_pack("{s:s, s:s, s:s}", "id", m->citizen, "name", name ? name : "",
-				      "locale", m->locale ? m->locale : "en"));
-	json_object_set_new(d, "transaction",
-			    json_pack("{s:s, s:s}", "id", m->tx, "reference", m->reference));
-	json_object_set_new(d, "event",
-			    json_pack("{s:s, s:s, s:s}", "id", m->event_id, "service", m->service,
-				      "template", m->ev.template_name));
+	}
+	json_object_set_new_nocheck(c, "id", json_string(m->citizen));
+	json_object_set_new_nocheck(c, "name", json_string(name ? name : ""));
+	json_object_set_new_nocheck(c, "locale", json_string(m->locale ? m->locale : "en"));
+	json_object_set_new_nocheck(t, "id", json_string(m->tx));
+	json_object_set_new_nocheck(t, "reference", json_string(m->reference));
+	json_object_set_new_nocheck(e, "id", json_string(m->event_id));
+	json_object_set_new_nocheck(e, "service", json_string(m->service));
+	json_object_set_new_nocheck(e, "template", json_string(m->ev.template_name));
+	json_object_set_new_nocheck(d, "citizen", c);
+	json_object_set_new_nocheck(d, "transaction", t);
+	json_object_set_new_nocheck(d, "event", e);
 	return d;
 }
 
@@ -344,12 +351,19 @@ static const char *load_state(struct router *r, struct msg *m)
 	const json_t *st = m->state;
 	int64_t now = now_ms();
 
-	snprintf(m->tx, sizeof(m->tx), "%s", sget(st, "tx") ? sget(st, "tx") : m->event_id);
+	/* a hash no transition was written to yet holds only the status: the
+	 * stream entry told tx, citizen and acceptance time */
+	if (sget(st, "tx"))
+		snprintf(m->tx, sizeof(m->tx), "%s", sget(st, "tx"));
+	else if (!m->tx[0])
+		snprintf(m->tx, sizeof(m->tx), "%s", m->event_id);
 	snprintf(m->service, sizeof(m->service), "%s",
 		 sget(st, "service") ? sget(st, "service") : "-");
 	if (sget(st, "citizen"))
 		snprintf(m->citizen, sizeof(m->citizen), "%s", sget(st, "citizen"));
-	m->accepted_ms = iget(st, "accepted_ms", now);
+	m->first_touch = !sget(st, "accepted_ms");
+	m->ev_in_hash = sget(st, "event") != NULL;
+	m->accepted_ms = iget(st, "accepted_ms", m->accepted_ms ? m->accepted_ms : now);
 	m->plan_idx = (int)iget(st, "plan_idx", 0);
 	m->attempt = (unsigned)iget(st, "attempt", 0);
 	snprintf(m->plan, sizeof(m->plan), "%s", sget(st, "plan") ? sget(st, "plan") : "");
@@ -474,7 +488,7 @@ static void prepare(struct router *r, struct msg *m)
 			goto drop;
 		}
 		status = load_state(r, m);
-		ev_json = sget(st, "event");
+		ev_json = sget(st, "event") ? sget(st, "event") : m->entry_ev;
 		if (!ev_json) {
 			s = step_of("permanent-failure", "stored event is unreadable");
 			s.ack = 1;
@@ -653,23 +667,26 @@ static void on_engaged_tick(redisReply *rep, void *arg)
 	batch_tick(arg);
 }
 
-/* A fresh entry (written by herald_accept: it has "a", the accepted time)
- * whose event this instance accepted: the event is in the cache, already
- * parsed, and its state is as herald_accept left it, so the message hash
- * need not be read. The entry does not carry the event: on a cache miss
- * (another instance accepted it, or the cache dropped it) the caller reads
- * the message hash, which has it. Returns 0 if taken fresh. */
-static int take_fresh(struct router *r, struct msg *m, const char *accepted)
+/* A fresh entry (written by herald_accept: it has "a", the accepted time,
+ * and "e", the event; read with ">", so no consumer had it before): its
+ * state is as herald_accept left it, so the message hash need not be read.
+ * The event comes parsed from the cache when this instance accepted it,
+ * else from the entry. Returns 0 if taken fresh. */
+static int take_fresh(struct router *r, struct msg *m, const char *accepted, const char *ev,
+		      size_t evlen)
 {
 	int64_t accepted_ms = atoll(accepted);
+	char err[320];
 
-	if (!evcache_take(r->evcache, m->event_id, accepted_ms, &m->ev))
-		return -1;
+	if (!evcache_take(r->evcache, m->event_id, accepted_ms, &m->ev) &&
+	    (!ev || event_parse(ev, evlen, &m->ev, err, sizeof(err)) != 0))
+		return -1; /* read the hash; an unreadable event fails there */
 	m->fresh = 1;
+	m->first_touch = 1;
 	m->accepted_ms = accepted_ms;
 	if (!m->tx[0])
 		snprintf(m->tx, sizeof(m->tx), "%s", m->event_id);
-	m->hw_known = 1; /* as herald_accept wrote it: attempt 0, no channel */
+	m->hw_known = 0; /* the hash holds the status only */
 	return 0;
 }
 
@@ -708,7 +725,8 @@ static int take_entries(struct router *r, const char *stream, const redisReply *
 	}
 	for (size_t i = 0; i < entries->elements; i++) {
 		const redisReply *e = entries->element[i], *kv;
-		const char *accepted = NULL;
+		const char *accepted = NULL, *ev = NULL;
+		size_t evlen = 0;
 		struct msg *m;
 
 		if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
@@ -735,6 +753,8 @@ static int take_entries(struct router *r, const char *stream, const redisReply *
 					snprintf(m->tx, sizeof(m->tx), "%s", v);
 				else if (!strcmp(k, "a"))
 					accepted = v;
+				else if (!strcmp(k, "e"))
+					ev = v, evlen = kv->element[j + 1]->len;
 			}
 		if (!m->event_id[0]) {
 			/* deleted entry still pending, or foreign data: ack it away */
@@ -743,10 +763,17 @@ static int take_entries(struct router *r, const char *stream, const redisReply *
 			continue;
 		}
 		b->ms[b->n++] = m;
-		if (may_trust_fresh && accepted && take_fresh(r, m, accepted) == 0) {
+		if (may_trust_fresh && accepted && take_fresh(r, m, accepted, ev, evlen) == 0) {
 			/* state known */
 		} else {
 			m->fresh = 0;
+			if (accepted)
+				m->accepted_ms = atoll(accepted);
+			if (ev && !(m->entry_ev = strndup(ev, evlen))) {
+				msg_free(m); /* out of memory: stays pending, retried */
+				b->n--;
+				continue;
+			}
 			b->left++;
 			rdb_cmdf(r->rdb, on_state, m, "HGETALL " KEY_MSG "%s", m->event_id);
 		}
@@ -949,21 +976,26 @@ void worker_claim(struct router *r)
 	}
 }
 
-/* Move due scheduled messages back onto their streams. */
-int worker_due(struct router *r)
+static void on_due(redisReply *rep, void *arg)
 {
-	redisReply *rep = rdb_call(r->rdb, "FCALL herald_due 1 " KEY_SCHED " %lld %d",
-				   (long long)now_ms(), r->cfg->batch);
-	int n = 0;
+	struct router *r = arg;
 
-	if (rep && rep->type == REDIS_REPLY_INTEGER)
-		n = (int)rep->integer;
+	r->due_inflight = 0;
+	if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer > 0)
+		r->want_read = 1;
 	else if (rep && rep->type == REDIS_REPLY_ERROR)
 		log_warnx("redis: herald_due: %s", rep->str);
-	freeReplyObject(rep);
-	if (n > 0)
-		r->want_read = 1;
-	return n;
+}
+
+/* Move due scheduled messages back onto their streams: on the pipeline, so
+ * the loop never waits for Redis to get through a busy turn first. */
+void worker_due(struct router *r)
+{
+	if (r->due_inflight)
+		return;
+	r->due_inflight = 1;
+	rdb_cmdf(r->rdb, on_due, r, "FCALL herald_due 1 " KEY_SCHED " %lld %d",
+		 (long long)now_ms(), r->cfg->batch);
 }
 
 /* ---- results ------------------------------------------------------- */
@@ -1043,6 +1075,7 @@ static void on_result(struct router *r, struct chan *c, const struct herald_resu
 		s.kv = final_kv;
 		s.nkv = 1;
 		s.ack = 1;
+		s.finished_ok = 1;
 		if (!sget(m->state, "fulfilled_ms"))
 			s.fulfilled_ms = now - m->accepted_ms;
 		state_step(r, m, &s);
@@ -1129,9 +1162,14 @@ static void apply_receipt(struct router *r, struct chan *c, const struct herald_
 		goto out;
 	}
 	rdb_cmdf(r->rdb, NULL, NULL, "ZREM " KEY_SCHED " %s", m->event_id);
-	if (event_parse(sget(m->state, "event"), strlen(sget(m->state, "event")), &m->ev, reason,
-			sizeof(reason)) != 0)
+	/* "sent" keeps the event in the hash (state_step) */
+	if (!sget(m->state, "event") ||
+	    event_parse(sget(m->state, "event"), strlen(sget(m->state, "event")), &m->ev, reason,
+			sizeof(reason)) != 0) {
+		log_warnx("%s: receipt from %s, but the stored event is unreadable", m->event_id,
+			  c->name);
 		goto out;
+	}
 	switch (res->status) {
 	case HERALD_DELIVERED:
 		s = step_of("delivered", res->reason);

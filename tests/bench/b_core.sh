@@ -20,7 +20,7 @@
 #
 #   CORE_EVENTS (100000)  CORE_WINDOW (256)  CORE_CITIZENS (8)
 #   CORE_BATCH ([queue] batch, 256)  CORE_TIMEOUT (60: s without progress)
-#   CORE_PERF=1: perf record heraldd during the run (report in $T, kept)
+#   CORE_PERF=1: perf record heraldd and redis-server during the run (data in $T, kept)
 set -u
 HERALD_BUILD=${HERALD_BUILD:-$(pwd)/build}
 HERALD_SRC=${HERALD_SRC:-$(pwd)}
@@ -74,6 +74,9 @@ if [ "${CORE_PERF:-0}" = 1 ]; then
 	perf record -e cpu-clock --call-graph dwarf,16384 -F 1000 -o "$T/perf.data" -p "$HERALDD_PID" >"$T/perf.out" 2>&1 &
 	PERF_PID=$!
 	track_pid $PERF_PID
+	perf record -e cpu-clock -g -F 1000 -o "$T/perf-redis.data" -p "$REDIS_PID" >"$T/perf-redis.out" 2>&1 &
+	PERF2_PID=$!
+	track_pid $PERF2_PID
 	sleep 0.5
 fi
 
@@ -101,9 +104,10 @@ hd_cpu1=$(cpu_ticks "$HERALDD_PID")
 rd_cpu1=$(cpu_ticks "$REDIS_PID")
 # Which Redis commands each event cost (scripts' inner calls included).
 rcli INFO commandstats | tr -d '\r' >"$T/commandstats"
+rcli --scan --pattern "herald:msg:*" | head -n 1 | { read -r k; echo "one message hash ($k): $(rcli OBJECT ENCODING "$k")"; rcli HGETALL "$k" | tr "\n" " "; echo; }
 if [ "${CORE_PERF:-0}" = 1 ]; then
-	kill -INT "$PERF_PID" 2>/dev/null
-	wait "$PERF_PID" 2>/dev/null
+	kill -INT "$PERF_PID" "$PERF2_PID" 2>/dev/null
+	wait "$PERF_PID" "$PERF2_PID" 2>/dev/null
 fi
 peak_rss_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$HERALDD_PID/status")
 stop_heraldd

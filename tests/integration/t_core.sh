@@ -113,6 +113,24 @@ wait_for 5 grep -q 'good-1' "$T/tail.out"
 expect_grep "heraldctl tail showed the delivery" 'good-1: tx=good-1, citizen=c-file, channel=file.*status=delivered' "$T/tail.out"
 expect_eq "message state in Redis is delivered" delivered "$(rcli HGET herald:msg:good-1 status)"
 expect_eq "journey has accepted, sending, delivered" "3" "$(rcli LLEN herald:tx:good-1)"
+expect_grep "the journey starts with the accepted record" \
+	'^\{"ts":"[^"]*","event_id":"good-1",.*"status":"accepted"' "$(rcli LINDEX herald:tx:good-1 0 >"$T/j0"; echo "$T/j0")"
+expect_eq "the journey has a TTL" 1 "$([ "$(rcli TTL herald:tx:good-1)" -gt 0 ] && echo 1)"
+expect_eq "the message hash names citizen and transaction" "c-file good-1" \
+	"$(rcli HMGET herald:msg:good-1 citizen tx | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "the message hash has the acceptance time" 1 \
+	"$([ "$(rcli HGET herald:msg:good-1 accepted_ms)" -gt 1700000000000 ] && echo 1)"
+expect_eq "a delivered message does not keep the event (personalisation)" 0 \
+	"$(rcli HEXISTS herald:msg:good-1 event)"
+
+# --- a held event keeps its event in the hash until it is due ---------------
+publish "$(ev later-1 c-file ',"send_after":"2099-01-01T00:00:00Z"')" >/dev/null
+wait_for 10 grep -q 'later-1: .*status=scheduled' "$T/log/delivery.log"
+# (the log line can come a moment before the pipeline reaches Redis)
+wait_for 5 sh -c "redis-cli -p $REDIS_PORT HGET herald:msg:later-1 status | grep -q scheduled"
+expect_eq "a scheduled message is in herald:sched" 1 "$(rcli ZSCORE herald:sched later-1 | grep -c .)"
+expect_grep "a scheduled message keeps its event for when it is due" '"event_id":"later-1"' \
+	"$(rcli HGET herald:msg:later-1 event >"$T/ev-later"; echo "$T/ev-later")"
 
 # --- unknown citizen, no usable channel: accepted, then permanent-failure ----
 publish "$(ev nobody-1 c-does-not-exist)" "$(ev nochan-1 c-none)" >"$T/acks2"
@@ -169,4 +187,25 @@ expect_grep "naming the key" "\\[redis\\] port = 'seventy': expected an integer"
 kill -TERM "$HERALDD_PID"
 wait_for 10 sh -c "! kill -0 $HERALDD_PID 2>/dev/null"
 expect_grep "SIGTERM stops heraldd cleanly" 'heraldd: stopped' "$T/heraldd.out"
+
+# --- restart recovery: an event accepted, read, never worked on --------------
+# As if heraldd died right after herald_accept and its read: the hash holds
+# the status alone and the entry is pending for this consumer.
+printf '\n[queue]\nconsumer = t-core\n' >>"$T/herald.conf"
+rcli FCALL herald_accept 0 "$(date +%s)000" 3600 rec-1 herald:q:normal "$(ev rec-1 c-file ',"transaction_id":"tx-rec"')" \
+	c-file tx-rec >/dev/null
+expect_eq "herald_accept left the status alone in the hash" "status accepted" \
+	"$(rcli HGETALL herald:msg:rec-1 | tr '\n' ' ' | sed 's/ $//')"
+rcli XREADGROUP GROUP herald t-core COUNT 100 STREAMS herald:q:normal '>' >/dev/null
+expect_eq "the entry is pending for the consumer" 1 "$(rcli XPENDING herald:q:normal herald - + 100 t-core | grep -c '^rec-\|^[0-9]*-[0-9]*$')"
+start_heraldd
+wait_for 10 grep -q 'rec-1: .*status=delivered' "$T/log/delivery.log"
+expect_grep "the recovered event is delivered, in its own transaction" \
+	'rec-1: tx=tx-rec, citizen=c-file, channel=file, .*status=delivered' "$T/log/delivery.log"
+expect_eq "its journey starts with the accepted record" accepted \
+	"$(rcli LINDEX herald:tx:tx-rec 0 | sed 's/.*"status":"\([a-z-]*\)".*/\1/')"
+expect_eq "and the hash is complete" "c-file tx-rec dvla" \
+	"$(rcli HMGET herald:msg:rec-1 citizen tx service | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "nothing is left pending" 0 "$(rcli XPENDING herald:q:normal herald | head -n 1)"
+stop_heraldd
 finish
