@@ -994,8 +994,8 @@ void worker_due(struct router *r)
 	if (r->due_inflight)
 		return;
 	r->due_inflight = 1;
-	rdb_cmdf(r->rdb, on_due, r, "FCALL herald_due 1 " KEY_SCHED " %lld %d",
-		 (long long)now_ms(), r->cfg->batch);
+	rdb_cmdf(r->rdb, on_due, r, "FCALL herald_due 1 " KEY_SCHED " %lld %d", (long long)now_ms(),
+		 r->cfg->batch);
 }
 
 /* ---- results ------------------------------------------------------- */
