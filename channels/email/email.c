@@ -685,13 +685,17 @@ static void email_send_batch(struct email_worker *w, size_t n)
 	ok = smtp_start_session(s);
 	if (!ok)
 		err = smtp_errno();
-	/* Work out every result first, then hand them over in one burst: the
-	 * router thread then wakes once per session, not once per message. */
+	/* Work out every result first, then hand them over in one
+	 * resq_push_many (one lock, at most one eventfd write): pushed one by
+	 * one, the router thread woke, took the one result there and slept
+	 * again for nearly every message of the session. */
 	for (size_t i = 0; i < n; i++)
 		if (w->msgs[i])
 			email_outcome(w, i, ok, err, &failed, &w->results[nres++]);
-	for (size_t i = 0; i < nres; i++)
-		email_push(st, &w->results[i], w->results[i].msg_id);
+	if (resq_push_many(st->results, w->results, nres) != 0)
+		st->host->log(st->host->ctx, HERALD_LOG_ERR,
+			      "email: result queue out of memory; %zu message(s) have no result",
+			      nres);
 	if (failed) {
 		char reason[256];
 		email_session_reason(w, ok, err, reason, sizeof(reason));
