@@ -195,8 +195,16 @@ static void loop(struct router *r)
 		}
 		/* New work is parsed and queued while Redis still works on what
 		 * was sent at the end of the last turn; then its replies. */
-		if (r->ingest)
-			ingest_drain(r, 512);
+		/* Back-pressure: while the last read came back full (a backlog in
+		 * the streams), take fewer new events a turn, so the work queued
+		 * gets done (and its events are still in the cache) instead of
+		 * the queue growing; publishers wait for their acks meanwhile. */
+		if (r->ingest) {
+			int backlog = r->last_read_n >= r->cfg->batch;
+			if (backlog)
+				metrics_ingest_throttled();
+			ingest_drain(r, backlog ? r->cfg->batch / 4 + 1 : 512);
+		}
 		worker_results(r);
 		if (r->backlog)
 			worker_submit_backlog(r);

@@ -22,7 +22,7 @@ static struct {
 	pthread_mutex_t mu;
 	struct series s[MAX_SERIES];
 	int ns;
-	unsigned long long ingest[3];
+	unsigned long long ingest[3], throttled;
 	unsigned long long hist[NBUCKETS + 1], hist_count;
 	double hist_sum;
 	struct {
@@ -55,6 +55,13 @@ void metrics_ingest(const char *outcome)
 
 	pthread_mutex_lock(&M.mu);
 	M.ingest[i]++;
+	pthread_mutex_unlock(&M.mu);
+}
+
+void metrics_ingest_throttled(void)
+{
+	pthread_mutex_lock(&M.mu);
+	M.throttled++;
 	pthread_mutex_unlock(&M.mu);
 }
 
@@ -103,6 +110,12 @@ char *metrics_render(void)
 	for (int i = 0; i < 3; i++)
 		fprintf(fp, "herald_ingest_total{outcome=\"%s\"} %llu\n", ingest_names[i],
 			M.ingest[i]);
+	fprintf(fp,
+		"# HELP herald_ingest_throttled_turns_total Loop turns that took fewer new events "
+		"because the streams had a backlog.\n"
+		"# TYPE herald_ingest_throttled_turns_total counter\n"
+		"herald_ingest_throttled_turns_total %llu\n",
+		M.throttled);
 	fprintf(fp, "# HELP herald_messages_total Message transitions by channel and status.\n"
 		    "# TYPE herald_messages_total counter\n");
 	for (int i = 0; i < M.ns; i++)

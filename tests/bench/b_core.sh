@@ -18,8 +18,8 @@
 #   redis_hgetall_per_s  redis-benchmark -P 64 HGETALL of a citizen
 # Ratios events_per_s / ceiling follow. All go to $BENCH_OUT/core.json.
 #
-#   CORE_EVENTS (100000)  CORE_WINDOW (256)  CORE_CITIZENS (8)
-#   CORE_BATCH ([queue] batch, 256)  CORE_TIMEOUT (60: s without progress)
+#   CORE_EVENTS (100000)  CORE_WINDOW (1024)  CORE_CITIZENS (8)
+#   CORE_BATCH ([queue] batch, 1024)  CORE_TIMEOUT (60: s without progress)
 #   CORE_PERF=1: perf record heraldd and redis-server during the run (data in $T, kept)
 set -u
 HERALD_BUILD=${HERALD_BUILD:-$(pwd)/build}
@@ -30,9 +30,9 @@ BENCH_OUT=${BENCH_OUT:-$HERALD_BUILD/bench.d}
 . "$HERALD_SRC/tests/integration/lib.sh"
 
 N=${CORE_EVENTS:-100000}
-W=${CORE_WINDOW:-256}
+W=${CORE_WINDOW:-1024}
 C=${CORE_CITIZENS:-8}
-BATCH=${CORE_BATCH:-256}
+BATCH=${CORE_BATCH:-1024}
 TIMEOUT=${CORE_TIMEOUT:-60}
 
 fail() {

@@ -162,6 +162,32 @@ kill -HUP "$HERALDD_PID"
 wait_for 5 grep -q 'reload: ' "$T/heraldd.out"
 expect_grep "SIGHUP reloads templates" 'reload: [0-9]+ templates' "$T/heraldd.out"
 
+# --- a backlog another instance accepted: events read from the stream -------
+# 600 entries heraldd has no cached copy of (as if another heraldd had accepted
+# them): each is parsed from its stream entry; reads of a full batch (256) mark
+# a backlog, and ingest takes fewer new events a turn meanwhile.
+set --
+i=1
+while [ $i -le 600 ]; do
+	set -- "$@" "bp-$i" herald:q:normal "$(ev "bp-$i" c-file)" c-file "bp-$i"
+	i=$((i + 1))
+done
+rcli FCALL herald_accept 0 "$(date +%s)000" 3600 "$@" >/dev/null
+set --
+publish "$(ev during-backlog-1 c-file)" >"$T/acks-bp"
+expect_eq "an event published during the backlog is accepted" \
+	'{"event_id":"during-backlog-1","status":"accepted"}' "$(cat "$T/acks-bp")"
+wait_for 30 sh -c "[ \$(grep -c 'bp-[0-9]*: .*status=delivered' '$T/log/delivery.log') -ge 600 ]"
+expect_eq "every event of the backlog is delivered, once" 600 \
+	"$(grep 'bp-[0-9]*: .*status=delivered' "$T/log/delivery.log" | sed 's/.* \(bp-[0-9]*\): .*/\1/' | sort -u | wc -l)"
+expect_eq "each with its journey starting at accepted" accepted \
+	"$(rcli LINDEX herald:tx:bp-600 0 | sed 's/.*"status":"\([a-z-]*\)".*/\1/')"
+wait_for 10 grep -q 'during-backlog-1: .*status=delivered' "$T/log/delivery.log"
+expect_grep "and the one published meanwhile too" 'during-backlog-1: .*status=delivered' "$T/log/delivery.log"
+curl -s "http://127.0.0.1:$HTTP_PORT/metrics" >"$T/metrics-bp"
+expect_grep "/metrics counts the turns ingest was held back" \
+	'^herald_ingest_throttled_turns_total [1-9]' "$T/metrics-bp"
+
 # --- health and metrics ------------------------------------------------------
 expect_eq "/healthz answers ok" ok "$(curl -s "http://127.0.0.1:$HTTP_PORT/healthz")"
 curl -s "http://127.0.0.1:$HTTP_PORT/metrics" >"$T/metrics"
