@@ -23,6 +23,8 @@ struct http {
 	struct chanset *cs;
 	struct resq *q; /* receipts; msg_id carries the channel index + 1 */
 	atomic_int healthy;
+	char *prefix; /* public_url's path ("" for none): receipts live below it */
+	size_t plen;
 };
 
 struct req {
@@ -165,6 +167,34 @@ static enum MHD_Result receipt(struct http *h, struct req *q, const char *url, c
 	return reply(q->conn, 200, "text/plain", resp[0] ? resp : "ok\n");
 }
 
+/* url starts with the receipt prefix; compared in time independent of
+ * where it differs, as the prefix is a secret. */
+static int under_prefix(const struct http *h, const char *url)
+{
+	unsigned char diff = 0;
+
+	if (strnlen(url, h->plen) < h->plen)
+		return 0;
+	for (size_t i = 0; i < h->plen; i++)
+		diff |= (unsigned char)(url[i] ^ h->prefix[i]);
+	return diff == 0;
+}
+
+/* The path of a base URL, without its trailing slashes: "" for none. */
+static char *url_path(const char *url)
+{
+	const char *p = url ? strstr(url, "://") : NULL;
+	size_t n;
+
+	p = p ? strchr(p + 3, '/') : NULL;
+	if (!p)
+		return strdup("");
+	n = strcspn(p, "?#");
+	while (n > 0 && p[n - 1] == '/')
+		n--;
+	return strndup(p, n);
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url,
 			       const char *method, const char *version, const char *upload,
 			       size_t *upload_size, void **con_cls)
@@ -205,8 +235,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 		free(m);
 		return rc;
 	}
-	if (!strncmp(url, "/receipts/", 10) && (!strcmp(method, "GET") || !strcmp(method, "POST")))
-		return receipt(h, q, url, method);
+	if (!strcmp(method, "GET") || !strcmp(method, "POST")) {
+		if (h->plen && under_prefix(h, url) && !strncmp(url + h->plen, "/receipts/", 10))
+			return receipt(h, q, url + h->plen, method);
+		if (!h->plen && !strncmp(url, "/receipts/", 10))
+			return receipt(h, q, url, method);
+		if (h->plen &&
+		    strstr(url, "/receipts/")) /* never the URL: it may hold the secret */
+			log_msg(LOG_L_NOTICE,
+				"http: receipt refused: not under the path of "
+				"[http] public_url (%s)",
+				method);
+	}
 	return reply(conn, 404, "text/plain", "not found\n");
 }
 
@@ -231,7 +271,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_msg(LOG_L_NOTICE, "http: %s", buf);
 }
 
-struct http *http_start(const char *listen, struct chanset *cs, char *err, size_t errlen)
+struct http *http_start(const char *listen, const char *public_url, struct chanset *cs, char *err,
+			size_t errlen)
 {
 	struct http *h = calloc(1, sizeof(*h));
 	struct addrinfo hints, *ai = NULL;
@@ -245,6 +286,17 @@ struct http *http_start(const char *listen, struct chanset *cs, char *err, size_
 	}
 	h->cs = cs;
 	atomic_store(&h->healthy, 1);
+	h->prefix = url_path(public_url);
+	if (!h->prefix) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	h->plen = strlen(h->prefix);
+	if (public_url && !h->plen)
+		log_warnx("http: [http] public_url has no path: receipts at /receipts/ are not "
+			  "authenticated; anyone who reaches %s can post one (give public_url a "
+			  "secret path, e.g. %s/hook/<random>)",
+			  listen, public_url);
 	/* "127.0.0.1:7402" or "[::1]:7402" */
 	port = strrchr(listen, ':');
 	if (!port || port == listen || (size_t)(port - listen) >= sizeof(host)) {
@@ -300,6 +352,7 @@ void http_stop(struct http **hp)
 	if (h->d)
 		MHD_stop_daemon(h->d);
 	resq_free(&h->q);
+	free(h->prefix);
 	free(h);
 	*hp = NULL;
 }

@@ -14,7 +14,12 @@
 
 struct http;
 
-struct http *http_start(const char *listen, struct chanset *cs, char *err, size_t errlen);
+/* public_url: the base URL gateways call back ([http] public_url, may be
+ * NULL). Its path, if any, is where receipts are served: with
+ * http://host/hook/<secret> they are taken at /hook/<secret>/receipts/...
+ * only, so a secret path segment authenticates the gateway. */
+struct http *http_start(const char *listen, const char *public_url, struct chanset *cs, char *err,
+			size_t errlen);
 void http_stop(struct http **h);
 /* Readable while receipts wait. */
 int http_fd(struct http *h);

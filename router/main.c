@@ -339,7 +339,8 @@ int main(int argc, char **argv)
 		log_warnx("no channel is enabled: every message will fail with 'no usable "
 			  "channel' (add a [channel.<name>] section)");
 	if (r.cfg->http_listen[0]) {
-		r.http = http_start(r.cfg->http_listen, &r.chans, err, sizeof(err));
+		r.http = http_start(r.cfg->http_listen, r.cfg->http_public_url, &r.chans, err,
+				    sizeof(err));
 		if (!r.http) {
 			log_msg(LOG_L_ERR, "http: %s", err);
 			goto out;
