@@ -34,6 +34,16 @@ pkg_libs = $(if $(1),$(shell $(PKG_CONFIG) --libs $(1)))
 
 ROUTER_CFLAGS := $(call pkg_cflags,$(ROUTER_PKGS))
 ROUTER_LIBS := $(call pkg_libs,$(ROUTER_PKGS)) -ldl -lpthread -lm
+# heraldd allocates and frees much per event (jansson trees, hiredis
+# replies, message records); with jemalloc (linked first, so it is the
+# process's malloc, plugins included) it spends about a fifth less CPU per
+# event than with glibc's malloc in the core bench. Not under ASan, which
+# brings its own allocator.
+ifeq ($(SAN),1)
+HERALDD_MALLOC :=
+else
+HERALDD_MALLOC := $(call pkg_libs,jemalloc)
+endif
 
 UTIL_SRCS := $(wildcard util/*.c)
 ROUTER_SRCS := $(filter-out router/main.c,$(wildcard router/*.c))
@@ -83,7 +93,7 @@ $(UTIL_LIB): $(UTIL_OBJS) $(call obj,$(COMMON_SRCS))
 
 # ---- programs --------------------------------------------------------------
 $(BUILD)/heraldd: $(call obj,router/main.c) $(CORE_OBJS)
-	$(CC) $(LDFLAGS) -rdynamic $^ -o $@ $(ROUTER_LIBS)
+	$(CC) $(LDFLAGS) -rdynamic $^ -o $@ $(HERALDD_MALLOC) $(ROUTER_LIBS)
 
 $(BUILD)/heraldctl: $(call obj,$(TOOL_SRCS)) $(CORE_OBJS)
 	$(CC) $(LDFLAGS) $^ -o $@ $(ROUTER_LIBS)
