@@ -16,9 +16,11 @@
  *   the same pipeline as its own writes. Returns the array of 0/1.
  *
  * herald_due     ARGV: now_ms, limit
- *   Move due messages from herald:sched back onto their stream (an entry
- *   without the event: the worker reads the message hash). ZREM first, so
- *   two heraldd instances never both take one. Returns the count.
+ *   Move due messages from herald:sched back onto their stream (the hash's
+ *   "stream", else herald:q:normal; an entry without the event: the worker
+ *   reads the message hash). A message whose hash is gone (expired, purged)
+ *   is dropped from the schedule. ZREM first, so two heraldd instances
+ *   never both take one. Returns the count.
  */
 #include "scripts.h"
 
@@ -46,9 +48,10 @@ const char herald_lua_library[] =
     "  local n = 0\n"
     "  for _, id in ipairs(ids) do\n"
     "    if redis.call('ZREM', 'herald:sched', id) == 1 then\n"
-    "      local m = redis.call('HMGET', 'herald:msg:' .. id, 'stream', 'citizen', 'tx')\n"
+    "      local m = redis.call('HMGET', 'herald:msg:' .. id, 'status', 'stream', 'citizen', 'tx')\n"
     "      if m[1] then\n"
-    "        redis.call('XADD', m[1], '*', 'id', id, 'c', m[2] or '', 't', m[3] or id)\n"
+    "        redis.call('XADD', m[2] or 'herald:q:normal', '*', 'id', id, 'c', m[3] or '', 't',\n"
+    "                   m[4] or id)\n"
     "        n = n + 1\n"
     "      end\n"
     "    end\n"

@@ -459,7 +459,6 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 		fk[nf] = "citizen", fv[nf++] = m->citizen;
 		fk[nf] = "tx", fv[nf++] = m->tx;
 		fk[nf] = "service", fv[nf++] = m->service;
-		fk[nf] = "stream", fv[nf++] = m->stream[0] ? m->stream : "herald:q:normal";
 		if (m->ev.accepted_json) { /* as ingest logged it */
 			pre = m->ev.accepted_json;
 		} else if (m->ev.event_id) { /* else the event was unreadable */
@@ -469,14 +468,16 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 		}
 		m->first_touch = 0;
 	}
-	/* The event stays in the hash while the message may need it after
-	 * leaving the stream: scheduled, a retry, a hop, awaiting a receipt, a
-	 * dead letter. A delivered one does not keep it (the personalisation is
-	 * the citizen's data; the stream entry is trimmed soon after). */
+	/* The event, and the stream it goes back onto (herald_due), stay in
+	 * the hash while the message may need them after leaving the stream:
+	 * scheduled, a retry, a hop, awaiting a receipt, a dead letter. A
+	 * delivered one does not keep them (the personalisation is the
+	 * citizen's data; the stream entry is trimmed soon after). */
 	char *evjson = NULL;
 	if (s->ack && !s->finished_ok && !s->journal_only && !m->ev_in_hash && m->ev.root &&
 	    (evjson = json_dumps(m->ev.root, JSON_COMPACT)) != NULL) {
 		fk[nf] = "event", fv[nf++] = evjson;
+		fk[nf] = "stream", fv[nf++] = m->stream[0] ? m->stream : "herald:q:normal";
 		m->ev_in_hash = 1;
 	}
 	/* Redis: the hash fields and the journey entry are held back until the

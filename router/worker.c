@@ -298,11 +298,14 @@ static int submit(struct router *r, struct msg *m)
 	m->chan->submitted++;
 	m->submitted_ms = now_ms();
 	idmap_put(r->inflight, m->id, m);
+	/* Few fields: a message hash of a dozen stays a small listpack, and
+	 * each field more costs Redis noticeably. plan_idx 0 is what a hash
+	 * without it means; the reference follows from tx (tx_reference). */
 	snprintf(idx, sizeof(idx), "%d", m->plan_idx);
-	const char *kv[] = {"plan", m->plan, "plan_idx", idx, "reference", m->reference};
+	const char *kv[] = {"plan", m->plan, "plan_idx", idx};
 	s = step_of("sending", m->note[0] ? m->note : m->subject ? m->subject : "");
 	s.kv = kv;
-	s.nkv = 3;
+	s.nkv = m->plan_idx || !m->first_touch ? 2 : 1;
 	state_step(r, m, &s);
 	release_rendered(m);
 	return 0;
@@ -1068,12 +1071,14 @@ static void on_result(struct router *r, struct chan *c, const struct herald_resu
 					 c->name, res->ref, m->event_id, (long long)r->ttl_s);
 			break;
 		}
+		/* "final" tells a sent message that waits for nothing more
+		 * from one awaiting a receipt; delivered says it alone */
 		static const char *const final_kv[] = {"final", "1"};
 		s = step_of(res->status == HERALD_DELIVERED ? "delivered" : "sent", res->reason);
 		s.ref = res->ref;
 		s.dsn = res->dsn;
 		s.kv = final_kv;
-		s.nkv = 1;
+		s.nkv = res->status == HERALD_SENT;
 		s.ack = 1;
 		s.finished_ok = 1;
 		if (!sget(m->state, "fulfilled_ms"))
