@@ -62,6 +62,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -727,11 +728,31 @@ static void email_drain_sigpipe(void)
 	}
 }
 
+/* Workers run under SCHED_BATCH (sched(7); unprivileged, allowed by
+ * systemd's @system-service filter): a worker sleeps on the relay three
+ * times per message (MAIL, RCPT+DATA, end of data; libesmtp blocks) and is
+ * woken by each reply. As SCHED_OTHER every such wake-up could preempt the
+ * task running on that CPU, the router's loop or a relay on this host,
+ * which then lost its place mid-work; as SCHED_BATCH a woken worker waits
+ * for that task to yield instead, so the relay answers the other sessions
+ * in the same turn. Idle CPUs still run a woken worker at once; email
+ * loses nothing it would notice (a few ms at most under full load). */
+static void email_sched_batch(struct email_state *st)
+{
+	struct sched_param sp = {.sched_priority = 0};
+	int rc = pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+
+	if (rc != 0)
+		st->host->log(st->host->ctx, HERALD_LOG_DEBUG,
+			      "email: worker stays SCHED_OTHER (SCHED_BATCH: %s)", strerror(rc));
+}
+
 static void *email_worker_main(void *arg)
 {
 	struct email_worker *w = arg;
 	struct email_state *st = w->st;
 
+	email_sched_batch(st);
 	for (;;) {
 		struct email_job *j = jobq_pop(st->jobs, -1);
 		size_t n = 0;
