@@ -42,7 +42,7 @@ def pct(sorted_vals, p):
 
 def main():
     path, want, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-    lines, failed, rest = [], 0, b""
+    delivered, failed, rest = 0, 0, b""
     last_progress = time.monotonic()
     f = None
     while True:
@@ -50,26 +50,33 @@ def main():
             f = open(path, "rb")
         chunk = f.read() if f else b""
         if chunk:
+            # whole lines only; counted in C (bytes.count): the follower
+            # shares the 2 cores with what it measures, so the delivered
+            # lines are parsed only at the end
             buf = rest + chunk
             cut = buf.rfind(b"\n") + 1
-            rest = buf[cut:]
-            before = len(lines)
-            for line in buf[:cut].split(b"\n"):
-                if DELIVERED in line:
-                    lines.append(line)
-                elif any(x in line for x in FAILED):
-                    failed += 1
-                    if failed <= 3:
-                        sys.stderr.write("core_follow: " + line.decode(errors="replace") + "\n")
-            if len(lines) > before:
+            body, rest = buf[:cut], buf[cut:]
+            n = body.count(DELIVERED)
+            delivered += n
+            if any(x in body for x in FAILED):
+                for line in body.split(b"\n"):
+                    if any(x in line for x in FAILED):
+                        failed += 1
+                        if failed <= 3:
+                            sys.stderr.write("core_follow: " + line.decode(errors="replace")
+                                             + "\n")
+            if n:
                 last_progress = time.monotonic()
-        if len(lines) >= want or failed:
+        if delivered >= want or failed:
             break
         if time.monotonic() - last_progress > timeout:
             sys.stderr.write("core_follow: no delivery for %.0f s (%d of %d delivered)\n"
-                             % (timeout, len(lines), want))
+                             % (timeout, delivered, want))
             break
         time.sleep(0.25)
+    if f:
+        f.close()
+    lines = [line for line in open(path, "rb") if DELIVERED in line] if f else []
     delays, last = [], 0
     for line in lines:
         rec = json.loads(line)
