@@ -347,9 +347,12 @@ static void pw_emit(struct router *r, struct pwrite *w)
 				argv[argc++] = w->buf + w->off[i];
 		rdb_cmd(r->rdb, NULL, NULL, (int)argc, argv, NULL);
 	}
-	if (w->expire_tx > 0)
-		rdb_cmdf(r->rdb, NULL, NULL, "EXPIRE %s %lld NX", w->buf + w->txkey,
-			 (long long)w->expire_tx);
+	if (w->expire_tx > 0) {
+		char ttl[24];
+		fmt_int(w->expire_tx, ttl);
+		const char *ex[] = {"EXPIRE", w->buf + w->txkey, ttl, "NX"};
+		rdb_cmd(r->rdb, NULL, NULL, 4, ex, NULL);
+	}
 	w->expire_tx = 0;
 	free(argv);
 	w->n = 0; /* the strings stay until state_flush frees w */
