@@ -5,15 +5,17 @@
  * turn. Keys are computed inside (standalone Redis or Sentinel; not Redis
  * Cluster).
  *
- * herald_accept  ARGV: now_ms, ttl_s, then per event 5 values:
+ * herald_accept  ARGV: now_ms, ttl_s (unused), then per event 5 values:
  *                event_id, stream, event_json, citizen, tx
  *   Dedup and enqueue in one step per event: HSETNX herald:msg:<id> status
  *   accepted says whether the id is new (1) or a duplicate (0); a new one
- *   gets the hash's TTL and an entry "id c t a e" (a: accepted time, e: the
- *   event as published) on the priority stream. Three calls an event: the
- *   rest of the message hash and the journey's "accepted" entry are written
- *   by the worker with its first transition of the message (state.c), in
- *   the same pipeline as its own writes. Returns the array of 0/1.
+ *   gets an entry "id c t a e" (a: accepted time, e: the event as
+ *   published) on the priority stream. Two calls an event: the rest of the
+ *   message hash, its TTL and the journey's "accepted" entry are written by
+ *   the worker with its first transition of the message (state.c), in the
+ *   same pipeline as its own writes. That first transition always comes:
+ *   the entry stays pending until a worker (this one after a restart, or
+ *   another by XAUTOCLAIM) has taken it. Returns the array of 0/1.
  *
  * herald_due     ARGV: now_ms, limit
  *   Move due messages from herald:sched back onto their stream (the hash's
@@ -27,14 +29,13 @@
 const char herald_lua_library[] =
     "#!lua name=herald\n"
     "local function accept(keys, argv)\n"
-    "  local now, ttl, out = argv[1], argv[2], {}\n"
+    "  local now, out = argv[1], {}\n"
     "  for i = 3, #argv, 5 do\n"
     "    local id, stream = argv[i], argv[i + 1]\n"
     "    local mk = 'herald:msg:' .. id\n"
     "    if redis.call('HSETNX', mk, 'status', 'accepted') == 0 then\n"
     "      out[#out + 1] = 0\n"
     "    else\n"
-    "      redis.call('EXPIRE', mk, ttl)\n"
     "      redis.call('XADD', stream, '*', 'id', id, 'c', argv[i + 3], 't', argv[i + 4],\n"
     "                 'a', now, 'e', argv[i + 2])\n"
     "      out[#out + 1] = 1\n"

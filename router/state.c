@@ -125,7 +125,8 @@ struct pwrite {
 	unsigned char *kind;
 	size_t n, ncap;
 	size_t msgkey, txkey;
-	int64_t expire_tx; /* > 0: EXPIRE the journey (NX) after the RPUSH */
+	int64_t expire_tx;  /* > 0: EXPIRE the journey (NX) after the RPUSH */
+	int64_t expire_msg; /* > 0: EXPIRE the message hash after the HSET */
 };
 
 static void pw_flush(struct router *r);
@@ -347,6 +348,13 @@ static void pw_emit(struct router *r, struct pwrite *w)
 				argv[argc++] = w->buf + w->off[i];
 		rdb_cmd(r->rdb, NULL, NULL, (int)argc, argv, NULL);
 	}
+	if (w->expire_msg > 0) {
+		char ttl[24];
+		fmt_int(w->expire_msg, ttl);
+		const char *ex[] = {"EXPIRE", w->buf + w->msgkey, ttl};
+		rdb_cmd(r->rdb, NULL, NULL, 3, ex, NULL);
+	}
+	w->expire_msg = 0;
 	if (w->expire_tx > 0) {
 		char ttl[24];
 		fmt_int(w->expire_tx, ttl);
@@ -360,7 +368,7 @@ static void pw_emit(struct router *r, struct pwrite *w)
 
 /* Out of memory for holding back: the commands as they are. */
 static void write_direct(struct router *r, const struct msg *m, const char **fk, const char **fv,
-			 int nf, const char *pre, const char *json)
+			 int nf, const char *pre, const char *json, int first)
 {
 	char msgkey[160], txkey[160];
 
@@ -381,8 +389,10 @@ static void write_direct(struct router *r, const struct msg *m, const char **fk,
 	}
 	const char *argv[4] = {"RPUSH", txkey, pre ? pre : json, json};
 	rdb_cmd(r->rdb, NULL, NULL, pre ? 4 : 3, argv, NULL);
-	if (pre)
+	if (first) {
+		rdb_cmdf(r->rdb, NULL, NULL, "EXPIRE %s %lld", msgkey, (long long)r->ttl_s);
 		rdb_cmdf(r->rdb, NULL, NULL, "EXPIRE %s %lld NX", txkey, (long long)r->ttl_s);
+	}
 }
 
 static void pw_flush(struct router *r)
@@ -456,7 +466,8 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 	 * journey, which may be new: EXPIRE NX after the RPUSH. */
 	char acc[24], pre_text[REC_TEXT], pre_json[REC_JSON];
 	const char *pre = NULL;
-	if (m->first_touch && !s->journal_only) {
+	int first = m->first_touch && !s->journal_only;
+	if (first) {
 		fmt_int(m->accepted_ms, acc);
 		fk[nf] = "accepted_ms", fv[nf++] = acc;
 		fk[nf] = "citizen", fv[nf++] = m->citizen;
@@ -488,13 +499,13 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 	 * makes in a loop turn (typically "sending" then "delivered") cost one
 	 * HSET and one RPUSH. What must follow them on the wire (ZADD, LPUSH,
 	 * EXPIRE) sends the message's writes first. The message hash was created
-	 * (with its TTL) by herald_accept. */
+	 * by herald_accept; its first transition here gives it its TTL. */
 	struct pwrite *w = pw_get(r, m);
 	if (!w || pw_add(w, fk, fv, nf, pre, json) != 0) {
-		write_direct(r, m, fk, fv, nf, pre, json);
+		write_direct(r, m, fk, fv, nf, pre, json, first);
 	} else {
-		if (pre)
-			w->expire_tx = r->ttl_s;
+		if (first) /* the hash's TTL, and the journey's if it is new */
+			w->expire_msg = w->expire_tx = r->ttl_s;
 		if (s->journal_only || s->sched_ms > 0 || s->dead)
 			pw_emit(r, w);
 	}

@@ -116,6 +116,7 @@ expect_eq "journey has accepted, sending, delivered" "3" "$(rcli LLEN herald:tx:
 expect_grep "the journey starts with the accepted record" \
 	'^\{"ts":"[^"]*","event_id":"good-1",.*"status":"accepted"' "$(rcli LINDEX herald:tx:good-1 0 >"$T/j0"; echo "$T/j0")"
 expect_eq "the journey has a TTL" 1 "$([ "$(rcli TTL herald:tx:good-1)" -gt 0 ] && echo 1)"
+expect_eq "the message hash has a TTL" 1 "$([ "$(rcli TTL herald:msg:good-1)" -gt 0 ] && echo 1)"
 expect_eq "the message hash names citizen and transaction" "c-file good-1" \
 	"$(rcli HMGET herald:msg:good-1 citizen tx | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "the message hash has the acceptance time" 1 \
@@ -232,6 +233,7 @@ expect_eq "its journey starts with the accepted record" accepted \
 	"$(rcli LINDEX herald:tx:tx-rec 0 | sed 's/.*"status":"\([a-z-]*\)".*/\1/')"
 expect_eq "and the hash is complete" "c-file tx-rec dvla" \
 	"$(rcli HMGET herald:msg:rec-1 citizen tx service | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "with its TTL" 1 "$([ "$(rcli TTL herald:msg:rec-1)" -gt 0 ] && echo 1)"
 expect_eq "nothing is left pending" 0 "$(rcli XPENDING herald:q:normal herald | head -n 1)"
 stop_heraldd
 finish
