@@ -87,23 +87,33 @@ static void reload(struct router *r)
 	dlog_reopen(r->dlog);
 }
 
+/* Gauges from Redis, on the pipeline: the stream lengths add up as their
+ * replies come; the schedule's size comes last and publishes them. */
+static long long gauge_depth;
+
+static void on_xlen(redisReply *rep, void *arg)
+{
+	(void)arg;
+	if (rep && rep->type == REDIS_REPLY_INTEGER)
+		gauge_depth += rep->integer;
+}
+
+static void on_zcard(redisReply *rep, void *arg)
+{
+	(void)arg;
+	metrics_gauge("queue_depth", (double)gauge_depth);
+	if (rep && rep->type == REDIS_REPLY_INTEGER)
+		metrics_gauge("scheduled", (double)rep->integer);
+}
+
 static void update_gauges(struct router *r)
 {
 	static const char *const qs[] = {"herald:q:urgent", "herald:q:normal", "herald:q:bulk"};
-	long long depth = 0, sched = 0;
 
-	for (int i = 0; i < 3; i++) {
-		redisReply *rep = rdb_call(r->rdb, "XLEN %s", qs[i]);
-		if (rep && rep->type == REDIS_REPLY_INTEGER)
-			depth += rep->integer;
-		freeReplyObject(rep);
-	}
-	redisReply *rep = rdb_call(r->rdb, "ZCARD " KEY_SCHED);
-	if (rep && rep->type == REDIS_REPLY_INTEGER)
-		sched = rep->integer;
-	freeReplyObject(rep);
-	metrics_gauge("queue_depth", (double)depth);
-	metrics_gauge("scheduled", (double)sched);
+	gauge_depth = 0;
+	for (int i = 0; i < 3; i++)
+		rdb_cmdf(r->rdb, on_xlen, NULL, "XLEN %s", qs[i]);
+	rdb_cmdf(r->rdb, on_zcard, NULL, "ZCARD " KEY_SCHED);
 	metrics_gauge("inflight", (double)idmap_len(r->inflight));
 }
 

@@ -890,41 +890,69 @@ void worker_read(struct router *r)
 }
 
 /* Trim acknowledged entries off the streams: everything older than the
- * oldest entry still pending, or than the last one delivered. */
+ * oldest entry still pending, or than the last one delivered. On the
+ * pipeline, a reply leading to the next command, so the loop never waits
+ * for Redis to get through a busy turn first. */
+struct trim {
+	struct router *r;
+	int p;
+};
+
+static void trim_to(struct router *r, int p, const char *minid)
+{
+	rdb_cmdf(r->rdb, NULL, NULL, "XTRIM %s MINID %s", streams[p], minid);
+}
+
+static void on_trim_groups(redisReply *rep, void *arg)
+{
+	struct trim *t = arg;
+	char minid[64] = "";
+
+	if (rep && rep->type == REDIS_REPLY_ARRAY)
+		for (size_t g = 0; g < rep->elements; g++) {
+			const redisReply *kv = rep->element[g];
+			if (kv->type != REDIS_REPLY_ARRAY)
+				continue;
+			for (size_t j = 0; j + 1 < kv->elements; j += 2)
+				if (kv->element[j]->str &&
+				    !strcmp(kv->element[j]->str, "last-delivered-id") &&
+				    kv->element[j + 1]->str) {
+					unsigned long long ms = 0, seq = 0;
+					sscanf(kv->element[j + 1]->str, "%llu-%llu", &ms, &seq);
+					snprintf(minid, sizeof(minid), "%llu-%llu", ms, seq + 1);
+				}
+		}
+	if (minid[0])
+		trim_to(t->r, t->p, minid);
+	free(t);
+}
+
+static void on_trim_pending(redisReply *rep, void *arg)
+{
+	struct trim *t = arg;
+
+	if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2 &&
+	    rep->element[0]->type == REDIS_REPLY_INTEGER && rep->element[0]->integer > 0 &&
+	    rep->element[1]->type == REDIS_REPLY_STRING) {
+		trim_to(t->r, t->p, rep->element[1]->str);
+		free(t);
+	} else if (rep && rep->type != REDIS_REPLY_ERROR) {
+		/* nothing pending: up to the last entry delivered to a consumer */
+		rdb_cmdf(t->r->rdb, on_trim_groups, t, "XINFO GROUPS %s", streams[t->p]);
+	} else {
+		free(t);
+	}
+}
+
 void worker_trim(struct router *r)
 {
 	for (int p = 0; p < PRIO_N; p++) {
-		redisReply *rep = rdb_call(r->rdb, "XPENDING %s " GROUP, streams[p]);
-		char minid[64] = "";
-
-		if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2 &&
-		    rep->element[0]->type == REDIS_REPLY_INTEGER) {
-			if (rep->element[0]->integer > 0 &&
-			    rep->element[1]->type == REDIS_REPLY_STRING)
-				snprintf(minid, sizeof(minid), "%s", rep->element[1]->str);
-		}
-		freeReplyObject(rep);
-		if (!minid[0]) {
-			rep = rdb_call(r->rdb, "XINFO GROUPS %s", streams[p]);
-			if (rep && rep->type == REDIS_REPLY_ARRAY)
-				for (size_t g = 0; g < rep->elements; g++) {
-					const redisReply *kv = rep->element[g];
-					for (size_t j = 0; j + 1 < kv->elements; j += 2)
-						if (kv->element[j]->str &&
-						    !strcmp(kv->element[j]->str,
-							    "last-delivered-id") &&
-						    kv->element[j + 1]->str) {
-							unsigned long long ms = 0, seq = 0;
-							sscanf(kv->element[j + 1]->str, "%llu-%llu",
-							       &ms, &seq);
-							snprintf(minid, sizeof(minid), "%llu-%llu",
-								 ms, seq + 1);
-						}
-				}
-			freeReplyObject(rep);
-		}
-		if (minid[0])
-			rdb_cmdf(r->rdb, NULL, NULL, "XTRIM %s MINID %s", streams[p], minid);
+		struct trim *t = malloc(sizeof(*t));
+		if (!t)
+			return;
+		t->r = r;
+		t->p = p;
+		rdb_cmdf(r->rdb, on_trim_pending, t, "XPENDING %s " GROUP, streams[p]);
 	}
 }
 

@@ -188,6 +188,12 @@ expect_grep "and the one published meanwhile too" 'during-backlog-1: .*status=de
 curl -s "http://127.0.0.1:$HTTP_PORT/metrics" >"$T/metrics-bp"
 expect_grep "/metrics counts the turns ingest was held back" \
 	'^herald_ingest_throttled_turns_total [1-9]' "$T/metrics-bp"
+check "acknowledged entries are trimmed off the stream (within a few seconds)" \
+	wait_for 10 sh -c "[ \$(redis-cli -p $REDIS_PORT XLEN herald:q:normal) -eq 0 ]"
+check "/metrics has the schedule's size (later-1)" \
+	wait_for 12 sh -c "curl -s http://127.0.0.1:$HTTP_PORT/metrics | grep -q '^herald_scheduled 1\$'"
+check "and the queue depth" \
+	wait_for 12 sh -c "curl -s http://127.0.0.1:$HTTP_PORT/metrics | grep -q '^herald_queue_depth 0\$'"
 
 # --- health and metrics ------------------------------------------------------
 expect_eq "/healthz answers ok" ok "$(curl -s "http://127.0.0.1:$HTTP_PORT/healthz")"
