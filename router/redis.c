@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "scripts.h"
+#include "text.h"
 
 struct pending {
 	rdb_cb cb;
@@ -27,6 +28,8 @@ struct rdb {
 	void *on_send_arg;
 	char *fb; /* rdb_cmd's protocol buffer, kept between commands */
 	size_t fcap;
+	unsigned long errs; /* failed writes not yet reported */
+	int64_t errs_logged_ms;
 	char err[256];
 };
 
@@ -285,6 +288,25 @@ int rdb_send(struct rdb *r)
 	return 0;
 }
 
+/* A reply nobody waits for (a state write): an error there would
+ * otherwise go unseen (OOM, a key of the wrong type), so it is logged, at
+ * most once a second with the count of the others. */
+static void unwaited(struct rdb *r, const redisReply *rep)
+{
+	int64_t now;
+
+	if (!rep || rep->type != REDIS_REPLY_ERROR)
+		return;
+	r->errs++;
+	now = mono_ms();
+	if (now - r->errs_logged_ms < 1000)
+		return;
+	log_warnx("redis: a write failed: %.200s%s", rep->str,
+		  r->errs > 1 ? " (and others since the last report)" : "");
+	r->errs_logged_ms = now;
+	r->errs = 0;
+}
+
 int rdb_recv(struct rdb *r)
 {
 	size_t i, sent = r->sent;
@@ -305,6 +327,8 @@ int rdb_recv(struct rdb *r)
 		p = r->q[i];
 		if (p.cb)
 			p.cb(rep, p.arg);
+		else
+			unwaited(r, rep);
 		freeReplyObject(rep);
 		got++;
 	}
@@ -353,6 +377,8 @@ int rdb_poll(struct rdb *r)
 			p = r->q[done++];
 			if (p.cb)
 				p.cb(rep, p.arg);
+			else
+				unwaited(r, rep);
 			freeReplyObject(rep);
 		}
 		r->in_recv = 0;

@@ -195,6 +195,15 @@ check "/metrics has the schedule's size (later-1)" \
 check "and the queue depth" \
 	wait_for 12 sh -c "curl -s http://127.0.0.1:$HTTP_PORT/metrics | grep -q '^herald_queue_depth 0\$'"
 
+# --- a state write Redis refuses is logged, and the message still goes -------
+rcli SET herald:tx:tx-wrong not-a-list >/dev/null
+publish "$(ev wt-1 c-file ',"transaction_id":"tx-wrong"')" >/dev/null
+check "wt-1 delivered although its journey key is not a list" \
+	wait_for 10 grep -q 'wt-1: .*status=delivered' "$T/log/delivery.log"
+check "the refused journey write is in the operator log" \
+	wait_for 5 grep -q 'redis: a write failed: WRONGTYPE' "$T/heraldd.out"
+rcli DEL herald:tx:tx-wrong >/dev/null
+
 # --- health and metrics ------------------------------------------------------
 expect_eq "/healthz answers ok" ok "$(curl -s "http://127.0.0.1:$HTTP_PORT/healthz")"
 curl -s "http://127.0.0.1:$HTTP_PORT/metrics" >"$T/metrics"
