@@ -557,13 +557,15 @@ static char *indent_source(const char *src, const char *indent)
 
 /* The compiled partial for (name, indent), compiling it on first use in this
  * render. *t is NULL when there is no such partial. */
-static int partial_get(struct render *r, const struct node *n, struct tmpl **t)
+static int partial_get(struct render *r, const struct node *n, const struct tmpl **t)
 {
 	const char *indent = n->indent ? n->indent : "";
 	struct pcache *c;
 	const char *src;
 	char *isrc = NULL, cerr[200];
 
+	if (!*indent && r->parts->compiled && (*t = r->parts->compiled(r->parts->arg, n->name)))
+		return 0; /* compiled at load, owned by the caller */
 	for (c = r->cache; c; c = c->next)
 		if (!strcmp(c->name, n->name) && !strcmp(c->indent, indent)) {
 			*t = c->t;
@@ -647,7 +649,7 @@ static int render_section(struct render *r, const struct node *n)
 
 static int render_partial(struct render *r, const struct node *n)
 {
-	struct tmpl *t;
+	const struct tmpl *t;
 	int rc;
 
 	if (!r->parts || !r->parts->lookup)

@@ -22,10 +22,14 @@
 struct tmpl;
 
 /* Partial lookup: return the partial's source (NUL-terminated) or NULL when
- * there is no such partial (renders as empty, per the spec). */
+ * there is no such partial (renders as empty, per the spec). compiled, if
+ * set, returns the partial compiled once by the caller (NULL if it has
+ * none): used for a tag without indentation; otherwise, and for indented
+ * standalone tags, the source is compiled for the render. */
 struct tmpl_partials {
 	const char *(*lookup)(void *arg, const char *name);
 	void *arg;
+	const struct tmpl *(*compiled)(void *arg, const char *name);
 };
 
 /* Compile source. NULL on a syntax error, with "line N: reason" in err. */

@@ -46,6 +46,7 @@ struct tdef {
 struct partial {
 	char *name;
 	char *src;
+	struct tmpl *t; /* compiled at load: renders do not compile it again */
 };
 
 struct tstore {
@@ -92,6 +93,7 @@ void tstore_free(struct tstore **sp)
 	for (size_t i = 0; i < s->np; i++) {
 		free(s->p[i].name);
 		free(s->p[i].src);
+		tmpl_free(&s->p[i].t);
 	}
 	free(s->t);
 	free(s->p);
@@ -424,7 +426,6 @@ static int load_partials(struct tstore *s, const char *dir, char *err, size_t er
 	for (int i = 0; i < n; i++) {
 		const char *f = ls[i]->d_name;
 		struct partial *p;
-		struct tmpl *t;
 		size_t len;
 
 		if (!ends_with(f, ".mustache"))
@@ -453,9 +454,8 @@ static int load_partials(struct tstore *s, const char *dir, char *err, size_t er
 			goto oom;
 		if (!(p->src = read_text(path, rel, &len, err, errlen)))
 			goto fail;
-		if (!(t = compile_at(p->src, len, rel, 1, err, errlen)))
+		if (!(p->t = compile_at(p->src, len, rel, 1, err, errlen)))
 			goto fail;
-		tmpl_free(&t);
 	}
 	rc = 0;
 	goto fail;
@@ -583,10 +583,20 @@ static const char *partial_lookup(void *arg, const char *name)
 	return NULL;
 }
 
+static const struct tmpl *partial_compiled(void *arg, const char *name)
+{
+	const struct tstore *s = arg;
+
+	for (size_t i = 0; i < s->np; i++)
+		if (!strcmp(s->p[i].name, name))
+			return s->p[i].t;
+	return NULL;
+}
+
 int tentry_render(const struct tstore *s, const struct tentry *e, const json_t *data,
 		  int html_escape, char **body, json_t **front, char *err, size_t errlen)
 {
-	struct tmpl_partials parts = {partial_lookup, (void *)s};
+	struct tmpl_partials parts = {partial_lookup, (void *)s, partial_compiled};
 	char rerr[256];
 	size_t len;
 

@@ -120,7 +120,7 @@ int cmd_render(struct ctl *c, int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct rpartials rp = {NULL, NULL};
-	struct tmpl_partials parts = {partial_lookup, &rp};
+	struct tmpl_partials parts = {partial_lookup, &rp, NULL};
 	struct tmpl *t = NULL;
 	json_t *data = NULL;
 	json_error_t jerr;

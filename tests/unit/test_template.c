@@ -37,7 +37,7 @@ static const char *json_lookup(void *arg, const char *name)
 static char *run(const char *src, size_t len, const json_t *data, json_t *partials, int html,
 		 size_t *outlen, char *err, size_t errlen)
 {
-	struct tmpl_partials p = {json_lookup, partials};
+	struct tmpl_partials p = {json_lookup, partials, NULL};
 	struct tmpl *t = tmpl_compile(src, len, err, errlen);
 	char *out;
 
@@ -440,6 +440,42 @@ static void embedded_nul(void **state)
 	json_decref(d);
 }
 
+/* A partial compiled by the caller is used for a tag without indentation;
+ * an indented standalone tag compiles the source for that render. */
+static const struct tmpl *precompiled;
+static const struct tmpl *lookup_compiled(void *arg, const char *name)
+{
+	(void)arg;
+	return !strcmp(name, "p") ? precompiled : NULL;
+}
+
+static void caller_compiled_partials(void **state)
+{
+	json_t *parts = json_pack("{s:s}", "p", "from source {{x}}");
+	json_t *data = json_pack("{s:s}", "x", "X");
+	char err[256];
+	struct tmpl *pre = tmpl_compile("precompiled {{x}}", 17, err, sizeof(err));
+	struct tmpl_partials p = {json_lookup, parts, lookup_compiled};
+	const char *src = "a {{>p}} b\n  {{>p}}\n{{>q}}";
+	struct tmpl *t = tmpl_compile(src, strlen(src), err, sizeof(err));
+	char *out;
+
+	(void)state;
+	assert_non_null(pre);
+	assert_non_null(t);
+	precompiled = pre;
+	out = tmpl_render(t, data, &p, 0, NULL, err, sizeof(err));
+	assert_non_null(out);
+	/* inline tag: the caller's; indented standalone: from source, indented;
+	 * no compiled one (q): the source lookup, which has none either */
+	assert_string_equal(out, "a precompiled X b\n  from source X");
+	free(out);
+	tmpl_free(&t);
+	tmpl_free(&pre);
+	json_decref(parts);
+	json_decref(data);
+}
+
 int main(void)
 {
 	static size_t idx[6] = {0, 1, 2, 3, 4, 5};
@@ -457,6 +493,8 @@ int main(void)
 		own[n++] =
 		    (struct CMUnitTest){cases[i].name, table_case, NULL, NULL, (void *)&cases[i]};
 	own[n++] = (struct CMUnitTest){"nesting limit", nesting_limit, NULL, NULL, NULL};
+	own[n++] = (struct CMUnitTest){"caller-compiled partials", caller_compiled_partials, NULL,
+				       NULL, NULL};
 	own[n++] = (struct CMUnitTest){"render depth limit", render_depth_limit, NULL, NULL, NULL};
 	own[n++] = (struct CMUnitTest){"output limit", output_limit, NULL, NULL, NULL};
 	own[n++] = (struct CMUnitTest){"step limit", step_limit, NULL, NULL, NULL};
