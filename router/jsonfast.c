@@ -151,6 +151,21 @@ static json_t *literal(struct jp *j, const char *word, size_t n, json_t *v)
 	return v;
 }
 
+/* After a member or an element: 1 past a ',' (another follows), 0 past
+ * the closing bracket, -1 at anything else. */
+static int after_item(struct jp *j, char close)
+{
+	int more;
+
+	skip_ws(j);
+	if (j->p >= j->end || (*j->p != ',' && *j->p != close))
+		return -1;
+	more = *j->p++ == ',';
+	if (more)
+		skip_ws(j);
+	return more;
+}
+
 static json_t *object(struct jp *j)
 {
 	json_t *o = json_object();
@@ -195,17 +210,11 @@ static json_t *object(struct jp *j)
 			free(key);
 		if (!v)
 			goto fail;
-		skip_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			skip_ws(j);
-			continue;
+		switch (after_item(j, '}')) {
+		case 1: continue;
+		case 0: return o;
+		default: goto fail;
 		}
-		if (j->p < j->end && *j->p == '}') {
-			j->p++;
-			return o;
-		}
-		goto fail;
 	}
 fail:
 	json_decref(o);
@@ -228,17 +237,11 @@ static json_t *array(struct jp *j)
 		json_t *v = value(j);
 		if (!v || json_array_append_new(a, v) != 0)
 			goto fail;
-		skip_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			skip_ws(j);
-			continue;
+		switch (after_item(j, ']')) {
+		case 1: continue;
+		case 0: return a;
+		default: goto fail;
 		}
-		if (j->p < j->end && *j->p == ']') {
-			j->p++;
-			return a;
-		}
-		goto fail;
 	}
 fail:
 	json_decref(a);

@@ -129,6 +129,16 @@ start_redis() {
 
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
 
+# start_sms_gateway: tests/integration/sms_gateway.py on GW_PORT (a free
+# port) recording every request to $T/gateway.jsonl; returns once it answers.
+start_sms_gateway() {
+	GW_PORT=$(free_port)
+	python3 "$HERALD_SRC/tests/integration/sms_gateway.py" "$GW_PORT" "$T/gateway.jsonl" \
+		>"$T/gateway.log" 2>&1 &
+	track_pid $!
+	wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$GW_PORT/json"
+}
+
 # write_conf [EXTRA_INI_TEXT]: heraldd config for this test in $T/herald.conf.
 write_conf() {
 	INGEST_PORT=${INGEST_PORT:-$(free_port)}

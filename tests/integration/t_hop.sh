@@ -21,12 +21,8 @@ start_sink() { # start_sink [smtp-sink options]: (re)start the relay on SMTP_POR
 	track_pid $SINK_PID
 	wait_for 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $SMTP_PORT), 1)"
 }
-GW_PORT=$(free_port)
-python3 "$HERALD_SRC/tests/integration/sms_gateway.py" "$GW_PORT" "$T/gateway.jsonl" \
-	>"$T/gateway.log" 2>&1 &
-track_pid $!
+start_sms_gateway
 start_redis
-wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$GW_PORT/json"
 
 conf() { # conf SMS_PATH RETRY_MIN
 	write_conf "

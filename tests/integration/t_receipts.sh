@@ -6,12 +6,8 @@
 # heraldd warns at start that receipts are not authenticated.
 . "$HERALD_SRC/tests/integration/lib.sh"
 
-GW_PORT=$(free_port)
-python3 "$HERALD_SRC/tests/integration/sms_gateway.py" "$GW_PORT" "$T/gateway.jsonl" \
-	>"$T/gateway.log" 2>&1 &
-track_pid $!
+start_sms_gateway
 start_redis
-wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$GW_PORT/json"
 
 SECRET=k7Qw2xR9pL4mZ8vN
 write_conf "
