@@ -150,7 +150,7 @@ int main(int argc, char **argv)
 	const struct herald_channel *ch;
 	struct herald_host host;
 	struct item *items = NULL;
-	size_t nitems = 0, cap = 0, total, submitted = 0, finished = 0;
+	size_t nitems = 0, cap = 0, total, submitted = 0, finished = 0, failed = 0;
 	FILE *in = stdin;
 	char *line = NULL;
 	size_t linecap = 0;
@@ -243,6 +243,10 @@ int main(int argc, char **argv)
 			if (count == 0)
 				print_result(&res[i], idx < nitems ? items[idx].event_id : NULL);
 			if (res[i].msg_id >= 1 && res[i].msg_id <= total) {
+				if (count > 0 && res[i].status != HERALD_SENT &&
+				    res[i].status != HERALD_DELIVERED && failed++ == 0)
+					fprintf(stderr, "chanrun: a message failed: %s\n",
+						res[i].reason);
 				if (count > 0 || !items[idx].done)
 					finished++;
 				if (count == 0)
@@ -265,13 +269,16 @@ int main(int argc, char **argv)
 			break;
 	}
 	if (count > 0) {
+		/* the rate counts what the channel sent: a failure is no message */
 		double dt = now_s() - t0;
-		printf("chanrun: %zu results in %.3f s = %.1f/s\n", finished, dt,
-		       dt > 0 ? (double)finished / dt : 0.0);
+		printf("chanrun: %zu results (%zu failed) in %.3f s = %.1f/s\n", finished, failed,
+		       dt, dt > 0 ? (double)(finished - failed) / dt : 0.0);
 	}
-	rc = finished >= total ? 0 : 1;
-	if (rc)
+	rc = finished >= total && !failed ? 0 : 1;
+	if (finished < total)
 		fprintf(stderr, "chanrun: timeout: %zu of %zu results\n", finished, total);
+	else if (failed)
+		fprintf(stderr, "chanrun: %zu of %zu messages failed\n", failed, total);
 	ch->close(state);
 out:
 	for (size_t i = 0; i < nitems; i++) {

@@ -1,7 +1,9 @@
 #!/bin/sh
 # run.sh BUILD - run every benchmark piece (tests/bench/b_*.sh) and merge
 # their figures into BUILD/bench.json. Each piece prints human lines and
-# writes one flat JSON object to $BENCH_OUT/<piece>.json.
+# writes one flat JSON object to $BENCH_OUT/<piece>.json. ONLY=pattern runs
+# the matching pieces and updates their figures in an existing bench.json,
+# keeping the others'.
 set -u
 BUILD=${1:-build}
 HERALD_BUILD=$(cd "$BUILD" && pwd)
@@ -20,6 +22,9 @@ done
 python3 - "$BENCH_OUT" "$HERALD_BUILD/bench.json" <<'PY'
 import json, os, sys
 out = {}
+if os.environ.get("ONLY") and os.path.exists(sys.argv[2]):
+    with open(sys.argv[2]) as fp:
+        out = json.load(fp)
 for f in sorted(os.listdir(sys.argv[1])):
     if f.endswith(".json"):
         with open(os.path.join(sys.argv[1], f)) as fp:
