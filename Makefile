@@ -77,7 +77,7 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRCS))
 FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
 
 
-.PHONY: all test-bins deps check test demo bench format format-check lint clean install
+.PHONY: all test-bins deps check test demo bench format format-check lint clean install fuzz
 all: $(BUILD)/heraldd $(BUILD)/heraldctl $(CHANNEL_SOS)
 
 # ---- objects ---------------------------------------------------------------
@@ -161,6 +161,31 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 		--inline-suppr --suppress=missingIncludeSystem -D__GNUC__ \
 		-Iinclude -Iutil -Ichannels/common -Irouter router util tools channels
+
+# make fuzz: every tests/fuzz/fuzz_<x>.c as a libFuzzer binary (clang, with
+# ASan+UBSan), each run FUZZ_SECONDS from its corpus in $(BUILD)/fuzz/. The
+# sources each target needs: fuzz_<x>_SRCS below.
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+fuzz_template_SRCS := router/template.c util/text.c
+fuzz_jsonfast_SRCS := router/jsonfast.c util/text.c
+FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRCS))
+FUZZ_BINS := $(patsubst %,$(BUILD)/fuzz/%,$(FUZZ_NAMES))
+define FUZZ_RULE
+$(BUILD)/fuzz/$(1): tests/fuzz/$(1).c $$($(1)_SRCS)
+	@command -v $$(FUZZ_CC) >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
+	@mkdir -p $$(dir $$@)
+	$$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined $$(CPPFLAGS) $$< $$($(1)_SRCS) -ljansson -o $$@
+endef
+$(foreach f,$(FUZZ_NAMES),$(eval $(call FUZZ_RULE,$(f))))
+fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do \
+		mkdir -p $$f.corpus; echo "== $$f ($(FUZZ_SECONDS) s)"; \
+		if ! $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$f.corpus >$$f.log 2>&1; then \
+			tail -n 40 $$f.log; echo "fuzz: $$f failed (log: $$f.log)"; exit 1; \
+		fi; \
+		grep -E '^stat::number_of_executed_units|^Done' $$f.log; \
+	done
 
 PREFIX ?= /usr/local
 install: all

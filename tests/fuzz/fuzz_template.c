@@ -4,10 +4,7 @@
  * partial name resolves to the input itself, so recursion, indentation and
  * every limit of template.c are reached.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Irouter -Iutil \
- *       tests/fuzz/fuzz_template.c router/template.c util/text.c -ljansson \
- *       -o build/fuzz_template
- *   ./build/fuzz_template -max_total_time=60
+ *   make fuzz (FUZZ_SECONDS=60): builds it with clang's libFuzzer and runs it
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len)
 	static json_t *data;
 	char err[256], *src, *out;
 	struct tmpl *t;
-	struct tmpl_partials parts;
+	struct tmpl_partials parts = {.lookup = self_lookup};
 
 	if (!data)
 		data = json_pack("{s:s, s:i, s:f, s:b, s:[s,i,{s:s}], s:{s:{s:s}}, s:n}", "a",
@@ -39,7 +36,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len)
 		return 0;
 	memcpy(src, buf, len);
 	src[len] = '\0';
-	parts.lookup = self_lookup;
 	parts.arg = src;
 	t = tmpl_compile(src, len, err, sizeof(err));
 	for (int html = 0; t && html < 2; html++) {
