@@ -77,7 +77,7 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRCS))
 FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
 
 
-.PHONY: all test-bins deps check test demo bench format format-check lint clean install fuzz
+.PHONY: all test-bins deps check test demo bench format format-check lint clean install fuzz fuzz-bins
 all: $(BUILD)/heraldd $(BUILD)/heraldctl $(CHANNEL_SOS)
 
 # ---- objects ---------------------------------------------------------------
@@ -136,11 +136,11 @@ deps:
 
 # make check: everything under ASan+UBSan in build/san, then the test runner.
 check: deps
-	$(MAKE) -j$$(nproc) BUILD=build/san SAN=1 OPT=-O1 test-bins
+	$(MAKE) -j$$(nproc) BUILD=build/san SAN=1 OPT=-O1 test-bins fuzz-bins
 	./tests/run.sh build/san
 
 # The plain (optimised) build, tests without sanitizers (quicker iteration).
-test: all test-bins
+test: all test-bins fuzz-bins
 	./tests/run.sh $(BUILD)
 
 demo: deps
@@ -178,6 +178,7 @@ $(BUILD)/fuzz/$(1): tests/fuzz/$(1).c $$($(1)_SRCS)
 	$$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined $$(CPPFLAGS) $$< $$($(1)_SRCS) -ljansson -o $$@
 endef
 $(foreach f,$(FUZZ_NAMES),$(eval $(call FUZZ_RULE,$(f))))
+fuzz-bins: $(FUZZ_BINS)
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do \
 		mkdir -p $$f.corpus; echo "== $$f ($(FUZZ_SECONDS) s)"; \

@@ -1,0 +1,43 @@
+#!/bin/sh
+# t_fuzz.sh - each libFuzzer target (tests/fuzz/, built by make check with
+# clang, ASan and UBSan) runs FUZZ_SECONDS (15) from a small seed corpus:
+# fuzz_jsonfast holds the quick event parser to json_loadb's verdict,
+# fuzz_template drives the Mustache engine through recursion and limits. A
+# finding (abort, sanitizer report, leak) fails the test with its input.
+. "$HERALD_SRC/tests/integration/lib.sh"
+
+SECS=${FUZZ_SECONDS:-15}
+for name in fuzz_jsonfast fuzz_template; do
+	bin=$BIN/fuzz/$name
+	if [ ! -x "$bin" ]; then
+		not_ok "$name is built (make fuzz-bins, needs clang)"
+		continue
+	fi
+	corpus=$T/$name.corpus
+	mkdir -p "$corpus"
+	case $name in
+	fuzz_jsonfast)
+		printf '%s' '{"event_id":"e-1","service":"dvla","citizen_id":"c-1","template":"t","personalisation":{"name":"Si\u00e2n \"F\"\n","n":-3,"l":[1,true,null,{"a":"x"}]},"channels":["sms"],"deliver_within":600}' \
+			>"$corpus/event"
+		printf '%s' '{"a":{"b":[[],{}]},"c":"\ud83d\ude00","d":1.5}' >"$corpus/edges"
+		;;
+	fuzz_template)
+		i=0
+		for f in "$HERALD_SRC"/templates/*/*.mustache "$HERALD_SRC"/templates/_partials/*.mustache; do
+			i=$((i + 1))
+			cp "$f" "$corpus/t$i"
+		done
+		;;
+	esac
+	(cd "$T" && "$bin" -max_total_time="$SECS" -print_final_stats=1 -artifact_prefix="$T/$name-" \
+		"$corpus" >"$T/$name.log" 2>&1)
+	rc=$?
+	runs=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\)/\1/p' "$T/$name.log")
+	if [ $rc -eq 0 ] && [ "${runs:-0}" -gt 1000 ]; then
+		ok "$name: $runs inputs in $SECS s, no finding"
+	else
+		not_ok "$name: exit $rc after ${runs:-0} inputs"
+		grep -E 'ERROR|SUMMARY|^MS:|artifact|deadly' "$T/$name.log" | head -10 | sed 's/^/# /'
+	fi
+done
+finish
