@@ -160,7 +160,7 @@ format-check:
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 		--inline-suppr --suppress=missingIncludeSystem -D__GNUC__ \
-		-Iinclude -Iutil -Ichannels/common -Irouter router util tools channels
+		-Iinclude -Iutil -Ichannels/common -Irouter router util tools channels tests
 
 # make fuzz: every tests/fuzz/fuzz_<x>.c as a libFuzzer binary (clang, with
 # ASan+UBSan), each run FUZZ_SECONDS from its corpus in $(BUILD)/fuzz/. The

@@ -113,12 +113,13 @@ static const char **build_meta(json_t *o)
 	size_t n = json_is_object(meta) ? json_object_size(meta) : 0, i = 0;
 	const char **arr = calloc(2 * n + 1, sizeof(*arr));
 
-	if (arr && n)
-		json_object_foreach(meta, k, v)
-		{
-			arr[i++] = k;
-			arr[i++] = json_string_value(v) ? json_string_value(v) : "";
-		}
+	if (!arr || !n)
+		return arr;
+	json_object_foreach(meta, k, v)
+	{
+		arr[i++] = k;
+		arr[i++] = json_string_value(v) ? json_string_value(v) : "";
+	}
 	return arr;
 }
 
@@ -199,8 +200,15 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		if (nitems == cap) {
-			cap = cap ? cap * 2 : 16;
-			items = realloc(items, cap * sizeof(*items));
+			size_t ncap = cap ? cap * 2 : 16;
+			struct item *grown = realloc(items, ncap * sizeof(*items));
+			if (!grown) {
+				fprintf(stderr, "chanrun: out of memory\n");
+				json_decref(j);
+				goto out;
+			}
+			items = grown;
+			cap = ncap;
 		}
 		memset(&items[nitems], 0, sizeof(items[nitems]));
 		items[nitems].j = j;
