@@ -129,6 +129,18 @@ start_redis() {
 
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
 
+# tap_merge FILE RC WHAT: show and count the ok / not ok lines a check
+# script wrote to FILE; one that stopped early (RC not 0 and no not ok, an
+# exception, say) fails as WHAT instead of passing with fewer checks.
+tap_merge() {
+	cat "$1"
+	NOK=$((NOK + $(grep -c '^ok ' "$1")))
+	NFAIL=$((NFAIL + $(grep -c '^not ok ' "$1")))
+	if [ "$2" -ne 0 ] && ! grep -q '^not ok ' "$1"; then
+		not_ok "$3 ran to the end (exit $2)"
+	fi
+}
+
 # start_sms_gateway: tests/integration/sms_gateway.py on GW_PORT (a free
 # port) recording every request to $T/gateway.jsonl; returns once it answers.
 start_sms_gateway() {
