@@ -250,3 +250,13 @@ void resq_free(struct resq **qp)
 	free(q);
 	*qp = NULL;
 }
+
+int chanq_state_poll(void *state, struct herald_result *out, int max)
+{
+	return resq_pop(*(struct resq **)state, out, max);
+}
+
+int chanq_state_fd(void *state)
+{
+	return resq_fd(*(struct resq **)state);
+}

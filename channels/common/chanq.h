@@ -4,6 +4,8 @@
 #ifndef HERALD_CHANQ_H
 #define HERALD_CHANQ_H
 
+#include <stddef.h>
+
 #include <herald/channel.h>
 
 /* Bounded multi-producer multi-consumer queue of opaque jobs. */
@@ -36,5 +38,14 @@ int resq_pushf(struct resq *q, uint64_t msg_id, enum herald_status st, unsigned 
 int resq_pop(struct resq *q, struct herald_result *out, int max);
 int resq_fd(struct resq *q);
 void resq_free(struct resq **q);
+
+/* A plugin whose state struct begins with its result queue (struct resq *
+ * as the first member; assert it with CHANQ_RESULTS_FIRST) uses these as
+ * its descriptor's poll and fd. */
+int chanq_state_poll(void *state, struct herald_result *out, int max);
+int chanq_state_fd(void *state);
+#define CHANQ_RESULTS_FIRST(type)                                                                  \
+	_Static_assert(offsetof(type, results) == 0,                                               \
+		       #type ": results must be the first member (chanq_state_poll)")
 
 #endif

@@ -118,10 +118,10 @@ struct email_worker {
 };
 
 struct email_state {
+	struct resq *results; /* first: chanq_state_poll/fd */
 	const struct herald_host *host;
 	struct email_conf c;
 	struct jobq *jobs;
-	struct resq *results;
 	struct email_worker *workers;
 	atomic_int stop;
 	atomic_ullong seq;
@@ -130,6 +130,7 @@ struct email_state {
 	int naddrs;
 	int auth_ref; /* holds an email_auth_ref() */
 };
+CHANQ_RESULTS_FIRST(struct email_state);
 
 static pthread_once_t email_once = PTHREAD_ONCE_INIT;
 /* libesmtp keeps its loaded SASL modules in a process-wide list that only
@@ -922,18 +923,6 @@ static int email_submit(void *state, const struct herald_msg *m)
 	return 0;
 }
 
-static int email_poll(void *state, struct herald_result *out, int max)
-{
-	struct email_state *st = state;
-	return resq_pop(st->results, out, max);
-}
-
-static int email_fd(void *state)
-{
-	struct email_state *st = state;
-	return resq_fd(st->results);
-}
-
 static void email_close(void *state)
 {
 	struct email_state *st = state;
@@ -983,8 +972,8 @@ HERALD_CHANNEL_EXPORT = {
     .html_variant = "email-html",
     .open = email_open,
     .submit = email_submit,
-    .poll = email_poll,
-    .fd = email_fd,
+    .poll = chanq_state_poll,
+    .fd = chanq_state_fd,
     .receipt = NULL,
     .close = email_close,
 };

@@ -59,12 +59,12 @@ struct fax_xfer {
 };
 
 struct fax_state {
+	struct resq *results; /* first: chanq_state_poll/fd */
 	const struct herald_host *host;
 	char url[2048], username[256], password[256];
 	char number_field[64], file_field[64], sender[1024], callback[2048];
 	long max_in_flight, timeout_s;
 	struct jobq *jobs;
-	struct resq *results;
 	CURLM *multi;
 	struct curl_slist *headers;
 	struct fax_xfer *xfers; /* in flight (worker; close() after join) */
@@ -73,6 +73,7 @@ struct fax_state {
 	int stop;
 	int in_flight; /* worker only */
 };
+CHANQ_RESULTS_FIRST(struct fax_state);
 
 static char *dup_or_null(const char *s)
 {
@@ -406,18 +407,6 @@ static int fax_submit(void *state, const struct herald_msg *m)
 	return 0;
 }
 
-static int fax_poll(void *state, struct herald_result *out, int max)
-{
-	struct fax_state *st = state;
-	return resq_pop(st->results, out, max);
-}
-
-static int fax_fd(void *state)
-{
-	struct fax_state *st = state;
-	return resq_fd(st->results);
-}
-
 static void fax_close(void *state)
 {
 	struct fax_state *st = state;
@@ -464,8 +453,8 @@ HERALD_CHANNEL_EXPORT = {
     .html_variant = NULL,
     .open = fax_open,
     .submit = fax_submit,
-    .poll = fax_poll,
-    .fd = fax_fd,
+    .poll = chanq_state_poll,
+    .fd = chanq_state_fd,
     .receipt = fax_receipt,
     .close = fax_close,
 };

@@ -29,14 +29,15 @@ struct file_job {
 };
 
 struct file_state {
+	struct resq *results; /* first: chanq_state_poll/fd */
 	const struct herald_host *host;
 	FILE *fp;
 	char path[4096];
 	struct jobq *jobs;
-	struct resq *results;
 	pthread_t writer;
 	atomic_int stop;
 };
+CHANQ_RESULTS_FIRST(struct file_state);
 
 /* A growing line buffer: each message becomes one line, written with one
  * fwrite. */
@@ -283,18 +284,6 @@ static int file_submit(void *state, const struct herald_msg *m)
 	return 0;
 }
 
-static int file_poll(void *state, struct herald_result *out, int max)
-{
-	struct file_state *st = state;
-	return resq_pop(st->results, out, max);
-}
-
-static int file_fd(void *state)
-{
-	struct file_state *st = state;
-	return resq_fd(st->results);
-}
-
 static void file_close(void *state)
 {
 	struct file_state *st = state;
@@ -321,7 +310,7 @@ HERALD_CHANNEL_EXPORT = {
     .html_variant = NULL,
     .open = file_open,
     .submit = file_submit,
-    .poll = file_poll,
-    .fd = file_fd,
+    .poll = chanq_state_poll,
+    .fd = chanq_state_fd,
     .close = file_close,
 };

@@ -51,6 +51,7 @@ struct tracked {
 };
 
 struct print_state {
+	struct resq *results; /* first: chanq_state_poll/fd */
 	const struct herald_host *host;
 	enum print_mode mode;
 	char sender[1024];
@@ -60,7 +61,6 @@ struct print_state {
 	char queue[100]; /* "<queue>-<job id>" must fit a result ref */
 	double poll_interval, track_timeout;
 	struct jobq *jobs;
-	struct resq *results;
 	pthread_t thread;
 	int started;
 	int stop; /* set by close(); also libcups' cancel flag */
@@ -69,6 +69,7 @@ struct print_state {
 	struct tracked *tr;
 	size_t ntr, captr;
 };
+CHANQ_RESULTS_FIRST(struct print_state);
 
 static double now_s(void)
 {
@@ -443,18 +444,6 @@ static int print_submit(void *state, const struct herald_msg *m)
 	return 0;
 }
 
-static int print_poll(void *state, struct herald_result *out, int max)
-{
-	struct print_state *st = state;
-	return resq_pop(st->results, out, max);
-}
-
-static int print_fd(void *state)
-{
-	struct print_state *st = state;
-	return resq_fd(st->results);
-}
-
 static void print_close(void *state)
 {
 	struct print_state *st = state;
@@ -489,8 +478,8 @@ HERALD_CHANNEL_EXPORT = {
     .html_variant = NULL,
     .open = print_open,
     .submit = print_submit,
-    .poll = print_poll,
-    .fd = print_fd,
+    .poll = chanq_state_poll,
+    .fd = chanq_state_fd,
     .receipt = NULL,
     .close = print_close,
 };

@@ -66,11 +66,11 @@ struct sms_xfer {
 };
 
 struct sms_state {
+	struct resq *results; /* first: chanq_state_poll/fd */
 	const struct herald_host *host;
 	struct sms_conf conf;
 	struct jobq *jobs;
 	size_t jobs_cap;
-	struct resq *results;
 	CURLM *multi;
 	pthread_t thread;
 	int thread_started;
@@ -90,6 +90,7 @@ struct sms_state {
 	unsigned ndone, batch;
 	int64_t done_since_ms;
 };
+CHANQ_RESULTS_FIRST(struct sms_state);
 
 static int64_t sms_now_ms(void)
 {
@@ -478,18 +479,6 @@ static int sms_submit(void *state, const struct herald_msg *m)
 	return 0;
 }
 
-static int sms_poll(void *state, struct herald_result *out, int max)
-{
-	struct sms_state *st = state;
-	return resq_pop(st->results, out, max);
-}
-
-static int sms_fd(void *state)
-{
-	struct sms_state *st = state;
-	return resq_fd(st->results);
-}
-
 static void sms_close(void *state)
 {
 	struct sms_state *st = state;
@@ -542,8 +531,8 @@ HERALD_CHANNEL_EXPORT = {
     .html_variant = NULL,
     .open = sms_open,
     .submit = sms_submit,
-    .poll = sms_poll,
-    .fd = sms_fd,
+    .poll = chanq_state_poll,
+    .fd = chanq_state_fd,
     .receipt = sms_receipt,
     .close = sms_close,
 };
