@@ -102,6 +102,38 @@ void letter_from_msg(struct letter *l, const struct herald_msg *m, const char *s
 	l->large_print = acc && strstr(acc, "large-print") != NULL;
 }
 
+int letter_dup(struct letter *dst, const struct letter *src)
+{
+	const char *const in[] = {src->name,	  src->address, src->sender, src->locale,
+				  src->reference, src->subject, src->body,   src->font};
+	char *out[sizeof(in) / sizeof(in[0])] = {NULL};
+
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++)
+		if (in[i] && !(out[i] = strdup(in[i]))) {
+			while (i-- > 0)
+				free(out[i]);
+			return -1;
+		}
+	*dst = *src;
+	dst->name = out[0], dst->address = out[1], dst->sender = out[2], dst->locale = out[3];
+	dst->reference = out[4], dst->subject = out[5], dst->body = out[6], dst->font = out[7];
+	return 0;
+}
+
+void letter_release(struct letter *l)
+{
+	/* the strings letter_dup made: const only to the renderer */
+	free((char *)l->name);
+	free((char *)l->address);
+	free((char *)l->sender);
+	free((char *)l->locale);
+	free((char *)l->reference);
+	free((char *)l->subject);
+	free((char *)l->body);
+	free((char *)l->font);
+	memset(l, 0, sizeof(*l));
+}
+
 int letter_is_welsh(const char *locale)
 {
 	return locale && (locale[0] == 'c' || locale[0] == 'C') &&

@@ -31,6 +31,12 @@ struct letter {
  * heading from meta "fm.subject" (else m->subject), large print when meta
  * "citizen.accessibility" is "large-print". Pointers borrow from m. */
 void letter_from_msg(struct letter *l, const struct herald_msg *m, const char *sender);
+/* dst as a copy of src that owns its strings (name, address, sender,
+ * locale, reference, subject, body, font): what a job takes to a worker
+ * thread. 0, or -1 out of memory with nothing left allocated. Free the
+ * strings with letter_release. */
+int letter_dup(struct letter *dst, const struct letter *src);
+void letter_release(struct letter *l);
 /* Value of key in a NULL-terminated key, value list, or NULL. */
 const char *letter_meta(const char *const *meta, const char *key);
 /* 1 when the address has at least one non-blank line. */

@@ -41,10 +41,10 @@
 struct fax_job {
 	uint64_t msg_id;
 	unsigned attempt;
-	int large_print;
 	char number[20];
 	char ref[128];
-	char *event_id, *reference, *locale, *name, *address, *subject, *body;
+	char *event_id;
+	struct letter l; /* owns its strings (letter_dup) */
 };
 
 /* One upload in flight. */
@@ -75,22 +75,12 @@ struct fax_state {
 };
 CHANQ_RESULTS_FIRST(struct fax_state);
 
-static char *dup_or_null(const char *s)
-{
-	return s ? strdup(s) : NULL;
-}
-
 static void job_free(struct fax_job *j)
 {
 	if (!j)
 		return;
 	free(j->event_id);
-	free(j->reference);
-	free(j->locale);
-	free(j->name);
-	free(j->address);
-	free(j->subject);
-	free(j->body);
+	letter_release(&j->l);
 	free(j);
 }
 
@@ -134,7 +124,7 @@ static void fax_log_to(struct fax_state *st, const char *number, char *out, size
 /* Render the letter and start its upload. The job is consumed. */
 static void start_job(struct fax_state *st, struct fax_job *j)
 {
-	struct letter l = {0};
+	struct letter l = j->l; /* the job keeps the strings */
 	struct fax_xfer *x = NULL;
 	unsigned char *pdf = NULL;
 	size_t len = 0;
@@ -142,14 +132,7 @@ static void start_job(struct fax_state *st, struct fax_job *j)
 	char err[512], fname[160];
 	curl_mimepart *part;
 
-	l.name = j->name;
-	l.address = j->address;
 	l.sender = st->sender[0] ? st->sender : NULL;
-	l.locale = j->locale;
-	l.reference = j->reference;
-	l.subject = j->subject;
-	l.body = j->body;
-	l.large_print = j->large_print;
 	if (letter_render_mem(&l, &pdf, &len, &pages, err, sizeof(err)) != 0) {
 		resq_pushf(st->results, j->msg_id, HERALD_TEMPORARY, 0, NULL, NULL,
 			   "letter rendering failed: %s", err);
@@ -388,18 +371,16 @@ static int fax_submit(void *state, const struct herald_msg *m)
 		return -1;
 	j->msg_id = m->msg_id;
 	j->attempt = m->attempt;
-	j->large_print = l.large_print;
 	snprintf(j->number, sizeof(j->number), "%s", number);
 	fax_make_ref(m->event_id, m->attempt, j->ref, sizeof(j->ref));
-	j->event_id = strdup(m->event_id ? m->event_id : "");
-	j->reference = dup_or_null(l.reference);
-	j->locale = dup_or_null(l.locale);
-	j->name = dup_or_null(l.name);
 	/* a fax needs no window address; print the postal one when known */
-	j->address = dup_or_null(letter_meta(m->meta, "citizen.address"));
-	j->subject = dup_or_null(l.subject);
-	j->body = dup_or_null(l.body);
-	if (!j->event_id || (l.body && !j->body) || jobq_push(st->jobs, j) != 0) {
+	l.address = letter_meta(m->meta, "citizen.address");
+	if (letter_dup(&j->l, &l) != 0) {
+		free(j);
+		return -1;
+	}
+	j->event_id = strdup(m->event_id ? m->event_id : "");
+	if (!j->event_id || jobq_push(st->jobs, j) != 0) {
 		job_free(j);
 		return -1;
 	}

@@ -93,14 +93,9 @@ static void job_free(struct print_job *j)
 	if (!j)
 		return;
 	free(j->event_id);
-	free(j->reference);
 	free(j->citizen_id);
 	free(j->template_name);
-	free(j->locale);
-	free(j->name);
-	free(j->address);
-	free(j->subject);
-	free(j->body);
+	letter_release(&j->l);
 	free(j);
 }
 
@@ -138,21 +133,14 @@ static void track_add(struct print_state *st, const struct print_job *j, int job
 
 static void handle_job(struct print_state *st, struct print_job *j)
 {
-	struct letter l = {0};
+	struct letter l = j->l; /* the job keeps the strings */
 	unsigned char *pdf = NULL;
 	size_t len = 0;
 	int pages = 0, perm = 0, job;
 	char err[512], ref[200], to[128];
 
-	l.name = j->name;
-	l.address = j->address;
 	l.sender = st->sender[0] ? st->sender : NULL;
-	l.locale = j->locale;
-	l.reference = j->reference;
-	l.subject = j->subject;
-	l.body = j->body;
-	l.large_print = j->large_print;
-	print_log_to(st, j->address, to, sizeof(to));
+	print_log_to(st, l.address, to, sizeof(to));
 	if (letter_render_mem(&l, &pdf, &len, &pages, err, sizeof(err)) != 0) {
 		resq_pushf(st->results, j->msg_id, HERALD_TEMPORARY, 0, NULL, NULL,
 			   "letter rendering failed: %s", err);
@@ -426,18 +414,14 @@ static int print_submit(void *state, const struct herald_msg *m)
 		return -1;
 	j->msg_id = m->msg_id;
 	j->attempt = m->attempt;
-	j->large_print = l.large_print;
+	if (letter_dup(&j->l, &l) != 0) {
+		free(j);
+		return -1;
+	}
 	j->event_id = strdup(m->event_id ? m->event_id : "");
-	j->reference = dup_or_null(l.reference);
 	j->citizen_id = dup_or_null(m->citizen_id);
 	j->template_name = dup_or_null(m->template_name);
-	j->locale = dup_or_null(l.locale);
-	j->name = dup_or_null(l.name);
-	j->address = dup_or_null(l.address);
-	j->subject = dup_or_null(l.subject);
-	j->body = dup_or_null(l.body);
-	if (!j->event_id || (l.address && !j->address) || (l.body && !j->body) ||
-	    jobq_push(st->jobs, j) != 0) {
+	if (!j->event_id || jobq_push(st->jobs, j) != 0) {
 		job_free(j);
 		return -1;
 	}

@@ -6,13 +6,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "letter.h"
+
 /* One letter to print, copied out of the herald_msg at submit(). */
 struct print_job {
 	uint64_t msg_id;
 	unsigned attempt;
-	int large_print;
-	char *event_id, *reference, *citizen_id, *template_name, *locale;
-	char *name, *address, *subject, *body;
+	char *event_id, *citizen_id, *template_name;
+	struct letter l; /* owns its strings (letter_dup) */
 };
 
 /* ---- spool.c ---- */

@@ -142,9 +142,9 @@ int spool_write(const char *dir, const struct print_job *j, const unsigned char 
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	o = json_pack("{s:s, s:s, s:I, s:i, s:s, s:s?, s:s?, s:s?, s:s?, s:b, s:i, s:s}",
 		      "event_id", j->event_id ? j->event_id : "", "file", pdfname, "bytes",
-		      (json_int_t)len, "pages", pages, "sha256", hex, "reference", j->reference,
+		      (json_int_t)len, "pages", pages, "sha256", hex, "reference", j->l.reference,
 		      "citizen_id", j->citizen_id, "template", j->template_name, "locale",
-		      j->locale, "large_print", j->large_print, "attempt", (int)j->attempt,
+		      j->l.locale, "large_print", j->l.large_print, "attempt", (int)j->attempt,
 		      "created", ts);
 	line = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	if (!line) {

@@ -76,6 +76,34 @@ static void test_date(void **st)
 	assert_int_equal(letter_format_date(day(2026, 11, 22), "en", out, 0), -1);
 }
 
+/* A job's copy owns its strings: equal, not shared, NULLs kept, freed. */
+static void test_dup(void **st)
+{
+	char body[] = "Dear Ada,\n\n*Pay* by Friday.";
+	struct letter src = {.name = "Ada Lovelace",
+			     .address = "1 Stryd\nAbertawe",
+			     .locale = "cy",
+			     .subject = "Pay",
+			     .body = body,
+			     .large_print = 1},
+		      copy;
+
+	(void)st;
+	assert_int_equal(letter_dup(&copy, &src), 0);
+	body[0] = 'X'; /* the source changes; the copy does not */
+	assert_string_equal(copy.body, "Dear Ada,\n\n*Pay* by Friday.");
+	assert_ptr_not_equal(copy.name, src.name);
+	assert_string_equal(copy.name, "Ada Lovelace");
+	assert_string_equal(copy.address, "1 Stryd\nAbertawe");
+	assert_string_equal(copy.locale, "cy");
+	assert_null(copy.reference);
+	assert_null(copy.sender);
+	assert_int_equal(copy.large_print, 1);
+	letter_release(&copy);
+	assert_null(copy.name);
+	assert_null(copy.body);
+}
+
 static void test_is_welsh(void **st)
 {
 	(void)st;
@@ -287,10 +315,15 @@ static void test_render_file_error(void **st)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_date),	   cmocka_unit_test(test_is_welsh),
-	    cmocka_unit_test(test_markup),	   cmocka_unit_test(test_sender),
-	    cmocka_unit_test(test_from_msg),	   cmocka_unit_test(test_render),
-	    cmocka_unit_test(test_render_hostile), cmocka_unit_test(test_render_file_error),
+	    cmocka_unit_test(test_date),
+	    cmocka_unit_test(test_dup),
+	    cmocka_unit_test(test_is_welsh),
+	    cmocka_unit_test(test_markup),
+	    cmocka_unit_test(test_sender),
+	    cmocka_unit_test(test_from_msg),
+	    cmocka_unit_test(test_render),
+	    cmocka_unit_test(test_render_hostile),
+	    cmocka_unit_test(test_render_file_error),
 	};
 	int rc;
 
