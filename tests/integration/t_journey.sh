@@ -18,12 +18,8 @@ mkdir -p "$T/sink"
 (cd "$T/sink" && exec "$SINK" -u root -f RCPT -B "550 5.1.1 user unknown" 127.0.0.1:$SMTP_PORT 16) \
 	>"$T/sink.log" 2>&1 &
 track_pid $!
-GW_PORT=$(free_port)
-python3 "$HERALD_SRC/tests/integration/sms_gateway.py" "$GW_PORT" "$T/gateway.jsonl" \
-	>"$T/gateway.log" 2>&1 &
-track_pid $!
+start_sms_gateway
 wait_for 10 sh -c "printf 'QUIT\r\n' | timeout 2 python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", $SMTP_PORT), 1)'"
-wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$GW_PORT/json"
 
 write_conf "
 [channel.email]
