@@ -332,7 +332,6 @@ int ingest_drain(struct router *r, int max)
 	argv[argc] = "herald_accept", lens[argc++] = 13;
 	argv[argc] = "0", lens[argc++] = 1;
 	argv[argc] = nowbuf, lens[argc++] = strlen(nowbuf);
-	argv[argc] = ttl, lens[argc++] = strlen(ttl);
 	while (b->n < max) {
 		struct pending *p = &b->ps[b->n];
 		zmq_msg_t *body = &bodies[b->n];

@@ -5,7 +5,7 @@
  * turn. Keys are computed inside (standalone Redis or Sentinel; not Redis
  * Cluster).
  *
- * herald_accept  ARGV: now_ms, ttl_s (unused), then per event 5 values:
+ * herald_accept  ARGV: now_ms, then per event 5 values:
  *                event_id, stream, event_json, citizen, tx
  *   Dedup and enqueue in one step per event: HSETNX herald:msg:<id> status
  *   accepted says whether the id is new (1) or a duplicate (0); a new one
@@ -30,7 +30,7 @@ const char herald_lua_library[] =
     "#!lua name=herald\n"
     "local function accept(keys, argv)\n"
     "  local now, out = argv[1], {}\n"
-    "  for i = 3, #argv, 5 do\n"
+    "  for i = 2, #argv, 5 do\n"
     "    local id, stream = argv[i], argv[i + 1]\n"
     "    local mk = 'herald:msg:' .. id\n"
     "    if redis.call('HSETNX', mk, 'status', 'accepted') == 0 then\n"

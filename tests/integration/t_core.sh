@@ -173,7 +173,7 @@ while [ $i -le 600 ]; do
 	set -- "$@" "bp-$i" herald:q:normal "$(ev "bp-$i" c-file)" c-file "bp-$i"
 	i=$((i + 1))
 done
-rcli FCALL herald_accept 0 "$(date +%s)000" 3600 "$@" >/dev/null
+rcli FCALL herald_accept 0 "$(date +%s)000" "$@" >/dev/null
 set --
 publish "$(ev during-backlog-1 c-file)" >"$T/acks-bp"
 expect_eq "an event published during the backlog is accepted" \
@@ -234,7 +234,7 @@ expect_grep "SIGTERM stops heraldd cleanly" 'heraldd: stopped' "$T/heraldd.out"
 # As if heraldd died right after herald_accept and its read: the hash holds
 # the status alone and the entry is pending for this consumer.
 printf '\n[queue]\nconsumer = t-core\n' >>"$T/herald.conf"
-rcli FCALL herald_accept 0 "$(date +%s)000" 3600 rec-1 herald:q:normal "$(ev rec-1 c-file ',"transaction_id":"tx-rec"')" \
+rcli FCALL herald_accept 0 "$(date +%s)000" rec-1 herald:q:normal "$(ev rec-1 c-file ',"transaction_id":"tx-rec"')" \
 	c-file tx-rec >/dev/null
 expect_eq "herald_accept left the status alone in the hash" "status accepted" \
 	"$(rcli HGETALL herald:msg:rec-1 | tr '\n' ' ' | sed 's/ $//')"
