@@ -60,7 +60,7 @@ struct msg {
 	const char **meta;
 	char reference[24];
 	char engaged[33];     /* channel the citizen engaged on in this transaction */
-	char note[160];	      /* said in the "sending" record instead of the subject */
+	char note[160];	      /* said in the "sending" record instead of template and locale */
 	struct rbatch *batch; /* the read it arrived with, until prepared */
 	int fresh;	      /* read as herald_accept queued it: no hash read */
 	int first_touch;      /* no transition of it written yet: the next one

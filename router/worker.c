@@ -303,7 +303,12 @@ static int submit(struct router *r, struct msg *m)
 	 * without it means; the reference follows from tx (tx_reference). */
 	snprintf(idx, sizeof(idx), "%d", m->plan_idx);
 	const char *kv[] = {"plan", m->plan, "plan_idx", idx};
-	s = step_of("sending", m->note[0] ? m->note : m->subject ? m->subject : "");
+	/* What was sent, without what it said: the rendered subject carries
+	 * the citizen's personalisation, which stays out of the logs. */
+	char what[EVENT_MAX_ID + 64];
+	snprintf(what, sizeof(what), "template %s, locale %s", m->ev.template_name,
+		 m->locale ? m->locale : "-");
+	s = step_of("sending", m->note[0] ? m->note : what);
 	s.kv = kv;
 	s.nkv = m->plan_idx || !m->first_touch ? 2 : 1;
 	state_step(r, m, &s);

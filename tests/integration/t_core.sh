@@ -106,6 +106,10 @@ expect_grep "file channel wrote the rendered subject" \
 	"$T/spool/file.jsonl"
 expect_grep "file channel wrote the rendered body with the reference" \
 	'"event_id":"good-1".*"body":"Dear Ada,.*HX-[2-9A-Z]{4}-[2-9A-Z]{4}' "$T/spool/file.jsonl"
+expect_grep "the sending record names template and locale" \
+	'good-1: .*status=sending \(template appointment-reminder, locale [a-zA-Z-]+\)' "$T/log/delivery.log"
+expect_eq "the logs do not carry the rendered subject (personalisation)" 0 \
+	"$(cat "$T/log/delivery.log" "$T/log/delivery.jsonl" | grep -c 'Reminder: your appointment')"
 expect_eq "the duplicate was not queued again (one accepted line)" 1 \
 	"$(grep -c 'good-1: .*status=accepted' "$T/log/delivery.log")"
 expect_eq "the duplicate was not written twice" 1 "$(grep -c '"event_id":"good-1"' "$T/spool/file.jsonl")"
