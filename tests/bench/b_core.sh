@@ -91,9 +91,13 @@ cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 rcli CONFIG RESETSTAT >/dev/null
 hd_cpu0=$(cpu_ticks "$HERALDD_PID")
 rd_cpu0=$(cpu_ticks "$REDIS_PID")
+# all CPUs' busy and steal ticks (/proc/stat), to tell how loaded the box was
+sys_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $9; exit }' /proc/stat; }
+sys0=$(sys_ticks)
 "$BIN/tests/bench/loadgen" -e "tcp://127.0.0.1:$INGEST_PORT" -n "$N" -w "$W" -c "$C" \
 	-p core -t "$TIMEOUT" >"$T/loadgen.out" 2>&1
 lg_rc=$?
+sys1=$(sys_ticks) # at the last ack; the last delivery follows within a p99
 sed 's/^/  /' "$T/loadgen.out"
 [ $lg_rc -eq 0 ] || fail "loadgen against heraldd failed (rc $lg_rc); see $T"
 wait $FOLLOW_PID
@@ -169,8 +173,16 @@ hz=$(getconf CLK_TCK)
 cpu_us() { awk -v a="$1" -v b="$2" -v hz="$hz" -v n="$N" 'BEGIN { printf "%.0f", (b - a) / hz * 1e6 / n }'; }
 hd_us=$(cpu_us "$hd_cpu0" "$hd_cpu1")
 rd_us=$(cpu_us "$rd_cpu0" "$rd_cpu1")
-echo "core: CPU per event: heraldd $hd_us us, redis-server $rd_us us" \
+lg_us=$(awk -v c="$(kv cpu_ms "$T/loadgen.out")" -v n="$N" 'BEGIN { printf "%.0f", c * 1000 / n }')
+fw_us=$(awk -v c="$(kv cpu_ms "$T/follow.out")" -v n="$N" 'BEGIN { printf "%.0f", c * 1000 / n }')
+echo "core: CPU per event: heraldd $hd_us us, redis-server $rd_us us;" \
+	"harness: loadgen $lg_us us, follower $fw_us us" \
 	"(wall per event at the end-to-end rate: $(awk -v r="$events_per_s" 'BEGIN { if (r > 0) printf "%.0f", 1e6 / r }') us)"
+# Whole machine while the publisher ran: busy (all processes, both CPUs)
+# and stolen by the hypervisor, per event; 2 CPUs give 2 x wall.
+echo "$sys0 $sys1" | awk -v hz="$hz" -v n="$N" '{
+	printf "core: machine per event: busy %.0f us, steal %.0f us (of %d CPUs)\n",
+		($3 - $1) / hz * 1e6 / n, ($4 - $2) / hz * 1e6 / n, '"$(nproc)"' }'
 echo "core: ceilings: ZMQ round trip (window $W) $zmq_per_s/s," \
 	"redis XADD -P 64 $xadd_per_s/s, redis HGETALL -P 64 $hgetall_per_s/s"
 echo "core: ratio events_per_s / ceiling: ZMQ $r_zmq, XADD $r_xadd, HGETALL $r_hgetall"

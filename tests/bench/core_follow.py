@@ -10,7 +10,7 @@ a message fails for good, or after TIMEOUT_S without a new delivered record.
 Only then are the delivered records parsed. Prints one line:
 
     delivered=<n> failed=<n> last_ms=<epoch ms of the last delivered record>
-    p50_ms=<..> p99_ms=<..> max_ms=<..>
+    p50_ms=<..> p99_ms=<..> max_ms=<..> cpu_ms=<own CPU while following>
 
 (delays: the delivered record's "delay", accepted -> written). Exit 0 when
 N were delivered, 1 otherwise.
@@ -76,6 +76,8 @@ def main():
         time.sleep(0.25)
     if f:
         f.close()
+    t = os.times()
+    cpu_ms = (t.user + t.system) * 1000.0  # while following, before the parse
     lines = [line for line in open(path, "rb") if DELIVERED in line] if f else []
     delays, last = [], 0
     for line in lines:
@@ -83,9 +85,9 @@ def main():
         delays.append(float(rec["delay"]) * 1000.0)
         last = max(last, ts_ms(rec["ts"]))
     delays.sort()
-    print("delivered=%d failed=%d last_ms=%d p50_ms=%.1f p99_ms=%.1f max_ms=%.1f"
+    print("delivered=%d failed=%d last_ms=%d p50_ms=%.1f p99_ms=%.1f max_ms=%.1f cpu_ms=%.0f"
           % (len(lines), failed, last, pct(delays, 0.50), pct(delays, 0.99),
-             delays[-1] if delays else 0.0))
+             delays[-1] if delays else 0.0, cpu_ms))
     return 0 if len(lines) >= want and not failed else 1
 
 

@@ -10,7 +10,7 @@
  *
  * Prints a human line, the ack latency (send -> ack) and one machine line:
  *   loadgen: start_ms=<epoch ms of the first send> end_ms=<last ack>
- *            accepted=<n> accepted_per_s=<rate>
+ *            accepted=<n> accepted_per_s=<rate> cpu_ms=<own user+system CPU>
  * Exit 0 when every event was accepted, 1 when any was not (or no ack came
  * within TIMEOUT_S of the previous one), 2 on a usage or setup error.
  * No retries: a benchmark that needs them has already failed.
@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <zmq.h>
 
@@ -57,6 +58,18 @@ static int status_of(const char *ack)
 	return ST_OTHER;
 }
 
+/* This process's own CPU time (user + system), so the benchmark can say how
+ * much of the machine the publisher took from what it measures. */
+static long cpu_ms(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return -1;
+	return (long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+	       (long)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+}
+
 static void report(long sent, long acked, const long *counts, int64_t *lat_us, long window,
 		   int64_t start_real_us, int64_t elapsed_us)
 {
@@ -75,8 +88,9 @@ static void report(long sent, long acked, const long *counts, int64_t *lat_us, l
 		       (double)lat_us[acked - 1] / 1000.0);
 	}
 	printf(
-	    "loadgen: start_ms=%" PRId64 " end_ms=%" PRId64 " accepted=%ld accepted_per_s=%.0f\n",
-	    start_real_us / 1000, (start_real_us + elapsed_us) / 1000, counts[ST_ACCEPTED], rate);
+	    "loadgen: start_ms=%" PRId64 " end_ms=%" PRId64 " accepted=%ld accepted_per_s=%.0f cpu_ms=%ld\n",
+	    start_real_us / 1000, (start_real_us + elapsed_us) / 1000, counts[ST_ACCEPTED], rate,
+	    cpu_ms());
 }
 
 static int usage(void)
