@@ -47,6 +47,9 @@ struct config *config_load(const char *path, char *err, int errlen)
 		goto fail;
 
 	c->redis_host = conf_get_def(c->ini, "redis", "host", "127.0.0.1");
+	c->redis_socket = conf_get(c->ini, "redis", "socket");
+	if (c->redis_socket && !*c->redis_socket)
+		c->redis_socket = NULL;
 	c->redis_password = conf_get(c->ini, "redis", "password");
 	c->ingest_endpoint = conf_get_def(c->ini, "ingest", "endpoint", "tcp://127.0.0.1:7400");
 	c->log_file = conf_get_def(c->ini, "log", "file", "/var/log/herald/delivery.log");
@@ -75,6 +78,12 @@ struct config *config_load(const char *path, char *err, int errlen)
 	    get_int(c, "queue", "retention_days", 30, 1, 3650, &c->retention_days, err, errlen))
 		goto fail;
 	c->claim_idle_ms *= 1000;
+	if (c->redis_socket && strlen(c->redis_socket) >= 108) { /* sun_path */
+		snprintf(err, (size_t)errlen,
+			 "%s: [redis] socket: path longer than a Unix socket allows (107 bytes)",
+			 path);
+		goto fail;
+	}
 	if (strncmp(c->ingest_endpoint, "tcp://", 6) && strncmp(c->ingest_endpoint, "ipc://", 6)) {
 		snprintf(err, (size_t)errlen,
 			 "%s: [ingest] endpoint = '%s': expected tcp:// or ipc://", path,

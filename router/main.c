@@ -328,7 +328,8 @@ int main(int argc, char **argv)
 	r.inflight = idmap_new();
 	r.evcache = evcache_new(16384);
 	r.rdb =
-	    rdb_new(r.cfg->redis_host, r.cfg->redis_port, r.cfg->redis_password, r.cfg->redis_db);
+	    rdb_new(r.cfg->redis_host, r.cfg->redis_port, r.cfg->redis_socket, r.cfg->redis_password,
+		    r.cfg->redis_db);
 	if (!r.zctx || !r.inflight || !r.rdb || !r.evcache) {
 		log_msg(LOG_L_ERR, "out of memory");
 		goto out;
@@ -367,8 +368,8 @@ int main(int argc, char **argv)
 		log_msg(LOG_L_ERR, "%s", err);
 		goto out;
 	}
-	log_info("heraldd: ready: ingest %s, redis %s:%d, %zu templates, %d channels, consumer %s",
-		 r.cfg->ingest_endpoint, r.cfg->redis_host, r.cfg->redis_port,
+	log_info("heraldd: ready: ingest %s, redis %s, %zu templates, %d channels, consumer %s",
+		 r.cfg->ingest_endpoint, rdb_where(r.rdb),
 		 tstore_count(r.templates), r.chans.n, r.consumer);
 	sd_notify(0, "READY=1");
 	loop(&r);

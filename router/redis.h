@@ -14,12 +14,15 @@ struct rdb;
 /* reply is NULL when the connection failed before the reply arrived. */
 typedef void (*rdb_cb)(redisReply *reply, void *arg);
 
-struct rdb *rdb_new(const char *host, int port, const char *password, int db);
+/* sock (a Unix socket path) when set, else host:port over TCP. */
+struct rdb *rdb_new(const char *host, int port, const char *sock, const char *password, int db);
 void rdb_free(struct rdb **r);
 /* (Re)connect and load the function library. 0 or -1 (reason in rdb_err). */
 int rdb_connect(struct rdb *r);
 int rdb_ok(const struct rdb *r);
 const char *rdb_err(const struct rdb *r);
+/* Where the connection goes, for messages: "host:port" or the socket path. */
+const char *rdb_where(const struct rdb *r);
 
 /* Queue a command (argv form; lens may be NULL for C strings). */
 void rdb_cmd(struct rdb *r, rdb_cb cb, void *arg, int argc, const char **argv, const size_t *lens);

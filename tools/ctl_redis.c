@@ -49,6 +49,7 @@ redisContext *ctl_redis_open(const struct ctl *c, const char *cmd)
 {
 	const char *host = conf_get_def(c->conf, "redis", "host", "127.0.0.1");
 	const char *port_s = conf_get_def(c->conf, "redis", "port", "6379");
+	const char *sock = conf_get(c->conf, "redis", "socket");
 	const char *password = conf_get(c->conf, "redis", "password");
 	const char *db_s = conf_get_def(c->conf, "redis", "db", "0");
 	struct timeval ct = {CTL_CONNECT_TIMEOUT_S, 0}, io = {CTL_IO_TIMEOUT_S, 0};
@@ -66,10 +67,17 @@ redisContext *ctl_redis_open(const struct ctl *c, const char *cmd)
 			c->conf_path, db_s);
 		return NULL;
 	}
-	rc = redisConnectWithTimeout(host, (int)port, ct);
+	if (sock && *sock)
+		rc = redisConnectUnixWithTimeout(sock, ct);
+	else
+		rc = redisConnectWithTimeout(host, (int)port, ct);
 	if (!rc || rc->err) {
-		fprintf(stderr, "heraldctl %s: cannot reach redis at %s:%ld: %s\n", cmd, host, port,
-			rc ? rc->errstr : "out of memory");
+		if (sock && *sock)
+			fprintf(stderr, "heraldctl %s: cannot reach redis at %s: %s\n", cmd, sock,
+				rc ? rc->errstr : "out of memory");
+		else
+			fprintf(stderr, "heraldctl %s: cannot reach redis at %s:%ld: %s\n", cmd,
+				host, port, rc ? rc->errstr : "out of memory");
 		if (rc)
 			redisFree(rc);
 		return NULL;

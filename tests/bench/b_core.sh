@@ -20,6 +20,8 @@
 #
 #   CORE_EVENTS (100000)  CORE_WINDOW (1024)  CORE_CITIZENS (8)
 #   CORE_BATCH ([queue] batch, 1024)  CORE_TIMEOUT (60: s without progress)
+#   CORE_REDIS (tcp: heraldd and redis-benchmark reach Redis on 127.0.0.1;
+#               socket: both over its Unix socket, [redis] socket)
 #   CORE_PERF=1: perf record heraldd and redis-server during the run (data in $T, kept)
 set -u
 HERALD_BUILD=${HERALD_BUILD:-$(pwd)/build}
@@ -55,7 +57,13 @@ start_redis
 # (about a fifth of its CPU), a cost a production server pays on its own
 # schedule, not per event. Only the bench's server is changed.
 rcli CONFIG SET auto-aof-rewrite-min-size 4gb >/dev/null || fail "redis CONFIG SET failed"
-echo "redis: $(redis-server --version | cut -d' ' -f3) on 127.0.0.1:$REDIS_PORT," \
+RMODE=${CORE_REDIS:-tcp}
+case $RMODE in
+tcp) RWHERE="127.0.0.1:$REDIS_PORT" RBENCH_AT="-p $REDIS_PORT" ;;
+socket) RWHERE="$REDIS_SOCK (Unix socket)" RBENCH_AT="-s $REDIS_SOCK" ;;
+*) fail "CORE_REDIS=$RMODE: expected tcp or socket" ;;
+esac
+echo "redis: $(redis-server --version | cut -d' ' -f3) on $RWHERE," \
 	"appendonly yes, appendfsync everysec (durable within 1 s, not per event)," \
 	"auto-aof-rewrite-min-size 4gb (no AOF rewrite during the run)"
 i=1
@@ -68,6 +76,7 @@ write_conf "
 [queue]
 batch = $BATCH
 "
+[ "$RMODE" = socket ] && sed -i "s|^port = $REDIS_PORT\$|&\nsocket = $REDIS_SOCK|" "$T/herald.conf"
 start_heraldd
 
 if [ "${CORE_PERF:-0}" = 1 ]; then
@@ -149,7 +158,8 @@ zmq_per_s=$(kv accepted_per_s "$T/echo.out")
 # redis-benchmark: 50 clients x 64 pipelined (its default clients); rate
 # from its final "N requests per second" line.
 rbench() {
-	redis-benchmark -p "$REDIS_PORT" -n 200000 -P 64 -q "$@" 2>&1 | tr '\r' '\n' |
+	# shellcheck disable=SC2086 # RBENCH_AT is two words
+	redis-benchmark $RBENCH_AT -n 200000 -P 64 -q "$@" 2>&1 | tr '\r' '\n' |
 		sed -n 's/.*: \([0-9.]*\) requests per second.*/\1/p' | tail -n 1
 }
 xadd_per_s=$(rbench XADD herald:bench '*' id x c y)

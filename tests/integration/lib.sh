@@ -115,7 +115,10 @@ free_port() {
 start_redis() {
 	REDIS_PORT=$(free_port)
 	mkdir -p "$T/redis"
+	# also on a Unix socket ($REDIS_SOCK) for the [redis] socket tests
+	REDIS_SOCK=$T/redis/redis.sock
 	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly yes \
+		--unixsocket "$REDIS_SOCK" --unixsocketperm 700 \
 		--appendfsync everysec --dir "$T/redis" --daemonize no \
 		--logfile "$T/redis/redis.log" &
 	REDIS_PID=$!
