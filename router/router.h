@@ -24,6 +24,8 @@
 #define KEY_CITIZEN "herald:citizen:"
 #define KEY_SCHED "herald:sched"
 #define KEY_DEAD "herald:dead"
+/* The message-hash reason heraldctl dead replay leaves (tools/cmd_dead.c). */
+#define REASON_REPLAYED "replayed by operator"
 #define KEY_REF "herald:ref:"
 #define KEY_ENGAGED "herald:engaged:"
 #define GROUP "herald"
@@ -134,6 +136,7 @@ struct step {
 	int nkv;
 	int no_channel;	  /* the record names no channel */
 	int journal_only; /* log and journal it; the message state is unchanged */
+	int log_only;	  /* the delivery logs, PUB and callbacks only: Redis has it */
 	int finished_ok;  /* delivered (or sent, final): the event is not kept */
 };
 void state_step(struct router *r, struct msg *m, const struct step *s);

@@ -430,6 +430,8 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 		metrics_status(m->chan && !s->no_channel ? m->chan->name : "-", s->status);
 	if (s->fulfilled_ms >= 0)
 		metrics_fulfilled((double)s->fulfilled_ms / 1000.0);
+	if (s->log_only)
+		return;
 
 	/* the message-hash fields of this transition; channel, to and attempt
 	 * only when the hash does not hold them already */

@@ -496,6 +496,15 @@ static void prepare(struct router *r, struct msg *m)
 			goto drop;
 		}
 		status = load_state(r, m);
+		if (!strcmp(status, "accepted") && sget(st, "reason") &&
+		    !strcmp(sget(st, "reason"), REASON_REPLAYED)) {
+			/* heraldctl dead replay wrote the journey; the delivery
+			 * logs hear of it here, before the message goes on */
+			s = step_of("accepted", "replayed from the dead-letter list by an operator");
+			s.no_channel = 1;
+			s.log_only = 1;
+			state_step(r, m, &s);
+		}
 		ev_json = sget(st, "event") ? sget(st, "event") : m->entry_ev;
 		if (!ev_json) {
 			s = step_of("permanent-failure", "stored event is unreadable");

@@ -208,7 +208,7 @@ static int replay_once(redisContext *rc, const char *id, long long ttl_s)
 	redisAppendCommand(rc,
 			   "HSET %s status accepted plan %s plan_idx 0 attempt 0 reason %s "
 			   "updated_ms %lld",
-			   msgkey, "", "replayed by operator", (long long)now_ms());
+			   msgkey, "", REASON_REPLAYED, (long long)now_ms());
 	/* Left from the last journey, they would mislead the next one. */
 	redisAppendCommand(rc, "HDEL %s final sent_ms", msgkey);
 	redisAppendCommand(rc, "LREM " KEY_DEAD " 0 %s", id);

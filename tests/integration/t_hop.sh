@@ -97,6 +97,12 @@ expect_eq "C: dead replay exits 0" 0 $?
 check "C: replayed with a fresh plan, delivered on file" \
 	wait_for 20 grep -q 'c-1: .*channel=file.*status=delivered' "$LOG"
 expect_eq "C: no longer in herald:dead" 0 "$(rcli LLEN herald:dead)"
+expect_grep "C: the delivery log says it was replayed, before it went on" \
+	'c-1: .*status=accepted \(replayed from the dead-letter list by an operator\)' "$LOG"
+expect_eq "C: ... once, between exhausted and the new attempt" "exhausted accepted sending" \
+	"$(grep 'c-1: ' "$LOG" | sed -n 's/.*status=\([a-z-]*\).*/\1/p' | grep -A2 '^exhausted$' | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "C: the journey holds the replay once (heraldctl's record; heraldd only logs it)" 1 \
+	"$(rcli LRANGE "herald:tx:$(rcli HGET herald:msg:c-1 tx)" 0 -1 | grep -c 'replayed from the dead-letter list')"
 
 stop_heraldd
 
