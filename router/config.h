@@ -11,7 +11,7 @@ struct config {
 	/* [redis] */
 	const char *redis_host;
 	int redis_port;
-	const char *redis_socket; /* Unix socket path; NULL: host and port */
+	const char *redis_socket;   /* Unix socket path; NULL: host and port */
 	const char *redis_password; /* never logged */
 	int redis_db;
 	/* [ingest] */

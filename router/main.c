@@ -327,9 +327,8 @@ int main(int argc, char **argv)
 	r.zctx = zmq_ctx_new();
 	r.inflight = idmap_new();
 	r.evcache = evcache_new(16384);
-	r.rdb =
-	    rdb_new(r.cfg->redis_host, r.cfg->redis_port, r.cfg->redis_socket, r.cfg->redis_password,
-		    r.cfg->redis_db);
+	r.rdb = rdb_new(r.cfg->redis_host, r.cfg->redis_port, r.cfg->redis_socket,
+			r.cfg->redis_password, r.cfg->redis_db);
 	if (!r.zctx || !r.inflight || !r.rdb || !r.evcache) {
 		log_msg(LOG_L_ERR, "out of memory");
 		goto out;
@@ -369,8 +368,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_info("heraldd: ready: ingest %s, redis %s, %zu templates, %d channels, consumer %s",
-		 r.cfg->ingest_endpoint, rdb_where(r.rdb),
-		 tstore_count(r.templates), r.chans.n, r.consumer);
+		 r.cfg->ingest_endpoint, rdb_where(r.rdb), tstore_count(r.templates), r.chans.n,
+		 r.consumer);
 	sd_notify(0, "READY=1");
 	loop(&r);
 	rc = 0;

@@ -500,7 +500,8 @@ static void prepare(struct router *r, struct msg *m)
 		    !strcmp(sget(st, "reason"), REASON_REPLAYED)) {
 			/* heraldctl dead replay wrote the journey; the delivery
 			 * logs hear of it here, before the message goes on */
-			s = step_of("accepted", "replayed from the dead-letter list by an operator");
+			s = step_of("accepted",
+				    "replayed from the dead-letter list by an operator");
 			s.no_channel = 1;
 			s.log_only = 1;
 			state_step(r, m, &s);

@@ -87,10 +87,10 @@ static void report(long sent, long acked, const long *counts, int64_t *lat_us, l
 		       (double)lat_us[(acked - 1) * 99 / 100] / 1000.0,
 		       (double)lat_us[acked - 1] / 1000.0);
 	}
-	printf(
-	    "loadgen: start_ms=%" PRId64 " end_ms=%" PRId64 " accepted=%ld accepted_per_s=%.0f cpu_ms=%ld\n",
-	    start_real_us / 1000, (start_real_us + elapsed_us) / 1000, counts[ST_ACCEPTED], rate,
-	    cpu_ms());
+	printf("loadgen: start_ms=%" PRId64 " end_ms=%" PRId64
+	       " accepted=%ld accepted_per_s=%.0f cpu_ms=%ld\n",
+	       start_real_us / 1000, (start_real_us + elapsed_us) / 1000, counts[ST_ACCEPTED], rate,
+	       cpu_ms());
 }
 
 static int usage(void)
