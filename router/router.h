@@ -70,14 +70,11 @@ struct msg {
 	int ev_in_hash;	      /* the message hash holds the event */
 	char *entry_ev;	      /* the event as the stream entry carries it */
 	struct msg *cit_next; /* same citizen in the same read: one HGETALL */
-	/* what the message hash holds already (hw_known): state_step does
-	 * not rewrite channel, to and attempt when they did not change */
+	/* what the message hash's "at" holds (msgrec.h; "" unknown): state_step
+	 * does not rewrite it when it did not change */
 	struct pwrite *pw; /* this turn's held-back hash and journey writes */
 	uint64_t pw_gen;   /* ... valid while equal to the router's pw_gen */
-	int hw_known;
-	unsigned hw_attempt;
-	const struct chan *hw_chan;
-	char hw_to[160];
+	char hw_at[512];
 };
 
 /* XACKs of one loop turn, one command per stream (state_flush). */

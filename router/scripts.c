@@ -20,9 +20,10 @@
  * herald_due     ARGV: now_ms, limit
  *   Move due messages from herald:sched back onto their stream (the hash's
  *   "stream", else herald:q:normal; an entry without the event: the worker
- *   reads the message hash). A message whose hash is gone (expired, purged)
- *   is dropped from the schedule. ZREM first, so two heraldd instances
- *   never both take one. Returns the count.
+ *   reads the message hash). The citizen comes from the hash's "meta"
+ *   (util/msgrec.h), or its "citizen" in a hash written before "meta". A message whose hash is gone
+ * (expired, purged) is dropped from the schedule. ZREM first, so two heraldd instances never both
+ * take one. Returns the count.
  */
 #include "scripts.h"
 
@@ -50,9 +51,10 @@ const char herald_lua_library[] =
     "  for _, id in ipairs(ids) do\n"
     "    if redis.call('ZREM', 'herald:sched', id) == 1 then\n"
     "      local m = redis.call('HMGET', 'herald:msg:' .. id, 'status', 'stream', 'citizen', "
-    "'tx')\n"
+    "'tx', 'meta')\n"
     "      if m[1] then\n"
-    "        redis.call('XADD', m[2] or 'herald:q:normal', '*', 'id', id, 'c', m[3] or '', 't',\n"
+    "        local c = m[3] or (m[5] and string.match(m[5], '^%S+ %S+ (%S+)$')) or ''\n"
+    "        redis.call('XADD', m[2] or 'herald:q:normal', '*', 'id', id, 'c', c, 't',\n"
     "                   m[4] or id)\n"
     "        n = n + 1\n"
     "      end\n"

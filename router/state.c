@@ -12,6 +12,7 @@
 #include "callback.h"
 #include "log.h"
 #include "metrics.h"
+#include "msgrec.h"
 #include "router.h"
 #include "text.h"
 
@@ -433,48 +434,79 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 	if (s->log_only)
 		return;
 
-	/* the message-hash fields of this transition; channel, to and attempt
-	 * only when the hash does not hold them already */
+	/* the message-hash fields of this transition; "at" (channel,
+	 * attempt, plan, address: msgrec.h) only when the hash does not hold
+	 * that already */
 	const char *fk[48], *fv[48];
-	char upd[24], att[16], ful[24];
-	int nf = 0, chan_ok = m->chan && !s->no_channel;
+	char upd[24], ful[24], atbuf[sizeof(m->hw_at)], num[2][16];
+	int nf = 0, chan_ok = m->chan && !s->no_channel, at_new = 0;
 	if (!s->journal_only) {
 		fmt_int(now, upd);
 		fk[nf] = "status", fv[nf++] = s->status;
 		fk[nf] = "updated_ms", fv[nf++] = upd;
 		fk[nf] = "reason", fv[nf++] = s->reason ? s->reason : "";
-		if (!m->hw_known || m->hw_attempt != m->attempt) {
-			fmt_int(m->attempt, att);
-			fk[nf] = "attempt", fv[nf++] = att;
-		}
-		if (chan_ok && (!m->hw_known || m->hw_chan != m->chan ||
-				strcmp(m->hw_to, m->to_masked) != 0)) {
-			fk[nf] = "channel", fv[nf++] = m->chan->name;
-			fk[nf] = "to", fv[nf++] = m->to_masked;
-		}
 		if (s->ref && *s->ref)
 			fk[nf] = "ref", fv[nf++] = s->ref;
 		if (s->fulfilled_ms >= 0) {
 			fmt_int(s->fulfilled_ms, ful);
 			fk[nf] = "fulfilled_ms", fv[nf++] = ful;
 		}
+		struct msgrec_at at;
+		if (msgrec_at_parse(m->hw_at, &at) != 0) /* nothing known: all from m */
+			copy_to(at.to, sizeof(at.to), m->to_masked);
+		at.attempt = m->attempt;
+		at.plan_idx = m->plan_idx;
+		copy_to(at.plan, sizeof(at.plan), m->plan);
+		if (chan_ok) {
+			copy_to(at.channel, sizeof(at.channel), m->chan->name);
+			copy_to(at.to, sizeof(at.to), m->to_masked);
+		}
 		for (int i = 0; i + 1 < 2 * s->nkv && nf < 40; i += 2) {
-			fk[nf] = s->kv[i];
-			fv[nf++] = s->kv[i + 1];
+			const char *k = s->kv[i], *v = s->kv[i + 1];
+			if (!strcmp(k, "attempt"))
+				at.attempt = (unsigned)strtoul(v, NULL, 10);
+			else if (!strcmp(k, "plan_idx"))
+				at.plan_idx = atoi(v);
+			else if (!strcmp(k, "plan"))
+				copy_to(at.plan, sizeof(at.plan), v);
+			else
+				fk[nf] = k, fv[nf++] = v;
+		}
+		if (msgrec_at_format(atbuf, sizeof(atbuf), &at) == 0) {
+			if (strcmp(atbuf, m->hw_at) != 0) {
+				fk[nf] = "at", fv[nf++] = atbuf;
+				at_new = 1;
+			}
+		} else { /* cannot be packed (a space in a name): one by one */
+			static const char *const names[] = {"channel", "attempt", "plan_idx",
+							    "plan", "to"};
+			snprintf(num[0], sizeof(num[0]), "%u", at.attempt);
+			snprintf(num[1], sizeof(num[1]), "%d", at.plan_idx);
+			const char *vals[] = {at.channel, num[0], num[1], at.plan, at.to};
+			for (int i = 0; i < 5; i++)
+				fk[nf] = names[i], fv[nf++] = vals[i];
+			m->hw_at[0] = '\0';
 		}
 	}
 	/* The first transition of a message completes what herald_accept left
 	 * (the status alone) and puts the "accepted" record first in the
 	 * journey, which may be new: EXPIRE NX after the RPUSH. */
-	char acc[24], pre_text[REC_TEXT], pre_json[REC_JSON];
+	char acc[24], metabuf[2 * MSGREC_ID_MAX + 48], pre_text[REC_TEXT], pre_json[REC_JSON];
 	const char *pre = NULL;
 	int first = m->first_touch && !s->journal_only;
 	if (first) {
-		fmt_int(m->accepted_ms, acc);
-		fk[nf] = "accepted_ms", fv[nf++] = acc;
-		fk[nf] = "citizen", fv[nf++] = m->citizen;
+		struct msgrec_meta meta = {.accepted_ms = m->accepted_ms};
+		copy_to(meta.service, sizeof(meta.service), m->service);
+		copy_to(meta.citizen, sizeof(meta.citizen), m->citizen);
+		if (msgrec_meta_format(metabuf, sizeof(metabuf), &meta) == 0) {
+			fk[nf] = "meta", fv[nf++] = metabuf;
+		} else { /* cannot be packed: one by one */
+			fmt_int(m->accepted_ms, acc);
+			fk[nf] = "accepted_ms", fv[nf++] = acc;
+			fk[nf] = "citizen", fv[nf++] = m->citizen;
+			fk[nf] = "service", fv[nf++] = m->service;
+		}
 		fk[nf] = "tx", fv[nf++] = m->tx;
-		fk[nf] = "service", fv[nf++] = m->service;
 		if (m->ev.accepted_json) { /* as ingest logged it */
 			pre = m->ev.accepted_json;
 		} else if (m->ev.event_id) { /* else the event was unreadable */
@@ -520,19 +552,8 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 			 m->event_id);
 	if (s->dead)
 		rdb_cmdf(r->rdb, NULL, NULL, "LPUSH " KEY_DEAD " %s", m->event_id);
-	if (nf) {
-		/* now known to be in the hash, unless the extra fields set them */
-		m->hw_known = 1;
-		m->hw_attempt = m->attempt;
-		if (chan_ok) {
-			m->hw_chan = m->chan;
-			copy_to(m->hw_to, sizeof(m->hw_to), m->to_masked);
-		}
-		for (int i = 0; i + 1 < 2 * s->nkv; i += 2)
-			if (!strcmp(s->kv[i], "attempt") || !strcmp(s->kv[i], "channel") ||
-			    !strcmp(s->kv[i], "to"))
-				m->hw_known = 0;
-	}
+	if (at_new) /* now in the hash */
+		copy_to(m->hw_at, sizeof(m->hw_at), atbuf);
 	if (s->ack && m->stream_id[0]) {
 		ack_queue(r, m->stream[0] ? m->stream : "herald:q:normal", m->stream_id);
 		m->stream_id[0] = '\0'; /* acked once */

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "mask.h"
 #include "metrics.h"
+#include "msgrec.h"
 #include "router.h"
 #include "http.h"
 #include "template.h"
@@ -353,11 +354,18 @@ static int terminal(const char *status)
 	       !strcmp(status, "permanent-failure") || !strcmp(status, "rejected");
 }
 
+static const char *st_get(const char *name, void *arg)
+{
+	return sget(arg, name);
+}
+
 /* Fill the message from its Redis record; returns the status. */
 static const char *load_state(struct router *r, struct msg *m)
 {
 	const json_t *st = m->state;
 	int64_t now = now_ms();
+	struct msgrec_meta meta;
+	struct msgrec_at at;
 
 	/* a hash no transition was written to yet holds only the status: the
 	 * stream entry told tx, citizen and acceptance time */
@@ -365,26 +373,26 @@ static const char *load_state(struct router *r, struct msg *m)
 		snprintf(m->tx, sizeof(m->tx), "%s", sget(st, "tx"));
 	else if (!m->tx[0])
 		snprintf(m->tx, sizeof(m->tx), "%s", m->event_id);
-	snprintf(m->service, sizeof(m->service), "%s",
-		 sget(st, "service") ? sget(st, "service") : "-");
-	if (sget(st, "citizen"))
-		snprintf(m->citizen, sizeof(m->citizen), "%s", sget(st, "citizen"));
-	m->first_touch = !sget(st, "accepted_ms");
+	m->first_touch = !msgrec_read_meta(st_get, (void *)st, &meta);
+	snprintf(m->service, sizeof(m->service), "%s", meta.service[0] ? meta.service : "-");
+	if (meta.citizen[0])
+		snprintf(m->citizen, sizeof(m->citizen), "%s", meta.citizen);
 	m->ev_in_hash = sget(st, "event") != NULL;
-	m->accepted_ms = iget(st, "accepted_ms", m->accepted_ms ? m->accepted_ms : now);
-	m->plan_idx = (int)iget(st, "plan_idx", 0);
-	m->attempt = (unsigned)iget(st, "attempt", 0);
-	snprintf(m->plan, sizeof(m->plan), "%s", sget(st, "plan") ? sget(st, "plan") : "");
+	m->accepted_ms = meta.accepted_ms ? meta.accepted_ms
+			 : m->accepted_ms ? m->accepted_ms
+					  : now;
+	msgrec_read_at(st_get, (void *)st, &at);
+	m->plan_idx = at.plan_idx;
+	m->attempt = at.attempt;
+	snprintf(m->plan, sizeof(m->plan), "%s", at.plan);
 	tx_reference(m->tx, m->reference, sizeof(m->reference));
-	if (sget(st, "channel"))
-		m->chan = chans_find(&r->chans, sget(st, "channel"));
-	if (sget(st, "to"))
-		snprintf(m->to_masked, sizeof(m->to_masked), "%s", sget(st, "to"));
-	/* what the hash holds: state_step leaves unchanged fields alone */
-	m->hw_known = sget(st, "attempt") != NULL;
-	m->hw_attempt = m->attempt;
-	m->hw_chan = m->chan;
-	snprintf(m->hw_to, sizeof(m->hw_to), "%s", sget(st, "to") ? sget(st, "to") : "");
+	if (at.channel[0])
+		m->chan = chans_find(&r->chans, at.channel);
+	if (at.to[0])
+		snprintf(m->to_masked, sizeof(m->to_masked), "%s", at.to);
+	/* what the hash's "at" holds: state_step leaves it alone if unchanged
+	 * (an older hash without it gets it with the next transition) */
+	snprintf(m->hw_at, sizeof(m->hw_at), "%s", sget(st, "at") ? sget(st, "at") : "");
 	return sget(st, "status") ? sget(st, "status") : "accepted";
 }
 
@@ -704,7 +712,7 @@ static int take_fresh(struct router *r, struct msg *m, const char *accepted, con
 	m->accepted_ms = accepted_ms;
 	if (!m->tx[0])
 		snprintf(m->tx, sizeof(m->tx), "%s", m->event_id);
-	m->hw_known = 0; /* the hash holds the status only */
+	m->hw_at[0] = '\0'; /* the hash holds the status only */
 	return 0;
 }
 
@@ -1189,7 +1197,9 @@ static void apply_receipt(struct router *r, struct chan *c, const struct herald_
 		goto out;
 	}
 	status = load_state(r, m);
-	cur_ch = sget(m->state, "channel");
+	struct msgrec_at at;
+	msgrec_read_at(st_get, m->state, &at);
+	cur_ch = at.channel[0] ? at.channel : NULL;
 	cur_ref = sget(m->state, "ref");
 	sname = status_names[res->status <= 4 ? res->status : 0];
 	if (strcmp(status, "sent") != 0 || !cur_ch || strcmp(cur_ch, c->name) != 0 || !cur_ref ||

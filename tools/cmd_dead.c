@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "ctl_redis.h"
+#include "msgrec.h"
 #include "heraldctl.h"
 #include "router.h"
 #include "text.h"
@@ -30,14 +31,6 @@
 
 /* ---- dead list ---------------------------------------------------------- */
 
-static const char *elem(const redisReply *r, size_t i)
-{
-	if (r->type != REDIS_REPLY_ARRAY || i >= r->elements ||
-	    r->element[i]->type != REDIS_REPLY_STRING || !r->element[i]->len)
-		return "-";
-	return r->element[i]->str;
-}
-
 static int dead_list(redisContext *rc, int json)
 {
 	redisReply *ids = ctl_redis_cmd(rc, "dead", "LRANGE " KEY_DEAD " 0 -1");
@@ -48,17 +41,24 @@ static int dead_list(redisContext *rc, int json)
 	if (!ids || !rows)
 		goto out;
 	n = ids->type == REDIS_REPLY_ARRAY ? ids->elements : 0;
+	static const char *const names[] = {"citizen", "channel", "reason", "updated_ms",
+					    "status",  "meta",	  "at",	    NULL};
 	for (i = 0; i < n; i++)
-		redisAppendCommand(rc,
-				   "HMGET " KEY_MSG "%b citizen channel reason updated_ms status",
-				   ids->element[i]->str, ids->element[i]->len);
+		redisAppendCommand(
+		    rc, "HMGET " KEY_MSG "%b citizen channel reason updated_ms status meta at",
+		    ids->element[i]->str, ids->element[i]->len);
 	for (i = 0; i < n; i++) {
-		redisReply *h = ctl_redis_reply(rc, "dead");
+		redisReply *r = ctl_redis_reply(rc, "dead");
 		const char *id = ids->element[i]->str;
 		char when[40];
 		int dup = 0;
 		size_t j;
+		json_t *h;
 
+		if (!r)
+			goto out;
+		h = ctl_msg_fields(r, names);
+		freeReplyObject(r);
 		if (!h)
 			goto out;
 		json_array_foreach(rows, j, row)
@@ -67,15 +67,17 @@ static int dead_list(redisContext *rc, int json)
 				dup = 1;
 		}
 		if (!dup && id) {
-			ctl_format_ms(elem(h, 3), when, sizeof(when));
-			row = json_pack(
-			    "{s:s, s:s, s:s, s:s, s:s, s:s}", "event_id", id, "citizen", elem(h, 0),
-			    "channel", elem(h, 1), "when", when, "status", elem(h, 4), "reason",
-			    !strcmp(elem(h, 4), "-") ? "(message record expired)" : elem(h, 2));
+			ctl_format_ms(ctl_field(h, "updated_ms"), when, sizeof(when));
+			row = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "event_id", id, "citizen",
+					ctl_field(h, "citizen"), "channel", ctl_field(h, "channel"),
+					"when", when, "status", ctl_field(h, "status"), "reason",
+					!strcmp(ctl_field(h, "status"), "-")
+					    ? "(message record expired)"
+					    : ctl_field(h, "reason"));
 			if (row)
 				json_array_append_new(rows, row);
 		}
-		freeReplyObject(h);
+		json_decref(h);
 	}
 	if (json) {
 		char *s = json_dumps(rows, JSON_INDENT(2));
@@ -148,9 +150,15 @@ static char *replay_record(const char *id, const char *tx, const char *citizen, 
  * 3 lost the race (retry). */
 static int replay_once(redisContext *rc, const char *id, long long ttl_s)
 {
-	redisReply *r = NULL, *h = NULL;
+	static const char *const names[] = {"tx",	   "citizen", "stream", "service",
+					    "accepted_ms", "status",  "meta",	"at",
+					    "channel",	   "to",      NULL};
+	redisReply *r = NULL, *hr = NULL;
+	json_t *h = NULL;
 	char msgkey[EVENT_MAX_ID + 32], txkey[EVENT_MAX_ID + 32], ttl[24], *rec = NULL;
-	const char *tx, *citizen, *stream, *service;
+	char at[512];
+	const char *tx, *citizen, *stream, *service, *status;
+	struct msgrec_at pos = {.attempt = 0};
 	int ret = 2, dead;
 
 	snprintf(msgkey, sizeof(msgkey), KEY_MSG "%s", id);
@@ -159,18 +167,24 @@ static int replay_once(redisContext *rc, const char *id, long long ttl_s)
 		return 2;
 	freeReplyObject(r);
 	redisAppendCommand(rc, "LPOS " KEY_DEAD " %s", id);
-	redisAppendCommand(rc, "HMGET %s tx citizen stream service accepted_ms status", msgkey);
+	redisAppendCommand(
+	    rc, "HMGET %s tx citizen stream service accepted_ms status meta at channel to", msgkey);
 	r = ctl_redis_reply(rc, "dead");
-	h = ctl_redis_reply(rc, "dead");
-	if (!r || !h)
+	hr = ctl_redis_reply(rc, "dead");
+	if (!r || !hr)
 		goto out;
+	if (!(h = ctl_msg_fields(hr, names))) {
+		fprintf(stderr, "heraldctl dead replay: out of memory\n");
+		goto unwatch;
+	}
 	dead = r->type == REDIS_REPLY_INTEGER;
-	if (!dead || !strcmp(elem(h, 5), "-")) {
-		if (!dead && strcmp(elem(h, 5), "-") != 0)
+	status = ctl_field(h, "status");
+	if (!dead || !strcmp(status, "-")) {
+		if (!dead && strcmp(status, "-") != 0)
 			fprintf(stderr,
 				"heraldctl dead replay: '%s' is not in the dead-letter list "
 				"(status %s); refusing to replay it\n",
-				id, elem(h, 5));
+				id, status);
 		else if (!dead)
 			fprintf(stderr,
 				"heraldctl dead replay: '%s' is not in the dead-letter list "
@@ -184,17 +198,18 @@ static int replay_once(redisContext *rc, const char *id, long long ttl_s)
 		ret = 1;
 		goto unwatch;
 	}
-	tx = strcmp(elem(h, 0), "-") ? elem(h, 0) : id;
-	citizen = strcmp(elem(h, 1), "-") ? elem(h, 1) : "";
-	stream = strcmp(elem(h, 2), "-") ? elem(h, 2) : "herald:q:normal";
-	service = elem(h, 3);
+	tx = strcmp(ctl_field(h, "tx"), "-") ? ctl_field(h, "tx") : id;
+	citizen = strcmp(ctl_field(h, "citizen"), "-") ? ctl_field(h, "citizen") : "";
+	stream = strcmp(ctl_field(h, "stream"), "-") ? ctl_field(h, "stream") : "herald:q:normal";
+	service = ctl_field(h, "service");
 	if (strncmp(stream, "herald:q:", 9) != 0) {
 		fprintf(stderr, "heraldctl dead replay: '%s' names no queue stream ('%s')\n", id,
 			stream);
 		ret = 1;
 		goto unwatch;
 	}
-	rec = replay_record(id, tx, citizen, service, strtoll(elem(h, 4), NULL, 10));
+	rec =
+	    replay_record(id, tx, citizen, service, strtoll(ctl_field(h, "accepted_ms"), NULL, 10));
 	if (!rec) {
 		fprintf(stderr, "heraldctl dead replay: out of memory\n");
 		goto unwatch;
@@ -204,13 +219,19 @@ static int replay_once(redisContext *rc, const char *id, long long ttl_s)
 	freeReplyObject(r);
 	r = NULL;
 
+	/* A fresh plan (none: heraldd resolves one), the last channel and
+	 * address kept for the record until then (util/msgrec.h). */
+	snprintf(pos.channel, sizeof(pos.channel), "%s",
+		 strcmp(ctl_field(h, "channel"), "-") ? ctl_field(h, "channel") : "");
+	snprintf(pos.to, sizeof(pos.to), "%s", ctl_field(h, "to"));
+	if (msgrec_at_format(at, sizeof(at), &pos) != 0)
+		snprintf(at, sizeof(at), "- 0 0 - -");
 	redisAppendCommand(rc, "MULTI");
-	redisAppendCommand(rc,
-			   "HSET %s status accepted plan %s plan_idx 0 attempt 0 reason %s "
-			   "updated_ms %lld",
-			   msgkey, "", REASON_REPLAYED, (long long)now_ms());
-	/* Left from the last journey, they would mislead the next one. */
-	redisAppendCommand(rc, "HDEL %s final sent_ms", msgkey);
+	redisAppendCommand(rc, "HSET %s status accepted at %s reason %s updated_ms %lld", msgkey,
+			   at, REASON_REPLAYED, (long long)now_ms());
+	/* Left from the last journey, they would mislead the next one (and
+	 * an older hash's single fields, which "at" now stands for). */
+	redisAppendCommand(rc, "HDEL %s final sent_ms plan plan_idx attempt channel to", msgkey);
 	redisAppendCommand(rc, "LREM " KEY_DEAD " 0 %s", id);
 	redisAppendCommand(rc, "RPUSH %s %s", txkey, rec);
 	redisAppendCommand(rc, "XADD %s * id %s c %s t %s", stream, id, citizen, tx);
@@ -250,7 +271,8 @@ unwatch:
 out:
 	free(rec);
 	freeReplyObject(r);
-	freeReplyObject(h);
+	freeReplyObject(hr);
+	json_decref(h);
 	return ret;
 }
 

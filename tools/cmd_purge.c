@@ -95,29 +95,39 @@ static int scan_keys(redisContext *rc, const char *pattern,
 	return 0;
 }
 
-/* A batch of herald:msg:* keys: keep those whose citizen field is ours. */
+/* A batch of herald:msg:* keys: keep those whose citizen is ours (in
+ * "meta", or the single field of an older hash). */
 static int on_msg_keys(redisContext *rc, const redisReply *keys, struct purge *p)
 {
-	for (size_t i = 0; i < keys->elements; i++)
-		redisAppendCommand(rc, "HMGET %b citizen tx channel ref", keys->element[i]->str,
-				   keys->element[i]->len);
-	for (size_t i = 0; i < keys->elements; i++) {
-		redisReply *h = ctl_redis_reply(rc, "purge");
-		const char *id = keys->element[i]->str + strlen(KEY_MSG), *tx;
+	static const char *const names[] = {"citizen", "tx", "channel", "ref", "meta", "at", NULL};
 
-		if (!h) {
+	for (size_t i = 0; i < keys->elements; i++)
+		redisAppendCommand(rc, "HMGET %b citizen tx channel ref meta at",
+				   keys->element[i]->str, keys->element[i]->len);
+	for (size_t i = 0; i < keys->elements; i++) {
+		redisReply *r = ctl_redis_reply(rc, "purge");
+		const char *id = keys->element[i]->str + strlen(KEY_MSG), *tx, *cit;
+		json_t *h;
+
+		if (!r || !(h = ctl_msg_fields(r, names))) {
+			freeReplyObject(r);
 			while (++i < keys->elements)
 				freeReplyObject(ctl_redis_reply(rc, "purge"));
 			return -1;
 		}
-		if (astr(h, 0) && !strcmp(astr(h, 0), p->citizen)) {
-			tx = astr(h, 1) && *astr(h, 1) ? astr(h, 1) : id;
-			json_object_set_new(p->msgs, id,
-					    json_pack("[s, s?, s?]", tx, astr(h, 2), astr(h, 3)));
+		freeReplyObject(r);
+		cit = json_string_value(json_object_get(h, "citizen"));
+		if (cit && !strcmp(cit, p->citizen)) {
+			tx = strcmp(ctl_field(h, "tx"), "-") ? ctl_field(h, "tx") : id;
+			json_object_set_new(
+			    p->msgs, id,
+			    json_pack("[s, s?, s?]", tx,
+				      json_string_value(json_object_get(h, "channel")),
+				      json_string_value(json_object_get(h, "ref"))));
 			set_add(p->ids, id);
 			set_add(p->txs, tx);
 		}
-		freeReplyObject(h);
+		json_decref(h);
 	}
 	return 0;
 }

@@ -189,6 +189,8 @@ int cmd_status(struct ctl *c, int argc, char **argv)
 	    !(dead = ctl_redis_reply(rc, "status")))
 		goto out;
 	h = ctl_reply_object(hr);
+	if (h)
+		ctl_msg_unpack(h); /* the fields as ever, from "meta" and "at" too */
 	if (!h) {
 		fprintf(stderr, "heraldctl status: out of memory\n");
 		goto out;

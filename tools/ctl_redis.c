@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ctl_redis.h"
+#include "msgrec.h"
 #include "text.h"
 
 /* Bounded waits: an operator tool must not hang on a wedged server. */
@@ -160,6 +161,70 @@ json_t *ctl_reply_object(const redisReply *r)
 			json_object_setn_new(o, k->str, k->len, s);
 	}
 	return o;
+}
+
+static void set_str(json_t *h, const char *k, const char *v)
+{
+	json_object_set_new(h, k, json_string(v));
+}
+
+static void set_num(json_t *h, const char *k, long long v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%lld", v);
+	set_str(h, k, buf);
+}
+
+void ctl_msg_unpack(json_t *h)
+{
+	struct msgrec_meta meta;
+	struct msgrec_at at;
+
+	if (msgrec_meta_parse(json_string_value(json_object_get(h, "meta")), &meta) == 0) {
+		set_num(h, "accepted_ms", meta.accepted_ms);
+		set_str(h, "service", meta.service);
+		set_str(h, "citizen", meta.citizen);
+		json_object_del(h, "meta");
+	}
+	if (msgrec_at_parse(json_string_value(json_object_get(h, "at")), &at) == 0) {
+		if (at.channel[0])
+			set_str(h, "channel", at.channel);
+		if (at.plan[0])
+			set_str(h, "plan", at.plan);
+		else
+			json_object_del(h, "plan");
+		set_num(h, "attempt", at.attempt);
+		set_num(h, "plan_idx", at.plan_idx);
+		set_str(h, "to", at.to);
+		json_object_del(h, "at");
+	}
+}
+
+json_t *ctl_msg_fields(const redisReply *r, const char *const *names)
+{
+	json_t *o = json_object();
+
+	if (!o || !r || r->type != REDIS_REPLY_ARRAY)
+		return o;
+	for (size_t i = 0; i < r->elements && names[i]; i++) {
+		const redisReply *v = r->element[i];
+		json_t *s;
+
+		if (v->type != REDIS_REPLY_STRING)
+			continue;
+		s = json_stringn(v->str, v->len);
+		if (s)
+			json_object_set_new(o, names[i], s);
+	}
+	ctl_msg_unpack(o);
+	return o;
+}
+
+const char *ctl_field(const json_t *h, const char *k)
+{
+	const char *v = json_string_value(json_object_get(h, k));
+	return v && *v ? v : "-";
 }
 
 long long ctl_reply_ll(const redisReply *r, long long def)

@@ -35,6 +35,18 @@ redisReply *ctl_redis_reply(redisContext *rc, const char *cmd);
  * missing; fields that are not UTF-8 are left out). NULL only without
  * memory. */
 json_t *ctl_reply_object(const redisReply *r);
+/* A message hash (as from ctl_reply_object) with its packed fields "meta"
+ * and "at" (util/msgrec.h) spread into the single fields heraldctl shows:
+ * accepted_ms, service, citizen, channel, attempt, plan_idx, plan, to. An
+ * older hash that holds the single fields is left as it is. */
+void ctl_msg_unpack(json_t *h);
+/* The fields an HMGET of `names` (NULL-terminated, in the HMGET's order)
+ * returned, as a JSON object without the nil ones, unpacked as above. NULL
+ * only without memory. */
+json_t *ctl_msg_fields(const redisReply *r, const char *const *names);
+/* A field of such an object; "-" when absent or empty. */
+const char *ctl_field(const json_t *h, const char *k);
+
 /* A string or integer reply as a number (def when nil or not a number). */
 long long ctl_reply_ll(const redisReply *r, long long def);
 /* "2026-11-22T09:00:01.234Z" for a field holding milliseconds, "-" when it

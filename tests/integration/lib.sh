@@ -132,6 +132,22 @@ start_redis() {
 
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
 
+# msgf EVENT_ID FIELD...: the message's fields, one a line as HMGET gives
+# them (empty when absent), read through heraldctl status --json, which
+# spreads the packed "meta" and "at" (util/msgrec.h) into the single fields.
+msgf() {
+	_id=$1
+	shift
+	"$BIN/heraldctl" -c "$T/herald.conf" status --json "$_id" 2>/dev/null |
+		python3 -c 'import json, sys
+try:
+    h = json.load(sys.stdin)
+except ValueError:
+    h = {}
+for k in sys.argv[1:]:
+    print(h.get(k, ""))' "$@"
+}
+
 # tap_merge FILE RC WHAT: show and count the ok / not ok lines a check
 # script wrote to FILE; one that stopped early (RC not 0 and no not ok, an
 # exception, say) fails as WHAT instead of passing with fewer checks.

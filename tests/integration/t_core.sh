@@ -122,9 +122,16 @@ expect_grep "the journey starts with the accepted record" \
 expect_eq "the journey has a TTL" 1 "$([ "$(rcli TTL herald:tx:good-1)" -gt 0 ] && echo 1)"
 expect_eq "the message hash has a TTL" 1 "$([ "$(rcli TTL herald:msg:good-1)" -gt 0 ] && echo 1)"
 expect_eq "the message hash names citizen and transaction" "c-file good-1" \
-	"$(rcli HMGET herald:msg:good-1 citizen tx | tr '\n' ' ' | sed 's/ $//')"
+	"$(msgf good-1 citizen tx | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "the message hash has the acceptance time" 1 \
-	"$([ "$(rcli HGET herald:msg:good-1 accepted_ms)" -gt 1700000000000 ] && echo 1)"
+	"$([ "$(msgf good-1 accepted_ms)" -gt 1700000000000 ] && echo 1)"
+expect_grep "the hash packs acceptance time, service and citizen in meta" \
+	'^[0-9]{13} dvla c-file$' "$(rcli HGET herald:msg:good-1 meta >"$T/meta"; echo "$T/meta")"
+expect_eq "... and channel, attempt, plan position, plan and address in at" "file 1 0 file -" \
+	"$(rcli HGET herald:msg:good-1 at)"
+expect_eq "a delivered message's hash has seven fields" \
+	"at fulfilled_ms meta reason status tx updated_ms" \
+	"$(rcli HKEYS herald:msg:good-1 | sort | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "a delivered message does not keep the event (personalisation)" 0 \
 	"$(rcli HEXISTS herald:msg:good-1 event)"
 
@@ -251,8 +258,24 @@ expect_grep "the recovered event is delivered, in its own transaction" \
 expect_eq "its journey starts with the accepted record" accepted \
 	"$(rcli LINDEX herald:tx:tx-rec 0 | sed 's/.*"status":"\([a-z-]*\)".*/\1/')"
 expect_eq "and the hash is complete" "c-file tx-rec dvla" \
-	"$(rcli HMGET herald:msg:rec-1 citizen tx service | tr '\n' ' ' | sed 's/ $//')"
+	"$(msgf rec-1 citizen tx service | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "with its TTL" 1 "$([ "$(rcli TTL herald:msg:rec-1)" -gt 0 ] && echo 1)"
 expect_eq "nothing is left pending" 0 "$(rcli XPENDING herald:q:normal herald | head -n 1)"
+
+# --- a message hash as heraldd wrote it before meta and at -------------------
+# One field each (accepted_ms, service, citizen, channel, attempt, plan,
+# plan_idx, to): a scheduled message of an older heraldd comes due after an
+# upgrade and goes on as before.
+now_ms=$(($(date +%s) * 1000))
+rcli HSET herald:msg:old-1 status scheduled tx old-1 citizen c-file service dvla \
+	accepted_ms $((now_ms - 5000)) updated_ms $((now_ms - 4000)) attempt 0 plan file plan_idx 0 \
+	reason 'held until send_after' stream herald:q:normal event "$(ev old-1 c-file)" >/dev/null
+rcli EXPIRE herald:msg:old-1 86400 >/dev/null
+rcli ZADD herald:sched "$now_ms" old-1 >/dev/null
+wait_for 10 grep -q 'old-1: .*status=delivered' "$T/log/delivery.log"
+expect_grep "an older hash's message is delivered when due, with its citizen and plan" \
+	'old-1: tx=old-1, citizen=c-file, channel=file, .*attempt=1, .*status=delivered' \
+	"$T/log/delivery.log"
+expect_eq "... and its hash now holds at" "file 1 0 file -" "$(rcli HGET herald:msg:old-1 at)"
 stop_heraldd
 finish

@@ -5,6 +5,9 @@
 # dead-lettered message, a scheduled one with a queue entry, another
 # citizen's data that must survive a purge, and a journey shared by both.
 # heraldd is not needed: the tools read and repair Redis directly.
+# dvla-1 and dvla-9 are seeded as heraldd writes a message hash now, with
+# the packed fields meta and at (util/msgrec.h); the others as heraldd
+# wrote them before, one field each: the tools read both.
 . "$HERALD_SRC/tests/integration/lib.sh"
 
 start_redis
@@ -65,9 +68,9 @@ push tx-55 "$(rec 900 dvla-2 tx-55 c-ada sms "$PHONE_MASK" 1 delivered 'DLR deli
 push tx-55 "$(rec 172800300 dvla-1 tx-55 c-ada sms "$PHONE_MASK" 1 hopped 'no delivery receipt within 172800s; next channel print')"
 push tx-55 "$(rec 172805000 dvla-1 tx-55 c-ada print "$POST_MASK" 1 delivered 'CUPS job 7 completed' ',"ref":"job-7","fulfilled_in":172805.0')"
 rcli HSET herald:msg:dvla-1 event '{"event_id":"dvla-1","service":"dvla","citizen_id":"c-ada","template":"mot-reminder","transaction_id":"tx-55","personalisation":{"name":"Ada"},"deliver_within":172800}' \
-	status delivered channel print to "$POST_MASK" attempt 1 plan email,sms,print plan_idx 2 \
-	ref job-7 reason 'CUPS job 7 completed' accepted_ms "$(ms 0)" updated_ms "$(ms 172805000)" \
-	sent_ms "$(ms 172804000)" fulfilled_ms 172805000 final 1 tx tx-55 citizen c-ada service dvla \
+	status delivered at "print 1 2 email,sms,print $POST_MASK" \
+	ref job-7 reason 'CUPS job 7 completed' meta "$(ms 0) dvla c-ada" updated_ms "$(ms 172805000)" \
+	sent_ms "$(ms 172804000)" fulfilled_ms 172805000 final 1 tx tx-55 \
 	stream herald:q:normal reference HX-TEST >/dev/null
 rcli HSET herald:msg:dvla-2 event '{"event_id":"dvla-2","service":"dvla","citizen_id":"c-ada","template":"mot-reminder","transaction_id":"tx-55"}' \
 	status delivered channel sms to "$PHONE_MASK" attempt 1 plan sms,email plan_idx 0 ref gw-124 \
@@ -83,9 +86,9 @@ push dvla-9 "$(rec 0 dvla-9 dvla-9 c-ada - - 0 accepted 'template mot-reminder, 
 push dvla-9 "$(rec 50 dvla-9 dvla-9 c-ada sms "$PHONE_MASK" 5 temporary-failure 'gateway 503')"
 push dvla-9 "$(rec 60 dvla-9 dvla-9 c-ada sms "$PHONE_MASK" 5 exhausted 'every channel failed (plan sms); last: retries exhausted')"
 rcli HSET herald:msg:dvla-9 event '{"event_id":"dvla-9","service":"dvla","citizen_id":"c-ada","template":"mot-reminder"}' \
-	status exhausted channel sms to "$PHONE_MASK" attempt 5 plan sms plan_idx 0 \
-	reason 'every channel failed (plan sms); last: retries exhausted' accepted_ms "$(ms 0)" \
-	updated_ms "$(ms 60)" tx dvla-9 citizen c-ada service dvla stream herald:q:normal >/dev/null
+	status exhausted at "sms 5 0 sms $PHONE_MASK" \
+	reason 'every channel failed (plan sms); last: retries exhausted' meta "$(ms 0) dvla c-ada" \
+	updated_ms "$(ms 60)" tx dvla-9 stream herald:q:normal >/dev/null
 rcli LPUSH herald:dead dvla-9 >/dev/null
 
 # dvla-3: waiting for a retry, and a queue entry naming it.
@@ -203,6 +206,9 @@ if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["status
 else
 	not_ok "status --json is the hash as JSON"
 fi
+expect_eq "status --json spreads meta and at into the single fields" \
+	"c-ada|dvla|sms|5|0|sms|$PHONE_MASK|$(ms 0)|no meta|no at" \
+	"$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("|".join([d.get(k, "") for k in ("citizen", "service", "channel", "attempt", "plan_idx", "plan", "to", "accepted_ms")] + ["meta" in d and "meta" or "no meta", "at" in d and "at" or "no at"]))' "$T/status_json")"
 ctl "$T/status_none" status no-such-event
 expect_eq "status of an unknown id exits 1" 1 "$RC"
 expect_grep "status of an unknown id says so" "no message 'no-such-event'" "$T/status_none.err"
@@ -227,9 +233,11 @@ expect_eq "replay adds an entry to the message's stream" $((xlen0 + 1)) \
 expect_eq "the new stream entry names the message, citizen and transaction" \
 	"id bob-2 c c-bob t bob-2" \
 	"$(rcli XREVRANGE herald:q:urgent + - COUNT 1 | tail -n 6 | tr '\n' ' ' | sed 's/ $//')"
-expect_eq "replayed message is accepted again with a fresh plan" \
-	"accepted||0|0|replayed by operator||" \
-	"$(rcli HMGET herald:msg:bob-2 status plan plan_idx attempt reason sent_ms | tr '\n' '|')"
+expect_eq "replayed message is accepted again with a fresh plan (at: no plan, attempt 0)" \
+	"accepted|sms 0 0 - +44*******456|replayed by operator||" \
+	"$(rcli HMGET herald:msg:bob-2 status at reason sent_ms | tr '\n' '|')"
+expect_eq "... and the single fields of the older hash, which at stands for, are gone" \
+	"|||||" "$(rcli HMGET herald:msg:bob-2 plan plan_idx attempt channel to | tr '\n' '|')"
 expect_eq "replayed message is off the dead-letter list" "" "$(rcli LPOS herald:dead bob-2)"
 expect_eq "replay appends one journey record" $((llen0 + 1)) "$(rcli LLEN herald:tx:bob-2)"
 expect_eq "the journey record says it was replayed" \

@@ -154,7 +154,7 @@ code=$(curl -s -o "$T/late.body" -w '%{http_code}' -H 'Content-Type: application
 expect_eq "G: the late receipt is answered 200" 200 "$code"
 check "G: recorded" wait_for 5 grep -q 'l-1: .*channel=sms.*late receipt from sms: delivered' "$LOG"
 expect_eq "G: the message stays delivered on file" "delivered file" \
-	"$(rcli HMGET herald:msg:l-1 status channel | paste -sd' ' -)"
+	"$(msgf l-1 status channel | paste -sd' ' -)"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
 	-d '{"reference":"no-such-ref","status":"delivered"}' "http://127.0.0.1:$HTTP_PORT/receipts/sms/json")
 expect_eq "G: a receipt for an unknown message is answered, not a crash" 200 "$code"

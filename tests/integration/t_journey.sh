@@ -67,7 +67,7 @@ expect_grep "print delivered records the fulfilment time" \
 	'j-1: .*channel=print, .*fulfilled_in=[0-9.]+, status=delivered' "$T/log/delivery.log"
 expect_grep "the SMS gateway did get the message" '"to": *"\+447700900123"' "$T/gateway.jsonl"
 expect_eq "message state: delivered on print" "delivered print" \
-	"$(rcli HMGET herald:msg:j-1 status channel | paste -sd' ' -)"
+	"$(msgf j-1 status channel | paste -sd' ' -)"
 expect_eq "fulfilment time stored" 1 "$(rcli HEXISTS herald:msg:j-1 fulfilled_ms)"
 
 # the citizen record learnt that the email address is wrong

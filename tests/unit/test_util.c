@@ -1,4 +1,5 @@
-/* test_util.c - generic helpers: masking, UTF-8, RFC 3339, idmap, INI. */
+/* test_util.c - generic helpers: masking, UTF-8, RFC 3339, idmap, INI,
+ * time zones, quiet hours, the packed fields of a message hash. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include "conf.h"
 #include "idmap.h"
 #include "mask.h"
+#include "msgrec.h"
 #include "text.h"
 #include "tz.h"
 
@@ -169,13 +171,108 @@ static void test_quiet_hours(void **state)
 	assert_int_equal(quiet_hours_check("21:00-08:00x", 0, &left), -1);
 }
 
+/* A hash as a NULL-terminated list of name, value pairs. */
+static const char *pairs_get(const char *name, void *arg)
+{
+	const char *const *kv = arg;
+
+	for (; kv[0]; kv += 2)
+		if (!strcmp(kv[0], name))
+			return kv[1];
+	return NULL;
+}
+
+static void test_msgrec(void **state)
+{
+	struct msgrec_meta meta = {.accepted_ms = 1795335907724}, m2;
+	struct msgrec_at at = {.attempt = 2, .plan_idx = 1}, a2;
+	char buf[512];
+
+	(void)state;
+	strcpy(meta.service, "dvla");
+	strcpy(meta.citizen, "c-8812");
+	assert_int_equal(msgrec_meta_format(buf, sizeof(buf), &meta), 0);
+	assert_string_equal(buf, "1795335907724 dvla c-8812");
+	assert_int_equal(msgrec_meta_parse(buf, &m2), 0);
+	assert_true(m2.accepted_ms == meta.accepted_ms);
+	assert_string_equal(m2.service, "dvla");
+	assert_string_equal(m2.citizen, "c-8812");
+
+	/* the address goes last: a masked postal address holds spaces */
+	strcpy(at.channel, "print");
+	strcpy(at.plan, "email,sms,print");
+	strcpy(at.to, "1*** ... SA1");
+	assert_int_equal(msgrec_at_format(buf, sizeof(buf), &at), 0);
+	assert_string_equal(buf, "print 2 1 email,sms,print 1*** ... SA1");
+	assert_int_equal(msgrec_at_parse(buf, &a2), 0);
+	assert_string_equal(a2.channel, "print");
+	assert_int_equal(a2.attempt, 2);
+	assert_int_equal(a2.plan_idx, 1);
+	assert_string_equal(a2.plan, "email,sms,print");
+	assert_string_equal(a2.to, "1*** ... SA1");
+
+	/* none: "-", and back to "" (the address keeps its "-") */
+	memset(&at, 0, sizeof(at));
+	assert_int_equal(msgrec_at_format(buf, sizeof(buf), &at), 0);
+	assert_string_equal(buf, "- 0 0 - -");
+	assert_int_equal(msgrec_at_parse(buf, &a2), 0);
+	assert_string_equal(a2.channel, "");
+	assert_string_equal(a2.plan, "");
+	assert_string_equal(a2.to, "-");
+
+	/* what cannot be one word is refused, so the caller writes fields */
+	strcpy(meta.citizen, "c 1");
+	assert_int_equal(msgrec_meta_format(buf, sizeof(buf), &meta), -1);
+	strcpy(at.plan, "sms, email");
+	assert_int_equal(msgrec_at_format(buf, sizeof(buf), &at), -1);
+	assert_int_equal(msgrec_meta_format(buf, 10, &m2), -1); /* too small */
+
+	/* not a packed field: refused, out zeroed */
+	static const char *const bad_meta[] = {
+	    "", "x dvla c-1", "17 dvla", "17 dvla c-1 extra", "-5 dvla c-1", "17  dvla c-1", NULL};
+	for (int i = 0; bad_meta[i]; i++) {
+		assert_int_equal(msgrec_meta_parse(bad_meta[i], &m2), -1);
+		assert_true(m2.accepted_ms == 0 && !m2.citizen[0]);
+	}
+	assert_int_equal(msgrec_meta_parse(NULL, &m2), -1);
+	static const char *const bad_at[] = {
+	    "", "sms", "sms 1 0 sms", "sms x 0 sms -", "sms 1 -1 sms -", "sms 1 0 sms ", NULL};
+	for (int i = 0; bad_at[i]; i++) {
+		assert_int_equal(msgrec_at_parse(bad_at[i], &a2), -1);
+		assert_true(!a2.channel[0] && a2.attempt == 0);
+	}
+
+	/* reading: the packed field, else an older hash's single fields */
+	const char *packed[] = {"meta",	   "5 svc cit", "at", "sms 3 1 email,sms +44*******123",
+				"citizen", "old",	NULL};
+	assert_int_equal(msgrec_read_meta(pairs_get, packed, &m2), 1);
+	assert_string_equal(m2.citizen, "cit");
+	assert_int_equal(msgrec_read_at(pairs_get, packed, &a2), 1);
+	assert_int_equal(a2.attempt, 3);
+	assert_string_equal(a2.to, "+44*******123");
+	const char *old[] = {"accepted_ms", "7",       "service", "dvla",	"citizen",
+			     "c-9",	    "channel", "email",	  "attempt",	"4",
+			     "plan",	    "email",   "to",	  "a***@x.org", NULL};
+	assert_int_equal(msgrec_read_meta(pairs_get, old, &m2), 1);
+	assert_true(m2.accepted_ms == 7);
+	assert_string_equal(m2.service, "dvla");
+	assert_int_equal(msgrec_read_at(pairs_get, old, &a2), 1);
+	assert_string_equal(a2.channel, "email");
+	assert_int_equal(a2.attempt, 4);
+	assert_int_equal(a2.plan_idx, 0);
+	assert_string_equal(a2.to, "a***@x.org");
+	const char *status_only[] = {"status", "accepted", NULL};
+	assert_int_equal(msgrec_read_meta(pairs_get, status_only, &m2), 0);
+	assert_int_equal(msgrec_read_at(pairs_get, status_only, &a2), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_mask),	cmocka_unit_test(test_utf8),
 	    cmocka_unit_test(test_rfc3339),	cmocka_unit_test(test_idmap),
 	    cmocka_unit_test(test_conf),	cmocka_unit_test(test_tz),
-	    cmocka_unit_test(test_quiet_hours),
+	    cmocka_unit_test(test_quiet_hours), cmocka_unit_test(test_msgrec),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
