@@ -78,8 +78,8 @@ static int bufs_get(int max)
 	free(argv_buf);
 	free(lens_buf);
 	bodies_buf = malloc((size_t)max * sizeof(*bodies_buf));
-	argv_buf = malloc(((size_t)max * 5 + 5) * sizeof(*argv_buf));
-	lens_buf = malloc(((size_t)max * 5 + 5) * sizeof(*lens_buf));
+	argv_buf = malloc(((size_t)max * 3 + 4) * sizeof(*argv_buf));
+	lens_buf = malloc(((size_t)max * 3 + 4) * sizeof(*lens_buf));
 	if (!bodies_buf || !argv_buf || !lens_buf) {
 		bufs_cap = 0;
 		return -1;
@@ -390,8 +390,6 @@ int ingest_drain(struct router *r, int max)
 		argv[argc] = streams[p->ev.priority],
 		lens[argc++] = strlen(streams[p->ev.priority]);
 		argv[argc] = zmq_msg_data(body), lens[argc++] = zmq_msg_size(body);
-		argv[argc] = p->ev.citizen_id, lens[argc++] = strlen(p->ev.citizen_id);
-		argv[argc] = tx, lens[argc++] = strlen(tx);
 		nvalid++;
 	}
 	/* hiredis copies the command into its buffer: the bodies may go after */

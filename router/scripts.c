@@ -5,12 +5,14 @@
  * turn. Keys are computed inside (standalone Redis or Sentinel; not Redis
  * Cluster).
  *
- * herald_accept  ARGV: now_ms, then per event 5 values:
- *                event_id, stream, event_json, citizen, tx
+ * herald_accept  ARGV: now_ms, then per event 3 values:
+ *                event_id, stream, event_json
  *   Dedup and enqueue in one step per event: HSETNX herald:msg:<id> status
  *   accepted says whether the id is new (1) or a duplicate (0); a new one
- *   gets an entry "id c t a e" (a: accepted time, e: the event as
- *   published) on the priority stream. Two calls an event: the rest of the
+ *   gets an entry "id a e" (a: accepted time, e: the event as published,
+ *   which names citizen and transaction) on the priority stream. Redis's
+ *   time goes by the argument, so nothing is passed twice. Two calls an
+ *   event: the rest of the
  *   message hash, its TTL and the journey's "accepted" entry are written by
  *   the worker with its first transition of the message (state.c), in the
  *   same pipeline as its own writes. That first transition always comes:
@@ -20,10 +22,11 @@
  * herald_due     ARGV: now_ms, limit
  *   Move due messages from herald:sched back onto their stream (the hash's
  *   "stream", else herald:q:normal; an entry without the event: the worker
- *   reads the message hash). The citizen comes from the hash's "meta"
- *   (util/msgrec.h), or its "citizen" in a hash written before "meta". A message whose hash is gone
- * (expired, purged) is dropped from the schedule. ZREM first, so two heraldd instances never both
- * take one. Returns the count.
+ *   reads the message hash: "id c t"). The citizen comes from the hash's
+ *   "meta" (util/msgrec.h), or its "citizen" in a hash written before
+ *   "meta". A message whose hash is gone (expired, purged) is dropped from
+ *   the schedule. ZREM first, so two heraldd instances never both take
+ *   one. Returns the count.
  */
 #include "scripts.h"
 
@@ -31,14 +34,13 @@ const char herald_lua_library[] =
     "#!lua name=herald\n"
     "local function accept(keys, argv)\n"
     "  local now, out = argv[1], {}\n"
-    "  for i = 2, #argv, 5 do\n"
+    "  for i = 2, #argv, 3 do\n"
     "    local id, stream = argv[i], argv[i + 1]\n"
     "    local mk = 'herald:msg:' .. id\n"
     "    if redis.call('HSETNX', mk, 'status', 'accepted') == 0 then\n"
     "      out[#out + 1] = 0\n"
     "    else\n"
-    "      redis.call('XADD', stream, '*', 'id', id, 'c', argv[i + 3], 't', argv[i + 4],\n"
-    "                 'a', now, 'e', argv[i + 2])\n"
+    "      redis.call('XADD', stream, '*', 'id', id, 'a', now, 'e', argv[i + 2])\n"
     "      out[#out + 1] = 1\n"
     "    end\n"
     "  end\n"

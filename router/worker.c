@@ -710,10 +710,33 @@ static int take_fresh(struct router *r, struct msg *m, const char *accepted, con
 	m->fresh = 1;
 	m->first_touch = 1;
 	m->accepted_ms = accepted_ms;
+	/* the entry names them only when written before "id a e" */
+	if (!m->citizen[0])
+		snprintf(m->citizen, sizeof(m->citizen), "%s", m->ev.citizen_id);
 	if (!m->tx[0])
-		snprintf(m->tx, sizeof(m->tx), "%s", m->event_id);
+		snprintf(m->tx, sizeof(m->tx), "%s",
+			 m->ev.transaction_id ? m->ev.transaction_id : m->event_id);
 	m->hw_at[0] = '\0'; /* the hash holds the status only */
 	return 0;
+}
+
+/* The citizen and transaction of an entry that names them only in its
+ * event (herald_accept's "id a e"), taken again after a restart or a
+ * claim: the citizen's record is read before the message hash arrives. An
+ * unreadable event leaves them to the hash (load_state), and fails there. */
+static void entry_names(struct msg *m, const char *ev, size_t evlen)
+{
+	struct event e;
+	char err[320];
+
+	memset(&e, 0, sizeof(e));
+	if (event_parse(ev, evlen, &e, err, sizeof(err)) == 0) {
+		snprintf(m->citizen, sizeof(m->citizen), "%s", e.citizen_id);
+		if (!m->tx[0])
+			snprintf(m->tx, sizeof(m->tx), "%s",
+				 e.transaction_id ? e.transaction_id : m->event_id);
+	}
+	event_clear(&e);
 }
 
 /* Take a list of stream entries ([id, [k, v, ...]] ...) for processing:
@@ -800,6 +823,8 @@ static int take_entries(struct router *r, const char *stream, const redisReply *
 				b->n--;
 				continue;
 			}
+			if (ev && !m->citizen[0])
+				entry_names(m, ev, evlen);
 			b->left++;
 			rdb_cmdf(r->rdb, on_state, m, "HGETALL " KEY_MSG "%s", m->event_id);
 		}
