@@ -33,7 +33,7 @@
 # (smtp-source/plugin/esmtploop). N is 20000
 # (was 10000) so a round lasts 2-3 s and one burst weighs less.
 #
-#   EMAIL_BENCH_N (20000)  EMAIL_BENCH_SESSIONS (4)  EMAIL_BENCH_ROUNDS (5)
+#   EMAIL_BENCH_N (20000)  EMAIL_BENCH_SESSIONS (4)  EMAIL_BENCH_ROUNDS (7, as the SMS bench)
 #   EMAIL_BENCH_PER_SESSION (100: messages per session, plugin and esmtploop)
 set -u
 HERALD_BUILD=${HERALD_BUILD:-$(pwd)/build}
@@ -44,7 +44,7 @@ BENCH_OUT=${BENCH_OUT:-$HERALD_BUILD/bench.d}
 
 N=${EMAIL_BENCH_N:-20000}
 S=${EMAIL_BENCH_SESSIONS:-4}
-ROUNDS=${EMAIL_BENCH_ROUNDS:-5}
+ROUNDS=${EMAIL_BENCH_ROUNDS:-7}
 M=${EMAIL_BENCH_PER_SESSION:-100}
 SINK=$(command -v smtp-sink || ls /usr/sbin/smtp-sink /usr/lib/postfix/sbin/smtp-sink 2>/dev/null | head -n 1)
 SOURCE=$(command -v smtp-source || ls /usr/sbin/smtp-source /usr/lib/postfix/sbin/smtp-source 2>/dev/null | head -n 1)
