@@ -137,6 +137,15 @@ int chans_load(struct chanset *cs, const struct config *cfg)
 		name[len - 3] = '\0';
 		if (!enabled(cfg, name))
 			continue;
+		/* one word: it names a config section, log fields and a part of
+		 * the message hash's space-separated "at" (util/msgrec.h) */
+		if (strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") != len - 3) {
+			log_msg(LOG_L_ERR,
+				"channel plugin %s/%s: a channel name is a-z, 0-9, '_' and '-' "
+				"only: refusing it",
+				cfg->channels_dir, de->d_name);
+			continue;
+		}
 		if (cs->n == CHAN_MAX) {
 			log_warnx("more than %d channels; ignoring %s", CHAN_MAX, name);
 			continue;

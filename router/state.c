@@ -438,7 +438,7 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 	 * attempt, plan, address: msgrec.h) only when the hash does not hold
 	 * that already */
 	const char *fk[48], *fv[48];
-	char upd[24], ful[24], atbuf[sizeof(m->hw_at)], num[2][16];
+	char upd[24], ful[24], atbuf[sizeof(m->hw_at)];
 	int nf = 0, chan_ok = m->chan && !s->no_channel, at_new = 0;
 	if (!s->journal_only) {
 		fmt_int(now, upd);
@@ -472,40 +472,30 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 			else
 				fk[nf] = k, fv[nf++] = v;
 		}
-		if (msgrec_at_format(atbuf, sizeof(atbuf), &at) == 0) {
-			if (strcmp(atbuf, m->hw_at) != 0) {
-				fk[nf] = "at", fv[nf++] = atbuf;
-				at_new = 1;
-			}
-		} else { /* cannot be packed (a space in a name): one by one */
-			static const char *const names[] = {"channel", "attempt", "plan_idx",
-							    "plan", "to"};
-			snprintf(num[0], sizeof(num[0]), "%u", at.attempt);
-			snprintf(num[1], sizeof(num[1]), "%d", at.plan_idx);
-			const char *vals[] = {at.channel, num[0], num[1], at.plan, at.to};
-			for (int i = 0; i < 5; i++)
-				fk[nf] = names[i], fv[nf++] = vals[i];
-			m->hw_at[0] = '\0';
-		}
+		/* cannot fail: channel names are one word (dispatch.c), a plan
+		 * is channel names and commas, and the sizes fit */
+		if (msgrec_at_format(atbuf, sizeof(atbuf), &at) != 0)
+			log_warnx("%s: cannot record channel %s, plan %s", m->event_id, at.channel,
+				  at.plan);
+		else if (strcmp(atbuf, m->hw_at) != 0)
+			fk[nf] = "at", fv[nf++] = atbuf, at_new = 1;
 	}
 	/* The first transition of a message completes what herald_accept left
 	 * (the status alone) and puts the "accepted" record first in the
 	 * journey, which may be new: EXPIRE NX after the RPUSH. */
-	char acc[24], metabuf[2 * MSGREC_ID_MAX + 48], pre_text[REC_TEXT], pre_json[REC_JSON];
+	char metabuf[2 * MSGREC_ID_MAX + 48], pre_text[REC_TEXT], pre_json[REC_JSON];
 	const char *pre = NULL;
 	int first = m->first_touch && !s->journal_only;
 	if (first) {
 		struct msgrec_meta meta = {.accepted_ms = m->accepted_ms};
 		copy_to(meta.service, sizeof(meta.service), m->service);
 		copy_to(meta.citizen, sizeof(meta.citizen), m->citizen);
-		if (msgrec_meta_format(metabuf, sizeof(metabuf), &meta) == 0) {
+		/* cannot fail: identifiers hold no space (event.c) */
+		if (msgrec_meta_format(metabuf, sizeof(metabuf), &meta) == 0)
 			fk[nf] = "meta", fv[nf++] = metabuf;
-		} else { /* cannot be packed: one by one */
-			fmt_int(m->accepted_ms, acc);
-			fk[nf] = "accepted_ms", fv[nf++] = acc;
-			fk[nf] = "citizen", fv[nf++] = m->citizen;
-			fk[nf] = "service", fv[nf++] = m->service;
-		}
+		else
+			log_warnx("%s: cannot record citizen %s, service %s", m->event_id,
+				  m->citizen, m->service);
 		fk[nf] = "tx", fv[nf++] = m->tx;
 		if (m->ev.accepted_json) { /* as ingest logged it */
 			pre = m->ev.accepted_json;

@@ -10,9 +10,13 @@
 mkdir -p "$T/channels"
 cp "$BIN/channels/file.so" "$T/channels/"
 cp "$BIN/tests/plugins/badabi.so" "$T/channels/"
+cp "$BIN/channels/file.so" "$T/channels/Two Words.so"
 start_redis
 write_conf "
 [channel.badabi]
+enabled = yes
+
+[channel.Two Words]
 enabled = yes
 "
 sed -i "s|^dir = $BIN/channels|dir = $T/channels|" "$T/herald.conf"
@@ -22,6 +26,9 @@ expect_grep "loader refuses a plugin built for another ABI, naming both numbers"
 	'channel plugin .*badabi.so: built for channel ABI 42, heraldd speaks ABI 1: refusing it' \
 	"$T/heraldd.out"
 expect_grep "file channel still loads" 'channel file: loaded' "$T/heraldd.out"
+expect_grep "the loader refuses a channel name that is not one word" \
+	'channel plugin .*/Two Words.so: a channel name is a-z, 0-9, ._. and .-. only: refusing it' \
+	"$T/heraldd.out"
 
 seed_citizen c-file name "Ada Lovelace" channels "file" locale en
 seed_citizen c-none name "Bob" channels "sms,email" locale en
