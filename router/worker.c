@@ -272,7 +272,6 @@ static int submit(struct router *r, struct msg *m)
 {
 	struct herald_msg hm;
 	const struct herald_channel *d = m->chan->desc;
-	char idx[16];
 	struct step s;
 
 	memset(&hm, 0, sizeof(hm));
@@ -299,19 +298,13 @@ static int submit(struct router *r, struct msg *m)
 	m->chan->submitted++;
 	m->submitted_ms = now_ms();
 	idmap_put(r->inflight, m->id, m);
-	/* Few fields: a message hash of a dozen stays a small listpack, and
-	 * each field more costs Redis noticeably. plan_idx 0 is what a hash
-	 * without it means; the reference follows from tx (tx_reference). */
-	snprintf(idx, sizeof(idx), "%d", m->plan_idx);
-	const char *kv[] = {"plan", m->plan, "plan_idx", idx};
 	/* What was sent, without what it said: the rendered subject carries
-	 * the citizen's personalisation, which stays out of the logs. */
+	 * the citizen's personalisation, which stays out of the logs. (Plan
+	 * and position go to the hash's "at" with every step.) */
 	char what[EVENT_MAX_ID + 64];
 	snprintf(what, sizeof(what), "template %s, locale %s", m->ev.template_name,
 		 m->locale ? m->locale : "-");
 	s = step_of("sending", m->note[0] ? m->note : what);
-	s.kv = kv;
-	s.nkv = m->plan_idx || !m->first_touch ? 2 : 1;
 	state_step(r, m, &s);
 	release_rendered(m);
 	return 0;
@@ -432,7 +425,7 @@ static int hold_for_quiet_hours(struct router *r, struct msg *m)
 	int applies, inside, left = 0;
 	int32_t off = 0;
 	int64_t now = now_ms(), local;
-	char reason[300], idx[16], when[40];
+	char reason[300], when[40];
 	struct step s;
 
 	if (!qh || !*qh)
@@ -468,13 +461,9 @@ static int hold_for_quiet_hours(struct router *r, struct msg *m)
 	int64_t due = (now / 1000 - local % 60) * 1000 + (int64_t)left * 60000;
 	rfc3339_format(due, when, sizeof(when));
 	snprintf(reason, sizeof(reason), "quiet hours %s %s: held until %s", qh, zone, when);
-	snprintf(idx, sizeof(idx), "%d", m->plan_idx);
-	const char *kv[] = {"plan", m->plan, "plan_idx", idx};
 	s = step_of("scheduled", reason);
 	s.sched_ms = due;
 	s.ack = 1;
-	s.kv = kv;
-	s.nkv = 2;
 	state_step(r, m, &s);
 	return 1;
 }
