@@ -21,6 +21,7 @@
 #include "mime.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -510,10 +511,26 @@ void mime_header_mailbox(struct mbuf *b, const char *name, const char *display, 
 
 /* ---- bodies ------------------------------------------------------------ */
 
-/* Written as itself in quoted-printable (blanks only inside a line). */
-static int qp_literal(unsigned char c)
+/* Written as itself in quoted-printable (blanks only inside a line): tab,
+ * and printable ASCII but '=' (61). A table, as this is looked up for
+ * every byte of every body. */
+static const unsigned char qp_lit[256] = {[9] = 1, [32 ... 60] = 1, [62 ... 126] = 1};
+
+/* Eight bytes at once: 1 if all of them are printable ASCII (32-126) but
+ * '=' (a tab among them, also literal, takes the byte loop). Bit 7 of a
+ * byte of (v - 0x01..) & ~v is set where v's byte was 0, for bytes below
+ * 0x80; the same on v - 0x20.. finds bytes below 32. */
+static int qp_lit8(const unsigned char *p)
 {
-	return (c >= 32 && c <= 126 && c != '=') || c == '\t';
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	uint64_t v, eq, del;
+
+	memcpy(&v, p, 8);
+	if (v & highs)
+		return 0; /* not ASCII */
+	eq = v ^ (ones * '=');
+	del = v ^ (ones * 0x7f);
+	return !((((eq - ones) & ~eq) | ((del - ones) & ~del) | ((v - ones * 0x20) & ~v)) & highs);
 }
 
 /* One byte as =XX. */
@@ -546,11 +563,15 @@ void mime_qp(struct mbuf *b, const char *text)
 			int enc;
 			/* Fast path: copy a run of characters that need no encoding,
 			 * up to column 75 and short of a trailing blank. */
-			if (col < 75 && qp_literal(c) &&
+			if (col < 75 && qp_lit[c] &&
 			    !(i == 0 && n >= 5 && memcmp(p, "From ", 5) == 0)) {
-				size_t run = 1, max = 75 - col;
-				while (run < max && i + run < n && qp_literal(p[i + run]))
-					run++;
+				size_t j = i + 1, lim = i + (75 - col) < n ? i + (75 - col) : n,
+				       run;
+				while (j + 8 <= lim && qp_lit8(p + j))
+					j += 8;
+				while (j < lim && qp_lit[p[j]])
+					j++;
+				run = j - i;
 				if (i + run == n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
 					run--;
 				if (run > 0) {

@@ -547,6 +547,31 @@ static void test_qp_roundtrip(void **state)
 		assert_int_equal(strlen(d), 202);
 		free(d);
 	}
+	/* Eight bytes are checked at once: each byte that is not plain
+	 * printable ASCII ('=', DEL, a control, a tab, a non-ASCII byte), at
+	 * every offset of a long run, is still seen and encoded (or, a tab,
+	 * kept), and the text comes back whole. */
+	{
+		static const char *const odd[] = {"=", "\x7f", "\x1f", "\t", "\xc5\xb5", "\x80"};
+		static const char *const enc[] = {"=3D", "=7F", "=1F", "\t", "=C5=B5", "=EF=BF=BD"};
+		char in2[200], want2[220];
+		for (size_t k = 0; k < sizeof(odd) / sizeof(odd[0]); k++)
+			for (int at = 0; at < 40; at++) {
+				memset(in2, 'x', 80);
+				memcpy(in2 + at, odd[k], strlen(odd[k]));
+				in2[at + strlen(odd[k]) + (60 - at - 1)] = '\0';
+				mbuf_reset(&b);
+				mime_qp(&b, in2);
+				assert_lines(b.p, 76);
+				assert_non_null(strstr(b.p, enc[k]));
+				if (strcmp(odd[k], "\x80") != 0) { /* U+FFFD is no round trip */
+					d = qp_decode(b.p, b.len);
+					snprintf(want2, sizeof(want2), "%s\r\n", in2);
+					assert_string_equal(d, want2);
+					free(d);
+				}
+			}
+	}
 	mbuf_free(&b);
 }
 
