@@ -10,9 +10,10 @@
 # ready-made message of the same size and MIME shape over S libesmtp
 # sessions of M messages each (the plugin's messages_per_session), with
 # TCP_NODELAY and SCHED_BATCH threads as the plugin has, and no Herald code
-# at all. Each is run ROUNDS times, interleaved, and the best round of each
-# counts (this box is shared: the best round is the one least disturbed).
-# Target: plugin >= 0.8 x ceiling (plugin/smtp-source). The second ratio,
+# at all. Each is run ROUNDS times, interleaved; each round's own ratios
+# are printed, and their median is judged: target plugin >= 0.8 x ceiling
+# (plugin/smtp-source). The best round of each side gives the rates written
+# to bench.json, and the ratios of those best rounds are printed too. The second ratio,
 # plugin/libesmtp, is what Herald costs on top of libesmtp (1.00: nothing);
 # libesmtp/smtp-source is what libesmtp's own design leaves of the ceiling.
 # Writes {"email_per_s", "email_ceiling_per_s", "email_libesmtp_per_s"} to
@@ -154,17 +155,20 @@ if grep -q 'could not find' "$T/esmtploop.err"; then
 	grep 'could not find' "$T/esmtploop.err" | head -n 1
 fi
 ratio=$(awk -v a="$best_plugin" -v b="$best_src" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
-verdict=$(awk -v r="$ratio" 'BEGIN { print (r >= 0.8 ? "target met" : "BELOW TARGET") }')
 rlib=$(awk -v a="$best_plugin" -v b="$best_lib" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 rsrc=$(awk -v a="$best_lib" -v b="$best_src" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
-echo "email: plugin $best_plugin msg/s, ceiling (smtp-source) $best_src msg/s, bare libesmtp $best_lib msg/s"
-echo "email: plugin/smtp-source $ratio (target >= 0.80: $verdict); plugin/libesmtp $rlib (1.00: Herald costs nothing on top of libesmtp); libesmtp/smtp-source $rsrc (libesmtp alone)"
-# The best rounds of two sides may come from different rounds; a round's
-# own ratio compares runs seconds apart. Their median, beside the above:
+echo "email: plugin $best_plugin msg/s, ceiling (smtp-source) $best_src msg/s, bare libesmtp $best_lib msg/s (best rounds)"
+# The target is judged on the median of the rounds' own ratios: a round's
+# three runs are seconds apart, under the same neighbours, while the best
+# rounds of two sides may be a minute apart under different ones (and the
+# faster, shorter smtp-source gains the most from a quiet moment). The
+# ratio of the best rounds is printed beside it.
 med() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 med_src=$(cut -d' ' -f1 "$T/ratios" | med)
 med_lib=$(cut -d' ' -f2 "$T/ratios" | med)
-echo "email: median of the $ROUNDS rounds' own ratios: plugin/smtp-source $med_src, plugin/libesmtp $med_lib"
+verdict=$(awk -v r="$med_src" 'BEGIN { print (r >= 0.8 ? "target met" : "BELOW TARGET") }')
+echo "email: median of the $ROUNDS rounds' own ratios: plugin/smtp-source $med_src (target >= 0.80: $verdict), plugin/libesmtp $med_lib (1.00: Herald costs nothing on top of libesmtp)"
+echo "email: ratios of the best rounds: plugin/smtp-source $ratio, plugin/libesmtp $rlib, libesmtp/smtp-source $rsrc (libesmtp alone)"
 mkdir -p "$BENCH_OUT"
 printf '{"email_per_s": %s, "email_ceiling_per_s": %s, "email_libesmtp_per_s": %s, "email_ratio_round_median": %s}\n' \
 	"$best_plugin" "$best_src" "$best_lib" "$med_src" >"$BENCH_OUT/email.json"

@@ -7,9 +7,9 @@
 # the plugin sends, MAX_IN_FLIGHT at a time. Then the sms plugin, profile
 # json, max_in_flight the same, through build/tests/bench/chanrun -n N:
 # its submit, queue, worker thread, request building, outcome mapping and
-# result queue all included. Each runs ROUNDS times, interleaved; the best
-# round of each counts (this box is shared: the best round is the one least
-# disturbed). Target: plugin >= 0.8 x ceiling.
+# result queue all included. Each runs ROUNDS times, interleaved; the
+# median of the rounds' own ratios is judged: target plugin >= 0.8 x
+# ceiling. The best round of each side gives the rates in bench.json.
 # Writes {"sms_per_s", "sms_ceiling_per_s"} to $BENCH_OUT/sms.json.
 #
 # N is 60000 so that a round lasts about 2 s: with 20000 a round took
@@ -102,12 +102,13 @@ if [ "${got:-0}" -ne "$want" ]; then
 	exit 1
 fi
 ratio=$(awk -v a="$best_plugin" -v b="$best_ceiling" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
-verdict=$(awk -v r="$ratio" 'BEGIN { print (r >= 0.8 ? "target met" : "BELOW TARGET") }')
-echo "sms: plugin $best_plugin msg/s, ceiling (curlmulti) $best_ceiling req/s, ratio $ratio (target >= 0.80: $verdict)"
-# beside it, the median of the rounds' own ratios (each compares runs
-# seconds apart; the best rounds of the two sides may not)
+# Judged on the median of the rounds' own ratios (each compares runs
+# seconds apart; the best rounds of the two sides may not be), as the
+# email bench; the ratio of the best rounds beside it.
 med_r=$(sort -n "$T/ratios" | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
-echo "sms: median of the $ROUNDS rounds' own ratios: $med_r"
+verdict=$(awk -v r="$med_r" 'BEGIN { print (r >= 0.8 ? "target met" : "BELOW TARGET") }')
+echo "sms: plugin $best_plugin msg/s, ceiling (curlmulti) $best_ceiling req/s (best rounds; their ratio $ratio)"
+echo "sms: median of the $ROUNDS rounds' own ratios: $med_r (target >= 0.80: $verdict)"
 mkdir -p "$BENCH_OUT"
 printf '{"sms_per_s": %s, "sms_ceiling_per_s": %s, "sms_ratio_round_median": %s}\n' "$best_plugin" \
 	"$best_ceiling" "$med_r" >"$BENCH_OUT/sms.json"
