@@ -17,7 +17,18 @@
 # each side, in 1/100 s) decided a round; best-of-7 ratios then ran from 0.77 to 1.11.
 # Each line shows that round's own ratio too.
 #
+# The sink runs one thread: with two, the sink's threads, the client and
+# (for the plugin) the thread that takes its results are four on two CPUs,
+# and where the scheduler put them decided a round. Measured 2026-12-04,
+# interleaved runs of this script: with -t 2, 13 of 49 rounds fell to a
+# ratio of 0.51-0.73 (the plugin at ~24,000/s while curlmulti ran at
+# ~40,000; in other rounds curlmulti fell to ~26,000, ratios up to 1.46)
+# and the median of a run went from 0.70 to 0.97; with -t 1, 1 of 35 rounds was
+# below 0.80 (0.79) and the medians were 0.91-0.93. The ceiling did not
+# drop: curlmulti's best round was 41,600-47,200/s against 37,000-44,800.
+#
 #   SMS_BENCH_N (60000)  SMS_BENCH_INFLIGHT (32)  SMS_BENCH_ROUNDS (7)
+#   SMS_SINK_THREADS (1)
 set -u
 HERALD_BUILD=${HERALD_BUILD:-$(pwd)/build}
 HERALD_SRC=${HERALD_SRC:-$(pwd)}
@@ -36,7 +47,7 @@ for f in "$BIN/tests/bench/httpsink" "$BIN/tests/bench/curlmulti" "$BIN/tests/be
 	fi
 done
 
-"$BIN/tests/bench/httpsink" -t 2 >"$T/sink.out" 2>"$T/sink.err" &
+"$BIN/tests/bench/httpsink" -t "${SMS_SINK_THREADS:-1}" >"$T/sink.out" 2>"$T/sink.err" &
 SINK_PID=$!
 track_pid $SINK_PID
 if ! wait_for 10 grep -q 'listening on' "$T/sink.out"; then
