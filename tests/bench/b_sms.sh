@@ -17,15 +17,19 @@
 # each side, in 1/100 s) decided a round; best-of-7 ratios then ran from 0.77 to 1.11.
 # Each line shows that round's own ratio too.
 #
-# The sink runs one thread: with two, the sink's threads, the client and
-# (for the plugin) the thread that takes its results are four on two CPUs,
-# and where the scheduler put them decided a round. Measured 2026-12-04,
-# interleaved runs of this script: with -t 2, 13 of 49 rounds fell to a
-# ratio of 0.51-0.73 (the plugin at ~24,000/s while curlmulti ran at
-# ~40,000; in other rounds curlmulti fell to ~26,000, ratios up to 1.46)
-# and the median of a run went from 0.70 to 0.97; with -t 1, 1 of 35 rounds was
-# below 0.80 (0.79) and the medians were 0.91-0.93. The ceiling did not
-# drop: curlmulti's best round was 41,600-47,200/s against 37,000-44,800.
+# The sink runs one thread. Measured 2026-12-04 in runs of this script
+# (alone and within make bench): with -t 2, 13 of 49 rounds fell to a
+# ratio of 0.51-0.73 and run medians ranged 0.70-0.97; with -t 1, 4 of 42
+# rounds did (0.55-0.79) and medians ranged 0.81-0.93. The ceiling's best
+# round was no lower (41,600-47,200/s against 37,000-44,800). In a slow
+# round the plugin runs at ~24,000/s instead of ~38,000 (curlmulti falls
+# to ~26,000 in some rounds the same way). perf of a slow and a fast
+# plugin run: the worker thread is busy all the time in both, with the
+# same functions for the same 60,000 messages, each taking longer (free
+# +45%, memmove +84%, poll +22% samples): the same work done slower, by a
+# slower CPU or by data crossing between the vCPUs (steal stays 0), not a
+# different path through Herald. With fewer threads on the two vCPUs such
+# rounds were rarer; the median of rounds absorbs the rest.
 #
 #   SMS_BENCH_N (60000)  SMS_BENCH_INFLIGHT (32)  SMS_BENCH_ROUNDS (7)
 #   SMS_SINK_THREADS (1)
