@@ -26,7 +26,12 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "msgstate.h"
+#include "outcome.h"
+#include "receipt.h"
 #include "router.h"
+#include "stream.h"
+#include "submit.h"
 #include "text.h"
 
 static volatile sig_atomic_t sig_term, sig_hup, sig_usr1;
@@ -68,7 +73,7 @@ static int connect_redis(struct router *r)
 			  "for power-loss safety)",
 			  rep->element[1]->str);
 	freeReplyObject(rep);
-	worker_recover(r);
+	stream_recover(r);
 	return 0;
 }
 
@@ -197,7 +202,7 @@ static void loop(struct router *r)
 					http_set_healthy(r->http, 1);
 				}
 			}
-			worker_results(r); /* keep plugins drained; state writes fail */
+			outcome_poll(r); /* keep plugins drained; state writes fail */
 			state_flush(r);
 			rdb_send(r->rdb);
 			rdb_recv(r->rdb);
@@ -215,29 +220,29 @@ static void loop(struct router *r)
 				metrics_ingest_throttled();
 			ingest_drain(r, backlog ? r->cfg->batch / 4 + 1 : 512);
 		}
-		worker_results(r);
+		outcome_poll(r);
 		if (r->backlog)
-			worker_submit_backlog(r);
+			submit_backlog(r);
 		rdb_poll(r->rdb);
-		worker_receipts(r);
+		receipt_poll(r);
 		if (!r->draining) {
 			if (now - r->last_due_ms >= 100) {
 				r->last_due_ms = now;
-				worker_due(r);
+				stream_due(r);
 			}
 			if (now - r->last_claim_ms >= r->cfg->claim_idle_ms / 2) {
 				r->last_claim_ms = now;
-				worker_claim(r);
+				stream_claim(r);
 			}
 			if ((r->want_read || now - r->last_read_ms >= 200) && !r->read_inflight &&
 			    (int)idmap_len(r->inflight) < max_inflight && !r->backlog) {
 				r->want_read = 0;
 				r->last_read_ms = now;
-				worker_read(r);
+				stream_read(r);
 			}
 			if (now - r->last_trim_ms >= 2000) {
 				r->last_trim_ms = now;
-				worker_trim(r);
+				stream_trim(r);
 			}
 			if (now - r->last_depth_ms >= 5000) {
 				r->last_depth_ms = now;
@@ -247,7 +252,7 @@ static void loop(struct router *r)
 		state_flush(r);
 		rdb_send(r->rdb);
 		/* prepare what arrived while Redis works on what was just sent */
-		worker_run_ready(r);
+		stream_prepare_ready(r);
 		dlog_flush(r->dlog);
 		if (wd_usec && now - last_watchdog >= (int64_t)(wd_usec / 2000)) {
 			last_watchdog = now;
@@ -255,7 +260,7 @@ static void loop(struct router *r)
 		}
 	}
 	/* Results that arrived while draining are recorded. */
-	worker_results(r);
+	outcome_poll(r);
 	state_flush(r);
 	rdb_flush(r->rdb);
 	dlog_flush(r->dlog);

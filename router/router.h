@@ -1,8 +1,15 @@
 /*
  * router.h - the state shared by heraldd's modules, all owned by the one
  * router thread (the HTTP thread only touches metrics and the receipt
- * queue). The flow is: ingest -> queue (Redis stream) -> worker (resolve,
- * render, dispatch) -> results -> state transitions -> delivery log.
+ * queue). The flow is: ingest.c -> queue (Redis stream) -> stream.c (read
+ * with the records) -> prepare.c (resolve, render) -> submit.c (plugin) ->
+ * outcome.c / receipt.c (results; failover.c: retry, hop, dead letter) ->
+ * state.c (transitions: Redis, delivery log).
+ *
+ * This header holds what every step shares (struct msg, struct router) and
+ * the modules not split by step; each step's own interface is in its header
+ * (stream.h, prepare.h, submit.h, outcome.h, receipt.h, failover.h,
+ * msgstate.h), so a file's #includes say which steps it calls.
  */
 #ifndef HERALD_ROUTER_H
 #define HERALD_ROUTER_H
@@ -142,18 +149,6 @@ void state_flush(struct router *r);
 void state_free(struct router *r);
 void state_accepted_record(const struct event *ev, const char *tx, int64_t now, char *text,
 			   size_t tlen, char *json, size_t jlen);
-
-/* worker.c */
-void worker_read(struct router *r);
-int worker_run_ready(struct router *r);
-void worker_trim(struct router *r);
-void worker_results(struct router *r);
-void worker_submit_backlog(struct router *r);
-void worker_due(struct router *r);
-void worker_claim(struct router *r);
-void worker_recover(struct router *r);
-void worker_receipts(struct router *r);
-void msg_free(struct msg *m);
 
 /* ingest.c */
 int ingest_open(struct router *r, char *err, size_t errlen);

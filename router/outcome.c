@@ -1,0 +1,99 @@
+/*
+ * outcome.c - the results channel plugins report: "sent" (awaiting a
+ * receipt when the event asks for one), "delivered", a temporary failure
+ * (failover.c: retry or hop) or a permanent one (hop). A result for a
+ * message no longer in flight that names a reference is a later outcome of
+ * a "sent" one, applied as a receipt (receipt.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "failover.h"
+#include "log.h"
+#include "msgstate.h"
+#include "outcome.h"
+#include "receipt.h"
+#include "text.h"
+
+static void on_result(struct router *r, struct chan *c, const struct herald_result *res)
+{
+	struct msg *m = idmap_del(r->inflight, res->msg_id);
+	int64_t now = now_ms();
+	struct step s;
+	char buf[32];
+
+	if (!m) {
+		/* A later outcome of a message already "sent" (CUPS job completed,
+		 * gateway polled): the plugin repeats the reference, so it is
+		 * matched like an HTTP receipt. */
+		if (res->ref[0])
+			receipt_apply(r, c, res);
+		else
+			log_debug("channel %s: result for unknown message %llu", c->name,
+				  (unsigned long long)res->msg_id);
+		return;
+	}
+	c->finished++;
+	switch (res->status) {
+	case HERALD_DELIVERED:
+	case HERALD_SENT:
+		if (res->status == HERALD_SENT && !(res->flags & HERALD_RF_FINAL)) {
+			snprintf(buf, sizeof(buf), "%lld", (long long)now);
+			const char *kv[] = {"sent_ms", buf};
+			s = step_of("sent", res->reason);
+			s.ref = res->ref;
+			s.dsn = res->dsn;
+			s.kv = kv;
+			s.nkv = 1;
+			s.ack = 1;
+			if (m->ev.deliver_within)
+				s.sched_ms = now + m->ev.deliver_within * 1000;
+			state_step(r, m, &s);
+			if (res->ref[0])
+				rdb_cmdf(r->rdb, NULL, NULL, "SET " KEY_REF "%s:%s %s EX %lld",
+					 c->name, res->ref, m->event_id, (long long)r->ttl_s);
+			break;
+		}
+		/* "final" tells a sent message that waits for nothing more
+		 * from one awaiting a receipt; delivered says it alone */
+		static const char *const final_kv[] = {"final", "1"};
+		s = step_of(res->status == HERALD_DELIVERED ? "delivered" : "sent", res->reason);
+		s.ref = res->ref;
+		s.dsn = res->dsn;
+		s.kv = final_kv;
+		s.nkv = res->status == HERALD_SENT;
+		s.ack = 1;
+		s.finished_ok = 1;
+		if (!field_str(m->state, "fulfilled_ms"))
+			s.fulfilled_ms = now - m->accepted_ms;
+		state_step(r, m, &s);
+		break;
+	case HERALD_TEMPORARY: failover_retry_or_hop(r, m, res); break;
+	case HERALD_PERMANENT:
+	default:
+		s = step_of("permanent-failure", res->reason);
+		s.dsn = res->dsn;
+		s.ref = res->ref;
+		state_step(r, m, &s);
+		failover_learn_invalid(r, m, res);
+		failover_hop(r, m, res->reason[0] ? res->reason : "permanent failure");
+		break;
+	}
+	msg_free(m);
+}
+
+void outcome_poll(struct router *r)
+{
+	struct herald_result res[64];
+
+	for (int i = 0; i < r->chans.n; i++) {
+		struct chan *c = &r->chans.ch[i];
+		int n;
+		do {
+			n = c->desc->poll(c->state, res, 64);
+			for (int k = 0; k < n; k++)
+				on_result(r, c, &res[k]);
+		} while (n == 64);
+	}
+}

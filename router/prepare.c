@@ -1,0 +1,345 @@
+/*
+ * prepare.c - a message read from a stream, its records in, taken to its
+ * next state:
+ *
+ *   finished already (a duplicate entry)       -> acknowledged, dropped
+ *   "sent", its receipt deadline due            -> hop to the next channel
+ *   send_after in the future                   -> "scheduled"
+ *   else: resolve the plan (resolve.c), prefer the channel the citizen
+ *   engaged on, hold for quiet hours, render the template, submit (submit.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "failover.h"
+#include "log.h"
+#include "mask.h"
+#include "msgstate.h"
+#include "prepare.h"
+#include "submit.h"
+#include "text.h"
+#include "tz.h"
+
+static json_t *render_data(struct msg *m)
+{
+	json_t *d = m->ev.personalisation ? json_copy(m->ev.personalisation) : json_object();
+	json_t *c = json_object(), *t = json_object(), *e = json_object();
+	const char *name = field_str(m->citizen_rec, "name");
+
+	if (!d || !c || !t || !e) {
+		json_decref(d), json_decref(c), json_decref(t), json_decref(e);
+		return NULL;
+	}
+	json_object_set_new_nocheck(c, "id", json_string(m->citizen));
+	json_object_set_new_nocheck(c, "name", json_string(name ? name : ""));
+	json_object_set_new_nocheck(c, "locale", json_string(m->locale ? m->locale : "en"));
+	json_object_set_new_nocheck(t, "id", json_string(m->tx));
+	json_object_set_new_nocheck(t, "reference", json_string(m->reference));
+	json_object_set_new_nocheck(e, "id", json_string(m->event_id));
+	json_object_set_new_nocheck(e, "service", json_string(m->service));
+	json_object_set_new_nocheck(e, "template", json_string(m->ev.template_name));
+	json_object_set_new_nocheck(d, "citizen", c);
+	json_object_set_new_nocheck(d, "transaction", t);
+	json_object_set_new_nocheck(d, "event", e);
+	return d;
+}
+
+static int render(struct router *r, struct msg *m, char *err, size_t errlen)
+{
+	const struct herald_channel *d = m->chan->desc;
+	const struct tentry *e = NULL;
+	const char *loc = field_str(m->citizen_rec, "locale");
+	json_t *data, *hfront = NULL;
+	const char *k;
+	json_t *v;
+	size_t nmeta = 0, i = 0;
+	static const char *const cfields[] = {"name", "accessibility", "address", "locale"};
+	int rc = -1;
+
+	for (const char *const *var = d->variants; *var && !e; var++)
+		e = tstore_find(r->templates, m->ev.template_name, *var, loc);
+	if (!e) {
+		snprintf(err, errlen, "template %s has no %s variant", m->ev.template_name,
+			 d->variants[0]);
+		return -1;
+	}
+	m->locale = strdup(tentry_locale(e));
+	data = render_data(m);
+	if (!data || !m->locale) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (tentry_render(r->templates, e, data, 0, &m->body, &m->front, err, errlen) != 0)
+		goto out;
+	if (d->html_variant) {
+		const struct tentry *h =
+		    tstore_find(r->templates, m->ev.template_name, d->html_variant, loc);
+		if (h && tentry_render(r->templates, h, data, 1, &m->html, &hfront, err, errlen))
+			goto out;
+	}
+	if (field_str(m->front, "subject"))
+		m->subject = strdup(field_str(m->front, "subject"));
+	/* meta: fm.<key> for the front matter, then citizen fields */
+	nmeta = json_object_size(m->front) + 4;
+	m->meta = calloc(2 * nmeta + 1, sizeof(*m->meta));
+	if (!m->meta) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	/* the front matter again, keyed fm.<key>: meta points into m->fm */
+	m->fm = json_object();
+	if (!m->fm) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	json_object_foreach(m->front, k, v)
+	{
+		char key[96];
+		snprintf(key, sizeof(key), "fm.%s", k);
+		json_object_set(m->fm, key, v);
+	}
+	json_object_foreach(m->fm, k, v)
+	{
+		m->meta[i++] = k;
+		m->meta[i++] = json_string_value(v);
+	}
+	for (size_t c = 0; c < sizeof(cfields) / sizeof(cfields[0]); c++) {
+		const char *val = field_str(m->citizen_rec, cfields[c]);
+		static const char *const keys[] = {"citizen.name", "citizen.accessibility",
+						   "citizen.address", "citizen.locale"};
+		if (val) {
+			m->meta[i++] = keys[c];
+			m->meta[i++] = val;
+		}
+	}
+	rc = 0;
+out:
+	json_decref(hfront);
+	json_decref(data);
+	return rc;
+}
+
+/* The citizen engaged on a channel in this transaction: if it is in the
+ * plan, it goes first (the rest keeps its order). */
+static void prefer_engaged(struct msg *m)
+{
+	char rest[256] = "", name[64];
+	size_t n;
+
+	if (!m->engaged[0] || !resolve_in_list(m->plan, m->engaged))
+		return;
+	if (plan_channel(m->plan, 0, name, sizeof(name)) && !strcmp(name, m->engaged))
+		return;
+	for (int i = 0; plan_channel(m->plan, i, name, sizeof(name)); i++) {
+		if (!strcmp(name, m->engaged))
+			continue;
+		n = strlen(rest);
+		snprintf(rest + n, sizeof(rest) - n, ",%s", name);
+	}
+	/* the plan only gets shorter or stays: it fits, checked anyway */
+	if (strlen(m->engaged) + strlen(rest) < sizeof(m->plan)) {
+		memcpy(m->plan, m->engaged, strlen(m->engaged));
+		memcpy(m->plan + strlen(m->engaged), rest, strlen(rest) + 1);
+	}
+}
+
+/* Quiet hours: the citizen's `quiet_hours` (local time in `tz`) hold
+ * channels that would wake someone (by default sms and fax; any channel's
+ * `quiet_hours = yes|no` decides) until the window ends. Priority urgent
+ * overrides, and says so in the log. Returns 1 when the message was held. */
+static int hold_for_quiet_hours(struct router *r, struct msg *m)
+{
+	const char *qh = field_str(m->citizen_rec, "quiet_hours");
+	const char *zone = field_str(m->citizen_rec, "tz");
+	const char *opt = config_get(r->cfg, m->chan->section, "quiet_hours");
+	int applies, inside, left = 0;
+	int32_t off = 0;
+	int64_t now = now_ms(), local;
+	char reason[300], when[40];
+	struct step s;
+
+	if (!qh || !*qh)
+		return 0;
+	applies = opt ? !strcmp(opt, "yes") || !strcmp(opt, "true")
+		      : !strcmp(m->chan->name, "sms") || !strcmp(m->chan->name, "fax");
+	if (!applies)
+		return 0;
+	if (!zone || !*zone)
+		zone = "Europe/London";
+	if (tz_offset(zone, now / 1000, &off) != 0) {
+		log_warnx("%s: citizen %s: unknown time zone '%s'; quiet hours read as UTC",
+			  m->event_id, m->citizen, zone);
+		off = 0;
+	}
+	local = ((now / 1000 + off) % 86400 + 86400) % 86400;
+	inside = quiet_hours_check(qh, (int)(local / 60), &left);
+	if (inside < 0) {
+		log_warnx("%s: citizen %s: quiet_hours '%s' is not HH:MM-HH:MM; ignored",
+			  m->event_id, m->citizen, qh);
+		return 0;
+	}
+	if (!inside)
+		return 0;
+	if (m->ev.priority == PRIO_URGENT) {
+		log_info("%s: priority urgent overrides quiet hours %s (%s) on %s", m->event_id, qh,
+			 zone, m->chan->name);
+		snprintf(m->note, sizeof(m->note), "priority urgent overrides quiet hours %s %s",
+			 qh, zone);
+		return 0;
+	}
+	/* until the end of the window, to the start of that minute */
+	int64_t due = (now / 1000 - local % 60) * 1000 + (int64_t)left * 60000;
+	rfc3339_format(due, when, sizeof(when));
+	snprintf(reason, sizeof(reason), "quiet hours %s %s: held until %s", qh, zone, when);
+	s = step_of("scheduled", reason);
+	s.sched_ms = due;
+	s.ack = 1;
+	state_step(r, m, &s);
+	return 1;
+}
+
+void prepare_msg(struct router *r, struct msg *m)
+{
+	const json_t *st = m->state;
+	const char *status, *ev_json;
+	char err[512], why[512], name[64];
+	int64_t now = now_ms();
+	struct step s;
+
+	if (m->fresh) {
+		/* as herald_accept queued it */
+		status = "accepted";
+		snprintf(m->service, sizeof(m->service), "-");
+		tx_reference(m->tx, m->reference, sizeof(m->reference));
+		ev_json = NULL; /* parsed: from the event cache */
+	} else {
+		if (!st) /* Redis failed mid-read: the entry stays pending, retried later */
+			goto drop;
+		if (json_object_size(st) == 0) {
+			log_warnx(
+			    "%s: queued, but its record is gone (expired or purged); dropping",
+			    m->event_id);
+			msg_ack_only(r, m);
+			goto drop;
+		}
+		status = msg_load_state(r, m);
+		if (!strcmp(status, "accepted") && field_str(st, "reason") &&
+		    !strcmp(field_str(st, "reason"), REASON_REPLAYED)) {
+			/* heraldctl dead replay wrote the journey; the delivery
+			 * logs hear of it here, before the message goes on */
+			s = step_of("accepted",
+				    "replayed from the dead-letter list by an operator");
+			s.no_channel = 1;
+			s.log_only = 1;
+			state_step(r, m, &s);
+		}
+		ev_json = field_str(st, "event") ? field_str(st, "event") : m->entry_ev;
+		if (!ev_json) {
+			s = step_of("permanent-failure", "stored event is unreadable");
+			s.ack = 1;
+			state_step(r, m, &s);
+			goto drop;
+		}
+	}
+	if (ev_json && event_parse(ev_json, strlen(ev_json), &m->ev, err, sizeof(err)) != 0) {
+		s = step_of("permanent-failure", "stored event is unreadable");
+		s.ack = 1;
+		state_step(r, m, &s);
+		goto drop;
+	}
+	if (!strcmp(m->service, "-"))
+		snprintf(m->service, sizeof(m->service), "%s", m->ev.service);
+	if (status_is_terminal(status) || (!strcmp(status, "sent") && !m->ev.deliver_within) ||
+	    (!strcmp(status, "sent") && field_str(st, "final"))) {
+		msg_ack_only(r, m); /* finished already: a duplicate entry */
+		goto drop;
+	}
+	if (!strcmp(status, "sent")) {
+		/* A receipt deadline came due. */
+		int64_t due = field_int(st, "sent_ms", 0) + m->ev.deliver_within * 1000;
+		if (now + 50 < due) {
+			s = step_of("sent", "receipt deadline not reached");
+			s.sched_ms = due;
+			s.ack = 1;
+			state_step(r, m, &s);
+		} else {
+			snprintf(why, sizeof(why), "no delivery receipt within %llds",
+				 (long long)m->ev.deliver_within);
+			failover_hop(r, m, why);
+		}
+		goto drop;
+	}
+	if (!strcmp(status, "accepted") && m->ev.send_after_ms > now) {
+		char when[40];
+		rfc3339_format(m->ev.send_after_ms, when, sizeof(when));
+		snprintf(why, sizeof(why), "held until send_after %s", when);
+		s = step_of("scheduled", why);
+		s.sched_ms = m->ev.send_after_ms;
+		s.ack = 1;
+		s.no_channel = 1;
+		state_step(r, m, &s);
+		goto drop;
+	}
+	if (!m->plan[0]) {
+		if (!m->citizen_rec || json_object_size(m->citizen_rec) == 0) {
+			snprintf(why, sizeof(why), "unknown citizen %s", m->citizen);
+			s = step_of("permanent-failure", why);
+			s.ack = 1;
+			s.no_channel = 1;
+			state_step(r, m, &s);
+			goto drop;
+		}
+		if (resolve_plan(m->citizen_rec, m->ev.channels, &r->chans, m->plan,
+				 sizeof(m->plan), why, sizeof(why)) == 0) {
+			char reason[600];
+			snprintf(reason, sizeof(reason), "no usable channel: %s", why);
+			s = step_of("permanent-failure", reason);
+			s.ack = 1;
+			s.no_channel = 1;
+			state_step(r, m, &s);
+			goto drop;
+		}
+		m->plan_idx = 0;
+		m->attempt = 0;
+		prefer_engaged(m);
+	}
+	if (!plan_channel(m->plan, m->plan_idx, name, sizeof(name))) {
+		failover_hop(r, m, "plan position past its end");
+		goto drop;
+	}
+	m->chan = chans_find(&r->chans, name);
+	if (!m->chan) {
+		snprintf(why, sizeof(why), "channel %s is not running on this heraldd", name);
+		s = step_of("permanent-failure", why);
+		s.no_channel = 1;
+		state_step(r, m, &s);
+		failover_hop(r, m, why);
+		goto drop;
+	}
+	{
+		const char *addr = m->chan->desc->address_field
+				       ? field_str(m->citizen_rec, m->chan->desc->address_field)
+				       : NULL;
+		if (addr)
+			mask_contact(addr, m->to_masked, sizeof(m->to_masked));
+		else
+			snprintf(m->to_masked, sizeof(m->to_masked), "-");
+	}
+	if (hold_for_quiet_hours(r, m))
+		goto drop;
+	m->attempt++;
+	if (render(r, m, err, sizeof(err)) != 0) {
+		char reason[600];
+		snprintf(reason, sizeof(reason), "cannot render: %s", err);
+		s = step_of("permanent-failure", reason);
+		state_step(r, m, &s);
+		failover_hop(r, m, reason);
+		goto drop;
+	}
+	m->prepared_ms = now_ms();
+	submit_or_backlog(r, m);
+	return;
+drop:
+	msg_free(m);
+}

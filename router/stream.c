@@ -1,0 +1,478 @@
+/*
+ * stream.c - reading the priority streams (herald:q:urgent, normal, bulk) as
+ * one consumer of the group "herald".
+ *
+ * A read brings up to [queue] batch entries; the records each needs (the
+ * message hash unless the entry is fresh, the citizen once per read, the
+ * transaction's engaged channel) are queued on the same pipeline, and the
+ * batch is prepared (prepare.c) once every reply is in, after the pipeline
+ * is sent, so Redis works on the next batch meanwhile. Also here: taking
+ * back pending entries at start (recover) and idle ones of other consumers
+ * (claim), moving due scheduled messages back (herald_due), and trimming
+ * acknowledged entries.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "msgstate.h"
+#include "prepare.h"
+#include "stream.h"
+#include "text.h"
+
+static const char *const streams[PRIO_N] = {"herald:q:urgent", "herald:q:normal", "herald:q:bulk"};
+
+/* The entries of one read, waiting for their citizen records. */
+struct rbatch {
+	struct router *r;
+	struct msg **ms;
+	size_t n;
+	int left; /* replies still to come */
+	struct rbatch *next;
+};
+
+static void batch_tick(struct msg *m)
+{
+	struct rbatch *b = m->batch;
+
+	if (--b->left > 0)
+		return;
+	/* complete: run it after the pipeline is sent (stream_prepare_ready), so
+	 * Redis works on the next batch while this one is prepared */
+	b->next = NULL;
+	if (b->r->ready_tail)
+		b->r->ready_tail->next = b;
+	else
+		b->r->ready = b;
+	b->r->ready_tail = b;
+}
+
+static void on_state(redisReply *rep, void *arg)
+{
+	struct msg *m = arg;
+
+	json_decref(m->state);
+	m->state = rep && !reply_is_error(rep) ? reply_to_object(rep) : NULL;
+	batch_tick(m);
+}
+
+/* One HGETALL serves every entry of the read for that citizen (a chain
+ * through cit_next). */
+static void on_citizen(redisReply *rep, void *arg)
+{
+	struct msg *m = arg, *next;
+	json_t *rec = rep && !reply_is_error(rep) ? reply_to_object(rep) : NULL;
+
+	for (; m; m = next) {
+		next = m->cit_next;
+		m->cit_next = NULL;
+		json_decref(m->citizen_rec);
+		m->citizen_rec = json_incref(rec);
+		batch_tick(m);
+	}
+	json_decref(rec);
+}
+
+static uint32_t str_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* The channel the citizen engaged on in the transaction, if any. */
+static void on_engaged(redisReply *rep, void *arg)
+{
+	struct msg *m = arg;
+
+	if (rep && rep->type == REDIS_REPLY_STRING)
+		snprintf(m->engaged, sizeof(m->engaged), "%s", rep->str);
+	batch_tick(m);
+}
+
+/* A fresh entry (written by herald_accept: it has "a", the accepted time,
+ * and "e", the event; read with ">", so no consumer had it before): its
+ * state is as herald_accept left it, so the message hash need not be read.
+ * The event comes parsed from the cache when this instance accepted it,
+ * else from the entry. Returns 0 if taken fresh. */
+static int take_fresh(struct router *r, struct msg *m, const char *accepted, const char *ev,
+		      size_t evlen)
+{
+	int64_t accepted_ms = atoll(accepted);
+	char err[320];
+
+	if (!evcache_take(r->evcache, m->event_id, accepted_ms, &m->ev) &&
+	    (!ev || event_parse(ev, evlen, &m->ev, err, sizeof(err)) != 0))
+		return -1; /* read the hash; an unreadable event fails there */
+	m->fresh = 1;
+	m->first_touch = 1;
+	m->accepted_ms = accepted_ms;
+	/* the entry names them only when written before "id a e" */
+	if (!m->citizen[0])
+		snprintf(m->citizen, sizeof(m->citizen), "%s", m->ev.citizen_id);
+	if (!m->tx[0])
+		snprintf(m->tx, sizeof(m->tx), "%s",
+			 m->ev.transaction_id ? m->ev.transaction_id : m->event_id);
+	m->hw_at[0] = '\0'; /* the hash holds the status only */
+	return 0;
+}
+
+/* The citizen and transaction of an entry that names them only in its
+ * event (herald_accept's "id a e"), taken again after a restart or a
+ * claim: the citizen's record is read before the message hash arrives. An
+ * unreadable event leaves them to the hash (msg_load_state), and fails there. */
+static void entry_names(struct msg *m, const char *ev, size_t evlen)
+{
+	struct event e;
+	char err[320];
+
+	memset(&e, 0, sizeof(e));
+	if (event_parse(ev, evlen, &e, err, sizeof(err)) == 0) {
+		snprintf(m->citizen, sizeof(m->citizen), "%s", e.citizen_id);
+		if (!m->tx[0])
+			snprintf(m->tx, sizeof(m->tx), "%s",
+				 e.transaction_id ? e.transaction_id : m->event_id);
+	}
+	event_clear(&e);
+}
+
+/* Take a list of stream entries ([id, [k, v, ...]] ...) for processing:
+ * queue the reads of citizen (and, unless the entry is fresh, message)
+ * records; the batch is prepared once every reply is in. may_trust_fresh
+ * is 0 for entries that may have been worked on before (recovered,
+ * claimed): those always read the message hash. */
+static int take_entries(struct router *r, const char *stream, const redisReply *entries,
+			int may_trust_fresh)
+{
+	struct rbatch *b;
+	int64_t now = now_ms();
+
+	if (!entries || entries->type != REDIS_REPLY_ARRAY || entries->elements == 0)
+		return 0;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return 0;
+	b->r = r;
+	b->ms = calloc(entries->elements, sizeof(*b->ms));
+	if (!b->ms) {
+		free(b);
+		return 0;
+	}
+	b->left = 1; /* held until every command is queued */
+	/* citizens of this read: open addressing, the first entry of each */
+	size_t cap = 16;
+	while (cap < 2 * entries->elements)
+		cap *= 2;
+	struct msg **cits = calloc(cap, sizeof(*cits));
+	if (!cits) {
+		free(b->ms);
+		free(b);
+		return 0;
+	}
+	for (size_t i = 0; i < entries->elements; i++) {
+		const redisReply *e = entries->element[i], *kv;
+		const char *accepted = NULL, *ev = NULL;
+		size_t evlen = 0;
+		struct msg *m;
+
+		if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
+		    e->element[0]->type != REDIS_REPLY_STRING)
+			continue;
+		kv = e->element[1];
+		m = calloc(1, sizeof(*m));
+		if (!m)
+			break;
+		snprintf(m->stream, sizeof(m->stream), "%s", stream);
+		snprintf(m->stream_id, sizeof(m->stream_id), "%s", e->element[0]->str);
+		m->picked_ms = now;
+		m->batch = b;
+		if (kv->type == REDIS_REPLY_ARRAY)
+			for (size_t j = 0; j + 1 < kv->elements; j += 2) {
+				const char *k = kv->element[j]->str, *v = kv->element[j + 1]->str;
+				if (!k || !v)
+					continue;
+				if (!strcmp(k, "id"))
+					snprintf(m->event_id, sizeof(m->event_id), "%s", v);
+				else if (!strcmp(k, "c"))
+					snprintf(m->citizen, sizeof(m->citizen), "%s", v);
+				else if (!strcmp(k, "t"))
+					snprintf(m->tx, sizeof(m->tx), "%s", v);
+				else if (!strcmp(k, "a"))
+					accepted = v;
+				else if (!strcmp(k, "e"))
+					ev = v, evlen = kv->element[j + 1]->len;
+			}
+		if (!m->event_id[0]) {
+			/* deleted entry still pending, or foreign data: ack it away */
+			msg_ack_only(r, m);
+			msg_free(m);
+			continue;
+		}
+		b->ms[b->n++] = m;
+		if (may_trust_fresh && accepted && take_fresh(r, m, accepted, ev, evlen) == 0) {
+			/* state known */
+		} else {
+			m->fresh = 0;
+			if (accepted)
+				m->accepted_ms = atoll(accepted);
+			if (ev && !(m->entry_ev = strndup(ev, evlen))) {
+				msg_free(m); /* out of memory: stays pending, retried */
+				b->n--;
+				continue;
+			}
+			if (ev && !m->citizen[0])
+				entry_names(m, ev, evlen);
+			b->left++;
+			rdb_cmdf(r->rdb, on_state, m, "HGETALL " KEY_MSG "%s", m->event_id);
+		}
+		b->left++;
+		size_t h = str_hash(m->citizen) & (cap - 1);
+		while (cits[h] && strcmp(cits[h]->citizen, m->citizen) != 0)
+			h = (h + 1) & (cap - 1);
+		if (cits[h]) {
+			m->cit_next = cits[h]->cit_next;
+			cits[h]->cit_next = m;
+		} else {
+			cits[h] = m;
+		}
+		/* a transaction of its own (tx is the event id): nobody can have
+		 * engaged in it yet */
+		if (m->tx[0] && strcmp(m->tx, m->event_id) != 0) {
+			b->left++;
+			rdb_cmdf(r->rdb, on_engaged, m, "GET " KEY_ENGAGED "%s", m->tx);
+		}
+	}
+	/* the chains are complete: one read per citizen (a failing command
+	 * calls back at once, so not before) */
+	for (size_t h = 0; h < cap; h++)
+		if (cits[h])
+			rdb_cmdf(r->rdb, on_citizen, cits[h], "HGETALL " KEY_CITIZEN "%s",
+				 cits[h]->citizen);
+	free(cits);
+	/* release the hold: the batch is ready once its replies are in */
+	size_t taken = b->n;
+	if (taken) {
+		struct msg hold = {.batch = b};
+		batch_tick(&hold);
+	} else {
+		free(b->ms);
+		free(b);
+	}
+	return (int)taken;
+}
+
+/* Prepare every batch whose records have all arrived. */
+int stream_prepare_ready(struct router *r)
+{
+	int n = 0;
+
+	while (r->ready) {
+		struct rbatch *b = r->ready;
+		r->ready = b->next;
+		if (!r->ready)
+			r->ready_tail = NULL;
+		for (size_t i = 0; i < b->n; i++) {
+			b->ms[i]->batch = NULL;
+			prepare_msg(r, b->ms[i]);
+		}
+		n += (int)b->n;
+		free(b->ms);
+		free(b);
+	}
+	return n;
+}
+
+static void on_read(redisReply *rep, void *arg)
+{
+	struct router *r = arg;
+
+	r->read_inflight = 0;
+	r->last_read_n = 0;
+	if (!rep)
+		return;
+	if (rep->type == REDIS_REPLY_ERROR) {
+		if (strstr(rep->str, "NOGROUP"))
+			r->need_groups = 1;
+		else
+			log_warnx("redis: XREADGROUP: %s", rep->str);
+		return;
+	}
+	if (rep->type == REDIS_REPLY_ARRAY)
+		for (size_t i = 0; i < rep->elements; i++) {
+			const redisReply *s = rep->element[i];
+			if (s->type == REDIS_REPLY_ARRAY && s->elements == 2 &&
+			    s->element[0]->type == REDIS_REPLY_STRING)
+				r->last_read_n +=
+				    take_entries(r, s->element[0]->str, s->element[1], 1);
+		}
+	if (r->last_read_n >= r->cfg->batch)
+		r->want_read = 1; /* more waiting */
+}
+
+static void ensure_groups(struct router *r)
+{
+	for (int p = 0; p < PRIO_N; p++) {
+		redisReply *rep =
+		    rdb_call(r->rdb, "XGROUP CREATE %s " GROUP " 0 MKSTREAM", streams[p]);
+		if (rep && rep->type == REDIS_REPLY_ERROR && !strstr(rep->str, "BUSYGROUP"))
+			log_warnx("redis: XGROUP CREATE %s: %s", streams[p], rep->str);
+		freeReplyObject(rep);
+	}
+	r->need_groups = 0;
+}
+
+/* Queue a read of new entries (one at a time). */
+void stream_read(struct router *r)
+{
+	if (r->need_groups)
+		ensure_groups(r);
+	if (r->read_inflight)
+		return;
+	r->read_inflight = 1;
+	rdb_cmdf(r->rdb, on_read, r,
+		 "XREADGROUP GROUP " GROUP " %s COUNT %d STREAMS %s %s %s > > >", r->consumer,
+		 r->cfg->batch, streams[0], streams[1], streams[2]);
+}
+
+/* Trim acknowledged entries off the streams: everything older than the
+ * oldest entry still pending, or than the last one delivered. On the
+ * pipeline, a reply leading to the next command, so the loop never waits
+ * for Redis to get through a busy turn first. */
+struct trim {
+	struct router *r;
+	int p;
+};
+
+static void trim_to(struct router *r, int p, const char *minid)
+{
+	rdb_cmdf(r->rdb, NULL, NULL, "XTRIM %s MINID %s", streams[p], minid);
+}
+
+static void on_trim_groups(redisReply *rep, void *arg)
+{
+	struct trim *t = arg;
+	char minid[64] = "";
+
+	if (rep && rep->type == REDIS_REPLY_ARRAY)
+		for (size_t g = 0; g < rep->elements; g++) {
+			const redisReply *kv = rep->element[g];
+			if (kv->type != REDIS_REPLY_ARRAY)
+				continue;
+			for (size_t j = 0; j + 1 < kv->elements; j += 2)
+				if (kv->element[j]->str &&
+				    !strcmp(kv->element[j]->str, "last-delivered-id") &&
+				    kv->element[j + 1]->str) {
+					unsigned long long ms = 0, seq = 0;
+					sscanf(kv->element[j + 1]->str, "%llu-%llu", &ms, &seq);
+					snprintf(minid, sizeof(minid), "%llu-%llu", ms, seq + 1);
+				}
+		}
+	if (minid[0])
+		trim_to(t->r, t->p, minid);
+	free(t);
+}
+
+static void on_trim_pending(redisReply *rep, void *arg)
+{
+	struct trim *t = arg;
+
+	if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2 &&
+	    rep->element[0]->type == REDIS_REPLY_INTEGER && rep->element[0]->integer > 0 &&
+	    rep->element[1]->type == REDIS_REPLY_STRING) {
+		trim_to(t->r, t->p, rep->element[1]->str);
+		free(t);
+	} else if (rep && rep->type != REDIS_REPLY_ERROR) {
+		/* nothing pending: up to the last entry delivered to a consumer */
+		rdb_cmdf(t->r->rdb, on_trim_groups, t, "XINFO GROUPS %s", streams[t->p]);
+	} else {
+		free(t);
+	}
+}
+
+void stream_trim(struct router *r)
+{
+	for (int p = 0; p < PRIO_N; p++) {
+		struct trim *t = malloc(sizeof(*t));
+		if (!t)
+			return;
+		t->r = r;
+		t->p = p;
+		rdb_cmdf(r->rdb, on_trim_pending, t, "XPENDING %s " GROUP, streams[p]);
+	}
+}
+
+/* At start: entries this consumer read but never finished (a crash, a
+ * restart) are taken again, oldest first. */
+void stream_recover(struct router *r)
+{
+	ensure_groups(r);
+	for (int p = 0; p < PRIO_N; p++) {
+		char last[64] = "0";
+		for (;;) {
+			redisReply *rep =
+			    rdb_call(r->rdb, "XREADGROUP GROUP " GROUP " %s COUNT %d STREAMS %s %s",
+				     r->consumer, r->cfg->batch, streams[p], last);
+			const redisReply *entries;
+			int n;
+			if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements == 0) {
+				freeReplyObject(rep);
+				break;
+			}
+			entries = rep->element[0]->element[1];
+			if (entries->elements == 0) {
+				freeReplyObject(rep);
+				break;
+			}
+			snprintf(last, sizeof(last), "%s",
+				 entries->element[entries->elements - 1]->element[0]->str);
+			n = take_entries(r, streams[p], entries, 0);
+			log_info("recovered %d pending entries from %s", n, streams[p]);
+			freeReplyObject(rep);
+			rdb_flush(r->rdb);
+			stream_prepare_ready(r);
+			rdb_flush(r->rdb);
+		}
+	}
+}
+
+/* Take over entries another (dead) consumer left pending too long. */
+void stream_claim(struct router *r)
+{
+	for (int p = 0; p < PRIO_N; p++) {
+		redisReply *rep =
+		    rdb_call(r->rdb, "XAUTOCLAIM %s " GROUP " %s %d 0-0 COUNT %d", streams[p],
+			     r->consumer, r->cfg->claim_idle_ms, r->cfg->batch);
+		if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2) {
+			int n = take_entries(r, streams[p], rep->element[1], 0);
+			if (n > 0)
+				log_msg(LOG_L_NOTICE, "claimed %d entries idle > %d ms from %s", n,
+					r->cfg->claim_idle_ms, streams[p]);
+		}
+		freeReplyObject(rep);
+	}
+}
+
+static void on_due(redisReply *rep, void *arg)
+{
+	struct router *r = arg;
+
+	r->due_inflight = 0;
+	if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer > 0)
+		r->want_read = 1;
+	else if (rep && rep->type == REDIS_REPLY_ERROR)
+		log_warnx("redis: herald_due: %s", rep->str);
+}
+
+/* Move due scheduled messages back onto their streams: on the pipeline, so
+ * the loop never waits for Redis to get through a busy turn first. */
+void stream_due(struct router *r)
+{
+	if (r->due_inflight)
+		return;
+	r->due_inflight = 1;
+	rdb_cmdf(r->rdb, on_due, r, "FCALL herald_due 1 " KEY_SCHED " %lld %d", (long long)now_ms(),
+		 r->cfg->batch);
+}

@@ -1,0 +1,92 @@
+/*
+ * submit.c - hand a rendered message to its channel plugin ("sending"); a
+ * plugin that is busy leaves it in the backlog, submitted again each loop
+ * turn in order.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "msgstate.h"
+#include "submit.h"
+#include "text.h"
+
+/* Hand a rendered message to its plugin: 0 taken, -1 plugin busy. */
+static int submit(struct router *r, struct msg *m)
+{
+	struct herald_msg hm;
+	const struct herald_channel *d = m->chan->desc;
+	struct step s;
+
+	memset(&hm, 0, sizeof(hm));
+	hm.version = HERALD_MSG_VERSION;
+	hm.msg_id = m->id = ++r->next_id;
+	hm.event_id = m->event_id;
+	hm.transaction_id = m->tx;
+	hm.reference = m->reference;
+	hm.service = m->service;
+	hm.citizen_id = m->citizen;
+	hm.template_name = m->ev.template_name;
+	hm.locale = m->locale;
+	hm.to = d->address_field ? field_str(m->citizen_rec, d->address_field) : NULL;
+	hm.subject = m->subject;
+	hm.body = m->body;
+	hm.html = m->html;
+	hm.meta = m->meta;
+	hm.attempt = m->attempt;
+	hm.urgent = m->ev.priority == PRIO_URGENT;
+	if (d->submit(m->chan->state, &hm) != 0) {
+		m->id = 0;
+		return -1;
+	}
+	m->chan->submitted++;
+	m->submitted_ms = now_ms();
+	idmap_put(r->inflight, m->id, m);
+	/* What was sent, without what it said: the rendered subject carries
+	 * the citizen's personalisation, which stays out of the logs. (Plan
+	 * and position go to the hash's "at" with every step.) */
+	char what[EVENT_MAX_ID + 64];
+	snprintf(what, sizeof(what), "template %s, locale %s", m->ev.template_name,
+		 m->locale ? m->locale : "-");
+	s = step_of("sending", m->note[0] ? m->note : what);
+	state_step(r, m, &s);
+	msg_release_rendered(m);
+	return 0;
+}
+
+static void backlog_push(struct router *r, struct msg *m)
+{
+	m->next = NULL;
+	if (r->backlog_tail)
+		r->backlog_tail->next = m;
+	else
+		r->backlog = m;
+	r->backlog_tail = m;
+}
+
+void submit_or_backlog(struct router *r, struct msg *m)
+{
+	if (submit(r, m) != 0)
+		backlog_push(r, m);
+}
+
+void submit_backlog(struct router *r)
+{
+	struct msg *m = r->backlog, *keep = NULL, *keep_tail = NULL;
+
+	r->backlog = r->backlog_tail = NULL;
+	while (m) {
+		struct msg *next = m->next;
+		if (submit(r, m) != 0) {
+			m->next = NULL;
+			if (keep_tail)
+				keep_tail->next = m;
+			else
+				keep = m;
+			keep_tail = m;
+		}
+		m = next;
+	}
+	r->backlog = keep;
+	r->backlog_tail = keep_tail;
+}
