@@ -102,15 +102,15 @@ static const char *req_arg(const struct herald_http_req *hr, const char *name)
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type,
 			     const char *body)
 {
-	struct MHD_Response *r =
+	struct MHD_Response *resp =
 	    MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result rc;
 
-	if (!r)
+	if (!resp)
 		return MHD_NO;
-	MHD_add_response_header(r, "Content-Type", type);
-	rc = MHD_queue_response(c, code, r);
-	MHD_destroy_response(r);
+	MHD_add_response_header(resp, "Content-Type", type);
+	rc = MHD_queue_response(c, code, resp);
+	MHD_destroy_response(resp);
 	return rc;
 }
 

@@ -17,8 +17,8 @@ void msg_free(struct msg *m)
 	event_clear(&m->ev);
 	json_decref(m->state);
 	json_decref(m->citizen_rec);
-	json_decref(m->front);
-	json_decref(m->fm);
+	json_decref(m->front_matter);
+	json_decref(m->front_meta);
 	free(m->subject);
 	free(m->body);
 	free(m->html);
@@ -30,10 +30,10 @@ void msg_free(struct msg *m)
 
 void msg_release_rendered(struct msg *m)
 {
-	json_decref(m->front);
-	json_decref(m->fm);
-	m->front = NULL;
-	m->fm = NULL;
+	json_decref(m->front_matter);
+	json_decref(m->front_meta);
+	m->front_matter = NULL;
+	m->front_meta = NULL;
 	free(m->body);
 	free(m->html);
 	free(m->subject);
@@ -103,6 +103,7 @@ const char *msg_load_state(struct router *r, struct msg *m)
 		snprintf(m->to_masked, sizeof(m->to_masked), "%s", at.to);
 	/* what the hash's "at" holds: state_step leaves it alone if unchanged
 	 * (an older hash without it gets it with the next transition) */
-	snprintf(m->hw_at, sizeof(m->hw_at), "%s", field_str(st, "at") ? field_str(st, "at") : "");
+	snprintf(m->hash_at, sizeof(m->hash_at), "%s",
+		 field_str(st, "at") ? field_str(st, "at") : "");
 	return field_str(st, "status") ? field_str(st, "status") : "accepted";
 }

@@ -70,7 +70,7 @@ static int render(struct router *r, struct msg *m, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	if (tentry_render(r->templates, e, data, 0, &m->body, &m->front, err, errlen) != 0)
+	if (tentry_render(r->templates, e, data, 0, &m->body, &m->front_matter, err, errlen) != 0)
 		goto out;
 	if (d->html_variant) {
 		const struct tentry *h =
@@ -78,28 +78,28 @@ static int render(struct router *r, struct msg *m, char *err, size_t errlen)
 		if (h && tentry_render(r->templates, h, data, 1, &m->html, &hfront, err, errlen))
 			goto out;
 	}
-	if (field_str(m->front, "subject"))
-		m->subject = strdup(field_str(m->front, "subject"));
+	if (field_str(m->front_matter, "subject"))
+		m->subject = strdup(field_str(m->front_matter, "subject"));
 	/* meta: fm.<key> for the front matter, then citizen fields */
-	nmeta = json_object_size(m->front) + 4;
+	nmeta = json_object_size(m->front_matter) + 4;
 	m->meta = calloc(2 * nmeta + 1, sizeof(*m->meta));
 	if (!m->meta) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	/* the front matter again, keyed fm.<key>: meta points into m->fm */
-	m->fm = json_object();
-	if (!m->fm) {
+	/* the front matter again, keyed fm.<key>: meta points into m->front_meta */
+	m->front_meta = json_object();
+	if (!m->front_meta) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	json_object_foreach(m->front, k, v)
+	json_object_foreach(m->front_matter, k, v)
 	{
 		char key[96];
 		snprintf(key, sizeof(key), "fm.%s", k);
-		json_object_set(m->fm, key, v);
+		json_object_set(m->front_meta, key, v);
 	}
-	json_object_foreach(m->fm, k, v)
+	json_object_foreach(m->front_meta, k, v)
 	{
 		m->meta[i++] = k;
 		m->meta[i++] = json_string_value(v);

@@ -15,46 +15,47 @@ struct rdb;
 typedef void (*rdb_cb)(redisReply *reply, void *arg);
 
 /* sock (a Unix socket path) when set, else host:port over TCP. */
-struct rdb *rdb_new(const char *host, int port, const char *sock, const char *password, int db);
-void rdb_free(struct rdb **r);
+struct rdb *rdb_new(const char *host, int port, const char *sock, const char *password,
+		    int select_db);
+void rdb_free(struct rdb **dbp);
 /* (Re)connect and load the function library. 0 or -1 (reason in rdb_err). */
-int rdb_connect(struct rdb *r);
-int rdb_ok(const struct rdb *r);
-const char *rdb_err(const struct rdb *r);
+int rdb_connect(struct rdb *db);
+int rdb_ok(const struct rdb *db);
+const char *rdb_err(const struct rdb *db);
 /* Where the connection goes, for messages: "host:port" or the socket path. */
-const char *rdb_where(const struct rdb *r);
+const char *rdb_where(const struct rdb *db);
 
 /* Queue a command (argv form; lens may be NULL for C strings). */
-void rdb_cmd(struct rdb *r, rdb_cb cb, void *arg, int argc, const char **argv, const size_t *lens);
+void rdb_cmd(struct rdb *db, rdb_cb cb, void *arg, int argc, const char **argv, const size_t *lens);
 /* Queue a printf-style command (hiredis format: %s %b %d %lld). */
-void rdb_cmdf(struct rdb *r, rdb_cb cb, void *arg, const char *fmt, ...);
+void rdb_cmdf(struct rdb *db, rdb_cb cb, void *arg, const char *fmt, ...);
 /* Send what is queued, without waiting
  * for replies: Redis works while the caller does something else. */
-int rdb_send(struct rdb *r);
+int rdb_send(struct rdb *db);
 /* Called at the start of every rdb_send (also the one a synchronous call
  * makes), to queue commands held back until then. */
-void rdb_on_send(struct rdb *r, void (*fn)(void *arg), void *arg);
+void rdb_on_send(struct rdb *db, void (*fn)(void *arg), void *arg);
 /* Wait for the replies of everything sent and call each callback in order.
  * Callbacks may queue commands (sent by the next rdb_send) but must not make
  * synchronous calls. Returns the number of replies, -1 if the connection
  * broke (callbacks got NULL). */
-int rdb_recv(struct rdb *r);
+int rdb_recv(struct rdb *db);
 /* Like rdb_recv, without waiting: the replies that have arrived (reads the
  * socket once if it is readable). The rest stay outstanding. */
-int rdb_poll(struct rdb *r);
+int rdb_poll(struct rdb *db);
 /* rdb_send + rdb_recv until nothing is queued. */
-int rdb_flush(struct rdb *r);
-size_t rdb_outstanding(const struct rdb *r); /* sent, replies not read */
-int rdb_fd(const struct rdb *r);	     /* readable when replies arrive */
+int rdb_flush(struct rdb *db);
+size_t rdb_outstanding(const struct rdb *db); /* sent, replies not read */
+int rdb_fd(const struct rdb *db);	      /* readable when replies arrive */
 
 /* A synchronous command (for start-up and rare paths); flushes the pipeline
  * first so replies stay in order. Caller frees. */
-redisReply *rdb_call(struct rdb *r, const char *fmt, ...);
+redisReply *rdb_call(struct rdb *db, const char *fmt, ...);
 
 /* Helpers on replies. */
-int reply_is_error(const redisReply *r);
+int reply_is_error(const redisReply *rep);
 /* Turn an HGETALL reply into a JSON object of strings (empty when missing). */
 #include <jansson.h>
-json_t *reply_to_object(const redisReply *r);
+json_t *reply_to_object(const redisReply *rep);
 
 #endif

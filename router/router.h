@@ -39,8 +39,8 @@
 
 struct http;
 struct callbacks;
-struct rbatch;
-struct pwrite;
+struct read_batch;
+struct held_writes;
 
 /* One message being worked on (read from the stream, or back from a
  * channel, or touched by a receipt). */
@@ -64,24 +64,24 @@ struct msg {
 	char to_masked[160];
 	/* rendered, kept while the plugin has not yet accepted it (backlog) */
 	char *subject, *body, *html, *locale;
-	json_t *front;
-	json_t *fm; /* front matter keyed fm.<key>, what meta points into */
+	json_t *front_matter; /* the template's front matter, as rendered */
+	json_t *front_meta;   /* the same keyed fm.<key>: what meta points into */
 	const char **meta;
 	char reference[24];
-	char engaged[33];     /* channel the citizen engaged on in this transaction */
-	char note[160];	      /* said in the "sending" record instead of template and locale */
-	struct rbatch *batch; /* the read it arrived with, until prepared */
-	int fresh;	      /* read as herald_accept queued it: no hash read */
-	int first_touch;      /* no transition of it written yet: the next one
-				 completes the hash and journeys "accepted" */
-	int ev_in_hash;	      /* the message hash holds the event */
-	char *entry_ev;	      /* the event as the stream entry carries it */
-	struct msg *cit_next; /* same citizen in the same read: one HGETALL */
+	char engaged[33];	  /* channel the citizen engaged on in this transaction */
+	char note[160];		  /* said in the "sending" record instead of template and locale */
+	struct read_batch *batch; /* the read it arrived with, until prepared */
+	int fresh;		  /* read as herald_accept queued it: no hash read */
+	int first_touch;	  /* no transition of it written yet: the next one
+				     completes the hash and journeys "accepted" */
+	int ev_in_hash;		  /* the message hash holds the event */
+	char *entry_ev;		  /* the event as the stream entry carries it */
+	struct msg *cit_next;	  /* same citizen in the same read: one HGETALL */
+	struct held_writes *held; /* this turn's held-back hash and journey writes */
+	uint64_t held_gen;	  /* ... valid while equal to the router's held_gen */
 	/* what the message hash's "at" holds (msgrec.h; "" unknown): state_step
 	 * does not rewrite it when it did not change */
-	struct pwrite *pw; /* this turn's held-back hash and journey writes */
-	uint64_t pw_gen;   /* ... valid while equal to the router's pw_gen */
-	char hw_at[512];
+	char hash_at[512];
 };
 
 /* XACKs of one loop turn, one command per stream (state_flush). */
@@ -108,12 +108,12 @@ struct router {
 	int draining;
 	int64_t last_read_ms, last_due_ms, last_claim_ms, last_depth_ms, last_trim_ms;
 	int want_read, read_inflight, last_read_n, need_groups, due_inflight;
-	struct rbatch *ready, *ready_tail; /* read batches with every record in */
+	struct read_batch *ready, *ready_tail; /* read batches with every record in */
 	struct ackq acks[PRIO_N];
-	struct pwrite *pw_head, *pw_tail; /* held-back writes, in order */
-	struct pwrite *pw_spare;	  /* emptied ones, buffers kept, for reuse */
-	size_t pw_nspare;
-	uint64_t pw_gen;
+	struct held_writes *held_head, *held_tail; /* held-back writes, in order */
+	struct held_writes *held_spare;		   /* emptied ones, buffers kept, for reuse */
+	size_t held_nspare;
+	uint64_t held_gen;
 	struct evcache *evcache; /* parsed events accepted here, for the worker */
 };
 

@@ -118,8 +118,8 @@ static void ack_queue(struct router *r, const char *stream, const char *id)
 	rdb_cmdf(r->rdb, NULL, NULL, "XACK %s " GROUP " %s", stream, id);
 }
 
-struct pwrite {
-	struct pwrite *next;
+struct held_writes {
+	struct held_writes *next;
 	char *buf; /* every string, NUL-terminated */
 	size_t len, cap;
 	size_t *off; /* offsets: HSET field/value pairs (kind 0), entries (1) */
@@ -130,14 +130,14 @@ struct pwrite {
 	int64_t expire_msg; /* > 0: EXPIRE the message hash after the HSET */
 };
 
-static void pw_flush(struct router *r);
-static void pw_free(struct pwrite *w);
-/* emptied pwrites kept for reuse: enough for a few loop turns' messages */
-#define PW_SPARE_MAX 1024
+static void held_flush(struct router *r);
+static void held_free(struct held_writes *w);
+/* emptied held_writes kept for reuse: enough for a few loop turns' messages */
+#define HELD_SPARE_MAX 1024
 
 void state_flush(struct router *r)
 {
-	pw_flush(r); /* before the XACKs */
+	held_flush(r); /* before the XACKs */
 	for (int p = 0; p < PRIO_N; p++) {
 		struct ackq *q = &r->acks[p];
 		const char **argv;
@@ -164,18 +164,18 @@ void state_flush(struct router *r)
 
 void state_free(struct router *r)
 {
-	while (r->pw_head) { /* sent by the last state_flush; anything left is lost */
-		struct pwrite *w = r->pw_head;
-		r->pw_head = w->next;
-		pw_free(w);
+	while (r->held_head) { /* sent by the last state_flush; anything left is lost */
+		struct held_writes *w = r->held_head;
+		r->held_head = w->next;
+		held_free(w);
 	}
-	r->pw_tail = NULL;
-	while (r->pw_spare) {
-		struct pwrite *w = r->pw_spare;
-		r->pw_spare = w->next;
-		pw_free(w);
+	r->held_tail = NULL;
+	while (r->held_spare) {
+		struct held_writes *w = r->held_spare;
+		r->held_spare = w->next;
+		held_free(w);
 	}
-	r->pw_nspare = 0;
+	r->held_nspare = 0;
 	for (int p = 0; p < PRIO_N; p++) {
 		free(r->acks[p].ids);
 		memset(&r->acks[p], 0, sizeof(r->acks[p]));
@@ -184,7 +184,7 @@ void state_free(struct router *r)
 
 /* ---- held-back hash and journey writes ------------------------------ */
 
-static int pw_str(struct pwrite *w, const char *s, size_t n, size_t *off)
+static int held_str(struct held_writes *w, const char *s, size_t n, size_t *off)
 {
 	if (w->len + n + 1 > w->cap) {
 		size_t cap = w->cap ? w->cap * 2 : 2048;
@@ -203,7 +203,7 @@ static int pw_str(struct pwrite *w, const char *s, size_t n, size_t *off)
 	return 0;
 }
 
-static int pw_item(struct pwrite *w, int kind, const char *s)
+static int held_item(struct held_writes *w, int kind, const char *s)
 {
 	size_t off;
 
@@ -219,7 +219,7 @@ static int pw_item(struct pwrite *w, int kind, const char *s)
 		w->kind = k;
 		w->ncap = cap;
 	}
-	if (pw_str(w, s, strlen(s), &off) != 0)
+	if (held_str(w, s, strlen(s), &off) != 0)
 		return -1;
 	w->off[w->n] = off;
 	w->kind[w->n++] = (unsigned char)kind;
@@ -227,7 +227,7 @@ static int pw_item(struct pwrite *w, int kind, const char *s)
 }
 
 /* Index of field k among the held hash fields, or w->n. */
-static size_t pw_field(const struct pwrite *w, const char *k)
+static size_t held_field(const struct held_writes *w, const char *k)
 {
 	for (size_t i = 0; i + 1 < w->n; i++) {
 		if (w->kind[i] != 0)
@@ -239,7 +239,7 @@ static size_t pw_field(const struct pwrite *w, const char *k)
 	return w->n;
 }
 
-static void pw_free(struct pwrite *w)
+static void held_free(struct held_writes *w)
 {
 	free(w->buf);
 	free(w->off);
@@ -248,63 +248,63 @@ static void pw_free(struct pwrite *w)
 }
 
 /* The message's held-back writes of this loop turn (created if none). */
-static struct pwrite *pw_get(struct router *r, struct msg *m)
+static struct held_writes *held_get(struct router *r, struct msg *m)
 {
-	struct pwrite *w;
+	struct held_writes *w;
 	char key[160];
 
-	if (m->pw && m->pw_gen == r->pw_gen)
-		return m->pw;
-	if (r->pw_spare) { /* buffers of an earlier turn: no malloc per message */
-		w = r->pw_spare;
-		r->pw_spare = w->next;
-		r->pw_nspare--;
+	if (m->held && m->held_gen == r->held_gen)
+		return m->held;
+	if (r->held_spare) { /* buffers of an earlier turn: no malloc per message */
+		w = r->held_spare;
+		r->held_spare = w->next;
+		r->held_nspare--;
 		w->next = NULL;
 	} else if (!(w = calloc(1, sizeof(*w)))) {
 		return NULL;
 	}
 	key_of(key, sizeof(key), KEY_MSG, strlen(KEY_MSG), m->event_id);
-	if (pw_str(w, key, strlen(key), &w->msgkey) != 0)
+	if (held_str(w, key, strlen(key), &w->msgkey) != 0)
 		goto fail;
 	key_of(key, sizeof(key), KEY_TX, strlen(KEY_TX), m->tx);
-	if (pw_str(w, key, strlen(key), &w->txkey) != 0)
+	if (held_str(w, key, strlen(key), &w->txkey) != 0)
 		goto fail;
-	if (r->pw_tail)
-		r->pw_tail->next = w;
+	if (r->held_tail)
+		r->held_tail->next = w;
 	else
-		r->pw_head = w;
-	r->pw_tail = w;
-	m->pw = w;
-	m->pw_gen = r->pw_gen;
+		r->held_head = w;
+	r->held_tail = w;
+	m->held = w;
+	m->held_gen = r->held_gen;
 	return w;
 fail:
-	pw_free(w);
+	held_free(w);
 	return NULL;
 }
 
 /* Add one transition (after pre, the journey's "accepted" entry, if not
  * NULL); on failure nothing of it was added. */
-static int pw_add(struct pwrite *w, const char **fk, const char **fv, int nf, const char *pre,
-		  const char *json)
+static int held_add(struct held_writes *w, const char **fk, const char **fv, int nf,
+		    const char *pre, const char *json)
 {
 	size_t n0 = w->n, len0 = w->len, redone[48][2];
 	int nre = 0;
 
 	for (int i = 0; i < nf && i < 48; i++) {
-		size_t j = pw_field(w, fk[i]);
+		size_t j = held_field(w, fk[i]);
 		if (j < n0) { /* set earlier this turn: the later value wins */
 			size_t off;
-			if (pw_str(w, fv[i], strlen(fv[i]), &off) != 0)
+			if (held_str(w, fv[i], strlen(fv[i]), &off) != 0)
 				goto fail;
 			redone[nre][0] = j + 1, redone[nre++][1] = w->off[j + 1];
 			w->off[j + 1] = off;
-		} else if (pw_item(w, 0, fk[i]) != 0 || pw_item(w, 0, fv[i]) != 0) {
+		} else if (held_item(w, 0, fk[i]) != 0 || held_item(w, 0, fv[i]) != 0) {
 			goto fail;
 		}
 	}
-	if (pre && pw_item(w, 1, pre) != 0)
+	if (pre && held_item(w, 1, pre) != 0)
 		goto fail;
-	if (pw_item(w, 1, json) != 0)
+	if (held_item(w, 1, json) != 0)
 		goto fail;
 	return 0;
 fail:
@@ -317,7 +317,7 @@ fail:
 
 /* Queue the writes held so far: one HSET (later fields win, as Redis
  * applies them in order), one RPUSH of every entry. */
-static void pw_emit(struct router *r, struct pwrite *w)
+static void held_emit(struct router *r, struct held_writes *w)
 {
 	const char **argv;
 	size_t argc, nh = 0;
@@ -375,8 +375,8 @@ static void write_direct(struct router *r, const struct msg *m, const char **fk,
 
 	key_of(msgkey, sizeof(msgkey), KEY_MSG, strlen(KEY_MSG), m->event_id);
 	key_of(txkey, sizeof(txkey), KEY_TX, strlen(KEY_TX), m->tx);
-	if (m->pw && m->pw_gen == r->pw_gen)
-		pw_emit(r, m->pw); /* keep this message's order */
+	if (m->held && m->held_gen == r->held_gen)
+		held_emit(r, m->held); /* keep this message's order */
 	if (nf) {
 		const char *argv[2 + 2 * 48];
 		int argc = 0;
@@ -396,22 +396,22 @@ static void write_direct(struct router *r, const struct msg *m, const char **fk,
 	}
 }
 
-static void pw_flush(struct router *r)
+static void held_flush(struct router *r)
 {
-	struct pwrite *w = r->pw_head, *next;
+	struct held_writes *w = r->held_head, *next;
 
-	r->pw_head = r->pw_tail = NULL;
-	r->pw_gen++;
+	r->held_head = r->held_tail = NULL;
+	r->held_gen++;
 	for (; w; w = next) {
 		next = w->next;
-		pw_emit(r, w);
-		if (r->pw_nspare < PW_SPARE_MAX) { /* emitted: the strings are copied */
+		held_emit(r, w);
+		if (r->held_nspare < HELD_SPARE_MAX) { /* emitted: the strings are copied */
 			w->len = w->n = 0;
-			w->next = r->pw_spare;
-			r->pw_spare = w;
-			r->pw_nspare++;
+			w->next = r->held_spare;
+			r->held_spare = w;
+			r->held_nspare++;
 		} else {
-			pw_free(w);
+			held_free(w);
 		}
 	}
 }
@@ -438,7 +438,7 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 	 * attempt, plan, address: msgrec.h) only when the hash does not hold
 	 * that already */
 	const char *fk[48], *fv[48];
-	char upd[24], ful[24], atbuf[sizeof(m->hw_at)];
+	char upd[24], ful[24], atbuf[sizeof(m->hash_at)];
 	int nf = 0, chan_ok = m->chan && !s->no_channel, at_new = 0;
 	if (!s->journal_only) {
 		fmt_int(now, upd);
@@ -452,7 +452,7 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 			fk[nf] = "fulfilled_ms", fv[nf++] = ful;
 		}
 		struct msgrec_at at;
-		if (msgrec_at_parse(m->hw_at, &at) != 0) /* nothing known: all from m */
+		if (msgrec_at_parse(m->hash_at, &at) != 0) /* nothing known: all from m */
 			copy_to(at.to, sizeof(at.to), m->to_masked);
 		at.attempt = m->attempt;
 		at.plan_idx = m->plan_idx;
@@ -477,7 +477,7 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 		if (msgrec_at_format(atbuf, sizeof(atbuf), &at) != 0)
 			log_warnx("%s: cannot record channel %s, plan %s", m->event_id, at.channel,
 				  at.plan);
-		else if (strcmp(atbuf, m->hw_at) != 0)
+		else if (strcmp(atbuf, m->hash_at) != 0)
 			fk[nf] = "at", fv[nf++] = atbuf, at_new = 1;
 	}
 	/* The first transition of a message completes what herald_accept left
@@ -524,14 +524,14 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 	 * HSET and one RPUSH. What must follow them on the wire (ZADD, LPUSH,
 	 * EXPIRE) sends the message's writes first. The message hash was created
 	 * by herald_accept; its first transition here gives it its TTL. */
-	struct pwrite *w = pw_get(r, m);
-	if (!w || pw_add(w, fk, fv, nf, pre, json) != 0) {
+	struct held_writes *w = held_get(r, m);
+	if (!w || held_add(w, fk, fv, nf, pre, json) != 0) {
 		write_direct(r, m, fk, fv, nf, pre, json, first);
 	} else {
 		if (first) /* the hash's TTL, and the journey's if it is new */
 			w->expire_msg = w->expire_tx = r->ttl_s;
 		if (s->journal_only || s->sched_ms > 0 || s->dead)
-			pw_emit(r, w);
+			held_emit(r, w);
 	}
 	free(evjson);
 	if (s->journal_only) /* may be the first entry of a journey */
@@ -543,7 +543,7 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 	if (s->dead)
 		rdb_cmdf(r->rdb, NULL, NULL, "LPUSH " KEY_DEAD " %s", m->event_id);
 	if (at_new) /* now in the hash */
-		copy_to(m->hw_at, sizeof(m->hw_at), atbuf);
+		copy_to(m->hash_at, sizeof(m->hash_at), atbuf);
 	if (s->ack && m->stream_id[0]) {
 		ack_queue(r, m->stream[0] ? m->stream : "herald:q:normal", m->stream_id);
 		m->stream_id[0] = '\0'; /* acked once */

@@ -24,17 +24,17 @@
 static const char *const streams[PRIO_N] = {"herald:q:urgent", "herald:q:normal", "herald:q:bulk"};
 
 /* The entries of one read, waiting for their citizen records. */
-struct rbatch {
+struct read_batch {
 	struct router *r;
 	struct msg **ms;
 	size_t n;
 	int left; /* replies still to come */
-	struct rbatch *next;
+	struct read_batch *next;
 };
 
 static void batch_tick(struct msg *m)
 {
-	struct rbatch *b = m->batch;
+	struct read_batch *b = m->batch;
 
 	if (--b->left > 0)
 		return;
@@ -116,7 +116,7 @@ static int take_fresh(struct router *r, struct msg *m, const char *accepted, con
 	if (!m->tx[0])
 		snprintf(m->tx, sizeof(m->tx), "%s",
 			 m->ev.transaction_id ? m->ev.transaction_id : m->event_id);
-	m->hw_at[0] = '\0'; /* the hash holds the status only */
+	m->hash_at[0] = '\0'; /* the hash holds the status only */
 	return 0;
 }
 
@@ -147,7 +147,7 @@ static void entry_names(struct msg *m, const char *ev, size_t evlen)
 static int take_entries(struct router *r, const char *stream, const redisReply *entries,
 			int may_trust_fresh)
 {
-	struct rbatch *b;
+	struct read_batch *b;
 	int64_t now = now_ms();
 
 	if (!entries || entries->type != REDIS_REPLY_ARRAY || entries->elements == 0)
@@ -270,7 +270,7 @@ int stream_prepare_ready(struct router *r)
 	int n = 0;
 
 	while (r->ready) {
-		struct rbatch *b = r->ready;
+		struct read_batch *b = r->ready;
 		r->ready = b->next;
 		if (!r->ready)
 			r->ready_tail = NULL;
