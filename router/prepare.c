@@ -21,78 +21,51 @@
 #include "text.h"
 #include "tz.h"
 
+/* The data a template sees: the personalisation, and citizen, transaction
+ * and event. */
 static json_t *render_data(struct msg *m)
 {
-	json_t *d = m->ev.personalisation ? json_copy(m->ev.personalisation) : json_object();
-	json_t *c = json_object(), *t = json_object(), *e = json_object();
+	json_t *data = m->ev.personalisation ? json_copy(m->ev.personalisation) : json_object();
+	json_t *cit = json_object(), *txn = json_object(), *evt = json_object();
 	const char *name = field_str(m->citizen_rec, "name");
 
-	if (!d || !c || !t || !e) {
-		json_decref(d), json_decref(c), json_decref(t), json_decref(e);
+	if (!data || !cit || !txn || !evt) {
+		json_decref(data), json_decref(cit), json_decref(txn), json_decref(evt);
 		return NULL;
 	}
-	json_object_set_new_nocheck(c, "id", json_string(m->citizen));
-	json_object_set_new_nocheck(c, "name", json_string(name ? name : ""));
-	json_object_set_new_nocheck(c, "locale", json_string(m->locale ? m->locale : "en"));
-	json_object_set_new_nocheck(t, "id", json_string(m->tx));
-	json_object_set_new_nocheck(t, "reference", json_string(m->reference));
-	json_object_set_new_nocheck(e, "id", json_string(m->event_id));
-	json_object_set_new_nocheck(e, "service", json_string(m->service));
-	json_object_set_new_nocheck(e, "template", json_string(m->ev.template_name));
-	json_object_set_new_nocheck(d, "citizen", c);
-	json_object_set_new_nocheck(d, "transaction", t);
-	json_object_set_new_nocheck(d, "event", e);
-	return d;
+	json_object_set_new_nocheck(cit, "id", json_string(m->citizen));
+	json_object_set_new_nocheck(cit, "name", json_string(name ? name : ""));
+	json_object_set_new_nocheck(cit, "locale", json_string(m->locale ? m->locale : "en"));
+	json_object_set_new_nocheck(txn, "id", json_string(m->tx));
+	json_object_set_new_nocheck(txn, "reference", json_string(m->reference));
+	json_object_set_new_nocheck(evt, "id", json_string(m->event_id));
+	json_object_set_new_nocheck(evt, "service", json_string(m->service));
+	json_object_set_new_nocheck(evt, "template", json_string(m->ev.template_name));
+	json_object_set_new_nocheck(data, "citizen", cit);
+	json_object_set_new_nocheck(data, "transaction", txn);
+	json_object_set_new_nocheck(data, "event", evt);
+	return data;
 }
 
-static int render(struct router *r, struct msg *m, char *err, size_t errlen)
+/* What the plugin gets besides the text: the front matter keyed
+ * fm.<key>, then the citizen's fields (citizen.<field>). -1 when out of
+ * memory. */
+static int set_meta(struct msg *m)
 {
-	const struct herald_channel *d = m->chan->desc;
-	const struct tentry *e = NULL;
-	const char *loc = field_str(m->citizen_rec, "locale");
-	json_t *data, *hfront = NULL;
+	static const char *const cfields[] = {"name", "accessibility", "address", "locale"};
+	static const char *const keys[] = {"citizen.name", "citizen.accessibility",
+					   "citizen.address", "citizen.locale"};
+	size_t nmeta = json_object_size(m->front_matter) + 4, i = 0;
 	const char *k;
 	json_t *v;
-	size_t nmeta = 0, i = 0;
-	static const char *const cfields[] = {"name", "accessibility", "address", "locale"};
-	int rc = -1;
 
-	for (const char *const *var = d->variants; *var && !e; var++)
-		e = tstore_find(r->templates, m->ev.template_name, *var, loc);
-	if (!e) {
-		snprintf(err, errlen, "template %s has no %s variant", m->ev.template_name,
-			 d->variants[0]);
-		return -1;
-	}
-	m->locale = strdup(tentry_locale(e));
-	data = render_data(m);
-	if (!data || !m->locale) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	if (tentry_render(r->templates, e, data, 0, &m->body, &m->front_matter, err, errlen) != 0)
-		goto out;
-	if (d->html_variant) {
-		const struct tentry *h =
-		    tstore_find(r->templates, m->ev.template_name, d->html_variant, loc);
-		if (h && tentry_render(r->templates, h, data, 1, &m->html, &hfront, err, errlen))
-			goto out;
-	}
-	if (field_str(m->front_matter, "subject"))
-		m->subject = strdup(field_str(m->front_matter, "subject"));
-	/* meta: fm.<key> for the front matter, then citizen fields */
-	nmeta = json_object_size(m->front_matter) + 4;
 	m->meta = calloc(2 * nmeta + 1, sizeof(*m->meta));
-	if (!m->meta) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
+	if (!m->meta)
+		return -1;
 	/* the front matter again, keyed fm.<key>: meta points into m->front_meta */
 	m->front_meta = json_object();
-	if (!m->front_meta) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
+	if (!m->front_meta)
+		return -1;
 	json_object_foreach(m->front_matter, k, v)
 	{
 		char key[96];
@@ -106,16 +79,56 @@ static int render(struct router *r, struct msg *m, char *err, size_t errlen)
 	}
 	for (size_t c = 0; c < sizeof(cfields) / sizeof(cfields[0]); c++) {
 		const char *val = field_str(m->citizen_rec, cfields[c]);
-		static const char *const keys[] = {"citizen.name", "citizen.accessibility",
-						   "citizen.address", "citizen.locale"};
 		if (val) {
 			m->meta[i++] = keys[c];
 			m->meta[i++] = val;
 		}
 	}
+	return 0;
+}
+
+/* Render the channel's variant of the template (the first it has, in the
+ * citizen's locale), and the HTML variant when the channel takes one. */
+static int render(struct router *r, struct msg *m, char *err, size_t errlen)
+{
+	const struct herald_channel *desc = m->chan->desc;
+	const struct tentry *tmpl = NULL;
+	const char *loc = field_str(m->citizen_rec, "locale");
+	json_t *data, *html_front = NULL;
+	int rc = -1;
+
+	for (const char *const *var = desc->variants; *var && !tmpl; var++)
+		tmpl = tstore_find(r->templates, m->ev.template_name, *var, loc);
+	if (!tmpl) {
+		snprintf(err, errlen, "template %s has no %s variant", m->ev.template_name,
+			 desc->variants[0]);
+		return -1;
+	}
+	m->locale = strdup(tentry_locale(tmpl));
+	data = render_data(m);
+	if (!data || !m->locale) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (tentry_render(r->templates, tmpl, data, 0, &m->body, &m->front_matter, err, errlen) !=
+	    0)
+		goto out;
+	if (desc->html_variant) {
+		const struct tentry *h =
+		    tstore_find(r->templates, m->ev.template_name, desc->html_variant, loc);
+		if (h &&
+		    tentry_render(r->templates, h, data, 1, &m->html, &html_front, err, errlen))
+			goto out;
+	}
+	if (field_str(m->front_matter, "subject"))
+		m->subject = strdup(field_str(m->front_matter, "subject"));
+	if (set_meta(m) != 0) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
 	rc = 0;
 out:
-	json_decref(hfront);
+	json_decref(html_front);
 	json_decref(data);
 	return rc;
 }
@@ -199,12 +212,49 @@ static int hold_for_quiet_hours(struct router *r, struct msg *m)
 	return 1;
 }
 
-void prepare_msg(struct router *r, struct msg *m)
+/* The status of a message read with its hash, and its event's JSON (the
+ * hash's, else the stream entry's). NULL when m is done with: recorded, or
+ * left pending. */
+static const char *status_from_hash(struct router *r, struct msg *m, const char **ev_json)
 {
 	const json_t *st = m->state;
+	const char *status;
+	struct step s;
+
+	if (!st) /* Redis failed mid-read: the entry stays pending, retried later */
+		return NULL;
+	if (json_object_size(st) == 0) {
+		log_warnx("%s: queued, but its record is gone (expired or purged); dropping",
+			  m->event_id);
+		msg_ack_only(r, m);
+		return NULL;
+	}
+	status = msg_load_state(r, m);
+	if (!strcmp(status, "accepted") && field_str(st, "reason") &&
+	    !strcmp(field_str(st, "reason"), REASON_REPLAYED)) {
+		/* heraldctl dead replay wrote the journey; the delivery
+		 * logs hear of it here, before the message goes on */
+		s = step_of("accepted", "replayed from the dead-letter list by an operator");
+		s.no_channel = 1;
+		s.log_only = 1;
+		state_step(r, m, &s);
+	}
+	*ev_json = field_str(st, "event") ? field_str(st, "event") : m->entry_ev;
+	if (!*ev_json) {
+		s = step_of("permanent-failure", "stored event is unreadable");
+		s.ack = 1;
+		state_step(r, m, &s);
+		return NULL;
+	}
+	return status;
+}
+
+/* The message's status, its event parsed into m->ev. NULL when m is done
+ * with (recorded, or left pending). */
+static const char *status_and_event(struct router *r, struct msg *m)
+{
 	const char *status, *ev_json;
-	char err[512], why[512], name[64];
-	int64_t now = now_ms();
+	char err[512];
 	struct step s;
 
 	if (m->fresh) {
@@ -213,47 +263,33 @@ void prepare_msg(struct router *r, struct msg *m)
 		snprintf(m->service, sizeof(m->service), "-");
 		tx_reference(m->tx, m->reference, sizeof(m->reference));
 		ev_json = NULL; /* parsed: from the event cache */
-	} else {
-		if (!st) /* Redis failed mid-read: the entry stays pending, retried later */
-			goto drop;
-		if (json_object_size(st) == 0) {
-			log_warnx(
-			    "%s: queued, but its record is gone (expired or purged); dropping",
-			    m->event_id);
-			msg_ack_only(r, m);
-			goto drop;
-		}
-		status = msg_load_state(r, m);
-		if (!strcmp(status, "accepted") && field_str(st, "reason") &&
-		    !strcmp(field_str(st, "reason"), REASON_REPLAYED)) {
-			/* heraldctl dead replay wrote the journey; the delivery
-			 * logs hear of it here, before the message goes on */
-			s = step_of("accepted",
-				    "replayed from the dead-letter list by an operator");
-			s.no_channel = 1;
-			s.log_only = 1;
-			state_step(r, m, &s);
-		}
-		ev_json = field_str(st, "event") ? field_str(st, "event") : m->entry_ev;
-		if (!ev_json) {
-			s = step_of("permanent-failure", "stored event is unreadable");
-			s.ack = 1;
-			state_step(r, m, &s);
-			goto drop;
-		}
+	} else if (!(status = status_from_hash(r, m, &ev_json))) {
+		return NULL;
 	}
 	if (ev_json && event_parse(ev_json, strlen(ev_json), &m->ev, err, sizeof(err)) != 0) {
 		s = step_of("permanent-failure", "stored event is unreadable");
 		s.ack = 1;
 		state_step(r, m, &s);
-		goto drop;
+		return NULL;
 	}
 	if (!strcmp(m->service, "-"))
 		snprintf(m->service, sizeof(m->service), "%s", m->ev.service);
+	return status;
+}
+
+/* A message not to send now: finished already (a duplicate entry), "sent"
+ * with its receipt deadline come due (or not yet), or held until
+ * send_after. Returns 1 when so (recorded). */
+static int not_to_send(struct router *r, struct msg *m, const char *status, int64_t now)
+{
+	const json_t *st = m->state;
+	char why[512];
+	struct step s;
+
 	if (status_is_terminal(status) || (!strcmp(status, "sent") && !m->ev.deliver_within) ||
 	    (!strcmp(status, "sent") && field_str(st, "final"))) {
 		msg_ack_only(r, m); /* finished already: a duplicate entry */
-		goto drop;
+		return 1;
 	}
 	if (!strcmp(status, "sent")) {
 		/* A receipt deadline came due. */
@@ -268,7 +304,7 @@ void prepare_msg(struct router *r, struct msg *m)
 				 (long long)m->ev.deliver_within);
 			failover_hop(r, m, why);
 		}
-		goto drop;
+		return 1;
 	}
 	if (!strcmp(status, "accepted") && m->ev.send_after_ms > now) {
 		char when[40];
@@ -279,34 +315,56 @@ void prepare_msg(struct router *r, struct msg *m)
 		s.ack = 1;
 		s.no_channel = 1;
 		state_step(r, m, &s);
-		goto drop;
+		return 1;
 	}
-	if (!m->plan[0]) {
-		if (!m->citizen_rec || json_object_size(m->citizen_rec) == 0) {
-			snprintf(why, sizeof(why), "unknown citizen %s", m->citizen);
-			s = step_of("permanent-failure", why);
-			s.ack = 1;
-			s.no_channel = 1;
-			state_step(r, m, &s);
-			goto drop;
-		}
-		if (resolve_plan(m->citizen_rec, m->ev.channels, &r->chans, m->plan,
-				 sizeof(m->plan), why, sizeof(why)) == 0) {
-			char reason[600];
-			snprintf(reason, sizeof(reason), "no usable channel: %s", why);
-			s = step_of("permanent-failure", reason);
-			s.ack = 1;
-			s.no_channel = 1;
-			state_step(r, m, &s);
-			goto drop;
-		}
-		m->plan_idx = 0;
-		m->attempt = 0;
-		prefer_engaged(m);
+	return 0;
+}
+
+/* The plan of channels, resolved at the first attempt (resolve.c), the
+ * channel the citizen engaged on first. Returns 1 when there is none
+ * (recorded as a permanent failure). */
+static int make_plan(struct router *r, struct msg *m)
+{
+	char why[512];
+	struct step s;
+
+	if (m->plan[0])
+		return 0;
+	if (!m->citizen_rec || json_object_size(m->citizen_rec) == 0) {
+		snprintf(why, sizeof(why), "unknown citizen %s", m->citizen);
+		s = step_of("permanent-failure", why);
+		s.ack = 1;
+		s.no_channel = 1;
+		state_step(r, m, &s);
+		return 1;
 	}
+	if (resolve_plan(m->citizen_rec, m->ev.channels, &r->chans, m->plan, sizeof(m->plan), why,
+			 sizeof(why)) == 0) {
+		char reason[600];
+		snprintf(reason, sizeof(reason), "no usable channel: %s", why);
+		s = step_of("permanent-failure", reason);
+		s.ack = 1;
+		s.no_channel = 1;
+		state_step(r, m, &s);
+		return 1;
+	}
+	m->plan_idx = 0;
+	m->attempt = 0;
+	prefer_engaged(m);
+	return 0;
+}
+
+/* The channel at the plan's position, and the citizen's address on it,
+ * masked for the logs. Returns 1 when there is none here (m hopped on). */
+static int pick_channel(struct router *r, struct msg *m)
+{
+	char why[512], name[64];
+	const char *addr;
+	struct step s;
+
 	if (!plan_channel(m->plan, m->plan_idx, name, sizeof(name))) {
 		failover_hop(r, m, "plan position past its end");
-		goto drop;
+		return 1;
 	}
 	m->chan = chans_find(&r->chans, name);
 	if (!m->chan) {
@@ -315,18 +373,27 @@ void prepare_msg(struct router *r, struct msg *m)
 		s.no_channel = 1;
 		state_step(r, m, &s);
 		failover_hop(r, m, why);
-		goto drop;
+		return 1;
 	}
-	{
-		const char *addr = m->chan->desc->address_field
-				       ? field_str(m->citizen_rec, m->chan->desc->address_field)
-				       : NULL;
-		if (addr)
-			mask_contact(addr, m->to_masked, sizeof(m->to_masked));
-		else
-			snprintf(m->to_masked, sizeof(m->to_masked), "-");
-	}
-	if (hold_for_quiet_hours(r, m))
+	addr = m->chan->desc->address_field
+		   ? field_str(m->citizen_rec, m->chan->desc->address_field)
+		   : NULL;
+	if (addr)
+		mask_contact(addr, m->to_masked, sizeof(m->to_masked));
+	else
+		snprintf(m->to_masked, sizeof(m->to_masked), "-");
+	return 0;
+}
+
+void prepare_msg(struct router *r, struct msg *m)
+{
+	int64_t now = now_ms();
+	const char *status = status_and_event(r, m);
+	char err[512];
+	struct step s;
+
+	if (!status || not_to_send(r, m, status, now) || make_plan(r, m) || pick_channel(r, m) ||
+	    hold_for_quiet_hours(r, m))
 		goto drop;
 	m->attempt++;
 	if (render(r, m, err, sizeof(err)) != 0) {
