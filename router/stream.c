@@ -139,6 +139,150 @@ static void entry_names(struct msg *m, const char *ev, size_t evlen)
 	event_clear(&e);
 }
 
+/* The citizens of one read, each read once: open addressing on the
+ * citizen id, a slot holding the first entry of a chain through
+ * cit_next. */
+struct citizens {
+	struct msg **slot;
+	size_t cap;
+};
+
+static int citizens_init(struct citizens *cs, size_t entries)
+{
+	cs->cap = 16;
+	while (cs->cap < 2 * entries)
+		cs->cap *= 2;
+	cs->slot = calloc(cs->cap, sizeof(*cs->slot));
+	return cs->slot ? 0 : -1;
+}
+
+static void citizens_add(struct citizens *cs, struct msg *m)
+{
+	size_t h = str_hash(m->citizen) & (cs->cap - 1);
+
+	while (cs->slot[h] && strcmp(cs->slot[h]->citizen, m->citizen) != 0)
+		h = (h + 1) & (cs->cap - 1);
+	if (cs->slot[h]) {
+		m->cit_next = cs->slot[h]->cit_next;
+		cs->slot[h]->cit_next = m;
+	} else {
+		cs->slot[h] = m;
+	}
+}
+
+/* Queue one HGETALL per citizen, then free the table. Only once the chains
+ * are complete: a failing command calls back at once. */
+static void citizens_read(struct router *r, struct citizens *cs)
+{
+	for (size_t h = 0; h < cs->cap; h++)
+		if (cs->slot[h])
+			rdb_cmdf(r->rdb, on_citizen, cs->slot[h], "HGETALL " KEY_CITIZEN "%s",
+				 cs->slot[h]->citizen);
+	free(cs->slot);
+}
+
+/* The fields of a stream entry: id, c (citizen) and t (transaction) into
+ * m; a (the accepted time) and e (the event) returned. */
+static void entry_fields(struct msg *m, const redisReply *kv, const char **accepted,
+			 const char **ev, size_t *evlen)
+{
+	if (kv->type != REDIS_REPLY_ARRAY)
+		return;
+	for (size_t j = 0; j + 1 < kv->elements; j += 2) {
+		const char *k = kv->element[j]->str, *v = kv->element[j + 1]->str;
+		if (!k || !v)
+			continue;
+		if (!strcmp(k, "id"))
+			snprintf(m->event_id, sizeof(m->event_id), "%s", v);
+		else if (!strcmp(k, "c"))
+			snprintf(m->citizen, sizeof(m->citizen), "%s", v);
+		else if (!strcmp(k, "t"))
+			snprintf(m->tx, sizeof(m->tx), "%s", v);
+		else if (!strcmp(k, "a"))
+			*accepted = v;
+		else if (!strcmp(k, "e"))
+			*ev = v, *evlen = kv->element[j + 1]->len;
+	}
+}
+
+/* An entry that is not fresh: queue the read of its message hash (the
+ * entry's event kept for when the hash has none). -1 when out of memory:
+ * m is freed, its entry stays pending and is taken again. */
+static int read_msg_hash(struct router *r, struct msg *m, const char *accepted, const char *ev,
+			 size_t evlen)
+{
+	struct read_batch *b = m->batch;
+
+	m->fresh = 0;
+	if (accepted)
+		m->accepted_ms = atoll(accepted);
+	if (ev && !(m->entry_ev = strndup(ev, evlen))) {
+		msg_free(m);
+		return -1;
+	}
+	if (ev && !m->citizen[0])
+		entry_names(m, ev, evlen);
+	b->left++;
+	rdb_cmdf(r->rdb, on_state, m, "HGETALL " KEY_MSG "%s", m->event_id);
+	return 0;
+}
+
+/* The message of one stream entry ([id, [k, v, ...]]), in batch b; NULL
+ * when the entry is not one (skipped), or out of memory (*oom set). */
+static struct msg *entry_msg(struct read_batch *b, const char *stream, const redisReply *e,
+			     int64_t now, const char **accepted, const char **ev, size_t *evlen,
+			     int *oom)
+{
+	struct msg *m;
+
+	if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
+	    e->element[0]->type != REDIS_REPLY_STRING)
+		return NULL;
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		*oom = 1;
+		return NULL;
+	}
+	snprintf(m->stream, sizeof(m->stream), "%s", stream);
+	snprintf(m->stream_id, sizeof(m->stream_id), "%s", e->element[0]->str);
+	m->picked_ms = now;
+	m->batch = b;
+	entry_fields(m, e->element[1], accepted, ev, evlen);
+	return m;
+}
+
+static struct read_batch *batch_new(struct router *r, size_t entries)
+{
+	struct read_batch *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	b->r = r;
+	b->ms = calloc(entries, sizeof(*b->ms));
+	if (!b->ms) {
+		free(b);
+		return NULL;
+	}
+	b->left = 1; /* held until every command is queued */
+	return b;
+}
+
+/* Every command of the batch is queued: release the hold, so the batch is
+ * ready once its replies are in. Returns the number of entries taken. */
+static int batch_release(struct read_batch *b)
+{
+	size_t taken = b->n;
+
+	if (taken) {
+		struct msg hold = {.batch = b};
+		batch_tick(&hold);
+	} else {
+		free(b->ms);
+		free(b);
+	}
+	return (int)taken;
+}
+
 /* Take a list of stream entries ([id, [k, v, ...]] ...) for processing:
  * queue the reads of citizen (and, unless the entry is fresh, message)
  * records; the batch is prepared once every reply is in. may_trust_fresh
@@ -148,63 +292,29 @@ static int take_entries(struct router *r, const char *stream, const redisReply *
 			int may_trust_fresh)
 {
 	struct read_batch *b;
+	struct citizens cits;
 	int64_t now = now_ms();
 
 	if (!entries || entries->type != REDIS_REPLY_ARRAY || entries->elements == 0)
 		return 0;
-	b = calloc(1, sizeof(*b));
-	if (!b)
+	if (!(b = batch_new(r, entries->elements)))
 		return 0;
-	b->r = r;
-	b->ms = calloc(entries->elements, sizeof(*b->ms));
-	if (!b->ms) {
-		free(b);
-		return 0;
-	}
-	b->left = 1; /* held until every command is queued */
-	/* citizens of this read: open addressing, the first entry of each */
-	size_t cap = 16;
-	while (cap < 2 * entries->elements)
-		cap *= 2;
-	struct msg **cits = calloc(cap, sizeof(*cits));
-	if (!cits) {
+	if (citizens_init(&cits, entries->elements) != 0) {
 		free(b->ms);
 		free(b);
 		return 0;
 	}
 	for (size_t i = 0; i < entries->elements; i++) {
-		const redisReply *e = entries->element[i], *kv;
 		const char *accepted = NULL, *ev = NULL;
 		size_t evlen = 0;
-		struct msg *m;
+		int oom = 0;
+		struct msg *m =
+		    entry_msg(b, stream, entries->element[i], now, &accepted, &ev, &evlen, &oom);
 
-		if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
-		    e->element[0]->type != REDIS_REPLY_STRING)
-			continue;
-		kv = e->element[1];
-		m = calloc(1, sizeof(*m));
-		if (!m)
+		if (!m && oom)
 			break;
-		snprintf(m->stream, sizeof(m->stream), "%s", stream);
-		snprintf(m->stream_id, sizeof(m->stream_id), "%s", e->element[0]->str);
-		m->picked_ms = now;
-		m->batch = b;
-		if (kv->type == REDIS_REPLY_ARRAY)
-			for (size_t j = 0; j + 1 < kv->elements; j += 2) {
-				const char *k = kv->element[j]->str, *v = kv->element[j + 1]->str;
-				if (!k || !v)
-					continue;
-				if (!strcmp(k, "id"))
-					snprintf(m->event_id, sizeof(m->event_id), "%s", v);
-				else if (!strcmp(k, "c"))
-					snprintf(m->citizen, sizeof(m->citizen), "%s", v);
-				else if (!strcmp(k, "t"))
-					snprintf(m->tx, sizeof(m->tx), "%s", v);
-				else if (!strcmp(k, "a"))
-					accepted = v;
-				else if (!strcmp(k, "e"))
-					ev = v, evlen = kv->element[j + 1]->len;
-			}
+		if (!m)
+			continue;
 		if (!m->event_id[0]) {
 			/* deleted entry still pending, or foreign data: ack it away */
 			msg_ack_only(r, m);
@@ -212,32 +322,13 @@ static int take_entries(struct router *r, const char *stream, const redisReply *
 			continue;
 		}
 		b->ms[b->n++] = m;
-		if (may_trust_fresh && accepted && take_fresh(r, m, accepted, ev, evlen) == 0) {
-			/* state known */
-		} else {
-			m->fresh = 0;
-			if (accepted)
-				m->accepted_ms = atoll(accepted);
-			if (ev && !(m->entry_ev = strndup(ev, evlen))) {
-				msg_free(m); /* out of memory: stays pending, retried */
-				b->n--;
-				continue;
-			}
-			if (ev && !m->citizen[0])
-				entry_names(m, ev, evlen);
-			b->left++;
-			rdb_cmdf(r->rdb, on_state, m, "HGETALL " KEY_MSG "%s", m->event_id);
+		if (!(may_trust_fresh && accepted && take_fresh(r, m, accepted, ev, evlen) == 0) &&
+		    read_msg_hash(r, m, accepted, ev, evlen) != 0) {
+			b->n--; /* freed */
+			continue;
 		}
 		b->left++;
-		size_t h = str_hash(m->citizen) & (cap - 1);
-		while (cits[h] && strcmp(cits[h]->citizen, m->citizen) != 0)
-			h = (h + 1) & (cap - 1);
-		if (cits[h]) {
-			m->cit_next = cits[h]->cit_next;
-			cits[h]->cit_next = m;
-		} else {
-			cits[h] = m;
-		}
+		citizens_add(&cits, m);
 		/* a transaction of its own (tx is the event id): nobody can have
 		 * engaged in it yet */
 		if (m->tx[0] && strcmp(m->tx, m->event_id) != 0) {
@@ -245,23 +336,8 @@ static int take_entries(struct router *r, const char *stream, const redisReply *
 			rdb_cmdf(r->rdb, on_engaged, m, "GET " KEY_ENGAGED "%s", m->tx);
 		}
 	}
-	/* the chains are complete: one read per citizen (a failing command
-	 * calls back at once, so not before) */
-	for (size_t h = 0; h < cap; h++)
-		if (cits[h])
-			rdb_cmdf(r->rdb, on_citizen, cits[h], "HGETALL " KEY_CITIZEN "%s",
-				 cits[h]->citizen);
-	free(cits);
-	/* release the hold: the batch is ready once its replies are in */
-	size_t taken = b->n;
-	if (taken) {
-		struct msg hold = {.batch = b};
-		batch_tick(&hold);
-	} else {
-		free(b->ms);
-		free(b);
-	}
-	return (int)taken;
+	citizens_read(r, &cits);
+	return batch_release(b);
 }
 
 /* Prepare every batch whose records have all arrived. */
