@@ -284,7 +284,7 @@ fail:
 
 /* Add one transition (after pre, the journey's "accepted" entry, if not
  * NULL); on failure nothing of it was added. */
-static int held_add(struct held_writes *w, const char **fk, const char **fv, int nf,
+static int held_add(struct held_writes *w, const char *const *fk, const char *const *fv, int nf,
 		    const char *pre, const char *json)
 {
 	size_t n0 = w->n, len0 = w->len, redone[48][2];
@@ -368,8 +368,9 @@ static void held_emit(struct router *r, struct held_writes *w)
 }
 
 /* Out of memory for holding back: the commands as they are. */
-static void write_direct(struct router *r, const struct msg *m, const char **fk, const char **fv,
-			 int nf, const char *pre, const char *json, int first)
+static void write_direct(struct router *r, const struct msg *m, const char *const *fk,
+			 const char *const *fv, int nf, const char *pre, const char *json,
+			 int first)
 {
 	char msgkey[160], txkey[160];
 
@@ -416,124 +417,162 @@ static void held_flush(struct router *r)
 	}
 }
 
-void state_step(struct router *r, struct msg *m, const struct step *s)
+/* The message-hash fields of one transition, and the buffers they point
+ * into. */
+struct hash_fields {
+	const char *k[48], *v[48];
+	int n;
+	char updated[24], fulfilled[24];
+	char at[sizeof(((struct msg *)0)->hash_at)];
+	int at_new; /* at differs from what the hash holds */
+	char meta[2 * MSGREC_ID_MAX + 48];
+	char *event; /* json_dumps'd, freed by the caller */
+};
+
+static void field_add(struct hash_fields *f, const char *k, const char *v)
 {
-	int64_t now = now_ms();
+	f->k[f->n] = k;
+	f->v[f->n++] = v;
+}
+
+/* The delivery logs, the service's callback and the metrics hear of the
+ * transition; json gets its JSON record (the journey entry). */
+static void announce(struct router *r, const struct msg *m, const struct step *s, int64_t now,
+		     char *json, size_t jlen)
+{
 	struct dlog_rec rec;
-	char ts[40], delays[64], text[REC_TEXT], json[REC_JSON];
+	char ts[40], delays[64], text[REC_TEXT];
 
 	make_record(&rec, m, s, now, ts, sizeof(ts), delays, sizeof(delays));
 	dlog_rec_text(&rec, text, sizeof(text));
-	dlog_rec_json(&rec, json, sizeof(json));
+	dlog_rec_json(&rec, json, jlen);
 	dlog_write(r->dlog, text, json);
 	callbacks_push(r->callbacks, m->service, json);
 	if (!s->journal_only)
 		metrics_status(m->chan && !s->no_channel ? m->chan->name : "-", s->status);
 	if (s->fulfilled_ms >= 0)
 		metrics_fulfilled((double)s->fulfilled_ms / 1000.0);
-	if (s->log_only)
-		return;
+}
 
-	/* the message-hash fields of this transition; "at" (channel,
-	 * attempt, plan, address: msgrec.h) only when the hash does not hold
-	 * that already */
-	const char *fk[48], *fv[48];
-	char upd[24], ful[24], atbuf[sizeof(m->hash_at)];
-	int nf = 0, chan_ok = m->chan && !s->no_channel, at_new = 0;
-	if (!s->journal_only) {
-		fmt_int(now, upd);
-		fk[nf] = "status", fv[nf++] = s->status;
-		fk[nf] = "updated_ms", fv[nf++] = upd;
-		fk[nf] = "reason", fv[nf++] = s->reason ? s->reason : "";
-		if (s->ref && *s->ref)
-			fk[nf] = "ref", fv[nf++] = s->ref;
-		if (s->fulfilled_ms >= 0) {
-			fmt_int(s->fulfilled_ms, ful);
-			fk[nf] = "fulfilled_ms", fv[nf++] = ful;
-		}
-		struct msgrec_at at;
-		if (msgrec_at_parse(m->hash_at, &at) != 0) /* nothing known: all from m */
-			copy_to(at.to, sizeof(at.to), m->to_masked);
-		at.attempt = m->attempt;
-		at.plan_idx = m->plan_idx;
-		copy_to(at.plan, sizeof(at.plan), m->plan);
-		if (chan_ok) {
-			copy_to(at.channel, sizeof(at.channel), m->chan->name);
-			copy_to(at.to, sizeof(at.to), m->to_masked);
-		}
-		for (int i = 0; i + 1 < 2 * s->nkv && nf < 40; i += 2) {
-			const char *k = s->kv[i], *v = s->kv[i + 1];
-			if (!strcmp(k, "attempt"))
-				at.attempt = (unsigned)strtoul(v, NULL, 10);
-			else if (!strcmp(k, "plan_idx"))
-				at.plan_idx = atoi(v);
-			else if (!strcmp(k, "plan"))
-				copy_to(at.plan, sizeof(at.plan), v);
-			else
-				fk[nf] = k, fv[nf++] = v;
-		}
-		/* cannot fail: channel names are one word (dispatch.c), a plan
-		 * is channel names and commas, and the sizes fit */
-		if (msgrec_at_format(atbuf, sizeof(atbuf), &at) != 0)
-			log_warnx("%s: cannot record channel %s, plan %s", m->event_id, at.channel,
-				  at.plan);
-		else if (strcmp(atbuf, m->hash_at) != 0)
-			fk[nf] = "at", fv[nf++] = atbuf, at_new = 1;
+/* "at" (channel, attempt, plan, address: msgrec.h) as it is after the
+ * step; the step's other extra fields go to f as they are. */
+static void at_fields(const struct msg *m, const struct step *s, struct hash_fields *f)
+{
+	struct msgrec_at at;
+
+	if (msgrec_at_parse(m->hash_at, &at) != 0) /* nothing known: all from m */
+		copy_to(at.to, sizeof(at.to), m->to_masked);
+	at.attempt = m->attempt;
+	at.plan_idx = m->plan_idx;
+	copy_to(at.plan, sizeof(at.plan), m->plan);
+	if (m->chan && !s->no_channel) {
+		copy_to(at.channel, sizeof(at.channel), m->chan->name);
+		copy_to(at.to, sizeof(at.to), m->to_masked);
 	}
-	/* The first transition of a message completes what herald_accept left
-	 * (the status alone) and puts the "accepted" record first in the
-	 * journey, which may be new: EXPIRE NX after the RPUSH. */
-	char metabuf[2 * MSGREC_ID_MAX + 48], pre_text[REC_TEXT], pre_json[REC_JSON];
-	const char *pre = NULL;
-	int first = m->first_touch && !s->journal_only;
-	if (first) {
-		struct msgrec_meta meta = {.accepted_ms = m->accepted_ms};
-		copy_to(meta.service, sizeof(meta.service), m->service);
-		copy_to(meta.citizen, sizeof(meta.citizen), m->citizen);
-		/* cannot fail: identifiers hold no space (event.c) */
-		if (msgrec_meta_format(metabuf, sizeof(metabuf), &meta) == 0)
-			fk[nf] = "meta", fv[nf++] = metabuf;
+	for (int i = 0; i + 1 < 2 * s->nkv && f->n < 40; i += 2) {
+		const char *k = s->kv[i], *v = s->kv[i + 1];
+		if (!strcmp(k, "attempt"))
+			at.attempt = (unsigned)strtoul(v, NULL, 10);
+		else if (!strcmp(k, "plan_idx"))
+			at.plan_idx = atoi(v);
+		else if (!strcmp(k, "plan"))
+			copy_to(at.plan, sizeof(at.plan), v);
 		else
-			log_warnx("%s: cannot record citizen %s, service %s", m->event_id,
-				  m->citizen, m->service);
-		fk[nf] = "tx", fv[nf++] = m->tx;
-		if (m->ev.accepted_json) { /* as ingest logged it */
-			pre = m->ev.accepted_json;
-		} else if (m->ev.event_id) { /* else the event was unreadable */
-			state_accepted_record(&m->ev, m->tx, m->accepted_ms, pre_text,
-					      sizeof(pre_text), pre_json, sizeof(pre_json));
-			pre = pre_json;
-		}
-		m->first_touch = 0;
+			field_add(f, k, v);
 	}
-	/* The event, and the stream it goes back onto (herald_due), stay in
-	 * the hash while the message may need them after leaving the stream:
-	 * scheduled, a retry, a hop, awaiting a receipt, a dead letter. A
-	 * delivered one does not keep them (the personalisation is the
-	 * citizen's data; the stream entry is trimmed soon after). */
-	char *evjson = NULL;
+	/* cannot fail: channel names are one word (dispatch.c), a plan
+	 * is channel names and commas, and the sizes fit */
+	if (msgrec_at_format(f->at, sizeof(f->at), &at) != 0) {
+		log_warnx("%s: cannot record channel %s, plan %s", m->event_id, at.channel,
+			  at.plan);
+	} else if (strcmp(f->at, m->hash_at) != 0) {
+		field_add(f, "at", f->at);
+		f->at_new = 1;
+	}
+}
+
+/* The fields every transition sets; "at" only when the hash does not hold
+ * that already. */
+static void step_fields(const struct msg *m, const struct step *s, int64_t now,
+			struct hash_fields *f)
+{
+	fmt_int(now, f->updated);
+	field_add(f, "status", s->status);
+	field_add(f, "updated_ms", f->updated);
+	field_add(f, "reason", s->reason ? s->reason : "");
+	if (s->ref && *s->ref)
+		field_add(f, "ref", s->ref);
+	if (s->fulfilled_ms >= 0) {
+		fmt_int(s->fulfilled_ms, f->fulfilled);
+		field_add(f, "fulfilled_ms", f->fulfilled);
+	}
+	at_fields(m, s, f);
+}
+
+/* The first transition of a message completes what herald_accept left
+ * (the status alone) and puts the "accepted" record first in the journey,
+ * which may be new (EXPIRE NX after the RPUSH). Returns that record, or
+ * NULL when the event was unreadable; pre_json may hold it. */
+static const char *first_fields(struct msg *m, struct hash_fields *f, char *pre_json, size_t plen)
+{
+	struct msgrec_meta meta = {.accepted_ms = m->accepted_ms};
+	char pre_text[REC_TEXT];
+	const char *pre = NULL;
+
+	copy_to(meta.service, sizeof(meta.service), m->service);
+	copy_to(meta.citizen, sizeof(meta.citizen), m->citizen);
+	/* cannot fail: identifiers hold no space (event.c) */
+	if (msgrec_meta_format(f->meta, sizeof(f->meta), &meta) == 0)
+		field_add(f, "meta", f->meta);
+	else
+		log_warnx("%s: cannot record citizen %s, service %s", m->event_id, m->citizen,
+			  m->service);
+	field_add(f, "tx", m->tx);
+	if (m->ev.accepted_json) { /* as ingest logged it */
+		pre = m->ev.accepted_json;
+	} else if (m->ev.event_id) { /* else the event was unreadable */
+		state_accepted_record(&m->ev, m->tx, m->accepted_ms, pre_text, sizeof(pre_text),
+				      pre_json, plen);
+		pre = pre_json;
+	}
+	m->first_touch = 0;
+	return pre;
+}
+
+/* The event, and the stream it goes back onto (herald_due), stay in the
+ * hash while the message may need them after leaving the stream:
+ * scheduled, a retry, a hop, awaiting a receipt, a dead letter. A
+ * delivered one does not keep them (the personalisation is the citizen's
+ * data; the stream entry is trimmed soon after). */
+static void event_fields(struct msg *m, const struct step *s, struct hash_fields *f)
+{
 	if (s->ack && !s->finished_ok && !s->journal_only && !m->ev_in_hash && m->ev.root &&
-	    (evjson = json_dumps(m->ev.root, JSON_COMPACT)) != NULL) {
-		fk[nf] = "event", fv[nf++] = evjson;
-		fk[nf] = "stream", fv[nf++] = m->stream[0] ? m->stream : "herald:q:normal";
+	    (f->event = json_dumps(m->ev.root, JSON_COMPACT)) != NULL) {
+		field_add(f, "event", f->event);
+		field_add(f, "stream", m->stream[0] ? m->stream : "herald:q:normal");
 		m->ev_in_hash = 1;
 	}
-	/* Redis: the hash fields and the journey entry are held back until the
-	 * pipeline goes out (state_flush), so that the transitions one message
-	 * makes in a loop turn (typically "sending" then "delivered") cost one
-	 * HSET and one RPUSH. What must follow them on the wire (ZADD, LPUSH,
-	 * EXPIRE) sends the message's writes first. The message hash was created
-	 * by herald_accept; its first transition here gives it its TTL. */
+}
+
+/* Redis: the hash fields and the journey entry are held back until the
+ * pipeline goes out (state_flush), so that the transitions one message
+ * makes in a loop turn (typically "sending" then "delivered") cost one
+ * HSET and one RPUSH. What must follow them on the wire (ZADD, LPUSH,
+ * EXPIRE) sends the message's writes first. The message hash was created
+ * by herald_accept; its first transition here gives it its TTL. */
+static void write_step(struct router *r, struct msg *m, const struct step *s,
+		       const struct hash_fields *f, const char *pre, const char *json, int first)
+{
 	struct held_writes *w = held_get(r, m);
-	if (!w || held_add(w, fk, fv, nf, pre, json) != 0) {
-		write_direct(r, m, fk, fv, nf, pre, json, first);
+
+	if (!w || held_add(w, f->k, f->v, f->n, pre, json) != 0) {
+		write_direct(r, m, f->k, f->v, f->n, pre, json, first);
 	} else {
 		if (first) /* the hash's TTL, and the journey's if it is new */
 			w->expire_msg = w->expire_tx = r->ttl_s;
 		if (s->journal_only || s->sched_ms > 0 || s->dead)
 			held_emit(r, w);
 	}
-	free(evjson);
 	if (s->journal_only) /* may be the first entry of a journey */
 		rdb_cmdf(r->rdb, NULL, NULL, "EXPIRE " KEY_TX "%s %lld NX", m->tx,
 			 (long long)r->ttl_s);
@@ -542,8 +581,29 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 			 m->event_id);
 	if (s->dead)
 		rdb_cmdf(r->rdb, NULL, NULL, "LPUSH " KEY_DEAD " %s", m->event_id);
-	if (at_new) /* now in the hash */
-		copy_to(m->hash_at, sizeof(m->hash_at), atbuf);
+}
+
+void state_step(struct router *r, struct msg *m, const struct step *s)
+{
+	int64_t now = now_ms();
+	struct hash_fields f = {.n = 0};
+	char json[REC_JSON], pre_json[REC_JSON];
+	const char *pre = NULL;
+	int first;
+
+	announce(r, m, s, now, json, sizeof(json));
+	if (s->log_only)
+		return;
+	if (!s->journal_only)
+		step_fields(m, s, now, &f);
+	first = m->first_touch && !s->journal_only;
+	if (first)
+		pre = first_fields(m, &f, pre_json, sizeof(pre_json));
+	event_fields(m, s, &f);
+	write_step(r, m, s, &f, pre, json, first);
+	free(f.event);
+	if (f.at_new) /* now in the hash */
+		copy_to(m->hash_at, sizeof(m->hash_at), f.at);
 	if (s->ack && m->stream_id[0]) {
 		ack_queue(r, m->stream[0] ? m->stream : "herald:q:normal", m->stream_id);
 		m->stream_id[0] = '\0'; /* acked once */
