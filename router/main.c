@@ -122,142 +122,188 @@ static void update_gauges(struct router *r)
 	metrics_gauge("inflight", (double)idmap_len(r->inflight));
 }
 
-static void loop(struct router *r)
+/* What the loop keeps from one turn to the next. */
+struct loop_state {
+	int max_inflight;     /* [queue] max_inflight: no read beyond that many in flight */
+	int drain_timeout_s;  /* [queue] drain_timeout */
+	uint64_t watchdog_us; /* systemd's WatchdogSec, 0 when off */
+	int64_t drain_until, last_watchdog, last_retry;
+};
+
+/* SIGTERM starts draining, SIGHUP reloads, SIGUSR1 reopens the logs.
+ * Returns 1 when the loop is to end: drained, or out of time. */
+static int on_signals(struct router *r, struct loop_state *ls)
+{
+	if (sig_term && !r->draining) {
+		r->draining = 1;
+		ls->drain_until = mono_ms() + ls->drain_timeout_s * 1000;
+		ingest_close(r);
+		sd_notify(0, "STOPPING=1");
+		log_info("stopping: draining %zu in-flight messages", idmap_len(r->inflight));
+	}
+	if (r->draining && (idmap_len(r->inflight) == 0 || mono_ms() > ls->drain_until))
+		return 1;
+	if (sig_hup) {
+		sig_hup = 0;
+		sd_notify(0, "RELOADING=1");
+		reload(r);
+		sd_notify(0, "READY=1");
+	}
+	if (sig_usr1) {
+		sig_usr1 = 0;
+		dlog_reopen(r->dlog);
+		log_info("delivery logs reopened");
+	}
+	return 0;
+}
+
+static void poll_fd(zmq_pollitem_t *items, int *n, int fd)
+{
+	items[*n].socket = NULL;
+	items[*n].fd = fd;
+	items[(*n)++].events = ZMQ_POLLIN;
+}
+
+/* Sleep until there is something to do: an event on the ingest socket, a
+ * plugin's result, a receipt, Redis replies; not at all while work is
+ * ready, a few ms while the backlog waits or a plugin has no fd. */
+static void wait_for_work(struct router *r)
 {
 	zmq_pollitem_t items[CHAN_MAX + 3];
-	int64_t drain_until = 0, last_watchdog = 0, last_retry = 0;
+	int n = 0, timeout = 100;
+
+	if (r->ingest && rdb_ok(r->rdb)) {
+		items[n].socket = r->ingest;
+		items[n].fd = 0;
+		items[n++].events = ZMQ_POLLIN;
+	}
+	for (int i = 0; i < r->chans.n; i++) {
+		struct chan *c = &r->chans.ch[i];
+		int fd = c->desc->fd ? c->desc->fd(c->state) : -1;
+		if (fd < 0) {
+			timeout = 5; /* plugin without an fd: poll it often */
+			continue;
+		}
+		poll_fd(items, &n, fd);
+	}
+	if (r->http)
+		poll_fd(items, &n, http_fd(r->http));
+	if (rdb_outstanding(r->rdb) && rdb_fd(r->rdb) >= 0)
+		poll_fd(items, &n, rdb_fd(r->rdb));
+	if (r->backlog)
+		timeout = 5;
+	if ((r->want_read && !r->read_inflight) || r->ready)
+		timeout = 0;
+	if (zmq_poll(items, n, timeout) < 0 && zmq_errno() != EINTR)
+		log_warnx("zmq_poll: %s", zmq_strerror(zmq_errno()));
+}
+
+/* A turn while Redis is down: connect again (once a second), keep the
+ * plugins drained (their state writes fail). */
+static void turn_without_redis(struct router *r, struct loop_state *ls, int64_t now)
+{
+	http_set_healthy(r->http, 0);
+	r->read_inflight = 0;
+	if (now - ls->last_retry > 1000) {
+		ls->last_retry = now;
+		if (connect_redis(r) == 0) {
+			log_info("redis: connected again");
+			http_set_healthy(r->http, 1);
+		}
+	}
+	outcome_poll(r);
+	state_flush(r);
+	rdb_send(r->rdb);
+	rdb_recv(r->rdb);
+}
+
+/* New events from publishers. Back-pressure: while the last read came
+ * back full (a backlog in the streams), take fewer new events a turn, so
+ * the work queued gets done (and its events are still in the cache)
+ * instead of the queue growing; publishers wait for their acks meanwhile. */
+static void take_events(struct router *r)
+{
+	int backlog;
+
+	if (!r->ingest)
+		return;
+	backlog = r->last_read_n >= r->cfg->batch;
+	if (backlog)
+		metrics_ingest_throttled();
+	ingest_drain(r, backlog ? r->cfg->batch / 4 + 1 : 512);
+}
+
+/* What runs every so often: due messages, claims, reads, trims, gauges. */
+static void timed_work(struct router *r, const struct loop_state *ls, int64_t now)
+{
+	if (now - r->last_due_ms >= 100) {
+		r->last_due_ms = now;
+		stream_due(r);
+	}
+	if (now - r->last_claim_ms >= r->cfg->claim_idle_ms / 2) {
+		r->last_claim_ms = now;
+		stream_claim(r);
+	}
+	if ((r->want_read || now - r->last_read_ms >= 200) && !r->read_inflight &&
+	    (int)idmap_len(r->inflight) < ls->max_inflight && !r->backlog) {
+		r->want_read = 0;
+		r->last_read_ms = now;
+		stream_read(r);
+	}
+	if (now - r->last_trim_ms >= 2000) {
+		r->last_trim_ms = now;
+		stream_trim(r);
+	}
+	if (now - r->last_depth_ms >= 5000) {
+		r->last_depth_ms = now;
+		update_gauges(r);
+	}
+}
+
+static void watchdog(struct loop_state *ls, int64_t now)
+{
+	if (ls->watchdog_us && now - ls->last_watchdog >= (int64_t)(ls->watchdog_us / 2000)) {
+		ls->last_watchdog = now;
+		sd_notify(0, "WATCHDOG=1");
+	}
+}
+
+static void loop(struct router *r)
+{
 	const char *mi = config_get(r->cfg, "queue", "max_inflight");
 	const char *dt = config_get(r->cfg, "queue", "drain_timeout");
-	int max_inflight = mi ? atoi(mi) : 20000;
-	uint64_t wd_usec = 0;
+	struct loop_state ls = {.max_inflight = mi ? atoi(mi) : 20000,
+				.drain_timeout_s = dt ? atoi(dt) : 10};
 
-	if (sd_watchdog_enabled(0, &wd_usec) <= 0)
-		wd_usec = 0;
+	if (sd_watchdog_enabled(0, &ls.watchdog_us) <= 0)
+		ls.watchdog_us = 0;
 	for (;;) {
-		int n = 0, timeout = 100;
 		int64_t now;
 
-		if (sig_term && !r->draining) {
-			r->draining = 1;
-			drain_until = mono_ms() + (dt ? atoi(dt) : 10) * 1000;
-			ingest_close(r);
-			sd_notify(0, "STOPPING=1");
-			log_info("stopping: draining %zu in-flight messages",
-				 idmap_len(r->inflight));
-		}
-		if (r->draining && (idmap_len(r->inflight) == 0 || mono_ms() > drain_until))
+		if (on_signals(r, &ls))
 			break;
-		if (sig_hup) {
-			sig_hup = 0;
-			sd_notify(0, "RELOADING=1");
-			reload(r);
-			sd_notify(0, "READY=1");
-		}
-		if (sig_usr1) {
-			sig_usr1 = 0;
-			dlog_reopen(r->dlog);
-			log_info("delivery logs reopened");
-		}
-		if (r->ingest && rdb_ok(r->rdb)) {
-			items[n].socket = r->ingest;
-			items[n].fd = 0;
-			items[n++].events = ZMQ_POLLIN;
-		}
-		for (int i = 0; i < r->chans.n; i++) {
-			struct chan *c = &r->chans.ch[i];
-			int fd = c->desc->fd ? c->desc->fd(c->state) : -1;
-			if (fd < 0) {
-				timeout = 5; /* plugin without an fd: poll it often */
-				continue;
-			}
-			items[n].socket = NULL;
-			items[n].fd = fd;
-			items[n++].events = ZMQ_POLLIN;
-		}
-		if (r->http) {
-			items[n].socket = NULL;
-			items[n].fd = http_fd(r->http);
-			items[n++].events = ZMQ_POLLIN;
-		}
-		if (rdb_outstanding(r->rdb) && rdb_fd(r->rdb) >= 0) {
-			items[n].socket = NULL;
-			items[n].fd = rdb_fd(r->rdb);
-			items[n++].events = ZMQ_POLLIN;
-		}
-		if (r->backlog)
-			timeout = 5;
-		if ((r->want_read && !r->read_inflight) || r->ready)
-			timeout = 0;
-		if (zmq_poll(items, n, timeout) < 0 && zmq_errno() != EINTR)
-			log_warnx("zmq_poll: %s", zmq_strerror(zmq_errno()));
-
+		wait_for_work(r);
 		now = mono_ms();
 		if (!rdb_ok(r->rdb)) {
-			http_set_healthy(r->http, 0);
-			r->read_inflight = 0;
-			if (now - last_retry > 1000) {
-				last_retry = now;
-				if (connect_redis(r) == 0) {
-					log_info("redis: connected again");
-					http_set_healthy(r->http, 1);
-				}
-			}
-			outcome_poll(r); /* keep plugins drained; state writes fail */
-			state_flush(r);
-			rdb_send(r->rdb);
-			rdb_recv(r->rdb);
+			turn_without_redis(r, &ls, now);
 			continue;
 		}
 		/* New work is parsed and queued while Redis still works on what
 		 * was sent at the end of the last turn; then its replies. */
-		/* Back-pressure: while the last read came back full (a backlog in
-		 * the streams), take fewer new events a turn, so the work queued
-		 * gets done (and its events are still in the cache) instead of
-		 * the queue growing; publishers wait for their acks meanwhile. */
-		if (r->ingest) {
-			int backlog = r->last_read_n >= r->cfg->batch;
-			if (backlog)
-				metrics_ingest_throttled();
-			ingest_drain(r, backlog ? r->cfg->batch / 4 + 1 : 512);
-		}
+		take_events(r);
 		outcome_poll(r);
 		if (r->backlog)
 			submit_backlog(r);
 		rdb_poll(r->rdb);
 		receipt_poll(r);
-		if (!r->draining) {
-			if (now - r->last_due_ms >= 100) {
-				r->last_due_ms = now;
-				stream_due(r);
-			}
-			if (now - r->last_claim_ms >= r->cfg->claim_idle_ms / 2) {
-				r->last_claim_ms = now;
-				stream_claim(r);
-			}
-			if ((r->want_read || now - r->last_read_ms >= 200) && !r->read_inflight &&
-			    (int)idmap_len(r->inflight) < max_inflight && !r->backlog) {
-				r->want_read = 0;
-				r->last_read_ms = now;
-				stream_read(r);
-			}
-			if (now - r->last_trim_ms >= 2000) {
-				r->last_trim_ms = now;
-				stream_trim(r);
-			}
-			if (now - r->last_depth_ms >= 5000) {
-				r->last_depth_ms = now;
-				update_gauges(r);
-			}
-		}
+		if (!r->draining)
+			timed_work(r, &ls, now);
 		state_flush(r);
 		rdb_send(r->rdb);
 		/* prepare what arrived while Redis works on what was just sent */
 		stream_prepare_ready(r);
 		dlog_flush(r->dlog);
-		if (wd_usec && now - last_watchdog >= (int64_t)(wd_usec / 2000)) {
-			last_watchdog = now;
-			sd_notify(0, "WATCHDOG=1");
-		}
+		watchdog(&ls, now);
 	}
 	/* Results that arrived while draining are recorded. */
 	outcome_poll(r);
@@ -275,22 +321,141 @@ static void free_inflight(uint64_t id, void *val, void *arg)
 	msg_free(val);
 }
 
-int main(int argc, char **argv)
+/* -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, const char **conf_path, int *check_only)
 {
-	const char *conf_path = "/etc/herald/herald.conf";
-	struct router r;
-	char err[512], host[64];
-	int opt, check_only = 0, rc = 1;
-	struct sigaction sa;
+	int opt;
 
 	while ((opt = getopt(argc, argv, "c:th")) != -1) {
 		switch (opt) {
-		case 'c': conf_path = optarg; break;
-		case 't': check_only = 1; break;
+		case 'c': *conf_path = optarg; break;
+		case 't': *check_only = 1; break;
 		case 'h': usage(); return 0;
 		default: usage(); return 2;
 		}
 	}
+	return -1;
+}
+
+/* The consumer name in the group: [queue] consumer, else the host name. */
+static void set_consumer(struct router *r)
+{
+	char host[64];
+
+	if (r->cfg->consumer) {
+		snprintf(r->consumer, sizeof(r->consumer), "%s", r->cfg->consumer);
+		return;
+	}
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "heraldd");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(r->consumer, sizeof(r->consumer), "%s", host);
+}
+
+static void set_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Everything but Redis and the ingest socket: ZMQ, the in-flight map, the
+ * event cache, the delivery logs, callbacks, plugins, the HTTP listener.
+ * -1 on failure (logged). */
+static int open_all(struct router *r)
+{
+	char err[512];
+
+	r->zctx = zmq_ctx_new();
+	r->inflight = idmap_new();
+	r->evcache = evcache_new(16384);
+	r->rdb = rdb_new(r->cfg->redis_host, r->cfg->redis_port, r->cfg->redis_socket,
+			 r->cfg->redis_password, r->cfg->redis_db);
+	if (!r->zctx || !r->inflight || !r->rdb || !r->evcache) {
+		log_msg(LOG_L_ERR, "out of memory");
+		return -1;
+	}
+	rdb_on_send(r->rdb, on_rdb_send, r);
+	r->dlog = dlog_open(r->cfg->log_file, r->cfg->log_json, r->cfg->log_publish, r->zctx, err,
+			    sizeof(err));
+	if (!r->dlog) {
+		log_msg(LOG_L_ERR, "%s", err);
+		return -1;
+	}
+	r->callbacks = callbacks_start(r->cfg, err, sizeof(err));
+	if (!r->callbacks) {
+		log_msg(LOG_L_ERR, "%s", err);
+		return -1;
+	}
+	if (chans_load(&r->chans, r->cfg) == 0)
+		log_warnx("no channel is enabled: every message will fail with 'no usable "
+			  "channel' (add a [channel.<name>] section)");
+	if (r->cfg->http_listen[0]) {
+		r->http = http_start(r->cfg->http_listen, r->cfg->http_public_url, &r->chans, err,
+				     sizeof(err));
+		if (!r->http) {
+			log_msg(LOG_L_ERR, "http: %s", err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Connect to Redis, every two seconds until it answers. -1 on SIGTERM. */
+static int wait_for_redis(struct router *r)
+{
+	while (connect_redis(r) != 0) {
+		log_warnx("%s; retrying", rdb_err(r->rdb));
+		for (int i = 0; i < 20 && !sig_term; i++)
+			usleep(100000);
+		if (sig_term)
+			return -1;
+	}
+	return 0;
+}
+
+static void close_all(struct router *r)
+{
+	ingest_close(r);
+	http_stop(&r->http);
+	chans_close(&r->chans);
+	while (r->backlog) {
+		struct msg *m = r->backlog;
+		r->backlog = m->next;
+		msg_free(m);
+	}
+	if (r->inflight) {
+		idmap_each(r->inflight, free_inflight, NULL);
+		idmap_free(&r->inflight);
+	}
+	state_free(r);
+	evcache_free(&r->evcache);
+	callbacks_stop(&r->callbacks);
+	dlog_close(&r->dlog);
+	rdb_free(&r->rdb);
+	tstore_free(&r->templates);
+	if (r->zctx)
+		zmq_ctx_term(r->zctx);
+	config_free(&r->cfg);
+}
+
+int main(int argc, char **argv)
+{
+	const char *conf_path = "/etc/herald/herald.conf";
+	struct router r;
+	char err[512];
+	int check_only = 0, rc;
+
+	if ((rc = parse_args(argc, argv, &conf_path, &check_only)) >= 0)
+		return rc;
+	rc = 1;
 	log_init("heraldd", LOG_L_INFO);
 	memset(&r, 0, sizeof(r));
 	r.cfg = config_load(conf_path, err, sizeof(err));
@@ -311,63 +476,11 @@ int main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	if (r.cfg->consumer) {
-		snprintf(r.consumer, sizeof(r.consumer), "%s", r.cfg->consumer);
-	} else {
-		if (gethostname(host, sizeof(host)) != 0)
-			snprintf(host, sizeof(host), "heraldd");
-		host[sizeof(host) - 1] = '\0';
-		snprintf(r.consumer, sizeof(r.consumer), "%s", host);
-	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	set_consumer(&r);
+	set_signals();
 	srandom((unsigned)(now_ms() ^ getpid()));
-
-	r.zctx = zmq_ctx_new();
-	r.inflight = idmap_new();
-	r.evcache = evcache_new(16384);
-	r.rdb = rdb_new(r.cfg->redis_host, r.cfg->redis_port, r.cfg->redis_socket,
-			r.cfg->redis_password, r.cfg->redis_db);
-	if (!r.zctx || !r.inflight || !r.rdb || !r.evcache) {
-		log_msg(LOG_L_ERR, "out of memory");
+	if (open_all(&r) != 0 || wait_for_redis(&r) != 0)
 		goto out;
-	}
-	rdb_on_send(r.rdb, on_rdb_send, &r);
-	r.dlog = dlog_open(r.cfg->log_file, r.cfg->log_json, r.cfg->log_publish, r.zctx, err,
-			   sizeof(err));
-	if (!r.dlog) {
-		log_msg(LOG_L_ERR, "%s", err);
-		goto out;
-	}
-	r.callbacks = callbacks_start(r.cfg, err, sizeof(err));
-	if (!r.callbacks) {
-		log_msg(LOG_L_ERR, "%s", err);
-		goto out;
-	}
-	if (chans_load(&r.chans, r.cfg) == 0)
-		log_warnx("no channel is enabled: every message will fail with 'no usable "
-			  "channel' (add a [channel.<name>] section)");
-	if (r.cfg->http_listen[0]) {
-		r.http = http_start(r.cfg->http_listen, r.cfg->http_public_url, &r.chans, err,
-				    sizeof(err));
-		if (!r.http) {
-			log_msg(LOG_L_ERR, "http: %s", err);
-			goto out;
-		}
-	}
-	while (connect_redis(&r) != 0) {
-		log_warnx("%s; retrying", rdb_err(r.rdb));
-		for (int i = 0; i < 20 && !sig_term; i++)
-			usleep(100000);
-		if (sig_term)
-			goto out;
-	}
 	if (ingest_open(&r, err, sizeof(err)) != 0) {
 		log_msg(LOG_L_ERR, "%s", err);
 		goto out;
@@ -379,27 +492,7 @@ int main(int argc, char **argv)
 	loop(&r);
 	rc = 0;
 out:
-	ingest_close(&r);
-	http_stop(&r.http);
-	chans_close(&r.chans);
-	while (r.backlog) {
-		struct msg *m = r.backlog;
-		r.backlog = m->next;
-		msg_free(m);
-	}
-	if (r.inflight) {
-		idmap_each(r.inflight, free_inflight, NULL);
-		idmap_free(&r.inflight);
-	}
-	state_free(&r);
-	evcache_free(&r.evcache);
-	callbacks_stop(&r.callbacks);
-	dlog_close(&r.dlog);
-	rdb_free(&r.rdb);
-	tstore_free(&r.templates);
-	if (r.zctx)
-		zmq_ctx_term(r.zctx);
-	config_free(&r.cfg);
+	close_all(&r);
 	log_info("heraldd: stopped");
 	return rc;
 }
