@@ -11,8 +11,8 @@
 #include <string.h>
 #include <zmq.h>
 
-#include "log.h"
 #include "callback.h"
+#include "log.h"
 #include "metrics.h"
 #include "router.h"
 #include "text.h"
@@ -265,6 +265,16 @@ static void pending_clear(struct pending *p)
 	event_clear(&p->ev);
 }
 
+/* A drain's events are answered: their buffers go (the array is kept for
+ * the next drain). */
+static void batch_free(const struct router *r, struct batch *b)
+{
+	for (int i = 0; i < b->n; i++)
+		pending_clear(&b->ps[i]);
+	ps_put(r, b->ps, b->cap);
+	free(b);
+}
+
 /* Redis answered herald_accept for the batch: one 0/1 per valid event. */
 static void on_accepted(redisReply *rep, void *arg)
 {
@@ -299,21 +309,78 @@ static void on_accepted(redisReply *rep, void *arg)
 		}
 		k++;
 	}
-	for (int i = 0; i < b->n; i++)
-		pending_clear(&b->ps[i]);
-	ps_put(r, b->ps, b->cap);
-	free(b);
+	batch_free(r, b);
 }
 
+/* Parse and check a received event; an invalid one is answered
+ * "rejected". Returns p->valid. */
+static int check_one(struct router *r, struct pending *p, zmq_msg_t *body, int got)
+{
+	if (got < 0)
+		snprintf(p->err, sizeof(p->err), "malformed message: too many envelope frames");
+	else if (p->nenv == 0)
+		snprintf(p->err, sizeof(p->err), "no envelope");
+	else if (event_parse(zmq_msg_data(body), zmq_msg_size(body), &p->ev, p->err,
+			     sizeof(p->err)) == 0 &&
+		 check_refs(r, &p->ev, p->err, sizeof(p->err)) == 0)
+		p->valid = 1;
+	if (!p->valid) {
+		metrics_ingest("rejected");
+		log_msg(LOG_L_NOTICE, "rejected %s: %s", p->ev.event_id ? p->ev.event_id : "event",
+			p->err);
+		reply_json(r, p, "rejected", p->err);
+	}
+	return p->valid;
+}
+
+/* Rare: the citizen used this channel; later messages of the transaction
+ * prefer it. Recorded at once (a synchronous SET) and answered. */
+static void engagement(struct router *r, struct pending *p, const char *ttl)
+{
+	redisReply *rep = rdb_call(r->rdb, "SET " KEY_ENGAGED "%s %s EX %s", p->ev.transaction_id,
+				   p->ev.channel, ttl);
+
+	if (rep && rep->type != REDIS_REPLY_ERROR) {
+		metrics_ingest("accepted");
+		engaged(r, &p->ev);
+		reply_json(r, p, "accepted", NULL);
+	} else {
+		reply_json(r, p, "error", "queue unavailable, retry later");
+	}
+	freeReplyObject(rep);
+}
+
+/* The "accepted" record of a notification, written once Redis has said
+ * yes. -1 when out of memory (answered). */
+static int accepted_record(struct router *r, struct pending *p, int64_t now)
+{
+	const char *tx = p->ev.transaction_id ? p->ev.transaction_id : p->ev.event_id;
+	char text[2048], json[4096];
+
+	state_accepted_record(&p->ev, tx, now, text, sizeof(text), json, sizeof(json));
+	p->text = strdup(text);
+	p->json = strdup(json);
+	if (!p->text || !p->json) {
+		p->valid = 0;
+		reply_json(r, p, "error", "out of memory, retry later");
+		return -1;
+	}
+	return 0;
+}
+
+/* Take up to max events off the ingest socket: invalid ones and
+ * engagements are answered here, notifications go to Redis in one
+ * herald_accept call (FCALL herald_accept 0 now, then id, stream, event
+ * per event), answered by on_accepted. Returns the number taken. */
 int ingest_drain(struct router *r, int max)
 {
 	struct batch *b = calloc(1, sizeof(*b));
 	int64_t now = now_ms();
 	char ttl[24], nowbuf[24];
-	const char **argv = NULL;
-	size_t *lens = NULL;
+	const char **argv;
+	size_t *lens;
 	int argc = 0, nvalid = 0;
-	zmq_msg_t *bodies = NULL;
+	zmq_msg_t *bodies;
 
 	if (!b)
 		return 0;
@@ -321,8 +388,11 @@ int ingest_drain(struct router *r, int max)
 	b->now = now;
 	b->cap = max;
 	b->ps = ps_get(max);
-	if (!b->ps || bufs_get(max) != 0)
-		goto out;
+	if (!b->ps || bufs_get(max) != 0) {
+		free(b->ps);
+		free(b);
+		return 0;
+	}
 	bodies = bodies_buf;
 	argv = argv_buf;
 	lens = lens_buf;
@@ -345,47 +415,14 @@ int ingest_drain(struct router *r, int max)
 			break;
 		}
 		b->n++;
-		if (got < 0)
-			snprintf(p->err, sizeof(p->err),
-				 "malformed message: too many envelope frames");
-		else if (p->nenv == 0)
-			snprintf(p->err, sizeof(p->err), "no envelope");
-		else if (event_parse(zmq_msg_data(body), zmq_msg_size(body), &p->ev, p->err,
-				     sizeof(p->err)) == 0 &&
-			 check_refs(r, &p->ev, p->err, sizeof(p->err)) == 0)
-			p->valid = 1;
-		if (!p->valid) {
-			metrics_ingest("rejected");
-			log_msg(LOG_L_NOTICE, "rejected %s: %s",
-				p->ev.event_id ? p->ev.event_id : "event", p->err);
-			reply_json(r, p, "rejected", p->err);
+		if (!check_one(r, p, body, got))
 			continue;
-		}
 		if (p->ev.kind == EVENT_ENGAGEMENT) {
-			/* rare: the citizen used this channel; later messages of the
-			 * transaction prefer it */
-			redisReply *rep = rdb_call(r->rdb, "SET " KEY_ENGAGED "%s %s EX %s",
-						   p->ev.transaction_id, p->ev.channel, ttl);
-			if (rep && rep->type != REDIS_REPLY_ERROR) {
-				metrics_ingest("accepted");
-				engaged(r, &p->ev);
-				reply_json(r, p, "accepted", NULL);
-			} else {
-				reply_json(r, p, "error", "queue unavailable, retry later");
-			}
-			freeReplyObject(rep);
+			engagement(r, p, ttl);
 			continue;
 		}
-		const char *tx = p->ev.transaction_id ? p->ev.transaction_id : p->ev.event_id;
-		char text[2048], json[4096];
-		state_accepted_record(&p->ev, tx, now, text, sizeof(text), json, sizeof(json));
-		p->text = strdup(text);
-		p->json = strdup(json);
-		if (!p->text || !p->json) {
-			p->valid = 0;
-			reply_json(r, p, "error", "out of memory, retry later");
+		if (accepted_record(r, p, now) != 0)
 			continue;
-		}
 		argv[argc] = p->ev.event_id, lens[argc++] = strlen(p->ev.event_id);
 		argv[argc] = streams[p->ev.priority],
 		lens[argc++] = strlen(streams[p->ev.priority]);
@@ -398,15 +435,7 @@ int ingest_drain(struct router *r, int max)
 		rdb_cmd(r->rdb, on_accepted, b, argc, argv, lens); /* owns b now */
 	for (int i = 0; i < n; i++)
 		zmq_msg_close(&bodies[i]);
-	if (!nvalid) {
-		for (int i = 0; i < n; i++)
-			pending_clear(&b->ps[i]);
-		ps_put(r, b->ps, b->cap);
-		free(b);
-	}
+	if (!nvalid)
+		batch_free(r, b);
 	return n;
-out:
-	free(b->ps);
-	free(b);
-	return 0;
 }
