@@ -23,6 +23,7 @@
 #include <zmq.h>
 
 #include "callback.h"
+#include "heldwrite.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -49,7 +50,7 @@ static void on_signal(int sig)
 /* Held-back state writes and XACKs go out with every pipeline send. */
 static void on_rdb_send(void *arg)
 {
-	state_flush(arg);
+	held_flush(arg);
 }
 
 static void usage(void)
@@ -212,7 +213,7 @@ static void turn_without_redis(struct router *r, struct loop_state *ls, int64_t 
 		}
 	}
 	outcome_poll(r);
-	state_flush(r);
+	held_flush(r);
 	rdb_send(r->rdb);
 	rdb_recv(r->rdb);
 }
@@ -298,7 +299,7 @@ static void loop(struct router *r)
 		receipt_poll(r);
 		if (!r->draining)
 			timed_work(r, &ls, now);
-		state_flush(r);
+		held_flush(r);
 		rdb_send(r->rdb);
 		/* prepare what arrived while Redis works on what was just sent */
 		stream_prepare_ready(r);
@@ -307,7 +308,7 @@ static void loop(struct router *r)
 	}
 	/* Results that arrived while draining are recorded. */
 	outcome_poll(r);
-	state_flush(r);
+	held_flush(r);
 	rdb_flush(r->rdb);
 	dlog_flush(r->dlog);
 	if (idmap_len(r->inflight))
@@ -435,7 +436,7 @@ static void close_all(struct router *r)
 		idmap_each(r->inflight, free_inflight, NULL);
 		idmap_free(&r->inflight);
 	}
-	state_free(r);
+	held_free_all(r);
 	evcache_free(&r->evcache);
 	callbacks_stop(&r->callbacks);
 	dlog_close(&r->dlog);

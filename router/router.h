@@ -84,7 +84,7 @@ struct msg {
 	char hash_at[512];
 };
 
-/* XACKs of one loop turn, one command per stream (state_flush). */
+/* XACKs of one loop turn, one command per stream (held_flush, heldwrite.c). */
 struct ackq {
 	char *ids; /* NUL-separated entry ids */
 	size_t len, cap, n;
@@ -144,9 +144,6 @@ struct step {
 	int finished_ok;  /* delivered (or sent, final): the event is not kept */
 };
 void state_step(struct router *r, struct msg *m, const struct step *s);
-/* Queue what state_step batched per loop turn (the XACKs): before rdb_send. */
-void state_flush(struct router *r);
-void state_free(struct router *r);
 void state_accepted_record(const struct event *ev, const char *tx, int64_t now, char *text,
 			   size_t tlen, char *json, size_t jlen);
 
