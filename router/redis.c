@@ -138,12 +138,9 @@ int rdb_connect(struct rdb *db)
 		redisEnableKeepAlive(db->ctx);
 	} else {
 		/* A Unix socket holds only the sender's buffer (208 KiB by
-		 * default): one turn's pipeline is larger, and the blocking
-		 * write then waits for Redis to read it, so the two stop
-		 * working side by side (the core bench fell from 19,000 to
-		 * 14,200 events/s). Ask for 4 MiB, as TCP's autotuning gives on
-		 * loopback; the kernel caps it at net.core.wmem_max, and less
-		 * is slower, not wrong. */
+		 * default), less than one turn's pipeline: ask for 4 MiB, as
+		 * TCP's autotuning gives on loopback (the kernel caps it at
+		 * net.core.wmem_max). Measured: tests/bench/README.md. */
 		int sz = 4 << 20;
 		if (setsockopt(db->ctx->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)) != 0)
 			log_warn("redis %s: SO_SNDBUF", db->where);
