@@ -106,7 +106,7 @@ static int enabled(const struct config *cfg, const char *name)
 	v = config_get(cfg, sec, "enabled");
 	if (v && (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0")))
 		return 0;
-	if (resolve_in_list(cfg->channels_enable, name))
+	if (list_has(cfg->channels_enable, name))
 		return 1;
 	pr.section = sec;
 	pr.found = 0;

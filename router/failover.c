@@ -94,7 +94,7 @@ void failover_learn_invalid(struct router *r, struct msg *m, const struct herald
 		snprintf(list, sizeof(list), "%s,%s", old, m->chan->name);
 	else
 		snprintf(list, sizeof(list), "%s", m->chan->name);
-	if (old && resolve_in_list(old, m->chan->name))
+	if (old && list_has(old, m->chan->name))
 		snprintf(list, sizeof(list), "%s", old);
 	rfc3339_format(now_ms(), when, sizeof(when));
 	snprintf(note, sizeof(note), "%s %s (event %s)", when, res->reason, m->event_id);

@@ -140,7 +140,7 @@ static void prefer_engaged(struct msg *m)
 	char rest[256] = "", name[64];
 	size_t n;
 
-	if (!m->engaged[0] || !resolve_in_list(m->plan, m->engaged))
+	if (!m->engaged[0] || !list_has(m->plan, m->engaged))
 		return;
 	if (plan_channel(m->plan, 0, name, sizeof(name)) && !strcmp(name, m->engaged))
 		return;

@@ -10,26 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "plan.h"
 #include "router.h"
-
-/* Is name in the comma-separated list (spaces around items ignored)? */
-int resolve_in_list(const char *list, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (const char *p = list; p && *p;) {
-		const char *e = strchr(p, ',');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-		while (len && *p == ' ')
-			p++, len--;
-		while (len && p[len - 1] == ' ')
-			len--;
-		if (len == n && !strncmp(p, name, n))
-			return 1;
-		p = e ? e + 1 : NULL;
-	}
-	return 0;
-}
 
 static int in_array(const json_t *arr, const char *name)
 {
@@ -45,37 +27,6 @@ static void append(char *buf, size_t len, const char *sep, const char *text)
 {
 	size_t n = strlen(buf);
 	snprintf(buf + n, len - n, "%s%s", n ? sep : "", text);
-}
-
-int plan_len(const char *plan)
-{
-	int n = 0;
-
-	if (!plan || !*plan)
-		return 0;
-	for (const char *p = plan; *p; p++)
-		n += *p == ',';
-	return n + 1;
-}
-
-const char *plan_channel(const char *plan, int idx, char *out, size_t outlen)
-{
-	const char *p = plan;
-
-	for (int i = 0; i < idx && p; i++) {
-		p = strchr(p, ',');
-		if (p)
-			p++;
-	}
-	if (!p || !*p)
-		return NULL;
-	const char *e = strchr(p, ',');
-	size_t len = e ? (size_t)(e - p) : strlen(p);
-	if (len >= outlen)
-		return NULL;
-	memcpy(out, p, len);
-	out[len] = '\0';
-	return out;
 }
 
 int resolve_plan(const json_t *citizen, const json_t *event_channels, struct chanset *cs,
@@ -99,14 +50,14 @@ int resolve_plan(const json_t *citizen, const json_t *event_channels, struct cha
 			nm++;
 		for (size_t l = strlen(nm); l && nm[l - 1] == ' ';)
 			nm[--l] = '\0';
-		if (!*nm || resolve_in_list(plan, nm))
+		if (!*nm || list_has(plan, nm))
 			continue;
 		if (event_channels && !in_array(event_channels, nm))
 			continue; /* narrowed by the event: not a failure, no note */
 		struct chan *c = chans_find(cs, nm);
-		if (optout && resolve_in_list(optout, nm)) {
+		if (optout && list_has(optout, nm)) {
 			snprintf(note, sizeof(note), "%s: opted out", nm);
-		} else if (invalid && resolve_in_list(invalid, nm)) {
+		} else if (invalid && list_has(invalid, nm)) {
 			snprintf(note, sizeof(note), "%s: address marked invalid", nm);
 		} else if (!c) {
 			snprintf(note, sizeof(note), "%s: channel not enabled", nm);

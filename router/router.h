@@ -23,6 +23,7 @@
 #include "dispatch.h"
 #include "event.h"
 #include "idmap.h"
+#include "plan.h"
 #include "redis.h"
 #include "tmplstore.h"
 
@@ -123,9 +124,6 @@ void tx_reference(const char *tx_id, char *out, size_t outlen);
 /* resolve.c: the ordered plan of channels for a citizen (see resolve.c). */
 int resolve_plan(const json_t *citizen, const json_t *event_channels, struct chanset *cs,
 		 char *plan, size_t planlen, char *why, size_t whylen);
-const char *plan_channel(const char *plan, int idx, char *out, size_t outlen);
-int plan_len(const char *plan);
-int resolve_in_list(const char *list, const char *name);
 
 /* state.c: record one transition (Redis + delivery log). */
 struct step {

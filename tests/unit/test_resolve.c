@@ -100,8 +100,8 @@ static void test_plan_channel(void **state)
 	assert_null(plan_channel("", 0, out, sizeof(out)));
 	assert_int_equal(plan_len("a,b,c"), 3);
 	assert_int_equal(plan_len(""), 0);
-	assert_true(resolve_in_list("a, b ,c", "b"));
-	assert_false(resolve_in_list("ab,c", "a"));
+	assert_true(list_has("a, b ,c", "b"));
+	assert_false(list_has("ab,c", "a"));
 }
 
 static void test_reference(void **state)

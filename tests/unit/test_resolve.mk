@@ -1,3 +1,3 @@
-test_resolve_SRCS := router/resolve.c router/dispatch.c router/config.c router/reference.c \
+test_resolve_SRCS := router/resolve.c router/plan.c router/dispatch.c router/config.c router/reference.c \
 	router/deliverylog.c
 test_resolve_PKGS := jansson libzmq inih
