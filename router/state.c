@@ -86,8 +86,7 @@ static void make_record(struct dlog_rec *rec, const struct msg *m, const struct 
 
 /* ---- XACK, one command per stream and loop turn --------------------- */
 
-static const char *const ack_streams[PRIO_N] = {"herald:q:urgent", "herald:q:normal",
-						"herald:q:bulk"};
+static const char *const ack_streams[PRIO_N] = KEY_STREAMS;
 
 /* Acknowledge a stream entry with the others of this loop turn: queued
  * after every state write of the turn, so still after the message's own. */
@@ -515,7 +514,7 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 	if (s->ack && !s->finished_ok && !s->journal_only && !m->ev_in_hash && m->ev.root &&
 	    (evjson = json_dumps(m->ev.root, JSON_COMPACT)) != NULL) {
 		fk[nf] = "event", fv[nf++] = evjson;
-		fk[nf] = "stream", fv[nf++] = m->stream[0] ? m->stream : "herald:q:normal";
+		fk[nf] = "stream", fv[nf++] = m->stream[0] ? m->stream : KEY_Q_DEFAULT;
 		m->ev_in_hash = 1;
 	}
 	/* Redis: the hash fields and the journey entry are held back until the
@@ -545,7 +544,7 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 	if (at_new) /* now in the hash */
 		copy_to(m->hw_at, sizeof(m->hw_at), atbuf);
 	if (s->ack && m->stream_id[0]) {
-		ack_queue(r, m->stream[0] ? m->stream : "herald:q:normal", m->stream_id);
+		ack_queue(r, m->stream[0] ? m->stream : KEY_Q_DEFAULT, m->stream_id);
 		m->stream_id[0] = '\0'; /* acked once */
 	}
 }

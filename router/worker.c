@@ -22,11 +22,11 @@
 #include "msgrec.h"
 #include "router.h"
 #include "http.h"
-#include "template.h"
+#include "mustache.h"
 #include "text.h"
 #include "tz.h"
 
-static const char *const streams[PRIO_N] = {"herald:q:urgent", "herald:q:normal", "herald:q:bulk"};
+static const char *const streams[PRIO_N] = KEY_STREAMS;
 
 static const char *sget(const json_t *o, const char *k)
 {

@@ -21,7 +21,8 @@
 #include "ctl_redis.h"
 #include "msgrec.h"
 #include "heraldctl.h"
-#include "router.h"
+#include "event.h"
+#include "schema.h"
 #include "text.h"
 
 #define DEAD_USAGE                                                                                 \
@@ -200,9 +201,9 @@ static int replay_once(redisContext *rc, const char *id, long long ttl_s)
 	}
 	tx = strcmp(ctl_field(h, "tx"), "-") ? ctl_field(h, "tx") : id;
 	citizen = strcmp(ctl_field(h, "citizen"), "-") ? ctl_field(h, "citizen") : "";
-	stream = strcmp(ctl_field(h, "stream"), "-") ? ctl_field(h, "stream") : "herald:q:normal";
+	stream = strcmp(ctl_field(h, "stream"), "-") ? ctl_field(h, "stream") : KEY_Q_DEFAULT;
 	service = ctl_field(h, "service");
-	if (strncmp(stream, "herald:q:", 9) != 0) {
+	if (strncmp(stream, KEY_STREAM_PREFIX, strlen(KEY_STREAM_PREFIX)) != 0) {
 		fprintf(stderr, "heraldctl dead replay: '%s' names no queue stream ('%s')\n", id,
 			stream);
 		ret = 1;
@@ -220,7 +221,7 @@ static int replay_once(redisContext *rc, const char *id, long long ttl_s)
 	r = NULL;
 
 	/* A fresh plan (none: heraldd resolves one), the last channel and
-	 * address kept for the record until then (util/msgrec.h). */
+	 * address kept for the record until then (lib/msgrec.h). */
 	snprintf(pos.channel, sizeof(pos.channel), "%s",
 		 strcmp(ctl_field(h, "channel"), "-") ? ctl_field(h, "channel") : "");
 	snprintf(pos.to, sizeof(pos.to), "%s", ctl_field(h, "to"));

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "template.h"
+#include "mustache.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len);
 

@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "template.h"
+#include "mustache.h"
 #include "text.h"
 
 #define TMPL_MAX_NEST 64	   /* sections open at once in one template */

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "template.h"
+#include "mustache.h"
 #include "text.h"
 #include "tmplstore.h"
 
