@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 /* Seconds from one time to another; -1 (shown "-") when either is unknown. */
 static double secs(int64_t from, int64_t to)
 {
@@ -76,8 +75,7 @@ void transition_accepted(const struct event *ev, const char *tx, int64_t now, ch
 	dlog_rec_json(&rec, json, jlen);
 }
 
-void transition_replay_record(const struct transition_msg *m, int64_t now, char *json,
-			      size_t jlen)
+void transition_replay_record(const struct transition_msg *m, int64_t now, char *json, size_t jlen)
 {
 	struct transition_msg r = *m;
 	struct transition_step s = {

@@ -57,8 +57,7 @@ void transition_accepted(const struct event *ev, const char *tx, int64_t now, ch
 #define TRANSITION_REPLAY_DROP "final sent_ms plan plan_idx attempt channel to"
 
 /* The replay's journey record (JSON): accepted again, no channel yet. */
-void transition_replay_record(const struct transition_msg *m, int64_t now, char *json,
-			      size_t jlen);
+void transition_replay_record(const struct transition_msg *m, int64_t now, char *json, size_t jlen);
 /* The replay's "at" (lib/msgrec.h): a fresh plan (none: heraldd resolves
  * one), attempt 0, the last channel and address kept for the record. */
 void transition_replay_at(const char *channel, const char *to, char *at, size_t len);

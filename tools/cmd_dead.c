@@ -199,8 +199,8 @@ static int replay_plan(const json_t *h, struct replay *p)
 	v = ctl_field(h, "stream");
 	p->stream = strcmp(v, "-") ? v : KEY_Q_DEFAULT;
 	if (strncmp(p->stream, KEY_STREAM_PREFIX, strlen(KEY_STREAM_PREFIX)) != 0) {
-		fprintf(stderr, "heraldctl dead replay: '%s' names no queue stream ('%s')\n",
-			p->id, p->stream);
+		fprintf(stderr, "heraldctl dead replay: '%s' names no queue stream ('%s')\n", p->id,
+			p->stream);
 		return 1;
 	}
 	m.tx = p->tx;
@@ -229,10 +229,9 @@ static int replay_exec(redisContext *rc, const struct replay *p, long long ttl_s
 	redisAppendCommand(rc, "HDEL %s " TRANSITION_REPLAY_DROP, p->msgkey);
 	redisAppendCommand(rc, "LREM " KEY_DEAD " 0 %s", p->id);
 	redisAppendCommand(rc, "RPUSH %s %s", p->txkey, p->rec);
-	redisAppendCommand(rc,
-			   "XADD %s * " STREAM_F_ID " %s " STREAM_F_CITIZEN " %s " STREAM_F_TX
-			   " %s",
-			   p->stream, p->id, p->citizen, p->tx);
+	redisAppendCommand(
+	    rc, "XADD %s * " STREAM_F_ID " %s " STREAM_F_CITIZEN " %s " STREAM_F_TX " %s",
+	    p->stream, p->id, p->citizen, p->tx);
 	/* A fresh retention, as heraldd gives every step. */
 	redisAppendCommand(rc, "EXPIRE %s %lld", p->msgkey, ttl_s);
 	redisAppendCommand(rc, "EXPIRE %s %lld", p->txkey, ttl_s);
