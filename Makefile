@@ -4,10 +4,17 @@
 #   make check      install deps if missing, build with ASan+UBSan, run all tests
 #   make demo       install deps, build, run a transaction end to end
 #   make bench      throughput figures -> build/bench.json
+#   make layout     check the dependency rules (scripts/check-layout.sh)
+#
+# Source areas (README "Source layout"): util/ generic helpers
+# (build/libherald-util.a), lib/ Herald's library (build/libherald.a),
+# router/ heraldd, tools/ heraldctl (lib/ and util/ only), channels/<name>/
+# the plugins. Each is compiled with only the include paths it may use
+# (INC_<area> below).
 #
 # Layout is discovered, not listed: every channels/<name>/ is a plugin
 # (channels/<name>/module.mk may add <name>_PKGS and <name>_SRCS), every
-# tests/unit/test_<x>.c a cmocka binary linked with util/ and channels/common/
+# tests/unit/test_<x>.c a cmocka binary linked with lib/ and util/
 # (tests/unit/test_<x>.mk adds the sources under test as test_<x>_SRCS and
 # their packages as test_<x>_PKGS), every tests/integration/t_*.sh a test,
 # every tests/bench/<x>.c a helper program (tests/bench/<x>.mk likewise).
