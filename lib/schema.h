@@ -8,7 +8,7 @@
  * Keys (prefix + id):
  *   herald:msg:<event_id>   hash, one message (fields MSG_F_* below)
  *   herald:tx:<tx>          list, the transaction's journey: one delivery
- *                           record (lib/deliverylog.h, JSON) per transition
+ *                           record (lib/dlogrec.h, JSON) per transition
  *   herald:citizen:<id>     hash, a citizen's contact record (written by
  *                           the services; heraldd adds invalid/invalid_<ch>)
  *   herald:ref:<ch>:<ref>   string, a channel's reference -> event id (for
@@ -87,7 +87,7 @@
  *   meta, at                     lib/msgrec.h (one parser: lib/msgrec.c;
  *                                the Lua's citizen-from-meta pattern is
  *                                MSGREC_META_LUA_CITIZEN beside it)
- *   journey / delivery records   lib/deliverylog.h (text and JSON)
+ *   journey / delivery records   lib/dlogrec.h (text and JSON)
  *   events                       lib/event.h
  */
 

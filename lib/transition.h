@@ -1,7 +1,7 @@
 /*
  * transition.h - what one transition of a message writes, computed in one
  * place for heraldd (router/state.c) and heraldctl dead replay
- * (tools/cmd_dead.c): its delivery/journey record (lib/deliverylog.h), the
+ * (tools/cmd_dead.c): its delivery/journey record (lib/dlogrec.h), the
  * "accepted" record an event starts its journey with, and the message-hash
  * fields and stream entry of a replay. Writing them (pipelines, MULTI) stays
  * with each program; the names are lib/schema.h's.
@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "deliverylog.h"
+#include "dlogrec.h"
 #include "event.h"
 
 /* What a record says about the message. */
@@ -42,7 +42,7 @@ void transition_record(struct dlog_rec *rec, const struct transition_msg *m,
 		       const struct transition_step *s, int64_t now, struct transition_buf *b);
 
 /* The "accepted" record of an event: "template <name>, priority <p>", no
- * channel; text and JSON (lib/deliverylog.h) into the caller's buffers. */
+ * channel; text and JSON (lib/dlogrec.h) into the caller's buffers. */
 void transition_accepted(const struct event *ev, const char *tx, int64_t now, char *text,
 			 size_t tlen, char *json, size_t jlen);
 
