@@ -4,10 +4,17 @@
 #   make check      install deps if missing, build with ASan+UBSan, run all tests
 #   make demo       install deps, build, run a transaction end to end
 #   make bench      throughput figures -> build/bench.json
+#   make layout     check the dependency rules (scripts/check-layout.sh)
+#
+# Source areas (README "Source layout"): util/ generic helpers
+# (build/libherald-util.a), lib/ Herald's library (build/libherald.a),
+# router/ heraldd, tools/ heraldctl (lib/ and util/ only), channels/<name>/
+# the plugins. Each is compiled with only the include paths it may use
+# (INC_<area> below).
 #
 # Layout is discovered, not listed: every channels/<name>/ is a plugin
 # (channels/<name>/module.mk may add <name>_PKGS and <name>_SRCS), every
-# tests/unit/test_<x>.c a cmocka binary linked with util/ and channels/common/
+# tests/unit/test_<x>.c a cmocka binary linked with lib/ and util/
 # (tests/unit/test_<x>.mk adds the sources under test as test_<x>_SRCS and
 # their packages as test_<x>_PKGS), every tests/integration/t_*.sh a test,
 # every tests/bench/<x>.c a helper program (tests/bench/<x>.mk likewise).
@@ -20,7 +27,23 @@ PKG_CONFIG ?= pkg-config
 
 ROUTER_PKGS := libzmq hiredis jansson inih libmicrohttpd libsystemd openssl libcurl
 
-CPPFLAGS := -D_GNU_SOURCE -Iinclude -Iutil -Ichannels/common -Irouter
+# Each area sees only the headers it may use (scripts/check-layout.sh checks
+# the same rules over the #include lines and the link lists below):
+#   util/      generic helpers: nothing of Herald's but the plugin ABI
+#              header include/herald/channel.h (util/chanq.h's results)
+#   lib/       Herald's library (schema, event, records, templates, ...):
+#              util/ and include/herald/
+#   router/    heraldd: lib/, util/, include/herald/
+#   tools/     heraldctl: lib/ and util/ only
+#   channels/  a plugin: include/herald/, util/, channels/common/
+#   tests/     anything
+CPPFLAGS := -D_GNU_SOURCE
+INC_util := -Iinclude -Iutil
+INC_lib := -Iinclude -Iutil -Ilib
+INC_router := -Iinclude -Iutil -Ilib -Irouter
+INC_tools := -Iutil -Ilib -Itools
+INC_channels := -Iinclude -Iutil -Ichannels/common
+INC_tests := -Iinclude -Iutil -Ilib -Irouter -Ichannels/common
 CFLAGS := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
 	-fPIC -MMD -MP -fvisibility=hidden
 LDFLAGS :=
@@ -46,17 +69,21 @@ HERALDD_MALLOC := $(call pkg_libs,jemalloc)
 endif
 
 UTIL_SRCS := $(wildcard util/*.c)
+LIB_SRCS := $(wildcard lib/*.c)
 ROUTER_SRCS := $(filter-out router/main.c,$(wildcard router/*.c))
-# heraldctl sms-info uses the sms channel's GSM 03.38 encoder.
-TOOL_SRCS := $(wildcard tools/*.c) channels/sms/gsm.c
-COMMON_SRCS := channels/common/chanq.c
+TOOL_SRCS := $(wildcard tools/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 UTIL_OBJS := $(call obj,$(UTIL_SRCS))
 ROUTER_OBJS := $(call obj,$(ROUTER_SRCS))
 UTIL_LIB := $(BUILD)/libherald-util.a
-CORE_OBJS := $(ROUTER_OBJS) $(UTIL_LIB)
+HERALD_LIB := $(BUILD)/libherald.a
+CORE_OBJS := $(ROUTER_OBJS) $(HERALD_LIB) $(UTIL_LIB)
+# What each program links (scripts/check-layout.sh reads these through
+# `make print-links`): heraldctl no router/ or channels/ object.
+HERALDD_LINK := $(call obj,router/main.c) $(ROUTER_OBJS) $(HERALD_LIB) $(UTIL_LIB)
+HERALDCTL_LINK := $(call obj,$(TOOL_SRCS)) $(HERALD_LIB) $(UTIL_LIB)
 
 CHANNELS := $(filter-out common,$(notdir $(patsubst %/,%,$(wildcard channels/*/))))
 -include $(wildcard channels/*/module.mk)
@@ -77,25 +104,30 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRCS))
 FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
 
 
-.PHONY: all test-bins deps check test demo bench format format-check lint clean install fuzz fuzz-bins
+.PHONY: all test-bins deps check test demo bench format format-check lint clean install fuzz fuzz-bins \
+	print-links layout
 all: $(BUILD)/heraldd $(BUILD)/heraldctl $(CHANNEL_SOS)
 
 # ---- objects ---------------------------------------------------------------
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(ROUTER_CFLAGS) $(EXTRA_CFLAGS_$(firstword $(subst /, ,$*))) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(INC_$(firstword $(subst /, ,$*))) $(CFLAGS) $(ROUTER_CFLAGS) $(EXTRA_CFLAGS_$(firstword $(subst /, ,$*))) -c $< -o $@
 
-# Generic helpers (util/, channels/common/) as one archive: each program or
-# plugin pulls in only the objects it uses.
-$(UTIL_LIB): $(UTIL_OBJS) $(call obj,$(COMMON_SRCS))
+# Generic helpers (util/) as one archive, Herald's library (lib/) as
+# another: each program or plugin pulls in only the objects it uses.
+$(UTIL_LIB): $(UTIL_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(HERALD_LIB): $(call obj,$(LIB_SRCS))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
 # ---- programs --------------------------------------------------------------
-$(BUILD)/heraldd: $(call obj,router/main.c) $(CORE_OBJS)
+$(BUILD)/heraldd: $(HERALDD_LINK)
 	$(CC) $(LDFLAGS) -rdynamic $^ -o $@ $(HERALDD_MALLOC) $(ROUTER_LIBS)
 
-$(BUILD)/heraldctl: $(call obj,$(TOOL_SRCS)) $(CORE_OBJS)
+$(BUILD)/heraldctl: $(HERALDCTL_LINK)
 	$(CC) $(LDFLAGS) $^ -o $@ $(ROUTER_LIBS)
 
 # ---- channel plugins -------------------------------------------------------
@@ -115,7 +147,7 @@ $(BUILD)/tests/plugins/%.so: $(BUILD)/obj/tests/plugins/%.o
 # ---- tests -----------------------------------------------------------------
 define UNIT_RULES
 $$(call obj,tests/unit/$(1).c $$($(1)_SRCS)): ROUTER_CFLAGS += $$(call pkg_cflags,cmocka $$($(1)_PKGS))
-$(BUILD)/tests/unit/$(1): $$(call obj,tests/unit/$(1).c $$($(1)_SRCS)) $$(UTIL_LIB)
+$(BUILD)/tests/unit/$(1): $$(call obj,tests/unit/$(1).c $$($(1)_SRCS)) $$(HERALD_LIB) $$(UTIL_LIB)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(LDFLAGS) $$^ -o $$@ $$(ROUTER_LIBS) $$(call pkg_libs,cmocka $$($(1)_PKGS))
 endef
@@ -133,6 +165,16 @@ test-bins: all $(UNIT_BINS) $(TEST_PLUGINS) $(BENCH_BINS)
 
 deps:
 	@./scripts/deps.sh
+
+# The link lists scripts/check-layout.sh checks ("program: objects...").
+print-links:
+	@echo "heraldd: $(HERALDD_LINK)"
+	@echo "heraldctl: $(HERALDCTL_LINK)"
+	@$(foreach c,$(CHANNELS),echo "channel-$(c): $($(c)_OBJS)";)
+
+# The dependency rules alone (make check runs them too, as t_layout).
+layout:
+	./scripts/check-layout.sh .
 
 # make check: everything under ASan+UBSan in build/san, then the test runner.
 check: deps
@@ -160,22 +202,22 @@ format-check:
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 		--inline-suppr --suppress=missingIncludeSystem -D__GNUC__ \
-		-Iinclude -Iutil -Ichannels/common -Irouter router util tools channels tests
+		-Iinclude -Iutil -Ilib -Ichannels/common -Irouter router util lib tools channels tests
 
 # make fuzz: every tests/fuzz/fuzz_<x>.c as a libFuzzer binary (clang, with
 # ASan+UBSan), each run FUZZ_SECONDS from its corpus in $(BUILD)/fuzz/. The
 # sources each target needs: fuzz_<x>_SRCS below.
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
-fuzz_template_SRCS := router/template.c util/text.c
-fuzz_jsonfast_SRCS := router/jsonfast.c util/text.c
+fuzz_template_SRCS := util/mustache.c util/text.c
+fuzz_jsonfast_SRCS := lib/jsonfast.c util/text.c
 FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRCS))
 FUZZ_BINS := $(patsubst %,$(BUILD)/fuzz/%,$(FUZZ_NAMES))
 define FUZZ_RULE
 $(BUILD)/fuzz/$(1): tests/fuzz/$(1).c $$($(1)_SRCS)
 	@command -v $$(FUZZ_CC) >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
 	@mkdir -p $$(dir $$@)
-	$$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined $$(CPPFLAGS) $$< $$($(1)_SRCS) -ljansson -o $$@
+	$$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined $$(CPPFLAGS) $$(INC_tests) $$< $$($(1)_SRCS) -ljansson -o $$@
 endef
 $(foreach f,$(FUZZ_NAMES),$(eval $(call FUZZ_RULE,$(f))))
 fuzz-bins: $(FUZZ_BINS)

@@ -138,7 +138,7 @@ int chans_load(struct chanset *cs, const struct config *cfg)
 		if (!enabled(cfg, name))
 			continue;
 		/* one word: it names a config section, log fields and a part of
-		 * the message hash's space-separated "at" (util/msgrec.h) */
+		 * the message hash's space-separated "at" (lib/msgrec.h) */
 		if (strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") != len - 3) {
 			log_msg(LOG_L_ERR,
 				"channel plugin %s/%s: a channel name is a-z, 0-9, '_' and '-' "

@@ -16,8 +16,7 @@
 
 /* ---- XACK, one command per stream and loop turn --------------------- */
 
-static const char *const ack_streams[PRIO_N] = {"herald:q:urgent", "herald:q:normal",
-						"herald:q:bulk"};
+static const char *const ack_streams[PRIO_N] = KEY_STREAMS;
 
 /* Acknowledge a stream entry with the others of this loop turn: queued
  * after every state write of the turn, so still after the message's own. */

@@ -88,7 +88,7 @@ static int bufs_get(int max)
 	return 0;
 }
 
-static const char *const streams[PRIO_N] = {"herald:q:urgent", "herald:q:normal", "herald:q:bulk"};
+static const char *const streams[PRIO_N] = KEY_STREAMS;
 
 int ingest_open(struct router *r, char *err, size_t errlen)
 {

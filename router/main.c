@@ -114,7 +114,7 @@ static void on_zcard(redisReply *rep, void *arg)
 
 static void update_gauges(struct router *r)
 {
-	static const char *const qs[] = {"herald:q:urgent", "herald:q:normal", "herald:q:bulk"};
+	static const char *const qs[] = KEY_STREAMS;
 
 	gauge_depth = 0;
 	for (int i = 0; i < 3; i++)

@@ -25,18 +25,9 @@
 #include "idmap.h"
 #include "plan.h"
 #include "redis.h"
+#include "reference.h"
+#include "schema.h"
 #include "tmplstore.h"
-
-#define KEY_MSG "herald:msg:"
-#define KEY_TX "herald:tx:"
-#define KEY_CITIZEN "herald:citizen:"
-#define KEY_SCHED "herald:sched"
-#define KEY_DEAD "herald:dead"
-/* The message-hash reason heraldctl dead replay leaves (tools/cmd_dead.c). */
-#define REASON_REPLAYED "replayed by operator"
-#define KEY_REF "herald:ref:"
-#define KEY_ENGAGED "herald:engaged:"
-#define GROUP "herald"
 
 struct http;
 struct callbacks;
@@ -117,9 +108,6 @@ struct router {
 	uint64_t held_gen;
 	struct evcache *evcache; /* parsed events accepted here, for the worker */
 };
-
-/* reference.c */
-void tx_reference(const char *tx_id, char *out, size_t outlen);
 
 /* resolve.c: the ordered plan of channels for a citizen (see resolve.c). */
 int resolve_plan(const json_t *citizen, const json_t *event_channels, struct chanset *cs,

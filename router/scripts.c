@@ -3,7 +3,7 @@
  * library (FUNCTION LOAD; persisted with the data set). Each function takes
  * a whole batch, so one call (one Lua entry) serves every event of a loop
  * turn. Keys are computed inside (standalone Redis or Sentinel; not Redis
- * Cluster).
+ * Cluster); every name comes from lib/schema.h (see below).
  *
  * herald_accept  ARGV: now_ms, then per event 3 values:
  *                event_id, stream, event_json
@@ -23,41 +23,48 @@
  *   Move due messages from herald:sched back onto their stream (the hash's
  *   "stream", else herald:q:normal; an entry without the event: the worker
  *   reads the message hash: "id c t"). The citizen comes from the hash's
- *   "meta" (util/msgrec.h), or its "citizen" in a hash written before
+ *   "meta" (lib/msgrec.h), or its "citizen" in a hash written before
  *   "meta". A message whose hash is gone (expired, purged) is dropped from
  *   the schedule. ZREM first, so two heraldd instances never both take
  *   one. Returns the count.
  */
 #include "scripts.h"
+#include "msgrec.h"
+#include "schema.h"
 
+/* Put together from lib/schema.h's names (and msgrec.h's pattern for the
+ * citizen in "meta"), so the Lua cannot drift from the C. */
 const char herald_lua_library[] =
     "#!lua name=herald\n"
     "local function accept(keys, argv)\n"
     "  local now, out = argv[1], {}\n"
     "  for i = 2, #argv, 3 do\n"
     "    local id, stream = argv[i], argv[i + 1]\n"
-    "    local mk = 'herald:msg:' .. id\n"
-    "    if redis.call('HSETNX', mk, 'status', 'accepted') == 0 then\n"
+    "    local mk = '" KEY_MSG "' .. id\n"
+    "    if redis.call('HSETNX', mk, '" MSG_F_STATUS "', 'accepted') == 0 then\n"
     "      out[#out + 1] = 0\n"
     "    else\n"
-    "      redis.call('XADD', stream, '*', 'id', id, 'a', now, 'e', argv[i + 2])\n"
+    "      redis.call('XADD', stream, '*', '" STREAM_F_ID "', id, '" STREAM_F_ACCEPTED "', now,\n"
+    "                 '" STREAM_F_EVENT "', argv[i + 2])\n"
     "      out[#out + 1] = 1\n"
     "    end\n"
     "  end\n"
     "  return out\n"
     "end\n"
     "local function due(keys, argv)\n"
-    "  local ids = redis.call('ZRANGEBYSCORE', 'herald:sched', '-inf', argv[1], 'LIMIT', 0,\n"
+    "  local ids = redis.call('ZRANGEBYSCORE', '" KEY_SCHED "', '-inf', argv[1], 'LIMIT', 0,\n"
     "                         argv[2])\n"
     "  local n = 0\n"
     "  for _, id in ipairs(ids) do\n"
-    "    if redis.call('ZREM', 'herald:sched', id) == 1 then\n"
-    "      local m = redis.call('HMGET', 'herald:msg:' .. id, 'status', 'stream', 'citizen', "
-    "'tx', 'meta')\n"
+    "    if redis.call('ZREM', '" KEY_SCHED "', id) == 1 then\n"
+    "      local m = redis.call('HMGET', '" KEY_MSG "' .. id, '" MSG_F_STATUS "',\n"
+    "                           '" MSG_F_STREAM "', '" MSG_F_OLD_CITIZEN "', '" MSG_F_TX "',\n"
+    "                           '" MSG_F_META "')\n"
     "      if m[1] then\n"
-    "        local c = m[3] or (m[5] and string.match(m[5], '^%S+ %S+ (%S+)$')) or ''\n"
-    "        redis.call('XADD', m[2] or 'herald:q:normal', '*', 'id', id, 'c', c, 't',\n"
-    "                   m[4] or id)\n"
+    "        local c = m[3] or (m[5] and string.match(m[5], '" MSGREC_META_LUA_CITIZEN "'))\n"
+    "                  or ''\n"
+    "        redis.call('XADD', m[2] or '" KEY_Q_DEFAULT "', '*', '" STREAM_F_ID "', id,\n"
+    "                   '" STREAM_F_CITIZEN "', c, '" STREAM_F_TX "', m[4] or id)\n"
     "        n = n + 1\n"
     "      end\n"
     "    end\n"

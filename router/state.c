@@ -17,55 +17,37 @@
 #include "msgrec.h"
 #include "router.h"
 #include "text.h"
+#include "transition.h"
 
 #define REC_TEXT 2048
 #define REC_JSON 4096
 
 /* ---- records ---------------------------------------------------------- */
 
-static double secs(int64_t from, int64_t to)
-{
-	return from > 0 && to >= from ? (double)(to - from) / 1000.0 : -1.0;
-}
-
-static int fmt_delay(char *buf, size_t len, double v)
-{
-	if (v < 0) {
-		memcpy(buf, "-", 2);
-		return 1;
-	}
-	return (int)fmt_fixed3(v, buf, len);
-}
-
-/* Fill a delivery-log record for message m at time now; ts and delays are
- * caller buffers. */
+/* Fill a delivery-log record for message m at time now (lib/transition.h);
+ * b holds what it points into. */
 static void make_record(struct dlog_rec *rec, const struct msg *m, const struct step *s,
-			int64_t now, char *ts, size_t tslen, char *delays, size_t dlen)
+			int64_t now, struct transition_buf *b)
 {
-	int n;
+	int chan_ok = m->chan && !s->no_channel;
+	struct transition_msg tm = {.event_id = m->event_id,
+				    .tx = m->tx,
+				    .citizen = m->citizen,
+				    .service = m->service,
+				    .channel = chan_ok ? m->chan->name : NULL,
+				    .to = s->no_channel ? NULL : m->to_masked,
+				    .attempt = m->attempt,
+				    .accepted_ms = m->accepted_ms,
+				    .picked_ms = m->picked_ms,
+				    .prepared_ms = m->prepared_ms,
+				    .submitted_ms = m->submitted_ms};
+	struct transition_step ts = {.status = s->status,
+				     .reason = s->reason,
+				     .dsn = s->dsn,
+				     .ref = s->ref,
+				     .fulfilled_ms = s->fulfilled_ms};
 
-	rfc3339_format(now, ts, tslen);
-	n = fmt_delay(delays, dlen, secs(m->accepted_ms, m->picked_ms));
-	delays[n++] = '/';
-	n += fmt_delay(delays + n, dlen - (size_t)n, secs(m->picked_ms, m->prepared_ms));
-	delays[n++] = '/';
-	fmt_delay(delays + n, dlen - (size_t)n, secs(m->submitted_ms, m->submitted_ms ? now : 0));
-	memset(rec, 0, sizeof(*rec));
-	rec->ts = ts;
-	rec->event_id = m->event_id;
-	rec->tx = m->tx;
-	rec->citizen = m->citizen;
-	rec->service = m->service;
-	rec->channel = (m->chan && !s->no_channel) ? m->chan->name : NULL;
-	rec->to = m->to_masked[0] && !s->no_channel ? m->to_masked : "-";
-	rec->attempt = (int)m->attempt;
-	rec->delay = m->accepted_ms > 0 ? secs(m->accepted_ms, now) : 0.0;
-	rec->delays = delays;
-	rec->dsn = s->dsn;
-	rec->status = s->status;
-	rec->reason = s->reason ? s->reason : "";
-	rec->ref = s->ref;
-	rec->fulfilled_in = s->fulfilled_ms >= 0 ? (double)s->fulfilled_ms / 1000.0 : -1.0;
+	transition_record(rec, &tm, &ts, now, b);
 }
 
 /* The message-hash fields of one transition, and the buffers they point
@@ -92,9 +74,10 @@ static void announce(struct router *r, const struct msg *m, const struct step *s
 		     char *json, size_t jlen)
 {
 	struct dlog_rec rec;
-	char ts[40], delays[64], text[REC_TEXT];
+	struct transition_buf tb;
+	char text[REC_TEXT];
 
-	make_record(&rec, m, s, now, ts, sizeof(ts), delays, sizeof(delays));
+	make_record(&rec, m, s, now, &tb);
 	dlog_rec_text(&rec, text, sizeof(text));
 	dlog_rec_json(&rec, json, jlen);
 	dlog_write(r->dlog, text, json);
@@ -200,7 +183,7 @@ static void event_fields(struct msg *m, const struct step *s, struct hash_fields
 	if (s->ack && !s->finished_ok && !s->journal_only && !m->ev_in_hash && m->ev.root &&
 	    (f->event = json_dumps(m->ev.root, JSON_COMPACT)) != NULL) {
 		field_add(f, "event", f->event);
-		field_add(f, "stream", m->stream[0] ? m->stream : "herald:q:normal");
+		field_add(f, "stream", m->stream[0] ? m->stream : KEY_Q_DEFAULT);
 		m->ev_in_hash = 1;
 	}
 }
@@ -256,7 +239,7 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 	if (f.at_new) /* now in the hash */
 		copy_to(m->hash_at, sizeof(m->hash_at), f.at);
 	if (s->ack && m->stream_id[0]) {
-		held_ack(r, m->stream[0] ? m->stream : "herald:q:normal", m->stream_id);
+		held_ack(r, m->stream[0] ? m->stream : KEY_Q_DEFAULT, m->stream_id);
 		m->stream_id[0] = '\0'; /* acked once */
 	}
 }
@@ -267,23 +250,5 @@ void state_step(struct router *r, struct msg *m, const struct step *s)
 void state_accepted_record(const struct event *ev, const char *tx, int64_t now, char *text,
 			   size_t tlen, char *json, size_t jlen)
 {
-	struct msg m;
-	struct step s = {.status = "accepted", .fulfilled_ms = -1, .no_channel = 1};
-	struct dlog_rec rec;
-	char reason[96], ts[40], delays[64];
-
-	memset(&m, 0, offsetof(struct msg, plan));
-	copy_to(m.event_id, sizeof(m.event_id), ev->event_id);
-	copy_to(m.tx, sizeof(m.tx), tx);
-	copy_to(m.citizen, sizeof(m.citizen), ev->citizen_id);
-	copy_to(m.service, sizeof(m.service), ev->service);
-	m.to_masked[0] = '\0';
-	m.accepted_ms = now;
-	key_of(reason, sizeof(reason), "template ", 9, ev->template_name);
-	size_t rl = strlen(reason);
-	key_of(reason + rl, sizeof(reason) - rl, ", priority ", 11, prio_name(ev->priority));
-	s.reason = reason;
-	make_record(&rec, &m, &s, now, ts, sizeof(ts), delays, sizeof(delays));
-	dlog_rec_text(&rec, text, tlen);
-	dlog_rec_json(&rec, json, jlen);
+	transition_accepted(ev, tx, now, text, tlen, json, jlen);
 }

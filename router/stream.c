@@ -21,7 +21,7 @@
 #include "stream.h"
 #include "text.h"
 
-static const char *const streams[PRIO_N] = {"herald:q:urgent", "herald:q:normal", "herald:q:bulk"};
+static const char *const streams[PRIO_N] = KEY_STREAMS;
 
 /* The entries of one read, waiting for their citizen records. */
 struct read_batch {

@@ -19,10 +19,11 @@
 #include <string.h>
 
 #include "ctl_redis.h"
-#include "msgrec.h"
 #include "heraldctl.h"
-#include "router.h"
+#include "event.h"
+#include "schema.h"
 #include "text.h"
+#include "transition.h"
 
 #define DEAD_USAGE                                                                                 \
 	"usage: heraldctl dead list [-c FILE] [--json]\n"                                          \
@@ -123,121 +124,117 @@ out:
 
 /* ---- dead replay -------------------------------------------------------- */
 
-/* The journey record of the replay, in the fields heraldd writes
- * (router/state.c), with no channel yet. Caller frees. */
-static char *replay_record(const char *id, const char *tx, const char *citizen, const char *service,
-			   long long accepted_ms)
-{
-	int64_t now = now_ms();
-	char ts[40];
-	json_t *rec;
-	char *js;
+/* What one replay reads and writes. */
+struct replay {
+	const char *id, *tx, *citizen, *stream;
+	char msgkey[EVENT_MAX_ID + 32], txkey[EVENT_MAX_ID + 32];
+	char at[512];	/* the fresh "at" (lib/transition.h) */
+	char rec[4096]; /* the journey record (JSON) */
+};
 
-	rfc3339_format(now, ts, sizeof(ts));
-	rec = json_pack(
-	    "{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:s, s:s, s:s, s:s}", "ts", ts, "event_id",
-	    id, "tx", tx, "citizen", citizen, "service", service, "to", "-", "attempt", 0, "delay",
-	    accepted_ms > 0 && now >= accepted_ms ? (double)(now - accepted_ms) / 1000.0 : 0.0,
-	    "delays", "-/-/-", "dsn", "-", "status", "accepted", "reason",
-	    "replayed from the dead-letter list");
-	js = rec ? json_dumps(rec, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15))
-		 : NULL;
-	json_decref(rec);
-	return js;
-}
-
-/* One WATCH/check/MULTI/EXEC round. 0 done, 1 refused, 2 Redis failed,
- * 3 lost the race (retry). */
-static int replay_once(redisContext *rc, const char *id, long long ttl_s)
+/* WATCH the list and the message, then read both: *dead says whether the
+ * id is on the list, *h the message hash's fields ("-" for none). 0, or 2
+ * when Redis failed. */
+static int replay_read(redisContext *rc, struct replay *p, int *dead, json_t **h)
 {
 	static const char *const names[] = {"tx",	   "citizen", "stream", "service",
 					    "accepted_ms", "status",  "meta",	"at",
 					    "channel",	   "to",      NULL};
-	redisReply *r = NULL, *hr = NULL;
-	json_t *h = NULL;
-	char msgkey[EVENT_MAX_ID + 32], txkey[EVENT_MAX_ID + 32], ttl[24], *rec = NULL;
-	char at[512];
-	const char *tx, *citizen, *stream, *service, *status;
-	struct msgrec_at pos = {.attempt = 0};
-	int ret = 2, dead;
+	redisReply *r, *hr;
 
-	snprintf(msgkey, sizeof(msgkey), KEY_MSG "%s", id);
-	r = ctl_redis_cmd(rc, "dead", "WATCH " KEY_DEAD " %s", msgkey);
+	r = ctl_redis_cmd(rc, "dead", "WATCH " KEY_DEAD " %s", p->msgkey);
 	if (!r)
 		return 2;
 	freeReplyObject(r);
-	redisAppendCommand(rc, "LPOS " KEY_DEAD " %s", id);
+	redisAppendCommand(rc, "LPOS " KEY_DEAD " %s", p->id);
 	redisAppendCommand(
-	    rc, "HMGET %s tx citizen stream service accepted_ms status meta at channel to", msgkey);
+	    rc, "HMGET %s tx citizen stream service accepted_ms status meta at channel to",
+	    p->msgkey);
 	r = ctl_redis_reply(rc, "dead");
 	hr = ctl_redis_reply(rc, "dead");
-	if (!r || !hr)
-		goto out;
-	if (!(h = ctl_msg_fields(hr, names))) {
-		fprintf(stderr, "heraldctl dead replay: out of memory\n");
-		goto unwatch;
+	if (r && hr) {
+		*dead = r->type == REDIS_REPLY_INTEGER;
+		if (!(*h = ctl_msg_fields(hr, names)))
+			fprintf(stderr, "heraldctl dead replay: out of memory\n");
 	}
-	dead = r->type == REDIS_REPLY_INTEGER;
-	status = ctl_field(h, "status");
-	if (!dead || !strcmp(status, "-")) {
-		if (!dead && strcmp(status, "-") != 0)
-			fprintf(stderr,
-				"heraldctl dead replay: '%s' is not in the dead-letter list "
-				"(status %s); refusing to replay it\n",
-				id, status);
-		else if (!dead)
-			fprintf(stderr,
-				"heraldctl dead replay: '%s' is not in the dead-letter list "
-				"(no such message); nothing to replay\n",
-				id);
-		else
-			fprintf(stderr,
-				"heraldctl dead replay: '%s' is in the dead-letter list but its "
-				"record has expired (retention_days); nothing to replay\n",
-				id);
-		ret = 1;
-		goto unwatch;
-	}
-	tx = strcmp(ctl_field(h, "tx"), "-") ? ctl_field(h, "tx") : id;
-	citizen = strcmp(ctl_field(h, "citizen"), "-") ? ctl_field(h, "citizen") : "";
-	stream = strcmp(ctl_field(h, "stream"), "-") ? ctl_field(h, "stream") : "herald:q:normal";
-	service = ctl_field(h, "service");
-	if (strncmp(stream, "herald:q:", 9) != 0) {
-		fprintf(stderr, "heraldctl dead replay: '%s' names no queue stream ('%s')\n", id,
-			stream);
-		ret = 1;
-		goto unwatch;
-	}
-	rec =
-	    replay_record(id, tx, citizen, service, strtoll(ctl_field(h, "accepted_ms"), NULL, 10));
-	if (!rec) {
-		fprintf(stderr, "heraldctl dead replay: out of memory\n");
-		goto unwatch;
-	}
-	snprintf(txkey, sizeof(txkey), KEY_TX "%s", tx);
-	snprintf(ttl, sizeof(ttl), "%lld", ttl_s);
 	freeReplyObject(r);
-	r = NULL;
+	freeReplyObject(hr);
+	return *h ? 0 : 2;
+}
 
-	/* A fresh plan (none: heraldd resolves one), the last channel and
-	 * address kept for the record until then (util/msgrec.h). */
-	snprintf(pos.channel, sizeof(pos.channel), "%s",
-		 strcmp(ctl_field(h, "channel"), "-") ? ctl_field(h, "channel") : "");
-	snprintf(pos.to, sizeof(pos.to), "%s", ctl_field(h, "to"));
-	if (msgrec_at_format(at, sizeof(at), &pos) != 0)
-		snprintf(at, sizeof(at), "- 0 0 - -");
+/* 1 (and why, on stderr) when the message is not one to replay, else 0. */
+static int replay_refused(const char *id, int dead, const char *status)
+{
+	if (dead && strcmp(status, "-") != 0)
+		return 0;
+	if (!dead && strcmp(status, "-") != 0)
+		fprintf(stderr,
+			"heraldctl dead replay: '%s' is not in the dead-letter list "
+			"(status %s); refusing to replay it\n",
+			id, status);
+	else if (!dead)
+		fprintf(stderr,
+			"heraldctl dead replay: '%s' is not in the dead-letter list "
+			"(no such message); nothing to replay\n",
+			id);
+	else
+		fprintf(stderr,
+			"heraldctl dead replay: '%s' is in the dead-letter list but its "
+			"record has expired (retention_days); nothing to replay\n",
+			id);
+	return 1;
+}
+
+/* The replay's transition from the hash (lib/transition.h): where it goes,
+ * its journey record and "at". 0, or 1 when the hash names no queue. */
+static int replay_plan(const json_t *h, struct replay *p)
+{
+	const char *v;
+	struct transition_msg m = {.event_id = p->id};
+
+	v = ctl_field(h, "tx");
+	p->tx = strcmp(v, "-") ? v : p->id;
+	v = ctl_field(h, "citizen");
+	p->citizen = strcmp(v, "-") ? v : "";
+	v = ctl_field(h, "stream");
+	p->stream = strcmp(v, "-") ? v : KEY_Q_DEFAULT;
+	if (strncmp(p->stream, KEY_STREAM_PREFIX, strlen(KEY_STREAM_PREFIX)) != 0) {
+		fprintf(stderr, "heraldctl dead replay: '%s' names no queue stream ('%s')\n", p->id,
+			p->stream);
+		return 1;
+	}
+	m.tx = p->tx;
+	m.citizen = p->citizen;
+	m.service = ctl_field(h, "service");
+	m.accepted_ms = strtoll(ctl_field(h, "accepted_ms"), NULL, 10);
+	transition_replay_record(&m, now_ms(), p->rec, sizeof(p->rec));
+	v = ctl_field(h, "channel");
+	transition_replay_at(strcmp(v, "-") ? v : "", ctl_field(h, "to"), p->at, sizeof(p->at));
+	snprintf(p->txkey, sizeof(p->txkey), KEY_TX "%s", p->tx);
+	return 0;
+}
+
+/* The replay's writes in one MULTI/EXEC: 0 done, 2 Redis failed, 3 the
+ * WATCHed keys changed (EXEC did nothing). */
+static int replay_exec(redisContext *rc, const struct replay *p, long long ttl_s)
+{
+	redisReply *r;
+	int ret = 2;
+
 	redisAppendCommand(rc, "MULTI");
-	redisAppendCommand(rc, "HSET %s status accepted at %s reason %s updated_ms %lld", msgkey,
-			   at, REASON_REPLAYED, (long long)now_ms());
-	/* Left from the last journey, they would mislead the next one (and
-	 * an older hash's single fields, which "at" now stands for). */
-	redisAppendCommand(rc, "HDEL %s final sent_ms plan plan_idx attempt channel to", msgkey);
-	redisAppendCommand(rc, "LREM " KEY_DEAD " 0 %s", id);
-	redisAppendCommand(rc, "RPUSH %s %s", txkey, rec);
-	redisAppendCommand(rc, "XADD %s * id %s c %s t %s", stream, id, citizen, tx);
+	redisAppendCommand(rc,
+			   "HSET %s " MSG_F_STATUS " accepted " MSG_F_AT " %s " MSG_F_REASON
+			   " %s " MSG_F_UPDATED " %lld",
+			   p->msgkey, p->at, REASON_REPLAYED, (long long)now_ms());
+	redisAppendCommand(rc, "HDEL %s " TRANSITION_REPLAY_DROP, p->msgkey);
+	redisAppendCommand(rc, "LREM " KEY_DEAD " 0 %s", p->id);
+	redisAppendCommand(rc, "RPUSH %s %s", p->txkey, p->rec);
+	redisAppendCommand(
+	    rc, "XADD %s * " STREAM_F_ID " %s " STREAM_F_CITIZEN " %s " STREAM_F_TX " %s",
+	    p->stream, p->id, p->citizen, p->tx);
 	/* A fresh retention, as heraldd gives every step. */
-	redisAppendCommand(rc, "EXPIRE %s %s", msgkey, ttl);
-	redisAppendCommand(rc, "EXPIRE %s %s", txkey, ttl);
+	redisAppendCommand(rc, "EXPIRE %s %lld", p->msgkey, ttl_s);
+	redisAppendCommand(rc, "EXPIRE %s %lld", p->txkey, ttl_s);
 	redisAppendCommand(rc, "EXEC");
 	for (int i = 0; i < 8; i++) {
 		redisReply *q = ctl_redis_reply(rc, "dead");
@@ -245,13 +242,12 @@ static int replay_once(redisContext *rc, const char *id, long long ttl_s)
 			/* read the rest so EXEC's answer is not mistaken for this */
 			while (++i < 9)
 				freeReplyObject(ctl_redis_reply(rc, "dead"));
-			goto out;
+			return 2;
 		}
 		freeReplyObject(q);
 	}
-	r = ctl_redis_reply(rc, "dead");
-	if (!r)
-		goto out;
+	if (!(r = ctl_redis_reply(rc, "dead")))
+		return 2;
 	if (r->type == REDIS_REPLY_NIL) {
 		ret = 3;
 		goto out;
@@ -259,20 +255,43 @@ static int replay_once(redisContext *rc, const char *id, long long ttl_s)
 	for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
 		if (r->element[i]->type == REDIS_REPLY_ERROR) {
 			/* e.g. a key of the wrong type: the other steps did happen */
-			fprintf(stderr, "heraldctl dead replay: %s: step %zu failed: %s\n", id,
+			fprintf(stderr, "heraldctl dead replay: %s: step %zu failed: %s\n", p->id,
 				i + 1, r->element[i]->str);
 			goto out;
 		}
-	printf("replayed %s: re-queued on %s with a fresh plan (transaction %s)\n", id, stream, tx);
 	ret = 0;
-	goto out;
-unwatch:
-	freeReplyObject(ctl_redis_cmd(rc, "dead", "UNWATCH"));
 out:
-	free(rec);
 	freeReplyObject(r);
-	freeReplyObject(hr);
+	return ret;
+}
+
+/* One WATCH/check/MULTI/EXEC round. 0 done, 1 refused, 2 Redis failed,
+ * 3 lost the race (retry). */
+static int replay_once(redisContext *rc, const char *id, long long ttl_s)
+{
+	struct replay *p = calloc(1, sizeof(*p));
+	json_t *h = NULL;
+	int dead = 0, ret;
+
+	if (!p) {
+		fprintf(stderr, "heraldctl dead replay: out of memory\n");
+		return 2;
+	}
+	p->id = id;
+	snprintf(p->msgkey, sizeof(p->msgkey), KEY_MSG "%s", id);
+	ret = replay_read(rc, p, &dead, &h);
+	if (ret == 0 && !(ret = replay_refused(id, dead, ctl_field(h, "status"))))
+		ret = replay_plan(h, p);
+	if (ret == 0) {
+		ret = replay_exec(rc, p, ttl_s);
+		if (ret == 0)
+			printf("replayed %s: re-queued on %s with a fresh plan (transaction %s)\n",
+			       id, p->stream, p->tx);
+	} else if (h) { /* read, but nothing to write */
+		freeReplyObject(ctl_redis_cmd(rc, "dead", "UNWATCH"));
+	}
 	json_decref(h);
+	free(p);
 	return ret;
 }
 

@@ -57,25 +57,31 @@ static int send_req(void *s, struct req *q, int timeout_ms)
 	return zmq_send(s, q->line, q->len, 0) < 0 ? -1 : 0;
 }
 
-int cmd_publish(struct ctl *c, int argc, char **argv)
+/* One run of publish: options, sockets and what is outstanding. */
+struct pub {
+	const char *endpoint, *file;
+	int timeout_ms, max_retries, window;
+	void *ctx, *sock;
+	FILE *in;
+	struct req *out; /* outstanding, at most window */
+	int nout, eof;
+	uint64_t seq;
+	char *line;
+	size_t cap;
+	int rejected, unreachable;
+};
+
+/* Options into p: 0, or 2 (usage, said on stderr). */
+static int pub_options(struct pub *p, struct ctl *c, int argc, char **argv)
 {
-	const char *endpoint = NULL, *file = "-";
-	int timeout_ms = 3000, max_retries = 5, window = 1, opt, rc = 0;
-	void *ctx = NULL, *sock = NULL;
-	FILE *in = stdin;
-	struct req *out = NULL; /* outstanding, at most window */
-	int nout = 0, eof = 0;
-	uint64_t seq = 0;
-	char *line = NULL;
-	size_t cap = 0;
-	int rejected = 0, unreachable = 0;
+	int opt;
 
 	while ((opt = getopt(argc, argv, "e:t:r:w:h")) != -1) {
 		switch (opt) {
-		case 'e': endpoint = optarg; break;
-		case 't': timeout_ms = atoi(optarg); break;
-		case 'r': max_retries = atoi(optarg); break;
-		case 'w': window = atoi(optarg); break;
+		case 'e': p->endpoint = optarg; break;
+		case 't': p->timeout_ms = atoi(optarg); break;
+		case 'r': p->max_retries = atoi(optarg); break;
+		case 'w': p->window = atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: heraldctl publish [-e ENDPOINT] [-t TIMEOUT_MS] "
 					"[-r RETRIES] [-w WINDOW] [FILE|-]\n");
@@ -83,143 +89,183 @@ int cmd_publish(struct ctl *c, int argc, char **argv)
 		}
 	}
 	if (optind < argc)
-		file = argv[optind];
-	if (!endpoint)
-		endpoint = conf_get_def(c->conf, "ingest", "endpoint", "tcp://127.0.0.1:7400");
-	if (timeout_ms <= 0 || window <= 0 || max_retries < 0) {
+		p->file = argv[optind];
+	if (!p->endpoint)
+		p->endpoint = conf_get_def(c->conf, "ingest", "endpoint", "tcp://127.0.0.1:7400");
+	if (p->timeout_ms <= 0 || p->window <= 0 || p->max_retries < 0) {
 		fprintf(stderr, "heraldctl publish: -t, -w must be positive, -r >= 0\n");
 		return 2;
 	}
-	if (strcmp(file, "-") != 0 && !(in = fopen(file, "r"))) {
-		fprintf(stderr, "heraldctl publish: %s: %s\n", file, strerror(errno));
+	return 0;
+}
+
+/* Read and send lines until the window is full or the input ends. 0, or
+ * -1 without memory. */
+static int pub_fill(struct pub *p)
+{
+	while (!p->eof && p->nout < p->window) {
+		ssize_t n = getline(&p->line, &p->cap, p->in);
+		if (n < 0) {
+			p->eof = 1;
+			break;
+		}
+		while (n > 0 && (p->line[n - 1] == '\n' || p->line[n - 1] == '\r'))
+			p->line[--n] = '\0';
+		if (n == 0)
+			continue;
+		struct req *q = &p->out[p->nout++];
+		q->seq = ++p->seq;
+		q->line = malloc((size_t)n);
+		if (!q->line)
+			return -1;
+		memcpy(q->line, p->line, (size_t)n);
+		q->len = (size_t)n;
+		q->retries = 0;
+		send_req(p->sock, q, p->timeout_ms);
+	}
+	return 0;
+}
+
+/* Until the earliest deadline of what is outstanding, at most the timeout. */
+static long pub_wait_ms(const struct pub *p)
+{
+	int64_t now = mono_ms(), wait = p->timeout_ms;
+
+	for (int i = 0; i < p->nout; i++)
+		if (p->out[i].deadline - now < wait)
+			wait = p->out[i].deadline - now;
+	return wait > 0 ? (long)wait : 0;
+}
+
+/* One reply: print its ack and retire its request (or, when heraldd could
+ * not queue it, try it again shortly while retries are left). */
+static void pub_take_ack(struct pub *p)
+{
+	uint64_t got = 0;
+	char buf[4096];
+	int more = 0, n;
+	size_t ms = sizeof(more);
+
+	n = zmq_recv(p->sock, &got, sizeof(got), 0);
+	zmq_getsockopt(p->sock, ZMQ_RCVMORE, &more, &ms);
+	if (n != sizeof(got) || !more) {
+		/* not ours: drain */
+		while (more) {
+			zmq_recv(p->sock, buf, sizeof(buf), 0);
+			zmq_getsockopt(p->sock, ZMQ_RCVMORE, &more, &ms);
+		}
+		return;
+	}
+	n = zmq_recv(p->sock, buf, sizeof(buf) - 1, 0);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(buf) - 1)
+		n = sizeof(buf) - 1;
+	buf[n] = '\0';
+	for (int i = 0; i < p->nout; i++) {
+		if (p->out[i].seq != got)
+			continue;
+		if (strstr(buf, "\"status\":\"error\"") && p->out[i].retries < p->max_retries) {
+			/* heraldd could not queue it: try again shortly */
+			p->out[i].retries++;
+			p->out[i].deadline = mono_ms() + p->timeout_ms / 4;
+			break;
+		}
+		printf("%s\n", buf);
+		if (strstr(buf, "\"status\":\"rejected\"") || strstr(buf, "\"status\":\"error\""))
+			p->rejected = 1;
+		free(p->out[i].line);
+		p->out[i] = p->out[--p->nout];
+		break;
+	}
+}
+
+/* Lazy Pirate: when a request is past its deadline, a new socket and
+ * everything outstanding sent again. 0, or -1 when one has used up its
+ * retries or the socket cannot be made (p->unreachable). */
+static int pub_resend_expired(struct pub *p)
+{
+	int64_t now = mono_ms();
+	int expired = 0;
+
+	for (int i = 0; i < p->nout; i++)
+		if (p->out[i].deadline <= now)
+			expired = 1;
+	if (!expired)
+		return 0;
+	for (int i = 0; i < p->nout; i++) {
+		if (p->out[i].deadline <= now && ++p->out[i].retries > p->max_retries) {
+			fprintf(stderr,
+				"heraldctl publish: no answer from %s after %d tries; "
+				"giving up\n",
+				p->endpoint, p->max_retries + 1);
+			p->unreachable = 1;
+			return -1;
+		}
+	}
+	fprintf(stderr, "heraldctl publish: no answer from %s, retrying\n", p->endpoint);
+	zmq_close(p->sock);
+	p->sock = connect_socket(p->ctx, p->endpoint);
+	if (!p->sock) {
+		p->unreachable = 1;
+		return -1;
+	}
+	for (int i = 0; i < p->nout; i++)
+		send_req(p->sock, &p->out[i], p->timeout_ms);
+	return 0;
+}
+
+/* Send, wait, take acks, resend, until the input is done and answered.
+ * 0, or 2 (out of memory, a failed poll) ; p->unreachable says the rest. */
+static int pub_run(struct pub *p)
+{
+	while (!p->eof || p->nout > 0) {
+		if (pub_fill(p) != 0)
+			return 2;
+		if (p->nout == 0)
+			break;
+		zmq_pollitem_t it = {p->sock, 0, ZMQ_POLLIN, 0};
+		int pr = zmq_poll(&it, 1, pub_wait_ms(p));
+		if (pr < 0 && zmq_errno() != EINTR)
+			return 2;
+		if (pr > 0 && (it.revents & ZMQ_POLLIN))
+			pub_take_ack(p);
+		else if (pub_resend_expired(p) != 0)
+			return 0;
+	}
+	return 0;
+}
+
+int cmd_publish(struct ctl *c, int argc, char **argv)
+{
+	struct pub p = {.file = "-", .timeout_ms = 3000, .max_retries = 5, .window = 1};
+	int rc;
+
+	if ((rc = pub_options(&p, c, argc, argv)) != 0)
+		return rc;
+	p.in = stdin;
+	if (strcmp(p.file, "-") != 0 && !(p.in = fopen(p.file, "r"))) {
+		fprintf(stderr, "heraldctl publish: %s: %s\n", p.file, strerror(errno));
 		return 2;
 	}
-	out = calloc((size_t)window, sizeof(*out));
-	ctx = zmq_ctx_new();
-	if (!out || !ctx || !(sock = connect_socket(ctx, endpoint))) {
+	p.out = calloc((size_t)p.window, sizeof(*p.out));
+	p.ctx = zmq_ctx_new();
+	if (!p.out || !p.ctx || !(p.sock = connect_socket(p.ctx, p.endpoint)))
 		rc = 2;
-		goto done;
-	}
-	while (!eof || nout > 0) {
-		/* fill the window */
-		while (!eof && nout < window) {
-			ssize_t n = getline(&line, &cap, in);
-			if (n < 0) {
-				eof = 1;
-				break;
-			}
-			while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-				line[--n] = '\0';
-			if (n == 0)
-				continue;
-			struct req *q = &out[nout++];
-			q->seq = ++seq;
-			q->line = malloc((size_t)n);
-			if (!q->line) {
-				rc = 2;
-				goto done;
-			}
-			memcpy(q->line, line, (size_t)n);
-			q->len = (size_t)n;
-			q->retries = 0;
-			send_req(sock, q, timeout_ms);
-		}
-		if (nout == 0)
-			break;
-		/* wait for an ack or the earliest deadline */
-		int64_t now = mono_ms(), wait = timeout_ms;
-		for (int i = 0; i < nout; i++)
-			if (out[i].deadline - now < wait)
-				wait = out[i].deadline - now;
-		zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
-		int pr = zmq_poll(&it, 1, wait > 0 ? (long)wait : 0);
-		if (pr < 0 && zmq_errno() != EINTR) {
-			rc = 2;
-			goto done;
-		}
-		if (pr > 0 && (it.revents & ZMQ_POLLIN)) {
-			uint64_t got = 0;
-			char buf[4096];
-			int more = 0, n;
-			size_t ms = sizeof(more);
-
-			n = zmq_recv(sock, &got, sizeof(got), 0);
-			zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &ms);
-			if (n != sizeof(got) || !more) {
-				/* not ours: drain */
-				while (more) {
-					zmq_recv(sock, buf, sizeof(buf), 0);
-					zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &ms);
-				}
-				continue;
-			}
-			n = zmq_recv(sock, buf, sizeof(buf) - 1, 0);
-			if (n < 0)
-				continue;
-			if ((size_t)n > sizeof(buf) - 1)
-				n = sizeof(buf) - 1;
-			buf[n] = '\0';
-			for (int i = 0; i < nout; i++) {
-				if (out[i].seq != got)
-					continue;
-				if (strstr(buf, "\"status\":\"error\"") &&
-				    out[i].retries < max_retries) {
-					/* heraldd could not queue it: try again shortly */
-					out[i].retries++;
-					out[i].deadline = mono_ms() + timeout_ms / 4;
-					break;
-				}
-				printf("%s\n", buf);
-				if (strstr(buf, "\"status\":\"rejected\"") ||
-				    strstr(buf, "\"status\":\"error\""))
-					rejected = 1;
-				free(out[i].line);
-				out[i] = out[--nout];
-				break;
-			}
-			continue;
-		}
-		/* timeouts: Lazy Pirate - new socket, resend everything outstanding */
-		now = mono_ms();
-		int expired = 0;
-		for (int i = 0; i < nout; i++)
-			if (out[i].deadline <= now)
-				expired = 1;
-		if (!expired)
-			continue;
-		for (int i = 0; i < nout; i++) {
-			if (out[i].deadline <= now && ++out[i].retries > max_retries) {
-				fprintf(stderr,
-					"heraldctl publish: no answer from %s after %d tries; "
-					"giving up\n",
-					endpoint, max_retries + 1);
-				unreachable = 1;
-				goto done;
-			}
-		}
-		fprintf(stderr, "heraldctl publish: no answer from %s, retrying\n", endpoint);
-		zmq_close(sock);
-		sock = connect_socket(ctx, endpoint);
-		if (!sock) {
-			unreachable = 1;
-			goto done;
-		}
-		for (int i = 0; i < nout; i++)
-			send_req(sock, &out[i], timeout_ms);
-	}
-done:
+	else
+		rc = pub_run(&p);
 	fflush(stdout);
-	for (int i = 0; i < nout; i++)
-		free(out[i].line);
-	free(out);
-	free(line);
-	if (sock)
-		zmq_close(sock);
-	if (ctx)
-		zmq_ctx_term(ctx);
-	if (in && in != stdin)
-		fclose(in);
+	for (int i = 0; i < p.nout; i++)
+		free(p.out[i].line);
+	free(p.out);
+	free(p.line);
+	if (p.sock)
+		zmq_close(p.sock);
+	if (p.ctx)
+		zmq_ctx_term(p.ctx);
+	if (p.in && p.in != stdin)
+		fclose(p.in);
 	if (rc)
 		return rc;
-	return unreachable ? 2 : rejected ? 1 : 0;
+	return p.unreachable ? 2 : p.rejected ? 1 : 0;
 }

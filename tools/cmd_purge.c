@@ -28,14 +28,14 @@
 
 #include "ctl_redis.h"
 #include "heraldctl.h"
-#include "router.h"
+#include "event.h"
+#include "schema.h"
 
 #define PURGE_USAGE "usage: heraldctl purge [-c FILE] --citizen ID [--yes]\n"
 #define PURGE_SCAN_COUNT "1000"
 #define PURGE_XRANGE_COUNT 1000
 
-static const char *const purge_streams[] = {"herald:q:urgent", "herald:q:normal", "herald:q:bulk",
-					    NULL};
+static const char *const purge_streams[] = {KEY_Q_URGENT, KEY_Q_NORMAL, KEY_Q_BULK, NULL};
 
 /* What one citizen has in Redis. JSON objects serve as ordered sets. */
 struct purge {

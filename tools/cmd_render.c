@@ -22,7 +22,7 @@
 #include <jansson.h>
 
 #include "heraldctl.h"
-#include "template.h"
+#include "mustache.h"
 
 #define RENDER_MAX_FILE (16 * 1024 * 1024)
 

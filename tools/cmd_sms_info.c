@@ -15,7 +15,7 @@
 #include "heraldctl.h"
 
 /* The encoder is the sms channel's own (the Makefile links it in). */
-#include "../channels/sms/gsm.h"
+#include "gsm7.h"
 
 static void sms_info_usage(FILE *fp)
 {

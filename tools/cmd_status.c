@@ -16,7 +16,8 @@
 
 #include "ctl_redis.h"
 #include "heraldctl.h"
-#include "router.h"
+#include "reference.h"
+#include "schema.h"
 
 #define STATUS_USAGE "usage: heraldctl status [-c FILE] [--json] EVENT_ID\n"
 

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <zmq.h>
 
-#include "deliverylog.h"
+#include "dlogrec.h"
 #include "heraldctl.h"
 
 static volatile sig_atomic_t tail_stop;

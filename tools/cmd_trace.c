@@ -16,8 +16,10 @@
 #include <string.h>
 
 #include "ctl_redis.h"
+#include "event.h"
 #include "heraldctl.h"
-#include "router.h"
+#include "reference.h"
+#include "schema.h"
 
 #define TRACE_COL_MAX 40 /* widest column before it stops aligning */
 

@@ -36,7 +36,7 @@ redisReply *ctl_redis_reply(redisContext *rc, const char *cmd);
  * memory. */
 json_t *ctl_reply_object(const redisReply *r);
 /* A message hash (as from ctl_reply_object) with its packed fields "meta"
- * and "at" (util/msgrec.h) spread into the single fields heraldctl shows:
+ * and "at" (lib/msgrec.h) spread into the single fields heraldctl shows:
  * accepted_ms, service, citizen, channel, attempt, plan_idx, plan, to. An
  * older hash that holds the single fields is left as it is. */
 void ctl_msg_unpack(json_t *h);

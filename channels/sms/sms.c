@@ -36,7 +36,7 @@
 #include <time.h>
 
 #include "chanq.h"
-#include "gsm.h"
+#include "gsm7.h"
 #include "smsreq.h"
 
 #define SMS_RESP_MAX 1024 /* bytes of a gateway answer we keep */

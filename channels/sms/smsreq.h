@@ -8,7 +8,7 @@
 #include <herald/channel.h>
 #include <stddef.h>
 
-#include "gsm.h"
+#include "gsm7.h"
 
 enum sms_profile {
 	SMS_PROFILE_KANNEL, /* Kannel smsbox /cgi-bin/sendsms, GET */

@@ -1,5 +1,5 @@
 /*
- * fuzz_jsonfast.c - libFuzzer target for router/jsonfast.c: on any input
+ * fuzz_jsonfast.c - libFuzzer target for lib/jsonfast.c: on any input
  * event_parse would hand it (valid UTF-8, no NUL byte), whatever the quick
  * parser takes, json_loadb (JSON_REJECT_DUPLICATES) takes too, to the same
  * value with the same key order. Any disagreement aborts. Built and run by

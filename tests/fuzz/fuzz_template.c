@@ -2,7 +2,7 @@
  * fuzz_template.c - libFuzzer target for the Mustache engine: the input is
  * a template, rendered (escaped and raw) against fixed data in which every
  * partial name resolves to the input itself, so recursion, indentation and
- * every limit of template.c are reached.
+ * every limit of util/mustache.c are reached.
  *
  *   make fuzz (FUZZ_SECONDS=60): builds it with clang's libFuzzer and runs it
  */
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "template.h"
+#include "mustache.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len);
 

@@ -134,7 +134,7 @@ rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
 
 # msgf EVENT_ID FIELD...: the message's fields, one a line as HMGET gives
 # them (empty when absent), read through heraldctl status --json, which
-# spreads the packed "meta" and "at" (util/msgrec.h) into the single fields.
+# spreads the packed "meta" and "at" (lib/msgrec.h) into the single fields.
 msgf() {
 	_id=$1
 	shift

@@ -150,6 +150,11 @@ wait_for 5 sh -c "redis-cli -p $REDIS_PORT HGET herald:msg:later-1 status | grep
 expect_eq "a scheduled message is in herald:sched" 1 "$(rcli ZSCORE herald:sched later-1 | grep -c .)"
 expect_grep "a scheduled message keeps its event for when it is due" '"event_id":"later-1"' \
 	"$(rcli HGET herald:msg:later-1 event >"$T/ev-later"; echo "$T/ev-later")"
+# herald_due (Lua) reads the citizen from "meta" with lib/msgrec.h's
+# MSGREC_META_LUA_CITIZEN: the pattern agrees with the meta heraldd wrote.
+pat=$(sed -n 's/^#define MSGREC_META_LUA_CITIZEN "\(.*\)"$/\1/p' "$HERALD_SRC/lib/msgrec.h")
+expect_eq "the Lua's meta pattern finds the citizen in the meta heraldd wrote" c-file \
+	"$(rcli EVAL 'return string.match(ARGV[1], ARGV[2])' 0 "$(rcli HGET herald:msg:later-1 meta)" "$pat")"
 
 # --- unknown citizen, no usable channel: accepted, then permanent-failure ----
 publish "$(ev nobody-1 c-does-not-exist)" "$(ev nochan-1 c-none)" >"$T/acks2"

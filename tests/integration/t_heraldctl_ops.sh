@@ -6,7 +6,7 @@
 # citizen's data that must survive a purge, and a journey shared by both.
 # heraldd is not needed: the tools read and repair Redis directly.
 # dvla-1 and dvla-9 are seeded as heraldd writes a message hash now, with
-# the packed fields meta and at (util/msgrec.h); the others as heraldd
+# the packed fields meta and at (lib/msgrec.h); the others as heraldd
 # wrote them before, one field each: the tools read both.
 . "$HERALD_SRC/tests/integration/lib.sh"
 

@@ -6,10 +6,10 @@ cd "$HERALD_SRC" || exit 1
 
 if cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	--inline-suppr --suppress=missingIncludeSystem -D__GNUC__ \
-	-Iinclude -Iutil -Ichannels/common -Irouter router util tools channels tests >"$T/cppcheck" 2>&1; then
-	ok "cppcheck finds nothing in router/ util/ tools/ channels/ tests/"
+	-Iinclude -Iutil -Ilib -Ichannels/common -Irouter router util lib tools channels tests >"$T/cppcheck" 2>&1; then
+	ok "cppcheck finds nothing in router/ util/ lib/ tools/ channels/ tests/"
 else
-	not_ok "cppcheck finds nothing in router/ util/ tools/ channels/ tests/"
+	not_ok "cppcheck finds nothing in router/ util/ lib/ tools/ channels/ tests/"
 	head -40 "$T/cppcheck" | sed 's/^/#   /'
 fi
 

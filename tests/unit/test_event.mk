@@ -1,2 +1,2 @@
-test_event_SRCS := router/event.c router/jsonfast.c
+test_event_SRCS :=
 test_event_PKGS := jansson

@@ -1,5 +1,5 @@
 /* test_gsm.c - GSM 03.38 encoding choice, length and segment counting
- * (channels/sms/gsm.c), table-driven: each case builds its text from a
+ * (util/gsm7.c), table-driven: each case builds its text from a
  * repeated unit plus a head and a tail, so the boundaries read as numbers. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "../../channels/sms/gsm.h"
+#include "gsm7.h"
 
 /* A text is up to three pieces, each a string repeated n times. */
 struct gsm_piece {

@@ -1,1 +1,1 @@
-test_gsm_SRCS := channels/sms/gsm.c
+test_gsm_SRCS :=

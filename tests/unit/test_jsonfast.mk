@@ -1,2 +1,2 @@
-test_jsonfast_SRCS := router/jsonfast.c
+test_jsonfast_SRCS :=
 test_jsonfast_PKGS := jansson

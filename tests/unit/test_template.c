@@ -1,5 +1,5 @@
 /*
- * test_template.c - the Mustache engine (router/template.c).
+ * test_template.c - the Mustache engine (util/mustache.c).
  *
  * First every case of the spec's six core files, read at run time from
  * $CONFORMANCE (the conformance folder or its mustache/ folder), else from
@@ -20,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "template.h"
+#include "mustache.h"
 
 #define SPEC_TOTAL 136
 

@@ -1,2 +1,2 @@
-test_template_SRCS := router/template.c
+test_template_SRCS :=
 test_template_PKGS := jansson

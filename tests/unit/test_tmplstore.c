@@ -1,5 +1,5 @@
 /*
- * test_tmplstore.c - the template store (router/tmplstore.c): folders built
+ * test_tmplstore.c - the template store (lib/tmplstore.c): folders built
  * in a mkdtemp() directory prove locale fallback, front matter, partials and
  * every load error (file and line); then the real templates/ folder is
  * loaded and every variant of every template rendered in English and Welsh.

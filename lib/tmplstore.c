@@ -6,7 +6,7 @@
  * and line: bad names, invalid UTF-8, unclosed front matter, a malformed
  * "key: value" line, Mustache syntax errors in the body, in a front matter
  * value or in a partial. A store that loaded renders without surprises,
- * except what only data can cause (the render limits of template.c).
+ * except what only data can cause (the render limits of util/mustache.c).
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -16,7 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "template.h"
+#include "mustache.h"
 #include "text.h"
 #include "tmplstore.h"
 

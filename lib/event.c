@@ -57,12 +57,6 @@ static int valid_channel_name(const char *s)
 	return 1;
 }
 
-#define FAIL(...)                                                                                  \
-	do {                                                                                       \
-		snprintf(err, errlen, __VA_ARGS__);                                                \
-		goto fail;                                                                         \
-	} while (0)
-
 static const char *const notif_fields[] = {
     "event_id", "service",  "citizen_id", "template",	    "transaction_id", "personalisation",
     "channels", "priority", "send_after", "deliver_within", "kind",	      NULL};
@@ -105,122 +99,158 @@ static int id_field(json_t *root, const char *name, int required, const char **o
 	return 0;
 }
 
-int event_parse(const char *buf, size_t len, struct event *ev, char *err, size_t errlen)
+/* In the steps of event_parse: say why in err and fail. */
+#define BAD(...)                                                                                   \
+	do {                                                                                       \
+		snprintf(err, errlen, __VA_ARGS__);                                                \
+		return -1;                                                                         \
+	} while (0)
+
+/* The frame as a JSON object in ev->root: size, UTF-8, JSON. */
+static int parse_frame(const char *buf, size_t len, struct event *ev, char *err, size_t errlen)
 {
 	json_error_t je;
-	const char *k, *kind = "notification";
-	json_t *v;
 	long bad;
 
-	memset(ev, 0, sizeof(*ev));
-	ev->priority = PRIO_NORMAL;
 	if (len > EVENT_MAX_FRAME)
-		FAIL("frame too large: %zu bytes > %d", len, EVENT_MAX_FRAME);
+		BAD("frame too large: %zu bytes > %d", len, EVENT_MAX_FRAME);
 	if (len == 0)
-		FAIL("empty frame");
+		BAD("empty frame");
 	bad = utf8_invalid_at(buf, len);
 	if (bad >= 0)
-		FAIL("invalid UTF-8 at byte %ld", bad);
+		BAD("invalid UTF-8 at byte %ld", bad);
 	if (memchr(buf, '\0', len))
-		FAIL("malformed JSON: NUL byte in frame");
+		BAD("malformed JSON: NUL byte in frame");
 	/* the quick parser takes the usual event; jansson the rest, and says
 	 * what is wrong with a bad one */
 	ev->root = jsonfast_object(buf, len);
 	if (!ev->root)
 		ev->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
 	if (!ev->root)
-		FAIL("malformed JSON: %s at line %d column %d", je.text, je.line, je.column);
+		BAD("malformed JSON: %s at line %d column %d", je.text, je.line, je.column);
 	if (!json_is_object(ev->root))
-		FAIL("malformed event: top level must be a JSON object");
+		BAD("malformed event: top level must be a JSON object");
+	return 0;
+}
 
-	v = json_object_get(ev->root, "kind");
+/* Its kind, and no field the kind does not have. */
+static int parse_kind(struct event *ev, char *err, size_t errlen)
+{
+	const char *k, *kind;
+	json_t *v = json_object_get(ev->root, "kind");
+
 	if (v) {
 		if (!json_is_string(v))
-			FAIL("field 'kind' must be a string");
+			BAD("field 'kind' must be a string");
 		kind = json_string_value(v);
 		if (!strcmp(kind, "engagement"))
 			ev->kind = EVENT_ENGAGEMENT;
 		else if (strcmp(kind, "notification") != 0)
-			FAIL("unknown kind '%.32s' (expected notification or engagement)", kind);
+			BAD("unknown kind '%.32s' (expected notification or engagement)", kind);
 	}
 	json_object_foreach(ev->root, k, v)
 	{
 		if (!known(ev->kind == EVENT_ENGAGEMENT ? engage_fields : notif_fields, k))
-			FAIL("unknown field '%.64s'", k);
+			BAD("unknown field '%.64s'", k);
 	}
+	return 0;
+}
 
-	if (id_field(ev->root, "event_id", 1, &ev->event_id, err, errlen) ||
-	    id_field(ev->root, "service", 1, &ev->service, err, errlen) ||
-	    id_field(ev->root, "citizen_id", 1, &ev->citizen_id, err, errlen) ||
-	    id_field(ev->root, "transaction_id", ev->kind == EVENT_ENGAGEMENT, &ev->transaction_id,
-		     err, errlen))
-		goto fail;
+/* An engagement's channel. */
+static int parse_engaged_channel(struct event *ev, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(ev->root, "channel");
 
-	if (ev->kind == EVENT_ENGAGEMENT) {
-		v = json_object_get(ev->root, "channel");
-		if (!json_is_string(v))
-			FAIL(v ? "field 'channel' must be a string"
-			       : "missing required field 'channel'");
-		if (!valid_channel_name(json_string_value(v)))
-			FAIL("field 'channel' is not a channel name");
-		ev->channel = json_string_value(v);
-		return 0;
-	}
+	if (!json_is_string(v))
+		BAD(v ? "field 'channel' must be a string" : "missing required field 'channel'");
+	if (!valid_channel_name(json_string_value(v)))
+		BAD("field 'channel' is not a channel name");
+	ev->channel = json_string_value(v);
+	return 0;
+}
 
-	if (id_field(ev->root, "template", 1, &ev->template_name, err, errlen))
-		goto fail;
+/* A notification's personalisation and channels, both optional. */
+static int parse_content(struct event *ev, char *err, size_t errlen)
+{
+	const char *k;
+	json_t *v = json_object_get(ev->root, "personalisation"), *pv;
+	size_t i;
 
-	v = json_object_get(ev->root, "personalisation");
 	if (v) {
 		if (!json_is_object(v))
-			FAIL("field 'personalisation' must be an object");
-		json_t *pv;
+			BAD("field 'personalisation' must be an object");
 		json_object_foreach(v, k, pv)
 		{
 			if (!strcmp(k, "citizen") || !strcmp(k, "transaction") ||
 			    !strcmp(k, "event"))
-				FAIL("personalisation key '%s' is reserved", k);
+				BAD("personalisation key '%s' is reserved", k);
 		}
 		ev->personalisation = v;
 	}
-
 	v = json_object_get(ev->root, "channels");
 	if (v) {
-		size_t i;
-		json_t *c;
 		if (!json_is_array(v) || json_array_size(v) == 0)
-			FAIL("field 'channels' must be a non-empty array of channel names");
-		json_array_foreach(v, i, c)
+			BAD("field 'channels' must be a non-empty array of channel names");
+		json_array_foreach(v, i, pv)
 		{
-			if (!json_is_string(c) || !valid_channel_name(json_string_value(c)))
-				FAIL("field 'channels'[%zu] is not a channel name", i);
+			if (!json_is_string(pv) || !valid_channel_name(json_string_value(pv)))
+				BAD("field 'channels'[%zu] is not a channel name", i);
 		}
 		ev->channels = v;
 	}
+	return 0;
+}
 
-	v = json_object_get(ev->root, "priority");
+/* A notification's priority, send_after and deliver_within, all optional. */
+static int parse_timing(struct event *ev, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(ev->root, "priority");
+
 	if (v) {
 		int p = json_is_string(v) ? prio_parse(json_string_value(v)) : -1;
 		if (p < 0)
-			FAIL("field 'priority' must be one of urgent, normal, bulk");
+			BAD("field 'priority' must be one of urgent, normal, bulk");
 		ev->priority = (enum prio)p;
 	}
-
 	v = json_object_get(ev->root, "send_after");
 	if (v) {
 		if (!json_is_string(v) || rfc3339_parse(json_string_value(v), &ev->send_after_ms))
-			FAIL("field 'send_after' must be an RFC 3339 time such as "
-			     "2026-11-22T09:00:00Z");
+			BAD("field 'send_after' must be an RFC 3339 time such as "
+			    "2026-11-22T09:00:00Z");
 	}
-
 	v = json_object_get(ev->root, "deliver_within");
 	if (v) {
 		if (!json_is_integer(v) || json_integer_value(v) <= 0 ||
 		    json_integer_value(v) > 365 * 86400)
-			FAIL("field 'deliver_within' must be a positive number of seconds (at most "
-			     "one year)");
+			BAD("field 'deliver_within' must be a positive number of seconds (at most "
+			    "one year)");
 		ev->deliver_within = json_integer_value(v);
 	}
+	return 0;
+}
+
+int event_parse(const char *buf, size_t len, struct event *ev, char *err, size_t errlen)
+{
+	int engagement;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->priority = PRIO_NORMAL;
+	if (parse_frame(buf, len, ev, err, errlen) || parse_kind(ev, err, errlen))
+		goto fail;
+	engagement = ev->kind == EVENT_ENGAGEMENT;
+	if (id_field(ev->root, "event_id", 1, &ev->event_id, err, errlen) ||
+	    id_field(ev->root, "service", 1, &ev->service, err, errlen) ||
+	    id_field(ev->root, "citizen_id", 1, &ev->citizen_id, err, errlen) ||
+	    id_field(ev->root, "transaction_id", engagement, &ev->transaction_id, err, errlen))
+		goto fail;
+	if (engagement) {
+		if (parse_engaged_channel(ev, err, errlen))
+			goto fail;
+		return 0;
+	}
+	if (id_field(ev->root, "template", 1, &ev->template_name, err, errlen) ||
+	    parse_content(ev, err, errlen) || parse_timing(ev, err, errlen))
+		goto fail;
 	return 0;
 fail:
 	event_clear(ev);

@@ -1,9 +1,9 @@
-/* gsm.h - GSM 03.38 analysis of a UTF-8 text: which SMS encoding it needs
+/* gsm7.h - GSM 03.38 analysis of a UTF-8 text: which SMS encoding it needs
  * (GSM-7 or UCS-2), how long it is in that encoding and how many SMS
  * segments it takes. Used by the sms channel and by `heraldctl sms-info`.
  * Knows nothing of gateways. */
-#ifndef HERALD_GSM_H
-#define HERALD_GSM_H
+#ifndef HERALD_GSM7_H
+#define HERALD_GSM7_H
 
 #include <stddef.h>
 

@@ -1,5 +1,5 @@
 /*
- * template.h - Mustache engine (spec core modules: interpolation, sections,
+ * mustache.h - Mustache engine (spec core modules: interpolation, sections,
  * inverted, comments, partials, delimiters). Compile once, render many.
  * Data is a jansson value; the engine never modifies it.
  *
@@ -13,8 +13,8 @@
  * 32 partials; 1 MiB of output; 4,194,304 nodes visited per render.
  * Errors read "line N: reason" (partials: "partial 'x': line N: reason").
  */
-#ifndef HERALD_TEMPLATE_H
-#define HERALD_TEMPLATE_H
+#ifndef HERALD_MUSTACHE_H
+#define HERALD_MUSTACHE_H
 
 #include <jansson.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /*
- * template.c - Mustache engine: the spec's core modules (interpolation,
+ * mustache.c - Mustache engine: the spec's core modules (interpolation,
  * sections, inverted, comments, partials, set delimiters).
  *
  * tmpl_compile() turns source into a tree of nodes once; tmpl_render() walks
@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "template.h"
+#include "mustache.h"
 #include "text.h"
 
 #define TMPL_MAX_NEST 64	   /* sections open at once in one template */

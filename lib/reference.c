@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "router.h"
+#include "reference.h"
 
 static const char ref_alphabet[] = "23456789ABCDEFGHJKMNPQRSTWXYZ"; /* 29 symbols */
 

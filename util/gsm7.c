@@ -1,9 +1,9 @@
-/* gsm.c - GSM 03.38 encoding choice, length and segment count of UTF-8 text.
+/* gsm7.c - GSM 03.38 encoding choice, length and segment count of UTF-8 text.
  *
  * Only analysis: gateways (Kannel with charset=UTF-8, Twilio, JSON APIs)
  * take UTF-8 and do the conversion themselves; we need to know the coding to
  * ask for and how many parts the citizen will be billed for. */
-#include "gsm.h"
+#include "gsm7.h"
 
 #include <stdint.h>
 

@@ -1,5 +1,6 @@
 /* msgrec.c - the packed fields of a message hash (see msgrec.h). */
 #include "msgrec.h"
+#include "schema.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -120,12 +121,12 @@ int msgrec_read_meta(const char *(*get)(const char *name, void *arg), void *arg,
 {
 	const char *v;
 
-	if (msgrec_meta_parse(get("meta", arg), out) == 0)
+	if (msgrec_meta_parse(get(MSG_F_META, arg), out) == 0)
 		return 1;
-	v = get("accepted_ms", arg);
+	v = get(MSG_F_OLD_ACCEPTED, arg);
 	out->accepted_ms = v ? strtoll(v, NULL, 10) : 0;
-	copy(out->service, sizeof(out->service), get("service", arg));
-	copy(out->citizen, sizeof(out->citizen), get("citizen", arg));
+	copy(out->service, sizeof(out->service), get(MSG_F_OLD_SERVICE, arg));
+	copy(out->citizen, sizeof(out->citizen), get(MSG_F_OLD_CITIZEN, arg));
 	return v || out->service[0] || out->citizen[0];
 }
 
@@ -134,14 +135,14 @@ int msgrec_read_at(const char *(*get)(const char *name, void *arg), void *arg,
 {
 	const char *att, *idx;
 
-	if (msgrec_at_parse(get("at", arg), out) == 0)
+	if (msgrec_at_parse(get(MSG_F_AT, arg), out) == 0)
 		return 1;
-	att = get("attempt", arg);
-	idx = get("plan_idx", arg);
+	att = get(MSG_F_OLD_ATTEMPT, arg);
+	idx = get(MSG_F_OLD_PLAN_IDX, arg);
 	out->attempt = att ? (unsigned)strtoul(att, NULL, 10) : 0;
 	out->plan_idx = idx ? atoi(idx) : 0;
-	copy(out->channel, sizeof(out->channel), get("channel", arg));
-	copy(out->plan, sizeof(out->plan), get("plan", arg));
-	copy(out->to, sizeof(out->to), get("to", arg));
+	copy(out->channel, sizeof(out->channel), get(MSG_F_OLD_CHANNEL, arg));
+	copy(out->plan, sizeof(out->plan), get(MSG_F_OLD_PLAN, arg));
+	copy(out->to, sizeof(out->to), get(MSG_F_OLD_TO, arg));
 	return att || idx || out->channel[0] || out->plan[0] || out->to[0];
 }

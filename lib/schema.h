@@ -1,0 +1,94 @@
+/*
+ * schema.h - everything Herald keeps in Redis, named once: every key,
+ * stream, consumer group and field, and where each record's format is
+ * written down. heraldd (router/), heraldctl (tools/) and the Lua library
+ * (router/scripts.c, whose text is put together from these macros) all
+ * use these names; a literal "herald:..." anywhere else is a bug.
+ *
+ * Keys (prefix + id):
+ *   herald:msg:<event_id>   hash, one message (fields MSG_F_* below)
+ *   herald:tx:<tx>          list, the transaction's journey: one delivery
+ *                           record (lib/dlogrec.h, JSON) per transition
+ *   herald:citizen:<id>     hash, a citizen's contact record (written by
+ *                           the services; heraldd adds invalid/invalid_<ch>)
+ *   herald:ref:<ch>:<ref>   string, a channel's reference -> event id (for
+ *                           receipts), with a TTL
+ *   herald:engaged:<tx>     string, the channel the citizen engaged on in a
+ *                           transaction, with a TTL
+ *   herald:sched            sorted set, event ids by due time (ms)
+ *   herald:dead             list, dead-lettered event ids (newest first)
+ *   herald:q:urgent|normal|bulk
+ *                           streams, one per priority, consumer group
+ *                           "herald" (entry fields STREAM_F_* below)
+ */
+#ifndef HERALD_SCHEMA_H
+#define HERALD_SCHEMA_H
+
+/* ---- keys ------------------------------------------------------------ */
+#define KEY_MSG "herald:msg:"
+#define KEY_TX "herald:tx:"
+#define KEY_CITIZEN "herald:citizen:"
+#define KEY_REF "herald:ref:" /* + channel ":" reference */
+#define KEY_ENGAGED "herald:engaged:"
+#define KEY_SCHED "herald:sched"
+#define KEY_DEAD "herald:dead"
+
+/* ---- streams (one per priority, enum prio's order) and their group ---- */
+#define KEY_STREAM_PREFIX "herald:q:"
+#define KEY_Q_URGENT KEY_STREAM_PREFIX "urgent"
+#define KEY_Q_NORMAL KEY_STREAM_PREFIX "normal"
+#define KEY_Q_BULK KEY_STREAM_PREFIX "bulk"
+/* An initialiser for a const char *[PRIO_N] indexed by enum prio. */
+#define KEY_STREAMS                                                                                \
+	{                                                                                          \
+		KEY_Q_URGENT, KEY_Q_NORMAL, KEY_Q_BULK                                             \
+	}
+/* The stream of a message whose hash names none. */
+#define KEY_Q_DEFAULT KEY_Q_NORMAL
+#define GROUP "herald"
+
+/* Stream entry fields: written by herald_accept ("id a e") and by
+ * herald_due / heraldctl dead replay ("id c t"). */
+#define STREAM_F_ID "id"      /* event id */
+#define STREAM_F_ACCEPTED "a" /* accepted time, ms */
+#define STREAM_F_EVENT "e"    /* the event as published (JSON) */
+#define STREAM_F_CITIZEN "c"  /* citizen id (no event: the hash has it) */
+#define STREAM_F_TX "t"	      /* transaction id */
+
+/* ---- message hash fields (herald:msg:<id>) ------------------------------ */
+#define MSG_F_STATUS "status" /* last status (herald_accept sets "accepted") */
+#define MSG_F_UPDATED "updated_ms"
+#define MSG_F_REASON "reason"
+#define MSG_F_REF "ref"		       /* the channel's reference, if any */
+#define MSG_F_FULFILLED "fulfilled_ms" /* accepted -> first delivered */
+#define MSG_F_TX "tx"
+#define MSG_F_META "meta"     /* packed: lib/msgrec.h */
+#define MSG_F_AT "at"	      /* packed: lib/msgrec.h */
+#define MSG_F_EVENT "event"   /* the event, while it may be needed again */
+#define MSG_F_STREAM "stream" /* the stream it goes back onto */
+#define MSG_F_FINAL "final"
+#define MSG_F_SENT "sent_ms"
+/* What meta and at stand for in hashes written before them (read by
+ * msgrec_read_meta/msgrec_read_at only; never written). */
+#define MSG_F_OLD_ACCEPTED "accepted_ms"
+#define MSG_F_OLD_SERVICE "service"
+#define MSG_F_OLD_CITIZEN "citizen"
+#define MSG_F_OLD_CHANNEL "channel"
+#define MSG_F_OLD_ATTEMPT "attempt"
+#define MSG_F_OLD_PLAN_IDX "plan_idx"
+#define MSG_F_OLD_PLAN "plan"
+#define MSG_F_OLD_TO "to"
+
+/* The message-hash reason heraldctl dead replay leaves (lib/transition.h). */
+#define REASON_REPLAYED "replayed by operator"
+
+/*
+ * Record formats, each defined in one place:
+ *   meta, at                     lib/msgrec.h (one parser: lib/msgrec.c;
+ *                                the Lua's citizen-from-meta pattern is
+ *                                MSGREC_META_LUA_CITIZEN beside it)
+ *   journey / delivery records   lib/dlogrec.h (text and JSON)
+ *   events                       lib/event.h
+ */
+
+#endif

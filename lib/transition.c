@@ -1,0 +1,103 @@
+/* transition.c - the records and fields of a message's transition (see
+ * transition.h). */
+#include "transition.h"
+#include "msgrec.h"
+#include "text.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Seconds from one time to another; -1 (shown "-") when either is unknown. */
+static double secs(int64_t from, int64_t to)
+{
+	return from > 0 && to >= from ? (double)(to - from) / 1000.0 : -1.0;
+}
+
+static int fmt_delay(char *buf, size_t len, double v)
+{
+	if (v < 0) {
+		memcpy(buf, "-", 2);
+		return 1;
+	}
+	return (int)fmt_fixed3(v, buf, len);
+}
+
+void transition_record(struct dlog_rec *rec, const struct transition_msg *m,
+		       const struct transition_step *s, int64_t now, struct transition_buf *b)
+{
+	size_t dlen = sizeof(b->delays);
+	int n;
+
+	rfc3339_format(now, b->ts, sizeof(b->ts));
+	/* queue / prepare / channel */
+	n = fmt_delay(b->delays, dlen, secs(m->accepted_ms, m->picked_ms));
+	b->delays[n++] = '/';
+	n += fmt_delay(b->delays + n, dlen - (size_t)n, secs(m->picked_ms, m->prepared_ms));
+	b->delays[n++] = '/';
+	fmt_delay(b->delays + n, dlen - (size_t)n,
+		  secs(m->submitted_ms, m->submitted_ms ? now : 0));
+	memset(rec, 0, sizeof(*rec));
+	rec->ts = b->ts;
+	rec->event_id = m->event_id;
+	rec->tx = m->tx;
+	rec->citizen = m->citizen;
+	rec->service = m->service;
+	rec->channel = m->channel;
+	rec->to = m->to && *m->to ? m->to : "-";
+	rec->attempt = (int)m->attempt;
+	rec->delay = m->accepted_ms > 0 ? secs(m->accepted_ms, now) : 0.0;
+	rec->delays = b->delays;
+	rec->dsn = s->dsn;
+	rec->status = s->status;
+	rec->reason = s->reason ? s->reason : "";
+	rec->ref = s->ref;
+	rec->fulfilled_in = s->fulfilled_ms >= 0 ? (double)s->fulfilled_ms / 1000.0 : -1.0;
+}
+
+void transition_accepted(const struct event *ev, const char *tx, int64_t now, char *text,
+			 size_t tlen, char *json, size_t jlen)
+{
+	struct transition_msg m = {.event_id = ev->event_id,
+				   .tx = tx,
+				   .citizen = ev->citizen_id,
+				   .service = ev->service,
+				   .accepted_ms = now};
+	struct transition_step s = {.status = "accepted", .fulfilled_ms = -1};
+	struct transition_buf b;
+	struct dlog_rec rec;
+	char reason[96];
+
+	snprintf(reason, sizeof(reason), "template %s, priority %s", ev->template_name,
+		 prio_name(ev->priority));
+	s.reason = reason;
+	transition_record(&rec, &m, &s, now, &b);
+	dlog_rec_text(&rec, text, tlen);
+	dlog_rec_json(&rec, json, jlen);
+}
+
+void transition_replay_record(const struct transition_msg *m, int64_t now, char *json, size_t jlen)
+{
+	struct transition_msg r = *m;
+	struct transition_step s = {
+	    .status = "accepted", .reason = TRANSITION_REPLAY_REASON, .fulfilled_ms = -1};
+	struct transition_buf b;
+	struct dlog_rec rec;
+
+	/* accepted again: no channel, address or attempt yet, no stage timed */
+	r.channel = NULL;
+	r.to = NULL;
+	r.attempt = 0;
+	r.picked_ms = r.prepared_ms = r.submitted_ms = 0;
+	transition_record(&rec, &r, &s, now, &b);
+	dlog_rec_json(&rec, json, jlen);
+}
+
+void transition_replay_at(const char *channel, const char *to, char *at, size_t len)
+{
+	struct msgrec_at pos = {.attempt = 0};
+
+	snprintf(pos.channel, sizeof(pos.channel), "%s", channel ? channel : "");
+	snprintf(pos.to, sizeof(pos.to), "%s", to ? to : "");
+	if (msgrec_at_format(at, len, &pos) != 0)
+		snprintf(at, len, "- 0 0 - -");
+}

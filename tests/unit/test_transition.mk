@@ -1,0 +1,1 @@
+test_transition_PKGS := jansson libzmq
