@@ -551,9 +551,12 @@ void mime_qp(struct mbuf *b, const char *text)
 
 	for (;;) {
 		size_t n = strcspn((const char *)p, "\r\n"), col = 0, i = 0;
-		/* Worst case per input byte: 9 output bytes (=EF=BF=BD), plus a
-		 * soft break (3) per 24 input bytes, plus the line end. */
-		char *o = mbuf_room(b, n * 9 + n / 24 * 3 + 8);
+		/* Worst case: 9 output bytes per input byte (an invalid byte is
+		 * =EF=BF=BD), and a soft break (3) per 8 input bytes: a break
+		 * comes only when the line holds more than 75 - 9 = 66 bytes, at
+		 * most 9 per input byte, so at least 8 input bytes apart (a line
+		 * of invalid bytes: 8 per line). Plus the line end. */
+		char *o = mbuf_room(b, n * 9 + (n / 8 + 1) * 3 + 8);
 
 		if (!o)
 			return;
