@@ -95,6 +95,16 @@ $(UTIL_LIB): $(UTIL_OBJS) $(call obj,$(COMMON_SRCS))
 $(BUILD)/heraldd: $(call obj,router/main.c) $(CORE_OBJS)
 	$(CC) $(LDFLAGS) -rdynamic $^ -o $@ $(HERALDD_MALLOC) $(ROUTER_LIBS)
 
+# heraldd without router/jsonfast.c (events parsed by jansson alone): the
+# core bench runs it in alternate rounds beside heraldd (tests/bench/b_core.sh)
+# to decide whether the quick parser earns its keep.
+$(BUILD)/obj-nojsonfast/router/event.o: router/event.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DHERALD_NO_JSONFAST $(CFLAGS) $(ROUTER_CFLAGS) -c $< -o $@
+$(BUILD)/heraldd-nojsonfast: $(call obj,router/main.c) $(BUILD)/obj-nojsonfast/router/event.o \
+		$(filter-out $(call obj,router/event.c),$(CORE_OBJS))
+	$(CC) $(LDFLAGS) -rdynamic $^ -o $@ $(HERALDD_MALLOC) $(ROUTER_LIBS)
+
 $(BUILD)/heraldctl: $(call obj,$(TOOL_SRCS)) $(CORE_OBJS)
 	$(CC) $(LDFLAGS) $^ -o $@ $(ROUTER_LIBS)
 
@@ -148,7 +158,7 @@ demo: deps
 	./scripts/demo.sh $(BUILD)
 
 bench: deps
-	$(MAKE) -j$$(nproc) all $(BENCH_BINS)
+	$(MAKE) -j$$(nproc) all $(BENCH_BINS) $(BUILD)/heraldd-nojsonfast
 	./tests/bench/run.sh $(BUILD)
 
 format:

@@ -207,7 +207,7 @@ CONF
 }
 
 start_heraldd() {
-	"$BIN/heraldd" -c "$T/herald.conf" ${HERALDD_ARGS:-} >>"$T/heraldd.out" 2>&1 &
+	"${HERALDD_BIN:-$BIN/heraldd}" -c "$T/herald.conf" ${HERALDD_ARGS:-} >>"$T/heraldd.out" 2>&1 &
 	HERALDD_PID=$!
 	track_pid $HERALDD_PID
 	if ! wait_for 20 grep -q "heraldd\[$HERALDD_PID\]: info: heraldd: ready" "$T/heraldd.out"; then
