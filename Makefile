@@ -18,7 +18,7 @@ OPT ?= -O2
 SAN ?= 0
 PKG_CONFIG ?= pkg-config
 
-ROUTER_PKGS := libzmq hiredis jansson inih libmicrohttpd libsystemd openssl libcurl
+ROUTER_PKGS := libzmq hiredis jansson inih libmicrohttpd libsystemd openssl libcurl glib-2.0
 
 CPPFLAGS := -D_GNU_SOURCE -Iinclude -Iutil -Ichannels/common -Irouter
 CFLAGS := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
