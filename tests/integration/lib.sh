@@ -54,6 +54,8 @@ trap 'exit 130' INT TERM
 
 ok() { NOK=$((NOK + 1)); echo "ok - $*"; }
 not_ok() { NFAIL=$((NFAIL + 1)); echo "not ok - $*"; }
+# skip WHAT: a check that cannot run here (counted as skipped by run.sh)
+skip() { echo "skip - $*"; }
 diag() { echo "# $*"; }
 
 # check "description" command...: ok if the command succeeds.
