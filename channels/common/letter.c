@@ -219,23 +219,26 @@ static void buf_add(struct buf *b, const void *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
+/* Pango markup of n bytes of text: GLib's g_markup_escape_text, which
+ * wants valid UTF-8 (invalid bytes become U+FFFD first), after each
+ * control character but '\n' and '\t' (which no markup may carry, not
+ * even as a character reference) became a space. */
 static void markup_escape(struct buf *b, const char *s, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		switch (c) {
-		case '&': buf_add(b, "&amp;", 5); break;
-		case '<': buf_add(b, "&lt;", 4); break;
-		case '>': buf_add(b, "&gt;", 4); break;
-		case '"': buf_add(b, "&quot;", 6); break;
-		case '\'': buf_add(b, "&#39;", 5); break;
-		default:
-			if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
-				buf_add(b, " ", 1);
-			else
-				buf_add(b, &s[i], 1);
-		}
+	char *plain, *esc;
+
+	if (n == 0)
+		return;
+	plain = g_utf8_make_valid(s, (gssize)n);
+	for (char *q = plain; *q; q++) {
+		unsigned char c = (unsigned char)*q;
+		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+			*q = ' ';
 	}
+	esc = g_markup_escape_text(plain, -1);
+	buf_add(b, esc, strlen(esc));
+	g_free(esc);
+	g_free(plain);
 }
 
 static int is_space_byte(char c)
