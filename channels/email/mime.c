@@ -672,6 +672,7 @@ void mime_msgid_local(const char *event_id, char *out, size_t outlen)
 
 /* ---- the message ------------------------------------------------------- */
 
+#ifndef HERALD_EMAIL_GMIME /* else mime_gmime.c's, for the bench */
 static void part_headers(struct mbuf *b, const char *type)
 {
 	mbuf_adds(b, "Content-Type: ");
@@ -729,6 +730,7 @@ int mime_build(const struct mime_msg *m, struct mbuf *out, char *msgid, size_t m
 	}
 	return out->err ? -1 : 0;
 }
+#endif
 
 /* ---- SMTP replies ------------------------------------------------------ */
 
