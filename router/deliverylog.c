@@ -2,6 +2,7 @@
 #include "deliverylog.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,8 +209,6 @@ size_t dlog_rec_text(const struct dlog_rec *r, char *buf, size_t len)
  * that are not valid UTF-8 become '?'. */
 static void put_json_str(char **p, char *end, const char *s)
 {
-	static const char hex[] = "0123456789abcdef";
-
 	if (*p < end)
 		*(*p)++ = '"';
 	while (s && *s && *p < end - 8) {
@@ -220,8 +219,8 @@ static void put_json_str(char **p, char *end, const char *s)
 			s++;
 		} else if (c < 0x20) {
 			memcpy(*p, "\\u00", 4);
-			(*p)[4] = hex[c >> 4];
-			(*p)[5] = hex[c & 15];
+			/* two hex digits and a NUL (room: end - 8) */
+			OPENSSL_buf2hexstr_ex(*p + 4, 3, NULL, &c, 1, '\0');
 			*p += 6;
 			s++;
 		} else if (c < 0x80) {
