@@ -1,6 +1,7 @@
 /* dlogrec.c - a delivery record's two forms, text and JSON (see dlogrec.h). */
 #include "dlogrec.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -84,8 +85,6 @@ size_t dlog_rec_text(const struct dlog_rec *r, char *buf, size_t len)
  * that are not valid UTF-8 become '?'. */
 static void put_json_str(char **p, char *end, const char *s)
 {
-	static const char hex[] = "0123456789abcdef";
-
 	if (*p < end)
 		*(*p)++ = '"';
 	while (s && *s && *p < end - 8) {
@@ -96,8 +95,8 @@ static void put_json_str(char **p, char *end, const char *s)
 			s++;
 		} else if (c < 0x20) {
 			memcpy(*p, "\\u00", 4);
-			(*p)[4] = hex[c >> 4];
-			(*p)[5] = hex[c & 15];
+			/* two hex digits and a NUL (room: end - 8) */
+			OPENSSL_buf2hexstr_ex(*p + 4, 3, NULL, &c, 1, '\0');
 			*p += 6;
 			s++;
 		} else if (c < 0x80) {

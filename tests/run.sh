@@ -1,11 +1,14 @@
 #!/bin/sh
 # run.sh BUILD - run every unit test binary and integration script, then
-# print one closing line "N passed, N failed". Exit 1 if anything failed.
+# print one closing line "N passed, N failed" (", N skipped" after it when
+# some were skipped: counted apart, never as passed). Exit 1 if anything
+# failed.
 #
 # Unit tests are cmocka binaries: their "[  PASSED  ] n" / "[  FAILED  ] n"
-# lines are summed. Integration scripts print "ok - ..." / "not ok - ..."
-# lines (tests/integration/lib.sh); a script that dies without a "not ok"
-# counts as one failure. ONLY=pattern runs the matching tests alone.
+# / "[  SKIPPED ] n test(s), listed below" lines are summed. Integration
+# scripts print "ok - ..." / "not ok - ..." / "skip - ..." lines
+# (tests/integration/lib.sh); a script that dies without a "not ok" counts
+# as one failure. ONLY=pattern runs the matching tests alone.
 set -u
 BUILD=${1:-build}
 HERALD_BUILD=$(cd "$BUILD" && pwd)
@@ -23,11 +26,14 @@ ONLY=${ONLY:-}
 
 passed=0
 failed=0
+skipped=0
 failures=""
 logdir="$HERALD_BUILD/test-logs"
 # (not wiped: several runs may share it; each test overwrites its own log)
 mkdir -p "$logdir"
 
+# ", N skipped" when N > 0, else nothing
+skipped_text() { [ "$1" -gt 0 ] && echo ", $1 skipped"; }
 add_fail() { failed=$((failed + $1)); failures="$failures $2"; }
 
 for bin in "$HERALD_BUILD"/tests/unit/test_*; do
@@ -40,13 +46,15 @@ for bin in "$HERALD_BUILD"/tests/unit/test_*; do
 	rc=$?
 	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
 	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+	s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test(s), listed below.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
 	passed=$((passed + p))
+	skipped=$((skipped + s))
 	if [ "$f" -gt 0 ]; then
 		add_fail "$f" "$name"
 	elif [ $rc -ne 0 ]; then
 		add_fail 1 "$name(exit=$rc)"
 	fi
-	printf '%-40s %s passed, %s failed (rc=%s)\n' "$name" "$p" "$f" "$rc"
+	printf '%-40s %s passed, %s failed%s (rc=%s)\n' "$name" "$p" "$f" "$(skipped_text "$s")" "$rc"
 	[ $rc -ne 0 ] && grep -E 'FAILED|ERROR|runtime error|Sanitizer' "$log" | head -20
 done
 
@@ -60,13 +68,16 @@ for t in "$HERALD_SRC"/tests/integration/t_*.sh; do
 	rc=$?
 	p=$(grep -c '^ok ' "$log")
 	f=$(grep -c '^not ok ' "$log")
+	s=$(grep -c '^skip ' "$log")
 	passed=$((passed + p))
+	skipped=$((skipped + s))
 	if [ "$f" -gt 0 ]; then
 		add_fail "$f" "$name"
 	elif [ $rc -ne 0 ]; then
 		add_fail 1 "$name(exit=$rc)"
 	fi
-	printf '%-40s %s passed, %s failed (rc=%s, %ss)\n' "$name" "$p" "$f" "$rc" $(($(date +%s) - start))
+	printf '%-40s %s passed, %s failed%s (rc=%s, %ss)\n' "$name" "$p" "$f" "$(skipped_text "$s")" "$rc" $(($(date +%s) - start))
+	[ "$s" -gt 0 ] && grep '^skip ' "$log" | head -5
 	if [ "$f" -gt 0 ] || [ $rc -ne 0 ]; then
 		grep -E '^not ok|^#' "$log" | head -30
 		tail -5 "$log"
@@ -74,5 +85,5 @@ for t in "$HERALD_SRC"/tests/integration/t_*.sh; do
 done
 
 [ -n "$failures" ] && echo "failed:$failures (logs in $logdir)"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed$(skipped_text "$skipped")"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -1,31 +1,26 @@
-/* tz.c - a small reader of TZif files (RFC 8536): version 1 data for
- * 32-bit times, or the version 2+ 64-bit block when present. */
+/* tz.c - UTC offsets through GLib's GTimeZone, which reads the TZif file
+ * once and applies its footer rule (the POSIX TZ string) past the last
+ * transition. Each zone is loaded once and kept: tz_offset runs on the
+ * router thread for every event with quiet hours. */
 #include "tz.h"
 
-#include <errno.h>
+#include <glib.h>
+#include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-static const char *tz_dir = "/usr/share/zoneinfo";
+#define TZ_DIR "/usr/share/zoneinfo"
+/* Zones kept at most (a zone comes from a citizen's record: a bound on
+ * what bad data can make us hold). Past it a zone is loaded per call. */
+#define TZ_CACHE_MAX 512
 
-void tz_set_dir(const char *dir)
-{
-	tz_dir = dir;
-}
-
-static uint32_t be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static int64_t be64(const unsigned char *p)
-{
-	return (int64_t)((uint64_t)be32(p) << 32 | be32(p + 4));
-}
+static pthread_mutex_t tz_lock = PTHREAD_MUTEX_INITIALIZER;
+static GHashTable *tz_cache; /* name -> GTimeZone *, or NULL: no such zone */
 
 /* A zone name is a relative path of letters, digits, '_', '-', '+', '/',
- * never "..": it goes into a file name. */
+ * never "..": it names a file under TZ_DIR (GLib would also take an
+ * absolute path or a POSIX TZ string; we take neither). */
 static int zone_ok(const char *z)
 {
 	if (!*z || *z == '/' || strstr(z, "..") || strlen(z) > 64)
@@ -37,40 +32,22 @@ static int zone_ok(const char *z)
 	return 1;
 }
 
-struct hdr {
-	uint32_t isutcnt, isstdcnt, leapcnt, timecnt, typecnt, charcnt;
-};
-
-static int read_hdr(const unsigned char *p, size_t len, struct hdr *h)
+/* The zone, loaded: NULL when it has no readable TZif file. */
+static GTimeZone *zone_load(const char *zone)
 {
-	if (len < 44 || memcmp(p, "TZif", 4) != 0)
-		return -1;
-	h->isutcnt = be32(p + 20);
-	h->isstdcnt = be32(p + 24);
-	h->leapcnt = be32(p + 28);
-	h->timecnt = be32(p + 32);
-	h->typecnt = be32(p + 36);
-	h->charcnt = be32(p + 40);
-	if (h->typecnt == 0 || h->typecnt > 256 || h->timecnt > 100000)
-		return -1;
-	return 0;
-}
+	char path[512];
 
-static size_t block_len(const struct hdr *h, size_t tsize)
-{
-	return h->timecnt * tsize + h->timecnt + h->typecnt * 6 + h->charcnt +
-	       h->leapcnt * (tsize + 4) + h->isstdcnt + h->isutcnt;
+	snprintf(path, sizeof(path), "%s/%s", TZ_DIR, zone);
+	if (access(path, R_OK) != 0)
+		return NULL;
+	return g_time_zone_new_identifier(zone);
 }
 
 int tz_offset(const char *zone, int64_t t, int32_t *offset)
 {
-	char path[512];
-	unsigned char *buf = NULL;
-	size_t len = 0, tsize = 4, cap = 0;
-	const unsigned char *p, *times, *idx, *types;
-	struct hdr h;
-	FILE *fp;
-	int rc = -1, type = 0;
+	GTimeZone *tz;
+	gpointer v;
+	int cached, interval;
 
 	if (!strcmp(zone, "UTC") || !strcmp(zone, "Etc/UTC")) {
 		*offset = 0;
@@ -78,55 +55,27 @@ int tz_offset(const char *zone, int64_t t, int32_t *offset)
 	}
 	if (!zone_ok(zone))
 		return -1;
-	snprintf(path, sizeof(path), "%s/%s", tz_dir, zone);
-	fp = fopen(path, "rb");
-	if (!fp)
-		return -1;
-	for (;;) {
-		if (len == cap) {
-			unsigned char *n;
-			cap = cap ? cap * 2 : 8192;
-			if (cap > (1u << 20) || !(n = realloc(buf, cap)))
-				goto out;
-			buf = n;
+	pthread_mutex_lock(&tz_lock);
+	if (!tz_cache)
+		tz_cache = g_hash_table_new(g_str_hash, g_str_equal);
+	cached = g_hash_table_lookup_extended(tz_cache, zone, NULL, &v);
+	if (!cached) {
+		v = zone_load(zone);
+		if (g_hash_table_size(tz_cache) < TZ_CACHE_MAX) {
+			g_hash_table_insert(tz_cache, g_strdup(zone), v);
+			cached = 1;
 		}
-		size_t got = fread(buf + len, 1, cap - len, fp);
-		len += got;
-		if (got == 0)
-			break;
 	}
-	p = buf;
-	if (read_hdr(p, len, &h) != 0)
-		goto out;
-	if (p[4] >= '2') {
-		/* skip the v1 block; use the 64-bit one */
-		size_t skip = 44 + block_len(&h, 4);
-		if (skip >= len || read_hdr(p + skip, len - skip, &h) != 0)
-			goto out;
-		p += skip;
-		len -= skip;
-		tsize = 8;
-	}
-	if (44 + block_len(&h, tsize) > len)
-		goto out;
-	times = p + 44;
-	idx = times + h.timecnt * tsize;
-	types = idx + h.timecnt;
-	/* Before the first transition: the first type (RFC 8536 3.2). */
-	for (uint32_t i = 0; i < h.timecnt; i++) {
-		int64_t tt = tsize == 8 ? be64(times + i * 8) : (int32_t)be32(times + i * 4);
-		if (tt > t)
-			break;
-		type = idx[i];
-	}
-	if ((uint32_t)type >= h.typecnt)
-		goto out;
-	*offset = (int32_t)be32(types + type * 6);
-	rc = 0;
-out:
-	free(buf);
-	fclose(fp);
-	return rc;
+	tz = v ? g_time_zone_ref(v) : NULL;
+	pthread_mutex_unlock(&tz_lock);
+	if (!cached && v)
+		g_time_zone_unref(v); /* the load's own reference */
+	if (!tz)
+		return -1;
+	interval = g_time_zone_find_interval(tz, G_TIME_TYPE_UNIVERSAL, t);
+	*offset = interval < 0 ? 0 : g_time_zone_get_offset(tz, interval);
+	g_time_zone_unref(tz);
+	return interval < 0 ? -1 : 0;
 }
 
 static int parse_hhmm(const char *s, int *min)

@@ -1,6 +1,6 @@
-/* tz.h - UTC offsets of IANA time zones, read from the system's compiled
- * zoneinfo (TZif) files, without touching the process-wide TZ (plugins run
- * threads that may call localtime). */
+/* tz.h - UTC offsets of IANA time zones (GLib's GTimeZone over the
+ * system's zoneinfo, each zone loaded once), without touching the
+ * process-wide TZ (plugins run threads that may call localtime). */
 #ifndef HERALD_TZ_H
 #define HERALD_TZ_H
 
@@ -8,11 +8,10 @@
 
 /* Offset east of UTC, in seconds, of zone (e.g. "Europe/London") at the
  * instant t (seconds since the epoch). 0 on success, -1 if the zone is
- * unknown or its file unreadable. Times past the file's last transition use
- * the last offset (Debian ships transitions through 2037). */
+ * unknown or its file unreadable. Past the file's last transition the
+ * file's footer rule applies (Europe/London is +01:00 every summer). The
+ * zone is read once and kept; thread-safe. */
 int tz_offset(const char *zone, int64_t t, int32_t *offset);
-/* Where zone files are read from (tests point it elsewhere). */
-void tz_set_dir(const char *dir);
 
 /* Quiet hours "21:00-08:00" (may wrap midnight; "HH:MM-HH:MM"). Returns 1
  * if the local time (minutes since local midnight) is inside the window,

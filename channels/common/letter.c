@@ -219,23 +219,26 @@ static void buf_add(struct buf *b, const void *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
+/* Pango markup of n bytes of text: GLib's g_markup_escape_text, which
+ * wants valid UTF-8 (invalid bytes become U+FFFD first), after each
+ * control character but '\n' and '\t' (which no markup may carry, not
+ * even as a character reference) became a space. */
 static void markup_escape(struct buf *b, const char *s, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		switch (c) {
-		case '&': buf_add(b, "&amp;", 5); break;
-		case '<': buf_add(b, "&lt;", 4); break;
-		case '>': buf_add(b, "&gt;", 4); break;
-		case '"': buf_add(b, "&quot;", 6); break;
-		case '\'': buf_add(b, "&#39;", 5); break;
-		default:
-			if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
-				buf_add(b, " ", 1);
-			else
-				buf_add(b, &s[i], 1);
-		}
+	char *plain, *esc;
+
+	if (n == 0)
+		return;
+	plain = g_utf8_make_valid(s, (gssize)n);
+	for (char *q = plain; *q; q++) {
+		unsigned char c = (unsigned char)*q;
+		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+			*q = ' ';
 	}
+	esc = g_markup_escape_text(plain, -1);
+	buf_add(b, esc, strlen(esc));
+	g_free(esc);
+	g_free(plain);
 }
 
 static int is_space_byte(char c)
@@ -672,83 +675,130 @@ static cairo_status_t mem_write(void *closure, const unsigned char *data, unsign
 	return b->oom ? CAIRO_STATUS_NO_MEMORY : CAIRO_STATUS_SUCCESS;
 }
 
+/* The letter's texts, cleaned (clean_text), and what page one shows. */
+struct letter_text {
+	char *name, *addr, *sender, *ref, *subject, *body;
+	char date[64], sbuf[1024];
+	const char *slines[SENDER_MAX];
+	int nsender;
+	PangoLayout *head; /* the subject as a heading, or NULL */
+};
+
+static void text_free(struct letter_text *t)
+{
+	if (t->head)
+		g_object_unref(t->head);
+	g_free(t->name);
+	g_free(t->addr);
+	g_free(t->sender);
+	g_free(t->ref);
+	g_free(t->subject);
+	g_free(t->body);
+}
+
+/* "Our reference: X" right-aligned at y (nothing when there is none). */
+static void draw_reference(struct render *r, const char *ref, double y)
+{
+	char line[320];
+
+	if (!*ref)
+		return;
+	snprintf(line, sizeof(line), "%s: %s", r->welsh ? "Ein cyfeirnod" : "Our reference", ref);
+	draw_right(r, line, r->sz->small, 0, y);
+}
+
+/* Page one's head: sender block, date, reference, window, heading. */
+static void draw_first_head(struct render *r, const struct letter_text *t)
+{
+	double y = SENDER_Y;
+
+	for (int i = 0; i < t->nsender; i++)
+		y = draw_right(r, t->slines[i], r->sz->small, i == 0, y);
+	y += r->sz->small;
+	y = draw_right(r, t->date, r->sz->small, 0, y);
+	draw_reference(r, t->ref, y);
+	draw_address(r, t->name, t->addr);
+	if (t->head)
+		draw_at(r->cr, t->head, BODY_X, HEAD_Y);
+	draw_fold_marks(r->cr);
+}
+
+static void draw_page(struct render *r, const struct letter_text *t, int page)
+{
+	cairo_set_source_rgb(r->cr, 0, 0, 0);
+	if (page == 0)
+		draw_first_head(r, t);
+	else
+		draw_reference(r, t->ref, MM(12.0));
+	for (size_t i = 0; i < r->nlines; i++) {
+		const struct placed *pl = &r->lines[i];
+		if (pl->page != page)
+			continue;
+		show_line(r->cr, pango_layout_get_line_readonly(pl->layout, pl->line),
+			  pango_layout_get_text(pl->layout), pl->x, pl->base);
+	}
+	draw_footer(r, page);
+	cairo_show_page(r->cr);
+}
+
+/* Cairo and pango for surf, and the layout: heading and body first, as
+ * the page count goes on every page. 0, or -1 with err. */
+static int render_setup(struct render *r, struct letter_text *t, const struct letter *l,
+			cairo_surface_t *surf, char *err, size_t errlen)
+{
+	double top = HEAD_Y;
+
+	if (cairo_surface_status(surf) != CAIRO_STATUS_SUCCESS) {
+		snprintf(err, errlen, "PDF surface: %s",
+			 cairo_status_to_string(cairo_surface_status(surf)));
+		return -1;
+	}
+	r->cr = cairo_create(surf);
+	r->pctx = pango_cairo_create_context(r->cr);
+	/* vector output: keep the font's own advances (pango rounds them to
+	 * whole points by default, which opens gaps extractors read as spaces) */
+	pango_context_set_round_glyph_positions(r->pctx, FALSE);
+	/* blocks that turn auto_dir off (window, sender) read left to right */
+	pango_context_set_base_dir(r->pctx, PANGO_DIRECTION_LTR);
+	if (*t->subject) {
+		t->head = make_layout(r, r->sz->heading, 1, BODY_W);
+		pango_layout_set_text(t->head, t->subject, -1);
+		top += layout_height(t->head) + r->sz->body;
+	}
+	if (build_paras(r, t->body) != 0 || paginate(r, top) != 0) {
+		snprintf(err, errlen, "out of memory laying out the letter");
+		return -1;
+	}
+	if (letter_format_date(l->date ? l->date : time(NULL), l->locale, t->date,
+			       sizeof(t->date)) != 0)
+		t->date[0] = '\0';
+	t->nsender =
+	    letter_split_sender(t->sender, t->sbuf, sizeof(t->sbuf), t->slines, SENDER_MAX);
+	return 0;
+}
+
 static int render(const struct letter *l, cairo_surface_t *surf, int *pages, char *err,
 		  size_t errlen)
 {
 	struct render r = {0};
-	char *name = clean_text(l->name), *addr = clean_text(l->address);
-	char *sender = clean_text(l->sender), *ref = clean_text(l->reference);
-	char *subject = clean_text(l->subject), *body = clean_text(l->body);
-	char date[64], line[320], sbuf[1024];
-	const char *slines[SENDER_MAX];
-	int nsender, rc = -1;
-	double y, top;
-	PangoLayout *head = NULL;
+	struct letter_text t = {
+	    .name = clean_text(l->name),
+	    .addr = clean_text(l->address),
+	    .sender = clean_text(l->sender),
+	    .ref = clean_text(l->reference),
+	    .subject = clean_text(l->subject),
+	    .body = clean_text(l->body),
+	};
+	int rc = -1;
 	cairo_status_t cst;
 
 	r.sz = l->large_print ? &size_large : &size_normal;
 	r.family = l->font && *l->font ? l->font : LETTER_FONT;
 	r.welsh = letter_is_welsh(l->locale);
-	if (cairo_surface_status(surf) != CAIRO_STATUS_SUCCESS) {
-		snprintf(err, errlen, "PDF surface: %s",
-			 cairo_status_to_string(cairo_surface_status(surf)));
+	if (render_setup(&r, &t, l, surf, err, errlen) != 0)
 		goto fail;
-	}
-	r.cr = cairo_create(surf);
-	r.pctx = pango_cairo_create_context(r.cr);
-	/* vector output: keep the font's own advances (pango rounds them to
-	 * whole points by default, which opens gaps extractors read as spaces) */
-	pango_context_set_round_glyph_positions(r.pctx, FALSE);
-	/* blocks that turn auto_dir off (window, sender) read left to right */
-	pango_context_set_base_dir(r.pctx, PANGO_DIRECTION_LTR);
-
-	/* heading and body first: the page count goes on every page */
-	top = HEAD_Y;
-	if (*subject) {
-		head = make_layout(&r, r.sz->heading, 1, BODY_W);
-		pango_layout_set_text(head, subject, -1);
-		top += layout_height(head) + r.sz->body;
-	}
-	if (build_paras(&r, body) != 0 || paginate(&r, top) != 0) {
-		snprintf(err, errlen, "out of memory laying out the letter");
-		goto fail;
-	}
-	if (letter_format_date(l->date ? l->date : time(NULL), l->locale, date, sizeof(date)) != 0)
-		date[0] = '\0';
-	nsender = letter_split_sender(sender, sbuf, sizeof(sbuf), slines, SENDER_MAX);
-
-	for (int page = 0; page < r.pages; page++) {
-		cairo_set_source_rgb(r.cr, 0, 0, 0);
-		if (page == 0) {
-			y = SENDER_Y;
-			for (int i = 0; i < nsender; i++)
-				y = draw_right(&r, slines[i], r.sz->small, i == 0, y);
-			y += r.sz->small;
-			y = draw_right(&r, date, r.sz->small, 0, y);
-			if (*ref) {
-				snprintf(line, sizeof(line), "%s: %s",
-					 r.welsh ? "Ein cyfeirnod" : "Our reference", ref);
-				draw_right(&r, line, r.sz->small, 0, y);
-			}
-			draw_address(&r, name, addr);
-			if (head)
-				draw_at(r.cr, head, BODY_X, HEAD_Y);
-			draw_fold_marks(r.cr);
-		} else if (*ref) {
-			snprintf(line, sizeof(line), "%s: %s",
-				 r.welsh ? "Ein cyfeirnod" : "Our reference", ref);
-			draw_right(&r, line, r.sz->small, 0, MM(12.0));
-		}
-		for (size_t i = 0; i < r.nlines; i++) {
-			const struct placed *pl = &r.lines[i];
-			if (pl->page != page)
-				continue;
-			show_line(r.cr, pango_layout_get_line_readonly(pl->layout, pl->line),
-				  pango_layout_get_text(pl->layout), pl->x, pl->base);
-		}
-		draw_footer(&r, page);
-		cairo_show_page(r.cr);
-	}
+	for (int page = 0; page < r.pages; page++)
+		draw_page(&r, &t, page);
 	cst = cairo_status(r.cr);
 	if (cst == CAIRO_STATUS_SUCCESS) {
 		cairo_surface_finish(surf);
@@ -762,8 +812,6 @@ static int render(const struct letter *l, cairo_surface_t *surf, int *pages, cha
 		*pages = r.pages;
 	rc = 0;
 fail:
-	if (head)
-		g_object_unref(head);
 	for (size_t i = 0; i < r.nparas; i++)
 		g_object_unref(r.paras[i]);
 	free(r.paras);
@@ -772,12 +820,7 @@ fail:
 		g_object_unref(r.pctx);
 	if (r.cr)
 		cairo_destroy(r.cr);
-	g_free(name);
-	g_free(addr);
-	g_free(sender);
-	g_free(ref);
-	g_free(subject);
-	g_free(body);
+	text_free(&t);
 	return rc;
 }
 

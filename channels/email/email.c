@@ -29,7 +29,7 @@
  *
  * TCP_NODELAY. libesmtp writes through a 2 KiB buffer on a socket without
  * TCP_NODELAY, so the last piece of a 2 KB message waits for the ACK of the
- * previous piece, which the relay delays (~40 ms): about 23 messages/s.
+ * previous piece, which the relay delays (~40 ms).
  * libesmtp 1.1.0 neither exposes its socket nor accepts one from us
  * (smtp_set_server() takes host:port; no descriptor getter; only the
  * STARTTLS SSL_CTX is ours to supply, which would cover TLS sessions only).
@@ -43,9 +43,7 @@
  * not found, a warning says throughput will be limited. Rejected: patching
  * or copying libesmtp, interposing connect() (process-wide, and invisible
  * to a library loaded with RTLD_LOCAL), or asking operators for system-wide
- * TCP settings. Measured on a 2-vCPU host into smtp-sink with a ~2 KB
- * message: 22 msg/s in one session (89/s in four) without it, over 5,000/s
- * with it (tests/bench/b_email.sh).
+ * TCP settings. (What it changed, measured: tests/bench/README.md.)
  *
  * SIGPIPE: libesmtp write()s to its socket; a relay that hangs up would
  * raise SIGPIPE and kill the daemon. Workers are created with SIGPIPE
@@ -254,17 +252,12 @@ static int email_conf_relay(const struct herald_host *h, struct email_conf *c)
 	return 0;
 }
 
-static int email_conf_read(const struct herald_host *h, struct email_conf *c)
+/* from and reply_to. */
+static int email_conf_addrs(const struct herald_host *h, struct email_conf *c)
 {
-	const char *v;
+	const char *v = conf_str(h, "from");
 	char name[256];
-	long n;
 
-	memset(c, 0, sizeof(*c));
-	if (email_conf_relay(h, c) != 0)
-		return -1;
-
-	v = conf_str(h, "from");
 	if (!v || email_parse_mailbox(v, c->from_name, sizeof(c->from_name), c->from_addr,
 				      sizeof(c->from_addr)) != 0) {
 		h->log(h->ctx, HERALD_LOG_ERR,
@@ -278,8 +271,15 @@ static int email_conf_read(const struct herald_host *h, struct email_conf *c)
 		h->log(h->ctx, HERALD_LOG_ERR, "email: reply_to = %s: not an address", v);
 		return -1;
 	}
+	return 0;
+}
 
-	v = conf_str(h, "starttls");
+/* starttls, username and password (after the relay: plain AUTH only over
+ * TLS or to a loopback relay). */
+static int email_conf_security(const struct herald_host *h, struct email_conf *c)
+{
+	const char *v = conf_str(h, "starttls");
+
 	if (!v || strcmp(v, "opportunistic") == 0) {
 		c->starttls = Starttls_ENABLED;
 	} else if (strcmp(v, "no") == 0) {
@@ -308,6 +308,13 @@ static int email_conf_read(const struct herald_host *h, struct email_conf *c)
 		       "email: AUTH without starttls = required: PLAIN and LOGIN are disabled so "
 		       "the password never crosses the network in clear; only challenge-response "
 		       "mechanisms (CRAM-MD5) will be used");
+	return 0;
+}
+
+/* sessions, messages_per_session, timeout, queue. */
+static int email_conf_limits(const struct herald_host *h, struct email_conf *c)
+{
+	long n;
 
 	if (conf_int(h, "sessions", 1, 64, 4, &n) != 0)
 		return -1;
@@ -321,8 +328,14 @@ static int email_conf_read(const struct herald_host *h, struct email_conf *c)
 	if (conf_int(h, "queue", 1, 1000000, 10000, &n) != 0)
 		return -1;
 	c->queue = (int)n;
+	return 0;
+}
 
-	v = conf_str(h, "domain");
+/* domain (after from: its default), helo, list_unsubscribe. */
+static int email_conf_names(const struct herald_host *h, struct email_conf *c)
+{
+	const char *v = conf_str(h, "domain");
+
 	if (!v)
 		v = strchr(c->from_addr, '@') + 1;
 	if (!domain_ok(v)) {
@@ -353,6 +366,17 @@ static int email_conf_read(const struct herald_host *h, struct email_conf *c)
 		}
 		snprintf(c->list_unsub, sizeof(c->list_unsub), "%s", v);
 	}
+	return 0;
+}
+
+/* [channel.email], in the order its errors were always reported. */
+static int email_conf_read(const struct herald_host *h, struct email_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (email_conf_relay(h, c) != 0 || email_conf_addrs(h, c) != 0 ||
+	    email_conf_security(h, c) != 0 || email_conf_limits(h, c) != 0 ||
+	    email_conf_names(h, c) != 0)
+		return -1;
 	return 0;
 }
 

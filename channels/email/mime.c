@@ -20,6 +20,8 @@
  */
 #include "mime.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -332,30 +334,18 @@ static int q_plain(unsigned char c)
 	       c == '!' || c == '*' || c == '+' || c == '-' || c == '/' || c == ' ';
 }
 
-static const char hexd[] = "0123456789ABCDEF";
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/* One byte as two upper-case hex digits at o (OpenSSL's; o[2] gets a NUL,
+ * which every caller has room for and then overwrites or keeps). */
+static char *hex_byte(char *o, unsigned char c)
+{
+	OPENSSL_buf2hexstr_ex(o, 3, NULL, &c, 1, '\0');
+	return o + 2;
+}
 
+/* Base64 length of n bytes (EVP_EncodeBlock pads to whole quads). */
 static size_t b64_len(size_t n)
 {
 	return (n + 2) / 3 * 4;
-}
-
-static size_t b64_enc(char *out, const unsigned char *in, size_t n)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)in[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= in[i + 2];
-		out[o++] = b64[(v >> 18) & 63];
-		out[o++] = b64[(v >> 12) & 63];
-		out[o++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < n ? b64[v & 63] : '=';
-	}
-	return o;
 }
 
 /* s is cleaned UTF-8: write it as encoded-words. */
@@ -396,7 +386,7 @@ static void fold_encoded(struct fold *f, const char *s)
 		memcpy(w, use_b ? "=?UTF-8?B?" : "=?UTF-8?Q?", 10);
 		wl = 10;
 		if (use_b) {
-			wl += b64_enc(w + wl, p, take);
+			wl += (size_t)EVP_EncodeBlock((unsigned char *)w + wl, p, (int)take);
 		} else {
 			for (size_t j = 0; j < take; j++) {
 				if (p[j] == ' ') {
@@ -405,8 +395,7 @@ static void fold_encoded(struct fold *f, const char *s)
 					w[wl++] = (char)p[j];
 				} else {
 					w[wl++] = '=';
-					w[wl++] = hexd[p[j] >> 4];
-					w[wl++] = hexd[p[j] & 15];
+					wl += (size_t)(hex_byte(w + wl, p[j]) - (w + wl));
 				}
 			}
 		}
@@ -537,9 +526,7 @@ static int qp_lit8(const unsigned char *p)
 static char *qp_hex(char *o, unsigned char c)
 {
 	o[0] = '=';
-	o[1] = hexd[c >> 4];
-	o[2] = hexd[c & 15];
-	return o + 3;
+	return hex_byte(o + 1, c);
 }
 
 /* Quoted-printable, written straight into the buffer (this is the hot
@@ -551,9 +538,12 @@ void mime_qp(struct mbuf *b, const char *text)
 
 	for (;;) {
 		size_t n = strcspn((const char *)p, "\r\n"), col = 0, i = 0;
-		/* Worst case per input byte: 9 output bytes (=EF=BF=BD), plus a
-		 * soft break (3) per 24 input bytes, plus the line end. */
-		char *o = mbuf_room(b, n * 9 + n / 24 * 3 + 8);
+		/* Worst case: 9 output bytes per input byte (an invalid byte is
+		 * =EF=BF=BD), and a soft break (3) per 8 input bytes: a break
+		 * comes only when the line holds more than 75 - 9 = 66 bytes, at
+		 * most 9 per input byte, so at least 8 input bytes apart (a line
+		 * of invalid bytes: 8 per line). Plus the line end. */
+		char *o = mbuf_room(b, n * 9 + (n / 8 + 1) * 3 + 8);
 
 		if (!o)
 			return;
@@ -674,8 +664,7 @@ void mime_msgid_local(const char *event_id, char *out, size_t outlen)
 			if (o + 3 >= outlen)
 				break;
 			out[o++] = '=';
-			out[o++] = hexd[c >> 4];
-			out[o++] = hexd[c & 15];
+			o += (size_t)(hex_byte(out + o, c) - (out + o));
 		}
 	}
 	out[o] = '\0';
@@ -683,6 +672,7 @@ void mime_msgid_local(const char *event_id, char *out, size_t outlen)
 
 /* ---- the message ------------------------------------------------------- */
 
+#ifndef HERALD_EMAIL_GMIME /* else mime_gmime.c's, for the bench */
 static void part_headers(struct mbuf *b, const char *type)
 {
 	mbuf_adds(b, "Content-Type: ");
@@ -740,6 +730,7 @@ int mime_build(const struct mime_msg *m, struct mbuf *out, char *msgid, size_t m
 	}
 	return out->err ? -1 : 0;
 }
+#endif
 
 /* ---- SMTP replies ------------------------------------------------------ */
 

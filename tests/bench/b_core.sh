@@ -27,6 +27,15 @@
 #   CORE_REDIS (tcp: heraldd and redis-benchmark reach Redis on 127.0.0.1;
 #               socket: both over its Unix socket, [redis] socket)
 #   CORE_PERF=1: perf record heraldd and redis-server during the run (data in $T, kept)
+#   CORE_COMPARE (1 when $BIN/heraldd-nojsonfast exists, which make bench
+#                builds): each round also runs heraldd-nojsonfast (events
+#                parsed by jansson alone, no lib/jsonfast.c) on its own
+#                fresh redis-server, the two in alternating order (A B, B A,
+#                ...); the median of each and their ratio (heraldd over
+#                heraldd-nojsonfast, and the median of the rounds' own
+#                ratios) are printed and written as core_nojsonfast_* and
+#                core_jsonfast_gain*. The rule (issue #11): jsonfast.c stays
+#                only if it gives >= 10 % on the core median.
 set -u
 HERALD_BUILD=${HERALD_BUILD:-$(pwd)/build}
 HERALD_SRC=${HERALD_SRC:-$(pwd)}
@@ -95,7 +104,7 @@ core_round() {
 batch = $BATCH
 "
 	[ "$RMODE" = socket ] && sed -i "s|^port = $REDIS_PORT\$|&\nsocket = $REDIS_SOCK|" "$T/herald.conf"
-	start_heraldd
+	HERALDD_BIN=$2 start_heraldd
 	if [ "${CORE_PERF:-0}" = 1 ] && [ "$R" = 1 ]; then
 		perf record -e cpu-clock --call-graph dwarf,16384 -F 1000 -o "$T/perf.data" -p "$HERALDD_PID" >"$T/perf.out" 2>&1 &
 		PERF_PID=$!
@@ -159,18 +168,31 @@ batch = $BATCH
 			printf "busy_us=%.0f\nsteal_us=%.0f\n", ($3 - $1) / hz * 1e6 / n, ($4 - $2) / hz * 1e6 / n }'
 	} >"$T/round.$R"
 	f() { kv "$1" "$T/round.$R"; }
-	echo "core round $R: $(f events_per_s) events/s end to end (ingest $(f ingest_per_s)/s)," \
+	echo "core round $R ($(basename "$2")): $(f events_per_s) events/s end to end (ingest $(f ingest_per_s)/s)," \
 		"p50 $(f p50_ms) ms, p99 $(f p99_ms) ms; CPU per event: heraldd $(f hd_us) us," \
 		"redis $(f rd_us) us, loadgen $(f lg_us) us, follower $(f fw_us) us;" \
 		"machine busy $(f busy_us) us, steal $(f steal_us) us"
 }
 
 ROUNDS=${CORE_ROUNDS:-3}
+NOJF=$BIN/heraldd-nojsonfast
+COMPARE=${CORE_COMPARE:-$([ -x "$NOJF" ] && echo 1 || echo 0)}
+[ "$COMPARE" = 0 ] || [ -x "$NOJF" ] || fail "CORE_COMPARE=1 needs $NOJF (make bench builds it)"
 echo "heraldd: $N events, window $W, $C citizens (preference file), [queue] batch $BATCH," \
-	"$ROUNDS rounds, each on a fresh redis-server and heraldd"
+	"$ROUNDS rounds, each on a fresh redis-server and heraldd" \
+	"$([ "$COMPARE" = 1 ] && echo "(and as many of heraldd-nojsonfast, alternating)")"
+# Runs are numbered 1, 2, ...: $T/round.K. A_RUNS lists heraldd's, B_RUNS
+# heraldd-nojsonfast's (round r: A then B when r is odd, B then A when even).
+A_RUNS="" B_RUNS="" k=0
 r=1
 while [ $r -le "$ROUNDS" ]; do
-	core_round $r
+	if [ "$COMPARE" = 1 ] && [ $((r % 2)) = 0 ]; then
+		k=$((k + 1)) && core_round $k "$NOJF" && B_RUNS="$B_RUNS $k"
+	fi
+	k=$((k + 1)) && core_round $k "$BIN/heraldd" && A_RUNS="$A_RUNS $k"
+	if [ "$COMPARE" = 1 ] && [ $((r % 2)) = 1 ]; then
+		k=$((k + 1)) && core_round $k "$NOJF" && B_RUNS="$B_RUNS $k"
+	fi
 	r=$((r + 1))
 done
 if [ "$RMODE" = socket ]; then
@@ -185,9 +207,9 @@ echo "redis: $(redis-server --version | cut -d' ' -f3) on $RWHERE," \
 # The best round counts, as in the email and SMS benches: this box is
 # shared, and the best round is the one its neighbours disturbed least.
 # Every round is printed above and the median is reported beside it.
-best=$(for r in $(seq 1 "$ROUNDS"); do echo "$(kv events_per_s "$T/round.$r") $r"; done | sort -n | tail -n 1 | cut -d' ' -f2)
-median_per_s=$(for r in $(seq 1 "$ROUNDS"); do kv events_per_s "$T/round.$r"; done | sort -n |
-	awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+best=$(for r in $A_RUNS; do echo "$(kv events_per_s "$T/round.$r") $r"; done | sort -n | tail -n 1 | cut -d' ' -f2)
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median_per_s=$(for r in $A_RUNS; do kv events_per_s "$T/round.$r"; done | median)
 B="$T/round.$best"
 events_per_s=$(kv events_per_s "$B")
 ingest_per_s=$(kv ingest_per_s "$B")
@@ -198,7 +220,7 @@ hd_us=$(kv hd_us "$B")
 rd_us=$(kv rd_us "$B")
 lg_us=$(kv lg_us "$B")
 fw_us=$(kv fw_us "$B")
-peak_rss_kb=$(for r in $(seq 1 "$ROUNDS"); do kv rss_kb "$T/round.$r"; done | sort -n | tail -n 1)
+peak_rss_kb=$(for r in $A_RUNS; do kv rss_kb "$T/round.$r"; done | sort -n | tail -n 1)
 cat "$T/hash.$best"
 echo "redis commands per event in round $best (calls, server time):"
 awk -F'[:=,]' -v n="$N" '/^cmdstat_/ && ($3 / n >= 0.01 || $5 / n >= 0.05) {
@@ -250,6 +272,36 @@ echo "core: ceilings: ZMQ round trip (window $W) $zmq_per_s/s," \
 	"redis XADD -P 64 $xadd_per_s/s, redis HGETALL -P 64 $hgetall_per_s/s"
 echo "core: ratio events_per_s / ceiling: ZMQ $r_zmq, XADD $r_xadd, HGETALL $r_hgetall"
 
+# heraldd against heraldd-nojsonfast, same run: medians, their ratio, and
+# the median of each round's own ratio (the two runs of a round are seconds
+# apart, under the same neighbours).
+JF_JSON=""
+if [ "$COMPARE" = 1 ]; then
+	nojf_median=$(for r in $B_RUNS; do kv events_per_s "$T/round.$r"; done | median)
+	nojf_best=$(for r in $B_RUNS; do kv events_per_s "$T/round.$r"; done | sort -n | tail -n 1)
+	set -- $B_RUNS
+	pair_ratios=$(for a in $A_RUNS; do
+		ratio "$(kv events_per_s "$T/round.$a")" "$(kv events_per_s "$T/round.$1")"
+		echo
+		shift
+	done)
+	gain_pairs=$(echo "$pair_ratios" | sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+	gain=$(ratio "$median_per_s" "$nojf_median")
+	# heraldd's own CPU per event, the figure the quick parser should move
+	# (less disturbed by neighbours than the rate)
+	hd_a=$(for r in $A_RUNS; do kv hd_us "$T/round.$r"; done | median)
+	hd_b=$(for r in $B_RUNS; do kv hd_us "$T/round.$r"; done | median)
+	verdict=$(awk -v g="$gain" 'BEGIN { print (g >= 1.10 ? "keep jsonfast.c (>= 1.10)" : "delete jsonfast.c (< 1.10)") }')
+	echo "core: jsonfast: heraldd median $median_per_s, heraldd-nojsonfast median $nojf_median events/s" \
+		"(best $events_per_s against $nojf_best); gain heraldd/nojsonfast: medians $gain," \
+		"median of the rounds' own ratios $gain_pairs ($(echo $pair_ratios)) -> $verdict;" \
+		"heraldd CPU per event (medians): $hd_a us with jsonfast.c, $hd_b us without"
+	JF_JSON=", \"core_nojsonfast_median_events_per_s\": $nojf_median,
+ \"core_nojsonfast_best_events_per_s\": $nojf_best, \"core_jsonfast_gain\": $gain,
+ \"core_jsonfast_gain_round_median\": $gain_pairs,
+ \"core_heraldd_cpu_us_median\": $hd_a, \"core_nojsonfast_heraldd_cpu_us_median\": $hd_b"
+fi
+
 cat >"$BENCH_OUT/core.json" <<EOF
 {"events_per_s": $events_per_s, "p50_ms": $p50_ms, "p99_ms": $p99_ms,
  "peak_rss_kb": $peak_rss_kb, "zmq_roundtrip_per_s": $zmq_per_s,
@@ -258,7 +310,7 @@ cat >"$BENCH_OUT/core.json" <<EOF
  "events_per_redis_hgetall": $r_hgetall, "core_ingest_accepted_per_s": $ingest_per_s,
  "core_heraldd_cpu_us_per_event": $hd_us, "core_redis_cpu_us_per_event": $rd_us,
  "core_events": $N, "core_window": $W, "core_batch": $BATCH,
- "core_rounds": $ROUNDS, "core_median_events_per_s": $median_per_s}
+ "core_rounds": $ROUNDS, "core_median_events_per_s": $median_per_s$JF_JSON}
 EOF
 python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$BENCH_OUT/core.json" ||
 	fail "core.json is not valid JSON"

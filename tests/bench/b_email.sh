@@ -34,6 +34,14 @@
 # (smtp-source/plugin/esmtploop). N is 20000
 # (was 10000) so a round lasts 2-3 s and one burst weighs less.
 #
+# GMime: when $BIN/tests/bench/email-gmime.so exists (make bench builds
+# it: the same plugin composing with GMime 3, channels/email/mime_gmime.c),
+# each round also runs it through chanrun right after the plugin, and its
+# own ratio to smtp-source and to the plugin are printed; the medians of
+# those go to email_gmime_* in email.json. Issue #11's rule: GMime
+# composes the email unless it costs more than 10 % of the email figure
+# (email_gmime_per_plugin_round_median < 0.90).
+#
 #   EMAIL_BENCH_N (20000)  EMAIL_BENCH_SESSIONS (4)  EMAIL_BENCH_ROUNDS (7, as the SMS bench)
 #   EMAIL_BENCH_PER_SESSION (100: messages per session, plugin and esmtploop)
 set -u
@@ -108,6 +116,8 @@ steal() { awk '/^cpu / { print $9 }' /proc/stat; }
 best_src=0
 best_plugin=0
 best_lib=0
+best_gm=0
+GMIME_SO=$BIN/tests/bench/email-gmime.so
 r=1
 while [ $r -le "$ROUNDS" ]; do
 	s0=$(steal)
@@ -136,10 +146,25 @@ while [ $r -le "$ROUNDS" ]; do
 		exit 1
 	fi
 	lib=$(sed -n 's/^esmtploop: .* = \([0-9.]*\)\/s$/\1/p' "$T/esmtploop.out")
+	gm="" gm_txt=""
+	if [ -f "$GMIME_SO" ]; then
+		if ! "$BIN/tests/bench/chanrun" -t 60 -n "$N" "$GMIME_SO" "$T/email.ini" \
+			"$T/msg.jsonl" >"$T/chanrun-gm.out" 2>"$T/chanrun-gm.err"; then
+			echo "b_email: chanrun (email-gmime.so) failed:"
+			tail -n 5 "$T/chanrun-gm.out" "$T/chanrun-gm.err"
+			exit 1
+		fi
+		gm=$(sed -n 's/^chanrun: .* = \([0-9.]*\)\/s$/\1/p' "$T/chanrun-gm.out")
+		rg=$(awk -v a="$gm" -v b="$src" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+		rgp=$(awk -v a="$gm" -v b="$plugin" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')
+		echo "$rg $rgp" >>"$T/gm_ratios"
+		best_gm=$(awk -v a="$best_gm" -v b="$gm" 'BEGIN { print (b > a ? b : a) }')
+		gm_txt="; GMime plugin $gm msg/s, GMime/smtp-source $rg, GMime/plugin $rgp"
+	fi
 	st="$((s1 - s0))/$((s2 - s1))/$(($(steal) - s2))"
 	rr=$(awk -v a="$plugin" -v b="$src" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 	rl=$(awk -v a="$plugin" -v b="$lib" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
-	echo "email round $r: smtp-source $src msg/s, email plugin $plugin msg/s, bare libesmtp $lib msg/s; plugin/smtp-source $rr, plugin/libesmtp $rl ($S sessions, $N messages, $M per session; steal $st ticks)"
+	echo "email round $r: smtp-source $src msg/s, email plugin $plugin msg/s, bare libesmtp $lib msg/s; plugin/smtp-source $rr, plugin/libesmtp $rl ($S sessions, $N messages, $M per session; steal $st ticks)$gm_txt"
 	echo "$rr $rl" >>"$T/ratios"
 	best_src=$(awk -v a="$best_src" -v b="$src" 'BEGIN { print (b > a ? b : a) }')
 	best_plugin=$(awk -v a="$best_plugin" -v b="$plugin" 'BEGIN { print (b > a ? b : a) }')
@@ -169,6 +194,16 @@ med_lib=$(cut -d' ' -f2 "$T/ratios" | med)
 verdict=$(awk -v r="$med_src" 'BEGIN { print (r >= 0.8 ? "target met" : "BELOW TARGET") }')
 echo "email: median of the $ROUNDS rounds' own ratios: plugin/smtp-source $med_src (target >= 0.80: $verdict), plugin/libesmtp $med_lib (1.00: Herald costs nothing on top of libesmtp)"
 echo "email: ratios of the best rounds: plugin/smtp-source $ratio, plugin/libesmtp $rlib, libesmtp/smtp-source $rsrc (libesmtp alone)"
+GM_JSON=""
+if [ -f "$T/gm_ratios" ]; then
+	med_gm=$(cut -d' ' -f1 "$T/gm_ratios" | med)
+	med_gmp=$(cut -d' ' -f2 "$T/gm_ratios" | sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.3f\n", v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+	gverdict=$(awk -v r="$med_gmp" 'BEGIN { print (r >= 0.90 ? "GMime costs <= 10 %: compose with GMime" : "GMime costs > 10 %: keep mime.c") }')
+	echo "email: GMime composer: best $best_gm msg/s; medians of the rounds' own ratios: GMime/smtp-source $med_gm (plugin $med_src), GMime/plugin $med_gmp -> $gverdict"
+	GM_JSON=", \"email_gmime_per_s\": $best_gm, \"email_gmime_ratio_round_median\": $med_gm, \"email_gmime_per_plugin_round_median\": $med_gmp"
+fi
 mkdir -p "$BENCH_OUT"
-printf '{"email_per_s": %s, "email_ceiling_per_s": %s, "email_libesmtp_per_s": %s, "email_ratio_round_median": %s}\n' \
-	"$best_plugin" "$best_src" "$best_lib" "$med_src" >"$BENCH_OUT/email.json"
+printf '{"email_per_s": %s, "email_ceiling_per_s": %s, "email_libesmtp_per_s": %s, "email_ratio_round_median": %s%s}\n' \
+	"$best_plugin" "$best_src" "$best_lib" "$med_src" "$GM_JSON" >"$BENCH_OUT/email.json"
+python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$BENCH_OUT/email.json" ||
+	{ echo "b_email: email.json is not valid JSON"; exit 1; }

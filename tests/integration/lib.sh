@@ -54,6 +54,8 @@ trap 'exit 130' INT TERM
 
 ok() { NOK=$((NOK + 1)); echo "ok - $*"; }
 not_ok() { NFAIL=$((NFAIL + 1)); echo "not ok - $*"; }
+# skip WHAT: a check that cannot run here (counted as skipped by run.sh)
+skip() { echo "skip - $*"; }
 diag() { echo "# $*"; }
 
 # check "description" command...: ok if the command succeeds.
@@ -207,7 +209,7 @@ CONF
 }
 
 start_heraldd() {
-	"$BIN/heraldd" -c "$T/herald.conf" ${HERALDD_ARGS:-} >>"$T/heraldd.out" 2>&1 &
+	"${HERALDD_BIN:-$BIN/heraldd}" -c "$T/herald.conf" ${HERALDD_ARGS:-} >>"$T/heraldd.out" 2>&1 &
 	HERALDD_PID=$!
 	track_pid $HERALDD_PID
 	if ! wait_for 20 grep -q "heraldd\[$HERALDD_PID\]: info: heraldd: ready" "$T/heraldd.out"; then

@@ -145,6 +145,28 @@ static void test_log_line(void **state)
 	json_decref(rec);
 }
 
+/* The JSON record escapes control characters as \u00XX (OpenSSL's hex
+ * digits) and reads back as the same text. */
+static void test_log_json_controls(void **state)
+{
+	struct dlog_rec r = {.ts = "2026-11-22T09:00:00.000Z",
+			     .event_id = "dvla-1",
+			     .status = "sent",
+			     .reason = "a\x01"
+				       "b\x1f\"\\\r\nz"};
+	char buf[1024];
+	json_error_t je;
+	json_t *j;
+	size_t n = dlog_rec_json(&r, buf, sizeof(buf));
+
+	assert_true(n > 0 && n < sizeof(buf));
+	assert_non_null(strstr(buf, "a\\u0001b\\u001F\\\"\\\\\\u000D\\u000Az"));
+	j = json_loadb(buf, n, 0, &je);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "reason")), r.reason);
+	json_decref(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -152,6 +174,7 @@ int main(void)
 	    cmocka_unit_test(test_plan_channel),
 	    cmocka_unit_test(test_reference),
 	    cmocka_unit_test(test_log_line),
+	    cmocka_unit_test(test_log_json_controls),
 	};
 	return cmocka_run_group_tests_name("resolve", tests, setup, NULL);
 }

@@ -149,6 +149,35 @@ static void test_tz(void **state)
 	assert_int_equal(tz_offset("Mars/Olympus_Mons", 0, &off), -1);
 	assert_int_equal(tz_offset("../../etc/passwd", 0, &off), -1);
 	assert_int_equal(tz_offset("/etc/passwd", 0, &off), -1);
+	/* an unknown zone stays unknown when asked again (kept as such) */
+	assert_int_equal(tz_offset("Mars/Olympus_Mons", 0, &off), -1);
+	/* a POSIX TZ string is no zone name */
+	assert_int_equal(tz_offset("EST5EDT4", 0, &off), -1);
+}
+
+/* Past the zone file's last transition (Debian's files stop in 2037, or
+ * earlier for "slim" ones) the footer rule applies: summer time goes on.
+ * Read against the system's tzdata. */
+static void test_tz_footer_rule(void **state)
+{
+	int32_t off;
+
+	/* 2040-07-01T12:00Z: BST; 2040-12-01T12:00Z: GMT */
+	assert_int_equal(tz_offset("Europe/London", 2224756800, &off), 0);
+	assert_int_equal(off, 3600);
+	assert_int_equal(tz_offset("Europe/London", 2237976000, &off), 0);
+	assert_int_equal(off, 0);
+	/* 2045-07-01T12:00Z: EDT */
+	assert_int_equal(tz_offset("America/New_York", 2382523200, &off), 0);
+	assert_int_equal(off, -14400);
+	/* 2037-10-25, the change back at 01:00Z: BST just before, GMT after */
+	assert_int_equal(tz_offset("Europe/London", 2140043400, &off), 0);
+	assert_int_equal(off, 3600);
+	assert_int_equal(tz_offset("Europe/London", 2140047000, &off), 0);
+	assert_int_equal(off, 0);
+	/* the same zone again: the kept one answers alike */
+	assert_int_equal(tz_offset("Europe/London", 2224756800, &off), 0);
+	assert_int_equal(off, 3600);
 }
 
 static void test_quiet_hours(void **state)
@@ -269,10 +298,11 @@ static void test_msgrec(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_mask),	cmocka_unit_test(test_utf8),
-	    cmocka_unit_test(test_rfc3339),	cmocka_unit_test(test_idmap),
-	    cmocka_unit_test(test_conf),	cmocka_unit_test(test_tz),
-	    cmocka_unit_test(test_quiet_hours), cmocka_unit_test(test_msgrec),
+	    cmocka_unit_test(test_mask),	   cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_rfc3339),	   cmocka_unit_test(test_idmap),
+	    cmocka_unit_test(test_conf),	   cmocka_unit_test(test_tz),
+	    cmocka_unit_test(test_tz_footer_rule), cmocka_unit_test(test_quiet_hours),
+	    cmocka_unit_test(test_msgrec),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
