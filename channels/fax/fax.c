@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "chanq.h"
+#include "e164.h"
 #include "fax.h"
 #include "letter.h"
 
@@ -358,11 +359,11 @@ static int fax_submit(void *state, const struct herald_msg *m)
 	struct fax_state *st = state;
 	struct fax_job *j;
 	struct letter l;
-	char number[20];
 
-	if (fax_e164(m->to, number, sizeof(number)) != 0)
+	if (!e164_valid(m->to))
 		return resq_pushf(st->results, m->msg_id, HERALD_PERMANENT, HERALD_RF_BAD_ADDRESS,
-				  NULL, NULL, "not an E.164 fax number (+ and 8..15 digits)") == 0
+				  NULL, NULL,
+				  "not an E.164 fax number (+ and 8..15 digits, no spaces)") == 0
 			   ? 0
 			   : -1;
 	letter_from_msg(&l, m, NULL);
@@ -371,7 +372,7 @@ static int fax_submit(void *state, const struct herald_msg *m)
 		return -1;
 	j->msg_id = m->msg_id;
 	j->attempt = m->attempt;
-	snprintf(j->number, sizeof(j->number), "%s", number);
+	snprintf(j->number, sizeof(j->number), "%s", m->to);
 	fax_make_ref(m->event_id, m->attempt, j->ref, sizeof(j->ref));
 	/* a fax needs no window address; print the postal one when known */
 	l.address = letter_meta(m->meta, "citizen.address");

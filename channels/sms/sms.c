@@ -36,6 +36,7 @@
 #include <time.h>
 
 #include "chanq.h"
+#include "e164.h"
 #include "gsm.h"
 #include "smsreq.h"
 
@@ -443,7 +444,7 @@ static int sms_submit(void *state, const struct herald_msg *m)
 		return -1;
 	sms_make_ref(m->event_id, m->attempt, ref, sizeof(ref));
 	st->host->mask(st->host->ctx, m->to ? m->to : "", masked, sizeof(masked));
-	if (!sms_e164_valid(m->to))
+	if (!e164_valid(m->to))
 		return sms_fail_now(st, m, ref, HERALD_RF_BAD_ADDRESS, masked,
 				    "not an E.164 number (+ and 8..15 digits)");
 	if (gsm_analyse(text, strlen(text), &gi) != 0)

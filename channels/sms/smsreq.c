@@ -10,6 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "e164.h"
+#include "fnv.h"
+#include "num.h"
+
 /* ---- a small growable string ------------------------------------------- */
 
 struct sbuf {
@@ -296,18 +300,6 @@ int sms_conf_load(struct sms_conf *c, sms_conf_lookup get, void *ctx, char *err,
 
 /* ---- numbers and references ------------------------------------------------ */
 
-int sms_e164_valid(const char *to)
-{
-	size_t n = 0;
-
-	if (!to || to[0] != '+' || to[1] < '1' || to[1] > '9')
-		return 0;
-	for (const char *p = to + 1; *p; p++, n++)
-		if (*p < '0' || *p > '9')
-			return 0;
-	return n >= 8 && n <= 15;
-}
-
 static int ref_char(unsigned char c)
 {
 	return isalnum(c) || c == '-' || c == '_';
@@ -318,12 +310,12 @@ void sms_make_ref(const char *event_id, unsigned attempt, char *out, size_t outl
 	char base[96];
 	size_t n = 0;
 	int changed = 0;
-	uint32_t h = 2166136261u; /* FNV-1a of the original id */
+	uint32_t h; /* FNV-1a of the original id */
 
 	if (!event_id)
 		event_id = "";
+	h = fnv1a32(event_id, strlen(event_id));
 	for (const unsigned char *p = (const unsigned char *)event_id; *p; p++) {
-		h = (h ^ *p) * 16777619u;
 		if (n < 80) {
 			base[n++] = ref_char(*p) ? (char)*p : '_';
 			changed |= !ref_char(*p);
