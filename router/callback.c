@@ -5,8 +5,8 @@
  *   [service.dvla]
  *   callback_url = https://dvla.example/herald/status
  *   callback_secret = ...      ; HMAC-SHA256 key, never logged
- *   callback_timeout = 10      ; seconds per request
- *   callback_retry_max = 600   ; longest wait between two tries, seconds
+ *   callback_timeout = 10      ; per request: seconds, or 30s / 5m / 1h
+ *   callback_retry_max = 600   ; longest wait between two tries (same form)
  *   callback_queue = 100000    ; records kept per service; when full the
  *                              ; oldest is dropped (logged)
  *
@@ -39,8 +39,10 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "callback_internal.h"
 #include "log.h"
+#include "num.h"
 #include "text.h"
 
 #define CB_MAX_IN_FLIGHT 16
@@ -168,24 +170,31 @@ static void cb_scan_fn(const char *section, const char *key, const char *value, 
 		sc->n++;
 }
 
-static int cb_get_long(const struct config *cfg, const char *sec, const char *key, long def,
-		       long lo, long hi, long *out, char *err, size_t errlen)
+/* [sec] key as a whole number (unit_ms 0) or a duration (a bare number in
+ * seconds, or 30s / 5m / 2h / 1d; *out in ms), in lo..hi of that unit. */
+static int cb_get_num(const struct config *cfg, const char *sec, const char *key, long def, long lo,
+		      long hi, int64_t unit_ms, long *out, char *err, size_t errlen)
 {
 	const char *v = config_get(cfg, sec, key);
-	char *end;
-	long n;
+	char why[160];
+	int64_t ms;
+	int rc;
 
-	*out = def;
+	*out = unit_ms ? def * unit_ms : def;
 	if (!v)
 		return 0;
-	n = strtol(v, &end, 10);
-	if (end == v || *end || n < lo || n > hi) {
-		snprintf(err, errlen, "%s: [%s] %s = '%s': expected an integer %ld..%ld",
-			 cfg->path ? cfg->path : "config", sec, key, v, lo, hi);
-		return -1;
+	if (unit_ms) {
+		rc = num_parse_duration(v, unit_ms, lo * unit_ms, hi * unit_ms, &ms, why,
+					sizeof(why));
+		if (!rc)
+			*out = (long)ms;
+	} else {
+		rc = num_parse_long(v, lo, hi, out, why, sizeof(why));
 	}
-	*out = n;
-	return 0;
+	if (rc)
+		snprintf(err, errlen, "%s: [%s] %s = '%s': %s", cfg->path ? cfg->path : "config",
+			 sec, key, v, why);
+	return rc;
 }
 
 /* http(s)://host... that libcurl parses; sets the loggable form. */
@@ -271,40 +280,24 @@ static int cb_service_load(struct cb_service *s, const struct config *cfg, const
 		return -1;
 	}
 	if (cb_check_url(s, path, sec, err, errlen) ||
-	    cb_get_long(cfg, sec, "callback_timeout", 10, 1, 3600, &s->timeout_ms, err, errlen) ||
-	    cb_get_long(cfg, sec, "callback_retry_max", 600, 1, 86400, &s->retry_max_ms, err,
-			errlen) ||
-	    cb_get_long(cfg, sec, "callback_queue", 100000, 1, 100000000, &qmax, err, errlen))
+	    cb_get_num(cfg, sec, "callback_timeout", 10, 1, 3600, 1000, &s->timeout_ms, err,
+		       errlen) ||
+	    cb_get_num(cfg, sec, "callback_retry_max", 600, 1, 86400, 1000, &s->retry_max_ms, err,
+		       errlen) ||
+	    cb_get_num(cfg, sec, "callback_queue", 100000, 1, 100000000, 0, &qmax, err, errlen))
 		return -1;
-	s->timeout_ms *= 1000;
-	s->retry_max_ms *= 1000;
 	s->qmax = (size_t)qmax;
 	return 0;
 }
 
 /* ---- sender thread ---------------------------------------------------------- */
 
-static uint64_t cb_rand(struct callbacks *cb)
-{
-	/* xorshift64: jitter only, nothing secret */
-	cb->rng ^= cb->rng << 13;
-	cb->rng ^= cb->rng >> 7;
-	cb->rng ^= cb->rng << 17;
-	return cb->rng;
-}
-
 /* Wait before try number failures+1: 1 s doubling, capped at retry_max, less
  * up to a fifth so that services that failed together do not come back in
  * lockstep (the steps still grow: 0.8-1 s, 1.6-2 s, 3.2-4 s ...). */
 static int64_t cb_backoff(struct callbacks *cb, const struct cb_service *s)
 {
-	int64_t base = 1000;
-
-	for (unsigned i = 1; i < s->failures && base < s->retry_max_ms; i++)
-		base *= 2;
-	if (base > s->retry_max_ms)
-		base = s->retry_max_ms;
-	return base - (int64_t)(cb_rand(cb) % (uint64_t)(base / 5 + 1));
+	return backoff_delay_ms(1000, s->retry_max_ms, s->failures, 20, backoff_rand(&cb->rng));
 }
 
 static size_t cb_discard(char *data, size_t size, size_t nmemb, void *arg)

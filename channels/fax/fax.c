@@ -11,7 +11,7 @@
  * number_field = to                 ; form field for the E.164 number
  * file_field = file                 ; form field for the PDF
  * max_in_flight = 8                 ; concurrent uploads
- * timeout = 60                      ; seconds per upload
+ * timeout = 60                      ; per upload: seconds, or 30s / 2m
  * sender = DVLA|Swansea|SA6 7JL     ; letter sender block
  *
  * The upload: <number_field>=<E.164>, <file_field>=<stem>.pdf
@@ -35,6 +35,7 @@
 #include "e164.h"
 #include "fax.h"
 #include "letter.h"
+#include "num.h"
 
 #define FAX_QUEUE_CAP 1024
 #define FAX_BODY_KEEP 512
@@ -64,7 +65,7 @@ struct fax_state {
 	const struct herald_host *host;
 	char url[2048], username[256], password[256];
 	char number_field[64], file_field[64], sender[1024], callback[2048];
-	long max_in_flight, timeout_s;
+	long max_in_flight, timeout_ms;
 	struct jobq *jobs;
 	CURLM *multi;
 	struct curl_slist *headers;
@@ -179,8 +180,9 @@ static void start_job(struct fax_state *st, struct fax_job *j)
 	curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->err);
 	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT, st->timeout_s);
-	curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT, st->timeout_s < 10 ? st->timeout_s : 10L);
+	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, st->timeout_ms);
+	curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS,
+			 st->timeout_ms < 10000 ? st->timeout_ms : 10000L);
 	curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "herald-fax/1");
 	/* no "Expect: 100-continue" round trip for every letter */
@@ -270,21 +272,30 @@ static void *fax_worker(void *arg)
 
 /* ---- plugin ----------------------------------------------------------------- */
 
-static long conf_long(const struct herald_host *h, const char *key, long def, long min, long max)
+/* A whole number (unit_ms 0) or a duration in ms (a bare number in seconds,
+ * or 30s / 5m ...) in lo..hi of that unit; -1 (logged) on anything else. */
+static int conf_num(const struct herald_host *h, const char *key, long def, long lo, long hi,
+		    int64_t unit_ms, long *out)
 {
 	const char *v = h->conf(h->ctx, key);
-	char *end;
-	long n;
+	char why[160];
+	int64_t ms;
+	int rc;
 
+	*out = unit_ms ? def * unit_ms : def;
 	if (!v || !*v)
-		return def;
-	n = strtol(v, &end, 10);
-	if (*end || n < min || n > max) {
-		h->log(h->ctx, HERALD_LOG_WARNING, "fax: %s = %s is not in %ld..%ld, using %ld",
-		       key, v, min, max, def);
-		return def;
+		return 0;
+	if (unit_ms) {
+		rc = num_parse_duration(v, unit_ms, lo * unit_ms, hi * unit_ms, &ms, why,
+					sizeof(why));
+		if (!rc)
+			*out = (long)ms;
+	} else {
+		rc = num_parse_long(v, lo, hi, out, why, sizeof(why));
 	}
-	return n;
+	if (rc)
+		h->log(h->ctx, HERALD_LOG_ERR, "fax: %s = '%s': %s", key, v, why);
+	return rc;
 }
 
 static void conf_str(const struct herald_host *h, const char *key, const char *def, char *out,
@@ -314,8 +325,9 @@ static int fax_open(const struct herald_host *host, void **state)
 	conf_str(host, "number_field", "to", st->number_field, sizeof(st->number_field));
 	conf_str(host, "file_field", "file", st->file_field, sizeof(st->file_field));
 	conf_str(host, "sender", "", st->sender, sizeof(st->sender));
-	st->max_in_flight = conf_long(host, "max_in_flight", 8, 1, 1000);
-	st->timeout_s = conf_long(host, "timeout", 60, 1, 3600);
+	if (conf_num(host, "max_in_flight", 8, 1, 1000, 0, &st->max_in_flight) ||
+	    conf_num(host, "timeout", 60, 1, 3600, 1000, &st->timeout_ms))
+		goto fail;
 	pub = host->conf_section ? host->conf_section(host->ctx, "http", "public_url") : NULL;
 	if (pub && *pub) {
 		size_t n = strlen(pub);
@@ -343,9 +355,11 @@ static int fax_open(const struct herald_host *host, void **state)
 	/* the URL may carry a token in its query: log scheme, host and path only */
 	{
 		const char *q = strchr(st->url, '?');
-		host->log(host->ctx, HERALD_LOG_INFO, "fax: gateway %.*s, %ld in flight, %ld s",
+		char tmo[24];
+		num_format_duration(st->timeout_ms, tmo, sizeof(tmo));
+		host->log(host->ctx, HERALD_LOG_INFO, "fax: gateway %.*s, %ld in flight, %s",
 			  q ? (int)(q - st->url) : (int)strlen(st->url), st->url, st->max_in_flight,
-			  st->timeout_s);
+			  tmo);
 	}
 	*state = st;
 	return 0;

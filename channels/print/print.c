@@ -35,6 +35,7 @@
 
 #include "chanq.h"
 #include "letter.h"
+#include "num.h"
 #include "print.h"
 
 #define PRINT_QUEUE_CAP 1024
@@ -295,10 +296,10 @@ static int parse_server(const char *s, char *host, size_t hostlen, int *port)
 		host[n] = '\0';
 	}
 	if (colon) {
-		char *end;
-		p = strtol(colon + 1, &end, 10);
-		if (*end || p <= 0 || p > 65535)
+		int port_n;
+		if (num_parse_port(colon + 1, &port_n, NULL, 0))
 			return -1;
+		p = port_n;
 	}
 	*port = (int)p;
 	return 0;

@@ -11,7 +11,7 @@
  * from = HERALD
  * max_segments = 6         ; more is a permanent failure
  * max_in_flight = 32       ; concurrent HTTP requests
- * timeout = 10             ; seconds per request
+ * timeout = 10             ; per request: seconds, or 30s / 2m
  *
  * Threads: submit() (router thread) checks the number and the text - an
  * invalid E.164 number, invalid UTF-8, an empty text or too many segments

@@ -174,24 +174,35 @@ static int conf_copy(char *dst, size_t dstlen, const char *v, const char *key, c
 static int conf_uint(const char *v, unsigned def, unsigned lo, unsigned hi, const char *key,
 		     unsigned *out, char *err, size_t errlen)
 {
-	char *end;
-	long n;
+	char why[128];
 
 	if (!v || !*v) {
 		*out = def;
 		return 0;
 	}
-	n = strtol(v, &end, 10);
-	while (*end == ' ')
-		end++;
-	if (*end || end == v || n < (long)lo || n > (long)hi) {
-		snprintf(err, errlen,
-			 "[channel.sms] %s must be a whole number %u..%u (got '%.40s')", key, lo,
-			 hi, v);
-		return -1;
+	if (num_parse_uint(v, lo, hi, out, why, sizeof(why)) == 0)
+		return 0;
+	snprintf(err, errlen, "[channel.sms] %s = '%.40s': %s", key, v, why);
+	return -1;
+}
+
+/* timeout: seconds, or 30s / 2m ...; *out_ms. */
+static int conf_duration(const char *v, long def_s, long lo_s, long hi_s, const char *key,
+			 long *out_ms, char *err, size_t errlen)
+{
+	char why[160];
+	int64_t ms;
+
+	if (!v || !*v) {
+		*out_ms = def_s * 1000;
+		return 0;
 	}
-	*out = (unsigned)n;
-	return 0;
+	if (num_parse_duration(v, 1000, lo_s * 1000, hi_s * 1000, &ms, why, sizeof(why)) == 0) {
+		*out_ms = (long)ms;
+		return 0;
+	}
+	snprintf(err, errlen, "[channel.sms] %s = '%.40s': %s", key, v, why);
+	return -1;
 }
 
 static int is_http_url(const char *u)
@@ -202,7 +213,6 @@ static int is_http_url(const char *u)
 int sms_conf_load(struct sms_conf *c, sms_conf_lookup get, void *ctx, char *err, size_t errlen)
 {
 	const char *v, *user_key = "username", *pass_key = "password";
-	unsigned timeout_s;
 	size_t n;
 
 	memset(c, 0, sizeof(*c));
@@ -276,10 +286,9 @@ int sms_conf_load(struct sms_conf *c, sms_conf_lookup get, void *ctx, char *err,
 		      err, errlen) != 0 ||
 	    conf_uint(get(ctx, NULL, "max_in_flight"), 32, 1, 1024, "max_in_flight",
 		      &c->max_in_flight, err, errlen) != 0 ||
-	    conf_uint(get(ctx, NULL, "timeout"), 10, 1, 600, "timeout", &timeout_s, err, errlen) !=
-		0)
+	    conf_duration(get(ctx, NULL, "timeout"), 10, 1, 600, "timeout", &c->timeout_ms, err,
+			  errlen) != 0)
 		return -1;
-	c->timeout_ms = (long)timeout_s * 1000;
 	v = get(ctx, "http", "public_url");
 	if (v && *v) {
 		if (!is_http_url(v) || strchr(v, '?') || strchr(v, ' ')) {
