@@ -11,6 +11,7 @@
 #include "backoff.h"
 #include "e164.h"
 #include "fnv.h"
+#include "form.h"
 #include "num.h"
 #include "text.h"
 
@@ -275,13 +276,60 @@ static void test_backoff(void **state)
 	}
 }
 
+static void test_form(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} dec[] = {
+	    {"plain", "plain"}, {"a+b", "a b"}, {"%41%42c", "ABc"}, {"%e2%82%ac", "\xe2\x82\xac"},
+	    {"100%", "100%"}, /* lone % stays */
+	    {"%4", "%4"},     /* cut short */
+	    {"%zz", "%zz"},   /* not hex */
+	    {"%2B+%2b", "+ +"}, {"", ""},
+	};
+	struct form f;
+	char buf[64], many[1024];
+	size_t o = 0;
+
+	(void)state;
+	for (size_t i = 0; i < N(dec); i++) {
+		snprintf(buf, sizeof(buf), "%s", dec[i].in);
+		form_url_decode(buf);
+		assert_string_equal(buf, dec[i].out);
+	}
+	assert_int_equal(form_parse(&f, "ref=ev-1.1&status=1&MessageStatus=delivered&flag&"
+					"to=%2B447700900123&ref=second&=empty&sp=a+b"),
+			 0);
+	assert_string_equal(form_get(&f, "ref"), "ev-1.1"); /* the first wins */
+	assert_string_equal(form_get(&f, "status"), "1");
+	assert_string_equal(form_get(&f, "flag"), ""); /* no '=' */
+	assert_string_equal(form_get(&f, "to"), "+447700900123");
+	assert_string_equal(form_get(&f, ""), "empty");
+	assert_string_equal(form_get(&f, "sp"), "a b");
+	assert_null(form_get(&f, "missing"));
+	assert_null(form_get(&f, "Status")); /* names are case-sensitive */
+	form_free(&f);
+	assert_int_equal(form_parse(&f, NULL), 0);
+	assert_int_equal(f.n, 0);
+	form_free(&f);
+	assert_int_equal(form_parse(&f, "&&&"), 0);
+	assert_int_equal(f.n, 0);
+	form_free(&f);
+	/* more fields than FORM_MAX_FIELDS: the rest are ignored */
+	for (int i = 0; i < FORM_MAX_FIELDS + 2; i++)
+		o += (size_t)snprintf(many + o, sizeof(many) - o, "%c=%d&", 'A' + i % 58, i);
+	assert_int_equal(form_parse(&f, many), 0);
+	assert_int_equal(f.n, FORM_MAX_FIELDS);
+	form_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_num_int),	 cmocka_unit_test(test_num_port),
 	    cmocka_unit_test(test_num_duration), cmocka_unit_test(test_utf8_decode),
 	    cmocka_unit_test(test_fnv),		 cmocka_unit_test(test_e164),
-	    cmocka_unit_test(test_backoff),
+	    cmocka_unit_test(test_backoff),	 cmocka_unit_test(test_form),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
