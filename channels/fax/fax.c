@@ -19,11 +19,11 @@
  * receipts/fax when [http] public_url is set.
  *
  * Threads: submit() checks the number and queues a copy; one worker thread
- * renders letters and drives a libcurl multi handle (curl_multi_wakeup tells
- * it new work is there). Outcomes: gateway 2xx -> sent (not final; ref as
- * sent in the form), 4xx -> permanent-failure (408/429 -> temporary),
- * 5xx / timeout / refused -> temporary-failure; not an E.164 number ->
- * permanent-failure, bad address, nothing sent.
+ * renders letters and drives the libcurl multi driver (util/curlmulti.c;
+ * cmulti_wakeup tells it new work is there). Outcomes: gateway 2xx -> sent
+ * (not final; ref as sent in the form), 4xx -> permanent-failure (408/429 ->
+ * temporary), 5xx / timeout / refused -> temporary-failure; not an E.164
+ * number -> permanent-failure, bad address, nothing sent.
  */
 #include <curl/curl.h>
 #include <pthread.h>
@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "chanq.h"
+#include "curlmulti.h"
 #include "e164.h"
 #include "fax.h"
 #include "letter.h"
@@ -51,9 +52,8 @@ struct fax_job {
 
 /* One upload in flight. */
 struct fax_xfer {
-	struct fax_xfer *prev, *next; /* the worker's in-flight list */
+	struct cmulti_xfer cx; /* first: easy handle, in st->http while in flight */
 	struct fax_job *job;
-	CURL *easy;
 	curl_mime *mime;
 	char body[FAX_BODY_KEEP + 1];
 	size_t body_len;
@@ -67,13 +67,11 @@ struct fax_state {
 	char number_field[64], file_field[64], sender[1024], callback[2048];
 	long max_in_flight, timeout_ms;
 	struct jobq *jobs;
-	CURLM *multi;
+	struct cmulti *http; /* at most max_in_flight uploads */
 	struct curl_slist *headers;
-	struct fax_xfer *xfers; /* in flight (worker; close() after join) */
 	pthread_t thread;
-	int started, curl_inited;
+	int started;
 	int stop;
-	int in_flight; /* worker only */
 };
 CHANQ_RESULTS_FIRST(struct fax_state);
 
@@ -111,8 +109,8 @@ static void xfer_free(struct fax_xfer *x)
 {
 	if (!x)
 		return;
-	if (x->easy)
-		curl_easy_cleanup(x->easy);
+	if (x->cx.easy)
+		curl_easy_cleanup(x->cx.easy);
 	curl_mime_free(x->mime);
 	job_free(x->job);
 	free(x);
@@ -122,6 +120,8 @@ static void fax_log_to(struct fax_state *st, const char *number, char *out, size
 {
 	st->host->mask(st->host->ctx, number, out, outlen);
 }
+
+static void finish_xfer(struct cmulti_xfer *cx, CURLcode code);
 
 /* Render the letter and start its upload. The job is consumed. */
 static void start_job(struct fax_state *st, struct fax_job *j)
@@ -146,8 +146,8 @@ static void start_job(struct fax_state *st, struct fax_job *j)
 		goto oom;
 	x->job = j;
 	j = NULL;
-	x->easy = curl_easy_init();
-	x->mime = x->easy ? curl_mime_init(x->easy) : NULL;
+	x->cx.easy = curl_easy_init();
+	x->mime = x->cx.easy ? curl_mime_init(x->cx.easy) : NULL;
 	if (!x->mime)
 		goto oom;
 	part = curl_mime_addpart(x->mime);
@@ -173,32 +173,28 @@ static void start_job(struct fax_state *st, struct fax_job *j)
 	}
 	free(pdf);
 	pdf = NULL;
-	curl_easy_setopt(x->easy, CURLOPT_URL, st->url);
-	curl_easy_setopt(x->easy, CURLOPT_MIMEPOST, x->mime);
-	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
-	curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, keep_body);
-	curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->err);
-	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, st->timeout_ms);
-	curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS,
+	curl_easy_setopt(x->cx.easy, CURLOPT_URL, st->url);
+	curl_easy_setopt(x->cx.easy, CURLOPT_MIMEPOST, x->mime);
+	curl_easy_setopt(x->cx.easy, CURLOPT_WRITEFUNCTION, keep_body);
+	curl_easy_setopt(x->cx.easy, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(x->cx.easy, CURLOPT_ERRORBUFFER, x->err);
+	curl_easy_setopt(x->cx.easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(x->cx.easy, CURLOPT_TIMEOUT_MS, st->timeout_ms);
+	curl_easy_setopt(x->cx.easy, CURLOPT_CONNECTTIMEOUT_MS,
 			 st->timeout_ms < 10000 ? st->timeout_ms : 10000L);
-	curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "herald-fax/1");
+	curl_easy_setopt(x->cx.easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(x->cx.easy, CURLOPT_USERAGENT, "herald-fax/1");
 	/* no "Expect: 100-continue" round trip for every letter */
-	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, st->headers);
+	curl_easy_setopt(x->cx.easy, CURLOPT_HTTPHEADER, st->headers);
 	if (st->username[0]) {
-		curl_easy_setopt(x->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		curl_easy_setopt(x->easy, CURLOPT_USERNAME, st->username);
-		curl_easy_setopt(x->easy, CURLOPT_PASSWORD, st->password);
+		curl_easy_setopt(x->cx.easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(x->cx.easy, CURLOPT_USERNAME, st->username);
+		curl_easy_setopt(x->cx.easy, CURLOPT_PASSWORD, st->password);
 	}
-	if (curl_multi_add_handle(st->multi, x->easy) != CURLM_OK)
+	x->cx.done = finish_xfer;
+	x->cx.arg = st;
+	if (cmulti_add(st->http, &x->cx) != 0)
 		goto oom;
-	x->next = st->xfers;
-	if (st->xfers)
-		st->xfers->prev = x;
-	st->xfers = x;
-	st->in_flight++;
 	return;
 oom:
 	resq_pushf(st->results, x ? x->job->msg_id : j->msg_id, HERALD_TEMPORARY, 0, NULL, NULL,
@@ -210,26 +206,17 @@ oom:
 		job_free(j);
 }
 
-static void finish_xfer(struct fax_state *st, CURL *easy, CURLcode code)
+/* An upload ended (the driver's callback): push its result, free it. */
+static void finish_xfer(struct cmulti_xfer *cx, CURLcode code)
 {
-	struct fax_xfer *x = NULL;
+	struct fax_state *st = cx->arg;
+	struct fax_xfer *x = (struct fax_xfer *)cx; /* cx is its first member */
 	struct herald_result r;
 	long http = 0;
 	char to[64];
 
-	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
-	curl_multi_remove_handle(st->multi, easy);
-	st->in_flight--;
-	if (!x)
-		return;
-	if (x->prev)
-		x->prev->next = x->next;
-	else
-		st->xfers = x->next;
-	if (x->next)
-		x->next->prev = x->prev;
 	if (code == CURLE_OK)
-		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http);
+		curl_easy_getinfo(cx->easy, CURLINFO_RESPONSE_CODE, &http);
 	memset(&r, 0, sizeof(r));
 	r.version = HERALD_RESULT_VERSION;
 	r.msg_id = x->job->msg_id;
@@ -248,24 +235,18 @@ static void *fax_worker(void *arg)
 	struct fax_state *st = arg;
 
 	while (!stopping(st)) {
-		int running = 0, left;
-		CURLMsg *msg;
-
-		while (st->in_flight < st->max_in_flight && !stopping(st)) {
+		while (cmulti_room(st->http) && !stopping(st)) {
 			struct fax_job *j = jobq_pop(st->jobs, 0);
 			if (!j)
 				break;
 			start_job(st, j);
 		}
-		curl_multi_perform(st->multi, &running);
-		while ((msg = curl_multi_info_read(st->multi, &left)) != NULL)
-			if (msg->msg == CURLMSG_DONE)
-				finish_xfer(st, msg->easy_handle, msg->data.result);
+		cmulti_step(st->http); /* finish_xfer() for each that ended */
 		/* sleep until a socket is ready, a submit/close wakes us, or a
 		 * curl timer is due (curl caps the wait by its own timeouts) */
-		if (st->in_flight < st->max_in_flight && jobq_len(st->jobs) > 0)
+		if (cmulti_room(st->http) && jobq_len(st->jobs) > 0)
 			continue;
-		curl_multi_poll(st->multi, NULL, 0, 1000, NULL);
+		cmulti_wait(st->http, 1000);
 	}
 	return NULL;
 }
@@ -338,14 +319,11 @@ static int fax_open(const struct herald_host *host, void **state)
 		host->log(host->ctx, HERALD_LOG_WARNING,
 			  "fax: no [http] public_url: the gateway gets no callback_url");
 	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		goto fail;
-	st->curl_inited = 1;
-	st->multi = curl_multi_init();
+	st->http = cmulti_new(&(struct cmulti_opts){.max_in_flight = (unsigned)st->max_in_flight});
 	st->headers = curl_slist_append(NULL, "Expect:");
 	st->jobs = jobq_new(FAX_QUEUE_CAP);
 	st->results = resq_new();
-	if (!st->multi || !st->headers || !st->jobs || !st->results)
+	if (!st->http || !st->headers || !st->jobs || !st->results)
 		goto fail;
 	if (pthread_create(&st->thread, NULL, fax_worker, st) != 0) {
 		host->log(host->ctx, HERALD_LOG_ERR, "fax: cannot start worker thread");
@@ -399,7 +377,7 @@ static int fax_submit(void *state, const struct herald_msg *m)
 		job_free(j);
 		return -1;
 	}
-	curl_multi_wakeup(st->multi);
+	cmulti_wakeup(st->http);
 	return 0;
 }
 
@@ -407,6 +385,7 @@ static void fax_close(void *state)
 {
 	struct fax_state *st = state;
 	struct fax_job *j;
+	struct fax_xfer *x;
 
 	if (!st)
 		return;
@@ -414,18 +393,12 @@ static void fax_close(void *state)
 	if (st->jobs)
 		jobq_close(st->jobs);
 	if (st->started) {
-		curl_multi_wakeup(st->multi);
+		cmulti_wakeup(st->http);
 		pthread_join(st->thread, NULL);
 	}
 	/* uploads still in flight are abandoned; the host re-queues them */
-	while (st->xfers) {
-		struct fax_xfer *x = st->xfers;
-		st->xfers = x->next;
-		curl_multi_remove_handle(st->multi, x->easy);
+	while (st->http && (x = (struct fax_xfer *)cmulti_take(st->http)) != NULL)
 		xfer_free(x);
-	}
-	if (st->multi)
-		curl_multi_cleanup(st->multi);
 	curl_slist_free_all(st->headers);
 	if (st->jobs) {
 		while ((j = jobq_pop(st->jobs, 0)) != NULL)
@@ -433,8 +406,7 @@ static void fax_close(void *state)
 		jobq_free(&st->jobs);
 	}
 	resq_free(&st->results);
-	if (st->curl_inited)
-		curl_global_cleanup();
+	cmulti_free(&st->http); /* after the easy handles; balances curl_global_init */
 	free(st);
 }
 

@@ -15,13 +15,13 @@
  *
  * Threads: submit() (router thread) checks the number and the text - an
  * invalid E.164 number, invalid UTF-8, an empty text or too many segments
- * fail permanently there and never reach the network - and pushes a job to
- * a jobq, then wakes the one worker thread with curl_multi_wakeup(). The
- * worker owns the CURLM and a pool of transfer slots (easy handle with the
- * channel's fixed options, request buffer), reused from message to message:
- * it starts up to max_in_flight transfers, waits in curl_multi_poll() and
- * hands outcomes to the resq whose eventfd the router watches, a batch at a
- * time. Delivery receipts arrive later through
+ * fail permanently there and never reach the network - and pushes a job to a
+ * jobq, then wakes the one worker thread with cmulti_wakeup(). The worker
+ * owns the libcurl multi driver (util/curlmulti.c) and a pool of transfer
+ * slots (easy handle with the channel's fixed options, request buffer),
+ * reused from message to message: it starts up to max_in_flight transfers,
+ * waits in cmulti_wait() and hands outcomes to the resq whose eventfd the
+ * router watches, a batch at a time. Delivery receipts arrive later through
  * receipt() (receipt.c) on heraldd's HTTP listener, matched by the ref of
  * the SENT result ([http] public_url must be set; without it no receipt is
  * asked for and SENT is final).
@@ -36,6 +36,7 @@
 #include <time.h>
 
 #include "chanq.h"
+#include "curlmulti.h"
 #include "e164.h"
 #include "gsm.h"
 #include "smsreq.h"
@@ -54,14 +55,14 @@ struct sms_job {
 	char data[];
 };
 
-/* A transfer slot (worker thread only): in flight on st->xfers, or idle on
+/* A transfer slot (worker thread only): in flight in st->http, or idle on
  * st->pool keeping its easy handle and request buffer for the next job. */
 struct sms_xfer {
+	struct cmulti_xfer cx; /* first: the driver's handle on this slot */
 	struct sms_job *job;
-	CURL *easy;
 	struct sms_request req;
 	size_t resp_len;
-	struct sms_xfer *prev, *next;
+	struct sms_xfer *next; /* in st->pool */
 	char resp[SMS_RESP_MAX];
 	char err[CURL_ERROR_SIZE];
 };
@@ -72,18 +73,16 @@ struct sms_state {
 	struct sms_conf conf;
 	struct jobq *jobs;
 	size_t jobs_cap;
-	CURLM *multi;
+	struct cmulti *http; /* at most max_in_flight transfers */
 	pthread_t thread;
 	int thread_started;
 	atomic_int stop;
 	/* 1 while the worker waits and would take a new job: only then does
-	 * submit() pay for a curl_multi_wakeup(). */
+	 * submit() pay for a cmulti_wakeup(). */
 	atomic_int sleeping;
 	struct curl_slist *headers; /* Content-Type and no Expect, shared */
 	/* worker thread only */
-	unsigned in_flight;
-	struct sms_xfer *xfers; /* in flight (doubly linked) */
-	struct sms_xfer *pool;	/* idle slots (singly linked by next) */
+	struct sms_xfer *pool; /* idle slots (singly linked by next) */
 	/* Finished outcomes not yet handed over: the router is woken once per
 	 * batch (a quarter of max_in_flight, or SMS_HANDOVER_MS after the
 	 * first, or when nothing is left in flight) rather than per message. */
@@ -121,29 +120,19 @@ static size_t sms_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	return size * nmemb;
 }
 
-/* Take x off the in-flight list and out of the multi handle, free its job
- * and put the slot back in the pool. */
+/* Free x's job and put the slot (no longer in flight) back in the pool. */
 static void sms_xfer_release(struct sms_state *st, struct sms_xfer *x)
 {
-	if (x->prev)
-		x->prev->next = x->next;
-	else if (st->xfers == x)
-		st->xfers = x->next;
-	if (x->next)
-		x->next->prev = x->prev;
-	if (x->easy)
-		curl_multi_remove_handle(st->multi, x->easy);
 	sms_job_free(x->job);
 	x->job = NULL;
-	x->prev = NULL;
 	x->next = st->pool;
 	st->pool = x;
 }
 
 static void sms_xfer_destroy(struct sms_xfer *x)
 {
-	if (x->easy)
-		curl_easy_cleanup(x->easy);
+	if (x->cx.easy)
+		curl_easy_cleanup(x->cx.easy);
 	sms_request_free(&x->req);
 	sms_job_free(x->job);
 	free(x);
@@ -199,6 +188,8 @@ static CURL *sms_easy_new(struct sms_state *st)
 	return e;
 }
 
+static void sms_finish(struct cmulti_xfer *cx, CURLcode cc);
+
 /* A slot from the pool, or a new one (at most max_in_flight exist). */
 static struct sms_xfer *sms_xfer_get(struct sms_state *st)
 {
@@ -210,14 +201,15 @@ static struct sms_xfer *sms_xfer_get(struct sms_state *st)
 		return x;
 	}
 	x = calloc(1, sizeof(*x));
-	if (x && !(x->easy = sms_easy_new(st))) {
+	if (x && !(x->cx.easy = sms_easy_new(st))) {
 		free(x);
 		return NULL;
 	}
 	if (x) { /* the slot's own: set once */
-		curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
-		curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->err);
-		curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+		x->cx.done = sms_finish;
+		x->cx.arg = st;
+		curl_easy_setopt(x->cx.easy, CURLOPT_ERRORBUFFER, x->err);
+		curl_easy_setopt(x->cx.easy, CURLOPT_WRITEDATA, x);
 	}
 	return x;
 }
@@ -247,21 +239,15 @@ static void sms_start(struct sms_state *st, struct sms_job *job)
 	x->resp[0] = x->err[0] = '\0';
 	if (sms_request_build(&st->conf, job->to, job->text, job->enc, job->ref, &x->req) != 0)
 		goto fail;
-	e = x->easy;
+	e = x->cx.easy;
 	if (st->conf.profile == SMS_PROFILE_KANNEL)
 		curl_easy_setopt(e, CURLOPT_URL, x->req.url); /* the message is in it */
 	if (x->req.body) {
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)x->req.body_len);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->req.body);
 	}
-	if (curl_multi_add_handle(st->multi, e) != CURLM_OK)
+	if (cmulti_add(st->http, &x->cx) != 0)
 		goto fail;
-	x->prev = NULL;
-	x->next = st->xfers;
-	if (st->xfers)
-		st->xfers->prev = x;
-	st->xfers = x;
-	st->in_flight++;
 	return;
 fail:
 	sms_start_failed(st, job);
@@ -282,17 +268,16 @@ static void sms_flush(struct sms_state *st)
 	st->ndone = 0;
 }
 
-static void sms_finish(struct sms_state *st, CURL *e, CURLcode cc)
+/* A transfer ended (the driver's callback): its outcome joins the batch. */
+static void sms_finish(struct cmulti_xfer *cx, CURLcode cc)
 {
-	struct sms_xfer *x = NULL;
+	struct sms_state *st = cx->arg;
+	struct sms_xfer *x = (struct sms_xfer *)cx; /* cx is its first member */
 	struct herald_result *r;
 	long code = 0;
 
-	curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&x);
-	if (!x)
-		return;
 	if (cc == CURLE_OK)
-		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+		curl_easy_getinfo(cx->easy, CURLINFO_RESPONSE_CODE, &code);
 	if (st->ndone == st->conf.max_in_flight)
 		sms_flush(st); /* full: hand over what is there */
 	if (st->ndone == 0)
@@ -304,7 +289,6 @@ static void sms_finish(struct sms_state *st, CURL *e, CURLcode cc)
 	r->msg_id = x->job->msg_id;
 	if (r->status != HERALD_SENT)
 		sms_log_result(st, r, x->job->masked);
-	st->in_flight--;
 	sms_xfer_release(st, x);
 }
 
@@ -314,22 +298,18 @@ static void *sms_worker(void *arg)
 
 	while (!atomic_load(&st->stop)) {
 		struct sms_job *job;
-		CURLMsg *m;
-		int running = 0, left, room;
+		int room;
 
 		/* jobq_len first: jobq_pop(q, 0) on an empty queue costs a
 		 * timed condvar wait, a system call. */
-		while (st->in_flight < st->conf.max_in_flight && jobq_len(st->jobs) > 0 &&
+		while (cmulti_room(st->http) && jobq_len(st->jobs) > 0 &&
 		       (job = jobq_pop(st->jobs, 0)))
 			sms_start(st, job);
-		curl_multi_perform(st->multi, &running);
-		while ((m = curl_multi_info_read(st->multi, &left)) != NULL)
-			if (m->msg == CURLMSG_DONE)
-				sms_finish(st, m->easy_handle, m->data.result);
-		if (st->ndone && (st->ndone >= st->batch || st->in_flight == 0 ||
+		cmulti_step(st->http); /* sms_finish() for each that ended */
+		if (st->ndone && (st->ndone >= st->batch || cmulti_in_flight(st->http) == 0 ||
 				  sms_now_ms() - st->done_since_ms >= SMS_HANDOVER_MS))
 			sms_flush(st);
-		room = st->in_flight < st->conf.max_in_flight;
+		room = cmulti_room(st->http);
 		if (room && jobq_len(st->jobs) > 0)
 			continue;
 		/* Announce the wait before the last look at the queue; submit()
@@ -344,8 +324,8 @@ static void *sms_worker(void *arg)
 			}
 		}
 		/* Sleeps until a socket is ready, a timeout is due, or submit()
-		 * or close() calls curl_multi_wakeup(). */
-		curl_multi_poll(st->multi, NULL, 0, st->ndone ? SMS_HANDOVER_MS : 1000, NULL);
+		 * or close() calls cmulti_wakeup(). */
+		cmulti_wait(st->http, st->ndone ? SMS_HANDOVER_MS : 1000);
 		atomic_store(&st->sleeping, 0);
 	}
 	return NULL;
@@ -374,15 +354,12 @@ static int sms_open(const struct herald_host *host, void **state)
 		free(st);
 		return -1;
 	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		host->log(host->ctx, HERALD_LOG_ERR, "sms: curl_global_init failed");
-		free(st);
-		return -1;
-	}
 	st->jobs_cap = st->conf.max_in_flight * 8 > 256 ? st->conf.max_in_flight * 8 : 256;
 	st->jobs = jobq_new(st->jobs_cap);
 	st->results = resq_new();
-	st->multi = curl_multi_init();
+	st->http = cmulti_new(&(struct cmulti_opts){.max_in_flight = st->conf.max_in_flight,
+						    .max_total_connections = st->conf.max_in_flight,
+						    .max_connects = st->conf.max_in_flight});
 	st->done = calloc(st->conf.max_in_flight, sizeof(*st->done));
 	st->batch = st->conf.max_in_flight / 4 ? st->conf.max_in_flight / 4 : 1;
 	st->headers =
@@ -392,10 +369,8 @@ static int sms_open(const struct herald_host *host, void **state)
 	/* No "Expect: 100-continue" round trip for bigger bodies. */
 	if (st->headers)
 		st->headers = curl_slist_append(st->headers, "Expect:");
-	if (!st->jobs || !st->results || !st->multi || !st->done || !st->headers)
+	if (!st->jobs || !st->results || !st->http || !st->done || !st->headers)
 		goto fail;
-	curl_multi_setopt(st->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)st->conf.max_in_flight);
-	curl_multi_setopt(st->multi, CURLMOPT_MAXCONNECTS, (long)st->conf.max_in_flight);
 	if (pthread_create(&st->thread, NULL, sms_worker, st) != 0)
 		goto fail;
 	st->thread_started = 1;
@@ -476,7 +451,7 @@ static int sms_submit(void *state, const struct herald_msg *m)
 	}
 	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load(&st->sleeping))
-		curl_multi_wakeup(st->multi);
+		cmulti_wakeup(st->http);
 	return 0;
 }
 
@@ -484,24 +459,21 @@ static void sms_close(void *state)
 {
 	struct sms_state *st = state;
 	struct sms_job *job;
+	struct sms_xfer *x;
 
 	if (!st)
 		return;
 	if (st->thread_started) {
 		atomic_store(&st->stop, 1);
-		curl_multi_wakeup(st->multi);
+		cmulti_wakeup(st->http);
 		pthread_join(st->thread, NULL);
 	}
 	/* Transfers still in flight are dropped: the host re-queues whatever
 	 * has no result. */
-	while (st->xfers) {
-		struct sms_xfer *x = st->xfers;
-		st->xfers = x->next;
-		curl_multi_remove_handle(st->multi, x->easy);
+	while (st->http && (x = (struct sms_xfer *)cmulti_take(st->http)) != NULL)
 		sms_xfer_destroy(x);
-	}
 	while (st->pool) {
-		struct sms_xfer *x = st->pool;
+		x = st->pool;
 		st->pool = x->next;
 		sms_xfer_destroy(x);
 	}
@@ -511,13 +483,11 @@ static void sms_close(void *state)
 			sms_job_free(job);
 		jobq_free(&st->jobs);
 	}
-	if (st->multi)
-		curl_multi_cleanup(st->multi);
 	resq_free(&st->results);
 	free(st->done);
 	curl_slist_free_all(st->headers);
-	/* Balance the curl_global_init of open (libcurl counts them). */
-	curl_global_cleanup();
+	/* After the easy handles; balances curl_global_init of open. */
+	cmulti_free(&st->http);
 	free(st);
 }
 
