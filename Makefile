@@ -49,7 +49,7 @@ UTIL_SRCS := $(wildcard util/*.c)
 ROUTER_SRCS := $(filter-out router/main.c,$(wildcard router/*.c))
 # heraldctl sms-info uses the sms channel's GSM 03.38 encoder.
 TOOL_SRCS := $(wildcard tools/*.c) channels/sms/gsm.c
-COMMON_SRCS := channels/common/chanq.c
+COMMON_SRCS := channels/common/chanq.c channels/common/chanjob.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chanjob.h"
 #include "chanq.h"
 #include "curlmulti.h"
 #include "e164.h"
@@ -82,6 +83,19 @@ static void job_free(struct fax_job *j)
 	free(j->event_id);
 	letter_release(&j->l);
 	free(j);
+}
+
+static void job_free_any(void *j)
+{
+	job_free(j);
+}
+
+static void fax_wake(void *arg)
+{
+	struct fax_state *st = arg;
+
+	if (st->http)
+		cmulti_wakeup(st->http);
 }
 
 static int stopping(struct fax_state *st)
@@ -384,27 +398,17 @@ static int fax_submit(void *state, const struct herald_msg *m)
 static void fax_close(void *state)
 {
 	struct fax_state *st = state;
-	struct fax_job *j;
 	struct fax_xfer *x;
 
 	if (!st)
 		return;
 	__atomic_store_n(&st->stop, 1, __ATOMIC_RELAXED);
-	if (st->jobs)
-		jobq_close(st->jobs);
-	if (st->started) {
-		cmulti_wakeup(st->http);
-		pthread_join(st->thread, NULL);
-	}
+	chan_workers_join(st->jobs, &st->thread, st->started ? 1 : 0, fax_wake, st);
 	/* uploads still in flight are abandoned; the host re-queues them */
 	while (st->http && (x = (struct fax_xfer *)cmulti_take(st->http)) != NULL)
 		xfer_free(x);
 	curl_slist_free_all(st->headers);
-	if (st->jobs) {
-		while ((j = jobq_pop(st->jobs, 0)) != NULL)
-			job_free(j);
-		jobq_free(&st->jobs);
-	}
+	jobq_drain_free(&st->jobs, job_free_any);
 	resq_free(&st->results);
 	cmulti_free(&st->http); /* after the easy handles; balances curl_global_init */
 	free(st);

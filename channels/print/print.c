@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chanjob.h"
 #include "chanq.h"
 #include "letter.h"
 #include "num.h"
@@ -324,6 +325,11 @@ static double conf_num(const struct herald_host *h, const char *key, double def,
 
 static void print_close(void *state);
 
+static void job_free_any(void *j)
+{
+	job_free(j);
+}
+
 static int print_open(const struct herald_host *host, void **state)
 {
 	struct print_state *st = calloc(1, sizeof(*st));
@@ -432,20 +438,12 @@ static int print_submit(void *state, const struct herald_msg *m)
 static void print_close(void *state)
 {
 	struct print_state *st = state;
-	struct print_job *j;
 
 	if (!st)
 		return;
 	__atomic_store_n(&st->stop, 1, __ATOMIC_RELAXED);
-	if (st->jobs)
-		jobq_close(st->jobs);
-	if (st->started)
-		pthread_join(st->thread, NULL);
-	if (st->jobs) {
-		while ((j = jobq_pop(st->jobs, 0)) != NULL)
-			job_free(j);
-		jobq_free(&st->jobs);
-	}
+	chan_workers_join(st->jobs, &st->thread, st->started ? 1 : 0, NULL, NULL);
+	jobq_drain_free(&st->jobs, job_free_any);
 	pipp_free(&st->ipp);
 	free(st->tr);
 	resq_free(&st->results);

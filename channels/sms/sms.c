@@ -35,6 +35,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "chanjob.h"
 #include "chanq.h"
 #include "curlmulti.h"
 #include "e164.h"
@@ -45,14 +46,14 @@
 /* Outcomes wait at most this long to be handed to the router together. */
 #define SMS_HANDOVER_MS 2
 
-/* One message on its way to the worker: a single allocation. */
+/* One message on its way to the worker: a single allocation
+ * (chan_job_pack). */
 struct sms_job {
 	uint64_t msg_id;
 	enum gsm_encoding enc;
 	char ref[SMS_REF_MAX];
 	char masked[64];       /* number for logs */
-	const char *to, *text; /* into data */
-	char data[];
+	const char *to, *text; /* after the struct */
 };
 
 /* A transfer slot (worker thread only): in flight in st->http, or idle on
@@ -103,6 +104,11 @@ static int64_t sms_now_ms(void)
 static void sms_job_free(struct sms_job *j)
 {
 	free(j);
+}
+
+static void sms_job_free_any(void *j)
+{
+	sms_job_free(j);
 }
 
 /* ---- worker thread ---------------------------------------------------------- */
@@ -341,6 +347,14 @@ static const char *sms_lookup(void *ctx, const char *section, const char *key)
 
 static void sms_close(void *state);
 
+static void sms_wake(void *arg)
+{
+	struct sms_state *st = arg;
+
+	if (st->http)
+		cmulti_wakeup(st->http);
+}
+
 static int sms_open(const struct herald_host *host, void **state)
 {
 	struct sms_state *st = calloc(1, sizeof(*st));
@@ -411,7 +425,7 @@ static int sms_submit(void *state, const struct herald_msg *m)
 	struct sms_job *job;
 	char ref[SMS_REF_MAX], masked[64], why[128];
 	const char *text = m->body ? m->body : "";
-	size_t tolen, textlen;
+	static const size_t off[] = {offsetof(struct sms_job, to), offsetof(struct sms_job, text)};
 
 	/* Full: refuse before doing any work (only the worker takes jobs out,
 	 * so the queue cannot fill up behind this check). */
@@ -432,19 +446,13 @@ static int sms_submit(void *state, const struct herald_msg *m)
 			 gi.chars);
 		return sms_fail_now(st, m, ref, 0, masked, why);
 	}
-	tolen = strlen(m->to);
-	textlen = strlen(text);
-	job = malloc(sizeof(*job) + tolen + textlen + 2);
+	job = chan_job_pack(sizeof(*job), 2, (const char *const[]){m->to, text}, off);
 	if (!job)
 		return -1;
 	job->msg_id = m->msg_id;
 	job->enc = gi.encoding;
 	memcpy(job->ref, ref, sizeof(ref));
 	memcpy(job->masked, masked, sizeof(masked));
-	memcpy(job->data, m->to, tolen + 1);
-	memcpy(job->data + tolen + 1, text, textlen + 1);
-	job->to = job->data;
-	job->text = job->data + tolen + 1;
 	if (jobq_push(st->jobs, job) != 0) {
 		sms_job_free(job);
 		return -1; /* full: the host offers it again later */
@@ -458,16 +466,12 @@ static int sms_submit(void *state, const struct herald_msg *m)
 static void sms_close(void *state)
 {
 	struct sms_state *st = state;
-	struct sms_job *job;
 	struct sms_xfer *x;
 
 	if (!st)
 		return;
-	if (st->thread_started) {
-		atomic_store(&st->stop, 1);
-		cmulti_wakeup(st->http);
-		pthread_join(st->thread, NULL);
-	}
+	atomic_store(&st->stop, 1);
+	chan_workers_join(st->jobs, &st->thread, st->thread_started ? 1 : 0, sms_wake, st);
 	/* Transfers still in flight are dropped: the host re-queues whatever
 	 * has no result. */
 	while (st->http && (x = (struct sms_xfer *)cmulti_take(st->http)) != NULL)
@@ -477,12 +481,7 @@ static void sms_close(void *state)
 		st->pool = x->next;
 		sms_xfer_destroy(x);
 	}
-	if (st->jobs) {
-		jobq_close(st->jobs);
-		while ((job = jobq_pop(st->jobs, 0)) != NULL)
-			sms_job_free(job);
-		jobq_free(&st->jobs);
-	}
+	jobq_drain_free(&st->jobs, sms_job_free_any);
 	resq_free(&st->results);
 	free(st->done);
 	curl_slist_free_all(st->headers);
