@@ -10,134 +10,89 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "e164.h"
 #include "fnv.h"
 #include "num.h"
-
-/* ---- a small growable string ------------------------------------------- */
-
-struct sbuf {
-	char *s;
-	size_t len, cap;
-	int err;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->err)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *p;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->s, cap);
-		if (!p) {
-			b->err = 1;
-			return;
-		}
-		b->s = p;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
 
 static int sms_unreserved(unsigned char c)
 {
 	return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-static void sb_enc(struct sbuf *b, const char *s)
+static void sb_enc(struct buf *b, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		if (sms_unreserved(*p)) {
-			sb_add(b, (const char *)p, 1);
+			buf_add(b, (const char *)p, 1);
 		} else {
 			char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-			sb_add(b, e, 3);
+			buf_add(b, e, 3);
 		}
 	}
 }
 
 /* "&name=value" (the first without '&'), value percent-encoded. */
-static void sb_param(struct sbuf *b, int *first, const char *name, const char *value)
+static void sb_param(struct buf *b, int *first, const char *name, const char *value)
 {
 	if (!*first)
-		sb_add(b, "&", 1);
+		buf_add(b, "&", 1);
 	*first = 0;
-	sb_str(b, name);
-	sb_add(b, "=", 1);
+	buf_str(b, name);
+	buf_add(b, "=", 1);
 	sb_enc(b, value);
 }
 
 /* A JSON string literal: quotes, backslash and control characters escaped,
  * UTF-8 passed through (the text was validated by gsm_analyse). */
-static void sb_json_str(struct sbuf *b, const char *s)
+static void sb_json_str(struct buf *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 	const char *run = s;
 
-	sb_add(b, "\"", 1);
+	buf_add(b, "\"", 1);
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 		char e[6];
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
-		sb_add(b, run, (size_t)(s - run));
+		buf_add(b, run, (size_t)(s - run));
 		run = s + 1;
 		switch (c) {
-		case '"': sb_add(b, "\\\"", 2); break;
-		case '\\': sb_add(b, "\\\\", 2); break;
-		case '\n': sb_add(b, "\\n", 2); break;
-		case '\r': sb_add(b, "\\r", 2); break;
-		case '\t': sb_add(b, "\\t", 2); break;
+		case '"': buf_add(b, "\\\"", 2); break;
+		case '\\': buf_add(b, "\\\\", 2); break;
+		case '\n': buf_add(b, "\\n", 2); break;
+		case '\r': buf_add(b, "\\r", 2); break;
+		case '\t': buf_add(b, "\\t", 2); break;
 		default:
 			memcpy(e, "\\u00", 4);
 			e[4] = hex[c >> 4];
 			e[5] = hex[c & 15];
-			sb_add(b, e, 6);
+			buf_add(b, e, 6);
 		}
 	}
-	sb_add(b, run, (size_t)(s - run));
-	sb_add(b, "\"", 1);
+	buf_add(b, run, (size_t)(s - run));
+	buf_add(b, "\"", 1);
 }
 
 /* ,"key":"value" (the first without the comma) */
-static void sb_json_field(struct sbuf *b, int *first, const char *key, const char *value)
+static void sb_json_field(struct buf *b, int *first, const char *key, const char *value)
 {
-	sb_add(b, *first ? "{" : ",", 1);
+	buf_add(b, *first ? "{" : ",", 1);
 	*first = 0;
 	sb_json_str(b, key);
-	sb_add(b, ":", 1);
+	buf_add(b, ":", 1);
 	sb_json_str(b, value);
-}
-
-static char *sb_take(struct sbuf *b)
-{
-	if (b->err) {
-		free(b->s);
-		return NULL;
-	}
-	if (!b->s)
-		return strdup("");
-	return b->s;
 }
 
 char *sms_url_encode(const char *s)
 {
-	struct sbuf b = {0};
+	struct buf b = BUF_INIT;
 
 	sb_enc(&b, s);
-	return sb_take(&b);
+	return buf_take(&b);
 }
 
 /* ---- configuration ------------------------------------------------------- */
@@ -381,7 +336,7 @@ int sms_request_build(const struct sms_conf *c, const char *to, const char *text
 		      enum gsm_encoding enc, const char *ref, struct sms_request *out)
 {
 	/* Build into the request's own buffer, kept from the last build. */
-	struct sbuf b = {out->buf, 0, out->cap, 0};
+	struct buf b = {out->buf, 0, out->cap, 0};
 	char cb[sizeof(c->public_url) + SMS_REF_MAX + 48];
 	int first = 1;
 
@@ -395,8 +350,8 @@ int sms_request_build(const struct sms_conf *c, const char *to, const char *text
 	out->bearer = c->bearer[0] ? c->bearer : NULL;
 	switch (c->profile) {
 	case SMS_PROFILE_KANNEL:
-		sb_str(&b, c->url);
-		sb_str(&b, strchr(c->url, '?') ? "&" : "?");
+		buf_str(&b, c->url);
+		buf_str(&b, strchr(c->url, '?') ? "&" : "?");
 		sb_param(&b, &first, "username", c->user);
 		sb_param(&b, &first, "password", c->pass);
 		if (c->from[0])
@@ -427,19 +382,19 @@ int sms_request_build(const struct sms_conf *c, const char *to, const char *text
 		sb_json_field(&b, &first, "reference", ref);
 		if (cb[0])
 			sb_json_field(&b, &first, "callback_url", cb);
-		sb_add(&b, "}", 1);
+		buf_add(&b, "}", 1);
 		out->content_type = "application/json";
 		break;
 	}
-	/* On failure sb_add kept the old buffer in b.s: still ours. */
-	out->buf = b.s;
+	/* On failure buf_add kept the old storage in b.data: still ours. */
+	out->buf = b.data;
 	out->cap = b.cap;
-	if (b.err || !b.s)
+	if (b.oom || !b.data)
 		return -1;
 	if (c->profile == SMS_PROFILE_KANNEL) {
-		out->url = b.s;
+		out->url = b.data;
 	} else {
-		out->body = b.s;
+		out->body = b.data;
 		out->body_len = b.len;
 	}
 	return 0;

@@ -6,9 +6,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backoff.h"
+#include "buf.h"
 #include "e164.h"
 #include "fnv.h"
 #include "form.h"
@@ -323,6 +325,60 @@ static void test_form(void **state)
 	form_free(&f);
 }
 
+static void test_buf(void **state)
+{
+	struct buf b = BUF_INIT;
+	char *s, big[1000];
+
+	(void)state;
+	s = buf_take(&b); /* empty: "" */
+	assert_string_equal(s, "");
+	free(s);
+	buf_str(&b, "to=");
+	buf_add(&b, "+44xyz", 3);
+	buf_ch(&b, '&');
+	buf_printf(&b, "n=%d%s", 42, "!");
+	assert_string_equal(b.data, "to=+44&n=42!");
+	assert_int_equal(b.len, strlen("to=+44&n=42!"));
+	buf_add(&b, "", 0);
+	assert_int_equal(b.len, 12);
+	/* growth past the first block keeps the contents */
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	buf_str(&b, big);
+	assert_int_equal(b.len, 12 + 999);
+	assert_true(b.cap >= b.len + 1);
+	assert_int_equal(b.data[b.len], '\0');
+	assert_memory_equal(b.data, "to=+44&n=42!xx", 14);
+	/* reset keeps the storage */
+	{
+		char *before = b.data;
+		buf_reset(&b);
+		assert_int_equal(b.len, 0);
+		assert_string_equal(b.data, "");
+		assert_ptr_equal(b.data, before);
+	}
+	/* sticky error: adds are no-ops, take gives NULL and frees */
+	buf_str(&b, "kept");
+	b.oom = 1;
+	buf_str(&b, "lost");
+	buf_printf(&b, "%s", "lost");
+	assert_string_equal(b.data, "kept");
+	assert_null(buf_take(&b));
+	assert_null(b.data);
+	/* a huge add fails cleanly instead of wrapping */
+	buf_str(&b, "a");
+	buf_add(&b, "b", (size_t)-1 / 2);
+	assert_true(b.oom);
+	buf_free(&b);
+	assert_null(b.data);
+	assert_false(b.oom);
+	buf_printf(&b, "%05.1f", 3.14159);
+	s = buf_take(&b);
+	assert_string_equal(s, "003.1");
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -330,6 +386,7 @@ int main(void)
 	    cmocka_unit_test(test_num_duration), cmocka_unit_test(test_utf8_decode),
 	    cmocka_unit_test(test_fnv),		 cmocka_unit_test(test_e164),
 	    cmocka_unit_test(test_backoff),	 cmocka_unit_test(test_form),
+	    cmocka_unit_test(test_buf),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
