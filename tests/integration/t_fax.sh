@@ -86,9 +86,20 @@ done
 expect_no_grep "the password never reaches a log" 's3cret-pass' "$T/chanrun.err"
 expect_no_grep "no full fax number in the log" '441632960100' "$T/chanrun.err"
 
+msg fx-auth +441632960100 >"$T/one.jsonl"
+# a bad number in the config stops the plugin at open, naming the key (was:
+# a warning and the default)
+sed 's/^max_in_flight = .*/max_in_flight = lots/' "$T/fax.ini" >"$T/badnum.ini"
+"$CHANRUN" -t 10 "$BIN/channels/fax.so" "$T/badnum.ini" "$T/one.jsonl" >"$T/badnum.out" 2>"$T/badnum.err"
+rc=$?
+expect_eq "max_in_flight = lots: the plugin does not open" 1 "$([ "$rc" -ne 0 ] && echo 1 || echo 0)"
+expect_grep "and says which key" "fax: max_in_flight = 'lots': expected an integer 1..1000" "$T/badnum.err"
+sed 's/^timeout = .*/timeout = 2h/' "$T/fax.ini" >"$T/badnum.ini"
+"$CHANRUN" -t 10 "$BIN/channels/fax.so" "$T/badnum.ini" "$T/one.jsonl" >"$T/badnum.out" 2>"$T/badnum.err"
+expect_grep "timeout above an hour is refused" "fax: timeout = '2h': expected a duration 1s..1h" "$T/badnum.err"
+
 # wrong credentials: the gateway's 401 is a permanent failure
 sed 's/^password = .*/password = wrong/' "$T/fax.ini" >"$T/badauth.ini"
-msg fx-auth +441632960100 >"$T/one.jsonl"
 "$CHANRUN" -t 30 "$BIN/channels/fax.so" "$T/badauth.ini" "$T/one.jsonl" >"$T/badauth.out" 2>>"$T/chanrun.err"
 expect_grep "401 -> permanent-failure" '"status":"permanent-failure".*HTTP 401' "$T/badauth.out"
 

@@ -96,6 +96,13 @@ static void test_conf_defaults(void **state)
 	assert_int_equal(c.max_in_flight, 8);
 	assert_int_equal(c.timeout_ms, 2000);
 
+	{
+		static const struct kv conf_units[] = {
+		    {S, "profile", "json"}, {S, "url", "http://x/"}, {S, "timeout", "90s"}, {0}};
+		load_ok(conf_units, &c);
+		assert_int_equal(c.timeout_ms, 90000); /* a duration with a unit */
+	}
+
 	load_ok(conf_json_bearer_noreceipts, &c);
 	assert_string_equal(c.bearer, "bearer-xyz");
 	assert_string_equal(c.user, "");
@@ -147,6 +154,12 @@ static void test_conf_errors(void **state)
 	    {"timeout negative",
 	     {{S, "profile", "json"}, {S, "url", "http://x/"}, {S, "timeout", "-1"}, {0}},
 	     "timeout"},
+	    {"timeout over 600 s",
+	     {{S, "profile", "json"}, {S, "url", "http://x/"}, {S, "timeout", "11m"}, {0}},
+	     "timeout = '11m': expected a duration 1s..10m"},
+	    {"max_in_flight with junk",
+	     {{S, "profile", "json"}, {S, "url", "http://x/"}, {S, "max_in_flight", "8x"}, {0}},
+	     "max_in_flight = '8x': expected an integer 1..1024"},
 	    {"public_url not a URL",
 	     {{S, "profile", "json"},
 	      {S, "url", "http://x/"},
