@@ -137,6 +137,67 @@ static void fax_log_to(struct fax_state *st, const char *number, char *out, size
 
 static void finish_xfer(struct cmulti_xfer *cx, CURLcode code);
 
+/* The multipart form: number, the PDF (copied by libcurl), ref and, when
+ * known, callback_url. 0, or -1 out of memory. */
+static int fax_form(struct fax_state *st, struct fax_xfer *x, const unsigned char *pdf, size_t len)
+{
+	curl_mimepart *part;
+	char fname[160];
+
+	x->mime = curl_mime_init(x->cx.easy);
+	if (!x->mime)
+		return -1;
+	part = curl_mime_addpart(x->mime);
+	curl_mime_name(part, st->number_field);
+	curl_mime_data(part, x->job->number, CURL_ZERO_TERMINATED);
+	part = curl_mime_addpart(x->mime);
+	curl_mime_name(part, st->file_field);
+	snprintf(fname, sizeof(fname), "%.120s.pdf", x->job->ref);
+	for (char *p = fname; *p; p++)
+		if (*p == '"' || *p == '\\' || *p == '/' || (unsigned char)*p < 0x20)
+			*p = '_';
+	curl_mime_filename(part, fname);
+	curl_mime_type(part, "application/pdf");
+	if (curl_mime_data(part, (const char *)pdf, len) != CURLE_OK)
+		return -1;
+	part = curl_mime_addpart(x->mime);
+	curl_mime_name(part, "ref");
+	curl_mime_data(part, x->job->ref, CURL_ZERO_TERMINATED);
+	if (st->callback[0]) {
+		part = curl_mime_addpart(x->mime);
+		curl_mime_name(part, "callback_url");
+		curl_mime_data(part, st->callback, CURL_ZERO_TERMINATED);
+	}
+	return 0;
+}
+
+/* The options of an upload besides its form. */
+static void fax_easy_opts(struct fax_state *st, struct fax_xfer *x)
+{
+	CURL *e = x->cx.easy;
+
+	curl_easy_setopt(e, CURLOPT_URL, st->url);
+	curl_easy_setopt(e, CURLOPT_MIMEPOST, x->mime);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, keep_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->err);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, st->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+			 st->timeout_ms < 10000 ? st->timeout_ms : 10000L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "herald-fax/1");
+	/* no "Expect: 100-continue" round trip for every letter */
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, st->headers);
+	if (st->username[0]) {
+		curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(e, CURLOPT_USERNAME, st->username);
+		curl_easy_setopt(e, CURLOPT_PASSWORD, st->password);
+	}
+	x->cx.done = finish_xfer;
+	x->cx.arg = st;
+}
+
 /* Render the letter and start its upload. The job is consumed. */
 static void start_job(struct fax_state *st, struct fax_job *j)
 {
@@ -145,8 +206,7 @@ static void start_job(struct fax_state *st, struct fax_job *j)
 	unsigned char *pdf = NULL;
 	size_t len = 0;
 	int pages = 0;
-	char err[512], fname[160];
-	curl_mimepart *part;
+	char err[512];
 
 	l.sender = st->sender[0] ? st->sender : NULL;
 	if (letter_render_mem(&l, &pdf, &len, &pages, err, sizeof(err)) != 0) {
@@ -161,52 +221,11 @@ static void start_job(struct fax_state *st, struct fax_job *j)
 	x->job = j;
 	j = NULL;
 	x->cx.easy = curl_easy_init();
-	x->mime = x->cx.easy ? curl_mime_init(x->cx.easy) : NULL;
-	if (!x->mime)
+	if (!x->cx.easy || fax_form(st, x, pdf, len) != 0)
 		goto oom;
-	part = curl_mime_addpart(x->mime);
-	curl_mime_name(part, st->number_field);
-	curl_mime_data(part, x->job->number, CURL_ZERO_TERMINATED);
-	part = curl_mime_addpart(x->mime);
-	curl_mime_name(part, st->file_field);
-	snprintf(fname, sizeof(fname), "%.120s.pdf", x->job->ref);
-	for (char *p = fname; *p; p++)
-		if (*p == '"' || *p == '\\' || *p == '/' || (unsigned char)*p < 0x20)
-			*p = '_';
-	curl_mime_filename(part, fname);
-	curl_mime_type(part, "application/pdf");
-	if (curl_mime_data(part, (const char *)pdf, len) != CURLE_OK)
-		goto oom;
-	part = curl_mime_addpart(x->mime);
-	curl_mime_name(part, "ref");
-	curl_mime_data(part, x->job->ref, CURL_ZERO_TERMINATED);
-	if (st->callback[0]) {
-		part = curl_mime_addpart(x->mime);
-		curl_mime_name(part, "callback_url");
-		curl_mime_data(part, st->callback, CURL_ZERO_TERMINATED);
-	}
 	free(pdf);
 	pdf = NULL;
-	curl_easy_setopt(x->cx.easy, CURLOPT_URL, st->url);
-	curl_easy_setopt(x->cx.easy, CURLOPT_MIMEPOST, x->mime);
-	curl_easy_setopt(x->cx.easy, CURLOPT_WRITEFUNCTION, keep_body);
-	curl_easy_setopt(x->cx.easy, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(x->cx.easy, CURLOPT_ERRORBUFFER, x->err);
-	curl_easy_setopt(x->cx.easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(x->cx.easy, CURLOPT_TIMEOUT_MS, st->timeout_ms);
-	curl_easy_setopt(x->cx.easy, CURLOPT_CONNECTTIMEOUT_MS,
-			 st->timeout_ms < 10000 ? st->timeout_ms : 10000L);
-	curl_easy_setopt(x->cx.easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(x->cx.easy, CURLOPT_USERAGENT, "herald-fax/1");
-	/* no "Expect: 100-continue" round trip for every letter */
-	curl_easy_setopt(x->cx.easy, CURLOPT_HTTPHEADER, st->headers);
-	if (st->username[0]) {
-		curl_easy_setopt(x->cx.easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		curl_easy_setopt(x->cx.easy, CURLOPT_USERNAME, st->username);
-		curl_easy_setopt(x->cx.easy, CURLOPT_PASSWORD, st->password);
-	}
-	x->cx.done = finish_xfer;
-	x->cx.arg = st;
+	fax_easy_opts(st, x);
 	if (cmulti_add(st->http, &x->cx) != 0)
 		goto oom;
 	return;
