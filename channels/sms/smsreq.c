@@ -165,41 +165,13 @@ static int is_http_url(const char *u)
 	return (!strncmp(u, "http://", 7) && u[7]) || (!strncmp(u, "https://", 8) && u[8]);
 }
 
-int sms_conf_load(struct sms_conf *c, sms_conf_lookup get, void *ctx, char *err, size_t errlen)
+/* username/password, or account/token (the Twilio names; either pair is
+ * accepted for any profile), or a Bearer token for json. */
+static int conf_credentials(struct sms_conf *c, sms_conf_lookup get, void *ctx, char *err,
+			    size_t errlen)
 {
-	const char *v, *user_key = "username", *pass_key = "password";
-	size_t n;
+	const char *user_key = "username", *pass_key = "password";
 
-	memset(c, 0, sizeof(*c));
-	v = get(ctx, NULL, "profile");
-	if (!v || !*v) {
-		snprintf(err, errlen, "[channel.sms] profile is required: kannel, twilio or json");
-		return -1;
-	}
-	if (!strcmp(v, "kannel")) {
-		c->profile = SMS_PROFILE_KANNEL;
-	} else if (!strcmp(v, "twilio")) {
-		c->profile = SMS_PROFILE_TWILIO;
-	} else if (!strcmp(v, "json")) {
-		c->profile = SMS_PROFILE_JSON;
-	} else {
-		snprintf(err, errlen,
-			 "[channel.sms] profile must be kannel, twilio or json (got '%.40s')", v);
-		return -1;
-	}
-	v = get(ctx, NULL, "url");
-	if (!v || !is_http_url(v)) {
-		snprintf(err, errlen, "[channel.sms] url must be an http:// or https:// URL%s",
-			 v ? "" : " (missing)");
-		return -1;
-	}
-	if (strchr(v, ' ') || conf_copy(c->url, sizeof(c->url), v, "url", err, errlen) != 0) {
-		if (strchr(v, ' '))
-			snprintf(err, errlen, "[channel.sms] url must not contain spaces");
-		return -1;
-	}
-	/* Credentials: account/token are the Twilio names, username/password
-	 * everyone else's; either pair is accepted for any profile. */
 	if (get(ctx, NULL, "account") ||
 	    (c->profile == SMS_PROFILE_TWILIO && !get(ctx, NULL, "username"))) {
 		user_key = "account";
@@ -230,21 +202,14 @@ int sms_conf_load(struct sms_conf *c, sms_conf_lookup get, void *ctx, char *err,
 		snprintf(err, errlen, "[channel.sms] %s must not contain ':'", user_key);
 		return -1;
 	}
-	if (conf_copy(c->from, sizeof(c->from), get(ctx, NULL, "from"), "from", err, errlen) != 0)
-		return -1;
-	if (c->profile == SMS_PROFILE_TWILIO && !c->from[0]) {
-		snprintf(err, errlen,
-			 "[channel.sms] profile twilio needs from (a number or sender id)");
-		return -1;
-	}
-	if (conf_uint(get(ctx, NULL, "max_segments"), 6, 1, 255, "max_segments", &c->max_segments,
-		      err, errlen) != 0 ||
-	    conf_uint(get(ctx, NULL, "max_in_flight"), 32, 1, 1024, "max_in_flight",
-		      &c->max_in_flight, err, errlen) != 0 ||
-	    conf_duration(get(ctx, NULL, "timeout"), 10, 1, 600, "timeout", &c->timeout_ms, err,
-			  errlen) != 0)
-		return -1;
-	v = get(ctx, "http", "public_url");
+	return 0;
+}
+
+/* [http] public_url: where gateways send receipts ("" without it). */
+static int conf_public_url(struct sms_conf *c, const char *v, char *err, size_t errlen)
+{
+	size_t n;
+
 	if (v && *v) {
 		if (!is_http_url(v) || strchr(v, '?') || strchr(v, ' ')) {
 			snprintf(err, errlen,
@@ -260,6 +225,57 @@ int sms_conf_load(struct sms_conf *c, sms_conf_lookup get, void *ctx, char *err,
 			c->public_url[--n] = '\0';
 	}
 	return 0;
+}
+
+int sms_conf_load(struct sms_conf *c, sms_conf_lookup get, void *ctx, char *err, size_t errlen)
+{
+	const char *v;
+
+	memset(c, 0, sizeof(*c));
+	v = get(ctx, NULL, "profile");
+	if (!v || !*v) {
+		snprintf(err, errlen, "[channel.sms] profile is required: kannel, twilio or json");
+		return -1;
+	}
+	if (!strcmp(v, "kannel")) {
+		c->profile = SMS_PROFILE_KANNEL;
+	} else if (!strcmp(v, "twilio")) {
+		c->profile = SMS_PROFILE_TWILIO;
+	} else if (!strcmp(v, "json")) {
+		c->profile = SMS_PROFILE_JSON;
+	} else {
+		snprintf(err, errlen,
+			 "[channel.sms] profile must be kannel, twilio or json (got '%.40s')", v);
+		return -1;
+	}
+	v = get(ctx, NULL, "url");
+	if (!v || !is_http_url(v)) {
+		snprintf(err, errlen, "[channel.sms] url must be an http:// or https:// URL%s",
+			 v ? "" : " (missing)");
+		return -1;
+	}
+	if (strchr(v, ' ') || conf_copy(c->url, sizeof(c->url), v, "url", err, errlen) != 0) {
+		if (strchr(v, ' '))
+			snprintf(err, errlen, "[channel.sms] url must not contain spaces");
+		return -1;
+	}
+	if (conf_credentials(c, get, ctx, err, errlen) != 0)
+		return -1;
+	if (conf_copy(c->from, sizeof(c->from), get(ctx, NULL, "from"), "from", err, errlen) != 0)
+		return -1;
+	if (c->profile == SMS_PROFILE_TWILIO && !c->from[0]) {
+		snprintf(err, errlen,
+			 "[channel.sms] profile twilio needs from (a number or sender id)");
+		return -1;
+	}
+	if (conf_uint(get(ctx, NULL, "max_segments"), 6, 1, 255, "max_segments", &c->max_segments,
+		      err, errlen) != 0 ||
+	    conf_uint(get(ctx, NULL, "max_in_flight"), 32, 1, 1024, "max_in_flight",
+		      &c->max_in_flight, err, errlen) != 0 ||
+	    conf_duration(get(ctx, NULL, "timeout"), 10, 1, 600, "timeout", &c->timeout_ms, err,
+			  errlen) != 0)
+		return -1;
+	return conf_public_url(c, get(ctx, "http", "public_url"), err, errlen);
 }
 
 /* ---- numbers and references ------------------------------------------------ */
