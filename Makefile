@@ -142,8 +142,11 @@ $(BUILD)/heraldctl: $(HERALDCTL_LINK)
 	$(CC) $(LDFLAGS) $^ -o $@ $(ROUTER_LIBS)
 
 # ---- channel plugins -------------------------------------------------------
+# channels/common/ code every threaded plugin links (job packing, shutdown);
+# a module.mk adds more of channels/common/ as <name>_SRCS (letters).
+CHAN_COMMON_SRCS := channels/common/chanjob.c
 define CHANNEL_RULES
-$(1)_OBJS := $$(call obj,$$(wildcard channels/$(1)/*.c) $$($(1)_SRCS)) $$(UTIL_LIB)
+$(1)_OBJS := $$(call obj,$$(wildcard channels/$(1)/*.c) $$($(1)_SRCS) $$(CHAN_COMMON_SRCS)) $$(UTIL_LIB)
 $$(call obj,$$(wildcard channels/$(1)/*.c) $$($(1)_SRCS)): ROUTER_CFLAGS += $$(call pkg_cflags,$$($(1)_PKGS))
 $(BUILD)/channels/$(1).so: $$($(1)_OBJS)
 	@mkdir -p $$(dir $$@)

@@ -6,20 +6,17 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fnv.h"
 #include "reference.h"
 
 static const char ref_alphabet[] = "23456789ABCDEFGHJKMNPQRSTWXYZ"; /* 29 symbols */
 
 void tx_reference(const char *tx_id, char *out, size_t outlen)
 {
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a 64 */
+	uint64_t h = fnv1a64_add(FNV1A64_HERALD_V1, tx_id, strlen(tx_id));
 	char s[8];
 	size_t base = sizeof(ref_alphabet) - 1;
 
-	for (const unsigned char *p = (const unsigned char *)tx_id; *p; p++) {
-		h ^= *p;
-		h *= 1099511628211ULL;
-	}
 	/* final avalanche so similar ids give unrelated references */
 	h ^= h >> 29;
 	h *= 0xbf58476d1ce4e5b9ULL;

@@ -5,14 +5,14 @@
  *   [service.dvla]
  *   callback_url = https://dvla.example/herald/status
  *   callback_secret = ...      ; HMAC-SHA256 key, never logged
- *   callback_timeout = 10      ; seconds per request
- *   callback_retry_max = 600   ; longest wait between two tries, seconds
+ *   callback_timeout = 10      ; per request: seconds, or 30s / 5m / 1h
+ *   callback_retry_max = 600   ; longest wait between two tries (same form)
  *   callback_queue = 100000    ; records kept per service; when full the
  *                              ; oldest is dropped (logged)
  *
  * Threads: callbacks_push() runs on the router thread. It copies the record
  * into its service's queue under a mutex - no I/O, nothing that waits on the
- * network - and wakes the sender with curl_multi_wakeup() only if the sender
+ * network - and wakes the sender with cmulti_wakeup() only if the sender
  * said it was going to sleep. The sender thread owns the CURLM and every easy
  * handle. A service has at most one request in flight: record N+1 goes out
  * only after N got a 2xx, because services rebuild a message's state from the
@@ -20,13 +20,12 @@
  * again after 1 s, 2 s, 4 s ... up to callback_retry_max (less up to a fifth
  * of jitter); meanwhile the other services go on, up to CB_MAX_IN_FLIGHT
  * requests at once. Each service keeps its easy handle, so its connection is
- * reused.
+ * reused. The sender thread is callback_post.c.
  */
 #include "callback.h"
 
 #include <curl/curl.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -41,59 +40,12 @@
 
 #include "callback_internal.h"
 #include "log.h"
+#include "num.h"
 #include "text.h"
 
 #define CB_MAX_IN_FLIGHT 16
 #define CB_WARN_EVERY_MS 10000 /* at most one failure line per service per 10 s */
-#define CB_STOP_MS 1000	       /* callbacks_stop() flushes this long at most */
 #define CB_PREFIX "service."
-
-struct cb_rec {
-	struct cb_rec *next;
-	size_t len;
-	char body[]; /* NUL-terminated copy of the JSON */
-};
-
-struct cb_service {
-	char *name, *url, *secret;
-	char *url_log; /* scheme://host[:port]/path: no user info, no query */
-	long timeout_ms, retry_max_ms;
-	size_t qmax;
-
-	/* under callbacks.mu */
-	struct cb_rec *head, *tail; /* waiting, oldest first */
-	size_t qlen;
-	size_t pending; /* qlen + the record at the head of line, if any */
-	uint64_t dropped;
-	int64_t drop_warn_ms;
-	int drop_warned;
-
-	/* sender thread only */
-	struct cb_rec *cur; /* head of line: in flight or waiting for its retry */
-	CURL *easy;
-	struct curl_slist *hdrs; /* of the request in flight */
-	int busy;
-	unsigned failures; /* consecutive failures of cur */
-	int64_t next_ms;   /* mono_ms when cur may be (re)sent */
-	int64_t warn_ms;
-	int warned;
-	unsigned suppressed;
-	char errbuf[CURL_ERROR_SIZE];
-};
-
-struct callbacks {
-	struct cb_service *svc;
-	size_t nsvc;
-	CURLM *multi;
-	pthread_t thread;
-	int started, curl_ready;
-	pthread_mutex_t mu;
-	int sleeping, stop; /* under mu */
-	/* sender thread only */
-	unsigned in_flight;
-	size_t rr;
-	uint64_t rng;
-};
 
 /* ---- signature ------------------------------------------------------------- */
 
@@ -168,24 +120,31 @@ static void cb_scan_fn(const char *section, const char *key, const char *value, 
 		sc->n++;
 }
 
-static int cb_get_long(const struct config *cfg, const char *sec, const char *key, long def,
-		       long lo, long hi, long *out, char *err, size_t errlen)
+/* [sec] key as a whole number (unit_ms 0) or a duration (a bare number in
+ * seconds, or 30s / 5m / 2h / 1d; *out in ms), in lo..hi of that unit. */
+static int cb_get_num(const struct config *cfg, const char *sec, const char *key, long def, long lo,
+		      long hi, int64_t unit_ms, long *out, char *err, size_t errlen)
 {
 	const char *v = config_get(cfg, sec, key);
-	char *end;
-	long n;
+	char why[160];
+	int64_t ms;
+	int rc;
 
-	*out = def;
+	*out = unit_ms ? def * unit_ms : def;
 	if (!v)
 		return 0;
-	n = strtol(v, &end, 10);
-	if (end == v || *end || n < lo || n > hi) {
-		snprintf(err, errlen, "%s: [%s] %s = '%s': expected an integer %ld..%ld",
-			 cfg->path ? cfg->path : "config", sec, key, v, lo, hi);
-		return -1;
+	if (unit_ms) {
+		rc = num_parse_duration(v, unit_ms, lo * unit_ms, hi * unit_ms, &ms, why,
+					sizeof(why));
+		if (!rc)
+			*out = (long)ms;
+	} else {
+		rc = num_parse_long(v, lo, hi, out, why, sizeof(why));
 	}
-	*out = n;
-	return 0;
+	if (rc)
+		snprintf(err, errlen, "%s: [%s] %s = '%s': %s", cfg->path ? cfg->path : "config",
+			 sec, key, v, why);
+	return rc;
 }
 
 /* http(s)://host... that libcurl parses; sets the loggable form. */
@@ -271,293 +230,14 @@ static int cb_service_load(struct cb_service *s, const struct config *cfg, const
 		return -1;
 	}
 	if (cb_check_url(s, path, sec, err, errlen) ||
-	    cb_get_long(cfg, sec, "callback_timeout", 10, 1, 3600, &s->timeout_ms, err, errlen) ||
-	    cb_get_long(cfg, sec, "callback_retry_max", 600, 1, 86400, &s->retry_max_ms, err,
-			errlen) ||
-	    cb_get_long(cfg, sec, "callback_queue", 100000, 1, 100000000, &qmax, err, errlen))
+	    cb_get_num(cfg, sec, "callback_timeout", 10, 1, 3600, 1000, &s->timeout_ms, err,
+		       errlen) ||
+	    cb_get_num(cfg, sec, "callback_retry_max", 600, 1, 86400, 1000, &s->retry_max_ms, err,
+		       errlen) ||
+	    cb_get_num(cfg, sec, "callback_queue", 100000, 1, 100000000, 0, &qmax, err, errlen))
 		return -1;
-	s->timeout_ms *= 1000;
-	s->retry_max_ms *= 1000;
 	s->qmax = (size_t)qmax;
 	return 0;
-}
-
-/* ---- sender thread ---------------------------------------------------------- */
-
-static uint64_t cb_rand(struct callbacks *cb)
-{
-	/* xorshift64: jitter only, nothing secret */
-	cb->rng ^= cb->rng << 13;
-	cb->rng ^= cb->rng >> 7;
-	cb->rng ^= cb->rng << 17;
-	return cb->rng;
-}
-
-/* Wait before try number failures+1: 1 s doubling, capped at retry_max, less
- * up to a fifth so that services that failed together do not come back in
- * lockstep (the steps still grow: 0.8-1 s, 1.6-2 s, 3.2-4 s ...). */
-static int64_t cb_backoff(struct callbacks *cb, const struct cb_service *s)
-{
-	int64_t base = 1000;
-
-	for (unsigned i = 1; i < s->failures && base < s->retry_max_ms; i++)
-		base *= 2;
-	if (base > s->retry_max_ms)
-		base = s->retry_max_ms;
-	return base - (int64_t)(cb_rand(cb) % (uint64_t)(base / 5 + 1));
-}
-
-static size_t cb_discard(char *data, size_t size, size_t nmemb, void *arg)
-{
-	(void)data;
-	(void)arg;
-	return size * nmemb;
-}
-
-/* The event_id of a record, if it is a safe header value. */
-static void cb_event_id(const struct cb_rec *r, char *out, size_t outlen)
-{
-	json_t *j = json_loadb(r->body, r->len, 0, NULL);
-	const char *id = j ? json_string_value(json_object_get(j, "event_id")) : NULL;
-
-	out[0] = '\0';
-	if (id && strlen(id) < outlen) {
-		for (const char *p = id; *p; p++)
-			if (*p <= ' ' || *p > '~')
-				goto out;
-		snprintf(out, outlen, "%s", id);
-	}
-out:
-	json_decref(j);
-}
-
-static CURL *cb_easy(struct cb_service *s)
-{
-	CURL *e = curl_easy_init();
-
-	if (!e)
-		return NULL;
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_URL, s->url);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, s->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, s->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, cb_discard);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "herald-callback/1");
-	curl_easy_setopt(e, CURLOPT_PRIVATE, s);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->errbuf);
-	return e;
-}
-
-static void cb_failed(struct callbacks *cb, struct cb_service *s, const char *reason);
-
-/* Append a header line; the list is unchanged on failure. */
-static int cb_header(struct curl_slist **h, const char *line)
-{
-	struct curl_slist *n = curl_slist_append(*h, line);
-
-	if (!n)
-		return -1;
-	*h = n;
-	return 0;
-}
-
-static void cb_start(struct callbacks *cb, struct cb_service *s)
-{
-	char sig[65], line[160], id[129];
-	struct curl_slist *h = NULL;
-
-	if (!s->easy)
-		s->easy = cb_easy(s);
-	if (!s->easy || callback_sign(s->secret, s->cur->body, s->cur->len, sig))
-		goto fail;
-	cb_event_id(s->cur, id, sizeof(id));
-	snprintf(line, sizeof(line), "X-Herald-Signature: sha256=%s", sig);
-	if (cb_header(&h, "Content-Type: application/json") || cb_header(&h, "Expect:") ||
-	    cb_header(&h, line))
-		goto fail;
-	if (id[0]) {
-		snprintf(line, sizeof(line), "X-Herald-Event: %s", id);
-		if (cb_header(&h, line))
-			goto fail;
-	}
-	s->errbuf[0] = '\0';
-	curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)s->cur->len);
-	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, (const char *)s->cur->body);
-	if (curl_multi_add_handle(cb->multi, s->easy) != CURLM_OK)
-		goto fail;
-	s->hdrs = h;
-	s->busy = 1;
-	cb->in_flight++;
-	return;
-fail:
-	curl_slist_free_all(h);
-	cb_failed(cb, s, "cannot set up the request");
-}
-
-static void cb_failed(struct callbacks *cb, struct cb_service *s, const char *reason)
-{
-	int64_t now = mono_ms(), wait;
-
-	s->failures++;
-	wait = cb_backoff(cb, s);
-	s->next_ms = now + wait;
-	if (!s->warned || now - s->warn_ms >= CB_WARN_EVERY_MS) {
-		if (s->suppressed)
-			log_warnx("callback %s: POST %s failed: %s; retrying in %" PRId64
-				  " s (attempt %u; %u similar lines suppressed)",
-				  s->name, s->url_log, reason, (wait + 500) / 1000, s->failures,
-				  s->suppressed);
-		else
-			log_warnx("callback %s: POST %s failed: %s; retrying in %" PRId64
-				  " s (attempt %u)",
-				  s->name, s->url_log, reason, (wait + 500) / 1000, s->failures);
-		s->warned = 1;
-		s->warn_ms = now;
-		s->suppressed = 0;
-	} else {
-		s->suppressed++;
-	}
-}
-
-static void cb_finish(struct callbacks *cb, CURL *e, CURLcode cc)
-{
-	struct cb_service *s = NULL;
-	char reason[CURL_ERROR_SIZE + 32];
-	long code = 0;
-
-	curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&s);
-	if (!s)
-		return;
-	curl_multi_remove_handle(cb->multi, e);
-	curl_slist_free_all(s->hdrs);
-	s->hdrs = NULL;
-	s->busy = 0;
-	cb->in_flight--;
-	if (cc == CURLE_OK)
-		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-	if (cc == CURLE_OK && code >= 200 && code <= 299) {
-		if (s->failures)
-			log_info("callback %s: POST %s succeeded after %u failed attempts", s->name,
-				 s->url_log, s->failures);
-		free(s->cur);
-		s->cur = NULL;
-		s->failures = 0;
-		s->next_ms = 0;
-		pthread_mutex_lock(&cb->mu);
-		s->pending--;
-		pthread_mutex_unlock(&cb->mu);
-		return;
-	}
-	if (cc == CURLE_OK)
-		snprintf(reason, sizeof(reason), "HTTP %ld", code);
-	else
-		snprintf(reason, sizeof(reason), "%s",
-			 s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc));
-	cb_failed(cb, s, reason);
-}
-
-static void *cb_thread(void *arg)
-{
-	struct callbacks *cb = arg;
-	int64_t deadline = 0;
-
-	for (;;) {
-		int stopping, work = 0, done = 1, running = 0, left;
-		int64_t now, wait_ms = 1000;
-		CURLMsg *m;
-
-		/* Take the next record of every service with nothing at the head. */
-		pthread_mutex_lock(&cb->mu);
-		stopping = cb->stop;
-		for (size_t i = 0; i < cb->nsvc; i++) {
-			struct cb_service *s = &cb->svc[i];
-			if (!s->cur && s->head) {
-				s->cur = s->head;
-				s->head = s->head->next;
-				if (!s->head)
-					s->tail = NULL;
-				s->qlen--;
-				s->cur->next = NULL;
-			}
-		}
-		pthread_mutex_unlock(&cb->mu);
-
-		now = mono_ms();
-		if (stopping && !deadline)
-			deadline = now + CB_STOP_MS;
-		/* Round robin, so that more than CB_MAX_IN_FLIGHT busy services
-		 * take turns. */
-		cb->rr++;
-		for (size_t k = 0; k < cb->nsvc && cb->in_flight < CB_MAX_IN_FLIGHT; k++) {
-			struct cb_service *s = &cb->svc[(k + cb->rr) % cb->nsvc];
-			if (s->cur && !s->busy && s->next_ms <= now)
-				cb_start(cb, s);
-		}
-		curl_multi_perform(cb->multi, &running);
-		while ((m = curl_multi_info_read(cb->multi, &left)) != NULL)
-			if (m->msg == CURLMSG_DONE)
-				cb_finish(cb, m->easy_handle, m->data.result);
-
-		/* What next: a record due now, a retry due later, or nothing. */
-		now = mono_ms();
-		if (cb->in_flight)
-			done = 0;
-		for (size_t i = 0; i < cb->nsvc; i++) {
-			const struct cb_service *s = &cb->svc[i];
-			if (!s->cur || s->busy)
-				continue;
-			if (s->next_ms <= now) {
-				if (cb->in_flight < CB_MAX_IN_FLIGHT)
-					work = 1;
-				done = 0;
-			} else {
-				if (s->next_ms - now < wait_ms)
-					wait_ms = s->next_ms - now;
-				if (!deadline || s->next_ms < deadline)
-					done = 0;
-			}
-		}
-		if (stopping) {
-			if (now >= deadline)
-				break;
-			if (deadline - now < wait_ms)
-				wait_ms = deadline - now;
-		}
-		if (work)
-			continue;
-		pthread_mutex_lock(&cb->mu);
-		for (size_t i = 0; i < cb->nsvc; i++)
-			if (!cb->svc[i].cur && cb->svc[i].head)
-				work = 1;
-		if (cb->stop != stopping)
-			work = 1;
-		if (!work && !(stopping && done))
-			cb->sleeping = 1; /* from here on a push calls curl_multi_wakeup() */
-		pthread_mutex_unlock(&cb->mu);
-		if (work)
-			continue;
-		if (stopping && done)
-			break;
-		curl_multi_poll(cb->multi, NULL, 0, (int)(wait_ms > 0 ? wait_ms : 1), NULL);
-		pthread_mutex_lock(&cb->mu);
-		cb->sleeping = 0;
-		pthread_mutex_unlock(&cb->mu);
-	}
-
-	/* Whatever is still in flight is abandoned with the rest. */
-	for (size_t i = 0; i < cb->nsvc; i++) {
-		struct cb_service *s = &cb->svc[i];
-		if (s->busy) {
-			curl_multi_remove_handle(cb->multi, s->easy);
-			curl_slist_free_all(s->hdrs);
-			s->hdrs = NULL;
-			s->busy = 0;
-			cb->in_flight--;
-		}
-	}
-	return NULL;
 }
 
 /* ---- public ------------------------------------------------------------------- */
@@ -578,8 +258,8 @@ static void cb_free(struct callbacks *cb)
 		if (unsent)
 			log_warnx("callback %s: %zu records not delivered at shutdown, dropped",
 				  s->name, unsent);
-		if (s->easy)
-			curl_easy_cleanup(s->easy);
+		if (s->post.easy)
+			curl_easy_cleanup(s->post.easy);
 		curl_slist_free_all(s->hdrs);
 		if (s->secret)
 			OPENSSL_cleanse(s->secret, strlen(s->secret));
@@ -589,19 +269,35 @@ static void cb_free(struct callbacks *cb)
 		free(s->url_log);
 	}
 	free(cb->svc);
-	if (cb->multi)
-		curl_multi_cleanup(cb->multi);
-	if (cb->curl_ready)
-		curl_global_cleanup();
+	cmulti_free(&cb->http); /* after the easy handles; balances curl_global_init */
 	pthread_mutex_destroy(&cb->mu);
 	free(cb);
+}
+
+/* Start the sender thread. It takes no asynchronous signals: the router's
+ * handlers run on the router's thread (faults still reach whoever caused
+ * them). 0 or an errno. */
+static int cb_spawn(struct callbacks *cb)
+{
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
+	sigdelset(&all, SIGABRT);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&cb->thread, NULL, callbacks_sender, cb);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
 }
 
 struct callbacks *callbacks_start(const struct config *cfg, char *err, size_t errlen)
 {
 	struct callbacks *cb = calloc(1, sizeof(*cb));
 	struct cb_scan sc = {0};
-	sigset_t all, old;
 	int rc;
 
 	if (!cb) {
@@ -632,6 +328,7 @@ struct callbacks *callbacks_start(const struct config *cfg, char *err, size_t er
 	}
 	for (size_t i = 0; i < sc.n; i++) {
 		rc = cb_service_load(&cb->svc[cb->nsvc], cfg, sc.sections[i], err, errlen);
+		cb->svc[cb->nsvc].owner = cb;
 		if (rc == 0 || rc < 0)
 			cb->nsvc++; /* a half-filled entry is freed with the rest */
 		if (rc < 0)
@@ -640,30 +337,17 @@ struct callbacks *callbacks_start(const struct config *cfg, char *err, size_t er
 	if (!cb->nsvc)
 		goto done;
 
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		snprintf(err, errlen, "callbacks: curl_global_init failed");
+	cb->http = cmulti_new(&(struct cmulti_opts){.max_in_flight = CB_MAX_IN_FLIGHT,
+						    .max_connects = CB_MAX_IN_FLIGHT * 2});
+	if (!cb->http) {
+		snprintf(err, errlen,
+			 "callbacks: cannot set up libcurl (curl_global_init or "
+			 "curl_multi_init failed)");
 		goto fail;
 	}
-	cb->curl_ready = 1;
-	cb->multi = curl_multi_init();
-	if (!cb->multi) {
-		snprintf(err, errlen, "callbacks: curl_multi_init failed");
-		goto fail;
-	}
-	curl_multi_setopt(cb->multi, CURLMOPT_MAXCONNECTS, (long)CB_MAX_IN_FLIGHT * 2);
 	cb->rng = (mono_us() << 16) ^ (uint64_t)getpid() ^ 0x9e3779b97f4a7c15ULL;
 
-	/* The sender takes no asynchronous signals: the router's handlers run
-	 * on the router's thread (faults still reach whoever caused them). */
-	sigfillset(&all);
-	sigdelset(&all, SIGSEGV);
-	sigdelset(&all, SIGBUS);
-	sigdelset(&all, SIGFPE);
-	sigdelset(&all, SIGILL);
-	sigdelset(&all, SIGABRT);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&cb->thread, NULL, cb_thread, cb);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	rc = cb_spawn(cb);
 	if (rc) {
 		snprintf(err, errlen, "callbacks: cannot start the sender thread: %s",
 			 strerror(rc));
@@ -697,7 +381,7 @@ void callbacks_stop(struct callbacks **cbp)
 		pthread_mutex_lock(&cb->mu);
 		cb->stop = 1;
 		pthread_mutex_unlock(&cb->mu);
-		curl_multi_wakeup(cb->multi);
+		cmulti_wakeup(cb->http);
 		pthread_join(cb->thread, NULL);
 	}
 	cb_free(cb);
@@ -766,7 +450,7 @@ void callbacks_push(struct callbacks *cb, const char *service, const char *json)
 			  " dropped so far",
 			  s->name, s->qmax, dropped);
 	if (wake)
-		curl_multi_wakeup(cb->multi);
+		cmulti_wakeup(cb->http);
 }
 
 size_t callbacks_pending(struct callbacks *cb, const char *service)

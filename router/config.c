@@ -1,7 +1,6 @@
 /* config.c - typed view of the INI file with defaults and range checks. */
 #include "config.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,27 +8,81 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "num.h"
+
+/* "path: [sec] key = 'v': " before the parser's reason. */
+static void where(char *err, int errlen, const char *path, const char *sec, const char *key,
+		  const char *v, const char *why)
+{
+	snprintf(err, (size_t)errlen, "%s: [%s] %s = '%s': %s", path, sec, key, v, why);
+}
 
 static int get_int(struct config *c, const char *sec, const char *key, int def, int lo, int hi,
 		   int *out, char *err, int errlen)
 {
 	const char *v = conf_get(c->ini, sec, key);
-	char *end;
-	long n;
+	char why[128];
+	int rc;
 
 	if (!v) {
 		*out = def;
 		return 0;
 	}
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || end == v || *end || n < lo || n > hi) {
-		snprintf(err, (size_t)errlen, "%s: [%s] %s = '%s': expected an integer %d..%d",
-			 c->path, sec, key, v, lo, hi);
+	rc = lo == 1 && hi == 65535 ? num_parse_port(v, out, why, sizeof(why))
+				    : num_parse_int(v, lo, hi, out, why, sizeof(why));
+	if (rc)
+		where(err, errlen, c->path, sec, key, v, why);
+	return rc;
+}
+
+static int get_duration(struct config *c, const char *sec, const char *key, int def_s, int lo_s,
+			int hi_s, int *out_ms, char *err, int errlen)
+{
+	const char *v = conf_get(c->ini, sec, key);
+	char why[160];
+	int64_t ms;
+
+	if (!v) {
+		*out_ms = def_s * 1000;
+		return 0;
+	}
+	if (num_parse_duration(v, 1000, lo_s * 1000LL, hi_s * 1000LL, &ms, why, sizeof(why))) {
+		where(err, errlen, c->path, sec, key, v, why);
 		return -1;
 	}
-	*out = (int)n;
+	*out_ms = (int)ms;
 	return 0;
+}
+
+/* The retry policy of any [channel.*]: whole numbers (seconds or a count),
+ * never negative. Checked here so that a typo stops heraldd at start instead
+ * of quietly becoming the default (config_channel_long). */
+static const struct {
+	const char *key;
+	long max;
+} chan_nums[] = {{"retry_min", 2592000},
+		 {"retry_max", 2592000},
+		 {"max_attempts", 1000000},
+		 {"max_age", 315360000}};
+
+struct chan_check {
+	const char *path;
+	char *err;
+	int errlen, bad;
+};
+
+static void check_chan_key(const char *sec, const char *key, const char *v, void *arg)
+{
+	struct chan_check *cc = arg;
+	char why[128];
+	long n;
+
+	for (size_t i = 0; i < sizeof(chan_nums) / sizeof(chan_nums[0]) && !cc->bad; i++)
+		if (!strcmp(key, chan_nums[i].key) &&
+		    num_parse_long(v, 0, chan_nums[i].max, &n, why, sizeof(why))) {
+			where(cc->err, cc->errlen, cc->path, sec, key, v, why);
+			cc->bad = 1;
+		}
 }
 
 struct config *config_load(const char *path, char *err, int errlen)
@@ -74,10 +127,19 @@ struct config *config_load(const char *path, char *err, int errlen)
 	if (get_int(c, "redis", "port", 6379, 1, 65535, &c->redis_port, err, errlen) ||
 	    get_int(c, "redis", "db", 0, 0, 1000, &c->redis_db, err, errlen) ||
 	    get_int(c, "queue", "batch", 256, 1, 10000, &c->batch, err, errlen) ||
-	    get_int(c, "queue", "claim_idle", 60, 1, 86400, &c->claim_idle_ms, err, errlen) ||
-	    get_int(c, "queue", "retention_days", 30, 1, 3650, &c->retention_days, err, errlen))
+	    get_duration(c, "queue", "claim_idle", 60, 1, 86400, &c->claim_idle_ms, err, errlen) ||
+	    get_int(c, "queue", "retention_days", 30, 1, 3650, &c->retention_days, err, errlen) ||
+	    get_int(c, "queue", "max_inflight", 20000, 1, 10000000, &c->max_inflight, err,
+		    errlen) ||
+	    get_int(c, "queue", "drain_timeout", 10, 0, 3600, &c->drain_timeout_ms, err, errlen))
 		goto fail;
-	c->claim_idle_ms *= 1000;
+	c->drain_timeout_ms *= 1000;
+	{
+		struct chan_check cc = {path, err, errlen, 0};
+		conf_each(c->ini, "channel.", check_chan_key, &cc);
+		if (cc.bad)
+			goto fail;
+	}
 	if (c->redis_socket && strlen(c->redis_socket) >= 108) { /* sun_path */
 		snprintf(err, (size_t)errlen,
 			 "%s: [redis] socket: path longer than a Unix socket allows (107 bytes)",
@@ -117,13 +179,11 @@ long config_channel_long(const struct config *c, const char *channel, const char
 {
 	char sec[128];
 	const char *v;
-	char *end;
 	long n;
 
 	snprintf(sec, sizeof(sec), "channel.%s", channel);
 	v = conf_get(c->ini, sec, key);
-	if (!v)
-		return def;
-	n = strtol(v, &end, 10);
-	return (end == v || *end) ? def : n;
+	if (!v || num_parse_long(v, LONG_MIN, LONG_MAX, &n, NULL, 0))
+		return def; /* config_load refused junk in the keys it knows */
+	return n;
 }

@@ -28,6 +28,8 @@ struct config {
 	int batch;	      /* events read per XREADGROUP */
 	int claim_idle_ms;    /* XAUTOCLAIM min idle */
 	int retention_days;   /* message bodies and contact details expire */
+	int max_inflight;     /* stop reading while this many are with channels */
+	int drain_timeout_ms; /* SIGTERM waits this long for in-flight messages */
 	const char *consumer; /* consumer name in the group; default host:pid */
 	/* [channels] enable = file,email (empty: every plugin in dir) */
 	const char *channels_enable;
@@ -38,7 +40,9 @@ struct config *config_load(const char *path, char *err, int errlen);
 void config_free(struct config **c);
 /* Any key of any section (for plugins and services). */
 const char *config_get(const struct config *c, const char *section, const char *key);
-/* A per-channel integer with a default: [channel.<name>] key. */
+/* A per-channel integer with a default: [channel.<name>] key. config_load
+ * has already refused a retry_min, retry_max, max_attempts or max_age that
+ * is not a whole number in range. */
 long config_channel_long(const struct config *c, const char *channel, const char *key, long def);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backoff.h"
 #include "failover.h"
 #include "log.h"
 #include "msgstate.h"
@@ -48,13 +49,8 @@ void failover_hop(struct router *r, struct msg *m, const char *why)
  * retry_max, then a random 75-100 % of it (so retries do not march in step). */
 static int64_t backoff_ms(const struct chan *c, unsigned attempt)
 {
-	double d = (double)c->retry_min * 1000.0;
-
-	for (unsigned i = 1; i < attempt && d < (double)c->retry_max * 1000.0; i++)
-		d *= 2;
-	if (d > (double)c->retry_max * 1000.0)
-		d = (double)c->retry_max * 1000.0;
-	return (int64_t)(d * (0.75 + 0.25 * ((double)random() / (double)RAND_MAX)));
+	return backoff_delay_ms(c->retry_min * 1000LL, c->retry_max * 1000LL, attempt, 25,
+				(uint64_t)random());
 }
 
 void failover_retry_or_hop(struct router *r, struct msg *m, const struct herald_result *res)

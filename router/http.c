@@ -12,11 +12,11 @@
 #include <sys/socket.h>
 
 #include "chanq.h"
+#include "form.h"
 #include "log.h"
 #include "metrics.h"
 
 #define MAX_BODY 65536
-#define MAX_FORM 64
 
 struct http {
 	struct MHD_Daemon *d;
@@ -32,58 +32,13 @@ struct req {
 	size_t len;
 	int too_big;
 	struct MHD_Connection *conn;
-	char *form; /* decoded copy of a urlencoded body: k\0v\0k\0v\0 */
-	const char *keys[MAX_FORM], *vals[MAX_FORM];
-	int nform;
+	struct form form; /* a urlencoded body, decoded */
 };
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Decode application/x-www-form-urlencoded in place. */
-static void url_decode(char *s)
-{
-	char *o = s;
-
-	for (; *s; s++) {
-		if (*s == '+') {
-			*o++ = ' ';
-		} else if (*s == '%' && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
-			*o++ = (char)(hexval(s[1]) * 16 + hexval(s[2]));
-			s += 2;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = '\0';
-}
 
 static void parse_form(struct req *q)
 {
-	char *p, *save = NULL;
-
-	q->form = strdup(q->body ? q->body : "");
-	if (!q->form)
-		return;
-	for (p = strtok_r(q->form, "&", &save); p && q->nform < MAX_FORM;
-	     p = strtok_r(NULL, "&", &save)) {
-		char *eq = strchr(p, '=');
-		if (eq)
-			*eq++ = '\0';
-		url_decode(p);
-		if (eq)
-			url_decode(eq);
-		q->keys[q->nform] = p;
-		q->vals[q->nform++] = eq ? eq : "";
-	}
+	if (form_parse(&q->form, q->body) != 0)
+		log_warnx("http: out of memory decoding a form body");
 }
 
 static const char *req_arg(const struct herald_http_req *hr, const char *name)
@@ -93,10 +48,7 @@ static const char *req_arg(const struct herald_http_req *hr, const char *name)
 
 	if (v)
 		return v;
-	for (int i = 0; i < q->nform; i++)
-		if (!strcmp(q->keys[i], name))
-			return q->vals[i];
-	return NULL;
+	return form_get(&q->form, name);
 }
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type,
@@ -257,7 +209,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 	if (q) {
 		free(q->body);
-		free(q->form);
+		form_free(&q->form);
 		free(q);
 		*con_cls = NULL;
 	}

@@ -126,7 +126,7 @@ static void update_gauges(struct router *r)
 /* What the loop keeps from one turn to the next. */
 struct loop_state {
 	int max_inflight;     /* [queue] max_inflight: no read beyond that many in flight */
-	int drain_timeout_s;  /* [queue] drain_timeout */
+	int drain_timeout_ms; /* [queue] drain_timeout */
 	uint64_t watchdog_us; /* systemd's WatchdogSec, 0 when off */
 	int64_t drain_until, last_watchdog, last_retry;
 };
@@ -137,7 +137,7 @@ static int on_signals(struct router *r, struct loop_state *ls)
 {
 	if (sig_term && !r->draining) {
 		r->draining = 1;
-		ls->drain_until = mono_ms() + ls->drain_timeout_s * 1000;
+		ls->drain_until = mono_ms() + ls->drain_timeout_ms;
 		ingest_close(r);
 		sd_notify(0, "STOPPING=1");
 		log_info("stopping: draining %zu in-flight messages", idmap_len(r->inflight));
@@ -271,10 +271,8 @@ static void watchdog(struct loop_state *ls, int64_t now)
 
 static void loop(struct router *r)
 {
-	const char *mi = config_get(r->cfg, "queue", "max_inflight");
-	const char *dt = config_get(r->cfg, "queue", "drain_timeout");
-	struct loop_state ls = {.max_inflight = mi ? atoi(mi) : 20000,
-				.drain_timeout_s = dt ? atoi(dt) : 10};
+	struct loop_state ls = {.max_inflight = r->cfg->max_inflight,
+				.drain_timeout_ms = r->cfg->drain_timeout_ms};
 
 	if (sd_watchdog_enabled(0, &ls.watchdog_us) <= 0)
 		ls.watchdog_us = 0;

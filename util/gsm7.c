@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include "text.h"
+
 /* Non-ASCII characters of the GSM 03.38 default alphabet (one septet). */
 static const uint16_t gsm_basic_hi[] = {
     0x00A1, 0x00A3, 0x00A4, 0x00A5, 0x00A7, 0x00BF, 0x00C4, 0x00C5, 0x00C6, 0x00C7,
@@ -50,43 +52,11 @@ static int gsm_cost(uint32_t c)
 	return 0;
 }
 
-/* Decode one UTF-8 sequence at s (n bytes left). Returns its length and the
- * code point in *cp, or 0 when the bytes are not valid UTF-8. */
+/* One UTF-8 sequence at s (n bytes left): its length and the code point in
+ * *cp, or 0 when invalid (a NUL byte ends the text: invalid here too). */
 static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
 {
-	uint32_t c = s[0], min;
-	size_t len;
-
-	if (c < 0x80) {
-		*cp = c;
-		return c ? 1 : 0;
-	}
-	if (c >= 0xC2 && c <= 0xDF) {
-		len = 2;
-		c &= 0x1F;
-		min = 0x80;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3;
-		c &= 0x0F;
-		min = 0x800;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4;
-		c &= 0x07;
-		min = 0x10000;
-	} else {
-		return 0; /* continuation byte, overlong lead C0/C1, or F5..FF */
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3F);
-	}
-	if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-		return 0;
-	*cp = c;
-	return len;
+	return s[0] ? utf8_decode((const char *)s, n, cp) : 0;
 }
 
 /* Fills parts of PART units in order; a unit pair never straddles two. */

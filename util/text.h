@@ -9,6 +9,10 @@
 /* Byte offset of the first invalid UTF-8 sequence, or -1 if s[0..len) is
  * valid (overlongs, surrogates and > U+10FFFF are invalid). */
 long utf8_invalid_at(const char *s, size_t len);
+/* Decode the UTF-8 sequence at s[0..len): its length (1..4) and the code
+ * point in *cp, or 0 when the bytes are invalid or cut short by len. A NUL
+ * byte is U+0000, length 1. */
+size_t utf8_decode(const char *s, size_t len, uint32_t *cp);
 
 /* Parse "2026-11-22T09:00:00Z" / "...+01:00" / fractional seconds into
  * milliseconds since the epoch. 0 on success, -1 if malformed. */

@@ -11,7 +11,7 @@
  * number_field = to                 ; form field for the E.164 number
  * file_field = file                 ; form field for the PDF
  * max_in_flight = 8                 ; concurrent uploads
- * timeout = 60                      ; seconds per upload
+ * timeout = 60                      ; per upload: seconds, or 30s / 2m
  * sender = DVLA|Swansea|SA6 7JL     ; letter sender block
  *
  * The upload: <number_field>=<E.164>, <file_field>=<stem>.pdf
@@ -19,11 +19,11 @@
  * receipts/fax when [http] public_url is set.
  *
  * Threads: submit() checks the number and queues a copy; one worker thread
- * renders letters and drives a libcurl multi handle (curl_multi_wakeup tells
- * it new work is there). Outcomes: gateway 2xx -> sent (not final; ref as
- * sent in the form), 4xx -> permanent-failure (408/429 -> temporary),
- * 5xx / timeout / refused -> temporary-failure; not an E.164 number ->
- * permanent-failure, bad address, nothing sent.
+ * renders letters and drives the libcurl multi driver (util/curlmulti.c;
+ * cmulti_wakeup tells it new work is there). Outcomes: gateway 2xx -> sent
+ * (not final; ref as sent in the form), 4xx -> permanent-failure (408/429 ->
+ * temporary), 5xx / timeout / refused -> temporary-failure; not an E.164
+ * number -> permanent-failure, bad address, nothing sent.
  */
 #include <curl/curl.h>
 #include <pthread.h>
@@ -31,9 +31,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chanjob.h"
 #include "chanq.h"
+#include "curlmulti.h"
+#include "e164.h"
 #include "fax.h"
 #include "letter.h"
+#include "num.h"
 
 #define FAX_QUEUE_CAP 1024
 #define FAX_BODY_KEEP 512
@@ -49,9 +53,8 @@ struct fax_job {
 
 /* One upload in flight. */
 struct fax_xfer {
-	struct fax_xfer *prev, *next; /* the worker's in-flight list */
+	struct cmulti_xfer cx; /* first: easy handle, in st->http while in flight */
 	struct fax_job *job;
-	CURL *easy;
 	curl_mime *mime;
 	char body[FAX_BODY_KEEP + 1];
 	size_t body_len;
@@ -63,15 +66,13 @@ struct fax_state {
 	const struct herald_host *host;
 	char url[2048], username[256], password[256];
 	char number_field[64], file_field[64], sender[1024], callback[2048];
-	long max_in_flight, timeout_s;
+	long max_in_flight, timeout_ms;
 	struct jobq *jobs;
-	CURLM *multi;
+	struct cmulti *http; /* at most max_in_flight uploads */
 	struct curl_slist *headers;
-	struct fax_xfer *xfers; /* in flight (worker; close() after join) */
 	pthread_t thread;
-	int started, curl_inited;
+	int started;
 	int stop;
-	int in_flight; /* worker only */
 };
 CHANQ_RESULTS_FIRST(struct fax_state);
 
@@ -82,6 +83,19 @@ static void job_free(struct fax_job *j)
 	free(j->event_id);
 	letter_release(&j->l);
 	free(j);
+}
+
+static void job_free_any(void *j)
+{
+	job_free(j);
+}
+
+static void fax_wake(void *arg)
+{
+	struct fax_state *st = arg;
+
+	if (st->http)
+		cmulti_wakeup(st->http);
 }
 
 static int stopping(struct fax_state *st)
@@ -109,8 +123,8 @@ static void xfer_free(struct fax_xfer *x)
 {
 	if (!x)
 		return;
-	if (x->easy)
-		curl_easy_cleanup(x->easy);
+	if (x->cx.easy)
+		curl_easy_cleanup(x->cx.easy);
 	curl_mime_free(x->mime);
 	job_free(x->job);
 	free(x);
@@ -121,6 +135,69 @@ static void fax_log_to(struct fax_state *st, const char *number, char *out, size
 	st->host->mask(st->host->ctx, number, out, outlen);
 }
 
+static void finish_xfer(struct cmulti_xfer *cx, CURLcode code);
+
+/* The multipart form: number, the PDF (copied by libcurl), ref and, when
+ * known, callback_url. 0, or -1 out of memory. */
+static int fax_form(struct fax_state *st, struct fax_xfer *x, const unsigned char *pdf, size_t len)
+{
+	curl_mimepart *part;
+	char fname[160];
+
+	x->mime = curl_mime_init(x->cx.easy);
+	if (!x->mime)
+		return -1;
+	part = curl_mime_addpart(x->mime);
+	curl_mime_name(part, st->number_field);
+	curl_mime_data(part, x->job->number, CURL_ZERO_TERMINATED);
+	part = curl_mime_addpart(x->mime);
+	curl_mime_name(part, st->file_field);
+	snprintf(fname, sizeof(fname), "%.120s.pdf", x->job->ref);
+	for (char *p = fname; *p; p++)
+		if (*p == '"' || *p == '\\' || *p == '/' || (unsigned char)*p < 0x20)
+			*p = '_';
+	curl_mime_filename(part, fname);
+	curl_mime_type(part, "application/pdf");
+	if (curl_mime_data(part, (const char *)pdf, len) != CURLE_OK)
+		return -1;
+	part = curl_mime_addpart(x->mime);
+	curl_mime_name(part, "ref");
+	curl_mime_data(part, x->job->ref, CURL_ZERO_TERMINATED);
+	if (st->callback[0]) {
+		part = curl_mime_addpart(x->mime);
+		curl_mime_name(part, "callback_url");
+		curl_mime_data(part, st->callback, CURL_ZERO_TERMINATED);
+	}
+	return 0;
+}
+
+/* The options of an upload besides its form. */
+static void fax_easy_opts(struct fax_state *st, struct fax_xfer *x)
+{
+	CURL *e = x->cx.easy;
+
+	curl_easy_setopt(e, CURLOPT_URL, st->url);
+	curl_easy_setopt(e, CURLOPT_MIMEPOST, x->mime);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, keep_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->err);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, st->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+			 st->timeout_ms < 10000 ? st->timeout_ms : 10000L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "herald-fax/1");
+	/* no "Expect: 100-continue" round trip for every letter */
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, st->headers);
+	if (st->username[0]) {
+		curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(e, CURLOPT_USERNAME, st->username);
+		curl_easy_setopt(e, CURLOPT_PASSWORD, st->password);
+	}
+	x->cx.done = finish_xfer;
+	x->cx.arg = st;
+}
+
 /* Render the letter and start its upload. The job is consumed. */
 static void start_job(struct fax_state *st, struct fax_job *j)
 {
@@ -129,8 +206,7 @@ static void start_job(struct fax_state *st, struct fax_job *j)
 	unsigned char *pdf = NULL;
 	size_t len = 0;
 	int pages = 0;
-	char err[512], fname[160];
-	curl_mimepart *part;
+	char err[512];
 
 	l.sender = st->sender[0] ? st->sender : NULL;
 	if (letter_render_mem(&l, &pdf, &len, &pages, err, sizeof(err)) != 0) {
@@ -144,58 +220,14 @@ static void start_job(struct fax_state *st, struct fax_job *j)
 		goto oom;
 	x->job = j;
 	j = NULL;
-	x->easy = curl_easy_init();
-	x->mime = x->easy ? curl_mime_init(x->easy) : NULL;
-	if (!x->mime)
+	x->cx.easy = curl_easy_init();
+	if (!x->cx.easy || fax_form(st, x, pdf, len) != 0)
 		goto oom;
-	part = curl_mime_addpart(x->mime);
-	curl_mime_name(part, st->number_field);
-	curl_mime_data(part, x->job->number, CURL_ZERO_TERMINATED);
-	part = curl_mime_addpart(x->mime);
-	curl_mime_name(part, st->file_field);
-	snprintf(fname, sizeof(fname), "%.120s.pdf", x->job->ref);
-	for (char *p = fname; *p; p++)
-		if (*p == '"' || *p == '\\' || *p == '/' || (unsigned char)*p < 0x20)
-			*p = '_';
-	curl_mime_filename(part, fname);
-	curl_mime_type(part, "application/pdf");
-	if (curl_mime_data(part, (const char *)pdf, len) != CURLE_OK)
-		goto oom;
-	part = curl_mime_addpart(x->mime);
-	curl_mime_name(part, "ref");
-	curl_mime_data(part, x->job->ref, CURL_ZERO_TERMINATED);
-	if (st->callback[0]) {
-		part = curl_mime_addpart(x->mime);
-		curl_mime_name(part, "callback_url");
-		curl_mime_data(part, st->callback, CURL_ZERO_TERMINATED);
-	}
 	free(pdf);
 	pdf = NULL;
-	curl_easy_setopt(x->easy, CURLOPT_URL, st->url);
-	curl_easy_setopt(x->easy, CURLOPT_MIMEPOST, x->mime);
-	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
-	curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, keep_body);
-	curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->err);
-	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT, st->timeout_s);
-	curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT, st->timeout_s < 10 ? st->timeout_s : 10L);
-	curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "herald-fax/1");
-	/* no "Expect: 100-continue" round trip for every letter */
-	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, st->headers);
-	if (st->username[0]) {
-		curl_easy_setopt(x->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		curl_easy_setopt(x->easy, CURLOPT_USERNAME, st->username);
-		curl_easy_setopt(x->easy, CURLOPT_PASSWORD, st->password);
-	}
-	if (curl_multi_add_handle(st->multi, x->easy) != CURLM_OK)
+	fax_easy_opts(st, x);
+	if (cmulti_add(st->http, &x->cx) != 0)
 		goto oom;
-	x->next = st->xfers;
-	if (st->xfers)
-		st->xfers->prev = x;
-	st->xfers = x;
-	st->in_flight++;
 	return;
 oom:
 	resq_pushf(st->results, x ? x->job->msg_id : j->msg_id, HERALD_TEMPORARY, 0, NULL, NULL,
@@ -207,26 +239,17 @@ oom:
 		job_free(j);
 }
 
-static void finish_xfer(struct fax_state *st, CURL *easy, CURLcode code)
+/* An upload ended (the driver's callback): push its result, free it. */
+static void finish_xfer(struct cmulti_xfer *cx, CURLcode code)
 {
-	struct fax_xfer *x = NULL;
+	struct fax_state *st = cx->arg;
+	struct fax_xfer *x = (struct fax_xfer *)cx; /* cx is its first member */
 	struct herald_result r;
 	long http = 0;
 	char to[64];
 
-	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
-	curl_multi_remove_handle(st->multi, easy);
-	st->in_flight--;
-	if (!x)
-		return;
-	if (x->prev)
-		x->prev->next = x->next;
-	else
-		st->xfers = x->next;
-	if (x->next)
-		x->next->prev = x->prev;
 	if (code == CURLE_OK)
-		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http);
+		curl_easy_getinfo(cx->easy, CURLINFO_RESPONSE_CODE, &http);
 	memset(&r, 0, sizeof(r));
 	r.version = HERALD_RESULT_VERSION;
 	r.msg_id = x->job->msg_id;
@@ -245,45 +268,48 @@ static void *fax_worker(void *arg)
 	struct fax_state *st = arg;
 
 	while (!stopping(st)) {
-		int running = 0, left;
-		CURLMsg *msg;
-
-		while (st->in_flight < st->max_in_flight && !stopping(st)) {
+		while (cmulti_room(st->http) && !stopping(st)) {
 			struct fax_job *j = jobq_pop(st->jobs, 0);
 			if (!j)
 				break;
 			start_job(st, j);
 		}
-		curl_multi_perform(st->multi, &running);
-		while ((msg = curl_multi_info_read(st->multi, &left)) != NULL)
-			if (msg->msg == CURLMSG_DONE)
-				finish_xfer(st, msg->easy_handle, msg->data.result);
+		cmulti_step(st->http); /* finish_xfer() for each that ended */
 		/* sleep until a socket is ready, a submit/close wakes us, or a
 		 * curl timer is due (curl caps the wait by its own timeouts) */
-		if (st->in_flight < st->max_in_flight && jobq_len(st->jobs) > 0)
+		if (cmulti_room(st->http) && jobq_len(st->jobs) > 0)
 			continue;
-		curl_multi_poll(st->multi, NULL, 0, 1000, NULL);
+		cmulti_wait(st->http, 1000);
 	}
 	return NULL;
 }
 
 /* ---- plugin ----------------------------------------------------------------- */
 
-static long conf_long(const struct herald_host *h, const char *key, long def, long min, long max)
+/* A whole number (unit_ms 0) or a duration in ms (a bare number in seconds,
+ * or 30s / 5m ...) in lo..hi of that unit; -1 (logged) on anything else. */
+static int conf_num(const struct herald_host *h, const char *key, long def, long lo, long hi,
+		    int64_t unit_ms, long *out)
 {
 	const char *v = h->conf(h->ctx, key);
-	char *end;
-	long n;
+	char why[160];
+	int64_t ms;
+	int rc;
 
+	*out = unit_ms ? def * unit_ms : def;
 	if (!v || !*v)
-		return def;
-	n = strtol(v, &end, 10);
-	if (*end || n < min || n > max) {
-		h->log(h->ctx, HERALD_LOG_WARNING, "fax: %s = %s is not in %ld..%ld, using %ld",
-		       key, v, min, max, def);
-		return def;
+		return 0;
+	if (unit_ms) {
+		rc = num_parse_duration(v, unit_ms, lo * unit_ms, hi * unit_ms, &ms, why,
+					sizeof(why));
+		if (!rc)
+			*out = (long)ms;
+	} else {
+		rc = num_parse_long(v, lo, hi, out, why, sizeof(why));
 	}
-	return n;
+	if (rc)
+		h->log(h->ctx, HERALD_LOG_ERR, "fax: %s = '%s': %s", key, v, why);
+	return rc;
 }
 
 static void conf_str(const struct herald_host *h, const char *key, const char *def, char *out,
@@ -313,8 +339,9 @@ static int fax_open(const struct herald_host *host, void **state)
 	conf_str(host, "number_field", "to", st->number_field, sizeof(st->number_field));
 	conf_str(host, "file_field", "file", st->file_field, sizeof(st->file_field));
 	conf_str(host, "sender", "", st->sender, sizeof(st->sender));
-	st->max_in_flight = conf_long(host, "max_in_flight", 8, 1, 1000);
-	st->timeout_s = conf_long(host, "timeout", 60, 1, 3600);
+	if (conf_num(host, "max_in_flight", 8, 1, 1000, 0, &st->max_in_flight) ||
+	    conf_num(host, "timeout", 60, 1, 3600, 1000, &st->timeout_ms))
+		goto fail;
 	pub = host->conf_section ? host->conf_section(host->ctx, "http", "public_url") : NULL;
 	if (pub && *pub) {
 		size_t n = strlen(pub);
@@ -325,14 +352,11 @@ static int fax_open(const struct herald_host *host, void **state)
 		host->log(host->ctx, HERALD_LOG_WARNING,
 			  "fax: no [http] public_url: the gateway gets no callback_url");
 	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		goto fail;
-	st->curl_inited = 1;
-	st->multi = curl_multi_init();
+	st->http = cmulti_new(&(struct cmulti_opts){.max_in_flight = (unsigned)st->max_in_flight});
 	st->headers = curl_slist_append(NULL, "Expect:");
 	st->jobs = jobq_new(FAX_QUEUE_CAP);
 	st->results = resq_new();
-	if (!st->multi || !st->headers || !st->jobs || !st->results)
+	if (!st->http || !st->headers || !st->jobs || !st->results)
 		goto fail;
 	if (pthread_create(&st->thread, NULL, fax_worker, st) != 0) {
 		host->log(host->ctx, HERALD_LOG_ERR, "fax: cannot start worker thread");
@@ -342,9 +366,11 @@ static int fax_open(const struct herald_host *host, void **state)
 	/* the URL may carry a token in its query: log scheme, host and path only */
 	{
 		const char *q = strchr(st->url, '?');
-		host->log(host->ctx, HERALD_LOG_INFO, "fax: gateway %.*s, %ld in flight, %ld s",
+		char tmo[24];
+		num_format_duration(st->timeout_ms, tmo, sizeof(tmo));
+		host->log(host->ctx, HERALD_LOG_INFO, "fax: gateway %.*s, %ld in flight, %s",
 			  q ? (int)(q - st->url) : (int)strlen(st->url), st->url, st->max_in_flight,
-			  st->timeout_s);
+			  tmo);
 	}
 	*state = st;
 	return 0;
@@ -358,11 +384,11 @@ static int fax_submit(void *state, const struct herald_msg *m)
 	struct fax_state *st = state;
 	struct fax_job *j;
 	struct letter l;
-	char number[20];
 
-	if (fax_e164(m->to, number, sizeof(number)) != 0)
+	if (!e164_valid(m->to))
 		return resq_pushf(st->results, m->msg_id, HERALD_PERMANENT, HERALD_RF_BAD_ADDRESS,
-				  NULL, NULL, "not an E.164 fax number (+ and 8..15 digits)") == 0
+				  NULL, NULL,
+				  "not an E.164 fax number (+ and 8..15 digits, no spaces)") == 0
 			   ? 0
 			   : -1;
 	letter_from_msg(&l, m, NULL);
@@ -371,7 +397,7 @@ static int fax_submit(void *state, const struct herald_msg *m)
 		return -1;
 	j->msg_id = m->msg_id;
 	j->attempt = m->attempt;
-	snprintf(j->number, sizeof(j->number), "%s", number);
+	snprintf(j->number, sizeof(j->number), "%s", m->to);
 	fax_make_ref(m->event_id, m->attempt, j->ref, sizeof(j->ref));
 	/* a fax needs no window address; print the postal one when known */
 	l.address = letter_meta(m->meta, "citizen.address");
@@ -384,42 +410,26 @@ static int fax_submit(void *state, const struct herald_msg *m)
 		job_free(j);
 		return -1;
 	}
-	curl_multi_wakeup(st->multi);
+	cmulti_wakeup(st->http);
 	return 0;
 }
 
 static void fax_close(void *state)
 {
 	struct fax_state *st = state;
-	struct fax_job *j;
+	struct fax_xfer *x;
 
 	if (!st)
 		return;
 	__atomic_store_n(&st->stop, 1, __ATOMIC_RELAXED);
-	if (st->jobs)
-		jobq_close(st->jobs);
-	if (st->started) {
-		curl_multi_wakeup(st->multi);
-		pthread_join(st->thread, NULL);
-	}
+	chan_workers_join(st->jobs, &st->thread, st->started ? 1 : 0, fax_wake, st);
 	/* uploads still in flight are abandoned; the host re-queues them */
-	while (st->xfers) {
-		struct fax_xfer *x = st->xfers;
-		st->xfers = x->next;
-		curl_multi_remove_handle(st->multi, x->easy);
+	while (st->http && (x = (struct fax_xfer *)cmulti_take(st->http)) != NULL)
 		xfer_free(x);
-	}
-	if (st->multi)
-		curl_multi_cleanup(st->multi);
 	curl_slist_free_all(st->headers);
-	if (st->jobs) {
-		while ((j = jobq_pop(st->jobs, 0)) != NULL)
-			job_free(j);
-		jobq_free(&st->jobs);
-	}
+	jobq_drain_free(&st->jobs, job_free_any);
 	resq_free(&st->results);
-	if (st->curl_inited)
-		curl_global_cleanup();
+	cmulti_free(&st->http); /* after the easy handles; balances curl_global_init */
 	free(st);
 }
 

@@ -8,11 +8,6 @@
 
 #include <herald/channel.h>
 
-/* Normalise a fax number to E.164 into out: spaces, '-', '.', '(' and ')'
- * are dropped; the rest must be '+', then 8..15 digits, the first not 0.
- * 0 when valid, -1 otherwise. */
-int fax_e164(const char *in, char *out, size_t outlen);
-
 /* The reference sent to the gateway (form field "ref") and echoed in its
  * callback: "<event_id>.<attempt>", or "h<16 hex digits>.<attempt>" (a hash
  * of the event id) when that would not fit a herald_result ref. */

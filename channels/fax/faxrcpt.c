@@ -1,5 +1,5 @@
 /*
- * faxrcpt.c - the fax channel's pure helpers: E.164 numbers, references,
+ * faxrcpt.c - the fax channel's pure helpers: references,
  * what an upload's HTTP outcome means, and the gateway callback.
  *
  * Callback contract (POST <public_url>/receipts/fax, or GET with a query):
@@ -29,32 +29,7 @@
 #include <strings.h>
 
 #include "fax.h"
-
-int fax_e164(const char *in, char *out, size_t outlen)
-{
-	size_t n = 0, digits = 0;
-
-	if (!in || !out || outlen < 17)
-		return -1;
-	for (const char *p = in; *p; p++) {
-		char c = *p;
-		if (c == ' ' || c == '-' || c == '.' || c == '(' || c == ')' || c == '\t')
-			continue;
-		if (n == 0) {
-			if (c != '+')
-				return -1;
-		} else if (c < '0' || c > '9' || (digits == 0 && c == '0')) {
-			return -1;
-		} else {
-			digits++;
-		}
-		if (n + 1 >= outlen || digits > 15)
-			return -1;
-		out[n++] = c;
-	}
-	out[n] = '\0';
-	return digits >= 8 ? 0 : -1;
-}
+#include "fnv.h"
 
 void fax_make_ref(const char *event_id, unsigned attempt, char *out, size_t outlen)
 {
@@ -69,11 +44,7 @@ void fax_make_ref(const char *event_id, unsigned attempt, char *out, size_t outl
 	n = snprintf(out, lim, "%s.%u", ev, attempt);
 	if (n < 0 || (size_t)n >= lim) {
 		/* FNV-1a 64: stable, and short enough for any ref buffer */
-		uint64_t h = 1469598103934665603ULL;
-		for (const unsigned char *p = (const unsigned char *)ev; *p; p++) {
-			h ^= *p;
-			h *= 1099511628211ULL;
-		}
+		uint64_t h = fnv1a64_add(FNV1A64_HERALD_V1, ev, strlen(ev));
 		snprintf(out, lim, "h%016llx.%u", (unsigned long long)h, attempt);
 	}
 }

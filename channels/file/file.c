@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "chanjob.h"
 #include "chanq.h"
 
 struct file_job {
@@ -251,32 +252,19 @@ fail:
 static int file_submit(void *state, const struct herald_msg *m)
 {
 	struct file_state *st = state;
-	const char *f[8] = {m->event_id,      m->citizen_id, m->transaction_id, m->reference,
-			    m->template_name, m->locale,     m->subject,	m->body};
-	size_t len[8], total = sizeof(struct file_job);
-	struct file_job *j;
-	char *p;
+	static const size_t off[] = {
+	    offsetof(struct file_job, event_id),       offsetof(struct file_job, citizen_id),
+	    offsetof(struct file_job, transaction_id), offsetof(struct file_job, reference),
+	    offsetof(struct file_job, template_name),  offsetof(struct file_job, locale),
+	    offsetof(struct file_job, subject),	       offsetof(struct file_job, body)};
+	const char *f[] = {m->event_id,	     m->citizen_id, m->transaction_id, m->reference,
+			   m->template_name, m->locale,	    m->subject,	       m->body};
+	struct file_job *j = chan_job_pack(sizeof(*j), 8, f, off);
 
-	for (int i = 0; i < 8; i++) {
-		len[i] = f[i] ? strlen(f[i]) + 1 : 0;
-		total += len[i];
-	}
-	j = malloc(total);
 	if (!j)
 		return -1;
 	j->msg_id = m->msg_id;
 	j->attempt = m->attempt;
-	p = (char *)(j + 1);
-	const char **dst[8] = {&j->event_id,	  &j->citizen_id, &j->transaction_id, &j->reference,
-			       &j->template_name, &j->locale,	  &j->subject,	      &j->body};
-	for (int i = 0; i < 8; i++) {
-		*dst[i] = NULL;
-		if (f[i]) {
-			memcpy(p, f[i], len[i]);
-			*dst[i] = p;
-			p += len[i];
-		}
-	}
 	if (jobq_push(st->jobs, j) != 0) {
 		free(j);
 		return -1; /* the writer is behind: the router tries again */
@@ -291,11 +279,10 @@ static void file_close(void *state)
 	if (!st)
 		return;
 	atomic_store(&st->stop, 1);
-	jobq_close(st->jobs);
-	pthread_join(st->writer, NULL);
+	chan_workers_join(st->jobs, &st->writer, 1, NULL, NULL); /* the writer drains the queue */
 	fclose(st->fp);
 	resq_free(&st->results);
-	jobq_free(&st->jobs);
+	jobq_drain_free(&st->jobs, free);
 	free(st);
 }
 

@@ -33,8 +33,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chanjob.h"
 #include "chanq.h"
 #include "letter.h"
+#include "num.h"
 #include "print.h"
 
 #define PRINT_QUEUE_CAP 1024
@@ -295,10 +297,10 @@ static int parse_server(const char *s, char *host, size_t hostlen, int *port)
 		host[n] = '\0';
 	}
 	if (colon) {
-		char *end;
-		p = strtol(colon + 1, &end, 10);
-		if (*end || p <= 0 || p > 65535)
+		int port_n;
+		if (num_parse_port(colon + 1, &port_n, NULL, 0))
 			return -1;
+		p = port_n;
 	}
 	*port = (int)p;
 	return 0;
@@ -322,6 +324,11 @@ static double conf_num(const struct herald_host *h, const char *key, double def,
 }
 
 static void print_close(void *state);
+
+static void job_free_any(void *j)
+{
+	job_free(j);
+}
 
 static int print_open(const struct herald_host *host, void **state)
 {
@@ -431,20 +438,12 @@ static int print_submit(void *state, const struct herald_msg *m)
 static void print_close(void *state)
 {
 	struct print_state *st = state;
-	struct print_job *j;
 
 	if (!st)
 		return;
 	__atomic_store_n(&st->stop, 1, __ATOMIC_RELAXED);
-	if (st->jobs)
-		jobq_close(st->jobs);
-	if (st->started)
-		pthread_join(st->thread, NULL);
-	if (st->jobs) {
-		while ((j = jobq_pop(st->jobs, 0)) != NULL)
-			job_free(j);
-		jobq_free(&st->jobs);
-	}
+	chan_workers_join(st->jobs, &st->thread, st->started ? 1 : 0, NULL, NULL);
+	jobq_drain_free(&st->jobs, job_free_any);
 	pipp_free(&st->ipp);
 	free(st->tr);
 	resq_free(&st->results);

@@ -11,17 +11,17 @@
  * from = HERALD
  * max_segments = 6         ; more is a permanent failure
  * max_in_flight = 32       ; concurrent HTTP requests
- * timeout = 10             ; seconds per request
+ * timeout = 10             ; per request: seconds, or 30s / 2m
  *
  * Threads: submit() (router thread) checks the number and the text - an
  * invalid E.164 number, invalid UTF-8, an empty text or too many segments
- * fail permanently there and never reach the network - and pushes a job to
- * a jobq, then wakes the one worker thread with curl_multi_wakeup(). The
- * worker owns the CURLM and a pool of transfer slots (easy handle with the
- * channel's fixed options, request buffer), reused from message to message:
- * it starts up to max_in_flight transfers, waits in curl_multi_poll() and
- * hands outcomes to the resq whose eventfd the router watches, a batch at a
- * time. Delivery receipts arrive later through
+ * fail permanently there and never reach the network - and pushes a job to a
+ * jobq, then wakes the one worker thread with cmulti_wakeup(). The worker
+ * owns the libcurl multi driver (util/curlmulti.c) and a pool of transfer
+ * slots (easy handle with the channel's fixed options, request buffer),
+ * reused from message to message: it starts up to max_in_flight transfers,
+ * waits in cmulti_wait() and hands outcomes to the resq whose eventfd the
+ * router watches, a batch at a time. Delivery receipts arrive later through
  * receipt() (receipt.c) on heraldd's HTTP listener, matched by the ref of
  * the SENT result ([http] public_url must be set; without it no receipt is
  * asked for and SENT is final).
@@ -35,7 +35,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "chanjob.h"
 #include "chanq.h"
+#include "curlmulti.h"
+#include "e164.h"
 #include "gsm7.h"
 #include "smsreq.h"
 
@@ -43,24 +46,24 @@
 /* Outcomes wait at most this long to be handed to the router together. */
 #define SMS_HANDOVER_MS 2
 
-/* One message on its way to the worker: a single allocation. */
+/* One message on its way to the worker: a single allocation
+ * (chan_job_pack). */
 struct sms_job {
 	uint64_t msg_id;
 	enum gsm_encoding enc;
 	char ref[SMS_REF_MAX];
 	char masked[64];       /* number for logs */
-	const char *to, *text; /* into data */
-	char data[];
+	const char *to, *text; /* after the struct */
 };
 
-/* A transfer slot (worker thread only): in flight on st->xfers, or idle on
+/* A transfer slot (worker thread only): in flight in st->http, or idle on
  * st->pool keeping its easy handle and request buffer for the next job. */
 struct sms_xfer {
+	struct cmulti_xfer cx; /* first: the driver's handle on this slot */
 	struct sms_job *job;
-	CURL *easy;
 	struct sms_request req;
 	size_t resp_len;
-	struct sms_xfer *prev, *next;
+	struct sms_xfer *next; /* in st->pool */
 	char resp[SMS_RESP_MAX];
 	char err[CURL_ERROR_SIZE];
 };
@@ -71,18 +74,16 @@ struct sms_state {
 	struct sms_conf conf;
 	struct jobq *jobs;
 	size_t jobs_cap;
-	CURLM *multi;
+	struct cmulti *http; /* at most max_in_flight transfers */
 	pthread_t thread;
 	int thread_started;
 	atomic_int stop;
 	/* 1 while the worker waits and would take a new job: only then does
-	 * submit() pay for a curl_multi_wakeup(). */
+	 * submit() pay for a cmulti_wakeup(). */
 	atomic_int sleeping;
 	struct curl_slist *headers; /* Content-Type and no Expect, shared */
 	/* worker thread only */
-	unsigned in_flight;
-	struct sms_xfer *xfers; /* in flight (doubly linked) */
-	struct sms_xfer *pool;	/* idle slots (singly linked by next) */
+	struct sms_xfer *pool; /* idle slots (singly linked by next) */
 	/* Finished outcomes not yet handed over: the router is woken once per
 	 * batch (a quarter of max_in_flight, or SMS_HANDOVER_MS after the
 	 * first, or when nothing is left in flight) rather than per message. */
@@ -105,6 +106,11 @@ static void sms_job_free(struct sms_job *j)
 	free(j);
 }
 
+static void sms_job_free_any(void *j)
+{
+	sms_job_free(j);
+}
+
 /* ---- worker thread ---------------------------------------------------------- */
 
 static size_t sms_write_cb(char *data, size_t size, size_t nmemb, void *arg)
@@ -120,29 +126,19 @@ static size_t sms_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	return size * nmemb;
 }
 
-/* Take x off the in-flight list and out of the multi handle, free its job
- * and put the slot back in the pool. */
+/* Free x's job and put the slot (no longer in flight) back in the pool. */
 static void sms_xfer_release(struct sms_state *st, struct sms_xfer *x)
 {
-	if (x->prev)
-		x->prev->next = x->next;
-	else if (st->xfers == x)
-		st->xfers = x->next;
-	if (x->next)
-		x->next->prev = x->prev;
-	if (x->easy)
-		curl_multi_remove_handle(st->multi, x->easy);
 	sms_job_free(x->job);
 	x->job = NULL;
-	x->prev = NULL;
 	x->next = st->pool;
 	st->pool = x;
 }
 
 static void sms_xfer_destroy(struct sms_xfer *x)
 {
-	if (x->easy)
-		curl_easy_cleanup(x->easy);
+	if (x->cx.easy)
+		curl_easy_cleanup(x->cx.easy);
 	sms_request_free(&x->req);
 	sms_job_free(x->job);
 	free(x);
@@ -198,6 +194,8 @@ static CURL *sms_easy_new(struct sms_state *st)
 	return e;
 }
 
+static void sms_finish(struct cmulti_xfer *cx, CURLcode cc);
+
 /* A slot from the pool, or a new one (at most max_in_flight exist). */
 static struct sms_xfer *sms_xfer_get(struct sms_state *st)
 {
@@ -209,14 +207,15 @@ static struct sms_xfer *sms_xfer_get(struct sms_state *st)
 		return x;
 	}
 	x = calloc(1, sizeof(*x));
-	if (x && !(x->easy = sms_easy_new(st))) {
+	if (x && !(x->cx.easy = sms_easy_new(st))) {
 		free(x);
 		return NULL;
 	}
 	if (x) { /* the slot's own: set once */
-		curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
-		curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->err);
-		curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+		x->cx.done = sms_finish;
+		x->cx.arg = st;
+		curl_easy_setopt(x->cx.easy, CURLOPT_ERRORBUFFER, x->err);
+		curl_easy_setopt(x->cx.easy, CURLOPT_WRITEDATA, x);
 	}
 	return x;
 }
@@ -246,21 +245,15 @@ static void sms_start(struct sms_state *st, struct sms_job *job)
 	x->resp[0] = x->err[0] = '\0';
 	if (sms_request_build(&st->conf, job->to, job->text, job->enc, job->ref, &x->req) != 0)
 		goto fail;
-	e = x->easy;
+	e = x->cx.easy;
 	if (st->conf.profile == SMS_PROFILE_KANNEL)
 		curl_easy_setopt(e, CURLOPT_URL, x->req.url); /* the message is in it */
 	if (x->req.body) {
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)x->req.body_len);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->req.body);
 	}
-	if (curl_multi_add_handle(st->multi, e) != CURLM_OK)
+	if (cmulti_add(st->http, &x->cx) != 0)
 		goto fail;
-	x->prev = NULL;
-	x->next = st->xfers;
-	if (st->xfers)
-		st->xfers->prev = x;
-	st->xfers = x;
-	st->in_flight++;
 	return;
 fail:
 	sms_start_failed(st, job);
@@ -281,17 +274,16 @@ static void sms_flush(struct sms_state *st)
 	st->ndone = 0;
 }
 
-static void sms_finish(struct sms_state *st, CURL *e, CURLcode cc)
+/* A transfer ended (the driver's callback): its outcome joins the batch. */
+static void sms_finish(struct cmulti_xfer *cx, CURLcode cc)
 {
-	struct sms_xfer *x = NULL;
+	struct sms_state *st = cx->arg;
+	struct sms_xfer *x = (struct sms_xfer *)cx; /* cx is its first member */
 	struct herald_result *r;
 	long code = 0;
 
-	curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&x);
-	if (!x)
-		return;
 	if (cc == CURLE_OK)
-		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+		curl_easy_getinfo(cx->easy, CURLINFO_RESPONSE_CODE, &code);
 	if (st->ndone == st->conf.max_in_flight)
 		sms_flush(st); /* full: hand over what is there */
 	if (st->ndone == 0)
@@ -303,7 +295,6 @@ static void sms_finish(struct sms_state *st, CURL *e, CURLcode cc)
 	r->msg_id = x->job->msg_id;
 	if (r->status != HERALD_SENT)
 		sms_log_result(st, r, x->job->masked);
-	st->in_flight--;
 	sms_xfer_release(st, x);
 }
 
@@ -313,22 +304,18 @@ static void *sms_worker(void *arg)
 
 	while (!atomic_load(&st->stop)) {
 		struct sms_job *job;
-		CURLMsg *m;
-		int running = 0, left, room;
+		int room;
 
 		/* jobq_len first: jobq_pop(q, 0) on an empty queue costs a
 		 * timed condvar wait, a system call. */
-		while (st->in_flight < st->conf.max_in_flight && jobq_len(st->jobs) > 0 &&
+		while (cmulti_room(st->http) && jobq_len(st->jobs) > 0 &&
 		       (job = jobq_pop(st->jobs, 0)))
 			sms_start(st, job);
-		curl_multi_perform(st->multi, &running);
-		while ((m = curl_multi_info_read(st->multi, &left)) != NULL)
-			if (m->msg == CURLMSG_DONE)
-				sms_finish(st, m->easy_handle, m->data.result);
-		if (st->ndone && (st->ndone >= st->batch || st->in_flight == 0 ||
+		cmulti_step(st->http); /* sms_finish() for each that ended */
+		if (st->ndone && (st->ndone >= st->batch || cmulti_in_flight(st->http) == 0 ||
 				  sms_now_ms() - st->done_since_ms >= SMS_HANDOVER_MS))
 			sms_flush(st);
-		room = st->in_flight < st->conf.max_in_flight;
+		room = cmulti_room(st->http);
 		if (room && jobq_len(st->jobs) > 0)
 			continue;
 		/* Announce the wait before the last look at the queue; submit()
@@ -343,8 +330,8 @@ static void *sms_worker(void *arg)
 			}
 		}
 		/* Sleeps until a socket is ready, a timeout is due, or submit()
-		 * or close() calls curl_multi_wakeup(). */
-		curl_multi_poll(st->multi, NULL, 0, st->ndone ? SMS_HANDOVER_MS : 1000, NULL);
+		 * or close() calls cmulti_wakeup(). */
+		cmulti_wait(st->http, st->ndone ? SMS_HANDOVER_MS : 1000);
 		atomic_store(&st->sleeping, 0);
 	}
 	return NULL;
@@ -360,6 +347,14 @@ static const char *sms_lookup(void *ctx, const char *section, const char *key)
 
 static void sms_close(void *state);
 
+static void sms_wake(void *arg)
+{
+	struct sms_state *st = arg;
+
+	if (st->http)
+		cmulti_wakeup(st->http);
+}
+
 static int sms_open(const struct herald_host *host, void **state)
 {
 	struct sms_state *st = calloc(1, sizeof(*st));
@@ -373,15 +368,12 @@ static int sms_open(const struct herald_host *host, void **state)
 		free(st);
 		return -1;
 	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		host->log(host->ctx, HERALD_LOG_ERR, "sms: curl_global_init failed");
-		free(st);
-		return -1;
-	}
 	st->jobs_cap = st->conf.max_in_flight * 8 > 256 ? st->conf.max_in_flight * 8 : 256;
 	st->jobs = jobq_new(st->jobs_cap);
 	st->results = resq_new();
-	st->multi = curl_multi_init();
+	st->http = cmulti_new(&(struct cmulti_opts){.max_in_flight = st->conf.max_in_flight,
+						    .max_total_connections = st->conf.max_in_flight,
+						    .max_connects = st->conf.max_in_flight});
 	st->done = calloc(st->conf.max_in_flight, sizeof(*st->done));
 	st->batch = st->conf.max_in_flight / 4 ? st->conf.max_in_flight / 4 : 1;
 	st->headers =
@@ -391,10 +383,8 @@ static int sms_open(const struct herald_host *host, void **state)
 	/* No "Expect: 100-continue" round trip for bigger bodies. */
 	if (st->headers)
 		st->headers = curl_slist_append(st->headers, "Expect:");
-	if (!st->jobs || !st->results || !st->multi || !st->done || !st->headers)
+	if (!st->jobs || !st->results || !st->http || !st->done || !st->headers)
 		goto fail;
-	curl_multi_setopt(st->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)st->conf.max_in_flight);
-	curl_multi_setopt(st->multi, CURLMOPT_MAXCONNECTS, (long)st->conf.max_in_flight);
 	if (pthread_create(&st->thread, NULL, sms_worker, st) != 0)
 		goto fail;
 	st->thread_started = 1;
@@ -435,7 +425,7 @@ static int sms_submit(void *state, const struct herald_msg *m)
 	struct sms_job *job;
 	char ref[SMS_REF_MAX], masked[64], why[128];
 	const char *text = m->body ? m->body : "";
-	size_t tolen, textlen;
+	static const size_t off[] = {offsetof(struct sms_job, to), offsetof(struct sms_job, text)};
 
 	/* Full: refuse before doing any work (only the worker takes jobs out,
 	 * so the queue cannot fill up behind this check). */
@@ -443,7 +433,7 @@ static int sms_submit(void *state, const struct herald_msg *m)
 		return -1;
 	sms_make_ref(m->event_id, m->attempt, ref, sizeof(ref));
 	st->host->mask(st->host->ctx, m->to ? m->to : "", masked, sizeof(masked));
-	if (!sms_e164_valid(m->to))
+	if (!e164_valid(m->to))
 		return sms_fail_now(st, m, ref, HERALD_RF_BAD_ADDRESS, masked,
 				    "not an E.164 number (+ and 8..15 digits)");
 	if (gsm_analyse(text, strlen(text), &gi) != 0)
@@ -456,67 +446,47 @@ static int sms_submit(void *state, const struct herald_msg *m)
 			 gi.chars);
 		return sms_fail_now(st, m, ref, 0, masked, why);
 	}
-	tolen = strlen(m->to);
-	textlen = strlen(text);
-	job = malloc(sizeof(*job) + tolen + textlen + 2);
+	job = chan_job_pack(sizeof(*job), 2, (const char *const[]){m->to, text}, off);
 	if (!job)
 		return -1;
 	job->msg_id = m->msg_id;
 	job->enc = gi.encoding;
 	memcpy(job->ref, ref, sizeof(ref));
 	memcpy(job->masked, masked, sizeof(masked));
-	memcpy(job->data, m->to, tolen + 1);
-	memcpy(job->data + tolen + 1, text, textlen + 1);
-	job->to = job->data;
-	job->text = job->data + tolen + 1;
 	if (jobq_push(st->jobs, job) != 0) {
 		sms_job_free(job);
 		return -1; /* full: the host offers it again later */
 	}
 	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load(&st->sleeping))
-		curl_multi_wakeup(st->multi);
+		cmulti_wakeup(st->http);
 	return 0;
 }
 
 static void sms_close(void *state)
 {
 	struct sms_state *st = state;
-	struct sms_job *job;
+	struct sms_xfer *x;
 
 	if (!st)
 		return;
-	if (st->thread_started) {
-		atomic_store(&st->stop, 1);
-		curl_multi_wakeup(st->multi);
-		pthread_join(st->thread, NULL);
-	}
+	atomic_store(&st->stop, 1);
+	chan_workers_join(st->jobs, &st->thread, st->thread_started ? 1 : 0, sms_wake, st);
 	/* Transfers still in flight are dropped: the host re-queues whatever
 	 * has no result. */
-	while (st->xfers) {
-		struct sms_xfer *x = st->xfers;
-		st->xfers = x->next;
-		curl_multi_remove_handle(st->multi, x->easy);
+	while (st->http && (x = (struct sms_xfer *)cmulti_take(st->http)) != NULL)
 		sms_xfer_destroy(x);
-	}
 	while (st->pool) {
-		struct sms_xfer *x = st->pool;
+		x = st->pool;
 		st->pool = x->next;
 		sms_xfer_destroy(x);
 	}
-	if (st->jobs) {
-		jobq_close(st->jobs);
-		while ((job = jobq_pop(st->jobs, 0)) != NULL)
-			sms_job_free(job);
-		jobq_free(&st->jobs);
-	}
-	if (st->multi)
-		curl_multi_cleanup(st->multi);
+	jobq_drain_free(&st->jobs, sms_job_free_any);
 	resq_free(&st->results);
 	free(st->done);
 	curl_slist_free_all(st->headers);
-	/* Balance the curl_global_init of open (libcurl counts them). */
-	curl_global_cleanup();
+	/* After the easy handles; balances curl_global_init of open. */
+	cmulti_free(&st->http);
 	free(st);
 }
 

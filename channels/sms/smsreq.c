@@ -10,130 +10,89 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- a small growable string ------------------------------------------- */
-
-struct sbuf {
-	char *s;
-	size_t len, cap;
-	int err;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->err)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *p;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->s, cap);
-		if (!p) {
-			b->err = 1;
-			return;
-		}
-		b->s = p;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
+#include "buf.h"
+#include "e164.h"
+#include "fnv.h"
+#include "num.h"
 
 static int sms_unreserved(unsigned char c)
 {
 	return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-static void sb_enc(struct sbuf *b, const char *s)
+static void sb_enc(struct buf *b, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		if (sms_unreserved(*p)) {
-			sb_add(b, (const char *)p, 1);
+			buf_add(b, (const char *)p, 1);
 		} else {
 			char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-			sb_add(b, e, 3);
+			buf_add(b, e, 3);
 		}
 	}
 }
 
 /* "&name=value" (the first without '&'), value percent-encoded. */
-static void sb_param(struct sbuf *b, int *first, const char *name, const char *value)
+static void sb_param(struct buf *b, int *first, const char *name, const char *value)
 {
 	if (!*first)
-		sb_add(b, "&", 1);
+		buf_add(b, "&", 1);
 	*first = 0;
-	sb_str(b, name);
-	sb_add(b, "=", 1);
+	buf_str(b, name);
+	buf_add(b, "=", 1);
 	sb_enc(b, value);
 }
 
 /* A JSON string literal: quotes, backslash and control characters escaped,
  * UTF-8 passed through (the text was validated by gsm_analyse). */
-static void sb_json_str(struct sbuf *b, const char *s)
+static void sb_json_str(struct buf *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 	const char *run = s;
 
-	sb_add(b, "\"", 1);
+	buf_add(b, "\"", 1);
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 		char e[6];
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
-		sb_add(b, run, (size_t)(s - run));
+		buf_add(b, run, (size_t)(s - run));
 		run = s + 1;
 		switch (c) {
-		case '"': sb_add(b, "\\\"", 2); break;
-		case '\\': sb_add(b, "\\\\", 2); break;
-		case '\n': sb_add(b, "\\n", 2); break;
-		case '\r': sb_add(b, "\\r", 2); break;
-		case '\t': sb_add(b, "\\t", 2); break;
+		case '"': buf_add(b, "\\\"", 2); break;
+		case '\\': buf_add(b, "\\\\", 2); break;
+		case '\n': buf_add(b, "\\n", 2); break;
+		case '\r': buf_add(b, "\\r", 2); break;
+		case '\t': buf_add(b, "\\t", 2); break;
 		default:
 			memcpy(e, "\\u00", 4);
 			e[4] = hex[c >> 4];
 			e[5] = hex[c & 15];
-			sb_add(b, e, 6);
+			buf_add(b, e, 6);
 		}
 	}
-	sb_add(b, run, (size_t)(s - run));
-	sb_add(b, "\"", 1);
+	buf_add(b, run, (size_t)(s - run));
+	buf_add(b, "\"", 1);
 }
 
 /* ,"key":"value" (the first without the comma) */
-static void sb_json_field(struct sbuf *b, int *first, const char *key, const char *value)
+static void sb_json_field(struct buf *b, int *first, const char *key, const char *value)
 {
-	sb_add(b, *first ? "{" : ",", 1);
+	buf_add(b, *first ? "{" : ",", 1);
 	*first = 0;
 	sb_json_str(b, key);
-	sb_add(b, ":", 1);
+	buf_add(b, ":", 1);
 	sb_json_str(b, value);
-}
-
-static char *sb_take(struct sbuf *b)
-{
-	if (b->err) {
-		free(b->s);
-		return NULL;
-	}
-	if (!b->s)
-		return strdup("");
-	return b->s;
 }
 
 char *sms_url_encode(const char *s)
 {
-	struct sbuf b = {0};
+	struct buf b = BUF_INIT;
 
 	sb_enc(&b, s);
-	return sb_take(&b);
+	return buf_take(&b);
 }
 
 /* ---- configuration ------------------------------------------------------- */
@@ -170,24 +129,35 @@ static int conf_copy(char *dst, size_t dstlen, const char *v, const char *key, c
 static int conf_uint(const char *v, unsigned def, unsigned lo, unsigned hi, const char *key,
 		     unsigned *out, char *err, size_t errlen)
 {
-	char *end;
-	long n;
+	char why[128];
 
 	if (!v || !*v) {
 		*out = def;
 		return 0;
 	}
-	n = strtol(v, &end, 10);
-	while (*end == ' ')
-		end++;
-	if (*end || end == v || n < (long)lo || n > (long)hi) {
-		snprintf(err, errlen,
-			 "[channel.sms] %s must be a whole number %u..%u (got '%.40s')", key, lo,
-			 hi, v);
-		return -1;
+	if (num_parse_uint(v, lo, hi, out, why, sizeof(why)) == 0)
+		return 0;
+	snprintf(err, errlen, "[channel.sms] %s = '%.40s': %s", key, v, why);
+	return -1;
+}
+
+/* timeout: seconds, or 30s / 2m ...; *out_ms. */
+static int conf_duration(const char *v, long def_s, long lo_s, long hi_s, const char *key,
+			 long *out_ms, char *err, size_t errlen)
+{
+	char why[160];
+	int64_t ms;
+
+	if (!v || !*v) {
+		*out_ms = def_s * 1000;
+		return 0;
 	}
-	*out = (unsigned)n;
-	return 0;
+	if (num_parse_duration(v, 1000, lo_s * 1000, hi_s * 1000, &ms, why, sizeof(why)) == 0) {
+		*out_ms = (long)ms;
+		return 0;
+	}
+	snprintf(err, errlen, "[channel.sms] %s = '%.40s': %s", key, v, why);
+	return -1;
 }
 
 static int is_http_url(const char *u)
@@ -195,42 +165,13 @@ static int is_http_url(const char *u)
 	return (!strncmp(u, "http://", 7) && u[7]) || (!strncmp(u, "https://", 8) && u[8]);
 }
 
-int sms_conf_load(struct sms_conf *c, sms_conf_lookup get, void *ctx, char *err, size_t errlen)
+/* username/password, or account/token (the Twilio names; either pair is
+ * accepted for any profile), or a Bearer token for json. */
+static int conf_credentials(struct sms_conf *c, sms_conf_lookup get, void *ctx, char *err,
+			    size_t errlen)
 {
-	const char *v, *user_key = "username", *pass_key = "password";
-	unsigned timeout_s;
-	size_t n;
+	const char *user_key = "username", *pass_key = "password";
 
-	memset(c, 0, sizeof(*c));
-	v = get(ctx, NULL, "profile");
-	if (!v || !*v) {
-		snprintf(err, errlen, "[channel.sms] profile is required: kannel, twilio or json");
-		return -1;
-	}
-	if (!strcmp(v, "kannel")) {
-		c->profile = SMS_PROFILE_KANNEL;
-	} else if (!strcmp(v, "twilio")) {
-		c->profile = SMS_PROFILE_TWILIO;
-	} else if (!strcmp(v, "json")) {
-		c->profile = SMS_PROFILE_JSON;
-	} else {
-		snprintf(err, errlen,
-			 "[channel.sms] profile must be kannel, twilio or json (got '%.40s')", v);
-		return -1;
-	}
-	v = get(ctx, NULL, "url");
-	if (!v || !is_http_url(v)) {
-		snprintf(err, errlen, "[channel.sms] url must be an http:// or https:// URL%s",
-			 v ? "" : " (missing)");
-		return -1;
-	}
-	if (strchr(v, ' ') || conf_copy(c->url, sizeof(c->url), v, "url", err, errlen) != 0) {
-		if (strchr(v, ' '))
-			snprintf(err, errlen, "[channel.sms] url must not contain spaces");
-		return -1;
-	}
-	/* Credentials: account/token are the Twilio names, username/password
-	 * everyone else's; either pair is accepted for any profile. */
 	if (get(ctx, NULL, "account") ||
 	    (c->profile == SMS_PROFILE_TWILIO && !get(ctx, NULL, "username"))) {
 		user_key = "account";
@@ -261,22 +202,14 @@ int sms_conf_load(struct sms_conf *c, sms_conf_lookup get, void *ctx, char *err,
 		snprintf(err, errlen, "[channel.sms] %s must not contain ':'", user_key);
 		return -1;
 	}
-	if (conf_copy(c->from, sizeof(c->from), get(ctx, NULL, "from"), "from", err, errlen) != 0)
-		return -1;
-	if (c->profile == SMS_PROFILE_TWILIO && !c->from[0]) {
-		snprintf(err, errlen,
-			 "[channel.sms] profile twilio needs from (a number or sender id)");
-		return -1;
-	}
-	if (conf_uint(get(ctx, NULL, "max_segments"), 6, 1, 255, "max_segments", &c->max_segments,
-		      err, errlen) != 0 ||
-	    conf_uint(get(ctx, NULL, "max_in_flight"), 32, 1, 1024, "max_in_flight",
-		      &c->max_in_flight, err, errlen) != 0 ||
-	    conf_uint(get(ctx, NULL, "timeout"), 10, 1, 600, "timeout", &timeout_s, err, errlen) !=
-		0)
-		return -1;
-	c->timeout_ms = (long)timeout_s * 1000;
-	v = get(ctx, "http", "public_url");
+	return 0;
+}
+
+/* [http] public_url: where gateways send receipts ("" without it). */
+static int conf_public_url(struct sms_conf *c, const char *v, char *err, size_t errlen)
+{
+	size_t n;
+
 	if (v && *v) {
 		if (!is_http_url(v) || strchr(v, '?') || strchr(v, ' ')) {
 			snprintf(err, errlen,
@@ -294,19 +227,58 @@ int sms_conf_load(struct sms_conf *c, sms_conf_lookup get, void *ctx, char *err,
 	return 0;
 }
 
-/* ---- numbers and references ------------------------------------------------ */
-
-int sms_e164_valid(const char *to)
+int sms_conf_load(struct sms_conf *c, sms_conf_lookup get, void *ctx, char *err, size_t errlen)
 {
-	size_t n = 0;
+	const char *v;
 
-	if (!to || to[0] != '+' || to[1] < '1' || to[1] > '9')
-		return 0;
-	for (const char *p = to + 1; *p; p++, n++)
-		if (*p < '0' || *p > '9')
-			return 0;
-	return n >= 8 && n <= 15;
+	memset(c, 0, sizeof(*c));
+	v = get(ctx, NULL, "profile");
+	if (!v || !*v) {
+		snprintf(err, errlen, "[channel.sms] profile is required: kannel, twilio or json");
+		return -1;
+	}
+	if (!strcmp(v, "kannel")) {
+		c->profile = SMS_PROFILE_KANNEL;
+	} else if (!strcmp(v, "twilio")) {
+		c->profile = SMS_PROFILE_TWILIO;
+	} else if (!strcmp(v, "json")) {
+		c->profile = SMS_PROFILE_JSON;
+	} else {
+		snprintf(err, errlen,
+			 "[channel.sms] profile must be kannel, twilio or json (got '%.40s')", v);
+		return -1;
+	}
+	v = get(ctx, NULL, "url");
+	if (!v || !is_http_url(v)) {
+		snprintf(err, errlen, "[channel.sms] url must be an http:// or https:// URL%s",
+			 v ? "" : " (missing)");
+		return -1;
+	}
+	if (strchr(v, ' ') || conf_copy(c->url, sizeof(c->url), v, "url", err, errlen) != 0) {
+		if (strchr(v, ' '))
+			snprintf(err, errlen, "[channel.sms] url must not contain spaces");
+		return -1;
+	}
+	if (conf_credentials(c, get, ctx, err, errlen) != 0)
+		return -1;
+	if (conf_copy(c->from, sizeof(c->from), get(ctx, NULL, "from"), "from", err, errlen) != 0)
+		return -1;
+	if (c->profile == SMS_PROFILE_TWILIO && !c->from[0]) {
+		snprintf(err, errlen,
+			 "[channel.sms] profile twilio needs from (a number or sender id)");
+		return -1;
+	}
+	if (conf_uint(get(ctx, NULL, "max_segments"), 6, 1, 255, "max_segments", &c->max_segments,
+		      err, errlen) != 0 ||
+	    conf_uint(get(ctx, NULL, "max_in_flight"), 32, 1, 1024, "max_in_flight",
+		      &c->max_in_flight, err, errlen) != 0 ||
+	    conf_duration(get(ctx, NULL, "timeout"), 10, 1, 600, "timeout", &c->timeout_ms, err,
+			  errlen) != 0)
+		return -1;
+	return conf_public_url(c, get(ctx, "http", "public_url"), err, errlen);
 }
+
+/* ---- numbers and references ------------------------------------------------ */
 
 static int ref_char(unsigned char c)
 {
@@ -318,12 +290,12 @@ void sms_make_ref(const char *event_id, unsigned attempt, char *out, size_t outl
 	char base[96];
 	size_t n = 0;
 	int changed = 0;
-	uint32_t h = 2166136261u; /* FNV-1a of the original id */
+	uint32_t h; /* FNV-1a of the original id */
 
 	if (!event_id)
 		event_id = "";
+	h = fnv1a32(event_id, strlen(event_id));
 	for (const unsigned char *p = (const unsigned char *)event_id; *p; p++) {
-		h = (h ^ *p) * 16777619u;
 		if (n < 80) {
 			base[n++] = ref_char(*p) ? (char)*p : '_';
 			changed |= !ref_char(*p);
@@ -380,7 +352,7 @@ int sms_request_build(const struct sms_conf *c, const char *to, const char *text
 		      enum gsm_encoding enc, const char *ref, struct sms_request *out)
 {
 	/* Build into the request's own buffer, kept from the last build. */
-	struct sbuf b = {out->buf, 0, out->cap, 0};
+	struct buf b = {out->buf, 0, out->cap, 0};
 	char cb[sizeof(c->public_url) + SMS_REF_MAX + 48];
 	int first = 1;
 
@@ -394,8 +366,8 @@ int sms_request_build(const struct sms_conf *c, const char *to, const char *text
 	out->bearer = c->bearer[0] ? c->bearer : NULL;
 	switch (c->profile) {
 	case SMS_PROFILE_KANNEL:
-		sb_str(&b, c->url);
-		sb_str(&b, strchr(c->url, '?') ? "&" : "?");
+		buf_str(&b, c->url);
+		buf_str(&b, strchr(c->url, '?') ? "&" : "?");
 		sb_param(&b, &first, "username", c->user);
 		sb_param(&b, &first, "password", c->pass);
 		if (c->from[0])
@@ -426,19 +398,19 @@ int sms_request_build(const struct sms_conf *c, const char *to, const char *text
 		sb_json_field(&b, &first, "reference", ref);
 		if (cb[0])
 			sb_json_field(&b, &first, "callback_url", cb);
-		sb_add(&b, "}", 1);
+		buf_add(&b, "}", 1);
 		out->content_type = "application/json";
 		break;
 	}
-	/* On failure sb_add kept the old buffer in b.s: still ours. */
-	out->buf = b.s;
+	/* On failure buf_add kept the old storage in b.data: still ours. */
+	out->buf = b.data;
 	out->cap = b.cap;
-	if (b.err || !b.s)
+	if (b.oom || !b.data)
 		return -1;
 	if (c->profile == SMS_PROFILE_KANNEL) {
-		out->url = b.s;
+		out->url = b.data;
 	} else {
-		out->body = b.s;
+		out->body = b.data;
 		out->body_len = b.len;
 	}
 	return 0;

@@ -38,9 +38,6 @@ typedef const char *(*sms_conf_lookup)(void *ctx, const char *section, const cha
 int sms_conf_load(struct sms_conf *c, sms_conf_lookup get, void *ctx, char *err, size_t errlen);
 const char *sms_profile_name(enum sms_profile p);
 
-/* E.164: '+', then 8..15 digits, the first not 0. */
-int sms_e164_valid(const char *to);
-
 /* A URL-safe reference for one attempt: the event id with anything outside
  * [A-Za-z0-9_-] made '_' (plus a hash of the original when that changed it
  * or it was long, so two event ids never share a reference), then

@@ -246,7 +246,17 @@ expect_grep "heraldd -t reports the templates" 'configuration OK, 3 templates' "
 printf '[redis]\nport = seventy\n' >"$T/bad.conf"
 "$BIN/heraldd" -t -c "$T/bad.conf" >"$T/bad.out" 2>&1
 expect_eq "heraldd -t refuses a bad value" 1 $?
-expect_grep "naming the key" "\\[redis\\] port = 'seventy': expected an integer" "$T/bad.out"
+expect_grep "naming the key" "\\[redis\\] port = 'seventy': expected a port 1..65535" "$T/bad.out"
+printf '[redis]\nport = 99999\n' >"$T/bad.conf"
+"$BIN/heraldd" -t -c "$T/bad.conf" >"$T/bad.out" 2>&1
+expect_eq "heraldd -t refuses a port above 65535" 1 $?
+printf '[channel.file]\nretry_min = soon\n' >"$T/bad.conf"
+"$BIN/heraldd" -t -c "$T/bad.conf" >"$T/bad.out" 2>&1
+expect_eq "heraldd -t refuses a retry_min that is no number (was: the default, silently)" 1 $?
+expect_grep "naming the channel key" "\\[channel.file\\] retry_min = 'soon': expected an integer" "$T/bad.out"
+printf '[queue]\nclaim_idle = 2m\n' >"$T/ok.conf"
+"$BIN/heraldd" -t -c "$T/ok.conf" >"$T/ok.out" 2>&1
+expect_no_grep "claim_idle takes a duration (2m): no complaint about it" "claim_idle" "$T/ok.out"
 
 # --- SIGTERM stops cleanly ---------------------------------------------------
 kill -TERM "$HERALDD_PID"

@@ -40,7 +40,8 @@ msg() {
 	printf '{"event_id":"%s","to":"%s","subject":"s","body":"Dear citizen,\\n\\nYour *licence* expires soon.","locale":"en","reference":"FAX-REF-1","meta":{"citizen.name":"ليلى حداد","citizen.address":"Fflat 3, Tŷ Gwyn\\n14 Heol y Bont\\nLD2 3AB","fm.subject":"Your licence"}}\n' "$1" "$2"
 }
 {
-	msg fx-ok "+44 1632 960 100"
+	msg fx-ok +441632960100
+	msg fx-spaced "+44 1632 960 100"
 	msg fx-400 +441632960400
 	msg fx-503 +441632960503
 	msg fx-429 +441632960429
@@ -65,13 +66,15 @@ expect_grep "not E.164 -> permanent-failure, bad address" \
 	'"event_id":"fx-bad".*"status":"permanent-failure".*E.164.*"bad_address":true' "$R"
 expect_grep "letters in a number -> permanent-failure, bad address" \
 	'"event_id":"fx-letters".*"status":"permanent-failure".*"bad_address":true' "$R"
+expect_grep "separators (E.123, not E.164) -> permanent-failure, bad address (the SMS rule)" \
+	'"event_id":"fx-spaced".*"status":"permanent-failure".*E.164.*"bad_address":true' "$R"
 expect_eq "all four parallel uploads sent" 4 "$(grep -c '"event_id":"fx-par-[0-9]".*"status":"sent"' "$R")"
 
-expect_grep "gateway got the normalised E.164 number, ref and callback_url" \
+expect_grep "gateway got the E.164 number, ref and callback_url" \
 	"\"number\": \"\\+441632960100\", \"ref\": \"fx-ok.1\", \"callback_url\": \"$PUB/receipts/fax\"" "$REQ"
 expect_grep "gateway got a PDF as application/pdf" '"number": "\+441632960100".*"content_type": "application/pdf", "pdf": true' "$REQ"
 expect_grep "basic auth sent" '"auth": "Basic aGVyYWxkOnMzY3JldC1wYXNz"' "$REQ"
-expect_no_grep "a bad number is never sent" '"number": "(01632|\+44 1632 96O)' "$REQ"
+expect_no_grep "a bad number is never sent" '"number": "(01632|\+44 1632 96O|\+44 1632 960 100)' "$REQ"
 PEAK=$(cat "$T/gw/peak-441632960777" 2>/dev/null)
 expect_eq "max_in_flight = 2 caps concurrent uploads (and they do overlap)" 2 "$PEAK"
 
@@ -83,9 +86,20 @@ done
 expect_no_grep "the password never reaches a log" 's3cret-pass' "$T/chanrun.err"
 expect_no_grep "no full fax number in the log" '441632960100' "$T/chanrun.err"
 
+msg fx-auth +441632960100 >"$T/one.jsonl"
+# a bad number in the config stops the plugin at open, naming the key (was:
+# a warning and the default)
+sed 's/^max_in_flight = .*/max_in_flight = lots/' "$T/fax.ini" >"$T/badnum.ini"
+"$CHANRUN" -t 10 "$BIN/channels/fax.so" "$T/badnum.ini" "$T/one.jsonl" >"$T/badnum.out" 2>"$T/badnum.err"
+rc=$?
+expect_eq "max_in_flight = lots: the plugin does not open" 1 "$([ "$rc" -ne 0 ] && echo 1 || echo 0)"
+expect_grep "and says which key" "fax: max_in_flight = 'lots': expected an integer 1..1000" "$T/badnum.err"
+sed 's/^timeout = .*/timeout = 2h/' "$T/fax.ini" >"$T/badnum.ini"
+"$CHANRUN" -t 10 "$BIN/channels/fax.so" "$T/badnum.ini" "$T/one.jsonl" >"$T/badnum.out" 2>"$T/badnum.err"
+expect_grep "timeout above an hour is refused" "fax: timeout = '2h': expected a duration 1s..1h" "$T/badnum.err"
+
 # wrong credentials: the gateway's 401 is a permanent failure
 sed 's/^password = .*/password = wrong/' "$T/fax.ini" >"$T/badauth.ini"
-msg fx-auth +441632960100 >"$T/one.jsonl"
 "$CHANRUN" -t 30 "$BIN/channels/fax.so" "$T/badauth.ini" "$T/one.jsonl" >"$T/badauth.out" 2>>"$T/chanrun.err"
 expect_grep "401 -> permanent-failure" '"status":"permanent-failure".*HTTP 401' "$T/badauth.out"
 

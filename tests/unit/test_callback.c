@@ -92,7 +92,15 @@ static void test_config_errors(void **state)
 	    {"bad timeout",
 	     "[service.dwp]\ncallback_url = http://127.0.0.1:9/cb\ncallback_secret = s3cr3t-value\n"
 	     "callback_timeout = soon\n",
-	     "[service.dwp] callback_timeout = 'soon': expected an integer 1..3600"},
+	     "[service.dwp] callback_timeout = 'soon': expected a duration 1s..1h"},
+	    {"timeout over an hour",
+	     "[service.dwp]\ncallback_url = http://127.0.0.1:9/cb\ncallback_secret = s3cr3t-value\n"
+	     "callback_timeout = 2h\n",
+	     "[service.dwp] callback_timeout = '2h': expected a duration 1s..1h"},
+	    {"retry_max junk",
+	     "[service.dwp]\ncallback_url = http://127.0.0.1:9/cb\ncallback_secret = s3cr3t-value\n"
+	     "callback_retry_max = 10x\n",
+	     "[service.dwp] callback_retry_max = '10x': expected a duration 1s..1d"},
 	    {"zero queue",
 	     "[service.dwp]\ncallback_url = http://127.0.0.1:9/cb\ncallback_secret = s3cr3t-value\n"
 	     "callback_queue = 0\n",

@@ -163,43 +163,6 @@ static void test_receipt_limits(void **st)
 	assert_int_equal(fax_receipt(NULL, &r, resp, sizeof(resp)), -1);
 }
 
-static void test_e164(void **st)
-{
-	static const struct {
-		const char *in, *want;
-	} cases[] = {
-	    {"+441632960100", "+441632960100"},
-	    {"+44 1632 960 100", "+441632960100"},
-	    {"+44 (0)1632", NULL},
-	    {"+44-1632-960-100", "+441632960100"},
-	    {"+1 (555) 010.0199", "+15550100199"},
-	    {"01632960100", NULL},
-	    {"+01632960100", NULL},
-	    {"+44", NULL},
-	    {"+4416329", NULL},
-	    {"+44163296", "+44163296"},
-	    {"+1234567890123456", NULL},
-	    {"+123456789012345", "+123456789012345"},
-	    {"+44 1632 96O 100", NULL},
-	    {"++441632960100", NULL},
-	    {"", NULL},
-	    {NULL, NULL},
-	};
-	char out[20];
-
-	(void)st;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int rc = fax_e164(cases[i].in, out, sizeof(out));
-		if (cases[i].want) {
-			assert_int_equal(rc, 0);
-			assert_string_equal(out, cases[i].want);
-		} else {
-			assert_int_equal(rc, -1);
-		}
-	}
-	assert_int_equal(fax_e164("+441632960100", out, 8), -1); /* too small a buffer */
-}
-
 static void test_ref(void **st)
 {
 	char ref[128], ref2[128], big[200];
@@ -271,7 +234,7 @@ int main(void)
 	    cmocka_unit_test(test_receipt_json),
 	    cmocka_unit_test(test_receipt_form),
 	    cmocka_unit_test(test_receipt_limits),
-	    cmocka_unit_test(test_e164),
+
 	    cmocka_unit_test(test_ref),
 	    cmocka_unit_test(test_outcome),
 	    cmocka_unit_test(test_sanitize),

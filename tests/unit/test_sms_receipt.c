@@ -1,7 +1,7 @@
 /* test_sms_receipt.c - delivery receipt parsing of the sms channel
  * (channels/sms/receipt.c) for the Kannel, Twilio and JSON forms, with a
- * fake herald_http_req whose arg() reads the query string and, for form
- * posts, the urlencoded body (as heraldd's listener does). */
+ * herald_http_req whose arg() reads the query string and, for form posts,
+ * the urlencoded body with heraldd's own decoder (util/form.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,69 +13,23 @@
 #include <cmocka.h>
 
 #include "../../channels/sms/smsreq.h"
+#include "form.h"
 
 /* ---- fake request ----------------------------------------------------------- */
 
+/* arg() as heraldd's listener (router/http.c) answers it: the query string
+ * first, then a urlencoded body, both through the one decoder in
+ * util/form.c (libmicrohttpd decodes the query the same way: '+' and %XX). */
 struct fake {
-	const char *query;
-	char vals[8][256]; /* decoded values handed out by arg() */
-	int nvals;
+	struct form query, body;
 };
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Find name in "a=b&c=d" and decode its value into out. */
-static int find_arg(const char *s, const char *name, char *out, size_t outlen)
-{
-	size_t nl = strlen(name);
-
-	while (s && *s) {
-		const char *end = strchr(s, '&');
-		size_t len = end ? (size_t)(end - s) : strlen(s);
-		if (len > nl && !strncmp(s, name, nl) && s[nl] == '=') {
-			size_t o = 0;
-			for (size_t i = nl + 1; i < len && o + 1 < outlen; i++) {
-				if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 &&
-				    hexval(s[i + 2]) >= 0) {
-					out[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-					i += 2;
-				} else {
-					out[o++] = s[i] == '+' ? ' ' : s[i];
-				}
-			}
-			out[o] = '\0';
-			return 1;
-		}
-		s = end ? end + 1 : NULL;
-	}
-	return 0;
-}
 
 static const char *fake_arg(const struct herald_http_req *req, const char *name)
 {
 	struct fake *f = req->priv;
-	char *slot;
+	const char *v = form_get(&f->query, name);
 
-	if (f->nvals >= 8)
-		return NULL;
-	slot = f->vals[f->nvals];
-	if (find_arg(f->query, name, slot, sizeof(f->vals[0])) ||
-	    (req->content_type &&
-	     !strncmp(req->content_type, "application/x-www-form-urlencoded", 33) &&
-	     find_arg(req->body, name, slot, sizeof(f->vals[0])))) {
-		f->nvals++;
-		return slot;
-	}
-	return NULL;
+	return v ? v : form_get(&f->body, name);
 }
 
 struct rcase {
@@ -170,7 +124,8 @@ static const struct rcase rcases[] = {
 
 static int run_case(const struct rcase *c, struct herald_result *out, char *resp, size_t resp_len)
 {
-	struct fake f = {.query = c->query};
+	struct fake f;
+	int rc;
 	struct herald_http_req req = {
 	    .version = 1,
 	    .method = c->method,
@@ -181,7 +136,15 @@ static int run_case(const struct rcase *c, struct herald_result *out, char *resp
 	    .arg = fake_arg,
 	    .priv = &f,
 	};
-	return sms_receipt(&req, out, resp, resp_len);
+
+	assert_int_equal(form_parse(&f.query, c->query), 0);
+	assert_int_equal(
+	    form_parse(&f.body, c->ctype && !strncmp(c->ctype, FORM, strlen(FORM)) ? c->body : ""),
+	    0);
+	rc = sms_receipt(&req, out, resp, resp_len);
+	form_free(&f.query);
+	form_free(&f.body);
+	return rc;
 }
 
 static void test_receipt_table(void **state)

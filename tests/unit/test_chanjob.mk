@@ -1,0 +1,1 @@
+test_chanjob_SRCS := channels/common/chanjob.c

@@ -1,0 +1,1 @@
+test_curlmulti_PKGS := libcurl
