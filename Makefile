@@ -247,7 +247,7 @@ lint:
 # sources each target needs: fuzz_<x>_SRCS below.
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
-fuzz_template_SRCS := util/mustache.c util/text.c
+fuzz_template_SRCS := util/mustache.c util/buf.c util/text.c
 fuzz_jsonfast_SRCS := lib/jsonfast.c util/text.c
 FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRCS))
 FUZZ_BINS := $(patsubst %,$(BUILD)/fuzz/%,$(FUZZ_NAMES))

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fnv.h"
 #include "idmap.h"
 #include "text.h"
 
@@ -276,10 +277,8 @@ struct evcache {
 
 static uint64_t evc_key(const char *id, int64_t accepted_ms)
 {
-	uint64_t h = 1469598103934665603ull ^ (uint64_t)accepted_ms;
+	uint64_t h = fnv1a64_add(FNV1A64_HERALD_V1 ^ (uint64_t)accepted_ms, id, strlen(id));
 
-	for (; *id; id++)
-		h = (h ^ (unsigned char)*id) * 1099511628211ull;
 	return h ? h : 1;
 }
 
