@@ -20,7 +20,7 @@ PKG_CONFIG ?= pkg-config
 
 ROUTER_PKGS := libzmq hiredis jansson inih libmicrohttpd libsystemd openssl libcurl
 
-CPPFLAGS := -D_GNU_SOURCE -Iinclude -Iutil -Ichannels/common -Irouter
+CPPFLAGS := -D_GNU_SOURCE -Iinclude -Iutil -Ilib -Ichannels/common -Irouter
 CFLAGS := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
 	-fPIC -MMD -MP -fvisibility=hidden
 LDFLAGS :=
@@ -46,7 +46,9 @@ HERALDD_MALLOC := $(call pkg_libs,jemalloc)
 endif
 
 UTIL_SRCS := $(wildcard util/*.c)
-ROUTER_SRCS := $(filter-out router/main.c,$(wildcard router/*.c))
+# lib/: what heraldd and heraldctl share (services.d policies, ...)
+LIB_SRCS := $(wildcard lib/*.c)
+ROUTER_SRCS := $(filter-out router/main.c,$(wildcard router/*.c)) $(LIB_SRCS)
 # heraldctl sms-info uses the sms channel's GSM 03.38 encoder.
 TOOL_SRCS := $(wildcard tools/*.c) channels/sms/gsm.c
 COMMON_SRCS := channels/common/chanq.c
@@ -160,7 +162,7 @@ format-check:
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 		--inline-suppr --suppress=missingIncludeSystem -D__GNUC__ \
-		-Iinclude -Iutil -Ichannels/common -Irouter router util tools channels tests
+		-Iinclude -Iutil -Ilib -Ichannels/common -Irouter router lib util tools channels tests
 
 # make fuzz: every tests/fuzz/fuzz_<x>.c as a libFuzzer binary (clang, with
 # ASan+UBSan), each run FUZZ_SECONDS from its corpus in $(BUILD)/fuzz/. The

@@ -14,8 +14,10 @@
 #include "log.h"
 #include "callback.h"
 #include "metrics.h"
+#include "policy.h"
 #include "router.h"
 #include "text.h"
+#include "zap.h"
 
 #define MAX_ENVELOPE 4
 #define HARD_MAX_FRAME (1024 * 1024) /* beyond this ZMQ drops the peer */
@@ -27,6 +29,7 @@ struct pending {
 	int valid;
 	char err[320];
 	char *text, *json; /* the "accepted" record */
+	char *body;	   /* the event as stored when policy_check changed it */
 };
 
 /* The events of one drain, answered when Redis replies. */
@@ -78,8 +81,8 @@ static int bufs_get(int max)
 	free(argv_buf);
 	free(lens_buf);
 	bodies_buf = malloc((size_t)max * sizeof(*bodies_buf));
-	argv_buf = malloc(((size_t)max * 3 + 4) * sizeof(*argv_buf));
-	lens_buf = malloc(((size_t)max * 3 + 4) * sizeof(*lens_buf));
+	argv_buf = malloc(((size_t)max * 4 + 4) * sizeof(*argv_buf));
+	lens_buf = malloc(((size_t)max * 4 + 4) * sizeof(*lens_buf));
 	if (!bodies_buf || !argv_buf || !lens_buf) {
 		bufs_cap = 0;
 		return -1;
@@ -102,6 +105,8 @@ int ingest_open(struct router *r, char *err, size_t errlen)
 	zmq_setsockopt(r->ingest, ZMQ_RCVHWM, &hwm, sizeof(hwm));
 	zmq_setsockopt(r->ingest, ZMQ_SNDHWM, &hwm, sizeof(hwm));
 	zmq_setsockopt(r->ingest, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize));
+	if (zap_secure(r->zap, r->ingest) != 0)
+		goto fail;
 	if (zmq_bind(r->ingest, r->cfg->ingest_endpoint) != 0)
 		goto fail;
 	return 0;
@@ -261,8 +266,28 @@ static void pending_clear(struct pending *p)
 	p->nenv = 0;
 	free(p->text);
 	free(p->json);
-	p->text = p->json = NULL;
+	free(p->body);
+	p->text = p->json = p->body = NULL;
 	event_clear(&p->ev);
+}
+
+/* herald_accept kept the event as <service>:<event_id> (another service
+ * has the bare id): its records name it so, as the stream entry does. */
+static int requalify(struct pending *p, int64_t now)
+{
+	char id[2 * EVENT_MAX_ID + 2], text[2048], json[4096];
+	const char *bare = p->ev.event_id;
+
+	snprintf(id, sizeof(id), "%s:%s", p->ev.service, bare);
+	p->ev.event_id = id;
+	state_accepted_record(&p->ev, p->ev.transaction_id ? p->ev.transaction_id : id, now, text,
+			      sizeof(text), json, sizeof(json));
+	p->ev.event_id = bare;
+	free(p->text);
+	free(p->json);
+	p->text = strdup(text);
+	p->json = strdup(json);
+	return p->text && p->json ? 0 : -1;
 }
 
 /* Redis answered herald_accept for the batch: one 0/1 per valid event. */
@@ -282,7 +307,14 @@ static void on_accepted(redisReply *rep, void *arg)
 			continue;
 		if (!ok || k >= rep->elements || rep->element[k]->type != REDIS_REPLY_INTEGER) {
 			reply_json(r, p, "error", "queue unavailable, retry later");
-		} else if (rep->element[k]->integer == 1) {
+		} else if (rep->element[k]->integer == 3) {
+			metrics_ingest("rejected");
+			reply_json(r, p, "rejected",
+				   "event_id is taken by another service and cannot be kept apart "
+				   "from it (service:event_id over 128 characters): use another "
+				   "event_id");
+		} else if (rep->element[k]->integer == 1 ||
+			   (rep->element[k]->integer == 2 && requalify(p, b->now) == 0)) {
 			metrics_ingest("accepted");
 			dlog_write(r->dlog, p->text, p->json);
 			callbacks_push(r->callbacks, p->ev.service, p->json);
@@ -291,7 +323,8 @@ static void on_accepted(redisReply *rep, void *arg)
 			 * its journey starts with */
 			p->ev.accepted_json = p->json;
 			p->json = NULL;
-			evcache_put(r->evcache, &p->ev, b->now);
+			if (rep->element[k]->integer == 1) /* keyed by the bare id */
+				evcache_put(r->evcache, &p->ev, b->now);
 			r->want_read = 1;
 		} else {
 			metrics_ingest("duplicate");
@@ -352,6 +385,8 @@ int ingest_drain(struct router *r, int max)
 			snprintf(p->err, sizeof(p->err), "no envelope");
 		else if (event_parse(zmq_msg_data(body), zmq_msg_size(body), &p->ev, p->err,
 				     sizeof(p->err)) == 0 &&
+			 policy_check(r, zmq_msg_gets(body, "User-Id"), &p->ev, &p->body, p->err,
+				      sizeof(p->err)) == 0 &&
 			 check_refs(r, &p->ev, p->err, sizeof(p->err)) == 0)
 			p->valid = 1;
 		if (!p->valid) {
@@ -387,9 +422,13 @@ int ingest_drain(struct router *r, int max)
 			continue;
 		}
 		argv[argc] = p->ev.event_id, lens[argc++] = strlen(p->ev.event_id);
+		argv[argc] = p->ev.service, lens[argc++] = strlen(p->ev.service);
 		argv[argc] = streams[p->ev.priority],
 		lens[argc++] = strlen(streams[p->ev.priority]);
-		argv[argc] = zmq_msg_data(body), lens[argc++] = zmq_msg_size(body);
+		if (p->body)
+			argv[argc] = p->body, lens[argc++] = strlen(p->body);
+		else
+			argv[argc] = zmq_msg_data(body), lens[argc++] = zmq_msg_size(body);
 		nvalid++;
 	}
 	/* hiredis copies the command into its buffer: the bodies may go after */

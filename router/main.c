@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "router.h"
 #include "text.h"
+#include "zap.h"
 
 static volatile sig_atomic_t sig_term, sig_hup, sig_usr1;
 
@@ -84,6 +85,7 @@ static void reload(struct router *r)
 		r->templates = t;
 		log_info("reload: %zu templates from %s", tstore_count(t), r->cfg->templates_dir);
 	}
+	zap_reload(r->zap);
 	dlog_reopen(r->dlog);
 }
 
@@ -334,6 +336,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	rdb_on_send(r.rdb, on_rdb_send, &r);
+	r.zap = zap_open(r.cfg, r.zctx, err, sizeof(err)); /* before ingest binds */
+	if (!r.zap) {
+		log_msg(LOG_L_ERR, "%s", err);
+		goto out;
+	}
 	r.dlog = dlog_open(r.cfg->log_file, r.cfg->log_json, r.cfg->log_publish, r.zctx, err,
 			   sizeof(err));
 	if (!r.dlog) {
@@ -355,6 +362,10 @@ int main(int argc, char **argv)
 			log_msg(LOG_L_ERR, "http: %s", err);
 			goto out;
 		}
+		if (!zap_curve(r.zap))
+			http_set_note(r.http, "warning: ingest is not authenticated ([ingest] "
+					      "auth = none): any local process may publish as "
+					      "any service\n");
 	}
 	while (connect_redis(&r) != 0) {
 		log_warnx("%s; retrying", rdb_err(r.rdb));
@@ -375,6 +386,7 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	ingest_close(&r);
+	zap_close(&r.zap); /* after ingest: no socket may outlive the handler */
 	http_stop(&r.http);
 	chans_close(&r.chans);
 	while (r.backlog) {

@@ -108,6 +108,7 @@ struct router {
 	size_t pw_nspare;
 	uint64_t pw_gen;
 	struct evcache *evcache; /* parsed events accepted here, for the worker */
+	struct zap *zap;	 /* who publishers are (zap.h) */
 };
 
 /* reference.c */
