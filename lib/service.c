@@ -44,8 +44,7 @@ static int z85_key(const char *s, unsigned char key[SERVICE_KEY_LEN])
 	return zmq_z85_decode(key, s) ? 0 : -1;
 }
 
-int service_read_key(const char *path, unsigned char key[SERVICE_KEY_LEN], char *err,
-		     size_t errlen)
+int service_read_key(const char *path, unsigned char key[SERVICE_KEY_LEN], char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	char line[256];
@@ -182,9 +181,9 @@ static int set_key(struct service *sv, const char *k, const char *v, unsigned *s
 		   size_t whylen)
 {
 	static const char *const keys[] = {
-	    "public_key", "templates", "channels",	 "urgent", "rate",	     "burst",
-	    "daily_limit", "from",	   "reply_to",	 "sender", "retention_days", "callback_url",
-	    "callback_secret", "mode", NULL};
+	    "public_key",      "templates", "channels", "urgent", "rate",	    "burst",
+	    "daily_limit",     "from",	    "reply_to", "sender", "retention_days", "callback_url",
+	    "callback_secret", "mode",	    NULL};
 	int idx = -1;
 
 	for (int i = 0; keys[i]; i++)
@@ -205,7 +204,8 @@ static int set_key(struct service *sv, const char *k, const char *v, unsigned *s
 	*seen |= 1u << idx;
 	if (!strcmp(k, "public_key")) {
 		if (z85_key(v, sv->public_key) != 0) {
-			snprintf(why, whylen, "public_key: expected a Z85 CURVE key (40 characters)");
+			snprintf(why, whylen,
+				 "public_key: expected a Z85 CURVE key (40 characters)");
 			return -1;
 		}
 		snprintf(sv->public_z85, sizeof(sv->public_z85), "%s", v);
@@ -222,8 +222,9 @@ static int set_key(struct service *sv, const char *k, const char *v, unsigned *s
 		return -1;
 	}
 	if (!strcmp(k, "rate") || !strcmp(k, "burst") || !strcmp(k, "daily_limit")) {
-		long *out = !strcmp(k, "rate") ? &sv->rate : !strcmp(k, "burst") ? &sv->burst
-										  : &sv->daily_limit;
+		long *out = !strcmp(k, "rate")	  ? &sv->rate
+			    : !strcmp(k, "burst") ? &sv->burst
+						  : &sv->daily_limit;
 		if (parse_long(v, 0, 100000000, out) == 0)
 			return 0;
 		snprintf(why, whylen, "%s = '%.32s': expected an integer 0..100000000", k, v);
@@ -274,7 +275,8 @@ static int set_key(struct service *sv, const char *k, const char *v, unsigned *s
 	}
 	if (!strcmp(k, "callback_secret")) {
 		if (strlen(v) < 16 || !printable(v, 512)) {
-			snprintf(why, whylen, "callback_secret: expected 16-512 printable characters");
+			snprintf(why, whylen,
+				 "callback_secret: expected 16-512 printable characters");
 			return -1;
 		}
 		return set_str(&sv->callback_secret, v, why, whylen);

@@ -23,8 +23,8 @@
 #include <stddef.h>
 
 #define SERVICE_NAME_MAX 64
-#define SERVICE_KEY_LEN 32   /* a CURVE key, binary */
-#define SERVICE_Z85_LEN 40   /* ... in Z85 */
+#define SERVICE_KEY_LEN 32 /* a CURVE key, binary */
+#define SERVICE_Z85_LEN 40 /* ... in Z85 */
 #define SERVICE_MAX_PATTERNS 64
 
 enum service_mode { SERVICE_LIVE = 0, SERVICE_TRIAL, SERVICE_TEST };

@@ -60,8 +60,9 @@ static int check_notification(struct router *r, const struct service *sv, struct
 	json_array_foreach(ev->channels, i, c)
 	{
 		if (!service_may_channel(sv, json_string_value(c))) {
-			snprintf(err, errlen, "service '%s' may not use channel '%s' (channels = %s)",
-				 sv->name, json_string_value(c),
+			snprintf(err, errlen,
+				 "service '%s' may not use channel '%s' (channels = %s)", sv->name,
+				 json_string_value(c),
 				 service_list(sv->channels, sv->nchannels, list, sizeof(list)));
 			return -1;
 		}
@@ -69,10 +70,11 @@ static int check_notification(struct router *r, const struct service *sv, struct
 	if (!ev->channels) {
 		int n = narrow_channels(r, sv, ev);
 		if (n < 0) {
-			snprintf(err, errlen,
-				 "service '%s' may use none of the enabled channels (channels = %s)",
-				 sv->name,
-				 service_list(sv->channels, sv->nchannels, list, sizeof(list)));
+			snprintf(
+			    err, errlen,
+			    "service '%s' may use none of the enabled channels (channels = %s)",
+			    sv->name,
+			    service_list(sv->channels, sv->nchannels, list, sizeof(list)));
 			return -1;
 		}
 		*changed |= n;
@@ -80,8 +82,8 @@ static int check_notification(struct router *r, const struct service *sv, struct
 	return 0;
 }
 
-int policy_check(struct router *r, const char *user_id, struct event *ev, char **body,
-		 char *err, size_t errlen)
+int policy_check(struct router *r, const char *user_id, struct event *ev, char **body, char *err,
+		 size_t errlen)
 {
 	const struct service *sv;
 	int changed = 0;
@@ -104,10 +106,11 @@ int policy_check(struct router *r, const char *user_id, struct event *ev, char *
 	}
 	sv = zap_service(r->zap, user_id);
 	if (!sv) {
-		snprintf(err, errlen,
-			 "service '%s' is no longer in services.d (removed by a reload); its key is "
-			 "refused from the next connection",
-			 user_id);
+		snprintf(
+		    err, errlen,
+		    "service '%s' is no longer in services.d (removed by a reload); its key is "
+		    "refused from the next connection",
+		    user_id);
 		return -1;
 	}
 	if (ev->kind == EVENT_NOTIFICATION &&

@@ -15,7 +15,7 @@ struct router;
  * without "channels" to the service's; when it changed the event, *body is
  * the event to store (malloc'd, the caller frees), else NULL. 0, or -1
  * with the publisher's reason in err. */
-int policy_check(struct router *r, const char *user_id, struct event *ev, char **body,
-		 char *err, size_t errlen);
+int policy_check(struct router *r, const char *user_id, struct event *ev, char **body, char *err,
+		 size_t errlen);
 
 #endif

@@ -55,7 +55,8 @@ int cmd_keygen(struct ctl *c, int argc, char **argv)
 		case 's': server = 1; break;
 		case 'f': force = 1; break;
 		default:
-			fprintf(stderr, "usage: heraldctl keygen [-d DIR] [--server] [--force] NAME\n");
+			fprintf(stderr,
+				"usage: heraldctl keygen [-d DIR] [--server] [--force] NAME\n");
 			return 2;
 		}
 	}

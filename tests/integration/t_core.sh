@@ -59,6 +59,9 @@ reject() { # reject "what" EXPECTED_ERROR_REGEX FRAME
 reject "malformed JSON" 'malformed JSON' '{"event_id": "x",'
 reject "missing required field" "missing required field 'citizen_id'" \
 	'{"event_id":"m1","service":"dvla","template":"appointment-reminder"}'
+reject "missing service (auth = none: nothing else says it)" \
+	"missing required field 'service'" \
+	'{"event_id":"m2","citizen_id":"c-file","template":"appointment-reminder"}'
 reject "unknown field" "unknown field 'colour'" "$(ev u1 c-file ',"colour":"blue"')"
 big=$(head -c 70000 /dev/zero | tr '\0' 'a')
 reject "frame over 64 KiB" 'frame too large: [0-9]+ bytes > 65536' \
