@@ -303,8 +303,13 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (check_only) {
-		printf("heraldd: %s: configuration OK, %zu templates\n", conf_path,
-		       tstore_count(r.templates));
+		size_t nsvc = 0;
+		if (zap_check(r.cfg, &nsvc, err, sizeof(err)) != 0) {
+			log_msg(LOG_L_ERR, "%s", err);
+			goto out;
+		}
+		printf("heraldd: %s: configuration OK, %zu templates, %zu services\n", conf_path,
+		       tstore_count(r.templates), nsvc);
 		rc = 0;
 		goto out;
 	}

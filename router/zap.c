@@ -224,6 +224,31 @@ fail:
 	return NULL;
 }
 
+int zap_check(const struct config *cfg, size_t *n, char *err, size_t errlen)
+{
+	unsigned char key[SERVICE_KEY_LEN];
+	struct services *s;
+	int missing = 0;
+
+	*n = 0;
+	if (!cfg->ingest_curve)
+		return 0;
+	if (!cfg->curve_secret_key_file) {
+		snprintf(err, errlen, "%s: [ingest] auth = curve needs curve_secret_key_file",
+			 cfg->path);
+		return -1;
+	}
+	if (service_read_key(cfg->curve_secret_key_file, key, err, errlen) != 0)
+		return -1;
+	memset(key, 0, sizeof(key));
+	s = services_load(cfg->services_dir, &missing, err, errlen);
+	if (!s)
+		return -1;
+	*n = s->n;
+	services_free(&s);
+	return 0;
+}
+
 void zap_close(struct zap **zp)
 {
 	struct zap *z = *zp;

@@ -28,6 +28,9 @@ struct zap;
 /* Read the server key, load services.d and (auth = curve) start the ZAP
  * handler. Call before the ingest socket binds. NULL with a reason in err. */
 struct zap *zap_open(const struct config *cfg, void *zctx, char *err, size_t errlen);
+/* heraldd -t: what zap_open reads (the server key, services.d), checked
+ * without starting anything. 0 with the number of services in *n, or -1. */
+int zap_check(const struct config *cfg, size_t *n, char *err, size_t errlen);
 /* Stop the handler (after the ingest socket is closed: without a handler
  * libzmq would let any CURVE client in) and free everything. */
 void zap_close(struct zap **z);

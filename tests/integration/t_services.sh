@@ -193,6 +193,23 @@ else
 	not_ok "pyzmq (python3-zmq) is installed for the README's example"
 fi
 
+# --- heraldd -t checks the server key and services.d ---------------------------
+"$BIN/heraldd" -t -c "$T/herald.conf" >"$T/check.out" 2>&1
+expect_eq "heraldd -t accepts the configuration" 0 $?
+expect_grep "... and counts the services" 'configuration OK, 3 templates, 3 services' \
+	"$T/check.out"
+mkdir -p "$T/bad.d"
+cp "$T/services.d/"*.conf "$T/bad.d/"
+printf 'mode = production\n' >>"$T/bad.d/dvla.conf"
+sed "s|^dir = $T/services.d|dir = $T/bad.d|" "$T/herald.conf" >"$T/bad.conf"
+"$BIN/heraldd" -t -c "$T/bad.conf" >"$T/check.out" 2>&1
+expect_eq "heraldd -t refuses a bad policy file" 1 $?
+expect_grep "... naming file and line" \
+	"$T/bad.d/dvla.conf:5: mode = 'production': expected live, trial or test" "$T/check.out"
+"$BIN/heraldd" -c "$T/bad.conf" >"$T/bad.out" 2>&1
+expect_eq "heraldd does not start with a bad policy file" 1 $?
+expect_grep "... saying why" "$T/bad.d/dvla.conf:5: mode = 'production'" "$T/bad.out"
+
 # --- auth = curve without a secret key, or without services -------------------
 cp "$T/herald.conf" "$T/nokey.conf"
 sed -i "s|^curve_secret_key_file = .*|curve_secret_key_file = $T/keys/missing.key|" "$T/nokey.conf"

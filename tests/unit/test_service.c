@@ -241,8 +241,8 @@ static void test_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_good),     cmocka_unit_test(test_bad),
-	    cmocka_unit_test(test_dir),	     cmocka_unit_test(test_key_file),
+	    cmocka_unit_test(test_good),  cmocka_unit_test(test_bad),
+	    cmocka_unit_test(test_dir),	  cmocka_unit_test(test_key_file),
 	    cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
