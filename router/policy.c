@@ -28,9 +28,8 @@ static int narrow_channels(struct router *r, const struct service *sv, struct ev
 			all = 0;
 	}
 	if (all || json_array_size(list) == 0) {
-		int empty = json_array_size(list) == 0;
 		json_decref(list);
-		return empty ? -1 : 0;
+		return all ? 0 : -1;
 	}
 	json_object_set_new(ev->root, "channels", list);
 	ev->channels = list;

@@ -16,11 +16,17 @@ add_service dvla "templates = appointment-*, licence-renewal" "channels = file" 
 add_service nhs
 sed -i 's/^urgent = no$/urgent = yes/' "$T/services.d/nhs.conf"
 # council: only channels heraldd has not enabled
-add_service council "templates = *" "channels = sms, email"
+add_service council "templates = *" "channels = sms, fax"
 # a key pair heraldd does not know
 "$BIN/heraldctl" keygen -d "$T/keys" stranger >/dev/null
 
-INGEST_AUTH=curve write_conf
+# email enabled too (a relay nobody listens on): dvla may not use it
+INGEST_AUTH=curve write_conf "
+[channel.email]
+relay = 127.0.0.1:9
+from = Herald <noreply@herald.example>
+domain = herald.example
+"
 start_heraldd
 
 expect_grep "heraldd loads the services of services.d" "services: 3 from $T/services.d" \
@@ -118,8 +124,16 @@ expect_eq "a channel outside the service's list is rejected" \
 	"$(cat "$T/acks")"
 publish_as council "$(ev p-6)" >"$T/acks" 2>&1
 expect_eq "a service none of whose channels is enabled is told so" \
-	"{\"event_id\":\"p-6\",\"status\":\"rejected\",\"error\":\"service 'council' may use none of the enabled channels (channels = sms, email)\"}" \
+	"{\"event_id\":\"p-6\",\"status\":\"rejected\",\"error\":\"service 'council' may use none of the enabled channels (channels = sms, fax)\"}" \
 	"$(cat "$T/acks")"
+seed_citizen c-both name "Bryn Jones" channels "email,file" email "bryn@example.org" locale en
+publish_as dvla "$(ev p-7 | sed 's/"c-file"/"c-both"/')" >"$T/acks" 2>&1
+expect_eq "an event naming no channel is accepted" '{"event_id":"p-7","status":"accepted"}' \
+	"$(cat "$T/acks")"
+wait_for 10 grep -q 'p-7: .*status=delivered' "$T/log/delivery.log"
+expect_grep "... and narrowed to the service's channels: file, not the citizen's first, email" \
+	'p-7: tx=p-7, citizen=c-both, channel=file, .*status=delivered' "$T/log/delivery.log"
+expect_no_grep "... email is never tried" 'p-7: .*channel=email' "$T/log/delivery.log"
 
 # --- dedup per service: service:event_id -------------------------------------
 publish_as dvla "$(ev same-1)" >"$T/acks-a" 2>&1
