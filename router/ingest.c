@@ -272,8 +272,9 @@ static void pending_clear(struct pending *p)
 }
 
 /* herald_accept kept the event as <service>:<event_id> (another service
- * has the bare id): its records name it so, as the stream entry does. */
-static int requalify(struct pending *p, int64_t now)
+ * has the bare id): its records name it so, as the stream entry does
+ * (out of memory: they keep the bare id). */
+static void requalify(struct pending *p, int64_t now)
 {
 	char id[2 * EVENT_MAX_ID + 2], text[2048], json[4096];
 	const char *bare = p->ev.event_id;
@@ -283,11 +284,16 @@ static int requalify(struct pending *p, int64_t now)
 	state_accepted_record(&p->ev, p->ev.transaction_id ? p->ev.transaction_id : id, now, text,
 			      sizeof(text), json, sizeof(json));
 	p->ev.event_id = bare;
-	free(p->text);
-	free(p->json);
-	p->text = strdup(text);
-	p->json = strdup(json);
-	return p->text && p->json ? 0 : -1;
+	char *t = strdup(text), *j = strdup(json);
+	if (t && j) {
+		free(p->text);
+		free(p->json);
+		p->text = t;
+		p->json = j;
+	} else {
+		free(t);
+		free(j);
+	}
 }
 
 /* Redis answered herald_accept for the batch: one 0/1 per valid event. */
@@ -313,8 +319,9 @@ static void on_accepted(redisReply *rep, void *arg)
 				   "event_id is taken by another service and cannot be kept apart "
 				   "from it (service:event_id over 128 characters): use another "
 				   "event_id");
-		} else if (rep->element[k]->integer == 1 ||
-			   (rep->element[k]->integer == 2 && requalify(p, b->now) == 0)) {
+		} else if (rep->element[k]->integer == 1 || rep->element[k]->integer == 2) {
+			if (rep->element[k]->integer == 2)
+				requalify(p, b->now);
 			metrics_ingest("accepted");
 			dlog_write(r->dlog, p->text, p->json);
 			callbacks_push(r->callbacks, p->ev.service, p->json);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,11 +214,16 @@ struct zap *zap_open(const struct config *cfg, void *zctx, char *err, size_t err
 			 zmq_strerror(zmq_errno()));
 		goto fail;
 	}
-	if (pthread_create(&z->thread, NULL, zap_main, z) != 0) {
+	/* signals are the router thread's */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	z->running = pthread_create(&z->thread, NULL, zap_main, z) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!z->running) {
 		snprintf(err, errlen, "ZAP handler: cannot start its thread");
 		goto fail;
 	}
-	z->running = 1;
 	return z;
 fail:
 	zap_close(&z);

@@ -162,6 +162,23 @@ expect_eq "B's repeat is a duplicate" '{"event_id":"same-1","status":"duplicate"
 expect_eq "each was delivered once" 2 \
 	"$(grep -c '"event_id":"\(nhs:\)\?same-1"' "$T/spool/file.jsonl")"
 
+# an id another service has, where service:event_id cannot be kept apart
+long=$(head -c 128 /dev/zero | tr '\0' 'l')
+publish_as dvla "$(ev "$long")" >"$T/acks-a" 2>&1
+publish_as nhs "$(ev "$long")" >"$T/acks-b" 2>&1
+expect_eq "a 128-character id is accepted for its first service" \
+	"{\"event_id\":\"$long\",\"status\":\"accepted\"}" "$(cat "$T/acks-a")"
+expect_grep "... and rejected, not taken, for another (nhs:id would be over 128)" \
+	'"status":"rejected","error":"event_id is taken by another service' "$T/acks-b"
+publish_as dvla "$(ev same-3)" "$(ev nhs:same-3)" >"$T/acks-a" 2>&1
+publish_as nhs "$(ev same-3)" >"$T/acks-b" 2>&1
+expect_eq "dvla may use the ids same-3 and nhs:same-3" 2 \
+	"$(grep -c '"status":"accepted"' "$T/acks-a")"
+expect_grep "... then nhs's same-3 cannot be kept apart from them: rejected" \
+	'"event_id":"same-3","status":"rejected","error":"event_id is taken by another service' \
+	"$T/acks-b"
+expect_eq "... and nhs:same-3 is still dvla's" dvla "$(rcli HGET herald:msg:nhs:same-3 svc)"
+
 # --- SIGHUP reloads services.d ----------------------------------------------
 add_service police "templates = appointment-reminder" "channels = file"
 PUBLISH_ARGS="-t 500 -r 0" publish_as police "$(ev r-1)" >/dev/null 2>&1
