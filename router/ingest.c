@@ -3,7 +3,8 @@
  * publishers alike: whatever envelope frames arrive before the body are sent
  * back before the ack. An event is acknowledged "accepted" only after Redis
  * has run herald_accept (dedup + XADD in one step); "duplicate" when its
- * event_id was seen before; "rejected" with the reason when it is invalid.
+ * service's event_id was seen before; "rejected" with the reason when it is
+ * invalid or its publisher's key and policy do not allow it (policy.c).
  * Frames are taken in batches so one pipelined round trip accepts many.
  */
 #include <stdio.h>
@@ -296,7 +297,8 @@ static void requalify(struct pending *p, int64_t now)
 	}
 }
 
-/* Redis answered herald_accept for the batch: one 0/1 per valid event. */
+/* Redis answered herald_accept for the batch: one 0/1/2/3 per valid event
+ * (scripts.c). */
 static void on_accepted(redisReply *rep, void *arg)
 {
 	struct batch *b = arg;
@@ -314,11 +316,13 @@ static void on_accepted(redisReply *rep, void *arg)
 		if (!ok || k >= rep->elements || rep->element[k]->type != REDIS_REPLY_INTEGER) {
 			reply_json(r, p, "error", "queue unavailable, retry later");
 		} else if (rep->element[k]->integer == 3) {
+			static const char taken[] =
+			    "event_id is taken by another service and cannot be kept apart from it "
+			    "(service:event_id over 128 characters, or another's too): use another "
+			    "event_id";
 			metrics_ingest("rejected");
-			reply_json(r, p, "rejected",
-				   "event_id is taken by another service and cannot be kept apart "
-				   "from it (service:event_id over 128 characters): use another "
-				   "event_id");
+			log_msg(LOG_L_NOTICE, "rejected %s: %s", p->ev.event_id, taken);
+			reply_json(r, p, "rejected", taken);
 		} else if (rep->element[k]->integer == 1 || rep->element[k]->integer == 2) {
 			if (rep->element[k]->integer == 2)
 				requalify(p, b->now);
