@@ -110,6 +110,7 @@ int ingest_open(struct router *r, char *err, size_t errlen)
 		goto fail;
 	if (zmq_bind(r->ingest, r->cfg->ingest_endpoint) != 0)
 		goto fail;
+	zap_watch(r->zap, r->ingest);
 	return 0;
 fail:
 	snprintf(err, errlen, "ingest %s: %s", r->cfg->ingest_endpoint, zmq_strerror(zmq_errno()));

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,13 +16,16 @@
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define ZAP_DOMAIN "herald"
+#define MONITOR_ENDPOINT "inproc://herald-ingest-monitor"
 /* refused connections logged: at most this many a window, then a count */
 #define REFUSED_LOG_MAX 5
 #define REFUSED_WINDOW_MS 10000
 
 struct zap {
 	int curve;
-	void *sock; /* the ZAP REP socket; the thread's once started */
+	void *zctx;
+	void *sock;		 /* the ZAP REP socket; the thread's once started */
+	_Atomic(void *) monitor; /* ingest's handshake failures (zap_watch) */
 	pthread_t thread;
 	int running;
 	atomic_int stop;
@@ -79,7 +83,9 @@ static int frame_is(zmq_msg_t *f, const char *s)
 	return zmq_msg_size(f) == strlen(s) && !memcmp(zmq_msg_data(f), s, strlen(s));
 }
 
-static void log_refused(struct zap *z, const unsigned char *key, zmq_msg_t *addr)
+/* key NULL: refused before ZAP (no key, or not ZMTP) on endpoint where;
+ * else an unknown key from the peer address where. */
+static void log_refused(struct zap *z, const unsigned char *key, const char *where)
 {
 	int64_t now = mono_ms();
 	char z85[SERVICE_Z85_LEN + 1] = "?";
@@ -99,13 +105,18 @@ static void log_refused(struct zap *z, const unsigned char *key, zmq_msg_t *addr
 		return;
 	}
 	z->window_logged++;
-	if (key)
-		zmq_z85_encode(z85, key, SERVICE_KEY_LEN);
+	if (!key) {
+		log_msg(LOG_L_WARNING,
+			"ingest: connection refused on %s: no CURVE key (or not ZeroMQ) at the "
+			"handshake",
+			where);
+		return;
+	}
+	zmq_z85_encode(z85, key, SERVICE_KEY_LEN);
 	log_msg(LOG_L_WARNING,
-		"ingest: connection refused: unknown key %s from %.*s (no services.d file has "
+		"ingest: connection refused: unknown key %s from %s (no services.d file has "
 		"this public_key)",
-		z85, (int)(zmq_msg_size(addr) < 64 ? zmq_msg_size(addr) : 64),
-		(const char *)zmq_msg_data(addr));
+		z85, where);
 }
 
 /* One request: frames version, request id, domain, address, routing id,
@@ -141,9 +152,14 @@ static void handle(struct zap *z)
 		if (user[0])
 			status = "200", text = "OK";
 	}
-	if (strcmp(status, "200"))
-		log_refused(z, key, &f[3]);
-	else
+	if (strcmp(status, "200")) {
+		char addr[64];
+		snprintf(addr, sizeof(addr), "%.*s",
+			 (int)(zmq_msg_size(&f[3]) < 63 ? zmq_msg_size(&f[3]) : 63),
+			 (const char *)zmq_msg_data(&f[3]));
+		static const unsigned char nokey[SERVICE_KEY_LEN];
+		log_refused(z, key ? key : nokey, addr);
+	} else
 		log_debug("ingest: service %s connected from %.*s", user,
 			  (int)(zmq_msg_size(&f[3]) < 64 ? zmq_msg_size(&f[3]) : 64),
 			  (const char *)zmq_msg_data(&f[3]));
@@ -158,17 +174,42 @@ out:
 		zmq_msg_close(&f[i]);
 }
 
+/* A handshake that failed before ZAP was asked (no CURVE key, or not
+ * ZMTP at all): libzmq's monitor names the listening endpoint only. */
+static void handle_monitor(struct zap *z, void *mon)
+{
+	zmq_msg_t f[2];
+	int n = recv_frames(mon, f, 2);
+	uint16_t event = 0;
+	char endpoint[128] = "?";
+
+	if (n == 2 && zmq_msg_size(&f[0]) >= 6) {
+		memcpy(&event, zmq_msg_data(&f[0]), sizeof(event));
+		snprintf(endpoint, sizeof(endpoint), "%.*s",
+			 (int)(zmq_msg_size(&f[1]) < 120 ? zmq_msg_size(&f[1]) : 120),
+			 (const char *)zmq_msg_data(&f[1]));
+	}
+	if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+	    event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+		log_refused(z, NULL, endpoint);
+	for (int i = 0; i < n; i++)
+		zmq_msg_close(&f[i]);
+}
+
 static void *zap_main(void *arg)
 {
 	struct zap *z = arg;
 
 	while (!atomic_load(&z->stop)) {
-		zmq_pollitem_t it = {z->sock, 0, ZMQ_POLLIN, 0};
-		int rc = zmq_poll(&it, 1, 200);
-		if (rc > 0 && (it.revents & ZMQ_POLLIN))
-			handle(z);
-		else if (rc < 0 && zmq_errno() == ETERM)
+		void *mon = atomic_load(&z->monitor);
+		zmq_pollitem_t it[2] = {{z->sock, 0, ZMQ_POLLIN, 0}, {mon, 0, ZMQ_POLLIN, 0}};
+		int rc = zmq_poll(it, mon ? 2 : 1, 200);
+		if (rc < 0 && zmq_errno() == ETERM)
 			break;
+		if (rc > 0 && (it[0].revents & ZMQ_POLLIN))
+			handle(z);
+		if (rc > 0 && mon && (it[1].revents & ZMQ_POLLIN))
+			handle_monitor(z, mon);
 	}
 	return NULL;
 }
@@ -186,6 +227,7 @@ struct zap *zap_open(const struct config *cfg, void *zctx, char *err, size_t err
 	}
 	pthread_mutex_init(&z->mu, NULL);
 	z->curve = cfg->ingest_curve;
+	z->zctx = zctx;
 	snprintf(z->dir, sizeof(z->dir), "%s", cfg->services_dir);
 	if (!z->curve) {
 		log_warnx("INGEST IS NOT AUTHENTICATED ([ingest] auth = none): any process that "
@@ -267,6 +309,8 @@ void zap_close(struct zap **zp)
 	}
 	if (z->sock)
 		zmq_close(z->sock);
+	if (atomic_load(&z->monitor))
+		zmq_close(atomic_load(&z->monitor));
 	services_free(&z->svcs);
 	memset(z->secret, 0, sizeof(z->secret));
 	pthread_mutex_destroy(&z->mu);
@@ -290,6 +334,32 @@ int zap_secure(struct zap *z, void *sock)
 	    zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, ZAP_DOMAIN, strlen(ZAP_DOMAIN)) != 0)
 		return -1;
 	return 0;
+}
+
+void zap_watch(struct zap *z, void *sock)
+{
+	void *mon;
+	int linger = 0;
+
+	if (!zap_curve(z) || atomic_load(&z->monitor))
+		return;
+	if (zmq_socket_monitor(sock, MONITOR_ENDPOINT,
+			       ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+				   ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0) {
+		log_warnx("ingest: handshake failures will not be logged: %s",
+			  zmq_strerror(zmq_errno()));
+		return;
+	}
+	mon = zmq_socket(z->zctx, ZMQ_PAIR);
+	if (!mon || zmq_setsockopt(mon, ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
+	    zmq_connect(mon, MONITOR_ENDPOINT) != 0) {
+		log_warnx("ingest: handshake failures will not be logged: %s",
+			  zmq_strerror(zmq_errno()));
+		if (mon)
+			zmq_close(mon);
+		return;
+	}
+	atomic_store(&z->monitor, mon); /* the ZAP thread's from here */
 }
 
 void zap_reload(struct zap *z)

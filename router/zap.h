@@ -38,6 +38,9 @@ void zap_close(struct zap **z);
 int zap_curve(const struct zap *z);
 /* Make sock a CURVE server with heraldd's key (auth = curve). 0 or -1. */
 int zap_secure(struct zap *z, void *sock);
+/* Log connections refused before ZAP is asked (no CURVE key, or not ZMTP):
+ * a libzmq monitor of sock, read by the ZAP thread. After sock is bound. */
+void zap_watch(struct zap *z, void *sock);
 /* SIGHUP: read services.d again; on an error keep the old table. */
 void zap_reload(struct zap *z);
 /* The policy of a service, for the router thread; NULL if unknown. */
