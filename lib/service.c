@@ -407,7 +407,8 @@ struct services *services_load(const char *dir, int *missing, char *err, size_t 
 	}
 	closedir(d);
 	d = NULL;
-	qsort(s->v, s->n, sizeof(*s->v), by_name);
+	if (s->n) /* qsort wants a base even for nothing */
+		qsort(s->v, s->n, sizeof(*s->v), by_name);
 	for (size_t i = 0; i < s->n; i++)
 		for (size_t j = i + 1; j < s->n; j++)
 			if (!memcmp(s->v[i].public_key, s->v[j].public_key, SERVICE_KEY_LEN)) {

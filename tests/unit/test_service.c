@@ -197,6 +197,13 @@ static void test_dir(void **state)
 	rm("b.conf");
 	rm("README");
 
+	/* an empty directory: no service, not missing */
+	s = services_load(dir, &missing, err, sizeof(err));
+	assert_non_null(s);
+	assert_int_equal(missing, 0);
+	assert_int_equal(s->n, 0);
+	services_free(&s);
+
 	snprintf(sub, sizeof(sub), "%s/none", dir);
 	s = services_load(sub, &missing, err, sizeof(err));
 	assert_non_null(s);
