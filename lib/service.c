@@ -176,6 +176,78 @@ static void free_list(char **list, int *n)
 	*n = 0;
 }
 
+/* rate, burst, daily_limit, retention_days */
+static int set_number(struct service *sv, const char *k, const char *v, char *why, size_t whylen)
+{
+	long n;
+
+	if (!strcmp(k, "retention_days")) {
+		if (parse_long(v, 1, 3650, &n) == 0) {
+			sv->retention_days = (int)n;
+			return 0;
+		}
+		snprintf(why, whylen, "retention_days = '%.32s': expected an integer 1..3650", v);
+		return -1;
+	}
+	if (parse_long(v, 0, 100000000, &n) != 0) {
+		snprintf(why, whylen, "%s = '%.32s': expected an integer 0..100000000", k, v);
+		return -1;
+	}
+	*(!strcmp(k, "rate") ? &sv->rate : !strcmp(k, "burst") ? &sv->burst : &sv->daily_limit) = n;
+	return 0;
+}
+
+/* sender, callback_url, callback_secret, from, reply_to */
+static int set_text(struct service *sv, const char *k, const char *v, char *why, size_t whylen)
+{
+	if (!strcmp(k, "sender")) {
+		if (valid_sender(v))
+			return set_str(&sv->sender, v, why, whylen);
+		snprintf(
+		    why, whylen,
+		    "sender = '%.32s': expected 1-11 letters, digits or spaces, or a number of "
+		    "up to 15 digits",
+		    v);
+		return -1;
+	}
+	if (!strcmp(k, "callback_url")) {
+		if (strncmp(v, "https://", 8) && strncmp(v, "http://", 7)) {
+			snprintf(why, whylen, "callback_url: expected an http:// or https:// URL");
+			return -1;
+		}
+		if (!printable(v, 2048) || strchr(v, ' ')) {
+			snprintf(why, whylen, "callback_url: not a URL");
+			return -1;
+		}
+		return set_str(&sv->callback_url, v, why, whylen);
+	}
+	if (!strcmp(k, "callback_secret")) {
+		if (strlen(v) >= 16 && printable(v, 512))
+			return set_str(&sv->callback_secret, v, why, whylen);
+		snprintf(why, whylen, "callback_secret: expected 16-512 printable characters");
+		return -1;
+	}
+	/* from, reply_to: an address, optionally "Name <addr>" */
+	if (!printable(v, 320) || !strchr(v, '@')) {
+		snprintf(why, whylen, "%s: expected an email address (\"Name <a@b>\" or a@b)", k);
+		return -1;
+	}
+	return set_str(!strcmp(k, "from") ? &sv->from : &sv->reply_to, v, why, whylen);
+}
+
+static int set_mode(struct service *sv, const char *v, char *why, size_t whylen)
+{
+	static const char *const modes[] = {"live", "trial", "test"};
+
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(v, modes[i])) {
+			sv->mode = (enum service_mode)i;
+			return 0;
+		}
+	snprintf(why, whylen, "mode = '%.32s': expected live, trial or test", v);
+	return -1;
+}
+
 /* One "key = value" of a policy file. -1 with the reason in why. */
 static int set_key(struct service *sv, const char *k, const char *v, unsigned *seen, char *why,
 		   size_t whylen)
@@ -221,72 +293,12 @@ static int set_key(struct service *sv, const char *k, const char *v, unsigned *s
 		snprintf(why, whylen, "urgent = '%.32s': expected yes or no", v);
 		return -1;
 	}
-	if (!strcmp(k, "rate") || !strcmp(k, "burst") || !strcmp(k, "daily_limit")) {
-		long *out = !strcmp(k, "rate")	  ? &sv->rate
-			    : !strcmp(k, "burst") ? &sv->burst
-						  : &sv->daily_limit;
-		if (parse_long(v, 0, 100000000, out) == 0)
-			return 0;
-		snprintf(why, whylen, "%s = '%.32s': expected an integer 0..100000000", k, v);
-		return -1;
-	}
-	if (!strcmp(k, "retention_days")) {
-		long n;
-		if (parse_long(v, 1, 3650, &n) == 0) {
-			sv->retention_days = (int)n;
-			return 0;
-		}
-		snprintf(why, whylen, "retention_days = '%.32s': expected an integer 1..3650", v);
-		return -1;
-	}
-	if (!strcmp(k, "mode")) {
-		if (!strcmp(v, "live"))
-			sv->mode = SERVICE_LIVE;
-		else if (!strcmp(v, "trial"))
-			sv->mode = SERVICE_TRIAL;
-		else if (!strcmp(v, "test"))
-			sv->mode = SERVICE_TEST;
-		else {
-			snprintf(why, whylen, "mode = '%.32s': expected live, trial or test", v);
-			return -1;
-		}
-		return 0;
-	}
-	if (!strcmp(k, "sender")) {
-		if (!valid_sender(v)) {
-			snprintf(why, whylen,
-				 "sender = '%.32s': expected 1-11 letters, digits or spaces, or a "
-				 "number of up to 15 digits",
-				 v);
-			return -1;
-		}
-		return set_str(&sv->sender, v, why, whylen);
-	}
-	if (!strcmp(k, "callback_url")) {
-		if (strncmp(v, "https://", 8) && strncmp(v, "http://", 7)) {
-			snprintf(why, whylen, "callback_url: expected an http:// or https:// URL");
-			return -1;
-		}
-		if (!printable(v, 2048) || strchr(v, ' ')) {
-			snprintf(why, whylen, "callback_url: not a URL");
-			return -1;
-		}
-		return set_str(&sv->callback_url, v, why, whylen);
-	}
-	if (!strcmp(k, "callback_secret")) {
-		if (strlen(v) < 16 || !printable(v, 512)) {
-			snprintf(why, whylen,
-				 "callback_secret: expected 16-512 printable characters");
-			return -1;
-		}
-		return set_str(&sv->callback_secret, v, why, whylen);
-	}
-	/* from, reply_to: an address, optionally "Name <addr>" */
-	if (!printable(v, 320) || !strchr(v, '@')) {
-		snprintf(why, whylen, "%s: expected an email address (\"Name <a@b>\" or a@b)", k);
-		return -1;
-	}
-	return set_str(!strcmp(k, "from") ? &sv->from : &sv->reply_to, v, why, whylen);
+	if (!strcmp(k, "mode"))
+		return set_mode(sv, v, why, whylen);
+	if (!strcmp(k, "rate") || !strcmp(k, "burst") || !strcmp(k, "daily_limit") ||
+	    !strcmp(k, "retention_days"))
+		return set_number(sv, k, v, why, whylen);
+	return set_text(sv, k, v, why, whylen);
 }
 
 void service_clear(struct service *sv)
