@@ -271,7 +271,7 @@ fuzz: $(FUZZ_BINS)
 PREFIX ?= /usr/local
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/herald/channels \
-		$(DESTDIR)/etc/herald $(DESTDIR)$(PREFIX)/share/herald $(DESTDIR)$(PREFIX)/include/herald
+		$(DESTDIR)/etc/herald $(DESTDIR)/etc/herald/services.d $(DESTDIR)$(PREFIX)/share/herald $(DESTDIR)$(PREFIX)/include/herald
 	install -m 755 $(BUILD)/heraldd $(DESTDIR)$(PREFIX)/sbin/heraldd
 	install -m 755 $(BUILD)/heraldctl $(DESTDIR)$(PREFIX)/bin/heraldctl
 	install -m 644 $(CHANNEL_SOS) $(DESTDIR)$(PREFIX)/lib/herald/channels/

@@ -243,7 +243,8 @@ int event_parse(const char *buf, size_t len, struct event *ev, char *err, size_t
 		goto fail;
 	engagement = ev->kind == EVENT_ENGAGEMENT;
 	if (id_field(ev->root, "event_id", 1, &ev->event_id, err, errlen) ||
-	    id_field(ev->root, "service", 1, &ev->service, err, errlen) ||
+	    /* required under auth = none; else the connection's key says it */
+	    id_field(ev->root, "service", 0, &ev->service, err, errlen) ||
 	    id_field(ev->root, "citizen_id", 1, &ev->citizen_id, err, errlen) ||
 	    id_field(ev->root, "transaction_id", engagement, &ev->transaction_id, err, errlen))
 		goto fail;

@@ -8,7 +8,7 @@ libzmq3-dev libhiredis-dev libcurl4-openssl-dev libesmtp-dev libjansson-dev
 libinih-dev libmicrohttpd-dev libsystemd-dev libcups2-dev libcairo2-dev
 libpango1.0-dev libgmime-3.0-dev libssl-dev libcmocka-dev libjemalloc-dev clang libclang-rt-14-dev
 redis-server redis-tools postfix cups cups-client cups-bsd kannel kannel-extras
-poppler-utils tzdata fonts-dejavu-core fonts-noto-core fonts-wqy-zenhei python3 curl cppcheck clang-format"
+poppler-utils tzdata fonts-dejavu-core fonts-noto-core fonts-wqy-zenhei python3 python3-zmq curl cppcheck clang-format"
 
 missing=""
 for p in $PKGS; do
