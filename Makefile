@@ -287,8 +287,10 @@ uninstall:
 # make deb: the Debian packages (debian/), built by dpkg-buildpackage from a
 # copy of the tree in $(DEBDIR)/src, so its output (.deb, .buildinfo,
 # .changes, written to the parent of the source) lands in $(DEBDIR).
-# make deb-check: build them and check them (tests/integration/t_package.sh:
-# lintian, the files and modes, systemd-analyze on the unit, mandoc).
+# make deb-check: build them and check them (tests/integration/t_package.sh,
+# also part of make check: lintian, the files and modes, systemd-analyze on
+# the unit, mandoc, then dpkg -i and the service used in a booted systemd
+# container).
 DEBDIR ?= $(BUILD)/deb
 deb:
 	rm -rf $(DEBDIR) && mkdir -p $(DEBDIR)/src

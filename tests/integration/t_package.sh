@@ -208,4 +208,58 @@ else
 	sed 's/^/#   /' "$T/deb-t.out"
 fi
 
+# ---- the package on a booted systemd --------------------------------------------
+# A container (systemd-nspawn --boot, its own network namespace) over an
+# overlay of this machine's root, in a mount namespace of its own, so
+# nothing it does reaches the host: dpkg -i the package, then the service
+# is used as an operator would (tests/integration/package_boot.sh).
+if ! command -v systemd-nspawn >/dev/null || ! command -v unshare >/dev/null || [ "$(id -u)" != 0 ]; then
+	diag "skip: booted-systemd checks need root, unshare and systemd-nspawn (systemd-container)"
+elif [ -f "$deb" ]; then
+	B=$T/boot
+	mkdir -p "$B/ovl"
+	cp "$deb" "$B/herald.deb"
+	cp "$HERALD_SRC/tests/integration/package_boot.sh" "$B/"
+	start=$(date +%s)
+	unshare -m --propagation private sh -c '
+		B=$1
+		mount -t tmpfs tmpfs "$B/ovl" && mkdir -p "$B/ovl/upper" "$B/ovl/work" "$B/ovl/root" &&
+			mount -t overlay overlay -o "lowerdir=/,upperdir=$B/ovl/upper,workdir=$B/ovl/work" "$B/ovl/root" ||
+			exit 1
+		R=$B/ovl/root
+		# what this test does not need, masked; the rest of the image boots
+		for u in postgresql.service postgresql@15-main.service cups.service cups.path cups.socket \
+			cups-browsed.service postfix.service postfix@-.service redis-sentinel.service \
+			kannel.service systemd-networkd-wait-online.service console-getty.service \
+			getty@tty1.service apt-daily.timer apt-daily-upgrade.timer man-db.timer \
+			e2scrub_all.timer e2scrub_reap.service; do
+			ln -sf /dev/null "$R/etc/systemd/system/$u"
+		done
+		cp "$B/herald.deb" "$B/package_boot.sh" "$R/root/"
+		cat >"$R/etc/systemd/system/herald-pkgtest.service" <<UNIT
+[Unit]
+Description=Herald package test
+After=redis-server.service
+Wants=redis-server.service
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c "sh /root/package_boot.sh >/root/pkgtest.out 2>&1; systemctl poweroff"
+UNIT
+		mkdir -p "$R/etc/systemd/system/multi-user.target.wants"
+		ln -sf /etc/systemd/system/herald-pkgtest.service "$R/etc/systemd/system/multi-user.target.wants/"
+		rm -f "$R/etc/machine-id"
+		timeout 300 systemd-nspawn -D "$R" --private-network --register=no --keep-unit -q --boot \
+			>"$B/boot.log" 2>&1
+		cp "$R/root/pkgtest.out" "$B/pkgtest.out" 2>/dev/null
+		exit 0
+	' sh "$B"
+	if [ -s "$B/pkgtest.out" ]; then
+		ok "a systemd container booted and ran the package test ($(($(date +%s) - start)) s)"
+		tap_merge "$B/pkgtest.out" 0 "package_boot.sh"
+	else
+		not_ok "a systemd container booted and ran the package test"
+		tail -n 30 "$B/boot.log" | sed 's/^/#   /'
+	fi
+fi
+
 finish

@@ -1,0 +1,121 @@
+#!/bin/sh
+# package_boot.sh - run inside a booted systemd container by t_package.sh
+# (as a oneshot unit, after redis-server): install the .deb as an operator
+# would and use the service. TAP lines to standard output.
+set -u
+ok() { echo "ok - $*"; }
+nok() { echo "not ok - $*"; }
+chk() {
+	_d=$1
+	shift
+	if "$@" >/dev/null 2>&1; then ok "$_d"; else nok "$_d"; fi
+}
+wait_until() { # wait_until SECONDS command...
+	_n=$(($1 * 5))
+	shift
+	while [ $_n -gt 0 ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.2
+		_n=$((_n - 1))
+	done
+	return 1
+}
+unit_log() { journalctl -u heraldd.service --no-pager -o cat 2>/dev/null; }
+publish() { # publish EVENT_ID: prints heraldctl's answer
+	echo "{\"event_id\":\"$1\",\"service\":\"dvla\",\"citizen_id\":\"c-1\",\"template\":\"licence-renewal\",\"personalisation\":{\"name\":\"Ada\"}}" |
+		heraldctl publish -t 2000 -r 3
+}
+
+rm -f /usr/sbin/policy-rc.d # (the overlay's copy: services may start here)
+chk "redis-server runs in the container" systemctl is-active redis-server
+if dpkg -i /root/herald.deb >/root/dpkg.log 2>&1; then
+	ok "dpkg -i herald.deb"
+else
+	nok "dpkg -i herald.deb"
+	sed 's/^/#   /' /root/dpkg.log
+fi
+chk "postinst created user herald (sysusers)" id herald
+m=$(stat -c '%a %U:%G' /etc/herald/herald.conf 2>&1)
+[ "$m" = "640 root:herald" ] && ok "config 0640 root:herald" || nok "config 0640 root:herald (got $m)"
+m=$(stat -c '%a %U:%G' /var/log/herald /var/spool/herald 2>&1 | tr '\n' ' ')
+[ "$m" = "750 herald:herald 750 herald:herald " ] && ok "logs and spool 0750 herald:herald" ||
+	nok "logs and spool 0750 herald:herald (got $m)"
+chk "heraldd.service is enabled" systemctl is-enabled heraldd.service
+if wait_until 30 systemctl is-active heraldd.service; then
+	ok "heraldd.service started by the package and is active (READY=1 under the sandbox)"
+else
+	nok "heraldd.service started by the package and is active"
+	systemctl status heraldd.service --no-pager 2>&1 | sed 's/^/#   /'
+fi
+chk "heraldd runs as user herald" sh -c '[ "$(ps -o user= -p "$(systemctl show -p MainPID --value heraldd.service)")" = herald ]'
+chk "/healthz answers 200 (HTTP listener)" wait_until 10 curl -fsS http://127.0.0.1:7402/healthz
+
+# One event end to end: ZMQ ingest, Redis TCP, the file channel's spool,
+# the delivery logs under /var/log/herald.
+redis-cli HSET herald:citizen:c-1 channels file name Ada locale en >/dev/null
+a=$(publish pkg-1)
+case "$a" in *'"accepted"'*) ok "heraldctl publish: accepted" ;; *) nok "heraldctl publish: accepted (got: $a)" ;; esac
+chk "the file channel wrote the message to /var/spool/herald/file.jsonl" \
+	wait_until 20 grep -q '"pkg-1"' /var/spool/herald/file.jsonl
+chk "delivery.log has pkg-1 delivered" wait_until 10 grep -q '^.* pkg-1: .*status=delivered' /var/log/herald/delivery.log
+chk "delivery.jsonl has pkg-1" grep -q '"pkg-1"' /var/log/herald/delivery.jsonl
+chk "heraldctl trace pkg-1" sh -c 'heraldctl trace pkg-1 | grep -q delivered'
+
+# Redis over its Unix socket, 0770 redis:redis, with the drop-in heraldd(8)
+# describes (SupplementaryGroups=redis): the sandbox (PrivateUsers,
+# ProtectSystem=strict) lets heraldd connect.
+sed -i 's|^# *unixsocket .*|unixsocket /run/redis/redis-server.sock|; s|^# *unixsocketperm .*|unixsocketperm 770|' \
+	/etc/redis/redis.conf
+systemctl restart redis-server
+mkdir -p /etc/systemd/system/heraldd.service.d
+printf '[Service]\nSupplementaryGroups=redis\n' >/etc/systemd/system/heraldd.service.d/redis.conf
+sed -i 's|^\[redis\]$|[redis]\nsocket = /run/redis/redis-server.sock|' /etc/herald/herald.conf
+systemctl daemon-reload
+systemctl restart heraldd.service
+chk "heraldd restarted on Redis's Unix socket" wait_until 30 sh -c \
+	'systemctl is-active -q heraldd.service && journalctl -u heraldd.service -o cat | grep -q "ready: .*, redis /run/redis/redis-server.sock,"'
+a=$(publish pkg-3)
+case "$a" in *'"accepted"'*) ok "publish over the socket setup: accepted" ;; *) nok "publish over the socket setup: accepted (got: $a)" ;; esac
+chk "pkg-3 delivered with Redis on its socket" \
+	wait_until 20 grep -q ' pkg-3: .*status=delivered' /var/log/herald/delivery.log
+
+# systemctl reload = SIGHUP: templates reloaded, still running.
+systemctl reload heraldd.service
+chk "systemctl reload: templates reloaded" wait_until 10 sh -c 'journalctl -u heraldd.service -o cat | grep -q "reload: .* templates"'
+chk "still active after reload" systemctl is-active heraldd.service
+
+# logrotate: the rotated file is closed, the next record goes to a new one.
+if logrotate -f /etc/logrotate.d/herald >/root/logrotate.log 2>&1; then
+	ok "logrotate -f /etc/logrotate.d/herald"
+else
+	nok "logrotate -f /etc/logrotate.d/herald"
+	sed 's/^/#   /' /root/logrotate.log
+fi
+chk "delivery.log rotated to delivery.log.1" test -s /var/log/herald/delivery.log.1
+a=$(publish pkg-2)
+chk "after the rotation pkg-2 is logged in the new delivery.log" \
+	wait_until 20 grep -q ' pkg-2: .*status=delivered' /var/log/herald/delivery.log
+chk "and not in the rotated one" sh -c '! grep -q " pkg-2: " /var/log/herald/delivery.log.1'
+m=$(stat -c '%a %U:%G' /var/log/herald/delivery.log 2>&1)
+[ "$m" = "640 herald:herald" ] && ok "new delivery.log 0640 herald:herald" || nok "new delivery.log 0640 herald:herald (got $m)"
+
+s=$(systemd-analyze security heraldd.service 2>/dev/null | sed -n 's/.*Overall exposure level for heraldd.service: \([0-9.]*\).*/\1/p')
+chk "systemd-analyze security on the running unit: ${s:-?} <= 1.5" awk -v s="${s:-9}" 'BEGIN { exit !(s <= 1.5) }'
+unit_log >/root/heraldd.journal
+if grep -iE 'denied|not permitted|bad system call|SIGSYS|core dump' /root/heraldd.journal >/root/bad.log; then
+	nok "the sandbox refused heraldd nothing (journal)"
+	sed 's/^/#   /' /root/bad.log
+else
+	ok "the sandbox refused heraldd nothing (journal)"
+fi
+
+# systemctl stop = SIGTERM: drain, exit 0.
+systemctl stop heraldd.service
+chk "systemctl stop: heraldd drained and exited 0 (SIGTERM)" sh -c \
+	'[ "$(systemctl show -p Result --value heraldd.service)" = success ] &&
+	[ "$(systemctl show -p ExecMainStatus --value heraldd.service)" = 0 ] &&
+	journalctl -u heraldd.service -o cat | grep -q "stopping: draining"'
+if dpkg --purge herald >/root/purge.log 2>&1; then ok "dpkg --purge herald"; else nok "dpkg --purge herald"; fi
+chk "purge removed the unit and the logs" sh -c '[ ! -e /lib/systemd/system/heraldd.service ] && [ ! -e /var/log/herald ]'
+echo "# heraldd journal:"
+sed 's/^/#   /' /root/heraldd.journal | tail -n 25
