@@ -295,7 +295,10 @@ DEBDIR ?= $(BUILD)/deb
 deb:
 	rm -rf $(DEBDIR) && mkdir -p $(DEBDIR)/src
 	tar -cf - --exclude=./build --exclude='./$(BUILD)' --exclude=./.git . | tar -xf - -C $(DEBDIR)/src
-	cd $(DEBDIR)/src && dpkg-buildpackage -us -uc -b -j2 >../build.log 2>&1 || { tail -n 40 ../build.log; exit 1; }
+	# (without this make's variables: BUILD=build/san from make check would
+	# reach the package's own make through MAKEFLAGS)
+	cd $(DEBDIR)/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD -u SAN \
+		dpkg-buildpackage -us -uc -b -j2 >../build.log 2>&1 || { tail -n 40 ../build.log; exit 1; }
 	@ls $(DEBDIR)/*.deb
 
 deb-check:

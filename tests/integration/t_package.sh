@@ -136,6 +136,8 @@ deb=$(ls "$D"/herald_*_*.deb 2>/dev/null | head -n 1)
 devdeb=$(ls "$D"/herald-dev_*_all.deb 2>/dev/null | head -n 1)
 check "herald and herald-dev .deb built" [ -f "$deb" ] && [ -f "$devdeb" ]
 parent=$(dirname "$HERALD_SRC")
+check "the packaged heraldd is the optimised build, not a sanitizer one" sh -c \
+	"dpkg-deb --fsys-tarfile '$deb' | tar -xOf - ./usr/sbin/heraldd | strings | grep -q __asan_init && exit 1; exit 0"
 check "nothing written beside the source tree" [ -z "$(find "$parent" -maxdepth 1 -newer "$T/install.log" -name 'herald*_*' 2>/dev/null)" ]
 
 lintian --fail-on error "$D"/herald_*.changes >"$T/lintian.log" 2>&1
