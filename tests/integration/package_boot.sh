@@ -21,8 +21,8 @@ wait_until() { # wait_until SECONDS command...
 	return 1
 }
 unit_log() { journalctl -u heraldd.service --no-pager -o cat 2>/dev/null; }
-publish() { # publish EVENT_ID: prints heraldctl's answer
-	echo "{\"event_id\":\"$1\",\"service\":\"dvla\",\"citizen_id\":\"c-1\",\"template\":\"licence-renewal\",\"personalisation\":{\"name\":\"Ada\"}}" |
+publish() { # publish EVENT_ID [CITIZEN]: prints heraldctl's answer
+	echo "{\"event_id\":\"$1\",\"service\":\"dvla\",\"citizen_id\":\"${2:-c-1}\",\"template\":\"licence-renewal\",\"personalisation\":{\"name\":\"Ada\"}}" |
 		heraldctl publish -t 2000 -r 3
 }
 
@@ -78,6 +78,29 @@ a=$(publish pkg-3)
 case "$a" in *'"accepted"'*) ok "publish over the socket setup: accepted" ;; *) nok "publish over the socket setup: accepted (got: $a)" ;; esac
 chk "pkg-3 delivered with Redis on its socket" \
 	wait_until 20 grep -q ' pkg-3: .*status=delivered' /var/log/herald/delivery.log
+
+# The email channel under the sandbox: libesmtp to an SMTP relay (Postfix's
+# smtp-sink), its workers switching to SCHED_BATCH.
+SINK=$(command -v smtp-sink || ls /usr/sbin/smtp-sink /usr/lib/postfix/sbin/smtp-sink 2>/dev/null | head -n 1)
+if [ -n "$SINK" ] && [ -x "$SINK" ]; then
+	"$SINK" -u nobody 127.0.0.1:2525 16 >/root/sink.log 2>&1 &
+	sink_pid=$!
+	printf '\n[channel.email]\nrelay = 127.0.0.1:2525\nfrom = Herald Test <noreply@example.org>\n' \
+		>>/etc/herald/herald.conf
+	redis-cli HSET herald:citizen:c-2 channels email email ada@example.org name Ada locale en >/dev/null
+	systemctl restart heraldd.service
+	chk "heraldd restarted with the email channel" wait_until 30 sh -c \
+		'systemctl is-active -q heraldd.service && journalctl -u heraldd.service -o cat | grep -q "ready: .*, 2 channels"'
+	a=$(publish pkg-4 c-2)
+	case "$a" in *'"accepted"'*) ok "publish to an email citizen: accepted" ;; *) nok "publish to an email citizen: accepted (got: $a)" ;; esac
+	chk "pkg-4 sent by email through the relay" \
+		wait_until 20 grep -q ' pkg-4: .*channel=email.*status=sent' /var/log/herald/delivery.log
+	chk "email workers run SCHED_BATCH under the sandbox (ps: class B)" sh -c \
+		'ps -L -o cls= -p "$(systemctl show -p MainPID --value heraldd.service)" | grep -q B'
+	kill "$sink_pid" 2>/dev/null
+else
+	nok "Postfix's smtp-sink is in the image"
+fi
 
 # systemctl reload = SIGHUP: templates reloaded, still running.
 systemctl reload heraldd.service
