@@ -301,7 +301,7 @@ deb:
 		dpkg-buildpackage -us -uc -b -j2 >../build.log 2>&1 || { tail -n 40 ../build.log; exit 1; }
 	@ls $(DEBDIR)/*.deb
 
-deb-check:
+deb-check: all
 	HERALD_SRC=$(CURDIR) sh tests/integration/t_package.sh
 
 .PHONY: uninstall deb deb-check
