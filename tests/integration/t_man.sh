@@ -73,7 +73,7 @@ expect_eq "heraldctl(1) describes every option heraldctl --help lists" "" "$miss
 {
 	sed -n 's/^;* *\([a-z_][a-z_]*\) *=.*/\1/p' "$HERALD_SRC/herald.conf.example"
 	find "$HERALD_SRC/router" "$HERALD_SRC/lib" "$HERALD_SRC/channels" -name '*.c' 2>/dev/null |
-		xargs grep -ohE '(conf_get_def|conf_get|config_get)\([^,]+, *[a-z_."]+, *"[a-z_]+"|(get_int|cb_get_long)\([^,]+, *[a-z"_]+, *"[a-z_]+"|config_channel_long\([^,]+, *[a-z]+, *"[a-z_]+"|(conf_str|conf_int|conf_long|conf_num)\((h|host), *"[a-z_]+"|->conf\(host->ctx, *"[a-z_]+"|get\(ctx, (NULL|"[a-z]+"), *"[a-z_]+"' |
+		xargs grep -ohE '(conf_get_def|conf_get|config_get)\([^,]+, *[^,]+, *"[a-z_]+"|(get_int|cb_get_long)\([^,]+, *[a-z"_]+, *"[a-z_]+"|config_channel_long\([^,]+, *[a-z]+, *"[a-z_]+"|(conf_str|conf_int|conf_long|conf_num)\((h|host), *"[a-z_]+"|->conf\(host->ctx, *"[a-z_]+"|get\(ctx, (NULL|"[a-z]+"), *"[a-z_]+"' |
 		sed 's/.*"\([a-z_]*\)"$/\1/'
 } | sort -u >"$T/keys"
 nkeys=$(wc -l <"$T/keys")
