@@ -140,5 +140,35 @@ chk "systemctl stop: heraldd drained and exited 0 (SIGTERM)" sh -c \
 	journalctl -u heraldd.service -o cat | grep -q "stopping: draining"'
 if dpkg --purge herald >/root/purge.log 2>&1; then ok "dpkg --purge herald"; else nok "dpkg --purge herald"; fi
 chk "purge removed the unit and the logs" sh -c '[ ! -e /lib/systemd/system/heraldd.service ] && [ ! -e /var/log/herald ]'
+# make install from the tree, as an operator without the package does (no
+# DESTDIR, the default PREFIX=/usr/local; an optimised build of its own):
+# user, config group, logs, then the unit from /usr/local starts.
+SRC=$(cat /root/herald-src 2>/dev/null)
+if [ -n "$SRC" ] && [ -f "$SRC/Makefile" ]; then
+	if make -C "$SRC" BUILD=/root/build -j2 install >/root/make-install.log 2>&1; then
+		ok "make install (PREFIX=/usr/local, no DESTDIR)"
+	else
+		nok "make install (PREFIX=/usr/local, no DESTDIR)"
+		tail -n 20 /root/make-install.log | sed 's/^/#   /'
+	fi
+	m=$(stat -c '%a %U:%G' /etc/herald/herald.conf 2>&1)
+	[ "$m" = "640 root:herald" ] && ok "make install: config 0640 root:herald" ||
+		nok "make install: config 0640 root:herald (got $m)"
+	chk "make install: /var/log/herald exists (tmpfiles)" test -d /var/log/herald
+	systemctl daemon-reload
+	chk "make install: the unit is /usr/local's" sh -c \
+		'systemctl show -p FragmentPath --value heraldd.service | grep -q "^/usr/local/lib/systemd/system/heraldd.service$"'
+	systemctl start heraldd.service
+	chk "make install: heraldd.service starts (ExecStartPre heraldd -t as herald)" wait_until 30 systemctl is-active heraldd.service
+	a=$(publish pkg-5)
+	chk "make install: pkg-5 delivered" wait_until 20 grep -q ' pkg-5: .*status=delivered' /var/log/herald/delivery.log
+	systemctl stop heraldd.service
+	chk "make uninstall" make -C "$SRC" BUILD=/root/build uninstall
+	chk "make uninstall: unit and programs gone, config kept" sh -c \
+		'[ ! -e /usr/local/lib/systemd/system/heraldd.service ] && [ ! -e /usr/local/sbin/heraldd ] && [ -f /etc/herald/herald.conf ]'
+else
+	nok "the source tree is visible in the container ($SRC)"
+fi
+
 echo "# heraldd journal:"
 sed 's/^/#   /' /root/heraldd.journal | tail -n 25

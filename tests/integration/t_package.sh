@@ -214,7 +214,8 @@ fi
 # A container (systemd-nspawn --boot, its own network namespace) over an
 # overlay of this machine's root, in a mount namespace of its own, so
 # nothing it does reaches the host: dpkg -i the package, then the service
-# is used as an operator would (tests/integration/package_boot.sh).
+# is used as an operator would, then the same from a plain make install
+# (tests/integration/package_boot.sh).
 if ! command -v systemd-nspawn >/dev/null || ! command -v unshare >/dev/null || [ "$(id -u)" != 0 ]; then
 	diag "skip: booted-systemd checks need root, unshare and systemd-nspawn (systemd-container)"
 elif [ -f "$deb" ]; then
@@ -222,6 +223,7 @@ elif [ -f "$deb" ]; then
 	mkdir -p "$B/ovl"
 	cp "$deb" "$B/herald.deb"
 	cp "$HERALD_SRC/tests/integration/package_boot.sh" "$B/"
+	echo "$HERALD_SRC" >"$B/herald-src"
 	start=$(date +%s)
 	unshare -m --propagation private sh -c '
 		B=$1
@@ -237,7 +239,7 @@ elif [ -f "$deb" ]; then
 			e2scrub_all.timer e2scrub_reap.service; do
 			ln -sf /dev/null "$R/etc/systemd/system/$u"
 		done
-		cp "$B/herald.deb" "$B/package_boot.sh" "$R/root/"
+		cp "$B/herald.deb" "$B/package_boot.sh" "$B/herald-src" "$R/root/"
 		cat >"$R/etc/systemd/system/herald-pkgtest.service" <<UNIT
 [Unit]
 Description=Herald package test
