@@ -1,7 +1,9 @@
 #!/bin/sh
 # package_boot.sh - run inside a booted systemd container by t_package.sh
 # (as a oneshot unit, after redis-server): install the .deb as an operator
-# would and use the service. TAP lines to standard output.
+# would and use the service, purge it, then the same from a plain make
+# install of the source tree (bound read-only into the container). TAP
+# lines to standard output.
 set -u
 ok() { echo "ok - $*"; }
 nok() { echo "not ok - $*"; }

@@ -252,8 +252,8 @@ UNIT
 		mkdir -p "$R/etc/systemd/system/multi-user.target.wants"
 		ln -sf /etc/systemd/system/herald-pkgtest.service "$R/etc/systemd/system/multi-user.target.wants/"
 		rm -f "$R/etc/machine-id"
-		timeout 300 systemd-nspawn -D "$R" --private-network --register=no --keep-unit -q --boot \
-			>"$B/boot.log" 2>&1
+		timeout 300 systemd-nspawn -D "$R" --private-network --register=no --keep-unit -q \
+			--bind-ro="$(cat "$B/herald-src")" --boot >"$B/boot.log" 2>&1
 		cp "$R/root/pkgtest.out" "$B/pkgtest.out" 2>/dev/null
 		exit 0
 	' sh "$B"
