@@ -108,7 +108,7 @@ struct email_worker {
 	char why[200];	      /* session-level reason reported by an event */
 	int nodelay_logged;
 	struct email_job **batch;
-	struct mbuf *bufs;
+	struct buf *bufs;
 	smtp_message_t *msgs;
 	smtp_recipient_t *rcpts;
 	char (*msgids)[EMAIL_MSGID_MAX];
@@ -691,14 +691,14 @@ static void email_send_batch(struct email_worker *w, size_t n)
 		};
 		w->msgs[i] = NULL;
 		w->rcpts[i] = NULL;
-		mbuf_reset(&w->bufs[i]);
+		buf_reset(&w->bufs[i]);
 		if (mime_build(&mm, &w->bufs[i], w->msgids[i], sizeof(w->msgids[i])) != 0 ||
 		    !(w->msgs[i] = smtp_add_message(s))) {
 			email_temp(st, j->msg_id, "out of memory building the message");
 			continue;
 		}
 		/* A message without a callback would fail the whole session. */
-		smtp_set_message_str(w->msgs[i], w->bufs[i].p);
+		smtp_set_message_str(w->msgs[i], w->bufs[i].data);
 		smtp_size_set_estimate(w->msgs[i], w->bufs[i].len);
 		smtp_set_reverse_path(w->msgs[i], st->c.from_addr);
 		w->rcpts[i] = smtp_add_recipient(w->msgs[i], j->to);
@@ -736,7 +736,7 @@ out:
 	/* Buffers are kept for the next session, but not a huge one's. */
 	for (size_t i = 0; i < n; i++)
 		if (w->bufs[i].cap > (1u << 20))
-			mbuf_free(&w->bufs[i]);
+			buf_free(&w->bufs[i]);
 }
 
 /* Consume a SIGPIPE a session left pending on this (blocking) thread. */
@@ -965,7 +965,7 @@ static void email_close(void *state)
 	for (int i = 0; st->workers && i < st->c.sessions; i++) {
 		struct email_worker *w = &st->workers[i];
 		for (int k = 0; w->bufs && k < st->c.per_session; k++)
-			mbuf_free(&w->bufs[k]);
+			buf_free(&w->bufs[k]);
 		if (w->auth)
 			auth_destroy_context(w->auth);
 		free(w->batch);
