@@ -72,6 +72,7 @@
 #include <unistd.h>
 
 #include "chanq.h"
+#include "num.h"
 #include "mime.h"
 
 #define EMAIL_MAX_ADDRS 16
@@ -175,21 +176,16 @@ static int conf_int(const struct herald_host *h, const char *key, long lo, long 
 		    long *out)
 {
 	const char *v = conf_str(h, key);
-	char *end;
-	long n;
+	char why[96];
 
 	if (!v) {
 		*out = def;
 		return 0;
 	}
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || end == v || *end || n < lo || n > hi) {
-		h->log(h->ctx, HERALD_LOG_ERR,
-		       "email: %s = %s: want a whole number from %ld to %ld", key, v, lo, hi);
+	if (num_parse_long(v, lo, hi, out, why, sizeof(why)) != 0) {
+		h->log(h->ctx, HERALD_LOG_ERR, "email: %s = %s: %s", key, v, why);
 		return -1;
 	}
-	*out = n;
 	return 0;
 }
 
@@ -213,8 +209,8 @@ static int email_conf_relay(const struct herald_host *h, struct email_conf *c)
 {
 	const char *v = conf_str(h, "relay"), *colon;
 	size_t hl;
-	char *end;
-	long port = 25;
+	char why[96];
+	int port = 25;
 
 	if (!v) {
 		h->log(h->ctx, HERALD_LOG_ERR, "email: relay is not set (want host:port)");
@@ -239,15 +235,11 @@ static int email_conf_relay(const struct herald_host *h, struct email_conf *c)
 		       v);
 		return -1;
 	}
-	if (colon) {
-		errno = 0;
-		port = strtol(colon + 1, &end, 10);
-		if (errno || end == colon + 1 || *end || port < 1 || port > 65535) {
-			h->log(h->ctx, HERALD_LOG_ERR, "email: relay = %s: bad port", v);
-			return -1;
-		}
+	if (colon && num_parse_port(colon + 1, &port, why, sizeof(why)) != 0) {
+		h->log(h->ctx, HERALD_LOG_ERR, "email: relay = %s: bad port: %s", v, why);
+		return -1;
 	}
-	snprintf(c->port, sizeof(c->port), "%ld", port);
+	snprintf(c->port, sizeof(c->port), "%d", port);
 	snprintf(c->relay, sizeof(c->relay), "%s:%s", c->host, c->port);
 	return 0;
 }
