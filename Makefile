@@ -29,8 +29,7 @@ ROUTER_PKGS := libzmq hiredis jansson inih libmicrohttpd libsystemd openssl libc
 
 # Each area sees only the headers it may use (scripts/check-layout.sh checks
 # the same rules over the #include lines and the link lists below):
-#   util/      generic helpers: nothing of Herald's but the plugin ABI
-#              header include/herald/channel.h (util/chanq.h's results)
+#   util/      generic helpers: nothing of Herald's
 #   lib/       Herald's library (schema, event, records, templates, ...):
 #              util/ and include/herald/
 #   router/    heraldd: lib/, util/, include/herald/
@@ -38,7 +37,7 @@ ROUTER_PKGS := libzmq hiredis jansson inih libmicrohttpd libsystemd openssl libc
 #   channels/  a plugin: include/herald/, util/, channels/common/
 #   tests/     anything
 CPPFLAGS := -D_GNU_SOURCE
-INC_util := -Iinclude -Iutil
+INC_util := -Iutil
 INC_lib := -Iinclude -Iutil -Ilib
 INC_router := -Iinclude -Iutil -Ilib -Irouter
 INC_tools := -Iutil -Ilib -Itools
@@ -144,7 +143,7 @@ $(BUILD)/heraldctl: $(HERALDCTL_LINK)
 # ---- channel plugins -------------------------------------------------------
 # channels/common/ code every threaded plugin links (job packing, shutdown);
 # a module.mk adds more of channels/common/ as <name>_SRCS (letters).
-CHAN_COMMON_SRCS := channels/common/chanjob.c
+CHAN_COMMON_SRCS := channels/common/chanq.c channels/common/chanjob.c
 define CHANNEL_RULES
 $(1)_OBJS := $$(call obj,$$(wildcard channels/$(1)/*.c) $$($(1)_SRCS) $$(CHAN_COMMON_SRCS)) $$(UTIL_LIB)
 $$(call obj,$$(wildcard channels/$(1)/*.c) $$($(1)_SRCS)): ROUTER_CFLAGS += $$(call pkg_cflags,$$($(1)_PKGS))
