@@ -435,6 +435,7 @@ static void close_all(struct router *r)
 		idmap_free(&r->inflight);
 	}
 	held_free_all(r);
+	receipt_close(r);
 	evcache_free(&r->evcache);
 	callbacks_stop(&r->callbacks);
 	dlog_close(&r->dlog);

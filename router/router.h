@@ -33,6 +33,7 @@ struct http;
 struct callbacks;
 struct read_batch;
 struct held_writes;
+struct rcpt_hold;
 
 /* One message being worked on (read from the stream, or back from a
  * channel, or touched by a receipt). */
@@ -106,7 +107,10 @@ struct router {
 	struct held_writes *held_spare;		   /* emptied ones, buffers kept, for reuse */
 	size_t held_nspare;
 	uint64_t held_gen;
-	struct evcache *evcache; /* parsed events accepted here, for the worker */
+	struct evcache *evcache;     /* parsed events accepted here, for the worker */
+	struct rcpt_hold *rcpt_held; /* receipts waiting for their message (receipt.c) */
+	int rcpt_nheld;
+	int64_t rcpt_next_ms;
 };
 
 /* resolve.c: the ordered plan of channels for a citizen (see resolve.c). */

@@ -247,7 +247,8 @@ $extra"
 		code=$(curl -s -o "$T/unknown.out" -w '%{http_code}' -H 'Content-Type: application/json' \
 			-d '{"reference":"nobody.1","status":"delivered"}' "$HTTP/receipts/sms/json")
 		expect_eq "json e2e: receipt for an unknown reference is answered 200" 200 "$code"
-		check "json e2e: ... and logged" wait_for 5 grep -q "unknown reference 'nobody.1'" "$T/heraldd.out"
+		check "json e2e: ... held, then logged as a warning" wait_for 20 grep -q "warning.*unknown reference 'nobody.1'" "$T/heraldd.out"
+		check "json e2e: ... and counted" sh -c "curl -s $HTTP/metrics | grep -q '^herald_receipts_unmatched_total{channel=\"sms\"} 1'"
 		code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
 			-d '{"reference":' "$HTTP/receipts/sms/json")
 		expect_eq "json e2e: malformed receipt is answered 400" 400 "$code"
