@@ -114,6 +114,9 @@ struct config *config_load(const char *path, char *err, int errlen)
 	c->channels_dir = conf_get_def(c->ini, "channels", "dir", "/usr/lib/herald/channels");
 	c->channels_enable = conf_get_def(c->ini, "channels", "enable", "");
 	c->consumer = conf_get(c->ini, "queue", "consumer");
+	c->secret_file = conf_get(c->ini, "herald", "secret_file");
+	if (c->secret_file && !*c->secret_file)
+		c->secret_file = NULL;
 
 	lvl = conf_get_def(c->ini, "log", "level", "info");
 	c->log_level = log_level_parse(lvl);

@@ -182,6 +182,8 @@ static int receipt_try(struct router *r, struct chan *c, const struct herald_res
 		return 0;
 	}
 	status = msg_load_state(r, m);
+	m->possible_dup =
+	    field_str(m->state, "dup") && !strcmp(field_str(m->state, "dup"), "possible");
 	if (!final && receipt_early(m, c, status)) {
 		again = 1;
 		goto out;

@@ -7,9 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "msgstate.h"
 #include "submit.h"
 #include "text.h"
+
+void submit_attempt(struct msg *m, const char *status)
+{
+	int resume = m->retaken && !strcmp(status, "sending") && m->attempt > 0;
+
+	if (!resume)
+		m->attempt++;
+	m->possible_dup = m->retaken;
+}
 
 /* Hand a rendered message to its plugin: 0 taken, -1 plugin busy. */
 static int submit(struct router *r, struct msg *m)
@@ -35,11 +45,21 @@ static int submit(struct router *r, struct msg *m)
 	hm.meta = m->meta;
 	hm.attempt = m->attempt;
 	hm.urgent = m->ev.priority == PRIO_URGENT;
+	provider_ref(r->ref_key, m->event_id, m->chan->name, m->plan_idx, m->pref);
+	hm.provider_ref = m->pref;
+	hm.possible_duplicate = m->possible_dup;
 	if (d->submit(m->chan->state, &hm) != 0) {
 		m->id = 0;
 		return -1;
 	}
+	/* the reference leads a receipt to the message from now on, even one
+	 * that overtakes the "sent" (receipt.c holds it until then); on the
+	 * pipeline, no round trip */
+	rdb_cmdf(r->rdb, NULL, NULL, "SET " KEY_REF "%s:%s %s EX %lld", m->chan->name, m->pref,
+		 m->event_id, (long long)r->ttl_s);
 	m->chan->submitted++;
+	if (m->possible_dup)
+		metrics_count("possible_duplicates", m->chan->name);
 	m->submitted_ms = now_ms();
 	idmap_put(r->inflight, m->id, m);
 	/* What was sent, without what it said: the rendered subject carries
@@ -49,6 +69,10 @@ static int submit(struct router *r, struct msg *m)
 	snprintf(what, sizeof(what), "template %s, locale %s", m->ev.template_name,
 		 m->locale ? m->locale : "-");
 	s = step_of("sending", m->note[0] ? m->note : what);
+	/* the mark stays with the attempt (receipts read it back) */
+	static const char *const dup_kv[] = {"dup", "possible"}, *const nodup_kv[] = {"dup", ""};
+	s.kv = m->possible_dup ? dup_kv : nodup_kv;
+	s.nkv = 1;
 	state_step(r, m, &s);
 	msg_release_rendered(m);
 	return 0;

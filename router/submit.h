@@ -7,6 +7,14 @@
 
 #include "router.h"
 
+/* The attempt m is about to make, from the status Redis holds: the next
+ * one, or, for an entry taken again (recovered, claimed) that was
+ * "sending" (handed to the plugin, no answer recorded), the same one again
+ * (same number, same provider reference). Every submission of an entry
+ * taken again is marked possible_duplicate: Redis cannot prove that the
+ * provider did not get it (heraldd hands a message over before the turn's
+ * writes reach Redis). */
+void submit_attempt(struct msg *m, const char *status);
 /* Submit m to its plugin, or queue it on the backlog when the plugin is busy. */
 void submit_or_backlog(struct router *r, struct msg *m);
 /* Submit the backlog again; what is still refused stays, in order. */

@@ -95,6 +95,7 @@ struct email_conf {
 struct email_job {
 	uint64_t msg_id;
 	const char *to, *to_name, *event_id, *subject, *body, *html, *reference;
+	/* event_id: what the Message-ID is made of (the provider reference) */
 };
 
 struct email_state;
@@ -909,7 +910,10 @@ static int email_submit(void *state, const struct herald_msg *m)
 
 	f[0] = m->to;
 	f[1] = name;
-	f[2] = m->event_id;
+	/* the Message-ID's local part: the host's stable reference, else the
+	 * event id */
+	f[2] =
+	    m->version >= 2 && m->provider_ref && *m->provider_ref ? m->provider_ref : m->event_id;
 	f[3] = m->subject;
 	f[4] = m->body;
 	f[5] = m->html;

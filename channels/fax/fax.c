@@ -398,7 +398,11 @@ static int fax_submit(void *state, const struct herald_msg *m)
 	j->msg_id = m->msg_id;
 	j->attempt = m->attempt;
 	snprintf(j->number, sizeof(j->number), "%s", m->to);
-	fax_make_ref(m->event_id, m->attempt, j->ref, sizeof(j->ref));
+	if (m->version >= 2 && m->provider_ref && *m->provider_ref &&
+	    strlen(m->provider_ref) < sizeof(j->ref)) /* the host's stable reference */
+		snprintf(j->ref, sizeof(j->ref), "%s", m->provider_ref);
+	else
+		fax_make_ref(m->event_id, m->attempt, j->ref, sizeof(j->ref));
 	/* a fax needs no window address; print the postal one when known */
 	l.address = letter_meta(m->meta, "citizen.address");
 	if (letter_dup(&j->l, &l) != 0) {

@@ -431,7 +431,12 @@ static int sms_submit(void *state, const struct herald_msg *m)
 	 * so the queue cannot fill up behind this check). */
 	if (jobq_len(st->jobs) >= st->jobs_cap)
 		return -1;
-	sms_make_ref(m->event_id, m->attempt, ref, sizeof(ref));
+	/* the host's stable reference (same for every retry and restart, so
+	 * a gateway that de-duplicates by it can); else event id + attempt */
+	if (m->version >= 2 && m->provider_ref && sms_ref_valid(m->provider_ref))
+		snprintf(ref, sizeof(ref), "%s", m->provider_ref);
+	else
+		sms_make_ref(m->event_id, m->attempt, ref, sizeof(ref));
 	st->host->mask(st->host->ctx, m->to ? m->to : "", masked, sizeof(masked));
 	if (!e164_valid(m->to))
 		return sms_fail_now(st, m, ref, HERALD_RF_BAD_ADDRESS, masked,

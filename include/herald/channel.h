@@ -42,7 +42,7 @@ extern "C" {
 
 /* Struct versions of this header. */
 #define HERALD_HOST_VERSION 1
-#define HERALD_MSG_VERSION 1
+#define HERALD_MSG_VERSION 2 /* 2: provider_ref, possible_duplicate */
 #define HERALD_RESULT_VERSION 1
 
 /* Log levels for herald_host.log (syslog numbering). */
@@ -95,6 +95,20 @@ struct herald_msg {
 	const char *const *meta;
 	unsigned attempt; /* 1 for the first attempt on this channel */
 	int urgent;	  /* priority urgent */
+	/* ---- version >= 2 ---- */
+	/* The reference to give the provider (SMS client reference, the local
+	 * part of the email Message-ID, fax reference, CUPS job name, spool
+	 * file name): "hr" and 24 hex digits, the same for every retry on
+	 * this channel of this message, after a restart and on any instance,
+	 * so that a provider that de-duplicates by it can. A plugin that
+	 * reports this reference in herald_result.ref gets receipts matched
+	 * even before its "sent" is recorded. */
+	const char *provider_ref;
+	/* 1: this attempt may have reached the provider already (heraldd
+	 * stopped, or died, between handing it over and recording the
+	 * answer). A plugin may tell the provider (e.g. a header); heraldd
+	 * marks every record of the attempt. */
+	int possible_duplicate;
 };
 
 enum herald_status {
