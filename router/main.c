@@ -174,6 +174,7 @@ static int on_signals(struct router *r, struct loop_state *ls)
 		r->draining = 1;
 		ls->drain_until = mono_ms() + ls->drain_timeout_ms;
 		ingest_close(r);
+		submit_stop(r); /* plugins start nothing more; the backlog waits */
 		sd_notify(0, "STOPPING=1");
 		log_info("stopping: draining %zu in-flight messages", idmap_len(r->inflight));
 	}
@@ -326,7 +327,7 @@ static void loop(struct router *r)
 		 * was sent at the end of the last turn; then its replies. */
 		take_events(r);
 		outcome_poll(r);
-		if (r->backlog)
+		if (r->backlog && !r->draining)
 			submit_backlog(r);
 		rdb_poll(r->rdb);
 		receipt_poll(r);

@@ -10,11 +10,23 @@
 #include <string.h>
 
 #include "failover.h"
+#include "heldwrite.h"
 #include "log.h"
 #include "msgstate.h"
 #include "outcome.h"
 #include "receipt.h"
 #include "text.h"
+
+/* Not started by a plugin told to stop (drain): no transition, the stream
+ * entry stays pending; after the restart it is resumed as the same attempt
+ * (its status is still "sending"), known not to have been sent (dup
+ * "abandoned", after this turn's "sending" write). */
+static void on_abandoned(struct router *r, struct msg *m)
+{
+	if (m->held && m->held_gen == r->held_gen)
+		held_emit(r, m->held);
+	rdb_cmdf(r->rdb, NULL, NULL, "HSET " KEY_MSG "%s dup abandoned", m->event_id);
+}
 
 static void on_result(struct router *r, struct chan *c, const struct herald_result *res)
 {
@@ -71,6 +83,7 @@ static void on_result(struct router *r, struct chan *c, const struct herald_resu
 		state_step(r, m, &s);
 		break;
 	case HERALD_TEMPORARY: failover_retry_or_hop(r, m, res); break;
+	case HERALD_ABANDONED: on_abandoned(r, m); break;
 	case HERALD_PERMANENT:
 	default:
 		s = step_of("permanent-failure", res->reason);

@@ -15,10 +15,21 @@
 void submit_attempt(struct msg *m, const char *status)
 {
 	int resume = m->retaken && !strcmp(status, "sending") && m->attempt > 0;
+	const char *dup = m->state ? field_str(m->state, "dup") : NULL;
 
 	if (!resume)
 		m->attempt++;
-	m->possible_dup = m->retaken;
+	/* "abandoned": the plugin said it never started it (outcome.c) */
+	m->possible_dup = m->retaken && !(resume && dup && !strcmp(dup, "abandoned"));
+}
+
+void submit_stop(struct router *r)
+{
+	for (int i = 0; i < r->chans.n; i++) {
+		const struct herald_channel *d = r->chans.ch[i].desc;
+		if (d->version >= 2 && d->drain)
+			d->drain(r->chans.ch[i].state);
+	}
 }
 
 /* Hand a rendered message to its plugin: 0 taken, -1 plugin busy. */
@@ -28,6 +39,8 @@ static int submit(struct router *r, struct msg *m)
 	const struct herald_channel *d = m->chan->desc;
 	struct step s;
 
+	if (r->draining) /* stopping: the plugins start nothing more */
+		return -1;
 	memset(&hm, 0, sizeof(hm));
 	hm.version = HERALD_MSG_VERSION;
 	hm.msg_id = m->id = ++r->next_id;

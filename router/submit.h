@@ -15,6 +15,9 @@
  * provider did not get it (heraldd hands a message over before the turn's
  * writes reach Redis). */
 void submit_attempt(struct msg *m, const char *status);
+/* SIGTERM: tell every plugin to start nothing more (herald_channel.drain);
+ * what it had not started comes back HERALD_ABANDONED. */
+void submit_stop(struct router *r);
 /* Submit m to its plugin, or queue it on the backlog when the plugin is busy. */
 void submit_or_backlog(struct router *r, struct msg *m);
 /* Submit the backlog again; what is still refused stays, in order. */

@@ -71,6 +71,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chanjob.h"
 #include "chanq.h"
 #include "mime.h"
 
@@ -991,9 +992,20 @@ static void email_close(void *state)
 
 static const char *const email_variants[] = {"email", NULL};
 
+/* The host is stopping: what has not started is abandoned (it stays
+ * pending in heraldd's queue and is resumed after the restart). */
+static void email_drain(void *state)
+{
+	struct email_state *st = state;
+
+	if (st)
+		chan_jobs_abandon(st->jobs, st->results, free);
+}
+CHANJOB_ID_FIRST(struct email_job);
+
 HERALD_CHANNEL_EXPORT = {
     .abi = HERALD_CHANNEL_ABI,
-    .version = 1,
+    .version = 2,
     .name = "email",
     .address_field = "email",
     .variants = email_variants,
@@ -1004,4 +1016,5 @@ HERALD_CHANNEL_EXPORT = {
     .fd = chanq_state_fd,
     .receipt = NULL,
     .close = email_close,
+    .drain = email_drain,
 };

@@ -439,9 +439,20 @@ static void fax_close(void *state)
 
 static const char *const fax_variants[] = {"fax", "print", NULL};
 
+/* The host is stopping: what has not started is abandoned (it stays
+ * pending in heraldd's queue and is resumed after the restart). */
+static void fax_drain(void *state)
+{
+	struct fax_state *st = state;
+
+	if (st)
+		chan_jobs_abandon(st->jobs, st->results, job_free_any);
+}
+CHANJOB_ID_FIRST(struct fax_job);
+
 HERALD_CHANNEL_EXPORT = {
     .abi = HERALD_CHANNEL_ABI,
-    .version = 1,
+    .version = 2,
     .name = "fax",
     .address_field = "fax",
     .variants = fax_variants,
@@ -452,4 +463,5 @@ HERALD_CHANNEL_EXPORT = {
     .fd = chanq_state_fd,
     .receipt = fax_receipt,
     .close = fax_close,
+    .drain = fax_drain,
 };

@@ -452,9 +452,20 @@ static void print_close(void *state)
 
 static const char *const print_variants[] = {"print", NULL};
 
+/* The host is stopping: what has not started is abandoned (it stays
+ * pending in heraldd's queue and is resumed after the restart). */
+static void print_drain(void *state)
+{
+	struct print_state *st = state;
+
+	if (st)
+		chan_jobs_abandon(st->jobs, st->results, job_free_any);
+}
+CHANJOB_ID_FIRST(struct print_job);
+
 HERALD_CHANNEL_EXPORT = {
     .abi = HERALD_CHANNEL_ABI,
-    .version = 1,
+    .version = 2,
     .name = "print",
     .address_field = "address",
     .variants = print_variants,
@@ -465,4 +476,5 @@ HERALD_CHANNEL_EXPORT = {
     .fd = chanq_state_fd,
     .receipt = NULL,
     .close = print_close,
+    .drain = print_drain,
 };

@@ -497,9 +497,20 @@ static void sms_close(void *state)
 
 static const char *const sms_variants[] = {"sms", NULL};
 
+/* The host is stopping: what has not started is abandoned (it stays
+ * pending in heraldd's queue and is resumed after the restart). */
+static void sms_drain(void *state)
+{
+	struct sms_state *st = state;
+
+	if (st)
+		chan_jobs_abandon(st->jobs, st->results, sms_job_free_any);
+}
+CHANJOB_ID_FIRST(struct sms_job);
+
 HERALD_CHANNEL_EXPORT = {
     .abi = HERALD_CHANNEL_ABI,
-    .version = 1,
+    .version = 2,
     .name = "sms",
     .address_field = "phone",
     .variants = sms_variants,
@@ -510,4 +521,5 @@ HERALD_CHANNEL_EXPORT = {
     .fd = chanq_state_fd,
     .receipt = sms_receipt,
     .close = sms_close,
+    .drain = sms_drain,
 };

@@ -116,6 +116,10 @@ enum herald_status {
 	HERALD_DELIVERED = 2, /* the provider confirms delivery */
 	HERALD_TEMPORARY = 3, /* try again later on the same channel */
 	HERALD_PERMANENT = 4, /* this channel will not work for this message */
+	/* Only after drain() (a version 2 host): not started, nothing was sent;
+	 * the host leaves the message pending and resumes it after its
+	 * restart as the same attempt with the same provider_ref. */
+	HERALD_ABANDONED = 5,
 };
 
 /* herald_result.flags */
@@ -147,7 +151,7 @@ struct herald_http_req {
 
 struct herald_channel {
 	uint32_t abi;	  /* HERALD_CHANNEL_ABI */
-	uint32_t version; /* of this struct: 1 */
+	uint32_t version; /* of this struct: 2 (1 has no drain) */
 	const char *name; /* "email"; must match [channel.<name>] and the file */
 	/* Citizen record field holding this channel's address, or NULL if the
 	 * channel needs no address (file). */
@@ -180,6 +184,13 @@ struct herald_channel {
 	/* MUST: stop threads, free everything. In-flight messages are lost to
 	 * this process; the host re-queues anything without a result. */
 	void (*close)(void *state);
+	/* ---- version >= 2 ---- */
+	/* MAY (NULL): the host is stopping (SIGTERM). Without blocking: start
+	 * nothing more; answer every accepted message not yet started with
+	 * HERALD_ABANDONED (through poll); messages already with the provider
+	 * report as usual. The host waits up to [queue] drain_timeout for
+	 * those, then calls close(). */
+	void (*drain)(void *state);
 };
 
 /* Define the one exported descriptor: HERALD_CHANNEL_EXPORT = { ... }; */

@@ -6,7 +6,9 @@
 # that resend is marked as a possible duplicate: "dup=possible" in the text
 # log, "possible_duplicate": true in the JSON, and
 # herald_possible_duplicates_total. SIGTERM exits within drain_timeout and
-# a little, not when the gateway answers.
+# a little, not when the gateway answers; what the plugin had not started
+# (max_in_flight = 1) is abandoned, not sent, and after the restart sent
+# once, unmarked.
 . "$HERALD_SRC/tests/integration/lib.sh"
 
 start_sms_gateway
@@ -23,6 +25,7 @@ profile = json
 url = http://127.0.0.1:$GW_PORT/slow
 from = +447700900001
 timeout = 10
+max_in_flight = 1
 "
 start_heraldd
 seed_citizen c-d name Dee channels sms phone "+447700900779"
@@ -86,5 +89,29 @@ expect_eq "term: the same provider reference after the restart" "$R3" "$R4"
 expect_no_grep "term: not attempt 2" ' dup-term: .*attempt=2' "$LOG"
 expect_grep "term: the resend is the same attempt" ' dup-term: .*attempt=1, .*status=sent' "$LOG"
 expect_eq "term: the gateway got it twice, no more" 4 "$(nposts)"
+
+# ---- SIGTERM with three queued behind one at the gateway
+publish "$(ev dup-q1)" "$(ev dup-q2)" "$(ev dup-q3)" >/dev/null
+check "queue: the gateway got the first" wait_for 10 sh -c "[ \$(grep -c '\"path\": \"/slow\"' '$T/gateway.jsonl') -ge 5 ]"
+sleep 0.3
+t0=$(date +%s%N)
+kill -TERM "$HERALDD_PID"
+n=0
+while alive "$HERALDD_PID" && [ $n -lt 100 ]; do
+	sleep 0.1
+	n=$((n + 1))
+done
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "queue: exited within drain_timeout + 2 s ($ms ms)" [ "$ms" -lt 3000 ]
+wait "$HERALDD_PID" 2>/dev/null
+expect_eq "queue: the two not started were not sent" 5 "$(nposts)"
+start_heraldd
+for id in dup-q1 dup-q2 dup-q3; do
+	check "queue: $id sent after the restart" wait_for 30 grep -q " $id: .*status=sent" "$LOG"
+	expect_no_grep "queue: $id is attempt 1" " $id: .*attempt=2" "$LOG"
+done
+expect_eq "queue: the gateway got 3 + 1 more" 8 "$(nposts)"
+expect_eq "queue: one of them is marked (the one the gateway had)" 1 \
+	"$(grep -E ' dup-q[123]: .*dup=possible.*status=sent' "$LOG" | wc -l | tr -d ' ')"
 stop_heraldd
 finish
