@@ -1,5 +1,5 @@
 /* provref.c - provider references: HMAC-SHA256 (OpenSSL) of
- * "<event id>\n<channel>\n<plan position>" under the install's secret. */
+ * "<length>:<event id>\n<channel>\n<plan position>" under the install's secret. */
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/hmac.h>
@@ -17,8 +17,10 @@ void provider_ref(const unsigned char key[PROVREF_KEY_LEN], const char *event_id
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned mdlen = 0;
 	char data[512];
-	int n = snprintf(data, sizeof(data), "%s\n%s\n%d", event_id ? event_id : "",
-			 channel ? channel : "", plan_idx);
+	const char *e = event_id ? event_id : "";
+	/* the event id length-prefixed: no two inputs give one string */
+	int n = snprintf(data, sizeof(data), "%zu:%s\n%s\n%d", strlen(e), e, channel ? channel : "",
+			 plan_idx);
 
 	if (n < 0 || (size_t)n >= sizeof(data))
 		n = (int)sizeof(data) - 1; /* ids are far shorter (event.c) */
