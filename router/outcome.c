@@ -15,6 +15,7 @@
 #include "msgstate.h"
 #include "outcome.h"
 #include "receipt.h"
+#include "submit.h"
 #include "text.h"
 
 /* Not started by a plugin told to stop (drain): no transition, the stream
@@ -23,9 +24,12 @@
  * "abandoned", after this turn's "sending" write). */
 static void on_abandoned(struct router *r, struct msg *m)
 {
+	char tag[64];
+
 	if (m->held && m->held_gen == r->held_gen)
 		held_emit(r, m->held);
-	rdb_cmdf(r->rdb, NULL, NULL, "HSET " KEY_MSG "%s dup abandoned", m->event_id);
+	submit_dup_tag(m, "abandoned", tag, sizeof(tag));
+	rdb_cmdf(r->rdb, NULL, NULL, "HSET " KEY_MSG "%s dup %s", m->event_id, tag);
 }
 
 static void on_result(struct router *r, struct chan *c, const struct herald_result *res)

@@ -19,6 +19,7 @@
 #include "msgrec.h"
 #include "msgstate.h"
 #include "receipt.h"
+#include "submit.h"
 #include "text.h"
 
 static const char *const status_names[] = {"?", "sent", "delivered", "temporary-failure",
@@ -182,8 +183,7 @@ static int receipt_try(struct router *r, struct chan *c, const struct herald_res
 		return 0;
 	}
 	status = msg_load_state(r, m);
-	m->possible_dup =
-	    field_str(m->state, "dup") && !strcmp(field_str(m->state, "dup"), "possible");
+	m->possible_dup = submit_dup_is(m, "possible");
 	if (!final && receipt_early(m, c, status)) {
 		again = 1;
 		goto out;

@@ -12,15 +12,28 @@
 #include "submit.h"
 #include "text.h"
 
+void submit_dup_tag(const struct msg *m, const char *kind, char *out, size_t len)
+{
+	snprintf(out, len, "%s:%d:%u", kind, m->plan_idx, m->attempt);
+}
+
+int submit_dup_is(const struct msg *m, const char *kind)
+{
+	const char *dup = m->state ? field_str(m->state, "dup") : NULL;
+	char tag[64];
+
+	submit_dup_tag(m, kind, tag, sizeof(tag));
+	return dup && !strcmp(dup, tag);
+}
+
 void submit_attempt(struct msg *m, const char *status)
 {
 	int resume = m->retaken && !strcmp(status, "sending") && m->attempt > 0;
-	const char *dup = m->state ? field_str(m->state, "dup") : NULL;
 
+	/* "abandoned": the plugin said it never started it (outcome.c) */
+	m->possible_dup = m->retaken && !(resume && submit_dup_is(m, "abandoned"));
 	if (!resume)
 		m->attempt++;
-	/* "abandoned": the plugin said it never started it (outcome.c) */
-	m->possible_dup = m->retaken && !(resume && dup && !strcmp(dup, "abandoned"));
 }
 
 void submit_stop(struct router *r)
@@ -82,10 +95,15 @@ static int submit(struct router *r, struct msg *m)
 	snprintf(what, sizeof(what), "template %s, locale %s", m->ev.template_name,
 		 m->locale ? m->locale : "-");
 	s = step_of("sending", m->note[0] ? m->note : what);
-	/* the mark stays with the attempt (receipts read it back) */
-	static const char *const dup_kv[] = {"dup", "possible"}, *const nodup_kv[] = {"dup", ""};
-	s.kv = m->possible_dup ? dup_kv : nodup_kv;
-	s.nkv = 1;
+	/* the mark stays with the attempt (receipts read it back); a
+	 * message never marked has no such field */
+	char tag[64];
+	const char *dup_kv[] = {"dup", tag};
+	if (m->possible_dup) {
+		submit_dup_tag(m, "possible", tag, sizeof(tag));
+		s.kv = dup_kv;
+		s.nkv = 1;
+	}
 	state_step(r, m, &s);
 	msg_release_rendered(m);
 	return 0;

@@ -15,6 +15,13 @@
  * provider did not get it (heraldd hands a message over before the turn's
  * writes reach Redis). */
 void submit_attempt(struct msg *m, const char *status);
+/* The message hash's "dup" field for m's current attempt: "possible" (the
+ * mark) or "abandoned" (given back unstarted at SIGTERM), with the plan
+ * position and attempt it is about ("possible:0:1"), so that a later
+ * attempt never reads an earlier one's. */
+void submit_dup_tag(const struct msg *m, const char *kind, char *out, size_t len);
+/* Whether m's hash (m->state) says kind about its current attempt. */
+int submit_dup_is(const struct msg *m, const char *kind);
 /* SIGTERM: tell every plugin to start nothing more (herald_channel.drain);
  * what it had not started comes back HERALD_ABANDONED. */
 void submit_stop(struct router *r);
