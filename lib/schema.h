@@ -34,6 +34,9 @@
 #define KEY_TX "herald:tx:"
 #define KEY_CITIZEN "herald:citizen:"
 #define KEY_REF "herald:ref:" /* + channel ":" reference */
+/* the secret of provider references (lib/provref.h) when [herald]
+ * secret_file is unset: 64 hex digits, shared by every instance */
+#define KEY_SECRET "herald:secret"
 #define KEY_ENGAGED "herald:engaged:"
 #define KEY_SCHED "herald:sched"
 #define KEY_DEAD "herald:dead"

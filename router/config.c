@@ -135,6 +135,9 @@ struct config *config_load(const char *path, char *err, int errlen)
 	c->consumer = conf_get(c->ini, "queue", "consumer");
 	if (config_auth(c, err, errlen) != 0)
 		goto fail;
+	c->secret_file = conf_get(c->ini, "herald", "secret_file");
+	if (c->secret_file && !*c->secret_file)
+		c->secret_file = NULL;
 
 	lvl = conf_get_def(c->ini, "log", "level", "info");
 	c->log_level = log_level_parse(lvl);

@@ -9,6 +9,7 @@
 
 #define MAX_SERIES 256
 #define MAX_GAUGES 16
+#define MAX_COUNTERS 64
 
 struct series {
 	char channel[33], status[24];
@@ -30,6 +31,11 @@ static struct {
 		double v;
 	} g[MAX_GAUGES];
 	int ng;
+	struct {
+		char name[40], channel[33];
+		unsigned long long n;
+	} c[MAX_COUNTERS];
+	int nc;
 } M = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 void metrics_status(const char *channel, const char *status)
@@ -94,6 +100,40 @@ out:
 	pthread_mutex_unlock(&M.mu);
 }
 
+void metrics_count(const char *name, const char *channel)
+{
+	pthread_mutex_lock(&M.mu);
+	for (int i = 0; i < M.nc; i++)
+		if (!strcmp(M.c[i].name, name) && !strcmp(M.c[i].channel, channel)) {
+			M.c[i].n++;
+			goto out;
+		}
+	if (M.nc < MAX_COUNTERS) {
+		snprintf(M.c[M.nc].name, sizeof(M.c[M.nc].name), "%s", name);
+		snprintf(M.c[M.nc].channel, sizeof(M.c[M.nc].channel), "%s", channel);
+		M.c[M.nc++].n = 1;
+	}
+out:
+	pthread_mutex_unlock(&M.mu);
+}
+
+/* The per-channel counters of metrics_count, grouped by name. */
+static void render_counters(FILE *fp)
+{
+	for (int i = 0; i < M.nc; i++) {
+		int seen = 0;
+		for (int k = 0; k < i && !seen; k++)
+			seen = !strcmp(M.c[k].name, M.c[i].name);
+		if (seen)
+			continue;
+		fprintf(fp, "# TYPE herald_%s_total counter\n", M.c[i].name);
+		for (int k = i; k < M.nc; k++)
+			if (!strcmp(M.c[k].name, M.c[i].name))
+				fprintf(fp, "herald_%s_total{channel=\"%s\"} %llu\n", M.c[k].name,
+					M.c[k].channel, M.c[k].n);
+	}
+}
+
 char *metrics_render(void)
 {
 	char *buf = NULL;
@@ -133,6 +173,7 @@ char *metrics_render(void)
 	for (int i = 0; i < M.ng; i++)
 		fprintf(fp, "# TYPE herald_%s gauge\nherald_%s %g\n", M.g[i].name, M.g[i].name,
 			M.g[i].v);
+	render_counters(fp);
 	pthread_mutex_unlock(&M.mu);
 	fclose(fp);
 	return buf;

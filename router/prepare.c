@@ -395,7 +395,7 @@ void prepare_msg(struct router *r, struct msg *m)
 	if (!status || not_to_send(r, m, status, now) || make_plan(r, m) || pick_channel(r, m) ||
 	    hold_for_quiet_hours(r, m))
 		goto drop;
-	m->attempt++;
+	submit_attempt(m, status);
 	if (render(r, m, err, sizeof(err)) != 0) {
 		char reason[600];
 		snprintf(reason, sizeof(reason), "cannot render: %s", err);

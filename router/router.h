@@ -24,6 +24,7 @@
 #include "event.h"
 #include "idmap.h"
 #include "plan.h"
+#include "provref.h"
 #include "redis.h"
 #include "reference.h"
 #include "schema.h"
@@ -33,6 +34,7 @@ struct http;
 struct callbacks;
 struct read_batch;
 struct held_writes;
+struct rcpt_hold;
 
 /* One message being worked on (read from the stream, or back from a
  * channel, or touched by a receipt). */
@@ -60,8 +62,11 @@ struct msg {
 	json_t *front_meta;   /* the same keyed fm.<key>: what meta points into */
 	const char **meta;
 	char reference[24];
-	char engaged[33];	  /* channel the citizen engaged on in this transaction */
-	char note[160];		  /* said in the "sending" record instead of template and locale */
+	char pref[PROVREF_LEN]; /* provider reference of the current attempt ("" none) */
+	int retaken;		/* taken from the stream again (recovered, claimed, redelivered) */
+	int possible_dup;	/* this attempt may have reached the provider already */
+	char engaged[33];	/* channel the citizen engaged on in this transaction */
+	char note[160];		/* said in the "sending" record instead of template and locale */
 	struct read_batch *batch; /* the read it arrived with, until prepared */
 	int fresh;		  /* read as herald_accept queued it: no hash read */
 	int first_touch;	  /* no transition of it written yet: the next one
@@ -106,8 +111,13 @@ struct router {
 	struct held_writes *held_spare;		   /* emptied ones, buffers kept, for reuse */
 	size_t held_nspare;
 	uint64_t held_gen;
-	struct evcache *evcache; /* parsed events accepted here, for the worker */
-	struct zap *zap;	 /* who publishers are (zap.h) */
+	struct evcache *evcache;     /* parsed events accepted here, for the worker */
+	struct rcpt_hold *rcpt_held; /* receipts waiting for their message (receipt.c) */
+	int rcpt_nheld;
+	int64_t rcpt_next_ms;
+	unsigned char ref_key[PROVREF_KEY_LEN]; /* provider references' secret */
+	int ref_key_ok;				/* ... loaded */
+	struct zap *zap;			/* who publishers are (zap.h) */
 };
 
 /* resolve.c: the ordered plan of channels for a citizen (see resolve.c). */

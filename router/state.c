@@ -37,6 +37,7 @@ static void make_record(struct dlog_rec *rec, const struct msg *m, const struct 
 				    .channel = chan_ok ? m->chan->name : NULL,
 				    .to = s->no_channel ? NULL : m->to_masked,
 				    .attempt = m->attempt,
+				    .possible_dup = m->possible_dup && chan_ok,
 				    .accepted_ms = m->accepted_ms,
 				    .picked_ms = m->picked_ms,
 				    .prepared_ms = m->prepared_ms,

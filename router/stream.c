@@ -319,6 +319,7 @@ static int take_entries(struct router *r, const char *stream, const redisReply *
 			continue;
 		}
 		b->ms[b->n++] = m;
+		m->retaken = !may_trust_fresh; /* recovered or claimed: submit.c marks it */
 		if (!(may_trust_fresh && accepted && take_fresh(r, m, accepted, ev, evlen) == 0) &&
 		    read_msg_hash(r, m, accepted, ev, evlen) != 0) {
 			b->n--; /* freed */

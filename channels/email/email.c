@@ -71,6 +71,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chanjob.h"
 #include "chanq.h"
 #include "num.h"
 #include "mime.h"
@@ -96,6 +97,7 @@ struct email_conf {
 struct email_job {
 	uint64_t msg_id;
 	const char *to, *to_name, *event_id, *subject, *body, *html, *reference;
+	/* event_id: what the Message-ID is made of (the provider reference) */
 };
 
 struct email_state;
@@ -901,7 +903,10 @@ static int email_submit(void *state, const struct herald_msg *m)
 
 	f[0] = m->to;
 	f[1] = name;
-	f[2] = m->event_id;
+	/* the Message-ID's local part: the host's stable reference, else the
+	 * event id */
+	f[2] =
+	    m->version >= 2 && m->provider_ref && *m->provider_ref ? m->provider_ref : m->event_id;
 	f[3] = m->subject;
 	f[4] = m->body;
 	f[5] = m->html;
@@ -979,9 +984,20 @@ static void email_close(void *state)
 
 static const char *const email_variants[] = {"email", NULL};
 
+/* The host is stopping: what has not started is abandoned (it stays
+ * pending in heraldd's queue and is resumed after the restart). */
+static void email_drain(void *state)
+{
+	struct email_state *st = state;
+
+	if (st)
+		chan_jobs_abandon(st->jobs, st->results, free);
+}
+CHANJOB_ID_FIRST(struct email_job);
+
 HERALD_CHANNEL_EXPORT = {
     .abi = HERALD_CHANNEL_ABI,
-    .version = 1,
+    .version = 2,
     .name = "email",
     .address_field = "email",
     .variants = email_variants,
@@ -992,4 +1008,5 @@ HERALD_CHANNEL_EXPORT = {
     .fd = chanq_state_fd,
     .receipt = NULL,
     .close = email_close,
+    .drain = email_drain,
 };

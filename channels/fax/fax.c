@@ -398,7 +398,11 @@ static int fax_submit(void *state, const struct herald_msg *m)
 	j->msg_id = m->msg_id;
 	j->attempt = m->attempt;
 	snprintf(j->number, sizeof(j->number), "%s", m->to);
-	fax_make_ref(m->event_id, m->attempt, j->ref, sizeof(j->ref));
+	if (m->version >= 2 && m->provider_ref && *m->provider_ref &&
+	    strlen(m->provider_ref) < sizeof(j->ref)) /* the host's stable reference */
+		snprintf(j->ref, sizeof(j->ref), "%s", m->provider_ref);
+	else
+		fax_make_ref(m->event_id, m->attempt, j->ref, sizeof(j->ref));
 	/* a fax needs no window address; print the postal one when known */
 	l.address = letter_meta(m->meta, "citizen.address");
 	if (letter_dup(&j->l, &l) != 0) {
@@ -435,9 +439,20 @@ static void fax_close(void *state)
 
 static const char *const fax_variants[] = {"fax", "print", NULL};
 
+/* The host is stopping: what has not started is abandoned (it stays
+ * pending in heraldd's queue and is resumed after the restart). */
+static void fax_drain(void *state)
+{
+	struct fax_state *st = state;
+
+	if (st)
+		chan_jobs_abandon(st->jobs, st->results, job_free_any);
+}
+CHANJOB_ID_FIRST(struct fax_job);
+
 HERALD_CHANNEL_EXPORT = {
     .abi = HERALD_CHANNEL_ABI,
-    .version = 1,
+    .version = 2,
     .name = "fax",
     .address_field = "fax",
     .variants = fax_variants,
@@ -448,4 +463,5 @@ HERALD_CHANNEL_EXPORT = {
     .fd = chanq_state_fd,
     .receipt = fax_receipt,
     .close = fax_close,
+    .drain = fax_drain,
 };

@@ -288,9 +288,20 @@ static void file_close(void *state)
 
 static const char *const file_variants[] = {"file", "email", NULL};
 
+/* The host is stopping: what has not started is abandoned (it stays
+ * pending in heraldd's queue and is resumed after the restart). */
+static void file_drain(void *state)
+{
+	struct file_state *st = state;
+
+	if (st)
+		chan_jobs_abandon(st->jobs, st->results, free);
+}
+CHANJOB_ID_FIRST(struct file_job);
+
 HERALD_CHANNEL_EXPORT = {
     .abi = HERALD_CHANNEL_ABI,
-    .version = 1,
+    .version = 2,
     .name = "file",
     .address_field = NULL,
     .variants = file_variants,
@@ -300,4 +311,5 @@ HERALD_CHANNEL_EXPORT = {
     .poll = chanq_state_poll,
     .fd = chanq_state_fd,
     .close = file_close,
+    .drain = file_drain,
 };

@@ -42,7 +42,7 @@ extern "C" {
 
 /* Struct versions of this header. */
 #define HERALD_HOST_VERSION 1
-#define HERALD_MSG_VERSION 1
+#define HERALD_MSG_VERSION 2 /* 2: provider_ref, possible_duplicate */
 #define HERALD_RESULT_VERSION 1
 
 /* Log levels for herald_host.log (syslog numbering). */
@@ -95,6 +95,20 @@ struct herald_msg {
 	const char *const *meta;
 	unsigned attempt; /* 1 for the first attempt on this channel */
 	int urgent;	  /* priority urgent */
+	/* ---- version >= 2 ---- */
+	/* The reference to give the provider (SMS client reference, the local
+	 * part of the email Message-ID, fax reference, CUPS job name, spool
+	 * file name): "hr" and 24 hex digits, the same for every retry on
+	 * this channel of this message, after a restart and on any instance,
+	 * so that a provider that de-duplicates by it can. A plugin that
+	 * reports this reference in herald_result.ref gets receipts matched
+	 * even before its "sent" is recorded. */
+	const char *provider_ref;
+	/* 1: this attempt may have reached the provider already (heraldd
+	 * stopped, or died, between handing it over and recording the
+	 * answer). A plugin may tell the provider (e.g. a header); heraldd
+	 * marks every record of the attempt. */
+	int possible_duplicate;
 };
 
 enum herald_status {
@@ -102,6 +116,10 @@ enum herald_status {
 	HERALD_DELIVERED = 2, /* the provider confirms delivery */
 	HERALD_TEMPORARY = 3, /* try again later on the same channel */
 	HERALD_PERMANENT = 4, /* this channel will not work for this message */
+	/* Only after drain() (a version 2 host): not started, nothing was sent;
+	 * the host leaves the message pending and resumes it after its
+	 * restart as the same attempt with the same provider_ref. */
+	HERALD_ABANDONED = 5,
 };
 
 /* herald_result.flags */
@@ -133,7 +151,7 @@ struct herald_http_req {
 
 struct herald_channel {
 	uint32_t abi;	  /* HERALD_CHANNEL_ABI */
-	uint32_t version; /* of this struct: 1 */
+	uint32_t version; /* of this struct: 2 (1 has no drain) */
 	const char *name; /* "email"; must match [channel.<name>] and the file */
 	/* Citizen record field holding this channel's address, or NULL if the
 	 * channel needs no address (file). */
@@ -166,6 +184,13 @@ struct herald_channel {
 	/* MUST: stop threads, free everything. In-flight messages are lost to
 	 * this process; the host re-queues anything without a result. */
 	void (*close)(void *state);
+	/* ---- version >= 2 ---- */
+	/* MAY (NULL): the host is stopping (SIGTERM). Without blocking: start
+	 * nothing more; answer every accepted message not yet started with
+	 * HERALD_ABANDONED (through poll); messages already with the provider
+	 * report as usual. The host waits up to [queue] drain_timeout for
+	 * those, then calls close(). */
+	void (*drain)(void *state);
 };
 
 /* Define the one exported descriptor: HERALD_CHANNEL_EXPORT = { ... }; */

@@ -10,6 +10,9 @@ Paths:
   /json            202 {"id": "m-<n>"}
   /status/<code>   <code> with an error body echoing the 'To' number
   /slow            answers after 5 s (for timeouts)
+  /early           like /json, but posts the "delivered" receipt to
+                   callback_url and waits for its answer before answering
+                   the send (a gateway whose DLR overtakes its HTTP answer)
   /cb/...          records a callback (a receipt sent by heraldd's peer)
 With --callbacks an accepted message is followed, 0.2 s later, by the
 receipt a real gateway would send to its StatusCallback / callback_url:
@@ -119,6 +122,22 @@ class Handler(BaseHTTPRequestHandler):
                            urllib.parse.urlencode(extra).encode(),
                            "application/x-www-form-urlencoded")
             return self.answer(201, {"sid": "SM%d" % num, "status": "queued"})
+        if p.startswith("/early"):
+            js = entry.get("json") or {}
+            data = json.dumps({"reference": js.get("reference"),
+                               "status": "delivered",
+                               "reason": "handset said delivered"}).encode()
+            req = urllib.request.Request(js.get("callback_url") or "", data=data,
+                                         method="POST", headers={
+                                             "Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=5) as r:
+                    record({"callback_to": req.full_url,
+                            "callback_status": r.status})
+            except Exception as e:  # noqa: BLE001 - recorded for the test
+                record({"callback_to": req.full_url, "callback_error": str(e)})
+            time.sleep(0.3)
+            return self.answer(202, {"id": "m-%d" % num})
         if p.startswith("/json"):
             js = entry.get("json") or {}
             if CALLBACKS and js.get("callback_url"):
