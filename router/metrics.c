@@ -9,6 +9,7 @@
 
 #define MAX_SERIES 256
 #define MAX_GAUGES 16
+#define MAX_COUNTERS 16
 
 struct series {
 	char channel[33], status[24];
@@ -30,6 +31,11 @@ static struct {
 		double v;
 	} g[MAX_GAUGES];
 	int ng;
+	struct {
+		char name[40];
+		unsigned long long n;
+	} c[MAX_COUNTERS];
+	int nc;
 } M = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 void metrics_status(const char *channel, const char *status)
@@ -94,6 +100,22 @@ out:
 	pthread_mutex_unlock(&M.mu);
 }
 
+void metrics_count(const char *name, unsigned long long n)
+{
+	pthread_mutex_lock(&M.mu);
+	for (int i = 0; i < M.nc; i++)
+		if (!strcmp(M.c[i].name, name)) {
+			M.c[i].n += n;
+			goto out;
+		}
+	if (M.nc < MAX_COUNTERS) {
+		snprintf(M.c[M.nc].name, sizeof(M.c[M.nc].name), "%s", name);
+		M.c[M.nc++].n = n;
+	}
+out:
+	pthread_mutex_unlock(&M.mu);
+}
+
 char *metrics_render(void)
 {
 	char *buf = NULL;
@@ -133,6 +155,9 @@ char *metrics_render(void)
 	for (int i = 0; i < M.ng; i++)
 		fprintf(fp, "# TYPE herald_%s gauge\nherald_%s %g\n", M.g[i].name, M.g[i].name,
 			M.g[i].v);
+	for (int i = 0; i < M.nc; i++)
+		fprintf(fp, "# TYPE herald_%s_total counter\nherald_%s_total %llu\n", M.c[i].name,
+			M.c[i].name, M.c[i].n);
 	pthread_mutex_unlock(&M.mu);
 	fclose(fp);
 	return buf;

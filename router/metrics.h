@@ -10,6 +10,8 @@ void metrics_ingest(const char *outcome); /* accepted, duplicate, rejected */
 void metrics_fulfilled(double seconds);
 void metrics_ingest_throttled(void); /* a loop turn took fewer new events (backlog) */
 void metrics_gauge(const char *name, double value); /* queue_depth, inflight, ... */
+/* Add n to the counter herald_<name>_total (stream_leases_lost, ...). */
+void metrics_count(const char *name, unsigned long long n);
 /* Render everything; returns a malloc'd string. */
 char *metrics_render(void);
 
