@@ -462,6 +462,9 @@ void stream_trim(struct router *r)
 void stream_recover(struct router *r)
 {
 	ensure_groups(r);
+	/* reads the lost connection cut are released first (prepare_msg:
+	 * read_failed), so they are no longer held and are taken again here */
+	stream_prepare_ready(r);
 	for (int p = 0; p < PRIO_N; p++) {
 		char last[64] = "0";
 		for (;;) {
