@@ -39,6 +39,23 @@ sms_conf() {
 fresh_ports() { unset INGEST_PORT PUB_PORT HTTP_PORT; }
 
 start_redis
+# ---- 0. [queue] trim_interval is read strictly ---------------------------
+for bad in 5ms 2x -1; do
+	fresh_ports
+	write_conf "
+[queue]
+trim_interval = $bad"
+	"$BIN/heraldd" -c "$T/herald.conf" -t >"$T/t.out" 2>&1
+	expect_eq "trim_interval = $bad is refused" 1 $?
+	expect_grep "trim_interval = $bad: the message names the key" "trim_interval" "$T/t.out"
+done
+fresh_ports
+write_conf "
+[queue]
+trim_interval = 250ms"
+"$BIN/heraldd" -c "$T/herald.conf" -t >"$T/t.out" 2>&1
+expect_eq "trim_interval = 250ms is accepted" 0 $?
+
 seed_citizen c-sms name Ada channels sms phone +447700900201 locale en
 seed_citizen c-file name Ada channels file locale en
 
