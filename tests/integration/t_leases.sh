@@ -3,9 +3,10 @@
 # neither taken again nor lost (router/lease.c, router/stream.c).
 #
 #  1. In-flight claim: claim_idle = 2 s and an SMS gateway answering after
-#     5 s: the entry stays leased while the plugin has it, so one POST and
-#     one "sent" (main before the leases: XAUTOCLAIM took its own in-flight
-#     entry every second once it was 2 s idle, 3 POSTs).
+#     5 s, the Redis connection cut once meanwhile: the entry stays leased
+#     while the plugin has it, so one POST and one "sent" (main before the
+#     leases: XAUTOCLAIM took its own in-flight entry every second once it
+#     was 2 s idle, and the reconnect's recover took it back: 3 POSTs).
 #  2. Cut read: a proxy cuts the Redis connection right after heraldd asks
 #     for the citizen's record: the message is delivered after the
 #     reconnect, never "unknown citizen" (main: permanent-failure).
@@ -59,16 +60,32 @@ expect_eq "trim_interval = 250ms is accepted" 0 $?
 seed_citizen c-sms name Ada channels sms phone +447700900201 locale en
 seed_citizen c-file name Ada channels file locale en
 
-# ---- 1. in-flight entries are not claimed by their own instance -----------
+# heraldd reaches Redis through a proxy that cuts the connection on
+# SIGUSR1, or after SIGUSR2 right after a citizen read goes out
+PROXY_PORT=$(free_port)
+python3 "$HERALD_SRC/tests/integration/redisproxy.py" "$PROXY_PORT" "$REDIS_PORT" \
+	--cut-on "herald:citizen:" >"$T/proxy.out" 2>&1 &
+PROXY_PID=$!
+track_pid $PROXY_PID
+wait_for 10 grep -q redisproxy "$T/proxy.out"
+
+# ---- 1. in-flight entries are not taken again by their own instance -------
+# (claim every second once 2 s idle; a reconnect while the gateway has it)
 gateway 5 "$T/gw1.jsonl" "$T/gw1.out"
 fresh_ports
-write_conf "
+RP=$REDIS_PORT
+REDIS_PORT=$PROXY_PORT write_conf "
 [queue]
 claim_idle = 2
 
 $(sms_conf "$GW_PORT")"
+REDIS_PORT=$RP
 start_heraldd
 publish "$(ev lease-1 c-sms sms)" >"$T/pub1.out" 2>&1
+sleep 1.5
+kill -USR1 "$PROXY_PID" # Redis lost for a moment while the gateway has it
+check "slow gateway: heraldd reconnected" wait_for 10 grep -q "redis: connected again" \
+	"$T/heraldd.out"
 check "slow gateway: the message is sent" \
 	wait_for 20 grep -Eq " lease-1: .*status=sent" "$T/log/delivery.log"
 sleep 3 # a claim every second would have taken it twice more by now
@@ -77,15 +94,11 @@ expect_eq "slow gateway: one sent record" 1 \
 	"$(grep -Ec " lease-1: .*status=sent" "$T/log/delivery.log")"
 expect_no_grep "slow gateway: its own entry was never claimed" 'claimed [0-9]+ entries' \
 	"$T/heraldd.out"
+expect_no_grep "slow gateway: the reconnect took back nothing in flight" \
+	'recovered [1-9][0-9]* pending' "$T/heraldd.out"
 stop_heraldd
 
 # ---- 2. a read cut by a lost connection decides nothing --------------------
-PROXY_PORT=$(free_port)
-python3 "$HERALD_SRC/tests/integration/redisproxy.py" "$PROXY_PORT" "$REDIS_PORT" \
-	--cut-on "herald:citizen:" >"$T/proxy.out" 2>&1 &
-PROXY_PID=$!
-track_pid $PROXY_PID
-wait_for 10 grep -q redisproxy "$T/proxy.out"
 fresh_ports
 RP=$REDIS_PORT
 REDIS_PORT=$PROXY_PORT write_conf
@@ -93,7 +106,7 @@ REDIS_PORT=$RP
 start_heraldd
 kill -USR2 "$PROXY_PID"
 publish "$(ev cut-1 c-file file)" >"$T/pub2.out" 2>&1
-check "cut read: the proxy cut the citizen read" wait_for 10 grep -q "^cut 1 on pattern" \
+check "cut read: the proxy cut the citizen read" wait_for 10 grep -Eq "^cut [0-9]+ on pattern" \
 	"$T/proxy.out"
 check "cut read: delivered after the reconnect" \
 	wait_for 20 grep -Eq " cut-1: .*status=delivered" "$T/log/delivery.log"
