@@ -31,6 +31,7 @@ struct config {
 	/* [queue] */
 	int batch;	      /* events read per XREADGROUP */
 	int claim_idle_ms;    /* XAUTOCLAIM min idle */
+	int trim_interval_ms; /* how often acknowledged entries are trimmed */
 	int retention_days;   /* message bodies and contact details expire */
 	int max_inflight;     /* stop reading while this many are with channels */
 	int drain_timeout_ms; /* SIGTERM waits this long for in-flight messages */

@@ -25,6 +25,7 @@
 #include "callback.h"
 #include "heldwrite.h"
 #include "http.h"
+#include "lease.h"
 #include "log.h"
 #include "metrics.h"
 #include "msgstate.h"
@@ -289,7 +290,7 @@ static void timed_work(struct router *r, const struct loop_state *ls, int64_t no
 		r->last_read_ms = now;
 		stream_read(r);
 	}
-	if (now - r->last_trim_ms >= 2000) {
+	if (now - r->last_trim_ms >= r->cfg->trim_interval_ms) {
 		r->last_trim_ms = now;
 		stream_trim(r);
 	}
@@ -335,6 +336,7 @@ static void loop(struct router *r)
 		receipt_poll(r);
 		if (!r->draining)
 			timed_work(r, &ls, now);
+		stream_lease(r, now); /* draining too: what is in flight stays ours */
 		held_flush(r);
 		rdb_send(r->rdb);
 		/* prepare what arrived while Redis works on what was just sent */
@@ -499,6 +501,7 @@ static void close_all(struct router *r)
 	}
 	held_free_all(r);
 	receipt_close(r);
+	leases_free(&r->leases);
 	evcache_free(&r->evcache);
 	callbacks_stop(&r->callbacks);
 	dlog_close(&r->dlog);

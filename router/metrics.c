@@ -100,24 +100,27 @@ out:
 	pthread_mutex_unlock(&M.mu);
 }
 
-void metrics_count(const char *name, const char *channel)
+void metrics_count(const char *name, const char *channel, unsigned long long n)
 {
+	if (!channel)
+		channel = "";
 	pthread_mutex_lock(&M.mu);
 	for (int i = 0; i < M.nc; i++)
 		if (!strcmp(M.c[i].name, name) && !strcmp(M.c[i].channel, channel)) {
-			M.c[i].n++;
+			M.c[i].n += n;
 			goto out;
 		}
 	if (M.nc < MAX_COUNTERS) {
 		snprintf(M.c[M.nc].name, sizeof(M.c[M.nc].name), "%s", name);
 		snprintf(M.c[M.nc].channel, sizeof(M.c[M.nc].channel), "%s", channel);
-		M.c[M.nc++].n = 1;
+		M.c[M.nc++].n = n;
 	}
 out:
 	pthread_mutex_unlock(&M.mu);
 }
 
-/* The per-channel counters of metrics_count, grouped by name. */
+/* The counters of metrics_count, grouped by name (labelled by channel
+ * where they have one). */
 static void render_counters(FILE *fp)
 {
 	for (int i = 0; i < M.nc; i++) {
@@ -127,10 +130,15 @@ static void render_counters(FILE *fp)
 		if (seen)
 			continue;
 		fprintf(fp, "# TYPE herald_%s_total counter\n", M.c[i].name);
-		for (int k = i; k < M.nc; k++)
-			if (!strcmp(M.c[k].name, M.c[i].name))
+		for (int k = i; k < M.nc; k++) {
+			if (strcmp(M.c[k].name, M.c[i].name) != 0)
+				continue;
+			if (M.c[k].channel[0])
 				fprintf(fp, "herald_%s_total{channel=\"%s\"} %llu\n", M.c[k].name,
 					M.c[k].channel, M.c[k].n);
+			else
+				fprintf(fp, "herald_%s_total %llu\n", M.c[k].name, M.c[k].n);
+		}
 	}
 }
 

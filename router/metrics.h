@@ -10,9 +10,10 @@ void metrics_ingest(const char *outcome); /* accepted, duplicate, rejected */
 void metrics_fulfilled(double seconds);
 void metrics_ingest_throttled(void); /* a loop turn took fewer new events (backlog) */
 void metrics_gauge(const char *name, double value); /* queue_depth, inflight, ... */
-/* One more of the per-channel counter herald_<name>_total{channel}:
- * receipts_unmatched, possible_duplicates. */
-void metrics_count(const char *name, const char *channel);
+/* Add n to the counter herald_<name>_total, labelled {channel="..."} when
+ * channel is not NULL (receipts_unmatched, possible_duplicates), else
+ * without labels (stream_leases_lost, ...). */
+void metrics_count(const char *name, const char *channel, unsigned long long n);
 /* Render everything; returns a malloc'd string. */
 char *metrics_render(void);
 

@@ -14,6 +14,7 @@
 
 #include "failover.h"
 #include "log.h"
+#include "metrics.h"
 #include "mask.h"
 #include "msgstate.h"
 #include "prepare.h"
@@ -388,10 +389,20 @@ static int pick_channel(struct router *r, struct msg *m)
 void prepare_msg(struct router *r, struct msg *m)
 {
 	int64_t now = now_ms();
-	const char *status = status_and_event(r, m);
+	const char *status;
 	char err[512];
 	struct step s;
 
+	if (m->read_failed) {
+		/* a record's read got no answer (Redis lost) or an error: no
+		 * "unknown citizen" from a missing reply. Nothing recorded, no
+		 * XACK: the entry stays pending, taken again after the reconnect
+		 * (stream_on_reconnect) or by a claim once its lease runs out */
+		log_info("%s: a Redis read failed; left pending, to be taken again", m->event_id);
+		metrics_count("stream_reads_failed", NULL, 1);
+		goto drop;
+	}
+	status = status_and_event(r, m);
 	if (!status || not_to_send(r, m, status, now) || make_plan(r, m) || pick_channel(r, m) ||
 	    hold_for_quiet_hours(r, m))
 		goto drop;

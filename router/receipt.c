@@ -90,7 +90,7 @@ static void receipt_unmatched(struct router *r, struct chan *c, const struct her
 	int64_t s = now_ms() / 1000;
 
 	(void)r;
-	metrics_count("receipts_unmatched", c->name);
+	metrics_count("receipts_unmatched", c->name, 1);
 	if (s == last_s) {
 		quiet++;
 		return;

@@ -35,6 +35,8 @@ struct callbacks;
 struct read_batch;
 struct held_writes;
 struct rcpt_hold;
+struct lease_node;
+struct leases;
 
 /* One message being worked on (read from the stream, or back from a
  * channel, or touched by a receipt). */
@@ -74,6 +76,9 @@ struct msg {
 	int ev_in_hash;		  /* the message hash holds the event */
 	char *entry_ev;		  /* the event as the stream entry carries it */
 	struct msg *cit_next;	  /* same citizen in the same read: one HGETALL */
+	struct lease_node *lease; /* its stream entry, held by this instance (lease.h) */
+	int read_failed;	  /* a record's read got no reply or an error: decide
+				     nothing, the entry stays pending (prepare.c) */
 	struct held_writes *held; /* this turn's held-back hash and journey writes */
 	uint64_t held_gen;	  /* ... valid while equal to the router's held_gen */
 	/* what the message hash's "at" holds (msgrec.h; "" unknown): state_step
@@ -104,6 +109,8 @@ struct router {
 	int64_t ttl_s;
 	int draining;
 	int64_t last_read_ms, last_due_ms, last_claim_ms, last_depth_ms, last_trim_ms;
+	int64_t last_lease_ms;
+	struct leases *leases; /* stream entries held here (lease.h) */
 	int want_read, read_inflight, last_read_n, need_groups, due_inflight;
 	struct read_batch *ready, *ready_tail; /* read batches with every record in */
 	struct ackq acks[PRIO_N];

@@ -35,6 +35,19 @@
  *   "meta". A message whose hash is gone (expired, purged) is dropped from
  *   the schedule. ZREM first, so two heraldd instances never both take
  *   one. Returns the count.
+ *
+ * herald_lease   KEYS: a stream; ARGV: consumer, then entry ids
+ *   The heartbeat of the entries this instance holds (router/lease.c): an
+ *   id still pending for this consumer is renewed (XCLAIM min-idle 0
+ *   JUSTID resets its idle time, so XAUTOCLAIM leaves it alone); one
+ *   another consumer owns now (it claimed it while this one was silent) is
+ *   left to it. Returns {ids owned by another consumer, ids not pending}.
+ *
+ * herald_trim    KEYS: a stream
+ *   Trim what every group is done with, atomically (no read can come
+ *   between the look and the trim): below the oldest entry pending in any
+ *   group, and never past an entry no group was delivered yet. Returns
+ *   the number of entries trimmed.
  */
 #include "scripts.h"
 #include "event.h"
@@ -106,5 +119,45 @@ const char herald_lua_library[] =
     "  end\n"
     "  return n\n"
     "end\n"
+    "local function lease(keys, argv)\n"
+    "  local s, me, lost, gone = keys[1], argv[1], {}, {}\n"
+    "  local claim = {'XCLAIM', s, '" GROUP "', me, 0}\n"
+    "  for i = 2, #argv do\n"
+    "    local p = redis.call('XPENDING', s, '" GROUP "', argv[i], argv[i], 1)\n"
+    "    if #p == 0 then gone[#gone + 1] = argv[i]\n"
+    "    elseif p[1][2] ~= me then lost[#lost + 1] = argv[i]\n"
+    "    else claim[#claim + 1] = argv[i] end\n"
+    "    if #claim >= 505 or (i == #argv and #claim > 5) then\n"
+    "      claim[#claim + 1] = 'JUSTID'\n"
+    "      redis.call(unpack(claim))\n"
+    "      claim = {'XCLAIM', s, '" GROUP "', me, 0}\n"
+    "    end\n"
+    "  end\n"
+    "  return {lost, gone}\n"
+    "end\n"
+    "local function idnum(id)\n"
+    "  local ms, seq = string.match(id, '^(%d+)%-(%d+)$')\n"
+    "  return tonumber(ms), tonumber(seq)\n"
+    "end\n"
+    "local function trim(keys, argv)\n"
+    "  local s = keys[1]\n"
+    "  if redis.call('EXISTS', s) == 0 then return 0 end\n"
+    "  local minms, minseq\n"
+    "  for _, g in ipairs(redis.call('XINFO', 'GROUPS', s)) do\n"
+    "    local f = {}\n"
+    "    for i = 1, #g, 2 do f[g[i]] = g[i + 1] end\n"
+    "    local p = redis.call('XPENDING', s, f['name'])\n"
+    "    local ms, seq\n"
+    "    if p[1] > 0 then ms, seq = idnum(p[2])\n"
+    "    else ms, seq = idnum(f['last-delivered-id']); seq = seq + 1 end\n"
+    "    if not minms or ms < minms or (ms == minms and seq < minseq) then\n"
+    "      minms, minseq = ms, seq\n"
+    "    end\n"
+    "  end\n"
+    "  if not minms then return 0 end\n"
+    "  return redis.call('XTRIM', s, 'MINID', string.format('%d-%d', minms, minseq))\n"
+    "end\n"
     "redis.register_function('herald_accept', accept)\n"
-    "redis.register_function('herald_due', due)\n";
+    "redis.register_function('herald_due', due)\n"
+    "redis.register_function('herald_lease', lease)\n"
+    "redis.register_function('herald_trim', trim)\n";

@@ -85,7 +85,7 @@ static int submit(struct router *r, struct msg *m)
 		 m->event_id, (long long)r->ttl_s);
 	m->chan->submitted++;
 	if (m->possible_dup)
-		metrics_count("possible_duplicates", m->chan->name);
+		metrics_count("possible_duplicates", m->chan->name, 1);
 	m->submitted_ms = now_ms();
 	idmap_put(r->inflight, m->id, m);
 	/* What was sent, without what it said: the rendered subject carries

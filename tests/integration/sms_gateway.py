@@ -3,7 +3,7 @@
 tests: Twilio-style (form POST, basic auth, JSON answer with "sid") and
 generic JSON gateways on 127.0.0.1, recording every request as one JSON line.
 
-    sms_gateway.py PORT RECORD_FILE [--callbacks]
+    sms_gateway.py PORT RECORD_FILE [--callbacks] [--delay SECONDS]
 
 Paths:
   /twilio/...      201 {"sid": "SM<n>", "status": "queued"}
@@ -16,7 +16,9 @@ Paths:
   /cb/...          records a callback (a receipt sent by heraldd's peer)
 With --callbacks an accepted message is followed, 0.2 s later, by the
 receipt a real gateway would send to its StatusCallback / callback_url:
-"delivered", or "failed" when the text contains FAILME.
+"delivered", or "failed" when the text contains FAILME. With --delay the
+/twilio and /json answers come that many seconds after the request (which
+is recorded when it arrives): a slow gateway.
 """
 import base64
 import json
@@ -30,6 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 PORT = int(sys.argv[1])
 RECORD = sys.argv[2]
 CALLBACKS = "--callbacks" in sys.argv[3:]
+DELAY = float(sys.argv[sys.argv.index("--delay") + 1]) if "--delay" in sys.argv else 0.0
 lock = threading.Lock()
 counter = [0]
 
@@ -107,6 +110,8 @@ class Handler(BaseHTTPRequestHandler):
         if p == "/slow":
             time.sleep(5)
             return self.answer(200, {"id": "late"})
+        if DELAY and (p.startswith("/twilio") or p.startswith("/json")):
+            time.sleep(DELAY)
         if p.startswith("/twilio"):
             form = entry.get("form") or {}
             if CALLBACKS and form.get("StatusCallback"):
