@@ -79,6 +79,10 @@
 #define MSG_F_OLD_PLAN "plan"
 #define MSG_F_OLD_TO "to"
 
+/* The status herald_engage gives an engagement event's hash (its id is
+ * taken: a second one with that id is a duplicate). */
+#define STATUS_ENGAGED "engaged"
+
 /* The message-hash reason heraldctl dead replay leaves (lib/transition.h). */
 #define REASON_REPLAYED "replayed by operator"
 

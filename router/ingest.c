@@ -18,7 +18,10 @@
 #include "text.h"
 
 #define MAX_ENVELOPE 4
-#define HARD_MAX_FRAME (1024 * 1024) /* beyond this ZMQ drops the peer */
+/* ZMQ's own limit, well above the 64 KiB rule (EVENT_MAX_FRAME) so that the
+ * rule, not the socket, refuses a big frame, and answers it "rejected".
+ * Beyond this libzmq still drops the peer without an answer (README). */
+#define HARD_MAX_FRAME (16 * 1024 * 1024)
 
 struct pending {
 	zmq_msg_t env[MAX_ENVELOPE];
@@ -130,6 +133,34 @@ void ingest_close(struct router *r)
 	r->ingest = NULL;
 }
 
+/* An engagement names a channel configured here. */
+static int check_engaged_channel(struct router *r, const struct event *ev, char *err, size_t errlen)
+{
+	if (chans_find(&r->chans, ev->channel))
+		return 0;
+	snprintf(err, errlen, "unknown channel '%s' in 'channel'", ev->channel);
+	return -1;
+}
+
+/* A message's record lives retention_days past its last step: a send_after
+ * beyond that could not be kept until it comes due, so it is refused. */
+static int check_send_after(const struct router *r, const struct event *ev, char *err,
+			    size_t errlen)
+{
+	int64_t latest = now_ms() + r->ttl_s * 1000;
+	char when[40], limit[40];
+
+	if (ev->send_after_ms <= latest)
+		return 0;
+	rfc3339_format(ev->send_after_ms, when, sizeof(when));
+	rfc3339_format(latest, limit, sizeof(limit));
+	snprintf(err, errlen,
+		 "send_after %s is beyond what retention allows (retention_days %lld: at "
+		 "most %s)",
+		 when, (long long)(r->ttl_s / 86400), limit);
+	return -1;
+}
+
 /* Check what the event refers to on this instance. */
 static int check_refs(struct router *r, const struct event *ev, char *err, size_t errlen)
 {
@@ -137,11 +168,13 @@ static int check_refs(struct router *r, const struct event *ev, char *err, size_
 	json_t *c;
 
 	if (ev->kind == EVENT_ENGAGEMENT)
-		return 0;
+		return check_engaged_channel(r, ev, err, errlen);
 	if (!tstore_has(r->templates, ev->template_name)) {
 		snprintf(err, errlen, "unknown template '%s'", ev->template_name);
 		return -1;
 	}
+	if (check_send_after(r, ev, err, errlen) != 0)
+		return -1;
 	json_array_foreach(ev->channels, i, c)
 	{
 		if (!chans_find(&r->chans, json_string_value(c))) {
@@ -334,17 +367,24 @@ static int check_one(struct router *r, struct pending *p, zmq_msg_t *body, int g
 }
 
 /* Rare: the citizen used this channel; later messages of the transaction
- * prefer it. Recorded at once (a synchronous SET) and answered. */
+ * prefer it. Recorded at once (herald_engage, synchronous: the same dedup
+ * by event id as a notification) and answered; a duplicate is answered
+ * "duplicate" and journaled no more. */
 static void engagement(struct router *r, struct pending *p, const char *ttl)
 {
-	redisReply *rep = rdb_call(r->rdb, "SET " KEY_ENGAGED "%s %s EX %s", p->ev.transaction_id,
-				   p->ev.channel, ttl);
+	redisReply *rep = rdb_call(r->rdb, "FCALL herald_engage 0 %s %s %s %s", ttl, p->ev.event_id,
+				   p->ev.transaction_id, p->ev.channel);
 
-	if (rep && rep->type != REDIS_REPLY_ERROR) {
+	if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer == 1) {
 		metrics_ingest("accepted");
 		engaged(r, &p->ev);
 		reply_json(r, p, "accepted", NULL);
+	} else if (rep && rep->type == REDIS_REPLY_INTEGER) {
+		metrics_ingest("duplicate");
+		reply_json(r, p, "duplicate", NULL);
 	} else {
+		if (rep && rep->type == REDIS_REPLY_ERROR)
+			log_warnx("herald_engage failed: %s", rep->str);
 		reply_json(r, p, "error", "queue unavailable, retry later");
 	}
 	freeReplyObject(rep);

@@ -25,8 +25,15 @@
  *   reads the message hash: "id c t"). The citizen comes from the hash's
  *   "meta" (lib/msgrec.h), or its "citizen" in a hash written before
  *   "meta". A message whose hash is gone (expired, purged) is dropped from
- *   the schedule. ZREM first, so two heraldd instances never both take
- *   one. Returns the count.
+ *   the schedule and its id returned, so heraldd logs and counts it (never
+ *   silently). ZREM first, so two heraldd instances never both take one.
+ *   Returns {count moved, missing id...}.
+ *
+ * herald_engage  ARGV: ttl_s, event_id, transaction_id, channel
+ *   An engagement event, through the same dedup as a notification: HSETNX
+ *   herald:msg:<id> status engaged says whether the id is new; a new one
+ *   gets its transaction and TTL, and herald:engaged:<tx> = channel (with
+ *   the TTL). Returns 1 new, 0 duplicate.
  */
 #include "scripts.h"
 #include "msgrec.h"
@@ -54,7 +61,7 @@ const char herald_lua_library[] =
     "local function due(keys, argv)\n"
     "  local ids = redis.call('ZRANGEBYSCORE', '" KEY_SCHED "', '-inf', argv[1], 'LIMIT', 0,\n"
     "                         argv[2])\n"
-    "  local n = 0\n"
+    "  local n, missing = 0, {}\n"
     "  for _, id in ipairs(ids) do\n"
     "    if redis.call('ZREM', '" KEY_SCHED "', id) == 1 then\n"
     "      local m = redis.call('HMGET', '" KEY_MSG "' .. id, '" MSG_F_STATUS "',\n"
@@ -66,10 +73,25 @@ const char herald_lua_library[] =
     "        redis.call('XADD', m[2] or '" KEY_Q_DEFAULT "', '*', '" STREAM_F_ID "', id,\n"
     "                   '" STREAM_F_CITIZEN "', c, '" STREAM_F_TX "', m[4] or id)\n"
     "        n = n + 1\n"
+    "      else\n"
+    "        missing[#missing + 1] = id\n"
     "      end\n"
     "    end\n"
     "  end\n"
-    "  return n\n"
+    "  table.insert(missing, 1, n)\n"
+    "  return missing\n"
+    "end\n"
+    "local function engage(keys, argv)\n"
+    "  local ttl, id = argv[1], argv[2]\n"
+    "  local mk = '" KEY_MSG "' .. id\n"
+    "  if redis.call('HSETNX', mk, '" MSG_F_STATUS "', '" STATUS_ENGAGED "') == 0 then\n"
+    "    return 0\n"
+    "  end\n"
+    "  redis.call('HSET', mk, '" MSG_F_TX "', argv[3])\n"
+    "  redis.call('EXPIRE', mk, ttl)\n"
+    "  redis.call('SET', '" KEY_ENGAGED "' .. argv[3], argv[4], 'EX', ttl)\n"
+    "  return 1\n"
     "end\n"
     "redis.register_function('herald_accept', accept)\n"
-    "redis.register_function('herald_due', due)\n";
+    "redis.register_function('herald_due', due)\n"
+    "redis.register_function('herald_engage', engage)\n";
