@@ -543,6 +543,8 @@ static void on_due(redisReply *rep, void *arg)
 		log_warnx("redis: herald_due: %s", rep->str);
 		return;
 	}
+	if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer > 0)
+		r->want_read = 1; /* an older instance's library: the count alone */
 	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 1)
 		return;
 	if (rep->element[0]->type == REDIS_REPLY_INTEGER && rep->element[0]->integer > 0)

@@ -54,7 +54,8 @@ int log_enabled(int level)
 
 #define LOG_BURST 20
 #define LOG_RATE 10 /* lines a second, after the burst */
-#define LOG_KINDS 64
+#define LOG_KINDS 128
+#define LOG_PROBE 8
 
 /* One kind of line's bucket. */
 struct log_kind {
@@ -105,21 +106,32 @@ static void sweep(int64_t now)
 			say_suppressed(&kinds[i]);
 }
 
-/* The bucket of fmt (a slot by its address; a full table shares the
- * slot). */
+/* The bucket of fmt: its slot, found by the format's address (a few
+ * slots probed); with none free the first probed one is taken over (its
+ * count said first). */
 static struct log_kind *kind_of(const char *fmt, int level, int64_t now)
 {
 	size_t h = ((uintptr_t)fmt >> 3) % LOG_KINDS;
-	struct log_kind *k = &kinds[h];
+	struct log_kind *k = NULL;
 
-	if (k->fmt != fmt) {
-		if (k->fmt && k->suppr)
-			say_suppressed(k);
-		k->fmt = fmt;
-		k->tokens = LOG_BURST;
-		k->last_ms = now;
-		k->suppr = 0;
+	for (size_t i = 0; i < LOG_PROBE; i++) {
+		struct log_kind *c = &kinds[(h + i) % LOG_KINDS];
+		if (c->fmt == fmt) {
+			c->level = level;
+			return c;
+		}
+		if (!k && !c->fmt)
+			k = c;
 	}
+	if (!k) {
+		k = &kinds[h];
+		if (k->suppr)
+			say_suppressed(k);
+	}
+	k->fmt = fmt;
+	k->tokens = LOG_BURST;
+	k->last_ms = now;
+	k->suppr = 0;
 	k->level = level;
 	return k;
 }
