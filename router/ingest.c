@@ -14,6 +14,7 @@
 #include "callback.h"
 #include "log.h"
 #include "metrics.h"
+#include "msgrec.h"
 #include "router.h"
 #include "text.h"
 
@@ -372,8 +373,16 @@ static int check_one(struct router *r, struct pending *p, zmq_msg_t *body, int g
  * "duplicate" and journaled no more. */
 static void engagement(struct router *r, struct pending *p, const char *ttl)
 {
-	redisReply *rep = rdb_call(r->rdb, "FCALL herald_engage 0 %s %s %s %s", ttl, p->ev.event_id,
-				   p->ev.transaction_id, p->ev.channel);
+	struct msgrec_meta meta = {.accepted_ms = now_ms()};
+	char mbuf[2 * MSGREC_ID_MAX + 48];
+	redisReply *rep;
+
+	snprintf(meta.service, sizeof(meta.service), "%s", p->ev.service);
+	snprintf(meta.citizen, sizeof(meta.citizen), "%s", p->ev.citizen_id);
+	if (msgrec_meta_format(mbuf, sizeof(mbuf), &meta) != 0) /* cannot: ids hold no space */
+		snprintf(mbuf, sizeof(mbuf), "-");
+	rep = rdb_call(r->rdb, "FCALL herald_engage 0 %s %s %s %s %s", ttl, p->ev.event_id,
+		       p->ev.transaction_id, p->ev.channel, mbuf);
 
 	if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer == 1) {
 		metrics_ingest("accepted");

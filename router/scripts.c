@@ -29,11 +29,12 @@
  *   silently). ZREM first, so two heraldd instances never both take one.
  *   Returns {count moved, missing id...}.
  *
- * herald_engage  ARGV: ttl_s, event_id, transaction_id, channel
+ * herald_engage  ARGV: ttl_s, event_id, transaction_id, channel, meta
  *   An engagement event, through the same dedup as a notification: HSETNX
  *   herald:msg:<id> status engaged says whether the id is new; a new one
- *   gets its transaction and TTL, and herald:engaged:<tx> = channel (with
- *   the TTL). Returns 1 new, 0 duplicate.
+ *   gets its transaction, meta (lib/msgrec.h) and TTL, and
+ *   herald:engaged:<tx> = channel (with the TTL). Returns 1 new, 0
+ *   duplicate.
  */
 #include "scripts.h"
 #include "msgrec.h"
@@ -87,7 +88,7 @@ const char herald_lua_library[] =
     "  if redis.call('HSETNX', mk, '" MSG_F_STATUS "', '" STATUS_ENGAGED "') == 0 then\n"
     "    return 0\n"
     "  end\n"
-    "  redis.call('HSET', mk, '" MSG_F_TX "', argv[3])\n"
+    "  redis.call('HSET', mk, '" MSG_F_TX "', argv[3], '" MSG_F_META "', argv[5])\n"
     "  redis.call('EXPIRE', mk, ttl)\n"
     "  redis.call('SET', '" KEY_ENGAGED "' .. argv[3], argv[4], 'EX', ttl)\n"
     "  return 1\n"

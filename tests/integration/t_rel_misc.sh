@@ -57,6 +57,8 @@ sleep 0.3
 expect_eq "B: journaled once in the transaction" 1 \
 	"$(rcli LRANGE herald:tx:tx-e 0 -1 | grep -c '"event_id":"e-1"')"
 expect_eq "B: written once to the delivery log" 1 "$(grep -c 'e-1: .*status=engaged' "$LOG")"
+expect_grep "B: its record names the citizen and service (meta), for status and purge" \
+	' dvla c-a$' "$(rcli HGET herald:msg:e-1 meta >"$T/meta-e"; echo "$T/meta-e")"
 publish "$(eng e-2 nope)" >"$T/acks-c"
 expect_grep "C: engaged on nope: rejected" \
 	'"event_id":"e-2".*"status":"rejected".*unknown channel .nope.' "$T/acks-c"
