@@ -6,7 +6,9 @@
  * use these names; a literal "herald:..." anywhere else is a bug.
  *
  * Keys (prefix + id):
- *   herald:msg:<event_id>   hash, one message (fields MSG_F_* below)
+ *   herald:msg:<event_id>   hash, one message (fields MSG_F_* below), or
+ *                           an engagement event's dedup record (status
+ *                           STATUS_ENGAGED, tx, meta)
  *   herald:tx:<tx>          list, the transaction's journey: one delivery
  *                           record (lib/dlogrec.h, JSON) per transition
  *   herald:citizen:<id>     hash, a citizen's contact record (written by
@@ -16,7 +18,8 @@
  *   herald:engaged:<tx>     string, the channel the citizen engaged on in a
  *                           transaction, with a TTL
  *   herald:sched            sorted set, event ids by due time (ms)
- *   herald:dead             list, dead-lettered event ids (newest first)
+ *   herald:dead             list, dead-lettered event ids (newest first):
+ *                           exhausted, unknown citizen, no usable channel
  *   herald:q:urgent|normal|bulk
  *                           streams, one per priority, consumer group
  *                           "herald" (entry fields STREAM_F_* below)
