@@ -247,7 +247,7 @@ lint:
 # sources each target needs: fuzz_<x>_SRCS below.
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
-fuzz_template_SRCS := util/mustache.c util/text.c
+fuzz_template_SRCS := util/mustache.c util/buf.c util/text.c
 fuzz_jsonfast_SRCS := lib/jsonfast.c util/text.c
 FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRCS))
 FUZZ_BINS := $(patsubst %,$(BUILD)/fuzz/%,$(FUZZ_NAMES))
@@ -268,20 +268,130 @@ fuzz: $(FUZZ_BINS)
 		grep -E '^stat::number_of_executed_units|^Done' $$f.log; \
 	done
 
+# ---- install, uninstall, packages ------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=]: programs, plugins, templates,
+# the public header with its pkg-config file, man pages, the systemd unit,
+# sysusers and tmpfiles entries, a logrotate file and /etc/herald/herald.conf
+# (never overwritten), with every path in the unit and the config following
+# PREFIX. The config holds secrets and heraldd runs as user herald: it is
+# installed 0640 root:herald. With DESTDIR empty (a real install) make install
+# creates the user and the log and spool folders as the package's postinst
+# does (systemd-sysusers, systemd-tmpfiles); with DESTDIR (staging for a
+# package) it leaves them, and the config's group, to the package
+# (INSTALL_USER=1 does them inside DESTDIR: the tests use that).
 PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+LIBDIR ?= $(PREFIX)/lib
+CHANNELDIR ?= $(LIBDIR)/herald/channels
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+DOCDIR ?= $(DATADIR)/doc/herald
+PKGCONFIGDIR ?= $(DATADIR)/pkgconfig
+SYSCONFDIR ?= /etc
+# systemd reads units, sysusers.d and tmpfiles.d from /usr/local/lib too;
+# Debian 12 keeps the units of /usr in /lib/systemd/system.
+SYSTEMDUNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(LIBDIR)/systemd/system)
+SYSUSERSDIR ?= $(LIBDIR)/sysusers.d
+TMPFILESDIR ?= $(LIBDIR)/tmpfiles.d
+LOGROTATEDIR ?= $(SYSCONFDIR)/logrotate.d
+INSTALL_USER ?= $(if $(DESTDIR),0,1)
+HERALD_VERSION ?= 0.1.0
+MAN_PAGES := $(wildcard man/*.[1-8])
+# The sources name the /usr/local layout (the default PREFIX); installed
+# copies name the one chosen.
+install_paths = sed -e 's|/usr/local/sbin/|$(SBINDIR)/|g' -e 's|/usr/local/share/doc/herald/|$(DOCDIR)/|g' \
+	-e 's|/usr/local/share/herald/|$(DATADIR)/herald/|g' -e 's|/usr/local/lib/herald/channels|$(CHANNELDIR)|g' \
+	-e 's|/usr/local/lib/systemd/system|$(SYSTEMDUNITDIR)|g' -e 's|/usr/local/lib/sysusers.d|$(SYSUSERSDIR)|g' \
+	-e 's|/usr/local/lib/tmpfiles.d|$(TMPFILESDIR)|g' -e 's|/usr/local/include/|$(INCLUDEDIR)/|g' \
+	-e 's|/usr/local/share/pkgconfig/|$(PKGCONFIGDIR)/|g'
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/herald/channels \
-		$(DESTDIR)/etc/herald $(DESTDIR)$(PREFIX)/share/herald $(DESTDIR)$(PREFIX)/include/herald
-	install -m 755 $(BUILD)/heraldd $(DESTDIR)$(PREFIX)/sbin/heraldd
-	install -m 755 $(BUILD)/heraldctl $(DESTDIR)$(PREFIX)/bin/heraldctl
-	install -m 644 $(CHANNEL_SOS) $(DESTDIR)$(PREFIX)/lib/herald/channels/
-	install -m 644 include/herald/*.h $(DESTDIR)$(PREFIX)/include/herald/
-	cp -r templates $(DESTDIR)$(PREFIX)/share/herald/
-	test -e $(DESTDIR)/etc/herald/herald.conf || install -m 640 herald.conf.example $(DESTDIR)/etc/herald/herald.conf
-	install -D -m 644 systemd/heraldd.service $(DESTDIR)/lib/systemd/system/heraldd.service
-	install -D -m 644 systemd/herald.sysusers $(DESTDIR)/usr/lib/sysusers.d/herald.conf
-	install -D -m 644 systemd/herald.tmpfiles $(DESTDIR)/usr/lib/tmpfiles.d/herald.conf
-	install -D -m 644 README.md $(DESTDIR)$(PREFIX)/share/doc/herald/README.md
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(CHANNELDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/herald $(DESTDIR)$(SYSCONFDIR)/herald/services.d $(DESTDIR)$(DATADIR)/herald $(DESTDIR)$(INCLUDEDIR)/herald \
+		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(DOCDIR)
+	install -m 755 $(BUILD)/heraldd $(DESTDIR)$(SBINDIR)/heraldd
+	install -m 755 $(BUILD)/heraldctl $(DESTDIR)$(BINDIR)/heraldctl
+	install -m 644 $(CHANNEL_SOS) $(DESTDIR)$(CHANNELDIR)/
+	install -m 644 include/herald/*.h $(DESTDIR)$(INCLUDEDIR)/herald/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+		-e 's|@CHANNELDIR@|$(CHANNELDIR)|g' -e 's|@VERSION@|$(HERALD_VERSION)|g' \
+		include/herald-channel.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/herald-channel.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/herald-channel.pc
+	rm -rf $(DESTDIR)$(DATADIR)/herald/templates
+	cp -R templates $(DESTDIR)$(DATADIR)/herald/
+	chmod -R u=rwX,go=rX $(DESTDIR)$(DATADIR)/herald/templates
+	for m in $(MAN_PAGES); do \
+		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
+		$(install_paths) $$m >$(DESTDIR)$(MANDIR)/man$$s/$${m##*/} && \
+		chmod 644 $(DESTDIR)$(MANDIR)/man$$s/$${m##*/} || exit 1; \
+	done
+	if [ ! -e $(DESTDIR)$(SYSCONFDIR)/herald/herald.conf ]; then \
+		umask 077 && $(install_paths) herald.conf.example >$(DESTDIR)$(SYSCONFDIR)/herald/herald.conf.new && \
+		chmod 640 $(DESTDIR)$(SYSCONFDIR)/herald/herald.conf.new && \
+		mv $(DESTDIR)$(SYSCONFDIR)/herald/herald.conf.new $(DESTDIR)$(SYSCONFDIR)/herald/herald.conf; \
+	fi
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+		$(DESTDIR)$(LOGROTATEDIR)
+	$(install_paths) systemd/heraldd.service >$(DESTDIR)$(SYSTEMDUNITDIR)/heraldd.service
+	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/heraldd.service
+	install -m 644 systemd/herald.sysusers $(DESTDIR)$(SYSUSERSDIR)/herald.conf
+	install -m 644 systemd/herald.tmpfiles $(DESTDIR)$(TMPFILESDIR)/herald.conf
+	install -m 644 systemd/herald.logrotate $(DESTDIR)$(LOGROTATEDIR)/herald
+	install -m 644 README.md $(DESTDIR)$(DOCDIR)/README.md
+ifeq ($(INSTALL_USER),1)
+	@command -v systemd-sysusers >/dev/null || { echo "make install: no systemd-sysusers: create user herald and chgrp herald $(SYSCONFDIR)/herald/herald.conf by hand"; exit 1; }
+	systemd-sysusers --root=$(or $(DESTDIR),/) $(DESTDIR)$(SYSUSERSDIR)/herald.conf
+	systemd-tmpfiles --root=$(or $(DESTDIR),/) --create $(DESTDIR)$(TMPFILESDIR)/herald.conf
+	gid=$$(awk -F: '$$1 == "herald" { print $$3 }' $(DESTDIR)/etc/group) && [ -n "$$gid" ] && \
+		chown root:$$gid $(DESTDIR)$(SYSCONFDIR)/herald/herald.conf
+endif
+
+# make uninstall: what make install put there, with the same PREFIX and
+# DESTDIR; the config (/etc/herald/herald.conf), the logs and spool
+# (/var/log/herald, /var/spool/herald) and the herald user stay.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/heraldd $(DESTDIR)$(BINDIR)/heraldctl
+	rm -f $(addprefix $(DESTDIR)$(CHANNELDIR)/,$(notdir $(CHANNEL_SOS)))
+	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/herald/,$(notdir $(wildcard include/herald/*.h)))
+	rm -f $(DESTDIR)$(PKGCONFIGDIR)/herald-channel.pc
+	rm -rf $(DESTDIR)$(DATADIR)/herald/templates
+	for m in $(MAN_PAGES); do rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; done
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/heraldd.service $(DESTDIR)$(SYSUSERSDIR)/herald.conf \
+		$(DESTDIR)$(TMPFILESDIR)/herald.conf $(DESTDIR)$(LOGROTATEDIR)/herald \
+		$(DESTDIR)$(DOCDIR)/README.md
+	-rmdir $(DESTDIR)$(CHANNELDIR) $(DESTDIR)$(LIBDIR)/herald $(DESTDIR)$(INCLUDEDIR)/herald \
+		$(DESTDIR)$(DATADIR)/herald $(DESTDIR)$(DOCDIR) 2>/dev/null
+
+# make deb: the Debian packages (debian/), built by dpkg-buildpackage from a
+# copy of the tree in $(DEBDIR)/src, so its output (.deb, .buildinfo,
+# .changes, written to the parent of the source) lands in $(DEBDIR).
+# make deb-check: build them and check them (tests/integration/t_package.sh,
+# also part of make check: lintian, the files and modes, systemd-analyze on
+# the unit, mandoc, then dpkg -i and the service used in a booted systemd
+# container).
+DEBDIR ?= $(BUILD)/deb
+deb:
+	rm -rf $(DEBDIR) && mkdir -p $(DEBDIR)/src
+	tar -cf - --exclude=./build --exclude='./$(BUILD)' --exclude=./.git . | tar -xf - -C $(DEBDIR)/src
+	# (without this make's variables: BUILD=build/san from make check would
+	# reach the package's own make through MAKEFLAGS)
+	cd $(DEBDIR)/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD -u SAN \
+		dpkg-buildpackage -us -uc -b -j2 >../build.log 2>&1 || { tail -n 40 ../build.log; exit 1; }
+	@ls $(DEBDIR)/*.deb
+
+deb-check: all
+	HERALD_SRC=$(CURDIR) sh tests/integration/t_package.sh
+
+.PHONY: uninstall deb deb-check
+
+# Flags a packager adds (debian/rules passes dpkg-buildflags' hardening
+# flags here); appended, so the project's own flags stay.
+EXTRA_CFLAGS ?=
+EXTRA_LDFLAGS ?=
+CFLAGS += $(EXTRA_CFLAGS)
+LDFLAGS += $(EXTRA_LDFLAGS)
 
 clean:
 	rm -rf build

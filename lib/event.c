@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fnv.h"
 #include "idmap.h"
 #include "text.h"
 
@@ -242,7 +243,8 @@ int event_parse(const char *buf, size_t len, struct event *ev, char *err, size_t
 		goto fail;
 	engagement = ev->kind == EVENT_ENGAGEMENT;
 	if (id_field(ev->root, "event_id", 1, &ev->event_id, err, errlen) ||
-	    id_field(ev->root, "service", 1, &ev->service, err, errlen) ||
+	    /* required under auth = none; else the connection's key says it */
+	    id_field(ev->root, "service", 0, &ev->service, err, errlen) ||
 	    id_field(ev->root, "citizen_id", 1, &ev->citizen_id, err, errlen) ||
 	    id_field(ev->root, "transaction_id", engagement, &ev->transaction_id, err, errlen))
 		goto fail;
@@ -276,10 +278,8 @@ struct evcache {
 
 static uint64_t evc_key(const char *id, int64_t accepted_ms)
 {
-	uint64_t h = 1469598103934665603ull ^ (uint64_t)accepted_ms;
+	uint64_t h = fnv1a64_add(FNV1A64_HERALD_V1 ^ (uint64_t)accepted_ms, id, strlen(id));
 
-	for (; *id; id++)
-		h = (h ^ (unsigned char)*id) * 1099511628211ull;
 	return h ? h : 1;
 }
 

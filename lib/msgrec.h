@@ -47,10 +47,12 @@ int msgrec_at_format(char *buf, size_t len, const struct msgrec_at *a);
 int msgrec_meta_parse(const char *s, struct msgrec_meta *out);
 int msgrec_at_parse(const char *s, struct msgrec_at *out);
 
-/* The same meta parse in Lua (router/scripts.c's herald_due, which cannot
- * call C): a string.match pattern whose one capture is the citizen. Keep it
- * in step with msgrec_meta_format above. */
+/* The same meta parse in Lua (router/scripts.c's herald_due and
+ * herald_accept, which cannot call C): string.match patterns whose one
+ * capture is the citizen / the service. Keep them in step with
+ * msgrec_meta_format above. */
 #define MSGREC_META_LUA_CITIZEN "^%S+ %S+ (%S+)$"
+#define MSGREC_META_LUA_SERVICE "^%S+ (%S+)"
 
 /* Both from a hash read field by field: get(name, arg) returns a field's
  * value or NULL. The packed field when present and well formed, else the

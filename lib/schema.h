@@ -8,7 +8,12 @@
  * Keys (prefix + id):
  *   herald:msg:<event_id>   hash, one message (fields MSG_F_* below), or
  *                           an engagement event's dedup record (status
- *                           STATUS_ENGAGED, tx, meta)
+ *                           STATUS_ENGAGED, svc, tx, meta)
+ *   herald:msg:<service>:<event_id>
+ *                           the same, for an event whose id another service
+ *                           took first (herald_accept: the idempotency key
+ *                           is service:event_id; the usual case keeps the
+ *                           bare id; MSG_F_SVC says whose it is)
  *   herald:tx:<tx>          list, the transaction's journey: one delivery
  *                           record (lib/dlogrec.h, JSON) per transition
  *   herald:citizen:<id>     hash, a citizen's contact record (written by
@@ -60,6 +65,8 @@
 
 /* ---- message hash fields (herald:msg:<id>) ------------------------------ */
 #define MSG_F_STATUS "status" /* last status (herald_accept sets "accepted") */
+#define MSG_F_SVC "svc"	      /* the publishing service (herald_accept) */
+#define KEY_MSG_SVC_SEP ":"   /* herald:msg:<service> ":" <event_id> */
 #define MSG_F_UPDATED "updated_ms"
 #define MSG_F_REASON "reason"
 #define MSG_F_REF "ref"		       /* the channel's reference, if any */

@@ -85,6 +85,25 @@ static void check_chan_key(const char *sec, const char *key, const char *v, void
 		}
 }
 
+/* [ingest] auth, curve_secret_key_file; [services] dir (see zap.h). */
+static int config_auth(struct config *c, char *err, int errlen)
+{
+	const char *auth = conf_get_def(c->ini, "ingest", "auth", "curve");
+
+	if (!strcmp(auth, "curve")) {
+		c->ingest_curve = 1;
+	} else if (strcmp(auth, "none") != 0) {
+		snprintf(err, (size_t)errlen, "%s: [ingest] auth = '%s': expected curve or none",
+			 c->path, auth);
+		return -1;
+	}
+	c->curve_secret_key_file = conf_get(c->ini, "ingest", "curve_secret_key_file");
+	if (c->curve_secret_key_file && !*c->curve_secret_key_file)
+		c->curve_secret_key_file = NULL;
+	c->services_dir = conf_get_def(c->ini, "services", "dir", "/etc/herald/services.d");
+	return 0;
+}
+
 struct config *config_load(const char *path, char *err, int errlen)
 {
 	struct config *c = calloc(1, sizeof(*c));
@@ -114,6 +133,8 @@ struct config *config_load(const char *path, char *err, int errlen)
 	c->channels_dir = conf_get_def(c->ini, "channels", "dir", "/usr/lib/herald/channels");
 	c->channels_enable = conf_get_def(c->ini, "channels", "enable", "");
 	c->consumer = conf_get(c->ini, "queue", "consumer");
+	if (config_auth(c, err, errlen) != 0)
+		goto fail;
 
 	lvl = conf_get_def(c->ini, "log", "level", "info");
 	c->log_level = log_level_parse(lvl);

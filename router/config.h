@@ -16,6 +16,10 @@ struct config {
 	int redis_db;
 	/* [ingest] */
 	const char *ingest_endpoint;
+	int ingest_curve;		   /* auth = curve (1, default) or none (0) */
+	const char *curve_secret_key_file; /* heraldd's CURVE secret key, Z85 */
+	/* [services] */
+	const char *services_dir; /* services.d: one NAME.conf per service */
 	/* [log] */
 	const char *log_file, *log_json, *log_publish;
 	int log_level;

@@ -23,7 +23,8 @@ struct http {
 	struct chanset *cs;
 	struct resq *q; /* receipts; msg_id carries the channel index + 1 */
 	atomic_int healthy;
-	char *prefix; /* public_url's path ("" for none): receipts live below it */
+	_Atomic(const char *) note; /* a line /healthz adds (http_set_note) */
+	char *prefix;		    /* public_url's path ("" for none): receipts live below it */
 	size_t plen;
 };
 
@@ -64,6 +65,17 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char
 	rc = MHD_queue_response(c, code, resp);
 	MHD_destroy_response(resp);
 	return rc;
+}
+
+static enum MHD_Result healthz(struct http *h, struct MHD_Connection *conn)
+{
+	const char *note = atomic_load(&h->note);
+	char body[512];
+
+	if (!atomic_load(&h->healthy))
+		return reply(conn, 503, "text/plain", "redis unavailable\n");
+	snprintf(body, sizeof(body), "ok\n%s", note ? note : "");
+	return reply(conn, 200, "text/plain", body);
 }
 
 static enum MHD_Result receipt(struct http *h, struct req *q, const char *url, const char *method)
@@ -178,9 +190,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 		return MHD_YES;
 	}
 	if (!strcmp(url, "/healthz"))
-		return atomic_load(&h->healthy)
-			   ? reply(conn, 200, "text/plain", "ok\n")
-			   : reply(conn, 503, "text/plain", "redis unavailable\n");
+		return healthz(h, conn);
 	if (!strcmp(url, "/metrics")) {
 		char *m = metrics_render();
 		enum MHD_Result rc = reply(conn, 200, "text/plain; version=0.0.4", m ? m : "");
@@ -324,6 +334,11 @@ int http_pop(struct http *h, struct herald_result *out, struct chan **chan, int 
 		out[i].msg_id = 0;
 	}
 	return n;
+}
+
+void http_set_note(struct http *h, const char *note)
+{
+	atomic_store(&h->note, note);
 }
 
 void http_set_healthy(struct http *h, int ok)

@@ -26,5 +26,7 @@ int http_fd(struct http *h);
 /* Pop up to max receipts; chan[i] is the channel each came in for. */
 int http_pop(struct http *h, struct herald_result *out, struct chan **chan, int max);
 void http_set_healthy(struct http *h, int ok);
+/* A line /healthz adds to its answer (a static string; NULL: none). */
+void http_set_note(struct http *h, const char *note);
 
 #endif

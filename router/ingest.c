@@ -3,7 +3,8 @@
  * publishers alike: whatever envelope frames arrive before the body are sent
  * back before the ack. An event is acknowledged "accepted" only after Redis
  * has run herald_accept (dedup + XADD in one step); "duplicate" when its
- * event_id was seen before; "rejected" with the reason when it is invalid.
+ * service's event_id was seen before; "rejected" with the reason when it is
+ * invalid or its publisher's key and policy do not allow it (policy.c).
  * Frames are taken in batches so one pipelined round trip accepts many.
  */
 #include <stdio.h>
@@ -15,8 +16,10 @@
 #include "log.h"
 #include "metrics.h"
 #include "msgrec.h"
+#include "policy.h"
 #include "router.h"
 #include "text.h"
+#include "zap.h"
 
 #define MAX_ENVELOPE 4
 /* ZMQ's own limit, well above the 64 KiB rule (EVENT_MAX_FRAME) so that the
@@ -31,6 +34,7 @@ struct pending {
 	int valid;
 	char err[320];
 	char *text, *json; /* the "accepted" record */
+	char *body;	   /* the event as stored when policy_check changed it */
 };
 
 /* The events of one drain, answered when Redis replies. */
@@ -82,8 +86,8 @@ static int bufs_get(int max)
 	free(argv_buf);
 	free(lens_buf);
 	bodies_buf = malloc((size_t)max * sizeof(*bodies_buf));
-	argv_buf = malloc(((size_t)max * 3 + 4) * sizeof(*argv_buf));
-	lens_buf = malloc(((size_t)max * 3 + 4) * sizeof(*lens_buf));
+	argv_buf = malloc(((size_t)max * 4 + 4) * sizeof(*argv_buf));
+	lens_buf = malloc(((size_t)max * 4 + 4) * sizeof(*lens_buf));
 	if (!bodies_buf || !argv_buf || !lens_buf) {
 		bufs_cap = 0;
 		return -1;
@@ -106,8 +110,11 @@ int ingest_open(struct router *r, char *err, size_t errlen)
 	zmq_setsockopt(r->ingest, ZMQ_RCVHWM, &hwm, sizeof(hwm));
 	zmq_setsockopt(r->ingest, ZMQ_SNDHWM, &hwm, sizeof(hwm));
 	zmq_setsockopt(r->ingest, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize));
+	if (zap_secure(r->zap, r->ingest) != 0)
+		goto fail;
 	if (zmq_bind(r->ingest, r->cfg->ingest_endpoint) != 0)
 		goto fail;
+	zap_watch(r->zap, r->ingest);
 	return 0;
 fail:
 	snprintf(err, errlen, "ingest %s: %s", r->cfg->ingest_endpoint, zmq_strerror(zmq_errno()));
@@ -262,15 +269,20 @@ static int recv_one(struct router *r, struct pending *p, zmq_msg_t *body)
 	}
 }
 
-/* Journal an engagement in the transaction's journey and the delivery log. */
-static void engaged(struct router *r, const struct event *ev)
+/* Journal an engagement in the transaction's journey and the delivery log
+ * (qualified: herald_engage kept it as <service>:<event_id>). */
+static void engaged(struct router *r, const struct event *ev, int qualified)
 {
 	struct msg m;
 	struct step s;
 	char reason[200];
 
 	memset(&m, 0, sizeof(m));
-	snprintf(m.event_id, sizeof(m.event_id), "%s", ev->event_id);
+	if (qualified)
+		snprintf(m.event_id, sizeof(m.event_id), "%s" KEY_MSG_SVC_SEP "%s", ev->service,
+			 ev->event_id);
+	else
+		snprintf(m.event_id, sizeof(m.event_id), "%s", ev->event_id);
 	snprintf(m.tx, sizeof(m.tx), "%s", ev->transaction_id);
 	snprintf(m.citizen, sizeof(m.citizen), "%s", ev->citizen_id);
 	snprintf(m.service, sizeof(m.service), "%s", ev->service);
@@ -295,7 +307,8 @@ static void pending_clear(struct pending *p)
 	p->nenv = 0;
 	free(p->text);
 	free(p->json);
-	p->text = p->json = NULL;
+	free(p->body);
+	p->text = p->json = p->body = NULL;
 	event_clear(&p->ev);
 }
 
@@ -309,7 +322,47 @@ static void batch_free(const struct router *r, struct batch *b)
 	free(b);
 }
 
-/* Redis answered herald_accept for the batch: one 0/1 per valid event. */
+/* herald_accept kept the event as <service>:<event_id> (another service
+ * has the bare id): its records name it so, as the stream entry does
+ * (out of memory: they keep the bare id). */
+static void requalify(struct pending *p, int64_t now)
+{
+	char id[2 * EVENT_MAX_ID + 2], text[2048], json[4096];
+	const char *bare = p->ev.event_id;
+
+	snprintf(id, sizeof(id), "%s" KEY_MSG_SVC_SEP "%s", p->ev.service, bare);
+	p->ev.event_id = id;
+	state_accepted_record(&p->ev, p->ev.transaction_id ? p->ev.transaction_id : id, now, text,
+			      sizeof(text), json, sizeof(json));
+	p->ev.event_id = bare;
+	char *t = strdup(text), *j = strdup(json);
+	if (t && j) {
+		free(p->text);
+		free(p->json);
+		p->text = t;
+		p->json = j;
+	} else {
+		free(t);
+		free(j);
+	}
+}
+
+/* herald_accept's 3: the id is another service's and cannot be kept apart
+ * from it. */
+static void reject_taken(struct router *r, struct pending *p)
+{
+	static const char taken[] =
+	    "event_id is taken by another service and cannot be kept apart from it "
+	    "(service:event_id over 128 characters, or another's too): use another "
+	    "event_id";
+
+	metrics_ingest("rejected");
+	log_msg(LOG_L_NOTICE, "rejected %s: %s", p->ev.event_id, taken);
+	reply_json(r, p, "rejected", taken);
+}
+
+/* Redis answered herald_accept for the batch: one 0/1/2/3 per valid event
+ * (scripts.c). */
 static void on_accepted(redisReply *rep, void *arg)
 {
 	struct batch *b = arg;
@@ -326,7 +379,11 @@ static void on_accepted(redisReply *rep, void *arg)
 			continue;
 		if (!ok || k >= rep->elements || rep->element[k]->type != REDIS_REPLY_INTEGER) {
 			reply_json(r, p, "error", "queue unavailable, retry later");
-		} else if (rep->element[k]->integer == 1) {
+		} else if (rep->element[k]->integer == 3) {
+			reject_taken(r, p);
+		} else if (rep->element[k]->integer == 1 || rep->element[k]->integer == 2) {
+			if (rep->element[k]->integer == 2)
+				requalify(p, b->now);
 			metrics_ingest("accepted");
 			dlog_write(r->dlog, p->text, p->json);
 			callbacks_push(r->callbacks, p->ev.service, p->json);
@@ -335,7 +392,8 @@ static void on_accepted(redisReply *rep, void *arg)
 			 * its journey starts with */
 			p->ev.accepted_json = p->json;
 			p->json = NULL;
-			evcache_put(r->evcache, &p->ev, b->now);
+			if (rep->element[k]->integer == 1) /* keyed by the bare id */
+				evcache_put(r->evcache, &p->ev, b->now);
 			r->want_read = 1;
 		} else {
 			metrics_ingest("duplicate");
@@ -356,6 +414,8 @@ static int check_one(struct router *r, struct pending *p, zmq_msg_t *body, int g
 		snprintf(p->err, sizeof(p->err), "no envelope");
 	else if (event_parse(zmq_msg_data(body), zmq_msg_size(body), &p->ev, p->err,
 			     sizeof(p->err)) == 0 &&
+		 policy_check(r, zmq_msg_gets(body, "User-Id"), &p->ev, &p->body, p->err,
+			      sizeof(p->err)) == 0 &&
 		 check_refs(r, &p->ev, p->err, sizeof(p->err)) == 0)
 		p->valid = 1;
 	if (!p->valid) {
@@ -381,13 +441,15 @@ static void engagement(struct router *r, struct pending *p, const char *ttl)
 	snprintf(meta.citizen, sizeof(meta.citizen), "%s", p->ev.citizen_id);
 	if (msgrec_meta_format(mbuf, sizeof(mbuf), &meta) != 0) /* cannot: ids hold no space */
 		snprintf(mbuf, sizeof(mbuf), "-");
-	rep = rdb_call(r->rdb, "FCALL herald_engage 0 %s %s %s %s %s", ttl, p->ev.event_id,
-		       p->ev.transaction_id, p->ev.channel, mbuf);
+	rep = rdb_call(r->rdb, "FCALL herald_engage 0 %s %s %s %s %s %s", ttl, p->ev.event_id,
+		       p->ev.service, p->ev.transaction_id, p->ev.channel, mbuf);
 
-	if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer == 1) {
+	if (rep && rep->type == REDIS_REPLY_INTEGER && (rep->integer == 1 || rep->integer == 2)) {
 		metrics_ingest("accepted");
-		engaged(r, &p->ev);
+		engaged(r, &p->ev, rep->integer == 2);
 		reply_json(r, p, "accepted", NULL);
+	} else if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer == 3) {
+		reject_taken(r, p);
 	} else if (rep && rep->type == REDIS_REPLY_INTEGER) {
 		metrics_ingest("duplicate");
 		reply_json(r, p, "duplicate", NULL);
@@ -417,10 +479,26 @@ static int accepted_record(struct router *r, struct pending *p, int64_t now)
 	return 0;
 }
 
+/* A notification's herald_accept arguments: id, service, stream, and the
+ * event as published (or as policy_check changed it). */
+static int accept_args(const struct pending *p, zmq_msg_t *body, const char **argv, size_t *lens)
+{
+	int argc = 0;
+
+	argv[argc] = p->ev.event_id, lens[argc++] = strlen(p->ev.event_id);
+	argv[argc] = p->ev.service, lens[argc++] = strlen(p->ev.service);
+	argv[argc] = streams[p->ev.priority], lens[argc++] = strlen(streams[p->ev.priority]);
+	if (p->body)
+		argv[argc] = p->body, lens[argc++] = strlen(p->body);
+	else
+		argv[argc] = zmq_msg_data(body), lens[argc++] = zmq_msg_size(body);
+	return argc;
+}
+
 /* Take up to max events off the ingest socket: invalid ones and
  * engagements are answered here, notifications go to Redis in one
- * herald_accept call (FCALL herald_accept 0 now, then id, stream, event
- * per event), answered by on_accepted. Returns the number taken. */
+ * herald_accept call (FCALL herald_accept 0 now, then id, service, stream,
+ * event per event), answered by on_accepted. Returns the number taken. */
 int ingest_drain(struct router *r, int max)
 {
 	struct batch *b = calloc(1, sizeof(*b));
@@ -472,10 +550,7 @@ int ingest_drain(struct router *r, int max)
 		}
 		if (accepted_record(r, p, now) != 0)
 			continue;
-		argv[argc] = p->ev.event_id, lens[argc++] = strlen(p->ev.event_id);
-		argv[argc] = streams[p->ev.priority],
-		lens[argc++] = strlen(streams[p->ev.priority]);
-		argv[argc] = zmq_msg_data(body), lens[argc++] = zmq_msg_size(body);
+		argc += accept_args(p, body, argv + argc, lens + argc);
 		nvalid++;
 	}
 	/* hiredis copies the command into its buffer: the bodies may go after */

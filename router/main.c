@@ -34,6 +34,7 @@
 #include "stream.h"
 #include "submit.h"
 #include "text.h"
+#include "zap.h"
 
 static volatile sig_atomic_t sig_term, sig_hup, sig_usr1;
 
@@ -90,6 +91,7 @@ static void reload(struct router *r)
 		r->templates = t;
 		log_info("reload: %zu templates from %s", tstore_count(t), r->cfg->templates_dir);
 	}
+	zap_reload(r->zap);
 	dlog_reopen(r->dlog);
 }
 
@@ -382,6 +384,11 @@ static int open_all(struct router *r)
 		return -1;
 	}
 	rdb_on_send(r->rdb, on_rdb_send, r);
+	r->zap = zap_open(r->cfg, r->zctx, err, sizeof(err)); /* before ingest binds */
+	if (!r->zap) {
+		log_msg(LOG_L_ERR, "%s", err);
+		return -1;
+	}
 	r->dlog = dlog_open(r->cfg->log_file, r->cfg->log_json, r->cfg->log_publish, r->zctx, err,
 			    sizeof(err));
 	if (!r->dlog) {
@@ -403,7 +410,26 @@ static int open_all(struct router *r)
 			log_msg(LOG_L_ERR, "http: %s", err);
 			return -1;
 		}
+		if (!zap_curve(r->zap))
+			http_set_note(r->http, "warning: ingest is not authenticated ([ingest] "
+					       "auth = none): any local process may publish as "
+					       "any service\n");
 	}
+	return 0;
+}
+
+/* heraldd -t: the server key and services.d as well. 0 if all is well. */
+static int check_config(struct router *r, const char *conf_path)
+{
+	char err[512];
+	size_t nsvc = 0;
+
+	if (zap_check(r->cfg, &nsvc, err, sizeof(err)) != 0) {
+		log_msg(LOG_L_ERR, "%s", err);
+		return -1;
+	}
+	printf("heraldd: %s: configuration OK, %zu templates, %zu services\n", conf_path,
+	       tstore_count(r->templates), nsvc);
 	return 0;
 }
 
@@ -423,6 +449,7 @@ static int wait_for_redis(struct router *r)
 static void close_all(struct router *r)
 {
 	ingest_close(r);
+	zap_close(&r->zap); /* after ingest: no socket may outlive the handler */
 	http_stop(&r->http);
 	chans_close(&r->chans);
 	while (r->backlog) {
@@ -470,9 +497,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (check_only) {
-		printf("heraldd: %s: configuration OK, %zu templates\n", conf_path,
-		       tstore_count(r.templates));
-		rc = 0;
+		if (check_config(&r, conf_path) == 0)
+			rc = 0;
 		goto out;
 	}
 	set_consumer(&r);

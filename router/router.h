@@ -107,6 +107,7 @@ struct router {
 	size_t held_nspare;
 	uint64_t held_gen;
 	struct evcache *evcache; /* parsed events accepted here, for the worker */
+	struct zap *zap;	 /* who publishers are (zap.h) */
 };
 
 /* resolve.c: the ordered plan of channels for a citizen (see resolve.c). */

@@ -5,19 +5,27 @@
  * turn. Keys are computed inside (standalone Redis or Sentinel; not Redis
  * Cluster); every name comes from lib/schema.h (see below).
  *
- * herald_accept  ARGV: now_ms, then per event 3 values:
- *                event_id, stream, event_json
- *   Dedup and enqueue in one step per event: HSETNX herald:msg:<id> status
- *   accepted says whether the id is new (1) or a duplicate (0); a new one
- *   gets an entry "id a e" (a: accepted time, e: the event as published,
- *   which names citizen and transaction) on the priority stream. Redis's
- *   time goes by the argument, so nothing is passed twice. Two calls an
- *   event: the rest of the
- *   message hash, its TTL and the journey's "accepted" entry are written by
- *   the worker with its first transition of the message (state.c), in the
- *   same pipeline as its own writes. That first transition always comes:
- *   the entry stays pending until a worker (this one after a restart, or
- *   another by XAUTOCLAIM) has taken it. Returns the array of 0/1.
+ * herald_accept  ARGV: now_ms, then per event 4 values:
+ *                event_id, service, stream, event_json
+ *   Dedup and enqueue in one step per event. The idempotency key is
+ *   service:event_id, kept in the message key without changing it for the
+ *   usual case: a new id gets herald:msg:<id> with status accepted and
+ *   "svc" (its service; one HSET, as HSETNX status did before). When the id is taken
+ *   by another service (its "svc", else the service in "meta" or
+ *   "service" of a hash written before "svc"), the event is kept as
+ *   herald:msg:<service>:<id> instead, the same way; an id taken by the
+ *   same service is a duplicate. A new one gets an entry "id a e" (id: the
+ *   key's id, a: accepted time, e: the event as published, which names
+ *   citizen and transaction) on the priority stream. Redis's time goes by
+ *   the argument, so nothing is passed twice. Two calls an event: the rest
+ *   of the message hash, its TTL and the journey's "accepted" entry are
+ *   written by the worker with its first transition of the message
+ *   (state.c), in the same pipeline as its own writes. That first
+ *   transition always comes: the entry stays pending until a worker (this
+ *   one after a restart, or another by XAUTOCLAIM) has taken it. Returns
+ *   per event 1 (new), 2 (new as <service>:<id>), 0 (duplicate) or 3 (the
+ *   id is another service's and <service>:<id> is too long, over 128, or
+ *   is another service's too).
  *
  * herald_due     ARGV: now_ms, limit
  *   Move due messages from herald:sched back onto their stream (the hash's
@@ -29,33 +37,61 @@
  *   silently). ZREM first, so two heraldd instances never both take one.
  *   Returns {count moved, missing id...}.
  *
- * herald_engage  ARGV: ttl_s, event_id, transaction_id, channel, meta
- *   An engagement event, through the same dedup as a notification: HSETNX
- *   herald:msg:<id> status engaged says whether the id is new; a new one
- *   gets its transaction, meta (lib/msgrec.h) and TTL, and
- *   herald:engaged:<tx> = channel (with the TTL). Returns 1 new, 0
- *   duplicate.
+ * herald_engage  ARGV: ttl_s, event_id, service, transaction_id, channel,
+ *                meta
+ *   An engagement event, through the same dedup as a notification (the
+ *   same claim on service:event_id as herald_accept); a new one's hash
+ *   gets status engaged, its transaction, meta (lib/msgrec.h) and TTL, and
+ *   herald:engaged:<tx> = channel (with the TTL). Returns herald_accept's
+ *   1 (new), 2 (new as <service>:<id>), 0 (duplicate) or 3 (taken).
  */
 #include "scripts.h"
+#include "event.h"
 #include "msgrec.h"
 #include "schema.h"
 
-/* Put together from lib/schema.h's names (and msgrec.h's pattern for the
- * citizen in "meta"), so the Lua cannot drift from the C. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define EVENT_MAX_ID_STR STR(EVENT_MAX_ID)
+
+/* Put together from lib/schema.h's names (and msgrec.h's patterns for the
+ * service and citizen in "meta", lib/event.h's id length), so the Lua
+ * cannot drift from the C. */
 const char herald_lua_library[] =
     "#!lua name=herald\n"
+    "local function owner(mk)\n"
+    "  local m = redis.call('HMGET', mk, '" MSG_F_SVC "', '" MSG_F_META "',\n"
+    "                       '" MSG_F_OLD_SERVICE "')\n"
+    "  return m[1] or (m[2] and string.match(m[2], '" MSGREC_META_LUA_SERVICE "')) or m[3]\n"
+    "end\n"
+    "local function claim(id, svc)\n"
+    "  local mk = '" KEY_MSG "' .. id\n"
+    "  if redis.call('EXISTS', mk) == 0 then\n"
+    "    redis.call('HSET', mk, '" MSG_F_STATUS "', 'accepted', '" MSG_F_SVC "', svc)\n"
+    "    return 1\n"
+    "  end\n"
+    "  local o = owner(mk)\n"
+    "  if o == nil or o == svc then return 0 end\n"
+    "  return -1\n"
+    "end\n"
     "local function accept(keys, argv)\n"
     "  local now, out = argv[1], {}\n"
-    "  for i = 2, #argv, 3 do\n"
-    "    local id, stream = argv[i], argv[i + 1]\n"
-    "    local mk = '" KEY_MSG "' .. id\n"
-    "    if redis.call('HSETNX', mk, '" MSG_F_STATUS "', 'accepted') == 0 then\n"
-    "      out[#out + 1] = 0\n"
-    "    else\n"
-    "      redis.call('XADD', stream, '*', '" STREAM_F_ID "', id, '" STREAM_F_ACCEPTED "', now,\n"
-    "                 '" STREAM_F_EVENT "', argv[i + 2])\n"
-    "      out[#out + 1] = 1\n"
+    "  for i = 2, #argv, 4 do\n"
+    "    local id, svc = argv[i], argv[i + 1]\n"
+    "    local r = claim(id, svc)\n"
+    "    if r == -1 then\n"
+    "      id = svc .. '" KEY_MSG_SVC_SEP "' .. id\n"
+    "      r = 3\n"
+    "      if #id <= " EVENT_MAX_ID_STR " then\n"
+    "        r = claim(id, svc)\n"
+    "        if r == 1 then r = 2 elseif r == -1 then r = 3 end\n"
+    "      end\n"
     "    end\n"
+    "    if r == 1 or r == 2 then\n"
+    "      redis.call('XADD', argv[i + 2], '*', '" STREAM_F_ID "', id,\n"
+    "                 '" STREAM_F_ACCEPTED "', now, '" STREAM_F_EVENT "', argv[i + 3])\n"
+    "    end\n"
+    "    out[#out + 1] = r\n"
     "  end\n"
     "  return out\n"
     "end\n"
@@ -83,15 +119,24 @@ const char herald_lua_library[] =
     "  return missing\n"
     "end\n"
     "local function engage(keys, argv)\n"
-    "  local ttl, id = argv[1], argv[2]\n"
-    "  local mk = '" KEY_MSG "' .. id\n"
-    "  if redis.call('HSETNX', mk, '" MSG_F_STATUS "', '" STATUS_ENGAGED "') == 0 then\n"
-    "    return 0\n"
+    "  local ttl, id, svc = argv[1], argv[2], argv[3]\n"
+    "  local r = claim(id, svc)\n"
+    "  if r == -1 then\n"
+    "    id = svc .. '" KEY_MSG_SVC_SEP "' .. id\n"
+    "    r = 3\n"
+    "    if #id <= " EVENT_MAX_ID_STR " then\n"
+    "      r = claim(id, svc)\n"
+    "      if r == 1 then r = 2 elseif r == -1 then r = 3 end\n"
+    "    end\n"
     "  end\n"
-    "  redis.call('HSET', mk, '" MSG_F_TX "', argv[3], '" MSG_F_META "', argv[5])\n"
-    "  redis.call('EXPIRE', mk, ttl)\n"
-    "  redis.call('SET', '" KEY_ENGAGED "' .. argv[3], argv[4], 'EX', ttl)\n"
-    "  return 1\n"
+    "  if r == 1 or r == 2 then\n"
+    "    local mk = '" KEY_MSG "' .. id\n"
+    "    redis.call('HSET', mk, '" MSG_F_STATUS "', '" STATUS_ENGAGED "', '" MSG_F_TX "',\n"
+    "               argv[4], '" MSG_F_META "', argv[6])\n"
+    "    redis.call('EXPIRE', mk, ttl)\n"
+    "    redis.call('SET', '" KEY_ENGAGED "' .. argv[4], argv[5], 'EX', ttl)\n"
+    "  end\n"
+    "  return r\n"
     "end\n"
     "redis.register_function('herald_accept', accept)\n"
     "redis.register_function('herald_due', due)\n"

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fnv.h"
 #include "log.h"
 #include "metrics.h"
 #include "msgstate.h"
@@ -77,11 +78,7 @@ static void on_citizen(redisReply *rep, void *arg)
 
 static uint32_t str_hash(const char *s)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
+	return fnv1a32(s, strlen(s));
 }
 
 /* The channel the citizen engaged on in the transaction, if any. */

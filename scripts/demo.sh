@@ -37,10 +37,19 @@ timeout = 10
 "
 fi
 
-write_conf "$EMAIL_CONF"
+say "keys (heraldctl keygen): heraldd's, and one per service with its services.d policy"
+server_key
+for s in nhs dvla council hmrc; do add_service "$s"; done
+sed -i 's/^templates = \*$/templates = appointment-reminder/' "$T/services.d/nhs.conf"
+echo "  heraldd: $T/keys/heraldd.key (secret, [ingest] curve_secret_key_file), heraldd.pub"
+for f in "$T"/services.d/*.conf; do
+	echo "  $f: $(grep -E '^(templates|channels|urgent) =' "$f" | paste -sd' ' -)"
+done
+
+INGEST_AUTH=curve write_conf "$EMAIL_CONF"
 say "heraldd"
 start_heraldd
-grep -E 'channel .*: loaded|heraldd: ready' "$T/heraldd.out" | sed 's/^/  /'
+grep -E 'channel .*: loaded|services: |heraldd: ready' "$T/heraldd.out" | sed 's/^/  /'
 
 say "three citizens"
 seed_citizen c-ada name "Ada Lovelace" channels "file" locale en
@@ -51,7 +60,7 @@ for c in c-ada c-bryn c-carys; do
 	rcli HGETALL "herald:citizen:$c" | paste -sd' ' -
 done
 
-say "heraldctl publish (one ack per event)"
+say "heraldctl publish -k SERVICE.key --server-key heraldd.pub (one ack per event)"
 cat >"$T/events.jsonl" <<JSON
 {"event_id":"demo-1","service":"nhs","citizen_id":"c-ada","template":"appointment-reminder","transaction_id":"tx-ada-1","personalisation":{"name":"Ada","date":"1 December 2026","time":"10:30","location":"Singleton Hospital, Swansea"}}
 {"event_id":"demo-2","service":"dvla","citizen_id":"c-bryn","template":"licence-renewal","transaction_id":"tx-bryn-1","personalisation":{"name":"Bryn","licence_type":"trwydded yrru","expiry_date":"31 Rhagfyr 2026"}}
@@ -60,7 +69,18 @@ cat >"$T/events.jsonl" <<JSON
 {"event_id":"demo-1","service":"nhs","citizen_id":"c-ada","template":"appointment-reminder"}
 {"event_id":"demo-5","service":"nhs","citizen_id":"c-ada","template":"no-such-template"}
 JSON
-"$BIN/heraldctl" -c "$T/herald.conf" publish "$T/events.jsonl" | sed 's/^/  /'
+# each event with the key of the service it names
+while IFS= read -r line; do
+	svc=$(printf '%s' "$line" | sed 's/.*"service":"\([a-z]*\)".*/\1/')
+	publish_as "$svc" "$line"
+done <"$T/events.jsonl" | sed 's/^/  /'
+
+say "nhs's key claiming to be dvla, nhs using a template outside its policy, a key heraldd does not know"
+publish_as nhs '{"event_id":"demo-6","service":"dvla","citizen_id":"c-ada","template":"appointment-reminder"}' | sed 's/^/  /'
+publish_as nhs '{"event_id":"demo-7","citizen_id":"c-ada","template":"payment-due"}' | sed 's/^/  /'
+"$BIN/heraldctl" keygen -d "$T/keys" stranger >/dev/null
+PUBLISH_ARGS="-t 500 -r 0" publish_as stranger '{"event_id":"demo-8","citizen_id":"c-ada","template":"payment-due"}' 2>&1 | sed 's/^/  /'
+grep 'connection refused' "$T/heraldd.out" | sed 's/^/  /'
 
 settled() { # every accepted event has reached a final status
 	[ "$(grep -cE 'status=(delivered|sent|exhausted|permanent-failure)' "$T/log/delivery.log")" -ge 4 ]

@@ -1,5 +1,8 @@
 #!/bin/sh
 # Install every Debian package Herald needs to build, test, bench and demo.
+# (mandoc lints the man pages; debhelper, dpkg-dev and lintian build and
+# check the .deb; logrotate and systemd-analyze check their files;
+# systemd-nspawn boots a container where the .deb is installed and run.)
 # Idempotent and non-interactive: does nothing when everything is present.
 set -eu
 
@@ -8,7 +11,8 @@ libzmq3-dev libhiredis-dev libcurl4-openssl-dev libesmtp-dev libjansson-dev
 libinih-dev libmicrohttpd-dev libsystemd-dev libcups2-dev libcairo2-dev
 libpango1.0-dev libgmime-3.0-dev libssl-dev libcmocka-dev libjemalloc-dev clang libclang-rt-14-dev
 redis-server redis-tools postfix cups cups-client cups-bsd kannel kannel-extras
-poppler-utils tzdata fonts-dejavu-core fonts-noto-core fonts-wqy-zenhei python3 curl cppcheck clang-format"
+poppler-utils tzdata fonts-dejavu-core fonts-noto-core fonts-wqy-zenhei python3 python3-zmq curl cppcheck clang-format
+mandoc debhelper dpkg-dev lintian logrotate systemd systemd-container"
 
 missing=""
 for p in $PKGS; do

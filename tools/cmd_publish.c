@@ -1,6 +1,12 @@
 /*
- * cmd_publish.c - heraldctl publish [-e ENDPOINT] [-t TIMEOUT_MS] [-r RETRIES]
+ * cmd_publish.c - heraldctl publish [-e ENDPOINT] [-k SECRET_KEY_FILE
+ *                 --server-key PUBLIC_KEY_FILE] [-t TIMEOUT_MS] [-r RETRIES]
  *                 [-w WINDOW] [FILE|-]
+ *
+ * -k authenticates as the service whose services.d file holds the public
+ * half of that key (CURVE; heraldctl keygen writes both); --server-key is
+ * heraldd's public key. A key heraldd does not know is refused at the
+ * handshake: no answer comes, as from an unreachable heraldd.
  *
  * One JSON event per input line; one ack JSON per line out. Lazy Pirate:
  * a request without an answer within TIMEOUT_MS is sent again on a fresh
@@ -23,6 +29,7 @@
 #include <zmq.h>
 
 #include "heraldctl.h"
+#include "service.h"
 #include "text.h"
 
 struct req {
@@ -33,7 +40,38 @@ struct req {
 	int64_t deadline;
 };
 
-static void *connect_socket(void *ctx, const char *endpoint)
+/* The client's CURVE keys, binary; have = 0: no CURVE. */
+struct curve {
+	int have;
+	unsigned char server[SERVICE_KEY_LEN], pub[SERVICE_KEY_LEN], sec[SERVICE_KEY_LEN];
+};
+
+static int curve_load(struct curve *k, const char *secret_file, const char *server_file)
+{
+	char err[512], sec[SERVICE_Z85_LEN + 1], pub[SERVICE_Z85_LEN + 1];
+
+	if (!secret_file && !server_file)
+		return 0;
+	if (!secret_file || !server_file) {
+		fprintf(stderr, "heraldctl publish: -k and --server-key go together\n");
+		return -1;
+	}
+	if (service_read_key(secret_file, k->sec, err, sizeof(err)) != 0 ||
+	    service_read_key(server_file, k->server, err, sizeof(err)) != 0) {
+		fprintf(stderr, "heraldctl publish: %s\n", err);
+		return -1;
+	}
+	zmq_z85_encode(sec, k->sec, SERVICE_KEY_LEN);
+	if (zmq_curve_public(pub, sec) != 0 || !zmq_z85_decode(k->pub, pub)) {
+		fprintf(stderr, "heraldctl publish: %s: not a CURVE secret key\n", secret_file);
+		return -1;
+	}
+	memset(sec, 0, sizeof(sec));
+	k->have = 1;
+	return 0;
+}
+
+static void *connect_socket(void *ctx, const char *endpoint, const struct curve *k)
 {
 	void *s = zmq_socket(ctx, ZMQ_DEALER);
 	int linger = 0;
@@ -41,6 +79,13 @@ static void *connect_socket(void *ctx, const char *endpoint)
 	if (!s)
 		return NULL;
 	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+	if (k->have && (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, k->server, SERVICE_KEY_LEN) ||
+			zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, k->pub, SERVICE_KEY_LEN) ||
+			zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, k->sec, SERVICE_KEY_LEN))) {
+		fprintf(stderr, "heraldctl: CURVE: %s\n", zmq_strerror(zmq_errno()));
+		zmq_close(s);
+		return NULL;
+	}
 	if (zmq_connect(s, endpoint) != 0) {
 		fprintf(stderr, "heraldctl: %s: %s\n", endpoint, zmq_strerror(zmq_errno()));
 		zmq_close(s);
@@ -59,7 +104,8 @@ static int send_req(void *s, struct req *q, int timeout_ms)
 
 /* One run of publish: options, sockets and what is outstanding. */
 struct pub {
-	const char *endpoint, *file;
+	const char *endpoint, *file, *key_file, *server_key_file;
+	struct curve keys; /* -k, --server-key */
 	int timeout_ms, max_retries, window;
 	void *ctx, *sock;
 	FILE *in;
@@ -74,17 +120,23 @@ struct pub {
 /* Options into p: 0, or 2 (usage, said on stderr). */
 static int pub_options(struct pub *p, struct ctl *c, int argc, char **argv)
 {
+	static const struct option longopts[] = {{"server-key", required_argument, NULL, 'S'},
+						 {NULL, 0, NULL, 0}};
 	int opt;
 
-	while ((opt = getopt(argc, argv, "e:t:r:w:h")) != -1) {
+	while ((opt = getopt_long(argc, argv, "e:k:S:t:r:w:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'e': p->endpoint = optarg; break;
+		case 'k': p->key_file = optarg; break;
+		case 'S': p->server_key_file = optarg; break;
 		case 't': p->timeout_ms = atoi(optarg); break;
 		case 'r': p->max_retries = atoi(optarg); break;
 		case 'w': p->window = atoi(optarg); break;
 		default:
-			fprintf(stderr, "usage: heraldctl publish [-e ENDPOINT] [-t TIMEOUT_MS] "
-					"[-r RETRIES] [-w WINDOW] [FILE|-]\n");
+			fprintf(stderr,
+				"usage: heraldctl publish [-e ENDPOINT] [-k SECRET_KEY_FILE "
+				"--server-key PUBLIC_KEY_FILE] [-t TIMEOUT_MS] "
+				"[-r RETRIES] [-w WINDOW] [FILE|-]\n");
 			return 2;
 		}
 	}
@@ -96,6 +148,8 @@ static int pub_options(struct pub *p, struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "heraldctl publish: -t, -w must be positive, -r >= 0\n");
 		return 2;
 	}
+	if (curve_load(&p->keys, p->key_file, p->server_key_file) != 0)
+		return 2;
 	return 0;
 }
 
@@ -205,7 +259,7 @@ static int pub_resend_expired(struct pub *p)
 	}
 	fprintf(stderr, "heraldctl publish: no answer from %s, retrying\n", p->endpoint);
 	zmq_close(p->sock);
-	p->sock = connect_socket(p->ctx, p->endpoint);
+	p->sock = connect_socket(p->ctx, p->endpoint, &p->keys);
 	if (!p->sock) {
 		p->unreachable = 1;
 		return -1;
@@ -246,11 +300,12 @@ int cmd_publish(struct ctl *c, int argc, char **argv)
 	p.in = stdin;
 	if (strcmp(p.file, "-") != 0 && !(p.in = fopen(p.file, "r"))) {
 		fprintf(stderr, "heraldctl publish: %s: %s\n", p.file, strerror(errno));
+		memset(&p.keys, 0, sizeof(p.keys));
 		return 2;
 	}
 	p.out = calloc((size_t)p.window, sizeof(*p.out));
 	p.ctx = zmq_ctx_new();
-	if (!p.out || !p.ctx || !(p.sock = connect_socket(p.ctx, p.endpoint)))
+	if (!p.out || !p.ctx || !(p.sock = connect_socket(p.ctx, p.endpoint, &p.keys)))
 		rc = 2;
 	else
 		rc = pub_run(&p);
@@ -265,6 +320,7 @@ int cmd_publish(struct ctl *c, int argc, char **argv)
 		zmq_ctx_term(p.ctx);
 	if (p.in && p.in != stdin)
 		fclose(p.in);
+	memset(&p.keys, 0, sizeof(p.keys));
 	if (rc)
 		return rc;
 	return p.unreachable ? 2 : p.rejected ? 1 : 0;

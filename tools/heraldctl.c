@@ -25,6 +25,7 @@
 #pragma weak cmd_status
 #pragma weak cmd_dead
 #pragma weak cmd_purge
+#pragma weak cmd_keygen
 
 static const struct {
 	const char *name;
@@ -33,7 +34,9 @@ static const struct {
 	const char *usage;
 } cmds[] = {
     {"publish", cmd_publish, 0,
-     "publish [-e ENDPOINT] [-t TIMEOUT_MS] [-r RETRIES] [-w WINDOW] [FILE|-]"},
+     "publish [-e ENDPOINT] [-k SECRET_KEY_FILE --server-key PUBLIC_KEY_FILE] [-t TIMEOUT_MS] "
+     "[-r RETRIES] [-w WINDOW] [FILE|-]"},
+    {"keygen", cmd_keygen, 0, "keygen [-d DIR] [--server] [--force] NAME"},
     {"tail", cmd_tail, 0,
      "tail [-e PUB_ENDPOINT] [--json] [--citizen ID] [--tx ID] [--channel C] [--status S] [--count "
      "N]"},

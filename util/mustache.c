@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "mustache.h"
 #include "text.h"
 
@@ -404,8 +405,7 @@ struct pcache {
 };
 
 struct render {
-	char *buf;
-	size_t len, cap;
+	struct buf out;
 	const struct tmpl_partials *parts;
 	int html;
 	const json_t *stack[TMPL_MAX_DEPTH + 1];
@@ -419,27 +419,15 @@ struct render {
 
 static int out_put(struct render *r, const char *s, size_t n)
 {
-	if (n > TMPL_MAX_OUTPUT - r->len) {
+	if (n > TMPL_MAX_OUTPUT - r->out.len) {
 		errf(r->err, r->errlen, "output exceeds %u bytes", TMPL_MAX_OUTPUT);
 		return -1;
 	}
-	if (r->len + n + 1 > r->cap) {
-		size_t cap = r->cap ? r->cap : 256;
-		char *b;
-
-		while (cap < r->len + n + 1)
-			cap *= 2;
-		b = realloc(r->buf, cap);
-		if (!b) {
-			errf(r->err, r->errlen, "out of memory");
-			return -1;
-		}
-		r->buf = b;
-		r->cap = cap;
+	buf_add(&r->out, s, n);
+	if (r->out.oom) {
+		errf(r->err, r->errlen, "out of memory");
+		return -1;
 	}
-	memcpy(r->buf + r->len, s, n);
-	r->len += n;
-	r->buf[r->len] = '\0';
 	return 0;
 }
 
@@ -711,7 +699,7 @@ char *tmpl_render(const struct tmpl *t, const json_t *data, const struct tmpl_pa
 		return NULL;
 	}
 	rc = render_nodes(&r, &t->root);
-	if (rc == 0 && !r.buf)
+	if (rc == 0 && !r.out.data)
 		rc = out_put(&r, "", 0);
 	while (r.cache) {
 		struct pcache *c = r.cache;
@@ -723,10 +711,10 @@ char *tmpl_render(const struct tmpl *t, const json_t *data, const struct tmpl_pa
 		free(c);
 	}
 	if (rc < 0) {
-		free(r.buf);
+		buf_free(&r.out);
 		return NULL;
 	}
 	if (outlen)
-		*outlen = r.len;
-	return r.buf;
+		*outlen = r.out.len;
+	return r.out.data;
 }

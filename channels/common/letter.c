@@ -37,6 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
+
 #define MM(x) ((x)*72.0 / 25.4)
 #define PAGE_W MM(210.0)
 #define PAGE_H MM(297.0)
@@ -190,35 +192,6 @@ int letter_split_sender(const char *sender, char *buf, size_t bufsize, const cha
 	return n;
 }
 
-/* Growable byte buffer. */
-struct buf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void buf_add(struct buf *b, const void *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *np;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		np = realloc(b->p, cap);
-		if (!np) {
-			b->oom = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
 /* Pango markup of n bytes of text: GLib's g_markup_escape_text, which
  * wants valid UTF-8 (invalid bytes become U+FFFD first), after each
  * control character but '\n' and '\t' (which no markup may carry, not
@@ -248,7 +221,7 @@ static int is_space_byte(char c)
 
 char *letter_para_markup(const char *text, size_t len)
 {
-	struct buf b = {0};
+	struct buf b = BUF_INIT;
 	size_t i = 0, lit = 0;
 
 	buf_add(&b, "", 0);
@@ -277,10 +250,10 @@ char *letter_para_markup(const char *text, size_t len)
 	if (text && lit < len)
 		markup_escape(&b, text + lit, len - lit);
 	if (b.oom) {
-		free(b.p);
+		free(b.data);
 		return NULL;
 	}
-	return b.p;
+	return b.data;
 }
 
 /* A valid-UTF-8 copy of s with '\r' dropped and other control characters
@@ -827,7 +800,7 @@ fail:
 int letter_render_mem(const struct letter *l, unsigned char **pdf, size_t *len, int *pages,
 		      char *err, size_t errlen)
 {
-	struct buf b = {0};
+	struct buf b = BUF_INIT;
 	cairo_surface_t *surf = cairo_pdf_surface_create_for_stream(mem_write, &b, PAGE_W, PAGE_H);
 	int rc;
 
@@ -835,15 +808,15 @@ int letter_render_mem(const struct letter *l, unsigned char **pdf, size_t *len, 
 	*len = 0;
 	rc = render(l, surf, pages, err, errlen);
 	cairo_surface_destroy(surf);
-	if (rc == 0 && (b.oom || !b.p)) {
+	if (rc == 0 && (b.oom || !b.data)) {
 		snprintf(err, errlen, "out of memory writing the PDF");
 		rc = -1;
 	}
 	if (rc != 0) {
-		free(b.p);
+		free(b.data);
 		return -1;
 	}
-	*pdf = (unsigned char *)b.p;
+	*pdf = (unsigned char *)b.data;
 	*len = b.len;
 	return 0;
 }

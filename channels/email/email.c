@@ -72,6 +72,7 @@
 #include <unistd.h>
 
 #include "chanq.h"
+#include "num.h"
 #include "mime.h"
 
 #define EMAIL_MAX_ADDRS 16
@@ -108,7 +109,7 @@ struct email_worker {
 	char why[200];	      /* session-level reason reported by an event */
 	int nodelay_logged;
 	struct email_job **batch;
-	struct mbuf *bufs;
+	struct buf *bufs;
 	smtp_message_t *msgs;
 	smtp_recipient_t *rcpts;
 	char (*msgids)[EMAIL_MSGID_MAX];
@@ -175,21 +176,16 @@ static int conf_int(const struct herald_host *h, const char *key, long lo, long 
 		    long *out)
 {
 	const char *v = conf_str(h, key);
-	char *end;
-	long n;
+	char why[96];
 
 	if (!v) {
 		*out = def;
 		return 0;
 	}
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || end == v || *end || n < lo || n > hi) {
-		h->log(h->ctx, HERALD_LOG_ERR,
-		       "email: %s = %s: want a whole number from %ld to %ld", key, v, lo, hi);
+	if (num_parse_long(v, lo, hi, out, why, sizeof(why)) != 0) {
+		h->log(h->ctx, HERALD_LOG_ERR, "email: %s = %s: %s", key, v, why);
 		return -1;
 	}
-	*out = n;
 	return 0;
 }
 
@@ -213,8 +209,8 @@ static int email_conf_relay(const struct herald_host *h, struct email_conf *c)
 {
 	const char *v = conf_str(h, "relay"), *colon;
 	size_t hl;
-	char *end;
-	long port = 25;
+	char why[96];
+	int port = 25;
 
 	if (!v) {
 		h->log(h->ctx, HERALD_LOG_ERR, "email: relay is not set (want host:port)");
@@ -239,15 +235,11 @@ static int email_conf_relay(const struct herald_host *h, struct email_conf *c)
 		       v);
 		return -1;
 	}
-	if (colon) {
-		errno = 0;
-		port = strtol(colon + 1, &end, 10);
-		if (errno || end == colon + 1 || *end || port < 1 || port > 65535) {
-			h->log(h->ctx, HERALD_LOG_ERR, "email: relay = %s: bad port", v);
-			return -1;
-		}
+	if (colon && num_parse_port(colon + 1, &port, why, sizeof(why)) != 0) {
+		h->log(h->ctx, HERALD_LOG_ERR, "email: relay = %s: bad port: %s", v, why);
+		return -1;
 	}
-	snprintf(c->port, sizeof(c->port), "%ld", port);
+	snprintf(c->port, sizeof(c->port), "%d", port);
 	snprintf(c->relay, sizeof(c->relay), "%s:%s", c->host, c->port);
 	return 0;
 }
@@ -691,14 +683,14 @@ static void email_send_batch(struct email_worker *w, size_t n)
 		};
 		w->msgs[i] = NULL;
 		w->rcpts[i] = NULL;
-		mbuf_reset(&w->bufs[i]);
+		buf_reset(&w->bufs[i]);
 		if (mime_build(&mm, &w->bufs[i], w->msgids[i], sizeof(w->msgids[i])) != 0 ||
 		    !(w->msgs[i] = smtp_add_message(s))) {
 			email_temp(st, j->msg_id, "out of memory building the message");
 			continue;
 		}
 		/* A message without a callback would fail the whole session. */
-		smtp_set_message_str(w->msgs[i], w->bufs[i].p);
+		smtp_set_message_str(w->msgs[i], w->bufs[i].data);
 		smtp_size_set_estimate(w->msgs[i], w->bufs[i].len);
 		smtp_set_reverse_path(w->msgs[i], st->c.from_addr);
 		w->rcpts[i] = smtp_add_recipient(w->msgs[i], j->to);
@@ -736,7 +728,7 @@ out:
 	/* Buffers are kept for the next session, but not a huge one's. */
 	for (size_t i = 0; i < n; i++)
 		if (w->bufs[i].cap > (1u << 20))
-			mbuf_free(&w->bufs[i]);
+			buf_free(&w->bufs[i]);
 }
 
 /* Consume a SIGPIPE a session left pending on this (blocking) thread. */
@@ -965,7 +957,7 @@ static void email_close(void *state)
 	for (int i = 0; st->workers && i < st->c.sessions; i++) {
 		struct email_worker *w = &st->workers[i];
 		for (int k = 0; w->bufs && k < st->c.per_session; k++)
-			mbuf_free(&w->bufs[k]);
+			buf_free(&w->bufs[k]);
 		if (w->auth)
 			auth_destroy_context(w->auth);
 		free(w->batch);

@@ -5,7 +5,9 @@
 #
 #   . "$HERALD_SRC/tests/integration/lib.sh"
 #   start_redis            -> $REDIS_PORT, rcli (redis-cli against it)
-#   write_conf [extra]     -> $T/herald.conf (uses the ports picked here)
+#   write_conf [extra]     -> $T/herald.conf (uses the ports picked here);
+#                             INGEST_AUTH=curve: with server_key and
+#                             add_service (else auth = none, as before #13)
 #   start_heraldd          -> heraldd running, ready
 #   ok/not_ok/check/expect_grep ...; finish (exit status from the counts)
 
@@ -172,6 +174,39 @@ start_sms_gateway() {
 	wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$GW_PORT/json"
 }
 
+# server_key: heraldd's CURVE key pair, $T/keys/heraldd.key and .pub.
+server_key() {
+	mkdir -p "$T/keys" "$T/services.d"
+	"$BIN/heraldctl" keygen --force -d "$T/keys" --server heraldd >/dev/null
+}
+
+# add_service NAME [POLICY_LINE...]: a key pair $T/keys/NAME.key/.pub and
+# $T/services.d/NAME.conf with its public key and the lines given (none:
+# the skeleton heraldctl keygen writes, which allows everything but urgent).
+add_service() {
+	_n=$1
+	shift
+	mkdir -p "$T/keys" "$T/services.d"
+	"$BIN/heraldctl" keygen --force -d "$T/keys" "$_n" >/dev/null || return 1
+	if [ $# -eq 0 ]; then
+		cp "$T/keys/$_n.conf" "$T/services.d/$_n.conf"
+	else
+		{
+			printf 'public_key = %s\n' "$(cat "$T/keys/$_n.pub")"
+			for _l in "$@"; do printf '%s\n' "$_l"; done
+		} >"$T/services.d/$_n.conf"
+	fi
+}
+
+# publish_as NAME JSON...: publish with NAME's key (see publish).
+publish_as() {
+	_n=$1
+	shift
+	for _e in "$@"; do printf '%s\n' "$_e"; done |
+		"$BIN/heraldctl" -c "$T/herald.conf" publish -k "$T/keys/$_n.key" \
+			--server-key "$T/keys/heraldd.pub" ${PUBLISH_ARGS:-} -
+}
+
 # write_conf [EXTRA_INI_TEXT]: heraldd config for this test in $T/herald.conf.
 write_conf() {
 	INGEST_PORT=${INGEST_PORT:-$(free_port)}
@@ -185,6 +220,11 @@ port = $REDIS_PORT
 
 [ingest]
 endpoint = tcp://127.0.0.1:$INGEST_PORT
+auth = ${INGEST_AUTH:-none}
+curve_secret_key_file = $T/keys/heraldd.key
+
+[services]
+dir = $T/services.d
 
 [log]
 file = $T/log/delivery.log

@@ -59,6 +59,9 @@ reject() { # reject "what" EXPECTED_ERROR_REGEX FRAME
 reject "malformed JSON" 'malformed JSON' '{"event_id": "x",'
 reject "missing required field" "missing required field 'citizen_id'" \
 	'{"event_id":"m1","service":"dvla","template":"appointment-reminder"}'
+reject "missing service (auth = none: nothing else says it)" \
+	"missing required field 'service'" \
+	'{"event_id":"m2","citizen_id":"c-file","template":"appointment-reminder"}'
 reject "unknown field" "unknown field 'colour'" "$(ev u1 c-file ',"colour":"blue"')"
 big=$(head -c 70000 /dev/zero | tr '\0' 'a')
 reject "frame over 64 KiB" 'frame too large: [0-9]+ bytes > 65536' \
@@ -136,8 +139,8 @@ expect_grep "the hash packs acceptance time, service and citizen in meta" \
 	'^[0-9]{13} dvla c-file$' "$(rcli HGET herald:msg:good-1 meta >"$T/meta"; echo "$T/meta")"
 expect_eq "... and channel, attempt, plan position, plan and address in at" "file 1 0 file -" \
 	"$(rcli HGET herald:msg:good-1 at)"
-expect_eq "a delivered message's hash has seven fields" \
-	"at fulfilled_ms meta reason status tx updated_ms" \
+expect_eq "a delivered message's hash has eight fields (svc: its dedup owner)" \
+	"at fulfilled_ms meta reason status svc tx updated_ms" \
 	"$(rcli HKEYS herald:msg:good-1 | sort | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "a delivered message does not keep the event (personalisation)" 0 \
 	"$(rcli HEXISTS herald:msg:good-1 event)"
@@ -195,7 +198,7 @@ expect_grep "SIGHUP reloads templates" 'reload: [0-9]+ templates' "$T/heraldd.ou
 set --
 i=1
 while [ $i -le 600 ]; do
-	set -- "$@" "bp-$i" herald:q:normal "$(ev "bp-$i" c-file)"
+	set -- "$@" "bp-$i" dvla herald:q:normal "$(ev "bp-$i" c-file)"
 	i=$((i + 1))
 done
 rcli FCALL herald_accept 0 "$(date +%s)000" "$@" >/dev/null
@@ -230,7 +233,13 @@ check "the refused journey write is in the operator log" \
 rcli DEL herald:tx:tx-wrong >/dev/null
 
 # --- health and metrics ------------------------------------------------------
-expect_eq "/healthz answers ok" ok "$(curl -s "http://127.0.0.1:$HTTP_PORT/healthz")"
+curl -s "http://127.0.0.1:$HTTP_PORT/healthz" >"$T/healthz"
+expect_eq "/healthz answers ok" ok "$(head -n 1 "$T/healthz")"
+# this test publishes unauthenticated ([ingest] auth = none, lib.sh)
+expect_grep "/healthz warns that ingest is not authenticated" \
+	'^warning: ingest is not authenticated \(\[ingest\] auth = none\)' "$T/healthz"
+expect_grep "heraldd warns loudly at start that ingest is not authenticated" \
+	'warning: INGEST IS NOT AUTHENTICATED \(\[ingest\] auth = none\)' "$T/heraldd.out"
 curl -s "http://127.0.0.1:$HTTP_PORT/metrics" >"$T/metrics"
 expect_grep "/metrics counts deliveries per channel" 'herald_messages_total\{channel="file",status="delivered"\} [1-9]' "$T/metrics"
 expect_grep "/metrics counts rejections" 'herald_ingest_total\{outcome="rejected"\} [0-9]{4}' "$T/metrics"
@@ -269,10 +278,11 @@ expect_grep "SIGTERM stops heraldd cleanly" 'heraldd: stopped' "$T/heraldd.out"
 # As if heraldd died right after herald_accept and its read: the hash holds
 # the status alone and the entry is pending for this consumer.
 printf '\n[queue]\nconsumer = t-core\n' >>"$T/herald.conf"
-rcli FCALL herald_accept 0 "$(date +%s)000" rec-1 herald:q:normal "$(ev rec-1 c-file ',"transaction_id":"tx-rec"')" >/dev/null
+rcli FCALL herald_accept 0 "$(date +%s)000" rec-1 dvla herald:q:normal "$(ev rec-1 c-file ',"transaction_id":"tx-rec"')" >/dev/null
 expect_eq "the entry carries id, accepted time and event: no citizen or tx twice" "id a e" \
 	"$(rcli XREVRANGE herald:q:normal + - COUNT 1 | sed -n '2p;4p;6p;8p' | tr '\n' ' ' | sed 's/ $//')"
-expect_eq "herald_accept left the status alone in the hash" "status accepted" \
+expect_eq "herald_accept left the status and its service alone in the hash" \
+	"status accepted svc dvla" \
 	"$(rcli HGETALL herald:msg:rec-1 | tr '\n' ' ' | sed 's/ $//')"
 rcli XREADGROUP GROUP herald t-core COUNT 100 STREAMS herald:q:normal '>' >/dev/null
 expect_eq "the entry is pending for the consumer" 1 "$(rcli XPENDING herald:q:normal herald - + 100 t-core | grep -c '^rec-\|^[0-9]*-[0-9]*$')"

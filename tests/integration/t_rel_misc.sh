@@ -59,6 +59,11 @@ expect_eq "B: journaled once in the transaction" 1 \
 expect_eq "B: written once to the delivery log" 1 "$(grep -c 'e-1: .*status=engaged' "$LOG")"
 expect_grep "B: its record names the citizen and service (meta), for status and purge" \
 	' dvla c-a$' "$(rcli HGET herald:msg:e-1 meta >"$T/meta-e"; echo "$T/meta-e")"
+publish '{"kind":"engagement","event_id":"e-1","service":"hmrc","transaction_id":"tx-h","citizen_id":"c-a","channel":"file"}' >"$T/acks-b3"
+expect_grep "B: the same id from another service is its own engagement" \
+	'"event_id":"e-1","status":"accepted"' "$T/acks-b3"
+check "B: ... kept as hmrc:e-1" wait_for 5 sh -c "redis-cli -p $REDIS_PORT HGET herald:msg:hmrc:e-1 status | grep -q engaged"
+expect_eq "B: ... and its transaction prefers file" file "$(rcli GET herald:engaged:tx-h)"
 publish "$(eng e-2 nope)" >"$T/acks-c"
 expect_grep "C: engaged on nope: rejected" \
 	'"event_id":"e-2".*"status":"rejected".*unknown channel .nope.' "$T/acks-c"

@@ -32,8 +32,12 @@ static const struct {
     {"empty", "", "empty frame"},
     {"missing event_id", "{\"service\":\"s\",\"citizen_id\":\"c\",\"template\":\"t\"}",
      "missing required field 'event_id'"},
-    {"missing service", "{\"event_id\":\"e\",\"citizen_id\":\"c\",\"template\":\"t\"}",
-     "missing required field 'service'"},
+    /* the connection's key says it (router/policy.c; required there under
+     * auth = none: t_core) */
+    {"no service", "{\"event_id\":\"e\",\"citizen_id\":\"c\",\"template\":\"t\"}", NULL},
+    {"service not a string",
+     "{\"event_id\":\"e\",\"service\":1,\"citizen_id\":\"c\",\"template\":\"t\"}",
+     "field 'service' must be a string"},
     {"missing citizen", "{\"event_id\":\"e\",\"service\":\"s\",\"template\":\"t\"}",
      "missing required field 'citizen_id'"},
     {"missing template", "{\"event_id\":\"e\",\"service\":\"s\",\"citizen_id\":\"c\"}",

@@ -1,0 +1,85 @@
+/*
+ * service.h - who a publisher is and what it may do: the policy files in
+ * services.d/ (one NAME.conf per service), shared by heraldd (ZAP handler,
+ * ingest checks) and heraldctl (keygen writes the skeleton).
+ *
+ * A policy file is "key = value" lines; '#' starts a comment line. Every
+ * key is validated; an unknown key is an error naming the file and line.
+ *
+ *   public_key      = <Z85, 40 characters>   required: the CURVE key that is
+ *                                             this service
+ *   templates       = name, glob-*, ...      templates it may use ("*": all)
+ *   channels        = sms, email | *         channels it may use ("*": all)
+ *   urgent          = no | yes               may it send priority "urgent"
+ *                                             (which overrides quiet hours)
+ * Parsed and validated, not yet enforced (issue #13, later parts):
+ *   rate, burst, daily_limit (events: per second, burst, per day; 0: none),
+ *   from, reply_to (email), sender (SMS originator), retention_days,
+ *   callback_url, callback_secret, mode = live | trial | test
+ */
+#ifndef HERALD_SERVICE_H
+#define HERALD_SERVICE_H
+
+#include <stddef.h>
+
+#define SERVICE_NAME_MAX 64
+#define SERVICE_KEY_LEN 32 /* a CURVE key, binary */
+#define SERVICE_Z85_LEN 40 /* ... in Z85 */
+#define SERVICE_MAX_PATTERNS 64
+
+enum service_mode { SERVICE_LIVE = 0, SERVICE_TRIAL, SERVICE_TEST };
+
+struct service {
+	char name[SERVICE_NAME_MAX + 1]; /* the file name without .conf */
+	unsigned char public_key[SERVICE_KEY_LEN];
+	char public_z85[SERVICE_Z85_LEN + 1];
+	char *templates[SERVICE_MAX_PATTERNS]; /* names or fnmatch globs */
+	int ntemplates;
+	char *channels[SERVICE_MAX_PATTERNS];
+	int nchannels;
+	int urgent;
+	/* later parts of issue #13: parsed and validated only */
+	long rate, burst, daily_limit; /* 0: no limit */
+	char *from, *reply_to, *sender;
+	int retention_days; /* 0: [queue] retention_days */
+	char *callback_url, *callback_secret;
+	enum service_mode mode;
+};
+
+/* Every service of one services.d directory, as loaded at one time. */
+struct services {
+	char *dir;
+	struct service *v;
+	size_t n;
+};
+
+/* Load DIR/<name>.conf (files not ending in .conf are skipped). A missing
+ * DIR is an empty set (*missing set to 1). NULL with the file, line and
+ * reason in err on any error. */
+struct services *services_load(const char *dir, int *missing, char *err, size_t errlen);
+void services_free(struct services **s);
+/* Parse one policy file into sv (name from the caller). 0, or -1 with the
+ * file and line in err. service_clear frees what it holds. */
+int service_parse_file(const char *path, const char *name, struct service *sv, char *err,
+		       size_t errlen);
+void service_clear(struct service *sv);
+
+const struct service *services_by_key(const struct services *s,
+				      const unsigned char key[SERVICE_KEY_LEN]);
+const struct service *services_by_name(const struct services *s, const char *name);
+
+/* 1 if the policy lets it use the template / the channel. */
+int service_may_template(const struct service *sv, const char *name);
+int service_may_channel(const struct service *sv, const char *name);
+/* "a, b" (or "*") into buf, for messages. */
+const char *service_list(char *const *list, int n, char *buf, size_t buflen);
+
+/* 1-64 of a-z 0-9 - _, not starting with - or _ . */
+int service_name_valid(const char *name);
+
+/* Read a Z85 key (the first non-empty line, 40 characters) from a file
+ * into key (binary). 0, or -1 with a reason in err. */
+int service_read_key(const char *path, unsigned char key[SERVICE_KEY_LEN], char *err,
+		     size_t errlen);
+
+#endif

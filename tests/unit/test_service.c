@@ -1,0 +1,256 @@
+/*
+ * test_service.c - services.d policy files (lib/service.c): every key, every
+ * error with file and line (table-driven), glob matching, a directory with
+ * two services, the same key twice, a missing directory, key files.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "service.h"
+
+static char dir[64];
+static char key1[41], key2[41];
+
+static void put(const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void rm(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	unlink(path);
+}
+
+static int setup(void **state)
+{
+	char sec[41];
+
+	snprintf(dir, sizeof(dir), "/tmp/herald-svc.XXXXXX");
+	if (!mkdtemp(dir) || zmq_curve_keypair(key1, sec) || zmq_curve_keypair(key2, sec))
+		return -1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_good(void **state)
+{
+	char text[1024], path[256], err[512], buf[128];
+	struct service sv;
+
+	snprintf(text, sizeof(text),
+		 "# a comment\n"
+		 "public_key = %s\n"
+		 "templates = appointment-*, licence-renewal\n"
+		 "channels = sms email\n"
+		 "urgent = yes\n"
+		 "rate = 50\nburst = 100\ndaily_limit = 10000\n"
+		 "from = DVLA <noreply@dvla.example>\nreply_to = help@dvla.example\n"
+		 "sender = DVLA\nretention_days = 90\n"
+		 "callback_url = https://dvla.example/herald\n"
+		 "callback_secret = 0123456789abcdef\n"
+		 "mode = trial\n",
+		 key1);
+	put("dvla.conf", text);
+	snprintf(path, sizeof(path), "%s/dvla.conf", dir);
+	assert_int_equal(service_parse_file(path, "dvla", &sv, err, sizeof(err)), 0);
+	assert_string_equal(sv.name, "dvla");
+	assert_string_equal(sv.public_z85, key1);
+	assert_int_equal(sv.ntemplates, 2);
+	assert_true(service_may_template(&sv, "appointment-reminder"));
+	assert_true(service_may_template(&sv, "licence-renewal"));
+	assert_false(service_may_template(&sv, "payment-due"));
+	assert_true(service_may_channel(&sv, "sms"));
+	assert_false(service_may_channel(&sv, "print"));
+	assert_string_equal(service_list(sv.templates, sv.ntemplates, buf, sizeof(buf)),
+			    "appointment-*, licence-renewal");
+	assert_int_equal(sv.urgent, 1);
+	assert_int_equal(sv.rate, 50);
+	assert_int_equal(sv.burst, 100);
+	assert_int_equal(sv.daily_limit, 10000);
+	assert_string_equal(sv.from, "DVLA <noreply@dvla.example>");
+	assert_string_equal(sv.reply_to, "help@dvla.example");
+	assert_string_equal(sv.sender, "DVLA");
+	assert_int_equal(sv.retention_days, 90);
+	assert_string_equal(sv.callback_url, "https://dvla.example/herald");
+	assert_int_equal(sv.mode, SERVICE_TRIAL);
+	service_clear(&sv);
+	rm("dvla.conf");
+
+	/* nothing but the key: no template, no channel, no urgent */
+	snprintf(text, sizeof(text), "public_key = %s\n", key1);
+	put("bare.conf", text);
+	snprintf(path, sizeof(path), "%s/bare.conf", dir);
+	assert_int_equal(service_parse_file(path, "bare", &sv, err, sizeof(err)), 0);
+	assert_false(service_may_template(&sv, "t"));
+	assert_false(service_may_channel(&sv, "file"));
+	assert_int_equal(sv.urgent, 0);
+	assert_int_equal(sv.mode, SERVICE_LIVE);
+	service_clear(&sv);
+	rm("bare.conf");
+}
+
+static const struct {
+	const char *name;
+	const char *body; /* after a public_key line (line 1) */
+	const char *error;
+} bad[] = {
+    {"unknown key", "colour = blue\n", "x.conf:2: unknown key 'colour'"},
+    {"no equals", "templates\n", "x.conf:2: expected 'key = value'"},
+    {"twice", "urgent = no\nurgent = yes\n", "x.conf:3: 'urgent' given twice"},
+    {"urgent", "urgent = maybe\n", "x.conf:2: urgent = 'maybe': expected yes or no"},
+    {"empty list", "templates = ,\n", "x.conf:2: expected a list"},
+    {"rate", "rate = -1\n", "x.conf:2: rate = '-1': expected an integer"},
+    {"burst", "burst = lots\n", "x.conf:2: burst = 'lots'"},
+    {"retention", "retention_days = 0\n", "x.conf:2: retention_days = '0'"},
+    {"mode", "mode = prod\n", "x.conf:2: mode = 'prod': expected live, trial or test"},
+    {"sender", "sender = TOO LONG A NAME\n", "x.conf:2: sender = "},
+    {"callback_url", "callback_url = ftp://x\n", "x.conf:2: callback_url: expected an http"},
+    {"callback_secret", "callback_secret = short\n", "x.conf:2: callback_secret: expected 16"},
+    {"from", "from = nobody\n", "x.conf:2: from: expected an email address"},
+};
+
+static void test_bad(void **state)
+{
+	char text[512], path[256], err[512];
+	struct service sv;
+	int failures = 0;
+
+	snprintf(path, sizeof(path), "%s/x.conf", dir);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "public_key = %s\n%s", key1, bad[i].body);
+		put("x.conf", text);
+		err[0] = '\0';
+		if (service_parse_file(path, "x", &sv, err, sizeof(err)) == 0 ||
+		    !strstr(err, bad[i].error)) {
+			print_error("case '%s': expected '%s', got '%s'\n", bad[i].name,
+				    bad[i].error, err);
+			failures++;
+		}
+	}
+	put("x.conf", "templates = *\n");
+	assert_int_equal(service_parse_file(path, "x", &sv, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "x.conf: no public_key"));
+	put("x.conf", "public_key = not-a-key\n");
+	assert_int_equal(service_parse_file(path, "x", &sv, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "x.conf:1: public_key: expected a Z85 CURVE key"));
+	assert_int_equal(service_parse_file(path, "Bad.Name", &sv, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "'Bad.Name' is not a service name"));
+	rm("x.conf");
+	assert_int_equal(failures, 0);
+}
+
+static void test_dir(void **state)
+{
+	char text[256], err[512], sub[128];
+	struct services *s;
+	unsigned char k[SERVICE_KEY_LEN];
+	int missing;
+
+	snprintf(text, sizeof(text), "public_key = %s\ntemplates = *\n", key1);
+	put("b.conf", text);
+	snprintf(text, sizeof(text), "public_key = %s\n", key2);
+	put("a.conf", text);
+	put("README", "not a policy\n");
+	s = services_load(dir, &missing, err, sizeof(err));
+	assert_non_null(s);
+	assert_int_equal(missing, 0);
+	assert_int_equal(s->n, 2);
+	assert_string_equal(s->v[0].name, "a"); /* sorted */
+	assert_true(zmq_z85_decode(k, key1) != NULL);
+	assert_string_equal(services_by_key(s, k)->name, "b");
+	assert_string_equal(services_by_name(s, "a")->public_z85, key2);
+	assert_null(services_by_name(s, "c"));
+	services_free(&s);
+	assert_null(s);
+
+	/* one key, two services */
+	snprintf(text, sizeof(text), "public_key = %s\n", key1);
+	put("a.conf", text);
+	assert_null(services_load(dir, &missing, err, sizeof(err)));
+	assert_non_null(strstr(err, "services 'a' and 'b' have the same public_key"));
+	rm("a.conf");
+	rm("b.conf");
+	rm("README");
+
+	/* an empty directory: no service, not missing */
+	s = services_load(dir, &missing, err, sizeof(err));
+	assert_non_null(s);
+	assert_int_equal(missing, 0);
+	assert_int_equal(s->n, 0);
+	services_free(&s);
+
+	snprintf(sub, sizeof(sub), "%s/none", dir);
+	s = services_load(sub, &missing, err, sizeof(err));
+	assert_non_null(s);
+	assert_int_equal(missing, 1);
+	assert_int_equal(s->n, 0);
+	services_free(&s);
+}
+
+static void test_key_file(void **state)
+{
+	char path[256], err[512], text[128];
+	unsigned char k[SERVICE_KEY_LEN], want[SERVICE_KEY_LEN];
+
+	snprintf(path, sizeof(path), "%s/k.key", dir);
+	snprintf(text, sizeof(text), "\n%s\n", key2);
+	put("k.key", text);
+	assert_int_equal(service_read_key(path, k, err, sizeof(err)), 0);
+	zmq_z85_decode(want, key2);
+	assert_memory_equal(k, want, SERVICE_KEY_LEN);
+	put("k.key", "short\n");
+	assert_int_equal(service_read_key(path, k, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not a Z85 CURVE key"));
+	put("k.key", "");
+	assert_int_equal(service_read_key(path, k, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no key in the file"));
+	rm("k.key");
+	assert_int_equal(service_read_key(path, k, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "No such file"));
+}
+
+static void test_names(void **state)
+{
+	assert_true(service_name_valid("dvla"));
+	assert_true(service_name_valid("hmrc-paye_2"));
+	assert_false(service_name_valid(""));
+	assert_false(service_name_valid("-x"));
+	assert_false(service_name_valid("a:b"));
+	assert_false(service_name_valid("DVLA"));
+	assert_false(service_name_valid("../etc"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_good),  cmocka_unit_test(test_bad),
+	    cmocka_unit_test(test_dir),	  cmocka_unit_test(test_key_file),
+	    cmocka_unit_test(test_names),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
