@@ -23,7 +23,7 @@ static struct {
 	pthread_mutex_t mu;
 	struct series s[MAX_SERIES];
 	int ns;
-	unsigned long long ingest[3], throttled;
+	unsigned long long ingest[3], throttled, missing;
 	unsigned long long hist[NBUCKETS + 1], hist_count;
 	double hist_sum;
 	struct {
@@ -68,6 +68,13 @@ void metrics_ingest_throttled(void)
 {
 	pthread_mutex_lock(&M.mu);
 	M.throttled++;
+	pthread_mutex_unlock(&M.mu);
+}
+
+void metrics_missing_record(void)
+{
+	pthread_mutex_lock(&M.mu);
+	M.missing++;
 	pthread_mutex_unlock(&M.mu);
 }
 
@@ -164,6 +171,12 @@ char *metrics_render(void)
 		"# TYPE herald_ingest_throttled_turns_total counter\n"
 		"herald_ingest_throttled_turns_total %llu\n",
 		M.throttled);
+	fprintf(fp,
+		"# HELP herald_missing_records_total Messages found queued or scheduled "
+		"without their record (expired or purged).\n"
+		"# TYPE herald_missing_records_total counter\n"
+		"herald_missing_records_total %llu\n",
+		M.missing);
 	fprintf(fp, "# HELP herald_messages_total Message transitions by channel and status.\n"
 		    "# TYPE herald_messages_total counter\n");
 	for (int i = 0; i < M.ns; i++)

@@ -60,6 +60,8 @@ static struct msg *receipt_msg(struct router *r, struct chan *c, const struct he
 	m->state = rep ? reply_to_object(rep) : NULL;
 	freeReplyObject(rep);
 	if (!m->state || json_object_size(m->state) == 0) {
+		if (m->state)
+			metrics_missing_record();
 		log_msg(LOG_L_NOTICE, "%s: receipt from %s, but the message record is gone",
 			m->event_id, c->name);
 		msg_free(m);

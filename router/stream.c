@@ -540,15 +540,31 @@ void stream_lease(struct router *r, int64_t now)
 	lease_renew(r);
 }
 
+/* herald_due's answer: {count moved, missing id...}. A scheduled message
+ * whose record was gone is logged and counted, never dropped silently. */
 static void on_due(redisReply *rep, void *arg)
 {
 	struct router *r = arg;
 
 	r->due_inflight = 0;
-	if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer > 0)
-		r->want_read = 1;
-	else if (rep && rep->type == REDIS_REPLY_ERROR)
+	if (rep && rep->type == REDIS_REPLY_ERROR) {
 		log_warnx("redis: herald_due: %s", rep->str);
+		return;
+	}
+	if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer > 0)
+		r->want_read = 1; /* an older instance's library: the count alone */
+	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 1)
+		return;
+	if (rep->element[0]->type == REDIS_REPLY_INTEGER && rep->element[0]->integer > 0)
+		r->want_read = 1;
+	for (size_t i = 1; i < rep->elements; i++) {
+		if (rep->element[i]->type != REDIS_REPLY_STRING)
+			continue;
+		metrics_missing_record();
+		log_warnx("%s: scheduled, but its record is gone (expired or purged); "
+			  "dropped from the schedule",
+			  rep->element[i]->str);
+	}
 }
 
 /* Move due scheduled messages back onto their streams: on the pipeline, so
