@@ -237,7 +237,7 @@ struct http *http_start(const char *listen, const char *public_url, struct chans
 		return NULL;
 	}
 	h->cs = cs;
-	atomic_store(&h->healthy, 1);
+	atomic_store(&h->healthy, 0); /* 503 until Redis has answered (http_set_healthy) */
 	h->prefix = url_path(public_url);
 	if (!h->prefix) {
 		snprintf(err, errlen, "out of memory");
@@ -328,5 +328,6 @@ int http_pop(struct http *h, struct herald_result *out, struct chan **chan, int 
 
 void http_set_healthy(struct http *h, int ok)
 {
-	atomic_store(&h->healthy, ok);
+	if (h) /* NULL: no listener ([http] listen empty) */
+		atomic_store(&h->healthy, ok);
 }

@@ -6,8 +6,9 @@
 #include <stddef.h>
 
 void metrics_status(const char *channel, const char *status);
-void metrics_ingest(const char *outcome); /* accepted, duplicate, rejected */
+void metrics_ingest(const char *outcome); /* accepted, duplicate, rejected, unavailable */
 void metrics_fulfilled(double seconds);
+void metrics_redis_lost(void);	     /* a Redis connection broke */
 void metrics_ingest_throttled(void); /* a loop turn took fewer new events (backlog) */
 void metrics_gauge(const char *name, double value); /* queue_depth, inflight, ... */
 /* Render everything; returns a malloc'd string. */
