@@ -38,11 +38,11 @@ struct rdb {
 	char err[512];
 	char demoted[160]; /* a READONLY (...) reply seen in this batch */
 	/* availability (redisconn.c) */
-	int ever_up;		 /* Redis has answered since the start */
-	int64_t down_since_ms;	 /* mono time the outage began; 0 while up */
-	int64_t fail_logged_ms;	 /* last "still unreachable" line */
-	unsigned long fails;	 /* failed connects in this outage */
-	unsigned long lost;	 /* connections lost since the start */
+	int ever_up;		/* Redis has answered since the start */
+	int64_t down_since_ms;	/* mono time the outage began; 0 while up */
+	int64_t fail_logged_ms; /* last "still unreachable" line */
+	unsigned long fails;	/* failed connects in this outage */
+	unsigned long lost;	/* connections lost since the start */
 };
 
 /* Close the connection after a failure (what: the step that failed; cause:

@@ -211,15 +211,15 @@ int rdb_connect(struct rdb *db)
 	if (db->ctx)
 		return 0;
 	db->replicas = 0;
-	db->ctx = redis_endpoint_connect(&ep, where, sizeof(where), &db->replicas, why,
-					 sizeof(why));
+	db->ctx =
+	    redis_endpoint_connect(&ep, where, sizeof(where), &db->replicas, why, sizeof(why));
 	if (db->ctx && db->sentinels.n)
 		snprintf(db->where, sizeof(db->where), "%s", where);
 	if (!db->ctx && !where[0] && db->sentinels.n)
 		snprintf(where, sizeof(where), "master '%s'", db->master_name);
 	if (!db->ctx)
-		snprintf(db->err, sizeof(db->err), "redis %.300s: %.200s", where[0] ? where : db->where,
-			 why);
+		snprintf(db->err, sizeof(db->err), "redis %.300s: %.200s",
+			 where[0] ? where : db->where, why);
 	if (db->ctx && prepare_ctx(db) != 0) {
 		redisFree(db->ctx);
 		db->ctx = NULL;

@@ -37,7 +37,7 @@ static int parse_one(const char *p, size_t len, struct sentinels *s, char *err, 
 		colon[-1] = '\0';
 	}
 	if (!*host || strlen(host) >= sizeof(s->at[0].host)) {
-		snprintf(err, errlen, "'%s': expected host:port", p);
+		snprintf(err, errlen, "'%.*s': expected host:port", (int)len, p);
 		return -1;
 	}
 	if (s->n == SENTINEL_MAX) {
@@ -45,7 +45,7 @@ static int parse_one(const char *p, size_t len, struct sentinels *s, char *err, 
 		return -1;
 	}
 	if (num_parse_port(colon + 1, &s->at[s->n].port, why, sizeof(why))) {
-		snprintf(err, errlen, "'%s': port: %s", host, why);
+		snprintf(err, errlen, "'%.*s': port: %s", (int)len, p, why);
 		return -1;
 	}
 	snprintf(s->at[s->n].host, sizeof(s->at[0].host), "%s", host);
@@ -84,7 +84,9 @@ static int auth(redisContext *c, const char *password, char *err, size_t errlen)
 	rep = redisCommand(c, "AUTH %s", password);
 	if (!rep || rep->type == REDIS_REPLY_ERROR) {
 		snprintf(err, errlen, "AUTH failed: %s",
-			 rep && rep->str ? rep->str : c->errstr[0] ? c->errstr : "no reply");
+			 rep && rep->str ? rep->str
+			 : c->errstr[0]	 ? c->errstr
+					 : "no reply");
 		freeReplyObject(rep);
 		return -1;
 	}

@@ -45,7 +45,7 @@ int redis_role_master(redisContext *c, int *replicas, char *err, size_t errlen);
 struct redis_endpoint {
 	const char *host; /* host and port, when no sentinels and no socket */
 	int port;
-	const char *socket;	    /* a Unix socket path (no sentinels) */
+	const char *socket;	     /* a Unix socket path (no sentinels) */
 	struct sentinels *sentinels; /* n > 0: ask them for master_name */
 	const char *master_name;
 	const char *sentinel_password; /* NULL: the sentinels want none */
