@@ -86,9 +86,9 @@ static void test_no_sentinel_answers(void **state)
 	(void)state;
 	snprintf(list, sizeof(list), "127.0.0.1:%d,127.0.0.1:%d", p1, p2);
 	assert_int_equal(sentinel_parse(list, &s, err, sizeof(err)), 0);
-	assert_int_equal(sentinel_master(&s, "herald", NULL, 300, host, sizeof(host), &port, err,
-					 sizeof(err)),
-			 -1);
+	assert_int_equal(
+	    sentinel_master(&s, "herald", NULL, 300, host, sizeof(host), &port, err, sizeof(err)),
+	    -1);
 	assert_non_null(strstr(err, "no sentinel of 2 named master 'herald'"));
 	assert_non_null(strstr(err, "refused"));
 	/* the order is kept when none answered */
