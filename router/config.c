@@ -137,9 +137,11 @@ static int redis_ha(struct config *c, char *err, int errlen)
 		return -1;
 	}
 	/* replicas_timeout_ms bare in ms, connect_timeout in seconds like
-	 * every other timeout key; both take units ("250ms", "2s") */
+	 * every other timeout key; both take units ("250ms", "2s"). WAIT
+	 * stays under the 5 s a synchronous reply may take (redisconn.c),
+	 * past which the connection is dropped. */
 	return get_int(c, "redis", "replicas_ack", 0, 0, 64, &c->redis_replicas_ack, err, errlen) ||
-	       get_ms(c, "redis", "replicas_timeout_ms", 500, 1, 1, 60000,
+	       get_ms(c, "redis", "replicas_timeout_ms", 500, 1, 1, 4000,
 		      &c->redis_replicas_timeout_ms, err, errlen) ||
 	       get_ms(c, "redis", "connect_timeout", 500, 1000, 10, 60000,
 		      &c->redis_connect_timeout_ms, err, errlen);

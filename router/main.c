@@ -75,7 +75,7 @@ static void redis_on_reconnect(struct router *r)
 			  "for power-loss safety)",
 			  rep->element[1]->str);
 	freeReplyObject(rep);
-	if (r->cfg->redis_replicas_ack > rdb_replicas(r->rdb))
+	if (rdb_replicas(r->rdb) >= 0 && r->cfg->redis_replicas_ack > rdb_replicas(r->rdb))
 		log_warnx("redis %s: the master lists %d replicas, fewer than [redis] "
 			  "replicas_ack = %d: events are answered 'unavailable' until enough "
 			  "replicas are connected",

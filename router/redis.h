@@ -39,7 +39,7 @@ int rdb_ok(const struct rdb *db);
 int rdb_ever_up(const struct rdb *db); /* Redis has answered since the start */
 /* Monotonic ms when the current outage began; 0 while connected. */
 int64_t rdb_down_since(const struct rdb *db);
-/* Replicas the master listed at the last connect (ROLE). */
+/* Replicas the master listed at the last connect (ROLE); -1 unknown. */
 int rdb_replicas(const struct rdb *db);
 const char *rdb_err(const struct rdb *db);
 /* Where the connection goes, for messages: "host:port" or the socket path. */

@@ -163,7 +163,8 @@ static void connected(struct rdb *db)
 	db->down_since_ms = 0;
 	db->fails = 0;
 	metrics_gauge("redis_up", 1);
-	metrics_gauge("redis_replicas", db->replicas);
+	if (db->replicas >= 0) /* -1: ROLE refused, unknown */
+		metrics_gauge("redis_replicas", db->replicas);
 }
 
 /* What heraldd wants of its connection beyond the endpoint's: keepalive

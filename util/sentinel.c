@@ -48,7 +48,7 @@ static int parse_one(const char *p, size_t len, struct sentinels *s, char *err, 
 		snprintf(err, errlen, "'%.*s': port: %s", (int)len, p, why);
 		return -1;
 	}
-	snprintf(s->at[s->n].host, sizeof(s->at[0].host), "%s", host);
+	memcpy(s->at[s->n].host, host, strlen(host) + 1); /* length checked above */
 	s->n++;
 	return 0;
 }
@@ -172,7 +172,12 @@ int redis_role_master(redisContext *c, int *replicas, char *err, size_t errlen)
 	if (!rep) {
 		snprintf(err, errlen, "ROLE: %s", c->errstr[0] ? c->errstr : "no reply");
 	} else if (rep->type == REDIS_REPLY_ERROR) {
+		/* not allowed (an ACL), or renamed: the role cannot be told
+		 * here; a replica still shows at the first write (READONLY) */
 		snprintf(err, errlen, "ROLE: %s", rep->str);
+		if (replicas)
+			*replicas = -1;
+		rc = 1;
 	} else if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
 		   rep->element[0]->type != REDIS_REPLY_STRING) {
 		snprintf(err, errlen, "ROLE: unexpected reply");

@@ -38,7 +38,9 @@ int sentinel_master(struct sentinels *s, const char *name, const char *password,
 		    char *host, size_t hostlen, int *port, char *err, size_t errlen);
 
 /* ROLE on c: 1 a master (*replicas: how many replicas it lists, when not
- * NULL), 0 another role (err names it), -1 no usable answer (err). */
+ * NULL), 0 another role (err names it), -1 no usable answer (err). A
+ * server that refuses ROLE (an ACL) counts as a master with *replicas -1
+ * (unknown): a replica shows itself at the first write (READONLY). */
 int redis_role_master(redisContext *c, int *replicas, char *err, size_t errlen);
 
 /* Where to find a Redis master and how to log in. */

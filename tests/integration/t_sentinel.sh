@@ -43,6 +43,8 @@ bad "replicas_ack that is not a number" 'replicas_ack = one' \
 bad "a negative replicas_ack" 'replicas_ack = -1' "\[redis\] replicas_ack = '-1'"
 bad "replicas_timeout_ms of 0 (WAIT would block for ever)" 'replicas_timeout_ms = 0' \
 	"\[redis\] replicas_timeout_ms = '0'"
+bad "replicas_timeout_ms over 4 s (a Redis reply may take 5 s at most)" \
+	'replicas_timeout_ms = 5s' "\\[redis\\] replicas_timeout_ms = '5s'"
 bad "connect_timeout with junk" 'connect_timeout = 2x' "\[redis\] connect_timeout = '2x'"
 sed "s|^port = $REDIS_PORT\$|port = $REDIS_PORT\\
 sentinels = 127.0.0.1:26379, [::1]:26380\\
