@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "num.h"
+#include "sentinel.h"
 
 /* "path: [sec] key = 'v': " before the parser's reason. */
 static void where(char *err, int errlen, const char *path, const char *sec, const char *key,
@@ -54,22 +55,23 @@ static int get_duration(struct config *c, const char *sec, const char *key, int 
 	return 0;
 }
 
-/* [queue] trim_interval: a duration ("2s", "50ms"; a bare number is
- * seconds), 10 ms to 1 h; 2 s by default. */
-static int get_trim_interval(struct config *c, char *err, int errlen)
+/* A duration in ms; a bare number is in unit_ms. */
+static int get_ms(struct config *c, const char *sec, const char *key, int def_ms, int unit_ms,
+		  int lo_ms, int hi_ms, int *out_ms, char *err, int errlen)
 {
-	const char *v = conf_get(c->ini, "queue", "trim_interval");
+	const char *v = conf_get(c->ini, sec, key);
 	char why[160];
 	int64_t ms;
 
-	c->trim_interval_ms = 2000;
-	if (!v)
+	if (!v) {
+		*out_ms = def_ms;
 		return 0;
-	if (num_parse_duration(v, 1000, 10, 3600000, &ms, why, sizeof(why))) {
-		where(err, errlen, c->path, "queue", "trim_interval", v, why);
+	}
+	if (num_parse_duration(v, unit_ms, lo_ms, hi_ms, &ms, why, sizeof(why))) {
+		where(err, errlen, c->path, sec, key, v, why);
 		return -1;
 	}
-	c->trim_interval_ms = (int)ms;
+	*out_ms = (int)ms;
 	return 0;
 }
 
@@ -123,6 +125,47 @@ static int config_auth(struct config *c, char *err, int errlen)
 	return 0;
 }
 
+/* [redis] sentinels, master_name, replicas_ack (sentinel.h, README "High
+ * availability"). */
+static int redis_ha(struct config *c, char *err, int errlen)
+{
+	struct sentinels s;
+	char why[300];
+
+	c->redis_sentinels = conf_get(c->ini, "redis", "sentinels");
+	c->redis_master_name = conf_get(c->ini, "redis", "master_name");
+	c->redis_sentinel_password = conf_get(c->ini, "redis", "sentinel_password");
+	if (c->redis_sentinels && !*c->redis_sentinels)
+		c->redis_sentinels = NULL;
+	if (c->redis_sentinels && sentinel_parse(c->redis_sentinels, &s, why, sizeof(why)) != 0) {
+		where(err, errlen, c->path, "redis", "sentinels", c->redis_sentinels, why);
+		return -1;
+	}
+	if (c->redis_sentinels && c->redis_socket) {
+		snprintf(err, (size_t)errlen,
+			 "%s: [redis] socket and sentinels exclude each other (the sentinels "
+			 "name the master's host and port)",
+			 c->path);
+		return -1;
+	}
+	if (c->redis_sentinels && (!c->redis_master_name || !*c->redis_master_name)) {
+		snprintf(err, (size_t)errlen,
+			 "%s: [redis] sentinels is set: master_name (the name the sentinels "
+			 "monitor the master under) is required too",
+			 c->path);
+		return -1;
+	}
+	/* replicas_timeout_ms bare in ms, connect_timeout in seconds like
+	 * every other timeout key; both take units ("250ms", "2s"). WAIT
+	 * stays under the 5 s a synchronous reply may take (redisconn.c),
+	 * past which the connection is dropped. */
+	return get_int(c, "redis", "replicas_ack", 0, 0, 64, &c->redis_replicas_ack, err, errlen) ||
+	       get_ms(c, "redis", "replicas_timeout_ms", 500, 1, 1, 4000,
+		      &c->redis_replicas_timeout_ms, err, errlen) ||
+	       get_ms(c, "redis", "connect_timeout", 500, 1000, 10, 60000,
+		      &c->redis_connect_timeout_ms, err, errlen);
+}
+
 struct config *config_load(const char *path, char *err, int errlen)
 {
 	struct config *c = calloc(1, sizeof(*c));
@@ -169,9 +212,11 @@ struct config *config_load(const char *path, char *err, int errlen)
 	}
 	if (get_int(c, "redis", "port", 6379, 1, 65535, &c->redis_port, err, errlen) ||
 	    get_int(c, "redis", "db", 0, 0, 1000, &c->redis_db, err, errlen) ||
+	    redis_ha(c, err, errlen) ||
 	    get_int(c, "queue", "batch", 256, 1, 10000, &c->batch, err, errlen) ||
 	    get_duration(c, "queue", "claim_idle", 60, 1, 86400, &c->claim_idle_ms, err, errlen) ||
-	    get_trim_interval(c, err, errlen) ||
+	    get_ms(c, "queue", "trim_interval", 2000, 1000, 10, 3600000, &c->trim_interval_ms, err,
+		   errlen) ||
 	    get_int(c, "queue", "retention_days", 30, 1, 3650, &c->retention_days, err, errlen) ||
 	    get_int(c, "queue", "max_inflight", 20000, 1, 10000000, &c->max_inflight, err,
 		    errlen) ||

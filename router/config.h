@@ -14,6 +14,12 @@ struct config {
 	const char *redis_socket;   /* Unix socket path; NULL: host and port */
 	const char *redis_password; /* never logged */
 	int redis_db;
+	const char *redis_sentinels;	     /* "host:port,..."; NULL: host/port/socket */
+	const char *redis_master_name;	     /* the master's name in Sentinel */
+	const char *redis_sentinel_password; /* the sentinels' own; never logged */
+	int redis_connect_timeout_ms;	     /* each connect (and sentinel asked) */
+	int redis_replicas_ack;		     /* WAIT for this many replicas; 0: none */
+	int redis_replicas_timeout_ms;	     /* ... this long at most */
 	/* [ingest] */
 	const char *ingest_endpoint;
 	int ingest_curve;		   /* auth = curve (1, default) or none (0) */

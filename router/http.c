@@ -247,7 +247,7 @@ struct http *http_start(const char *listen, const char *public_url, struct chans
 		return NULL;
 	}
 	h->cs = cs;
-	atomic_store(&h->healthy, 1);
+	atomic_store(&h->healthy, 0); /* 503 until Redis has answered (http_set_healthy) */
 	h->prefix = url_path(public_url);
 	if (!h->prefix) {
 		snprintf(err, errlen, "out of memory");
@@ -343,5 +343,6 @@ void http_set_note(struct http *h, const char *note)
 
 void http_set_healthy(struct http *h, int ok)
 {
-	atomic_store(&h->healthy, ok);
+	if (h) /* NULL: no listener ([http] listen empty) */
+		atomic_store(&h->healthy, ok);
 }

@@ -6,6 +6,13 @@
  * service's event_id was seen before; "rejected" with the reason when it is
  * invalid or its publisher's key and policy do not allow it (policy.c).
  * Frames are taken in batches so one pipelined round trip accepts many.
+ *
+ * Availability: while Redis is unreachable, or when it fails a batch, an
+ * event is answered "unavailable" (retry later), never left unanswered and
+ * never "accepted" without the write. With [redis] replicas_ack = N, a
+ * batch's herald_accept is followed by one WAIT N on the same connection,
+ * and its events are answered "accepted" (or "duplicate") only when N
+ * replicas have the writes, else "unavailable".
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +33,8 @@
  * rule, not the socket, refuses a big frame, and answers it "rejected".
  * Beyond this libzmq still drops the peer without an answer (README). */
 #define HARD_MAX_FRAME (16 * 1024 * 1024)
+#define UNAVAILABLE "queue unavailable, retry later"
+#define UNCONFIRMED "not confirmed by enough Redis replicas, retry later"
 
 struct pending {
 	zmq_msg_t env[MAX_ENVELOPE];
@@ -33,8 +42,10 @@ struct pending {
 	struct event ev;
 	int valid;
 	char err[320];
-	char *text, *json; /* the "accepted" record */
-	char *body;	   /* the event as stored when policy_check changed it */
+	char *text, *json;		/* the "accepted" record */
+	char *body;			/* the event as stored when policy_check changed it */
+	const char *answer;		/* "accepted" or "duplicate", held for the WAIT */
+	char held_id[EVENT_MAX_ID + 1]; /* ... for the event (p->ev may be gone) */
 };
 
 /* The events of one drain, answered when Redis replies. */
@@ -44,6 +55,7 @@ struct batch {
 	int cap; /* of ps */
 	struct pending *ps;
 	int n;
+	int wait; /* replicas_ack: answers held until WAIT's reply (on_waited) */
 };
 
 /* Buffers reused from one drain to the next (the router thread only):
@@ -201,18 +213,20 @@ static void send_reply(struct router *r, struct pending *p, const char *body)
 	zmq_send(r->ingest, body, strlen(body), ZMQ_DONTWAIT);
 }
 
-static void reply_json(struct router *r, struct pending *p, const char *status, const char *error)
+/* The answer to p, naming event id (NULL: none known). */
+static void reply_id(struct router *r, struct pending *p, const char *id, const char *status,
+		     const char *error)
 {
 	json_t *o;
 	char *s;
 
-	if (!error && p->ev.event_id && strlen(p->ev.event_id) <= EVENT_MAX_ID) {
+	if (!error && id && strlen(id) <= EVENT_MAX_ID) {
 		/* the common answers, as jansson would write them: the id is
 		 * printable ASCII (validated), so only " and \ need escaping */
 		char buf[2 * EVENT_MAX_ID + 64], *b = buf;
 		memcpy(b, "{\"event_id\":\"", 13);
 		b += 13;
-		for (const char *c = p->ev.event_id; *c; c++) {
+		for (const char *c = id; *c; c++) {
 			if (*c == '"' || *c == '\\')
 				*b++ = '\\';
 			*b++ = *c;
@@ -226,8 +240,8 @@ static void reply_json(struct router *r, struct pending *p, const char *status, 
 		return;
 	}
 	o = json_object();
-	if (p->ev.event_id)
-		json_object_set_new(o, "event_id", json_string(p->ev.event_id));
+	if (id)
+		json_object_set_new(o, "event_id", json_string(id));
 	json_object_set_new(o, "status", json_string(status));
 	if (error)
 		json_object_set_new(o, "error", json_string(error));
@@ -235,6 +249,11 @@ static void reply_json(struct router *r, struct pending *p, const char *status, 
 	send_reply(r, p, s ? s : "{\"status\":\"error\"}");
 	free(s);
 	json_decref(o);
+}
+
+static void reply_json(struct router *r, struct pending *p, const char *status, const char *error)
+{
+	reply_id(r, p, p->ev.event_id, status, error);
 }
 
 /* Receive one multipart message: envelope frames into p, body into body.
@@ -361,8 +380,23 @@ static void reject_taken(struct router *r, struct pending *p)
 	reply_json(r, p, "rejected", taken);
 }
 
+/* An event's answer once Redis has it: at once, or, with replicas_ack,
+ * held until WAIT says the replicas have it too (on_waited). */
+static void answer(struct router *r, struct batch *b, struct pending *p, const char *status)
+{
+	if (b->wait) {
+		p->answer = status;
+		snprintf(p->held_id, sizeof(p->held_id), "%s", p->ev.event_id);
+		return;
+	}
+	metrics_ingest(status);
+	reply_json(r, p, status, NULL);
+}
+
 /* Redis answered herald_accept for the batch: one 0/1/2/3 per valid event
- * (scripts.c). */
+ * (scripts.c). An
+ * accepted event goes on to the worker even when the answer is held: it
+ * is in the stream either way. */
 static void on_accepted(redisReply *rep, void *arg)
 {
 	struct batch *b = arg;
@@ -378,16 +412,16 @@ static void on_accepted(redisReply *rep, void *arg)
 		if (!p->valid || p->ev.kind != EVENT_NOTIFICATION)
 			continue;
 		if (!ok || k >= rep->elements || rep->element[k]->type != REDIS_REPLY_INTEGER) {
-			reply_json(r, p, "error", "queue unavailable, retry later");
+			metrics_ingest("unavailable");
+			reply_json(r, p, "unavailable", UNAVAILABLE);
 		} else if (rep->element[k]->integer == 3) {
 			reject_taken(r, p);
 		} else if (rep->element[k]->integer == 1 || rep->element[k]->integer == 2) {
 			if (rep->element[k]->integer == 2)
 				requalify(p, b->now);
-			metrics_ingest("accepted");
 			dlog_write(r->dlog, p->text, p->json);
 			callbacks_push(r->callbacks, p->ev.service, p->json);
-			reply_json(r, p, "accepted", NULL);
+			answer(r, b, p, "accepted");
 			/* the worker takes it parsed from here, with the record
 			 * its journey starts with */
 			p->ev.accepted_json = p->json;
@@ -396,12 +430,71 @@ static void on_accepted(redisReply *rep, void *arg)
 				evcache_put(r->evcache, &p->ev, b->now);
 			r->want_read = 1;
 		} else {
-			metrics_ingest("duplicate");
-			reply_json(r, p, "duplicate", NULL);
+			answer(r, b, p, "duplicate");
 		}
 		k++;
 	}
+	if (!b->wait)
+		batch_free(r, b);
+}
+
+/* WAIT fell short: said at most every 10 s, with the count since. */
+static void replicas_short(const struct router *r, long long got, int events)
+{
+	static int64_t logged_ms;
+	static long suppressed;
+	int64_t now = mono_ms();
+
+	suppressed += events;
+	if (logged_ms && now - logged_ms < 10000)
+		return;
+	log_warnx("redis %s: WAIT %d: %lld replicas acknowledged within %d ms; %ld events "
+		  "answered 'unavailable' since the last report (they are in the master: a "
+		  "retry is answered 'duplicate' once the replicas have them)",
+		  rdb_where(r->rdb), r->cfg->redis_replicas_ack, got < 0 ? 0 : got,
+		  r->cfg->redis_replicas_timeout_ms, suppressed);
+	logged_ms = now;
+	suppressed = 0;
+}
+
+/* WAIT answered for the batch: the held answers go out, as they are when
+ * replicas_ack replicas have the batch's writes, else "unavailable". */
+static void on_waited(redisReply *rep, void *arg)
+{
+	struct batch *b = arg;
+	struct router *r = b->r;
+	long long got = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
+	int ok = got >= r->cfg->redis_replicas_ack, refused = 0;
+
+	for (int i = 0; i < b->n; i++) {
+		struct pending *p = &b->ps[i];
+		if (!p->answer)
+			continue;
+		metrics_ingest(ok ? p->answer : "unavailable");
+		reply_id(r, p, p->held_id, ok ? p->answer : "unavailable", ok ? NULL : UNCONFIRMED);
+		refused += !ok;
+	}
+	if (refused)
+		replicas_short(r, got, refused);
 	batch_free(r, b);
+}
+
+/* replicas_ack for a synchronous write (an engagement): 1 when WAIT says
+ * enough replicas have it, or none are asked for. */
+static int replicas_confirmed(struct router *r)
+{
+	redisReply *rep;
+	int ok;
+
+	if (r->cfg->redis_replicas_ack <= 0)
+		return 1;
+	rep = rdb_call(r->rdb, "WAIT %d %d", r->cfg->redis_replicas_ack,
+		       r->cfg->redis_replicas_timeout_ms);
+	ok = rep && rep->type == REDIS_REPLY_INTEGER && rep->integer >= r->cfg->redis_replicas_ack;
+	if (!ok)
+		replicas_short(r, rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1, 1);
+	freeReplyObject(rep);
+	return ok;
 }
 
 /* Parse and check a received event; an invalid one is answered
@@ -436,6 +529,7 @@ static void engagement(struct router *r, struct pending *p, const char *ttl)
 	struct msgrec_meta meta = {.accepted_ms = now_ms()};
 	char mbuf[2 * MSGREC_ID_MAX + 48];
 	redisReply *rep;
+	int fresh;
 
 	snprintf(meta.service, sizeof(meta.service), "%s", p->ev.service);
 	snprintf(meta.citizen, sizeof(meta.citizen), "%s", p->ev.citizen_id);
@@ -444,10 +538,14 @@ static void engagement(struct router *r, struct pending *p, const char *ttl)
 	rep = rdb_call(r->rdb, "FCALL herald_engage 0 %s %s %s %s %s %s", ttl, p->ev.event_id,
 		       p->ev.service, p->ev.transaction_id, p->ev.channel, mbuf);
 
-	if (rep && rep->type == REDIS_REPLY_INTEGER && (rep->integer == 1 || rep->integer == 2)) {
+	fresh = rep && rep->type == REDIS_REPLY_INTEGER && (rep->integer == 1 || rep->integer == 2);
+	if (fresh && replicas_confirmed(r)) {
 		metrics_ingest("accepted");
 		engaged(r, &p->ev, rep->integer == 2);
 		reply_json(r, p, "accepted", NULL);
+	} else if (fresh) {
+		metrics_ingest("unavailable");
+		reply_json(r, p, "unavailable", UNCONFIRMED);
 	} else if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer == 3) {
 		reject_taken(r, p);
 	} else if (rep && rep->type == REDIS_REPLY_INTEGER) {
@@ -456,7 +554,8 @@ static void engagement(struct router *r, struct pending *p, const char *ttl)
 	} else {
 		if (rep && rep->type == REDIS_REPLY_ERROR)
 			log_warnx("herald_engage failed: %s", rep->str);
-		reply_json(r, p, "error", "queue unavailable, retry later");
+		metrics_ingest("unavailable");
+		reply_json(r, p, "unavailable", UNAVAILABLE);
 	}
 	freeReplyObject(rep);
 }
@@ -554,12 +653,45 @@ int ingest_drain(struct router *r, int max)
 		nvalid++;
 	}
 	/* hiredis copies the command into its buffer: the bodies may go after */
-	int n = b->n;
-	if (nvalid)
+	int n = b->n, wait = r->cfg->redis_replicas_ack > 0;
+	b->wait = wait;
+	if (nvalid) {
 		rdb_cmd(r->rdb, on_accepted, b, argc, argv, lens); /* owns b now */
+		if (wait) /* one WAIT per batch; on_waited answers and frees b */
+			rdb_cmdf(r->rdb, on_waited, b, "WAIT %d %d", r->cfg->redis_replicas_ack,
+				 r->cfg->redis_replicas_timeout_ms);
+	}
 	for (int i = 0; i < n; i++)
 		zmq_msg_close(&bodies[i]);
 	if (!nvalid)
 		batch_free(r, b);
+	return n;
+}
+
+/* Redis is unreachable: take up to max events off the socket and answer
+ * each at once, "unavailable" (an invalid one "rejected", as ever), so that
+ * no publisher waits in silence. Returns the number answered. */
+int ingest_unavailable(struct router *r, int max)
+{
+	struct pending p;
+	zmq_msg_t body;
+	int n = 0, got;
+
+	while (r->ingest && n < max) {
+		memset(&p, 0, sizeof(p));
+		zmq_msg_init(&body);
+		got = recv_one(r, &p, &body);
+		if (got != 0) {
+			n++;
+			if (check_one(r, &p, &body, got)) {
+				metrics_ingest("unavailable");
+				reply_json(r, &p, "unavailable", UNAVAILABLE);
+			}
+		}
+		zmq_msg_close(&body);
+		pending_clear(&p);
+		if (got == 0)
+			break;
+	}
 	return n;
 }

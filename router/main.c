@@ -95,13 +95,14 @@ static int load_ref_secret(struct router *r)
 	return rc;
 }
 
-static int connect_redis(struct router *r)
+/* After every connect to Redis, the first and each one after a loss (a
+ * failover may have put another master behind the same name): the checks
+ * and the recovery of what this consumer left pending.
+ * -1 when the provider references' secret cannot be had. */
+static int redis_on_reconnect(struct router *r)
 {
-	redisReply *rep;
+	redisReply *rep = rdb_call(r->rdb, "CONFIG GET appendonly");
 
-	if (rdb_connect(r->rdb) != 0)
-		return -1;
-	rep = rdb_call(r->rdb, "CONFIG GET appendonly");
 	if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
 	    strcmp(rep->element[1]->str, "yes") != 0)
 		log_warnx("REDIS HAS appendonly=%s: an accepted event is NOT durable and can be "
@@ -111,7 +112,23 @@ static int connect_redis(struct router *r)
 	freeReplyObject(rep);
 	if (load_ref_secret(r) != 0)
 		return -1;
-	stream_recover(r);
+	if (rdb_replicas(r->rdb) >= 0 && r->cfg->redis_replicas_ack > rdb_replicas(r->rdb))
+		log_warnx("redis %s: the master lists %d replicas, fewer than [redis] "
+			  "replicas_ack = %d: events are answered 'unavailable' until enough "
+			  "replicas are connected",
+			  rdb_where(r->rdb), rdb_replicas(r->rdb), r->cfg->redis_replicas_ack);
+	stream_on_reconnect(r);
+	return 0;
+}
+
+/* One attempt to reach Redis (logged by redis.c). 0 when connected. */
+static int connect_redis(struct router *r)
+{
+	if (rdb_connect(r->rdb) != 0 || redis_on_reconnect(r) != 0)
+		return -1;
+	if (!rdb_ok(r->rdb)) /* lost again during the recovery */
+		return -1;
+	http_set_healthy(r->http, 1);
 	return 0;
 }
 
@@ -212,7 +229,7 @@ static void wait_for_work(struct router *r)
 	zmq_pollitem_t items[CHAN_MAX + 3];
 	int n = 0, timeout = 100;
 
-	if (r->ingest && rdb_ok(r->rdb)) {
+	if (r->ingest) { /* with Redis or without: every event is answered */
 		items[n].socket = r->ingest;
 		items[n].fd = 0;
 		items[n++].events = ZMQ_POLLIN;
@@ -238,18 +255,20 @@ static void wait_for_work(struct router *r)
 		log_warnx("zmq_poll: %s", zmq_strerror(zmq_errno()));
 }
 
-/* A turn while Redis is down: connect again (once a second), keep the
- * plugins drained (their state writes fail). */
+/* A turn while Redis is down: every event waiting is answered
+ * "unavailable" (before and after the attempt, which may take up to
+ * [redis] connect_timeout per server asked); connect again at once after a
+ * loss, then once a second; keep the plugins drained (their state writes
+ * fail). */
 static void turn_without_redis(struct router *r, struct loop_state *ls, int64_t now)
 {
 	http_set_healthy(r->http, 0);
 	r->read_inflight = 0;
-	if (now - ls->last_retry > 1000) {
+	ingest_unavailable(r, 4096);
+	if (now - ls->last_retry >= 1000 || ls->last_retry < rdb_down_since(r->rdb)) {
 		ls->last_retry = now;
-		if (connect_redis(r) == 0) {
-			log_info("redis: connected again");
-			http_set_healthy(r->http, 1);
-		}
+		connect_redis(r);
+		ingest_unavailable(r, 4096);
 	}
 	outcome_poll(r);
 	held_flush(r);
@@ -422,6 +441,13 @@ static int open_all(struct router *r)
 		return -1;
 	}
 	rdb_on_send(r->rdb, on_rdb_send, r);
+	rdb_set_connect_timeout(r->rdb, r->cfg->redis_connect_timeout_ms);
+	if (r->cfg->redis_sentinels &&
+	    rdb_set_sentinels(r->rdb, r->cfg->redis_sentinels, r->cfg->redis_master_name,
+			      r->cfg->redis_sentinel_password, err, sizeof(err)) != 0) {
+		log_msg(LOG_L_ERR, "[redis] sentinels: %s", err);
+		return -1;
+	}
 	r->zap = zap_open(r->cfg, r->zctx, err, sizeof(err)); /* before ingest binds */
 	if (!r->zap) {
 		log_msg(LOG_L_ERR, "%s", err);
@@ -471,13 +497,17 @@ static int check_config(struct router *r, const char *conf_path)
 	return 0;
 }
 
-/* Connect to Redis, every two seconds until it answers. -1 on SIGTERM. */
+/* Connect to Redis, once a second until it answers (redis.c logs the
+ * failures); meanwhile every event is answered "unavailable". -1 on
+ * SIGTERM. */
 static int wait_for_redis(struct router *r)
 {
 	while (connect_redis(r) != 0) {
-		log_warnx("%s; retrying", rdb_err(r->rdb));
-		for (int i = 0; i < 20 && !sig_term; i++)
-			usleep(100000);
+		for (int i = 0; i < 10 && !sig_term; i++) {
+			zmq_pollitem_t it = {r->ingest, 0, ZMQ_POLLIN, 0};
+			zmq_poll(&it, 1, 100);
+			ingest_unavailable(r, 4096);
+		}
 		if (sig_term)
 			return -1;
 	}
@@ -544,13 +574,15 @@ int main(int argc, char **argv)
 	set_consumer(&r);
 	set_signals();
 	srandom((unsigned)(now_ms() ^ getpid()));
-	if ((r.cfg->secret_file && load_ref_secret(&r) != 0) || open_all(&r) != 0 ||
-	    wait_for_redis(&r) != 0)
+	if ((r.cfg->secret_file && load_ref_secret(&r) != 0) || open_all(&r) != 0)
 		goto out;
+	/* bound first, so that publishers hear "unavailable" while Redis is not there */
 	if (ingest_open(&r, err, sizeof(err)) != 0) {
 		log_msg(LOG_L_ERR, "%s", err);
 		goto out;
 	}
+	if (wait_for_redis(&r) != 0)
+		goto out;
 	log_info("heraldd: ready: ingest %s, redis %s, %zu templates, %d channels, consumer %s",
 		 r.cfg->ingest_endpoint, rdb_where(r.rdb), tstore_count(r.templates), r.chans.n,
 		 r.consumer);

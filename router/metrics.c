@@ -23,7 +23,7 @@ static struct {
 	pthread_mutex_t mu;
 	struct series s[MAX_SERIES];
 	int ns;
-	unsigned long long ingest[3], throttled, missing;
+	unsigned long long ingest[4], throttled, missing, redis_lost;
 	unsigned long long hist[NBUCKETS + 1], hist_count;
 	double hist_sum;
 	struct {
@@ -57,7 +57,10 @@ out:
 
 void metrics_ingest(const char *outcome)
 {
-	int i = !strcmp(outcome, "accepted") ? 0 : !strcmp(outcome, "duplicate") ? 1 : 2;
+	int i = !strcmp(outcome, "accepted")	  ? 0
+		: !strcmp(outcome, "duplicate")	  ? 1
+		: !strcmp(outcome, "unavailable") ? 3
+						  : 2;
 
 	pthread_mutex_lock(&M.mu);
 	M.ingest[i]++;
@@ -75,6 +78,13 @@ void metrics_missing_record(void)
 {
 	pthread_mutex_lock(&M.mu);
 	M.missing++;
+	pthread_mutex_unlock(&M.mu);
+}
+
+void metrics_redis_lost(void)
+{
+	pthread_mutex_lock(&M.mu);
+	M.redis_lost++;
 	pthread_mutex_unlock(&M.mu);
 }
 
@@ -155,14 +165,15 @@ char *metrics_render(void)
 	size_t len = 0;
 	FILE *fp = open_memstream(&buf, &len);
 	unsigned long long cum = 0;
-	static const char *const ingest_names[] = {"accepted", "duplicate", "rejected"};
+	static const char *const ingest_names[] = {"accepted", "duplicate", "rejected",
+						   "unavailable"};
 
 	if (!fp)
 		return NULL;
 	pthread_mutex_lock(&M.mu);
 	fprintf(fp, "# HELP herald_ingest_total Events answered on the ingest socket.\n"
 		    "# TYPE herald_ingest_total counter\n");
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		fprintf(fp, "herald_ingest_total{outcome=\"%s\"} %llu\n", ingest_names[i],
 			M.ingest[i]);
 	fprintf(fp,
@@ -177,6 +188,12 @@ char *metrics_render(void)
 		"# TYPE herald_missing_records_total counter\n"
 		"herald_missing_records_total %llu\n",
 		M.missing);
+	fprintf(fp,
+		"# HELP herald_redis_disconnects_total Redis connections lost (herald_redis_up "
+		"says whether it is connected now).\n"
+		"# TYPE herald_redis_disconnects_total counter\n"
+		"herald_redis_disconnects_total %llu\n",
+		M.redis_lost);
 	fprintf(fp, "# HELP herald_messages_total Message transitions by channel and status.\n"
 		    "# TYPE herald_messages_total counter\n");
 	for (int i = 0; i < M.ns; i++)

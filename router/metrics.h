@@ -6,10 +6,11 @@
 #include <stddef.h>
 
 void metrics_status(const char *channel, const char *status);
-void metrics_ingest(const char *outcome); /* accepted, duplicate, rejected */
+void metrics_ingest(const char *outcome); /* accepted, duplicate, rejected, unavailable */
 void metrics_fulfilled(double seconds);
 /* a message queued or scheduled whose hash was gone (expired, purged) */
 void metrics_missing_record(void);
+void metrics_redis_lost(void);	     /* a Redis connection broke */
 void metrics_ingest_throttled(void); /* a loop turn took fewer new events (backlog) */
 void metrics_gauge(const char *name, double value); /* queue_depth, inflight, ... */
 /* Add n to the counter herald_<name>_total, labelled {channel="..."} when

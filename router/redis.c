@@ -1,5 +1,6 @@
-/* redis.c - pipelined hiredis for the router thread. */
-#include "redis.h"
+/* redis.c - pipelined hiredis for the router thread (the connection itself:
+ * redisconn.c). */
+#include "redis_int.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -7,61 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "log.h"
-#include "scripts.h"
 #include "text.h"
-
-struct pending {
-	rdb_cb cb;
-	void *arg;
-};
-
-struct rdb {
-	char *host, *sock, *password;
-	char where[264];     /* "host:port" or the socket path, for messages */
-	int port, select_db; /* SELECT this database when not 0 */
-	redisContext *ctx;
-	struct pending *q; /* FIFO: the first `sent` went out, the rest wait */
-	size_t n, cap, sent;
-	int in_recv, in_hook;
-	void (*on_send)(void *arg);
-	void *on_send_arg;
-	char *cmdbuf; /* rdb_cmd's protocol buffer, kept between commands */
-	size_t cmdbuf_cap;
-	unsigned long errs; /* failed writes not yet reported */
-	int64_t errs_logged_ms;
-	char err[512];
-};
-
-struct rdb *rdb_new(const char *host, int port, const char *sock, const char *password,
-		    int select_db)
-{
-	struct rdb *db = calloc(1, sizeof(*db));
-
-	if (!db)
-		return NULL;
-	db->host = strdup(host);
-	db->sock = sock && *sock ? strdup(sock) : NULL;
-	db->password = password ? strdup(password) : NULL;
-	db->port = port;
-	db->select_db = select_db;
-	if (!db->host || (sock && *sock && !db->sock)) {
-		rdb_free(&db);
-		return NULL;
-	}
-	if (db->sock)
-		snprintf(db->where, sizeof(db->where), "%s", db->sock);
-	else
-		snprintf(db->where, sizeof(db->where), "%s:%d", db->host, db->port);
-	return db;
-}
-
-const char *rdb_where(const struct rdb *db)
-{
-	return db->where;
-}
 
 static void fail_pending(struct rdb *db)
 {
@@ -77,16 +26,6 @@ static void fail_pending(struct rdb *db)
 	free(q);
 }
 
-static void drop(struct rdb *db, const char *what)
-{
-	if (db->ctx) {
-		snprintf(db->err, sizeof(db->err), "redis %s: %s: %s", db->where, what,
-			 db->ctx->errstr[0] ? db->ctx->errstr : "connection lost");
-		redisFree(db->ctx);
-		db->ctx = NULL;
-	}
-}
-
 void rdb_free(struct rdb **dbp)
 {
 	struct rdb *db = *dbp;
@@ -99,84 +38,11 @@ void rdb_free(struct rdb **dbp)
 	free(db->host);
 	free(db->sock);
 	free(db->password);
+	free(db->master_name);
+	free(db->sentinel_password);
 	free(db->cmdbuf);
 	free(db);
 	*dbp = NULL;
-}
-
-int rdb_ok(const struct rdb *db)
-{
-	return db->ctx != NULL;
-}
-
-const char *rdb_err(const struct rdb *db)
-{
-	return db->err;
-}
-
-int rdb_connect(struct rdb *db)
-{
-	struct timeval tv = {5, 0};
-	redisReply *rep;
-
-	if (db->ctx)
-		return 0;
-	if (db->sock) /* the same machine: no TCP/IP stack on either side */
-		db->ctx = redisConnectUnixWithTimeout(db->sock, tv);
-	else
-		db->ctx = redisConnectWithTimeout(db->host, db->port, tv);
-	if (!db->ctx || db->ctx->err) {
-		snprintf(db->err, sizeof(db->err), "redis %s: %s", db->where,
-			 db->ctx ? db->ctx->errstr : "out of memory");
-		if (db->ctx)
-			redisFree(db->ctx);
-		db->ctx = NULL;
-		return -1;
-	}
-	redisSetTimeout(db->ctx, tv);
-	if (!db->sock) { /* TCP keepalive; it would fail (and mark the context) on a Unix socket */
-		redisEnableKeepAlive(db->ctx);
-	} else {
-		/* A Unix socket holds only the sender's buffer (208 KiB by
-		 * default), less than one turn's pipeline: ask for 4 MiB, as
-		 * TCP's autotuning gives on loopback (the kernel caps it at
-		 * net.core.wmem_max). Measured: tests/bench/README.md. */
-		int sz = 4 << 20;
-		if (setsockopt(db->ctx->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)) != 0)
-			log_warn("redis %s: SO_SNDBUF", db->where);
-	}
-	if (db->password) {
-		rep = redisCommand(db->ctx, "AUTH %s", db->password);
-		if (!rep || reply_is_error(rep)) {
-			snprintf(db->err, sizeof(db->err), "redis %s: AUTH failed", db->where);
-			freeReplyObject(rep);
-			goto fail;
-		}
-		freeReplyObject(rep);
-	}
-	if (db->select_db) {
-		rep = redisCommand(db->ctx, "SELECT %d", db->select_db);
-		if (!rep || reply_is_error(rep)) {
-			snprintf(db->err, sizeof(db->err), "redis: SELECT %d failed",
-				 db->select_db);
-			freeReplyObject(rep);
-			goto fail;
-		}
-		freeReplyObject(rep);
-	}
-	rep = redisCommand(db->ctx, "FUNCTION LOAD REPLACE %s", herald_lua_library);
-	if (!rep || reply_is_error(rep)) {
-		snprintf(db->err, sizeof(db->err), "redis: FUNCTION LOAD failed: %s",
-			 rep ? rep->str : db->ctx->errstr);
-		freeReplyObject(rep);
-		goto fail;
-	}
-	freeReplyObject(rep);
-	return 0;
-fail:
-	redisFree(db->ctx);
-	db->ctx = NULL;
-	return -1;
 }
 
 static int push(struct rdb *db, rdb_cb cb, void *arg)
@@ -310,7 +176,7 @@ int rdb_send(struct rdb *db)
 		return 0;
 	while (!done) {
 		if (redisBufferWrite(db->ctx, &done) != REDIS_OK) {
-			drop(db, "write");
+			rdb_drop(db, "write", NULL);
 			fail_pending(db);
 			return -1;
 		}
@@ -338,6 +204,28 @@ static void unwaited(struct rdb *db, const redisReply *rep)
 	db->errs = 0;
 }
 
+/* One reply to its callback. A reply that says the server no longer takes
+ * writes (a failover made it a replica) is remembered: the connection is
+ * dropped once the replies in hand are given out (check_demoted), and the
+ * next connect asks the sentinels again. */
+static void deliver(struct rdb *db, const struct pending *p, redisReply *rep)
+{
+	if (rdb_reply_demoted(rep) && !db->demoted[0])
+		snprintf(db->demoted, sizeof(db->demoted), "%.150s", rep->str);
+	if (p->cb)
+		p->cb(rep, p->arg);
+	else
+		unwaited(db, rep);
+}
+
+static void check_demoted(struct rdb *db)
+{
+	if (db->demoted[0]) {
+		rdb_drop(db, "the server can no longer take writes", db->demoted);
+		db->demoted[0] = '\0';
+	}
+}
+
 int rdb_recv(struct rdb *db)
 {
 	size_t i, sent = db->sent;
@@ -352,17 +240,15 @@ int rdb_recv(struct rdb *db)
 		redisReply *rep = NULL;
 		struct pending p;
 		if (!db->ctx || redisGetReply(db->ctx, (void **)&rep) != REDIS_OK) {
-			drop(db, "pipeline");
+			rdb_drop(db, "pipeline", NULL);
 			break;
 		}
 		p = db->q[i];
-		if (p.cb)
-			p.cb(rep, p.arg);
-		else
-			unwaited(db, rep);
+		deliver(db, &p, rep);
 		freeReplyObject(rep);
 		got++;
 	}
+	check_demoted(db);
 	for (; i < sent; i++) {
 		struct pending p = db->q[i];
 		if (p.cb)
@@ -390,7 +276,7 @@ int rdb_poll(struct rdb *db)
 		if (rc == 0)
 			break;
 		if (rc < 0 || redisBufferRead(db->ctx) != REDIS_OK) {
-			drop(db, "read");
+			rdb_drop(db, "read", NULL);
 			break;
 		}
 		db->in_recv = 1;
@@ -400,19 +286,17 @@ int rdb_poll(struct rdb *db)
 			redisReply *rep = NULL;
 			struct pending p;
 			if (redisGetReplyFromReader(db->ctx, (void **)&rep) != REDIS_OK) {
-				drop(db, "protocol");
+				rdb_drop(db, "protocol", NULL);
 				break;
 			}
 			if (!rep)
 				break;
 			p = db->q[done++];
-			if (p.cb)
-				p.cb(rep, p.arg);
-			else
-				unwaited(db, rep);
+			deliver(db, &p, rep);
 			freeReplyObject(rep);
 		}
 		db->in_recv = 0;
+		check_demoted(db);
 		memmove(db->q, db->q + done, (db->n - done) * sizeof(*db->q));
 		db->n -= done;
 		db->sent -= done;
@@ -456,7 +340,9 @@ redisReply *rdb_call(struct rdb *db, const char *fmt, ...)
 	rep = redisvCommand(db->ctx, fmt, ap);
 	va_end(ap);
 	if (!rep)
-		drop(db, "command");
+		rdb_drop(db, "command", NULL);
+	else if (rdb_reply_demoted(rep))
+		rdb_drop(db, "the server can no longer take writes", rep->str);
 	return rep;
 }
 

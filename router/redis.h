@@ -3,12 +3,20 @@
  * pipelining: commands are appended with a callback and sent together; one
  * flush costs one round trip however many commands it carries. The Lua
  * function library (router/scripts.c) is loaded at connect.
+ *
+ * The connection (redisconn.c) goes to a host, a Unix socket, or the master
+ * Redis Sentinel names; it is looked up again at every connect, so after a
+ * failover the next connect finds the new master. A reply that says the
+ * server no longer takes writes (READONLY, LOADING, MASTERDOWN) drops the
+ * connection. Losing it is logged once with the cause, failed reconnects
+ * every 10 s, the recovery with the outage's length.
  */
 #ifndef HERALD_REDIS_H
 #define HERALD_REDIS_H
 
 #include <hiredis/hiredis.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct rdb;
 /* reply is NULL when the connection failed before the reply arrived. */
@@ -18,9 +26,21 @@ typedef void (*rdb_cb)(redisReply *reply, void *arg);
 struct rdb *rdb_new(const char *host, int port, const char *sock, const char *password,
 		    int select_db);
 void rdb_free(struct rdb **dbp);
-/* (Re)connect and load the function library. 0 or -1 (reason in rdb_err). */
+/* Find the master through these sentinels ("host:port,...") instead. 0, or
+ * -1 with the reason in err. */
+int rdb_set_sentinels(struct rdb *db, const char *list, const char *master_name,
+		      const char *password, char *err, size_t errlen);
+/* Bound on each connect (and each sentinel asked); 5 s unless set. */
+void rdb_set_connect_timeout(struct rdb *db, int ms);
+/* (Re)connect: find the master, AUTH, check ROLE, SELECT, load the
+ * function library. 0 or -1 (reason in rdb_err; logged). */
 int rdb_connect(struct rdb *db);
 int rdb_ok(const struct rdb *db);
+int rdb_ever_up(const struct rdb *db); /* Redis has answered since the start */
+/* Monotonic ms when the current outage began; 0 while connected. */
+int64_t rdb_down_since(const struct rdb *db);
+/* Replicas the master listed at the last connect (ROLE); -1 unknown. */
+int rdb_replicas(const struct rdb *db);
 const char *rdb_err(const struct rdb *db);
 /* Where the connection goes, for messages: "host:port" or the socket path. */
 const char *rdb_where(const struct rdb *db);

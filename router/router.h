@@ -154,6 +154,8 @@ void state_accepted_record(const struct event *ev, const char *tx, int64_t now, 
 /* ingest.c */
 int ingest_open(struct router *r, char *err, size_t errlen);
 int ingest_drain(struct router *r, int max);
+/* Redis is down: answer up to max waiting events "unavailable" at once. */
+int ingest_unavailable(struct router *r, int max);
 void ingest_close(struct router *r);
 
 #endif

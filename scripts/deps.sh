@@ -10,7 +10,7 @@ PKGS="build-essential pkg-config
 libzmq3-dev libhiredis-dev libcurl4-openssl-dev libesmtp-dev libjansson-dev
 libinih-dev libmicrohttpd-dev libglib2.0-dev libsystemd-dev libcups2-dev libcairo2-dev
 libpango1.0-dev libgmime-3.0-dev libssl-dev libcmocka-dev libjemalloc-dev clang libclang-rt-14-dev
-redis-server redis-tools postfix cups cups-client cups-bsd kannel kannel-extras
+redis-server redis-sentinel redis-tools postfix cups cups-client cups-bsd kannel kannel-extras
 poppler-utils tzdata fonts-dejavu-core fonts-noto-core fonts-wqy-zenhei python3 python3-zmq curl cppcheck clang-format
 mandoc debhelper dpkg-dev lintian logrotate systemd systemd-container"
 
@@ -49,7 +49,7 @@ apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
 # Packaged servers must not run system-wide: tests start private copies.
-for svc in redis-server postfix cups cups-browsed kannel; do
+for svc in redis-server redis-sentinel postfix cups cups-browsed kannel; do
 	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
 		systemctl disable --now "$svc" >/dev/null 2>&1 || true
 	fi

@@ -11,7 +11,8 @@
  * One JSON event per input line; one ack JSON per line out. Lazy Pirate:
  * a request without an answer within TIMEOUT_MS is sent again on a fresh
  * socket, up to RETRIES times (heraldd's dedup on event_id makes that safe;
- * a re-sent event that had been accepted is answered "duplicate"). WINDOW
+ * a re-sent event that had been accepted is answered "duplicate"). An
+ * "unavailable" (or "error") answer is retried the same way, sooner. WINDOW
  * events may be outstanding at once (default 1: strict request/reply).
  * Each request carries a sequence frame that heraldd echoes, so acks are
  * matched even for lines that are not valid JSON.
@@ -219,14 +220,18 @@ static void pub_take_ack(struct pub *p)
 	for (int i = 0; i < p->nout; i++) {
 		if (p->out[i].seq != got)
 			continue;
-		if (strstr(buf, "\"status\":\"error\"") && p->out[i].retries < p->max_retries) {
-			/* heraldd could not queue it: try again shortly */
+		if ((strstr(buf, "\"status\":\"error\"") ||
+		     strstr(buf, "\"status\":\"unavailable\"")) &&
+		    p->out[i].retries < p->max_retries) {
+			/* heraldd could not queue it (Redis unreachable, replicas
+			 * short): try again shortly */
 			p->out[i].retries++;
 			p->out[i].deadline = mono_ms() + p->timeout_ms / 4;
 			break;
 		}
 		printf("%s\n", buf);
-		if (strstr(buf, "\"status\":\"rejected\"") || strstr(buf, "\"status\":\"error\""))
+		if (strstr(buf, "\"status\":\"rejected\"") || strstr(buf, "\"status\":\"error\"") ||
+		    strstr(buf, "\"status\":\"unavailable\""))
 			p->rejected = 1;
 		free(p->out[i].line);
 		p->out[i] = p->out[--p->nout];

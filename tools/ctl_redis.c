@@ -12,6 +12,7 @@
 #include "ctl_redis.h"
 #include "msgrec.h"
 #include "num.h"
+#include "sentinel.h"
 #include "text.h"
 
 /* Bounded waits: an operator tool must not hang on a wedged server. */
@@ -41,16 +42,44 @@ static redisReply *checked(redisContext *rc, const char *cmd, redisReply *r)
 	return r;
 }
 
+/* [redis] sentinels and master_name into ep (util/sentinel.h). 0, or -1
+ * (reported). */
+static int ctl_sentinels(const struct ctl *c, const char *cmd, struct redis_endpoint *ep,
+			 struct sentinels *s)
+{
+	const char *list = conf_get(c->conf, "redis", "sentinels");
+	char err[300];
+
+	if (!list || !*list)
+		return 0;
+	if (sentinel_parse(list, s, err, sizeof(err)) != 0) {
+		fprintf(stderr, "heraldctl %s: %s: [redis] sentinels: %s\n", cmd, c->conf_path,
+			err);
+		return -1;
+	}
+	ep->sentinels = s;
+	ep->master_name = conf_get(c->conf, "redis", "master_name");
+	ep->sentinel_password = conf_get(c->conf, "redis", "sentinel_password");
+	if (!ep->master_name || !*ep->master_name) {
+		fprintf(stderr, "heraldctl %s: %s: [redis] sentinels needs master_name\n", cmd,
+			c->conf_path);
+		return -1;
+	}
+	return 0;
+}
+
 redisContext *ctl_redis_open(const struct ctl *c, const char *cmd)
 {
-	const char *host = conf_get_def(c->conf, "redis", "host", "127.0.0.1");
 	const char *port_s = conf_get_def(c->conf, "redis", "port", "6379");
-	const char *sock = conf_get(c->conf, "redis", "socket");
-	const char *password = conf_get(c->conf, "redis", "password");
 	const char *db_s = conf_get_def(c->conf, "redis", "db", "0");
-	struct timeval ct = {CTL_CONNECT_TIMEOUT_S, 0}, io = {CTL_IO_TIMEOUT_S, 0};
+	struct redis_endpoint ep = {.host = conf_get_def(c->conf, "redis", "host", "127.0.0.1"),
+				    .socket = conf_get(c->conf, "redis", "socket"),
+				    .password = conf_get(c->conf, "redis", "password"),
+				    .connect_timeout_ms = CTL_CONNECT_TIMEOUT_S * 1000,
+				    .io_timeout_ms = CTL_IO_TIMEOUT_S * 1000};
+	struct sentinels s;
+	char where[300] = "", err[300];
 	redisContext *rc;
-	redisReply *r;
 	long port, db;
 
 	if (parse_int(port_s, 1, 65535, &port) != 0) {
@@ -63,46 +92,18 @@ redisContext *ctl_redis_open(const struct ctl *c, const char *cmd)
 			c->conf_path, db_s);
 		return NULL;
 	}
-	if (sock && *sock)
-		rc = redisConnectUnixWithTimeout(sock, ct);
-	else
-		rc = redisConnectWithTimeout(host, (int)port, ct);
-	if (!rc || rc->err) {
-		if (sock && *sock)
-			fprintf(stderr, "heraldctl %s: cannot reach redis at %s: %s\n", cmd, sock,
-				rc ? rc->errstr : "out of memory");
-		else
-			fprintf(stderr, "heraldctl %s: cannot reach redis at %s:%ld: %s\n", cmd,
-				host, port, rc ? rc->errstr : "out of memory");
-		if (rc)
-			redisFree(rc);
+	ep.port = (int)port;
+	ep.db = (int)db;
+	if (ctl_sentinels(c, cmd, &ep, &s) != 0)
 		return NULL;
-	}
-	redisSetTimeout(rc, io);
-	if (password && *password) {
-		r = redisCommand(rc, "AUTH %s", password);
-		if (!r || r->type == REDIS_REPLY_ERROR) {
-			/* The server's words, never the password. */
-			fprintf(stderr, "heraldctl %s: redis %s:%ld: AUTH failed: %s\n", cmd, host,
-				port, r && r->str ? r->str : rc->errstr);
-			goto fail;
-		}
-		freeReplyObject(r);
-	}
-	if (db) {
-		r = redisCommand(rc, "SELECT %ld", db);
-		if (!r || r->type == REDIS_REPLY_ERROR) {
-			fprintf(stderr, "heraldctl %s: redis %s:%ld: SELECT %ld failed: %s\n", cmd,
-				host, port, db, r && r->str ? r->str : rc->errstr);
-			goto fail;
-		}
-		freeReplyObject(r);
+	rc = redis_endpoint_connect(&ep, where, sizeof(where), NULL, err, sizeof(err));
+	if (!rc) {
+		/* the server's words, never the password */
+		if (!where[0])
+			snprintf(where, sizeof(where), "master '%s'", ep.master_name);
+		fprintf(stderr, "heraldctl %s: cannot reach redis at %s: %s\n", cmd, where, err);
 	}
 	return rc;
-fail:
-	freeReplyObject(r);
-	redisFree(rc);
-	return NULL;
 }
 
 void ctl_redis_close(redisContext **rc)

@@ -1,7 +1,8 @@
 /*
  * ctl_redis.h - heraldctl's Redis connection, for the subcommands that read
  * or repair heraldd's state (trace, status, dead, purge). The address comes
- * from the [redis] section of heraldd's config (host, port, password, db).
+ * from the [redis] section of heraldd's config (host, port, password, db;
+ * or the master that [redis] sentinels name, util/sentinel.h).
  *
  * Every function here prints its own error on stderr, prefixed with
  * "heraldctl CMD:", so a subcommand only maps a NULL / -1 to exit status 2

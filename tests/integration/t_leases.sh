@@ -84,7 +84,7 @@ start_heraldd
 publish "$(ev lease-1 c-sms sms)" >"$T/pub1.out" 2>&1
 sleep 1.5
 kill -USR1 "$PROXY_PID" # Redis lost for a moment while the gateway has it
-check "slow gateway: heraldd reconnected" wait_for 10 grep -q "redis: connected again" \
+check "slow gateway: heraldd reconnected" wait_for 10 grep -q "reconnected after" \
 	"$T/heraldd.out"
 check "slow gateway: the message is sent" \
 	wait_for 20 grep -Eq " lease-1: .*status=sent" "$T/log/delivery.log"
