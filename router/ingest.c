@@ -295,7 +295,7 @@ static void on_accepted(redisReply *rep, void *arg)
 		} else if (rep->element[k]->integer == 1) {
 			metrics_ingest("accepted");
 			dlog_write(r->dlog, p->text, p->json);
-			callbacks_push(r->callbacks, p->ev.service, p->json);
+			callbacks_push(r->callbacks, r->rdb, p->ev.service, p->json);
 			reply_json(r, p, "accepted", NULL);
 			/* the worker takes it parsed from here, with the record
 			 * its journey starts with */

@@ -1,0 +1,406 @@
+/*
+ * callback_store.c - the Redis side of the callback sender thread, on a
+ * connection of its own (synchronous hiredis; the router's pipeline is the
+ * router thread's). Each service's records wait in a stream (KEY_CB) read
+ * through the consumer group CB_GROUP; a record stays pending under our
+ * consumer name while we hold it and is deleted after its 2xx. After a
+ * restart we read our own pending records first; a dead instance's are
+ * taken over with XAUTOCLAIM once idle for CB_CLAIM_IDLE_MS, and we touch
+ * what we hold every CB_BEAT_MS so that no live instance loses its records.
+ */
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "callback_internal.h"
+#include "log.h"
+#include "metrics.h"
+#include "schema.h"
+#include "text.h"
+
+#define CB_CLAIM_IDLE_MS 60000 /* a record idle this long has lost its consumer */
+#define CB_BEAT_MS 15000       /* touch what we hold, well within that */
+#define CB_STATS_MS 1000       /* backlog, oldest age, dead for /metrics */
+#define CB_RECONNECT_MS 1000
+
+/* ---- connection ----------------------------------------------------------- */
+
+/* The one place the sender's connection is made (a Sentinel lookup of the
+ * master's address slots in here). NULL when Redis is not there. */
+static redisContext *cbs_connect(struct callbacks *cb)
+{
+	struct timeval tv = {2, 0};
+	redisContext *c = cb->redis_sock ? redisConnectUnixWithTimeout(cb->redis_sock, tv)
+					 : redisConnectWithTimeout(cb->redis_host, cb->redis_port, tv);
+	redisReply *rep = NULL;
+
+	if (!c || c->err)
+		goto fail;
+	tv.tv_sec = 10; /* longer than any BLOCK we ask for */
+	redisSetTimeout(c, tv);
+	if (cb->redis_password) {
+		rep = redisCommand(c, "AUTH %s", cb->redis_password);
+		if (!rep || rep->type == REDIS_REPLY_ERROR)
+			goto fail;
+		freeReplyObject(rep);
+	}
+	if (cb->redis_db) {
+		rep = redisCommand(c, "SELECT %d", cb->redis_db);
+		if (!rep || rep->type == REDIS_REPLY_ERROR)
+			goto fail;
+		freeReplyObject(rep);
+	}
+	return c;
+fail:
+	if (!cb->redis_warned)
+		log_warnx("callbacks: cannot connect to Redis at %s: %s; retrying",
+			  cb->redis_sock ? cb->redis_sock : cb->redis_host,
+			  c && c->err ? c->errstr : rep && rep->str ? rep->str : "refused");
+	cb->redis_warned = 1;
+	freeReplyObject(rep);
+	if (c)
+		redisFree(c);
+	return NULL;
+}
+
+void cbs_close(struct callbacks *cb)
+{
+	if (cb->rc)
+		redisFree(cb->rc);
+	cb->rc = NULL;
+}
+
+int cbs_ready(struct callbacks *cb)
+{
+	int64_t now = mono_ms();
+
+	if (cb->rc && !cb->rc->err)
+		return 0;
+	if (cb->rc) {
+		log_warnx("callbacks: Redis connection lost (%s); reconnecting", cb->rc->errstr);
+		cbs_close(cb);
+	}
+	if (now < cb->reconnect_ms)
+		return -1;
+	cb->reconnect_ms = now + CB_RECONNECT_MS;
+	if (!(cb->rc = cbs_connect(cb)))
+		return -1;
+	for (size_t i = 0; i < cb->nsvc; i++) {
+		struct cb_service *s = &cb->svc[i];
+		redisReply *rep = redisCommand(cb->rc, "XGROUP CREATE %s " CB_GROUP " 0 MKSTREAM",
+					       s->key);
+		if (!rep || (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "BUSYGROUP", 9))) {
+			log_warnx("callback %s: cannot create the group on %s: %s", s->name,
+				  s->key, rep ? rep->str : cb->rc->errstr);
+			freeReplyObject(rep);
+			cbs_close(cb);
+			return -1;
+		}
+		freeReplyObject(rep);
+		s->pel_done = 0; /* read our own pending records again */
+		snprintf(s->pel_cursor, sizeof(s->pel_cursor), "0");
+	}
+	if (cb->redis_warned)
+		log_info("callbacks: connected to Redis");
+	cb->redis_warned = 0;
+	return 0;
+}
+
+/* ---- records in hand -------------------------------------------------------- */
+
+static size_t cbs_free_slots(const struct cb_service *s)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < s->nhand; k++)
+		n += !s->hand[k];
+	return n;
+}
+
+static int cbs_holds(const struct cb_service *s, const char *id)
+{
+	for (size_t k = 0; k < s->nhand; k++)
+		if (s->hand[k] && !strcmp(s->hand[k]->id, id))
+			return 1;
+	return 0;
+}
+
+/* Acknowledge an entry that is gone (deleted while pending). */
+static void cbs_ack_only(struct callbacks *cb, const struct cb_service *s, const char *id)
+{
+	freeReplyObject(redisCommand(cb->rc, "XACK %s " CB_GROUP " %s", s->key, id));
+}
+
+/* One stream entry [id, [field, value, ...]] into a free slot. */
+static void cbs_take(struct callbacks *cb, struct cb_service *s, const redisReply *e)
+{
+	const redisReply *id, *f, *body = NULL;
+	struct cb_rec *r;
+	size_t k;
+
+	if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
+	    (id = e->element[0])->type != REDIS_REPLY_STRING || id->len >= CB_ID_MAX)
+		return;
+	f = e->element[1];
+	for (size_t i = 0; f->type == REDIS_REPLY_ARRAY && i + 1 < f->elements; i += 2)
+		if (!strcmp(f->element[i]->str, CB_F_REC))
+			body = f->element[i + 1];
+	if (!body || body->type != REDIS_REPLY_STRING) {
+		cbs_ack_only(cb, s, id->str);
+		return;
+	}
+	if (cbs_holds(s, id->str))
+		return;
+	for (k = 0; k < s->nhand && s->hand[k]; k++)
+		;
+	if (k == s->nhand)
+		return;
+	r = calloc(1, sizeof(*r));
+	if (r)
+		r->body = malloc(body->len + 1);
+	if (!r || !r->body) { /* out of memory: it stays pending, read again later */
+		cb_rec_free(r);
+		return;
+	}
+	memcpy(r->body, body->str, body->len);
+	r->body[body->len] = '\0';
+	r->len = body->len;
+	r->svc = s;
+	snprintf(r->id, sizeof(r->id), "%s", id->str);
+	r->added_ms = strtoll(id->str, NULL, 10);
+	s->hand[k] = r;
+}
+
+static void cbs_take_all(struct callbacks *cb, struct cb_service *s, const redisReply *entries)
+{
+	for (size_t i = 0; entries && entries->type == REDIS_REPLY_ARRAY && i < entries->elements;
+	     i++)
+		cbs_take(cb, s, entries->element[i]);
+}
+
+/* XREADGROUP's reply for one stream: its entries, or NULL. */
+static const redisReply *cbs_entries(const redisReply *rep)
+{
+	if (!rep || rep->type != REDIS_REPLY_ARRAY || !rep->elements ||
+	    rep->element[0]->type != REDIS_REPLY_ARRAY || rep->element[0]->elements < 2)
+		return NULL;
+	return rep->element[0]->element[1];
+}
+
+/* Our own pending records (a restart, a reconnect), oldest first. */
+static void cbs_fill_own(struct callbacks *cb, struct cb_service *s, size_t room)
+{
+	redisReply *rep = redisCommand(cb->rc, "XREADGROUP GROUP " CB_GROUP " %s COUNT %d STREAMS %s %s",
+				       cb->consumer, (int)room, s->key, s->pel_cursor);
+	const redisReply *e = cbs_entries(rep);
+
+	if (rep && rep->type != REDIS_REPLY_ERROR && (!e || !e->elements)) {
+		s->pel_done = 1;
+	} else if (e) {
+		const redisReply *last = e->element[e->elements - 1];
+		if (last->type == REDIS_REPLY_ARRAY && last->elements &&
+		    last->element[0]->type == REDIS_REPLY_STRING)
+			snprintf(s->pel_cursor, sizeof(s->pel_cursor), "%s", last->element[0]->str);
+		cbs_take_all(cb, s, e);
+	}
+	freeReplyObject(rep);
+}
+
+void cbs_fill(struct callbacks *cb, struct cb_service *s)
+{
+	size_t room = cbs_free_slots(s);
+	int64_t now = mono_ms();
+	redisReply *rep;
+
+	if (!room || !cb->rc)
+		return;
+	if (!s->pel_done) {
+		cbs_fill_own(cb, s, room);
+		return;
+	}
+	if (now >= s->claim_ms) { /* records a dead instance left pending */
+		s->claim_ms = now + CB_CLAIM_IDLE_MS / 4;
+		rep = redisCommand(cb->rc,
+				   "XAUTOCLAIM %s " CB_GROUP " %s %d 0-0 COUNT %d", s->key,
+				   cb->consumer, CB_CLAIM_IDLE_MS, (int)room);
+		if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2)
+			cbs_take_all(cb, s, rep->element[1]);
+		freeReplyObject(rep);
+		if (!(room = cbs_free_slots(s)))
+			return;
+	}
+	rep = redisCommand(cb->rc, "XREADGROUP GROUP " CB_GROUP " %s COUNT %d STREAMS %s >",
+			   cb->consumer, (int)room, s->key);
+	cbs_take_all(cb, s, cbs_entries(rep));
+	freeReplyObject(rep);
+}
+
+void cbs_wait_new(struct callbacks *cb, int ms)
+{
+	const char *argv[8 + 2 * 64];
+	char count[8] = "1", block[16];
+	struct cb_service *who[64];
+	int argc = 0, n = 0;
+	redisReply *rep;
+
+	snprintf(block, sizeof(block), "%d", ms);
+	argv[argc++] = "XREADGROUP", argv[argc++] = "GROUP", argv[argc++] = CB_GROUP;
+	argv[argc++] = cb->consumer, argv[argc++] = "COUNT", argv[argc++] = count;
+	argv[argc++] = "BLOCK", argv[argc++] = block, argv[argc++] = "STREAMS";
+	for (size_t i = 0; i < cb->nsvc && n < 64; i++)
+		if (cb->svc[i].pel_done && cbs_free_slots(&cb->svc[i]))
+			who[n++] = &cb->svc[i];
+	if (!n || !cb->rc) {
+		cmulti_wait(cb->http, ms);
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		argv[argc++] = who[i]->key;
+	for (int i = 0; i < n; i++)
+		argv[argc++] = ">";
+	rep = redisCommandArgv(cb->rc, argc, argv, NULL);
+	for (size_t i = 0; rep && rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
+		const redisReply *st = rep->element[i];
+		if (st->type != REDIS_REPLY_ARRAY || st->elements < 2)
+			continue;
+		for (int k = 0; k < n; k++)
+			if (!strcmp(who[k]->key, st->element[0]->str))
+				cbs_take_all(cb, who[k], st->element[1]);
+	}
+	freeReplyObject(rep);
+}
+
+/* ---- done, dead ---------------------------------------------------------------- */
+
+/* Send what was appended; -1 if any reply failed (the connection is then
+ * in error and is made again). */
+static int cbs_replies(struct callbacks *cb, int n)
+{
+	int rc = 0;
+
+	for (int i = 0; i < n; i++) {
+		redisReply *rep = NULL;
+		if (redisGetReply(cb->rc, (void **)&rep) != REDIS_OK)
+			return -1;
+		if (rep->type == REDIS_REPLY_ERROR)
+			rc = -1;
+		freeReplyObject(rep);
+	}
+	return rc;
+}
+
+int cbs_done(struct callbacks *cb, struct cb_rec *r)
+{
+	const struct cb_service *s = r->svc;
+
+	if (!cb->rc)
+		return -1;
+	redisAppendCommand(cb->rc, "XACK %s " CB_GROUP " %s", s->key, r->id);
+	redisAppendCommand(cb->rc, "XDEL %s %s", s->key, r->id);
+	if (cbs_replies(cb, 2) != 0) {
+		log_warnx("callback %s: cannot acknowledge %s yet", s->name, r->id);
+		return -1;
+	}
+	return 0;
+}
+
+int cbs_dead(struct callbacks *cb, struct cb_rec *r)
+{
+	const struct cb_service *s = r->svc;
+	char tries[16];
+
+	if (!cb->rc)
+		return -1;
+	snprintf(tries, sizeof(tries), "%u", r->failures);
+	redisAppendCommand(cb->rc, "MULTI");
+	redisAppendCommand(cb->rc,
+			   "XADD %s * " CBDEAD_F_ID " %s " CB_F_REC " %b " CBDEAD_F_ERR
+			   " %s " CBDEAD_F_TRIES " %s",
+			   s->deadkey, r->id, r->body, r->len, r->last_err, tries);
+	redisAppendCommand(cb->rc, "XACK %s " CB_GROUP " %s", s->key, r->id);
+	redisAppendCommand(cb->rc, "XDEL %s %s", s->key, r->id);
+	redisAppendCommand(cb->rc, "EXEC");
+	if (cbs_replies(cb, 5) != 0) {
+		log_warnx("callback %s: cannot move %s to %s yet", s->name, r->id, s->deadkey);
+		return -1;
+	}
+	log_warnx("callback %s: record %s given up after %u attempts in %" PRId64
+			  " s (last: %s); moved to %s",
+			  s->name, r->id, r->failures, (now_ms() - r->added_ms) / 1000,
+			  r->last_err, s->deadkey);
+	return 0;
+}
+
+/* ---- periodic -------------------------------------------------------------------- */
+
+/* XCLAIM with no minimum idle time resets the idle time of what we hold. */
+static void cbs_touch(struct callbacks *cb, const struct cb_service *s)
+{
+	const char *argv[7 + 16];
+	int argc = 0;
+
+	argv[argc++] = "XCLAIM", argv[argc++] = s->key, argv[argc++] = CB_GROUP;
+	argv[argc++] = cb->consumer, argv[argc++] = "0";
+	for (size_t k = 0; k < s->nhand && argc < 7 + 15; k++)
+		if (s->hand[k])
+			argv[argc++] = s->hand[k]->id;
+	if (argc == 5)
+		return;
+	argv[argc++] = "JUSTID";
+	freeReplyObject(redisCommandArgv(cb->rc, argc, argv, NULL));
+}
+
+static long long cbs_int(const redisReply *rep)
+{
+	return rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : 0;
+}
+
+/* Backlog, oldest record's age, dead count of s for /metrics. */
+static void cbs_stats(struct callbacks *cb, const struct cb_service *s)
+{
+	redisReply *len = NULL, *first = NULL, *dead = NULL;
+	double age = 0;
+
+	redisAppendCommand(cb->rc, "XLEN %s", s->key);
+	redisAppendCommand(cb->rc, "XRANGE %s - + COUNT 1", s->key);
+	redisAppendCommand(cb->rc, "XLEN %s", s->deadkey);
+	if (redisGetReply(cb->rc, (void **)&len) != REDIS_OK ||
+	    redisGetReply(cb->rc, (void **)&first) != REDIS_OK ||
+	    redisGetReply(cb->rc, (void **)&dead) != REDIS_OK)
+		goto out;
+	if (first->type == REDIS_REPLY_ARRAY && first->elements &&
+	    first->element[0]->type == REDIS_REPLY_ARRAY && first->element[0]->elements &&
+	    first->element[0]->element[0]->type == REDIS_REPLY_STRING) {
+		int64_t added = strtoll(first->element[0]->element[0]->str, NULL, 10);
+		age = (double)(now_ms() - added) / 1000.0;
+		if (age < 0)
+			age = 0;
+	}
+	metrics_callback(s->name, (double)cbs_int(len), age, s->failures_total,
+			 (double)cbs_int(dead));
+out:
+	freeReplyObject(len);
+	freeReplyObject(first);
+	freeReplyObject(dead);
+}
+
+void cbs_periodic(struct callbacks *cb, int64_t now)
+{
+	int beat = now >= cb->beat_ms, stats = now >= cb->stats_ms;
+
+	if (!cb->rc || (!beat && !stats))
+		return;
+	if (beat)
+		cb->beat_ms = now + CB_BEAT_MS;
+	if (stats)
+		cb->stats_ms = now + CB_STATS_MS;
+	for (size_t i = 0; i < cb->nsvc && cb->rc && !cb->rc->err; i++) {
+		if (beat)
+			cbs_touch(cb, &cb->svc[i]);
+		if (stats)
+			cbs_stats(cb, &cb->svc[i]);
+	}
+}
