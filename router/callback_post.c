@@ -305,9 +305,11 @@ void *callbacks_sender(void *arg)
 			cbs_periodic(cb, now);
 		}
 		wait = cb_start_due(cb, now);
-		cmulti_step(cb->http); /* cb_finish() for each that ended */
-		if (redis_ok && cb->rc)
-			cb_settle(cb); /* frees the slot for the next record at once */
+		if (cmulti_step(cb->http) > 0) { /* cb_finish() for each that ended */
+			if (redis_ok && cb->rc)
+				cb_settle(cb); /* frees the slot for the next record */
+			continue;
+		}
 		if (wait >= 0 || cmulti_in_flight(cb->http))
 			cmulti_wait(cb->http, (int)(wait > 0 ? wait : wait == 0 ? 1 : CB_BUSY_MS));
 		else if (redis_ok)
