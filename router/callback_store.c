@@ -33,8 +33,9 @@
 static redisContext *cbs_connect(struct callbacks *cb)
 {
 	struct timeval tv = {2, 0};
-	redisContext *c = cb->redis_sock ? redisConnectUnixWithTimeout(cb->redis_sock, tv)
-					 : redisConnectWithTimeout(cb->redis_host, cb->redis_port, tv);
+	redisContext *c = cb->redis_sock
+			      ? redisConnectUnixWithTimeout(cb->redis_sock, tv)
+			      : redisConnectWithTimeout(cb->redis_host, cb->redis_port, tv);
 	redisReply *rep = NULL;
 
 	if (!c || c->err)
@@ -58,7 +59,9 @@ fail:
 	if (!cb->redis_warned)
 		log_warnx("callbacks: cannot connect to Redis at %s: %s; retrying",
 			  cb->redis_sock ? cb->redis_sock : cb->redis_host,
-			  c && c->err ? c->errstr : rep && rep->str ? rep->str : "refused");
+			  c && c->err	    ? c->errstr
+			  : rep && rep->str ? rep->str
+					    : "refused");
 	cb->redis_warned = 1;
 	freeReplyObject(rep);
 	if (c)
@@ -90,11 +93,11 @@ int cbs_ready(struct callbacks *cb)
 		return -1;
 	for (size_t i = 0; i < cb->nsvc; i++) {
 		struct cb_service *s = &cb->svc[i];
-		redisReply *rep = redisCommand(cb->rc, "XGROUP CREATE %s " CB_GROUP " 0 MKSTREAM",
-					       s->key);
+		redisReply *rep =
+		    redisCommand(cb->rc, "XGROUP CREATE %s " CB_GROUP " 0 MKSTREAM", s->key);
 		if (!rep || (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "BUSYGROUP", 9))) {
-			log_warnx("callback %s: cannot create the group on %s: %s", s->name,
-				  s->key, rep ? rep->str : cb->rc->errstr);
+			log_warnx("callback %s: cannot create the group on %s: %s", s->name, s->key,
+				  rep ? rep->str : cb->rc->errstr);
 			freeReplyObject(rep);
 			cbs_close(cb);
 			return -1;
@@ -193,8 +196,9 @@ static const redisReply *cbs_entries(const redisReply *rep)
 /* Our own pending records (a restart, a reconnect), oldest first. */
 static void cbs_fill_own(struct callbacks *cb, struct cb_service *s, size_t room)
 {
-	redisReply *rep = redisCommand(cb->rc, "XREADGROUP GROUP " CB_GROUP " %s COUNT %d STREAMS %s %s",
-				       cb->consumer, (int)room, s->key, s->pel_cursor);
+	redisReply *rep =
+	    redisCommand(cb->rc, "XREADGROUP GROUP " CB_GROUP " %s COUNT %d STREAMS %s %s",
+			 cb->consumer, (int)room, s->key, s->pel_cursor);
 	const redisReply *e = cbs_entries(rep);
 
 	if (rep && rep->type != REDIS_REPLY_ERROR && (!e || !e->elements)) {
@@ -223,8 +227,7 @@ void cbs_fill(struct callbacks *cb, struct cb_service *s)
 	}
 	if (now >= s->claim_ms) { /* records a dead instance left pending */
 		s->claim_ms = now + CB_CLAIM_IDLE_MS / 4;
-		rep = redisCommand(cb->rc,
-				   "XAUTOCLAIM %s " CB_GROUP " %s %d 0-0 COUNT %d", s->key,
+		rep = redisCommand(cb->rc, "XAUTOCLAIM %s " CB_GROUP " %s %d 0-0 COUNT %d", s->key,
 				   cb->consumer, CB_CLAIM_IDLE_MS, (int)room);
 		if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2)
 			cbs_take_all(cb, s, rep->element[1]);
@@ -328,9 +331,9 @@ int cbs_dead(struct callbacks *cb, struct cb_rec *r)
 		return -1;
 	}
 	log_warnx("callback %s: record %s given up after %u attempts in %" PRId64
-			  " s (last: %s); moved to %s",
-			  s->name, r->id, r->failures, (now_ms() - r->added_ms) / 1000,
-			  r->last_err, s->deadkey);
+		  " s (last: %s); moved to %s",
+		  s->name, r->id, r->failures, (now_ms() - r->added_ms) / 1000, r->last_err,
+		  s->deadkey);
 	return 0;
 }
 

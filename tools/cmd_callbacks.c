@@ -26,8 +26,8 @@
 #include "text.h"
 
 #define CB_USAGE                                                                                   \
-	"usage: heraldctl callbacks [-c FILE] [--service S] [--json]\n"                           \
-	"       heraldctl callbacks dead list [-c FILE] --service S [--json]\n"                   \
+	"usage: heraldctl callbacks [-c FILE] [--service S] [--json]\n"                            \
+	"       heraldctl callbacks dead list [-c FILE] --service S [--json]\n"                    \
 	"       heraldctl callbacks dead replay [-c FILE] --service S (ID...|--all)\n"
 #define CB_MAX_SERVICES 256
 
@@ -59,8 +59,8 @@ static int scan_services(redisContext *rc, char **names, int *n)
 	for (size_t p = 0; p < 2; p++) {
 		snprintf(cursor, sizeof(cursor), "0");
 		do {
-			redisReply *r = ctl_redis_cmd(rc, "callbacks", "SCAN %s MATCH %s* COUNT 500",
-						      cursor, prefixes[p]);
+			redisReply *r = ctl_redis_cmd(
+			    rc, "callbacks", "SCAN %s MATCH %s* COUNT 500", cursor, prefixes[p]);
 			if (!r)
 				return -1;
 			if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
@@ -69,7 +69,8 @@ static int scan_services(redisContext *rc, char **names, int *n)
 			}
 			snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
 			for (size_t i = 0; i < r->element[1]->elements; i++)
-				add_name(names, n, r->element[1]->element[i]->str + strlen(prefixes[p]));
+				add_name(names, n,
+					 r->element[1]->element[i]->str + strlen(prefixes[p]));
 			freeReplyObject(r);
 		} while (strcmp(cursor, "0") != 0);
 	}
@@ -107,7 +108,8 @@ static int summarise(redisContext *rc, const char *svc, struct cb_summary *out)
 		if (r[1] && r[1]->type == REDIS_REPLY_ARRAY && r[1]->elements &&
 		    r[1]->element[0]->type == REDIS_REPLY_ARRAY && r[1]->element[0]->elements)
 			out->oldest_s =
-			    (double)(now_ms() - strtoll(r[1]->element[0]->element[0]->str, NULL, 10)) /
+			    (double)(now_ms() -
+				     strtoll(r[1]->element[0]->element[0]->str, NULL, 10)) /
 			    1000.0;
 	}
 	for (int i = 0; i < 4; i++)
@@ -223,7 +225,8 @@ static int dead_list(redisContext *rc, const struct cb_args *a)
 /* One dead record back onto the stream: 0, 1 when not there, 2 on failure. */
 static int replay_one(redisContext *rc, const char *svc, const char *id)
 {
-	redisReply *r = ctl_redis_cmd(rc, "callbacks", "XRANGE " KEY_CBDEAD "%s %s %s", svc, id, id);
+	redisReply *r =
+	    ctl_redis_cmd(rc, "callbacks", "XRANGE " KEY_CBDEAD "%s %s %s", svc, id, id);
 	const redisReply *body;
 	int ret = 1;
 
