@@ -48,7 +48,6 @@
 #include "schema.h"
 #include "text.h"
 
-#define CB_MAX_IN_FLIGHT 16
 #define CB_PREFIX "service."
 
 /* ---- signature ------------------------------------------------------------- */

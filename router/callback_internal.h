@@ -29,6 +29,7 @@ size_t callbacks_pending(struct callbacks *cb, struct rdb *db, const char *servi
 /* ---- shared by callback.c, callback_post.c and callback_store.c ----------- */
 
 #define CB_ID_MAX 48
+#define CB_MAX_IN_FLIGHT 16 /* POSTs at once, all services; most per service */
 #define CB_ERR_MAX 200
 
 /* One record the sender holds: read from the stream (pending in the group
@@ -111,8 +112,9 @@ void cbs_fill(struct callbacks *cb, struct cb_service *s);
 /* Nothing in hand anywhere: wait up to ms for a new record (XREADGROUP
  * BLOCK over every stream with a free slot). */
 void cbs_wait_new(struct callbacks *cb, int ms);
-/* 2xx: acknowledge and delete. 0, or -1 (kept in hand, tried again). */
-int cbs_done(struct callbacks *cb, struct cb_rec *r);
+/* Every record answered 2xx: acknowledge and delete (one round trip for
+ * all), and free its slot. 0, or -1 (kept in hand, tried again). */
+int cbs_done_all(struct callbacks *cb);
 /* Too old: move to the dead stream with the last error (0 or -1, as
  * above). */
 int cbs_dead(struct callbacks *cb, struct cb_rec *r);

@@ -211,15 +211,13 @@ static void cb_finish(struct cmulti_xfer *x, CURLcode cc)
  * stream) and free its slot; kept for the next turn when Redis fails. */
 static void cb_settle(struct callbacks *cb)
 {
+	if (!cb->rc || cbs_done_all(cb) != 0)
+		return;
 	for (size_t i = 0; i < cb->nsvc; i++) {
 		struct cb_service *s = &cb->svc[i];
 		for (size_t k = 0; k < s->nhand; k++) {
 			struct cb_rec *r = s->hand[k];
-			int rc;
-			if (!r || !r->settle || !cb->rc)
-				continue;
-			rc = r->settle == CB_SETTLE_DONE ? cbs_done(cb, r) : cbs_dead(cb, r);
-			if (rc == 0) {
+			if (r && r->settle == CB_SETTLE_DEAD && cbs_dead(cb, r) == 0) {
 				cb_rec_free(r);
 				s->hand[k] = NULL;
 			}

@@ -295,17 +295,49 @@ static int cbs_replies(struct callbacks *cb, int n)
 	return rc;
 }
 
-int cbs_done(struct callbacks *cb, struct cb_rec *r)
+/* XACK or XDEL (cmd) of every answered record of s, appended; 1 if any. */
+static int cbs_append_done(struct callbacks *cb, const struct cb_service *s, const char *cmd)
 {
-	const struct cb_service *s = r->svc;
+	const char *argv[3 + CB_MAX_IN_FLIGHT];
+	int argc = 0;
+
+	argv[argc++] = cmd;
+	argv[argc++] = s->key;
+	if (!strcmp(cmd, "XACK"))
+		argv[argc++] = CB_GROUP;
+	for (size_t k = 0; k < s->nhand; k++)
+		if (s->hand[k] && s->hand[k]->settle == CB_SETTLE_DONE)
+			argv[argc++] = s->hand[k]->id;
+	if (argc == 2 || (argc == 3 && !strcmp(cmd, "XACK")))
+		return 0;
+	redisAppendCommandArgv(cb->rc, argc, argv, NULL);
+	return 1;
+}
+
+int cbs_done_all(struct callbacks *cb)
+{
+	int n = 0;
 
 	if (!cb->rc)
 		return -1;
-	redisAppendCommand(cb->rc, "XACK %s " CB_GROUP " %s", s->key, r->id);
-	redisAppendCommand(cb->rc, "XDEL %s %s", s->key, r->id);
-	if (cbs_replies(cb, 2) != 0) {
-		log_warnx("callback %s: cannot acknowledge %s yet", s->name, r->id);
+	for (size_t i = 0; i < cb->nsvc; i++) {
+		n += cbs_append_done(cb, &cb->svc[i], "XACK");
+		n += cbs_append_done(cb, &cb->svc[i], "XDEL");
+	}
+	if (!n)
+		return 0;
+	if (cbs_replies(cb, n) != 0) {
+		log_warnx("callbacks: cannot acknowledge answered records yet: %s",
+			  cb->rc->err ? cb->rc->errstr : "error reply");
 		return -1;
+	}
+	for (size_t i = 0; i < cb->nsvc; i++) {
+		struct cb_service *s = &cb->svc[i];
+		for (size_t k = 0; k < s->nhand; k++)
+			if (s->hand[k] && s->hand[k]->settle == CB_SETTLE_DONE) {
+				cb_rec_free(s->hand[k]);
+				s->hand[k] = NULL;
+			}
 	}
 	return 0;
 }

@@ -119,7 +119,7 @@ static int summarise(redisContext *rc, const char *svc, struct cb_summary *out)
 
 static int cb_summary(redisContext *rc, const struct cb_args *a)
 {
-	char *names[CB_MAX_SERVICES];
+	char *names[CB_MAX_SERVICES] = {NULL};
 	int n = 0, ret = 0;
 	json_t *rows = json_array();
 
