@@ -49,6 +49,7 @@
 #include "text.h"
 
 #define CB_PREFIX "service."
+#define CB_LOST_WARN_MS 10000 /* one "not queued" line per service per 10 s */
 
 /* ---- signature ------------------------------------------------------------- */
 
@@ -489,11 +490,19 @@ static struct cb_service *cb_find(struct callbacks *cb, const char *service)
  * which the operator must hear of. */
 static void cb_on_xadd(redisReply *rep, void *arg)
 {
-	const struct cb_service *s = arg;
+	struct cb_service *s = arg;
+	int64_t now;
 
-	if (!rep || rep->type == REDIS_REPLY_ERROR)
-		log_warnx("callback %s: status record not queued: %s", s->name,
-			  rep ? rep->str : "Redis connection lost");
+	if (rep && rep->type != REDIS_REPLY_ERROR)
+		return;
+	s->lost++;
+	now = mono_ms();
+	if (s->lost_warned && now - s->lost_warn_ms < CB_LOST_WARN_MS)
+		return;
+	log_warnx("callback %s: status record not queued: %s (%" PRIu64 " lost so far)", s->name,
+		  rep ? rep->str : "Redis connection lost", s->lost);
+	s->lost_warned = 1;
+	s->lost_warn_ms = now;
 }
 
 void callbacks_push(struct callbacks *cb, struct rdb *db, const char *service, const char *json)

@@ -61,6 +61,11 @@ struct cb_service {
 	long concurrency; /* records in hand at once (1 when ordered) */
 	int ordered;
 
+	/* router thread only (callbacks_push's XADD replies) */
+	uint64_t lost;
+	int64_t lost_warn_ms;
+	int lost_warned;
+
 	/* sender thread only */
 	struct cb_rec **hand; /* concurrency slots; NULL = free */
 	size_t nhand;

@@ -112,6 +112,16 @@ int cbs_ready(struct callbacks *cb)
 	return 0;
 }
 
+/* A stream or group gone (deleted under us, FLUSHALL): drop the connection
+ * so that the reconnect makes them again. */
+static void cbs_check(struct callbacks *cb, const redisReply *rep)
+{
+	if (rep && rep->type == REDIS_REPLY_ERROR && !strncmp(rep->str, "NOGROUP", 7)) {
+		log_warnx("callbacks: %s; making the groups again", rep->str);
+		cbs_close(cb);
+	}
+}
+
 /* ---- records in hand -------------------------------------------------------- */
 
 static size_t cbs_free_slots(const struct cb_service *s)
@@ -210,6 +220,7 @@ static void cbs_fill_own(struct callbacks *cb, struct cb_service *s, size_t room
 			snprintf(s->pel_cursor, sizeof(s->pel_cursor), "%s", last->element[0]->str);
 		cbs_take_all(cb, s, e);
 	}
+	cbs_check(cb, rep);
 	freeReplyObject(rep);
 }
 
@@ -231,19 +242,21 @@ void cbs_fill(struct callbacks *cb, struct cb_service *s)
 				   cb->consumer, CB_CLAIM_IDLE_MS, (int)room);
 		if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2)
 			cbs_take_all(cb, s, rep->element[1]);
+		cbs_check(cb, rep);
 		freeReplyObject(rep);
-		if (!(room = cbs_free_slots(s)))
+		if (!cb->rc || !(room = cbs_free_slots(s)))
 			return;
 	}
 	rep = redisCommand(cb->rc, "XREADGROUP GROUP " CB_GROUP " %s COUNT %d STREAMS %s >",
 			   cb->consumer, (int)room, s->key);
 	cbs_take_all(cb, s, cbs_entries(rep));
+	cbs_check(cb, rep);
 	freeReplyObject(rep);
 }
 
 void cbs_wait_new(struct callbacks *cb, int ms)
 {
-	const char *argv[8 + 2 * 64];
+	const char *argv[9 + 2 * 64];
 	char count[8] = "1", block[16];
 	struct cb_service *who[64];
 	int argc = 0, n = 0;
@@ -273,6 +286,7 @@ void cbs_wait_new(struct callbacks *cb, int ms)
 			if (!strcmp(who[k]->key, st->element[0]->str))
 				cbs_take_all(cb, who[k], st->element[1]);
 	}
+	cbs_check(cb, rep);
 	freeReplyObject(rep);
 }
 

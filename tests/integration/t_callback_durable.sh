@@ -106,6 +106,11 @@ expect_eq "every one signed" "$($CHECK count "$T/dvla.jsonl") verified" "$($CHEC
 check "delivered records are deleted from the stream" \
 	wait_for 5 sh -c "[ \$(redis-cli -p $REDIS_PORT XLEN herald:cb:dvla) -eq 0 ]"
 
+rcli DEL herald:cb:dvla >/dev/null
+events dv2 dvla 1 | "$BIN/heraldctl" -c "$T/herald.conf" publish - >/dev/null
+check "the stream deleted under heraldd: the group is made again, records still arrive" \
+	wait_for 20 sh -c "[ \$($CHECK count '$T/dvla.jsonl' 200) -ge 63 ]"
+
 # ---- 2. concurrency = 3 with ordered = no ---------------------------------------
 receiver hmrc "$HMRC_PORT" --delay 0.5
 events hm hmrc 4 | "$BIN/heraldctl" -c "$T/herald.conf" publish - >/dev/null
