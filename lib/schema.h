@@ -27,6 +27,8 @@
  *   herald:cbdead:<service> stream, callbacks given up after
  *                           callback_max_age (fields CB_F_* and CBDEAD_F_*);
  *                           heraldctl callbacks dead list|replay
+ *   herald:cblock:<service> string with a TTL, the consumer name of the one
+ *                           instance sending an ordered service's callbacks
  */
 #ifndef HERALD_SCHEMA_H
 #define HERALD_SCHEMA_H
@@ -65,6 +67,7 @@
 /* ---- status callbacks (router/callback*.c, tools/cmd_callbacks.c) ---- */
 #define KEY_CB "herald:cb:"	    /* + service */
 #define KEY_CBDEAD "herald:cbdead:" /* + service */
+#define KEY_CBLOCK "herald:cblock:" /* + service */
 #define CB_GROUP "herald"
 #define CB_F_REC "r"	   /* the record (JSON), POSTed as it is */
 #define CBDEAD_F_ID "id"   /* its entry id in herald:cb:<service> */

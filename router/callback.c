@@ -234,13 +234,15 @@ static int cb_keys(struct cb_service *s, char *err, size_t errlen)
 
 	s->key = malloc(n);
 	s->deadkey = malloc(n);
+	s->lockkey = malloc(n);
 	s->hand = calloc((size_t)s->concurrency, sizeof(*s->hand));
-	if (!s->key || !s->deadkey || !s->hand) {
+	if (!s->key || !s->deadkey || !s->lockkey || !s->hand) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	snprintf(s->key, n, "%s%s", KEY_CB, s->name);
 	snprintf(s->deadkey, n, "%s%s", KEY_CBDEAD, s->name);
+	snprintf(s->lockkey, n, "%s%s", KEY_CBLOCK, s->name);
 	s->nhand = (size_t)s->concurrency;
 	snprintf(s->pel_cursor, sizeof(s->pel_cursor), "0");
 	return 0;
@@ -317,6 +319,7 @@ static void cb_free(struct callbacks *cb)
 		free(s->url_log);
 		free(s->key);
 		free(s->deadkey);
+		free(s->lockkey);
 	}
 	free(cb->svc);
 	cbs_close(cb);

@@ -56,7 +56,7 @@ struct cb_service {
 	struct callbacks *owner;
 	char *name, *url, *secret;
 	char *url_log; /* scheme://host[:port]/path: no user info, no query */
-	char *key, *deadkey;
+	char *key, *deadkey, *lockkey;
 	long timeout_ms, retry_max_ms, max_age_ms;
 	long concurrency; /* records in hand at once (1 when ordered) */
 	int ordered;
@@ -72,6 +72,9 @@ struct cb_service {
 	int pel_done;		    /* our own pending entries re-read after a start */
 	char pel_cursor[CB_ID_MAX]; /* how far */
 	int64_t claim_ms;	    /* next XAUTOCLAIM of a dead consumer's records */
+	int leased;		    /* ordered: we hold the service's lease */
+	int claim_all;		    /* ordered, lease just taken: claim every record */
+	int64_t lease_try_ms;	    /* next try to take the lease */
 	int64_t warn_ms;
 	int warned;
 	unsigned suppressed;
@@ -126,5 +129,7 @@ int cbs_dead(struct callbacks *cb, struct cb_rec *r);
 /* Every few seconds: touch what we hold (so no one claims it), and publish
  * backlog, oldest age, failures and dead for /metrics. */
 void cbs_periodic(struct callbacks *cb, int64_t now);
+/* At the stop: give up the leases we hold (another instance goes on). */
+void cbs_release(struct callbacks *cb);
 
 #endif

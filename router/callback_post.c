@@ -319,5 +319,6 @@ void *callbacks_sender(void *arg)
 	while (!cb_stop_turn(cb, deadline))
 		;
 	cb_abandon(cb);
+	cbs_release(cb);
 	return NULL;
 }

@@ -7,6 +7,9 @@
  * restart we read our own pending records first; a dead instance's are
  * taken over with XAUTOCLAIM once idle for CB_CLAIM_IDLE_MS, and we touch
  * what we hold every CB_BEAT_MS so that no live instance loses its records.
+ * An ordered service is sent by one instance at a time: the one holding its
+ * lease (KEY_CBLOCK, CB_LEASE_MS, renewed with the beat); the instance that
+ * takes a lease over claims every record the previous holder left pending.
  */
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
@@ -25,6 +28,13 @@
 #define CB_BEAT_MS 15000       /* touch what we hold, well within that */
 #define CB_STATS_MS 1000       /* backlog, oldest age, dead for /metrics */
 #define CB_RECONNECT_MS 1000
+#define CB_LEASE_MS 45000 /* an ordered service's lease; renewed every CB_BEAT_MS */
+
+/* Renew / give up a lease only if it is still ours. */
+static const char cbs_renew_lua[] = "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+				    "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
+static const char cbs_release_lua[] = "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+				      "return redis.call('DEL', KEYS[1]) end return 0";
 
 /* ---- connection ----------------------------------------------------------- */
 
@@ -224,27 +234,103 @@ static void cbs_fill_own(struct callbacks *cb, struct cb_service *s, size_t room
 	freeReplyObject(rep);
 }
 
+/* ---- an ordered service's lease ------------------------------------------- */
+
+/* May we read s's records? Always for an unordered service; for an ordered
+ * one only with its lease (taken here, tried once a second). */
+static int cbs_lease(struct callbacks *cb, struct cb_service *s, int64_t now)
+{
+	redisReply *rep;
+	int got;
+
+	if (!s->ordered || s->leased)
+		return 1;
+	if (now < s->lease_try_ms)
+		return 0;
+	s->lease_try_ms = now + 1000;
+	rep = redisCommand(cb->rc, "SET %s %s NX PX %d", s->lockkey, cb->consumer, CB_LEASE_MS);
+	got = rep && rep->type == REDIS_REPLY_STATUS;
+	freeReplyObject(rep);
+	if (!got) { /* ours from before a restart? */
+		rep = redisCommand(cb->rc, "EVAL %s 1 %s %s %d", cbs_renew_lua, s->lockkey,
+				   cb->consumer, CB_LEASE_MS);
+		got = rep && rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
+		freeReplyObject(rep);
+	}
+	if (got) {
+		s->leased = 1;
+		s->claim_all = 1; /* whatever the last holder left pending, first */
+		s->claim_ms = 0;
+	}
+	return got;
+}
+
+static void cbs_renew(struct callbacks *cb, struct cb_service *s)
+{
+	redisReply *rep;
+
+	if (!s->leased)
+		return;
+	rep = redisCommand(cb->rc, "EVAL %s 1 %s %s %d", cbs_renew_lua, s->lockkey, cb->consumer,
+			   CB_LEASE_MS);
+	if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer != 1) {
+		log_warnx("callback %s: lost the lease of this ordered service; another "
+			  "instance sends it now",
+			  s->name);
+		s->leased = 0;
+	}
+	freeReplyObject(rep);
+}
+
+void cbs_release(struct callbacks *cb)
+{
+	for (size_t i = 0; i < cb->nsvc && cb->rc && !cb->rc->err; i++)
+		if (cb->svc[i].leased) {
+			freeReplyObject(redisCommand(cb->rc, "EVAL %s 1 %s %s", cbs_release_lua,
+						     cb->svc[i].lockkey, cb->consumer));
+			cb->svc[i].leased = 0;
+		}
+}
+
+/* ---- reading ---------------------------------------------------------------- */
+
+/* Records another consumer left pending: idle CB_CLAIM_IDLE_MS, or all of
+ * them when an ordered service's lease was just taken (no one else may hold
+ * them then). */
+static void cbs_claim(struct callbacks *cb, struct cb_service *s, size_t room, int64_t now)
+{
+	redisReply *rep;
+	size_t got = 0;
+
+	s->claim_ms = now + (s->claim_all ? 0 : CB_CLAIM_IDLE_MS / 4);
+	rep = redisCommand(cb->rc, "XAUTOCLAIM %s " CB_GROUP " %s %d 0-0 COUNT %d", s->key,
+			   cb->consumer, s->claim_all ? 0 : CB_CLAIM_IDLE_MS, (int)room);
+	if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2 &&
+	    rep->element[1]->type == REDIS_REPLY_ARRAY) {
+		got = rep->element[1]->elements;
+		cbs_take_all(cb, s, rep->element[1]);
+	}
+	if (!got)
+		s->claim_all = 0;
+	cbs_check(cb, rep);
+	freeReplyObject(rep);
+}
+
 void cbs_fill(struct callbacks *cb, struct cb_service *s)
 {
 	size_t room = cbs_free_slots(s);
 	int64_t now = mono_ms();
 	redisReply *rep;
 
-	if (!room || !cb->rc)
+	if (!room || !cb->rc || !cbs_lease(cb, s, now))
 		return;
 	if (!s->pel_done) {
 		cbs_fill_own(cb, s, room);
 		return;
 	}
-	if (now >= s->claim_ms) { /* records a dead instance left pending */
-		s->claim_ms = now + CB_CLAIM_IDLE_MS / 4;
-		rep = redisCommand(cb->rc, "XAUTOCLAIM %s " CB_GROUP " %s %d 0-0 COUNT %d", s->key,
-				   cb->consumer, CB_CLAIM_IDLE_MS, (int)room);
-		if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2)
-			cbs_take_all(cb, s, rep->element[1]);
-		cbs_check(cb, rep);
-		freeReplyObject(rep);
-		if (!cb->rc || !(room = cbs_free_slots(s)))
+	if (now >= s->claim_ms) {
+		cbs_claim(cb, s, room, now);
+		if (!cb->rc || s->claim_all || !(room = cbs_free_slots(s)))
 			return;
 	}
 	rep = redisCommand(cb->rc, "XREADGROUP GROUP " CB_GROUP " %s COUNT %d STREAMS %s >",
@@ -267,7 +353,8 @@ void cbs_wait_new(struct callbacks *cb, int ms)
 	argv[argc++] = cb->consumer, argv[argc++] = "COUNT", argv[argc++] = count;
 	argv[argc++] = "BLOCK", argv[argc++] = block, argv[argc++] = "STREAMS";
 	for (size_t i = 0; i < cb->nsvc && n < 64; i++)
-		if (cb->svc[i].pel_done && cbs_free_slots(&cb->svc[i]))
+		if (cb->svc[i].pel_done && cbs_free_slots(&cb->svc[i]) &&
+		    (!cb->svc[i].ordered || cb->svc[i].leased))
 			who[n++] = &cb->svc[i];
 	if (!n || !cb->rc) {
 		cmulti_wait(cb->http, ms);
@@ -447,8 +534,10 @@ void cbs_periodic(struct callbacks *cb, int64_t now)
 	if (stats)
 		cb->stats_ms = now + CB_STATS_MS;
 	for (size_t i = 0; i < cb->nsvc && cb->rc && !cb->rc->err; i++) {
-		if (beat)
+		if (beat) {
+			cbs_renew(cb, &cb->svc[i]);
 			cbs_touch(cb, &cb->svc[i]);
+		}
 		if (stats)
 			cbs_stats(cb, &cb->svc[i]);
 	}

@@ -6,7 +6,9 @@
 # up to `concurrency` POSTs at once and an ordered one one; a record older
 # than callback_max_age goes to the dead stream, which heraldctl callbacks
 # dead list|replay shows and sends again; /metrics has the four callback
-# families; heraldctl callbacks sums it up.
+# families; heraldctl callbacks sums it up; with two instances an ordered
+# service is sent by the lease holder alone, and the other takes over when it
+# stops.
 . "$HERALD_SRC/tests/integration/lib.sh"
 
 CHECK="python3 $HERALD_SRC/tests/integration/callback_check.py"
@@ -83,6 +85,7 @@ expect_no_grep "nothing dropped at shutdown" 'dropped|not delivered' "$T/heraldd
 expect_eq "the 60 records are still in Redis after the stop" 60 "$(rcli XLEN herald:cb:dvla)"
 start_heraldd
 receiver dvla "$DVLA_PORT" --delay 0.02
+DVLA_RPID=$RPID
 check "after the restart every record arrives" \
 	wait_for 30 sh -c "[ \$($CHECK count '$T/dvla.jsonl' 200) -ge 60 ]"
 sleep 0.5
@@ -156,6 +159,46 @@ expect_eq "the dead stream is empty" 0 "$(rcli XLEN herald:cbdead:moj)"
 expect_eq "in their order" "mj-1 accepted|mj-1 sending|mj-1 delivered" "$(bodies "$T/moj.jsonl" | paste -sd'|')"
 $CTL callbacks dead list >/dev/null 2>&1
 expect_eq "dead list without --service is a usage error" 2 $?
+
+# ---- 4. two instances: an ordered service is sent by one (its lease) -------------
+stop_pid "$DVLA_RPID" # dvla's service down again
+sed -e "s|^endpoint = tcp://127.0.0.1:$INGEST_PORT|endpoint = tcp://127.0.0.1:$(free_port)|" \
+	-e "s|^publish = tcp://127.0.0.1:$PUB_PORT|publish = tcp://127.0.0.1:$(free_port)|" \
+	-e "s|^listen = 127.0.0.1:$HTTP_PORT|listen = 127.0.0.1:$(free_port)|" \
+	"$T/herald.conf" >"$T/h2.conf"
+printf '\n[queue]\nconsumer = second\n' >>"$T/h2.conf"
+"$BIN/heraldd" -c "$T/h2.conf" >>"$T/h2.out" 2>&1 &
+H2=$!
+track_pid $H2
+wait_for 20 grep -q "heraldd\[$H2\]: info: heraldd: ready" "$T/h2.out" || not_ok "second heraldd ready"
+: >"$T/dvla.jsonl"
+events d1 dvla 5 | "$BIN/heraldctl" -c "$T/herald.conf" publish - >/dev/null
+events d2 dvla 5 | "$BIN/heraldctl" -c "$T/h2.conf" publish - >/dev/null
+check "30 records from both instances wait in herald:cb:dvla" \
+	wait_for 20 sh -c "[ \$(redis-cli -p $REDIS_PORT XLEN herald:cb:dvla) -eq 30 ]"
+HOLDER=$(rcli GET herald:cblock:dvla)
+diag "dvla's lease: ${HOLDER:-none}"
+stop_heraldd # the first instance, which holds the lease: it gives it up
+receiver dvla "$DVLA_PORT" --delay 0.02
+check "the second instance takes over and sends all 30" \
+	wait_for 30 sh -c "[ \$($CHECK count '$T/dvla.jsonl' 200) -ge 30 ]"
+expect_eq "the lease moved to the second instance" second "$(rcli GET herald:cblock:dvla)"
+start_heraldd # both again: only the lease holder sends
+events d3 dvla 5 | "$BIN/heraldctl" -c "$T/herald.conf" publish - >/dev/null
+events d4 dvla 5 | "$BIN/heraldctl" -c "$T/h2.conf" publish - >/dev/null
+check "30 more arrive with two instances running" \
+	wait_for 30 sh -c "[ \$($CHECK count '$T/dvla.jsonl' 200) -ge 60 ]"
+sleep 0.5
+expect_eq "each once" 60 "$($CHECK count "$T/dvla.jsonl" 200)"
+expect_eq "never two POSTs at once to the ordered service" 1 "$(maxin "$T/dvla.jsonl")"
+bodies "$T/dvla.jsonl" >"$T/dvla2.got"
+expect_eq "every message's records in order" 0 "$(python3 -c '
+import sys
+seen = {}
+for l in open(sys.argv[1]):
+    ev, st = l.split(); seen.setdefault(ev, []).append(st)
+print(sum(1 for v in seen.values() if v != ["accepted", "sending", "delivered"]))' "$T/dvla2.got")"
+assert_clean_log "$T/h2.out"
 
 expect_no_grep "no secret in the log" 'dvla-secret|hmrc-secret|moj-secret' "$T/heraldd.out"
 assert_clean_log "$T/heraldd.out"
