@@ -28,6 +28,15 @@
  *   herald:q:urgent|normal|bulk
  *                           streams, one per priority, consumer group
  *                           "herald" (entry fields STREAM_F_* below)
+ *   herald:cb:<service>     stream, a service's status callbacks not yet
+ *                           answered 2xx, oldest first; consumer group
+ *                           "herald" (entry fields CB_F_* below); an entry
+ *                           is deleted once its POST succeeded
+ *   herald:cbdead:<service> stream, callbacks given up after
+ *                           callback_max_age (fields CB_F_* and CBDEAD_F_*);
+ *                           heraldctl callbacks dead list|replay
+ *   herald:cblock:<service> string with a TTL, the consumer name of the one
+ *                           instance sending an ordered service's callbacks
  */
 #ifndef HERALD_SCHEMA_H
 #define HERALD_SCHEMA_H
@@ -65,6 +74,16 @@
 #define STREAM_F_EVENT "e"    /* the event as published (JSON) */
 #define STREAM_F_CITIZEN "c"  /* citizen id (no event: the hash has it) */
 #define STREAM_F_TX "t"	      /* transaction id */
+
+/* ---- status callbacks (router/callback*.c, tools/cmd_callbacks.c) ---- */
+#define KEY_CB "herald:cb:"	    /* + service */
+#define KEY_CBDEAD "herald:cbdead:" /* + service */
+#define KEY_CBLOCK "herald:cblock:" /* + service */
+#define CB_GROUP "herald"
+#define CB_F_REC "r"	   /* the record (JSON), POSTed as it is */
+#define CBDEAD_F_ID "id"   /* its entry id in herald:cb:<service> */
+#define CBDEAD_F_ERR "err" /* the last failure */
+#define CBDEAD_F_TRIES "tries"
 
 /* ---- message hash fields (herald:msg:<id>) ------------------------------ */
 #define MSG_F_STATUS "status" /* last status (herald_accept sets "accepted") */

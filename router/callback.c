@@ -1,26 +1,30 @@
 /*
  * callback.c - status callbacks: every transition of a service's messages is
- * POSTed, signed and in order, to that service's callback_url.
+ * POSTed, signed, to that service's callback_url.
  *
  *   [service.dvla]
  *   callback_url = https://dvla.example/herald/status
  *   callback_secret = ...      ; HMAC-SHA256 key, never logged
  *   callback_timeout = 10      ; per request: seconds, or 30s / 5m / 1h
  *   callback_retry_max = 600   ; longest wait between two tries (same form)
- *   callback_queue = 100000    ; records kept per service; when full the
- *                              ; oldest is dropped (logged)
+ *   callback_max_age = 3d      ; then the record goes to the dead stream
+ *   ordered = yes              ; one record at a time, in order (default)
+ *   concurrency = 8            ; with ordered = no: POSTs at once (default 4)
  *
- * Threads: callbacks_push() runs on the router thread. It copies the record
- * into its service's queue under a mutex - no I/O, nothing that waits on the
- * network - and wakes the sender with cmulti_wakeup() only if the sender
- * said it was going to sleep. The sender thread owns the CURLM and every easy
- * handle. A service has at most one request in flight: record N+1 goes out
- * only after N got a 2xx, because services rebuild a message's state from the
- * sequence. A failed record stays at the head of its service and is tried
- * again after 1 s, 2 s, 4 s ... up to callback_retry_max (less up to a fifth
- * of jitter); meanwhile the other services go on, up to CB_MAX_IN_FLIGHT
- * requests at once. Each service keeps its easy handle, so its connection is
- * reused. The sender thread is callback_post.c.
+ * Durability: callbacks_push() runs on the router thread and appends the
+ * record to the service's Redis stream (KEY_CB) with an XADD on the
+ * router's pipeline: no I/O of its own, no extra round trip. The sender
+ * thread (callback_post.c) reads the streams through a consumer group on a
+ * connection of its own (callback_store.c), POSTs, and deletes a record only
+ * after a 2xx. Whatever is unsent at a stop or crash is still in Redis; our
+ * own pending records are read again at the next start, a dead instance's
+ * are claimed after CB_CLAIM_IDLE_MS (lib/schema.h names every key).
+ *
+ * Ordered services get record N+1 only after N got a 2xx, because services
+ * rebuild a message's state from the sequence: a failing record blocks its
+ * service until it succeeds or goes dead. A failed record is tried again
+ * after 1 s, 2 s, 4 s ... up to callback_retry_max (less up to a fifth of
+ * jitter); other services go on, up to CB_MAX_IN_FLIGHT requests at once.
  */
 #include "callback.h"
 
@@ -41,11 +45,11 @@
 #include "callback_internal.h"
 #include "log.h"
 #include "num.h"
+#include "schema.h"
 #include "text.h"
 
-#define CB_MAX_IN_FLIGHT 16
-#define CB_WARN_EVERY_MS 10000 /* at most one failure line per service per 10 s */
 #define CB_PREFIX "service."
+#define CB_LOST_WARN_MS 10000 /* one "not queued" line per service per 10 s */
 
 /* ---- signature ------------------------------------------------------------- */
 
@@ -79,8 +83,9 @@ struct cb_scan {
 
 static int cb_known_key(const char *key)
 {
-	static const char *const keys[] = {"callback_url", "callback_secret", "callback_timeout",
-					   "callback_retry_max", "callback_queue"};
+	static const char *const keys[] = {"callback_url",     "callback_secret",
+					   "callback_timeout", "callback_retry_max",
+					   "callback_queue",   "callback_max_age"};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (!strcmp(key, keys[i]))
@@ -193,6 +198,56 @@ out:
 	return rc;
 }
 
+/* ordered = yes|no (default yes) and concurrency (with ordered = no; 4). */
+static int cb_order_load(struct cb_service *s, const struct config *cfg, const char *sec, char *err,
+			 size_t errlen)
+{
+	const char *path = cfg->path ? cfg->path : "config";
+	const char *v = config_get(cfg, sec, "ordered");
+
+	s->ordered = 1;
+	if (v && (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcmp(v, "0") ||
+		  !strcasecmp(v, "off"))) {
+		s->ordered = 0;
+	} else if (v && strcasecmp(v, "yes") && strcasecmp(v, "true") && strcmp(v, "1") &&
+		   strcasecmp(v, "on")) {
+		snprintf(err, errlen, "%s: [%s] ordered = '%s': expected yes or no", path, sec, v);
+		return -1;
+	}
+	if (cb_get_num(cfg, sec, "concurrency", s->ordered ? 1 : 4, 1, CB_MAX_IN_FLIGHT, 0,
+		       &s->concurrency, err, errlen))
+		return -1;
+	if (s->ordered && s->concurrency > 1) {
+		snprintf(err, errlen,
+			 "%s: [%s] concurrency = %ld needs ordered = no (an ordered service gets "
+			 "one record at a time)",
+			 path, sec, s->concurrency);
+		return -1;
+	}
+	return 0;
+}
+
+/* The service's stream and dead stream, and its hand of records. */
+static int cb_keys(struct cb_service *s, char *err, size_t errlen)
+{
+	size_t n = strlen(s->name) + sizeof(KEY_CBDEAD);
+
+	s->key = malloc(n);
+	s->deadkey = malloc(n);
+	s->lockkey = malloc(n);
+	s->hand = calloc((size_t)s->concurrency, sizeof(*s->hand));
+	if (!s->key || !s->deadkey || !s->lockkey || !s->hand) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	snprintf(s->key, n, "%s%s", KEY_CB, s->name);
+	snprintf(s->deadkey, n, "%s%s", KEY_CBDEAD, s->name);
+	snprintf(s->lockkey, n, "%s%s", KEY_CBLOCK, s->name);
+	s->nhand = (size_t)s->concurrency;
+	snprintf(s->pel_cursor, sizeof(s->pel_cursor), "0");
+	return 0;
+}
+
 /* Fill s from [sec]. 1 if the section has no callback_url (skip it), 0 when
  * configured, -1 with err on a configuration error. */
 static int cb_service_load(struct cb_service *s, const struct config *cfg, const char *sec,
@@ -234,10 +289,16 @@ static int cb_service_load(struct cb_service *s, const struct config *cfg, const
 		       errlen) ||
 	    cb_get_num(cfg, sec, "callback_retry_max", 600, 1, 86400, 1000, &s->retry_max_ms, err,
 		       errlen) ||
-	    cb_get_num(cfg, sec, "callback_queue", 100000, 1, 100000000, 0, &qmax, err, errlen))
+	    cb_get_num(cfg, sec, "callback_max_age", 3 * 86400, 1, 30 * 86400, 1000, &s->max_age_ms,
+		       err, errlen) ||
+	    cb_get_num(cfg, sec, "callback_queue", 100000, 1, 100000000, 0, &qmax, err, errlen) ||
+	    cb_order_load(s, cfg, sec, err, errlen))
 		return -1;
-	s->qmax = (size_t)qmax;
-	return 0;
+	if (config_get(cfg, sec, "callback_queue"))
+		log_warnx("callbacks: [%s] callback_queue is no longer used: the queue is in "
+			  "Redis and never drops a record",
+			  sec);
+	return cb_keys(s, err, errlen);
 }
 
 /* ---- public ------------------------------------------------------------------- */
@@ -246,30 +307,32 @@ static void cb_free(struct callbacks *cb)
 {
 	for (size_t i = 0; i < cb->nsvc; i++) {
 		struct cb_service *s = &cb->svc[i];
-		struct cb_rec *r, *next;
-		size_t unsent = s->cur ? 1 : 0;
 
-		for (r = s->head; r; r = next) {
-			next = r->next;
-			free(r);
-			unsent++;
-		}
-		free(s->cur);
-		if (unsent)
-			log_warnx("callback %s: %zu records not delivered at shutdown, dropped",
-				  s->name, unsent);
-		if (s->post.easy)
-			curl_easy_cleanup(s->post.easy);
-		curl_slist_free_all(s->hdrs);
+		for (size_t k = 0; k < s->nhand; k++)
+			cb_rec_free(s->hand[k]); /* still in Redis: sent after the next start */
+		free(s->hand);
 		if (s->secret)
 			OPENSSL_cleanse(s->secret, strlen(s->secret));
 		free(s->secret);
 		free(s->name);
 		free(s->url);
 		free(s->url_log);
+		free(s->key);
+		free(s->deadkey);
+		free(s->lockkey);
 	}
 	free(cb->svc);
+	cbs_close(cb);
 	cmulti_free(&cb->http); /* after the easy handles; balances curl_global_init */
+	if (cb->redis_password)
+		OPENSSL_cleanse(cb->redis_password, strlen(cb->redis_password));
+	free(cb->redis_password);
+	free(cb->redis_host);
+	free(cb->redis_sock);
+	if (cb->sentinel_password)
+		OPENSSL_cleanse(cb->sentinel_password, strlen(cb->sentinel_password));
+	free(cb->sentinel_password);
+	free(cb->master_name);
 	pthread_mutex_destroy(&cb->mu);
 	free(cb);
 }
@@ -294,10 +357,85 @@ static int cb_spawn(struct callbacks *cb)
 	return rc;
 }
 
+/* Where the sender's own connection goes ([redis], as the router's), and
+ * its consumer name in the groups: [queue] consumer, else the host name,
+ * as the router's (a restarted instance finds its own pending records). */
+static int cb_redis_conf(struct callbacks *cb, const struct config *cfg)
+{
+	char host[64];
+
+	cb->redis_host = strdup(cfg->redis_host ? cfg->redis_host : "127.0.0.1");
+	cb->redis_sock = cfg->redis_socket ? strdup(cfg->redis_socket) : NULL;
+	cb->redis_password = cfg->redis_password ? strdup(cfg->redis_password) : NULL;
+	cb->redis_port = cfg->redis_port ? cfg->redis_port : 6379;
+	cb->redis_db = cfg->redis_db;
+	cb->connect_timeout_ms = cfg->redis_connect_timeout_ms;
+	if (cfg->redis_sentinels) { /* checked by config_load */
+		char why[200];
+		if (sentinel_parse(cfg->redis_sentinels, &cb->sentinels, why, sizeof(why)) != 0)
+			return -1;
+		cb->master_name = strdup(cfg->redis_master_name);
+		cb->sentinel_password =
+		    cfg->redis_sentinel_password ? strdup(cfg->redis_sentinel_password) : NULL;
+		if (!cb->master_name || (cfg->redis_sentinel_password && !cb->sentinel_password))
+			return -1;
+	}
+	if (cfg->consumer) {
+		snprintf(cb->consumer, sizeof(cb->consumer), "%s", cfg->consumer);
+	} else {
+		if (gethostname(host, sizeof(host)) != 0)
+			snprintf(host, sizeof(host), "heraldd");
+		host[sizeof(host) - 1] = '\0';
+		snprintf(cb->consumer, sizeof(cb->consumer), "%s", host);
+	}
+	if (!cb->redis_host || (cfg->redis_socket && !cb->redis_sock) ||
+	    (cfg->redis_password && !cb->redis_password))
+		return -1;
+	return 0;
+}
+
+/* The services with a callback_url; -1 with err. */
+static int cb_load_all(struct callbacks *cb, const struct config *cfg, char *err, size_t errlen)
+{
+	struct cb_scan sc = {0};
+	int rc = -1;
+
+	conf_each(cfg->ini, CB_PREFIX, cb_scan_fn, &sc);
+	if (sc.oom) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (sc.bad_key[0]) {
+		snprintf(
+		    err, errlen,
+		    "%s: [%s] unknown key '%s' (expected callback_url, callback_secret, "
+		    "callback_timeout, callback_retry_max, callback_max_age or callback_queue)",
+		    cfg->path ? cfg->path : "config", sc.bad_sec, sc.bad_key);
+		goto out;
+	}
+	if (sc.n && !(cb->svc = calloc(sc.n, sizeof(*cb->svc)))) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < sc.n; i++) {
+		int one = cb_service_load(&cb->svc[cb->nsvc], cfg, sc.sections[i], err, errlen);
+		cb->svc[cb->nsvc].owner = cb;
+		if (one == 0 || one < 0)
+			cb->nsvc++; /* a half-filled entry is freed with the rest */
+		if (one < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; i < sc.n; i++)
+		free(sc.sections[i]);
+	free(sc.sections);
+	return rc;
+}
+
 struct callbacks *callbacks_start(const struct config *cfg, char *err, size_t errlen)
 {
 	struct callbacks *cb = calloc(1, sizeof(*cb));
-	struct cb_scan sc = {0};
 	int rc;
 
 	if (!cb) {
@@ -307,36 +445,14 @@ struct callbacks *callbacks_start(const struct config *cfg, char *err, size_t er
 	pthread_mutex_init(&cb->mu, NULL);
 	if (!cfg)
 		return cb;
-	conf_each(cfg->ini, CB_PREFIX, cb_scan_fn, &sc);
-	if (sc.oom) {
+	if (cb_load_all(cb, cfg, err, errlen) != 0)
+		goto fail;
+	if (!cb->nsvc)
+		return cb;
+	if (cb_redis_conf(cb, cfg) != 0) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (sc.bad_key[0]) {
-		snprintf(err, errlen,
-			 "%s: [%s] unknown key '%s' (expected callback_url, callback_secret, "
-			 "callback_timeout, callback_retry_max or callback_queue)",
-			 cfg->path ? cfg->path : "config", sc.bad_sec, sc.bad_key);
-		goto fail;
-	}
-	if (sc.n) {
-		cb->svc = calloc(sc.n, sizeof(*cb->svc));
-		if (!cb->svc) {
-			snprintf(err, errlen, "out of memory");
-			goto fail;
-		}
-	}
-	for (size_t i = 0; i < sc.n; i++) {
-		rc = cb_service_load(&cb->svc[cb->nsvc], cfg, sc.sections[i], err, errlen);
-		cb->svc[cb->nsvc].owner = cb;
-		if (rc == 0 || rc < 0)
-			cb->nsvc++; /* a half-filled entry is freed with the rest */
-		if (rc < 0)
-			goto fail;
-	}
-	if (!cb->nsvc)
-		goto done;
-
 	cb->http = cmulti_new(&(struct cmulti_opts){.max_in_flight = CB_MAX_IN_FLIGHT,
 						    .max_connects = CB_MAX_IN_FLIGHT * 2});
 	if (!cb->http) {
@@ -346,7 +462,6 @@ struct callbacks *callbacks_start(const struct config *cfg, char *err, size_t er
 		goto fail;
 	}
 	cb->rng = (mono_us() << 16) ^ (uint64_t)getpid() ^ 0x9e3779b97f4a7c15ULL;
-
 	rc = cb_spawn(cb);
 	if (rc) {
 		snprintf(err, errlen, "callbacks: cannot start the sender thread: %s",
@@ -355,17 +470,10 @@ struct callbacks *callbacks_start(const struct config *cfg, char *err, size_t er
 	}
 	cb->started = 1;
 	for (size_t i = 0; i < cb->nsvc; i++)
-		log_info("callback %s: status callbacks to %s", cb->svc[i].name,
-			 cb->svc[i].url_log);
-done:
-	for (size_t i = 0; i < sc.n; i++)
-		free(sc.sections[i]);
-	free(sc.sections);
+		log_info("callback %s: status callbacks to %s (%s)", cb->svc[i].name,
+			 cb->svc[i].url_log, cb->svc[i].ordered ? "ordered" : "unordered");
 	return cb;
 fail:
-	for (size_t i = 0; i < sc.n; i++)
-		free(sc.sections[i]);
-	free(sc.sections);
 	cb_free(cb);
 	return NULL;
 }
@@ -396,72 +504,45 @@ static struct cb_service *cb_find(struct callbacks *cb, const char *service)
 	return NULL;
 }
 
-void callbacks_push(struct callbacks *cb, const char *service, const char *json)
+/* The XADD's reply (router thread): a record Redis did not take is lost,
+ * which the operator must hear of. */
+static void cb_on_xadd(redisReply *rep, void *arg)
 {
-	struct cb_service *s;
-	struct cb_rec *r, *old = NULL;
-	size_t len;
-	int wake, warn = 0;
-	uint64_t dropped = 0;
+	struct cb_service *s = arg;
 	int64_t now;
 
-	if (!cb || !service || !json || !(s = cb_find(cb, service)))
+	if (rep && rep->type != REDIS_REPLY_ERROR)
 		return;
-	len = strlen(json);
-	r = malloc(sizeof(*r) + len + 1);
-	if (!r) {
-		log_warnx("callback %s: out of memory, status record dropped", s->name);
-		return;
-	}
-	r->next = NULL;
-	r->len = len;
-	memcpy(r->body, json, len + 1);
+	s->lost++;
 	now = mono_ms();
-
-	pthread_mutex_lock(&cb->mu);
-	if (s->qlen >= s->qmax && s->head) {
-		old = s->head;
-		s->head = old->next;
-		if (!s->head)
-			s->tail = NULL;
-		s->qlen--;
-		s->pending--;
-		dropped = ++s->dropped;
-		if (!s->drop_warned || now - s->drop_warn_ms >= CB_WARN_EVERY_MS) {
-			s->drop_warned = 1;
-			s->drop_warn_ms = now;
-			warn = 1;
-		}
-	}
-	if (s->tail)
-		s->tail->next = r;
-	else
-		s->head = r;
-	s->tail = r;
-	s->qlen++;
-	s->pending++;
-	wake = cb->sleeping;
-	cb->sleeping = 0; /* one wakeup is enough until the sender sleeps again */
-	pthread_mutex_unlock(&cb->mu);
-
-	free(old);
-	if (warn)
-		log_warnx("callback %s: queue full (%zu records), dropping the oldest; %" PRIu64
-			  " dropped so far",
-			  s->name, s->qmax, dropped);
-	if (wake)
-		cmulti_wakeup(cb->http);
+	if (s->lost_warned && now - s->lost_warn_ms < CB_LOST_WARN_MS)
+		return;
+	log_warnx("callback %s: status record not queued: %s (%" PRIu64 " lost so far)", s->name,
+		  rep ? rep->str : "Redis connection lost", s->lost);
+	s->lost_warned = 1;
+	s->lost_warn_ms = now;
 }
 
-size_t callbacks_pending(struct callbacks *cb, const char *service)
+void callbacks_push(struct callbacks *cb, struct rdb *db, const char *service, const char *json)
 {
 	struct cb_service *s;
-	size_t n;
 
-	if (!cb || !service || !(s = cb_find(cb, service)))
+	if (!cb || !db || !service || !json || !(s = cb_find(cb, service)))
+		return;
+	rdb_cmdf(db, cb_on_xadd, s, "XADD %s * " CB_F_REC " %s", s->key, json);
+}
+
+size_t callbacks_pending(struct callbacks *cb, struct rdb *db, const char *service)
+{
+	struct cb_service *s;
+	redisReply *rep;
+	size_t n = 0;
+
+	if (!cb || !db || !service || !(s = cb_find(cb, service)))
 		return 0;
-	pthread_mutex_lock(&cb->mu);
-	n = s->pending;
-	pthread_mutex_unlock(&cb->mu);
+	rep = rdb_call(db, "XLEN %s", s->key);
+	if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer > 0)
+		n = (size_t)rep->integer;
+	freeReplyObject(rep);
 	return n;
 }

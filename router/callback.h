@@ -7,8 +7,11 @@
  *
  * Every status change of a message of that service is POSTed as JSON (the
  * delivery-log record) with "X-Herald-Signature: sha256=<hex HMAC of the
- * body>". Sending happens on a thread of its own; a service that is down is
- * retried with back-off; delivery never waits for a callback.
+ * body>". The records wait in a Redis stream per service (lib/schema.h
+ * KEY_CB), so they survive a restart; a sender thread with its own Redis
+ * connection posts them, retries with back-off, and after callback_max_age
+ * moves a record to the service's dead stream (heraldctl callbacks dead).
+ * Delivery never waits for a callback.
  */
 #ifndef HERALD_CALLBACK_H
 #define HERALD_CALLBACK_H
@@ -16,16 +19,20 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "redis.h"
 
 struct callbacks;
 
 /* Start the sender thread for every [service.*] with a callback_url (also
- * fine when there is none). NULL with err on a bad configuration. */
+ * fine when there is none). NULL with err on a bad configuration; Redis
+ * being down is not an error (the sender retries). */
 struct callbacks *callbacks_start(const struct config *cfg, char *err, size_t errlen);
-/* Stop: tries to send what is queued for up to a second, then drops it. */
+/* Stop: what is in flight gets up to a second; everything unsent stays in
+ * Redis for the next start (nothing is dropped). */
 void callbacks_stop(struct callbacks **cb);
-/* Queue one status record (JSON text, copied) for service. Never blocks;
- * a no-op when the service has no callback_url. */
-void callbacks_push(struct callbacks *cb, const char *service, const char *json);
+/* Queue one status record (JSON) for service: an XADD on db's pipeline
+ * (sent with the loop turn's other writes). Never blocks; a no-op when the
+ * service has no callback_url. */
+void callbacks_push(struct callbacks *cb, struct rdb *db, const char *service, const char *json);
 
 #endif

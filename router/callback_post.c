@@ -1,10 +1,11 @@
 /*
  * callback_post.c - the sender thread of status callbacks (callback.c keeps
- * the configuration and the queues): it takes the head record of each
- * service, signs it and POSTs it through the libcurl multi driver
- * (util/curlmulti.c), one request per service at a time and at most
- * CB_MAX_IN_FLIGHT in all; a failed record stays at the head and waits
- * out a back-off (util/backoff.c) while the other services go on.
+ * the configuration, callback_store.c the Redis side): it holds up to
+ * `concurrency` records of each service (one when ordered), signs and POSTs
+ * them through the libcurl multi driver (util/curlmulti.c), at most
+ * CB_MAX_IN_FLIGHT in all; a failed record stays in hand and waits out a
+ * back-off (util/backoff.c) while the other services go on, until
+ * callback_max_age sends it to the dead stream.
  */
 #include <curl/curl.h>
 #include <inttypes.h>
@@ -22,14 +23,17 @@
 #include "text.h"
 
 #define CB_WARN_EVERY_MS 10000 /* at most one failure line per service per 10 s */
-#define CB_STOP_MS 1000	       /* callbacks_stop() flushes this long at most */
+#define CB_STOP_MS 1000	       /* callbacks_stop() lets what is in flight finish */
+#define CB_IDLE_MS 200	       /* longest wait for new records (stop latency) */
+#define CB_BUSY_MS 100	       /* longest wait while records are in hand */
 
 /* Wait before try number failures+1: 1 s doubling, capped at retry_max, less
  * up to a fifth so that services that failed together do not come back in
  * lockstep (the steps still grow: 0.8-1 s, 1.6-2 s, 3.2-4 s ...). */
-static int64_t cb_backoff(struct callbacks *cb, const struct cb_service *s)
+static int64_t cb_backoff(struct callbacks *cb, const struct cb_rec *r)
 {
-	return backoff_delay_ms(1000, s->retry_max_ms, s->failures, 20, backoff_rand(&cb->rng));
+	return backoff_delay_ms(1000, r->svc->retry_max_ms, r->failures, 20,
+				backoff_rand(&cb->rng));
 }
 
 static size_t cb_discard(char *data, size_t size, size_t nmemb, void *arg)
@@ -58,8 +62,20 @@ out:
 
 static void cb_finish(struct cmulti_xfer *x, CURLcode cc);
 
-static CURL *cb_easy(struct cb_service *s)
+void cb_rec_free(struct cb_rec *r)
 {
+	if (!r)
+		return;
+	if (r->post.easy)
+		curl_easy_cleanup(r->post.easy);
+	curl_slist_free_all(r->hdrs);
+	free(r->body);
+	free(r);
+}
+
+static CURL *cb_easy(struct cb_rec *r)
+{
+	const struct cb_service *s = r->svc;
 	CURL *e = curl_easy_init();
 
 	if (!e)
@@ -71,9 +87,9 @@ static CURL *cb_easy(struct cb_service *s)
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, s->timeout_ms);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, cb_discard);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "herald-callback/1");
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->errbuf);
-	s->post.done = cb_finish;
-	s->post.arg = s;
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+	r->post.done = cb_finish;
+	r->post.arg = r;
 	return e;
 }
 
@@ -88,41 +104,57 @@ static int cb_header(struct curl_slist **h, const char *line)
 	return 0;
 }
 
-static void cb_failed(struct callbacks *cb, struct cb_service *s, const char *reason)
+/* The failure line, at most one per service per CB_WARN_EVERY_MS. */
+static void cb_warn(struct cb_service *s, const struct cb_rec *r, int64_t wait)
 {
-	int64_t now = mono_ms(), wait;
+	int64_t now = mono_ms();
 
-	s->failures++;
-	wait = cb_backoff(cb, s);
-	s->next_ms = now + wait;
-	if (!s->warned || now - s->warn_ms >= CB_WARN_EVERY_MS) {
-		if (s->suppressed)
-			log_warnx("callback %s: POST %s failed: %s; retrying in %" PRId64
-				  " s (attempt %u; %u similar lines suppressed)",
-				  s->name, s->url_log, reason, (wait + 500) / 1000, s->failures,
-				  s->suppressed);
-		else
-			log_warnx("callback %s: POST %s failed: %s; retrying in %" PRId64
-				  " s (attempt %u)",
-				  s->name, s->url_log, reason, (wait + 500) / 1000, s->failures);
-		s->warned = 1;
-		s->warn_ms = now;
-		s->suppressed = 0;
-	} else {
+	if (s->warned && now - s->warn_ms < CB_WARN_EVERY_MS) {
 		s->suppressed++;
+		return;
 	}
+	if (s->suppressed)
+		log_warnx("callback %s: POST %s failed: %s; retrying in %" PRId64
+			  " s (attempt %u; %u similar lines suppressed)",
+			  s->name, s->url_log, r->last_err, (wait + 500) / 1000, r->failures,
+			  s->suppressed);
+	else
+		log_warnx("callback %s: POST %s failed: %s; retrying in %" PRId64 " s (attempt %u)",
+			  s->name, s->url_log, r->last_err, (wait + 500) / 1000, r->failures);
+	s->warned = 1;
+	s->warn_ms = now;
+	s->suppressed = 0;
 }
 
-static void cb_start(struct callbacks *cb, struct cb_service *s)
+/* A failed try: back off, or give up once the record is callback_max_age
+ * old (it then goes to the dead stream). */
+static void cb_failed(struct callbacks *cb, struct cb_rec *r, const char *reason)
+{
+	struct cb_service *s = r->svc;
+	int64_t wait;
+
+	r->failures++;
+	s->failures_total++;
+	snprintf(r->last_err, sizeof(r->last_err), "%s", reason);
+	if (now_ms() - r->added_ms >= s->max_age_ms) {
+		r->settle = CB_SETTLE_DEAD;
+		return;
+	}
+	wait = cb_backoff(cb, r);
+	r->next_ms = mono_ms() + wait;
+	cb_warn(s, r, wait);
+}
+
+static void cb_start(struct callbacks *cb, struct cb_rec *r)
 {
 	char sig[65], line[160], id[129];
 	struct curl_slist *h = NULL;
 
-	if (!s->post.easy)
-		s->post.easy = cb_easy(s);
-	if (!s->post.easy || callback_sign(s->secret, s->cur->body, s->cur->len, sig))
+	if (!r->post.easy)
+		r->post.easy = cb_easy(r);
+	if (!r->post.easy || callback_sign(r->svc->secret, r->body, r->len, sig))
 		goto fail;
-	cb_event_id(s->cur, id, sizeof(id));
+	cb_event_id(r, id, sizeof(id));
 	snprintf(line, sizeof(line), "X-Herald-Signature: sha256=%s", sig);
 	if (cb_header(&h, "Content-Type: application/json") || cb_header(&h, "Expect:") ||
 	    cb_header(&h, line))
@@ -132,180 +164,161 @@ static void cb_start(struct callbacks *cb, struct cb_service *s)
 		if (cb_header(&h, line))
 			goto fail;
 	}
-	s->errbuf[0] = '\0';
-	curl_easy_setopt(s->post.easy, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(s->post.easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)s->cur->len);
-	curl_easy_setopt(s->post.easy, CURLOPT_POSTFIELDS, (const char *)s->cur->body);
-	if (cmulti_add(cb->http, &s->post) != 0)
+	r->errbuf[0] = '\0';
+	curl_easy_setopt(r->post.easy, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(r->post.easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->len);
+	curl_easy_setopt(r->post.easy, CURLOPT_POSTFIELDS, (const char *)r->body);
+	if (cmulti_add(cb->http, &r->post) != 0)
 		goto fail;
-	s->hdrs = h;
+	r->hdrs = h;
 	return;
 fail:
 	curl_slist_free_all(h);
-	cb_failed(cb, s, "cannot set up the request");
+	cb_failed(cb, r, "cannot set up the request");
 }
 
-/* A POST ended (the driver's callback): 2xx ends the record, anything else
- * keeps it at the head for a retry. */
+/* A POST ended (the driver's callback): 2xx settles the record (Redis is
+ * told in cb_settle), anything else keeps it in hand for a retry. */
 static void cb_finish(struct cmulti_xfer *x, CURLcode cc)
 {
-	struct cb_service *s = x->arg;
-	struct callbacks *cb = s->owner;
+	struct cb_rec *r = x->arg;
+	struct cb_service *s = r->svc;
 	char reason[CURL_ERROR_SIZE + 32];
 	long code = 0;
 
-	curl_slist_free_all(s->hdrs);
-	s->hdrs = NULL;
+	curl_slist_free_all(r->hdrs);
+	r->hdrs = NULL;
 	if (cc == CURLE_OK)
 		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
 	if (cc == CURLE_OK && code >= 200 && code <= 299) {
-		if (s->failures)
+		if (r->failures)
 			log_info("callback %s: POST %s succeeded after %u failed attempts", s->name,
-				 s->url_log, s->failures);
-		free(s->cur);
-		s->cur = NULL;
-		s->failures = 0;
-		s->next_ms = 0;
-		pthread_mutex_lock(&cb->mu);
-		s->pending--;
-		pthread_mutex_unlock(&cb->mu);
+				 s->url_log, r->failures);
+		r->settle = CB_SETTLE_DONE;
 		return;
 	}
 	if (cc == CURLE_OK)
 		snprintf(reason, sizeof(reason), "HTTP %ld", code);
 	else
 		snprintf(reason, sizeof(reason), "%s",
-			 s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc));
-	cb_failed(cb, s, reason);
+			 r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
+	cb_failed(s->owner, r, reason);
 }
 
 /* ---- the loop ------------------------------------------------------------------ */
 
-/* Take the next record of every service with nothing at the head; returns
- * the stop flag as it was then. */
-static int cb_take_heads(struct callbacks *cb)
+/* Tell Redis of every answered record (acknowledge, or move to the dead
+ * stream) and free its slot; kept for the next turn when Redis fails. */
+static void cb_settle(struct callbacks *cb)
 {
-	int stopping;
-
-	pthread_mutex_lock(&cb->mu);
-	stopping = cb->stop;
+	if (!cb->rc || cbs_done_all(cb) != 0)
+		return;
 	for (size_t i = 0; i < cb->nsvc; i++) {
 		struct cb_service *s = &cb->svc[i];
-		if (!s->cur && s->head) {
-			s->cur = s->head;
-			s->head = s->head->next;
-			if (!s->head)
-				s->tail = NULL;
-			s->qlen--;
-			s->cur->next = NULL;
+		for (size_t k = 0; k < s->nhand; k++) {
+			struct cb_rec *r = s->hand[k];
+			if (r && r->settle == CB_SETTLE_DEAD && cbs_dead(cb, r) == 0) {
+				cb_rec_free(r);
+				s->hand[k] = NULL;
+			}
 		}
 	}
-	pthread_mutex_unlock(&cb->mu);
-	return stopping;
 }
 
 /* Start every record that is due, round robin so that more than
- * CB_MAX_IN_FLIGHT busy services take turns. */
-static void cb_start_due(struct callbacks *cb, int64_t now)
+ * CB_MAX_IN_FLIGHT busy services take turns; returns the time until the
+ * next retry is due (at most CB_BUSY_MS), or -1 when nothing is in hand. */
+static int64_t cb_start_due(struct callbacks *cb, int64_t now)
 {
+	int64_t wait = -1;
+
 	cb->rr++;
-	for (size_t k = 0; k < cb->nsvc && cmulti_room(cb->http); k++) {
-		struct cb_service *s = &cb->svc[(k + cb->rr) % cb->nsvc];
-		if (s->cur && !s->post.in_flight && s->next_ms <= now)
-			cb_start(cb, s);
-	}
-}
-
-struct cb_outlook {
-	int work;	 /* a record can start now */
-	int done;	 /* nothing left that could go before the stop deadline */
-	int64_t wait_ms; /* until the next retry is due */
-};
-
-/* What next: a record due now, a retry due later, or nothing. */
-static struct cb_outlook cb_look_ahead(struct callbacks *cb, int64_t now, int64_t deadline)
-{
-	struct cb_outlook o = {0, cmulti_in_flight(cb->http) == 0, 1000};
-
-	for (size_t i = 0; i < cb->nsvc; i++) {
-		const struct cb_service *s = &cb->svc[i];
-		if (!s->cur || s->post.in_flight)
-			continue;
-		if (s->next_ms <= now) {
-			if (cmulti_room(cb->http))
-				o.work = 1;
-			o.done = 0;
-		} else {
-			if (s->next_ms - now < o.wait_ms)
-				o.wait_ms = s->next_ms - now;
-			if (!deadline || s->next_ms < deadline)
-				o.done = 0;
+	for (size_t n = 0; n < cb->nsvc; n++) {
+		struct cb_service *s = &cb->svc[(n + cb->rr) % cb->nsvc];
+		for (size_t k = 0; k < s->nhand; k++) {
+			struct cb_rec *r = s->hand[k];
+			if (!r || r->settle)
+				continue;
+			if (!r->post.in_flight && r->next_ms <= now && cmulti_room(cb->http))
+				cb_start(cb, r);
+			if (wait < 0 || wait > CB_BUSY_MS)
+				wait = CB_BUSY_MS;
+			if (!r->post.in_flight && r->next_ms > now && r->next_ms - now < wait)
+				wait = r->next_ms - now;
 		}
 	}
-	return o;
+	return wait;
 }
 
-/* Under the lock: new records or a stop request mean work; with none,
- * announce the sleep (a push then calls cmulti_wakeup). */
-static int cb_work_or_sleep(struct callbacks *cb, int stopping, int done)
+static int cb_stopping(struct callbacks *cb)
 {
-	int work = 0;
+	int stop;
 
 	pthread_mutex_lock(&cb->mu);
-	for (size_t i = 0; i < cb->nsvc; i++)
-		if (!cb->svc[i].cur && cb->svc[i].head)
-			work = 1;
-	if (cb->stop != stopping)
-		work = 1;
-	if (!work && !(stopping && done))
-		cb->sleeping = 1;
+	stop = cb->stop;
 	pthread_mutex_unlock(&cb->mu);
-	return work;
+	return stop;
 }
 
-/* Whatever is still in flight is abandoned with the rest. */
+/* Whatever is still in flight is abandoned: it stays pending in Redis and is
+ * sent again after the next start. */
 static void cb_abandon(struct callbacks *cb)
 {
 	struct cmulti_xfer *x;
 
 	while ((x = cmulti_take(cb->http)) != NULL) {
-		struct cb_service *s = x->arg;
-		curl_slist_free_all(s->hdrs);
-		s->hdrs = NULL;
+		struct cb_rec *r = x->arg;
+		curl_slist_free_all(r->hdrs);
+		r->hdrs = NULL;
 	}
+}
+
+/* Stopping: no new records; what is in flight gets until deadline. */
+static int cb_stop_turn(struct callbacks *cb, int64_t deadline)
+{
+	int64_t now = mono_ms();
+
+	cmulti_step(cb->http);
+	if (cbs_ready(cb) == 0)
+		cb_settle(cb);
+	if (!cmulti_in_flight(cb->http) || now >= deadline)
+		return 1;
+	cmulti_wait(cb->http, (int)(deadline - now < 50 ? deadline - now : 50));
+	return 0;
 }
 
 void *callbacks_sender(void *arg)
 {
 	struct callbacks *cb = arg;
-	int64_t deadline = 0;
+	int64_t deadline, wait;
 
-	for (;;) {
-		int stopping = cb_take_heads(cb);
+	while (!cb_stopping(cb)) {
 		int64_t now = mono_ms();
-		struct cb_outlook o;
+		int redis_ok = cbs_ready(cb) == 0;
 
-		if (stopping && !deadline)
-			deadline = now + CB_STOP_MS;
-		cb_start_due(cb, now);
-		cmulti_step(cb->http); /* cb_finish() for each that ended */
-		now = mono_ms();
-		o = cb_look_ahead(cb, now, deadline);
-		if (stopping) {
-			if (now >= deadline)
-				break;
-			if (deadline - now < o.wait_ms)
-				o.wait_ms = deadline - now;
+		if (redis_ok) {
+			cb_settle(cb);
+			for (size_t i = 0; i < cb->nsvc; i++)
+				cbs_fill(cb, &cb->svc[i]);
+			cbs_periodic(cb, now);
 		}
-		if (o.work || cb_work_or_sleep(cb, stopping, o.done))
+		wait = cb_start_due(cb, now);
+		if (cmulti_step(cb->http) > 0) { /* cb_finish() for each that ended */
+			if (redis_ok && cb->rc)
+				cb_settle(cb); /* frees the slot for the next record */
 			continue;
-		if (stopping && o.done)
-			break;
-		cmulti_wait(cb->http, (int)(o.wait_ms > 0 ? o.wait_ms : 1));
-		pthread_mutex_lock(&cb->mu);
-		cb->sleeping = 0;
-		pthread_mutex_unlock(&cb->mu);
+		}
+		if (wait >= 0 || cmulti_in_flight(cb->http))
+			cmulti_wait(cb->http, (int)(wait > 0 ? wait : wait == 0 ? 1 : CB_BUSY_MS));
+		else if (redis_ok)
+			cbs_wait_new(cb, CB_IDLE_MS);
+		else
+			cmulti_wait(cb->http, CB_IDLE_MS);
 	}
+	deadline = mono_ms() + CB_STOP_MS;
+	while (!cb_stop_turn(cb, deadline))
+		;
 	cb_abandon(cb);
+	cbs_release(cb);
 	return NULL;
 }

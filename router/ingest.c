@@ -420,7 +420,7 @@ static void on_accepted(redisReply *rep, void *arg)
 			if (rep->element[k]->integer == 2)
 				requalify(p, b->now);
 			dlog_write(r->dlog, p->text, p->json);
-			callbacks_push(r->callbacks, p->ev.service, p->json);
+			callbacks_push(r->callbacks, r->rdb, p->ev.service, p->json);
 			answer(r, b, p, "accepted");
 			/* the worker takes it parsed from here, with the record
 			 * its journey starts with */

@@ -10,6 +10,7 @@
 #define MAX_SERIES 256
 #define MAX_GAUGES 16
 #define MAX_COUNTERS 64
+#define MAX_CB_SERVICES 64
 
 struct series {
 	char channel[33], status[24];
@@ -36,6 +37,12 @@ static struct {
 		unsigned long long n;
 	} c[MAX_COUNTERS];
 	int nc;
+	struct {
+		char service[64];
+		double backlog, oldest_age, dead;
+		unsigned long long failures;
+	} cb[MAX_CB_SERVICES];
+	int ncb;
 } M = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 void metrics_status(const char *channel, const char *status)
@@ -159,6 +166,58 @@ static void render_counters(FILE *fp)
 	}
 }
 
+void metrics_callback(const char *service, double backlog, double oldest_age_s,
+		      unsigned long long failures, double dead)
+{
+	int i;
+
+	pthread_mutex_lock(&M.mu);
+	for (i = 0; i < M.ncb && strcmp(M.cb[i].service, service); i++)
+		;
+	if (i == M.ncb && M.ncb < MAX_CB_SERVICES)
+		snprintf(M.cb[M.ncb++].service, sizeof(M.cb[0].service), "%s", service);
+	if (i < M.ncb) {
+		M.cb[i].backlog = backlog;
+		M.cb[i].oldest_age = oldest_age_s;
+		M.cb[i].failures = failures;
+		M.cb[i].dead = dead;
+	}
+	pthread_mutex_unlock(&M.mu);
+}
+
+/* The four callback families, one series per service (under M.mu). */
+static void render_callbacks(FILE *fp)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} fam[] = {
+	    {"herald_callback_backlog", "gauge",
+	     "Status callbacks waiting in Redis (including those being sent)."},
+	    {"herald_callback_oldest_age_seconds", "gauge",
+	     "Age of the oldest status callback not yet answered 2xx."},
+	    {"herald_callback_failures_total", "counter",
+	     "Failed status callback POSTs (this process)."},
+	    {"herald_callback_dead", "gauge",
+	     "Status callbacks given up after callback_max_age (heraldctl callbacks dead)."},
+	};
+
+	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+		fprintf(fp, "# HELP %s %s\n# TYPE %s %s\n", fam[f].name, fam[f].help, fam[f].name,
+			fam[f].type);
+		for (int i = 0; i < M.ncb; i++) {
+			fprintf(fp, "%s{service=\"%s\"} ", fam[f].name, M.cb[i].service);
+			if (f == 0)
+				fprintf(fp, "%.0f\n", M.cb[i].backlog);
+			else if (f == 1)
+				fprintf(fp, "%.3f\n", M.cb[i].oldest_age);
+			else if (f == 2)
+				fprintf(fp, "%llu\n", M.cb[i].failures);
+			else
+				fprintf(fp, "%.0f\n", M.cb[i].dead);
+		}
+	}
+}
+
 char *metrics_render(void)
 {
 	char *buf = NULL;
@@ -208,6 +267,7 @@ char *metrics_render(void)
 	fprintf(fp, "herald_fulfilment_seconds_bucket{le=\"+Inf\"} %llu\n", M.hist_count);
 	fprintf(fp, "herald_fulfilment_seconds_sum %.3f\nherald_fulfilment_seconds_count %llu\n",
 		M.hist_sum, M.hist_count);
+	render_callbacks(fp);
 	for (int i = 0; i < M.ng; i++)
 		fprintf(fp, "# TYPE herald_%s gauge\nherald_%s %g\n", M.g[i].name, M.g[i].name,
 			M.g[i].v);

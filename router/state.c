@@ -82,7 +82,7 @@ static void announce(struct router *r, const struct msg *m, const struct step *s
 	dlog_rec_text(&rec, text, sizeof(text));
 	dlog_rec_json(&rec, json, jlen);
 	dlog_write(r->dlog, text, json);
-	callbacks_push(r->callbacks, m->service, json);
+	callbacks_push(r->callbacks, r->rdb, m->service, json);
 	if (!s->journal_only)
 		metrics_status(m->chan && !s->no_channel ? m->chan->name : "-", s->status);
 	if (s->fulfilled_ms >= 0)

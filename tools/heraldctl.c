@@ -26,6 +26,7 @@
 #pragma weak cmd_dead
 #pragma weak cmd_purge
 #pragma weak cmd_keygen
+#pragma weak cmd_callbacks
 
 static const struct {
 	const char *name;
@@ -46,6 +47,9 @@ static const struct {
     {"status", cmd_status, 1, "status [--json] EVENT_ID"},
     {"dead", cmd_dead, 1, "dead list [--json] | dead replay EVENT_ID"},
     {"purge", cmd_purge, 1, "purge --citizen ID [--yes]"},
+    {"callbacks", cmd_callbacks, 1,
+     "callbacks [--service S] [--json] | callbacks dead list --service S [--json] | callbacks "
+     "dead replay --service S (ID...|--all)"},
 };
 
 static void usage(FILE *fp)

@@ -1,8 +1,10 @@
 /*
  * cbpush.c - drive the status callbacks (router/callback.c) without heraldd:
  * load a heraldd config, start the callbacks, push every line of stdin (one
- * JSON record each) to each SERVICE, wait until the services to wait for
- * have nothing pending, then stop. Used by tests/integration/t_callback.sh.
+ * JSON record each) to each SERVICE (into its Redis stream, through a
+ * router-style pipeline to the config's [redis]), wait until the services to
+ * wait for have nothing pending, then stop. Used by
+ * tests/integration/t_callback.sh.
  *
  *   cbpush -c CONF [-t TIMEOUT_S] [-w SERVICE]... SERVICE...
  *
@@ -21,6 +23,7 @@
 #include "callback_internal.h"
 #include "config.h"
 #include "log.h"
+#include "redis.h"
 #include "text.h"
 
 #define CBPUSH_MAX 16
@@ -40,6 +43,7 @@ int main(int argc, char **argv)
 	size_t cap = 0, nlines = 0;
 	struct config *cfg;
 	struct callbacks *cb;
+	struct rdb *db;
 	int64_t t0, now;
 	ssize_t n;
 
@@ -67,9 +71,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cbpush: %s\n", err);
 		return 2;
 	}
+	db = rdb_new(cfg->redis_host, cfg->redis_port, cfg->redis_socket, cfg->redis_password,
+		     cfg->redis_db);
+	if (!db || rdb_connect(db) != 0) {
+		fprintf(stderr, "cbpush: cannot connect to Redis: %s\n", db ? rdb_err(db) : "");
+		rdb_free(&db);
+		config_free(&cfg);
+		return 2;
+	}
 	cb = callbacks_start(cfg, err, sizeof(err));
 	if (!cb) {
 		fprintf(stderr, "cbpush: %s\n", err);
+		rdb_free(&db);
 		config_free(&cfg);
 		return 2;
 	}
@@ -81,9 +94,11 @@ int main(int argc, char **argv)
 		if (!n)
 			continue;
 		for (int i = optind; i < argc; i++)
-			callbacks_push(cb, argv[i], line);
-		nlines++;
+			callbacks_push(cb, db, argv[i], line);
+		if (++nlines % 1000 == 0)
+			rdb_flush(db);
 	}
+	rdb_flush(db);
 	free(line);
 	fprintf(stderr, "cbpush: %zu records pushed\n", nlines);
 
@@ -94,7 +109,7 @@ int main(int argc, char **argv)
 		for (int i = 0; i < nwait; i++) {
 			if (drained[i])
 				continue;
-			if (callbacks_pending(cb, wait[i]) == 0) {
+			if (callbacks_pending(cb, db, wait[i]) == 0) {
 				drained[i] = now;
 				printf("cbpush: %s drained in %.3f s\n", wait[i],
 				       (double)(now - t0) / 1000.0);
@@ -112,12 +127,13 @@ int main(int argc, char **argv)
 			for (int i = 0; i < nwait; i++)
 				if (!drained[i])
 					printf("cbpush: timeout: %s %zu pending\n", wait[i],
-					       callbacks_pending(cb, wait[i]));
+					       callbacks_pending(cb, db, wait[i]));
 			break;
 		}
 		usleep(5000);
 	}
 	callbacks_stop(&cb);
+	rdb_free(&db);
 	config_free(&cfg);
 	return rc;
 }

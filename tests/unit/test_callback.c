@@ -1,6 +1,9 @@
 /* test_callback.c - status callbacks: the HMAC signature, configuration
- * errors, pushes that must be no-ops, the bounded queue, a stop that does not
- * hang on a service that is down, and one signed POST to a loopback peer. */
+ * errors, pushes that must be no-ops, records kept in Redis (nothing dropped,
+ * not even at a stop), a stop that does not hang on a service that is down
+ * or on Redis being down, and one signed POST to a loopback peer. The Redis
+ * tests start their own redis-server on a free loopback port and stop it by
+ * pid. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,13 +15,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "callback.h"
 #include "callback_internal.h"
 #include "config.h"
 #include "log.h"
+#include "redis.h"
+#include "schema.h"
 #include "text.h"
 
 /* Write text to a temporary INI file and load it as heraldd would. */
@@ -41,6 +48,67 @@ static struct config *load(const char *text, char *path, size_t pathlen)
 	if (!c)
 		fail_msg("config_load: %s", err);
 	return c;
+}
+
+/* A free loopback port (the kernel picks). */
+static int free_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t salen = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &salen), 0);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+struct redis_srv {
+	pid_t pid;
+	int port;
+	struct rdb *db;
+};
+
+/* redis-server on a free port, and a router-style connection to it. */
+static void redis_up(struct redis_srv *r)
+{
+	char port[16];
+	int64_t t0 = mono_ms();
+
+	r->port = free_port();
+	snprintf(port, sizeof(port), "%d", r->port);
+	r->pid = fork();
+	assert_true(r->pid >= 0);
+	if (r->pid == 0) {
+		if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
+			_exit(126);
+		execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
+		       "--save", "", "--appendonly", "no", "--loglevel", "warning", (char *)NULL);
+		_exit(127);
+	}
+	r->db = rdb_new("127.0.0.1", r->port, NULL, NULL, 0);
+	assert_non_null(r->db);
+	while (rdb_connect(r->db) != 0) {
+		if (mono_ms() - t0 > 10000)
+			fail_msg("redis-server did not start on port %d", r->port);
+		usleep(20000);
+	}
+}
+
+static void redis_down(struct redis_srv *r)
+{
+	rdb_free(&r->db);
+	kill(r->pid, SIGTERM);
+	waitpid(r->pid, NULL, 0);
+}
+
+/* A config text with [redis] pointing at port, then rest. */
+static void conf_with_redis(char *out, size_t outlen, int port, const char *rest)
+{
+	snprintf(out, outlen, "[redis]\nhost = 127.0.0.1\nport = %d\n%s", port, rest);
 }
 
 static void test_sign(void **state)
@@ -101,6 +169,22 @@ static void test_config_errors(void **state)
 	     "[service.dwp]\ncallback_url = http://127.0.0.1:9/cb\ncallback_secret = s3cr3t-value\n"
 	     "callback_retry_max = 10x\n",
 	     "[service.dwp] callback_retry_max = '10x': expected a duration 1s..1d"},
+	    {"bad ordered",
+	     "[service.dwp]\ncallback_url = http://127.0.0.1:9/cb\ncallback_secret = s3cr3t-value\n"
+	     "ordered = perhaps\n",
+	     "[service.dwp] ordered = 'perhaps': expected yes or no"},
+	    {"concurrency while ordered",
+	     "[service.dwp]\ncallback_url = http://127.0.0.1:9/cb\ncallback_secret = s3cr3t-value\n"
+	     "concurrency = 4\n",
+	     "[service.dwp] concurrency = 4 needs ordered = no"},
+	    {"concurrency zero",
+	     "[service.dwp]\ncallback_url = http://127.0.0.1:9/cb\ncallback_secret = s3cr3t-value\n"
+	     "ordered = no\nconcurrency = 0\n",
+	     "[service.dwp] concurrency = '0': expected an integer"},
+	    {"max_age junk",
+	     "[service.dwp]\ncallback_url = http://127.0.0.1:9/cb\ncallback_secret = s3cr3t-value\n"
+	     "callback_max_age = forever\n",
+	     "[service.dwp] callback_max_age = 'forever': expected a duration"},
 	    {"zero queue",
 	     "[service.dwp]\ncallback_url = http://127.0.0.1:9/cb\ncallback_secret = s3cr3t-value\n"
 	     "callback_queue = 0\n",
@@ -143,53 +227,89 @@ static void test_no_callbacks(void **state)
 	struct config *c =
 	    load("[redis]\nport = 6379\n[service.dvla]\nname = DVLA\n", path, sizeof(path));
 	struct callbacks *cb = callbacks_start(c, err, sizeof(err));
+	struct rdb *db = rdb_new("127.0.0.1", 1, NULL, NULL, 0); /* never connected */
 
 	assert_non_null(cb);
-	callbacks_push(cb, "dvla", "{\"event_id\":\"e1\"}");
-	callbacks_push(cb, "nobody", "{\"event_id\":\"e1\"}");
-	callbacks_push(NULL, "dvla", "{}");
-	assert_int_equal(callbacks_pending(cb, "dvla"), 0);
+	callbacks_push(cb, db, "dvla", "{\"event_id\":\"e1\"}");
+	callbacks_push(cb, db, "nobody", "{\"event_id\":\"e1\"}");
+	callbacks_push(NULL, db, "dvla", "{}");
+	callbacks_push(cb, NULL, "dvla", "{}");
+	assert_int_equal(callbacks_pending(cb, db, "dvla"), 0);
 	callbacks_stop(&cb);
 	assert_null(cb);
 	callbacks_stop(&cb); /* twice is fine */
 	callbacks_stop(NULL);
+	rdb_free(&db);
 	config_free(&c);
 	unlink(path);
 }
 
-/* A service that is down: pushes for other names are no-ops, the queue is
- * bounded (oldest dropped), and stop gives up after about a second. */
+/* A service that is down: pushes for other names are no-ops, every record
+ * waits in Redis (none dropped, however many), stop gives up on the one in
+ * flight after about a second, and the records are still there after it. */
 static void test_down_service(void **state)
 {
-	char path[256], err[256], rec[64];
-	struct config *c = load("[service.dvla]\n"
-				"callback_url = http://127.0.0.1:1/cb\n"
-				"callback_secret = k\n"
-				"callback_queue = 3\n"
-				"[service.quiet]\nname = no callbacks\n",
-				path, sizeof(path));
-	struct callbacks *cb = callbacks_start(c, err, sizeof(err));
+	char ini[512], path[256], err[256], rec[64];
+	struct redis_srv rs;
+	struct config *c;
+	struct callbacks *cb;
+	redisReply *rep;
 	int64_t t0;
-	size_t n;
 
+	redis_up(&rs);
+	conf_with_redis(ini, sizeof(ini), rs.port,
+			"[service.dvla]\n"
+			"callback_url = http://127.0.0.1:1/cb\n"
+			"callback_secret = k\n"
+			"[service.quiet]\nname = no callbacks\n");
+	c = load(ini, path, sizeof(path));
+	cb = callbacks_start(c, err, sizeof(err));
 	if (!cb)
 		fail_msg("callbacks_start: %s", err);
-	callbacks_push(cb, "quiet", "{}");
-	callbacks_push(cb, "DVLA", "{}"); /* names are exact */
-	assert_int_equal(callbacks_pending(cb, "quiet"), 0);
-	assert_int_equal(callbacks_pending(cb, "DVLA"), 0);
+	callbacks_push(cb, rs.db, "quiet", "{}");
+	callbacks_push(cb, rs.db, "DVLA", "{}"); /* names are exact */
 	for (int i = 0; i < 10; i++) {
 		snprintf(rec, sizeof(rec), "{\"event_id\":\"e%d\"}", i);
-		callbacks_push(cb, "dvla", rec);
+		callbacks_push(cb, rs.db, "dvla", rec);
 	}
-	/* 3 queued, plus at most the one the sender holds for its retry */
-	n = callbacks_pending(cb, "dvla");
-	if (n < 3 || n > 4)
-		fail_msg("pending %zu, expected 3 or 4", n);
+	assert_int_equal(rdb_flush(rs.db), 10); /* one XADD per record of dvla, none else */
+	assert_int_equal(callbacks_pending(cb, rs.db, "quiet"), 0);
+	assert_int_equal(callbacks_pending(cb, rs.db, "DVLA"), 0);
+	assert_int_equal(callbacks_pending(cb, rs.db, "dvla"), 10);
+	usleep(300000); /* the sender takes the first and fails */
 	t0 = mono_ms();
 	callbacks_stop(&cb);
 	assert_null(cb);
 	if (mono_ms() - t0 > 2500)
+		fail_msg("stop took %lld ms", (long long)(mono_ms() - t0));
+	rep = rdb_call(rs.db, "XLEN " KEY_CB "dvla");
+	assert_non_null(rep);
+	assert_int_equal(rep->integer, 10); /* nothing dropped at the stop */
+	freeReplyObject(rep);
+	redis_down(&rs);
+	config_free(&c);
+	unlink(path);
+}
+
+/* Redis down: start works (the sender retries), stop does not hang. */
+static void test_redis_down(void **state)
+{
+	char ini[512], path[256], err[256];
+	struct config *c;
+	struct callbacks *cb;
+	int64_t t0;
+
+	conf_with_redis(ini, sizeof(ini), free_port(),
+			"[service.dvla]\ncallback_url = http://127.0.0.1:1/cb\n"
+			"callback_secret = k\n");
+	c = load(ini, path, sizeof(path));
+	cb = callbacks_start(c, err, sizeof(err));
+	if (!cb)
+		fail_msg("callbacks_start: %s", err);
+	usleep(300000);
+	t0 = mono_ms();
+	callbacks_stop(&cb);
+	if (mono_ms() - t0 > 1500)
 		fail_msg("stop took %lld ms", (long long)(mono_ms() - t0));
 	config_free(&c);
 	unlink(path);
@@ -240,7 +360,8 @@ static void test_signed_post(void **state)
 	socklen_t salen = sizeof(sa);
 	struct peer p = {0};
 	pthread_t th;
-	char ini[256], path[256], err[256], sig[65], want[128];
+	char ini[512], rest[256], path[256], err[256], sig[65], want[128];
+	struct redis_srv rs;
 	struct config *c;
 	struct callbacks *cb;
 	int64_t t0;
@@ -253,20 +374,24 @@ static void test_signed_post(void **state)
 	assert_int_equal(getsockname(p.lfd, (struct sockaddr *)&sa, &salen), 0);
 	assert_int_equal(pthread_create(&th, NULL, peer_run, &p), 0);
 
-	snprintf(ini, sizeof(ini),
+	redis_up(&rs);
+	snprintf(rest, sizeof(rest),
 		 "[service.dvla]\ncallback_url = http://127.0.0.1:%d/herald/status?token=x\n"
 		 "callback_secret = Jefe\n",
 		 ntohs(sa.sin_port));
+	conf_with_redis(ini, sizeof(ini), rs.port, rest);
 	c = load(ini, path, sizeof(path));
 	cb = callbacks_start(c, err, sizeof(err));
 	if (!cb)
 		fail_msg("callbacks_start: %s", err);
-	callbacks_push(cb, "dvla", body);
+	callbacks_push(cb, rs.db, "dvla", body);
+	rdb_flush(rs.db);
 	t0 = mono_ms();
-	while (callbacks_pending(cb, "dvla") && mono_ms() - t0 < 5000)
+	while (callbacks_pending(cb, rs.db, "dvla") && mono_ms() - t0 < 5000)
 		usleep(10000);
-	assert_int_equal(callbacks_pending(cb, "dvla"), 0);
+	assert_int_equal(callbacks_pending(cb, rs.db, "dvla"), 0);
 	callbacks_stop(&cb);
+	redis_down(&rs);
 	pthread_join(th, NULL);
 	close(p.lfd);
 
@@ -287,7 +412,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_sign),	 cmocka_unit_test(test_config_errors),
 	    cmocka_unit_test(test_no_callbacks), cmocka_unit_test(test_down_service),
-	    cmocka_unit_test(test_signed_post),
+	    cmocka_unit_test(test_redis_down),	 cmocka_unit_test(test_signed_post),
 	};
 
 	log_init("test_callback", LOG_L_WARNING);

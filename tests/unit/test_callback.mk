@@ -1,2 +1,3 @@
-test_callback_SRCS := router/callback.c router/callback_post.c router/config.c
-test_callback_PKGS := libcurl openssl jansson inih
+test_callback_SRCS := router/callback.c router/callback_post.c router/callback_store.c \
+	router/config.c router/metrics.c router/redis.c router/redisconn.c router/scripts.c
+test_callback_PKGS := libcurl openssl jansson inih hiredis
