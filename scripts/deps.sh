@@ -7,7 +7,7 @@ PKGS="build-essential pkg-config
 libzmq3-dev libhiredis-dev libcurl4-openssl-dev libesmtp-dev libjansson-dev
 libinih-dev libmicrohttpd-dev libsystemd-dev libcups2-dev libcairo2-dev
 libpango1.0-dev libssl-dev libcmocka-dev libjemalloc-dev clang libclang-rt-14-dev
-redis-server redis-tools postfix cups cups-client cups-bsd kannel kannel-extras
+redis-server redis-tools redis-sentinel postfix cups cups-client cups-bsd kannel kannel-extras
 poppler-utils tzdata fonts-dejavu-core fonts-noto-core fonts-wqy-zenhei python3 curl cppcheck clang-format"
 
 missing=""

@@ -512,6 +512,21 @@ def sc_heraldd_kill9(w, n):
     w.wait_drain()
 
 
+def sigterm_and_time(w, limit):
+    t = time.monotonic()
+    w.heraldd["a"].send_signal(signal.SIGTERM)
+    try:
+        w.heraldd["a"].wait(60)
+    except subprocess.TimeoutExpired:
+        w.notes.append("heraldd still running 60 s after SIGTERM: killed")
+        w.heraldd["a"].kill()
+        w.heraldd["a"].wait()
+    took = time.monotonic() - t
+    w.extra["exit_s"] = round(took, 1)
+    w.checks.append(("heraldd exits within drain_timeout 3 s + 2 (took %.1f s)" % took,
+                     took <= limit))
+
+
 def sc_heraldd_sigterm_slow(w, n):
     """SIGTERM heraldd while a slow SMS gateway (5 s) holds messages;
     it must exit within drain_timeout (3) + 2 s; restart it."""
@@ -526,17 +541,27 @@ def sc_heraldd_sigterm_slow(w, n):
     w.publish(n, "st", w.endpoint())
     wait_until(60, lambda: w.acked_count() >= n // 2)
     time.sleep(2)  # the gateway holds 32 requests
-    t = time.monotonic()
-    w.heraldd["a"].send_signal(signal.SIGTERM)
-    try:
-        w.heraldd["a"].wait(30)
-    except subprocess.TimeoutExpired:
-        w.heraldd["a"].kill()
-        w.heraldd["a"].wait()
-    took = time.monotonic() - t
-    w.extra["exit_s"] = round(took, 1)
-    w.checks.append(("heraldd exits within drain_timeout 3 s + 2 (took %.1f s)" % took,
-                     took <= 5.0))
+    sigterm_and_time(w, 5.0)
+    time.sleep(0.5)
+    w.start_heraldd("a")
+    w.wait_publisher()
+    w.wait_drain(180)
+    return n
+
+
+def sc_heraldd_sigterm_slow_email(w, n):
+    """the same with an SMTP relay answering each message in 0.5 s (4
+    sessions of up to 100 messages each)."""
+    n = max(60, n // 100)
+    w.settle = 3
+    w.start_redis()
+    w.start_smtp("--delay", 0.5)
+    w.seed(8, channels="email", email=lambda i: "c%d@example.org" % i)
+    w.write_conf("a", ["email"], {"drain_timeout": 3})
+    w.start_heraldd("a")
+    w.publish(n, "ste", w.endpoint())
+    wait_until(60, lambda: w.provider_count("smtp") >= 8)
+    sigterm_and_time(w, 5.0)
     time.sleep(0.5)
     w.start_heraldd("a")
     w.wait_publisher()
@@ -798,6 +823,7 @@ class Skip(Exception):
 SCENARIOS = [
     ("heraldd_kill9", sc_heraldd_kill9),
     ("heraldd_sigterm_slow", sc_heraldd_sigterm_slow),
+    ("heraldd_sigterm_slow_email", sc_heraldd_sigterm_slow_email),
     ("redis_sigterm_email", sc_redis_sigterm),
     ("redis_kill9_always_email", sc_redis_kill9_always),
     ("redis_cut_random", sc_redis_cut),

@@ -12,9 +12,10 @@
  *          [-r RETRY_MS] [-g GIVE_UP_S]
  *
  * ENDPOINT may list several, comma-separated (instances sharing one Redis):
- * the DEALER spreads events over those connected. Event i (1..N) is "<ID_PREFIX>-<i>" for citizen "<CITIZEN_PREFIX><i %
- * CITIZENS + 1>"; EXTRA_JSON (e.g. ,"deliver_within":30) is appended to the
- * event object. ACKFILE gets one line per acknowledged event, as it comes:
+ * the DEALER spreads events over those connected. Event i (1..N) is
+ * "<ID_PREFIX>-<i>" for citizen "<CITIZEN_PREFIX><i % CITIZENS + 1>";
+ * EXTRA_JSON (e.g. ,"deliver_within":30) is appended to the event object.
+ * ACKFILE gets one line per acknowledged event, as it comes:
  * "<event_id> <status> <epoch ms>", flushed at least every 100 ms, so the
  * harness can inject its fault once half the load is acked. The last line
  * of stdout: "pirate: acked=<n> duplicate=<n> retries=<n> reconnects=<n>
