@@ -31,7 +31,7 @@ own checks (e.g. the SIGTERM exit time). One that needs a feature heraldd
 does not have yet (Sentinel) is SKIPPED, with the reason.
 
     chaos.py --build BUILD [--only PATTERN] [--runs N] [--quick]
-             [--events N] [--out FILE]
+             [--events N] [--out FILE] [--tap]
 
 Environment: CHAOS_EVENTS, CHAOS_ONLY, CHAOS_RUNS, CHAOS_QUICK=1,
 CHAOS_SEED, KEEP=1 (keep every scenario's folder; failed ones are kept).
@@ -892,6 +892,8 @@ def main():
     ap.add_argument("--quick", action="store_true", default=os.environ.get("CHAOS_QUICK") == "1")
     ap.add_argument("--events", type=int, default=int(os.environ.get("CHAOS_EVENTS", "0")))
     ap.add_argument("--out", default=None)
+    ap.add_argument("--tap", action="store_true",
+                    help="also one ok / not ok line per scenario run (tests/run.sh)")
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     events = a.events or (2000 if a.quick else 20000)
@@ -940,6 +942,15 @@ def main():
         json.dump({"events": events, "quick": a.quick, "runs": a.runs,
                    "seconds": round(time.monotonic() - t_all, 1), "scenarios": results},
                   f, indent=1)
+    if a.tap:
+        for row in results:
+            what = ("chaos %s (run %d): lost=%s dup_unmarked=%s unsettled=%s" %
+                    (row["scenario"], row["run"], row.get("lost", "-"),
+                     row.get("dup_unmarked", "-"), row.get("unsettled", "-")))
+            if row["result"] == "SKIP":
+                print("ok - %s # SKIP %s" % (what, "; ".join(row["notes"])))
+            else:
+                print("%s - %s" % ("ok" if row["result"] == "PASS" else "not ok", what))
     print("chaos: %d scenario runs, %d failed, %.0f s; written to %s" %
           (len(results), failed, time.monotonic() - t_all, out))
     return 1 if failed else 0
