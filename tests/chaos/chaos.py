@@ -873,6 +873,15 @@ def run_one(name, fn, build, events, seed):
             pass
     finally:
         w.close()
+    # under make check's sanitizer build: any report in heraldd's output fails
+    bad = re.compile(rb"AddressSanitizer|LeakSanitizer|runtime error:|panic:|fatal:")
+    for fn in sorted(os.listdir(w.path("out"))):
+        if fn.startswith("heraldd"):
+            with open(w.path("out", fn), "rb") as f:
+                if bad.search(f.read()):
+                    w.checks.append(("no sanitizer report or panic in %s" % fn, False))
+                    if row.get("result") == "PASS":
+                        row["result"] = "FAIL"
     row["seconds"] = round(time.monotonic() - t0, 1)
     row["checks"] = [{"what": c[0], "ok": c[1]} for c in w.checks]
     row["notes"] = w.notes
