@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "chanjob.h"
 #include "chanq.h"
 
@@ -42,37 +43,14 @@ CHANQ_RESULTS_FIRST(struct file_state);
 
 /* A growing line buffer: each message becomes one line, written with one
  * fwrite. */
-struct line {
-	char *p;
-	size_t len, cap;
-};
-
-static int line_room(struct line *l, size_t n)
+/* One record is built in a util/buf.c buffer (an allocation failure drops
+ * the bytes, as before: the line is cut, never overrun). */
+static void line_put(struct buf *l, const char *s, size_t n)
 {
-	if (l->len + n <= l->cap)
-		return 0;
-	size_t cap = l->cap ? l->cap : 4096;
-	while (cap < l->len + n)
-		cap *= 2;
-	char *p = realloc(l->p, cap);
-	if (!p)
-		return -1;
-	l->p = p;
-	l->cap = cap;
-	return 0;
+	buf_add(l, s, n);
 }
 
-static void line_put(struct line *l, const char *s, size_t n)
-{
-	if (line_room(l, n) == 0) {
-		memcpy(l->p + l->len, s, n);
-		l->len += n;
-	}
-}
-
-/* Append a JSON string value (the text is UTF-8 already: the router
- * checked it; escape what JSON requires), copying runs of plain bytes. */
-static void put_str(struct line *l, const char *s)
+static void put_str(struct buf *l, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 
@@ -100,7 +78,7 @@ static void put_str(struct line *l, const char *s)
 	line_put(l, "\"", 1);
 }
 
-static void put_kv(struct line *l, const char *k, const char *v, int first)
+static void put_kv(struct buf *l, const char *k, const char *v, int first)
 {
 	if (!v)
 		return;
@@ -110,7 +88,7 @@ static void put_kv(struct line *l, const char *k, const char *v, int first)
 	put_str(l, v);
 }
 
-static void write_one(struct line *l, const struct file_job *j, const char *ts)
+static void write_one(struct buf *l, const struct file_job *j, const char *ts)
 {
 	char tail[48];
 	int n;
@@ -152,7 +130,7 @@ static void *writer_main(void *arg)
 	struct file_state *st = arg;
 	struct file_job *batch[WRITE_BATCH];
 	struct herald_result res[WRITE_BATCH], ok, bad;
-	struct line l = {NULL, 0, 0};
+	struct buf l = BUF_INIT;
 
 	memset(&ok, 0, sizeof(ok));
 	ok.version = HERALD_RESULT_VERSION;
@@ -171,10 +149,12 @@ static void *writer_main(void *arg)
 		now = time(NULL);
 		gmtime_r(&now, &tm);
 		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		l.len = 0;
+		buf_reset(&l);
 		for (size_t i = 0; i < n; i++)
 			write_one(&l, batch[i], ts);
-		if (l.len && fwrite(l.p, 1, l.len, st->fp) != l.len)
+		if (l.oom)
+			err = ENOMEM; /* nothing half-built is written: retried */
+		else if (l.len && fwrite(l.data, 1, l.len, st->fp) != l.len)
 			err = errno ? errno : EIO;
 		if (!err && fflush(st->fp) == EOF)
 			err = errno ? errno : EIO;
@@ -203,7 +183,7 @@ static void *writer_main(void *arg)
 			nanosleep(&gather, NULL);
 		}
 	}
-	free(l.p);
+	buf_free(&l);
 	return NULL;
 }
 
