@@ -37,7 +37,8 @@ ROUTER_PKGS := libzmq hiredis jansson inih libmicrohttpd libsystemd openssl libc
 #   tools/     heraldctl: lib/ and util/ only
 #   channels/  a plugin: include/herald/, util/, channels/common/
 #   tests/     anything
-CPPFLAGS := -D_GNU_SOURCE
+HERALD_VERSION ?= 0.1.0
+CPPFLAGS := -D_GNU_SOURCE -DHERALD_VERSION='"$(HERALD_VERSION)"'
 INC_util := -Iinclude -Iutil
 INC_lib := -Iinclude -Iutil -Ilib
 INC_router := -Iinclude -Iutil -Ilib -Irouter

@@ -10,11 +10,12 @@
 #include "log.h"
 #include "num.h"
 
-/* "path: [sec] key = 'v': " before the parser's reason. */
-static void where(char *err, int errlen, const char *path, const char *sec, const char *key,
-		  const char *v, const char *why)
+/* "path:line: [sec] key = 'v': " before the parser's reason. */
+static void where(char *err, int errlen, const struct conf *ini, const char *path, const char *sec,
+		  const char *key, const char *v, const char *why)
 {
-	snprintf(err, (size_t)errlen, "%s: [%s] %s = '%s': %s", path, sec, key, v, why);
+	snprintf(err, (size_t)errlen, "%s:%d: [%s] %s = '%s': %s", path, conf_line(ini, sec, key),
+		 sec, key, v, why);
 }
 
 static int get_int(struct config *c, const char *sec, const char *key, int def, int lo, int hi,
@@ -31,7 +32,7 @@ static int get_int(struct config *c, const char *sec, const char *key, int def, 
 	rc = lo == 1 && hi == 65535 ? num_parse_port(v, out, why, sizeof(why))
 				    : num_parse_int(v, lo, hi, out, why, sizeof(why));
 	if (rc)
-		where(err, errlen, c->path, sec, key, v, why);
+		where(err, errlen, c->ini, c->path, sec, key, v, why);
 	return rc;
 }
 
@@ -47,7 +48,7 @@ static int get_duration(struct config *c, const char *sec, const char *key, int 
 		return 0;
 	}
 	if (num_parse_duration(v, 1000, lo_s * 1000LL, hi_s * 1000LL, &ms, why, sizeof(why))) {
-		where(err, errlen, c->path, sec, key, v, why);
+		where(err, errlen, c->ini, c->path, sec, key, v, why);
 		return -1;
 	}
 	*out_ms = (int)ms;
@@ -66,6 +67,7 @@ static const struct {
 		 {"max_age", 315360000}};
 
 struct chan_check {
+	const struct conf *ini;
 	const char *path;
 	char *err;
 	int errlen, bad;
@@ -80,7 +82,7 @@ static void check_chan_key(const char *sec, const char *key, const char *v, void
 	for (size_t i = 0; i < sizeof(chan_nums) / sizeof(chan_nums[0]) && !cc->bad; i++)
 		if (!strcmp(key, chan_nums[i].key) &&
 		    num_parse_long(v, 0, chan_nums[i].max, &n, why, sizeof(why))) {
-			where(cc->err, cc->errlen, cc->path, sec, key, v, why);
+			where(cc->err, cc->errlen, cc->ini, cc->path, sec, key, v, why);
 			cc->bad = 1;
 		}
 }
@@ -93,14 +95,35 @@ static int config_auth(struct config *c, char *err, int errlen)
 	if (!strcmp(auth, "curve")) {
 		c->ingest_curve = 1;
 	} else if (strcmp(auth, "none") != 0) {
-		snprintf(err, (size_t)errlen, "%s: [ingest] auth = '%s': expected curve or none",
-			 c->path, auth);
+		snprintf(err, (size_t)errlen, "%s:%d: [ingest] auth = '%s': expected curve or none",
+			 c->path, conf_line(c->ini, "ingest", "auth"), auth);
 		return -1;
 	}
 	c->curve_secret_key_file = conf_get(c->ini, "ingest", "curve_secret_key_file");
 	if (c->curve_secret_key_file && !*c->curve_secret_key_file)
 		c->curve_secret_key_file = NULL;
 	c->services_dir = conf_get_def(c->ini, "services", "dir", "/etc/herald/services.d");
+	return 0;
+}
+
+/* [http] listen: "" (off) or HOST:PORT with a strict port (99999 is not
+ * 34463). */
+static int config_check_listen(struct config *c, char *err, int errlen)
+{
+	const char *v = c->http_listen, *colon = strrchr(v, ':');
+	char why[128];
+	int port;
+
+	if (!*v)
+		return 0;
+	if (!colon || colon == v) {
+		where(err, errlen, c->ini, c->path, "http", "listen", v, "expected HOST:PORT");
+		return -1;
+	}
+	if (num_parse_port(colon + 1, &port, why, sizeof(why)) != 0) {
+		where(err, errlen, c->ini, c->path, "http", "listen", v, why);
+		return -1;
+	}
 	return 0;
 }
 
@@ -140,9 +163,9 @@ struct config *config_load(const char *path, char *err, int errlen)
 	c->log_level = log_level_parse(lvl);
 	if (c->log_level < 0) {
 		snprintf(err, (size_t)errlen,
-			 "%s: [log] level = '%s': expected error, warning, "
+			 "%s:%d: [log] level = '%s': expected error, warning, "
 			 "notice, info or debug",
-			 path, lvl);
+			 path, conf_line(c->ini, "log", "level"), lvl);
 		goto fail;
 	}
 	if (get_int(c, "redis", "port", 6379, 1, 65535, &c->redis_port, err, errlen) ||
@@ -156,7 +179,7 @@ struct config *config_load(const char *path, char *err, int errlen)
 		goto fail;
 	c->drain_timeout_ms *= 1000;
 	{
-		struct chan_check cc = {path, err, errlen, 0};
+		struct chan_check cc = {c->ini, path, err, errlen, 0};
 		conf_each(c->ini, "channel.", check_chan_key, &cc);
 		if (cc.bad)
 			goto fail;
@@ -167,6 +190,8 @@ struct config *config_load(const char *path, char *err, int errlen)
 			 path);
 		goto fail;
 	}
+	if (config_check_listen(c, err, errlen) != 0)
+		goto fail;
 	if (strncmp(c->ingest_endpoint, "tcp://", 6) && strncmp(c->ingest_endpoint, "ipc://", 6)) {
 		snprintf(err, (size_t)errlen,
 			 "%s: [ingest] endpoint = '%s': expected tcp:// or ipc://", path,

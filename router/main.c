@@ -14,6 +14,7 @@
  * the ingest socket is bound, and WATCHDOG=1 from the loop.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include <zmq.h>
 
 #include "callback.h"
+#include "confcheck.h"
 #include "heldwrite.h"
 #include "http.h"
 #include "log.h"
@@ -36,7 +38,7 @@
 #include "text.h"
 #include "zap.h"
 
-static volatile sig_atomic_t sig_term, sig_hup, sig_usr1;
+static volatile sig_atomic_t sig_term, sig_hup, sig_usr1, sig_usr2;
 
 static void on_signal(int sig)
 {
@@ -44,6 +46,8 @@ static void on_signal(int sig)
 		sig_hup = 1;
 	else if (sig == SIGUSR1)
 		sig_usr1 = 1;
+	else if (sig == SIGUSR2)
+		sig_usr2 = 1;
 	else
 		sig_term = 1;
 }
@@ -54,11 +58,32 @@ static void on_rdb_send(void *arg)
 	held_flush(arg);
 }
 
-static void usage(void)
+static void usage(FILE *fp)
 {
-	fprintf(stderr, "usage: heraldd [-c CONFIG] [-t]\n"
-			"  -c CONFIG  configuration file (default /etc/herald/herald.conf)\n"
-			"  -t         check the configuration and templates, then exit\n");
+	fprintf(fp, "usage: heraldd [-c CONFIG] [-t] [-h|--help] [-V|--version]\n"
+		    "  -c CONFIG  configuration file (default /etc/herald/herald.conf)\n"
+		    "  -t         check the configuration, channels and templates, then exit\n"
+		    "             (0 when all is well, 1 on any error)\n"
+		    "  -h, --help     this text\n"
+		    "  -V, --version  print the version\n"
+		    "exit: 0 stopped cleanly, 1 configuration or start-up error, 2 usage\n"
+		    "signals: HUP reload templates, USR1 reopen delivery logs, USR2 cycle the\n"
+		    "log level (info, debug, error, warning, notice, info ...)\n");
+}
+
+/* SIGUSR2: the next level, logged at the level it leaves and reaches. */
+static void cycle_log_level(void)
+{
+	static const int order[] = {LOG_L_INFO, LOG_L_DEBUG, LOG_L_ERR, LOG_L_WARNING,
+				    LOG_L_NOTICE};
+	int cur = log_get_level(), next = LOG_L_INFO;
+
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		if (order[i] == cur)
+			next = order[(i + 1) % (sizeof(order) / sizeof(order[0]))];
+	log_msg(LOG_L_ERR, "log level %s -> %s (SIGUSR2)", log_level_name(cur),
+		log_level_name(next));
+	log_set_level(next);
 }
 
 static int connect_redis(struct router *r)
@@ -79,6 +104,8 @@ static int connect_redis(struct router *r)
 	return 0;
 }
 
+static void check_templates(struct router *r);
+
 static void reload(struct router *r)
 {
 	char err[512];
@@ -90,6 +117,7 @@ static void reload(struct router *r)
 		tstore_free(&r->templates);
 		r->templates = t;
 		log_info("reload: %zu templates from %s", tstore_count(t), r->cfg->templates_dir);
+		check_templates(r);
 	}
 	zap_reload(r->zap);
 	dlog_reopen(r->dlog);
@@ -156,6 +184,10 @@ static int on_signals(struct router *r, struct loop_state *ls)
 		sig_usr1 = 0;
 		dlog_reopen(r->dlog);
 		log_info("delivery logs reopened");
+	}
+	if (sig_usr2) {
+		sig_usr2 = 0;
+		cycle_log_level();
 	}
 	return 0;
 }
@@ -325,15 +357,23 @@ static void free_inflight(uint64_t id, void *val, void *arg)
 /* -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, const char **conf_path, int *check_only)
 {
+	static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
+					     {"version", no_argument, NULL, 'V'},
+					     {NULL, 0, NULL, 0}};
 	int opt;
 
-	while ((opt = getopt(argc, argv, "c:th")) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:thV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': *conf_path = optarg; break;
 		case 't': *check_only = 1; break;
-		case 'h': usage(); return 0;
-		default: usage(); return 2;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("heraldd %s\n", HERALD_VERSION); return 0;
+		default: usage(stderr); return 2;
 		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
 	}
 	return -1;
 }
@@ -364,6 +404,7 @@ static void set_signals(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -400,9 +441,12 @@ static int open_all(struct router *r)
 		log_msg(LOG_L_ERR, "%s", err);
 		return -1;
 	}
-	if (chans_load(&r->chans, r->cfg) == 0)
+	if (chans_load(&r->chans, r->cfg) == 0 && !r->chans.failed)
 		log_warnx("no channel is enabled: every message will fail with 'no usable "
 			  "channel' (add a [channel.<name>] section)");
+	if (r->chans.failed)
+		return -1;
+	check_templates(r);
 	if (r->cfg->http_listen[0]) {
 		r->http = http_start(r->cfg->http_listen, r->cfg->http_public_url, &r->chans, err,
 				     sizeof(err));
@@ -418,14 +462,45 @@ static int open_all(struct router *r)
 	return 0;
 }
 
+static void say_error(const char *line, void *arg)
+{
+	log_msg(LOG_L_ERR, "templates: %s", line);
+}
+
+static void say_warning(const char *line, void *arg)
+{
+	log_msg(LOG_L_WARNING, "templates: %s", line);
+}
+
+/* At start (and after SIGHUP's reload): the template set against the
+ * channels that opened; problems are warnings here, errors under -t. */
+static void check_templates(struct router *r)
+{
+	struct tstore_channel chans[CHAN_MAX];
+	size_t n = chans_variants(&r->chans, chans);
+
+	tstore_check_set(r->templates, chans, n, say_warning, NULL);
+}
+
 /* heraldd -t: the server key and services.d as well. 0 if all is well. */
-static int check_config(struct router *r, const char *conf_path)
+static int check_config(struct router *r, const char *conf_path, int errors)
 {
 	char err[512];
 	size_t nsvc = 0;
 
+	struct tstore_channel chans[CHAN_MAX];
+	size_t nchans = 0;
+
+	errors += chans_check(r->cfg, chans, &nchans);
+
+	errors += tstore_check_set(r->templates, chans, nchans, say_error, NULL);
 	if (zap_check(r->cfg, &nsvc, err, sizeof(err)) != 0) {
 		log_msg(LOG_L_ERR, "%s", err);
+		return -1;
+	}
+	if (errors) {
+		fprintf(stderr, "heraldd: %s: %d error%s\n", conf_path, errors,
+			errors == 1 ? "" : "s");
 		return -1;
 	}
 	printf("heraldd: %s: configuration OK, %zu templates, %zu services\n", conf_path,
@@ -477,18 +552,22 @@ int main(int argc, char **argv)
 	const char *conf_path = "/etc/herald/herald.conf";
 	struct router r;
 	char err[512];
-	int check_only = 0, rc;
+	int check_only = 0, cfg_errors, rc;
 
 	if ((rc = parse_args(argc, argv, &conf_path, &check_only)) >= 0)
 		return rc;
 	rc = 1;
 	log_init("heraldd", LOG_L_INFO);
+	log_detect_journal();
 	memset(&r, 0, sizeof(r));
 	r.cfg = config_load(conf_path, err, sizeof(err));
 	if (!r.cfg) {
 		log_msg(LOG_L_ERR, "%s", err);
 		return 1;
 	}
+	cfg_errors = confcheck_sections(r.cfg);
+	if (cfg_errors > 0 && !check_only)
+		goto out;
 	log_set_level(r.cfg->log_level);
 	r.ttl_s = (int64_t)r.cfg->retention_days * 86400;
 	r.templates = tstore_load(r.cfg->templates_dir, err, sizeof(err));
@@ -497,7 +576,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (check_only) {
-		if (check_config(&r, conf_path) == 0)
+		if (check_config(&r, conf_path, cfg_errors) == 0)
 			rc = 0;
 		goto out;
 	}

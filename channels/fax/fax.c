@@ -433,11 +433,15 @@ static void fax_close(void *state)
 	free(st);
 }
 
+static const char *const fax_keys[] = {"url",		"username",   "password",
+				       "number_field",	"file_field", "sender",
+				       "max_in_flight", "timeout",    NULL};
+
 static const char *const fax_variants[] = {"fax", "print", NULL};
 
 HERALD_CHANNEL_EXPORT = {
     .abi = HERALD_CHANNEL_ABI,
-    .version = 1,
+    .version = 2,
     .name = "fax",
     .address_field = "fax",
     .variants = fax_variants,
@@ -448,4 +452,6 @@ HERALD_CHANNEL_EXPORT = {
     .fd = chanq_state_fd,
     .receipt = fax_receipt,
     .close = fax_close,
+    .keys = fax_keys,
+    .check = NULL,
 };

@@ -450,11 +450,14 @@ static void print_close(void *state)
 	free(st);
 }
 
+static const char *const print_keys[] = {"mode",  "sender", "poll_interval", "track_timeout",
+					 "queue", "server", "dir",	     NULL};
+
 static const char *const print_variants[] = {"print", NULL};
 
 HERALD_CHANNEL_EXPORT = {
     .abi = HERALD_CHANNEL_ABI,
-    .version = 1,
+    .version = 2,
     .name = "print",
     .address_field = "address",
     .variants = print_variants,
@@ -465,4 +468,6 @@ HERALD_CHANNEL_EXPORT = {
     .fd = chanq_state_fd,
     .receipt = NULL,
     .close = print_close,
+    .keys = print_keys,
+    .check = NULL,
 };

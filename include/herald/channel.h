@@ -11,6 +11,9 @@
  *   version Every struct passed across the boundary starts with a version.
  *           Fields are only ever appended; a reader checks `version >= N`
  *           before touching a field added in version N (as Redis modules do).
+ *           struct herald_channel version 2 appends `keys` and `check`
+ *           (strict configuration, `heraldd -t`); version 1 plugins still
+ *           load unchanged.
  *
  * Threads
  *   The host calls open/submit/poll/fd/close from its single router thread.
@@ -166,6 +169,19 @@ struct herald_channel {
 	/* MUST: stop threads, free everything. In-flight messages are lost to
 	 * this process; the host re-queues anything without a result. */
 	void (*close)(void *state);
+	/* ---- version >= 2 (a version 1 plugin ends above; the host reads
+	 * these only when version >= 2) ---- */
+	/* MAY (NULL): NULL-terminated list of the keys this plugin reads from
+	 * its [channel.<name>] section. With it the host refuses any other key
+	 * there (besides its own: enabled, optional, retry_min, retry_max,
+	 * max_attempts, max_age, quiet_hours) with a "did you mean" hint;
+	 * without it (and for version 1 plugins) unknown keys are only warned. */
+	const char *const *keys;
+	/* MAY (NULL): read and validate the configuration exactly as open()
+	 * would, without connecting, starting threads or creating files.
+	 * Return 0, or -1 with a reason in err. `heraldd -t` calls it for every
+	 * configured channel. */
+	int (*check)(const struct herald_host *host, char *err, size_t errlen);
 };
 
 /* Define the one exported descriptor: HERALD_CHANNEL_EXPORT = { ... }; */

@@ -1,0 +1,172 @@
+/*
+ * confcheck.c - strict configuration, as postconf is strict: every section
+ * and key heraldd reads is in a table here; anything else is an error that
+ * names the file, the line and the closest known name ("did you mean").
+ *
+ * Sections: the fixed ones below; [channel.<name>] takes the host's channel
+ * keys (chan_host_keys) plus the plugin's own list (struct herald_channel
+ * version >= 2 `keys`; a version 1 plugin's unknown keys are only warned);
+ * [service.<name>] takes the callback_* keys (router/callback.c).
+ * A section may appear more than once: its keys merge and, for a key set
+ * twice, the last value wins (as conf_get reads it).
+ */
+#include "confcheck.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "suggest.h"
+
+static const char *const redis_keys[] = {
+    "host", "port", "socket", "password", "db", "sentinels", "master_name", "replicas_ack", NULL};
+static const char *const ingest_keys[] = {"endpoint", "auth", "curve_secret_key_file", NULL};
+static const char *const services_keys[] = {"dir", NULL};
+static const char *const log_keys[] = {"file", "json", "publish", "level", NULL};
+static const char *const http_keys[] = {"listen", "public_url", NULL};
+static const char *const templates_keys[] = {"dir", NULL};
+static const char *const channels_keys[] = {"dir", "enable", NULL};
+static const char *const queue_keys[] = {"batch",	  "claim_idle",	   "retention_days",
+					 "max_inflight", "drain_timeout", "consumer",
+					 NULL};
+static const char *const service_keys[] = {"callback_url", "callback_secret", "callback_timeout",
+					   "callback_retry_max", "callback_queue", NULL};
+
+const char *const chan_host_keys[] = {"enabled", "optional",	 "retry_min",	"retry_max",
+				      "max_attempts", "max_age", "quiet_hours", NULL};
+
+static const struct {
+	const char *name;
+	const char *const *keys;
+} sections[] = {{"redis", redis_keys},	     {"ingest", ingest_keys},
+		{"services", services_keys}, {"log", log_keys},
+		{"http", http_keys},	     {"templates", templates_keys},
+		{"channels", channels_keys}, {"queue", queue_keys}};
+
+#define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
+
+static int in_list(const char *const *list, const char *name)
+{
+	for (; list && *list; list++)
+		if (!strcmp(*list, name))
+			return 1;
+	return 0;
+}
+
+struct cc_walk {
+	const char *path;
+	int errors;
+	char last_bad_section[128];
+};
+
+/* Keys of a fixed section, or NULL when the section is not fixed. */
+static const char *const *section_keys(const char *section)
+{
+	for (size_t i = 0; i < NSECTIONS; i++)
+		if (!strcmp(sections[i].name, section))
+			return sections[i].keys;
+	if (!strncmp(section, "service.", 8) && section[8])
+		return service_keys;
+	return NULL;
+}
+
+/* Suggest a section for an unknown one: a fixed name, or channel./service.
+ * with the rest kept ("chanel.email" -> "channel.email"). */
+static void suggest_section(const char *section, char *out, size_t outlen)
+{
+	const char *names[NSECTIONS + 1];
+	static const char *const prefixes[] = {"channel", "service", NULL};
+	const char *dot = strchr(section, '.'), *s;
+	char head[64];
+
+	out[0] = '\0';
+	if (dot && (size_t)(dot - section) < sizeof(head)) {
+		memcpy(head, section, (size_t)(dot - section));
+		head[dot - section] = '\0';
+		if ((s = suggest_pick(head, prefixes, NULL)))
+			snprintf(out, outlen, " (did you mean [%s%s]?)", s, dot);
+		return;
+	}
+	for (size_t i = 0; i < NSECTIONS; i++)
+		names[i] = sections[i].name;
+	names[NSECTIONS] = NULL;
+	if ((s = suggest_pick(section, names, NULL)))
+		snprintf(out, outlen, " (did you mean [%s]?)", s);
+}
+
+static void check_entry(const char *section, const char *key, const char *value, int line,
+			void *arg)
+{
+	struct cc_walk *w = arg;
+	const char *const *keys;
+	const char *s;
+	char hint[160];
+
+	if (!strncmp(section, "channel.", 8) && section[8])
+		return; /* confcheck_channel, with the plugin's list */
+	keys = section_keys(section);
+	if (!keys) {
+		if (!strcmp(w->last_bad_section, section))
+			return; /* one error per unknown section */
+		snprintf(w->last_bad_section, sizeof(w->last_bad_section), "%s", section);
+		suggest_section(section, hint, sizeof(hint));
+		log_msg(LOG_L_ERR, "%s:%d: unknown section [%s]%s", w->path, line, section, hint);
+		w->errors++;
+		return;
+	}
+	if (in_list(keys, key))
+		return;
+	s = suggest_pick(key, keys, NULL);
+	log_msg(LOG_L_ERR, "%s:%d: [%s] unknown key '%s'%s%s%s", w->path, line, section, key,
+		s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
+	w->errors++;
+}
+
+int confcheck_sections(const struct config *c)
+{
+	struct cc_walk w = {c->path, 0, ""};
+
+	conf_each_line(c->ini, check_entry, &w);
+	return w.errors;
+}
+
+struct cc_chan {
+	const char *path, *section;
+	const char *const *plugin_keys;
+	int strict, errors;
+};
+
+static void check_chan_entry(const char *section, const char *key, const char *value, int line,
+			     void *arg)
+{
+	struct cc_chan *cc = arg;
+	const char *s;
+
+	if (strcmp(section, cc->section) != 0 || in_list(chan_host_keys, key) ||
+	    in_list(cc->plugin_keys, key))
+		return;
+	s = suggest_pick(key, chan_host_keys, cc->plugin_keys);
+	log_msg(cc->strict ? LOG_L_ERR : LOG_L_WARNING, "%s:%d: [%s] unknown key '%s'%s%s%s%s",
+		cc->path, line, section, key, s ? " (did you mean '" : "", s ? s : "",
+		s ? "'?)" : "", cc->strict ? "" : " (the plugin does not list its keys)");
+	cc->errors += cc->strict;
+}
+
+int confcheck_channel(const struct config *c, const char *name, const struct herald_channel *desc)
+{
+	char sec[96];
+	struct cc_chan cc = {c->path, sec, NULL, 0, 0};
+
+	snprintf(sec, sizeof(sec), "channel.%s", name);
+	if (desc && desc->version >= 2 && desc->keys) {
+		cc.plugin_keys = desc->keys;
+		cc.strict = 1;
+	}
+	conf_each_line(c->ini, check_chan_entry, &cc);
+	return cc.errors;
+}
+
+int confcheck_yes(const char *v)
+{
+	return v && (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"));
+}
