@@ -298,7 +298,6 @@ SYSUSERSDIR ?= $(LIBDIR)/sysusers.d
 TMPFILESDIR ?= $(LIBDIR)/tmpfiles.d
 LOGROTATEDIR ?= $(SYSCONFDIR)/logrotate.d
 INSTALL_USER ?= $(if $(DESTDIR),0,1)
-HERALD_VERSION ?= 0.1.0
 MAN_PAGES := $(wildcard man/*.[1-8])
 # The sources name the /usr/local layout (the default PREFIX); installed
 # copies name the one chosen.

@@ -1,10 +1,10 @@
 /*
  * confcheck.c - strict configuration, as postconf is strict: every section
- * and key heraldd reads is in a table here; anything else is an error that
+ * and key heraldd reads is in lib/confkeys.c; anything else is an error that
  * names the file, the line and the closest known name ("did you mean").
  *
  * Sections: the fixed ones below; [channel.<name>] takes the host's channel
- * keys (chan_host_keys) plus the plugin's own list (struct herald_channel
+ * keys (confkeys "channel.*") plus the plugin's own list (struct herald_channel
  * version >= 2 `keys`; a version 1 plugin's unknown keys are only warned);
  * [service.<name>] takes the callback_* keys (router/callback.c).
  * A section may appear more than once: its keys merge and, for a key set
@@ -15,35 +15,22 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "confkeys.h"
 #include "log.h"
 #include "suggest.h"
 
-static const char *const redis_keys[] = {
-    "host", "port", "socket", "password", "db", "sentinels", "master_name", "replicas_ack", NULL};
-static const char *const ingest_keys[] = {"endpoint", "auth", "curve_secret_key_file", NULL};
-static const char *const services_keys[] = {"dir", NULL};
-static const char *const log_keys[] = {"file", "json", "publish", "level", NULL};
-static const char *const http_keys[] = {"listen", "public_url", NULL};
-static const char *const templates_keys[] = {"dir", NULL};
-static const char *const channels_keys[] = {"dir", "enable", NULL};
-static const char *const queue_keys[] = {"batch",	  "claim_idle",	   "retention_days",
-					 "max_inflight", "drain_timeout", "consumer",
-					 NULL};
-static const char *const service_keys[] = {"callback_url", "callback_secret", "callback_timeout",
-					   "callback_retry_max", "callback_queue", NULL};
+/* The known names of one table pattern ("queue", "channel.*"), for the
+ * suggestion; n is the room in out. */
+static const char *const *pattern_keys(const char *pat, const char **out, size_t n)
+{
+	size_t k = 0;
 
-const char *const chan_host_keys[] = {"enabled", "optional",	 "retry_min",	"retry_max",
-				      "max_attempts", "max_age", "quiet_hours", NULL};
-
-static const struct {
-	const char *name;
-	const char *const *keys;
-} sections[] = {{"redis", redis_keys},	     {"ingest", ingest_keys},
-		{"services", services_keys}, {"log", log_keys},
-		{"http", http_keys},	     {"templates", templates_keys},
-		{"channels", channels_keys}, {"queue", queue_keys}};
-
-#define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
+	for (const struct confkey *e = confkeys; e->section && k + 1 < n; e++)
+		if (!strcmp(e->section, pat))
+			out[k++] = e->key;
+	out[k] = NULL;
+	return out;
+}
 
 static int in_list(const char *const *list, const char *name)
 {
@@ -59,25 +46,15 @@ struct cc_walk {
 	char last_bad_section[128];
 };
 
-/* Keys of a fixed section, or NULL when the section is not fixed. */
-static const char *const *section_keys(const char *section)
-{
-	for (size_t i = 0; i < NSECTIONS; i++)
-		if (!strcmp(sections[i].name, section))
-			return sections[i].keys;
-	if (!strncmp(section, "service.", 8) && section[8])
-		return service_keys;
-	return NULL;
-}
-
 /* Suggest a section for an unknown one: a fixed name, or channel./service.
  * with the rest kept ("chanel.email" -> "channel.email"). */
 static void suggest_section(const char *section, char *out, size_t outlen)
 {
-	const char *names[NSECTIONS + 1];
+	const char *names[64];
 	static const char *const prefixes[] = {"channel", "service", NULL};
 	const char *dot = strchr(section, '.'), *s;
 	char head[64];
+	size_t n = 0;
 
 	out[0] = '\0';
 	if (dot && (size_t)(dot - section) < sizeof(head)) {
@@ -87,9 +64,10 @@ static void suggest_section(const char *section, char *out, size_t outlen)
 			snprintf(out, outlen, " (did you mean [%s%s]?)", s, dot);
 		return;
 	}
-	for (size_t i = 0; i < NSECTIONS; i++)
-		names[i] = sections[i].name;
-	names[NSECTIONS] = NULL;
+	for (const struct confkey *e = confkeys; e->section && n + 1 < 64; e++)
+		if (!strchr(e->section, '*') && (!n || strcmp(names[n - 1], e->section)))
+			names[n++] = e->section;
+	names[n] = NULL;
 	if ((s = suggest_pick(section, names, NULL)))
 		snprintf(out, outlen, " (did you mean [%s]?)", s);
 }
@@ -98,14 +76,12 @@ static void check_entry(const char *section, const char *key, const char *value,
 			void *arg)
 {
 	struct cc_walk *w = arg;
-	const char *const *keys;
-	const char *s;
+	const char *keys[64], *s;
 	char hint[160];
 
 	if (!strncmp(section, "channel.", 8) && section[8])
 		return; /* confcheck_channel, with the plugin's list */
-	keys = section_keys(section);
-	if (!keys) {
+	if (!confkey_section_known(section)) {
 		if (!strcmp(w->last_bad_section, section))
 			return; /* one error per unknown section */
 		snprintf(w->last_bad_section, sizeof(w->last_bad_section), "%s", section);
@@ -114,9 +90,9 @@ static void check_entry(const char *section, const char *key, const char *value,
 		w->errors++;
 		return;
 	}
-	if (in_list(keys, key))
+	if (confkey_find(section, key))
 		return;
-	s = suggest_pick(key, keys, NULL);
+	s = suggest_pick(key, pattern_keys(confkey_pattern(section), keys, 64), NULL);
 	log_msg(LOG_L_ERR, "%s:%d: [%s] unknown key '%s'%s%s%s", w->path, line, section, key,
 		s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
 	w->errors++;
@@ -140,12 +116,12 @@ static void check_chan_entry(const char *section, const char *key, const char *v
 			     void *arg)
 {
 	struct cc_chan *cc = arg;
-	const char *s;
+	const char *host[32], *s;
 
-	if (strcmp(section, cc->section) != 0 || in_list(chan_host_keys, key) ||
+	if (strcmp(section, cc->section) != 0 || confkey_find(section, key) ||
 	    in_list(cc->plugin_keys, key))
 		return;
-	s = suggest_pick(key, chan_host_keys, cc->plugin_keys);
+	s = suggest_pick(key, pattern_keys("channel.*", host, 32), cc->plugin_keys);
 	log_msg(cc->strict ? LOG_L_ERR : LOG_L_WARNING, "%s:%d: [%s] unknown key '%s'%s%s%s%s",
 		cc->path, line, section, key, s ? " (did you mean '" : "", s ? s : "",
 		s ? "'?)" : "", cc->strict ? "" : " (the plugin does not list its keys)");

@@ -9,9 +9,6 @@
 
 #include "config.h"
 
-/* Keys the host reads in every [channel.<name>], NULL-terminated. */
-extern const char *const chan_host_keys[];
-
 /* Every section but [channel.*]: errors logged, their number returned. */
 int confcheck_sections(const struct config *c);
 /* [channel.<name>] against the host's keys and desc's (desc->version >= 2

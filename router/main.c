@@ -30,6 +30,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "msgstate.h"
+#include "ops.h"
 #include "outcome.h"
 #include "receipt.h"
 #include "router.h"
@@ -58,34 +59,6 @@ static void on_rdb_send(void *arg)
 	held_flush(arg);
 }
 
-static void usage(FILE *fp)
-{
-	fprintf(fp, "usage: heraldd [-c CONFIG] [-t] [-h|--help] [-V|--version]\n"
-		    "  -c CONFIG  configuration file (default /etc/herald/herald.conf)\n"
-		    "  -t         check the configuration, channels and templates, then exit\n"
-		    "             (0 when all is well, 1 on any error)\n"
-		    "  -h, --help     this text\n"
-		    "  -V, --version  print the version\n"
-		    "exit: 0 stopped cleanly, 1 configuration or start-up error, 2 usage\n"
-		    "signals: HUP reload templates, USR1 reopen delivery logs, USR2 cycle the\n"
-		    "log level (info, debug, error, warning, notice, info ...)\n");
-}
-
-/* SIGUSR2: the next level, logged at the level it leaves and reaches. */
-static void cycle_log_level(void)
-{
-	static const int order[] = {LOG_L_INFO, LOG_L_DEBUG, LOG_L_ERR, LOG_L_WARNING,
-				    LOG_L_NOTICE};
-	int cur = log_get_level(), next = LOG_L_INFO;
-
-	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
-		if (order[i] == cur)
-			next = order[(i + 1) % (sizeof(order) / sizeof(order[0]))];
-	log_msg(LOG_L_ERR, "log level %s -> %s (SIGUSR2)", log_level_name(cur),
-		log_level_name(next));
-	log_set_level(next);
-}
-
 static int connect_redis(struct router *r)
 {
 	redisReply *rep;
@@ -104,8 +77,6 @@ static int connect_redis(struct router *r)
 	return 0;
 }
 
-static void check_templates(struct router *r);
-
 static void reload(struct router *r)
 {
 	char err[512];
@@ -117,7 +88,7 @@ static void reload(struct router *r)
 		tstore_free(&r->templates);
 		r->templates = t;
 		log_info("reload: %zu templates from %s", tstore_count(t), r->cfg->templates_dir);
-		check_templates(r);
+		ops_check_templates(r);
 	}
 	zap_reload(r->zap);
 	dlog_reopen(r->dlog);
@@ -150,6 +121,7 @@ static void update_gauges(struct router *r)
 	for (int i = 0; i < 3; i++)
 		rdb_cmdf(r->rdb, on_xlen, NULL, "XLEN %s", qs[i]);
 	rdb_cmdf(r->rdb, on_zcard, NULL, "ZCARD " KEY_SCHED);
+	ops_poll_log_level(r);
 	metrics_gauge("inflight", (double)idmap_len(r->inflight));
 }
 
@@ -187,7 +159,7 @@ static int on_signals(struct router *r, struct loop_state *ls)
 	}
 	if (sig_usr2) {
 		sig_usr2 = 0;
-		cycle_log_level();
+		ops_cycle_log_level();
 	}
 	return 0;
 }
@@ -354,30 +326,6 @@ static void free_inflight(uint64_t id, void *val, void *arg)
 	msg_free(val);
 }
 
-/* -1 to go on, else the exit code. */
-static int parse_args(int argc, char **argv, const char **conf_path, int *check_only)
-{
-	static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
-					     {"version", no_argument, NULL, 'V'},
-					     {NULL, 0, NULL, 0}};
-	int opt;
-
-	while ((opt = getopt_long(argc, argv, "c:thV", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'c': *conf_path = optarg; break;
-		case 't': *check_only = 1; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("heraldd %s\n", HERALD_VERSION); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind < argc) {
-		usage(stderr);
-		return 2;
-	}
-	return -1;
-}
-
 /* The consumer name in the group: [queue] consumer, else the host name. */
 static void set_consumer(struct router *r)
 {
@@ -446,7 +394,7 @@ static int open_all(struct router *r)
 			  "channel' (add a [channel.<name>] section)");
 	if (r->chans.failed)
 		return -1;
-	check_templates(r);
+	ops_check_templates(r);
 	if (r->cfg->http_listen[0]) {
 		r->http = http_start(r->cfg->http_listen, r->cfg->http_public_url, &r->chans, err,
 				     sizeof(err));
@@ -459,52 +407,6 @@ static int open_all(struct router *r)
 					       "auth = none): any local process may publish as "
 					       "any service\n");
 	}
-	return 0;
-}
-
-static void say_error(const char *line, void *arg)
-{
-	log_msg(LOG_L_ERR, "templates: %s", line);
-}
-
-static void say_warning(const char *line, void *arg)
-{
-	log_msg(LOG_L_WARNING, "templates: %s", line);
-}
-
-/* At start (and after SIGHUP's reload): the template set against the
- * channels that opened; problems are warnings here, errors under -t. */
-static void check_templates(struct router *r)
-{
-	struct tstore_channel chans[CHAN_MAX];
-	size_t n = chans_variants(&r->chans, chans);
-
-	tstore_check_set(r->templates, chans, n, say_warning, NULL);
-}
-
-/* heraldd -t: the server key and services.d as well. 0 if all is well. */
-static int check_config(struct router *r, const char *conf_path, int errors)
-{
-	char err[512];
-	size_t nsvc = 0;
-
-	struct tstore_channel chans[CHAN_MAX];
-	size_t nchans = 0;
-
-	errors += chans_check(r->cfg, chans, &nchans);
-
-	errors += tstore_check_set(r->templates, chans, nchans, say_error, NULL);
-	if (zap_check(r->cfg, &nsvc, err, sizeof(err)) != 0) {
-		log_msg(LOG_L_ERR, "%s", err);
-		return -1;
-	}
-	if (errors) {
-		fprintf(stderr, "heraldd: %s: %d error%s\n", conf_path, errors,
-			errors == 1 ? "" : "s");
-		return -1;
-	}
-	printf("heraldd: %s: configuration OK, %zu templates, %zu services\n", conf_path,
-	       tstore_count(r->templates), nsvc);
 	return 0;
 }
 
@@ -554,7 +456,7 @@ int main(int argc, char **argv)
 	char err[512];
 	int check_only = 0, cfg_errors, rc;
 
-	if ((rc = parse_args(argc, argv, &conf_path, &check_only)) >= 0)
+	if ((rc = ops_parse_args(argc, argv, &conf_path, &check_only)) >= 0)
 		return rc;
 	rc = 1;
 	log_init("heraldd", LOG_L_INFO);
@@ -576,7 +478,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (check_only) {
-		if (check_config(&r, conf_path, cfg_errors) == 0)
+		if (ops_check_config(&r, conf_path, cfg_errors) == 0)
 			rc = 0;
 		goto out;
 	}

@@ -26,11 +26,13 @@
 #pragma weak cmd_dead
 #pragma weak cmd_purge
 #pragma weak cmd_keygen
+#pragma weak cmd_config
+#pragma weak cmd_log_level
 
 static const struct {
 	const char *name;
 	int (*fn)(struct ctl *, int, char **);
-	int needs_conf;
+	int needs_conf; /* 1: the file must exist; 2: and --help is the command's own */
 	const char *usage;
 } cmds[] = {
     {"publish", cmd_publish, 0,
@@ -38,15 +40,43 @@ static const struct {
      "[-r RETRIES] [-w WINDOW] [FILE|-]"},
     {"keygen", cmd_keygen, 0, "keygen [-d DIR] [--server] [--force] NAME"},
     {"tail", cmd_tail, 0,
-     "tail [-e PUB_ENDPOINT] [--json] [--citizen ID] [--tx ID] [--channel C] [--status S] [--count "
-     "N]"},
-    {"render", cmd_render, 0, "render TEMPLATE_FILE DATA_JSON_FILE [--partials DIR] [--raw]"},
+     "tail [-e PUB_ENDPOINT] [--json] [--since DURATION|TIME] [--service S] [--citizen ID] "
+     "[--tx ID] [--channel C] [--status S] [--count N] [--timeout DURATION]"},
+    {"render", cmd_render, 0,
+     "render TEMPLATE_FILE DATA_JSON_FILE [--partials DIR] [--raw] [--channel C] [--pdf FILE]"},
     {"sms-info", cmd_sms_info, 0, "sms-info TEXT"},
     {"trace", cmd_trace, 1, "trace [--json] TX_OR_EVENT_ID"},
     {"status", cmd_status, 1, "status [--json] EVENT_ID"},
     {"dead", cmd_dead, 1, "dead list [--json] | dead replay EVENT_ID"},
     {"purge", cmd_purge, 1, "purge --citizen ID [--yes]"},
+    {"config", cmd_config, 0, "config [-n|-d] [SECTION[.KEY]...]"},
+    {"log-level", cmd_log_level, 1, "log-level error|warning|notice|info|debug|default"},
 };
+
+static const char exit_codes[] =
+    "\nexit status: 0 success; 1 failure (not found, refused, a check failed);\n"
+    "2 usage or configuration error, or no answer from heraldd or Redis\n";
+
+/* COMMAND --help / --version: answered here, before any config is read
+ * (render and tail print their longer help themselves). 0 or 1 when
+ * answered with *rc set, else -1. */
+static int sub_help(size_t k, int argc, char **argv, int start)
+{
+	for (int j = start + 1; j < argc; j++) {
+		if (!strcmp(argv[j], "--"))
+			break;
+		if (!strcmp(argv[j], "--version")) {
+			printf("heraldctl %s\n", HERALD_VERSION);
+			return 0;
+		}
+		if ((!strcmp(argv[j], "-h") || !strcmp(argv[j], "--help")) &&
+		    strcmp(cmds[k].name, "render") != 0 && strcmp(cmds[k].name, "tail") != 0) {
+			printf("usage: heraldctl [-c FILE] %s\n%s", cmds[k].usage, exit_codes);
+			return 0;
+		}
+	}
+	return -1;
+}
 
 static void usage(FILE *fp)
 {
@@ -55,6 +85,10 @@ static void usage(FILE *fp)
 		if (cmds[i].fn)
 			fprintf(fp, "  heraldctl %s\n", cmds[i].usage);
 	fprintf(fp, "\n-c FILE  heraldd's config (default %s)\n", DEFAULT_CONF);
+	fprintf(fp,
+		"-h, --help  this text (COMMAND --help: that command's)\n"
+		"--version   print the version\n%s",
+		exit_codes);
 }
 
 int main(int argc, char **argv)
@@ -71,6 +105,9 @@ int main(int argc, char **argv)
 			i += 2;
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {
+			printf("heraldctl %s\n", HERALD_VERSION);
 			return 0;
 		} else {
 			usage(stderr);
@@ -91,6 +128,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "heraldctl: %s is not part of this build\n", argv[i]);
 			return 2;
 		}
+		if ((rc = sub_help(k, argc, argv, i)) >= 0)
+			return rc;
 		/* Rebuild argv without a -c FILE that follows the subcommand. */
 		sub_argv = calloc((size_t)(argc - i + 1), sizeof(char *));
 		if (!sub_argv)

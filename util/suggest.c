@@ -46,4 +46,3 @@ const char *suggest_pick(const char *name, const char *const *a, const char *con
 		}
 	return best;
 }
-
