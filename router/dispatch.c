@@ -123,16 +123,16 @@ static int optional(const struct config *cfg, const char *name)
 	return confcheck_yes(config_get(cfg, sec, "optional"));
 }
 
-/* A configured channel that does not open stops the start (cs->failed)
- * unless its section says optional = yes. */
+/* A configured channel that does not load or open stops the start
+ * (cs->failed) unless its section says optional = yes. */
 static void chan_open_failed(struct chanset *cs, const struct config *cfg, const char *name)
 {
 	if (optional(cfg, name)) {
-		log_warnx("channel %s: open failed; running without it (optional = yes)", name);
+		log_warnx("channel %s: not loaded; running without it (optional = yes)", name);
 		return;
 	}
 	log_msg(LOG_L_ERR,
-		"channel %s: open failed; not starting (set optional = yes in [channel.%s] to "
+		"channel %s: not loaded; not starting (set optional = yes in [channel.%s] to "
 		"run without it)",
 		name, name);
 	cs->failed++;
@@ -168,6 +168,7 @@ int chans_load(struct chanset *cs, const struct config *cfg)
 				"channel plugin %s/%s: a channel name is a-z, 0-9, '_' and '-' "
 				"only: refusing it",
 				cfg->channels_dir, de->d_name);
+			chan_open_failed(cs, cfg, name);
 			continue;
 		}
 		if (cs->n == CHAN_MAX) {
@@ -176,11 +177,14 @@ int chans_load(struct chanset *cs, const struct config *cfg)
 		}
 		snprintf(path, sizeof(path), "%s/%s", cfg->channels_dir, de->d_name);
 		desc = chan_check(path, &dl);
-		if (!desc)
+		if (!desc) {
+			chan_open_failed(cs, cfg, name);
 			continue;
+		}
 		if (strcmp(desc->name, name) != 0) {
 			log_msg(LOG_L_ERR, "channel plugin %s: calls itself '%s': refusing it",
 				path, desc->name);
+			chan_open_failed(cs, cfg, name);
 			dlclose(dl);
 			continue;
 		}
@@ -279,9 +283,20 @@ static int chan_check_one(const struct config *cfg, const char *name, struct tst
 	int errors = 0;
 
 	snprintf(path, sizeof(path), "%s/%s.so", cfg->channels_dir, name);
+	if (strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(name)) {
+		log_msg(LOG_L_ERR, "%s: [channel.%s]: a channel name is a-z, 0-9, '_' and '-' only",
+			cfg->path, name);
+		return optional(cfg, name) ? 0 : 1;
+	}
 	desc = chan_check(path, &dl);
 	if (!desc)
 		return optional(cfg, name) ? 0 : 1;
+	if (strcmp(desc->name, name) != 0) {
+		log_msg(LOG_L_ERR, "channel plugin %s: calls itself '%s': refusing it", path,
+			desc->name);
+		dlclose(dl);
+		return optional(cfg, name) ? 0 : 1;
+	}
 	memset(&c, 0, sizeof(c));
 	snprintf(c.name, sizeof(c.name), "%s", name);
 	snprintf(c.section, sizeof(c.section), "channel.%s", name);

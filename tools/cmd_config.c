@@ -71,10 +71,10 @@ static void show_section(struct show *s, const char *section, const char *pat)
 		if (strcmp(k->section, pat) != 0)
 			continue;
 		if (v && s->mode != SHOW_DEFAULTS)
-			put(s, section, k->key, !strcmp(k->key, "password") ||
-							!strcmp(k->key, "callback_secret")
-						    ? "(set, not shown)"
-						    : v,
+			put(s, section, k->key,
+			    !strcmp(k->key, "password") || !strcmp(k->key, "callback_secret")
+				? "(set, not shown)"
+				: v,
 			    0);
 		else if (!v && s->mode != SHOW_SET)
 			put(s, section, k->key, k->def, 1);
@@ -117,7 +117,9 @@ int cmd_config(struct ctl *c, int argc, char **argv)
 		switch (opt) {
 		case 'n': s.mode = SHOW_SET; break;
 		case 'd': s.mode = SHOW_DEFAULTS; break;
-		default: fprintf(stderr, "usage: heraldctl config [-n|-d] [SECTION[.KEY]...]\n"); return 2;
+		default:
+			fprintf(stderr, "usage: heraldctl config [-n|-d] [SECTION[.KEY]...]\n");
+			return 2;
 		}
 	}
 	s.argc = argc - optind;
@@ -126,7 +128,8 @@ int cmd_config(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "heraldctl config: %s: no such file; showing the defaults\n",
 			c->conf_path);
 	for (const struct confkey *k = confkeys; k->section; k++)
-		if (!strchr(k->section, '*') && (k == confkeys || strcmp(k[-1].section, k->section)))
+		if (!strchr(k->section, '*') &&
+		    (k == confkeys || strcmp(k[-1].section, k->section)))
 			show_section(&s, k->section, k->section);
 	if (s.mode == SHOW_DEFAULTS) {
 		show_section(&s, "channel.*", "channel.*");
@@ -154,23 +157,25 @@ int cmd_log_level(struct ctl *c, int argc, char **argv)
 	int ok = 0;
 
 	if (argc != 2) {
-		fprintf(stderr, "usage: heraldctl log-level error|warning|notice|info|debug|default\n");
+		fprintf(stderr,
+			"usage: heraldctl log-level error|warning|notice|info|debug|default\n");
 		return 2;
 	}
 	for (const char *const *l = levels; *l; l++)
 		ok |= !strcmp(*l, argv[1]);
 	if (!ok && strcmp(argv[1], "default") != 0) {
-		fprintf(stderr, "heraldctl log-level: '%s': expected error, warning, notice, info, "
-				"debug or default\n",
+		fprintf(stderr,
+			"heraldctl log-level: '%s': expected error, warning, notice, info, "
+			"debug or default\n",
 			argv[1]);
 		return 2;
 	}
 	rc = ctl_redis_open(c, "log-level");
 	if (!rc)
 		return 2;
-	r = !strcmp(argv[1], "default") ? ctl_redis_cmd(rc, "log-level", "DEL %s", KEY_LOGLEVEL)
-					: ctl_redis_cmd(rc, "log-level", "SET %s %s", KEY_LOGLEVEL,
-							argv[1]);
+	r = !strcmp(argv[1], "default")
+		? ctl_redis_cmd(rc, "log-level", "DEL %s", KEY_LOGLEVEL)
+		: ctl_redis_cmd(rc, "log-level", "SET %s %s", KEY_LOGLEVEL, argv[1]);
 	ctl_redis_close(&rc);
 	if (!r)
 		return 2;

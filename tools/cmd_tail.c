@@ -133,18 +133,30 @@ static void tail_history(struct tail *t, const char *path)
 	fclose(f);
 }
 
-/* 0 once the SUB socket has connected, -1 when timeout_ms passed first. */
-static int wait_connected(void *ctx, void *sub, int64_t timeout_ms)
+/* A PAIR socket that hears sub's ZMQ_EVENT_CONNECTED: set up before
+ * zmq_connect, or the event may come and go unheard. NULL if unsupported. */
+static void *monitor_open(void *ctx, void *sub)
 {
 	void *mon;
+
+	if (zmq_socket_monitor(sub, "inproc://tail-monitor", ZMQ_EVENT_CONNECTED) != 0)
+		return NULL;
+	mon = zmq_socket(ctx, ZMQ_PAIR);
+	if (mon && zmq_connect(mon, "inproc://tail-monitor") != 0) {
+		zmq_close(mon);
+		mon = NULL;
+	}
+	return mon;
+}
+
+/* 0 once the SUB socket has connected, -1 when timeout_ms passed first. */
+static int wait_connected(void *sub, void *mon, int64_t timeout_ms)
+{
 	int rc = -1;
 	zmq_pollitem_t it;
 
-	if (zmq_socket_monitor(sub, "inproc://tail-monitor", ZMQ_EVENT_CONNECTED) != 0)
+	if (!mon)
 		return 0; /* cannot tell: do not refuse */
-	mon = zmq_socket(ctx, ZMQ_PAIR);
-	if (!mon || zmq_connect(mon, "inproc://tail-monitor") != 0)
-		goto out;
 	it = (zmq_pollitem_t){mon, 0, ZMQ_POLLIN, 0};
 	if (zmq_poll(&it, 1, (long)timeout_ms) > 0) {
 		zmq_msg_t m;
@@ -161,10 +173,8 @@ static int wait_connected(void *ctx, void *sub, int64_t timeout_ms)
 			zmq_msg_close(&m);
 		}
 	}
-out:
 	zmq_socket_monitor(sub, NULL, 0);
-	if (mon)
-		zmq_close(mon);
+	zmq_close(mon);
 	return rc;
 }
 
@@ -254,7 +264,7 @@ int cmd_tail(struct ctl *c, int argc, char **argv)
 	const char *endpoint = NULL, *nc = getenv("NO_COLOR");
 	int64_t timeout_ms = 5000;
 	int rc;
-	void *ctx, *sub;
+	void *ctx, *sub, *mon = NULL;
 
 	if ((rc = tail_args(&t, argc, argv, &endpoint, &timeout_ms)) != 0)
 		return rc == 1 ? 0 : rc;
@@ -265,13 +275,17 @@ int cmd_tail(struct ctl *c, int argc, char **argv)
 	signal(SIGTERM, on_int);
 	ctx = zmq_ctx_new();
 	sub = zmq_socket(ctx, ZMQ_SUB);
+	if (sub)
+		mon = monitor_open(ctx, sub);
 	if (!sub || zmq_connect(sub, endpoint) != 0) {
 		fprintf(stderr, "heraldctl tail: %s: %s\n", endpoint, zmq_strerror(zmq_errno()));
 		rc = 2;
 		goto out;
 	}
 	zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
-	if (wait_connected(ctx, sub, timeout_ms) != 0) {
+	rc = wait_connected(sub, mon, timeout_ms);
+	mon = NULL;
+	if (rc != 0) {
 		fprintf(stderr,
 			"heraldctl tail: %s: no answer within %lld ms (is heraldd running, and is "
 			"this its [log] publish?)\n",
@@ -284,6 +298,10 @@ int cmd_tail(struct ctl *c, int argc, char **argv)
 		    &t, conf_get_def(c->conf, "log", "json", "/var/log/herald/delivery.jsonl"));
 	tail_follow(&t, sub);
 out:
+	if (mon) {
+		zmq_socket_monitor(sub, NULL, 0);
+		zmq_close(mon);
+	}
 	if (sub)
 		zmq_close(sub);
 	zmq_ctx_term(ctx);

@@ -450,6 +450,17 @@ static void print_close(void *state)
 	free(st);
 }
 
+/* heraldctl render --pdf: the letter as print_submit would send it. */
+static int print_preview(const struct herald_host *host, const struct herald_msg *msg,
+			 unsigned char **out, size_t *len, char *err, size_t errlen)
+{
+	const char *sender = host->conf(host->ctx, "sender");
+	struct letter l;
+
+	letter_from_msg(&l, msg, sender && *sender ? sender : NULL);
+	return letter_render_mem(&l, out, len, NULL, err, errlen);
+}
+
 static const char *const print_keys[] = {"mode",  "sender", "poll_interval", "track_timeout",
 					 "queue", "server", "dir",	     NULL};
 
@@ -470,4 +481,5 @@ HERALD_CHANNEL_EXPORT = {
     .close = print_close,
     .keys = print_keys,
     .check = NULL,
+    .preview = print_preview,
 };

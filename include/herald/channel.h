@@ -11,9 +11,9 @@
  *   version Every struct passed across the boundary starts with a version.
  *           Fields are only ever appended; a reader checks `version >= N`
  *           before touching a field added in version N (as Redis modules do).
- *           struct herald_channel version 2 appends `keys` and `check`
- *           (strict configuration, `heraldd -t`); version 1 plugins still
- *           load unchanged.
+ *           struct herald_channel version 2 appends `keys`, `check`
+ *           (strict configuration, `heraldd -t`) and `preview` (heraldctl
+ *           render --pdf); version 1 plugins still load unchanged.
  *
  * Threads
  *   The host calls open/submit/poll/fd/close from its single router thread.
@@ -182,6 +182,12 @@ struct herald_channel {
 	 * Return 0, or -1 with a reason in err. `heraldd -t` calls it for every
 	 * configured channel. */
 	int (*check)(const struct herald_host *host, char *err, size_t errlen);
+	/* MAY (NULL): render msg exactly as this channel would deliver it, and
+	 * deliver nothing: the document (a PDF for print and fax) into *out,
+	 * malloc'd (the caller free()s it), its size in *len. 0, or -1 with a
+	 * reason in err. Called by `heraldctl render --pdf` without open(). */
+	int (*preview)(const struct herald_host *host, const struct herald_msg *msg,
+		       unsigned char **out, size_t *len, char *err, size_t errlen);
 };
 
 /* Define the one exported descriptor: HERALD_CHANNEL_EXPORT = { ... }; */

@@ -15,9 +15,11 @@ start_redis
 write_conf "
 [channel.badabi]
 enabled = yes
+optional = yes
 
 [channel.Two Words]
 enabled = yes
+optional = yes
 "
 sed -i "s|^dir = $BIN/channels|dir = $T/channels|" "$T/herald.conf"
 start_heraldd
