@@ -105,6 +105,13 @@ static void on_xlen(redisReply *rep, void *arg)
 		gauge_depth += rep->integer;
 }
 
+static void on_llen_dead(redisReply *rep, void *arg)
+{
+	metrics_gauge("redis_up", rep && rep->type != REDIS_REPLY_ERROR ? 1 : 0);
+	if (rep && rep->type == REDIS_REPLY_INTEGER)
+		metrics_gauge("dead_messages", (double)rep->integer);
+}
+
 static void on_zcard(redisReply *rep, void *arg)
 {
 	(void)arg;
@@ -121,6 +128,7 @@ static void update_gauges(struct router *r)
 	for (int i = 0; i < 3; i++)
 		rdb_cmdf(r->rdb, on_xlen, NULL, "XLEN %s", qs[i]);
 	rdb_cmdf(r->rdb, on_zcard, NULL, "ZCARD " KEY_SCHED);
+	rdb_cmdf(r->rdb, on_llen_dead, NULL, "LLEN " KEY_DEAD);
 	ops_poll_log_level(r);
 	metrics_gauge("inflight", (double)idmap_len(r->inflight));
 }
@@ -210,6 +218,7 @@ static void wait_for_work(struct router *r)
 static void turn_without_redis(struct router *r, struct loop_state *ls, int64_t now)
 {
 	http_set_healthy(r->http, 0);
+	metrics_gauge("redis_up", 0);
 	r->read_inflight = 0;
 	if (now - ls->last_retry > 1000) {
 		ls->last_retry = now;
