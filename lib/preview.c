@@ -50,9 +50,12 @@ int preview_render(const char *dir, const char *channel, const struct conf *conf
 		   const struct preview_msg *pm, unsigned char **out, size_t *len, char *err,
 		   size_t errlen)
 {
-	const char *meta[] = {"fm.subject",	 pm->subject ? pm->subject : "",
-			      "citizen.name",	 pm->name ? pm->name : "",
-			      "citizen.address", pm->address ? pm->address : "",
+	const char *meta[] = {"fm.subject",
+			      pm->subject ? pm->subject : "",
+			      "citizen.name",
+			      pm->name ? pm->name : "",
+			      "citizen.address",
+			      pm->address ? pm->address : "",
 			      NULL};
 	struct herald_msg msg = {.version = HERALD_MSG_VERSION,
 				 .event_id = "preview",
@@ -65,7 +68,7 @@ int preview_render(const char *dir, const char *channel, const struct conf *conf
 				 .meta = meta,
 				 .attempt = 1};
 	struct pv_ctx p = {conf, ""};
-	struct herald_host host = {HERALD_HOST_VERSION, &p,	   pv_conf,
+	struct herald_host host = {HERALD_HOST_VERSION, &p,	pv_conf,
 				   pv_conf_section,	pv_log, pv_mask};
 	const struct herald_channel *d;
 	char path[4096];
@@ -80,8 +83,9 @@ int preview_render(const char *dir, const char *channel, const struct conf *conf
 	}
 	d = dlsym(dl, HERALD_CHANNEL_SYMBOL);
 	if (!d || d->abi != HERALD_CHANNEL_ABI || d->version < 2 || !d->preview) {
-		snprintf(err, errlen, "%s: the %s channel cannot preview (needs channel ABI %d, "
-				      "struct version 2 with preview)",
+		snprintf(err, errlen,
+			 "%s: the %s channel cannot preview (needs channel ABI %d, "
+			 "struct version 2 with preview)",
 			 path, channel, HERALD_CHANNEL_ABI);
 		dlclose(dl);
 		return -1;

@@ -177,8 +177,9 @@ char *metrics_render(void)
 		fprintf(fp, "# HELP herald_%s %s\n# TYPE herald_%s gauge\nherald_%s %g\n",
 			M.g[i].name, help, M.g[i].name, M.g[i].name, M.g[i].v);
 	}
-	fprintf(fp, "# HELP herald_build_info The running heraldd's version (value 1).\n"
-		    "# TYPE herald_build_info gauge\nherald_build_info{version=\"%s\"} 1\n",
+	fprintf(fp,
+		"# HELP herald_build_info The running heraldd's version (value 1).\n"
+		"# TYPE herald_build_info gauge\nherald_build_info{version=\"%s\"} 1\n",
 		HERALD_VERSION);
 	pthread_mutex_unlock(&M.mu);
 	fclose(fp);

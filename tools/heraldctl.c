@@ -58,8 +58,8 @@ static const char exit_codes[] =
     "2 usage or configuration error, or no answer from heraldd or Redis\n";
 
 /* COMMAND --help / --version: answered here, before any config is read
- * (render and tail print their longer help themselves). 0 or 1 when
- * answered with *rc set, else -1. */
+ * (render and tail print their longer help themselves: -2, go on without
+ * reading the config). 0 when answered, else -1. */
 static int sub_help(size_t k, int argc, char **argv, int start)
 {
 	for (int j = start + 1; j < argc; j++) {
@@ -69,11 +69,12 @@ static int sub_help(size_t k, int argc, char **argv, int start)
 			printf("heraldctl %s\n", HERALD_VERSION);
 			return 0;
 		}
-		if ((!strcmp(argv[j], "-h") || !strcmp(argv[j], "--help")) &&
-		    strcmp(cmds[k].name, "render") != 0 && strcmp(cmds[k].name, "tail") != 0) {
-			printf("usage: heraldctl [-c FILE] %s\n%s", cmds[k].usage, exit_codes);
-			return 0;
-		}
+		if (strcmp(argv[j], "-h") != 0 && strcmp(argv[j], "--help") != 0)
+			continue;
+		if (!strcmp(cmds[k].name, "render") || !strcmp(cmds[k].name, "tail"))
+			return -2;
+		printf("usage: heraldctl [-c FILE] %s\n%s", cmds[k].usage, exit_codes);
+		return 0;
 	}
 	return -1;
 }
@@ -95,7 +96,7 @@ int main(int argc, char **argv)
 {
 	struct ctl c = {DEFAULT_CONF, NULL};
 	char err[512];
-	int i = 1, rc, explicit_conf = 0;
+	int i = 1, rc, explicit_conf = 0, help = 0;
 
 	/* -c may come before or right after the subcommand name. */
 	while (i < argc && argv[i][0] == '-') {
@@ -130,6 +131,7 @@ int main(int argc, char **argv)
 		}
 		if ((rc = sub_help(k, argc, argv, i)) >= 0)
 			return rc;
+		help = rc == -2;
 		/* Rebuild argv without a -c FILE that follows the subcommand. */
 		sub_argv = calloc((size_t)(argc - i + 1), sizeof(char *));
 		if (!sub_argv)
@@ -147,9 +149,12 @@ int main(int argc, char **argv)
 			}
 			sub_argv[sub_argc++] = argv[j];
 		}
-		if (access(c.conf_path, F_OK) == 0 || explicit_conf || cmds[k].needs_conf) {
+		if (!help &&
+		    (access(c.conf_path, F_OK) == 0 || explicit_conf || cmds[k].needs_conf)) {
 			c.conf = conf_load(c.conf_path, err, sizeof(err));
-			if (!c.conf && (explicit_conf || cmds[k].needs_conf)) {
+			/* config -d, and config on a missing file, show the defaults */
+			if (!c.conf && (explicit_conf || cmds[k].needs_conf) &&
+			    (cmds[k].fn != cmd_config || access(c.conf_path, F_OK) == 0)) {
 				fprintf(stderr, "heraldctl: %s\n", err);
 				free(sub_argv);
 				return 2;
