@@ -105,14 +105,16 @@ static int write_pdf(struct ctl *c, const struct render_opts *o, const char *bod
 		return 1;
 	}
 	f = fopen(o->pdf, "wb");
-	if (f && fwrite(pdf, 1, len, f) == len && fclose(f) == 0) {
-		fprintf(stderr, "heraldctl render: wrote %s (%zu bytes)\n", o->pdf, len);
-		rc = 0;
-	} else {
-		fprintf(stderr, "heraldctl render: %s: %s\n", o->pdf, strerror(errno));
-		if (f)
-			fclose(f);
+	if (f) {
+		int wrote = fwrite(pdf, 1, len, f) == len;
+
+		if (fclose(f) == 0 && wrote)
+			rc = 0;
 	}
+	if (rc == 0)
+		fprintf(stderr, "heraldctl render: wrote %s (%zu bytes)\n", o->pdf, len);
+	else
+		fprintf(stderr, "heraldctl render: %s: %s\n", o->pdf, strerror(errno));
 	free(pdf);
 	return rc;
 }
