@@ -490,7 +490,7 @@ static void sms_close(void *state)
 	free(st);
 }
 
-static const char *const sms_keys[] = {"profile",  "url",   "from",	    "account",
+static const char *const sms_keys[] = {"profile", "password",  "url",   "from",	    "account",
 				       "username", "token", "max_segments", "max_in_flight",
 				       "timeout",  NULL};
 
