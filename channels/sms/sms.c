@@ -490,9 +490,9 @@ static void sms_close(void *state)
 	free(st);
 }
 
-static const char *const sms_keys[] = {"profile", "password",  "url",   "from",	    "account",
-				       "username", "token", "max_segments", "max_in_flight",
-				       "timeout",  NULL};
+static const char *const sms_keys[] = {"profile",	"password", "url",   "from",
+				       "account",	"username", "token", "max_segments",
+				       "max_in_flight", "timeout",  NULL};
 
 /* heraldd -t: the section as open() reads it, nothing started. */
 static int sms_check(const struct herald_host *host, char *err, size_t errlen)
