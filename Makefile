@@ -29,8 +29,7 @@ ROUTER_PKGS := libzmq hiredis jansson inih libmicrohttpd libsystemd openssl libc
 
 # Each area sees only the headers it may use (scripts/check-layout.sh checks
 # the same rules over the #include lines and the link lists below):
-#   util/      generic helpers: nothing of Herald's but the plugin ABI
-#              header include/herald/channel.h (util/chanq.h's results)
+#   util/      generic helpers: nothing of Herald's
 #   lib/       Herald's library (schema, event, records, templates, ...):
 #              util/ and include/herald/
 #   router/    heraldd: lib/, util/, include/herald/
@@ -39,7 +38,7 @@ ROUTER_PKGS := libzmq hiredis jansson inih libmicrohttpd libsystemd openssl libc
 #   tests/     anything
 HERALD_VERSION ?= 0.1.0
 CPPFLAGS := -D_GNU_SOURCE -DHERALD_VERSION='"$(HERALD_VERSION)"'
-INC_util := -Iinclude -Iutil
+INC_util := -Iutil
 INC_lib := -Iinclude -Iutil -Ilib
 INC_router := -Iinclude -Iutil -Ilib -Irouter
 INC_tools := -Iutil -Ilib -Itools
@@ -145,7 +144,7 @@ $(BUILD)/heraldctl: $(HERALDCTL_LINK)
 # ---- channel plugins -------------------------------------------------------
 # channels/common/ code every threaded plugin links (job packing, shutdown);
 # a module.mk adds more of channels/common/ as <name>_SRCS (letters).
-CHAN_COMMON_SRCS := channels/common/chanjob.c
+CHAN_COMMON_SRCS := channels/common/chanq.c channels/common/chanjob.c
 define CHANNEL_RULES
 $(1)_OBJS := $$(call obj,$$(wildcard channels/$(1)/*.c) $$($(1)_SRCS) $$(CHAN_COMMON_SRCS)) $$(UTIL_LIB)
 $$(call obj,$$(wildcard channels/$(1)/*.c) $$($(1)_SRCS)): ROUTER_CFLAGS += $$(call pkg_cflags,$$($(1)_PKGS))
@@ -280,6 +279,12 @@ fuzz: $(FUZZ_BINS)
 # does (systemd-sysusers, systemd-tmpfiles); with DESTDIR (staging for a
 # package) it leaves them, and the config's group, to the package
 # (INSTALL_USER=1 does them inside DESTDIR: the tests use that).
+# heraldd's CURVE key pair ([ingest] curve_secret_key_file) is site data, not
+# a file of the tree: a real install (or INSTALL_USER=1) generates
+# /etc/herald/heraldd.key (0640 root:herald) and heraldd.pub (0644) when
+# there is no heraldd.key yet, as the package's postinst does, and never
+# replaces one; /etc/herald/services.d is 0750 (group herald likewise).
+# make uninstall leaves them, like the config.
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
@@ -309,8 +314,9 @@ install_paths = sed -e 's|/usr/local/sbin/|$(SBINDIR)/|g' -e 's|/usr/local/share
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(CHANNELDIR) \
-		$(DESTDIR)$(SYSCONFDIR)/herald $(DESTDIR)$(SYSCONFDIR)/herald/services.d $(DESTDIR)$(DATADIR)/herald $(DESTDIR)$(INCLUDEDIR)/herald \
+		$(DESTDIR)$(SYSCONFDIR)/herald $(DESTDIR)$(DATADIR)/herald $(DESTDIR)$(INCLUDEDIR)/herald \
 		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(DOCDIR)
+	install -d -m 750 $(DESTDIR)$(SYSCONFDIR)/herald/services.d
 	install -m 755 $(BUILD)/heraldd $(DESTDIR)$(SBINDIR)/heraldd
 	install -m 755 $(BUILD)/heraldctl $(DESTDIR)$(BINDIR)/heraldctl
 	install -m 644 $(CHANNEL_SOS) $(DESTDIR)$(CHANNELDIR)/
@@ -345,11 +351,20 @@ ifeq ($(INSTALL_USER),1)
 	systemd-sysusers --root=$(or $(DESTDIR),/) $(DESTDIR)$(SYSUSERSDIR)/herald.conf
 	systemd-tmpfiles --root=$(or $(DESTDIR),/) --create $(DESTDIR)$(TMPFILESDIR)/herald.conf
 	gid=$$(awk -F: '$$1 == "herald" { print $$3 }' $(DESTDIR)/etc/group) && [ -n "$$gid" ] && \
-		chown root:$$gid $(DESTDIR)$(SYSCONFDIR)/herald/herald.conf
+		chown root:$$gid $(DESTDIR)$(SYSCONFDIR)/herald/herald.conf $(DESTDIR)$(SYSCONFDIR)/herald/services.d
+	# heraldd's key pair, once (--force replaces only a stray heraldd.pub:
+	# there is no heraldd.key); read by group herald only
+	gid=$$(awk -F: '$$1 == "herald" { print $$3 }' $(DESTDIR)/etc/group) && [ -n "$$gid" ] && \
+	if [ ! -e $(DESTDIR)$(SYSCONFDIR)/herald/heraldd.key ]; then \
+		$(BUILD)/heraldctl keygen --server --force -d $(DESTDIR)$(SYSCONFDIR)/herald heraldd && \
+		chown root:$$gid $(DESTDIR)$(SYSCONFDIR)/herald/heraldd.key && \
+		chmod 640 $(DESTDIR)$(SYSCONFDIR)/herald/heraldd.key; \
+	else echo "make install: $(SYSCONFDIR)/herald/heraldd.key exists: kept"; fi
 endif
 
 # make uninstall: what make install put there, with the same PREFIX and
-# DESTDIR; the config (/etc/herald/herald.conf), the logs and spool
+# DESTDIR; the config (/etc/herald/herald.conf), heraldd's key pair and
+# services.d (/etc/herald/heraldd.key, .pub, services.d/), the logs and spool
 # (/var/log/herald, /var/spool/herald) and the herald user stay.
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/heraldd $(DESTDIR)$(BINDIR)/heraldctl

@@ -56,6 +56,8 @@ size_t dlog_rec_text(const struct dlog_rec *r, char *buf, size_t len)
 	out_str(&o, dash(r->to));
 	out_put(&o, ", attempt=", 10);
 	out_put(&o, num, fmt_int(r->attempt, num));
+	if (r->possible_dup)
+		out_put(&o, ", dup=possible", 14);
 	out_put(&o, ", delay=", 8);
 	out_fixed3(&o, r->delay);
 	out_put(&o, ", delays=", 9);
@@ -155,6 +157,8 @@ size_t dlog_rec_json(const struct dlog_rec *r, char *buf, size_t len)
 	put_raw(&p, end, ",\"attempt\":");
 	fmt_int(r->attempt, num);
 	put_raw(&p, end, num);
+	if (r->possible_dup)
+		put_raw(&p, end, ",\"possible_duplicate\":true");
 	put_raw(&p, end, ",\"delay\":");
 	fmt_fixed3(r->delay, num, sizeof(num));
 	put_raw(&p, end, num);
@@ -196,6 +200,7 @@ void dlog_format_text(const json_t *rec, char *buf, size_t len)
 	    .reason = jstr(rec, "reason"),
 	    .ref = jstr(rec, "ref"),
 	    .attempt = (int)json_integer_value(json_object_get(rec, "attempt")),
+	    .possible_dup = json_is_true(json_object_get(rec, "possible_duplicate")),
 	    .delay = json_number_value(json_object_get(rec, "delay")),
 	    .fulfilled_in = json_is_number(fi) ? json_number_value(fi) : -1.0,
 	};

@@ -21,6 +21,8 @@ struct dlog_rec {
 	const char *ts, *event_id, *tx, *citizen, *service, *channel, *to, *delays, *dsn, *status,
 	    *reason, *ref;
 	int attempt;
+	int possible_dup; /* the attempt may have reached the provider twice:
+			     text ", dup=possible", JSON "possible_duplicate":true */
 	double delay, fulfilled_in;
 };
 
@@ -31,7 +33,8 @@ size_t dlog_rec_json(const struct dlog_rec *r, char *buf, size_t len);
 
 /*
  * Record fields: ts (RFC 3339 string), event_id, tx, citizen, service,
- * channel, to (masked), attempt, delay (s, accepted -> now), delays
+ * channel, to (masked), attempt, possible_duplicate (only when true), delay (s, accepted -> now),
+ * delays
  * ("queue/prepare/channel" seconds), dsn, status, reason, ref,
  * fulfilled_in (s, only on the first delivered).
  */

@@ -82,10 +82,10 @@ int preview_render(const char *dir, const char *channel, const struct conf *conf
 		return -1;
 	}
 	d = dlsym(dl, HERALD_CHANNEL_SYMBOL);
-	if (!d || d->abi != HERALD_CHANNEL_ABI || d->version < 2 || !d->preview) {
+	if (!d || d->abi != HERALD_CHANNEL_ABI || d->version < 3 || !d->preview) {
 		snprintf(err, errlen,
 			 "%s: the %s channel cannot preview (needs channel ABI %d, "
-			 "struct version 2 with preview)",
+			 "struct version 3 with preview)",
 			 path, channel, HERALD_CHANNEL_ABI);
 		dlclose(dl);
 		return -1;

@@ -6,7 +6,9 @@
  * use these names; a literal "herald:..." anywhere else is a bug.
  *
  * Keys (prefix + id):
- *   herald:msg:<event_id>   hash, one message (fields MSG_F_* below)
+ *   herald:msg:<event_id>   hash, one message (fields MSG_F_* below), or
+ *                           an engagement event's dedup record (status
+ *                           STATUS_ENGAGED, svc, tx, meta)
  *   herald:msg:<service>:<event_id>
  *                           the same, for an event whose id another service
  *                           took first (herald_accept: the idempotency key
@@ -21,7 +23,8 @@
  *   herald:engaged:<tx>     string, the channel the citizen engaged on in a
  *                           transaction, with a TTL
  *   herald:sched            sorted set, event ids by due time (ms)
- *   herald:dead             list, dead-lettered event ids (newest first)
+ *   herald:dead             list, dead-lettered event ids (newest first):
+ *                           exhausted, unknown citizen, no usable channel
  *   herald:q:urgent|normal|bulk
  *                           streams, one per priority, consumer group
  *                           "herald" (entry fields STREAM_F_* below)
@@ -34,6 +37,9 @@
 #define KEY_TX "herald:tx:"
 #define KEY_CITIZEN "herald:citizen:"
 #define KEY_REF "herald:ref:" /* + channel ":" reference */
+/* the secret of provider references (lib/provref.h) when [herald]
+ * secret_file is unset: 64 hex digits, shared by every instance */
+#define KEY_SECRET "herald:secret"
 #define KEY_ENGAGED "herald:engaged:"
 #define KEY_SCHED "herald:sched"
 #define KEY_DEAD "herald:dead"
@@ -87,6 +93,10 @@
 #define MSG_F_OLD_PLAN_IDX "plan_idx"
 #define MSG_F_OLD_PLAN "plan"
 #define MSG_F_OLD_TO "to"
+
+/* The status herald_engage gives an engagement event's hash (its id is
+ * taken: a second one with that id is a duplicate). */
+#define STATUS_ENGAGED "engaged"
 
 /* The message-hash reason heraldctl dead replay leaves (lib/transition.h). */
 #define REASON_REPLAYED "replayed by operator"

@@ -1,6 +1,8 @@
 /* service.c - services.d policy files: parse, validate, look up (service.h). */
 #include "service.h"
 
+#include "num.h"
+
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -104,15 +106,9 @@ static int split_list(const char *v, char **list, int *n, char *why, size_t whyl
 
 static int parse_long(const char *v, long lo, long hi, long *out)
 {
-	char *end;
-	long n;
+	char why[8];
 
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || end == v || *end || n < lo || n > hi)
-		return -1;
-	*out = n;
-	return 0;
+	return num_parse_long(v, lo, hi, out, why, sizeof(why));
 }
 
 static int parse_bool(const char *v, int *out)

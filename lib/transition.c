@@ -45,6 +45,7 @@ void transition_record(struct dlog_rec *rec, const struct transition_msg *m,
 	rec->channel = m->channel;
 	rec->to = m->to && *m->to ? m->to : "-";
 	rec->attempt = (int)m->attempt;
+	rec->possible_dup = m->possible_dup;
 	rec->delay = m->accepted_ms > 0 ? secs(m->accepted_ms, now) : 0.0;
 	rec->delays = b->delays;
 	rec->dsn = s->dsn;

@@ -21,6 +21,7 @@ struct transition_msg {
 	const char *channel; /* NULL: none (JSON null) */
 	const char *to;	     /* masked; NULL or "": "-" */
 	unsigned attempt;
+	int possible_dup; /* the attempt may be a duplicate (lib/dlogrec.h) */
 	/* 0 when not reached: accepted, picked from the stream, rendered,
 	 * handed to the channel */
 	int64_t accepted_ms, picked_ms, prepared_ms, submitted_ms;

@@ -5,7 +5,7 @@
  *
  * Sections: the fixed ones below; [channel.<name>] takes the host's channel
  * keys (confkeys "channel.*") plus the plugin's own list (struct herald_channel
- * version >= 2 `keys`; a version 1 plugin's unknown keys are only warned);
+ * version >= 3 `keys`; an older plugin's unknown keys are only warned);
  * [service.<name>] takes the callback_* keys (router/callback.c).
  * A section may appear more than once: its keys merge and, for a key set
  * twice, the last value wins (as conf_get reads it).
@@ -134,7 +134,7 @@ int confcheck_channel(const struct config *c, const char *name, const struct her
 	struct cc_chan cc = {c->path, sec, NULL, 0, 0};
 
 	snprintf(sec, sizeof(sec), "channel.%s", name);
-	if (desc && desc->version >= 2 && desc->keys) {
+	if (desc && desc->version >= 3 && desc->keys) {
 		cc.plugin_keys = desc->keys;
 		cc.strict = 1;
 	}

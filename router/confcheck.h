@@ -11,7 +11,7 @@
 
 /* Every section but [channel.*]: errors logged, their number returned. */
 int confcheck_sections(const struct config *c);
-/* [channel.<name>] against the host's keys and desc's (desc->version >= 2
+/* [channel.<name>] against the host's keys and desc's (desc->version >= 3
  * with keys: unknown keys are errors; otherwise warnings). Error count. */
 int confcheck_channel(const struct config *c, const char *name, const struct herald_channel *desc);
 /* yes, true or 1. */

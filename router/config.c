@@ -55,6 +55,25 @@ static int get_duration(struct config *c, const char *sec, const char *key, int 
 	return 0;
 }
 
+/* [queue] trim_interval: a duration ("2s", "50ms"; a bare number is
+ * seconds), 10 ms to 1 h; 2 s by default. */
+static int get_trim_interval(struct config *c, char *err, int errlen)
+{
+	const char *v = conf_get(c->ini, "queue", "trim_interval");
+	char why[160];
+	int64_t ms;
+
+	c->trim_interval_ms = 2000;
+	if (!v)
+		return 0;
+	if (num_parse_duration(v, 1000, 10, 3600000, &ms, why, sizeof(why))) {
+		where(err, errlen, c->ini, c->path, "queue", "trim_interval", v, why);
+		return -1;
+	}
+	c->trim_interval_ms = (int)ms;
+	return 0;
+}
+
 /* The retry policy of any [channel.*]: whole numbers (seconds or a count),
  * never negative. Checked here so that a typo stops heraldd at start instead
  * of quietly becoming the default (config_channel_long). */
@@ -158,6 +177,9 @@ struct config *config_load(const char *path, char *err, int errlen)
 	c->consumer = conf_get(c->ini, "queue", "consumer");
 	if (config_auth(c, err, errlen) != 0)
 		goto fail;
+	c->secret_file = conf_get(c->ini, "herald", "secret_file");
+	if (c->secret_file && !*c->secret_file)
+		c->secret_file = NULL;
 
 	lvl = conf_get_def(c->ini, "log", "level", "info");
 	c->log_level = log_level_parse(lvl);
@@ -172,6 +194,7 @@ struct config *config_load(const char *path, char *err, int errlen)
 	    get_int(c, "redis", "db", 0, 0, 1000, &c->redis_db, err, errlen) ||
 	    get_int(c, "queue", "batch", 256, 1, 10000, &c->batch, err, errlen) ||
 	    get_duration(c, "queue", "claim_idle", 60, 1, 86400, &c->claim_idle_ms, err, errlen) ||
+	    get_trim_interval(c, err, errlen) ||
 	    get_int(c, "queue", "retention_days", 30, 1, 3650, &c->retention_days, err, errlen) ||
 	    get_int(c, "queue", "max_inflight", 20000, 1, 10000000, &c->max_inflight, err,
 		    errlen) ||

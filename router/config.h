@@ -31,10 +31,14 @@ struct config {
 	/* [queue] */
 	int batch;	      /* events read per XREADGROUP */
 	int claim_idle_ms;    /* XAUTOCLAIM min idle */
+	int trim_interval_ms; /* how often acknowledged entries are trimmed */
 	int retention_days;   /* message bodies and contact details expire */
 	int max_inflight;     /* stop reading while this many are with channels */
 	int drain_timeout_ms; /* SIGTERM waits this long for in-flight messages */
 	const char *consumer; /* consumer name in the group; default host:pid */
+	/* [herald] secret_file: the provider references' secret (lib/provref.h);
+	 * NULL: kept in Redis (KEY_SECRET) */
+	const char *secret_file;
 	/* [channels] enable = file,email (empty: every plugin in dir) */
 	const char *channels_enable;
 };

@@ -273,7 +273,7 @@ size_t chans_variants(const struct chanset *cs, struct tstore_channel *out)
 }
 
 /* One configured channel: its plugin loads, its keys are known, and its
- * check() (version >= 2) accepts the section. 0 or the number of errors. */
+ * check() (version >= 3) accepts the section. 0 or the number of errors. */
 static int chan_check_one(const struct config *cfg, const char *name, struct tstore_channel *info)
 {
 	struct chan c;
@@ -305,7 +305,7 @@ static int chan_check_one(const struct config *cfg, const char *name, struct tst
 				      host_conf_section,   host_log, host_mask};
 	chan_variants(desc, info);
 	errors += confcheck_channel(cfg, name, desc);
-	if (desc->version >= 2 && desc->check && desc->check(&c.host, err, sizeof(err)) != 0) {
+	if (desc->version >= 3 && desc->check && desc->check(&c.host, err, sizeof(err)) != 0) {
 		if (err[0] == '[')
 			log_msg(LOG_L_ERR, "%s: %s", cfg->path, err);
 		else

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "chanq.h"
+#include "workq.h"
 #include "form.h"
 #include "log.h"
 #include "metrics.h"
@@ -21,7 +21,7 @@
 struct http {
 	struct MHD_Daemon *d;
 	struct chanset *cs;
-	struct resq *q; /* receipts; msg_id carries the channel index + 1 */
+	struct itemq *q; /* receipts (struct herald_result); msg_id carries the channel index + 1 */
 	atomic_int healthy;
 	_Atomic(const char *) note; /* a line /healthz adds (http_set_note) */
 	char *prefix;		    /* public_url's path ("" for none): receipts live below it */
@@ -125,7 +125,7 @@ static enum MHD_Result receipt(struct http *h, struct req *q, const char *url, c
 	}
 	if (rc > 0) {
 		res.msg_id = (uint64_t)idx + 1;
-		resq_push(h->q, &res);
+		itemq_push(h->q, &res);
 	}
 	metrics_status(name, rc > 0 ? "receipt" : "receipt-ignored");
 	return reply(q->conn, 200, "text/plain", resp[0] ? resp : "ok\n");
@@ -280,7 +280,7 @@ struct http *http_start(const char *listen, const char *public_url, struct chans
 		snprintf(err, errlen, "[http] listen = '%s': %s", listen, gai_strerror(grc));
 		goto fail;
 	}
-	h->q = resq_new();
+	h->q = itemq_new(sizeof(struct herald_result));
 	if (!h->q) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -313,7 +313,7 @@ void http_stop(struct http **hp)
 		return;
 	if (h->d)
 		MHD_stop_daemon(h->d);
-	resq_free(&h->q);
+	itemq_free(&h->q);
 	free(h->prefix);
 	free(h);
 	*hp = NULL;
@@ -321,12 +321,12 @@ void http_stop(struct http **hp)
 
 int http_fd(struct http *h)
 {
-	return resq_fd(h->q);
+	return itemq_fd(h->q);
 }
 
 int http_pop(struct http *h, struct herald_result *out, struct chan **chan, int max)
 {
-	int n = resq_pop(h->q, out, max);
+	int n = itemq_pop(h->q, out, max);
 
 	for (int i = 0; i < n; i++) {
 		size_t idx = (size_t)out[i].msg_id - 1;

@@ -15,13 +15,17 @@
 #include "callback.h"
 #include "log.h"
 #include "metrics.h"
+#include "msgrec.h"
 #include "policy.h"
 #include "router.h"
 #include "text.h"
 #include "zap.h"
 
 #define MAX_ENVELOPE 4
-#define HARD_MAX_FRAME (1024 * 1024) /* beyond this ZMQ drops the peer */
+/* ZMQ's own limit, well above the 64 KiB rule (EVENT_MAX_FRAME) so that the
+ * rule, not the socket, refuses a big frame, and answers it "rejected".
+ * Beyond this libzmq still drops the peer without an answer (README). */
+#define HARD_MAX_FRAME (16 * 1024 * 1024)
 
 struct pending {
 	zmq_msg_t env[MAX_ENVELOPE];
@@ -137,6 +141,34 @@ void ingest_close(struct router *r)
 	r->ingest = NULL;
 }
 
+/* An engagement names a channel configured here. */
+static int check_engaged_channel(struct router *r, const struct event *ev, char *err, size_t errlen)
+{
+	if (chans_find(&r->chans, ev->channel))
+		return 0;
+	snprintf(err, errlen, "unknown channel '%s' in 'channel'", ev->channel);
+	return -1;
+}
+
+/* A message's record lives retention_days past its last step: a send_after
+ * beyond that could not be kept until it comes due, so it is refused. */
+static int check_send_after(const struct router *r, const struct event *ev, char *err,
+			    size_t errlen)
+{
+	int64_t latest = now_ms() + r->ttl_s * 1000;
+	char when[40], limit[40];
+
+	if (ev->send_after_ms <= latest)
+		return 0;
+	rfc3339_format(ev->send_after_ms, when, sizeof(when));
+	rfc3339_format(latest, limit, sizeof(limit));
+	snprintf(err, errlen,
+		 "send_after %s is beyond what retention allows (retention_days %lld: at "
+		 "most %s)",
+		 when, (long long)(r->ttl_s / 86400), limit);
+	return -1;
+}
+
 /* Check what the event refers to on this instance. */
 static int check_refs(struct router *r, const struct event *ev, char *err, size_t errlen)
 {
@@ -144,11 +176,13 @@ static int check_refs(struct router *r, const struct event *ev, char *err, size_
 	json_t *c;
 
 	if (ev->kind == EVENT_ENGAGEMENT)
-		return 0;
+		return check_engaged_channel(r, ev, err, errlen);
 	if (!tstore_has(r->templates, ev->template_name)) {
 		snprintf(err, errlen, "unknown template '%s'", ev->template_name);
 		return -1;
 	}
+	if (check_send_after(r, ev, err, errlen) != 0)
+		return -1;
 	json_array_foreach(ev->channels, i, c)
 	{
 		if (!chans_find(&r->chans, json_string_value(c))) {
@@ -235,15 +269,20 @@ static int recv_one(struct router *r, struct pending *p, zmq_msg_t *body)
 	}
 }
 
-/* Journal an engagement in the transaction's journey and the delivery log. */
-static void engaged(struct router *r, const struct event *ev)
+/* Journal an engagement in the transaction's journey and the delivery log
+ * (qualified: herald_engage kept it as <service>:<event_id>). */
+static void engaged(struct router *r, const struct event *ev, int qualified)
 {
 	struct msg m;
 	struct step s;
 	char reason[200];
 
 	memset(&m, 0, sizeof(m));
-	snprintf(m.event_id, sizeof(m.event_id), "%s", ev->event_id);
+	if (qualified)
+		snprintf(m.event_id, sizeof(m.event_id), "%s" KEY_MSG_SVC_SEP "%s", ev->service,
+			 ev->event_id);
+	else
+		snprintf(m.event_id, sizeof(m.event_id), "%s", ev->event_id);
 	snprintf(m.tx, sizeof(m.tx), "%s", ev->transaction_id);
 	snprintf(m.citizen, sizeof(m.citizen), "%s", ev->citizen_id);
 	snprintf(m.service, sizeof(m.service), "%s", ev->service);
@@ -402,17 +441,34 @@ static int check_one(struct router *r, struct pending *p, zmq_msg_t *body, int g
 }
 
 /* Rare: the citizen used this channel; later messages of the transaction
- * prefer it. Recorded at once (a synchronous SET) and answered. */
+ * prefer it. Recorded at once (herald_engage, synchronous: the same dedup
+ * by event id as a notification) and answered; a duplicate is answered
+ * "duplicate" and journaled no more. */
 static void engagement(struct router *r, struct pending *p, const char *ttl)
 {
-	redisReply *rep = rdb_call(r->rdb, "SET " KEY_ENGAGED "%s %s EX %s", p->ev.transaction_id,
-				   p->ev.channel, ttl);
+	struct msgrec_meta meta = {.accepted_ms = now_ms()};
+	char mbuf[2 * MSGREC_ID_MAX + 48];
+	redisReply *rep;
 
-	if (rep && rep->type != REDIS_REPLY_ERROR) {
+	snprintf(meta.service, sizeof(meta.service), "%s", p->ev.service);
+	snprintf(meta.citizen, sizeof(meta.citizen), "%s", p->ev.citizen_id);
+	if (msgrec_meta_format(mbuf, sizeof(mbuf), &meta) != 0) /* cannot: ids hold no space */
+		snprintf(mbuf, sizeof(mbuf), "-");
+	rep = rdb_call(r->rdb, "FCALL herald_engage 0 %s %s %s %s %s %s", ttl, p->ev.event_id,
+		       p->ev.service, p->ev.transaction_id, p->ev.channel, mbuf);
+
+	if (rep && rep->type == REDIS_REPLY_INTEGER && (rep->integer == 1 || rep->integer == 2)) {
 		metrics_ingest("accepted");
-		engaged(r, &p->ev);
+		engaged(r, &p->ev, rep->integer == 2);
 		reply_json(r, p, "accepted", NULL);
+	} else if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer == 3) {
+		reject_taken(r, p);
+	} else if (rep && rep->type == REDIS_REPLY_INTEGER) {
+		metrics_ingest("duplicate");
+		reply_json(r, p, "duplicate", NULL);
 	} else {
+		if (rep && rep->type == REDIS_REPLY_ERROR)
+			log_warnx("herald_engage failed: %s", rep->str);
 		reply_json(r, p, "error", "queue unavailable, retry later");
 	}
 	freeReplyObject(rep);

@@ -27,6 +27,7 @@
 #include "confcheck.h"
 #include "heldwrite.h"
 #include "http.h"
+#include "lease.h"
 #include "log.h"
 #include "metrics.h"
 #include "msgstate.h"
@@ -59,6 +60,39 @@ static void on_rdb_send(void *arg)
 	held_flush(arg);
 }
 
+/* The provider references' secret: [herald] secret_file (read at start,
+ * before Redis), else the one in Redis, read at the first connection
+ * before anything is recovered (the first instance to start puts a new
+ * one there, SET NX). */
+static int load_ref_secret(struct router *r)
+{
+	char err[512], hex[2 * PROVREF_KEY_LEN + 1];
+	redisReply *rep;
+	int rc = -1;
+
+	if (r->ref_key_ok)
+		return 0;
+	if (r->cfg->secret_file) {
+		if (provref_secret_file(r->cfg->secret_file, r->ref_key, err, sizeof(err)) == 0)
+			return r->ref_key_ok = 1, 0;
+		log_msg(LOG_L_ERR, "[herald] %s", err);
+		return -1;
+	}
+	if (provref_secret_new(hex) != 0) {
+		log_msg(LOG_L_ERR, "no random bytes for the provider reference secret");
+		return -1;
+	}
+	freeReplyObject(rdb_call(r->rdb, "SET " KEY_SECRET " %s NX", hex));
+	rep = rdb_call(r->rdb, "GET " KEY_SECRET);
+	if (rep && rep->type == REDIS_REPLY_STRING &&
+	    provref_secret_parse(rep->str, r->ref_key) == 0)
+		rc = 0, r->ref_key_ok = 1;
+	else
+		log_msg(LOG_L_ERR, "redis: cannot read %s (64 hex digits)", KEY_SECRET);
+	freeReplyObject(rep);
+	return rc;
+}
+
 static int connect_redis(struct router *r)
 {
 	redisReply *rep;
@@ -73,6 +107,8 @@ static int connect_redis(struct router *r)
 			  "for power-loss safety)",
 			  rep->element[1]->str);
 	freeReplyObject(rep);
+	if (load_ref_secret(r) != 0)
+		return -1;
 	stream_recover(r);
 	return 0;
 }
@@ -149,6 +185,7 @@ static int on_signals(struct router *r, struct loop_state *ls)
 		r->draining = 1;
 		ls->drain_until = mono_ms() + ls->drain_timeout_ms;
 		ingest_close(r);
+		submit_stop(r); /* plugins start nothing more; the backlog waits */
 		sd_notify(0, "STOPPING=1");
 		log_info("stopping: draining %zu in-flight messages", idmap_len(r->inflight));
 	}
@@ -266,7 +303,7 @@ static void timed_work(struct router *r, const struct loop_state *ls, int64_t no
 		r->last_read_ms = now;
 		stream_read(r);
 	}
-	if (now - r->last_trim_ms >= 2000) {
+	if (now - r->last_trim_ms >= r->cfg->trim_interval_ms) {
 		r->last_trim_ms = now;
 		stream_trim(r);
 	}
@@ -306,12 +343,13 @@ static void loop(struct router *r)
 		 * was sent at the end of the last turn; then its replies. */
 		take_events(r);
 		outcome_poll(r);
-		if (r->backlog)
+		if (r->backlog && !r->draining)
 			submit_backlog(r);
 		rdb_poll(r->rdb);
 		receipt_poll(r);
 		if (!r->draining)
 			timed_work(r, &ls, now);
+		stream_lease(r, now); /* draining too: what is in flight stays ours */
 		held_flush(r);
 		rdb_send(r->rdb);
 		/* prepare what arrived while Redis works on what was just sent */
@@ -448,6 +486,8 @@ static void close_all(struct router *r)
 		idmap_free(&r->inflight);
 	}
 	held_free_all(r);
+	receipt_close(r);
+	leases_free(&r->leases);
 	evcache_free(&r->evcache);
 	callbacks_stop(&r->callbacks);
 	dlog_close(&r->dlog);
@@ -494,7 +534,8 @@ int main(int argc, char **argv)
 	set_consumer(&r);
 	set_signals();
 	srandom((unsigned)(now_ms() ^ getpid()));
-	if (open_all(&r) != 0 || wait_for_redis(&r) != 0)
+	if ((r.cfg->secret_file && load_ref_secret(&r) != 0) || open_all(&r) != 0 ||
+	    wait_for_redis(&r) != 0)
 		goto out;
 	if (ingest_open(&r, err, sizeof(err)) != 0) {
 		log_msg(LOG_L_ERR, "%s", err);

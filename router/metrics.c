@@ -10,6 +10,7 @@
 #define MAX_SERIES 256
 #define MAX_GAUGES 16
 #define MAX_SERVICES 64 /* distinct service labels; the rest count as "other" */
+#define MAX_COUNTERS 64
 
 struct series {
 	char service[33], channel[33], status[24];
@@ -34,7 +35,7 @@ static struct {
 	pthread_mutex_t mu;
 	struct series s[MAX_SERIES];
 	int ns;
-	unsigned long long ingest[3], throttled;
+	unsigned long long ingest[3], throttled, missing;
 	unsigned long long hist[NBUCKETS + 1], hist_count;
 	double hist_sum;
 	struct {
@@ -42,6 +43,11 @@ static struct {
 		double v;
 	} g[MAX_GAUGES];
 	int ng;
+	struct {
+		char name[40], channel[33];
+		unsigned long long n;
+	} c[MAX_COUNTERS];
+	int nc;
 } M = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* A service label from a bounded set: the first MAX_SERVICES names seen
@@ -101,6 +107,13 @@ void metrics_ingest_throttled(void)
 	pthread_mutex_unlock(&M.mu);
 }
 
+void metrics_missing_record(void)
+{
+	pthread_mutex_lock(&M.mu);
+	M.missing++;
+	pthread_mutex_unlock(&M.mu);
+}
+
 void metrics_fulfilled(double seconds)
 {
 	size_t b = 0;
@@ -130,6 +143,50 @@ out:
 	pthread_mutex_unlock(&M.mu);
 }
 
+void metrics_count(const char *name, const char *channel, unsigned long long n)
+{
+	if (!channel)
+		channel = "";
+	pthread_mutex_lock(&M.mu);
+	for (int i = 0; i < M.nc; i++)
+		if (!strcmp(M.c[i].name, name) && !strcmp(M.c[i].channel, channel)) {
+			M.c[i].n += n;
+			goto out;
+		}
+	if (M.nc < MAX_COUNTERS) {
+		snprintf(M.c[M.nc].name, sizeof(M.c[M.nc].name), "%s", name);
+		snprintf(M.c[M.nc].channel, sizeof(M.c[M.nc].channel), "%s", channel);
+		M.c[M.nc++].n = n;
+	}
+out:
+	pthread_mutex_unlock(&M.mu);
+}
+
+/* The counters of metrics_count, grouped by name (labelled by channel
+ * where they have one). */
+static void render_counters(FILE *fp)
+{
+	for (int i = 0; i < M.nc; i++) {
+		int seen = 0;
+		for (int k = 0; k < i && !seen; k++)
+			seen = !strcmp(M.c[k].name, M.c[i].name);
+		if (seen)
+			continue;
+		fprintf(fp, "# HELP herald_%s_total Times heraldd counted %s.\n", M.c[i].name,
+			M.c[i].name);
+		fprintf(fp, "# TYPE herald_%s_total counter\n", M.c[i].name);
+		for (int k = i; k < M.nc; k++) {
+			if (strcmp(M.c[k].name, M.c[i].name) != 0)
+				continue;
+			if (M.c[k].channel[0])
+				fprintf(fp, "herald_%s_total{channel=\"%s\"} %llu\n", M.c[k].name,
+					M.c[k].channel, M.c[k].n);
+			else
+				fprintf(fp, "herald_%s_total %llu\n", M.c[k].name, M.c[k].n);
+		}
+	}
+}
+
 char *metrics_render(void)
 {
 	char *buf = NULL;
@@ -152,6 +209,12 @@ char *metrics_render(void)
 		"# TYPE herald_ingest_throttled_turns_total counter\n"
 		"herald_ingest_throttled_turns_total %llu\n",
 		M.throttled);
+	fprintf(fp,
+		"# HELP herald_missing_records_total Messages found queued or scheduled "
+		"without their record (expired or purged).\n"
+		"# TYPE herald_missing_records_total counter\n"
+		"herald_missing_records_total %llu\n",
+		M.missing);
 	fprintf(fp, "# HELP herald_messages_total Message transitions by service, channel and "
 		    "status.\n"
 		    "# TYPE herald_messages_total counter\n");
@@ -181,6 +244,7 @@ char *metrics_render(void)
 		"# HELP herald_build_info The running heraldd's version (value 1).\n"
 		"# TYPE herald_build_info gauge\nherald_build_info{version=\"%s\"} 1\n",
 		HERALD_VERSION);
+	render_counters(fp);
 	pthread_mutex_unlock(&M.mu);
 	fclose(fp);
 	return buf;

@@ -11,8 +11,14 @@ void metrics_status(const char *channel, const char *status); /* service "-" */
 void metrics_message(const char *service, const char *channel, const char *status);
 void metrics_ingest(const char *outcome); /* accepted, duplicate, rejected */
 void metrics_fulfilled(double seconds);
+/* a message queued or scheduled whose hash was gone (expired, purged) */
+void metrics_missing_record(void);
 void metrics_ingest_throttled(void); /* a loop turn took fewer new events (backlog) */
 void metrics_gauge(const char *name, double value); /* queue_depth, inflight, ... */
+/* Add n to the counter herald_<name>_total, labelled {channel="..."} when
+ * channel is not NULL (receipts_unmatched, possible_duplicates), else
+ * without labels (stream_leases_lost, ...). */
+void metrics_count(const char *name, const char *channel, unsigned long long n);
 /* Render everything; returns a malloc'd string. */
 char *metrics_render(void);
 

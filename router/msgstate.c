@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lease.h"
 #include "msgrec.h"
 #include "msgstate.h"
 #include "text.h"
@@ -14,6 +15,7 @@ void msg_free(struct msg *m)
 {
 	if (!m)
 		return;
+	lease_release(m); /* its entry, if still pending, is no longer in work here */
 	event_clear(&m->ev);
 	json_decref(m->state);
 	json_decref(m->citizen_rec);

@@ -10,11 +10,27 @@
 #include <string.h>
 
 #include "failover.h"
+#include "heldwrite.h"
 #include "log.h"
 #include "msgstate.h"
 #include "outcome.h"
 #include "receipt.h"
+#include "submit.h"
 #include "text.h"
+
+/* Not started by a plugin told to stop (drain): no transition, the stream
+ * entry stays pending; after the restart it is resumed as the same attempt
+ * (its status is still "sending"), known not to have been sent (dup
+ * "abandoned", after this turn's "sending" write). */
+static void on_abandoned(struct router *r, struct msg *m)
+{
+	char tag[64];
+
+	if (m->held && m->held_gen == r->held_gen)
+		held_emit(r, m->held);
+	submit_dup_tag(m, "abandoned", tag, sizeof(tag));
+	rdb_cmdf(r->rdb, NULL, NULL, "HSET " KEY_MSG "%s dup %s", m->event_id, tag);
+}
 
 static void on_result(struct router *r, struct chan *c, const struct herald_result *res)
 {
@@ -50,7 +66,8 @@ static void on_result(struct router *r, struct chan *c, const struct herald_resu
 			if (m->ev.deliver_within)
 				s.sched_ms = now + m->ev.deliver_within * 1000;
 			state_step(r, m, &s);
-			if (res->ref[0])
+			if (res->ref[0] &&
+			    strcmp(res->ref, m->pref) != 0) /* else written at submit */
 				rdb_cmdf(r->rdb, NULL, NULL, "SET " KEY_REF "%s:%s %s EX %lld",
 					 c->name, res->ref, m->event_id, (long long)r->ttl_s);
 			break;
@@ -70,6 +87,7 @@ static void on_result(struct router *r, struct chan *c, const struct herald_resu
 		state_step(r, m, &s);
 		break;
 	case HERALD_TEMPORARY: failover_retry_or_hop(r, m, res); break;
+	case HERALD_ABANDONED: on_abandoned(r, m); break;
 	case HERALD_PERMANENT:
 	default:
 		s = step_of("permanent-failure", res->reason);

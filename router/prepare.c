@@ -14,7 +14,9 @@
 
 #include "failover.h"
 #include "log.h"
+#include "metrics.h"
 #include "mask.h"
+#include "metrics.h"
 #include "msgstate.h"
 #include "prepare.h"
 #include "submit.h"
@@ -224,6 +226,7 @@ static const char *status_from_hash(struct router *r, struct msg *m, const char 
 	if (!st) /* Redis failed mid-read: the entry stays pending, retried later */
 		return NULL;
 	if (json_object_size(st) == 0) {
+		metrics_missing_record();
 		log_warnx("%s: queued, but its record is gone (expired or purged); dropping",
 			  m->event_id);
 		msg_ack_only(r, m);
@@ -320,32 +323,40 @@ static int not_to_send(struct router *r, struct msg *m, const char *status, int6
 	return 0;
 }
 
+/* No plan can be made (unknown citizen, no usable channel): a permanent
+ * failure, and a dead letter with its reason, so that heraldctl dead
+ * replay, once the citizen record is fixed, re-plans it (a replay clears
+ * the plan: this step resolves it again). */
+static void plan_failed(struct router *r, struct msg *m, const char *why)
+{
+	struct step s = step_of("permanent-failure", why);
+
+	s.ack = 1;
+	s.no_channel = 1;
+	s.dead = 1;
+	state_step(r, m, &s);
+	log_warnx("%s: dead-lettered: %s", m->event_id, why);
+}
+
 /* The plan of channels, resolved at the first attempt (resolve.c), the
  * channel the citizen engaged on first. Returns 1 when there is none
- * (recorded as a permanent failure). */
+ * (recorded as a permanent failure and dead-lettered). */
 static int make_plan(struct router *r, struct msg *m)
 {
 	char why[512];
-	struct step s;
 
 	if (m->plan[0])
 		return 0;
 	if (!m->citizen_rec || json_object_size(m->citizen_rec) == 0) {
 		snprintf(why, sizeof(why), "unknown citizen %s", m->citizen);
-		s = step_of("permanent-failure", why);
-		s.ack = 1;
-		s.no_channel = 1;
-		state_step(r, m, &s);
+		plan_failed(r, m, why);
 		return 1;
 	}
 	if (resolve_plan(m->citizen_rec, m->ev.channels, &r->chans, m->plan, sizeof(m->plan), why,
 			 sizeof(why)) == 0) {
 		char reason[600];
 		snprintf(reason, sizeof(reason), "no usable channel: %s", why);
-		s = step_of("permanent-failure", reason);
-		s.ack = 1;
-		s.no_channel = 1;
-		state_step(r, m, &s);
+		plan_failed(r, m, reason);
 		return 1;
 	}
 	m->plan_idx = 0;
@@ -388,14 +399,24 @@ static int pick_channel(struct router *r, struct msg *m)
 void prepare_msg(struct router *r, struct msg *m)
 {
 	int64_t now = now_ms();
-	const char *status = status_and_event(r, m);
+	const char *status;
 	char err[512];
 	struct step s;
 
+	if (m->read_failed) {
+		/* a record's read got no answer (Redis lost) or an error: no
+		 * "unknown citizen" from a missing reply. Nothing recorded, no
+		 * XACK: the entry stays pending, taken again after the reconnect
+		 * (stream_on_reconnect) or by a claim once its lease runs out */
+		log_info("%s: a Redis read failed; left pending, to be taken again", m->event_id);
+		metrics_count("stream_reads_failed", NULL, 1);
+		goto drop;
+	}
+	status = status_and_event(r, m);
 	if (!status || not_to_send(r, m, status, now) || make_plan(r, m) || pick_channel(r, m) ||
 	    hold_for_quiet_hours(r, m))
 		goto drop;
-	m->attempt++;
+	submit_attempt(m, status);
 	if (render(r, m, err, sizeof(err)) != 0) {
 		char reason[600];
 		snprintf(reason, sizeof(reason), "cannot render: %s", err);

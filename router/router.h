@@ -24,6 +24,7 @@
 #include "event.h"
 #include "idmap.h"
 #include "plan.h"
+#include "provref.h"
 #include "redis.h"
 #include "reference.h"
 #include "schema.h"
@@ -33,6 +34,9 @@ struct http;
 struct callbacks;
 struct read_batch;
 struct held_writes;
+struct rcpt_hold;
+struct lease_node;
+struct leases;
 
 /* One message being worked on (read from the stream, or back from a
  * channel, or touched by a receipt). */
@@ -60,8 +64,11 @@ struct msg {
 	json_t *front_meta;   /* the same keyed fm.<key>: what meta points into */
 	const char **meta;
 	char reference[24];
-	char engaged[33];	  /* channel the citizen engaged on in this transaction */
-	char note[160];		  /* said in the "sending" record instead of template and locale */
+	char pref[PROVREF_LEN]; /* provider reference of the current attempt ("" none) */
+	int retaken;		/* taken from the stream again (recovered, claimed, redelivered) */
+	int possible_dup;	/* this attempt may have reached the provider already */
+	char engaged[33];	/* channel the citizen engaged on in this transaction */
+	char note[160];		/* said in the "sending" record instead of template and locale */
 	struct read_batch *batch; /* the read it arrived with, until prepared */
 	int fresh;		  /* read as herald_accept queued it: no hash read */
 	int first_touch;	  /* no transition of it written yet: the next one
@@ -69,6 +76,9 @@ struct msg {
 	int ev_in_hash;		  /* the message hash holds the event */
 	char *entry_ev;		  /* the event as the stream entry carries it */
 	struct msg *cit_next;	  /* same citizen in the same read: one HGETALL */
+	struct lease_node *lease; /* its stream entry, held by this instance (lease.h) */
+	int read_failed;	  /* a record's read got no reply or an error: decide
+				     nothing, the entry stays pending (prepare.c) */
 	struct held_writes *held; /* this turn's held-back hash and journey writes */
 	uint64_t held_gen;	  /* ... valid while equal to the router's held_gen */
 	/* what the message hash's "at" holds (msgrec.h; "" unknown): state_step
@@ -99,6 +109,8 @@ struct router {
 	int64_t ttl_s;
 	int draining;
 	int64_t last_read_ms, last_due_ms, last_claim_ms, last_depth_ms, last_trim_ms;
+	int64_t last_lease_ms;
+	struct leases *leases; /* stream entries held here (lease.h) */
 	int want_read, read_inflight, last_read_n, need_groups, due_inflight;
 	struct read_batch *ready, *ready_tail; /* read batches with every record in */
 	struct ackq acks[PRIO_N];
@@ -106,8 +118,13 @@ struct router {
 	struct held_writes *held_spare;		   /* emptied ones, buffers kept, for reuse */
 	size_t held_nspare;
 	uint64_t held_gen;
-	struct evcache *evcache; /* parsed events accepted here, for the worker */
-	struct zap *zap;	 /* who publishers are (zap.h) */
+	struct evcache *evcache;     /* parsed events accepted here, for the worker */
+	struct rcpt_hold *rcpt_held; /* receipts waiting for their message (receipt.c) */
+	int rcpt_nheld;
+	int64_t rcpt_next_ms;
+	unsigned char ref_key[PROVREF_KEY_LEN]; /* provider references' secret */
+	int ref_key_ok;				/* ... loaded */
+	struct zap *zap;			/* who publishers are (zap.h) */
 };
 
 /* resolve.c: the ordered plan of channels for a citizen (see resolve.c). */

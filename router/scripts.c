@@ -33,8 +33,30 @@
  *   reads the message hash: "id c t"). The citizen comes from the hash's
  *   "meta" (lib/msgrec.h), or its "citizen" in a hash written before
  *   "meta". A message whose hash is gone (expired, purged) is dropped from
- *   the schedule. ZREM first, so two heraldd instances never both take
- *   one. Returns the count.
+ *   the schedule and its id returned, so heraldd logs and counts it (never
+ *   silently). ZREM first, so two heraldd instances never both take one.
+ *   Returns {count moved, missing id...}.
+ *
+ * herald_engage  ARGV: ttl_s, event_id, service, transaction_id, channel,
+ *                meta
+ *   An engagement event, through the same dedup as a notification (the
+ *   same claim on service:event_id as herald_accept); a new one's hash
+ *   gets status engaged, its transaction, meta (lib/msgrec.h) and TTL, and
+ *   herald:engaged:<tx> = channel (with the TTL). Returns herald_accept's
+ *   1 (new), 2 (new as <service>:<id>), 0 (duplicate) or 3 (taken).
+ *
+ * herald_lease   KEYS: a stream; ARGV: consumer, then entry ids
+ *   The heartbeat of the entries this instance holds (router/lease.c): an
+ *   id still pending for this consumer is renewed (XCLAIM min-idle 0
+ *   JUSTID resets its idle time, so XAUTOCLAIM leaves it alone); one
+ *   another consumer owns now (it claimed it while this one was silent) is
+ *   left to it. Returns {ids owned by another consumer, ids not pending}.
+ *
+ * herald_trim    KEYS: a stream
+ *   Trim what every group is done with, atomically (no read can come
+ *   between the look and the trim): below the oldest entry pending in any
+ *   group, and never past an entry no group was delivered yet. Returns
+ *   the number of entries trimmed.
  */
 #include "scripts.h"
 #include "event.h"
@@ -89,7 +111,7 @@ const char herald_lua_library[] =
     "local function due(keys, argv)\n"
     "  local ids = redis.call('ZRANGEBYSCORE', '" KEY_SCHED "', '-inf', argv[1], 'LIMIT', 0,\n"
     "                         argv[2])\n"
-    "  local n = 0\n"
+    "  local n, missing = 0, {}\n"
     "  for _, id in ipairs(ids) do\n"
     "    if redis.call('ZREM', '" KEY_SCHED "', id) == 1 then\n"
     "      local m = redis.call('HMGET', '" KEY_MSG "' .. id, '" MSG_F_STATUS "',\n"
@@ -101,10 +123,74 @@ const char herald_lua_library[] =
     "        redis.call('XADD', m[2] or '" KEY_Q_DEFAULT "', '*', '" STREAM_F_ID "', id,\n"
     "                   '" STREAM_F_CITIZEN "', c, '" STREAM_F_TX "', m[4] or id)\n"
     "        n = n + 1\n"
+    "      else\n"
+    "        missing[#missing + 1] = id\n"
     "      end\n"
     "    end\n"
     "  end\n"
-    "  return n\n"
+    "  table.insert(missing, 1, n)\n"
+    "  return missing\n"
+    "end\n"
+    "local function engage(keys, argv)\n"
+    "  local ttl, id, svc = argv[1], argv[2], argv[3]\n"
+    "  local r = claim(id, svc)\n"
+    "  if r == -1 then\n"
+    "    id = svc .. '" KEY_MSG_SVC_SEP "' .. id\n"
+    "    r = 3\n"
+    "    if #id <= " EVENT_MAX_ID_STR " then\n"
+    "      r = claim(id, svc)\n"
+    "      if r == 1 then r = 2 elseif r == -1 then r = 3 end\n"
+    "    end\n"
+    "  end\n"
+    "  if r == 1 or r == 2 then\n"
+    "    local mk = '" KEY_MSG "' .. id\n"
+    "    redis.call('HSET', mk, '" MSG_F_STATUS "', '" STATUS_ENGAGED "', '" MSG_F_TX "',\n"
+    "               argv[4], '" MSG_F_META "', argv[6])\n"
+    "    redis.call('EXPIRE', mk, ttl)\n"
+    "    redis.call('SET', '" KEY_ENGAGED "' .. argv[4], argv[5], 'EX', ttl)\n"
+    "  end\n"
+    "  return r\n"
+    "end\n"
+    "local function lease(keys, argv)\n"
+    "  local s, me, lost, gone = keys[1], argv[1], {}, {}\n"
+    "  local claim = {'XCLAIM', s, '" GROUP "', me, 0}\n"
+    "  for i = 2, #argv do\n"
+    "    local p = redis.call('XPENDING', s, '" GROUP "', argv[i], argv[i], 1)\n"
+    "    if #p == 0 then gone[#gone + 1] = argv[i]\n"
+    "    elseif p[1][2] ~= me then lost[#lost + 1] = argv[i]\n"
+    "    else claim[#claim + 1] = argv[i] end\n"
+    "    if #claim >= 505 or (i == #argv and #claim > 5) then\n"
+    "      claim[#claim + 1] = 'JUSTID'\n"
+    "      redis.call(unpack(claim))\n"
+    "      claim = {'XCLAIM', s, '" GROUP "', me, 0}\n"
+    "    end\n"
+    "  end\n"
+    "  return {lost, gone}\n"
+    "end\n"
+    "local function idnum(id)\n"
+    "  local ms, seq = string.match(id, '^(%d+)%-(%d+)$')\n"
+    "  return tonumber(ms), tonumber(seq)\n"
+    "end\n"
+    "local function trim(keys, argv)\n"
+    "  local s = keys[1]\n"
+    "  if redis.call('EXISTS', s) == 0 then return 0 end\n"
+    "  local minms, minseq\n"
+    "  for _, g in ipairs(redis.call('XINFO', 'GROUPS', s)) do\n"
+    "    local f = {}\n"
+    "    for i = 1, #g, 2 do f[g[i]] = g[i + 1] end\n"
+    "    local p = redis.call('XPENDING', s, f['name'])\n"
+    "    local ms, seq\n"
+    "    if p[1] > 0 then ms, seq = idnum(p[2])\n"
+    "    else ms, seq = idnum(f['last-delivered-id']); seq = seq + 1 end\n"
+    "    if not minms or ms < minms or (ms == minms and seq < minseq) then\n"
+    "      minms, minseq = ms, seq\n"
+    "    end\n"
+    "  end\n"
+    "  if not minms then return 0 end\n"
+    "  return redis.call('XTRIM', s, 'MINID', string.format('%d-%d', minms, minseq))\n"
     "end\n"
     "redis.register_function('herald_accept', accept)\n"
-    "redis.register_function('herald_due', due)\n";
+    "redis.register_function('herald_due', due)\n"
+    "redis.register_function('herald_lease', lease)\n"
+    "redis.register_function('herald_trim', trim)\n"
+    "redis.register_function('herald_engage', engage)\n";

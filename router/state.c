@@ -37,6 +37,7 @@ static void make_record(struct dlog_rec *rec, const struct msg *m, const struct 
 				    .channel = chan_ok ? m->chan->name : NULL,
 				    .to = s->no_channel ? NULL : m->to_masked,
 				    .attempt = m->attempt,
+				    .possible_dup = m->possible_dup && chan_ok,
 				    .accepted_ms = m->accepted_ms,
 				    .picked_ms = m->picked_ms,
 				    .prepared_ms = m->prepared_ms,
@@ -189,6 +190,20 @@ static void event_fields(struct msg *m, const struct step *s, struct hash_fields
 	}
 }
 
+/* A step scheduled for later (send_after, a retry, a receipt deadline):
+ * the message and its journey live at least retention past it, so that
+ * nothing expires while it waits (EXPIRE GT: never shortened). */
+static void ttl_past_step(struct router *r, const struct msg *m, int64_t sched_ms)
+{
+	int64_t wait_s = (sched_ms - now_ms()) / 1000 + 1;
+	long long ttl = (long long)(r->ttl_s + (wait_s > 0 ? wait_s : 0));
+
+	if (wait_s <= 0)
+		return; /* the first transition's TTL covers it */
+	rdb_cmdf(r->rdb, NULL, NULL, "EXPIRE " KEY_MSG "%s %lld GT", m->event_id, ttl);
+	rdb_cmdf(r->rdb, NULL, NULL, "EXPIRE " KEY_TX "%s %lld GT", m->tx, ttl);
+}
+
 /* Redis: the hash fields and the journey entry are held back until the
  * pipeline goes out (held_flush), so that the transitions one message
  * makes in a loop turn (typically "sending" then "delivered") cost one
@@ -211,9 +226,11 @@ static void write_step(struct router *r, struct msg *m, const struct step *s,
 	if (s->journal_only) /* may be the first entry of a journey */
 		rdb_cmdf(r->rdb, NULL, NULL, "EXPIRE " KEY_TX "%s %lld NX", m->tx,
 			 (long long)r->ttl_s);
-	if (s->sched_ms > 0)
+	if (s->sched_ms > 0) {
 		rdb_cmdf(r->rdb, NULL, NULL, "ZADD " KEY_SCHED " %lld %s", (long long)s->sched_ms,
 			 m->event_id);
+		ttl_past_step(r, m, s->sched_ms);
+	}
 	if (s->dead)
 		rdb_cmdf(r->rdb, NULL, NULL, "LPUSH " KEY_DEAD " %s", m->event_id);
 }

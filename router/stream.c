@@ -16,7 +16,9 @@
 #include <string.h>
 
 #include "fnv.h"
+#include "lease.h"
 #include "log.h"
+#include "metrics.h"
 #include "msgstate.h"
 #include "prepare.h"
 #include "stream.h"
@@ -49,12 +51,21 @@ static void batch_tick(struct msg *m)
 	b->r->ready_tail = b;
 }
 
+/* A reply a decision depends on is missing (the connection broke) or an
+ * error: nothing is decided on m (prepare.c releases it, its entry stays
+ * pending). An empty array (no such record) is an answer. */
+static int read_failed(const redisReply *rep)
+{
+	return !rep || rep->type == REDIS_REPLY_ERROR;
+}
+
 static void on_state(redisReply *rep, void *arg)
 {
 	struct msg *m = arg;
 
 	json_decref(m->state);
-	m->state = rep && !reply_is_error(rep) ? reply_to_object(rep) : NULL;
+	m->state = !read_failed(rep) ? reply_to_object(rep) : NULL;
+	m->read_failed |= read_failed(rep);
 	batch_tick(m);
 }
 
@@ -63,11 +74,12 @@ static void on_state(redisReply *rep, void *arg)
 static void on_citizen(redisReply *rep, void *arg)
 {
 	struct msg *m = arg, *next;
-	json_t *rec = rep && !reply_is_error(rep) ? reply_to_object(rep) : NULL;
+	json_t *rec = !read_failed(rep) ? reply_to_object(rep) : NULL;
 
 	for (; m; m = next) {
 		next = m->cit_next;
 		m->cit_next = NULL;
+		m->read_failed |= read_failed(rep);
 		json_decref(m->citizen_rec);
 		m->citizen_rec = json_incref(rec);
 		batch_tick(m);
@@ -87,6 +99,7 @@ static void on_engaged(redisReply *rep, void *arg)
 
 	if (rep && rep->type == REDIS_REPLY_STRING)
 		snprintf(m->engaged, sizeof(m->engaged), "%s", rep->str);
+	m->read_failed |= read_failed(rep);
 	batch_tick(m);
 }
 
@@ -224,8 +237,9 @@ static int read_msg_hash(struct router *r, struct msg *m, const char *accepted, 
 	return 0;
 }
 
-/* The message of one stream entry ([id, [k, v, ...]]), in batch b; NULL
- * when the entry is not one (skipped), or out of memory (*oom set). */
+/* The message of one stream entry ([id, [k, v, ...]]), in batch b, held
+ * (lease.h); NULL when the entry is not one or this instance holds it
+ * already (skipped), or out of memory (*oom set). */
 static struct msg *entry_msg(struct read_batch *b, const char *stream, const redisReply *e,
 			     int64_t now, const char **accepted, const char **ev, size_t *evlen,
 			     int *oom)
@@ -242,6 +256,14 @@ static struct msg *entry_msg(struct read_batch *b, const char *stream, const red
 	}
 	snprintf(m->stream, sizeof(m->stream), "%s", stream);
 	snprintf(m->stream_id, sizeof(m->stream_id), "%s", e->element[0]->str);
+	switch (lease_take(b->r->leases, m)) {
+	case 0: break;
+	case 1: free(m); return NULL; /* in work here: never taken twice */
+	default:
+		free(m);
+		*oom = 1;
+		return NULL;
+	}
 	m->picked_ms = now;
 	m->batch = b;
 	entry_fields(m, e->element[1], accepted, ev, evlen);
@@ -294,6 +316,8 @@ static int take_entries(struct router *r, const char *stream, const redisReply *
 
 	if (!entries || entries->type != REDIS_REPLY_ARRAY || entries->elements == 0)
 		return 0;
+	if (!r->leases && !(r->leases = leases_new()))
+		return 0;
 	if (!(b = batch_new(r, entries->elements)))
 		return 0;
 	if (citizens_init(&cits, entries->elements) != 0) {
@@ -314,11 +338,15 @@ static int take_entries(struct router *r, const char *stream, const redisReply *
 			continue;
 		if (!m->event_id[0]) {
 			/* deleted entry still pending, or foreign data: ack it away */
+			log_warnx("%s: entry %s is deleted or not Herald's; acknowledged", stream,
+				  m->stream_id);
+			metrics_count("stream_entries_deleted", NULL, 1);
 			msg_ack_only(r, m);
 			msg_free(m);
 			continue;
 		}
 		b->ms[b->n++] = m;
+		m->retaken = !may_trust_fresh; /* recovered or claimed: submit.c marks it */
 		if (!(may_trust_fresh && accepted && take_fresh(r, m, accepted, ev, evlen) == 0) &&
 		    read_msg_hash(r, m, accepted, ev, evlen) != 0) {
 			b->n--; /* freed */
@@ -410,78 +438,31 @@ void stream_read(struct router *r)
 		 r->cfg->batch, streams[0], streams[1], streams[2]);
 }
 
-/* Trim acknowledged entries off the streams: everything older than the
- * oldest entry still pending, or than the last one delivered. On the
- * pipeline, a reply leading to the next command, so the loop never waits
- * for Redis to get through a busy turn first. */
-struct trim {
-	struct router *r;
-	int p;
-};
-
-static void trim_to(struct router *r, int p, const char *minid)
+/* Trim what the group is done with (herald_trim: the look at the pending
+ * list and the trim are one atomic step, so a read by another instance
+ * cannot come between them), one command per stream on the pipeline. */
+static void on_trim(redisReply *rep, void *arg)
 {
-	rdb_cmdf(r->rdb, NULL, NULL, "XTRIM %s MINID %s", streams[p], minid);
-}
-
-static void on_trim_groups(redisReply *rep, void *arg)
-{
-	struct trim *t = arg;
-	char minid[64] = "";
-
-	if (rep && rep->type == REDIS_REPLY_ARRAY)
-		for (size_t g = 0; g < rep->elements; g++) {
-			const redisReply *kv = rep->element[g];
-			if (kv->type != REDIS_REPLY_ARRAY)
-				continue;
-			for (size_t j = 0; j + 1 < kv->elements; j += 2)
-				if (kv->element[j]->str &&
-				    !strcmp(kv->element[j]->str, "last-delivered-id") &&
-				    kv->element[j + 1]->str) {
-					unsigned long long ms = 0, seq = 0;
-					sscanf(kv->element[j + 1]->str, "%llu-%llu", &ms, &seq);
-					snprintf(minid, sizeof(minid), "%llu-%llu", ms, seq + 1);
-				}
-		}
-	if (minid[0])
-		trim_to(t->r, t->p, minid);
-	free(t);
-}
-
-static void on_trim_pending(redisReply *rep, void *arg)
-{
-	struct trim *t = arg;
-
-	if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2 &&
-	    rep->element[0]->type == REDIS_REPLY_INTEGER && rep->element[0]->integer > 0 &&
-	    rep->element[1]->type == REDIS_REPLY_STRING) {
-		trim_to(t->r, t->p, rep->element[1]->str);
-		free(t);
-	} else if (rep && rep->type != REDIS_REPLY_ERROR) {
-		/* nothing pending: up to the last entry delivered to a consumer */
-		rdb_cmdf(t->r->rdb, on_trim_groups, t, "XINFO GROUPS %s", streams[t->p]);
-	} else {
-		free(t);
-	}
+	(void)arg;
+	if (rep && rep->type == REDIS_REPLY_ERROR)
+		log_warnx("redis: herald_trim: %s", rep->str);
 }
 
 void stream_trim(struct router *r)
 {
-	for (int p = 0; p < PRIO_N; p++) {
-		struct trim *t = malloc(sizeof(*t));
-		if (!t)
-			return;
-		t->r = r;
-		t->p = p;
-		rdb_cmdf(r->rdb, on_trim_pending, t, "XPENDING %s " GROUP, streams[p]);
-	}
+	for (int p = 0; p < PRIO_N; p++)
+		rdb_cmdf(r->rdb, on_trim, NULL, "FCALL herald_trim 1 %s", streams[p]);
 }
 
-/* At start: entries this consumer read but never finished (a crash, a
- * restart) are taken again, oldest first. */
+/* Entries this consumer read but is not working on (a crash, a restart, a
+ * read cut by a lost connection) are taken again, oldest first; the ones
+ * it holds (lease.h) are skipped. */
 void stream_recover(struct router *r)
 {
 	ensure_groups(r);
+	/* reads the lost connection cut are released first (prepare_msg:
+	 * read_failed), so they are no longer held and are taken again here */
+	stream_prepare_ready(r);
 	for (int p = 0; p < PRIO_N; p++) {
 		char last[64] = "0";
 		for (;;) {
@@ -511,7 +492,28 @@ void stream_recover(struct router *r)
 	}
 }
 
-/* Take over entries another (dead) consumer left pending too long. */
+void stream_on_reconnect(struct router *r)
+{
+	stream_recover(r);
+}
+
+/* XAUTOCLAIM's third element (Redis 7): pending entries that were deleted
+ * from the stream; they left the pending list, their events are lost. */
+static void claim_deleted(const char *stream, const redisReply *ids)
+{
+	if (!ids || ids->type != REDIS_REPLY_ARRAY || ids->elements == 0)
+		return;
+	for (size_t i = 0; i < ids->elements; i++)
+		if (ids->element[i]->type == REDIS_REPLY_STRING)
+			log_warnx("%s: pending entry %s was deleted from the stream; dropped from "
+				  "the pending list",
+				  stream, ids->element[i]->str);
+	metrics_count("stream_entries_deleted", NULL, ids->elements);
+}
+
+/* Take over entries whose owner stopped renewing their lease (crashed, cut
+ * off) for claim_idle: any consumer's, this one's included; entries this
+ * instance holds are skipped (take_entries). */
 void stream_claim(struct router *r)
 {
 	for (int p = 0; p < PRIO_N; p++) {
@@ -520,6 +522,8 @@ void stream_claim(struct router *r)
 			     r->consumer, r->cfg->claim_idle_ms, r->cfg->batch);
 		if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2) {
 			int n = take_entries(r, streams[p], rep->element[1], 0);
+			if (rep->elements >= 3)
+				claim_deleted(streams[p], rep->element[2]);
 			if (n > 0)
 				log_msg(LOG_L_NOTICE, "claimed %d entries idle > %d ms from %s", n,
 					r->cfg->claim_idle_ms, streams[p]);
@@ -528,15 +532,39 @@ void stream_claim(struct router *r)
 	}
 }
 
+void stream_lease(struct router *r, int64_t now)
+{
+	if (now - r->last_lease_ms < lease_interval_ms(r->cfg->claim_idle_ms))
+		return;
+	r->last_lease_ms = now;
+	lease_renew(r);
+}
+
+/* herald_due's answer: {count moved, missing id...}. A scheduled message
+ * whose record was gone is logged and counted, never dropped silently. */
 static void on_due(redisReply *rep, void *arg)
 {
 	struct router *r = arg;
 
 	r->due_inflight = 0;
-	if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer > 0)
-		r->want_read = 1;
-	else if (rep && rep->type == REDIS_REPLY_ERROR)
+	if (rep && rep->type == REDIS_REPLY_ERROR) {
 		log_warnx("redis: herald_due: %s", rep->str);
+		return;
+	}
+	if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer > 0)
+		r->want_read = 1; /* an older instance's library: the count alone */
+	if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 1)
+		return;
+	if (rep->element[0]->type == REDIS_REPLY_INTEGER && rep->element[0]->integer > 0)
+		r->want_read = 1;
+	for (size_t i = 1; i < rep->elements; i++) {
+		if (rep->element[i]->type != REDIS_REPLY_STRING)
+			continue;
+		metrics_missing_record();
+		log_warnx("%s: scheduled, but its record is gone (expired or purged); "
+			  "dropped from the schedule",
+			  rep->element[i]->str);
+	}
 }
 
 /* Move due scheduled messages back onto their streams: on the pipeline, so

@@ -16,10 +16,21 @@ void stream_read(struct router *r);
 int stream_prepare_ready(struct router *r);
 /* Queue the trimming of acknowledged entries. */
 void stream_trim(struct router *r);
-/* At start: take again what this consumer read but never finished. */
+/* At start (synchronous): take again the entries pending for this
+ * consumer (read, never finished: a crash, a restart), except those it
+ * holds (lease.h), which are in work here and must not be sent twice. */
 void stream_recover(struct router *r);
-/* Take over entries another (dead) consumer left pending too long. */
+/* After every reconnect to Redis (redis.c's hook): the same as
+ * stream_recover: entries whose reads the lost connection cut are taken
+ * again; those still in work here (plugin queues, backlog, awaiting a
+ * result) are held and skipped. */
+void stream_on_reconnect(struct router *r);
+/* Take over entries whose owner stopped renewing their leases for [queue]
+ * claim_idle (crashed, cut off): any consumer's, never one held here. */
 void stream_claim(struct router *r);
+/* The per-turn lease step: every lease_interval_ms, queue the heartbeat
+ * of the entries held here (lease_renew). */
+void stream_lease(struct router *r, int64_t now);
 /* Queue the move of due scheduled messages back onto their streams. */
 void stream_due(struct router *r);
 

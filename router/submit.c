@@ -7,9 +7,43 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "msgstate.h"
 #include "submit.h"
 #include "text.h"
+
+void submit_dup_tag(const struct msg *m, const char *kind, char *out, size_t len)
+{
+	snprintf(out, len, "%s:%d:%u", kind, m->plan_idx, m->attempt);
+}
+
+int submit_dup_is(const struct msg *m, const char *kind)
+{
+	const char *dup = m->state ? field_str(m->state, "dup") : NULL;
+	char tag[64];
+
+	submit_dup_tag(m, kind, tag, sizeof(tag));
+	return dup && !strcmp(dup, tag);
+}
+
+void submit_attempt(struct msg *m, const char *status)
+{
+	int resume = m->retaken && !strcmp(status, "sending") && m->attempt > 0;
+
+	/* "abandoned": the plugin said it never started it (outcome.c) */
+	m->possible_dup = m->retaken && !(resume && submit_dup_is(m, "abandoned"));
+	if (!resume)
+		m->attempt++;
+}
+
+void submit_stop(struct router *r)
+{
+	for (int i = 0; i < r->chans.n; i++) {
+		const struct herald_channel *d = r->chans.ch[i].desc;
+		if (d->version >= 2 && d->drain)
+			d->drain(r->chans.ch[i].state);
+	}
+}
 
 /* Hand a rendered message to its plugin: 0 taken, -1 plugin busy. */
 static int submit(struct router *r, struct msg *m)
@@ -18,6 +52,8 @@ static int submit(struct router *r, struct msg *m)
 	const struct herald_channel *d = m->chan->desc;
 	struct step s;
 
+	if (r->draining) /* stopping: the plugins start nothing more */
+		return -1;
 	memset(&hm, 0, sizeof(hm));
 	hm.version = HERALD_MSG_VERSION;
 	hm.msg_id = m->id = ++r->next_id;
@@ -35,11 +71,21 @@ static int submit(struct router *r, struct msg *m)
 	hm.meta = m->meta;
 	hm.attempt = m->attempt;
 	hm.urgent = m->ev.priority == PRIO_URGENT;
+	provider_ref(r->ref_key, m->event_id, m->chan->name, m->plan_idx, m->pref);
+	hm.provider_ref = m->pref;
+	hm.possible_duplicate = m->possible_dup;
 	if (d->submit(m->chan->state, &hm) != 0) {
 		m->id = 0;
 		return -1;
 	}
+	/* the reference leads a receipt to the message from now on, even one
+	 * that overtakes the "sent" (receipt.c holds it until then); on the
+	 * pipeline, no round trip */
+	rdb_cmdf(r->rdb, NULL, NULL, "SET " KEY_REF "%s:%s %s EX %lld", m->chan->name, m->pref,
+		 m->event_id, (long long)r->ttl_s);
 	m->chan->submitted++;
+	if (m->possible_dup)
+		metrics_count("possible_duplicates", m->chan->name, 1);
 	m->submitted_ms = now_ms();
 	idmap_put(r->inflight, m->id, m);
 	/* What was sent, without what it said: the rendered subject carries
@@ -49,6 +95,15 @@ static int submit(struct router *r, struct msg *m)
 	snprintf(what, sizeof(what), "template %s, locale %s", m->ev.template_name,
 		 m->locale ? m->locale : "-");
 	s = step_of("sending", m->note[0] ? m->note : what);
+	/* the mark stays with the attempt (receipts read it back); a
+	 * message never marked has no such field */
+	char tag[64];
+	const char *dup_kv[] = {"dup", tag};
+	if (m->possible_dup) {
+		submit_dup_tag(m, "possible", tag, sizeof(tag));
+		s.kv = dup_kv;
+		s.nkv = 1;
+	}
 	state_step(r, m, &s);
 	msg_release_rendered(m);
 	return 0;

@@ -7,6 +7,24 @@
 
 #include "router.h"
 
+/* The attempt m is about to make, from the status Redis holds: the next
+ * one, or, for an entry taken again (recovered, claimed) that was
+ * "sending" (handed to the plugin, no answer recorded), the same one again
+ * (same number, same provider reference). Every submission of an entry
+ * taken again is marked possible_duplicate: Redis cannot prove that the
+ * provider did not get it (heraldd hands a message over before the turn's
+ * writes reach Redis). */
+void submit_attempt(struct msg *m, const char *status);
+/* The message hash's "dup" field for m's current attempt: "possible" (the
+ * mark) or "abandoned" (given back unstarted at SIGTERM), with the plan
+ * position and attempt it is about ("possible:0:1"), so that a later
+ * attempt never reads an earlier one's. */
+void submit_dup_tag(const struct msg *m, const char *kind, char *out, size_t len);
+/* Whether m's hash (m->state) says kind about its current attempt. */
+int submit_dup_is(const struct msg *m, const char *kind);
+/* SIGTERM: tell every plugin to start nothing more (herald_channel.drain);
+ * what it had not started comes back HERALD_ABANDONED. */
+void submit_stop(struct router *r);
 /* Submit m to its plugin, or queue it on the backlog when the plugin is busy. */
 void submit_or_backlog(struct router *r, struct msg *m);
 /* Submit the backlog again; what is still refused stays, in order. */

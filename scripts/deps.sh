@@ -8,7 +8,7 @@ set -eu
 
 PKGS="build-essential pkg-config
 libzmq3-dev libhiredis-dev libcurl4-openssl-dev libesmtp-dev libjansson-dev
-libinih-dev libmicrohttpd-dev libsystemd-dev libcups2-dev libcairo2-dev
+libinih-dev libmicrohttpd-dev libglib2.0-dev libsystemd-dev libcups2-dev libcairo2-dev
 libpango1.0-dev libgmime-3.0-dev libssl-dev libcmocka-dev libjemalloc-dev clang libclang-rt-14-dev
 redis-server redis-tools postfix cups cups-client cups-bsd kannel kannel-extras
 poppler-utils tzdata fonts-dejavu-core fonts-noto-core fonts-wqy-zenhei python3 python3-zmq curl cppcheck clang-format

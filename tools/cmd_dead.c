@@ -1,13 +1,17 @@
 /*
- * cmd_dead.c - the dead-letter list (herald:dead: messages whose every
- * channel failed, status "exhausted").
+ * cmd_dead.c - the dead-letter list (herald:dead: messages that failed for
+ * good: every channel failed, status "exhausted"; or no plan could be made,
+ * unknown citizen or no usable channel, status "permanent-failure"; the
+ * hash's reason says which).
  *
  *   heraldctl dead list [-c FILE] [--json]
  *       one line per dead-lettered message, newest first: event id,
  *       citizen, last channel, when, reason.
  *   heraldctl dead replay [-c FILE] EVENT_ID
  *       re-queue the message with a fresh plan (heraldd resolves the
- *       citizen's channels again): in one MULTI/EXEC, reset the message
+ *       citizen's channels again, from the record as it is now: a fixed
+ *       citizen record is what a planning failure's replay needs): in one
+ *       MULTI/EXEC, reset the message
  *       hash, take it off the list, add a journey record and an entry on its
  *       stream. WATCH makes the check "is it dead?" part of that step.
  *

@@ -11,6 +11,7 @@
 
 #include "ctl_redis.h"
 #include "msgrec.h"
+#include "num.h"
 #include "text.h"
 
 /* Bounded waits: an operator tool must not hang on a wedged server. */
@@ -19,15 +20,9 @@
 
 static int parse_int(const char *s, long lo, long hi, long *out)
 {
-	char *end;
-	long v;
+	char why[8];
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
+	return num_parse_long(s, lo, hi, out, why, sizeof(why));
 }
 
 /* NULL (and reported) when the reply is missing or an error. */

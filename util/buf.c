@@ -34,6 +34,11 @@ oom:
 	return -1;
 }
 
+char *buf_reserve(struct buf *b, size_t n)
+{
+	return buf_room(b, n) ? NULL : b->data + b->len;
+}
+
 void buf_add(struct buf *b, const void *p, size_t n)
 {
 	if (buf_room(b, n))

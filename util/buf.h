@@ -22,6 +22,10 @@ struct buf {
 	}
 
 void buf_add(struct buf *b, const void *p, size_t n);
+/* Room for n more bytes and the NUL: where they go (b->data + b->len), for a
+ * writer that fills them in place and then sets b->len and the NUL itself;
+ * NULL after an allocation failure (oom set). */
+char *buf_reserve(struct buf *b, size_t n);
 void buf_str(struct buf *b, const char *s);
 void buf_ch(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

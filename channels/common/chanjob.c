@@ -52,3 +52,22 @@ void jobq_drain_free(struct jobq **q, void (*free_job)(void *))
 			free_job(job);
 	jobq_free(q);
 }
+
+size_t chan_jobs_abandon(struct jobq *q, struct resq *results, void (*free_job)(void *))
+{
+	void *job;
+	size_t n = 0;
+
+	if (!q)
+		return 0;
+	while ((job = jobq_pop(q, 0)) != NULL) {
+		uint64_t id;
+		memcpy(&id, job, sizeof(id));
+		resq_pushf(results, id, HERALD_ABANDONED, 0, NULL, NULL,
+			   "not started: heraldd is stopping");
+		if (free_job)
+			free_job(job);
+		n++;
+	}
+	return n;
+}

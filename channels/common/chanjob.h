@@ -25,6 +25,15 @@ void *chan_job_pack(size_t head_size, size_t n, const char *const src[], const s
 void chan_workers_join(struct jobq *jobs, pthread_t *threads, size_t n, void (*wake)(void *),
 		       void *arg);
 
+/* The host is stopping (herald_channel.drain): every job still queued
+ * (not started) is taken out, answered HERALD_ABANDONED and freed with
+ * free_job; the workers find nothing more to start. The jobs must begin
+ * with their uint64_t msg_id (CHANJOB_ID_FIRST). Returns how many. */
+size_t chan_jobs_abandon(struct jobq *q, struct resq *results, void (*free_job)(void *));
+#define CHANJOB_ID_FIRST(type)                                                                     \
+	_Static_assert(offsetof(type, msg_id) == 0,                                                \
+		       #type ": msg_id must be the first member (chan_jobs_abandon)")
+
 /* Free every job left in *q with free_job, then the queue; *q = NULL. */
 void jobq_drain_free(struct jobq **q, void (*free_job)(void *));
 

@@ -71,7 +71,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chanjob.h"
 #include "chanq.h"
+#include "num.h"
 #include "mime.h"
 
 #define EMAIL_MAX_ADDRS 16
@@ -95,6 +97,7 @@ struct email_conf {
 struct email_job {
 	uint64_t msg_id;
 	const char *to, *to_name, *event_id, *subject, *body, *html, *reference;
+	/* event_id: what the Message-ID is made of (the provider reference) */
 };
 
 struct email_state;
@@ -108,7 +111,7 @@ struct email_worker {
 	char why[200];	      /* session-level reason reported by an event */
 	int nodelay_logged;
 	struct email_job **batch;
-	struct mbuf *bufs;
+	struct buf *bufs;
 	smtp_message_t *msgs;
 	smtp_recipient_t *rcpts;
 	char (*msgids)[EMAIL_MSGID_MAX];
@@ -175,21 +178,16 @@ static int conf_int(const struct herald_host *h, const char *key, long lo, long 
 		    long *out)
 {
 	const char *v = conf_str(h, key);
-	char *end;
-	long n;
+	char why[96];
 
 	if (!v) {
 		*out = def;
 		return 0;
 	}
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || end == v || *end || n < lo || n > hi) {
-		h->log(h->ctx, HERALD_LOG_ERR,
-		       "email: %s = %s: want a whole number from %ld to %ld", key, v, lo, hi);
+	if (num_parse_long(v, lo, hi, out, why, sizeof(why)) != 0) {
+		h->log(h->ctx, HERALD_LOG_ERR, "email: %s = %s: %s", key, v, why);
 		return -1;
 	}
-	*out = n;
 	return 0;
 }
 
@@ -213,8 +211,8 @@ static int email_conf_relay(const struct herald_host *h, struct email_conf *c)
 {
 	const char *v = conf_str(h, "relay"), *colon;
 	size_t hl;
-	char *end;
-	long port = 25;
+	char why[96];
+	int port = 25;
 
 	if (!v) {
 		h->log(h->ctx, HERALD_LOG_ERR, "email: relay is not set (want host:port)");
@@ -239,15 +237,11 @@ static int email_conf_relay(const struct herald_host *h, struct email_conf *c)
 		       v);
 		return -1;
 	}
-	if (colon) {
-		errno = 0;
-		port = strtol(colon + 1, &end, 10);
-		if (errno || end == colon + 1 || *end || port < 1 || port > 65535) {
-			h->log(h->ctx, HERALD_LOG_ERR, "email: relay = %s: bad port", v);
-			return -1;
-		}
+	if (colon && num_parse_port(colon + 1, &port, why, sizeof(why)) != 0) {
+		h->log(h->ctx, HERALD_LOG_ERR, "email: relay = %s: bad port: %s", v, why);
+		return -1;
 	}
-	snprintf(c->port, sizeof(c->port), "%ld", port);
+	snprintf(c->port, sizeof(c->port), "%d", port);
 	snprintf(c->relay, sizeof(c->relay), "%s:%s", c->host, c->port);
 	return 0;
 }
@@ -691,14 +685,14 @@ static void email_send_batch(struct email_worker *w, size_t n)
 		};
 		w->msgs[i] = NULL;
 		w->rcpts[i] = NULL;
-		mbuf_reset(&w->bufs[i]);
+		buf_reset(&w->bufs[i]);
 		if (mime_build(&mm, &w->bufs[i], w->msgids[i], sizeof(w->msgids[i])) != 0 ||
 		    !(w->msgs[i] = smtp_add_message(s))) {
 			email_temp(st, j->msg_id, "out of memory building the message");
 			continue;
 		}
 		/* A message without a callback would fail the whole session. */
-		smtp_set_message_str(w->msgs[i], w->bufs[i].p);
+		smtp_set_message_str(w->msgs[i], w->bufs[i].data);
 		smtp_size_set_estimate(w->msgs[i], w->bufs[i].len);
 		smtp_set_reverse_path(w->msgs[i], st->c.from_addr);
 		w->rcpts[i] = smtp_add_recipient(w->msgs[i], j->to);
@@ -736,7 +730,7 @@ out:
 	/* Buffers are kept for the next session, but not a huge one's. */
 	for (size_t i = 0; i < n; i++)
 		if (w->bufs[i].cap > (1u << 20))
-			mbuf_free(&w->bufs[i]);
+			buf_free(&w->bufs[i]);
 }
 
 /* Consume a SIGPIPE a session left pending on this (blocking) thread. */
@@ -909,7 +903,10 @@ static int email_submit(void *state, const struct herald_msg *m)
 
 	f[0] = m->to;
 	f[1] = name;
-	f[2] = m->event_id;
+	/* the Message-ID's local part: the host's stable reference, else the
+	 * event id */
+	f[2] =
+	    m->version >= 2 && m->provider_ref && *m->provider_ref ? m->provider_ref : m->event_id;
 	f[3] = m->subject;
 	f[4] = m->body;
 	f[5] = m->html;
@@ -965,7 +962,7 @@ static void email_close(void *state)
 	for (int i = 0; st->workers && i < st->c.sessions; i++) {
 		struct email_worker *w = &st->workers[i];
 		for (int k = 0; w->bufs && k < st->c.per_session; k++)
-			mbuf_free(&w->bufs[k]);
+			buf_free(&w->bufs[k]);
 		if (w->auth)
 			auth_destroy_context(w->auth);
 		free(w->batch);
@@ -1020,9 +1017,20 @@ static int email_check(const struct herald_host *host, char *err, size_t errlen)
 
 static const char *const email_variants[] = {"email", NULL};
 
+/* The host is stopping: what has not started is abandoned (it stays
+ * pending in heraldd's queue and is resumed after the restart). */
+static void email_drain(void *state)
+{
+	struct email_state *st = state;
+
+	if (st)
+		chan_jobs_abandon(st->jobs, st->results, free);
+}
+CHANJOB_ID_FIRST(struct email_job);
+
 HERALD_CHANNEL_EXPORT = {
     .abi = HERALD_CHANNEL_ABI,
-    .version = 2,
+    .version = 3,
     .name = "email",
     .address_field = "email",
     .variants = email_variants,
@@ -1035,4 +1043,5 @@ HERALD_CHANNEL_EXPORT = {
     .close = email_close,
     .keys = email_keys,
     .check = email_check,
+    .drain = email_drain,
 };

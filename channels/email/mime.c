@@ -19,6 +19,7 @@
  *    the boundary cannot collide with content.
  */
 #include "mime.h"
+#include "text.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -29,95 +30,16 @@
 #include <string.h>
 #include <strings.h>
 
-/* ---- buffer ------------------------------------------------------------ */
-
-void mbuf_init(struct mbuf *b)
-{
-	memset(b, 0, sizeof(*b));
-}
-
-void mbuf_reset(struct mbuf *b)
-{
-	b->len = 0;
-	b->err = 0;
-	if (b->p)
-		b->p[0] = '\0';
-}
-
-void mbuf_free(struct mbuf *b)
-{
-	free(b->p);
-	mbuf_init(b);
-}
-
-/* Make room for n more bytes; NULL (and err set) when out of memory. */
-static char *mbuf_room(struct mbuf *b, size_t n)
-{
-	if (b->err)
-		return NULL;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		char *p;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (!p) {
-			b->err = 1;
-			return NULL;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	return b->p + b->len;
-}
-
-void mbuf_add(struct mbuf *b, const char *s, size_t n)
-{
-	char *o = mbuf_room(b, n);
-
-	if (!o)
-		return;
-	memcpy(o, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-void mbuf_adds(struct mbuf *b, const char *s)
-{
-	mbuf_add(b, s, strlen(s));
-}
-
 /* ---- UTF-8 and cleaning ------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at s (1..4), 0 when invalid
- * (overlong forms, surrogates and values above U+10FFFF are invalid). */
+/* Length of the valid UTF-8 sequence at s (1..4), 0 when invalid: s is
+ * NUL-terminated, and utf8_decode stops at the first byte that does not
+ * continue the sequence, so it never reads past the NUL. */
 static size_t utf8_seq(const unsigned char *s)
 {
-	unsigned c = s[0];
+	uint32_t cp;
 
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-			return 0;
-		if (c == 0xe0 && s[1] < 0xa0)
-			return 0; /* overlong */
-		if (c == 0xed && s[1] >= 0xa0)
-			return 0; /* surrogate */
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
-			return 0;
-		if (c == 0xf0 && s[1] < 0x90)
-			return 0; /* overlong */
-		if (c == 0xf4 && s[1] >= 0x90)
-			return 0; /* above U+10FFFF */
-		return 4;
-	}
-	return 0;
+	return utf8_decode((const char *)s, 4, &cp);
 }
 
 char *mime_clean(const char *s, int single_line)
@@ -279,17 +201,17 @@ int email_parse_mailbox(const char *in, char *name, size_t namelen, char *addr, 
 /* ---- header folding ---------------------------------------------------- */
 
 struct fold {
-	struct mbuf *b;
+	struct buf *b;
 	size_t col;
 	int first;
 };
 
-static void fold_start(struct fold *f, struct mbuf *b, const char *name)
+static void fold_start(struct fold *f, struct buf *b, const char *name)
 {
 	f->b = b;
 	f->first = 1;
-	mbuf_adds(b, name);
-	mbuf_add(b, ":", 1);
+	buf_str(b, name);
+	buf_add(b, ":", 1);
 	f->col = strlen(name) + 1;
 }
 
@@ -298,20 +220,20 @@ static void fold_start(struct fold *f, struct mbuf *b, const char *name)
 static void fold_atom(struct fold *f, const char *a, size_t n)
 {
 	if (!f->first && f->col + 1 + n > 78) {
-		mbuf_add(f->b, "\r\n ", 3);
+		buf_add(f->b, "\r\n ", 3);
 		f->col = 1;
 	} else {
-		mbuf_add(f->b, " ", 1);
+		buf_add(f->b, " ", 1);
 		f->col++;
 	}
-	mbuf_add(f->b, a, n);
+	buf_add(f->b, a, n);
 	f->col += n;
 	f->first = 0;
 }
 
 static void fold_end(struct fold *f)
 {
-	mbuf_add(f->b, "\r\n", 2);
+	buf_add(f->b, "\r\n", 2);
 }
 
 /* Atoms separated by spaces (s is cleaned: single spaces, trimmed). */
@@ -423,13 +345,13 @@ static int plain_ascii(const char *s, size_t max_word)
 	return 1;
 }
 
-void mime_header_text(struct mbuf *b, const char *name, const char *value)
+void mime_header_text(struct buf *b, const char *name, const char *value)
 {
 	struct fold f;
 	char *v = mime_clean(value, 1);
 
 	if (!v) {
-		b->err = 1;
+		b->oom = 1;
 		return;
 	}
 	fold_start(&f, b, name);
@@ -441,13 +363,13 @@ void mime_header_text(struct mbuf *b, const char *name, const char *value)
 	free(v);
 }
 
-void mime_header_raw(struct mbuf *b, const char *name, const char *value)
+void mime_header_raw(struct buf *b, const char *name, const char *value)
 {
 	struct fold f;
 	char *v = mime_clean(value, 1);
 
 	if (!v) {
-		b->err = 1;
+		b->oom = 1;
 		return;
 	}
 	fold_start(&f, b, name);
@@ -456,45 +378,45 @@ void mime_header_raw(struct mbuf *b, const char *name, const char *value)
 	free(v);
 }
 
-void mime_header_mailbox(struct mbuf *b, const char *name, const char *display, const char *addr)
+void mime_header_mailbox(struct buf *b, const char *name, const char *display, const char *addr)
 {
 	struct fold f;
 	char *v = mime_clean(display, 1);
-	struct mbuf a;
+	struct buf a;
 
 	if (!v) {
-		b->err = 1;
+		b->oom = 1;
 		return;
 	}
-	mbuf_init(&a);
+	a = (struct buf)BUF_INIT;
 	fold_start(&f, b, name);
 	if (*v && plain_ascii(v, 900) && strlen(v) <= 900) {
-		mbuf_add(&a, "\"", 1);
+		buf_add(&a, "\"", 1);
 		for (const char *p = v; *p; p++) {
 			if (*p == '"' || *p == '\\')
-				mbuf_add(&a, "\\", 1);
-			mbuf_add(&a, p, 1);
+				buf_add(&a, "\\", 1);
+			buf_add(&a, p, 1);
 		}
-		mbuf_add(&a, "\"", 1);
-		if (a.err)
-			b->err = 1;
+		buf_add(&a, "\"", 1);
+		if (a.oom)
+			b->oom = 1;
 		else
-			fold_atom(&f, a.p, a.len);
+			fold_atom(&f, a.data, a.len);
 	} else if (*v) {
 		fold_encoded(&f, v);
 	}
-	mbuf_reset(&a);
-	mbuf_add(&a, "<", 1);
-	mbuf_adds(&a, addr);
-	mbuf_add(&a, ">", 1);
-	if (a.err)
-		b->err = 1;
+	buf_reset(&a);
+	buf_add(&a, "<", 1);
+	buf_str(&a, addr);
+	buf_add(&a, ">", 1);
+	if (a.oom)
+		b->oom = 1;
 	else if (*v)
-		fold_atom(&f, a.p, a.len);
+		fold_atom(&f, a.data, a.len);
 	else
-		fold_atom(&f, a.p + 1, a.len - 2); /* bare addr-spec */
+		fold_atom(&f, a.data + 1, a.len - 2); /* bare addr-spec */
 	fold_end(&f);
-	mbuf_free(&a);
+	buf_free(&a);
 	free(v);
 }
 
@@ -532,7 +454,7 @@ static char *qp_hex(char *o, unsigned char c)
 /* Quoted-printable, written straight into the buffer (this is the hot
  * path of a bulk send). The text need not be valid UTF-8: each invalid
  * byte is written as U+FFFD, so the part really is charset=UTF-8. */
-void mime_qp(struct mbuf *b, const char *text)
+void mime_qp(struct buf *b, const char *text)
 {
 	const unsigned char *p = (const unsigned char *)(text ? text : "");
 
@@ -543,7 +465,7 @@ void mime_qp(struct mbuf *b, const char *text)
 		 * comes only when the line holds more than 75 - 9 = 66 bytes, at
 		 * most 9 per input byte, so at least 8 input bytes apart (a line
 		 * of invalid bytes: 8 per line). Plus the line end. */
-		char *o = mbuf_room(b, n * 9 + (n / 8 + 1) * 3 + 8);
+		char *o = buf_reserve(b, n * 9 + (n / 8 + 1) * 3 + 8);
 
 		if (!o)
 			return;
@@ -606,8 +528,8 @@ void mime_qp(struct mbuf *b, const char *text)
 		}
 		memcpy(o, "\r\n", 2);
 		o += 2;
-		b->len = (size_t)(o - b->p);
-		b->p[b->len] = '\0';
+		b->len = (size_t)(o - b->data);
+		b->data[b->len] = '\0';
 		p += n;
 		if (*p == '\r' && p[1] == '\n')
 			p += 2;
@@ -673,14 +595,14 @@ void mime_msgid_local(const char *event_id, char *out, size_t outlen)
 /* ---- the message ------------------------------------------------------- */
 
 #ifndef HERALD_EMAIL_GMIME /* else mime_gmime.c's, for the bench */
-static void part_headers(struct mbuf *b, const char *type)
+static void part_headers(struct buf *b, const char *type)
 {
-	mbuf_adds(b, "Content-Type: ");
-	mbuf_adds(b, type);
-	mbuf_adds(b, "; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n");
+	buf_str(b, "Content-Type: ");
+	buf_str(b, type);
+	buf_str(b, "; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n");
 }
 
-int mime_build(const struct mime_msg *m, struct mbuf *out, char *msgid, size_t msgidlen)
+int mime_build(const struct mime_msg *m, struct buf *out, char *msgid, size_t msgidlen)
 {
 	char local[400], date[64], bnd[48];
 	const char *body = m->body ? m->body : "", *html = m->html;
@@ -689,46 +611,46 @@ int mime_build(const struct mime_msg *m, struct mbuf *out, char *msgid, size_t m
 	snprintf(msgid, msgidlen, "<%s@%s>", local, m->domain);
 	mime_date(m->date, date, sizeof(date));
 
-	mbuf_adds(out, "Date: ");
-	mbuf_adds(out, date);
-	mbuf_adds(out, "\r\n");
+	buf_str(out, "Date: ");
+	buf_str(out, date);
+	buf_str(out, "\r\n");
 	mime_header_mailbox(out, "From", m->from_name, m->from_addr);
 	mime_header_mailbox(out, "To", m->to_name, m->to_addr);
 	if (m->reply_to && *m->reply_to)
 		mime_header_mailbox(out, "Reply-To", NULL, m->reply_to);
 	mime_header_text(out, "Subject", m->subject ? m->subject : "");
-	mbuf_adds(out, "Message-ID: ");
-	mbuf_adds(out, msgid);
-	mbuf_adds(out, "\r\nMIME-Version: 1.0\r\nAuto-Submitted: auto-generated\r\n");
+	buf_str(out, "Message-ID: ");
+	buf_str(out, msgid);
+	buf_str(out, "\r\nMIME-Version: 1.0\r\nAuto-Submitted: auto-generated\r\n");
 	if (m->reference && *m->reference)
 		mime_header_text(out, "X-Herald-Reference", m->reference);
 	if (m->list_unsubscribe && *m->list_unsubscribe)
 		mime_header_raw(out, "List-Unsubscribe", m->list_unsubscribe);
 	if (!html) {
 		part_headers(out, "text/plain");
-		mbuf_adds(out, "\r\n");
+		buf_str(out, "\r\n");
 		mime_qp(out, body);
 	} else {
 		snprintf(bnd, sizeof(bnd), "=_herald_%016llx", m->boundary_seed);
-		mbuf_adds(out, "Content-Type: multipart/alternative;\r\n boundary=\"");
-		mbuf_adds(out, bnd);
-		mbuf_adds(out, "\"\r\n\r\nThis is a multi-part message in MIME format.\r\n--");
-		mbuf_adds(out, bnd);
-		mbuf_adds(out, "\r\n");
+		buf_str(out, "Content-Type: multipart/alternative;\r\n boundary=\"");
+		buf_str(out, bnd);
+		buf_str(out, "\"\r\n\r\nThis is a multi-part message in MIME format.\r\n--");
+		buf_str(out, bnd);
+		buf_str(out, "\r\n");
 		part_headers(out, "text/plain");
-		mbuf_adds(out, "\r\n");
+		buf_str(out, "\r\n");
 		mime_qp(out, body);
-		mbuf_adds(out, "--");
-		mbuf_adds(out, bnd);
-		mbuf_adds(out, "\r\n");
+		buf_str(out, "--");
+		buf_str(out, bnd);
+		buf_str(out, "\r\n");
 		part_headers(out, "text/html");
-		mbuf_adds(out, "\r\n");
+		buf_str(out, "\r\n");
 		mime_qp(out, html);
-		mbuf_adds(out, "--");
-		mbuf_adds(out, bnd);
-		mbuf_adds(out, "--\r\n");
+		buf_str(out, "--");
+		buf_str(out, bnd);
+		buf_str(out, "--\r\n");
 	}
-	return out->err ? -1 : 0;
+	return out->oom ? -1 : 0;
 }
 #endif
 

@@ -13,19 +13,7 @@
 
 #include <herald/channel.h>
 
-/* A growing byte buffer, always NUL-terminated. After an allocation
- * failure err is set and further appends do nothing. */
-struct mbuf {
-	char *p;
-	size_t len, cap;
-	int err;
-};
-
-void mbuf_init(struct mbuf *b);
-void mbuf_reset(struct mbuf *b); /* len = 0, keeps the memory */
-void mbuf_free(struct mbuf *b);
-void mbuf_add(struct mbuf *b, const char *s, size_t n);
-void mbuf_adds(struct mbuf *b, const char *s);
+#include "buf.h"
 
 /* Address checks (ASCII only: libesmtp does not speak SMTPUTF8). */
 #define EMAIL_ADDR_OK 0
@@ -51,23 +39,23 @@ char *mime_clean(const char *s, int single_line);
  * folded at spaces (lines <= 78 where the words allow), anything else is
  * written as RFC 2047 UTF-8 encoded-words (Q or B, whichever is shorter),
  * each <= 75 characters, never splitting a character, one per line. */
-void mime_header_text(struct mbuf *b, const char *name, const char *value);
+void mime_header_text(struct buf *b, const char *name, const char *value);
 
 /* Append "Name: value" CRLF for a structured header whose value we build
  * (List-Unsubscribe): cleaned, folded at spaces, never encoded. */
-void mime_header_raw(struct mbuf *b, const char *name, const char *value);
+void mime_header_raw(struct buf *b, const char *name, const char *value);
 
 /* Append "Name: display <addr>" CRLF (From, To, Reply-To). display may be
  * NULL or ""; it is cleaned and written as a quoted-string when ASCII, as
  * encoded-words otherwise. addr must already pass email_addr_check. */
-void mime_header_mailbox(struct mbuf *b, const char *name, const char *display, const char *addr);
+void mime_header_mailbox(struct buf *b, const char *name, const char *display, const char *addr);
 
 /* Append text as quoted-printable (RFC 2045): CRLF line ends (LF, CRLF
  * and lone CR in the input are all line breaks), lines <= 76 characters
  * with soft breaks, '=' / non-ASCII / controls / trailing blanks encoded,
  * "From " at a line start encoded, each byte of invalid UTF-8 written as
  * U+FFFD. Always ends with CRLF. */
-void mime_qp(struct mbuf *b, const char *text);
+void mime_qp(struct buf *b, const char *text);
 
 /* RFC 5322 date in UTC: "Mon, 06 Apr 2026 09:30:00 +0000". */
 void mime_date(time_t t, char *out, size_t outlen);
@@ -96,7 +84,7 @@ struct mime_msg {
 /* Build the whole message (headers, blank line, body; CRLF line ends,
  * ending in CRLF) into out (appended). Writes "<local@domain>" to msgid.
  * 0, or -1 when out of memory. */
-int mime_build(const struct mime_msg *m, struct mbuf *out, char *msgid, size_t msgidlen);
+int mime_build(const struct mime_msg *m, struct buf *out, char *msgid, size_t msgidlen);
 
 /* Which SMTP command a reply answered. */
 enum email_stage {

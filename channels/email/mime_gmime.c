@@ -96,7 +96,7 @@ static void headers(GMimeMessage *msg, const struct mime_msg *m, const char *msg
 }
 
 /* Serialise msg with CRLF line ends onto out. */
-static int write_out(GMimeMessage *msg, struct mbuf *out)
+static int write_out(GMimeMessage *msg, struct buf *out)
 {
 	GMimeFormatOptions *fo = g_mime_format_options_new();
 	GMimeStream *st = g_mime_stream_mem_new();
@@ -108,13 +108,13 @@ static int write_out(GMimeMessage *msg, struct mbuf *out)
 		rc = -1;
 	ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(st));
 	if (rc == 0)
-		mbuf_add(out, (const char *)ba->data, ba->len);
+		buf_add(out, (const char *)ba->data, ba->len);
 	g_object_unref(st);
 	g_mime_format_options_free(fo);
 	return rc;
 }
 
-int mime_build(const struct mime_msg *m, struct mbuf *out, char *msgid, size_t msgidlen)
+int mime_build(const struct mime_msg *m, struct buf *out, char *msgid, size_t msgidlen)
 {
 	char local[400], bnd[48];
 	GMimeMessage *msg;
@@ -154,7 +154,7 @@ int mime_build(const struct mime_msg *m, struct mbuf *out, char *msgid, size_t m
 	g_object_unref(body);
 	rc = write_out(msg, out);
 	g_object_unref(msg);
-	return rc || out->err ? -1 : 0;
+	return rc || out->oom ? -1 : 0;
 }
 
 #endif

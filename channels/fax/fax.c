@@ -398,7 +398,11 @@ static int fax_submit(void *state, const struct herald_msg *m)
 	j->msg_id = m->msg_id;
 	j->attempt = m->attempt;
 	snprintf(j->number, sizeof(j->number), "%s", m->to);
-	fax_make_ref(m->event_id, m->attempt, j->ref, sizeof(j->ref));
+	if (m->version >= 2 && m->provider_ref && *m->provider_ref &&
+	    strlen(m->provider_ref) < sizeof(j->ref)) /* the host's stable reference */
+		snprintf(j->ref, sizeof(j->ref), "%s", m->provider_ref);
+	else
+		fax_make_ref(m->event_id, m->attempt, j->ref, sizeof(j->ref));
 	/* a fax needs no window address; print the postal one when known */
 	l.address = letter_meta(m->meta, "citizen.address");
 	if (letter_dup(&j->l, &l) != 0) {
@@ -439,9 +443,20 @@ static const char *const fax_keys[] = {"url",		"username",   "password",
 
 static const char *const fax_variants[] = {"fax", "print", NULL};
 
+/* The host is stopping: what has not started is abandoned (it stays
+ * pending in heraldd's queue and is resumed after the restart). */
+static void fax_drain(void *state)
+{
+	struct fax_state *st = state;
+
+	if (st)
+		chan_jobs_abandon(st->jobs, st->results, job_free_any);
+}
+CHANJOB_ID_FIRST(struct fax_job);
+
 HERALD_CHANNEL_EXPORT = {
     .abi = HERALD_CHANNEL_ABI,
-    .version = 2,
+    .version = 3,
     .name = "fax",
     .address_field = "fax",
     .variants = fax_variants,
@@ -454,4 +469,5 @@ HERALD_CHANNEL_EXPORT = {
     .close = fax_close,
     .keys = fax_keys,
     .check = NULL,
+    .drain = fax_drain,
 };

@@ -305,9 +305,20 @@ static int file_check(const struct herald_host *host, char *err, size_t errlen)
 
 static const char *const file_variants[] = {"file", "email", NULL};
 
+/* The host is stopping: what has not started is abandoned (it stays
+ * pending in heraldd's queue and is resumed after the restart). */
+static void file_drain(void *state)
+{
+	struct file_state *st = state;
+
+	if (st)
+		chan_jobs_abandon(st->jobs, st->results, free);
+}
+CHANJOB_ID_FIRST(struct file_job);
+
 HERALD_CHANNEL_EXPORT = {
     .abi = HERALD_CHANNEL_ABI,
-    .version = 2,
+    .version = 3,
     .name = "file",
     .address_field = NULL,
     .variants = file_variants,
@@ -319,4 +330,5 @@ HERALD_CHANNEL_EXPORT = {
     .close = file_close,
     .keys = file_keys,
     .check = file_check,
+    .drain = file_drain,
 };

@@ -95,6 +95,7 @@ static void job_free(struct print_job *j)
 	if (!j)
 		return;
 	free(j->event_id);
+	free(j->name);
 	free(j->citizen_id);
 	free(j->template_name);
 	letter_release(&j->l);
@@ -150,7 +151,7 @@ static void handle_job(struct print_state *st, struct print_job *j)
 	}
 	if (st->mode == PRINT_SPOOL) {
 		char stem[160];
-		spool_stem(j->event_id, stem, sizeof(stem));
+		spool_stem(j->name, stem, sizeof(stem));
 		snprintf(ref, sizeof(ref), "%s.pdf", stem);
 		if (spool_write(st->dir, j, pdf, len, pages, err, sizeof(err)) != 0) {
 			st->host->log(st->host->ctx, HERALD_LOG_WARNING, "print: %s: spool: %s",
@@ -166,7 +167,7 @@ static void handle_job(struct print_state *st, struct print_job *j)
 		}
 		goto done;
 	}
-	job = pipp_submit(st->ipp, j->event_id, pdf, len, &perm, err, sizeof(err));
+	job = pipp_submit(st->ipp, j->name, pdf, len, &perm, err, sizeof(err));
 	if (job <= 0) {
 		st->host->log(st->host->ctx, HERALD_LOG_WARNING, "print: %s: to=%s %s", j->event_id,
 			      to, err);
@@ -426,9 +427,12 @@ static int print_submit(void *state, const struct herald_msg *m)
 		return -1;
 	}
 	j->event_id = strdup(m->event_id ? m->event_id : "");
+	j->name = strdup(m->version >= 2 && m->provider_ref && *m->provider_ref ? m->provider_ref
+			 : j->event_id						? j->event_id
+										: "");
 	j->citizen_id = dup_or_null(m->citizen_id);
 	j->template_name = dup_or_null(m->template_name);
-	if (!j->event_id || jobq_push(st->jobs, j) != 0) {
+	if (!j->event_id || !j->name || jobq_push(st->jobs, j) != 0) {
 		job_free(j);
 		return -1;
 	}
@@ -466,9 +470,20 @@ static const char *const print_keys[] = {"mode",  "sender", "poll_interval", "tr
 
 static const char *const print_variants[] = {"print", NULL};
 
+/* The host is stopping: what has not started is abandoned (it stays
+ * pending in heraldd's queue and is resumed after the restart). */
+static void print_drain(void *state)
+{
+	struct print_state *st = state;
+
+	if (st)
+		chan_jobs_abandon(st->jobs, st->results, job_free_any);
+}
+CHANJOB_ID_FIRST(struct print_job);
+
 HERALD_CHANNEL_EXPORT = {
     .abi = HERALD_CHANNEL_ABI,
-    .version = 2,
+    .version = 3,
     .name = "print",
     .address_field = "address",
     .variants = print_variants,
@@ -482,4 +497,5 @@ HERALD_CHANNEL_EXPORT = {
     .keys = print_keys,
     .check = NULL,
     .preview = print_preview,
+    .drain = print_drain,
 };

@@ -13,6 +13,9 @@ struct print_job {
 	uint64_t msg_id;
 	unsigned attempt;
 	char *event_id, *citizen_id, *template_name;
+	/* the spool file stem and CUPS job name: the host's provider
+	 * reference (v2 host), else the event id */
+	char *name;
 	struct letter l; /* owns its strings (letter_dup) */
 };
 

@@ -128,7 +128,7 @@ int spool_write(const char *dir, const struct print_job *j, const unsigned char 
 	char *line = NULL;
 	int rc = -1;
 
-	spool_stem(j->event_id, stem, sizeof(stem));
+	spool_stem(j->name ? j->name : j->event_id, stem, sizeof(stem));
 	snprintf(pdfname, sizeof(pdfname), "%s.pdf", stem);
 	snprintf(jsonname, sizeof(jsonname), "%s.json", stem);
 	if (!EVP_Digest(pdf, len, md, &mdlen, EVP_sha256(), NULL)) {

@@ -431,7 +431,12 @@ static int sms_submit(void *state, const struct herald_msg *m)
 	 * so the queue cannot fill up behind this check). */
 	if (jobq_len(st->jobs) >= st->jobs_cap)
 		return -1;
-	sms_make_ref(m->event_id, m->attempt, ref, sizeof(ref));
+	/* the host's stable reference (same for every retry and restart, so
+	 * a gateway that de-duplicates by it can); else event id + attempt */
+	if (m->version >= 2 && m->provider_ref && sms_ref_valid(m->provider_ref))
+		snprintf(ref, sizeof(ref), "%s", m->provider_ref);
+	else
+		sms_make_ref(m->event_id, m->attempt, ref, sizeof(ref));
 	st->host->mask(st->host->ctx, m->to ? m->to : "", masked, sizeof(masked));
 	if (!e164_valid(m->to))
 		return sms_fail_now(st, m, ref, HERALD_RF_BAD_ADDRESS, masked,
@@ -506,9 +511,20 @@ static int sms_check(const struct herald_host *host, char *err, size_t errlen)
 
 static const char *const sms_variants[] = {"sms", NULL};
 
+/* The host is stopping: what has not started is abandoned (it stays
+ * pending in heraldd's queue and is resumed after the restart). */
+static void sms_drain(void *state)
+{
+	struct sms_state *st = state;
+
+	if (st)
+		chan_jobs_abandon(st->jobs, st->results, sms_job_free_any);
+}
+CHANJOB_ID_FIRST(struct sms_job);
+
 HERALD_CHANNEL_EXPORT = {
     .abi = HERALD_CHANNEL_ABI,
-    .version = 2,
+    .version = 3,
     .name = "sms",
     .address_field = "phone",
     .variants = sms_variants,
@@ -521,4 +537,5 @@ HERALD_CHANNEL_EXPORT = {
     .close = sms_close,
     .keys = sms_keys,
     .check = sms_check,
+    .drain = sms_drain,
 };

@@ -11,9 +11,10 @@
  *   version Every struct passed across the boundary starts with a version.
  *           Fields are only ever appended; a reader checks `version >= N`
  *           before touching a field added in version N (as Redis modules do).
- *           struct herald_channel version 2 appends `keys`, `check`
- *           (strict configuration, `heraldd -t`) and `preview` (heraldctl
- *           render --pdf); version 1 plugins still load unchanged.
+ *           struct herald_channel version 2 appends `drain`; version 3
+ *           `keys`, `check` (strict configuration, `heraldd -t`) and
+ *           `preview` (heraldctl render --pdf); older plugins still load
+ *           unchanged.
  *
  * Threads
  *   The host calls open/submit/poll/fd/close from its single router thread.
@@ -45,7 +46,7 @@ extern "C" {
 
 /* Struct versions of this header. */
 #define HERALD_HOST_VERSION 1
-#define HERALD_MSG_VERSION 1
+#define HERALD_MSG_VERSION 2 /* 2: provider_ref, possible_duplicate */
 #define HERALD_RESULT_VERSION 1
 
 /* Log levels for herald_host.log (syslog numbering). */
@@ -98,6 +99,20 @@ struct herald_msg {
 	const char *const *meta;
 	unsigned attempt; /* 1 for the first attempt on this channel */
 	int urgent;	  /* priority urgent */
+	/* ---- version >= 2 ---- */
+	/* The reference to give the provider (SMS client reference, the local
+	 * part of the email Message-ID, fax reference, CUPS job name, spool
+	 * file name): "hr" and 24 hex digits, the same for every retry on
+	 * this channel of this message, after a restart and on any instance,
+	 * so that a provider that de-duplicates by it can. A plugin that
+	 * reports this reference in herald_result.ref gets receipts matched
+	 * even before its "sent" is recorded. */
+	const char *provider_ref;
+	/* 1: this attempt may have reached the provider already (heraldd
+	 * stopped, or died, between handing it over and recording the
+	 * answer). A plugin may tell the provider (e.g. a header); heraldd
+	 * marks every record of the attempt. */
+	int possible_duplicate;
 };
 
 enum herald_status {
@@ -105,6 +120,10 @@ enum herald_status {
 	HERALD_DELIVERED = 2, /* the provider confirms delivery */
 	HERALD_TEMPORARY = 3, /* try again later on the same channel */
 	HERALD_PERMANENT = 4, /* this channel will not work for this message */
+	/* Only after drain() (a version 2 host): not started, nothing was sent;
+	 * the host leaves the message pending and resumes it after its
+	 * restart as the same attempt with the same provider_ref. */
+	HERALD_ABANDONED = 5,
 };
 
 /* herald_result.flags */
@@ -136,7 +155,7 @@ struct herald_http_req {
 
 struct herald_channel {
 	uint32_t abi;	  /* HERALD_CHANNEL_ABI */
-	uint32_t version; /* of this struct: 1 */
+	uint32_t version; /* of this struct: 3 (2 has no keys/check/preview, 1 no drain) */
 	const char *name; /* "email"; must match [channel.<name>] and the file */
 	/* Citizen record field holding this channel's address, or NULL if the
 	 * channel needs no address (file). */
@@ -169,13 +188,21 @@ struct herald_channel {
 	/* MUST: stop threads, free everything. In-flight messages are lost to
 	 * this process; the host re-queues anything without a result. */
 	void (*close)(void *state);
-	/* ---- version >= 2 (a version 1 plugin ends above; the host reads
-	 * these only when version >= 2) ---- */
+	/* ---- version >= 2 ---- */
+	/* MAY (NULL): the host is stopping (SIGTERM). Without blocking: start
+	 * nothing more; answer every accepted message not yet started with
+	 * HERALD_ABANDONED (through poll); messages already with the provider
+	 * report as usual. The host waits up to [queue] drain_timeout for
+	 * those, then calls close(). */
+	void (*drain)(void *state);
+	/* ---- version >= 3 (a version 1 or 2 plugin ends above; the host
+	 * reads these only when version >= 3) ---- */
 	/* MAY (NULL): NULL-terminated list of the keys this plugin reads from
 	 * its [channel.<name>] section. With it the host refuses any other key
 	 * there (besides its own: enabled, optional, retry_min, retry_max,
 	 * max_attempts, max_age, quiet_hours) with a "did you mean" hint;
-	 * without it (and for version 1 plugins) unknown keys are only warned. */
+	 * without it (and for version 1 and 2 plugins) unknown keys are only
+	 * warned. */
 	const char *const *keys;
 	/* MAY (NULL): read and validate the configuration exactly as open()
 	 * would, without connecting, starting threads or creating files.

@@ -3,7 +3,9 @@
 # (as a oneshot unit, after redis-server): install the .deb as an operator
 # would and use the service, purge it, then the same from a plain make
 # install of the source tree (bound read-only into the container). TAP
-# lines to standard output.
+# lines to standard output. Ingest is CURVE-authenticated (the default):
+# the package generates heraldd's key pair; the test is the service dvla,
+# with a key of its own (heraldctl keygen) and a policy in services.d.
 set -u
 ok() { echo "ok - $*"; }
 nok() { echo "not ok - $*"; }
@@ -23,10 +25,14 @@ wait_until() { # wait_until SECONDS command...
 	return 1
 }
 unit_log() { journalctl -u heraldd.service --no-pager -o cat 2>/dev/null; }
-publish() { # publish EVENT_ID [CITIZEN]: prints heraldctl's answer
-	echo "{\"event_id\":\"$1\",\"service\":\"dvla\",\"citizen_id\":\"${2:-c-1}\",\"template\":\"licence-renewal\",\"personalisation\":{\"name\":\"Ada\"}}" |
-		heraldctl publish -t 2000 -r 3
+KEYS=/root/keys # the service's side: dvla.key never goes to /etc/herald
+event() { # event EVENT_ID [CITIZEN]
+	echo "{\"event_id\":\"$1\",\"service\":\"dvla\",\"citizen_id\":\"${2:-c-1}\",\"template\":\"licence-renewal\",\"personalisation\":{\"name\":\"Ada\"}}"
 }
+publish() { # publish EVENT_ID [CITIZEN]: prints heraldctl's answer
+	event "$@" | heraldctl publish -k $KEYS/dvla.key --server-key /etc/herald/heraldd.pub -t 2000 -r 3
+}
+keysum() { cat /etc/herald/heraldd.key /etc/herald/heraldd.pub 2>&1 | sha256sum; }
 
 rm -f /usr/sbin/policy-rc.d # (the overlay's copy: services may start here)
 chk "redis-server runs in the container" systemctl is-active redis-server
@@ -42,6 +48,12 @@ m=$(stat -c '%a %U:%G' /etc/herald/herald.conf 2>&1)
 m=$(stat -c '%a %U:%G' /var/log/herald /var/spool/herald 2>&1 | tr '\n' ' ')
 [ "$m" = "750 herald:herald 750 herald:herald " ] && ok "logs and spool 0750 herald:herald" ||
 	nok "logs and spool 0750 herald:herald (got $m)"
+m=$(stat -c '%a %U:%G' /etc/herald/heraldd.key /etc/herald/heraldd.pub 2>&1 | tr '\n' ' ')
+[ "$m" = "640 root:herald 644 root:root " ] && ok "postinst generated heraldd's key pair: key 0640 root:herald, pub 0644" ||
+	nok "postinst generated heraldd's key pair: key 0640 root:herald, pub 0644 (got $m)"
+chk "heraldd's secret key is unreadable to other users (nobody)" sh -c '! setpriv --reuid=nobody --regid=nogroup --clear-groups cat /etc/herald/heraldd.key'
+m=$(stat -c '%a %U:%G' /etc/herald/services.d 2>&1)
+[ "$m" = "750 root:herald" ] && ok "services.d 0750 root:herald" || nok "services.d 0750 root:herald (got $m)"
 chk "heraldd.service is enabled" systemctl is-enabled heraldd.service
 if wait_until 30 systemctl is-active heraldd.service; then
 	ok "heraldd.service started by the package and is active (READY=1 under the sandbox)"
@@ -51,6 +63,18 @@ else
 fi
 chk "heraldd runs as user herald" sh -c '[ "$(ps -o user= -p "$(systemctl show -p MainPID --value heraldd.service)")" = herald ]'
 chk "/healthz answers 200 (HTTP listener)" wait_until 10 curl -fsS http://127.0.0.1:7402/healthz
+chk "heraldd started with CURVE ingest and no service yet (logged)" wait_until 10 sh -c \
+	'journalctl -u heraldd.service -o cat | grep -q "services: no service in /etc/herald/services.d"'
+
+# The service dvla: its key pair made on its side, its policy (narrowed to
+# what it sends) into services.d, then systemctl reload.
+mkdir -p $KEYS && chmod 700 $KEYS
+chk "heraldctl keygen dvla" heraldctl keygen -d $KEYS dvla
+sed -i 's/^templates = .*/templates = licence-renewal/; s/^channels = .*/channels = file, email/' $KEYS/dvla.conf
+install -m 644 $KEYS/dvla.conf /etc/herald/services.d/dvla.conf
+systemctl reload heraldd.service
+chk "systemctl reload: heraldd loaded the dvla policy" wait_until 10 sh -c \
+	'journalctl -u heraldd.service -o cat | grep -q "services: 1 from /etc/herald/services.d"'
 
 # One event end to end: ZMQ ingest, Redis TCP, the file channel's spool,
 # the delivery logs under /var/log/herald.
@@ -62,6 +86,34 @@ chk "the file channel wrote the message to /var/spool/herald/file.jsonl" \
 chk "delivery.log has pkg-1 delivered" wait_until 10 grep -q '^.* pkg-1: .*status=delivered' /var/log/herald/delivery.log
 chk "delivery.jsonl has pkg-1" grep -q '"pkg-1"' /var/log/herald/delivery.jsonl
 chk "heraldctl trace pkg-1" sh -c 'heraldctl trace pkg-1 | grep -q delivered'
+
+# A key heraldd does not know is refused at the handshake (and logged).
+heraldctl keygen -d $KEYS intruder >/dev/null 2>&1
+a=$(event pkg-x | heraldctl publish -k $KEYS/intruder.key --server-key /etc/herald/heraldd.pub -t 1000 -r 1 2>&1)
+case "$a" in *'"accepted"'*) nok "a key not in services.d is refused (got: $a)" ;; *) ok "a key not in services.d is refused" ;; esac
+chk "heraldd logged the unknown key" wait_until 10 sh -c \
+	'journalctl -u heraldd.service -o cat | grep -q "ingest: connection refused: unknown key"'
+chk "the refused event is not in Redis" sh -c '! heraldctl trace pkg-x 2>/dev/null | grep -q pkg-x'
+a=$(event pkg-y | heraldctl publish -t 1000 -r 1 2>&1)
+case "$a" in *'"accepted"'*) nok "a publisher without a key is refused (got: $a)" ;; *) ok "a publisher without a key is refused" ;; esac
+
+# dpkg -i again (an upgrade to the same version): the key pair is kept, the
+# service restarted with it, dvla still accepted.
+sum=$(keysum)
+if dpkg -i /root/herald.deb >/root/dpkg2.log 2>&1; then
+	ok "dpkg -i herald.deb again (upgrade)"
+else
+	nok "dpkg -i herald.deb again (upgrade)"
+	sed 's/^/#   /' /root/dpkg2.log
+fi
+[ "$(keysum)" = "$sum" ] && ok "the upgrade kept heraldd's key pair" || nok "the upgrade kept heraldd's key pair"
+m=$(stat -c '%a %U:%G' /etc/herald/heraldd.key 2>&1)
+[ "$m" = "640 root:herald" ] && ok "and its mode 0640 root:herald" || nok "and its mode 0640 root:herald (got $m)"
+chk "the policy in services.d kept" test -f /etc/herald/services.d/dvla.conf
+chk "heraldd.service active after the upgrade" wait_until 30 systemctl is-active heraldd.service
+a=$(publish pkg-6)
+case "$a" in *'"accepted"'*) ok "after the upgrade dvla's key is accepted" ;; *) nok "after the upgrade dvla's key is accepted (got: $a)" ;; esac
+chk "pkg-6 delivered after the upgrade" wait_until 20 grep -q ' pkg-6: .*status=delivered' /var/log/herald/delivery.log
 
 # Redis over its Unix socket, 0770 redis:redis, with the drop-in heraldd(8)
 # describes (SupplementaryGroups=redis): the sandbox (PrivateUsers,
@@ -142,11 +194,14 @@ chk "systemctl stop: heraldd drained and exited 0 (SIGTERM)" sh -c \
 	journalctl -u heraldd.service -o cat | grep -q "stopping: draining"'
 if dpkg --purge herald >/root/purge.log 2>&1; then ok "dpkg --purge herald"; else nok "dpkg --purge herald"; fi
 chk "purge removed the unit and the logs" sh -c '[ ! -e /lib/systemd/system/heraldd.service ] && [ ! -e /var/log/herald ]'
+chk "purge removed heraldd's key pair" sh -c '[ ! -e /etc/herald/heraldd.key ] && [ ! -e /etc/herald/heraldd.pub ]'
+chk "purge kept the services' policies (the administrator's)" test -f /etc/herald/services.d/dvla.conf
 # make install from the tree, as an operator without the package does (no
 # DESTDIR, the default PREFIX=/usr/local; an optimised build of its own):
 # user, config group, logs, then the unit from /usr/local starts.
 SRC=$(cat /root/herald-src 2>/dev/null)
 if [ -n "$SRC" ] && [ -f "$SRC/Makefile" ]; then
+	hash -r # the shell remembered the purged /usr/bin/heraldctl; now /usr/local/bin's
 	if make -C "$SRC" BUILD=/root/build -j2 install >/root/make-install.log 2>&1; then
 		ok "make install (PREFIX=/usr/local, no DESTDIR)"
 	else
@@ -157,6 +212,11 @@ if [ -n "$SRC" ] && [ -f "$SRC/Makefile" ]; then
 	[ "$m" = "640 root:herald" ] && ok "make install: config 0640 root:herald" ||
 		nok "make install: config 0640 root:herald (got $m)"
 	chk "make install: /var/log/herald exists (tmpfiles)" test -d /var/log/herald
+	m=$(stat -c '%a %U:%G' /etc/herald/heraldd.key 2>&1)
+	[ "$m" = "640 root:herald" ] && ok "make install: generated heraldd's key 0640 root:herald" ||
+		nok "make install: generated heraldd's key 0640 root:herald (got $m)"
+	[ "$(keysum)" != "$sum" ] && ok "make install: a new key pair (the purged one is gone)" ||
+		nok "make install: a new key pair (the purged one is gone)"
 	systemctl daemon-reload
 	chk "make install: the unit is /usr/local's" sh -c \
 		'systemctl show -p FragmentPath --value heraldd.service | grep -q "^/usr/local/lib/systemd/system/heraldd.service$"'

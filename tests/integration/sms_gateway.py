@@ -3,17 +3,22 @@
 tests: Twilio-style (form POST, basic auth, JSON answer with "sid") and
 generic JSON gateways on 127.0.0.1, recording every request as one JSON line.
 
-    sms_gateway.py PORT RECORD_FILE [--callbacks]
+    sms_gateway.py PORT RECORD_FILE [--callbacks] [--delay SECONDS]
 
 Paths:
   /twilio/...      201 {"sid": "SM<n>", "status": "queued"}
   /json            202 {"id": "m-<n>"}
   /status/<code>   <code> with an error body echoing the 'To' number
   /slow            answers after 5 s (for timeouts)
+  /early           like /json, but posts the "delivered" receipt to
+                   callback_url and waits for its answer before answering
+                   the send (a gateway whose DLR overtakes its HTTP answer)
   /cb/...          records a callback (a receipt sent by heraldd's peer)
 With --callbacks an accepted message is followed, 0.2 s later, by the
 receipt a real gateway would send to its StatusCallback / callback_url:
-"delivered", or "failed" when the text contains FAILME.
+"delivered", or "failed" when the text contains FAILME. With --delay the
+/twilio and /json answers come that many seconds after the request (which
+is recorded when it arrives): a slow gateway.
 """
 import base64
 import json
@@ -27,6 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 PORT = int(sys.argv[1])
 RECORD = sys.argv[2]
 CALLBACKS = "--callbacks" in sys.argv[3:]
+DELAY = float(sys.argv[sys.argv.index("--delay") + 1]) if "--delay" in sys.argv else 0.0
 lock = threading.Lock()
 counter = [0]
 
@@ -104,6 +110,8 @@ class Handler(BaseHTTPRequestHandler):
         if p == "/slow":
             time.sleep(5)
             return self.answer(200, {"id": "late"})
+        if DELAY and (p.startswith("/twilio") or p.startswith("/json")):
+            time.sleep(DELAY)
         if p.startswith("/twilio"):
             form = entry.get("form") or {}
             if CALLBACKS and form.get("StatusCallback"):
@@ -119,6 +127,22 @@ class Handler(BaseHTTPRequestHandler):
                            urllib.parse.urlencode(extra).encode(),
                            "application/x-www-form-urlencoded")
             return self.answer(201, {"sid": "SM%d" % num, "status": "queued"})
+        if p.startswith("/early"):
+            js = entry.get("json") or {}
+            data = json.dumps({"reference": js.get("reference"),
+                               "status": "delivered",
+                               "reason": "handset said delivered"}).encode()
+            req = urllib.request.Request(js.get("callback_url") or "", data=data,
+                                         method="POST", headers={
+                                             "Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=5) as r:
+                    record({"callback_to": req.full_url,
+                            "callback_status": r.status})
+            except Exception as e:  # noqa: BLE001 - recorded for the test
+                record({"callback_to": req.full_url, "callback_error": str(e)})
+            time.sleep(0.3)
+            return self.answer(202, {"id": "m-%d" % num})
         if p.startswith("/json"):
             js = entry.get("json") or {}
             if CALLBACKS and js.get("callback_url"):

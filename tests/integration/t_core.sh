@@ -148,7 +148,9 @@ expect_eq "a delivered message does not keep the event (personalisation)" 0 \
 	"$(rcli HEXISTS herald:msg:good-1 event)"
 
 # --- a held event keeps its event in the hash until it is due ---------------
-publish "$(ev later-1 c-file ',"send_after":"2099-01-01T00:00:00Z"')" >/dev/null
+# (a week ahead: within retention_days, 30 here; later is rejected)
+LATER=$(python3 -c 'import datetime; t=datetime.datetime.now(datetime.timezone.utc)+datetime.timedelta(days=7); print(t.strftime("%Y-%m-%dT%H:%M:%SZ"))')
+publish "$(ev later-1 c-file ",\"send_after\":\"$LATER\"")" >/dev/null
 wait_for 10 grep -q 'later-1: .*status=scheduled' "$T/log/delivery.log"
 # (the log line can come a moment before the pipeline reaches Redis)
 wait_for 5 sh -c "redis-cli -p $REDIS_PORT HGET herald:msg:later-1 status | grep -q scheduled"

@@ -64,11 +64,15 @@ expect_no_grep "delivery log masks the address" 'ada@example.org' "$T/log/delive
 expect_eq "smtp-sink received exactly one message (never the malformed address)" 1 \
 	"$(find "$T/mail" -type f | wc -l | tr -d ' ')"
 MAIL=$(find "$T/mail" -type f | head -n 1)
+MSGID=$(grep '"event_id":"e2e-mail-1"' "$T/log/delivery.jsonl" | grep '"status":"sent"' |
+	sed 's/.*"ref":"\([^"]*\)".*/\1/')
+check "the Message-ID is heraldd's keyed provider reference" \
+	sh -c "echo '$MSGID' | grep -Eqx '<hr[0-9a-f]{24}@gov.example>'"
 if [ -n "$MAIL" ]; then
 	mail_check() {
 		python3 "$HERALD_SRC/tests/integration/email_check.py" multipart "$MAIL" \
 			"subject=Nodyn atgoffa: eich apwyntiad ar 1 Rhagfyr Bcc: victim@attacker.example am 10:00" \
-			"to=ada@example.org" "to_name=Ada Lovelace" "message_id=<e2e-mail-1@gov.example>" \
+			"to=ada@example.org" "to_name=Ada Lovelace" "message_id=$MSGID" \
 			"text=Dyma nodyn i’ch atgoffa am eich apwyntiad." \
 			"html=<p>Annwyl Ada,</p>" >"$T/check.out" 2>&1
 	}

@@ -159,10 +159,14 @@ timeout = 10"
 		wait_for 20 grep -Eq ' fx-e2e-busy: .*channel=fax.*status=temporary-failure.*busy' "$L"
 	check "e2e: not a fax line -> permanent-failure" \
 		wait_for 20 grep -Eq ' fx-e2e-wrong: .*channel=fax.*status=permanent-failure.*not a fax' "$L"
+	FXREF=$(grep '"event_id":"fx-e2e-ok"' "$T/log/delivery.jsonl" | grep '"status":"sent"' |
+		sed 's/.*"ref":"\([^"]*\)".*/\1/')
+	check "e2e: the fax reference is heraldd's keyed provider reference" \
+		sh -c "echo '$FXREF' | grep -Eqx 'hr[0-9a-f]{24}'"
 	expect_grep "e2e: the gateway's callbacks were accepted by heraldd (200)" \
-		'"callback": .*"ref": "fx-e2e-ok.1", "status": "delivered", "answer": 200' "$T/gw3/requests.jsonl"
+		"\"callback\": .*\"ref\": \"$FXREF\", \"status\": \"delivered\", \"answer\": 200" "$T/gw3/requests.jsonl"
 	code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
-		-d '{"ref":"fx-e2e-ok.1","status":"exploded"}' "http://127.0.0.1:$HTTP_PORT/receipts/fax")
+		-d "{\"ref\":\"$FXREF\",\"status\":\"exploded\"}" "http://127.0.0.1:$HTTP_PORT/receipts/fax")
 	expect_eq "e2e: unknown status is answered 400" 400 "$code"
 	code=$(curl -s -o /dev/null -w '%{http_code}' -d 'status=delivered' \
 		"http://127.0.0.1:$HTTP_PORT/receipts/fax")

@@ -3,6 +3,8 @@
 #  - make install PREFIX=/usr DESTDIR=root: every path in the unit, the
 #    config and the man pages follows PREFIX; the config is 0640 root:herald
 #    and heraldd -t, run as user herald (what ExecStartPre does), reads it;
+#    heraldd's CURVE key pair is generated (0640 root:herald), a second
+#    make install keeps it, services.d is 0750 root:herald;
 #    the logs and spool are herald's; herald-channel.pc builds a plugin;
 #    make uninstall leaves only the config; the default PREFIX=/usr/local
 #  - make deb (dpkg-buildpackage -us -uc -b from a copy of the tree): the
@@ -48,6 +50,20 @@ for f in usr/sbin/heraldd usr/bin/heraldctl usr/lib/herald/channels/file.so \
 done
 expect_eq "make install installs programs, plugins, templates, header, .pc, man pages, unit, sysusers, tmpfiles, logrotate, config" "" "$missing"
 expect_eq "config is 0640 root:herald" "640 0:$gid" "$(mode "$R/etc/herald/herald.conf")"
+expect_eq "make install generated heraldd's secret key, 0640 root:herald" "640 0:$gid" "$(mode "$R/etc/herald/heraldd.key")"
+expect_eq "and its public key, 0644 root:root" "644 0:0" "$(mode "$R/etc/herald/heraldd.pub")"
+check "the key pair is 40 Z85 characters each" sh -c \
+	"grep -qxE '.{40}' '$R/etc/herald/heraldd.key' && grep -qxE '.{40}' '$R/etc/herald/heraldd.pub'"
+expect_eq "/etc/herald/services.d is 0750 root:herald" "750 0:$gid" "$(mode "$R/etc/herald/services.d")"
+expect_grep "config: curve_secret_key_file names the generated key" \
+	'^curve_secret_key_file = /etc/herald/heraldd.key$' "$R/etc/herald/herald.conf"
+expect_grep "config: auth = curve (the default) as installed" '^auth = curve$' "$R/etc/herald/herald.conf"
+key_sum=$(cat "$R/etc/herald/heraldd.key" "$R/etc/herald/heraldd.pub" | sha256sum)
+$MK install DESTDIR="$R" PREFIX=/usr INSTALL_USER=1 >"$T/install2.log" 2>&1
+check "make install again (INSTALL_USER=1)" [ $? -eq 0 ]
+expect_eq "make install again keeps heraldd's key pair" "$key_sum" \
+	"$(cat "$R/etc/herald/heraldd.key" "$R/etc/herald/heraldd.pub" | sha256sum)"
+expect_eq "and its mode" "640 0:$gid" "$(mode "$R/etc/herald/heraldd.key")"
 expect_eq "/var/log/herald is 0750 herald:herald" "750 $uid:$gid" "$(mode "$R/var/log/herald")"
 expect_eq "/var/spool/herald is 0750 herald:herald" "750 $uid:$gid" "$(mode "$R/var/spool/herald")"
 expect_eq "programs 0755, plugins 0644" "755 755 644" \
@@ -63,15 +79,23 @@ check "no /usr/local left in the unit, config, man pages or .pc" [ ! -s "$T/loca
 sed 's/^/#   /' "$T/local"
 
 # What ExecStartPre does, as user herald: the config is read through its group.
-sed "s|= /usr/|= $R/usr/|" "$R/etc/herald/herald.conf" >"$T/as-herald.conf"
+sed "s|= /usr/|= $R/usr/|; s|= /etc/herald/|= $R/etc/herald/|" "$R/etc/herald/herald.conf" >"$T/as-herald.conf"
 chown "0:$gid" "$T/as-herald.conf" && chmod 640 "$T/as-herald.conf"
 if setpriv --reuid="$uid" --regid="$gid" --clear-groups "$BIN/heraldd" -t -c "$T/as-herald.conf" \
 	>"$T/t-herald.out" 2>&1; then
-	ok "heraldd -t as user herald reads the installed config ($(cat "$T/t-herald.out"))"
+	ok "heraldd -t as user herald reads the installed config and key ($(cat "$T/t-herald.out"))"
 else
-	not_ok "heraldd -t as user herald reads the installed config"
+	not_ok "heraldd -t as user herald reads the installed config and key"
 	sed 's/^/#   /' "$T/t-herald.out"
 fi
+chown 0:0 "$R/etc/herald/heraldd.key"
+if setpriv --reuid="$uid" --regid="$gid" --clear-groups "$BIN/heraldd" -t -c "$T/as-herald.conf" \
+	>"$T/t-key.out" 2>&1; then
+	not_ok "heraldd -t as user herald fails on a 0640 root:root key (the test can tell)"
+else
+	ok "heraldd -t as user herald fails on a 0640 root:root key (the test can tell)"
+fi
+chown "0:$gid" "$R/etc/herald/heraldd.key"
 chown 0:0 "$T/as-herald.conf" # as make install left it before issue #14
 if setpriv --reuid="$uid" --regid="$gid" --clear-groups "$BIN/heraldd" -t -c "$T/as-herald.conf" \
 	>"$T/t-root.out" 2>&1; then
@@ -108,7 +132,8 @@ fi
 $MK uninstall DESTDIR="$R" PREFIX=/usr >"$T/uninstall.log" 2>&1
 check "make uninstall" [ $? -eq 0 ]
 left=$(cd "$R" && find . -type f | grep -vE '^\./etc/(passwd|group|shadow|gshadow|\.pwd\.lock)$' | sort | tr '\n' ' ')
-expect_eq "make uninstall leaves only the config" "./etc/herald/herald.conf " "$left"
+expect_eq "make uninstall leaves only the config and heraldd's key pair" \
+	"./etc/herald/herald.conf ./etc/herald/heraldd.key ./etc/herald/heraldd.pub " "$left"
 check "make uninstall leaves the logs and spool" [ -d "$R/var/log/herald" ] && [ -d "$R/var/spool/herald" ]
 
 # The default PREFIX (/usr/local) into a staging root: no user made there.
@@ -119,6 +144,7 @@ expect_grep "PREFIX=/usr/local: unit runs /usr/local/sbin/heraldd" '^ExecStart=/
 	"$L/usr/local/lib/systemd/system/heraldd.service"
 expect_eq "with DESTDIR the config is 0640 (its group left to the package)" "640 0:0" "$(mode "$L/etc/herald/herald.conf")"
 expect_grep "config: /usr/local templates" '^dir = /usr/local/share/herald/templates$' "$L/etc/herald/herald.conf"
+check "with DESTDIR no key is generated (left to the package's postinst)" [ ! -e "$L/etc/herald/heraldd.key" ]
 echo changed >>"$L/etc/herald/herald.conf"
 $MK install DESTDIR="$L" >/dev/null 2>&1
 expect_grep "make install again keeps an existing config" '^changed$' "$L/etc/herald/herald.conf"
@@ -171,6 +197,15 @@ check "postinst: user, then chown root:herald, then start heraldd.service" \
 	[ -n "$n_users" ] && [ -n "$n_chown" ] && [ -n "$n_start" ] && [ "$n_users" -lt "$n_chown" ] && [ "$n_chown" -lt "$n_start" ]
 expect_grep "postinst: enables heraldd.service" "deb-systemd-helper enable 'heraldd.service'" "$pi"
 expect_grep "postinst: tmpfiles (logs, spool)" 'systemd-tmpfiles .*--create herald.conf' "$pi"
+n_key=$(grep -n 'heraldctl keygen --server --force -d /etc/herald heraldd' "$pi" | head -n 1 | cut -d: -f1)
+check "postinst: generates heraldd's key pair after the user exists, before the start" \
+	[ -n "$n_key" ] && [ -n "$n_start" ] && [ "$n_users" -lt "$n_key" ] && [ "$n_key" -lt "$n_start" ]
+check "postinst: only when there is no heraldd.key" grep -q 'if \[ ! -e "$KEY" \]' "$pi"
+expect_grep "postrm: purge removes heraldd's key pair" '^[[:space:]]*rm -f /etc/herald/heraldd.key /etc/herald/heraldd.pub$' \
+	"$T/control/postrm"
+dpkg-deb -c "$deb" | awk '{ print $6 }' >"$T/deb-files"
+check "package: /etc/herald/services.d is in the package" grep -qx './etc/herald/services.d/' "$T/deb-files"
+check "package: no key in the package (each install generates its own)" sh -c "! grep -q 'heraldd\.\(key\|pub\)' '$T/deb-files'"
 grep -rl /usr/local "$X" 2>/dev/null | grep -v "^$X/usr/share/doc/" >"$T/deb-local"
 check "package: no /usr/local outside the docs" [ ! -s "$T/deb-local" ]
 
@@ -202,7 +237,9 @@ else
 	not_ok "logrotate reads /etc/logrotate.d/herald"
 	sed 's/^/#   /' "$T/logrotate.log" | head -n 10
 fi
-sed "s|= /usr/|= $X/usr/|" "$X/etc/herald/herald.conf" >"$T/deb.conf"
+# (the key postinst would generate, by the packaged heraldctl)
+"$X/usr/bin/heraldctl" keygen --server -d "$X/etc/herald" heraldd >/dev/null 2>&1
+sed "s|= /usr/|= $X/usr/|; s|= /etc/herald/|= $X/etc/herald/|" "$X/etc/herald/herald.conf" >"$T/deb.conf"
 if "$X/usr/sbin/heraldd" -t -c "$T/deb.conf" >"$T/deb-t.out" 2>&1; then
 	ok "packaged heraldd -t accepts the packaged config ($(cat "$T/deb-t.out"))"
 else

@@ -247,12 +247,17 @@ $extra"
 		code=$(curl -s -o "$T/unknown.out" -w '%{http_code}' -H 'Content-Type: application/json' \
 			-d '{"reference":"nobody.1","status":"delivered"}' "$HTTP/receipts/sms/json")
 		expect_eq "json e2e: receipt for an unknown reference is answered 200" 200 "$code"
-		check "json e2e: ... and logged" wait_for 5 grep -q "unknown reference 'nobody.1'" "$T/heraldd.out"
+		check "json e2e: ... held, then logged as a warning" wait_for 20 grep -q "warning.*unknown reference 'nobody.1'" "$T/heraldd.out"
+		check "json e2e: ... and counted" sh -c "curl -s $HTTP/metrics | grep -q '^herald_receipts_unmatched_total{channel=\"sms\"} 1'"
+		okref=$(grep '"event_id":"json-ok"' "$T/log/delivery.jsonl" | grep '"status":"sent"' |
+			sed 's/.*"ref":"\([^"]*\)".*/\1/')
+		check "json e2e: the gateway was given heraldd's keyed reference" \
+			sh -c "echo '$okref' | grep -Eqx 'hr[0-9a-f]{24}'"
 		code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
 			-d '{"reference":' "$HTTP/receipts/sms/json")
 		expect_eq "json e2e: malformed receipt is answered 400" 400 "$code"
 		code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
-			-d '{"reference":"json-ok.1","status":"failed"}' "$HTTP/receipts/sms/json")
+			-d "{\"reference\":\"$okref\",\"status\":\"failed\"}" "$HTTP/receipts/sms/json")
 		expect_eq "json e2e: a late receipt is answered 200" 200 "$code"
 		check "json e2e: a late receipt is logged as not applied" \
 			wait_for 5 grep -q " json-ok: .*late receipt.*not applied" "$T/log/delivery.log"
@@ -260,7 +265,7 @@ $extra"
 			" json-ok: .*status=(hopped|exhausted)" "$T/log/delivery.log"
 	else
 		expect_grep "twilio e2e: callback URL carried heraldd's public_url and the ref" \
-			"\"StatusCallback\": \"http://127.0.0.1:$HTTP_PORT/receipts/sms/twilio\\?ref=twilio-ok.1\"" "$REC2"
+			"\"StatusCallback\": \"http://127.0.0.1:$HTTP_PORT/receipts/sms/twilio\\?ref=hr[0-9a-f]{24}\"" "$REC2"
 	fi
 	expect_no_grep "$profile e2e: no full number in the delivery log" '4477009002' "$T/log/delivery.log"
 	stop_quick "$HERALDD_PID"

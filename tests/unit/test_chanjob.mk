@@ -1,1 +1,1 @@
-test_chanjob_SRCS := channels/common/chanjob.c
+test_chanjob_SRCS := channels/common/chanq.c channels/common/chanjob.c

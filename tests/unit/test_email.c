@@ -183,7 +183,7 @@ static char *qp_decode(const char *s, size_t n)
 static char *build(const char *subject, const char *to_name, const char *reference,
 		   const char *body, const char *html, char *msgid, size_t msgidlen)
 {
-	struct mbuf b;
+	struct buf b;
 	struct mime_msg m = {
 	    .from_name = "Gwasanaeth Cymru",
 	    .from_addr = "noreply@gov.example",
@@ -201,9 +201,9 @@ static char *build(const char *subject, const char *to_name, const char *referen
 	    .boundary_seed = 0x1234abcdULL,
 	};
 
-	mbuf_init(&b);
+	b = (struct buf)BUF_INIT;
 	assert_int_equal(mime_build(&m, &b, msgid, msgidlen), 0);
-	return b.p;
+	return b.data;
 }
 
 /* The header block of a message (up to the first empty line). */
@@ -359,33 +359,33 @@ static void test_clean(void **state)
 
 static void test_subject_ascii_folds(void **state)
 {
-	struct mbuf b;
+	struct buf b;
 	char *d;
 	const char *subj =
 	    "Your appointment at the Cardiff office has been moved to a later time on "
 	    "Monday because the building is closed for maintenance work";
 
-	mbuf_init(&b);
+	b = (struct buf)BUF_INIT;
 	mime_header_text(&b, "Subject", subj);
-	assert_null(strstr(b.p, "=?"));	       /* plain ASCII stays readable */
-	assert_non_null(strstr(b.p, "\r\n ")); /* and was folded */
-	assert_lines(b.p, 78);
-	d = header_decode(b.p);
+	assert_null(strstr(b.data, "=?"));	  /* plain ASCII stays readable */
+	assert_non_null(strstr(b.data, "\r\n ")); /* and was folded */
+	assert_lines(b.data, 78);
+	d = header_decode(b.data);
 	assert_string_equal(d, subj);
 	free(d);
-	mbuf_free(&b);
+	buf_free(&b);
 }
 
 static void test_subject_welsh_rfc2047(void **state)
 {
-	struct mbuf b;
+	struct buf b;
 	char *d, *big;
 
-	mbuf_init(&b);
+	b = (struct buf)BUF_INIT;
 	mime_header_text(&b, "Subject", welsh);
-	assert_non_null(strstr(b.p, "Subject: =?UTF-8?Q?"));
-	assert_lines(b.p, 76);
-	d = header_decode(b.p);
+	assert_non_null(strstr(b.data, "Subject: =?UTF-8?Q?"));
+	assert_lines(b.data, 76);
+	d = header_decode(b.data);
 	assert_string_equal(d, welsh);
 	free(d);
 
@@ -397,50 +397,50 @@ static void test_subject_welsh_rfc2047(void **state)
 		strcat(big, " ");
 	}
 	big[strlen(big) - 1] = '\0';
-	mbuf_reset(&b);
+	buf_reset(&b);
 	mime_header_text(&b, "Subject", big);
-	assert_true(count_header(b.p, "Subject") == 1);
-	assert_non_null(strstr(b.p, "?=\r\n =?UTF-8?Q?"));
-	assert_lines(b.p, 76);
-	d = header_decode(b.p);
+	assert_true(count_header(b.data, "Subject") == 1);
+	assert_non_null(strstr(b.data, "?=\r\n =?UTF-8?Q?"));
+	assert_lines(b.data, 76);
+	d = header_decode(b.data);
 	assert_string_equal(d, big);
 	free(d);
 	free(big);
-	mbuf_free(&b);
+	buf_free(&b);
 }
 
 static void test_subject_base64_when_shorter(void **state)
 {
-	struct mbuf b;
+	struct buf b;
 	char *d;
 	/* Japanese: every byte non-ASCII, so B is shorter than Q. */
 	const char *jp = "\xe4\xba\x88\xe7\xb4\x84\xe3\x81\xae\xe3\x81\x8a\xe7\x9f\xa5\xe3\x82\x89"
 			 "\xe3\x81\x9b\xe4\xba\x88\xe7\xb4\x84\xe3\x81\xae\xe3\x81\x8a\xe7\x9f\xa5"
 			 "\xe3\x82\x89\xe3\x81\x9b\xe4\xba\x88\xe7\xb4\x84\xe3\x81\xae\xe3\x81\x8a";
 
-	mbuf_init(&b);
+	b = (struct buf)BUF_INIT;
 	mime_header_text(&b, "Subject", jp);
-	assert_non_null(strstr(b.p, "=?UTF-8?B?"));
-	assert_lines(b.p, 76);
-	d = header_decode(b.p);
+	assert_non_null(strstr(b.data, "=?UTF-8?B?"));
+	assert_lines(b.data, 76);
+	d = header_decode(b.data);
 	assert_string_equal(d, jp);
 	free(d);
-	mbuf_free(&b);
+	buf_free(&b);
 }
 
 static void test_subject_lookalike_encoded_word(void **state)
 {
-	struct mbuf b;
+	struct buf b;
 	char *d;
 
 	/* ASCII that looks like an encoded-word must not be decoded as one. */
-	mbuf_init(&b);
+	b = (struct buf)BUF_INIT;
 	mime_header_text(&b, "Subject", "=?UTF-8?B?SGk=?=");
-	assert_null(strstr(b.p, "Subject: =?UTF-8?B?SGk=?="));
-	d = header_decode(b.p);
+	assert_null(strstr(b.data, "Subject: =?UTF-8?B?SGk=?="));
+	d = header_decode(b.data);
 	assert_string_equal(d, "=?UTF-8?B?SGk=?=");
 	free(d);
-	mbuf_free(&b);
+	buf_free(&b);
 }
 
 static void test_header_injection(void **state)
@@ -481,7 +481,7 @@ static void test_header_injection(void **state)
 
 static void test_qp_roundtrip(void **state)
 {
-	struct mbuf b;
+	struct buf b;
 	char *d;
 	const char *in =
 	    "Annwyl Ada,\n\nMae eich apwyntiad ddydd Llun \xe2\x80\x93 \xc5\xb5y. "
@@ -496,54 +496,54 @@ static void test_qp_roundtrip(void **state)
 	    "be soft-broken because it is far longer than seventy-six characters, "
 	    "really.\r\ntrailing space \r\n.\r\nend\r\n";
 
-	mbuf_init(&b);
+	b = (struct buf)BUF_INIT;
 	mime_qp(&b, in);
-	assert_lines(b.p, 76);
-	assert_non_null(strstr(b.p, "Cost =3D =C2=A3"));
-	assert_non_null(strstr(b.p, "=46rom here"));  /* "From " at a line start */
-	assert_non_null(strstr(b.p, "space=20\r\n")); /* trailing blank kept */
-	for (const char *p = b.p; *p; p++)
+	assert_lines(b.data, 76);
+	assert_non_null(strstr(b.data, "Cost =3D =C2=A3"));
+	assert_non_null(strstr(b.data, "=46rom here"));	 /* "From " at a line start */
+	assert_non_null(strstr(b.data, "space=20\r\n")); /* trailing blank kept */
+	for (const char *p = b.data; *p; p++)
 		assert_true((unsigned char)*p < 0x80); /* 7-bit clean */
-	d = qp_decode(b.p, b.len);
+	d = qp_decode(b.data, b.len);
 	assert_string_equal(d, want);
 	free(d);
 	/* Invalid UTF-8 becomes U+FFFD (the part says charset=UTF-8), a
 	 * control character is encoded, a valid character never split. */
-	mbuf_reset(&b);
+	buf_reset(&b);
 	mime_qp(&b, "a\xff b\xc5 \x07\xc5\xb5");
-	assert_string_equal(b.p, "a=EF=BF=BD b=EF=BF=BD =07=C5=B5\r\n");
+	assert_string_equal(b.data, "a=EF=BF=BD b=EF=BF=BD =07=C5=B5\r\n");
 	/* 76 characters fit on one line; the 77th needs a soft break. */
 	{
 		char a[80], expected[100];
 		memset(a, 'a', 77);
 		a[76] = '\0';
-		mbuf_reset(&b);
+		buf_reset(&b);
 		mime_qp(&b, a);
 		snprintf(expected, sizeof(expected), "%s\r\n", a);
-		assert_string_equal(b.p, expected);
+		assert_string_equal(b.data, expected);
 		a[76] = 'a';
 		a[77] = '\0';
-		mbuf_reset(&b);
+		buf_reset(&b);
 		mime_qp(&b, a);
 		snprintf(expected, sizeof(expected), "%.75s=\r\naa\r\n", a);
-		assert_string_equal(b.p, expected);
+		assert_string_equal(b.data, expected);
 	}
 	/* Lone CR and CRLF are line breaks too; empty text is one CRLF. */
-	mbuf_reset(&b);
+	buf_reset(&b);
 	mime_qp(&b, "a\rb\r\nc");
-	assert_string_equal(b.p, "a\r\nb\r\nc\r\n");
-	mbuf_reset(&b);
+	assert_string_equal(b.data, "a\r\nb\r\nc\r\n");
+	buf_reset(&b);
 	mime_qp(&b, "");
-	assert_string_equal(b.p, "\r\n");
+	assert_string_equal(b.data, "\r\n");
 	/* A line of 200 '=' never splits an =3D triplet. */
-	mbuf_reset(&b);
+	buf_reset(&b);
 	{
 		char eq[201];
 		memset(eq, '=', 200);
 		eq[200] = '\0';
 		mime_qp(&b, eq);
-		assert_lines(b.p, 76);
-		d = qp_decode(b.p, b.len);
+		assert_lines(b.data, 76);
+		d = qp_decode(b.data, b.len);
 		assert_int_equal(strlen(d), 202);
 		free(d);
 	}
@@ -560,19 +560,19 @@ static void test_qp_roundtrip(void **state)
 				memset(in2, 'x', 80);
 				memcpy(in2 + at, odd[k], strlen(odd[k]));
 				in2[at + strlen(odd[k]) + (60 - at - 1)] = '\0';
-				mbuf_reset(&b);
+				buf_reset(&b);
 				mime_qp(&b, in2);
-				assert_lines(b.p, 76);
-				assert_non_null(strstr(b.p, enc[k]));
+				assert_lines(b.data, 76);
+				assert_non_null(strstr(b.data, enc[k]));
 				if (strcmp(odd[k], "\x80") != 0) { /* U+FFFD is no round trip */
-					d = qp_decode(b.p, b.len);
+					d = qp_decode(b.data, b.len);
 					snprintf(want2, sizeof(want2), "%s\r\n", in2);
 					assert_string_equal(d, want2);
 					free(d);
 				}
 			}
 	}
-	mbuf_free(&b);
+	buf_free(&b);
 }
 
 /* mime_qp reserves its room up front: a line of invalid bytes (each
@@ -587,7 +587,7 @@ static void test_qp_invalid_bytes_sizing(void **state)
 	for (size_t n = 1; n <= 400; n++) {
 		for (size_t at = 0; at < n; at++) {
 			for (int alone = 0; alone < 2; alone++) {
-				struct mbuf b;
+				struct buf b;
 				char *d;
 				size_t bad = alone ? 1 : n - at, fffd = 0;
 				if (alone && n > 120 && at % 7)
@@ -598,18 +598,18 @@ static void test_qp_invalid_bytes_sizing(void **state)
 				memset(in, 'a', n);
 				memset(in + at, 0xff, bad);
 				in[n] = '\0';
-				mbuf_init(&b);
+				b = (struct buf)BUF_INIT;
 				mime_qp(&b, in);
-				assert_false(b.err);
+				assert_false(b.oom);
 				assert_true(b.len < b.cap);
-				assert_lines(b.p, 76);
-				d = qp_decode(b.p, b.len);
+				assert_lines(b.data, 76);
+				d = qp_decode(b.data, b.len);
 				for (const char *q = d; (q = strstr(q, "\xef\xbf\xbd")); q += 3)
 					fffd++;
 				assert_int_equal(fffd, bad);
 				assert_int_equal(strlen(d), n - bad + 3 * bad + 2);
 				free(d);
-				mbuf_free(&b);
+				buf_free(&b);
 			}
 		}
 	}
@@ -778,7 +778,7 @@ static void test_bad_input_never_crashes(void **state)
 {
 	/* Long, binary, half-UTF-8 values through every header and body path. */
 	char junk[3000], msgid[512];
-	struct mbuf b;
+	struct buf b;
 	struct mime_msg m = {0};
 
 	for (size_t i = 0; i < sizeof(junk) - 1; i++)
@@ -793,15 +793,15 @@ static void test_bad_input_never_crashes(void **state)
 	m.event_id = junk;
 	m.reference = junk;
 	m.domain = "d.example";
-	mbuf_init(&b);
+	b = (struct buf)BUF_INIT;
 	assert_int_equal(mime_build(&m, &b, msgid, sizeof(msgid)), 0);
-	assert_lines(b.p, 998);
+	assert_lines(b.data, 998);
 	{
-		char *hdrs = headers_of(b.p);
+		char *hdrs = headers_of(b.data);
 		assert_only_known_headers(hdrs);
 		free(hdrs);
 	}
-	mbuf_free(&b);
+	buf_free(&b);
 }
 
 int main(void)

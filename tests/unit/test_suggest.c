@@ -22,9 +22,14 @@ static void test_distance(void **state)
 		const char *a, *b;
 		int want;
 	} t[] = {
-	    {"batch", "batch", 0},	   {"batchh", "batch", 1},   {"chanel", "channel", 1},
-	    {"qeue", "queue", 1},	   {"", "abc", 3},	     {"abc", "", 3},
-	    {"kitten", "sitting", 3},	   {"retry_mx", "retry_max", 1},
+	    {"batch", "batch", 0},
+	    {"batchh", "batch", 1},
+	    {"chanel", "channel", 1},
+	    {"qeue", "queue", 1},
+	    {"", "abc", 3},
+	    {"abc", "", 3},
+	    {"kitten", "sitting", 3},
+	    {"retry_mx", "retry_max", 1},
 	    {"max_inflight", "max_in_flight", 1},
 	};
 	char longer[80];
@@ -61,7 +66,7 @@ static void test_conf_lines(void **state)
 	c = conf_load(path, err, sizeof(err));
 	assert_non_null(c);
 	assert_string_equal(conf_get(c, "queue", "batch"), "20"); /* the last wins */
-	assert_int_equal(conf_line(c, "queue", "batch"), 8);	   /* ... and its line */
+	assert_int_equal(conf_line(c, "queue", "batch"), 8);	  /* ... and its line */
 	assert_int_equal(conf_line(c, "log", "level"), 6);
 	assert_int_equal(conf_line(c, "log", "file"), 0);
 	conf_free(&c);

@@ -81,6 +81,41 @@ static void step_record(void **state)
 	assert_string_equal(rec.delays, "0.500/0.500/-");
 }
 
+/* A possible duplicate says so in both forms, and heraldctl tail's text
+ * from the JSON is the same line; an unmarked record says nothing. */
+static void possible_duplicate(void **state)
+{
+	struct transition_msg m = {.event_id = "e-1",
+				   .tx = "tx-9",
+				   .citizen = "c-1",
+				   .service = "dvla",
+				   .channel = "sms",
+				   .to = "+44*******123",
+				   .attempt = 1,
+				   .possible_dup = 1,
+				   .accepted_ms = NOW - 2000};
+	struct transition_step s = {.status = "sending", .reason = "x", .fulfilled_ms = -1};
+	struct transition_buf b;
+	struct dlog_rec rec;
+	char text[2048], again[2048], js[4096];
+
+	transition_record(&rec, &m, &s, NOW, &b);
+	dlog_rec_text(&rec, text, sizeof(text));
+	dlog_rec_json(&rec, js, sizeof(js));
+	assert_non_null(strstr(text, ", attempt=1, dup=possible, delay="));
+	json_t *j = parse(js);
+	assert_true(json_is_true(json_object_get(j, "possible_duplicate")));
+	dlog_format_text(j, again, sizeof(again));
+	assert_string_equal(again, text);
+	json_decref(j);
+	m.possible_dup = 0;
+	transition_record(&rec, &m, &s, NOW, &b);
+	dlog_rec_text(&rec, text, sizeof(text));
+	dlog_rec_json(&rec, js, sizeof(js));
+	assert_null(strstr(text, "dup="));
+	assert_null(strstr(js, "possible_duplicate"));
+}
+
 static void replay(void **state)
 {
 	struct transition_msg m = {.event_id = "bob-2",
@@ -117,6 +152,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(accepted_record),
 	    cmocka_unit_test(step_record),
+	    cmocka_unit_test(possible_duplicate),
 	    cmocka_unit_test(replay),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

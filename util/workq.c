@@ -1,11 +1,11 @@
-/* chanq.c - job and result queues for channel plugins (mutex + condvar for
- * jobs, mutex + eventfd for results, so the router can wait in zmq_poll). */
-#include "chanq.h"
+/* workq.c - a bounded job queue between threads (mutex + condvar) and an
+ * unbounded item queue with an fd to poll (mutex + eventfd, so the router
+ * can wait for it in zmq_poll). */
+#include "workq.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
-#include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -133,19 +133,22 @@ void jobq_free(struct jobq **qp)
 	*qp = NULL;
 }
 
-struct resq {
+struct itemq {
 	pthread_mutex_t mu;
-	struct herald_result *items; /* items[head..len) wait */
-	size_t head, len, cap;
-	int efd; /* readable while results wait: written when len leaves 0 */
+	unsigned char *items; /* items[head..len) wait, item_size bytes each */
+	size_t item_size, head, len, cap;
+	int efd; /* readable while items wait: written when len leaves 0 */
 };
 
-struct resq *resq_new(void)
+struct itemq *itemq_new(size_t item_size)
 {
-	struct resq *q = calloc(1, sizeof(*q));
+	struct itemq *q = calloc(1, sizeof(*q));
 
-	if (!q)
+	if (!q || item_size == 0) {
+		free(q);
 		return NULL;
+	}
+	q->item_size = item_size;
 	q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (q->efd < 0) {
 		free(q);
@@ -155,7 +158,33 @@ struct resq *resq_new(void)
 	return q;
 }
 
-int resq_push_many(struct resq *q, const struct herald_result *r, size_t n)
+/* Room for n more items at the end (items[head..] moved to the front
+ * first when that is enough); 0, or -1 out of memory. */
+static int itemq_room(struct itemq *q, size_t n)
+{
+	size_t cap;
+	unsigned char *items;
+
+	if (q->head > 0 && q->len + n > q->cap) {
+		memmove(q->items, q->items + q->head * q->item_size,
+			(q->len - q->head) * q->item_size);
+		q->len -= q->head;
+		q->head = 0;
+	}
+	if (q->len + n <= q->cap)
+		return 0;
+	cap = q->cap ? q->cap * 2 : 64;
+	while (cap < q->len + n)
+		cap *= 2;
+	items = realloc(q->items, cap * q->item_size);
+	if (!items)
+		return -1;
+	q->items = items;
+	q->cap = cap;
+	return 0;
+}
+
+int itemq_push_many(struct itemq *q, const void *items, size_t n)
 {
 	uint64_t one = 1;
 	int rc = 0;
@@ -163,66 +192,40 @@ int resq_push_many(struct resq *q, const struct herald_result *r, size_t n)
 	if (n == 0)
 		return 0;
 	pthread_mutex_lock(&q->mu);
-	if (q->head > 0 && q->len + n > q->cap) {
-		memmove(q->items, q->items + q->head, (q->len - q->head) * sizeof(*q->items));
-		q->len -= q->head;
-		q->head = 0;
-	}
-	if (q->len + n > q->cap) {
-		size_t cap = q->cap ? q->cap * 2 : 64;
-		while (cap < q->len + n)
-			cap *= 2;
-		struct herald_result *items = realloc(q->items, cap * sizeof(*items));
-		if (!items) {
-			rc = -1;
-			goto out;
-		}
-		q->items = items;
-		q->cap = cap;
+	if (itemq_room(q, n) != 0) {
+		rc = -1;
+		goto out;
 	}
 	/* wake the reader only when the queue was empty: otherwise the fd is
 	 * readable already */
 	if (q->len == q->head && write(q->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		rc = -1;
-	memcpy(q->items + q->len, r, n * sizeof(*r));
+	memcpy(q->items + q->len * q->item_size, items, n * q->item_size);
 	q->len += n;
 out:
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }
 
-int resq_push(struct resq *q, const struct herald_result *r)
+int itemq_push(struct itemq *q, const void *item)
 {
-	return resq_push_many(q, r, 1);
+	return itemq_push_many(q, item, 1);
 }
 
-int resq_pushf(struct resq *q, uint64_t msg_id, enum herald_status st, unsigned flags,
-	       const char *ref, const char *dsn, const char *fmt, ...)
-{
-	struct herald_result r;
-	va_list ap;
-
-	memset(&r, 0, sizeof(r));
-	r.version = HERALD_RESULT_VERSION;
-	r.msg_id = msg_id;
-	r.status = st;
-	r.flags = flags;
-	snprintf(r.ref, sizeof(r.ref), "%s", ref ? ref : "");
-	snprintf(r.dsn, sizeof(r.dsn), "%s", dsn ? dsn : "");
-	va_start(ap, fmt);
-	vsnprintf(r.reason, sizeof(r.reason), fmt, ap);
-	va_end(ap);
-	return resq_push(q, &r);
-}
-
-int resq_pop(struct resq *q, struct herald_result *out, int max)
+int itemq_pop(struct itemq *q, void *out, int max)
 {
 	uint64_t v;
 	int n = 0;
 
 	pthread_mutex_lock(&q->mu);
-	while (n < max && q->head < q->len)
-		out[n++] = q->items[q->head++];
+	if (max > 0 && q->head < q->len) {
+		size_t take = q->len - q->head;
+		if (take > (size_t)max)
+			take = (size_t)max;
+		memcpy(out, q->items + q->head * q->item_size, take * q->item_size);
+		q->head += take;
+		n = (int)take;
+	}
 	if (q->head == q->len) {
 		q->head = q->len = 0;
 		/* empty: clear the fd (EAGAIN when it was clear already) */
@@ -233,14 +236,14 @@ int resq_pop(struct resq *q, struct herald_result *out, int max)
 	return n;
 }
 
-int resq_fd(struct resq *q)
+int itemq_fd(struct itemq *q)
 {
 	return q->efd;
 }
 
-void resq_free(struct resq **qp)
+void itemq_free(struct itemq **qp)
 {
-	struct resq *q = *qp;
+	struct itemq *q = *qp;
 
 	if (!q)
 		return;
@@ -249,14 +252,4 @@ void resq_free(struct resq **qp)
 	free(q->items);
 	free(q);
 	*qp = NULL;
-}
-
-int chanq_state_poll(void *state, struct herald_result *out, int max)
-{
-	return resq_pop(*(struct resq **)state, out, max);
-}
-
-int chanq_state_fd(void *state)
-{
-	return resq_fd(*(struct resq **)state);
 }

@@ -1,29 +1,16 @@
 /* chanq.h - the two queues every threaded channel plugin needs: jobs from
- * the router thread to worker threads, results back with an fd the router
- * can poll. Knows nothing about any one channel. */
+ * the router thread to worker threads (util/workq.h's jobq), and results
+ * back, a queue of struct herald_result with an fd heraldd polls (an
+ * util/workq.h item queue). Plugin-side; knows nothing of any one channel. */
 #ifndef HERALD_CHANQ_H
 #define HERALD_CHANQ_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <herald/channel.h>
 
-/* Bounded multi-producer multi-consumer queue of opaque jobs. */
-struct jobq;
-struct jobq *jobq_new(size_t capacity);
-/* Non-blocking: 0 queued, -1 full or closed. */
-int jobq_push(struct jobq *q, void *job);
-/* Blocks up to timeout_ms (-1 forever). NULL on timeout or when closed and
- * empty. */
-void *jobq_pop(struct jobq *q, int timeout_ms);
-/* Take up to max jobs at once, waiting up to timeout_ms (0: do not wait,
- * -1 forever) for the first. Returns how many. */
-size_t jobq_pop_many(struct jobq *q, void **out, size_t max, int timeout_ms);
-size_t jobq_len(struct jobq *q);
-/* Wake every waiter; later pushes fail, pops drain what is left. */
-void jobq_close(struct jobq *q);
-/* Free the queue (not the jobs left in it: pop them first). */
-void jobq_free(struct jobq **q);
+#include "workq.h"
 
 /* Unbounded result queue; resq_fd() is readable while results wait. */
 struct resq;
