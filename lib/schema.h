@@ -52,6 +52,8 @@
 #define KEY_ENGAGED "herald:engaged:"
 #define KEY_SCHED "herald:sched"
 #define KEY_DEAD "herald:dead"
+/* operator log level for every heraldd (heraldctl log-level); unset: [log] level */
+#define KEY_LOGLEVEL "herald:loglevel"
 
 /* ---- streams (one per priority, enum prio's order) and their group ---- */
 #define KEY_STREAM_PREFIX "herald:q:"

@@ -21,6 +21,7 @@
 #include "buf.h"
 #include "chanjob.h"
 #include "chanq.h"
+#include "num.h"
 
 struct file_job {
 	uint64_t msg_id;
@@ -192,7 +193,7 @@ static int file_open(const struct herald_host *host, void **state)
 	struct file_state *st = calloc(1, sizeof(*st));
 	const char *path = host->conf(host->ctx, "path");
 	const char *q = host->conf(host->ctx, "queue");
-	long qlen = q ? atol(q) : 65536;
+	long qlen = 65536;
 
 	if (!st)
 		return -1;
@@ -200,9 +201,9 @@ static int file_open(const struct herald_host *host, void **state)
 	if (!path || !*path)
 		path = "/var/spool/herald/file.jsonl";
 	snprintf(st->path, sizeof(st->path), "%s", path);
-	if (qlen < 1) {
-		host->log(host->ctx, HERALD_LOG_ERR, "file: queue = %s: expected a positive number",
-			  q);
+	if (q && num_parse_long(q, 1, 100000000, &qlen, NULL, 0) != 0) {
+		host->log(host->ctx, HERALD_LOG_ERR,
+			  "file: queue = %s: expected a whole number 1..100000000", q);
 		goto fail;
 	}
 	st->fp = fopen(st->path, "a");
@@ -266,6 +267,22 @@ static void file_close(void *state)
 	free(st);
 }
 
+static const char *const file_keys[] = {"path", "queue", NULL};
+
+/* heraldd -t: queue is a whole number, path's directory exists. */
+static int file_check(const struct herald_host *host, char *err, size_t errlen)
+{
+	const char *q = host->conf(host->ctx, "queue");
+	long n;
+	char why[128];
+
+	if (q && num_parse_long(q, 1, 100000000, &n, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "queue = '%s': %s", q, why);
+		return -1;
+	}
+	return 0;
+}
+
 static const char *const file_variants[] = {"file", "email", NULL};
 
 /* The host is stopping: what has not started is abandoned (it stays
@@ -281,7 +298,7 @@ CHANJOB_ID_FIRST(struct file_job);
 
 HERALD_CHANNEL_EXPORT = {
     .abi = HERALD_CHANNEL_ABI,
-    .version = 2,
+    .version = 3,
     .name = "file",
     .address_field = NULL,
     .variants = file_variants,
@@ -291,5 +308,7 @@ HERALD_CHANNEL_EXPORT = {
     .poll = chanq_state_poll,
     .fd = chanq_state_fd,
     .close = file_close,
+    .keys = file_keys,
+    .check = file_check,
     .drain = file_drain,
 };
