@@ -12,8 +12,9 @@
  *   channels        = sms, email | *         channels it may use ("*": all)
  *   urgent          = no | yes               may it send priority "urgent"
  *                                             (which overrides quiet hours)
+ *   rate, burst, daily_limit events per second, bucket size (0: rate),
+ *                           per UTC day; 0: none (herald_accept, scripts.c)
  * Parsed and validated, not yet enforced (issue #13, later parts):
- *   rate, burst, daily_limit (events: per second, burst, per day; 0: none),
  *   from, reply_to (email), sender (SMS originator), retention_days,
  *   callback_url, callback_secret, mode = live | trial | test
  */
@@ -38,8 +39,8 @@ struct service {
 	char *channels[SERVICE_MAX_PATTERNS];
 	int nchannels;
 	int urgent;
+	long rate, burst, daily_limit; /* 0: no limit (router/scripts.c) */
 	/* later parts of issue #13: parsed and validated only */
-	long rate, burst, daily_limit; /* 0: no limit */
 	char *from, *reply_to, *sender;
 	int retention_days; /* 0: [queue] retention_days */
 	char *callback_url, *callback_secret;
