@@ -185,6 +185,7 @@ static int check_send_after(const struct router *r, const struct event *ev, char
 /* Check what the event refers to on this instance. */
 static int check_refs(struct router *r, const struct event *ev, char *err, size_t errlen)
 {
+	char missing[256];
 	size_t i;
 	json_t *c;
 
@@ -192,6 +193,11 @@ static int check_refs(struct router *r, const struct event *ev, char *err, size_
 		return check_engaged_channel(r, ev, err, errlen);
 	if (!tstore_has(r->templates, ev->template_name)) {
 		snprintf(err, errlen, "unknown template '%s'", ev->template_name);
+		return -1;
+	}
+	if (tstore_missing(r->templates, ev->template_name, ev->personalisation, missing,
+			   sizeof(missing)) > 0) {
+		snprintf(err, errlen, "missing personalisation: %s", missing);
 		return -1;
 	}
 	if (check_send_after(r, ev, err, errlen) != 0)

@@ -1,10 +1,13 @@
 #!/bin/sh
-# t_svc_limits.sh - per-service rate, burst and daily_limit (issue #13 part
-# 2): a token bucket per service kept in Redis (herald_accept), shared by
+# t_svc_policy.sh - per-service policy (issue #13 parts 2 and 4).
+# Limits: rate, burst and daily_limit: a token bucket per service kept in Redis (herald_accept), shared by
 # every heraldd on that Redis; over it an event is answered
 # {"status":"throttled","retry_after_ms":N}, nothing is kept of it, and it
 # is admitted again after N ms. daily_limit counts a service's accepted
 # events of the UTC day. A service without limits is untouched.
+# Required personalisation: an event lacking a name a template prints
+# (outside sections, not marked optional in front matter) is rejected at
+# ingest, naming every missing one.
 . "$HERALD_SRC/tests/integration/lib.sh"
 
 start_redis
@@ -15,7 +18,16 @@ add_service dvla "templates = *" "channels = file" "rate = 1" "burst = 4"
 add_service hmrc "templates = *" "channels = file" "daily_limit = 2"
 # nhs: no limits
 add_service nhs "templates = *" "channels = file"
-INGEST_AUTH=curve write_conf
+# the shipped templates, and one with an optional name in one file only
+mkdir -p "$T/templates"
+cp -r "$HERALD_SRC/templates/." "$T/templates/"
+mkdir -p "$T/templates/notice"
+printf -- '---\nsubject: {{title}}\noptional: note\n---\n{{title}} {{note}} {{#extra}}{{detail}}{{/extra}} {{transaction.reference}}\n' \
+	>"$T/templates/notice/email.en.mustache"
+printf '{{title}}: {{note}} {{transaction.reference}}\n' >"$T/templates/notice/sms.en.mustache"
+printf -- '---\noptional: note\n---\n{{title}} {{note}} {{transaction.reference}}\n' \
+	>"$T/templates/notice/sms.cy.mustache"
+TEMPLATES_DIR=$T/templates INGEST_AUTH=curve write_conf
 start_heraldd
 
 # a second heraldd on the same Redis
@@ -98,6 +110,37 @@ expect_eq "... and has no bucket" 0 "$(rcli EXISTS herald:rate:nhs)"
 expect_grep "throttled answers are counted in /metrics" \
 	'^herald_ingest_total\{outcome="throttled"\} [1-9]' \
 	"$(curl -s "http://127.0.0.1:$HTTP_PORT/metrics" >"$T/metrics"; echo "$T/metrics")"
+
+# --- required personalisation ---------------------------------------------------
+pp() { # pp ID TEMPLATE PERSONALISATION_JSON
+	printf '{"event_id":"%s","citizen_id":"c-file","template":"%s","personalisation":%s}' \
+		"$1" "$2" "$3"
+}
+pub "$T/herald.conf" nhs "$(pp m-1 payment-due '{"name":"Ada"}')" >"$T/acks7" 2>&1
+check "an event missing required personalisation: publish exits 1" test $? -eq 1
+expect_eq "... it is rejected, naming every missing field" \
+	'{"event_id":"m-1","status":"rejected","error":"missing personalisation: amount, due_date"}' \
+	"$(cat "$T/acks7")"
+expect_eq "... and nothing is kept of it" 0 "$(rcli EXISTS herald:msg:m-1)"
+pub "$T/herald.conf" nhs "$(pp m-2 appointment-reminder \
+	'{"name":"Ada","date":"1 May","time":null,"location":"Swansea"}')" >"$T/acks7" 2>&1
+expect_eq "a null value is missing too" \
+	'{"event_id":"m-2","status":"rejected","error":"missing personalisation: time"}' \
+	"$(cat "$T/acks7")"
+pub "$T/herald.conf" nhs "$(pp m-3 appointment-reminder \
+	'{"name":"Ada","date":"1 May","time":"10:00","location":"Swansea"}')" >"$T/acks7" 2>&1
+expect_eq "a section's name (phone) is not required" \
+	'{"event_id":"m-3","status":"accepted"}' "$(cat "$T/acks7")"
+pub "$T/herald.conf" nhs "$(pp m-4 notice '{}')" >"$T/acks7" 2>&1
+expect_eq "front matter counts; 'optional' in one file leaves it required by another" \
+	'{"event_id":"m-4","status":"rejected","error":"missing personalisation: note, title"}' \
+	"$(cat "$T/acks7")"
+pub "$T/herald.conf" nhs "$(pp m-5 notice '{"title":"Hello","note":""}')" >"$T/acks7" 2>&1
+expect_eq "an empty string is a value; names inside a section are not required" \
+	'{"event_id":"m-5","status":"accepted"}' "$(cat "$T/acks7")"
+check "... and it is delivered" wait_for 10 grep -q 'm-5: .*status=delivered' \
+	"$T/log/delivery.log"
+expect_grep "... with its subject from front matter" '"subject":"Hello"' "$T/spool/file.jsonl"
 
 stop_pid "$H2"
 assert_clean_log "$T/h2.out"
