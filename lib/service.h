@@ -14,8 +14,10 @@
  *                                             (which overrides quiet hours)
  *   rate, burst, daily_limit events per second, bucket size (0: rate),
  *                           per UTC day; 0: none (herald_accept, scripts.c)
+ *   from, reply_to, sender  the email From/Reply-To and SMS originator of
+ *                           its messages (meta service.*: router/prepare.c)
  * Parsed and validated, not yet enforced (issue #13, later parts):
- *   from, reply_to (email), sender (SMS originator), retention_days,
+ *   retention_days,
  *   callback_url, callback_secret, mode = live | trial | test
  */
 #ifndef HERALD_SERVICE_H
