@@ -16,9 +16,10 @@
  *                           per UTC day; 0: none (herald_accept, scripts.c)
  *   from, reply_to, sender  the email From/Reply-To and SMS originator of
  *                           its messages (meta service.*: router/prepare.c)
+ *   mode            = live | trial | test  (router/testmode.h)
+ *   guests          = a@b, +44...          trial mode: who may receive
  * Parsed and validated, not yet enforced (issue #13, later parts):
- *   retention_days,
- *   callback_url, callback_secret, mode = live | trial | test
+ *   retention_days, callback_url, callback_secret
  */
 #ifndef HERALD_SERVICE_H
 #define HERALD_SERVICE_H
@@ -47,6 +48,8 @@ struct service {
 	int retention_days; /* 0: [queue] retention_days */
 	char *callback_url, *callback_secret;
 	enum service_mode mode;
+	char *guests[SERVICE_MAX_PATTERNS]; /* trial mode: who may receive */
+	int nguests;
 };
 
 /* Every service of one services.d directory, as loaded at one time. */
@@ -76,6 +79,10 @@ int service_may_template(const struct service *sv, const char *name);
 int service_may_channel(const struct service *sv, const char *name);
 /* "a, b" (or "*") into buf, for messages. */
 const char *service_list(char *const *list, int n, char *buf, size_t buflen);
+
+/* 1 if to (an address or number) is on the service's guest list (email
+ * addresses compared without case). */
+int service_is_guest(const struct service *sv, const char *to);
 
 /* 1-64 of a-z 0-9 - _, not starting with - or _ . */
 int service_name_valid(const char *name);
