@@ -37,12 +37,15 @@ struct tentry {
 	size_t nfields;
 	struct tmpl *body;
 	char *partials; /* " a b " : the partials the file names ({{> a}}) */
+	char *optional; /* front matter "optional: a, b" as written, or NULL */
 };
 
 struct tdef {
 	char *name;
 	struct tentry *e;
 	size_t n;
+	char **req; /* required personalisation names, sorted (tstore_missing) */
+	size_t nreq;
 };
 
 struct partial {
@@ -75,6 +78,7 @@ static void entry_clear(struct tentry *e)
 		tmpl_free(&e->fields[i].t);
 	}
 	free(e->fields);
+	free(e->optional);
 	tmpl_free(&e->body);
 	free(e->variant);
 	free(e->file);
@@ -92,6 +96,9 @@ void tstore_free(struct tstore **sp)
 			entry_clear(&s->t[i].e[k]);
 		free(s->t[i].e);
 		free(s->t[i].name);
+		for (size_t k = 0; k < s->t[i].nreq; k++)
+			free(s->t[i].req[k]);
+		free(s->t[i].req);
 	}
 	for (size_t i = 0; i < s->np; i++) {
 		free(s->p[i].name);
@@ -266,6 +273,12 @@ static int parse_front(struct tentry *e, const char *buf, size_t len, const char
 		vlen = (size_t)(eol - v);
 		while (vlen && isspace((unsigned char)v[vlen - 1]))
 			vlen--;
+		if (klen == 8 && !strncmp(k, "optional", 8)) { /* not a field: tstore_missing */
+			free(e->optional);
+			if (!(e->optional = strndup(v, vlen)))
+				goto oom;
+			continue;
+		}
 		f = grow(e->fields, e->nfields, sizeof(*f));
 		if (!f)
 			goto oom;
@@ -377,6 +390,74 @@ static int is_dir(const char *path)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* Is name in the comma-separated list (spaces around names ignored)? */
+static int in_list(const char *list, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (const char *p = list; p && *p;) {
+		const char *end = strchr(p, ','), *q = end ? end : p + strlen(p);
+		while (p < q && isspace((unsigned char)*p))
+			p++;
+		while (q > p && isspace((unsigned char)q[-1]))
+			q--;
+		if ((size_t)(q - p) == len && !strncmp(p, name, len))
+			return 1;
+		p = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+struct req_walk {
+	struct tdef *t;
+	const struct tentry *e;
+	int oom;
+};
+
+/* tmpl_top_names' callback: name is required unless the entry marks it
+ * optional or the host provides it (prepare.c's render_data). */
+static void req_add(void *arg, const char *name)
+{
+	struct req_walk *w = arg;
+	struct tdef *t = w->t;
+	size_t i = 0;
+	char **v;
+
+	if (in_list(w->e->optional, name) || !strcmp(name, "citizen") ||
+	    !strcmp(name, "transaction") || !strcmp(name, "event"))
+		return;
+	while (i < t->nreq && strcmp(t->req[i], name) < 0)
+		i++;
+	if (i < t->nreq && !strcmp(t->req[i], name))
+		return;
+	v = realloc(t->req, (t->nreq + 1) * sizeof(*v));
+	if (!v || !(name = strdup(name))) {
+		if (v)
+			t->req = v;
+		w->oom = 1;
+		return;
+	}
+	t->req = v;
+	memmove(&v[i + 1], &v[i], (t->nreq - i) * sizeof(*v));
+	v[i] = (char *)name;
+	t->nreq++;
+}
+
+/* The names every variant of t needs from the personalisation (the union
+ * over its files: body and front matter). -1 when out of memory. */
+static int required_names(struct tdef *t)
+{
+	struct req_walk w = {.t = t};
+
+	for (size_t k = 0; k < t->n; k++) {
+		w.e = &t->e[k];
+		tmpl_top_names(w.e->body, req_add, &w);
+		for (size_t f = 0; f < w.e->nfields; f++)
+			tmpl_top_names(w.e->fields[f].t, req_add, &w);
+	}
+	return w.oom ? -1 : 0;
+}
+
 /* One template folder: every <variant>.<locale>.mustache in it. */
 static int load_template(struct tstore *s, const char *dir, const char *name, char *err,
 			 size_t errlen)
@@ -428,6 +509,8 @@ static int load_template(struct tstore *s, const char *dir, const char *name, ch
 		errf(err, errlen, "%s: no <variant>.<locale>.mustache files", name);
 		goto fail;
 	}
+	if (required_names(t) != 0)
+		goto oom;
 	rc = 0;
 	goto fail;
 oom:
@@ -677,7 +760,7 @@ fail:
 
 /* ---- the templates as a set (heraldd -t, and at load) -------------------- */
 
-static const char *const front_keys[] = {"subject", "channels", NULL};
+static const char *const front_keys[] = {"subject", "channels", "optional", NULL};
 /* Variants of the channels Herald ships, known even when not enabled. */
 static const char *const shipped_variants[] = {"email", "email-html", "sms", "fax",
 					       "print", "file",	      NULL};
@@ -718,7 +801,7 @@ static int check_entry(const struct tstore *s, const struct tentry *e,
 	}
 	for (size_t i = 0; i < e->nfields; i++) {
 		const char *hint = suggest_pick(e->fields[i].key, front_keys, NULL);
-		if (listed(" subject channels ", e->fields[i].key))
+		if (listed(" subject channels optional ", e->fields[i].key))
 			continue;
 		snprintf(line, sizeof(line), "%s: unknown front matter key '%s'%s%s%s", e->file,
 			 e->fields[i].key, hint ? " (did you mean '" : "", hint ? hint : "",
@@ -794,4 +877,26 @@ int tstore_check_set(const struct tstore *s, const struct tstore_channel *ch, si
 		free(only);
 	}
 	return bad;
+}
+
+size_t tstore_missing(const struct tstore *s, const char *name, const json_t *personalisation,
+		      char *out, size_t outlen)
+{
+	const struct tdef *t = find_def(s, name);
+	size_t n = 0, used = 0;
+
+	if (outlen)
+		out[0] = '\0';
+	for (size_t i = 0; t && i < t->nreq; i++) {
+		const json_t *v = json_object_get(personalisation, t->req[i]);
+		int w;
+
+		if (v && !json_is_null(v))
+			continue;
+		w = snprintf(out + used, outlen - used, "%s%s", n ? ", " : "", t->req[i]);
+		if (w > 0 && (size_t)w < outlen - used)
+			used += (size_t)w;
+		n++;
+	}
+	return n;
 }

@@ -36,7 +36,7 @@ static struct {
 	pthread_mutex_t mu;
 	struct series s[MAX_SERIES];
 	int ns;
-	unsigned long long ingest[4], throttled, missing, redis_lost;
+	unsigned long long ingest[5], throttled, missing, redis_lost;
 	unsigned long long hist[NBUCKETS + 1], hist_count;
 	double hist_sum;
 	struct {
@@ -103,6 +103,7 @@ void metrics_ingest(const char *outcome)
 	int i = !strcmp(outcome, "accepted")	  ? 0
 		: !strcmp(outcome, "duplicate")	  ? 1
 		: !strcmp(outcome, "unavailable") ? 3
+		: !strcmp(outcome, "throttled")	  ? 4
 						  : 2;
 
 	pthread_mutex_lock(&M.mu);
@@ -263,14 +264,14 @@ char *metrics_render(void)
 	FILE *fp = open_memstream(&buf, &len);
 	unsigned long long cum = 0;
 	static const char *const ingest_names[] = {"accepted", "duplicate", "rejected",
-						   "unavailable"};
+						   "unavailable", "throttled"};
 
 	if (!fp)
 		return NULL;
 	pthread_mutex_lock(&M.mu);
 	fprintf(fp, "# HELP herald_ingest_total Events answered on the ingest socket.\n"
 		    "# TYPE herald_ingest_total counter\n");
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		fprintf(fp, "herald_ingest_total{outcome=\"%s\"} %llu\n", ingest_names[i],
 			M.ingest[i]);
 	fprintf(fp,

@@ -98,6 +98,7 @@ struct email_job {
 	uint64_t msg_id;
 	const char *to, *to_name, *event_id, *subject, *body, *html, *reference;
 	/* event_id: what the Message-ID is made of (the provider reference) */
+	const char *from_name, *from_addr, *reply_to; /* the service's (meta), or NULL */
 };
 
 struct email_state;
@@ -667,11 +668,11 @@ static void email_send_batch(struct email_worker *w, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		const struct email_job *j = w->batch[i];
 		struct mime_msg mm = {
-		    .from_name = st->c.from_name,
-		    .from_addr = st->c.from_addr,
+		    .from_name = j->from_addr ? j->from_name : st->c.from_name,
+		    .from_addr = j->from_addr ? j->from_addr : st->c.from_addr,
 		    .to_name = j->to_name,
 		    .to_addr = j->to,
-		    .reply_to = st->c.reply_to,
+		    .reply_to = j->reply_to ? j->reply_to : st->c.reply_to,
 		    .subject = j->subject,
 		    .body = j->body,
 		    .html = j->html,
@@ -875,11 +876,45 @@ fail:
 	return -1;
 }
 
+/* The service's sender identity (meta service.from, service.reply_to,
+ * set by heraldd from its services.d policy): parsed with the checks of
+ * the configured from (no CR/LF, a valid address); one that does not pass
+ * is logged and the configured one used. */
+struct email_sender {
+	char from_name[256], from_addr[EMAIL_ADDR_MAX + 1], reply_to[EMAIL_ADDR_MAX + 1];
+	int has_from, has_reply;
+};
+
+static void email_service_sender(struct email_state *st, const struct herald_msg *m,
+				 struct email_sender *es)
+{
+	char name[256];
+
+	memset(es, 0, sizeof(*es));
+	for (const char *const *kv = m->meta; kv && kv[0] && kv[1]; kv += 2) {
+		if (!strcmp(kv[0], "service.from"))
+			es->has_from =
+			    email_parse_mailbox(kv[1], es->from_name, sizeof(es->from_name),
+						es->from_addr, sizeof(es->from_addr)) == 0;
+		else if (!strcmp(kv[0], "service.reply_to"))
+			es->has_reply = email_parse_mailbox(kv[1], name, sizeof(name), es->reply_to,
+							    sizeof(es->reply_to)) == 0;
+		else
+			continue;
+		if (!(!strcmp(kv[0], "service.from") ? es->has_from : es->has_reply))
+			st->host->log(
+			    st->host->ctx, HERALD_LOG_WARNING,
+			    "email: %s of %s is not an address; the configured one is used", kv[0],
+			    m->event_id);
+	}
+}
+
 static int email_submit(void *state, const struct herald_msg *m)
 {
 	struct email_state *st = state;
-	const char *name = NULL, *f[7];
-	size_t len[7], total = sizeof(struct email_job);
+	const char *name = NULL, *f[10];
+	size_t len[10], total = sizeof(struct email_job);
+	struct email_sender es;
 	struct email_job *j;
 	char *p;
 	int chk;
@@ -911,7 +946,11 @@ static int email_submit(void *state, const struct herald_msg *m)
 	f[4] = m->body;
 	f[5] = m->html;
 	f[6] = m->reference;
-	for (int i = 0; i < 7; i++) {
+	email_service_sender(st, m, &es);
+	f[7] = es.has_from ? es.from_name : NULL;
+	f[8] = es.has_from ? es.from_addr : NULL;
+	f[9] = es.has_reply ? es.reply_to : NULL;
+	for (int i = 0; i < 10; i++) {
 		len[i] = f[i] ? strlen(f[i]) + 1 : 0;
 		total += len[i];
 	}
@@ -920,7 +959,7 @@ static int email_submit(void *state, const struct herald_msg *m)
 		return -1;
 	j->msg_id = m->msg_id;
 	p = (char *)(j + 1);
-	for (int i = 0; i < 7; i++) {
+	for (int i = 0; i < 10; i++) {
 		const char *copy = NULL;
 		if (f[i]) {
 			memcpy(p, f[i], len[i]);
@@ -934,7 +973,10 @@ static int email_submit(void *state, const struct herald_msg *m)
 		case 3: j->subject = copy; break;
 		case 4: j->body = copy; break;
 		case 5: j->html = copy; break;
-		default: j->reference = copy; break;
+		case 6: j->reference = copy; break;
+		case 7: j->from_name = copy; break;
+		case 8: j->from_addr = copy; break;
+		default: j->reply_to = copy; break;
 		}
 	}
 	if (jobq_push(st->jobs, j) != 0) {

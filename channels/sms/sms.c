@@ -53,6 +53,7 @@ struct sms_job {
 	enum gsm_encoding enc;
 	char ref[SMS_REF_MAX];
 	char masked[64];       /* number for logs */
+	char from[64];	       /* the service's sender (meta service.sender), or "" */
 	const char *to, *text; /* after the struct */
 };
 
@@ -243,7 +244,8 @@ static void sms_start(struct sms_state *st, struct sms_job *job)
 	x->job = job;
 	x->resp_len = 0;
 	x->resp[0] = x->err[0] = '\0';
-	if (sms_request_build(&st->conf, job->to, job->text, job->enc, job->ref, &x->req) != 0)
+	if (sms_request_build_from(&st->conf, job->from, job->to, job->text, job->enc, job->ref,
+				   &x->req) != 0)
 		goto fail;
 	e = x->cx.easy;
 	if (st->conf.profile == SMS_PROFILE_KANNEL)
@@ -418,6 +420,20 @@ static int sms_fail_now(struct sms_state *st, const struct herald_msg *m, const 
 	return 0;
 }
 
+/* The service's originator (meta service.sender: heraldd checked it, 1-11
+ * letters, digits, spaces or a number), or "" for the configured from. */
+static void sms_service_sender(const struct herald_msg *m, char *out, size_t outlen)
+{
+	out[0] = '\0';
+	for (const char *const *kv = m->meta; kv && kv[0] && kv[1]; kv += 2)
+		if (!strcmp(kv[0], "service.sender") && strlen(kv[1]) < outlen) {
+			for (const char *c = kv[1]; *c; c++)
+				if ((unsigned char)*c < 0x20 || *c == 0x7f)
+					return; /* never: a control character */
+			snprintf(out, outlen, "%s", kv[1]);
+		}
+}
+
 static int sms_submit(void *state, const struct herald_msg *m)
 {
 	struct sms_state *st = state;
@@ -458,6 +474,7 @@ static int sms_submit(void *state, const struct herald_msg *m)
 	job->enc = gi.encoding;
 	memcpy(job->ref, ref, sizeof(ref));
 	memcpy(job->masked, masked, sizeof(masked));
+	sms_service_sender(m, job->from, sizeof(job->from));
 	if (jobq_push(st->jobs, job) != 0) {
 		sms_job_free(job);
 		return -1; /* full: the host offers it again later */

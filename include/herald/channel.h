@@ -94,7 +94,11 @@ struct herald_msg {
 	const char *body;    /* rendered text of the channel variant */
 	const char *html;    /* rendered HTML variant (html_variant), or NULL */
 	/* NULL-terminated list of key, value pairs: every front matter field
-	 * ("fm.<key>") and citizen fields a channel may need ("citizen.name",
+	 * ("fm.<key>"), the publishing service's sender identity from its
+	 * services.d policy when it has one ("service.from" and
+	 * "service.reply_to": email mailboxes, "service.sender": an SMS
+	 * originator; a channel uses them instead of its configured ones)
+	 * and citizen fields a channel may need ("citizen.name",
 	 * "citizen.accessibility", "citizen.address", ...). */
 	const char *const *meta;
 	unsigned attempt; /* 1 for the first attempt on this channel */
