@@ -51,8 +51,8 @@ struct pending {
 /* The events of one drain, answered when Redis replies. */
 struct batch {
 	struct router *r;
-	int64_t now;
-	int cap; /* of ps */
+	int64_t now, now_us; /* ms, and the same in microseconds */
+	int cap;	     /* of ps */
 	struct pending *ps;
 	int n;
 	int wait; /* replicas_ack: answers held until WAIT's reply (on_waited) */
@@ -427,7 +427,7 @@ static void on_accepted(redisReply *rep, void *arg)
 			p->ev.accepted_json = p->json;
 			p->json = NULL;
 			if (rep->element[k]->integer == 1) /* keyed by the bare id */
-				evcache_put(r->evcache, &p->ev, b->now);
+				evcache_put(r->evcache, &p->ev, b->now, b->now_us);
 			r->want_read = 1;
 		} else {
 			answer(r, b, p, "duplicate");
@@ -601,7 +601,7 @@ static int accept_args(const struct pending *p, zmq_msg_t *body, const char **ar
 int ingest_drain(struct router *r, int max)
 {
 	struct batch *b = calloc(1, sizeof(*b));
-	int64_t now = now_ms();
+	int64_t now_u = now_us(), now = now_u / 1000;
 	char ttl[24], nowbuf[24];
 	const char **argv;
 	size_t *lens;
@@ -612,6 +612,7 @@ int ingest_drain(struct router *r, int max)
 		return 0;
 	b->r = r;
 	b->now = now;
+	b->now_us = now_u;
 	b->cap = max;
 	b->ps = ps_get(max);
 	if (!b->ps || bufs_get(max) != 0) {
