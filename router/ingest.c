@@ -25,6 +25,7 @@
 #include "msgrec.h"
 #include "policy.h"
 #include "router.h"
+#include "stream.h"
 #include "text.h"
 #include "zap.h"
 
@@ -55,7 +56,8 @@ struct batch {
 	int cap;	     /* of ps */
 	struct pending *ps;
 	int n;
-	int wait; /* replicas_ack: answers held until WAIT's reply (on_waited) */
+	int wait;	 /* replicas_ack: answers held until WAIT's reply (on_waited) */
+	int read_behind; /* a read of the streams follows herald_accept */
 };
 
 /* Buffers reused from one drain to the next (the router thread only):
@@ -428,7 +430,8 @@ static void on_accepted(redisReply *rep, void *arg)
 			p->json = NULL;
 			if (rep->element[k]->integer == 1) /* keyed by the bare id */
 				evcache_put(r->evcache, &p->ev, b->now, b->now_us);
-			r->want_read = 1;
+			if (!b->read_behind)
+				r->want_read = 1;
 		} else {
 			answer(r, b, p, "duplicate");
 		}
@@ -661,6 +664,8 @@ int ingest_drain(struct router *r, int max)
 		if (wait) /* one WAIT per batch; on_waited answers and frees b */
 			rdb_cmdf(r->rdb, on_waited, b, "WAIT %d %d", r->cfg->redis_replicas_ack,
 				 r->cfg->redis_replicas_timeout_ms);
+		else /* its entries come back with the accept's reply */
+			b->read_behind = stream_read_behind_accept(r);
 	}
 	for (int i = 0; i < n; i++)
 		zmq_msg_close(&bodies[i]);

@@ -439,6 +439,17 @@ void stream_read(struct router *r)
 		 r->cfg->batch, streams[0], streams[1], streams[2]);
 }
 
+int stream_read_behind_accept(struct router *r)
+{
+	if (r->read_inflight || r->draining || r->backlog || r->need_groups ||
+	    (int)idmap_len(r->inflight) >= r->cfg->max_inflight)
+		return 0;
+	r->want_read = 0;
+	r->last_read_ms = mono_ms();
+	stream_read(r);
+	return 1;
+}
+
 /* Trim what the group is done with (herald_trim: the look at the pending
  * list and the trim are one atomic step, so a read by another instance
  * cannot come between them), one command per stream on the pipeline. */
