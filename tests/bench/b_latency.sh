@@ -14,9 +14,10 @@
 #
 #   LAT_RATES ("1000 5000 10000")  LAT_SECS (10)  LAT_FSYNC ("everysec always")
 #   LAT_CITIZENS (8)  LAT_TIMEOUT (30: s without a delivery)
-#   LAT_BASE=PATH: also run that heraldd (a build of another commit) on the
-#                  same settings, alternating which goes first, for a
-#                  before/after of the same run (latency_base_* in the JSON)
+#   LAT_BASE=DIR: also run DIR/heraldd with the plugins of DIR/channels (a
+#                 build of another commit) on the same settings, alternating
+#                 which goes first, for a before/after of the same run
+#                 (latency_base_* in the JSON)
 set -u
 HERALD_BUILD=${HERALD_BUILD:-$(pwd)/build}
 HERALD_SRC=${HERALD_SRC:-$(pwd)}
@@ -49,7 +50,7 @@ echo "latency: paced publisher at $RATES events/s, $SECS s each, file channel," 
 	"appendfsync $FSYNCS; each on a fresh redis-server and heraldd"
 JSON=""
 FIRST=1
-# one_run LABEL HERALDD FSYNC RATE KEYPREFIX: fresh redis-server and heraldd,
+# one_run LABEL BUILD_DIR FSYNC RATE KEYPREFIX: fresh redis-server and heraldd,
 # RATE events/s for SECS s, figures printed and added to $JSON
 one_run() {
 	if [ "$FIRST" = 0 ]; then
@@ -70,7 +71,8 @@ one_run() {
 		i=$((i + 1))
 	done
 	write_conf ""
-	HERALDD_BIN=$2 start_heraldd
+	sed -i "s|^dir = $BIN/channels\$|dir = $2/channels|" "$T/herald.conf"
+	HERALDD_BIN=$2/heraldd start_heraldd
 	N=$(awk -v r="$RATE" -v s="$SECS" 'BEGIN { printf "%d", r * s }')
 	python3 "$HERALD_SRC/tests/bench/core_follow.py" "$T/log/delivery.jsonl" "$N" "$TIMEOUT" \
 		>"$T/follow.out" 2>"$T/follow.err" &
@@ -94,7 +96,7 @@ one_run() {
 	done
 }
 
-[ -z "${LAT_BASE:-}" ] || [ -x "$LAT_BASE" ] || fail "LAT_BASE=$LAT_BASE: not an executable"
+[ -z "${LAT_BASE:-}" ] || [ -x "$LAT_BASE/heraldd" ] || fail "LAT_BASE=$LAT_BASE: no heraldd there"
 k=0
 for F in $FSYNCS; do
 	for RATE in $RATES; do
@@ -102,7 +104,7 @@ for F in $FSYNCS; do
 		if [ -n "${LAT_BASE:-}" ] && [ $((k % 2)) = 0 ]; then
 			one_run base "$LAT_BASE" "$F" "$RATE" latency_base_
 		fi
-		one_run heraldd "$BIN/heraldd" "$F" "$RATE" latency_
+		one_run heraldd "$BIN" "$F" "$RATE" latency_
 		if [ -n "${LAT_BASE:-}" ] && [ $((k % 2)) = 1 ]; then
 			one_run base "$LAT_BASE" "$F" "$RATE" latency_base_
 		fi
