@@ -3,6 +3,7 @@
 
 #include <openssl/crypto.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "text.h"
@@ -160,9 +161,9 @@ size_t dlog_rec_json(const struct dlog_rec *r, char *buf, size_t len)
 	if (r->possible_dup)
 		put_raw(&p, end, ",\"possible_duplicate\":true");
 	put_raw(&p, end, ",\"delay\":");
-	fmt_fixed3(r->delay, num, sizeof(num));
+	fmt_fixed6(r->delay, num, sizeof(num));
 	put_raw(&p, end, num);
-	put_field(&p, end, "delays", r->delays);
+	put_field(&p, end, "delays", r->delays_fine ? r->delays_fine : r->delays);
 	put_field(&p, end, "dsn", r->dsn && *r->dsn ? r->dsn : "-");
 	put_field(&p, end, "status", r->status);
 	put_field(&p, end, "reason", r->reason);
@@ -183,8 +184,38 @@ static const char *jstr(const json_t *rec, const char *k)
 	return json_string_value(json_object_get(rec, k));
 }
 
+/* "0.000120/0.000250/-" (the JSON form's microseconds) as the text form
+ * gives it, in milliseconds: "0.000/0.000/-". */
+static const char *delays_ms(const char *fine, char *out, size_t len)
+{
+	size_t n = 0;
+
+	if (!fine)
+		return NULL;
+	while (*fine && n + 24 < len) {
+		char *e;
+		double v = strtod(fine, &e);
+		if (e == fine || v < 0) { /* "-" or not a number: as it is */
+			e = (char *)fine + strcspn(fine, "/");
+			memcpy(out + n, fine,
+			       (size_t)(e - fine) < len - n - 1 ? (size_t)(e - fine) : 0);
+			n += (size_t)(e - fine) < len - n - 1 ? (size_t)(e - fine) : 0;
+		} else {
+			n += fmt_fixed3(v, out + n, len - n);
+		}
+		fine = e;
+		if (*fine == '/')
+			out[n++] = *fine++;
+		else if (*fine)
+			break;
+	}
+	out[n] = '\0';
+	return out;
+}
+
 void dlog_format_text(const json_t *rec, char *buf, size_t len)
 {
+	char dms[96];
 	json_t *fi = json_object_get(rec, "fulfilled_in");
 	struct dlog_rec r = {
 	    .ts = jstr(rec, "ts"),
@@ -194,7 +225,7 @@ void dlog_format_text(const json_t *rec, char *buf, size_t len)
 	    .service = jstr(rec, "service"),
 	    .channel = jstr(rec, "channel"),
 	    .to = jstr(rec, "to"),
-	    .delays = jstr(rec, "delays"),
+	    .delays = delays_ms(jstr(rec, "delays"), dms, sizeof(dms)),
 	    .dsn = jstr(rec, "dsn"),
 	    .status = jstr(rec, "status"),
 	    .reason = jstr(rec, "reason"),

@@ -24,6 +24,9 @@ struct dlog_rec {
 	int possible_dup; /* the attempt may have reached the provider twice:
 			     text ", dup=possible", JSON "possible_duplicate":true */
 	double delay, fulfilled_in;
+	/* the JSON form's delays at microsecond resolution ("0.000120/..."); NULL:
+	 * delays (the text form keeps milliseconds) */
+	const char *delays_fine;
 };
 
 /* The text line (no newline) and the JSON object (compact, one line, valid
@@ -33,9 +36,9 @@ size_t dlog_rec_json(const struct dlog_rec *r, char *buf, size_t len);
 
 /*
  * Record fields: ts (RFC 3339 string), event_id, tx, citizen, service,
- * channel, to (masked), attempt, possible_duplicate (only when true), delay (s, accepted -> now),
- * delays
- * ("queue/prepare/channel" seconds), dsn, status, reason, ref,
+ * channel, to (masked), attempt, possible_duplicate (only when true), delay (s, accepted -> now;
+ * JSON: six decimals, microseconds), delays
+ * ("queue/prepare/channel" seconds; JSON: microseconds), dsn, status, reason, ref,
  * fulfilled_in (s, only on the first delivered).
  */
 /* Format a JSON record (from the PUB socket or the JSON log) as the text

@@ -266,7 +266,7 @@ fail:
 
 struct evc_entry {
 	struct event ev;
-	int64_t accepted_ms;
+	int64_t accepted_ms, accepted_us;
 	size_t slot; /* position in the ring */
 };
 
@@ -322,7 +322,7 @@ void evcache_free(struct evcache **cp)
 	*cp = NULL;
 }
 
-void evcache_put(struct evcache *c, struct event *ev, int64_t accepted_ms)
+void evcache_put(struct evcache *c, struct event *ev, int64_t accepted_ms, int64_t accepted_us)
 {
 	struct evc_entry *e, *old;
 	uint64_t key;
@@ -345,6 +345,7 @@ void evcache_put(struct evcache *c, struct event *ev, int64_t accepted_ms)
 		evc_entry_free(0, old, NULL);
 	e->ev = *ev;
 	e->accepted_ms = accepted_ms;
+	e->accepted_us = accepted_us;
 	e->slot = c->next;
 	memset(ev, 0, sizeof(*ev));
 	if (idmap_put(c->map, key, e) != 0) {
@@ -355,7 +356,8 @@ void evcache_put(struct evcache *c, struct event *ev, int64_t accepted_ms)
 	c->next = (c->next + 1) % c->cap;
 }
 
-int evcache_take(struct evcache *c, const char *event_id, int64_t accepted_ms, struct event *ev)
+int evcache_take(struct evcache *c, const char *event_id, int64_t accepted_ms, struct event *ev,
+		 int64_t *accepted_us)
 {
 	uint64_t key;
 	struct evc_entry *e;
@@ -368,6 +370,8 @@ int evcache_take(struct evcache *c, const char *event_id, int64_t accepted_ms, s
 		return 0;
 	idmap_del(c->map, key);
 	*ev = e->ev;
+	if (accepted_us)
+		*accepted_us = e->accepted_us;
 	free(e);
 	return 1;
 }

@@ -50,9 +50,10 @@ struct evcache;
 struct evcache *evcache_new(size_t capacity);
 void evcache_free(struct evcache **c);
 /* Take ownership of *ev (cleared). */
-void evcache_put(struct evcache *c, struct event *ev, int64_t accepted_ms);
+void evcache_put(struct evcache *c, struct event *ev, int64_t accepted_ms, int64_t accepted_us);
 /* 1 and *ev filled (the caller owns it) when present, else 0. */
-int evcache_take(struct evcache *c, const char *event_id, int64_t accepted_ms, struct event *ev);
+int evcache_take(struct evcache *c, const char *event_id, int64_t accepted_ms, struct event *ev,
+		 int64_t *accepted_us);
 
 const char *prio_name(enum prio p);
 int prio_parse(const char *s); /* -1 if unknown */

@@ -22,20 +22,52 @@ static int fmt_delay(char *buf, size_t len, double v)
 	return (int)fmt_fixed3(v, buf, len);
 }
 
+/* Microseconds of a time given as us (0: unknown) or ms (0: not reached). */
+static int64_t us_of(int64_t us, int64_t ms)
+{
+	return us > 0 ? us : ms > 0 ? ms * 1000 : 0;
+}
+
+static double secs_us(int64_t from, int64_t to)
+{
+	return from > 0 && to >= from ? (double)(to - from) / 1e6 : -1.0;
+}
+
+static int fmt_delay_us(char *buf, size_t len, double v)
+{
+	if (v < 0) {
+		memcpy(buf, "-", 2);
+		return 1;
+	}
+	return (int)fmt_fixed6(v, buf, len);
+}
+
+/* queue / prepare / channel from the times in microseconds: the JSON form's
+ * (b->delays_fine) and, in milliseconds, the text form's (b->delays), so
+ * heraldctl tail's text from the JSON is the text line */
+static void delays_of(const struct transition_msg *m, int64_t now, struct transition_buf *b)
+{
+	int64_t acc = us_of(m->accepted_us, m->accepted_ms),
+		pick = us_of(m->picked_us, m->picked_ms),
+		prep = us_of(m->prepared_us, m->prepared_ms),
+		sub = us_of(m->submitted_us, m->submitted_ms), nw = us_of(m->now_us, now);
+	double v[3] = {secs_us(acc, pick), secs_us(pick, prep), secs_us(sub, sub ? nw : 0)};
+	size_t n = 0, f = 0;
+
+	for (int i = 0; i < 3; i++) {
+		if (i) {
+			b->delays[n++] = '/';
+			b->delays_fine[f++] = '/';
+		}
+		n += (size_t)fmt_delay(b->delays + n, sizeof(b->delays) - n, v[i]);
+		f += (size_t)fmt_delay_us(b->delays_fine + f, sizeof(b->delays_fine) - f, v[i]);
+	}
+}
+
 void transition_record(struct dlog_rec *rec, const struct transition_msg *m,
 		       const struct transition_step *s, int64_t now, struct transition_buf *b)
 {
-	size_t dlen = sizeof(b->delays);
-	int n;
-
 	rfc3339_format(now, b->ts, sizeof(b->ts));
-	/* queue / prepare / channel */
-	n = fmt_delay(b->delays, dlen, secs(m->accepted_ms, m->picked_ms));
-	b->delays[n++] = '/';
-	n += fmt_delay(b->delays + n, dlen - (size_t)n, secs(m->picked_ms, m->prepared_ms));
-	b->delays[n++] = '/';
-	fmt_delay(b->delays + n, dlen - (size_t)n,
-		  secs(m->submitted_ms, m->submitted_ms ? now : 0));
 	memset(rec, 0, sizeof(*rec));
 	rec->ts = b->ts;
 	rec->event_id = m->event_id;
@@ -46,8 +78,15 @@ void transition_record(struct dlog_rec *rec, const struct transition_msg *m,
 	rec->to = m->to && *m->to ? m->to : "-";
 	rec->attempt = (int)m->attempt;
 	rec->possible_dup = m->possible_dup;
-	rec->delay = m->accepted_ms > 0 ? secs(m->accepted_ms, now) : 0.0;
+	if (m->accepted_ms > 0) {
+		double d = secs_us(us_of(m->accepted_us, m->accepted_ms), us_of(m->now_us, now));
+		rec->delay = d >= 0 ? d : secs(m->accepted_ms, now);
+	} else {
+		rec->delay = 0.0;
+	}
+	delays_of(m, now, b);
 	rec->delays = b->delays;
+	rec->delays_fine = b->delays_fine;
 	rec->dsn = s->dsn;
 	rec->status = s->status;
 	rec->reason = s->reason ? s->reason : "";

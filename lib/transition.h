@@ -25,6 +25,9 @@ struct transition_msg {
 	/* 0 when not reached: accepted, picked from the stream, rendered,
 	 * handed to the channel */
 	int64_t accepted_ms, picked_ms, prepared_ms, submitted_ms;
+	/* the same at microsecond resolution, and the record's time, for the
+	 * JSON form's delay and delays; 0: the _ms value (now: now) x 1000 */
+	int64_t accepted_us, picked_us, prepared_us, submitted_us, now_us;
 };
 
 /* What it says about the step. */
@@ -35,7 +38,7 @@ struct transition_step {
 
 /* The buffers a record points into (the caller's, as long as the record). */
 struct transition_buf {
-	char ts[40], delays[64];
+	char ts[40], delays[64], delays_fine[96];
 };
 
 /* Fill rec for message m's step s at time now (ms). */

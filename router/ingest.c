@@ -25,6 +25,7 @@
 #include "msgrec.h"
 #include "policy.h"
 #include "router.h"
+#include "stream.h"
 #include "text.h"
 #include "zap.h"
 
@@ -52,11 +53,12 @@ struct pending {
 /* The events of one drain, answered when Redis replies. */
 struct batch {
 	struct router *r;
-	int64_t now;
-	int cap; /* of ps */
+	int64_t now, now_us; /* ms, and the same in microseconds */
+	int cap;	     /* of ps */
 	struct pending *ps;
 	int n;
-	int wait; /* replicas_ack: answers held until WAIT's reply (on_waited) */
+	int wait;	 /* replicas_ack: answers held until WAIT's reply (on_waited) */
+	int read_behind; /* a read of the streams follows herald_accept */
 };
 
 /* Buffers reused from one drain to the next (the router thread only):
@@ -467,8 +469,9 @@ static void on_accepted(redisReply *rep, void *arg)
 			p->ev.accepted_json = p->json;
 			p->json = NULL;
 			if (rep->element[k]->integer == 1) /* keyed by the bare id */
-				evcache_put(r->evcache, &p->ev, b->now);
-			r->want_read = 1;
+				evcache_put(r->evcache, &p->ev, b->now, b->now_us);
+			if (!b->read_behind)
+				r->want_read = 1;
 		} else {
 			answer(r, b, p, "duplicate");
 		}
@@ -643,7 +646,7 @@ static int accept_args(const struct pending *p, zmq_msg_t *body, const char **ar
 int ingest_drain(struct router *r, int max)
 {
 	struct batch *b = calloc(1, sizeof(*b));
-	int64_t now = now_ms();
+	int64_t now_u = now_us(), now = now_u / 1000;
 	char ttl[24], nowbuf[24];
 	const char **argv;
 	size_t *lens;
@@ -654,6 +657,7 @@ int ingest_drain(struct router *r, int max)
 		return 0;
 	b->r = r;
 	b->now = now;
+	b->now_us = now_u;
 	b->cap = max;
 	b->ps = ps_get(max);
 	if (!b->ps || bufs_get(max) != 0) {
@@ -703,6 +707,8 @@ int ingest_drain(struct router *r, int max)
 		if (wait) /* one WAIT per batch; on_waited answers and frees b */
 			rdb_cmdf(r->rdb, on_waited, b, "WAIT %d %d", r->cfg->redis_replicas_ack,
 				 r->cfg->redis_replicas_timeout_ms);
+		else /* its entries come back with the accept's reply */
+			b->read_behind = stream_read_behind_accept(r);
 	}
 	for (int i = 0; i < n; i++)
 		zmq_msg_close(&bodies[i]);

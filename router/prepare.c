@@ -446,7 +446,8 @@ void prepare_msg(struct router *r, struct msg *m)
 		failover_hop(r, m, reason);
 		goto drop;
 	}
-	m->prepared_ms = now_ms();
+	m->prepared_us = now_us();
+	m->prepared_ms = m->prepared_us / 1000;
 	submit_or_backlog(r, m);
 	return;
 drop:

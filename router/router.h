@@ -50,6 +50,9 @@ struct msg {
 	char stream[32];
 	char stream_id[48]; /* stream entry to XACK; "" when none */
 	int64_t accepted_ms, picked_ms, prepared_ms, submitted_ms;
+	/* the same in microseconds, for the JSON log's delays (0: unknown;
+	 * accepted_us only when this instance accepted it) */
+	int64_t accepted_us, picked_us, prepared_us, submitted_us;
 	json_t *state;	     /* herald:msg:<id> as an object */
 	json_t *citizen_rec; /* herald:citizen:<id> as an object */
 	struct event ev;

@@ -41,7 +41,12 @@ static void make_record(struct dlog_rec *rec, const struct msg *m, const struct 
 				    .accepted_ms = m->accepted_ms,
 				    .picked_ms = m->picked_ms,
 				    .prepared_ms = m->prepared_ms,
-				    .submitted_ms = m->submitted_ms};
+				    .submitted_ms = m->submitted_ms,
+				    .accepted_us = m->accepted_us,
+				    .picked_us = m->picked_us,
+				    .prepared_us = m->prepared_us,
+				    .submitted_us = m->submitted_us,
+				    .now_us = now_us()};
 	struct transition_step ts = {.status = s->status,
 				     .reason = s->reason,
 				     .dsn = s->dsn,

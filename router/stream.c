@@ -114,7 +114,7 @@ static int take_fresh(struct router *r, struct msg *m, const char *accepted, con
 	int64_t accepted_ms = atoll(accepted);
 	char err[320];
 
-	if (!evcache_take(r->evcache, m->event_id, accepted_ms, &m->ev) &&
+	if (!evcache_take(r->evcache, m->event_id, accepted_ms, &m->ev, &m->accepted_us) &&
 	    (!ev || event_parse(ev, evlen, &m->ev, err, sizeof(err)) != 0))
 		return -1; /* read the hash; an unreadable event fails there */
 	m->fresh = 1;
@@ -264,7 +264,8 @@ static struct msg *entry_msg(struct read_batch *b, const char *stream, const red
 		*oom = 1;
 		return NULL;
 	}
-	m->picked_ms = now;
+	m->picked_us = now_us();
+	m->picked_ms = m->picked_us / 1000;
 	m->batch = b;
 	entry_fields(m, e->element[1], accepted, ev, evlen);
 	return m;
@@ -436,6 +437,17 @@ void stream_read(struct router *r)
 	rdb_cmdf(r->rdb, on_read, r,
 		 "XREADGROUP GROUP " GROUP " %s COUNT %d STREAMS %s %s %s > > >", r->consumer,
 		 r->cfg->batch, streams[0], streams[1], streams[2]);
+}
+
+int stream_read_behind_accept(struct router *r)
+{
+	if (r->read_inflight || r->draining || r->backlog || r->need_groups ||
+	    (int)idmap_len(r->inflight) >= r->cfg->max_inflight)
+		return 0;
+	r->want_read = 0;
+	r->last_read_ms = mono_ms();
+	stream_read(r);
+	return 1;
 }
 
 /* Trim what the group is done with (herald_trim: the look at the pending

@@ -12,6 +12,12 @@
 
 /* Queue a read of new entries (one at a time). */
 void stream_read(struct router *r);
+/* Right behind a herald_accept on the pipeline (ingest.c): read the new
+ * entries in the same round trip, so a lone event is read from its stream
+ * as it is acknowledged instead of one round trip later; only when the
+ * timed read would go (no read in flight, room in flight, no backlog, not
+ * draining). Returns 1 when queued. */
+int stream_read_behind_accept(struct router *r);
 /* Prepare every batch whose records have all arrived; returns the count. */
 int stream_prepare_ready(struct router *r);
 /* Queue the trimming of acknowledged entries. */

@@ -88,7 +88,8 @@ static int submit(struct router *r, struct msg *m)
 	m->chan->submitted++;
 	if (m->possible_dup)
 		metrics_count("possible_duplicates", m->chan->name, 1);
-	m->submitted_ms = now_ms();
+	m->submitted_us = now_us();
+	m->submitted_ms = m->submitted_us / 1000;
 	idmap_put(r->inflight, m->id, m);
 	/* What was sent, without what it said: the rendered subject carries
 	 * the citizen's personalisation, which stays out of the logs. (Plan

@@ -194,6 +194,16 @@ size_t fmt_fixed3(double v, char *out, size_t outlen)
 	return n;
 }
 
+size_t fmt_fixed6(double v, char *out, size_t outlen)
+{
+	int k;
+
+	if (outlen == 0)
+		return 0;
+	k = snprintf(out, outlen, "%.6f", v);
+	return k < 0 ? 0 : (size_t)k >= outlen ? outlen - 1 : (size_t)k;
+}
+
 size_t fmt_int(long long v, char *out)
 {
 	char tmp[24];
@@ -228,6 +238,13 @@ int64_t now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 int64_t mono_ms(void)

@@ -21,6 +21,8 @@ int rfc3339_parse(const char *s, int64_t *ms);
 void rfc3339_format(int64_t ms, char *out, size_t outlen);
 /* printf("%.3f", v) without printf for the usual case; returns the length. */
 size_t fmt_fixed3(double v, char *out, size_t outlen);
+/* printf("%.6f", v): microsecond resolution for seconds; returns the length. */
+size_t fmt_fixed6(double v, char *out, size_t outlen);
 /* Decimal of v into out (24 bytes are always enough); returns the length. */
 size_t fmt_int(long long v, char *out);
 
@@ -28,6 +30,7 @@ size_t fmt_int(long long v, char *out);
 void errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 int64_t now_ms(void);	/* wall clock */
+int64_t now_us(void);	/* wall clock, microseconds */
 int64_t mono_ms(void);	/* monotonic */
 uint64_t mono_us(void); /* monotonic, microseconds */
 

@@ -36,6 +36,11 @@
 #                ratios) are printed and written as core_nojsonfast_* and
 #                core_jsonfast_gain*. The rule (issue #11): jsonfast.c stays
 #                only if it gives >= 10 % on the core median.
+#   CORE_ALWAYS (1): each round also runs heraldd on a fresh redis-server
+#                with "appendfsync always" (every write fsynced before its
+#                reply); the median, p99 and CPU per event of those runs
+#                and the ratio of the medians always / everysec are printed
+#                and written as core_always_* (issue #15: >= 0.85).
 set -u
 HERALD_BUILD=${HERALD_BUILD:-$(pwd)/build}
 HERALD_SRC=${HERALD_SRC:-$(pwd)}
@@ -94,6 +99,7 @@ core_round() {
 	# per run (about a fifth of its CPU), a cost a production server pays
 	# on its own schedule, not per event. Only the bench's server is changed.
 	rcli CONFIG SET auto-aof-rewrite-min-size 4gb >/dev/null || fail "redis CONFIG SET failed"
+	rcli CONFIG SET appendfsync "${FSYNC:-everysec}" >/dev/null || fail "redis CONFIG SET appendfsync failed"
 	i=1
 	while [ $i -le "$C" ]; do
 		seed_citizen "c-$i" name "Ada $i" channels file locale en
@@ -168,7 +174,7 @@ batch = $BATCH
 			printf "busy_us=%.0f\nsteal_us=%.0f\n", ($3 - $1) / hz * 1e6 / n, ($4 - $2) / hz * 1e6 / n }'
 	} >"$T/round.$R"
 	f() { kv "$1" "$T/round.$R"; }
-	echo "core round $R ($(basename "$2")): $(f events_per_s) events/s end to end (ingest $(f ingest_per_s)/s)," \
+	echo "core round $R ($(basename "$2"), appendfsync ${FSYNC:-everysec}): $(f events_per_s) events/s end to end (ingest $(f ingest_per_s)/s)," \
 		"p50 $(f p50_ms) ms, p99 $(f p99_ms) ms; CPU per event: heraldd $(f hd_us) us," \
 		"redis $(f rd_us) us, loadgen $(f lg_us) us, follower $(f fw_us) us;" \
 		"machine busy $(f busy_us) us, steal $(f steal_us) us"
@@ -183,7 +189,8 @@ echo "heraldd: $N events, window $W, $C citizens (preference file), [queue] batc
 	"$([ "$COMPARE" = 1 ] && echo "(and as many of heraldd-nojsonfast, alternating)")"
 # Runs are numbered 1, 2, ...: $T/round.K. A_RUNS lists heraldd's, B_RUNS
 # heraldd-nojsonfast's (round r: A then B when r is odd, B then A when even).
-A_RUNS="" B_RUNS="" k=0
+ALWAYS=${CORE_ALWAYS:-1}
+A_RUNS="" B_RUNS="" C_RUNS="" k=0
 r=1
 while [ $r -le "$ROUNDS" ]; do
 	if [ "$COMPARE" = 1 ] && [ $((r % 2)) = 0 ]; then
@@ -193,6 +200,11 @@ while [ $r -le "$ROUNDS" ]; do
 	if [ "$COMPARE" = 1 ] && [ $((r % 2)) = 1 ]; then
 		k=$((k + 1)) && core_round $k "$NOJF" && B_RUNS="$B_RUNS $k"
 	fi
+	if [ "$ALWAYS" = 1 ]; then
+		FSYNC=always
+		k=$((k + 1)) && core_round $k "$BIN/heraldd" && C_RUNS="$C_RUNS $k"
+		FSYNC=everysec
+	fi
 	r=$((r + 1))
 done
 if [ "$RMODE" = socket ]; then
@@ -201,7 +213,8 @@ else
 	RWHERE="127.0.0.1:$REDIS_PORT" RBENCH_AT="-p $REDIS_PORT"
 fi
 echo "redis: $(redis-server --version | cut -d' ' -f3) on $RWHERE," \
-	"appendonly yes, appendfsync everysec (durable within 1 s, not per event)," \
+	"appendonly yes, appendfsync everysec (durable within 1 s, not per event;" \
+	"$([ "$ALWAYS" = 1 ] && echo "and a run with always in every round" || echo "no always runs"))," \
 	"auto-aof-rewrite-min-size 4gb (no AOF rewrite during the run)"
 
 # The best round counts, as in the email and SMS benches: this box is
@@ -302,6 +315,22 @@ if [ "$COMPARE" = 1 ]; then
  \"core_heraldd_cpu_us_median\": $hd_a, \"core_nojsonfast_heraldd_cpu_us_median\": $hd_b"
 fi
 
+# appendfsync always against everysec, same rounds
+AL_JSON=""
+if [ "$ALWAYS" = 1 ]; then
+	al_median=$(for r in $C_RUNS; do kv events_per_s "$T/round.$r"; done | median)
+	al_p99=$(for r in $C_RUNS; do kv p99_ms "$T/round.$r"; done | median)
+	al_hd=$(for r in $C_RUNS; do kv hd_us "$T/round.$r"; done | median)
+	al_rd=$(for r in $C_RUNS; do kv rd_us "$T/round.$r"; done | median)
+	al_ratio=$(ratio "$al_median" "$median_per_s")
+	echo "core: appendfsync always: median $al_median events/s against everysec's $median_per_s" \
+		"(ratio $al_ratio, target >= 0.85); p99 $al_p99 ms (median of rounds);" \
+		"CPU per event heraldd $al_hd us, redis-server $al_rd us"
+	AL_JSON=", \"core_always_median_events_per_s\": $al_median, \"core_always_ratio\": $al_ratio,
+ \"core_always_p99_ms\": $al_p99, \"core_always_heraldd_cpu_us_per_event\": $al_hd,
+ \"core_always_redis_cpu_us_per_event\": $al_rd"
+fi
+
 cat >"$BENCH_OUT/core.json" <<EOF
 {"events_per_s": $events_per_s, "p50_ms": $p50_ms, "p99_ms": $p99_ms,
  "peak_rss_kb": $peak_rss_kb, "zmq_roundtrip_per_s": $zmq_per_s,
@@ -310,7 +339,7 @@ cat >"$BENCH_OUT/core.json" <<EOF
  "events_per_redis_hgetall": $r_hgetall, "core_ingest_accepted_per_s": $ingest_per_s,
  "core_heraldd_cpu_us_per_event": $hd_us, "core_redis_cpu_us_per_event": $rd_us,
  "core_events": $N, "core_window": $W, "core_batch": $BATCH,
- "core_rounds": $ROUNDS, "core_median_events_per_s": $median_per_s$JF_JSON}
+ "core_rounds": $ROUNDS, "core_median_events_per_s": $median_per_s$JF_JSON$AL_JSON}
 EOF
 python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$BENCH_OUT/core.json" ||
 	fail "core.json is not valid JSON"

@@ -10,9 +10,10 @@ a message fails for good, or after TIMEOUT_S without a new delivered record.
 Only then are the delivered records parsed. Prints one line:
 
     delivered=<n> failed=<n> last_ms=<epoch ms of the last delivered record>
-    p50_ms=<..> p99_ms=<..> max_ms=<..> cpu_ms=<own CPU while following>
+    p50_ms=<..> p99_ms=<..> p999_ms=<..> max_ms=<..> cpu_ms=<own CPU while following>
 
-(delays: the delivered record's "delay", accepted -> written). Exit 0 when
+(delays: the delivered record's "delay", accepted -> written, which the JSON
+log gives in microseconds). Exit 0 when
 N were delivered, 1 otherwise.
 """
 import datetime
@@ -85,9 +86,10 @@ def main():
         delays.append(float(rec["delay"]) * 1000.0)
         last = max(last, ts_ms(rec["ts"]))
     delays.sort()
-    print("delivered=%d failed=%d last_ms=%d p50_ms=%.1f p99_ms=%.1f max_ms=%.1f cpu_ms=%.0f"
+    print("delivered=%d failed=%d last_ms=%d p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f "
+          "cpu_ms=%.0f"
           % (len(lines), failed, last, pct(delays, 0.50), pct(delays, 0.99),
-             delays[-1] if delays else 0.0, cpu_ms))
+             pct(delays, 0.999), delays[-1] if delays else 0.0, cpu_ms))
     return 0 if len(lines) >= want and not failed else 1
 
 

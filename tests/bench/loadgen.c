@@ -6,7 +6,15 @@
  * rotate over c-1 .. c-CITIZENS. Acks are counted by status.
  *
  *   loadgen [-e ENDPOINT] [-n COUNT] [-w WINDOW] [-c CITIZENS] [-p PREFIX]
- *           [-T TEMPLATE] [-t TIMEOUT_S]
+ *           [-T TEMPLATE] [-t TIMEOUT_S] [-r RATE [-d SECONDS]]
+ *
+ * -r RATE: paced, an open-loop publisher: event i is sent at start + i/RATE
+ * whatever the acks (no window), COUNT = RATE x SECONDS when -d is given.
+ * Ack latency is then taken from the time each event was due, not from
+ * when it went out, so a publisher that fell behind does not hide the
+ * wait (no coordinated omission); the machine line adds
+ *   paced: rate=<RATE> sent_late_max_ms=<worst send behind schedule>
+ *          ack_p50_ms=.. ack_p99_ms=.. ack_p999_ms=.. ack_max_ms=..
  *
  * Prints a human line, the ack latency (send -> ack) and one machine line:
  *   loadgen: start_ms=<epoch ms of the first send> end_ms=<last ack>
@@ -23,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <poll.h>
 #include <time.h>
 #include <zmq.h>
 
@@ -70,6 +79,16 @@ static long cpu_ms(void)
 	       (long)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
 }
 
+static double pct_ms(const int64_t *sorted, long n, double p)
+{
+	long k = (long)(p * (double)n + 0.999999) - 1;
+
+	if (n <= 0)
+		return 0.0;
+	k = k < 0 ? 0 : k >= n ? n - 1 : k;
+	return (double)sorted[k] / 1000.0;
+}
+
 static void report(long sent, long acked, const long *counts, int64_t *lat_us, long window,
 		   int64_t start_real_us, int64_t elapsed_us)
 {
@@ -86,6 +105,10 @@ static void report(long sent, long acked, const long *counts, int64_t *lat_us, l
 		       (double)lat_us[(acked - 1) / 2] / 1000.0,
 		       (double)lat_us[(acked - 1) * 99 / 100] / 1000.0,
 		       (double)lat_us[acked - 1] / 1000.0);
+		printf(
+		    "loadgen: ack_p50_ms=%.3f ack_p99_ms=%.3f ack_p999_ms=%.3f ack_max_ms=%.3f\n",
+		    pct_ms(lat_us, acked, 0.50), pct_ms(lat_us, acked, 0.99),
+		    pct_ms(lat_us, acked, 0.999), (double)lat_us[acked - 1] / 1000.0);
 	}
 	printf("loadgen: start_ms=%" PRId64 " end_ms=%" PRId64
 	       " accepted=%ld accepted_per_s=%.0f cpu_ms=%ld\n",
@@ -93,10 +116,40 @@ static void report(long sent, long acked, const long *counts, int64_t *lat_us, l
 	       cpu_ms());
 }
 
+/* Paced: wait until an ack is waiting or the next event is due, to the
+ * microsecond (zmq_poll counts milliseconds, too coarse at 10,000/s): ppoll
+ * on the socket's ZMQ_FD, which signals edges, so ZMQ_EVENTS is checked
+ * first. Returns 1 when an ack may be waiting, 0 when it is time to send,
+ * -1 on error. */
+static int paced_wait(void *sock, int64_t start_us, long next, double rate)
+{
+	int64_t due = start_us + (int64_t)((double)next * 1e6 / rate), left;
+	int events = 0, fd = -1;
+	size_t len = sizeof(events);
+
+	for (;;) {
+		len = sizeof(events);
+		if (zmq_getsockopt(sock, ZMQ_EVENTS, &events, &len) != 0)
+			return -1;
+		if (events & ZMQ_POLLIN)
+			return 1;
+		left = due - clock_us(CLOCK_MONOTONIC);
+		if (left <= 0)
+			return 0;
+		len = sizeof(fd);
+		if (zmq_getsockopt(sock, ZMQ_FD, &fd, &len) != 0)
+			return -1;
+		struct pollfd pfd = {fd, POLLIN, 0};
+		struct timespec ts = {left / 1000000, (left % 1000000) * 1000};
+		if (ppoll(&pfd, 1, &ts, NULL) < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: loadgen [-e ENDPOINT] [-n COUNT] [-w WINDOW] [-c CITIZENS] "
-			"[-p PREFIX] [-T TEMPLATE] [-t TIMEOUT_S]\n");
+			"[-p PREFIX] [-T TEMPLATE] [-t TIMEOUT_S] [-r RATE [-d SECONDS]]\n");
 	return 2;
 }
 
@@ -104,7 +157,8 @@ int main(int argc, char **argv)
 {
 	const char *endpoint = "tcp://127.0.0.1:7400", *tmpl = "appointment-reminder";
 	char prefix[64];
-	long count = 100000, window = 256, citizens = 8, timeout_s = 30;
+	long count = 100000, window = 256, citizens = 8, timeout_s = 30, secs = 0;
+	double rate = 0, late_max_us = 0;
 	long sent = 0, acked = 0, counts[ST_N] = {0};
 	int64_t *sent_us = NULL, *lat_us = NULL, start_real_us = 0, start_us = 0, end_us = 0;
 	int64_t last_progress_us;
@@ -113,7 +167,7 @@ int main(int argc, char **argv)
 	char ev[1024], reply[4096];
 
 	snprintf(prefix, sizeof(prefix), "b%lld", (long long)(clock_us(CLOCK_REALTIME) / 1000));
-	while ((opt = getopt(argc, argv, "e:n:w:c:p:T:t:h")) != -1) {
+	while ((opt = getopt(argc, argv, "e:n:w:c:p:T:t:r:d:h")) != -1) {
 		switch (opt) {
 		case 'e': endpoint = optarg; break;
 		case 'n': count = atol(optarg); break;
@@ -122,11 +176,18 @@ int main(int argc, char **argv)
 		case 'p': snprintf(prefix, sizeof(prefix), "%s", optarg); break;
 		case 'T': tmpl = optarg; break;
 		case 't': timeout_s = atol(optarg); break;
+		case 'r': rate = atof(optarg); break;
+		case 'd': secs = atol(optarg); break;
 		default: return usage();
 		}
 	}
-	if (optind != argc || count <= 0 || window <= 0 || citizens <= 0 || timeout_s <= 0)
+	if (rate > 0 && secs > 0)
+		count = (long)(rate * (double)secs);
+	if (optind != argc || count <= 0 || window <= 0 || citizens <= 0 || timeout_s <= 0 ||
+	    rate < 0 || secs < 0 || (secs > 0 && rate <= 0))
 		return usage();
+	if (rate > 0)
+		window = count; /* open loop: acks do not hold a send back */
 	sent_us = calloc((size_t)count, sizeof(*sent_us));
 	lat_us = calloc((size_t)count, sizeof(*lat_us));
 	ctx = zmq_ctx_new();
@@ -147,7 +208,13 @@ int main(int argc, char **argv)
 	start_us = last_progress_us = clock_us(CLOCK_MONOTONIC);
 	while (acked < count) {
 		/* fill the window */
-		while (sent < count && sent - acked < window) {
+		long due = count;
+		if (rate > 0) {
+			double el = (double)(clock_us(CLOCK_MONOTONIC) - start_us);
+			due = (long)(el * rate / 1e6) + 1;
+			due = due > count ? count : due;
+		}
+		while (sent < count && sent - acked < window && sent < due) {
 			uint64_t seq = (uint64_t)sent + 1;
 			int n =
 			    snprintf(ev, sizeof(ev),
@@ -161,6 +228,12 @@ int main(int argc, char **argv)
 				goto out;
 			}
 			sent_us[sent] = clock_us(CLOCK_MONOTONIC);
+			if (rate > 0) { /* latency from when it was due */
+				int64_t at = start_us + (int64_t)((double)sent * 1e6 / rate);
+				if ((double)(sent_us[sent] - at) > late_max_us)
+					late_max_us = (double)(sent_us[sent] - at);
+				sent_us[sent] = at;
+			}
 			if (zmq_send(sock, &seq, sizeof(seq), ZMQ_SNDMORE) < 0 ||
 			    zmq_send(sock, ev, (size_t)n, 0) < 0) {
 				fprintf(stderr, "loadgen: send: %s\n", zmq_strerror(zmq_errno()));
@@ -170,7 +243,8 @@ int main(int argc, char **argv)
 		}
 		/* wait for acks, then take every one that is waiting */
 		zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
-		int pr = zmq_poll(&it, 1, 1000);
+		int pr = rate > 0 && sent < count ? paced_wait(sock, start_us, sent, rate)
+						  : zmq_poll(&it, 1, 1000);
 		if (pr < 0 && zmq_errno() != EINTR) {
 			fprintf(stderr, "loadgen: poll: %s\n", zmq_strerror(zmq_errno()));
 			goto out;
@@ -218,6 +292,9 @@ int main(int argc, char **argv)
 report:
 	report(sent, acked, counts, lat_us, window, start_real_us,
 	       end_us > start_us ? end_us - start_us : 0);
+	if (rate > 0)
+		printf("loadgen: paced: rate=%.0f sent_late_max_ms=%.3f\n", rate,
+		       late_max_us / 1000.0);
 	if (acked == count && counts[ST_ACCEPTED] == count)
 		rc = 0;
 out:

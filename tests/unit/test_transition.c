@@ -81,6 +81,50 @@ static void step_record(void **state)
 	assert_string_equal(rec.delays, "0.500/0.500/-");
 }
 
+/* The JSON form gives delay and delays in microseconds when the times are
+ * known to the microsecond; the text form keeps milliseconds, and heraldctl
+ * tail's text from the JSON is the text line. */
+static void microseconds(void **state)
+{
+	struct transition_msg m = {.event_id = "e-1",
+				   .tx = "tx-9",
+				   .citizen = "c-1",
+				   .service = "dvla",
+				   .channel = "file",
+				   .to = "-",
+				   .attempt = 1,
+				   .accepted_ms = NOW - 2,
+				   .picked_ms = NOW - 2,
+				   .prepared_ms = NOW - 1,
+				   .submitted_ms = NOW - 1,
+				   .accepted_us = NOW * 1000 - 1234,
+				   .picked_us = NOW * 1000 - 1114,
+				   .prepared_us = NOW * 1000 - 864,
+				   .submitted_us = NOW * 1000 - 800,
+				   .now_us = NOW * 1000 + 5};
+	struct transition_step s = {.status = "delivered", .reason = "", .fulfilled_ms = -1};
+	struct transition_buf b;
+	struct dlog_rec rec;
+	char text[2048], again[2048], js[4096];
+
+	transition_record(&rec, &m, &s, NOW, &b);
+	dlog_rec_text(&rec, text, sizeof(text));
+	dlog_rec_json(&rec, js, sizeof(js));
+	assert_non_null(strstr(js, "\"delay\":0.001239,"));
+	assert_non_null(strstr(js, "\"delays\":\"0.000120/0.000250/0.000805\""));
+	assert_non_null(strstr(text, "delay=0.001, delays=0.000/0.000/0.001,"));
+	json_t *j = parse(js);
+	dlog_format_text(j, again, sizeof(again));
+	json_decref(j);
+	assert_string_equal(again, text);
+	/* only milliseconds known: the same figures as before, six decimals */
+	m.accepted_us = m.picked_us = m.prepared_us = m.submitted_us = m.now_us = 0;
+	transition_record(&rec, &m, &s, NOW, &b);
+	dlog_rec_json(&rec, js, sizeof(js));
+	assert_non_null(strstr(js, "\"delay\":0.002000,"));
+	assert_non_null(strstr(js, "\"delays\":\"0.000000/0.001000/0.001000\""));
+}
+
 /* A possible duplicate says so in both forms, and heraldctl tail's text
  * from the JSON is the same line; an unmarked record says nothing. */
 static void possible_duplicate(void **state)
@@ -150,9 +194,8 @@ static void replay(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(accepted_record),
-	    cmocka_unit_test(step_record),
-	    cmocka_unit_test(possible_duplicate),
+	    cmocka_unit_test(accepted_record), cmocka_unit_test(step_record),
+	    cmocka_unit_test(microseconds),    cmocka_unit_test(possible_duplicate),
 	    cmocka_unit_test(replay),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

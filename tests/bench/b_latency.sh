@@ -1,0 +1,119 @@
+#!/bin/sh
+# b_latency.sh - heraldd's latency at everyday load (issue #15), not at
+# saturation: a paced, open-loop publisher (build/tests/bench/loadgen -r)
+# sends events at a fixed rate whatever the acks, for LAT_SECS seconds, to
+# heraldd on the file channel; then
+#   ack        publish -> "accepted" at the publisher, measured from the time
+#              each event was due (loadgen's own histogram)
+#   delivered  accepted -> written by the file channel: the "delay" of each
+#              "delivered" record in the JSON delivery log (microseconds)
+# p50, p99 and p99.9 of each, for every rate in LAT_RATES, under Redis
+# "appendfsync everysec" and "appendfsync always" (each rate on a fresh
+# redis-server and heraldd), into $BENCH_OUT/latency.json as
+#   latency_<rate>_<fsync>_{ack,delivered}_{p50,p99,p999}_ms
+#
+#   LAT_RATES ("1000 5000 10000")  LAT_SECS (10)  LAT_FSYNC ("everysec always")
+#   LAT_CITIZENS (8)  LAT_TIMEOUT (30: s without a delivery)
+#   LAT_BASE=DIR: also run DIR/heraldd with the plugins of DIR/channels (a
+#                 build of another commit) on the same settings, alternating
+#                 which goes first, for a before/after of the same run
+#                 (latency_base_* in the JSON)
+set -u
+HERALD_BUILD=${HERALD_BUILD:-$(pwd)/build}
+HERALD_SRC=${HERALD_SRC:-$(pwd)}
+BENCH_OUT=${BENCH_OUT:-$HERALD_BUILD/bench.d}
+# shellcheck source=tests/integration/lib.sh
+. "$HERALD_SRC/tests/integration/lib.sh"
+
+RATES=${LAT_RATES:-1000 5000 10000}
+SECS=${LAT_SECS:-10}
+FSYNCS=${LAT_FSYNC:-everysec always}
+C=${LAT_CITIZENS:-8}
+TIMEOUT=${LAT_TIMEOUT:-30}
+
+fail() {
+	echo "b_latency: $*"
+	NFAIL=1 # keeps $T for a look
+	exit 1
+}
+for f in heraldd channels/file.so tests/bench/loadgen; do
+	[ -e "$BIN/$f" ] || fail "missing $BIN/$f (make all bench bins)"
+done
+for p in redis-server redis-cli python3; do
+	command -v "$p" >/dev/null || fail "missing $p"
+done
+mkdir -p "$BENCH_OUT"
+kv() { sed -n "s/.*\b$1=\([0-9.]*\).*/\1/p" "$2" | tail -n 1; }
+
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
+echo "latency: paced publisher at $RATES events/s, $SECS s each, file channel," \
+	"appendfsync $FSYNCS; each on a fresh redis-server and heraldd"
+JSON=""
+FIRST=1
+# one_run LABEL BUILD_DIR FSYNC RATE KEYPREFIX: fresh redis-server and heraldd,
+# RATE events/s for SECS s, figures printed and added to $JSON
+one_run() {
+	if [ "$FIRST" = 0 ]; then
+		stop_heraldd
+		stop_pid "$REDIS_PID"
+		PIDS=$(echo "$PIDS" | sed "s/ $REDIS_PID\b//")
+		rm -rf "$T/redis" "$T/log" "$T/spool"
+		INGEST_PORT="" PUB_PORT="" HTTP_PORT=""
+	fi
+	FIRST=0
+	F=$3 RATE=$4
+	start_redis
+	rcli CONFIG SET appendfsync "$F" >/dev/null || fail "redis CONFIG SET appendfsync failed"
+	rcli CONFIG SET auto-aof-rewrite-min-size 4gb >/dev/null || fail "redis CONFIG SET failed"
+	i=1
+	while [ $i -le "$C" ]; do
+		seed_citizen "c-$i" name "Ada $i" channels file locale en
+		i=$((i + 1))
+	done
+	write_conf ""
+	sed -i "s|^dir = $BIN/channels\$|dir = $2/channels|" "$T/herald.conf"
+	HERALDD_BIN=$2/heraldd start_heraldd
+	N=$(awk -v r="$RATE" -v s="$SECS" 'BEGIN { printf "%d", r * s }')
+	python3 "$HERALD_SRC/tests/bench/core_follow.py" "$T/log/delivery.jsonl" "$N" "$TIMEOUT" \
+		>"$T/follow.out" 2>"$T/follow.err" &
+	FOLLOW_PID=$!
+	track_pid $FOLLOW_PID
+	"$BIN/tests/bench/loadgen" -e "tcp://127.0.0.1:$INGEST_PORT" -r "$RATE" -d "$SECS" \
+		-c "$C" -p "lat$RATE$F" -t "$TIMEOUT" >"$T/loadgen.out" 2>&1 ||
+		fail "$1 $RATE/s $F: loadgen failed: $(cat "$T/loadgen.out")"
+	wait $FOLLOW_PID || fail "$1 $RATE/s $F: not every event was delivered: $(cat "$T/follow.out" "$T/follow.err")"
+	L=$T/loadgen.out W=$T/follow.out
+	echo "latency $RATE/s $F ($1): ack p50 $(kv ack_p50_ms "$L") p99 $(kv ack_p99_ms "$L")" \
+		"p99.9 $(kv ack_p999_ms "$L") max $(kv ack_max_ms "$L") ms;" \
+		"accepted->delivered p50 $(kv p50_ms "$W") p99 $(kv p99_ms "$W")" \
+		"p99.9 $(kv p999_ms "$W") max $(kv max_ms "$W") ms" \
+		"(publisher at most $(kv sent_late_max_ms "$L") ms behind schedule," \
+		"$(kv accepted_per_s "$L") accepted/s)"
+	for q in p50 p99 p999; do
+		JSON="$JSON\"${5}${RATE}_${F}_ack_${q}_ms\": $(kv "ack_${q}_ms" "$L"),
+ \"${5}${RATE}_${F}_delivered_${q}_ms\": $(kv "${q}_ms" "$W"),
+ "
+	done
+}
+
+[ -z "${LAT_BASE:-}" ] || [ -x "$LAT_BASE/heraldd" ] || fail "LAT_BASE=$LAT_BASE: no heraldd there"
+k=0
+for F in $FSYNCS; do
+	for RATE in $RATES; do
+		k=$((k + 1))
+		if [ -n "${LAT_BASE:-}" ] && [ $((k % 2)) = 0 ]; then
+			one_run base "$LAT_BASE" "$F" "$RATE" latency_base_
+		fi
+		one_run heraldd "$BIN" "$F" "$RATE" latency_
+		if [ -n "${LAT_BASE:-}" ] && [ $((k % 2)) = 1 ]; then
+			one_run base "$LAT_BASE" "$F" "$RATE" latency_base_
+		fi
+	done
+done
+stop_heraldd
+echo "latency: targets (2-core machine): delivered p99 <= 5 ms at 5000/s and <= 10 ms at" \
+	"10000/s with everysec, <= 20 ms at 5000/s with always"
+printf '{%s"latency_secs": %s}\n' "$JSON" "$SECS" >"$BENCH_OUT/latency.json"
+python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$BENCH_OUT/latency.json" ||
+	fail "latency.json is not valid JSON"
+exit 0
