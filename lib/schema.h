@@ -37,6 +37,15 @@
  *                           heraldctl callbacks dead list|replay
  *   herald:cblock:<service> string with a TTL, the consumer name of the one
  *                           instance sending an ordered service's callbacks
+ *   herald:held             set, event ids an operator holds (heraldctl
+ *                           hold): herald_due puts a held message back in
+ *                           herald:sched HOLD_RECHECK_MS later instead of
+ *                           onto its stream, so no instance sends it until
+ *                           heraldctl release (which makes it due now)
+ *   herald:oplog            list, the operators' queue actions (hold,
+ *                           release, delete, flush), newest first, one JSON
+ *                           object each: ts, user, action, id; capped at
+ *                           OPLOG_MAX entries
  */
 #ifndef HERALD_SCHEMA_H
 #define HERALD_SCHEMA_H
@@ -52,6 +61,14 @@
 #define KEY_ENGAGED "herald:engaged:"
 #define KEY_SCHED "herald:sched"
 #define KEY_DEAD "herald:dead"
+
+#define KEY_HELD "herald:held"
+#define KEY_OPLOG "herald:oplog"
+#define OPLOG_MAX 10000
+/* How long a held message waits in herald:sched before herald_due looks
+ * at it again (release makes it due at once). */
+#define HOLD_RECHECK_MS 60000
+#define HOLD_RECHECK_MS_STR "60000"
 
 /* ---- streams (one per priority, enum prio's order) and their group ---- */
 #define KEY_STREAM_PREFIX "herald:q:"
@@ -114,6 +131,10 @@
 /* The status herald_engage gives an engagement event's hash (its id is
  * taken: a second one with that id is a duplicate). */
 #define STATUS_ENGAGED "engaged"
+
+/* The final status heraldctl delete gives a message (its reason names the
+ * operator); heraldd treats it as terminal like "delivered". */
+#define STATUS_DELETED "deleted"
 
 /* The message-hash reason heraldctl dead replay leaves (lib/transition.h). */
 #define REASON_REPLAYED "replayed by operator"

@@ -27,6 +27,14 @@
 #pragma weak cmd_purge
 #pragma weak cmd_keygen
 #pragma weak cmd_callbacks
+#pragma weak cmd_queue
+#pragma weak cmd_hold
+#pragma weak cmd_release
+#pragma weak cmd_delete
+#pragma weak cmd_flush
+
+/* How the queue actions choose their messages. */
+#define SEL "(ID...|--service S|--channel C|--state STATE|--older-than DURATION) [-y]"
 
 static const struct {
 	const char *name;
@@ -50,6 +58,13 @@ static const struct {
     {"callbacks", cmd_callbacks, 1,
      "callbacks [--service S] [--json] | callbacks dead list --service S [--json] | callbacks "
      "dead replay --service S (ID...|--all)"},
+    {"queue", cmd_queue, 1,
+     "queue [--json] [--service S] [--channel C] [--state STATE] [--older-than DURATION] | "
+     "queue shape [--by channel|service] [--json]"},
+    {"hold", cmd_hold, 1, "hold " SEL},
+    {"release", cmd_release, 1, "release " SEL},
+    {"delete", cmd_delete, 1, "delete " SEL},
+    {"flush", cmd_flush, 1, "flush [" SEL "]"},
 };
 
 static void usage(FILE *fp)

@@ -23,5 +23,10 @@ int cmd_dead(struct ctl *c, int argc, char **argv);
 int cmd_purge(struct ctl *c, int argc, char **argv);
 int cmd_keygen(struct ctl *c, int argc, char **argv);
 int cmd_callbacks(struct ctl *c, int argc, char **argv);
+int cmd_queue(struct ctl *c, int argc, char **argv);
+int cmd_hold(struct ctl *c, int argc, char **argv);
+int cmd_release(struct ctl *c, int argc, char **argv);
+int cmd_delete(struct ctl *c, int argc, char **argv);
+int cmd_flush(struct ctl *c, int argc, char **argv);
 
 #endif
