@@ -42,6 +42,13 @@
  *                           herald:sched HOLD_RECHECK_MS later instead of
  *                           onto its stream, so no instance sends it until
  *                           heraldctl release (which makes it due now)
+ *   herald:suspended        hash, channel -> "wait" | "hop": a channel an
+ *                           operator suspended (heraldctl channel suspend);
+ *                           every instance reads it every CONTROL_REFRESH_MS
+ *                           and submits nothing to it: its messages wait
+ *                           (rescheduled SUSPEND_RECHECK_MS later; channel
+ *                           resume makes them due at once) or hop to the
+ *                           next channel of their plan
  *   herald:oplog            list, the operators' queue actions (hold,
  *                           release, delete, flush), newest first, one JSON
  *                           object each: ts, user, action, id; capped at
@@ -64,6 +71,14 @@
 
 #define KEY_HELD "herald:held"
 #define KEY_OPLOG "herald:oplog"
+#define KEY_SUSPENDED "herald:suspended"
+#define SUSPEND_WAIT "wait"
+#define SUSPEND_HOP "hop"
+#define CONTROL_REFRESH_MS 500
+#define SUSPEND_RECHECK_MS 30000
+/* The reason a message waiting for a suspended channel is scheduled with
+ * (its start: heraldctl channel resume looks for it). */
+#define REASON_SUSPENDED "channel suspended by an operator"
 #define OPLOG_MAX 10000
 /* How long a held message waits in herald:sched before herald_due looks
  * at it again (release makes it due at once). */

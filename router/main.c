@@ -23,6 +23,7 @@
 #include <zmq.h>
 
 #include "callback.h"
+#include "control.h"
 #include "heldwrite.h"
 #include "http.h"
 #include "lease.h"
@@ -313,6 +314,7 @@ static void timed_work(struct router *r, const struct loop_state *ls, int64_t no
 		r->last_trim_ms = now;
 		stream_trim(r);
 	}
+	control_tick(r, now);
 	if (now - r->last_depth_ms >= 5000) {
 		r->last_depth_ms = now;
 		update_gauges(r);

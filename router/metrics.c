@@ -43,6 +43,11 @@ static struct {
 		unsigned long long failures;
 	} cb[MAX_CB_SERVICES];
 	int ncb;
+	struct {
+		char name[32], channel[33];
+		double v;
+	} cg[MAX_COUNTERS];
+	int ncg;
 } M = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 void metrics_status(const char *channel, const char *status)
@@ -141,6 +146,40 @@ void metrics_count(const char *name, const char *channel, unsigned long long n)
 	}
 out:
 	pthread_mutex_unlock(&M.mu);
+}
+
+void metrics_channel_gauge(const char *name, const char *channel, double value)
+{
+	int i;
+
+	pthread_mutex_lock(&M.mu);
+	for (i = 0; i < M.ncg && (strcmp(M.cg[i].name, name) || strcmp(M.cg[i].channel, channel));
+	     i++)
+		;
+	if (i == M.ncg && M.ncg < MAX_COUNTERS) {
+		snprintf(M.cg[i].name, sizeof(M.cg[i].name), "%s", name);
+		snprintf(M.cg[i].channel, sizeof(M.cg[i].channel), "%s", channel);
+		M.ncg++;
+	}
+	if (i < M.ncg)
+		M.cg[i].v = value;
+	pthread_mutex_unlock(&M.mu);
+}
+
+static void render_channel_gauges(FILE *fp)
+{
+	for (int i = 0; i < M.ncg; i++) {
+		int seen = 0;
+		for (int k = 0; k < i && !seen; k++)
+			seen = !strcmp(M.cg[k].name, M.cg[i].name);
+		if (seen)
+			continue;
+		fprintf(fp, "# TYPE herald_%s gauge\n", M.cg[i].name);
+		for (int k = i; k < M.ncg; k++)
+			if (!strcmp(M.cg[k].name, M.cg[i].name))
+				fprintf(fp, "herald_%s{channel=\"%s\"} %g\n", M.cg[k].name,
+					M.cg[k].channel, M.cg[k].v);
+	}
 }
 
 /* The counters of metrics_count, grouped by name (labelled by channel
@@ -272,6 +311,7 @@ char *metrics_render(void)
 		fprintf(fp, "# TYPE herald_%s gauge\nherald_%s %g\n", M.g[i].name, M.g[i].name,
 			M.g[i].v);
 	render_counters(fp);
+	render_channel_gauges(fp);
 	pthread_mutex_unlock(&M.mu);
 	fclose(fp);
 	return buf;

@@ -212,13 +212,19 @@ static int load_hashes(redisContext *rc, const char *cmd, struct qlist *q)
 	return 0;
 }
 
-int ctl_queue_load(redisContext *rc, const char *cmd, struct qlist *q)
+int64_t ctl_now_ms(void)
 {
-	static const char *const streams[] = KEY_STREAMS;
 	struct timeval tv;
 
 	gettimeofday(&tv, NULL);
-	q->now_ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+int ctl_queue_load(redisContext *rc, const char *cmd, struct qlist *q)
+{
+	static const char *const streams[] = KEY_STREAMS;
+
+	q->now_ms = ctl_now_ms();
 	for (size_t i = 0; i < sizeof(streams) / sizeof(streams[0]); i++)
 		if (load_stream(rc, cmd, streams[i], q) != 0)
 			return 2;

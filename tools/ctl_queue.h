@@ -69,6 +69,7 @@ int qfilter_opt(struct qfilter *f, int opt, const char *arg, const char *cmd);
  * an action on an id appended to herald:oplog (queued on rc's pipeline;
  * the caller reads its replies). Returns the number of commands queued. */
 const char *ctl_operator(void);
+int64_t ctl_now_ms(void);
 int ctl_oplog_append(redisContext *rc, const char *action, const char *id, int64_t now_ms);
 
 #endif

@@ -32,6 +32,7 @@
 #pragma weak cmd_release
 #pragma weak cmd_delete
 #pragma weak cmd_flush
+#pragma weak cmd_channel
 
 /* How the queue actions choose their messages. */
 #define SEL "(ID...|--service S|--channel C|--state STATE|--older-than DURATION) [-y]"
@@ -65,6 +66,8 @@ static const struct {
     {"release", cmd_release, 1, "release " SEL},
     {"delete", cmd_delete, 1, "delete " SEL},
     {"flush", cmd_flush, 1, "flush [" SEL "]"},
+    {"channel", cmd_channel, 1,
+     "channel suspend NAME [--hop] | channel resume NAME | channel list [--json]"},
 };
 
 static void usage(FILE *fp)

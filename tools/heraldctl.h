@@ -28,5 +28,6 @@ int cmd_hold(struct ctl *c, int argc, char **argv);
 int cmd_release(struct ctl *c, int argc, char **argv);
 int cmd_delete(struct ctl *c, int argc, char **argv);
 int cmd_flush(struct ctl *c, int argc, char **argv);
+int cmd_channel(struct ctl *c, int argc, char **argv);
 
 #endif
