@@ -49,6 +49,13 @@
  *                           (rescheduled SUSPEND_RECHECK_MS later; channel
  *                           resume makes them due at once) or hop to the
  *                           next channel of their plan
+ *   herald:instance:<consumer>
+ *                           hash with a TTL (INSTANCE_TTL_MS), each heraldd's
+ *                           heartbeat, written every STATUS_INTERVAL_MS
+ *                           (fields INST_F_* below): the status page's
+ *                           source (lib/statuspage.h)
+ *   herald:instances        set, the consumers that wrote one (a member
+ *                           whose hash expired is dropped by the readers)
  *   herald:oplog            list, the operators' queue actions (hold,
  *                           release, delete, flush), newest first, one JSON
  *                           object each: ts, user, action, id; capped at
@@ -72,6 +79,21 @@
 #define KEY_HELD "herald:held"
 #define KEY_OPLOG "herald:oplog"
 #define KEY_SUSPENDED "herald:suspended"
+#define KEY_INSTANCE "herald:instance:" /* + consumer */
+#define KEY_INSTANCES "herald:instances"
+#define STATUS_INTERVAL_MS 1000
+#define INSTANCE_TTL_MS 5000
+#define INST_F_VERSION "version"
+#define INST_F_PID "pid"
+#define INST_F_STARTED "started_ms"
+#define INST_F_HEARTBEAT "heartbeat_ms"
+#define INST_F_INFLIGHT "inflight"
+/* JSON: {channel: {inflight, sent_1m, failed_1m, sent_1h, failed_1h,
+ * failing_since_ms}} as this instance counted them */
+#define INST_F_CHANNELS "channels"
+/* JSON: {service: {backlog, oldest_age_s}} as this instance's callback
+ * sender last read them */
+#define INST_F_CALLBACKS "callbacks"
 #define SUSPEND_WAIT "wait"
 #define SUSPEND_HOP "hop"
 #define CONTROL_REFRESH_MS 500

@@ -33,6 +33,7 @@
 #include "outcome.h"
 #include "receipt.h"
 #include "router.h"
+#include "status.h"
 #include "stream.h"
 #include "submit.h"
 #include "text.h"
@@ -315,6 +316,7 @@ static void timed_work(struct router *r, const struct loop_state *ls, int64_t no
 		stream_trim(r);
 	}
 	control_tick(r, now);
+	status_tick(r, now);
 	if (now - r->last_depth_ms >= 5000) {
 		r->last_depth_ms = now;
 		update_gauges(r);

@@ -53,7 +53,7 @@ static const struct {
     {"render", cmd_render, 0, "render TEMPLATE_FILE DATA_JSON_FILE [--partials DIR] [--raw]"},
     {"sms-info", cmd_sms_info, 0, "sms-info TEXT"},
     {"trace", cmd_trace, 1, "trace [--json] TX_OR_EVENT_ID"},
-    {"status", cmd_status, 1, "status [--json] EVENT_ID"},
+    {"status", cmd_status, 1, "status [--json] [EVENT_ID]"},
     {"dead", cmd_dead, 1, "dead list [--json] | dead replay EVENT_ID"},
     {"purge", cmd_purge, 1, "purge --citizen ID [--yes]"},
     {"callbacks", cmd_callbacks, 1,
