@@ -78,6 +78,11 @@
 
 #define KEY_HELD "herald:held"
 #define KEY_OPLOG "herald:oplog"
+/* A counter heraldctl hold/release/delete increments: each instance reads
+ * it every CONTROL_REFRESH_MS and its copy of herald:held when it moved,
+ * so a held message still on a stream is held in prepare too. */
+#define KEY_HELD_VER "herald:held:ver"
+#define REASON_HELD "held by an operator"
 #define KEY_SUSPENDED "herald:suspended"
 #define KEY_INSTANCE "herald:instance:" /* + consumer */
 #define KEY_INSTANCES "herald:instances"

@@ -7,10 +7,12 @@
  * each action logged in herald:oplog with the operator's user name:
  *   hold     herald:held gets the id: herald_due (router/scripts.c) puts the
  *            message back HOLD_RECHECK_MS later instead of onto its stream,
- *            in every instance, until released. A message in flight or
- *            queued on a stream is held from its next return to the
- *            schedule (a retry).
- *   release  out of herald:held, and due now if it is scheduled.
+ *            in every instance, until released; a message still queued
+ *            on a stream is held in prepare by every instance (each
+ *            re-reads herald:held when herald:held:ver moves, within a
+ *            second). One in flight is held from its next step.
+ *   release  out of herald:held, and due now if it is scheduled (a
+ *            second later, once every instance has seen the release).
  *   delete   a scheduled, retrying, held or awaiting-receipt message ends
  *            as "deleted" (final; the journey says who did it). One in
  *            flight or queued on a stream is refused: hold it first.
@@ -25,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl_queue.h"
 #include "ctl_redis.h"
@@ -47,11 +50,14 @@ static int act_on(redisContext *rc, enum act a, const struct qmsg *m, int64_t no
 	const char *user = ctl_operator();
 
 	switch (a) {
-	case A_HOLD: redisAppendCommand(rc, "SADD " KEY_HELD " %s", m->id); return 1;
+	case A_HOLD:
+		redisAppendCommand(rc, "SADD " KEY_HELD " %s", m->id);
+		redisAppendCommand(rc, "INCR " KEY_HELD_VER);
+		return 2;
 	case A_RELEASE:
 		redisAppendCommand(rc, "SREM " KEY_HELD " %s", m->id);
-		redisAppendCommand(rc, "ZADD " KEY_SCHED " XX %lld %s", (long long)now, m->id);
-		return 2;
+		redisAppendCommand(rc, "INCR " KEY_HELD_VER);
+		return 2; /* due now: wake_released, once the instances know */
 	case A_FLUSH:
 		if (m->held || (m->state != QS_SCHEDULED && m->state != QS_RETRYING)) {
 			if (loud)
@@ -77,12 +83,13 @@ static int act_on(redisContext *rc, enum act a, const struct qmsg *m, int64_t no
 	transition_operator_record(&t, STATUS_DELETED, reason, now, rec, sizeof(rec));
 	redisAppendCommand(rc, "ZREM " KEY_SCHED " %s", m->id);
 	redisAppendCommand(rc, "SREM " KEY_HELD " %s", m->id);
+	redisAppendCommand(rc, "INCR " KEY_HELD_VER);
 	redisAppendCommand(rc,
 			   "HSET " KEY_MSG "%s " MSG_F_STATUS " " STATUS_DELETED " " MSG_F_REASON
 			   " %s " MSG_F_FINAL " 1 " MSG_F_UPDATED " %lld",
 			   m->id, reason, (long long)now);
 	redisAppendCommand(rc, "RPUSH " KEY_TX "%s %s", m->id, rec);
-	return 4;
+	return 5;
 }
 
 static const char *const act_names[] = {"hold", "release", "delete", "flush"};
@@ -124,6 +131,29 @@ static int choose(const struct qlist *q, const struct qfilter *f, char **ids, in
 	return ret;
 }
 
+/* Released messages due now, once every instance's copy of herald:held
+ * has followed herald:held:ver (CONTROL_REFRESH_MS): an instance that
+ * still had one held would put it back for HOLD_RECHECK_MS. */
+static int wake_released(redisContext *rc, const struct qlist *q, const unsigned char *pick)
+{
+	int n = 0, ret = 0;
+
+	usleep((CONTROL_REFRESH_MS * 2 + 200) * 1000);
+	for (size_t i = 0; i < q->n; i++)
+		if (pick[i]) {
+			redisAppendCommand(rc, "ZADD " KEY_SCHED " XX %lld %s",
+					   (long long)ctl_now_ms(), q->v[i].id);
+			n++;
+		}
+	while (n-- > 0) {
+		redisReply *r = ctl_redis_reply(rc, "release");
+		if (!r)
+			ret = 2;
+		freeReplyObject(r);
+	}
+	return ret;
+}
+
 static int run(redisContext *rc, enum act a, const struct qlist *q, const unsigned char *pick,
 	       int loud)
 {
@@ -151,6 +181,8 @@ static int run(redisContext *rc, enum act a, const struct qlist *q, const unsign
 	}
 	fprintf(stderr, "heraldctl %s: %zu message%s (operator %s)\n", act_names[a], done,
 		done == 1 ? "" : "s", ctl_operator());
+	if (a == A_RELEASE && done > 0 && wake_released(rc, q, pick) != 0)
+		return 2;
 	return ret;
 }
 

@@ -72,6 +72,20 @@ check "a held message due is put back a minute later" \
 ctl hold nope >/dev/null 2>&1
 expect_eq "hold of an unknown id: exit 1" 1 $?
 
+# a held message already back on a stream (queued) is held in prepare by
+# the instance that reads it (its copy of herald:held follows
+# herald:held:ver within a second)
+ctl hold q-4 >/dev/null 2>&1
+expect_eq "hold q-4" 0 $?
+sleep 1
+rcli ZREM herald:sched q-4 >/dev/null
+rcli XADD herald:q:normal '*' id q-4 c c-4 t q-4 >/dev/null
+check "a held message read from a stream is rescheduled, not sent" \
+	wait_for 5 grep -q 'q-4: .*status=scheduled (held by an operator)' "$LOG"
+expect_eq "... and not sent again" 1 "$(sends q-4)"
+q4_held() { [ "$(ctl queue --json | jq_py '[m["state"] for m in d["messages"] if m["id"]=="q-4"][0]')" = held ]; }
+check "... and back in the schedule, held" wait_for 3 q4_held
+
 # ---- flush: retry now (held ones stay) -------------------------------------------
 ctl flush -y >"$T/flush.out" 2>&1
 expect_eq "flush -y succeeds" 0 $?
