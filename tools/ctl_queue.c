@@ -12,6 +12,8 @@
 
 #include "ctl_queue.h"
 #include "ctl_redis.h"
+#include "fnv.h"
+#include "idmap.h"
 #include "num.h"
 #include "schema.h"
 
@@ -37,7 +39,16 @@ static struct qmsg *qpush(struct qlist *q, const char *id, size_t len)
 {
 	struct qmsg *m;
 
-	for (size_t i = 0; i < q->n; i++) /* the first sighting wins */
+	uint64_t h = fnv1a64(id, len) | 1; /* idmap keys are not 0 */
+	size_t seen;
+
+	if (!q->seen && !(q->seen = idmap_new()))
+		return NULL;
+	/* the first sighting wins; an id whose hash another took is compared */
+	seen = (size_t)(uintptr_t)idmap_get(q->seen, h);
+	if (seen && strlen(q->v[seen - 1].id) == len && !memcmp(q->v[seen - 1].id, id, len))
+		return NULL;
+	for (size_t i = 0; seen && i < q->n; i++)
 		if (strlen(q->v[i].id) == len && !memcmp(q->v[i].id, id, len))
 			return NULL;
 	if (q->n == q->cap) {
@@ -54,6 +65,8 @@ static struct qmsg *qpush(struct qlist *q, const char *id, size_t len)
 	if (!m->id)
 		return NULL;
 	q->n++;
+	if (!seen)
+		idmap_put(q->seen, h, (void *)(uintptr_t)q->n);
 	return m;
 }
 
@@ -281,6 +294,7 @@ void ctl_queue_free(struct qlist *q)
 		free(q->v[i].reason);
 	}
 	free(q->v);
+	idmap_free(&q->seen);
 	memset(q, 0, sizeof(*q));
 }
 

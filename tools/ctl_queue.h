@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct idmap;
+
 #include "heraldctl.h"
 
 enum qstate { QS_SCHEDULED, QS_RETRYING, QS_INFLIGHT, QS_RECEIPT, QS_HELD, QS_QUEUED, QS_N };
@@ -41,6 +43,7 @@ struct qlist {
 	struct qmsg *v;
 	size_t n, cap;
 	int64_t now_ms;
+	struct idmap *seen; /* fnv1a64(id) -> index + 1, to drop a second sighting */
 };
 
 /* The filters every queue command takes. NULL / 0: any. */
