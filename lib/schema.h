@@ -37,6 +37,29 @@
  *                           heraldctl callbacks dead list|replay
  *   herald:cblock:<service> string with a TTL, the consumer name of the one
  *                           instance sending an ordered service's callbacks
+ *   herald:held             set, event ids an operator holds (heraldctl
+ *                           hold): herald_due puts a held message back in
+ *                           herald:sched HOLD_RECHECK_MS later instead of
+ *                           onto its stream, so no instance sends it until
+ *                           heraldctl release (which makes it due now)
+ *   herald:suspended        hash, channel -> "wait" | "hop": a channel an
+ *                           operator suspended (heraldctl channel suspend);
+ *                           every instance reads it every CONTROL_REFRESH_MS
+ *                           and submits nothing to it: its messages wait
+ *                           (rescheduled SUSPEND_RECHECK_MS later; channel
+ *                           resume makes them due at once) or hop to the
+ *                           next channel of their plan
+ *   herald:instance:<consumer>
+ *                           hash with a TTL (INSTANCE_TTL_MS), each heraldd's
+ *                           heartbeat, written every STATUS_INTERVAL_MS
+ *                           (fields INST_F_* below): the status page's
+ *                           source (lib/statuspage.h)
+ *   herald:instances        set, the consumers that wrote one (a member
+ *                           whose hash expired is dropped by the readers)
+ *   herald:oplog            list, the operators' queue actions (hold,
+ *                           release, delete, flush), newest first, one JSON
+ *                           object each: ts, user, action, id; capped at
+ *                           OPLOG_MAX entries
  */
 #ifndef HERALD_SCHEMA_H
 #define HERALD_SCHEMA_H
@@ -60,6 +83,42 @@
 #define KEY_DEAD "herald:dead"
 /* operator log level for every heraldd (heraldctl log-level); unset: [log] level */
 #define KEY_LOGLEVEL "herald:loglevel"
+
+#define KEY_HELD "herald:held"
+#define KEY_OPLOG "herald:oplog"
+/* A counter heraldctl hold/release/delete increments: each instance reads
+ * it every CONTROL_REFRESH_MS and its copy of herald:held when it moved,
+ * so a held message still on a stream is held in prepare too. */
+#define KEY_HELD_VER "herald:held:ver"
+#define REASON_HELD "held by an operator"
+#define KEY_SUSPENDED "herald:suspended"
+#define KEY_INSTANCE "herald:instance:" /* + consumer */
+#define KEY_INSTANCES "herald:instances"
+#define STATUS_INTERVAL_MS 1000
+#define INSTANCE_TTL_MS 5000
+#define INST_F_VERSION "version"
+#define INST_F_PID "pid"
+#define INST_F_STARTED "started_ms"
+#define INST_F_HEARTBEAT "heartbeat_ms"
+#define INST_F_INFLIGHT "inflight"
+/* JSON: {channel: {inflight, sent_1m, failed_1m, sent_1h, failed_1h,
+ * failing_since_ms}} as this instance counted them */
+#define INST_F_CHANNELS "channels"
+/* JSON: {service: {backlog, oldest_age_s}} as this instance's callback
+ * sender last read them */
+#define INST_F_CALLBACKS "callbacks"
+#define SUSPEND_WAIT "wait"
+#define SUSPEND_HOP "hop"
+#define CONTROL_REFRESH_MS 500
+#define SUSPEND_RECHECK_MS 30000
+/* The reason a message waiting for a suspended channel is scheduled with
+ * (its start: heraldctl channel resume looks for it). */
+#define REASON_SUSPENDED "channel suspended by an operator"
+#define OPLOG_MAX 10000
+/* How long a held message waits in herald:sched before herald_due looks
+ * at it again (release makes it due at once). */
+#define HOLD_RECHECK_MS 60000
+#define HOLD_RECHECK_MS_STR "60000"
 
 /* ---- streams (one per priority, enum prio's order) and their group ---- */
 #define KEY_STREAM_PREFIX "herald:q:"
@@ -122,6 +181,10 @@
 /* The status herald_engage gives an engagement event's hash (its id is
  * taken: a second one with that id is a duplicate). */
 #define STATUS_ENGAGED "engaged"
+
+/* The final status heraldctl delete gives a message (its reason names the
+ * operator); heraldd treats it as terminal like "delivered". */
+#define STATUS_DELETED "deleted"
 
 /* The message-hash reason heraldctl dead replay leaves (lib/transition.h). */
 #define REASON_REPLAYED "replayed by operator"

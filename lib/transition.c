@@ -141,3 +141,14 @@ void transition_replay_at(const char *channel, const char *to, char *at, size_t 
 	if (msgrec_at_format(at, len, &pos) != 0)
 		snprintf(at, len, "- 0 0 - -");
 }
+
+void transition_operator_record(const struct transition_msg *m, const char *status,
+				const char *reason, int64_t now, char *json, size_t jlen)
+{
+	struct transition_step s = {.status = status, .reason = reason, .fulfilled_ms = -1};
+	struct transition_buf b;
+	struct dlog_rec rec;
+
+	transition_record(&rec, m, &s, now, &b);
+	dlog_rec_json(&rec, json, jlen);
+}

@@ -66,4 +66,12 @@ void transition_replay_record(const struct transition_msg *m, int64_t now, char 
  * one), attempt 0, the last channel and address kept for the record. */
 void transition_replay_at(const char *channel, const char *to, char *at, size_t len);
 
+/* ---- heraldctl hold, release, delete, flush -------------------------------- */
+
+/* The journey record (JSON) of an operator's action on a message: status
+ * (schema.h's STATUS_DELETED for a delete, else the message's own) and a
+ * reason naming the operator. */
+void transition_operator_record(const struct transition_msg *m, const char *status,
+				const char *reason, int64_t now, char *json, size_t jlen);
+
 #endif

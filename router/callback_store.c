@@ -21,6 +21,7 @@
 #include "callback_internal.h"
 #include "log.h"
 #include "metrics.h"
+#include "status.h"
 #include "schema.h"
 #include "text.h"
 
@@ -505,6 +506,7 @@ static void cbs_stats(struct callbacks *cb, const struct cb_service *s)
 	}
 	metrics_callback(s->name, (double)cbs_int(len), age, s->failures_total,
 			 (double)cbs_int(dead));
+	status_callback(s->name, cbs_int(len), age);
 out:
 	freeReplyObject(len);
 	freeReplyObject(first);

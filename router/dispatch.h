@@ -25,7 +25,10 @@ struct chan {
 	/* per-channel retry policy ([channel.<name>] retry_min, retry_max
 	 * (seconds), max_attempts, max_age (seconds)) */
 	long retry_min, retry_max, max_attempts, max_age;
+	int suspended; /* by an operator (control.c): 0, CHAN_SUSPEND_WAIT or _HOP */
 };
+#define CHAN_SUSPEND_WAIT 1
+#define CHAN_SUSPEND_HOP 2
 
 struct chanset {
 	struct chan ch[CHAN_MAX];

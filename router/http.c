@@ -15,6 +15,7 @@
 #include "form.h"
 #include "log.h"
 #include "metrics.h"
+#include "status.h"
 
 #define MAX_BODY 65536
 
@@ -191,6 +192,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 	}
 	if (!strcmp(url, "/healthz"))
 		return healthz(h, conn);
+	if (!strcmp(url, "/status")) {
+		const char *f = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "format");
+		int json = f && !strcmp(f, "json");
+		char *page = status_render(json);
+		enum MHD_Result rc = reply(conn, page ? 200 : 500,
+					   json ? "application/json" : "text/plain; charset=utf-8",
+					   page ? page : "out of memory\n");
+		free(page);
+		return rc;
+	}
 	if (!strcmp(url, "/metrics")) {
 		char *m = metrics_render();
 		enum MHD_Result rc = reply(conn, 200, "text/plain; version=0.0.4", m ? m : "");

@@ -25,6 +25,7 @@
 
 #include "callback.h"
 #include "confcheck.h"
+#include "control.h"
 #include "heldwrite.h"
 #include "http.h"
 #include "lease.h"
@@ -35,6 +36,7 @@
 #include "outcome.h"
 #include "receipt.h"
 #include "router.h"
+#include "status.h"
 #include "stream.h"
 #include "submit.h"
 #include "text.h"
@@ -326,6 +328,8 @@ static void timed_work(struct router *r, const struct loop_state *ls, int64_t no
 		r->last_trim_ms = now;
 		stream_trim(r);
 	}
+	control_tick(r, now);
+	status_tick(r, now);
 	if (now - r->last_depth_ms >= 5000) {
 		r->last_depth_ms = now;
 		update_gauges(r);

@@ -27,7 +27,16 @@ static const struct {
     {"inflight", "Messages handed to a channel and not yet back."},
     {"redis_up", "1 while heraldd's last Redis command got an answer, else 0."},
     {"dead_messages", "Messages in the dead-letter list (heraldctl dead list)."},
+    {"channel_suspended", "1 while an operator has the channel suspended (heraldctl channel)."},
 };
+
+static const char *gauge_help_of(const char *name)
+{
+	for (size_t h = 0; h < sizeof(gauge_help) / sizeof(gauge_help[0]); h++)
+		if (!strcmp(gauge_help[h].name, name))
+			return gauge_help[h].help;
+	return "A gauge of heraldd.";
+}
 
 static const double buckets[] = {1, 5, 30, 60, 300, 900, 3600, 14400, 86400, 259200};
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
@@ -55,6 +64,11 @@ static struct {
 		unsigned long long failures;
 	} cb[MAX_CB_SERVICES];
 	int ncb;
+	struct {
+		char name[32], channel[33];
+		double v;
+	} cg[MAX_COUNTERS];
+	int ncg;
 } M = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* A service label from a bounded set: the first MAX_SERVICES names seen
@@ -178,6 +192,41 @@ void metrics_count(const char *name, const char *channel, unsigned long long n)
 	}
 out:
 	pthread_mutex_unlock(&M.mu);
+}
+
+void metrics_channel_gauge(const char *name, const char *channel, double value)
+{
+	int i;
+
+	pthread_mutex_lock(&M.mu);
+	for (i = 0; i < M.ncg && (strcmp(M.cg[i].name, name) || strcmp(M.cg[i].channel, channel));
+	     i++)
+		;
+	if (i == M.ncg && M.ncg < MAX_COUNTERS) {
+		snprintf(M.cg[i].name, sizeof(M.cg[i].name), "%s", name);
+		snprintf(M.cg[i].channel, sizeof(M.cg[i].channel), "%s", channel);
+		M.ncg++;
+	}
+	if (i < M.ncg)
+		M.cg[i].v = value;
+	pthread_mutex_unlock(&M.mu);
+}
+
+static void render_channel_gauges(FILE *fp)
+{
+	for (int i = 0; i < M.ncg; i++) {
+		int seen = 0;
+		for (int k = 0; k < i && !seen; k++)
+			seen = !strcmp(M.cg[k].name, M.cg[i].name);
+		if (seen)
+			continue;
+		fprintf(fp, "# HELP herald_%s %s\n# TYPE herald_%s gauge\n", M.cg[i].name,
+			gauge_help_of(M.cg[i].name), M.cg[i].name);
+		for (int k = i; k < M.ncg; k++)
+			if (!strcmp(M.cg[k].name, M.cg[i].name))
+				fprintf(fp, "herald_%s{channel=\"%s\"} %g\n", M.cg[k].name,
+					M.cg[k].channel, M.cg[k].v);
+	}
 }
 
 /* The counters of metrics_count, grouped by name (labelled by channel
@@ -309,20 +358,16 @@ char *metrics_render(void)
 	fprintf(fp, "herald_fulfilment_seconds_sum %.3f\nherald_fulfilment_seconds_count %llu\n",
 		M.hist_sum, M.hist_count);
 	render_callbacks(fp);
-	for (int i = 0; i < M.ng; i++) {
-		const char *help = "A gauge of heraldd.";
-
-		for (size_t h = 0; h < sizeof(gauge_help) / sizeof(gauge_help[0]); h++)
-			if (!strcmp(gauge_help[h].name, M.g[i].name))
-				help = gauge_help[h].help;
+	for (int i = 0; i < M.ng; i++)
 		fprintf(fp, "# HELP herald_%s %s\n# TYPE herald_%s gauge\nherald_%s %g\n",
-			M.g[i].name, help, M.g[i].name, M.g[i].name, M.g[i].v);
-	}
+			M.g[i].name, gauge_help_of(M.g[i].name), M.g[i].name, M.g[i].name,
+			M.g[i].v);
 	fprintf(fp,
 		"# HELP herald_build_info The running heraldd's version (value 1).\n"
 		"# TYPE herald_build_info gauge\nherald_build_info{version=\"%s\"} 1\n",
 		HERALD_VERSION);
 	render_counters(fp);
+	render_channel_gauges(fp);
 	pthread_mutex_unlock(&M.mu);
 	fclose(fp);
 	return buf;

@@ -25,6 +25,8 @@ void metrics_count(const char *name, const char *channel, unsigned long long n);
  * records in the dead stream. */
 void metrics_callback(const char *service, double backlog, double oldest_age_s,
 		      unsigned long long failures, double dead);
+/* A gauge herald_<name>{channel="..."} (channel_suspended). */
+void metrics_channel_gauge(const char *name, const char *channel, double value);
 /* Render everything; returns a malloc'd string. */
 char *metrics_render(void);
 

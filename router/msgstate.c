@@ -9,6 +9,7 @@
 #include "lease.h"
 #include "msgrec.h"
 #include "msgstate.h"
+#include "schema.h"
 #include "text.h"
 
 void msg_free(struct msg *m)
@@ -69,7 +70,8 @@ void msg_ack_only(struct router *r, struct msg *m)
 int status_is_terminal(const char *status)
 {
 	return !strcmp(status, "delivered") || !strcmp(status, "exhausted") ||
-	       !strcmp(status, "permanent-failure") || !strcmp(status, "rejected");
+	       !strcmp(status, "permanent-failure") || !strcmp(status, "rejected") ||
+	       !strcmp(status, STATUS_DELETED);
 }
 
 /* Fill the message from its Redis record; returns the status. */

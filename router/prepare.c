@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control.h"
 #include "failover.h"
 #include "log.h"
 #include "metrics.h"
@@ -435,7 +436,7 @@ void prepare_msg(struct router *r, struct msg *m)
 	}
 	status = status_and_event(r, m);
 	if (!status || not_to_send(r, m, status, now) || make_plan(r, m) || pick_channel(r, m) ||
-	    hold_for_quiet_hours(r, m))
+	    control_held(r, m) || control_suspended(r, m) || hold_for_quiet_hours(r, m))
 		goto drop;
 	submit_attempt(m, status);
 	if (render(r, m, err, sizeof(err)) != 0) {

@@ -112,7 +112,7 @@ struct router {
 	int64_t ttl_s;
 	int draining;
 	int64_t last_read_ms, last_due_ms, last_claim_ms, last_depth_ms, last_trim_ms;
-	int64_t last_lease_ms;
+	int64_t last_lease_ms, last_control_ms;
 	struct leases *leases; /* stream entries held here (lease.h) */
 	int want_read, read_inflight, last_read_n, need_groups, due_inflight;
 	struct read_batch *ready, *ready_tail; /* read batches with every record in */

@@ -43,6 +43,8 @@
  *   "meta". A message whose hash is gone (expired, purged) is dropped from
  *   the schedule and its id returned, so heraldd logs and counts it (never
  *   silently). ZREM first, so two heraldd instances never both take one.
+ *   A held one (in herald:held, heraldctl hold) is put back
+ *   HOLD_RECHECK_MS later instead: no instance sends it until released.
  *   Returns {count moved, missing id...}.
  *
  * herald_engage  ARGV: ttl_s, event_id, service, transaction_id, channel,
@@ -188,7 +190,9 @@ const char herald_lua_library[] =
     "                         argv[2])\n"
     "  local n, missing = 0, {}\n"
     "  for _, id in ipairs(ids) do\n"
-    "    if redis.call('ZREM', '" KEY_SCHED "', id) == 1 then\n"
+    "    if redis.call('SISMEMBER', '" KEY_HELD "', id) == 1 then\n"
+    "      redis.call('ZADD', '" KEY_SCHED "', argv[1] + " HOLD_RECHECK_MS_STR ", id)\n"
+    "    elseif redis.call('ZREM', '" KEY_SCHED "', id) == 1 then\n"
     "      local m = redis.call('HMGET', '" KEY_MSG "' .. id, '" MSG_F_STATUS "',\n"
     "                           '" MSG_F_STREAM "', '" MSG_F_OLD_CITIZEN "', '" MSG_F_TX "',\n"
     "                           '" MSG_F_META "')\n"

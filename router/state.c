@@ -16,6 +16,7 @@
 #include "metrics.h"
 #include "msgrec.h"
 #include "router.h"
+#include "status.h"
 #include "text.h"
 #include "transition.h"
 
@@ -88,9 +89,11 @@ static void announce(struct router *r, const struct msg *m, const struct step *s
 	dlog_rec_json(&rec, json, jlen);
 	dlog_write(r->dlog, text, json);
 	callbacks_push(r->callbacks, r->rdb, m->service, json);
-	if (!s->journal_only)
+	if (!s->journal_only) {
 		metrics_message(m->service, m->chan && !s->no_channel ? m->chan->name : "-",
 				s->status);
+		status_count(m->chan && !s->no_channel ? m->chan->name : "-", s->status, now);
+	}
 	if (s->fulfilled_ms >= 0)
 		metrics_fulfilled((double)s->fulfilled_ms / 1000.0);
 }

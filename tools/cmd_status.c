@@ -6,6 +6,9 @@
  * the schedule or the dead-letter list, then the event as published (the
  * service's own data). --json prints the hash as one JSON object.
  *
+ * Without an id: the status page of every heraldd sharing the Redis
+ * (tools/cmd_statuspage.c).
+ *
  * Exit 0 when shown, 1 when the id is unknown (or expired), 2 when Redis
  * cannot be reached or fails.
  */
@@ -19,7 +22,7 @@
 #include "reference.h"
 #include "schema.h"
 
-#define STATUS_USAGE "usage: heraldctl status [-c FILE] [--json] EVENT_ID\n"
+#define STATUS_USAGE "usage: heraldctl status [-c FILE] [--json] [EVENT_ID]\n"
 
 static const char *field(const json_t *h, const char *k)
 {
@@ -175,6 +178,8 @@ int cmd_status(struct ctl *c, int argc, char **argv)
 		default: fprintf(stderr, STATUS_USAGE); return 2;
 		}
 	}
+	if (optind == argc) /* no id: every instance's status page */
+		return ctl_status_page(c, json);
 	if (optind != argc - 1 || !*argv[optind]) {
 		fprintf(stderr, STATUS_USAGE);
 		return 2;

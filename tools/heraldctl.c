@@ -29,6 +29,15 @@
 #pragma weak cmd_callbacks
 #pragma weak cmd_config
 #pragma weak cmd_log_level
+#pragma weak cmd_queue
+#pragma weak cmd_hold
+#pragma weak cmd_release
+#pragma weak cmd_delete
+#pragma weak cmd_flush
+#pragma weak cmd_channel
+
+/* How the queue actions choose their messages. */
+#define SEL "(ID...|--service S|--channel C|--state STATE|--older-than DURATION) [-y]"
 
 static const struct {
 	const char *name;
@@ -47,7 +56,7 @@ static const struct {
      "render TEMPLATE_FILE DATA_JSON_FILE [--partials DIR] [--raw] [--channel C] [--pdf FILE]"},
     {"sms-info", cmd_sms_info, 0, "sms-info TEXT"},
     {"trace", cmd_trace, 1, "trace [--json] TX_OR_EVENT_ID"},
-    {"status", cmd_status, 1, "status [--json] EVENT_ID"},
+    {"status", cmd_status, 1, "status [--json] [EVENT_ID]"},
     {"dead", cmd_dead, 1, "dead list [--json] | dead replay EVENT_ID"},
     {"purge", cmd_purge, 1, "purge --citizen ID [--yes]"},
     {"callbacks", cmd_callbacks, 1,
@@ -55,6 +64,15 @@ static const struct {
      "dead replay --service S (ID...|--all)"},
     {"config", cmd_config, 0, "config [-n|-d] [SECTION[.KEY]...]"},
     {"log-level", cmd_log_level, 1, "log-level error|warning|notice|info|debug|default"},
+    {"queue", cmd_queue, 1,
+     "queue [--json] [--service S] [--channel C] [--state STATE] [--older-than DURATION] | "
+     "queue shape [--by channel|service] [--json]"},
+    {"hold", cmd_hold, 1, "hold " SEL},
+    {"release", cmd_release, 1, "release " SEL},
+    {"delete", cmd_delete, 1, "delete " SEL},
+    {"flush", cmd_flush, 1, "flush [" SEL "]"},
+    {"channel", cmd_channel, 1,
+     "channel suspend NAME [--hop] | channel resume NAME | channel list [--json]"},
 };
 
 static const char exit_codes[] =

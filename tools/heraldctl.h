@@ -25,5 +25,13 @@ int cmd_keygen(struct ctl *c, int argc, char **argv);
 int cmd_callbacks(struct ctl *c, int argc, char **argv);
 int cmd_config(struct ctl *c, int argc, char **argv);
 int cmd_log_level(struct ctl *c, int argc, char **argv);
+int cmd_queue(struct ctl *c, int argc, char **argv);
+int cmd_hold(struct ctl *c, int argc, char **argv);
+int cmd_release(struct ctl *c, int argc, char **argv);
+int cmd_delete(struct ctl *c, int argc, char **argv);
+int cmd_flush(struct ctl *c, int argc, char **argv);
+int cmd_channel(struct ctl *c, int argc, char **argv);
+/* heraldctl status without an id (cmd_statuspage.c) */
+int ctl_status_page(struct ctl *c, int json);
 
 #endif
