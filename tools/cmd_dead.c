@@ -36,40 +36,35 @@
 
 /* ---- dead list ---------------------------------------------------------- */
 
-static int dead_list(redisContext *rc, int json)
+/* The dead letters' rows (event_id, citizen, channel, when, status,
+ * reason), each id once, in list order; NULL on a Redis failure. */
+static json_t *dead_rows(redisContext *rc, const redisReply *ids)
 {
-	redisReply *ids = ctl_redis_cmd(rc, "dead", "LRANGE " KEY_DEAD " 0 -1");
-	json_t *rows = json_array(), *row;
-	size_t i, n;
-	int ret = 2, wid = 8, wcit = 7, wch = 7;
-
-	if (!ids || !rows)
-		goto out;
-	n = ids->type == REDIS_REPLY_ARRAY ? ids->elements : 0;
 	static const char *const names[] = {"citizen", "channel", "reason", "updated_ms",
 					    "status",  "meta",	  "at",	    NULL};
-	for (i = 0; i < n; i++)
+	json_t *rows = json_array(), *row;
+	size_t n = ids->type == REDIS_REPLY_ARRAY ? ids->elements : 0;
+
+	for (size_t i = 0; i < n; i++)
 		redisAppendCommand(
 		    rc, "HMGET " KEY_MSG "%b citizen channel reason updated_ms status meta at",
 		    ids->element[i]->str, ids->element[i]->len);
-	for (i = 0; i < n; i++) {
+	for (size_t i = 0; rows && i < n; i++) {
 		redisReply *r = ctl_redis_reply(rc, "dead");
 		const char *id = ids->element[i]->str;
+		json_t *h = r ? ctl_msg_fields(r, names) : NULL;
 		char when[40];
 		int dup = 0;
 		size_t j;
-		json_t *h;
 
-		if (!r)
-			goto out;
-		h = ctl_msg_fields(r, names);
 		freeReplyObject(r);
-		if (!h)
-			goto out;
+		if (!h) {
+			json_decref(rows);
+			return NULL;
+		}
 		json_array_foreach(rows, j, row)
 		{
-			if (!strcmp(json_string_value(json_object_get(row, "event_id")), id))
-				dup = 1;
+			dup |= !strcmp(json_string_value(json_object_get(row, "event_id")), id);
 		}
 		if (!dup && id) {
 			ctl_format_ms(ctl_field(h, "updated_ms"), when, sizeof(when));
@@ -84,27 +79,33 @@ static int dead_list(redisContext *rc, int json)
 		}
 		json_decref(h);
 	}
-	if (json) {
-		char *s = json_dumps(rows, JSON_INDENT(2));
-		if (s)
-			puts(s);
-		free(s);
-		ret = s ? 0 : 2;
-		goto out;
-	}
-	if (json_array_size(rows) == 0) {
-		printf("no dead letters\n");
-		ret = 0;
-		goto out;
-	}
+	return rows;
+}
+
+static int col_width(const json_t *rows, const char *key, int min)
+{
+	size_t i;
+	const json_t *row;
+
 	json_array_foreach(rows, i, row)
 	{
-		int l = (int)strlen(json_string_value(json_object_get(row, "event_id")));
-		wid = l > wid ? l : wid;
-		l = (int)strlen(json_string_value(json_object_get(row, "citizen")));
-		wcit = l > wcit ? l : wcit;
-		l = (int)strlen(json_string_value(json_object_get(row, "channel")));
-		wch = l > wch ? l : wch;
+		int l = (int)strlen(json_string_value(json_object_get(row, key)));
+		min = l > min ? l : min;
+	}
+	return min;
+}
+
+/* The rows as a table an operator reads. */
+static void dead_print(const json_t *rows)
+{
+	int wid = col_width(rows, "event_id", 8), wcit = col_width(rows, "citizen", 7),
+	    wch = col_width(rows, "channel", 7);
+	size_t i;
+	const json_t *row;
+
+	if (json_array_size(rows) == 0) {
+		printf("no dead letters\n");
+		return;
 	}
 	printf("%-*s  %-*s  %-*s  %-24s  %s\n", wid, "EVENT ID", wcit, "CITIZEN", wch, "CHANNEL",
 	       "WHEN", "REASON");
@@ -119,7 +120,26 @@ static int dead_list(redisContext *rc, int json)
 		putchar('\n');
 	}
 	printf("%zu dead letter%s\n", json_array_size(rows), json_array_size(rows) == 1 ? "" : "s");
-	ret = 0;
+}
+
+static int dead_list(redisContext *rc, int json)
+{
+	redisReply *ids = ctl_redis_cmd(rc, "dead", "LRANGE " KEY_DEAD " 0 -1");
+	json_t *rows = ids ? dead_rows(rc, ids) : NULL;
+	int ret = 2;
+
+	if (!rows)
+		goto out;
+	if (json) {
+		char *s = json_dumps(rows, JSON_INDENT(2));
+		if (s)
+			puts(s);
+		free(s);
+		ret = s ? 0 : 2;
+	} else {
+		dead_print(rows);
+		ret = 0;
+	}
 out:
 	json_decref(rows);
 	freeReplyObject(ids);
