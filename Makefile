@@ -250,7 +250,9 @@ FUZZ_CC ?= clang
 fuzz_template_SRCS := util/mustache.c util/buf.c util/text.c
 fuzz_jsonfast_SRCS := lib/jsonfast.c util/text.c
 fuzz_event_SRCS := lib/event.c lib/jsonfast.c util/text.c util/idmap.c
-fuzz_sms_receipt_SRCS := channels/sms/receipt.c channels/sms/smsreq.c util/form.c util/buf.c \
+fuzz_sms_receipt_LIBS := -lcrypto
+fuzz_sms_receipt_SRCS := channels/sms/receipt.c channels/sms/smsreq.c channels/sms/twsig.c \
+	util/form.c util/buf.c \
 	util/e164.c util/num.c util/text.c
 fuzz_fax_receipt_SRCS := channels/fax/faxrcpt.c util/form.c
 fuzz_form_SRCS := util/form.c
