@@ -25,6 +25,8 @@
  *   herald:sched            sorted set, event ids by due time (ms)
  *   herald:dead             list, dead-lettered event ids (newest first):
  *                           exhausted, unknown citizen, no usable channel
+ *   herald:purges           list, heraldctl purge deletion records (JSON,
+ *                           newest first, no personal data)
  *   herald:q:urgent|normal|bulk
  *                           streams, one per priority, consumer group
  *                           "herald" (entry fields STREAM_F_* below)
@@ -52,6 +54,9 @@
 #define KEY_ENGAGED "herald:engaged:"
 #define KEY_SCHED "herald:sched"
 #define KEY_DEAD "herald:dead"
+/* heraldctl purge's deletion records, newest first: one JSON object each
+ * (ts, by, citizen_hmac, deleted counts); no personal data */
+#define KEY_PURGES "herald:purges"
 
 /* ---- streams (one per priority, enum prio's order) and their group ---- */
 #define KEY_STREAM_PREFIX "herald:q:"

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 
 #include "chanjob.h"
@@ -174,10 +175,14 @@ static void *writer_main(void *arg)
 		l.len = 0;
 		for (size_t i = 0; i < n; i++)
 			write_one(&l, batch[i], ts);
+		/* under flock: heraldctl purge rewrites the file in place
+		 * under the same lock, so no batch is lost to it */
+		flock(fileno(st->fp), LOCK_EX);
 		if (l.len && fwrite(l.p, 1, l.len, st->fp) != l.len)
 			err = errno ? errno : EIO;
 		if (!err && fflush(st->fp) == EOF)
 			err = errno ? errno : EIO;
+		flock(fileno(st->fp), LOCK_UN);
 		if (err) {
 			memset(&bad, 0, sizeof(bad));
 			bad.version = HERALD_RESULT_VERSION;
