@@ -546,6 +546,30 @@ static void purge_free(struct purge *p)
 	json_decref(p->entries);
 }
 
+static int purge_alloc(struct purge *p)
+{
+	json_t **sets[] = {&p->msgs,  &p->ids,	&p->txs,     &p->journeys, &p->refs,
+			   &p->sched, &p->dead, &p->engaged, &p->entries};
+
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
+		if (!(*sets[i] = json_object()))
+			return -1;
+	return 0;
+}
+
+/* heraldctl purge --record [--citizen ID] */
+static int show_records(struct ctl *c, const char *citizen)
+{
+	redisContext *rc = ctl_redis_open(c, "purge");
+	int ret;
+
+	if (!rc)
+		return 2;
+	ret = purge_record_show(c, rc, citizen);
+	ctl_redis_close(&rc);
+	return ret;
+}
+
 int cmd_purge(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {{"citizen", required_argument, NULL, 'C'},
@@ -568,30 +592,15 @@ int cmd_purge(struct ctl *c, int argc, char **argv)
 		default: fprintf(stderr, PURGE_USAGE); return 2;
 		}
 	}
-	if (record && optind == argc && !yes) {
-		if (!(rc = ctl_redis_open(c, "purge")))
-			return 2;
-		ret = purge_record_show(c, rc, p.citizen);
-		ctl_redis_close(&rc);
-		return ret;
-	}
+	if (record && optind == argc && !yes)
+		return show_records(c, p.citizen);
 	if (record || optind != argc || !p.citizen || !*p.citizen || strchr(p.citizen, '*')) {
 		fprintf(stderr, PURGE_USAGE);
 		return 2;
 	}
-	p.msgs = json_object();
-	p.ids = json_object();
-	p.txs = json_object();
-	p.journeys = json_object();
-	p.refs = json_object();
-	p.sched = json_object();
-	p.dead = json_object();
-	p.engaged = json_object();
-	p.entries = json_object();
 	refcand = json_object();
 	whole = json_object();
-	if (!whole || !p.msgs || !p.ids || !p.txs || !p.journeys || !p.refs || !p.sched ||
-	    !p.dead || !p.engaged || !p.entries || !refcand) {
+	if (!whole || !refcand || purge_alloc(&p) != 0) {
 		fprintf(stderr, "heraldctl purge: out of memory\n");
 		goto out;
 	}
