@@ -190,15 +190,18 @@ static void event_fields(struct msg *m, const struct step *s, struct hash_fields
 	}
 }
 
-/* A terminal step (delivered, sent with nothing to wait for, rejected,
- * a permanent failure or exhaustion that ends the plan) drops the event
- * and its stream from the hash: the personalisation is the citizen's data
- * and nothing will read it again. A dead letter keeps them until
- * retention_days: heraldctl dead replay needs the event. */
+/* A step that ends the message (delivered, by the plugin or a receipt;
+ * sent with nothing to wait for; a permanent failure that ends it, acked)
+ * drops the event and its stream from the hash: the personalisation is the
+ * citizen's data and nothing will read it again. A channel's permanent
+ * failure that a hop follows (not acked) keeps them, and so does a dead
+ * letter, until retention_days: heraldctl dead replay needs the event. */
 static int drops_event(const struct msg *m, const struct step *s)
 {
-	return m->ev_in_hash && !s->journal_only && !s->dead && s->sched_ms <= 0 &&
-	       (s->finished_ok || status_is_terminal(s->status));
+	if (!m->ev_in_hash || s->journal_only || s->dead || s->sched_ms > 0)
+		return 0;
+	return s->finished_ok || !strcmp(s->status, "delivered") ||
+	       (s->ack && status_is_terminal(s->status));
 }
 
 /* A step scheduled for later (send_after, a retry, a receipt deadline):
