@@ -57,6 +57,8 @@
 /* heraldctl purge's deletion records, newest first: one JSON object each
  * (ts, by, citizen_hmac, deleted counts); no personal data */
 #define KEY_PURGES "herald:purges"
+/* operator log level for every heraldd (heraldctl log-level); unset: [log] level */
+#define KEY_LOGLEVEL "herald:loglevel"
 
 /* ---- streams (one per priority, enum prio's order) and their group ---- */
 #define KEY_STREAM_PREFIX "herald:q:"

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "mustache.h"
+#include "suggest.h"
 #include "text.h"
 #include "tmplstore.h"
 
@@ -35,6 +36,7 @@ struct tentry {
 	struct field *fields;
 	size_t nfields;
 	struct tmpl *body;
+	char *partials; /* " a b " : the partials the file names ({{> a}}) */
 };
 
 struct tdef {
@@ -76,6 +78,7 @@ static void entry_clear(struct tentry *e)
 	tmpl_free(&e->body);
 	free(e->variant);
 	free(e->file);
+	free(e->partials);
 }
 
 void tstore_free(struct tstore **sp)
@@ -282,6 +285,38 @@ oom:
 	return -1;
 }
 
+/* " a b ": the names of the {{> name}} tags in src (default delimiters). */
+static char *partial_names(const char *src)
+{
+	size_t cap = 2, n = 1;
+	char *out = malloc(cap);
+	const char *p = src;
+
+	if (!out)
+		return NULL;
+	out[0] = ' ';
+	while ((p = strstr(p, "{{>"))) {
+		size_t len;
+		char *o;
+
+		p += 3;
+		p += strspn(p, " \t");
+		len = strcspn(p, " \t}");
+		o = realloc(out, cap + len + 1);
+		if (!o) {
+			free(out);
+			return NULL;
+		}
+		out = o;
+		cap += len + 1;
+		memcpy(out + n, p, len);
+		n += len;
+		out[n++] = ' ';
+	}
+	out[n] = '\0';
+	return out;
+}
+
 /* Load DIR/name/file (file is "<variant>.<locale>.mustache") into e. */
 static int load_entry(struct tentry *e, const char *dir, const char *name, const char *file,
 		      char *err, size_t errlen)
@@ -314,7 +349,7 @@ static int load_entry(struct tentry *e, const char *dir, const char *name, const
 	if (!buf || parse_front(e, buf, len, &body, &body_line, err, errlen) < 0)
 		goto fail;
 	e->body = compile_at(body, len - (size_t)(body - buf), e->file, body_line, err, errlen);
-	if (!e->body)
+	if (!e->body || !(e->partials = partial_names(buf)))
 		goto fail;
 	rc = 0;
 fail:
@@ -638,4 +673,125 @@ fail:
 	json_decref(*front);
 	*front = NULL;
 	return -1;
+}
+
+/* ---- the templates as a set (heraldd -t, and at load) -------------------- */
+
+static const char *const front_keys[] = {"subject", "channels", NULL};
+/* Variants of the channels Herald ships, known even when not enabled. */
+static const char *const shipped_variants[] = {"email", "email-html", "sms", "fax",
+					       "print", "file",	      NULL};
+
+static int listed(const char *list, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (const char *p = list; p && (p = strstr(p, name)); p += len)
+		if ((p == list || strchr(" ,", p[-1])) && strchr(" ,", p[len]))
+			return 1;
+	return 0;
+}
+
+static int variant_known(const char *v, const struct tstore_channel *ch, size_t nch)
+{
+	for (const char *const *k = shipped_variants; *k; k++)
+		if (!strcmp(*k, v))
+			return 1;
+	for (size_t i = 0; i < nch; i++)
+		for (int j = 0; j < ch[i].nvariants; j++)
+			if (!strcmp(ch[i].variants[j], v))
+				return 1;
+	return 0;
+}
+
+/* Problems of one file: its variant, front matter keys and partials. */
+static int check_entry(const struct tstore *s, const struct tentry *e,
+		       const struct tstore_channel *ch, size_t nch, tstore_report say, void *arg)
+{
+	char line[512], pname[128];
+	int bad = 0;
+
+	if (!variant_known(e->variant, ch, nch)) {
+		snprintf(line, sizeof(line), "%s: variant '%s' is for no known channel", e->file,
+			 e->variant);
+		say(line, arg), bad++;
+	}
+	for (size_t i = 0; i < e->nfields; i++) {
+		const char *hint = suggest_pick(e->fields[i].key, front_keys, NULL);
+		if (listed(" subject channels ", e->fields[i].key))
+			continue;
+		snprintf(line, sizeof(line), "%s: unknown front matter key '%s'%s%s%s", e->file,
+			 e->fields[i].key, hint ? " (did you mean '" : "", hint ? hint : "",
+			 hint ? "'?)" : "");
+		say(line, arg), bad++;
+	}
+	for (const char *p = e->partials; *p;) {
+		size_t len = strcspn(p += strspn(p, " "), " ");
+		int found = 0;
+
+		if (!len)
+			break;
+		snprintf(pname, sizeof(pname), "%.*s", (int)len, p);
+		for (size_t i = 0; i < s->np; i++)
+			found |= !strcmp(s->p[i].name, pname);
+		if (!found) {
+			snprintf(line, sizeof(line), "%s: partial '%s' not found in _partials/",
+				 e->file, pname);
+			say(line, arg), bad++;
+		}
+		p += len;
+	}
+	return bad;
+}
+
+/* The template's own "channels:" front matter (as text, malloc'd), or
+ * NULL: sent on every channel. */
+static char *sent_on(const struct tdef *t)
+{
+	char err[128];
+
+	for (size_t i = 0; i < t->n; i++)
+		for (size_t j = 0; j < t->e[i].nfields; j++)
+			if (!strcmp(t->e[i].fields[j].key, "channels")) {
+				json_t *none = json_object();
+				char *text = tmpl_render(t->e[i].fields[j].t, none, NULL, 0, NULL,
+							 err, sizeof(err));
+				json_decref(none);
+				return text;
+			}
+	return NULL;
+}
+
+int tstore_check_set(const struct tstore *s, const struct tstore_channel *ch, size_t nch,
+		     tstore_report say, void *arg)
+{
+	char line[512];
+	int bad = 0;
+
+	for (size_t i = 0; s && i < s->n; i++) {
+		const struct tdef *t = &s->t[i];
+		char *only = sent_on(t);
+
+		for (size_t k = 0; k < t->n; k++)
+			bad += check_entry(s, &t->e[k], ch, nch, say, arg);
+		for (size_t c = 0; c < nch; c++) {
+			int has = 0;
+
+			if (only && !listed(only, ch[c].name))
+				continue;
+			for (int j = 0; j < ch[c].nvariants && !has; j++)
+				has = find_exact(t, ch[c].variants[j], "en") != NULL;
+			if (has)
+				continue;
+			snprintf(line, sizeof(line),
+				 "%s: incomplete: no %s variant in the default locale en for "
+				 "channel %s (add %s/%s.en.mustache, or list the channels it is "
+				 "sent on in front matter 'channels:')",
+				 t->name, ch[c].variants[0], ch[c].name, t->name,
+				 ch[c].variants[0]);
+			say(line, arg), bad++;
+		}
+		free(only);
+	}
+	return bad;
 }

@@ -51,4 +51,22 @@ const char *tentry_locale(const struct tentry *e);
 int tentry_render(const struct tstore *s, const struct tentry *e, const json_t *data,
 		  int html_escape, char **body, json_t **front, char *err, size_t errlen);
 
+/* An enabled channel as the set check sees it: its name and the variants it
+ * renders (herald_channel.variants, then html_variant). */
+struct tstore_channel {
+	char name[33];
+	char variants[8][33];
+	int nvariants;
+};
+typedef void (*tstore_report)(const char *line, void *arg);
+
+/* The store as a set: every template has, for each channel in ch (unless
+ * its front matter "channels: a, b" names the channels it is sent on), one
+ * of that channel's variants in the default locale "en"; every file's
+ * variant belongs to a known channel (ch, or one Herald ships); front matter
+ * keys are known (subject, channels); every {{> partial}} exists. Each
+ * problem is one line to say(); returns their number. */
+int tstore_check_set(const struct tstore *s, const struct tstore_channel *ch, size_t nch,
+		     tstore_report say, void *arg);
+
 #endif

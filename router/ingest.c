@@ -366,6 +366,19 @@ static void requalify(struct pending *p, int64_t now)
 	}
 }
 
+/* One operator line per rejection, with what a publisher's owner needs to
+ * find it: the event id, the service (the event's, else the CURVE key's)
+ * and the peer's address. */
+static void log_rejected(const struct pending *p, const char *key_service, const char *peer,
+			 const char *why)
+{
+	const char *svc = p->ev.service ? p->ev.service : key_service;
+
+	log_msg(LOG_L_NOTICE, "rejected %s: service=%s, peer=%s: %s",
+		p->ev.event_id ? p->ev.event_id : "event", svc && *svc ? svc : "-",
+		peer && *peer ? peer : "-", why);
+}
+
 /* herald_accept's 3: the id is another service's and cannot be kept apart
  * from it. */
 static void reject_taken(struct router *r, struct pending *p)
@@ -376,7 +389,7 @@ static void reject_taken(struct router *r, struct pending *p)
 	    "event_id";
 
 	metrics_ingest("rejected");
-	log_msg(LOG_L_NOTICE, "rejected %s: %s", p->ev.event_id, taken);
+	log_rejected(p, NULL, NULL, taken);
 	reply_json(r, p, "rejected", taken);
 }
 
@@ -513,8 +526,8 @@ static int check_one(struct router *r, struct pending *p, zmq_msg_t *body, int g
 		p->valid = 1;
 	if (!p->valid) {
 		metrics_ingest("rejected");
-		log_msg(LOG_L_NOTICE, "rejected %s: %s", p->ev.event_id ? p->ev.event_id : "event",
-			p->err);
+		log_rejected(p, got >= 0 ? zmq_msg_gets(body, "User-Id") : NULL,
+			     got >= 0 ? zmq_msg_gets(body, "Peer-Address") : NULL, p->err);
 		reply_json(r, p, "rejected", p->err);
 	}
 	return p->valid;

@@ -982,6 +982,39 @@ static void email_close(void *state)
 	free(st);
 }
 
+static const char *const email_keys[] = {"relay",
+					 "from",
+					 "reply_to",
+					 "starttls",
+					 "username",
+					 "password",
+					 "sessions",
+					 "messages_per_session",
+					 "timeout",
+					 "queue",
+					 "domain",
+					 "helo",
+					 "list_unsubscribe",
+					 NULL};
+
+/* heraldd -t: the section as open() reads it, nothing started. */
+static int email_check(const struct herald_host *host, char *err, size_t errlen)
+{
+	struct email_conf *c = calloc(1, sizeof(*c));
+	int rc;
+
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = email_conf_read(host, c);
+	if (rc != 0)
+		snprintf(err, errlen, "invalid [channel.email] (reason logged above)");
+	explicit_bzero(c->password, sizeof(c->password));
+	free(c);
+	return rc;
+}
+
 static const char *const email_variants[] = {"email", NULL};
 
 /* The host is stopping: what has not started is abandoned (it stays
@@ -997,7 +1030,7 @@ CHANJOB_ID_FIRST(struct email_job);
 
 HERALD_CHANNEL_EXPORT = {
     .abi = HERALD_CHANNEL_ABI,
-    .version = 2,
+    .version = 3,
     .name = "email",
     .address_field = "email",
     .variants = email_variants,
@@ -1008,5 +1041,7 @@ HERALD_CHANNEL_EXPORT = {
     .fd = chanq_state_fd,
     .receipt = NULL,
     .close = email_close,
+    .keys = email_keys,
+    .check = email_check,
     .drain = email_drain,
 };

@@ -496,6 +496,20 @@ static void sms_close(void *state)
 	free(st);
 }
 
+static const char *const sms_keys[] = {"profile",	"password", "url",   "from",
+				       "account",	"username", "token", "max_segments",
+				       "max_in_flight", "timeout",  NULL};
+
+/* heraldd -t: the section as open() reads it, nothing started. */
+static int sms_check(const struct herald_host *host, char *err, size_t errlen)
+{
+	struct sms_conf c;
+	int rc = sms_conf_load(&c, sms_lookup, (void *)host, err, errlen);
+
+	explicit_bzero(&c, sizeof(c));
+	return rc;
+}
+
 static const char *const sms_variants[] = {"sms", NULL};
 
 /* The host is stopping: what has not started is abandoned (it stays
@@ -511,7 +525,7 @@ CHANJOB_ID_FIRST(struct sms_job);
 
 HERALD_CHANNEL_EXPORT = {
     .abi = HERALD_CHANNEL_ABI,
-    .version = 2,
+    .version = 3,
     .name = "sms",
     .address_field = "phone",
     .variants = sms_variants,
@@ -522,5 +536,7 @@ HERALD_CHANNEL_EXPORT = {
     .fd = chanq_state_fd,
     .receipt = sms_receipt,
     .close = sms_close,
+    .keys = sms_keys,
+    .check = sms_check,
     .drain = sms_drain,
 };

@@ -15,9 +15,11 @@ start_redis
 write_conf "
 [channel.badabi]
 enabled = yes
+optional = yes
 
 [channel.Two Words]
 enabled = yes
+optional = yes
 "
 sed -i "s|^dir = $BIN/channels|dir = $T/channels|" "$T/herald.conf"
 start_heraldd
@@ -241,7 +243,7 @@ expect_grep "/healthz warns that ingest is not authenticated" \
 expect_grep "heraldd warns loudly at start that ingest is not authenticated" \
 	'warning: INGEST IS NOT AUTHENTICATED \(\[ingest\] auth = none\)' "$T/heraldd.out"
 curl -s "http://127.0.0.1:$HTTP_PORT/metrics" >"$T/metrics"
-expect_grep "/metrics counts deliveries per channel" 'herald_messages_total\{channel="file",status="delivered"\} [1-9]' "$T/metrics"
+expect_grep "/metrics counts deliveries per channel" 'herald_messages_total\{service="[a-z0-9_-]*",channel="file",status="delivered"\} [1-9]' "$T/metrics"
 expect_grep "/metrics counts rejections" 'herald_ingest_total\{outcome="rejected"\} [0-9]{4}' "$T/metrics"
 
 # --- heraldctl publish exit codes, heraldd -t ---------------------------------
