@@ -243,25 +243,39 @@ lint:
 		-Iinclude -Iutil -Ilib -Ichannels/common -Irouter router util lib tools channels tests
 
 # make fuzz: every tests/fuzz/fuzz_<x>.c as a libFuzzer binary (clang, with
-# ASan+UBSan), each run FUZZ_SECONDS from its corpus in $(BUILD)/fuzz/. The
-# sources each target needs: fuzz_<x>_SRCS below.
+# ASan+UBSan), each run FUZZ_SECONDS from its corpus in $(BUILD)/fuzz/
+# (seeded from tests/fuzz/corpus/<x>/). The sources each target needs:
+# fuzz_<x>_SRCS below, extra libraries fuzz_<x>_LIBS.
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 fuzz_template_SRCS := util/mustache.c util/buf.c util/text.c
 fuzz_jsonfast_SRCS := lib/jsonfast.c util/text.c
+fuzz_event_SRCS := lib/event.c lib/jsonfast.c util/text.c util/idmap.c
+fuzz_sms_receipt_LIBS := -lcrypto
+fuzz_sms_receipt_SRCS := channels/sms/receipt.c channels/sms/smsreq.c channels/sms/twsig.c \
+	util/form.c util/buf.c \
+	util/e164.c util/num.c util/text.c
+fuzz_fax_receipt_SRCS := channels/fax/faxrcpt.c util/form.c
+fuzz_form_SRCS := util/form.c
+fuzz_mime_SRCS := channels/email/mime.c util/buf.c util/text.c
+fuzz_mime_LIBS := -lcrypto
+fuzz_config_SRCS := util/conf.c util/num.c util/text.c
+fuzz_config_LIBS := -linih
 FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRCS))
 FUZZ_BINS := $(patsubst %,$(BUILD)/fuzz/%,$(FUZZ_NAMES))
 define FUZZ_RULE
 $(BUILD)/fuzz/$(1): tests/fuzz/$(1).c $$($(1)_SRCS)
 	@command -v $$(FUZZ_CC) >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
 	@mkdir -p $$(dir $$@)
-	$$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined $$(CPPFLAGS) $$(INC_tests) $$< $$($(1)_SRCS) -ljansson -o $$@
+	$$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined $$(CPPFLAGS) $$(INC_tests) -Ichannels/sms -Ichannels/fax -Ichannels/email \
+		$$< $$($(1)_SRCS) -ljansson $$($(1)_LIBS) -o $$@
 endef
 $(foreach f,$(FUZZ_NAMES),$(eval $(call FUZZ_RULE,$(f))))
 fuzz-bins: $(FUZZ_BINS)
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do \
 		mkdir -p $$f.corpus; echo "== $$f ($(FUZZ_SECONDS) s)"; \
+		seeds=tests/fuzz/corpus/$${f##*/fuzz_}; [ ! -d $$seeds ] || cp -n $$seeds/* $$f.corpus/; \
 		if ! $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$f.corpus >$$f.log 2>&1; then \
 			tail -n 40 $$f.log; echo "fuzz: $$f failed (log: $$f.log)"; exit 1; \
 		fi; \

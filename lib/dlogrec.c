@@ -31,6 +31,12 @@ static void out_str(struct out *o, const char *s)
 	out_put(o, s, strlen(s));
 }
 
+/* An outside value: escaped (text_log_escape), "-" when empty. */
+static void out_esc(struct out *o, const char *s)
+{
+	o->p += text_log_escape(dash(s), o->p, (size_t)(o->end - o->p) + 1);
+}
+
 static void out_fixed3(struct out *o, double v)
 {
 	char num[64];
@@ -46,15 +52,15 @@ size_t dlog_rec_text(const struct dlog_rec *r, char *buf, size_t len)
 		return 0;
 	out_str(&o, dash(r->ts));
 	out_put(&o, " ", 1);
-	out_str(&o, dash(r->event_id));
+	out_esc(&o, r->event_id);
 	out_put(&o, ": tx=", 5);
-	out_str(&o, dash(r->tx));
+	out_esc(&o, r->tx);
 	out_put(&o, ", citizen=", 10);
-	out_str(&o, dash(r->citizen));
+	out_esc(&o, r->citizen);
 	out_put(&o, ", channel=", 10);
-	out_str(&o, dash(r->channel));
+	out_esc(&o, r->channel);
 	out_put(&o, ", to=", 5);
-	out_str(&o, dash(r->to));
+	out_esc(&o, r->to);
 	out_put(&o, ", attempt=", 10);
 	out_put(&o, num, fmt_int(r->attempt, num));
 	if (r->possible_dup)
@@ -62,25 +68,21 @@ size_t dlog_rec_text(const struct dlog_rec *r, char *buf, size_t len)
 	out_put(&o, ", delay=", 8);
 	out_fixed3(&o, r->delay);
 	out_put(&o, ", delays=", 9);
-	out_str(&o, dash(r->delays));
+	out_esc(&o, r->delays);
 	out_put(&o, ", dsn=", 6);
-	out_str(&o, dash(r->dsn));
+	out_esc(&o, r->dsn);
 	if (r->fulfilled_in >= 0) {
 		out_put(&o, ", fulfilled_in=", 15);
 		out_fixed3(&o, r->fulfilled_in);
 	}
 	out_put(&o, ", status=", 9);
-	out_str(&o, dash(r->status));
+	out_esc(&o, r->status);
 	if (r->reason && *r->reason) {
 		out_put(&o, " (", 2);
-		out_str(&o, r->reason);
+		out_esc(&o, r->reason);
 		out_put(&o, ")", 1);
 	}
-	*o.p = '\0';
-	/* Never let a reason from a remote peer split the line. */
-	for (char *p = buf; p < o.p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
+	*o.p = '\0'; /* out_esc escaped every line break from outside */
 	return (size_t)(o.p - buf);
 }
 

@@ -25,6 +25,8 @@
  *   herald:sched            sorted set, event ids by due time (ms)
  *   herald:dead             list, dead-lettered event ids (newest first):
  *                           exhausted, unknown citizen, no usable channel
+ *   herald:purges           list, heraldctl purge deletion records (JSON,
+ *                           newest first, no personal data)
  *   herald:q:urgent|normal|bulk
  *                           streams, one per priority, consumer group
  *                           "herald" (entry fields STREAM_F_* below)
@@ -81,6 +83,9 @@
 #define RATE_F_TOKENS "t"
 #define RATE_F_TS "ts"
 #define KEY_DEAD "herald:dead"
+/* heraldctl purge's deletion records, newest first: one JSON object each
+ * (ts, by, citizen_hmac, deleted counts); no personal data */
+#define KEY_PURGES "herald:purges"
 /* operator log level for every heraldd (heraldctl log-level); unset: [log] level */
 #define KEY_LOGLEVEL "herald:loglevel"
 

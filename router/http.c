@@ -18,6 +18,9 @@
 #include "status.h"
 
 #define MAX_BODY 65536
+/* Receipts waiting for the router thread: past this many heraldd answers
+ * 503 (the provider tries again) rather than queue without end. */
+#define HTTP_RCPT_QUEUE_MAX 4096
 
 struct http {
 	struct MHD_Daemon *d;
@@ -51,6 +54,12 @@ static const char *req_arg(const struct herald_http_req *hr, const char *name)
 	if (v)
 		return v;
 	return form_get(&q->form, name);
+}
+
+static const char *req_header(const struct herald_http_req *hr, const char *name)
+{
+	struct req *q = hr->priv;
+	return MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, name);
 }
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type,
@@ -108,13 +117,14 @@ static enum MHD_Result receipt(struct http *h, struct req *q, const char *url, c
 	if (ctype && !strncasecmp(ctype, "application/x-www-form-urlencoded", 33))
 		parse_form(q);
 	memset(&hr, 0, sizeof(hr));
-	hr.version = 1;
+	hr.version = HERALD_HTTP_REQ_VERSION;
 	hr.method = method;
 	hr.path = slash ? slash : "";
 	hr.content_type = ctype;
 	hr.body = q->body ? q->body : "";
 	hr.body_len = q->len;
 	hr.arg = req_arg;
+	hr.header = req_header;
 	hr.priv = q;
 	memset(&res, 0, sizeof(res));
 	res.version = HERALD_RESULT_VERSION;
@@ -126,7 +136,13 @@ static enum MHD_Result receipt(struct http *h, struct req *q, const char *url, c
 	}
 	if (rc > 0) {
 		res.msg_id = (uint64_t)idx + 1;
-		itemq_push(h->q, &res);
+		if (itemq_push(h->q, &res) != 0) { /* full (or no memory): the provider retries */
+			metrics_status(name, "receipt-busy");
+			log_msg(LOG_L_WARNING,
+				"receipt for %s: queue full (%d waiting): answered 503", name,
+				HTTP_RCPT_QUEUE_MAX);
+			return reply(q->conn, 503, "text/plain", "busy, try again later\n");
+		}
 	}
 	metrics_status(name, rc > 0 ? "receipt" : "receipt-ignored");
 	return reply(q->conn, 200, "text/plain", resp[0] ? resp : "ok\n");
@@ -292,6 +308,8 @@ struct http *http_start(const char *listen, const char *public_url, struct chans
 		goto fail;
 	}
 	h->q = itemq_new(sizeof(struct herald_result));
+	if (h->q)
+		itemq_set_limit(h->q, HTTP_RCPT_QUEUE_MAX);
 	if (!h->q) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;

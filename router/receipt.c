@@ -7,6 +7,10 @@
  * before it answers the send, or before heraldd has recorded the answer)
  * is held and tried again for RCPT_HOLD_MS; one that still matches nothing
  * then is a warning and herald_receipts_unmatched_total.
+ *
+ * Each receipt goes through the Redis pipeline (rdb_cmdf with callbacks:
+ * GET the reference, HGETALL the message, HGETALL the citizen for a
+ * failure for good), never a synchronous call on the router thread.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,46 +32,6 @@ static const char *const status_names[] = {"?", "sent", "delivered", "temporary-
 static const char *status_name(const struct herald_result *res)
 {
 	return status_names[res->status <= 4 ? res->status : 0];
-}
-
-/* The message a receipt's reference names, with its record read; NULL
- * when the reference is unknown (*unknown set) or the record gone
- * (logged). */
-static struct msg *receipt_msg(struct router *r, struct chan *c, const struct herald_result *res,
-			       int *unknown)
-{
-	redisReply *rep = rdb_call(r->rdb, "GET " KEY_REF "%s:%s", c->name, res->ref);
-	struct msg *m;
-
-	*unknown = 0;
-	if (!rep || rep->type != REDIS_REPLY_STRING) {
-		*unknown = rep != NULL; /* no answer at all is not "unknown" */
-		if (!rep)
-			log_msg(LOG_L_NOTICE,
-				"channel %s: receipt for '%s' (%s): Redis unavailable", c->name,
-				res->ref, status_name(res));
-		freeReplyObject(rep);
-		return NULL;
-	}
-	m = calloc(1, sizeof(*m));
-	if (!m) {
-		freeReplyObject(rep);
-		return NULL;
-	}
-	snprintf(m->event_id, sizeof(m->event_id), "%s", rep->str);
-	freeReplyObject(rep);
-	rep = rdb_call(r->rdb, "HGETALL " KEY_MSG "%s", m->event_id);
-	m->state = rep ? reply_to_object(rep) : NULL;
-	freeReplyObject(rep);
-	if (!m->state || json_object_size(m->state) == 0) {
-		if (m->state)
-			metrics_missing_record();
-		log_msg(LOG_L_NOTICE, "%s: receipt from %s, but the message record is gone",
-			m->event_id, c->name);
-		msg_free(m);
-		return NULL;
-	}
-	return m;
 }
 
 /* The message is still "sending" on this channel: the provider's receipt
@@ -133,11 +97,46 @@ static int late_receipt(struct router *r, struct msg *m, struct chan *c,
 	return 1;
 }
 
+/* A receipt on its way through the pipeline: GET the reference, then
+ * HGETALL the message (and, for a failure for good, its citizen): no
+ * synchronous round trip on the router thread. */
+struct rcpt_job {
+	struct router *r;
+	struct chan *c;
+	struct herald_result res;
+	int final;	  /* no later try: unknown is unknown, early is late */
+	int64_t until_ms; /* held until then (0: not held yet) */
+	struct msg *m;
+};
+
+static void rcpt_job_free(struct rcpt_job *j)
+{
+	if (j->m)
+		msg_free(j->m);
+	free(j);
+}
+
+/* A failure for good: the citizen's record (read first) tells
+ * failover_learn_invalid which address was wrong; then the hop. */
+static void on_citizen(redisReply *rep, void *arg)
+{
+	struct rcpt_job *j = arg;
+	struct msg *m = j->m;
+
+	m->citizen_rec = rep ? reply_to_object(rep) : NULL;
+	failover_learn_invalid(j->r, m, &j->res);
+	failover_hop(j->r, m, j->res.reason[0] ? j->res.reason : "failed, says the receipt");
+	rcpt_job_free(j);
+}
+
 /* The receipt's word on the current attempt: delivered, failed for good
  * (hop; the citizen's record is read to mark a wrong address), or failed
- * for now (retry or hop). */
-static void apply_status(struct router *r, struct msg *m, const struct herald_result *res)
+ * for now (retry or hop). Takes the job. */
+static void apply_status(struct rcpt_job *j)
 {
+	struct router *r = j->r;
+	struct msg *m = j->m;
+	const struct herald_result *res = &j->res;
 	struct step s;
 
 	switch (res->status) {
@@ -149,103 +148,144 @@ static void apply_status(struct router *r, struct msg *m, const struct herald_re
 			s.fulfilled_ms = now_ms() - m->accepted_ms;
 		state_step(r, m, &s);
 		break;
-	case HERALD_PERMANENT: {
+	case HERALD_PERMANENT:
 		s = step_of("permanent-failure", res->reason);
 		s.ref = res->ref;
 		s.dsn = res->dsn;
 		state_step(r, m, &s);
-		redisReply *cr = rdb_call(r->rdb, "HGETALL " KEY_CITIZEN "%s", m->citizen);
-		m->citizen_rec = cr ? reply_to_object(cr) : NULL;
-		freeReplyObject(cr);
-		failover_learn_invalid(r, m, res);
-		failover_hop(r, m, res->reason[0] ? res->reason : "failed, says the receipt");
-		break;
-	}
+		rdb_cmdf(r->rdb, on_citizen, j, "HGETALL " KEY_CITIZEN "%s", m->citizen);
+		return; /* on_citizen goes on */
 	case HERALD_TEMPORARY: failover_retry_or_hop(r, m, res); break;
 	default: break;
 	}
+	rcpt_job_free(j);
 }
 
-/* Apply a receipt: 1 when it should be tried again a little later (its
- * reference not known yet, or its message not yet "sent"); final says
- * there is no later: unknown is unknown, early is late. */
-static int receipt_try(struct router *r, struct chan *c, const struct herald_result *res, int final)
-{
-	int unknown;
-	struct msg *m = receipt_msg(r, c, res, &unknown);
-	const char *status, *ev;
-	char err[512];
-	int again = 0;
-
-	if (!m) {
-		if (unknown && !final)
-			return 1;
-		if (unknown)
-			receipt_unmatched(r, c, res);
-		return 0;
-	}
-	status = msg_load_state(r, m);
-	m->possible_dup = submit_dup_is(m, "possible");
-	if (!final && receipt_early(m, c, status)) {
-		again = 1;
-		goto out;
-	}
-	if (late_receipt(r, m, c, res, status))
-		goto out;
-	rdb_cmdf(r->rdb, NULL, NULL, "ZREM " KEY_SCHED " %s", m->event_id);
-	/* "sent" keeps the event in the hash (state_step) */
-	ev = field_str(m->state, "event");
-	if (!ev || event_parse(ev, strlen(ev), &m->ev, err, sizeof(err)) != 0) {
-		log_warnx("%s: receipt from %s, but the stored event is unreadable", m->event_id,
-			  c->name);
-		goto out;
-	}
-	apply_status(r, m, res);
-out:
-	msg_free(m);
-	return again;
-}
+static void receipt_start(struct router *r, struct chan *c, const struct herald_result *res,
+			  int final, int64_t until_ms);
 
 /* Keep a receipt to try again (receipt_retry); when the hold is full it
- * gets its final try now. */
-static void receipt_hold(struct router *r, struct chan *c, const struct herald_result *res)
+ * gets its final try now. Takes the job. */
+static void receipt_hold(struct rcpt_job *j)
 {
+	struct router *r = j->r;
 	struct rcpt_hold *h;
 
 	if (!r->rcpt_held)
 		r->rcpt_held = calloc(RCPT_HOLD_MAX, sizeof(*r->rcpt_held));
 	if (!r->rcpt_held || r->rcpt_nheld >= RCPT_HOLD_MAX) {
-		receipt_try(r, c, res, 1);
+		receipt_start(r, j->c, &j->res, 1, 0);
+	} else {
+		h = &r->rcpt_held[r->rcpt_nheld++];
+		h->res = j->res;
+		h->c = j->c;
+		h->until_ms = j->until_ms ? j->until_ms : now_ms() + RCPT_HOLD_MS;
+	}
+	rcpt_job_free(j);
+}
+
+/* The message's record: apply the receipt, or hold it when it overtook
+ * the "sent" it confirms. */
+static void on_msg(redisReply *rep, void *arg)
+{
+	struct rcpt_job *j = arg;
+	struct msg *m = j->m;
+	const char *status, *ev;
+	char err[512];
+
+	m->state = rep ? reply_to_object(rep) : NULL;
+	if (!m->state || json_object_size(m->state) == 0) {
+		if (m->state)
+			metrics_missing_record();
+		log_msg(LOG_L_NOTICE, "%s: receipt from %s, but the message record is %s",
+			m->event_id, j->c->name, rep ? "gone" : "unreadable (Redis unavailable)");
+		rcpt_job_free(j);
 		return;
 	}
-	h = &r->rcpt_held[r->rcpt_nheld++];
-	h->res = *res;
-	h->c = c;
-	h->until_ms = now_ms() + RCPT_HOLD_MS;
+	status = msg_load_state(j->r, m);
+	m->possible_dup = submit_dup_is(m, "possible");
+	if (!j->final && receipt_early(m, j->c, status)) {
+		receipt_hold(j);
+		return;
+	}
+	if (late_receipt(j->r, m, j->c, &j->res, status)) {
+		rcpt_job_free(j);
+		return;
+	}
+	rdb_cmdf(j->r->rdb, NULL, NULL, "ZREM " KEY_SCHED " %s", m->event_id);
+	/* "sent" keeps the event in the hash (state_step) */
+	ev = field_str(m->state, "event");
+	if (!ev || event_parse(ev, strlen(ev), &m->ev, err, sizeof(err)) != 0) {
+		log_warnx("%s: receipt from %s, but the stored event is unreadable", m->event_id,
+			  j->c->name);
+		rcpt_job_free(j);
+		return;
+	}
+	apply_status(j);
+}
+
+/* The reference's message id: read its record next; an unknown reference
+ * is held (or, at its final try, unmatched). */
+static void on_ref(redisReply *rep, void *arg)
+{
+	struct rcpt_job *j = arg;
+
+	if (!rep || rep->type != REDIS_REPLY_STRING) {
+		if (!rep)
+			log_msg(LOG_L_NOTICE,
+				"channel %s: receipt for '%s' (%s): Redis unavailable", j->c->name,
+				j->res.ref, status_name(&j->res));
+		else if (!j->final) {
+			receipt_hold(j);
+			return;
+		} else
+			receipt_unmatched(j->r, j->c, &j->res);
+		rcpt_job_free(j);
+		return;
+	}
+	j->m = calloc(1, sizeof(*j->m));
+	if (!j->m) {
+		rcpt_job_free(j);
+		return;
+	}
+	snprintf(j->m->event_id, sizeof(j->m->event_id), "%s", rep->str);
+	rdb_cmdf(j->r->rdb, on_msg, j, "HGETALL " KEY_MSG "%s", j->m->event_id);
+}
+
+static void receipt_start(struct router *r, struct chan *c, const struct herald_result *res,
+			  int final, int64_t until_ms)
+{
+	struct rcpt_job *j = calloc(1, sizeof(*j));
+
+	if (!j) {
+		log_warnx("channel %s: receipt for '%s': out of memory", c->name, res->ref);
+		return;
+	}
+	*j = (struct rcpt_job){.r = r, .c = c, .res = *res, .final = final, .until_ms = until_ms};
+	rdb_cmdf(r->rdb, on_ref, j, "GET " KEY_REF "%s:%s", c->name, res->ref);
 }
 
 void receipt_apply(struct router *r, struct chan *c, const struct herald_result *res)
 {
-	if (receipt_try(r, c, res, 0))
-		receipt_hold(r, c, res);
+	receipt_start(r, c, res, 0, 0);
 }
 
-/* The held receipts, every RCPT_RETRY_MS: those that now find their
- * message are applied, the others wait until their time is up. */
+/* The held receipts, every RCPT_RETRY_MS: each is tried again through the
+ * pipeline (held anew if its message is still not there), its last try
+ * once its time is up. */
 static void receipt_retry(struct router *r)
 {
 	int64_t now = now_ms();
-	int keep = 0;
+	int n = r->rcpt_nheld;
 
-	if (!r->rcpt_nheld || now < r->rcpt_next_ms)
+	if (!n || now < r->rcpt_next_ms)
 		return;
 	r->rcpt_next_ms = now + RCPT_RETRY_MS;
-	for (int i = 0; i < r->rcpt_nheld; i++) {
+	r->rcpt_nheld = 0;
+	for (int i = 0; i < n; i++) {
 		struct rcpt_hold h = r->rcpt_held[i];
-		if (receipt_try(r, h.c, &h.res, now >= h.until_ms))
-			r->rcpt_held[keep++] = h;
+		receipt_start(r, h.c, &h.res, now >= h.until_ms, h.until_ms);
 	}
-	r->rcpt_nheld = keep;
 }
 
 void receipt_close(struct router *r)

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "msgrec.h"
+#include "msgstate.h"
 #include "router.h"
 #include "status.h"
 #include "text.h"
@@ -198,6 +199,20 @@ static void event_fields(struct msg *m, const struct step *s, struct hash_fields
 	}
 }
 
+/* A step that ends the message (delivered, by the plugin or a receipt;
+ * sent with nothing to wait for; a permanent failure that ends it, acked)
+ * drops the event and its stream from the hash: the personalisation is the
+ * citizen's data and nothing will read it again. A channel's permanent
+ * failure that a hop follows (not acked) keeps them, and so does a dead
+ * letter, until retention_days: heraldctl dead replay needs the event. */
+static int drops_event(const struct msg *m, const struct step *s)
+{
+	if (!m->ev_in_hash || s->journal_only || s->dead || s->sched_ms > 0)
+		return 0;
+	return s->finished_ok || !strcmp(s->status, "delivered") ||
+	       (s->ack && status_is_terminal(s->status));
+}
+
 /* A step scheduled for later (send_after, a retry, a receipt deadline):
  * the message and its journey live at least retention past it, so that
  * nothing expires while it waits (EXPIRE GT: never shortened). */
@@ -228,8 +243,13 @@ static void write_step(struct router *r, struct msg *m, const struct step *s,
 	} else {
 		if (first) /* the hash's TTL, and the journey's if it is new */
 			w->expire_msg = w->expire_tx = r->ttl_s;
-		if (s->journal_only || s->sched_ms > 0 || s->dead)
+		if (s->journal_only || s->sched_ms > 0 || s->dead || drops_event(m, s))
 			held_emit(r, w);
+	}
+	if (drops_event(m, s)) { /* after the held HSET on the wire */
+		rdb_cmdf(r->rdb, NULL, NULL, "HDEL " KEY_MSG "%s " MSG_F_EVENT " " MSG_F_STREAM,
+			 m->event_id);
+		m->ev_in_hash = 0;
 	}
 	if (s->journal_only) /* may be the first entry of a journey */
 		rdb_cmdf(r->rdb, NULL, NULL, "EXPIRE " KEY_TX "%s %lld NX", m->tx,

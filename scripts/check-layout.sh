@@ -165,5 +165,11 @@ if grep -q FAIL "${TMPDIR:-/tmp}/check-layout.$$"; then
 fi
 rm -f "${TMPDIR:-/tmp}/check-layout.$$"
 
+# Receipts go through the Redis pipeline (rdb_cmdf with callbacks): a
+# synchronous rdb_call per receipt would stall the router thread.
+if grep -n 'rdb_call(' router/receipt.c >&2; then
+	bad "router/receipt.c makes a synchronous Redis call (use rdb_cmdf with a callback)"
+fi
+
 [ $fail -eq 0 ] && echo "layout: every #include and link list keeps the rules"
 exit $fail

@@ -15,6 +15,11 @@
  *   herald:engaged:<tx>                  engagement of their transactions
  *   herald:q:urgent|normal|bulk          their queue entries (heraldd acks a
  *                                        deleted entry away)
+ * and outside Redis (tools/purge_extra.c): their lines in the file
+ * channel's output and their letters in the print spool. With --yes a
+ * deletion record (when, by whom, a keyed hash of the id, the counts; no
+ * personal data) goes on herald:purges; heraldctl purge --record [--citizen
+ * ID] shows them.
  * Without --yes nothing is deleted: the keys that would go are listed. Only
  * key names and counts are printed, never contents.
  *
@@ -29,9 +34,12 @@
 #include "ctl_redis.h"
 #include "heraldctl.h"
 #include "event.h"
+#include "purge_extra.h"
 #include "schema.h"
 
-#define PURGE_USAGE "usage: heraldctl purge [-c FILE] --citizen ID [--yes]\n"
+#define PURGE_USAGE                                                                                \
+	"usage: heraldctl purge [-c FILE] --citizen ID [--yes]\n"                                  \
+	"       heraldctl purge [-c FILE] --record [--citizen ID]\n"
 #define PURGE_SCAN_COUNT "1000"
 #define PURGE_XRANGE_COUNT 1000
 
@@ -52,6 +60,8 @@ struct purge {
 	json_t *engaged;  /* engaged key -> true */
 	json_t *entries;  /* stream -> [entry ids] */
 	size_t nentries;
+	size_t nlines;	 /* lines in the file channel's output */
+	size_t nletters; /* letters in the print spool */
 };
 
 static const char *astr(const redisReply *r, size_t i)
@@ -408,10 +418,50 @@ static void print_counts(const struct purge *p, const char *verb)
 	}
 	printf("%s: %d citizen record, %zu messages, %zu journeys, %zu records from shared "
 	       "journeys, %zu provider references, %zu schedule entries, %zu dead letters, %zu "
-	       "engagements, %zu queue entries\n",
+	       "engagements, %zu queue entries, %zu file channel lines, %zu spooled letters\n",
 	       verb, p->citizen_key, json_object_size(p->msgs), whole, p->nrecords,
 	       json_object_size(p->refs), json_object_size(p->sched), json_object_size(p->dead),
-	       json_object_size(p->engaged), p->nentries);
+	       json_object_size(p->engaged), p->nentries, p->nlines, p->nletters);
+}
+
+/* The counts of the deletion record (no names, no contents). */
+static json_t *purge_counts(const struct purge *p)
+{
+	size_t whole = 0;
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(p->journeys, k, v)
+	{
+		whole += json_is_null(v);
+	}
+	return json_pack(
+	    "{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "citizen_record",
+	    p->citizen_key, "messages", (json_int_t)json_object_size(p->msgs), "journeys",
+	    (json_int_t)whole, "journey_records", (json_int_t)p->nrecords, "provider_refs",
+	    (json_int_t)json_object_size(p->refs), "schedule",
+	    (json_int_t)json_object_size(p->sched), "dead_letters",
+	    (json_int_t)json_object_size(p->dead), "engagements",
+	    (json_int_t)json_object_size(p->engaged), "queue_entries", (json_int_t)p->nentries,
+	    "file_lines", (json_int_t)p->nlines, "print_letters", (json_int_t)p->nletters);
+}
+
+/* Delete (yes) or count what lies outside Redis; with yes, after the
+ * Redis deletions, the deletion record. 0 or -1. */
+static int purge_outside(struct ctl *c, redisContext *rc, struct purge *p, int yes)
+{
+	json_t *counts;
+	int ret;
+
+	if (purge_file_lines(c, p->citizen, yes, &p->nlines) != 0 ||
+	    purge_spool(c, p->citizen, yes, &p->nletters) != 0)
+		return -1;
+	if (!yes)
+		return 0;
+	counts = purge_counts(p);
+	ret = counts ? purge_record_write(c, rc, p->citizen, counts) : -1;
+	json_decref(counts);
+	return ret;
 }
 
 /* Delete everything found, one pipeline. 0 or -1. */
@@ -496,43 +546,61 @@ static void purge_free(struct purge *p)
 	json_decref(p->entries);
 }
 
+static int purge_alloc(struct purge *p)
+{
+	json_t **sets[] = {&p->msgs,  &p->ids,	&p->txs,     &p->journeys, &p->refs,
+			   &p->sched, &p->dead, &p->engaged, &p->entries};
+
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
+		if (!(*sets[i] = json_object()))
+			return -1;
+	return 0;
+}
+
+/* heraldctl purge --record [--citizen ID] */
+static int show_records(struct ctl *c, const char *citizen)
+{
+	redisContext *rc = ctl_redis_open(c, "purge");
+	int ret;
+
+	if (!rc)
+		return 2;
+	ret = purge_record_show(c, rc, citizen);
+	ctl_redis_close(&rc);
+	return ret;
+}
+
 int cmd_purge(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {{"citizen", required_argument, NULL, 'C'},
 					     {"yes", no_argument, NULL, 'y'},
+					     {"record", no_argument, NULL, 'R'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	struct purge p = {0};
 	redisContext *rc = NULL;
 	redisReply *r;
 	json_t *refcand = NULL, *whole = NULL;
-	int yes = 0, opt, ret = 2;
+	int yes = 0, record = 0, opt, ret = 2;
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'C': p.citizen = optarg; break;
 		case 'y': yes = 1; break;
+		case 'R': record = 1; break;
 		case 'h': printf(PURGE_USAGE); return 0;
 		default: fprintf(stderr, PURGE_USAGE); return 2;
 		}
 	}
-	if (optind != argc || !p.citizen || !*p.citizen || strchr(p.citizen, '*')) {
+	if (record && optind == argc && !yes)
+		return show_records(c, p.citizen);
+	if (record || optind != argc || !p.citizen || !*p.citizen || strchr(p.citizen, '*')) {
 		fprintf(stderr, PURGE_USAGE);
 		return 2;
 	}
-	p.msgs = json_object();
-	p.ids = json_object();
-	p.txs = json_object();
-	p.journeys = json_object();
-	p.refs = json_object();
-	p.sched = json_object();
-	p.dead = json_object();
-	p.engaged = json_object();
-	p.entries = json_object();
 	refcand = json_object();
 	whole = json_object();
-	if (!whole || !p.msgs || !p.ids || !p.txs || !p.journeys || !p.refs || !p.sched ||
-	    !p.dead || !p.engaged || !p.entries || !refcand) {
+	if (!whole || !refcand || purge_alloc(&p) != 0) {
 		fprintf(stderr, "heraldctl purge: out of memory\n");
 		goto out;
 	}
@@ -547,12 +615,14 @@ int cmd_purge(struct ctl *c, int argc, char **argv)
 	if (scan_keys(rc, KEY_MSG "*", on_msg_keys, &p) != 0 ||
 	    scan_keys(rc, KEY_TX "*", on_tx_keys, &p) != 0 ||
 	    read_journeys(rc, &p, refcand, whole) != 0 || find_engaged(rc, &p, whole) != 0 ||
-	    find_pointers(rc, &p, refcand) != 0 || find_entries(rc, &p) != 0)
+	    find_pointers(rc, &p, refcand) != 0 || find_entries(rc, &p) != 0 ||
+	    purge_outside(c, rc, &p, 0) != 0)
 		goto out;
 
 	if (!p.citizen_key && json_object_size(p.msgs) == 0 && json_object_size(p.journeys) == 0 &&
 	    json_object_size(p.refs) == 0 && json_object_size(p.sched) == 0 &&
-	    json_object_size(p.dead) == 0 && json_object_size(p.engaged) == 0 && p.nentries == 0) {
+	    json_object_size(p.dead) == 0 && json_object_size(p.engaged) == 0 && p.nentries == 0 &&
+	    p.nlines == 0 && p.nletters == 0) {
 		printf("purge citizen %s: Herald holds nothing for this citizen\n", p.citizen);
 		ret = 0;
 		goto out;
@@ -567,7 +637,7 @@ int cmd_purge(struct ctl *c, int argc, char **argv)
 	}
 	printf("purge citizen %s:\n", p.citizen);
 	print_keys(&p);
-	if (delete_all(rc, &p) != 0) {
+	if (delete_all(rc, &p) != 0 || purge_outside(c, rc, &p, 1) != 0) {
 		fprintf(stderr,
 			"heraldctl purge: some deletions failed; nothing was rolled back; run "
 			"the purge again\n");

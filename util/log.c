@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "text.h"
+
 static const char *log_prog = "herald";
 static int log_lvl = LOG_L_INFO;
 static int log_journal; /* stderr is journald's stream: "<N>" prefixes */
@@ -169,9 +171,12 @@ static int may_write(const char *fmt, int level)
 	return ok;
 }
 
+/* A message's outside parts (event ids, provider reasons, references) may
+ * hold line breaks: every control byte is written as \xNN, so that no
+ * message can forge a line of its own. */
 static void emit(int level, const char *fmt, va_list ap, int err)
 {
-	char buf[2048];
+	char buf[2048], esc[4096];
 	int n;
 
 	if (!may_write(fmt, level))
@@ -181,7 +186,8 @@ static void emit(int level, const char *fmt, va_list ap, int err)
 		return;
 	if (err && (size_t)n < sizeof(buf))
 		snprintf(buf + n, sizeof(buf) - (size_t)n, ": %s", strerror(err));
-	write_line(level, buf);
+	text_ctl_escape(buf, esc, sizeof(esc));
+	write_line(level, esc);
 }
 
 void log_vmsg(int level, const char *fmt, va_list ap)

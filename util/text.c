@@ -260,3 +260,78 @@ uint64_t mono_us(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
+
+/* s holds ", <key>=" (key: letters, digits, '_', '-', '.'). */
+static int reads_as_field(const char *s)
+{
+	for (const char *p = strstr(s, ", "); p; p = strstr(p + 1, ", ")) {
+		const char *k = p + 2;
+		while (isalnum((unsigned char)*k) || *k == '_' || *k == '-' || *k == '.')
+			k++;
+		if (k > p + 2 && *k == '=')
+			return 1;
+	}
+	return 0;
+}
+
+/* Append s to out[*n..cap) (cap excludes the NUL): escaped, never cut in
+ * the middle of an escape. Returns 0 when out was full. */
+static int esc_put(char *out, size_t cap, size_t *n, const char *s, size_t k)
+{
+	if (*n + k > cap)
+		return 0;
+	memcpy(out + *n, s, k);
+	*n += k;
+	return 1;
+}
+
+static size_t escape_into(const char *s, char *out, size_t outlen, int quote)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0, cap = outlen - 1;
+	int ok = !quote || esc_put(out, cap - 1, &n, "\"", 1); /* room for the closing one */
+
+	for (; ok && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char e[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
+		if (c < 0x20 || c == 0x7f)
+			ok = esc_put(out, cap - (size_t)quote, &n, e, 4);
+		else if (c == '\\' || (quote && c == '"'))
+			ok = esc_put(out, cap - (size_t)quote, &n, (char[]){'\\', (char)c}, 2);
+		else
+			ok = esc_put(out, cap - (size_t)quote, &n, (const char *)&c, 1);
+	}
+	if (quote && n > 0)
+		out[n++] = '"';
+	out[n] = '\0';
+	return n;
+}
+
+size_t text_log_escape(const char *s, char *out, size_t outlen)
+{
+	if (!outlen)
+		return 0;
+	if (!s)
+		s = "";
+	return escape_into(s, out, outlen, outlen > 2 && (strchr(s, '"') || reads_as_field(s)));
+}
+
+size_t text_ctl_escape(const char *s, char *out, size_t outlen)
+{
+	if (!outlen)
+		return 0;
+	if (!s)
+		s = "";
+	/* backslashes stay: the operator's own messages hold paths and regexes */
+	size_t n = 0, cap = outlen - 1;
+	static const char hex[] = "0123456789abcdef";
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char e[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
+		if (!((c < 0x20 || c == 0x7f) ? esc_put(out, cap, &n, e, 4)
+					      : esc_put(out, cap, &n, (const char *)&c, 1)))
+			break;
+	}
+	out[n] = '\0';
+	return n;
+}

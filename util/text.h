@@ -26,6 +26,17 @@ size_t fmt_fixed6(double v, char *out, size_t outlen);
 /* Decimal of v into out (24 bytes are always enough); returns the length. */
 size_t fmt_int(long long v, char *out);
 
+/* An outside value (event field, provider reason, receipt field) for a
+ * one-line "key=value, key=value" text log, so that no line or field can
+ * be forged: control bytes (and DEL) become \xNN and a backslash \\; a
+ * value holding a double quote or something that reads as ", key=" is
+ * written in double quotes with its inner quotes as \". Bytes >= 0x80 are
+ * kept (names are UTF-8). Writes at most outlen - 1 bytes and a NUL, never
+ * half an escape; returns the length written. NULL is "". */
+size_t text_log_escape(const char *s, char *out, size_t outlen);
+/* The same for a whole operator-log message: controls only, no quoting. */
+size_t text_ctl_escape(const char *s, char *out, size_t outlen);
+
 /* printf into an error buffer (err may be NULL or errlen 0: nothing). */
 void errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -137,7 +137,8 @@ struct itemq {
 	pthread_mutex_t mu;
 	unsigned char *items; /* items[head..len) wait, item_size bytes each */
 	size_t item_size, head, len, cap;
-	int efd; /* readable while items wait: written when len leaves 0 */
+	size_t limit; /* 0: none */
+	int efd;      /* readable while items wait: written when len leaves 0 */
 };
 
 struct itemq *itemq_new(size_t item_size)
@@ -192,6 +193,10 @@ int itemq_push_many(struct itemq *q, const void *items, size_t n)
 	if (n == 0)
 		return 0;
 	pthread_mutex_lock(&q->mu);
+	if (q->limit && q->len - q->head + n > q->limit) {
+		rc = ITEMQ_FULL;
+		goto out;
+	}
 	if (itemq_room(q, n) != 0) {
 		rc = -1;
 		goto out;
@@ -205,6 +210,13 @@ int itemq_push_many(struct itemq *q, const void *items, size_t n)
 out:
 	pthread_mutex_unlock(&q->mu);
 	return rc;
+}
+
+void itemq_set_limit(struct itemq *q, size_t max)
+{
+	pthread_mutex_lock(&q->mu);
+	q->limit = max;
+	pthread_mutex_unlock(&q->mu);
 }
 
 int itemq_push(struct itemq *q, const void *item)

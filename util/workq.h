@@ -25,12 +25,15 @@ void jobq_close(struct jobq *q);
 /* Free the queue (not the jobs left in it: pop them first). */
 void jobq_free(struct jobq **q);
 
-/* Unbounded queue of fixed-size items (copied in and out), with an fd that
- * is readable while items wait: many producer threads, one consumer that
- * polls the fd. */
+/* Queue of fixed-size items (copied in and out), unbounded unless
+ * itemq_set_limit says otherwise, with an fd that is readable while items
+ * wait: many producer threads, one consumer that polls the fd. */
 struct itemq;
 struct itemq *itemq_new(size_t item_size);
-/* 0, or -1 out of memory (nothing queued). */
+/* At most max items waiting (0: no limit, the default). */
+void itemq_set_limit(struct itemq *q, size_t max);
+/* 0, -1 out of memory, ITEMQ_FULL past the limit (nothing queued). */
+#define ITEMQ_FULL (-2)
 int itemq_push(struct itemq *q, const void *item);
 /* Push n items under one lock and at most one wake-up. */
 int itemq_push_many(struct itemq *q, const void *items, size_t n);

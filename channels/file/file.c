@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 
 #include "buf.h"
@@ -155,12 +156,16 @@ static void *writer_main(void *arg)
 		buf_reset(&l);
 		for (size_t i = 0; i < n; i++)
 			write_one(&l, batch[i], ts);
+		/* under flock: heraldctl purge rewrites the file in place
+		 * under the same lock, so no batch is lost to it */
+		flock(fileno(st->fp), LOCK_EX);
 		if (l.oom)
 			err = ENOMEM; /* nothing half-built is written: retried */
 		else if (l.len && fwrite(l.data, 1, l.len, st->fp) != l.len)
 			err = errno ? errno : EIO;
 		if (!err && fflush(st->fp) == EOF)
 			err = errno ? errno : EIO;
+		flock(fileno(st->fp), LOCK_UN);
 		if (err) {
 			memset(&bad, 0, sizeof(bad));
 			bad.version = HERALD_RESULT_VERSION;

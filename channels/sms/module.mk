@@ -1,2 +1,3 @@
-# sms channel: libcurl multi to an HTTP SMS gateway, jansson for JSON.
-sms_PKGS := libcurl jansson
+# sms channel: libcurl multi to an HTTP SMS gateway, jansson for JSON,
+# libcrypto for Twilio's receipt signatures.
+sms_PKGS := libcurl jansson libcrypto

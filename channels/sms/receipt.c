@@ -6,7 +6,8 @@
  *                 1 delivered -> DELIVERED, 2 not delivered -> PERMANENT,
  *                 16 rejected by SMSC -> PERMANENT, 4 buffered / 8 accepted
  *                 by SMSC -> intermediate (0)
- *   "/twilio"     StatusCallback POST form MessageStatus=..., ref in the query:
+ *   "/twilio"     StatusCallback POST form MessageStatus=..., ref in the query,
+ *                 signed (X-Twilio-Signature) when sms_receipt_auth says so:
  *                 delivered|read -> DELIVERED, undelivered|failed|canceled ->
  *                 PERMANENT (ErrorCode in the reason), queued|accepted|
  *                 scheduled|sending|sent -> 0
@@ -18,6 +19,7 @@
  */
 #include <ctype.h>
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +108,36 @@ static int rcpt_in(const char *s, const char *const *set)
 	return 0;
 }
 
+/* The Twilio check (sms_receipt_auth): the base URL and the auth token,
+ * written by open before the HTTP thread reads them. */
+static char tw_base[sizeof(((struct sms_conf *)0)->public_url)],
+    tw_token[sizeof(((struct sms_conf *)0)->pass)];
+static atomic_int tw_on;
+
+void sms_receipt_auth(const struct sms_conf *c)
+{
+	atomic_store(&tw_on, 0);
+	if (c->profile != SMS_PROFILE_TWILIO || !c->pass[0] || !c->public_url[0])
+		return;
+	snprintf(tw_base, sizeof(tw_base), "%s", c->public_url);
+	snprintf(tw_token, sizeof(tw_token), "%s", c->pass);
+	atomic_store(&tw_on, 1);
+}
+
+/* The receipt is signed with the account's token over the callback URL
+ * heraldd gave Twilio (sms_callback) and the POST parameters. */
+static int rcpt_twilio_signed(const struct herald_http_req *req, const char *ref)
+{
+	char url[sizeof(tw_base) + 256];
+
+	if (!atomic_load(&tw_on))
+		return 1;
+	if (req->version < 2 || !req->header) /* a host that cannot show headers */
+		return 0;
+	snprintf(url, sizeof(url), "%s/receipts/sms/twilio?ref=%s", tw_base, ref);
+	return sms_twilio_verify(tw_token, url, req->body, req->header(req, "X-Twilio-Signature"));
+}
+
 static int rcpt_twilio(const struct herald_http_req *req, struct herald_result *out, char *resp,
 		       size_t resp_len)
 {
@@ -119,6 +151,8 @@ static int rcpt_twilio(const struct herald_http_req *req, struct herald_result *
 
 	if (!sms_ref_valid(ref))
 		return rcpt_answer(resp, resp_len, -1, "missing or bad ref", NULL);
+	if (!rcpt_twilio_signed(req, ref))
+		return rcpt_answer(resp, resp_len, -1, "bad or missing X-Twilio-Signature", NULL);
 	if (!st)
 		return rcpt_answer(resp, resp_len, -1, "missing MessageStatus", NULL);
 	if (rcpt_in(st, interim))

@@ -370,6 +370,7 @@ static int sms_open(const struct herald_host *host, void **state)
 		free(st);
 		return -1;
 	}
+	sms_receipt_auth(&st->conf);
 	st->jobs_cap = st->conf.max_in_flight * 8 > 256 ? st->conf.max_in_flight * 8 : 256;
 	st->jobs = jobq_new(st->jobs_cap);
 	st->results = resq_new();

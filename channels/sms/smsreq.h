@@ -91,5 +91,19 @@ void sms_excerpt(const struct sms_conf *c, const char *body, size_t len, char *o
 /* herald_channel.receipt for /receipts/sms[/twilio|/json]. */
 int sms_receipt(const struct herald_http_req *req, struct herald_result *out, char *resp,
 		size_t resp_len);
+/* What receipts are checked against, from the channel's config (called by
+ * open, before any receipt): with profile twilio, an auth token and
+ * public_url, every /twilio receipt must carry a valid X-Twilio-Signature
+ * (needs a version >= 2 herald_http_req); otherwise none is checked. */
+void sms_receipt_auth(const struct sms_conf *c);
+
+/* Twilio's request signature (twsig.c): base64 HMAC-SHA1 with token over
+ * url and the urlencoded form_body's parameters sorted by name. out needs
+ * 29 bytes; 0, or -1. sms_twilio_verify: 1 when signature is that value
+ * (compared in constant time), else 0. */
+int sms_twilio_sign(const char *token, const char *url, const char *form_body, char *out,
+		    size_t outlen);
+int sms_twilio_verify(const char *token, const char *url, const char *form_body,
+		      const char *signature);
 
 #endif

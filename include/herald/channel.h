@@ -144,9 +144,12 @@ struct herald_result {
 	char reason[256]; /* human reason, e.g. "550 5.1.1 user unknown" */
 };
 
-/* An HTTP request to /receipts/<channel>[/rest]. */
+/* An HTTP request to /receipts/<channel>[/rest]. A plugin reads the
+ * members under "version >= 2" only when version says so (a version 1
+ * host has none of them). */
+#define HERALD_HTTP_REQ_VERSION 2
 struct herald_http_req {
-	uint32_t version;
+	uint32_t version;	  /* HERALD_HTTP_REQ_VERSION of the host */
 	const char *method;	  /* "GET", "POST" */
 	const char *path;	  /* the part after /receipts/<channel>, "" or "/x" */
 	const char *content_type; /* may be NULL */
@@ -155,6 +158,10 @@ struct herald_http_req {
 	/* Query-string or urlencoded form argument, NULL if absent. */
 	const char *(*arg)(const struct herald_http_req *req, const char *name);
 	void *priv; /* host's */
+	/* ---- version >= 2 ---- */
+	/* A request header (name compared without case, e.g.
+	 * "X-Twilio-Signature"), NULL if absent. Valid during receipt(). */
+	const char *(*header)(const struct herald_http_req *req, const char *name);
 };
 
 struct herald_channel {

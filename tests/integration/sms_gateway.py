@@ -21,6 +21,8 @@ receipt a real gateway would send to its StatusCallback / callback_url:
 is recorded when it arrives): a slow gateway.
 """
 import base64
+import hashlib
+import hmac
 import json
 import sys
 import threading
@@ -43,11 +45,23 @@ def record(entry):
             fp.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
 
-def send_later(url, data, ctype):
+def twilio_signature(token, url, data):
+    """X-Twilio-Signature: base64 HMAC-SHA1 (token) of the URL and the POST
+    parameters sorted by name, name and value with no separators."""
+    params = sorted(urllib.parse.parse_qsl(data.decode("utf-8")))
+    msg = url + "".join(k + v for k, v in params)
+    mac = hmac.new(token.encode(), msg.encode(), hashlib.sha1).digest()
+    return base64.b64encode(mac).decode()
+
+
+def send_later(url, data, ctype, token=None):
     def run():
         time.sleep(0.2)
+        headers = {"Content-Type": ctype}
+        if token is not None:  # a Twilio account signs its callbacks
+            headers["X-Twilio-Signature"] = twilio_signature(token, url, data)
         req = urllib.request.Request(url, data=data, method="POST",
-                                     headers={"Content-Type": ctype})
+                                     headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=5) as r:
                 record({"callback_to": url, "callback_status": r.status})
@@ -115,17 +129,18 @@ class Handler(BaseHTTPRequestHandler):
         if p.startswith("/twilio"):
             form = entry.get("form") or {}
             if CALLBACKS and form.get("StatusCallback"):
+                token = (user or ":").split(":", 1)[1]
                 st = "failed" if "FAILME" in form.get("Body", "") else "delivered"
                 data = urllib.parse.urlencode({"MessageSid": "SM%d" % num,
                                                "MessageStatus": "sent"}).encode()
                 send_later(form["StatusCallback"], data,
-                           "application/x-www-form-urlencoded")
+                           "application/x-www-form-urlencoded", token)
                 extra = {"MessageSid": "SM%d" % num, "MessageStatus": st}
                 if st == "failed":
                     extra["ErrorCode"] = "30003"
                 send_later(form["StatusCallback"],
                            urllib.parse.urlencode(extra).encode(),
-                           "application/x-www-form-urlencoded")
+                           "application/x-www-form-urlencoded", token)
             return self.answer(201, {"sid": "SM%d" % num, "status": "queued"})
         if p.startswith("/early"):
             js = entry.get("json") or {}

@@ -2,12 +2,17 @@
 # t_fuzz.sh - each libFuzzer target (tests/fuzz/, built by make check with
 # clang, ASan and UBSan) runs FUZZ_SECONDS (15) from a small seed corpus:
 # fuzz_jsonfast holds the quick event parser to json_loadb's verdict,
-# fuzz_template drives the Mustache engine through recursion and limits. A
-# finding (abort, sanitizer report, leak) fails the test with its input.
+# fuzz_template drives the Mustache engine through recursion and limits;
+# every other target (event parse, sms and fax receipt parsers, form
+# decoding, MIME encoders, config) runs NEW_SECS (10) from its seeds in
+# tests/fuzz/corpus/<x>/. A finding (abort, sanitizer report, leak) fails
+# the test with its input.
 . "$HERALD_SRC/tests/integration/lib.sh"
 
-SECS=${FUZZ_SECONDS:-15}
-for name in fuzz_jsonfast fuzz_template; do
+NAMES="fuzz_jsonfast fuzz_template fuzz_event fuzz_sms_receipt fuzz_fax_receipt fuzz_form fuzz_mime fuzz_config"
+for name in $NAMES; do
+	SECS=${FUZZ_SECONDS:-15}
+	case $name in fuzz_jsonfast | fuzz_template) ;; *) SECS=${NEW_SECS:-${FUZZ_SECONDS:-10}} ;; esac
 	bin=$BIN/fuzz/$name
 	if [ ! -x "$bin" ]; then
 		not_ok "$name is built (make fuzz-bins, needs clang)"
@@ -28,6 +33,7 @@ for name in fuzz_jsonfast fuzz_template; do
 			cp "$f" "$corpus/t$i"
 		done
 		;;
+	*) cp "$HERALD_SRC/tests/fuzz/corpus/${name#fuzz_}"/* "$corpus"/ ;;
 	esac
 	(cd "$T" && "$bin" -max_total_time="$SECS" -print_final_stats=1 -artifact_prefix="$T/$name-" \
 		"$corpus" >"$T/$name.log" 2>&1)

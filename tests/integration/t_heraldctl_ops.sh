@@ -275,12 +275,26 @@ snapshot() {
 		esac
 	done
 }
+# outside Redis: the file channel's output and a print spool, each with
+# letters of both citizens; the install's secret for the deletion record
+mkdir -p "$T/spool" "$T/print"
+printf '%s\n' '{"event_id":"dvla-1","citizen_id":"c-ada","body":"Dear Ada"}' \
+	'{"event_id":"bob-1","citizen_id":"c-bob","body":"Dear Bob"}' \
+	'{"event_id":"dvla-2","citizen_id":"c-ada","body":"Ada again"}' >"$T/spool/file.jsonl"
+printf '\n[channel.print]\nmode = spool\ndir = %s\n' "$T/print" >>"$CONF"
+printf '{"event_id":"dvla-5","citizen_id":"c-ada","file":"dvla-5.pdf"}\n' >"$T/print/dvla-5.json"
+printf '{"event_id":"bob-1","citizen_id":"c-bob","file":"bob-1.pdf"}\n' >"$T/print/bob-1.json"
+echo '%PDF ada' >"$T/print/dvla-5.pdf"
+echo '%PDF bob' >"$T/print/bob-1.pdf"
+rcli SET herald:secret 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff >/dev/null
+cp "$T/spool/file.jsonl" "$T/file.before"
 snapshot >"$T/snap0"
 ctl "$T/purge_dry" purge --citizen c-ada
 expect_eq "purge without --yes exits 0" 0 "$RC"
 snapshot >"$T/snap1"
 if cmp -s "$T/snap0" "$T/snap1"; then
-	ok "purge without --yes deletes nothing"
+	cmp -s "$T/spool/file.jsonl" "$T/file.before" && [ -f "$T/print/dvla-5.pdf" ] &&
+		ok "purge without --yes deletes nothing" || not_ok "purge without --yes deletes nothing"
 else
 	not_ok "purge without --yes deletes nothing"
 	diff "$T/snap0" "$T/snap1" | head | sed 's/^/#   /'
@@ -292,7 +306,7 @@ for k in herald:citizen:c-ada herald:msg:dvla-1 herald:msg:dvla-2 herald:msg:dvl
 	expect_grep "dry run lists $k" " $k( |\$)" "$T/purge_dry"
 done
 expect_grep "dry run counts" \
-	'^would delete: 1 citizen record, 5 messages, 4 journeys, 1 records from shared journeys, 3 provider references, 1 schedule entries, 1 dead letters, 1 engagements, 1 queue entries$' \
+	'^would delete: 1 citizen record, 5 messages, 4 journeys, 1 records from shared journeys, 3 provider references, 1 schedule entries, 1 dead letters, 1 engagements, 1 queue entries, 2 file channel lines, 1 spooled letters$' \
 	"$T/purge_dry"
 expect_no_grep "purge prints no contact detail" \
 	'ada@example|7700900123|High Street|Lovelace|\*\*\*' "$T/purge_dry"
@@ -301,8 +315,22 @@ bob_before=$(rcli HGETALL herald:msg:bob-1 | md5sum)
 ctl "$T/purge" purge --citizen c-ada --yes
 expect_eq "purge --yes exits 0" 0 "$RC"
 expect_grep "purge --yes prints counts" \
-	'^deleted: 1 citizen record, 5 messages, 4 journeys, 1 records from shared journeys, 3 provider references, 1 schedule entries, 1 dead letters, 1 engagements, 1 queue entries$' \
+	'^deleted: 1 citizen record, 5 messages, 4 journeys, 1 records from shared journeys, 3 provider references, 1 schedule entries, 1 dead letters, 1 engagements, 1 queue entries, 2 file channel lines, 1 spooled letters$' \
 	"$T/purge"
+expect_eq "the file channel's output keeps only the other citizen's line" "bob-1" \
+	"$(python3 -c 'import json,sys; print(",".join(json.loads(l)["event_id"] for l in open(sys.argv[1])))' "$T/spool/file.jsonl")"
+expect_eq "the citizen's letter left the print spool, the other's stayed" "bob-1.json bob-1.pdf" \
+	"$(cd "$T/print" && echo *)"
+expect_eq "one deletion record" 1 "$(rcli LLEN herald:purges)"
+expect_no_grep "the deletion record names no one" 'c-ada|dvla-|Ada' "$(rcli LINDEX herald:purges 0 >"$T/rec"; echo "$T/rec")"
+ctl "$T/record" purge --record
+expect_eq "purge --record exits 0" 0 "$RC"
+expect_grep "purge --record shows when, who, the keyed hash and the counts" \
+	'^[0-9-]+T[0-9:.]+Z by [^ ]+: citizen [0-9a-f]{64}: deleted .*file_lines=2.*messages=5.*print_letters=1' "$T/record"
+ctl "$T/record_ada" purge --record --citizen c-ada
+expect_grep "purge --record --citizen finds the citizen's record by its hash" 'file_lines=2' "$T/record_ada"
+ctl "$T/record_bob" purge --record --citizen c-bob
+expect_grep "and none for a citizen never purged" '^no deletion records for this citizen$' "$T/record_bob"
 left=""
 for k in herald:citizen:c-ada herald:msg:dvla-1 herald:msg:dvla-2 herald:msg:dvla-3 \
 	herald:msg:dvla-5 herald:msg:dvla-9 herald:tx:tx-55 herald:tx:tx-56 herald:tx:dvla-9 herald:tx:tx-old \

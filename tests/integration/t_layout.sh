@@ -85,6 +85,17 @@ else
 	sed 's/^/#   /' "$T/layout.out" | head -10
 fi
 
+# ... and a synchronous Redis call on the receipt path.
+fresh_copy
+printf 'static void x(struct router *r) { rdb_call(r->rdb, "PING"); }\n' >>"$T/tree/router/receipt.c"
+check_tree "$T/tree"
+if [ "$RC" -eq 1 ] && grep -q 'receipt.c makes a synchronous Redis call' "$T/layout.out"; then
+	ok "the check fails on a synchronous Redis call in router/receipt.c"
+else
+	not_ok "the check fails on a synchronous Redis call in router/receipt.c (rc $RC)"
+	sed 's/^/#   /' "$T/layout.out" | head -10
+fi
+
 # The compiler enforces the same rules: tools/ is built without -Irouter.
 (cd "$HERALD_SRC" && make -n -B BUILD="$T/nb" "$T/nb/obj/tools/cmd_status.o") >"$T/cc" 2>&1
 expect_eq "tools/ objects are compiled with lib/ and util/ but without router/ or channels/ on the include path" \

@@ -39,11 +39,16 @@ expect_eq "one under a wrong secret is refused" 404 "$(post /hook/k7Qw2xR9pL4mZ8
 expect_eq "one under a prefix of the secret is refused" 404 "$(post /hook/k7Qw2x/receipts/sms/json)"
 sleep 0.5
 expect_eq "the refused receipts changed nothing" sent "$(rcli HGET herald:msg:rc-1 status)"
+expect_grep "while it waits for its receipt the hash keeps the event" 'Sam' "$(rcli HGET herald:msg:rc-1 event >"$T/ev.before"; echo "$T/ev.before")"
 expect_no_grep "nothing was logged as delivered" 'rc-1: .*status=delivered' "$LOG"
 expect_grep "the refusal is in the operator log" 'receipt refused: not under the path of \[http\] public_url' \
 	"$T/heraldd.out"
 expect_eq "the receipt under the secret path is taken" 200 "$(post "/hook/$SECRET/receipts/sms/json")"
 check "and delivers the message" wait_for 10 grep -q 'rc-1: .*channel=sms.*status=delivered' "$LOG"
+sleep 0.3
+expect_eq "delivered by receipt: the event (personal data) is gone from the hash" "" "$(rcli HGET herald:msg:rc-1 event)"
+expect_eq "and so is its stream" "" "$(rcli HGET herald:msg:rc-1 stream)"
+expect_eq "the status stays" delivered "$(rcli HGET herald:msg:rc-1 status)"
 expect_no_grep "the secret never reaches the operator log" "$SECRET" "$T/heraldd.out"
 expect_no_grep "nor the delivery log" "$SECRET" "$LOG"
 expect_no_grep "no warning about unauthenticated receipts" 'not authenticated' "$T/heraldd.out"

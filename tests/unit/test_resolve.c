@@ -138,7 +138,7 @@ static void test_log_line(void **state)
 	assert_string_equal(
 	    line, "2026-11-22T09:00:00.000Z dvla-1: tx=tx-55, citizen=c-8812, channel=sms, "
 		  "to=+44*******123, attempt=1, delay=0.840, delays=0.010/0.020/0.810, "
-		  "dsn=-, status=sent (202 Accepted  X-Injected: yes)");
+		  "dsn=-, status=sent (202 Accepted\\x0d\\x0aX-Injected: yes)");
 	json_object_set_new(rec, "fulfilled_in", json_real(12.5));
 	dlog_format_text(rec, line, sizeof(line));
 	assert_non_null(strstr(line, "fulfilled_in=12.500, status=sent"));

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cmocka.h>
 
@@ -188,6 +189,86 @@ static void test_receipt_table(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/* Twilio's published example: token 12345, the URL with its query, five
+ * POST parameters given out of order. */
+static void test_twilio_sign_vector(void **state)
+{
+	char sig[64];
+
+	(void)state;
+	assert_int_equal(sms_twilio_sign("12345", "https://mycompany.com/myapp.php?foo=1&bar=2",
+					 "To=%2B18005551212&CallSid=CA1234567890ABCDE&Digits=1234&"
+					 "From=%2B12349013030&Caller=%2B12349013030",
+					 sig, sizeof(sig)),
+			 0);
+	assert_string_equal(sig, "0/KCTR6DLpKmkAf8muzZqo1nDgQ=");
+	assert_true(sms_twilio_verify("12345", "https://mycompany.com/myapp.php?foo=1&bar=2",
+				      "CallSid=CA1234567890ABCDE&Caller=%2B12349013030&Digits=1234&"
+				      "From=%2B12349013030&To=%2B18005551212",
+				      "0/KCTR6DLpKmkAf8muzZqo1nDgQ="));
+	assert_false(sms_twilio_verify("12346", "https://mycompany.com/myapp.php?foo=1&bar=2",
+				       "CallSid=CA1234567890ABCDE",
+				       "0/KCTR6DLpKmkAf8muzZqo1nDgQ="));
+	assert_false(sms_twilio_verify("12345", "https://x/", "", NULL));
+}
+
+static const char *sig_header;
+static const char *fake_header(const struct herald_http_req *req, const char *name)
+{
+	(void)req;
+	return !strcasecmp(name, "X-Twilio-Signature") ? sig_header : NULL;
+}
+
+/* With profile twilio, a token and public_url: a forged receipt (no, or
+ * a wrong, signature; a version 1 request) is refused, a signed one taken. */
+static void test_twilio_signed_receipt(void **state)
+{
+	static const char body[] = "MessageSid=SM1&MessageStatus=delivered";
+	struct sms_conf c;
+	struct fake f;
+	struct herald_result out;
+	char resp[128], sig[64];
+	struct herald_http_req req = {.version = HERALD_HTTP_REQ_VERSION,
+				      .method = "POST",
+				      .path = "/twilio",
+				      .content_type = FORM,
+				      .body = body,
+				      .body_len = sizeof(body) - 1,
+				      .arg = fake_arg,
+				      .header = fake_header,
+				      .priv = &f};
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	c.profile = SMS_PROFILE_TWILIO;
+	snprintf(c.pass, sizeof(c.pass), "tok-secret");
+	snprintf(c.public_url, sizeof(c.public_url), "https://herald.example/hook/k7");
+	sms_receipt_auth(&c);
+	assert_int_equal(form_parse(&f.query, "ref=hr0123456789abcdef01234567"), 0);
+	assert_int_equal(form_parse(&f.body, body), 0);
+	sig_header = NULL;
+	assert_int_equal(sms_receipt(&req, &out, resp, sizeof(resp)), -1);
+	assert_non_null(strstr(resp, "X-Twilio-Signature"));
+	sig_header = "0/KCTR6DLpKmkAf8muzZqo1nDgQ=";
+	assert_int_equal(sms_receipt(&req, &out, resp, sizeof(resp)), -1);
+	assert_int_equal(sms_twilio_sign("tok-secret",
+					 "https://herald.example/hook/k7/receipts/sms/twilio"
+					 "?ref=hr0123456789abcdef01234567",
+					 body, sig, sizeof(sig)),
+			 0);
+	sig_header = sig;
+	assert_int_equal(sms_receipt(&req, &out, resp, sizeof(resp)), 1);
+	assert_int_equal(out.status, HERALD_DELIVERED);
+	req.version = 1; /* a host that cannot show the header: refused */
+	assert_int_equal(sms_receipt(&req, &out, resp, sizeof(resp)), -1);
+	c.profile = SMS_PROFILE_JSON; /* no Twilio account: not checked, as before */
+	sms_receipt_auth(&c);
+	sig_header = NULL;
+	assert_int_equal(sms_receipt(&req, &out, resp, sizeof(resp)), 1);
+	form_free(&f.query);
+	form_free(&f.body);
+}
+
 /* No arg() at all, NULL request fields, tiny or absent response buffers. */
 static void test_receipt_degenerate(void **state)
 {
@@ -246,8 +327,8 @@ static void test_receipt_garbage(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_receipt_table),
-	    cmocka_unit_test(test_receipt_degenerate),
+	    cmocka_unit_test(test_receipt_table),      cmocka_unit_test(test_receipt_degenerate),
+	    cmocka_unit_test(test_twilio_sign_vector), cmocka_unit_test(test_twilio_signed_receipt),
 	    cmocka_unit_test(test_receipt_garbage),
 	};
 	return cmocka_run_group_tests_name("sms_receipt", tests, NULL, NULL);

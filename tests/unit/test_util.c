@@ -16,6 +16,7 @@
 #include "msgrec.h"
 #include "text.h"
 #include "tz.h"
+#include "workq.h"
 
 static void test_mask(void **state)
 {
@@ -295,6 +296,31 @@ static void test_msgrec(void **state)
 	assert_int_equal(msgrec_read_at(pairs_get, status_only, &a2), 0);
 }
 
+/* util/workq.c itemq: unbounded by default; with a limit a push past it
+ * is ITEMQ_FULL and queues nothing, and room comes back as items leave. */
+static void test_itemq_limit(void **state)
+{
+	struct itemq *q = itemq_new(sizeof(int));
+	int v = 7, out[8];
+
+	(void)state;
+	assert_non_null(q);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(itemq_push(q, &i), 0);
+	assert_int_equal(itemq_pop(q, out, 8), 8);
+	itemq_set_limit(q, 93);
+	assert_int_equal(itemq_push(q, &v), 0); /* 93 waiting */
+	assert_int_equal(itemq_push(q, &v), ITEMQ_FULL);
+	assert_int_equal(itemq_push_many(q, out, 2), ITEMQ_FULL);
+	assert_int_equal(itemq_pop(q, out, 1), 1);
+	assert_int_equal(out[0], 8);
+	assert_int_equal(itemq_push(q, &v), 0);
+	assert_int_equal(itemq_push(q, &v), ITEMQ_FULL);
+	itemq_set_limit(q, 0);
+	assert_int_equal(itemq_push(q, &v), 0);
+	itemq_free(&q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -302,7 +328,7 @@ int main(void)
 	    cmocka_unit_test(test_rfc3339),	   cmocka_unit_test(test_idmap),
 	    cmocka_unit_test(test_conf),	   cmocka_unit_test(test_tz),
 	    cmocka_unit_test(test_tz_footer_rule), cmocka_unit_test(test_quiet_hours),
-	    cmocka_unit_test(test_msgrec),
+	    cmocka_unit_test(test_msgrec),	   cmocka_unit_test(test_itemq_limit),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }

@@ -1,0 +1,1 @@
+test_escape_PKGS := jansson
