@@ -30,6 +30,7 @@
 #include "metrics.h"
 #include "msgstate.h"
 #include "outcome.h"
+#include "bounce.h"
 #include "receipt.h"
 #include "router.h"
 #include "stream.h"
@@ -313,6 +314,7 @@ static void timed_work(struct router *r, const struct loop_state *ls, int64_t no
 		r->last_trim_ms = now;
 		stream_trim(r);
 	}
+	bounce_poll(r, now);
 	if (now - r->last_depth_ms >= 5000) {
 		r->last_depth_ms = now;
 		update_gauges(r);

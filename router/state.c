@@ -181,8 +181,8 @@ static const char *first_fields(struct msg *m, struct hash_fields *f, char *pre_
  * data; the stream entry is trimmed soon after). */
 static void event_fields(struct msg *m, const struct step *s, struct hash_fields *f)
 {
-	if (s->ack && !s->finished_ok && !s->journal_only && !m->ev_in_hash && m->ev.root &&
-	    (f->event = json_dumps(m->ev.root, JSON_COMPACT)) != NULL) {
+	if (s->ack && (!s->finished_ok || s->keep_event) && !s->journal_only && !m->ev_in_hash &&
+	    m->ev.root && (f->event = json_dumps(m->ev.root, JSON_COMPACT)) != NULL) {
 		field_add(f, "event", f->event);
 		field_add(f, "stream", m->stream[0] ? m->stream : KEY_Q_DEFAULT);
 		m->ev_in_hash = 1;
