@@ -137,8 +137,10 @@ $(BUILD)/heraldd-nojsonfast: $(call obj,router/main.c) $(BUILD)/obj-nojsonfast/l
 		$(ROUTER_OBJS) $(HERALD_LIB) $(UTIL_LIB)
 	$(CC) $(LDFLAGS) -rdynamic $^ -o $@ $(HERALDD_MALLOC) $(ROUTER_LIBS)
 
+# heraldctl bounce reads reports with GMime 3 (tools/bounce_read.c).
+EXTRA_CFLAGS_tools := $(call pkg_cflags,gmime-3.0)
 $(BUILD)/heraldctl: $(HERALDCTL_LINK)
-	$(CC) $(LDFLAGS) $^ -o $@ $(ROUTER_LIBS)
+	$(CC) $(LDFLAGS) $^ -o $@ $(ROUTER_LIBS) $(call pkg_libs,gmime-3.0)
 
 # ---- channel plugins -------------------------------------------------------
 # channels/common/ code every threaded plugin links (job packing, shutdown);

@@ -44,7 +44,8 @@ static struct msg *token_msg(struct router *r, const struct inbound *in)
 	struct msg *m;
 
 	if (!rep || rep->type != REDIS_REPLY_STRING) {
-		log_msg(LOG_L_NOTICE, "email: %s for unknown token '%s': ignored", in->kind, in->token);
+		log_msg(LOG_L_NOTICE, "email: %s for unknown token '%s': ignored", in->kind,
+			in->token);
 		metrics_count("inbound_unmatched", "email", 1);
 		freeReplyObject(rep);
 		return NULL;
@@ -60,7 +61,8 @@ static struct msg *token_msg(struct router *r, const struct inbound *in)
 	m->state = rep ? reply_to_object(rep) : NULL;
 	freeReplyObject(rep);
 	if (!m->state || json_object_size(m->state) == 0) {
-		log_msg(LOG_L_NOTICE, "%s: email %s, but the message record is gone", m->event_id, in->kind);
+		log_msg(LOG_L_NOTICE, "%s: email %s, but the message record is gone", m->event_id,
+			in->kind);
 		msg_free(m);
 		return NULL;
 	}
@@ -118,8 +120,8 @@ static void apply_bounce(struct router *r, struct msg *m, struct chan *email, co
 	const char *ev;
 
 	metrics_count_service("email_bounces", m->service, 1);
-	snprintf(reason, sizeof(reason), "bounced: %s%s%.300s", in->status,
-		 in->diag[0] ? " " : "", in->diag);
+	snprintf(reason, sizeof(reason), "bounced: %s%s%.300s", in->status, in->diag[0] ? " " : "",
+		 in->diag);
 	if (!bounce_applies(r, m, status, in)) {
 		char late[600];
 		snprintf(late, sizeof(late), "late bounce: %s; not applied (message is %s)", reason,
@@ -185,7 +187,8 @@ static void apply_inbound(struct router *r, const struct inbound *in)
 	char reason[400];
 
 	if (!email) {
-		log_msg(LOG_L_NOTICE, "email %s recorded, but no email channel is loaded: ignored", in->kind);
+		log_msg(LOG_L_NOTICE, "email %s recorded, but no email channel is loaded: ignored",
+			in->kind);
 		return;
 	}
 	m = token_msg(r, in);

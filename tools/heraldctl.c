@@ -27,6 +27,7 @@
 #pragma weak cmd_purge
 #pragma weak cmd_keygen
 #pragma weak cmd_callbacks
+#pragma weak cmd_bounce
 
 static const struct {
 	const char *name;
@@ -50,6 +51,7 @@ static const struct {
     {"callbacks", cmd_callbacks, 1,
      "callbacks [--service S] [--json] | callbacks dead list --service S [--json] | callbacks "
      "dead replay --service S (ID...|--all)"},
+    {"bounce", cmd_bounce, 1, "bounce [RECIPIENT] < MESSAGE   (a Postfix pipe(8) transport)"},
 };
 
 static void usage(FILE *fp)
@@ -117,7 +119,8 @@ int main(int argc, char **argv)
 			if (!c.conf && (explicit_conf || cmds[k].needs_conf)) {
 				fprintf(stderr, "heraldctl: %s\n", err);
 				free(sub_argv);
-				return 2;
+				/* bounce: Postfix keeps the message and retries */
+				return strcmp(cmds[k].name, "bounce") ? 2 : 75;
 			}
 		}
 		optind = 1;
