@@ -51,18 +51,30 @@ static int token_of_msgid(const char *id, char token[BOUNCE_TOKEN_MAX])
 	return token_at(id, token) == 0 && id[BOUNCE_TOKEN_MAX - 1] == '@' ? 0 : -1;
 }
 
-/* A leaf part's decoded content as a NUL-terminated GByteArray. */
+/* A leaf part's decoded content, or the text of a message/ part (GMime
+ * may take a message/delivery-status for a message whose headers are the
+ * report's first group), as a NUL-terminated GByteArray. */
 static GByteArray *part_bytes(GMimeObject *o)
 {
-	GMimeDataWrapper *w;
+	GMimeDataWrapper *w = NULL;
+	GMimeMessage *inner = NULL;
 	GMimeStream *s;
 	GByteArray *a;
 
-	if (!GMIME_IS_PART(o) || !(w = g_mime_part_get_content(GMIME_PART(o))))
+	if (GMIME_IS_PART(o))
+		w = g_mime_part_get_content(GMIME_PART(o));
+	else if (GMIME_IS_MESSAGE_PART(o))
+		inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(o));
+	if (!w && !inner)
 		return NULL;
 	s = g_mime_stream_mem_new();
-	g_mime_data_wrapper_write_to_stream(w, s);
-	a = g_byte_array_ref(g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s)));
+	if (w)
+		g_mime_data_wrapper_write_to_stream(w, s);
+	else
+		g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, s);
+	/* the stream frees its array unless it is told it does not own it */
+	a = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s));
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(s), FALSE);
 	g_object_unref(s);
 	g_byte_array_append(a, (const guint8 *)"", 1);
 	return a;
@@ -99,6 +111,13 @@ static int report_field(const char *text, int group, const char *name, char *out
 				v = p;
 			}
 			out[o] = '\0';
+			/* folding white space is one blank */
+			size_t k = 0;
+			for (size_t m = 0; m < o; m++)
+				if (out[m] != ' ' || !k || out[k - 1] != ' ')
+					out[k++] = out[m];
+			out[k] = '\0';
+			o = k;
 			while (o && out[o - 1] == ' ')
 				out[--o] = '\0';
 			size_t lead = strspn(out, " ");
@@ -110,6 +129,37 @@ static int report_field(const char *text, int group, const char *name, char *out
 		p = eol + 1;
 	}
 	return -1;
+}
+
+static int local_char(char c)
+{
+	return isalnum((unsigned char)c) || (c && strchr(".!#$%&'*+/=?^_`{|}~-", c));
+}
+
+/* Contact details stay out of logs: every address's local part in s
+ * becomes its first character and "***" (util/mask.c's way). */
+static void mask_addresses(char *s, size_t size)
+{
+	char out[256];
+	size_t o = 0, i = 0, n = strlen(s);
+
+	while (i < n && o + 1 < sizeof(out)) {
+		size_t j = i;
+		while (j < n && local_char(s[j]))
+			j++;
+		if (j > i && s[j] == '@') { /* s[i..j) is a local part */
+			int w = snprintf(out + o, sizeof(out) - o, "%c***", s[i]);
+			o = w > 0 && o + (size_t)w < sizeof(out) ? o + (size_t)w : sizeof(out) - 1;
+			i = j;
+		} else if (j > i) {
+			for (; i < j && o + 1 < sizeof(out); i++)
+				out[o++] = s[i];
+		} else {
+			out[o++] = s[i++];
+		}
+	}
+	out[o] = '\0';
+	snprintf(s, size, "%s", out);
 }
 
 /* "5.1.1" style: class digit, dot, 1-3 digits, dot, 1-3 digits */
@@ -138,6 +188,7 @@ static int read_dsn(const char *text, struct bounce_report *out)
 					       : BOUNCE_NONE;
 		if (report_field(text, g, "Diagnostic-Code", out->diag, sizeof(out->diag)) != 0)
 			out->diag[0] = '\0';
+		mask_addresses(out->diag, sizeof(out->diag));
 		return 0;
 	}
 	return -1; /* a delivery-status without a recipient's status */
@@ -171,7 +222,7 @@ static void token_from_enclosed(GMimeObject *o, struct bounce_report *out)
 	if (s)
 		g_object_unref(s);
 	if (a)
-		g_byte_array_unref(a);
+		g_byte_array_free(a, TRUE);
 }
 
 /* The parts of a multipart/report: the machine-readable one read into
@@ -199,7 +250,7 @@ static int read_report(GMimeMultipart *mp, int arf, struct bounce_report *out)
 			} else {
 				found = read_dsn((const char *)a->data, out);
 			}
-			g_byte_array_unref(a);
+			g_byte_array_free(a, TRUE);
 		} else if (arf && ct &&
 			   (g_mime_content_type_is_type(ct, "message", "rfc822") ||
 			    g_mime_content_type_is_type(ct, "text", "rfc822-headers")) &&
@@ -254,7 +305,8 @@ int bounce_read(const char *buf, size_t len, const char *rcpt, struct bounce_rep
 				    out->token) != 0)
 			out->token[0] = '\0';
 	ct = g_mime_object_get_content_type(body);
-	if (ct && GMIME_IS_MULTIPART(body) && g_mime_content_type_is_type(ct, "multipart", "report") &&
+	if (ct && GMIME_IS_MULTIPART(body) &&
+	    g_mime_content_type_is_type(ct, "multipart", "report") &&
 	    (rtype = g_mime_content_type_get_parameter(ct, "report-type")) != NULL) {
 		if (!strcasecmp(rtype, "delivery-status") ||
 		    !strcasecmp(rtype, "global-delivery-status"))

@@ -82,8 +82,7 @@ static int record(struct ctl *c, const struct bounce_report *br)
 	r = ctl_redis_cmd(rc, "bounce",
 			  "XADD " KEY_INBOUND " MAXLEN ~ %d * " INB_F_KIND " %s " INB_F_TOKEN
 			  " %s " INB_F_STATUS " %s " INB_F_DIAG " %s " INB_F_AT " %s",
-			  INBOUND_MAXLEN, kind_name(br->kind), br->token, br->status, br->diag,
-			  at);
+			  INBOUND_MAXLEN, kind_name(br->kind), br->token, br->status, br->diag, at);
 	ctl_redis_close(&rc);
 	if (!r)
 		return EX_TEMPFAIL_;
