@@ -250,13 +250,15 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 fuzz_template_SRCS := util/mustache.c util/buf.c util/text.c
 fuzz_jsonfast_SRCS := lib/jsonfast.c util/text.c
+fuzz_bounce_SRCS := tools/bounce_read.c
+fuzz_bounce_FLAGS = $(call pkg_cflags,gmime-3.0) $(call pkg_libs,gmime-3.0)
 FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRCS))
 FUZZ_BINS := $(patsubst %,$(BUILD)/fuzz/%,$(FUZZ_NAMES))
 define FUZZ_RULE
 $(BUILD)/fuzz/$(1): tests/fuzz/$(1).c $$($(1)_SRCS)
 	@command -v $$(FUZZ_CC) >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
 	@mkdir -p $$(dir $$@)
-	$$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined $$(CPPFLAGS) $$(INC_tests) $$< $$($(1)_SRCS) -ljansson -o $$@
+	$$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined $$(CPPFLAGS) $$(INC_tests) $$< $$($(1)_SRCS) -ljansson $$($(1)_FLAGS) -o $$@
 endef
 $(foreach f,$(FUZZ_NAMES),$(eval $(call FUZZ_RULE,$(f))))
 fuzz-bins: $(FUZZ_BINS)
