@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "bounce.h"
+#include "config.h"
 #include "failover.h"
 #include "log.h"
 #include "metrics.h"
@@ -246,9 +247,15 @@ void bounce_poll(struct router *r, int64_t now)
 {
 	redisReply *rep;
 
+	const char *domain;
+
 	if (now - r->last_bounce_ms < BOUNCE_POLL_MS)
 		return;
 	r->last_bounce_ms = now;
+	/* nothing to hear without a VERP return path (or an email channel) */
+	domain = config_get(r->cfg, "channel.email", "bounce_domain");
+	if (!domain || !*domain || !chans_find(&r->chans, "email"))
+		return;
 	if (!r->inbound_group) {
 		/* from 0: what was recorded before heraldd first ran counts */
 		rep = rdb_call(r->rdb, "XGROUP CREATE " KEY_INBOUND " " GROUP " 0 MKSTREAM");

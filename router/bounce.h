@@ -12,7 +12,7 @@
 #define BOUNCE_POLL_MS 500
 
 /* Read and apply what heraldctl bounce recorded (at most every
- * BOUNCE_POLL_MS). */
+ * BOUNCE_POLL_MS; only with [channel.email] bounce_domain set). */
 void bounce_poll(struct router *r, int64_t now);
 
 #endif
