@@ -264,8 +264,14 @@ void bounce_poll(struct router *r, int64_t now)
 		r->inbound_group = rep->type != REDIS_REPLY_ERROR || strstr(rep->str, "BUSYGROUP");
 		freeReplyObject(rep);
 	}
-	rep = rdb_call(r->rdb, "XREADGROUP GROUP " GROUP " %s COUNT 32 STREAMS " KEY_INBOUND " >",
-		       r->consumer);
+	/* first what this consumer read before a restart and never
+	 * acknowledged ("0"), then new entries */
+	rep = rdb_call(r->rdb, "XREADGROUP GROUP " GROUP " %s COUNT 32 STREAMS " KEY_INBOUND " %s",
+		       r->consumer, r->inbound_group == 1 ? "0" : ">");
+	if (rep && rep->type == REDIS_REPLY_ARRAY && r->inbound_group == 1 &&
+	    (rep->elements == 0 || rep->element[0]->elements < 2 ||
+	     rep->element[0]->element[1]->elements == 0))
+		r->inbound_group = 2; /* nothing (more) left pending */
 	if (rep && rep->type == REDIS_REPLY_ERROR && strstr(rep->str, "NOGROUP"))
 		r->inbound_group = 0;
 	apply_entries(r, rep);

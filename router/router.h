@@ -110,7 +110,8 @@ struct router {
 	int draining;
 	int64_t last_read_ms, last_due_ms, last_claim_ms, last_depth_ms, last_trim_ms;
 	int64_t last_bounce_ms; /* bounce.c */
-	int inbound_group;	/* herald:inbound's group made */
+	int inbound_group;	/* herald:inbound's group: 0 not made, 1 made (own pending
+				   entries next), 2 reading new entries */
 	int64_t last_lease_ms;
 	struct leases *leases; /* stream entries held here (lease.h) */
 	int want_read, read_inflight, last_read_n, need_groups, due_inflight;
