@@ -36,7 +36,8 @@ ROUTER_PKGS := libzmq hiredis jansson inih libmicrohttpd libsystemd openssl libc
 #   tools/     heraldctl: lib/ and util/ only
 #   channels/  a plugin: include/herald/, util/, channels/common/
 #   tests/     anything
-CPPFLAGS := -D_GNU_SOURCE
+HERALD_VERSION ?= 0.1.0
+CPPFLAGS := -D_GNU_SOURCE -DHERALD_VERSION='"$(HERALD_VERSION)"'
 INC_util := -Iutil
 INC_lib := -Iinclude -Iutil -Ilib
 INC_router := -Iinclude -Iutil -Ilib -Irouter
@@ -306,7 +307,6 @@ SYSUSERSDIR ?= $(LIBDIR)/sysusers.d
 TMPFILESDIR ?= $(LIBDIR)/tmpfiles.d
 LOGROTATEDIR ?= $(SYSCONFDIR)/logrotate.d
 INSTALL_USER ?= $(if $(DESTDIR),0,1)
-HERALD_VERSION ?= 0.1.0
 MAN_PAGES := $(wildcard man/*.[1-8])
 # The sources name the /usr/local layout (the default PREFIX); installed
 # copies name the one chosen.

@@ -2,6 +2,7 @@
  * "<length>:<event id>\n<channel>\n<plan position>" under the install's secret. */
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -37,17 +38,6 @@ void provider_ref(const unsigned char key[PROVREF_KEY_LEN], const char *event_id
 	out[PROVREF_LEN - 1] = '\0';
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int provref_secret_parse(const char *hex, unsigned char key[PROVREF_KEY_LEN])
 {
 	const char *p = hex;
@@ -55,7 +45,8 @@ int provref_secret_parse(const char *hex, unsigned char key[PROVREF_KEY_LEN])
 	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
 		p++;
 	for (int i = 0; i < PROVREF_KEY_LEN; i++) {
-		int hi = hexval(p[2 * i]), lo = hi < 0 ? -1 : hexval(p[2 * i + 1]);
+		int hi = OPENSSL_hexchar2int((unsigned char)p[2 * i]),
+		    lo = hi < 0 ? -1 : OPENSSL_hexchar2int((unsigned char)p[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		key[i] = (unsigned char)(hi << 4 | lo);

@@ -56,7 +56,15 @@
 #define KEY_SECRET "herald:secret"
 #define KEY_ENGAGED "herald:engaged:"
 #define KEY_SCHED "herald:sched"
+/* per-service admission (herald_accept): a token bucket (hash: tokens,
+ * Redis TIME in microseconds) and a count of the UTC day's accepted events */
+#define KEY_RATE "herald:rate:"	  /* + service */
+#define KEY_DAILY "herald:daily:" /* + service ":" days since 1970 (UTC) */
+#define RATE_F_TOKENS "t"
+#define RATE_F_TS "ts"
 #define KEY_DEAD "herald:dead"
+/* operator log level for every heraldd (heraldctl log-level); unset: [log] level */
+#define KEY_LOGLEVEL "herald:loglevel"
 
 /* ---- streams (one per priority, enum prio's order) and their group ---- */
 #define KEY_STREAM_PREFIX "herald:q:"

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <zmq.h>
 
 int service_name_valid(const char *name)
@@ -251,7 +252,7 @@ static int set_key(struct service *sv, const char *k, const char *v, unsigned *s
 	static const char *const keys[] = {
 	    "public_key",      "templates", "channels", "urgent", "rate",	    "burst",
 	    "daily_limit",     "from",	    "reply_to", "sender", "retention_days", "callback_url",
-	    "callback_secret", "mode",	    NULL};
+	    "callback_secret", "mode",	    "guests",	NULL};
 	int idx = -1;
 
 	for (int i = 0; keys[i]; i++)
@@ -261,7 +262,7 @@ static int set_key(struct service *sv, const char *k, const char *v, unsigned *s
 		snprintf(why, whylen,
 			 "unknown key '%.64s' (known: public_key, templates, channels, urgent, "
 			 "rate, burst, daily_limit, from, reply_to, sender, retention_days, "
-			 "callback_url, callback_secret, mode)",
+			 "callback_url, callback_secret, mode, guests)",
 			 k);
 		return -1;
 	}
@@ -291,6 +292,8 @@ static int set_key(struct service *sv, const char *k, const char *v, unsigned *s
 	}
 	if (!strcmp(k, "mode"))
 		return set_mode(sv, v, why, whylen);
+	if (!strcmp(k, "guests")) /* addresses and numbers: trial mode's */
+		return split_list(v, sv->guests, &sv->nguests, why, whylen);
 	if (!strcmp(k, "rate") || !strcmp(k, "burst") || !strcmp(k, "daily_limit") ||
 	    !strcmp(k, "retention_days"))
 		return set_number(sv, k, v, why, whylen);
@@ -301,6 +304,7 @@ void service_clear(struct service *sv)
 {
 	free_list(sv->templates, &sv->ntemplates);
 	free_list(sv->channels, &sv->nchannels);
+	free_list(sv->guests, &sv->nguests);
 	free(sv->from);
 	free(sv->reply_to);
 	free(sv->sender);
@@ -497,4 +501,12 @@ const char *service_list(char *const *list, int n, char *buf, size_t buflen)
 	if (n == 0)
 		snprintf(buf, buflen, "none");
 	return buf;
+}
+
+int service_is_guest(const struct service *sv, const char *to)
+{
+	for (int i = 0; to && i < sv->nguests; i++)
+		if (!strcasecmp(sv->guests[i], to))
+			return 1;
+	return 0;
 }

@@ -12,10 +12,14 @@
  *   channels        = sms, email | *         channels it may use ("*": all)
  *   urgent          = no | yes               may it send priority "urgent"
  *                                             (which overrides quiet hours)
+ *   rate, burst, daily_limit events per second, bucket size (0: rate),
+ *                           per UTC day; 0: none (herald_accept, scripts.c)
+ *   from, reply_to, sender  the email From/Reply-To and SMS originator of
+ *                           its messages (meta service.*: router/prepare.c)
+ *   mode            = live | trial | test  (router/testmode.h)
+ *   guests          = a@b, +44...          trial mode: who may receive
  * Parsed and validated, not yet enforced (issue #13, later parts):
- *   rate, burst, daily_limit (events: per second, burst, per day; 0: none),
- *   from, reply_to (email), sender (SMS originator), retention_days,
- *   callback_url, callback_secret, mode = live | trial | test
+ *   retention_days, callback_url, callback_secret
  */
 #ifndef HERALD_SERVICE_H
 #define HERALD_SERVICE_H
@@ -38,12 +42,14 @@ struct service {
 	char *channels[SERVICE_MAX_PATTERNS];
 	int nchannels;
 	int urgent;
+	long rate, burst, daily_limit; /* 0: no limit (router/scripts.c) */
 	/* later parts of issue #13: parsed and validated only */
-	long rate, burst, daily_limit; /* 0: no limit */
 	char *from, *reply_to, *sender;
 	int retention_days; /* 0: [queue] retention_days */
 	char *callback_url, *callback_secret;
 	enum service_mode mode;
+	char *guests[SERVICE_MAX_PATTERNS]; /* trial mode: who may receive */
+	int nguests;
 };
 
 /* Every service of one services.d directory, as loaded at one time. */
@@ -73,6 +79,10 @@ int service_may_template(const struct service *sv, const char *name);
 int service_may_channel(const struct service *sv, const char *name);
 /* "a, b" (or "*") into buf, for messages. */
 const char *service_list(char *const *list, int n, char *buf, size_t buflen);
+
+/* 1 if to (an address or number) is on the service's guest list (email
+ * addresses compared without case). */
+int service_is_guest(const struct service *sv, const char *to);
 
 /* 1-64 of a-z 0-9 - _, not starting with - or _ . */
 int service_name_valid(const char *name);

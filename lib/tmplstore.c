@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "mustache.h"
+#include "suggest.h"
 #include "text.h"
 #include "tmplstore.h"
 
@@ -35,12 +36,16 @@ struct tentry {
 	struct field *fields;
 	size_t nfields;
 	struct tmpl *body;
+	char *partials; /* " a b " : the partials the file names ({{> a}}) */
+	char *optional; /* front matter "optional: a, b" as written, or NULL */
 };
 
 struct tdef {
 	char *name;
 	struct tentry *e;
 	size_t n;
+	char **req; /* required personalisation names, sorted (tstore_missing) */
+	size_t nreq;
 };
 
 struct partial {
@@ -73,9 +78,11 @@ static void entry_clear(struct tentry *e)
 		tmpl_free(&e->fields[i].t);
 	}
 	free(e->fields);
+	free(e->optional);
 	tmpl_free(&e->body);
 	free(e->variant);
 	free(e->file);
+	free(e->partials);
 }
 
 void tstore_free(struct tstore **sp)
@@ -89,6 +96,9 @@ void tstore_free(struct tstore **sp)
 			entry_clear(&s->t[i].e[k]);
 		free(s->t[i].e);
 		free(s->t[i].name);
+		for (size_t k = 0; k < s->t[i].nreq; k++)
+			free(s->t[i].req[k]);
+		free(s->t[i].req);
 	}
 	for (size_t i = 0; i < s->np; i++) {
 		free(s->p[i].name);
@@ -263,6 +273,12 @@ static int parse_front(struct tentry *e, const char *buf, size_t len, const char
 		vlen = (size_t)(eol - v);
 		while (vlen && isspace((unsigned char)v[vlen - 1]))
 			vlen--;
+		if (klen == 8 && !strncmp(k, "optional", 8)) { /* not a field: tstore_missing */
+			free(e->optional);
+			if (!(e->optional = strndup(v, vlen)))
+				goto oom;
+			continue;
+		}
 		f = grow(e->fields, e->nfields, sizeof(*f));
 		if (!f)
 			goto oom;
@@ -280,6 +296,38 @@ static int parse_front(struct tentry *e, const char *buf, size_t len, const char
 oom:
 	errf(err, errlen, "%s: out of memory", e->file);
 	return -1;
+}
+
+/* " a b ": the names of the {{> name}} tags in src (default delimiters). */
+static char *partial_names(const char *src)
+{
+	size_t cap = 2, n = 1;
+	char *out = malloc(cap);
+	const char *p = src;
+
+	if (!out)
+		return NULL;
+	out[0] = ' ';
+	while ((p = strstr(p, "{{>"))) {
+		size_t len;
+		char *o;
+
+		p += 3;
+		p += strspn(p, " \t");
+		len = strcspn(p, " \t}");
+		o = realloc(out, cap + len + 1);
+		if (!o) {
+			free(out);
+			return NULL;
+		}
+		out = o;
+		cap += len + 1;
+		memcpy(out + n, p, len);
+		n += len;
+		out[n++] = ' ';
+	}
+	out[n] = '\0';
+	return out;
 }
 
 /* Load DIR/name/file (file is "<variant>.<locale>.mustache") into e. */
@@ -314,7 +362,7 @@ static int load_entry(struct tentry *e, const char *dir, const char *name, const
 	if (!buf || parse_front(e, buf, len, &body, &body_line, err, errlen) < 0)
 		goto fail;
 	e->body = compile_at(body, len - (size_t)(body - buf), e->file, body_line, err, errlen);
-	if (!e->body)
+	if (!e->body || !(e->partials = partial_names(buf)))
 		goto fail;
 	rc = 0;
 fail:
@@ -340,6 +388,74 @@ static int is_dir(const char *path)
 	struct stat st;
 
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Is name in the comma-separated list (spaces around names ignored)? */
+static int in_list(const char *list, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (const char *p = list; p && *p;) {
+		const char *end = strchr(p, ','), *q = end ? end : p + strlen(p);
+		while (p < q && isspace((unsigned char)*p))
+			p++;
+		while (q > p && isspace((unsigned char)q[-1]))
+			q--;
+		if ((size_t)(q - p) == len && !strncmp(p, name, len))
+			return 1;
+		p = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+struct req_walk {
+	struct tdef *t;
+	const struct tentry *e;
+	int oom;
+};
+
+/* tmpl_top_names' callback: name is required unless the entry marks it
+ * optional or the host provides it (prepare.c's render_data). */
+static void req_add(void *arg, const char *name)
+{
+	struct req_walk *w = arg;
+	struct tdef *t = w->t;
+	size_t i = 0;
+	char **v;
+
+	if (in_list(w->e->optional, name) || !strcmp(name, "citizen") ||
+	    !strcmp(name, "transaction") || !strcmp(name, "event"))
+		return;
+	while (i < t->nreq && strcmp(t->req[i], name) < 0)
+		i++;
+	if (i < t->nreq && !strcmp(t->req[i], name))
+		return;
+	v = realloc(t->req, (t->nreq + 1) * sizeof(*v));
+	if (!v || !(name = strdup(name))) {
+		if (v)
+			t->req = v;
+		w->oom = 1;
+		return;
+	}
+	t->req = v;
+	memmove(&v[i + 1], &v[i], (t->nreq - i) * sizeof(*v));
+	v[i] = (char *)name;
+	t->nreq++;
+}
+
+/* The names every variant of t needs from the personalisation (the union
+ * over its files: body and front matter). -1 when out of memory. */
+static int required_names(struct tdef *t)
+{
+	struct req_walk w = {.t = t};
+
+	for (size_t k = 0; k < t->n; k++) {
+		w.e = &t->e[k];
+		tmpl_top_names(w.e->body, req_add, &w);
+		for (size_t f = 0; f < w.e->nfields; f++)
+			tmpl_top_names(w.e->fields[f].t, req_add, &w);
+	}
+	return w.oom ? -1 : 0;
 }
 
 /* One template folder: every <variant>.<locale>.mustache in it. */
@@ -393,6 +509,8 @@ static int load_template(struct tstore *s, const char *dir, const char *name, ch
 		errf(err, errlen, "%s: no <variant>.<locale>.mustache files", name);
 		goto fail;
 	}
+	if (required_names(t) != 0)
+		goto oom;
 	rc = 0;
 	goto fail;
 oom:
@@ -638,4 +756,147 @@ fail:
 	json_decref(*front);
 	*front = NULL;
 	return -1;
+}
+
+/* ---- the templates as a set (heraldd -t, and at load) -------------------- */
+
+static const char *const front_keys[] = {"subject", "channels", "optional", NULL};
+/* Variants of the channels Herald ships, known even when not enabled. */
+static const char *const shipped_variants[] = {"email", "email-html", "sms", "fax",
+					       "print", "file",	      NULL};
+
+static int listed(const char *list, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (const char *p = list; p && (p = strstr(p, name)); p += len)
+		if ((p == list || strchr(" ,", p[-1])) && strchr(" ,", p[len]))
+			return 1;
+	return 0;
+}
+
+static int variant_known(const char *v, const struct tstore_channel *ch, size_t nch)
+{
+	for (const char *const *k = shipped_variants; *k; k++)
+		if (!strcmp(*k, v))
+			return 1;
+	for (size_t i = 0; i < nch; i++)
+		for (int j = 0; j < ch[i].nvariants; j++)
+			if (!strcmp(ch[i].variants[j], v))
+				return 1;
+	return 0;
+}
+
+/* Problems of one file: its variant, front matter keys and partials. */
+static int check_entry(const struct tstore *s, const struct tentry *e,
+		       const struct tstore_channel *ch, size_t nch, tstore_report say, void *arg)
+{
+	char line[512], pname[128];
+	int bad = 0;
+
+	if (!variant_known(e->variant, ch, nch)) {
+		snprintf(line, sizeof(line), "%s: variant '%s' is for no known channel", e->file,
+			 e->variant);
+		say(line, arg), bad++;
+	}
+	for (size_t i = 0; i < e->nfields; i++) {
+		const char *hint = suggest_pick(e->fields[i].key, front_keys, NULL);
+		if (listed(" subject channels optional ", e->fields[i].key))
+			continue;
+		snprintf(line, sizeof(line), "%s: unknown front matter key '%s'%s%s%s", e->file,
+			 e->fields[i].key, hint ? " (did you mean '" : "", hint ? hint : "",
+			 hint ? "'?)" : "");
+		say(line, arg), bad++;
+	}
+	for (const char *p = e->partials; *p;) {
+		size_t len = strcspn(p += strspn(p, " "), " ");
+		int found = 0;
+
+		if (!len)
+			break;
+		snprintf(pname, sizeof(pname), "%.*s", (int)len, p);
+		for (size_t i = 0; i < s->np; i++)
+			found |= !strcmp(s->p[i].name, pname);
+		if (!found) {
+			snprintf(line, sizeof(line), "%s: partial '%s' not found in _partials/",
+				 e->file, pname);
+			say(line, arg), bad++;
+		}
+		p += len;
+	}
+	return bad;
+}
+
+/* The template's own "channels:" front matter (as text, malloc'd), or
+ * NULL: sent on every channel. */
+static char *sent_on(const struct tdef *t)
+{
+	char err[128];
+
+	for (size_t i = 0; i < t->n; i++)
+		for (size_t j = 0; j < t->e[i].nfields; j++)
+			if (!strcmp(t->e[i].fields[j].key, "channels")) {
+				json_t *none = json_object();
+				char *text = tmpl_render(t->e[i].fields[j].t, none, NULL, 0, NULL,
+							 err, sizeof(err));
+				json_decref(none);
+				return text;
+			}
+	return NULL;
+}
+
+int tstore_check_set(const struct tstore *s, const struct tstore_channel *ch, size_t nch,
+		     tstore_report say, void *arg)
+{
+	char line[512];
+	int bad = 0;
+
+	for (size_t i = 0; s && i < s->n; i++) {
+		const struct tdef *t = &s->t[i];
+		char *only = sent_on(t);
+
+		for (size_t k = 0; k < t->n; k++)
+			bad += check_entry(s, &t->e[k], ch, nch, say, arg);
+		for (size_t c = 0; c < nch; c++) {
+			int has = 0;
+
+			if (only && !listed(only, ch[c].name))
+				continue;
+			for (int j = 0; j < ch[c].nvariants && !has; j++)
+				has = find_exact(t, ch[c].variants[j], "en") != NULL;
+			if (has)
+				continue;
+			snprintf(line, sizeof(line),
+				 "%s: incomplete: no %s variant in the default locale en for "
+				 "channel %s (add %s/%s.en.mustache, or list the channels it is "
+				 "sent on in front matter 'channels:')",
+				 t->name, ch[c].variants[0], ch[c].name, t->name,
+				 ch[c].variants[0]);
+			say(line, arg), bad++;
+		}
+		free(only);
+	}
+	return bad;
+}
+
+size_t tstore_missing(const struct tstore *s, const char *name, const json_t *personalisation,
+		      char *out, size_t outlen)
+{
+	const struct tdef *t = find_def(s, name);
+	size_t n = 0, used = 0;
+
+	if (outlen)
+		out[0] = '\0';
+	for (size_t i = 0; t && i < t->nreq; i++) {
+		const json_t *v = json_object_get(personalisation, t->req[i]);
+		int w;
+
+		if (v && !json_is_null(v))
+			continue;
+		w = snprintf(out + used, outlen - used, "%s%s", n ? ", " : "", t->req[i]);
+		if (w > 0 && (size_t)w < outlen - used)
+			used += (size_t)w;
+		n++;
+	}
+	return n;
 }

@@ -11,11 +11,12 @@
 #include "num.h"
 #include "sentinel.h"
 
-/* "path: [sec] key = 'v': " before the parser's reason. */
-static void where(char *err, int errlen, const char *path, const char *sec, const char *key,
-		  const char *v, const char *why)
+/* "path:line: [sec] key = 'v': " before the parser's reason. */
+static void where(char *err, int errlen, const struct conf *ini, const char *path, const char *sec,
+		  const char *key, const char *v, const char *why)
 {
-	snprintf(err, (size_t)errlen, "%s: [%s] %s = '%s': %s", path, sec, key, v, why);
+	snprintf(err, (size_t)errlen, "%s:%d: [%s] %s = '%s': %s", path, conf_line(ini, sec, key),
+		 sec, key, v, why);
 }
 
 static int get_int(struct config *c, const char *sec, const char *key, int def, int lo, int hi,
@@ -32,7 +33,7 @@ static int get_int(struct config *c, const char *sec, const char *key, int def, 
 	rc = lo == 1 && hi == 65535 ? num_parse_port(v, out, why, sizeof(why))
 				    : num_parse_int(v, lo, hi, out, why, sizeof(why));
 	if (rc)
-		where(err, errlen, c->path, sec, key, v, why);
+		where(err, errlen, c->ini, c->path, sec, key, v, why);
 	return rc;
 }
 
@@ -48,7 +49,7 @@ static int get_duration(struct config *c, const char *sec, const char *key, int 
 		return 0;
 	}
 	if (num_parse_duration(v, 1000, lo_s * 1000LL, hi_s * 1000LL, &ms, why, sizeof(why))) {
-		where(err, errlen, c->path, sec, key, v, why);
+		where(err, errlen, c->ini, c->path, sec, key, v, why);
 		return -1;
 	}
 	*out_ms = (int)ms;
@@ -68,7 +69,7 @@ static int get_ms(struct config *c, const char *sec, const char *key, int def_ms
 		return 0;
 	}
 	if (num_parse_duration(v, unit_ms, lo_ms, hi_ms, &ms, why, sizeof(why))) {
-		where(err, errlen, c->path, sec, key, v, why);
+		where(err, errlen, c->ini, c->path, sec, key, v, why);
 		return -1;
 	}
 	*out_ms = (int)ms;
@@ -87,6 +88,7 @@ static const struct {
 		 {"max_age", 315360000}};
 
 struct chan_check {
+	const struct conf *ini;
 	const char *path;
 	char *err;
 	int errlen, bad;
@@ -101,7 +103,7 @@ static void check_chan_key(const char *sec, const char *key, const char *v, void
 	for (size_t i = 0; i < sizeof(chan_nums) / sizeof(chan_nums[0]) && !cc->bad; i++)
 		if (!strcmp(key, chan_nums[i].key) &&
 		    num_parse_long(v, 0, chan_nums[i].max, &n, why, sizeof(why))) {
-			where(cc->err, cc->errlen, cc->path, sec, key, v, why);
+			where(cc->err, cc->errlen, cc->ini, cc->path, sec, key, v, why);
 			cc->bad = 1;
 		}
 }
@@ -114,8 +116,8 @@ static int config_auth(struct config *c, char *err, int errlen)
 	if (!strcmp(auth, "curve")) {
 		c->ingest_curve = 1;
 	} else if (strcmp(auth, "none") != 0) {
-		snprintf(err, (size_t)errlen, "%s: [ingest] auth = '%s': expected curve or none",
-			 c->path, auth);
+		snprintf(err, (size_t)errlen, "%s:%d: [ingest] auth = '%s': expected curve or none",
+			 c->path, conf_line(c->ini, "ingest", "auth"), auth);
 		return -1;
 	}
 	c->curve_secret_key_file = conf_get(c->ini, "ingest", "curve_secret_key_file");
@@ -138,7 +140,7 @@ static int redis_ha(struct config *c, char *err, int errlen)
 	if (c->redis_sentinels && !*c->redis_sentinels)
 		c->redis_sentinels = NULL;
 	if (c->redis_sentinels && sentinel_parse(c->redis_sentinels, &s, why, sizeof(why)) != 0) {
-		where(err, errlen, c->path, "redis", "sentinels", c->redis_sentinels, why);
+		where(err, errlen, c->ini, c->path, "redis", "sentinels", c->redis_sentinels, why);
 		return -1;
 	}
 	if (c->redis_sentinels && c->redis_socket) {
@@ -164,6 +166,27 @@ static int redis_ha(struct config *c, char *err, int errlen)
 		      &c->redis_replicas_timeout_ms, err, errlen) ||
 	       get_ms(c, "redis", "connect_timeout", 500, 1000, 10, 60000,
 		      &c->redis_connect_timeout_ms, err, errlen);
+}
+
+/* [http] listen: "" (off) or HOST:PORT with a strict port (99999 is not
+ * 34463). */
+static int config_check_listen(struct config *c, char *err, int errlen)
+{
+	const char *v = c->http_listen, *colon = strrchr(v, ':');
+	char why[128];
+	int port;
+
+	if (!*v)
+		return 0;
+	if (!colon || colon == v) {
+		where(err, errlen, c->ini, c->path, "http", "listen", v, "expected HOST:PORT");
+		return -1;
+	}
+	if (num_parse_port(colon + 1, &port, why, sizeof(why)) != 0) {
+		where(err, errlen, c->ini, c->path, "http", "listen", v, why);
+		return -1;
+	}
+	return 0;
 }
 
 struct config *config_load(const char *path, char *err, int errlen)
@@ -205,9 +228,9 @@ struct config *config_load(const char *path, char *err, int errlen)
 	c->log_level = log_level_parse(lvl);
 	if (c->log_level < 0) {
 		snprintf(err, (size_t)errlen,
-			 "%s: [log] level = '%s': expected error, warning, "
+			 "%s:%d: [log] level = '%s': expected error, warning, "
 			 "notice, info or debug",
-			 path, lvl);
+			 path, conf_line(c->ini, "log", "level"), lvl);
 		goto fail;
 	}
 	if (get_int(c, "redis", "port", 6379, 1, 65535, &c->redis_port, err, errlen) ||
@@ -226,7 +249,7 @@ struct config *config_load(const char *path, char *err, int errlen)
 		goto fail;
 	c->drain_timeout_ms *= 1000;
 	{
-		struct chan_check cc = {path, err, errlen, 0};
+		struct chan_check cc = {c->ini, path, err, errlen, 0};
 		conf_each(c->ini, "channel.", check_chan_key, &cc);
 		if (cc.bad)
 			goto fail;
@@ -237,6 +260,8 @@ struct config *config_load(const char *path, char *err, int errlen)
 			 path);
 		goto fail;
 	}
+	if (config_check_listen(c, err, errlen) != 0)
+		goto fail;
 	if (strncmp(c->ingest_endpoint, "tcp://", 6) && strncmp(c->ingest_endpoint, "ipc://", 6)) {
 		snprintf(err, (size_t)errlen,
 			 "%s: [ingest] endpoint = '%s': expected tcp:// or ipc://", path,

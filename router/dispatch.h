@@ -9,6 +9,7 @@
 #include <herald/channel.h>
 
 #include "config.h"
+#include "tmplstore.h"
 
 #define CHAN_MAX 16
 
@@ -29,11 +30,19 @@ struct chan {
 struct chanset {
 	struct chan ch[CHAN_MAX];
 	int n;
+	int failed; /* configured, not optional, did not open: do not start */
 };
 
 /* Load every enabled plugin from cfg->channels_dir. Failures are logged
  * and the channel left out. Returns the number loaded. */
 int chans_load(struct chanset *cs, const struct config *cfg);
+/* heraldd -t: every configured channel's plugin loads, its keys are known
+ * and its check() accepts the section. Errors logged; their number. */
+int chans_check(const struct config *cfg, struct tstore_channel *out, size_t *nout);
+/* The variants of a plugin, and of every loaded channel (for
+ * tstore_check_set); out has room for CHAN_MAX. */
+void chan_variants(const struct herald_channel *desc, struct tstore_channel *out);
+size_t chans_variants(const struct chanset *cs, struct tstore_channel *out);
 void chans_close(struct chanset *cs);
 struct chan *chans_find(struct chanset *cs, const char *name);
 /* Load and check one plugin file (exposed for tests). NULL on refusal

@@ -46,6 +46,7 @@ struct pending {
 	char *body;			/* the event as stored when policy_check changed it */
 	const char *answer;		/* "accepted" or "duplicate", held for the WAIT */
 	char held_id[EVENT_MAX_ID + 1]; /* ... for the event (p->ev may be gone) */
+	char limits[72];		/* herald_accept's: policy_limits */
 };
 
 /* The events of one drain, answered when Redis replies. */
@@ -98,8 +99,8 @@ static int bufs_get(int max)
 	free(argv_buf);
 	free(lens_buf);
 	bodies_buf = malloc((size_t)max * sizeof(*bodies_buf));
-	argv_buf = malloc(((size_t)max * 4 + 4) * sizeof(*argv_buf));
-	lens_buf = malloc(((size_t)max * 4 + 4) * sizeof(*lens_buf));
+	argv_buf = malloc(((size_t)max * 5 + 4) * sizeof(*argv_buf));
+	lens_buf = malloc(((size_t)max * 5 + 4) * sizeof(*lens_buf));
 	if (!bodies_buf || !argv_buf || !lens_buf) {
 		bufs_cap = 0;
 		return -1;
@@ -184,6 +185,7 @@ static int check_send_after(const struct router *r, const struct event *ev, char
 /* Check what the event refers to on this instance. */
 static int check_refs(struct router *r, const struct event *ev, char *err, size_t errlen)
 {
+	char missing[256];
 	size_t i;
 	json_t *c;
 
@@ -191,6 +193,11 @@ static int check_refs(struct router *r, const struct event *ev, char *err, size_
 		return check_engaged_channel(r, ev, err, errlen);
 	if (!tstore_has(r->templates, ev->template_name)) {
 		snprintf(err, errlen, "unknown template '%s'", ev->template_name);
+		return -1;
+	}
+	if (tstore_missing(r->templates, ev->template_name, ev->personalisation, missing,
+			   sizeof(missing)) > 0) {
+		snprintf(err, errlen, "missing personalisation: %s", missing);
 		return -1;
 	}
 	if (check_send_after(r, ev, err, errlen) != 0)
@@ -366,6 +373,19 @@ static void requalify(struct pending *p, int64_t now)
 	}
 }
 
+/* One operator line per rejection, with what a publisher's owner needs to
+ * find it: the event id, the service (the event's, else the CURVE key's)
+ * and the peer's address. */
+static void log_rejected(const struct pending *p, const char *key_service, const char *peer,
+			 const char *why)
+{
+	const char *svc = p->ev.service ? p->ev.service : key_service;
+
+	log_msg(LOG_L_NOTICE, "rejected %s: service=%s, peer=%s: %s",
+		p->ev.event_id ? p->ev.event_id : "event", svc && *svc ? svc : "-",
+		peer && *peer ? peer : "-", why);
+}
+
 /* herald_accept's 3: the id is another service's and cannot be kept apart
  * from it. */
 static void reject_taken(struct router *r, struct pending *p)
@@ -376,7 +396,7 @@ static void reject_taken(struct router *r, struct pending *p)
 	    "event_id";
 
 	metrics_ingest("rejected");
-	log_msg(LOG_L_NOTICE, "rejected %s: %s", p->ev.event_id, taken);
+	log_rejected(p, NULL, NULL, taken);
 	reply_json(r, p, "rejected", taken);
 }
 
@@ -393,7 +413,25 @@ static void answer(struct router *r, struct batch *b, struct pending *p, const c
 	reply_json(r, p, status, NULL);
 }
 
-/* Redis answered herald_accept for the batch: one 0/1/2/3 per valid event
+/* herald_accept's -N: over the service's rate/burst or daily_limit; nothing
+ * was kept, the publisher may send it again after retry_ms. Answered at
+ * once (nothing to wait for replicas about). */
+static void reply_throttled(struct router *r, struct pending *p, long long retry_ms)
+{
+	json_t *o = json_object();
+	char *s;
+
+	json_object_set_new(o, "event_id", json_string(p->ev.event_id));
+	json_object_set_new(o, "status", json_string("throttled"));
+	json_object_set_new(o, "retry_after_ms", json_integer(retry_ms));
+	s = json_dumps(o, JSON_COMPACT);
+	metrics_ingest("throttled");
+	send_reply(r, p, s ? s : "{\"status\":\"throttled\"}");
+	free(s);
+	json_decref(o);
+}
+
+/* Redis answered herald_accept for the batch: one 0/1/2/3 (or -N: throttled) per valid event
  * (scripts.c). An
  * accepted event goes on to the worker even when the answer is held: it
  * is in the stream either way. */
@@ -414,6 +452,8 @@ static void on_accepted(redisReply *rep, void *arg)
 		if (!ok || k >= rep->elements || rep->element[k]->type != REDIS_REPLY_INTEGER) {
 			metrics_ingest("unavailable");
 			reply_json(r, p, "unavailable", UNAVAILABLE);
+		} else if (rep->element[k]->integer < 0) {
+			reply_throttled(r, p, -rep->element[k]->integer);
 		} else if (rep->element[k]->integer == 3) {
 			reject_taken(r, p);
 		} else if (rep->element[k]->integer == 1 || rep->element[k]->integer == 2) {
@@ -513,8 +553,8 @@ static int check_one(struct router *r, struct pending *p, zmq_msg_t *body, int g
 		p->valid = 1;
 	if (!p->valid) {
 		metrics_ingest("rejected");
-		log_msg(LOG_L_NOTICE, "rejected %s: %s", p->ev.event_id ? p->ev.event_id : "event",
-			p->err);
+		log_rejected(p, got >= 0 ? zmq_msg_gets(body, "User-Id") : NULL,
+			     got >= 0 ? zmq_msg_gets(body, "Peer-Address") : NULL, p->err);
 		reply_json(r, p, "rejected", p->err);
 	}
 	return p->valid;
@@ -578,8 +618,9 @@ static int accepted_record(struct router *r, struct pending *p, int64_t now)
 	return 0;
 }
 
-/* A notification's herald_accept arguments: id, service, stream, and the
- * event as published (or as policy_check changed it). */
+/* A notification's herald_accept arguments: id, service, stream, the
+ * event as published (or as policy_check changed it) and its service's
+ * limits (p->limits). */
 static int accept_args(const struct pending *p, zmq_msg_t *body, const char **argv, size_t *lens)
 {
 	int argc = 0;
@@ -591,13 +632,14 @@ static int accept_args(const struct pending *p, zmq_msg_t *body, const char **ar
 		argv[argc] = p->body, lens[argc++] = strlen(p->body);
 	else
 		argv[argc] = zmq_msg_data(body), lens[argc++] = zmq_msg_size(body);
+	argv[argc] = p->limits, lens[argc++] = strlen(p->limits);
 	return argc;
 }
 
 /* Take up to max events off the ingest socket: invalid ones and
  * engagements are answered here, notifications go to Redis in one
  * herald_accept call (FCALL herald_accept 0 now, then id, service, stream,
- * event per event), answered by on_accepted. Returns the number taken. */
+ * event, limits per event), answered by on_accepted. Returns the number taken. */
 int ingest_drain(struct router *r, int max)
 {
 	struct batch *b = calloc(1, sizeof(*b));
@@ -649,6 +691,7 @@ int ingest_drain(struct router *r, int max)
 		}
 		if (accepted_record(r, p, now) != 0)
 			continue;
+		policy_limits(r, &p->ev, p->limits, sizeof(p->limits));
 		argc += accept_args(p, body, argv + argc, lens + argc);
 		nvalid++;
 	}

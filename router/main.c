@@ -14,6 +14,7 @@
  * the ingest socket is bound, and WATCHDOG=1 from the loop.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,12 +24,14 @@
 #include <zmq.h>
 
 #include "callback.h"
+#include "confcheck.h"
 #include "heldwrite.h"
 #include "http.h"
 #include "lease.h"
 #include "log.h"
 #include "metrics.h"
 #include "msgstate.h"
+#include "ops.h"
 #include "outcome.h"
 #include "bounce.h"
 #include "receipt.h"
@@ -38,7 +41,7 @@
 #include "text.h"
 #include "zap.h"
 
-static volatile sig_atomic_t sig_term, sig_hup, sig_usr1;
+static volatile sig_atomic_t sig_term, sig_hup, sig_usr1, sig_usr2;
 
 static void on_signal(int sig)
 {
@@ -46,6 +49,8 @@ static void on_signal(int sig)
 		sig_hup = 1;
 	else if (sig == SIGUSR1)
 		sig_usr1 = 1;
+	else if (sig == SIGUSR2)
+		sig_usr2 = 1;
 	else
 		sig_term = 1;
 }
@@ -54,13 +59,6 @@ static void on_signal(int sig)
 static void on_rdb_send(void *arg)
 {
 	held_flush(arg);
-}
-
-static void usage(void)
-{
-	fprintf(stderr, "usage: heraldd [-c CONFIG] [-t]\n"
-			"  -c CONFIG  configuration file (default /etc/herald/herald.conf)\n"
-			"  -t         check the configuration and templates, then exit\n");
 }
 
 /* The provider references' secret: [herald] secret_file (read at start,
@@ -144,6 +142,7 @@ static void reload(struct router *r)
 		tstore_free(&r->templates);
 		r->templates = t;
 		log_info("reload: %zu templates from %s", tstore_count(t), r->cfg->templates_dir);
+		ops_check_templates(r);
 	}
 	zap_reload(r->zap);
 	dlog_reopen(r->dlog);
@@ -158,6 +157,13 @@ static void on_xlen(redisReply *rep, void *arg)
 	(void)arg;
 	if (rep && rep->type == REDIS_REPLY_INTEGER)
 		gauge_depth += rep->integer;
+}
+
+static void on_llen_dead(redisReply *rep, void *arg)
+{
+	metrics_gauge("redis_up", rep && rep->type != REDIS_REPLY_ERROR ? 1 : 0);
+	if (rep && rep->type == REDIS_REPLY_INTEGER)
+		metrics_gauge("dead_messages", (double)rep->integer);
 }
 
 static void on_zcard(redisReply *rep, void *arg)
@@ -176,6 +182,8 @@ static void update_gauges(struct router *r)
 	for (int i = 0; i < 3; i++)
 		rdb_cmdf(r->rdb, on_xlen, NULL, "XLEN %s", qs[i]);
 	rdb_cmdf(r->rdb, on_zcard, NULL, "ZCARD " KEY_SCHED);
+	rdb_cmdf(r->rdb, on_llen_dead, NULL, "LLEN " KEY_DEAD);
+	ops_poll_log_level(r);
 	metrics_gauge("inflight", (double)idmap_len(r->inflight));
 }
 
@@ -211,6 +219,10 @@ static int on_signals(struct router *r, struct loop_state *ls)
 		sig_usr1 = 0;
 		dlog_reopen(r->dlog);
 		log_info("delivery logs reopened");
+	}
+	if (sig_usr2) {
+		sig_usr2 = 0;
+		ops_cycle_log_level();
 	}
 	return 0;
 }
@@ -264,6 +276,7 @@ static void wait_for_work(struct router *r)
 static void turn_without_redis(struct router *r, struct loop_state *ls, int64_t now)
 {
 	http_set_healthy(r->http, 0);
+	metrics_gauge("redis_up", 0);
 	r->read_inflight = 0;
 	ingest_unavailable(r, 4096);
 	if (now - ls->last_retry >= 1000 || ls->last_retry < rdb_down_since(r->rdb)) {
@@ -381,22 +394,6 @@ static void free_inflight(uint64_t id, void *val, void *arg)
 	msg_free(val);
 }
 
-/* -1 to go on, else the exit code. */
-static int parse_args(int argc, char **argv, const char **conf_path, int *check_only)
-{
-	int opt;
-
-	while ((opt = getopt(argc, argv, "c:th")) != -1) {
-		switch (opt) {
-		case 'c': *conf_path = optarg; break;
-		case 't': *check_only = 1; break;
-		case 'h': usage(); return 0;
-		default: usage(); return 2;
-		}
-	}
-	return -1;
-}
-
 /* The consumer name in the group: [queue] consumer, else the host name. */
 static void set_consumer(struct router *r)
 {
@@ -423,6 +420,7 @@ static void set_signals(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -466,9 +464,12 @@ static int open_all(struct router *r)
 		log_msg(LOG_L_ERR, "%s", err);
 		return -1;
 	}
-	if (chans_load(&r->chans, r->cfg) == 0)
+	if (chans_load(&r->chans, r->cfg) == 0 && !r->chans.failed)
 		log_warnx("no channel is enabled: every message will fail with 'no usable "
 			  "channel' (add a [channel.<name>] section)");
+	if (r->chans.failed)
+		return -1;
+	ops_check_templates(r);
 	if (r->cfg->http_listen[0]) {
 		r->http = http_start(r->cfg->http_listen, r->cfg->http_public_url, &r->chans, err,
 				     sizeof(err));
@@ -481,21 +482,6 @@ static int open_all(struct router *r)
 					       "auth = none): any local process may publish as "
 					       "any service\n");
 	}
-	return 0;
-}
-
-/* heraldd -t: the server key and services.d as well. 0 if all is well. */
-static int check_config(struct router *r, const char *conf_path)
-{
-	char err[512];
-	size_t nsvc = 0;
-
-	if (zap_check(r->cfg, &nsvc, err, sizeof(err)) != 0) {
-		log_msg(LOG_L_ERR, "%s", err);
-		return -1;
-	}
-	printf("heraldd: %s: configuration OK, %zu templates, %zu services\n", conf_path,
-	       tstore_count(r->templates), nsvc);
 	return 0;
 }
 
@@ -549,18 +535,22 @@ int main(int argc, char **argv)
 	const char *conf_path = "/etc/herald/herald.conf";
 	struct router r;
 	char err[512];
-	int check_only = 0, rc;
+	int check_only = 0, cfg_errors, rc;
 
-	if ((rc = parse_args(argc, argv, &conf_path, &check_only)) >= 0)
+	if ((rc = ops_parse_args(argc, argv, &conf_path, &check_only)) >= 0)
 		return rc;
 	rc = 1;
 	log_init("heraldd", LOG_L_INFO);
+	log_detect_journal();
 	memset(&r, 0, sizeof(r));
 	r.cfg = config_load(conf_path, err, sizeof(err));
 	if (!r.cfg) {
 		log_msg(LOG_L_ERR, "%s", err);
 		return 1;
 	}
+	cfg_errors = confcheck_sections(r.cfg);
+	if (cfg_errors > 0 && !check_only)
+		goto out;
 	log_set_level(r.cfg->log_level);
 	r.ttl_s = (int64_t)r.cfg->retention_days * 86400;
 	r.templates = tstore_load(r.cfg->templates_dir, err, sizeof(err));
@@ -569,7 +559,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (check_only) {
-		if (check_config(&r, conf_path) == 0)
+		if (ops_check_config(&r, conf_path, cfg_errors) == 0)
 			rc = 0;
 		goto out;
 	}

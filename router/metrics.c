@@ -9,12 +9,24 @@
 
 #define MAX_SERIES 256
 #define MAX_GAUGES 16
+#define MAX_SERVICES 64 /* distinct service labels; the rest count as "other" */
 #define MAX_COUNTERS 64
 #define MAX_CB_SERVICES 64
 
 struct series {
-	char channel[33], status[24];
+	char service[33], channel[33], status[24];
 	unsigned long long n;
+};
+
+/* HELP text of each gauge heraldd sets (metrics_gauge). */
+static const struct {
+	const char *name, *help;
+} gauge_help[] = {
+    {"queue_depth", "Entries in the ingest streams (urgent, normal, bulk)."},
+    {"scheduled", "Messages waiting for a retry or a quiet-hours window."},
+    {"inflight", "Messages handed to a channel and not yet back."},
+    {"redis_up", "1 while heraldd's last Redis command got an answer, else 0."},
+    {"dead_messages", "Messages in the dead-letter list (heraldctl dead list)."},
 };
 
 static const double buckets[] = {1, 5, 30, 60, 300, 900, 3600, 14400, 86400, 259200};
@@ -24,7 +36,7 @@ static struct {
 	pthread_mutex_t mu;
 	struct series s[MAX_SERIES];
 	int ns;
-	unsigned long long ingest[4], throttled, missing, redis_lost;
+	unsigned long long ingest[5], throttled, missing, redis_lost;
 	unsigned long long hist[NBUCKETS + 1], hist_count;
 	double hist_sum;
 	struct {
@@ -46,15 +58,39 @@ static struct {
 	int ncb;
 } M = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
+/* A service label from a bounded set: the first MAX_SERVICES names seen
+ * keep theirs, later ones are "other" (the series table stays small). */
+static const char *service_label(const char *service)
+{
+	int nsvc = 0;
+
+	if (!service || !*service)
+		return "-";
+	for (int i = 0; i < M.ns; i++) {
+		if (!strcmp(M.s[i].service, service))
+			return service;
+		nsvc += i == 0 || strcmp(M.s[i - 1].service, M.s[i].service) != 0;
+	}
+	return nsvc < MAX_SERVICES ? service : "other";
+}
+
 void metrics_status(const char *channel, const char *status)
 {
+	metrics_message(NULL, channel, status);
+}
+
+void metrics_message(const char *service, const char *channel, const char *status)
+{
 	pthread_mutex_lock(&M.mu);
+	service = service_label(service);
 	for (int i = 0; i < M.ns; i++)
-		if (!strcmp(M.s[i].channel, channel) && !strcmp(M.s[i].status, status)) {
+		if (!strcmp(M.s[i].service, service) && !strcmp(M.s[i].channel, channel) &&
+		    !strcmp(M.s[i].status, status)) {
 			M.s[i].n++;
 			goto out;
 		}
 	if (M.ns < MAX_SERIES) {
+		snprintf(M.s[M.ns].service, sizeof(M.s[M.ns].service), "%s", service);
 		snprintf(M.s[M.ns].channel, sizeof(M.s[M.ns].channel), "%s", channel);
 		snprintf(M.s[M.ns].status, sizeof(M.s[M.ns].status), "%s", status);
 		M.s[M.ns++].n = 1;
@@ -68,6 +104,7 @@ void metrics_ingest(const char *outcome)
 	int i = !strcmp(outcome, "accepted")	  ? 0
 		: !strcmp(outcome, "duplicate")	  ? 1
 		: !strcmp(outcome, "unavailable") ? 3
+		: !strcmp(outcome, "throttled")	  ? 4
 						  : 2;
 
 	pthread_mutex_lock(&M.mu);
@@ -167,6 +204,8 @@ static void render_counters(FILE *fp)
 			seen = !strcmp(M.c[k].name, M.c[i].name);
 		if (seen)
 			continue;
+		fprintf(fp, "# HELP herald_%s_total Times heraldd counted %s.\n", M.c[i].name,
+			M.c[i].name);
 		fprintf(fp, "# TYPE herald_%s_total counter\n", M.c[i].name);
 		for (int k = i; k < M.nc; k++) {
 			if (strcmp(M.c[k].name, M.c[i].name) != 0)
@@ -240,14 +279,14 @@ char *metrics_render(void)
 	FILE *fp = open_memstream(&buf, &len);
 	unsigned long long cum = 0;
 	static const char *const ingest_names[] = {"accepted", "duplicate", "rejected",
-						   "unavailable"};
+						   "unavailable", "throttled"};
 
 	if (!fp)
 		return NULL;
 	pthread_mutex_lock(&M.mu);
 	fprintf(fp, "# HELP herald_ingest_total Events answered on the ingest socket.\n"
 		    "# TYPE herald_ingest_total counter\n");
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		fprintf(fp, "herald_ingest_total{outcome=\"%s\"} %llu\n", ingest_names[i],
 			M.ingest[i]);
 	fprintf(fp,
@@ -268,11 +307,13 @@ char *metrics_render(void)
 		"# TYPE herald_redis_disconnects_total counter\n"
 		"herald_redis_disconnects_total %llu\n",
 		M.redis_lost);
-	fprintf(fp, "# HELP herald_messages_total Message transitions by channel and status.\n"
+	fprintf(fp, "# HELP herald_messages_total Message transitions by service, channel and "
+		    "status.\n"
 		    "# TYPE herald_messages_total counter\n");
 	for (int i = 0; i < M.ns; i++)
-		fprintf(fp, "herald_messages_total{channel=\"%s\",status=\"%s\"} %llu\n",
-			M.s[i].channel, M.s[i].status, M.s[i].n);
+		fprintf(fp,
+			"herald_messages_total{service=\"%s\",channel=\"%s\",status=\"%s\"} %llu\n",
+			M.s[i].service, M.s[i].channel, M.s[i].status, M.s[i].n);
 	fprintf(fp, "# HELP herald_fulfilment_seconds Time from accepted to first delivered.\n"
 		    "# TYPE herald_fulfilment_seconds histogram\n");
 	for (size_t b = 0; b < NBUCKETS; b++) {
@@ -283,9 +324,19 @@ char *metrics_render(void)
 	fprintf(fp, "herald_fulfilment_seconds_sum %.3f\nherald_fulfilment_seconds_count %llu\n",
 		M.hist_sum, M.hist_count);
 	render_callbacks(fp);
-	for (int i = 0; i < M.ng; i++)
-		fprintf(fp, "# TYPE herald_%s gauge\nherald_%s %g\n", M.g[i].name, M.g[i].name,
-			M.g[i].v);
+	for (int i = 0; i < M.ng; i++) {
+		const char *help = "A gauge of heraldd.";
+
+		for (size_t h = 0; h < sizeof(gauge_help) / sizeof(gauge_help[0]); h++)
+			if (!strcmp(gauge_help[h].name, M.g[i].name))
+				help = gauge_help[h].help;
+		fprintf(fp, "# HELP herald_%s %s\n# TYPE herald_%s gauge\nherald_%s %g\n",
+			M.g[i].name, help, M.g[i].name, M.g[i].name, M.g[i].v);
+	}
+	fprintf(fp,
+		"# HELP herald_build_info The running heraldd's version (value 1).\n"
+		"# TYPE herald_build_info gauge\nherald_build_info{version=\"%s\"} 1\n",
+		HERALD_VERSION);
 	render_counters(fp);
 	pthread_mutex_unlock(&M.mu);
 	fclose(fp);

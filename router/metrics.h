@@ -5,7 +5,10 @@
 
 #include <stddef.h>
 
-void metrics_status(const char *channel, const char *status);
+void metrics_status(const char *channel, const char *status); /* service "-" */
+/* herald_messages_total{service,channel,status}: at most 64 service labels
+ * (later ones count as "other") and 256 series. */
+void metrics_message(const char *service, const char *channel, const char *status);
 void metrics_ingest(const char *outcome); /* accepted, duplicate, rejected, unavailable */
 void metrics_fulfilled(double seconds);
 /* a message queued or scheduled whose hash was gone (expired, purged) */

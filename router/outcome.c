@@ -16,6 +16,7 @@
 #include "outcome.h"
 #include "receipt.h"
 #include "submit.h"
+#include "testmode.h"
 #include "text.h"
 
 /* Not started by a plugin told to stop (drain): no transition, the stream
@@ -114,6 +115,7 @@ void outcome_poll(struct router *r)
 {
 	struct herald_result res[64];
 
+	testmode_drain(r, on_result); /* services in test or trial mode */
 	for (int i = 0; i < r->chans.n; i++) {
 		struct chan *c = &r->chans.ch[i];
 		int n;

@@ -126,3 +126,15 @@ int policy_check(struct router *r, const char *user_id, struct event *ev, char *
 	}
 	return 0;
 }
+
+void policy_limits(struct router *r, const struct event *ev, char *buf, size_t buflen)
+{
+	const struct service *sv = NULL;
+
+	if (zap_curve(r->zap) && ev->service)
+		sv = zap_service(r->zap, ev->service);
+	if (!sv || (sv->rate <= 0 && sv->daily_limit <= 0))
+		snprintf(buf, buflen, "0");
+	else
+		snprintf(buf, buflen, "%ld %ld %ld", sv->rate, sv->burst, sv->daily_limit);
+}

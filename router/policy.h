@@ -18,4 +18,8 @@ struct router;
 int policy_check(struct router *r, const char *user_id, struct event *ev, char **body, char *err,
 		 size_t errlen);
 
+/* herald_accept's limits argument for ev's service (scripts.c): "0" when
+ * it has none (or under auth = none), else "rate burst daily_limit". */
+void policy_limits(struct router *r, const struct event *ev, char *buf, size_t buflen);
+
 #endif

@@ -19,9 +19,11 @@
 #include "metrics.h"
 #include "msgstate.h"
 #include "prepare.h"
+#include "service.h"
 #include "submit.h"
 #include "text.h"
 #include "tz.h"
+#include "zap.h"
 
 /* The data a template sees: the personalisation, and citizen, transaction
  * and event. */
@@ -49,15 +51,33 @@ static json_t *render_data(struct msg *m)
 	return data;
 }
 
+/* The service's sender identity from its services.d policy, into
+ * front_meta as service.from, service.reply_to, service.sender (copied:
+ * a reload may free the policy while the message waits). */
+static void service_meta(struct router *r, const struct msg *m, json_t *front_meta)
+{
+	const struct service *sv = zap_curve(r->zap) ? zap_service(r->zap, m->service) : NULL;
+
+	if (!sv)
+		return;
+	if (sv->from)
+		json_object_set_new(front_meta, "service.from", json_string(sv->from));
+	if (sv->reply_to)
+		json_object_set_new(front_meta, "service.reply_to", json_string(sv->reply_to));
+	if (sv->sender)
+		json_object_set_new(front_meta, "service.sender", json_string(sv->sender));
+}
+
 /* What the plugin gets besides the text: the front matter keyed
- * fm.<key>, then the citizen's fields (citizen.<field>). -1 when out of
- * memory. */
-static int set_meta(struct msg *m)
+ * fm.<key>, the service's sender identity (service.from, service.reply_to,
+ * service.sender), then the citizen's fields (citizen.<field>). -1 when
+ * out of memory. */
+static int set_meta(struct router *r, struct msg *m)
 {
 	static const char *const cfields[] = {"name", "accessibility", "address", "locale"};
 	static const char *const keys[] = {"citizen.name", "citizen.accessibility",
 					   "citizen.address", "citizen.locale"};
-	size_t nmeta = json_object_size(m->front_matter) + 4, i = 0;
+	size_t nmeta = json_object_size(m->front_matter) + 4 + 3, i = 0;
 	const char *k;
 	json_t *v;
 
@@ -68,6 +88,7 @@ static int set_meta(struct msg *m)
 	m->front_meta = json_object();
 	if (!m->front_meta)
 		return -1;
+	service_meta(r, m, m->front_meta);
 	json_object_foreach(m->front_matter, k, v)
 	{
 		char key[96];
@@ -124,7 +145,7 @@ static int render(struct router *r, struct msg *m, char *err, size_t errlen)
 	}
 	if (field_str(m->front_matter, "subject"))
 		m->subject = strdup(field_str(m->front_matter, "subject"));
-	if (set_meta(m) != 0) {
+	if (set_meta(r, m) != 0) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}

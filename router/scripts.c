@@ -5,8 +5,16 @@
  * turn. Keys are computed inside (standalone Redis or Sentinel; not Redis
  * Cluster); every name comes from lib/schema.h (see below).
  *
- * herald_accept  ARGV: now_ms, then per event 4 values:
- *                event_id, service, stream, event_json
+ * herald_accept  ARGV: now_ms, then per event 5 values:
+ *                event_id, service, stream, event_json, limits
+ *   limits is "0" (none) or "rate burst daily_limit" of the service's
+ *   policy (services.d). Admission comes first: a token bucket per service
+ *   (herald:rate:<svc>, tokens and Redis TIME, so every heraldd sharing
+ *   the Redis agrees; refilled at rate/s up to burst) and the count of the
+ *   UTC day's accepted events (herald:daily:<svc>:<day>). An event with
+ *   no token left, or over daily_limit, is answered -N: throttled, retry
+ *   after N ms (>= 1), and nothing is kept of it. Only a new event takes
+ *   a token and counts against the day (a duplicate does not).
  *   Dedup and enqueue in one step per event. The idempotency key is
  *   service:event_id, kept in the message key without changing it for the
  *   usual case: a new id gets herald:msg:<id> with status accepted and
@@ -23,9 +31,9 @@
  *   (state.c), in the same pipeline as its own writes. That first
  *   transition always comes: the entry stays pending until a worker (this
  *   one after a restart, or another by XAUTOCLAIM) has taken it. Returns
- *   per event 1 (new), 2 (new as <service>:<id>), 0 (duplicate) or 3 (the
+ *   per event 1 (new), 2 (new as <service>:<id>), 0 (duplicate), 3 (the
  *   id is another service's and <service>:<id> is too long, over 128, or
- *   is another service's too).
+ *   is another service's too) or -N (throttled, retry after N ms).
  *
  * herald_due     ARGV: now_ms, limit
  *   Move due messages from herald:sched back onto their stream (the hash's
@@ -87,25 +95,92 @@ const char herald_lua_library[] =
     "  if o == nil or o == svc then return 0 end\n"
     "  return -1\n"
     "end\n"
+    "local function claim_for(id, svc)\n"
+    "  local r = claim(id, svc)\n"
+    "  if r == -1 then\n"
+    "    id = svc .. '" KEY_MSG_SVC_SEP "' .. id\n"
+    "    r = 3\n"
+    "    if #id <= " EVENT_MAX_ID_STR " then\n"
+    "      r = claim(id, svc)\n"
+    "      if r == 1 then r = 2 elseif r == -1 then r = 3 end\n"
+    "    end\n"
+    "  end\n"
+    "  return r, id\n"
+    "end\n"
+    "local function bucket(st, svc, spec, clock)\n"
+    "  local b = st[svc]\n"
+    "  if b then return b end\n"
+    "  local rate, burst, daily = string.match(spec, '^(%d+) (%d+) (%d+)$')\n"
+    "  rate, burst, daily = tonumber(rate) or 0, tonumber(burst) or 0, tonumber(daily) or 0\n"
+    "  if burst < 1 then burst = math.max(rate, 1) end\n"
+    "  b = {rate = rate, burst = burst, daily = daily, t = burst, used = 0, took = 0}\n"
+    "  if rate > 0 then\n"
+    "    local h = redis.call('HMGET', '" KEY_RATE "' .. svc, '" RATE_F_TOKENS "', '" RATE_F_TS
+    "')\n"
+    "    local t, ts = tonumber(h[1]), tonumber(h[2])\n"
+    "    if t and ts then\n"
+    "      b.t = math.min(burst, t + math.max(0, clock.us - ts) * rate / 1e6)\n"
+    "    end\n"
+    "  end\n"
+    "  if daily > 0 then\n"
+    "    b.dkey = '" KEY_DAILY "' .. svc .. ':' .. clock.day\n"
+    "    b.used = tonumber(redis.call('GET', b.dkey)) or 0\n"
+    "  end\n"
+    "  st[svc] = b\n"
+    "  return b\n"
+    "end\n"
+    "local function admit(b, clock)\n"
+    "  if b.rate > 0 and b.t < 1 then\n"
+    "    return -math.max(1, math.ceil((1 - b.t) * 1000 / b.rate))\n"
+    "  end\n"
+    "  if b.daily > 0 and b.used >= b.daily then\n"
+    "    return -math.max(1, math.ceil(clock.midnight_ms))\n"
+    "  end\n"
+    "  return 0\n"
+    "end\n"
+    "local function buckets_save(st, clock)\n"
+    "  for svc, b in pairs(st) do\n"
+    "    if b.rate > 0 and b.took > 0 then\n"
+    "      local k = '" KEY_RATE "' .. svc\n"
+    "      redis.call('HSET', k, '" RATE_F_TOKENS "', string.format('%.6f', b.t),\n"
+    "                 '" RATE_F_TS "', string.format('%.0f', clock.us))\n"
+    "      redis.call('PEXPIRE', k, math.ceil(b.burst * 1000 / b.rate) + 1000)\n"
+    "    end\n"
+    "    if b.daily > 0 and b.took > 0 then\n"
+    "      redis.call('INCRBY', b.dkey, b.took)\n"
+    "      redis.call('EXPIRE', b.dkey, 172800)\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "local function now_clock()\n"
+    "  local t = redis.call('TIME')\n"
+    "  local sec, us = tonumber(t[1]), tonumber(t[2])\n"
+    "  local day = math.floor(sec / 86400)\n"
+    "  return {us = sec * 1e6 + us, day = day,\n"
+    "          midnight_ms = ((day + 1) * 86400 - sec) * 1000 - us / 1000}\n"
+    "end\n"
+    "local function accept_one(argv, i, now, b)\n"
+    "  local r, id = claim_for(argv[i], argv[i + 1])\n"
+    "  if r == 1 or r == 2 then\n"
+    "    redis.call('XADD', argv[i + 2], '*', '" STREAM_F_ID "', id,\n"
+    "               '" STREAM_F_ACCEPTED "', now, '" STREAM_F_EVENT "', argv[i + 3])\n"
+    "    if b then b.t, b.used, b.took = b.t - 1, b.used + 1, b.took + 1 end\n"
+    "  end\n"
+    "  return r\n"
+    "end\n"
     "local function accept(keys, argv)\n"
-    "  local now, out = argv[1], {}\n"
-    "  for i = 2, #argv, 4 do\n"
-    "    local id, svc = argv[i], argv[i + 1]\n"
-    "    local r = claim(id, svc)\n"
-    "    if r == -1 then\n"
-    "      id = svc .. '" KEY_MSG_SVC_SEP "' .. id\n"
-    "      r = 3\n"
-    "      if #id <= " EVENT_MAX_ID_STR " then\n"
-    "        r = claim(id, svc)\n"
-    "        if r == 1 then r = 2 elseif r == -1 then r = 3 end\n"
-    "      end\n"
+    "  local now, out, st, clock = argv[1], {}, {}, nil\n"
+    "  for i = 2, #argv, 5 do\n"
+    "    local r, b = 0, nil\n"
+    "    if argv[i + 4] ~= '0' then\n"
+    "      clock = clock or now_clock()\n"
+    "      b = bucket(st, argv[i + 1], argv[i + 4], clock)\n"
+    "      r = admit(b, clock)\n"
     "    end\n"
-    "    if r == 1 or r == 2 then\n"
-    "      redis.call('XADD', argv[i + 2], '*', '" STREAM_F_ID "', id,\n"
-    "                 '" STREAM_F_ACCEPTED "', now, '" STREAM_F_EVENT "', argv[i + 3])\n"
-    "    end\n"
+    "    if r >= 0 then r = accept_one(argv, i, now, b) end\n"
     "    out[#out + 1] = r\n"
     "  end\n"
+    "  if clock then buckets_save(st, clock) end\n"
     "  return out\n"
     "end\n"
     "local function due(keys, argv)\n"
@@ -132,16 +207,8 @@ const char herald_lua_library[] =
     "  return missing\n"
     "end\n"
     "local function engage(keys, argv)\n"
-    "  local ttl, id, svc = argv[1], argv[2], argv[3]\n"
-    "  local r = claim(id, svc)\n"
-    "  if r == -1 then\n"
-    "    id = svc .. '" KEY_MSG_SVC_SEP "' .. id\n"
-    "    r = 3\n"
-    "    if #id <= " EVENT_MAX_ID_STR " then\n"
-    "      r = claim(id, svc)\n"
-    "      if r == 1 then r = 2 elseif r == -1 then r = 3 end\n"
-    "    end\n"
-    "  end\n"
+    "  local ttl = argv[1]\n"
+    "  local r, id = claim_for(argv[2], argv[3])\n"
     "  if r == 1 or r == 2 then\n"
     "    local mk = '" KEY_MSG "' .. id\n"
     "    redis.call('HSET', mk, '" MSG_F_STATUS "', '" STATUS_ENGAGED "', '" MSG_F_TX "',\n"

@@ -84,7 +84,8 @@ static void announce(struct router *r, const struct msg *m, const struct step *s
 	dlog_write(r->dlog, text, json);
 	callbacks_push(r->callbacks, r->rdb, m->service, json);
 	if (!s->journal_only)
-		metrics_status(m->chan && !s->no_channel ? m->chan->name : "-", s->status);
+		metrics_message(m->service, m->chan && !s->no_channel ? m->chan->name : "-",
+				s->status);
 	if (s->fulfilled_ms >= 0)
 		metrics_fulfilled((double)s->fulfilled_ms / 1000.0);
 }

@@ -17,7 +17,8 @@
  * Each request carries a sequence frame that heraldd echoes, so acks are
  * matched even for lines that are not valid JSON.
  *
- * Exit: 0 all accepted or duplicate, 1 some rejected, 2 heraldd unreachable
+ * Exit: 0 all accepted or duplicate, 1 some rejected or throttled (over the
+ * service's rate or daily_limit: not retried here), 2 heraldd unreachable
  * (or a usage/config error).
  */
 #include <errno.h>
@@ -231,6 +232,7 @@ static void pub_take_ack(struct pub *p)
 		}
 		printf("%s\n", buf);
 		if (strstr(buf, "\"status\":\"rejected\"") || strstr(buf, "\"status\":\"error\"") ||
+		    strstr(buf, "\"status\":\"throttled\"") ||
 		    strstr(buf, "\"status\":\"unavailable\""))
 			p->rejected = 1;
 		free(p->out[i].line);

@@ -12,6 +12,13 @@
  * reads DIR/<name>.mustache; a partial that is not there renders as
  * nothing (spec behaviour). Exit 0, 1 on any error (message on stderr),
  * 2 on bad usage.
+ *
+ * --channel C renders as heraldd does for channel C: the front matter is
+ * taken off, and values are HTML-escaped only for an HTML variant
+ * (email-html); an SMS preview is the raw text. --pdf FILE writes the
+ * letter the print channel (or --channel fax) would send, through that
+ * plugin's own preview (channel ABI struct version 2), its subject from
+ * the front matter, name and address from the data ("name", "address").
  */
 #include <errno.h>
 #include <getopt.h>
@@ -23,6 +30,7 @@
 
 #include "heraldctl.h"
 #include "mustache.h"
+#include "preview.h"
 
 #define RENDER_MAX_FILE (16 * 1024 * 1024)
 
@@ -33,7 +41,98 @@ static const char render_usage[] =
     "bytes). {{x}} is HTML-escaped by default, as the Mustache spec says.\n"
     "  --partials DIR  {{> name}} reads DIR/<name>.mustache (missing: empty)\n"
     "  --raw           no HTML escaping (what SMS and text email get)\n"
-    "  --html          HTML escaping (the default)\n";
+    "  --html          HTML escaping (the default)\n"
+    "  --channel C     as heraldd renders for channel C: front matter off, HTML\n"
+    "                  escaping only for an HTML variant (email-html)\n"
+    "  --pdf FILE      write the letter the print channel (or --channel fax)\n"
+    "                  would send to FILE (name and address from the data)\n";
+
+struct render_opts {
+	const char *channel, *pdf;
+	int html, html_set;
+};
+
+/* "---" front matter: *subject gets the "subject:" value (malloc'd, or
+ * NULL); returns where the body starts. */
+static const char *split_front(const char *src, char **subject)
+{
+	const char *p, *end;
+
+	*subject = NULL;
+	if (strncmp(src, "---\n", 4) != 0)
+		return src;
+	end = strstr(src + 3, "\n---");
+	if (!end)
+		return src;
+	for (p = src + 4; p < end; p = strchr(p, '\n') + 1) {
+		if (!strncmp(p, "subject:", 8)) {
+			const char *v = p + 8 + strspn(p + 8, " ");
+			*subject = strndup(v, strcspn(v, "\n"));
+		}
+		if (!strchr(p, '\n'))
+			break;
+	}
+	end += 4;
+	return *end == '\n' ? end + 1 : end;
+}
+
+static const char *data_str(const json_t *data, const char *k)
+{
+	return json_string_value(json_object_get(data, k));
+}
+
+/* --pdf: the message the print (or fax) channel would get, to its preview. */
+static int write_pdf(struct ctl *c, const struct render_opts *o, const char *body,
+		     const char *subject, const json_t *data)
+{
+	const json_t *tx = json_object_get(data, "transaction");
+	struct preview_msg m = {body,
+				subject,
+				data_str(data, "name"),
+				data_str(data, "address"),
+				data_str(data, "locale"),
+				json_string_value(json_object_get(tx, "reference"))};
+	unsigned char *pdf = NULL;
+	size_t len = 0;
+	char err[512];
+	FILE *f;
+	int rc = 1;
+
+	if (preview_render(conf_get_def(c->conf, "channels", "dir", "/usr/lib/herald/channels"),
+			   o->channel ? o->channel : "print", c->conf, &m, &pdf, &len, err,
+			   sizeof(err)) != 0) {
+		fprintf(stderr, "heraldctl render: --pdf: %s\n", err);
+		return 1;
+	}
+	f = fopen(o->pdf, "wb");
+	if (f) {
+		int wrote = fwrite(pdf, 1, len, f) == len;
+
+		if (fclose(f) == 0 && wrote)
+			rc = 0;
+	}
+	if (rc == 0)
+		fprintf(stderr, "heraldctl render: wrote %s (%zu bytes)\n", o->pdf, len);
+	else
+		fprintf(stderr, "heraldctl render: %s: %s\n", o->pdf, strerror(errno));
+	free(pdf);
+	return rc;
+}
+
+/* The subject line (front matter) rendered with data, raw; NULL if none. */
+static char *render_subject(const char *subject, const json_t *data)
+{
+	char err[256], *out = NULL;
+	struct tmpl *t;
+
+	if (!subject)
+		return NULL;
+	t = tmpl_compile(subject, strlen(subject), err, sizeof(err));
+	if (t)
+		out = tmpl_render(t, data, NULL, 0, NULL, err, sizeof(err));
+	tmpl_free(&t);
+	return out;
+}
 
 /* Partials read on first use, kept for the rest of the render. */
 struct rpartial {
@@ -110,31 +209,28 @@ static const char *partial_lookup(void *arg, const char *name)
 	return p->src;
 }
 
-int cmd_render(struct ctl *c, int argc, char **argv)
+/* Options into o; 0 to go on, 1 after --help, 2 on bad usage (said). */
+static int render_args(struct render_opts *o, struct rpartials *rp, int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"partials", required_argument, NULL, 'p'},
 	    {"raw", no_argument, NULL, 'r'},
 	    {"html", no_argument, NULL, 'H'},
+	    {"channel", required_argument, NULL, 'C'},
+	    {"pdf", required_argument, NULL, 'P'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct rpartials rp = {NULL, NULL};
-	struct tmpl_partials parts = {partial_lookup, &rp, NULL};
-	struct tmpl *t = NULL;
-	json_t *data = NULL;
-	json_error_t jerr;
-	char err[512], *src = NULL, *out = NULL;
-	size_t len = 0;
-	int html = 1, opt, rc = 1;
+	int opt;
 
-	(void)c;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'p': rp.dir = optarg; break;
-		case 'r': html = 0; break;
-		case 'H': html = 1; break;
-		case 'h': fputs(render_usage, stdout); return 0;
+		case 'p': rp->dir = optarg; break;
+		case 'r': o->html = 0, o->html_set = 1; break;
+		case 'H': o->html = 1, o->html_set = 1; break;
+		case 'C': o->channel = optarg; break;
+		case 'P': o->pdf = optarg; break;
+		case 'h': fputs(render_usage, stdout); return 1;
 		default: fputs(render_usage, stderr); return 2;
 		}
 	}
@@ -142,6 +238,27 @@ int cmd_render(struct ctl *c, int argc, char **argv)
 		fputs(render_usage, stderr);
 		return 2;
 	}
+	if (!o->html_set && (o->channel || o->pdf))
+		o->html = o->channel && strstr(o->channel, "html") != NULL;
+	return 0;
+}
+
+int cmd_render(struct ctl *c, int argc, char **argv)
+{
+	struct render_opts o = {NULL, NULL, 1, 0};
+	struct rpartials rp = {NULL, NULL};
+	struct tmpl_partials parts = {partial_lookup, &rp, NULL};
+	struct tmpl *t = NULL;
+	json_t *data = NULL;
+	json_error_t jerr;
+	char err[512], *src = NULL, *out = NULL, *subject = NULL, *subj_out = NULL;
+	const char *body;
+	size_t len = 0;
+	int rc;
+
+	if ((rc = render_args(&o, &rp, argc, argv)) != 0)
+		return rc == 1 ? 0 : rc;
+	rc = 1;
 	src = read_file(argv[optind], &len);
 	if (!src) {
 		fprintf(stderr, "heraldctl render: %s: %s\n", argv[optind], strerror(errno));
@@ -153,14 +270,20 @@ int cmd_render(struct ctl *c, int argc, char **argv)
 			jerr.text);
 		goto fail;
 	}
-	t = tmpl_compile(src, len, err, sizeof(err));
+	body = o.channel || o.pdf ? split_front(src, &subject) : src;
+	t = tmpl_compile(body, len - (size_t)(body - src), err, sizeof(err));
 	if (!t) {
 		fprintf(stderr, "heraldctl render: %s: %s\n", argv[optind], err);
 		goto fail;
 	}
-	out = tmpl_render(t, data, &parts, html, &len, err, sizeof(err));
+	out = tmpl_render(t, data, &parts, o.html, &len, err, sizeof(err));
 	if (!out) {
 		fprintf(stderr, "heraldctl render: %s: %s\n", argv[optind], err);
+		goto fail;
+	}
+	if (o.pdf) {
+		subj_out = render_subject(subject, data);
+		rc = write_pdf(c, &o, out, subj_out, data);
 		goto fail;
 	}
 	if (fwrite(out, 1, len, stdout) != len || fflush(stdout) != 0) {
@@ -178,6 +301,8 @@ fail:
 		free(p);
 	}
 	free(out);
+	free(subject);
+	free(subj_out);
 	tmpl_free(&t);
 	json_decref(data);
 	free(src);

@@ -23,6 +23,8 @@ int cmd_dead(struct ctl *c, int argc, char **argv);
 int cmd_purge(struct ctl *c, int argc, char **argv);
 int cmd_keygen(struct ctl *c, int argc, char **argv);
 int cmd_callbacks(struct ctl *c, int argc, char **argv);
+int cmd_config(struct ctl *c, int argc, char **argv);
+int cmd_log_level(struct ctl *c, int argc, char **argv);
 int cmd_bounce(struct ctl *c, int argc, char **argv);
 
 #endif

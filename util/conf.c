@@ -9,12 +9,31 @@
 
 struct conf_ent {
 	char *section, *key, *value;
+	int line; /* 1-based line of the key in the file */
 };
 
 struct conf {
 	struct conf_ent *ents;
 	size_t n, cap;
+	int line; /* lines read so far (the reader counts them) */
 };
+
+/* fgets that counts lines: at each handler call c->line is the line just
+ * parsed (inih reads one line, then calls the handler). */
+struct conf_reader {
+	FILE *fp;
+	struct conf *c;
+};
+
+static char *read_line(char *str, int num, void *stream)
+{
+	struct conf_reader *rd = stream;
+	char *s = fgets(str, num, rd->fp);
+
+	if (s)
+		rd->c->line++;
+	return s;
+}
 
 static int on_entry(void *user, const char *section, const char *key, const char *value)
 {
@@ -31,6 +50,7 @@ static int on_entry(void *user, const char *section, const char *key, const char
 	c->ents[c->n].section = strdup(section);
 	c->ents[c->n].key = strdup(key);
 	c->ents[c->n].value = strdup(value);
+	c->ents[c->n].line = c->line;
 	if (!c->ents[c->n].section || !c->ents[c->n].key || !c->ents[c->n].value) {
 		free(c->ents[c->n].section);
 		free(c->ents[c->n].key);
@@ -44,13 +64,18 @@ static int on_entry(void *user, const char *section, const char *key, const char
 struct conf *conf_load(const char *file, char *err, int errlen)
 {
 	struct conf *c = calloc(1, sizeof(*c));
-	int rc;
+	struct conf_reader rd = {NULL, c};
+	int rc = -1;
 
 	if (!c) {
 		snprintf(err, (size_t)errlen, "out of memory");
 		return NULL;
 	}
-	rc = ini_parse(file, on_entry, c);
+	rd.fp = fopen(file, "r");
+	if (rd.fp) {
+		rc = ini_parse_stream(read_line, &rd, on_entry, c);
+		fclose(rd.fp);
+	}
 	if (rc == -1) {
 		snprintf(err, (size_t)errlen, "%s: cannot open: %s", file, strerror(errno));
 		goto fail;
@@ -111,4 +136,25 @@ void conf_each(const struct conf *c, const char *prefix,
 	for (size_t i = 0; i < c->n; i++)
 		if (!strncmp(c->ents[i].section, prefix, plen))
 			fn(c->ents[i].section, c->ents[i].key, c->ents[i].value, arg);
+}
+
+void conf_each_line(const struct conf *c,
+		    void (*fn)(const char *section, const char *key, const char *value, int line,
+			       void *arg),
+		    void *arg)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		fn(c->ents[i].section, c->ents[i].key, c->ents[i].value, c->ents[i].line, arg);
+}
+
+int conf_line(const struct conf *c, const char *section, const char *key)
+{
+	if (!c)
+		return 0;
+	for (size_t i = c->n; i-- > 0;)
+		if (!strcmp(c->ents[i].section, section) && !strcmp(c->ents[i].key, key))
+			return c->ents[i].line;
+	return 0;
 }

@@ -16,5 +16,12 @@ const char *conf_get_def(const struct conf *c, const char *section, const char *
 void conf_each(const struct conf *c, const char *prefix,
 	       void (*fn)(const char *section, const char *key, const char *value, void *arg),
 	       void *arg);
+/* Every entry in file order, with the line it was read from. */
+void conf_each_line(const struct conf *c,
+		    void (*fn)(const char *section, const char *key, const char *value, int line,
+			       void *arg),
+		    void *arg);
+/* Line of the last [section] key (the one conf_get returns), 0 if unset. */
+int conf_line(const struct conf *c, const char *section, const char *key);
 
 #endif

@@ -13,13 +13,16 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 static const char *log_prog = "herald";
 static int log_lvl = LOG_L_INFO;
+static int log_journal; /* stderr is journald's stream: "<N>" prefixes */
 
 static const char *const level_names[] = {"emerg",   "alert",  "crit", "error",
 					  "warning", "notice", "info", "debug"};
@@ -81,6 +84,8 @@ static int64_t mono_now_ms(void)
 
 static void write_line(int level, const char *text)
 {
+	if (log_journal)
+		fprintf(stderr, "<%d>", level >= 0 && level < 8 ? level : LOG_L_INFO);
 	fprintf(stderr, "%s[%d]: %s: %s\n", log_prog, (int)getpid(),
 		level >= 0 && level < 8 ? level_names[level] : "?", text);
 }
@@ -240,4 +245,28 @@ void log_debug(const char *fmt, ...)
 	va_start(ap, fmt);
 	emit(LOG_L_DEBUG, fmt, ap, 0);
 	va_end(ap);
+}
+
+int log_get_level(void)
+{
+	return log_lvl;
+}
+
+/* systemd sets JOURNAL_STREAM=DEV:INODE for a service whose stderr is the
+ * journal; a line starting "<N>" then carries priority N (sd-daemon.h), so
+ * journalctl -p warning finds warnings. */
+int log_detect_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	log_journal = js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
+		      (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+	return log_journal;
+}
+
+const char *log_level_name(int level)
+{
+	return level >= 0 && level < 8 ? level_names[level] : "?";
 }

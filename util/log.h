@@ -12,6 +12,11 @@ void log_init(const char *prog, int level);
 int log_level_parse(const char *name); /* "info" -> 6, -1 if unknown */
 void log_set_level(int level);
 int log_enabled(int level);
+int log_get_level(void);
+const char *log_level_name(int level); /* 6 -> "info" */
+/* Prefix every line with "<N>" when stderr is journald's (JOURNAL_STREAM
+ * names it). Returns 1 when it is. */
+int log_detect_journal(void);
 
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vmsg(int level, const char *fmt, va_list ap);

@@ -718,3 +718,13 @@ char *tmpl_render(const struct tmpl *t, const json_t *data, const struct tmpl_pa
 		*outlen = r.out.len;
 	return r.out.data;
 }
+
+void tmpl_top_names(const struct tmpl *t, void (*fn)(void *arg, const char *name), void *arg)
+{
+	for (size_t i = 0; t && i < t->root.n; i++) {
+		const struct node *n = &t->root.v[i];
+
+		if ((n->type == N_VAR || n->type == N_RAW) && n->nparts > 0)
+			fn(arg, n->path); /* the first part: path is NUL-separated */
+	}
+}

@@ -43,4 +43,12 @@ void tmpl_free(struct tmpl **t);
 char *tmpl_render(const struct tmpl *t, const json_t *data, const struct tmpl_partials *partials,
 		  int html_escape, size_t *outlen, char *err, size_t errlen);
 
+/* Call fn with the name of each interpolation ({{x}}, {{{x}}}, {{&x}}) that
+ * is outside every section and inverted section, as its first part ("a" of
+ * "a.b"), once per tag, in template order. Names inside sections resolve
+ * against the section's value, and a section's own name is a condition
+ * (missing is falsey), so neither is reported; partials are not followed;
+ * the implicit iterator "." is skipped. */
+void tmpl_top_names(const struct tmpl *t, void (*fn)(void *arg, const char *name), void *arg);
+
 #endif

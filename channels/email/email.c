@@ -103,6 +103,7 @@ struct email_job {
 	uint64_t msg_id;
 	const char *to, *to_name, *event_id, *subject, *body, *html, *reference;
 	/* event_id: what the Message-ID is made of (the provider reference) */
+	const char *from_name, *from_addr, *reply_to; /* the service's (meta), or NULL */
 	int has_pref; /* event_id is the provider reference (VERP token) */
 };
 
@@ -682,11 +683,11 @@ static void email_send_batch(struct email_worker *w, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		const struct email_job *j = w->batch[i];
 		struct mime_msg mm = {
-		    .from_name = st->c.from_name,
-		    .from_addr = st->c.from_addr,
+		    .from_name = j->from_addr ? j->from_name : st->c.from_name,
+		    .from_addr = j->from_addr ? j->from_addr : st->c.from_addr,
 		    .to_name = j->to_name,
 		    .to_addr = j->to,
-		    .reply_to = st->c.reply_to,
+		    .reply_to = j->reply_to ? j->reply_to : st->c.reply_to,
 		    .subject = j->subject,
 		    .body = j->body,
 		    .html = j->html,
@@ -896,11 +897,45 @@ fail:
 	return -1;
 }
 
+/* The service's sender identity (meta service.from, service.reply_to,
+ * set by heraldd from its services.d policy): parsed with the checks of
+ * the configured from (no CR/LF, a valid address); one that does not pass
+ * is logged and the configured one used. */
+struct email_sender {
+	char from_name[256], from_addr[EMAIL_ADDR_MAX + 1], reply_to[EMAIL_ADDR_MAX + 1];
+	int has_from, has_reply;
+};
+
+static void email_service_sender(struct email_state *st, const struct herald_msg *m,
+				 struct email_sender *es)
+{
+	char name[256];
+
+	memset(es, 0, sizeof(*es));
+	for (const char *const *kv = m->meta; kv && kv[0] && kv[1]; kv += 2) {
+		if (!strcmp(kv[0], "service.from"))
+			es->has_from =
+			    email_parse_mailbox(kv[1], es->from_name, sizeof(es->from_name),
+						es->from_addr, sizeof(es->from_addr)) == 0;
+		else if (!strcmp(kv[0], "service.reply_to"))
+			es->has_reply = email_parse_mailbox(kv[1], name, sizeof(name), es->reply_to,
+							    sizeof(es->reply_to)) == 0;
+		else
+			continue;
+		if (!(!strcmp(kv[0], "service.from") ? es->has_from : es->has_reply))
+			st->host->log(
+			    st->host->ctx, HERALD_LOG_WARNING,
+			    "email: %s of %s is not an address; the configured one is used", kv[0],
+			    m->event_id);
+	}
+}
+
 static int email_submit(void *state, const struct herald_msg *m)
 {
 	struct email_state *st = state;
-	const char *name = NULL, *f[7];
-	size_t len[7], total = sizeof(struct email_job);
+	const char *name = NULL, *f[10];
+	size_t len[10], total = sizeof(struct email_job);
+	struct email_sender es;
 	struct email_job *j;
 	char *p;
 	int chk;
@@ -932,7 +967,11 @@ static int email_submit(void *state, const struct herald_msg *m)
 	f[4] = m->body;
 	f[5] = m->html;
 	f[6] = m->reference;
-	for (int i = 0; i < 7; i++) {
+	email_service_sender(st, m, &es);
+	f[7] = es.has_from ? es.from_name : NULL;
+	f[8] = es.has_from ? es.from_addr : NULL;
+	f[9] = es.has_reply ? es.reply_to : NULL;
+	for (int i = 0; i < 10; i++) {
 		len[i] = f[i] ? strlen(f[i]) + 1 : 0;
 		total += len[i];
 	}
@@ -941,7 +980,7 @@ static int email_submit(void *state, const struct herald_msg *m)
 		return -1;
 	j->msg_id = m->msg_id;
 	p = (char *)(j + 1);
-	for (int i = 0; i < 7; i++) {
+	for (int i = 0; i < 10; i++) {
 		const char *copy = NULL;
 		if (f[i]) {
 			memcpy(p, f[i], len[i]);
@@ -955,7 +994,10 @@ static int email_submit(void *state, const struct herald_msg *m)
 		case 3: j->subject = copy; break;
 		case 4: j->body = copy; break;
 		case 5: j->html = copy; break;
-		default: j->reference = copy; break;
+		case 6: j->reference = copy; break;
+		case 7: j->from_name = copy; break;
+		case 8: j->from_addr = copy; break;
+		default: j->reply_to = copy; break;
 		}
 	}
 	j->has_pref = m->version >= 2 && m->provider_ref && *m->provider_ref;
@@ -1004,6 +1046,41 @@ static void email_close(void *state)
 	free(st);
 }
 
+static const char *const email_keys[] = {"relay",
+					 "from",
+					 "reply_to",
+					 "starttls",
+					 "username",
+					 "password",
+					 "sessions",
+					 "messages_per_session",
+					 "timeout",
+					 "queue",
+					 "domain",
+					 "helo",
+					 "list_unsubscribe",
+					 "bounce_domain",
+					 "bounce_window", /* read by heraldd (router/bounce.c) */
+					 NULL};
+
+/* heraldd -t: the section as open() reads it, nothing started. */
+static int email_check(const struct herald_host *host, char *err, size_t errlen)
+{
+	struct email_conf *c = calloc(1, sizeof(*c));
+	int rc;
+
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = email_conf_read(host, c);
+	if (rc != 0)
+		snprintf(err, errlen, "invalid [channel.email] (reason logged above)");
+	explicit_bzero(c->password, sizeof(c->password));
+	free(c);
+	return rc;
+}
+
 static const char *const email_variants[] = {"email", NULL};
 
 /* The host is stopping: what has not started is abandoned (it stays
@@ -1019,7 +1096,7 @@ CHANJOB_ID_FIRST(struct email_job);
 
 HERALD_CHANNEL_EXPORT = {
     .abi = HERALD_CHANNEL_ABI,
-    .version = 2,
+    .version = 3,
     .name = "email",
     .address_field = "email",
     .variants = email_variants,
@@ -1030,5 +1107,7 @@ HERALD_CHANNEL_EXPORT = {
     .fd = chanq_state_fd,
     .receipt = NULL,
     .close = email_close,
+    .keys = email_keys,
+    .check = email_check,
     .drain = email_drain,
 };

@@ -437,6 +437,10 @@ static void fax_close(void *state)
 	free(st);
 }
 
+static const char *const fax_keys[] = {"url",		"username",   "password",
+				       "number_field",	"file_field", "sender",
+				       "max_in_flight", "timeout",    NULL};
+
 static const char *const fax_variants[] = {"fax", "print", NULL};
 
 /* The host is stopping: what has not started is abandoned (it stays
@@ -452,7 +456,7 @@ CHANJOB_ID_FIRST(struct fax_job);
 
 HERALD_CHANNEL_EXPORT = {
     .abi = HERALD_CHANNEL_ABI,
-    .version = 2,
+    .version = 3,
     .name = "fax",
     .address_field = "fax",
     .variants = fax_variants,
@@ -463,5 +467,7 @@ HERALD_CHANNEL_EXPORT = {
     .fd = chanq_state_fd,
     .receipt = fax_receipt,
     .close = fax_close,
+    .keys = fax_keys,
+    .check = NULL,
     .drain = fax_drain,
 };

@@ -18,8 +18,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "chanjob.h"
 #include "chanq.h"
+#include "num.h"
 
 struct file_job {
 	uint64_t msg_id;
@@ -42,37 +44,14 @@ CHANQ_RESULTS_FIRST(struct file_state);
 
 /* A growing line buffer: each message becomes one line, written with one
  * fwrite. */
-struct line {
-	char *p;
-	size_t len, cap;
-};
-
-static int line_room(struct line *l, size_t n)
+/* One record is built in a util/buf.c buffer (an allocation failure drops
+ * the bytes, as before: the line is cut, never overrun). */
+static void line_put(struct buf *l, const char *s, size_t n)
 {
-	if (l->len + n <= l->cap)
-		return 0;
-	size_t cap = l->cap ? l->cap : 4096;
-	while (cap < l->len + n)
-		cap *= 2;
-	char *p = realloc(l->p, cap);
-	if (!p)
-		return -1;
-	l->p = p;
-	l->cap = cap;
-	return 0;
+	buf_add(l, s, n);
 }
 
-static void line_put(struct line *l, const char *s, size_t n)
-{
-	if (line_room(l, n) == 0) {
-		memcpy(l->p + l->len, s, n);
-		l->len += n;
-	}
-}
-
-/* Append a JSON string value (the text is UTF-8 already: the router
- * checked it; escape what JSON requires), copying runs of plain bytes. */
-static void put_str(struct line *l, const char *s)
+static void put_str(struct buf *l, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 
@@ -100,7 +79,7 @@ static void put_str(struct line *l, const char *s)
 	line_put(l, "\"", 1);
 }
 
-static void put_kv(struct line *l, const char *k, const char *v, int first)
+static void put_kv(struct buf *l, const char *k, const char *v, int first)
 {
 	if (!v)
 		return;
@@ -110,7 +89,7 @@ static void put_kv(struct line *l, const char *k, const char *v, int first)
 	put_str(l, v);
 }
 
-static void write_one(struct line *l, const struct file_job *j, const char *ts)
+static void write_one(struct buf *l, const struct file_job *j, const char *ts)
 {
 	char tail[48];
 	int n;
@@ -152,7 +131,7 @@ static void *writer_main(void *arg)
 	struct file_state *st = arg;
 	struct file_job *batch[WRITE_BATCH];
 	struct herald_result res[WRITE_BATCH], ok, bad;
-	struct line l = {NULL, 0, 0};
+	struct buf l = BUF_INIT;
 
 	memset(&ok, 0, sizeof(ok));
 	ok.version = HERALD_RESULT_VERSION;
@@ -171,10 +150,12 @@ static void *writer_main(void *arg)
 		now = time(NULL);
 		gmtime_r(&now, &tm);
 		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		l.len = 0;
+		buf_reset(&l);
 		for (size_t i = 0; i < n; i++)
 			write_one(&l, batch[i], ts);
-		if (l.len && fwrite(l.p, 1, l.len, st->fp) != l.len)
+		if (l.oom)
+			err = ENOMEM; /* nothing half-built is written: retried */
+		else if (l.len && fwrite(l.data, 1, l.len, st->fp) != l.len)
 			err = errno ? errno : EIO;
 		if (!err && fflush(st->fp) == EOF)
 			err = errno ? errno : EIO;
@@ -203,7 +184,7 @@ static void *writer_main(void *arg)
 			nanosleep(&gather, NULL);
 		}
 	}
-	free(l.p);
+	buf_free(&l);
 	return NULL;
 }
 
@@ -212,7 +193,7 @@ static int file_open(const struct herald_host *host, void **state)
 	struct file_state *st = calloc(1, sizeof(*st));
 	const char *path = host->conf(host->ctx, "path");
 	const char *q = host->conf(host->ctx, "queue");
-	long qlen = q ? atol(q) : 65536;
+	long qlen = 65536;
 
 	if (!st)
 		return -1;
@@ -220,9 +201,9 @@ static int file_open(const struct herald_host *host, void **state)
 	if (!path || !*path)
 		path = "/var/spool/herald/file.jsonl";
 	snprintf(st->path, sizeof(st->path), "%s", path);
-	if (qlen < 1) {
-		host->log(host->ctx, HERALD_LOG_ERR, "file: queue = %s: expected a positive number",
-			  q);
+	if (q && num_parse_long(q, 1, 100000000, &qlen, NULL, 0) != 0) {
+		host->log(host->ctx, HERALD_LOG_ERR,
+			  "file: queue = %s: expected a whole number 1..100000000", q);
 		goto fail;
 	}
 	st->fp = fopen(st->path, "a");
@@ -286,6 +267,22 @@ static void file_close(void *state)
 	free(st);
 }
 
+static const char *const file_keys[] = {"path", "queue", NULL};
+
+/* heraldd -t: queue is a whole number, path's directory exists. */
+static int file_check(const struct herald_host *host, char *err, size_t errlen)
+{
+	const char *q = host->conf(host->ctx, "queue");
+	long n;
+	char why[128];
+
+	if (q && num_parse_long(q, 1, 100000000, &n, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "queue = '%s': %s", q, why);
+		return -1;
+	}
+	return 0;
+}
+
 static const char *const file_variants[] = {"file", "email", NULL};
 
 /* The host is stopping: what has not started is abandoned (it stays
@@ -301,7 +298,7 @@ CHANJOB_ID_FIRST(struct file_job);
 
 HERALD_CHANNEL_EXPORT = {
     .abi = HERALD_CHANNEL_ABI,
-    .version = 2,
+    .version = 3,
     .name = "file",
     .address_field = NULL,
     .variants = file_variants,
@@ -311,5 +308,7 @@ HERALD_CHANNEL_EXPORT = {
     .poll = chanq_state_poll,
     .fd = chanq_state_fd,
     .close = file_close,
+    .keys = file_keys,
+    .check = file_check,
     .drain = file_drain,
 };

@@ -454,6 +454,20 @@ static void print_close(void *state)
 	free(st);
 }
 
+/* heraldctl render --pdf: the letter as print_submit would send it. */
+static int print_preview(const struct herald_host *host, const struct herald_msg *msg,
+			 unsigned char **out, size_t *len, char *err, size_t errlen)
+{
+	const char *sender = host->conf(host->ctx, "sender");
+	struct letter l;
+
+	letter_from_msg(&l, msg, sender && *sender ? sender : NULL);
+	return letter_render_mem(&l, out, len, NULL, err, errlen);
+}
+
+static const char *const print_keys[] = {"mode",  "sender", "poll_interval", "track_timeout",
+					 "queue", "server", "dir",	     NULL};
+
 static const char *const print_variants[] = {"print", NULL};
 
 /* The host is stopping: what has not started is abandoned (it stays
@@ -469,7 +483,7 @@ CHANJOB_ID_FIRST(struct print_job);
 
 HERALD_CHANNEL_EXPORT = {
     .abi = HERALD_CHANNEL_ABI,
-    .version = 2,
+    .version = 3,
     .name = "print",
     .address_field = "address",
     .variants = print_variants,
@@ -480,5 +494,8 @@ HERALD_CHANNEL_EXPORT = {
     .fd = chanq_state_fd,
     .receipt = NULL,
     .close = print_close,
+    .keys = print_keys,
+    .check = NULL,
+    .preview = print_preview,
     .drain = print_drain,
 };

@@ -53,6 +53,7 @@ struct sms_job {
 	enum gsm_encoding enc;
 	char ref[SMS_REF_MAX];
 	char masked[64];       /* number for logs */
+	char from[64];	       /* the service's sender (meta service.sender), or "" */
 	const char *to, *text; /* after the struct */
 };
 
@@ -243,7 +244,8 @@ static void sms_start(struct sms_state *st, struct sms_job *job)
 	x->job = job;
 	x->resp_len = 0;
 	x->resp[0] = x->err[0] = '\0';
-	if (sms_request_build(&st->conf, job->to, job->text, job->enc, job->ref, &x->req) != 0)
+	if (sms_request_build_from(&st->conf, job->from, job->to, job->text, job->enc, job->ref,
+				   &x->req) != 0)
 		goto fail;
 	e = x->cx.easy;
 	if (st->conf.profile == SMS_PROFILE_KANNEL)
@@ -418,6 +420,20 @@ static int sms_fail_now(struct sms_state *st, const struct herald_msg *m, const 
 	return 0;
 }
 
+/* The service's originator (meta service.sender: heraldd checked it, 1-11
+ * letters, digits, spaces or a number), or "" for the configured from. */
+static void sms_service_sender(const struct herald_msg *m, char *out, size_t outlen)
+{
+	out[0] = '\0';
+	for (const char *const *kv = m->meta; kv && kv[0] && kv[1]; kv += 2)
+		if (!strcmp(kv[0], "service.sender") && strlen(kv[1]) < outlen) {
+			for (const char *c = kv[1]; *c; c++)
+				if ((unsigned char)*c < 0x20 || *c == 0x7f)
+					return; /* never: a control character */
+			snprintf(out, outlen, "%s", kv[1]);
+		}
+}
+
 static int sms_submit(void *state, const struct herald_msg *m)
 {
 	struct sms_state *st = state;
@@ -458,6 +474,7 @@ static int sms_submit(void *state, const struct herald_msg *m)
 	job->enc = gi.encoding;
 	memcpy(job->ref, ref, sizeof(ref));
 	memcpy(job->masked, masked, sizeof(masked));
+	sms_service_sender(m, job->from, sizeof(job->from));
 	if (jobq_push(st->jobs, job) != 0) {
 		sms_job_free(job);
 		return -1; /* full: the host offers it again later */
@@ -495,6 +512,20 @@ static void sms_close(void *state)
 	free(st);
 }
 
+static const char *const sms_keys[] = {"profile",	"password", "url",   "from",
+				       "account",	"username", "token", "max_segments",
+				       "max_in_flight", "timeout",  NULL};
+
+/* heraldd -t: the section as open() reads it, nothing started. */
+static int sms_check(const struct herald_host *host, char *err, size_t errlen)
+{
+	struct sms_conf c;
+	int rc = sms_conf_load(&c, sms_lookup, (void *)host, err, errlen);
+
+	explicit_bzero(&c, sizeof(c));
+	return rc;
+}
+
 static const char *const sms_variants[] = {"sms", NULL};
 
 /* The host is stopping: what has not started is abandoned (it stays
@@ -510,7 +541,7 @@ CHANJOB_ID_FIRST(struct sms_job);
 
 HERALD_CHANNEL_EXPORT = {
     .abi = HERALD_CHANNEL_ABI,
-    .version = 2,
+    .version = 3,
     .name = "sms",
     .address_field = "phone",
     .variants = sms_variants,
@@ -521,5 +552,7 @@ HERALD_CHANNEL_EXPORT = {
     .fd = chanq_state_fd,
     .receipt = sms_receipt,
     .close = sms_close,
+    .keys = sms_keys,
+    .check = sms_check,
     .drain = sms_drain,
 };

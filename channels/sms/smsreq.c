@@ -351,6 +351,15 @@ static void sms_callback(const struct sms_conf *c, const char *ref, char *out, s
 int sms_request_build(const struct sms_conf *c, const char *to, const char *text,
 		      enum gsm_encoding enc, const char *ref, struct sms_request *out)
 {
+	return sms_request_build_from(c, NULL, to, text, enc, ref, out);
+}
+
+int sms_request_build_from(const struct sms_conf *c, const char *from, const char *to,
+			   const char *text, enum gsm_encoding enc, const char *ref,
+			   struct sms_request *out)
+{
+	if (!from || !*from)
+		from = c->from;
 	/* Build into the request's own buffer, kept from the last build. */
 	struct buf b = {out->buf, 0, out->cap, 0};
 	char cb[sizeof(c->public_url) + SMS_REF_MAX + 48];
@@ -370,8 +379,8 @@ int sms_request_build(const struct sms_conf *c, const char *to, const char *text
 		buf_str(&b, strchr(c->url, '?') ? "&" : "?");
 		sb_param(&b, &first, "username", c->user);
 		sb_param(&b, &first, "password", c->pass);
-		if (c->from[0])
-			sb_param(&b, &first, "from", c->from);
+		if (from[0])
+			sb_param(&b, &first, "from", from);
 		sb_param(&b, &first, "to", to);
 		sb_param(&b, &first, "text", text);
 		sb_param(&b, &first, "charset", "UTF-8");
@@ -384,7 +393,7 @@ int sms_request_build(const struct sms_conf *c, const char *to, const char *text
 		break;
 	case SMS_PROFILE_TWILIO:
 		sb_param(&b, &first, "To", to);
-		sb_param(&b, &first, "From", c->from);
+		sb_param(&b, &first, "From", from);
 		sb_param(&b, &first, "Body", text);
 		if (cb[0])
 			sb_param(&b, &first, "StatusCallback", cb);
@@ -392,8 +401,8 @@ int sms_request_build(const struct sms_conf *c, const char *to, const char *text
 		break;
 	case SMS_PROFILE_JSON:
 		sb_json_field(&b, &first, "to", to);
-		if (c->from[0])
-			sb_json_field(&b, &first, "from", c->from);
+		if (from[0])
+			sb_json_field(&b, &first, "from", from);
 		sb_json_field(&b, &first, "text", text);
 		sb_json_field(&b, &first, "reference", ref);
 		if (cb[0])

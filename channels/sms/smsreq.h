@@ -64,6 +64,11 @@ struct sms_request {
  * does. Returns 0, or -1 on allocation failure. */
 int sms_request_build(const struct sms_conf *c, const char *to, const char *text,
 		      enum gsm_encoding enc, const char *ref, struct sms_request *out);
+/* The same with another originator: from (NULL or "": the configured
+ * one), e.g. the service's (meta service.sender). */
+int sms_request_build_from(const struct sms_conf *c, const char *from, const char *to,
+			   const char *text, enum gsm_encoding enc, const char *ref,
+			   struct sms_request *out);
 void sms_request_free(struct sms_request *r);
 
 /* Percent-encode (RFC 3986 unreserved kept, everything else %XX). Returns a

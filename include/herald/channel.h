@@ -11,6 +11,10 @@
  *   version Every struct passed across the boundary starts with a version.
  *           Fields are only ever appended; a reader checks `version >= N`
  *           before touching a field added in version N (as Redis modules do).
+ *           struct herald_channel version 2 appends `drain`; version 3
+ *           `keys`, `check` (strict configuration, `heraldd -t`) and
+ *           `preview` (heraldctl render --pdf); older plugins still load
+ *           unchanged.
  *
  * Threads
  *   The host calls open/submit/poll/fd/close from its single router thread.
@@ -90,7 +94,11 @@ struct herald_msg {
 	const char *body;    /* rendered text of the channel variant */
 	const char *html;    /* rendered HTML variant (html_variant), or NULL */
 	/* NULL-terminated list of key, value pairs: every front matter field
-	 * ("fm.<key>") and citizen fields a channel may need ("citizen.name",
+	 * ("fm.<key>"), the publishing service's sender identity from its
+	 * services.d policy when it has one ("service.from" and
+	 * "service.reply_to": email mailboxes, "service.sender": an SMS
+	 * originator; a channel uses them instead of its configured ones)
+	 * and citizen fields a channel may need ("citizen.name",
 	 * "citizen.accessibility", "citizen.address", ...). */
 	const char *const *meta;
 	unsigned attempt; /* 1 for the first attempt on this channel */
@@ -154,7 +162,7 @@ struct herald_http_req {
 
 struct herald_channel {
 	uint32_t abi;	  /* HERALD_CHANNEL_ABI */
-	uint32_t version; /* of this struct: 2 (1 has no drain) */
+	uint32_t version; /* of this struct: 3 (2 has no keys/check/preview, 1 no drain) */
 	const char *name; /* "email"; must match [channel.<name>] and the file */
 	/* Citizen record field holding this channel's address, or NULL if the
 	 * channel needs no address (file). */
@@ -194,6 +202,26 @@ struct herald_channel {
 	 * report as usual. The host waits up to [queue] drain_timeout for
 	 * those, then calls close(). */
 	void (*drain)(void *state);
+	/* ---- version >= 3 (a version 1 or 2 plugin ends above; the host
+	 * reads these only when version >= 3) ---- */
+	/* MAY (NULL): NULL-terminated list of the keys this plugin reads from
+	 * its [channel.<name>] section. With it the host refuses any other key
+	 * there (besides its own: enabled, optional, retry_min, retry_max,
+	 * max_attempts, max_age, quiet_hours) with a "did you mean" hint;
+	 * without it (and for version 1 and 2 plugins) unknown keys are only
+	 * warned. */
+	const char *const *keys;
+	/* MAY (NULL): read and validate the configuration exactly as open()
+	 * would, without connecting, starting threads or creating files.
+	 * Return 0, or -1 with a reason in err. `heraldd -t` calls it for every
+	 * configured channel. */
+	int (*check)(const struct herald_host *host, char *err, size_t errlen);
+	/* MAY (NULL): render msg exactly as this channel would deliver it, and
+	 * deliver nothing: the document (a PDF for print and fax) into *out,
+	 * malloc'd (the caller free()s it), its size in *len. 0, or -1 with a
+	 * reason in err. Called by `heraldctl render --pdf` without open(). */
+	int (*preview)(const struct herald_host *host, const struct herald_msg *msg,
+		       unsigned char **out, size_t *len, char *err, size_t errlen);
 };
 
 /* Define the one exported descriptor: HERALD_CHANNEL_EXPORT = { ... }; */

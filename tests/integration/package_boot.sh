@@ -27,7 +27,7 @@ wait_until() { # wait_until SECONDS command...
 unit_log() { journalctl -u heraldd.service --no-pager -o cat 2>/dev/null; }
 KEYS=/root/keys # the service's side: dvla.key never goes to /etc/herald
 event() { # event EVENT_ID [CITIZEN]
-	echo "{\"event_id\":\"$1\",\"service\":\"dvla\",\"citizen_id\":\"${2:-c-1}\",\"template\":\"licence-renewal\",\"personalisation\":{\"name\":\"Ada\"}}"
+	echo "{\"event_id\":\"$1\",\"service\":\"dvla\",\"citizen_id\":\"${2:-c-1}\",\"template\":\"licence-renewal\",\"personalisation\":{\"name\":\"Ada\",\"expiry_date\":\"1 May 2027\",\"licence_type\":\"driving\"}}"
 }
 publish() { # publish EVENT_ID [CITIZEN]: prints heraldctl's answer
 	event "$@" | heraldctl publish -k $KEYS/dvla.key --server-key /etc/herald/heraldd.pub -t 2000 -r 3

@@ -15,9 +15,11 @@ start_redis
 write_conf "
 [channel.badabi]
 enabled = yes
+optional = yes
 
 [channel.Two Words]
 enabled = yes
+optional = yes
 "
 sed -i "s|^dir = $BIN/channels|dir = $T/channels|" "$T/herald.conf"
 start_heraldd
@@ -198,7 +200,7 @@ expect_grep "SIGHUP reloads templates" 'reload: [0-9]+ templates' "$T/heraldd.ou
 set --
 i=1
 while [ $i -le 600 ]; do
-	set -- "$@" "bp-$i" dvla herald:q:normal "$(ev "bp-$i" c-file)"
+	set -- "$@" "bp-$i" dvla herald:q:normal "$(ev "bp-$i" c-file)" 0
 	i=$((i + 1))
 done
 rcli FCALL herald_accept 0 "$(date +%s)000" "$@" >/dev/null
@@ -241,7 +243,7 @@ expect_grep "/healthz warns that ingest is not authenticated" \
 expect_grep "heraldd warns loudly at start that ingest is not authenticated" \
 	'warning: INGEST IS NOT AUTHENTICATED \(\[ingest\] auth = none\)' "$T/heraldd.out"
 curl -s "http://127.0.0.1:$HTTP_PORT/metrics" >"$T/metrics"
-expect_grep "/metrics counts deliveries per channel" 'herald_messages_total\{channel="file",status="delivered"\} [1-9]' "$T/metrics"
+expect_grep "/metrics counts deliveries per channel" 'herald_messages_total\{service="[a-z0-9_-]*",channel="file",status="delivered"\} [1-9]' "$T/metrics"
 expect_grep "/metrics counts rejections" 'herald_ingest_total\{outcome="rejected"\} [0-9]{4}' "$T/metrics"
 
 # --- heraldctl publish exit codes, heraldd -t ---------------------------------
@@ -278,7 +280,7 @@ expect_grep "SIGTERM stops heraldd cleanly" 'heraldd: stopped' "$T/heraldd.out"
 # As if heraldd died right after herald_accept and its read: the hash holds
 # the status alone and the entry is pending for this consumer.
 printf '\n[queue]\nconsumer = t-core\n' >>"$T/herald.conf"
-rcli FCALL herald_accept 0 "$(date +%s)000" rec-1 dvla herald:q:normal "$(ev rec-1 c-file ',"transaction_id":"tx-rec"')" >/dev/null
+rcli FCALL herald_accept 0 "$(date +%s)000" rec-1 dvla herald:q:normal "$(ev rec-1 c-file ',"transaction_id":"tx-rec"')" 0 >/dev/null
 expect_eq "the entry carries id, accepted time and event: no citizen or tx twice" "id a e" \
 	"$(rcli XREVRANGE herald:q:normal + - COUNT 1 | sed -n '2p;4p;6p;8p' | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "herald_accept left the status and its service alone in the hash" \

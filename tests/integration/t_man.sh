@@ -84,6 +84,19 @@ for k in $(cat "$T/keys"); do
 done
 expect_eq "herald.conf(5) describes every key the code reads" "" "$missing"
 
+# ---- lib/confkeys.c: every key heraldd itself reads is known to the strict
+# check (an unknown key stops the start), so a key added to router/ without
+# its table entry would refuse every config that sets it
+find "$HERALD_SRC/router" -name '*.c' |
+	xargs grep -ohE '(conf_get_def|conf_get|config_get)\([^,]+, *"[a-z.]+", *"[a-z_]+"|(get_int|get_ms|get_duration|cb_get_long)\([^,]+, *"[a-z.]+", *"[a-z_]+"' |
+	sed 's/.*"\([a-z.]*\)", *"\([a-z_]*\)"$/\1 \2/' | sort -u >"$T/router_keys"
+check "found the keys heraldd reads by section ($(wc -l <"$T/router_keys"))" [ "$(wc -l <"$T/router_keys")" -gt 20 ]
+missing=""
+while read -r sec key; do
+	grep -qE "\{\"$sec\", \"$key\"" "$HERALD_SRC/lib/confkeys.c" || missing="$missing [$sec]$key"
+done <"$T/router_keys"
+expect_eq "lib/confkeys.c lists every key heraldd reads" "" "$missing"
+
 # ---- herald-channel(7): every member of struct herald_channel ------------------
 sed -n '/^struct herald_channel {/,/^};/p' "$HERALD_SRC/include/herald/channel.h" |
 	grep -vE '^[[:space:]]*(/\*|\*)' |

@@ -92,7 +92,7 @@ check "E: the operator log took at most ~the burst of them ($n of 300)" test "$n
 sleep 1.5
 publish '{"event_id":"f-last","service":"dvla","citizen_id":"c-a","template":"no-such-template"}' >/dev/null
 check "E: a line says how many were suppressed" \
-	wait_for 5 grep -qE 'notice: [0-9]+ similar lines suppressed: rejected %s: %s' "$OUT"
+	wait_for 5 grep -qE 'notice: [0-9]+ similar lines suppressed: rejected %s: service=%s, peer=%s: %s' "$OUT"
 s=$(grep -E 'similar lines suppressed: rejected' "$OUT" | sed -E 's/.*: ([0-9]+) similar.*/\1/' | awk '{t+=$1} END {print t+0}')
 expect_eq "E: written + suppressed = every rejection (written $n)" 300 "$((n + s))"
 

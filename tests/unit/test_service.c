@@ -73,7 +73,8 @@ static void test_good(void **state)
 		 "sender = DVLA\nretention_days = 90\n"
 		 "callback_url = https://dvla.example/herald\n"
 		 "callback_secret = 0123456789abcdef\n"
-		 "mode = trial\n",
+		 "mode = trial\n"
+		 "guests = +447700900123, Ada@Example.org\n",
 		 key1);
 	put("dvla.conf", text);
 	snprintf(path, sizeof(path), "%s/dvla.conf", dir);
@@ -98,6 +99,11 @@ static void test_good(void **state)
 	assert_int_equal(sv.retention_days, 90);
 	assert_string_equal(sv.callback_url, "https://dvla.example/herald");
 	assert_int_equal(sv.mode, SERVICE_TRIAL);
+	assert_int_equal(sv.nguests, 2);
+	assert_true(service_is_guest(&sv, "+447700900123"));
+	assert_true(service_is_guest(&sv, "ada@example.org")); /* email: without case */
+	assert_false(service_is_guest(&sv, "+447700900124"));
+	assert_false(service_is_guest(&sv, NULL));
 	service_clear(&sv);
 	rm("dvla.conf");
 

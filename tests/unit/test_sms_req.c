@@ -289,6 +289,18 @@ static void test_request_twilio(void **state)
 	assert_string_equal(r.pass, "tok3n");
 	assert_null(r.bearer);
 	sms_request_free(&r);
+
+	/* a service's own sender (meta service.sender) instead of from */
+	assert_int_equal(sms_request_build_from(&c, "DVLA Notice", "+447700900123", "x",
+						GSM_ENC_GSM7, "ev-9.3", &r),
+			 0);
+	assert_non_null(strstr(r.body, "&From=DVLA%20Notice&"));
+	sms_request_free(&r);
+	/* "" or NULL: the configured one */
+	assert_int_equal(
+	    sms_request_build_from(&c, "", "+447700900123", "x", GSM_ENC_GSM7, "ev-9.4", &r), 0);
+	assert_non_null(strstr(r.body, "&From=%2B447700900001&"));
+	sms_request_free(&r);
 }
 
 static void test_request_json(void **state)

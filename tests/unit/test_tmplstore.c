@@ -190,6 +190,61 @@ static void front_matter(void **state)
 	json_decref(data);
 }
 
+/* The personalisation a template requires: names interpolated outside
+ * sections in any file (body or front matter), less each file's
+ * "optional" and the host's citizen/transaction/event. */
+static void required_personalisation(void **state)
+{
+	const char *d = *state;
+	char err[256] = "", miss[128];
+	struct tstore *s;
+	json_t *p;
+
+	put(d, "due/email.en.mustache",
+	    "---\n"
+	    "subject: {{amount}} due on {{due_date}}\n"
+	    "optional: phone , note\n"
+	    "---\n"
+	    "Dear {{name}}, {{{phone}}} {{&note}} {{citizen.name}} {{transaction.reference}}\n"
+	    "{{#office}}{{address}} {{.}}{{/office}}{{^x}}{{y}}{{/x}}{{! c }}{{> footer}}\n");
+	put(d, "due/sms.en.mustache", "{{name}}: {{amount}} by {{due_date}} ({{ref.code}})");
+	put(d, "due/sms.cy.mustache", "{{name}}: {{note}}");
+	s = tstore_load(d, err, sizeof(err));
+	if (!s)
+		print_message("load: %s\n", err);
+	assert_non_null(s);
+
+	/* phone is optional in email and used nowhere else; note is optional
+	 * in email but required by sms.cy; ref from ref.code; sections,
+	 * their contents and partials require nothing */
+	assert_int_equal(tstore_missing(s, "due", NULL, miss, sizeof(miss)), 5);
+	assert_string_equal(miss, "amount, due_date, name, note, ref");
+	p = json_pack("{s:s, s:s, s:n, s:{s:s}}", "name", "Ann", "amount", "1", "due_date", "ref",
+		      "code", "X");
+	assert_int_equal(tstore_missing(s, "due", p, miss, sizeof(miss)), 2);
+	assert_string_equal(miss, "due_date, note"); /* null is missing too */
+	json_object_set_new(p, "due_date", json_string("today"));
+	json_object_set_new(p, "note", json_string(""));
+	assert_int_equal(tstore_missing(s, "due", p, miss, sizeof(miss)), 0);
+	assert_string_equal(miss, "");
+	/* an unknown template requires nothing (ingest says "unknown") */
+	assert_int_equal(tstore_missing(s, "nope", NULL, miss, sizeof(miss)), 0);
+	/* "optional" is not a front matter field */
+	assert_non_null(tstore_find(s, "due", "email", "en"));
+	{
+		char *body = NULL;
+		json_t *front = NULL;
+		assert_int_equal(tentry_render(s, tstore_find(s, "due", "email", "en"), p, 0, &body,
+					       &front, err, sizeof(err)),
+				 0);
+		assert_int_equal(json_object_size(front), 1);
+		free(body);
+		json_decref(front);
+	}
+	json_decref(p);
+	tstore_free(&s);
+}
+
 /* A render-time error (partial recursion) names the file. */
 static void render_error(void **state)
 {
@@ -393,6 +448,16 @@ static void shipped_templates(void **state)
 				json_decref(data);
 			}
 	assert_int_equal(rendered, 24);
+	for (size_t n = 0; n < 3; n++) {
+		char miss[256];
+		json_t *data = shipped_data("en");
+
+		/* what the shipped templates require, and that the sample has it */
+		tstore_missing(s, names[n], NULL, miss, sizeof(miss));
+		print_message("  %s requires: %s\n", names[n], miss);
+		assert_int_equal(tstore_missing(s, names[n], data, miss, sizeof(miss)), 0);
+		json_decref(data);
+	}
 	tstore_free(&s);
 }
 
@@ -402,6 +467,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(locale_fallback, dir_setup, dir_teardown),
 	    cmocka_unit_test_setup_teardown(front_matter, dir_setup, dir_teardown),
 	    cmocka_unit_test_setup_teardown(render_error, dir_setup, dir_teardown),
+	    cmocka_unit_test_setup_teardown(required_personalisation, dir_setup, dir_teardown),
 	    cmocka_unit_test_setup_teardown(load_error, dir_setup, dir_teardown),
 	    cmocka_unit_test(shipped_templates),
 	};

@@ -1,0 +1,79 @@
+#!/bin/sh
+# t_svc_sender.sh - a service's sender identity (issue #13 part 2): from and
+# reply_to of services.d/NAME.conf reach the email (smtp-sink's dump: From,
+# Reply-To; the envelope sender stays the configured one), sender reaches
+# the SMS gateway as the originator; a service without them gets the
+# channel's configured ones.
+. "${HERALD_SRC:-.}/tests/integration/lib.sh"
+
+SINK=$(command -v smtp-sink || ls /usr/sbin/smtp-sink /usr/lib/postfix/sbin/smtp-sink 2>/dev/null | head -n 1)
+for f in "$SINK" "$BIN/heraldd" "$BIN/channels/email.so" "$BIN/channels/sms.so"; do
+	if [ -z "$f" ] || [ ! -e "$f" ]; then
+		not_ok "${f:-smtp-sink} is installed/built"
+		finish
+		exit 1
+	fi
+done
+SINK_USER=""
+if [ "$(id -u)" = 0 ]; then
+	SINK_USER="-u nobody"
+	chmod 711 "$T"
+fi
+SINK_PORT=$(free_port)
+mkdir -p "$T/mail"
+chmod 777 "$T/mail"
+# shellcheck disable=SC2086
+"$SINK" $SINK_USER -d "$T/mail/m." "127.0.0.1:$SINK_PORT" 64 >"$T/sink.log" 2>&1 &
+track_pid $!
+wait_for 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $SINK_PORT), 1).close()" ||
+	not_ok "smtp-sink started"
+start_sms_gateway
+
+start_redis
+server_key
+add_service dvla "templates = *" "channels = *" "from = DVLA Notices <notices@dvla.example>" \
+	"reply_to = help@dvla.example" "sender = DVLA"
+add_service nhs "templates = *" "channels = *"
+INGEST_AUTH=curve write_conf "
+[channel.email]
+relay = 127.0.0.1:$SINK_PORT
+from = Herald <noreply@herald.example>
+starttls = no
+domain = herald.example
+timeout = 10
+
+[channel.sms]
+profile = json
+url = http://127.0.0.1:$GW_PORT/json
+from = HERALD
+timeout = 5"
+start_heraldd
+
+seed_citizen c-m channels email email ada@example.org locale en name "Ada Lovelace"
+seed_citizen c-s channels sms phone +447700900123 locale en name "Ada Lovelace"
+ev() { # ev ID CITIZEN
+	printf '{"event_id":"%s","citizen_id":"%s","template":"appointment-reminder","personalisation":{"name":"Ada","date":"1 May","time":"10:00","location":"Swansea"}}' "$1" "$2"
+}
+publish_as dvla "$(ev sd-mail c-m)" "$(ev sd-sms c-s)" >"$T/acks" 2>&1
+publish_as nhs "$(ev sn-mail c-m)" "$(ev sn-sms c-s)" >>"$T/acks" 2>&1
+expect_eq "the four events are accepted" 4 "$(grep -c '"status":"accepted"' "$T/acks")"
+check "all four are sent" wait_for 20 sh -c \
+	"[ \$(grep -Ec 's[dn]-(mail|sms): .*status=sent' '$T/log/delivery.log') -ge 4 ]"
+wait_for 10 sh -c "[ \$(ls '$T/mail' | wc -l) -ge 2 ]"
+
+md=$(grep -l '^From: .*notices@dvla\.example' "$T"/mail/m.* 2>/dev/null | head -n 1)
+mn=$(grep -l '^From: .*noreply@herald\.example' "$T"/mail/m.* 2>/dev/null | head -n 1)
+check "the sink received two emails" test "$(ls "$T/mail" | wc -l)" -eq 2
+check "the service's From reaches the email" test -n "$md"
+expect_grep "... with its display name" '^From: "DVLA Notices" <notices@dvla\.example>' "${md:-/dev/null}"
+expect_grep "... and its Reply-To" '^Reply-To: help@dvla\.example' "${md:-/dev/null}"
+expect_grep "... the envelope sender stays the configured one (bounces come to Herald)" \
+	'^X-Mail-Args: <noreply@herald\.example>' "${md:-/dev/null}"
+check "a service without from gets the configured From" test -n "$mn" -a "$mn" != "$md"
+expect_no_grep "... and no Reply-To (none configured)" '^Reply-To:' "${mn:-/dev/null}"
+
+expect_eq "the service's sender reaches the SMS gateway" 1 \
+	"$(grep -c '"json": {"to": "+447700900123", "from": "DVLA"' "$T/gateway.jsonl")"
+expect_eq "a service without sender gets the configured from" 1 \
+	"$(grep -c '"json": {"to": "+447700900123", "from": "HERALD"' "$T/gateway.jsonl")"
+finish
