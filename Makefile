@@ -138,8 +138,10 @@ $(BUILD)/heraldd-nojsonfast: $(call obj,router/main.c) $(BUILD)/obj-nojsonfast/l
 		$(ROUTER_OBJS) $(HERALD_LIB) $(UTIL_LIB)
 	$(CC) $(LDFLAGS) -rdynamic $^ -o $@ $(HERALDD_MALLOC) $(ROUTER_LIBS)
 
+# heraldctl bounce reads reports with GMime 3 (tools/bounce_read.c).
+EXTRA_CFLAGS_tools := $(call pkg_cflags,gmime-3.0)
 $(BUILD)/heraldctl: $(HERALDCTL_LINK)
-	$(CC) $(LDFLAGS) $^ -o $@ $(ROUTER_LIBS)
+	$(CC) $(LDFLAGS) $^ -o $@ $(ROUTER_LIBS) $(call pkg_libs,gmime-3.0)
 
 # ---- channel plugins -------------------------------------------------------
 # channels/common/ code every threaded plugin links (job packing, shutdown);
@@ -261,6 +263,8 @@ fuzz_mime_SRCS := channels/email/mime.c util/buf.c util/text.c
 fuzz_mime_LIBS := -lcrypto
 fuzz_config_SRCS := util/conf.c util/num.c util/text.c
 fuzz_config_LIBS := -linih
+fuzz_bounce_SRCS := tools/bounce_read.c
+fuzz_bounce_FLAGS = $(call pkg_cflags,gmime-3.0) $(call pkg_libs,gmime-3.0)
 FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRCS))
 FUZZ_BINS := $(patsubst %,$(BUILD)/fuzz/%,$(FUZZ_NAMES))
 define FUZZ_RULE
@@ -268,7 +272,7 @@ $(BUILD)/fuzz/$(1): tests/fuzz/$(1).c $$($(1)_SRCS)
 	@command -v $$(FUZZ_CC) >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
 	@mkdir -p $$(dir $$@)
 	$$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined $$(CPPFLAGS) $$(INC_tests) -Ichannels/sms -Ichannels/fax -Ichannels/email \
-		$$< $$($(1)_SRCS) -ljansson $$($(1)_LIBS) -o $$@
+		$$< $$($(1)_SRCS) -ljansson $$($(1)_LIBS) $$($(1)_FLAGS) -o $$@
 endef
 $(foreach f,$(FUZZ_NAMES),$(eval $(call FUZZ_RULE,$(f))))
 fuzz-bins: $(FUZZ_BINS)

@@ -45,6 +45,9 @@ const struct confkey confkeys[] = {
     {"channel.*", "max_attempts", "5"},
     {"channel.*", "max_age", "86400"},
     {"channel.*", "quiet_hours", ""},
+    /* heraldd reads this one of the email channel's (router/bounce.c) */
+    {"channel.email", "bounce_window", "24h"},
+    {"channel.email", "bounce_domain", ""}, /* also the plugin's: heraldd polls only with it */
     {"service.*", "callback_url", ""},
     {"service.*", "callback_secret", ""},
     {"service.*", "callback_timeout", "10"},
@@ -69,6 +72,10 @@ const struct confkey *confkey_find(const char *section, const char *key)
 {
 	const char *pat = confkey_pattern(section);
 
+	/* a key of one section ([channel.email] bounce_window) first */
+	for (const struct confkey *k = confkeys; k->section; k++)
+		if (!strcmp(k->section, section) && !strcmp(k->key, key))
+			return k;
 	for (const struct confkey *k = confkeys; k->section; k++)
 		if (!strcmp(k->section, pat) && !strcmp(k->key, key))
 			return k;

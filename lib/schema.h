@@ -62,6 +62,11 @@
  *                           release, delete, flush), newest first, one JSON
  *                           object each: ts, user, action, id; capped at
  *                           OPLOG_MAX entries
+ *   herald:inbound          stream, what citizens' channels said back that
+ *                           heraldctl bounce recorded (DSNs, complaints),
+ *                           consumer group "herald"; heraldd applies and
+ *                           deletes each entry (router/bounce.c; fields
+ *                           INB_F_* below)
  */
 #ifndef HERALD_SCHEMA_H
 #define HERALD_SCHEMA_H
@@ -156,6 +161,17 @@
 #define CBDEAD_F_ID "id"   /* its entry id in herald:cb:<service> */
 #define CBDEAD_F_ERR "err" /* the last failure */
 #define CBDEAD_F_TRIES "tries"
+
+/* ---- inbound reports (tools/cmd_bounce.c -> router/bounce.c) ---------- */
+#define KEY_INBOUND "herald:inbound"
+#define INB_F_KIND "k"	 /* INB_BOUNCE, INB_DELAY or INB_COMPLAINT */
+#define INB_F_TOKEN "t"	 /* the VERP token: the email provider reference */
+#define INB_F_STATUS "s" /* the DSN's Status (5.1.1), or the feedback type */
+#define INB_F_DIAG "d"	 /* the DSN's Diagnostic-Code, cleaned */
+#define INB_F_AT "at"	 /* when heraldctl read it, ms */
+#define INB_BOUNCE "bounce"
+#define INB_DELAY "delay"
+#define INB_COMPLAINT "complaint"
 
 /* ---- message hash fields (herald:msg:<id>) ------------------------------ */
 #define MSG_F_STATUS "status" /* last status (herald_accept sets "accepted") */

@@ -243,7 +243,9 @@ struct config *config_load(const char *path, char *err, int errlen)
 	    get_int(c, "queue", "retention_days", 30, 1, 3650, &c->retention_days, err, errlen) ||
 	    get_int(c, "queue", "max_inflight", 20000, 1, 10000000, &c->max_inflight, err,
 		    errlen) ||
-	    get_int(c, "queue", "drain_timeout", 10, 0, 3600, &c->drain_timeout_ms, err, errlen))
+	    get_int(c, "queue", "drain_timeout", 10, 0, 3600, &c->drain_timeout_ms, err, errlen) ||
+	    get_duration(c, "channel.email", "bounce_window", 86400, 1, 7 * 86400,
+			 &c->bounce_window_ms, err, errlen))
 		goto fail;
 	c->drain_timeout_ms *= 1000;
 	{

@@ -41,6 +41,7 @@ struct config {
 	int retention_days;   /* message bodies and contact details expire */
 	int max_inflight;     /* stop reading while this many are with channels */
 	int drain_timeout_ms; /* SIGTERM waits this long for in-flight messages */
+	int bounce_window_ms; /* [channel.email] bounce_window: a later bounce is late */
 	const char *consumer; /* consumer name in the group; default host:pid */
 	/* [herald] secret_file: the provider references' secret (lib/provref.h);
 	 * NULL: kept in Redis (KEY_SECRET) */

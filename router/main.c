@@ -34,6 +34,7 @@
 #include "msgstate.h"
 #include "ops.h"
 #include "outcome.h"
+#include "bounce.h"
 #include "receipt.h"
 #include "router.h"
 #include "status.h"
@@ -330,6 +331,7 @@ static void timed_work(struct router *r, const struct loop_state *ls, int64_t no
 	}
 	control_tick(r, now);
 	status_tick(r, now);
+	bounce_poll(r, now);
 	if (now - r->last_depth_ms >= 5000) {
 		r->last_depth_ms = now;
 		update_gauges(r);

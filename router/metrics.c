@@ -55,6 +55,7 @@ static struct {
 	int ng;
 	struct {
 		char name[40], channel[33];
+		int by_service; /* the label is service=, not channel= */
 		unsigned long long n;
 	} c[MAX_COUNTERS];
 	int nc;
@@ -175,19 +176,22 @@ out:
 	pthread_mutex_unlock(&M.mu);
 }
 
-void metrics_count(const char *name, const char *channel, unsigned long long n)
+static void count_labelled(const char *name, const char *label, int by_service,
+			   unsigned long long n)
 {
-	if (!channel)
-		channel = "";
+	if (!label)
+		label = "";
 	pthread_mutex_lock(&M.mu);
 	for (int i = 0; i < M.nc; i++)
-		if (!strcmp(M.c[i].name, name) && !strcmp(M.c[i].channel, channel)) {
+		if (!strcmp(M.c[i].name, name) && !strcmp(M.c[i].channel, label) &&
+		    M.c[i].by_service == by_service) {
 			M.c[i].n += n;
 			goto out;
 		}
 	if (M.nc < MAX_COUNTERS) {
 		snprintf(M.c[M.nc].name, sizeof(M.c[M.nc].name), "%s", name);
-		snprintf(M.c[M.nc].channel, sizeof(M.c[M.nc].channel), "%s", channel);
+		snprintf(M.c[M.nc].channel, sizeof(M.c[M.nc].channel), "%s", label);
+		M.c[M.nc].by_service = by_service;
 		M.c[M.nc++].n = n;
 	}
 out:
@@ -229,6 +233,16 @@ static void render_channel_gauges(FILE *fp)
 	}
 }
 
+void metrics_count(const char *name, const char *channel, unsigned long long n)
+{
+	count_labelled(name, channel, 0, n);
+}
+
+void metrics_count_service(const char *name, const char *service, unsigned long long n)
+{
+	count_labelled(name, service, 1, n);
+}
+
 /* The counters of metrics_count, grouped by name (labelled by channel
  * where they have one). */
 static void render_counters(FILE *fp)
@@ -246,8 +260,9 @@ static void render_counters(FILE *fp)
 			if (strcmp(M.c[k].name, M.c[i].name) != 0)
 				continue;
 			if (M.c[k].channel[0])
-				fprintf(fp, "herald_%s_total{channel=\"%s\"} %llu\n", M.c[k].name,
-					M.c[k].channel, M.c[k].n);
+				fprintf(fp, "herald_%s_total{%s=\"%s\"} %llu\n", M.c[k].name,
+					M.c[k].by_service ? "service" : "channel", M.c[k].channel,
+					M.c[k].n);
 			else
 				fprintf(fp, "herald_%s_total %llu\n", M.c[k].name, M.c[k].n);
 		}

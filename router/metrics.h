@@ -20,6 +20,8 @@ void metrics_gauge(const char *name, double value); /* queue_depth, inflight, ..
  * channel is not NULL (receipts_unmatched, possible_duplicates), else
  * without labels (stream_leases_lost, ...). */
 void metrics_count(const char *name, const char *channel, unsigned long long n);
+/* The same labelled {service="..."} (email bounces and complaints). */
+void metrics_count_service(const char *name, const char *service, unsigned long long n);
 /* A service's status callbacks (the callback sender thread, every second):
  * records waiting, age of the oldest, failed POSTs so far (this process),
  * records in the dead stream. */

@@ -83,6 +83,15 @@ static void on_result(struct router *r, struct chan *c, const struct herald_resu
 		s.nkv = res->status == HERALD_SENT;
 		s.ack = 1;
 		s.finished_ok = 1;
+		/* a bounce may hop it on (bounce.c): keep the event and when it
+		 * was sent */
+		snprintf(buf, sizeof(buf), "%lld", (long long)now);
+		const char *prov_kv[] = {"final", "1", "sent_ms", buf};
+		if (res->status == HERALD_SENT && (res->flags & HERALD_RF_PROVISIONAL)) {
+			s.kv = prov_kv;
+			s.nkv = 2;
+			s.keep_event = 1;
+		}
 		if (!field_str(m->state, "fulfilled_ms"))
 			s.fulfilled_ms = now - m->accepted_ms;
 		state_step(r, m, &s);

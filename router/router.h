@@ -112,6 +112,9 @@ struct router {
 	int64_t ttl_s;
 	int draining;
 	int64_t last_read_ms, last_due_ms, last_claim_ms, last_depth_ms, last_trim_ms;
+	int64_t last_bounce_ms; /* bounce.c */
+	int inbound_group;	/* herald:inbound's group: 0 not made, 1 made (own pending
+				   entries next), 2 reading new entries */
 	int64_t last_lease_ms, last_control_ms;
 	struct leases *leases; /* stream entries held here (lease.h) */
 	int want_read, read_inflight, last_read_n, need_groups, due_inflight;
@@ -149,6 +152,7 @@ struct step {
 	int journal_only; /* log and journal it; the message state is unchanged */
 	int log_only;	  /* the delivery logs, PUB and callbacks only: Redis has it */
 	int finished_ok;  /* delivered (or sent, final): the event is not kept */
+	int keep_event;	  /* ... unless a bounce may still undo it (bounce.c) */
 };
 void state_step(struct router *r, struct msg *m, const struct step *s);
 void state_accepted_record(const struct event *ev, const char *tx, int64_t now, char *text,

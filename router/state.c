@@ -191,8 +191,8 @@ static const char *first_fields(struct msg *m, struct hash_fields *f, char *pre_
  * data; the stream entry is trimmed soon after). */
 static void event_fields(struct msg *m, const struct step *s, struct hash_fields *f)
 {
-	if (s->ack && !s->finished_ok && !s->journal_only && !m->ev_in_hash && m->ev.root &&
-	    (f->event = json_dumps(m->ev.root, JSON_COMPACT)) != NULL) {
+	if (s->ack && (!s->finished_ok || s->keep_event) && !s->journal_only && !m->ev_in_hash &&
+	    m->ev.root && (f->event = json_dumps(m->ev.root, JSON_COMPACT)) != NULL) {
 		field_add(f, "event", f->event);
 		field_add(f, "stream", m->stream[0] ? m->stream : KEY_Q_DEFAULT);
 		m->ev_in_hash = 1;
@@ -207,7 +207,8 @@ static void event_fields(struct msg *m, const struct step *s, struct hash_fields
  * letter, until retention_days: heraldctl dead replay needs the event. */
 static int drops_event(const struct msg *m, const struct step *s)
 {
-	if (!m->ev_in_hash || s->journal_only || s->dead || s->sched_ms > 0)
+	/* a provisional "sent" (a bounce may still re-open it) keeps them */
+	if (!m->ev_in_hash || s->journal_only || s->dead || s->sched_ms > 0 || s->keep_event)
 		return 0;
 	return s->finished_ok || !strcmp(s->status, "delivered") ||
 	       (s->ack && status_is_terminal(s->status));

@@ -38,6 +38,7 @@
 
 /* How the queue actions choose their messages. */
 #define SEL "(ID...|--service S|--channel C|--state STATE|--older-than DURATION) [-y]"
+#pragma weak cmd_bounce
 
 static const struct {
 	const char *name;
@@ -73,6 +74,7 @@ static const struct {
     {"flush", cmd_flush, 1, "flush [" SEL "]"},
     {"channel", cmd_channel, 1,
      "channel suspend NAME [--hop] | channel resume NAME | channel list [--json]"},
+    {"bounce", cmd_bounce, 1, "bounce [RECIPIENT] < MESSAGE   (a Postfix pipe(8) transport)"},
 };
 
 static const char exit_codes[] =
@@ -179,7 +181,8 @@ int main(int argc, char **argv)
 			    (cmds[k].fn != cmd_config || access(c.conf_path, F_OK) == 0)) {
 				fprintf(stderr, "heraldctl: %s\n", err);
 				free(sub_argv);
-				return 2;
+				/* bounce: Postfix keeps the message and retries */
+				return strcmp(cmds[k].name, "bounce") ? 2 : 75;
 			}
 		}
 		optind = 1;

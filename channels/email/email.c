@@ -18,6 +18,10 @@
  * helo = mta1.example.org      EHLO name (default: this host's name)
  * timeout = 60                 seconds, for every wait on the relay
  * list_unsubscribe = <mailto:unsubscribe@example.org>    optional
+ * bounce_domain = bounces.example.org   optional: VERP envelope sender
+ *                              bounce+<provider ref>@bounce_domain, and a
+ *                              2xx is a provisional "sent" (a bounce may
+ *                              follow: heraldctl bounce)
  * queue = 10000                messages waiting before submit() says "later"
  *
  * Threads: submit() validates the address and copies the message into a job
@@ -86,6 +90,7 @@ struct email_conf {
 	char reply_to[EMAIL_ADDR_MAX + 1];
 	char domain[254], helo[254];
 	char list_unsub[1024];
+	char bounce_domain[254]; /* "": the envelope sender is from's address */
 	char username[256], password[256];
 	enum starttls_option starttls;
 	int sessions, per_session, queue;
@@ -99,6 +104,7 @@ struct email_job {
 	const char *to, *to_name, *event_id, *subject, *body, *html, *reference;
 	/* event_id: what the Message-ID is made of (the provider reference) */
 	const char *from_name, *from_addr, *reply_to; /* the service's (meta), or NULL */
+	int has_pref; /* event_id is the provider reference (VERP token) */
 };
 
 struct email_state;
@@ -361,6 +367,13 @@ static int email_conf_names(const struct herald_host *h, struct email_conf *c)
 		}
 		snprintf(c->list_unsub, sizeof(c->list_unsub), "%s", v);
 	}
+	v = conf_str(h, "bounce_domain");
+	if (v && !domain_ok(v)) {
+		h->log(h->ctx, HERALD_LOG_ERR, "email: bounce_domain = %s: not a domain name", v);
+		return -1;
+	}
+	if (v)
+		snprintf(c->bounce_domain, sizeof(c->bounce_domain), "%s", v);
 	return 0;
 }
 
@@ -633,7 +646,9 @@ static void email_outcome(struct email_worker *w, size_t i, int ok, int err, int
 	else if (ms && (mc == 2 || mc == 4 || mc == 5))
 		email_map_reply(EMAIL_STAGE_DATA, ms->code, ms->text, ms->enh_class,
 				ms->enh_subject, ms->enh_detail, w->msgids[i], &r);
-	else {
+	if (r.status == HERALD_SENT && w->st->c.bounce_domain[0] && w->batch[i]->has_pref)
+		r.flags |= HERALD_RF_PROVISIONAL; /* a bounce may still come */
+	if (!r.status) {
 		r.status = HERALD_TEMPORARY;
 		email_session_reason(w, ok, err, r.reason, sizeof(r.reason));
 		(*failed)++;
@@ -695,7 +710,13 @@ static void email_send_batch(struct email_worker *w, size_t n)
 		/* A message without a callback would fail the whole session. */
 		smtp_set_message_str(w->msgs[i], w->bufs[i].data);
 		smtp_size_set_estimate(w->msgs[i], w->bufs[i].len);
-		smtp_set_reverse_path(w->msgs[i], st->c.from_addr);
+		if (st->c.bounce_domain[0] && j->has_pref) {
+			char verp[EMAIL_ADDR_MAX + 1];
+			email_verp_path(st->c.bounce_domain, j->event_id, verp, sizeof(verp));
+			smtp_set_reverse_path(w->msgs[i], verp);
+		} else {
+			smtp_set_reverse_path(w->msgs[i], st->c.from_addr);
+		}
 		w->rcpts[i] = smtp_add_recipient(w->msgs[i], j->to);
 		added++;
 	}
@@ -979,6 +1000,7 @@ static int email_submit(void *state, const struct herald_msg *m)
 		default: j->reply_to = copy; break;
 		}
 	}
+	j->has_pref = m->version >= 2 && m->provider_ref && *m->provider_ref;
 	if (jobq_push(st->jobs, j) != 0) {
 		free(j);
 		return -1;
@@ -1037,6 +1059,8 @@ static const char *const email_keys[] = {"relay",
 					 "domain",
 					 "helo",
 					 "list_unsubscribe",
+					 "bounce_domain",
+					 "bounce_window", /* read by heraldd (router/bounce.c) */
 					 NULL};
 
 /* heraldd -t: the section as open() reads it, nothing started. */

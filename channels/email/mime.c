@@ -750,3 +750,8 @@ void email_map_reply(enum email_stage stage, int code, const char *text, int enh
 	snprintf(r->reason, sizeof(r->reason), "%d%s%s%s%.200s", code, r->dsn[0] ? " " : "", r->dsn,
 		 *rest ? " " : "", rest);
 }
+
+void email_verp_path(const char *domain, const char *token, char *out, size_t outlen)
+{
+	snprintf(out, outlen, VERP_PREFIX "%s@%s", token, domain);
+}

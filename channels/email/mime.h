@@ -84,6 +84,10 @@ struct mime_msg {
 /* Build the whole message (headers, blank line, body; CRLF line ends,
  * ending in CRLF) into out (appended). Writes "<local@domain>" to msgid.
  * 0, or -1 when out of memory. */
+/* The VERP envelope sender "bounce+<token>@<domain>" (heraldctl bounce
+ * reads the token back: VERP_PREFIX). */
+#define VERP_PREFIX "bounce+"
+void email_verp_path(const char *domain, const char *token, char *out, size_t outlen);
 int mime_build(const struct mime_msg *m, struct buf *out, char *msgid, size_t msgidlen);
 
 /* Which SMTP command a reply answered. */

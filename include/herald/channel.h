@@ -133,6 +133,9 @@ enum herald_status {
 /* herald_result.flags */
 #define HERALD_RF_BAD_ADDRESS 0x1u /* the failure proves the address wrong */
 #define HERALD_RF_FINAL 0x2u	   /* SENT that needs no receipt (counts as delivered) */
+/* with FINAL: a bounce may still undo it (email with a VERP return path):
+ * the host keeps what a hop needs for a while */
+#define HERALD_RF_PROVISIONAL 0x4u
 
 struct herald_result {
 	uint32_t version; /* HERALD_RESULT_VERSION */
