@@ -24,11 +24,13 @@ mid-load, waits for the queue to drain, then counts per event id:
               wait for): a message Herald forgot about or still holds
 
 "Taken by a provider": a line in the file channel's output, a 250 from the
-SMTP relay (by Message-ID), a 202 from the SMS gateway (by reference).
+SMTP relay (by Message-ID), a 202 from the SMS gateway (by reference); the
+Message-ID's local part and the SMS reference are Herald's provider
+reference (lib/provref.c), mapped back to the event id with herald:secret.
 
 A scenario passes with lost = 0, dup_unmarked = 0, unsettled = 0 and its
 own checks (e.g. the SIGTERM exit time). One that needs a feature heraldd
-does not have yet (Sentinel) is SKIPPED, with the reason.
+cannot run here (redis-sentinel not installed) is SKIPPED, with the reason.
 
     chaos.py --build BUILD [--only PATTERN] [--runs N] [--quick]
              [--events N] [--out FILE] [--tap]
@@ -37,6 +39,8 @@ Environment: CHAOS_EVENTS, CHAOS_ONLY, CHAOS_RUNS, CHAOS_QUICK=1,
 CHAOS_SEED, KEEP=1 (keep every scenario's folder; failed ones are kept).
 """
 import argparse
+import hashlib
+import hmac
 import json
 import os
 import random
@@ -256,7 +260,8 @@ class World:
                    or True)
 
     # -- heraldd --
-    def write_conf(self, inst, channels, queue=None, receipts=False, redis_port=None):
+    def write_conf(self, inst, channels, queue=None, receipts=False, redis_port=None,
+                   redis_extra=""):
         ingest, http = free_port(), free_port()
         q = {"consumer": "chaos-" + inst}
         q.update(queue or {})
@@ -271,8 +276,10 @@ class World:
                     "max_in_flight = %s\ntimeout = 10\nquiet_hours = no\n%s"
                     % (getattr(self, "gw_port", 0), getattr(self, "sms_in_flight", 32), retry)),
         }
-        text = ["[redis]\nhost = 127.0.0.1\nport = %d\n" % (redis_port or self.redis_port),
-                "[ingest]\nendpoint = tcp://127.0.0.1:%d\n" % ingest,
+        text = ["[redis]\nhost = 127.0.0.1\nport = %d\n%s" % (redis_port or self.redis_port,
+                                                             redis_extra),
+                # CURVE is the default; the publisher has no keys
+                "[ingest]\nendpoint = tcp://127.0.0.1:%d\nauth = none\n" % ingest,
                 "[queue]\n" + "".join("%s = %s\n" % kv for kv in q.items()),
                 "[log]\nfile = %s\njson = %s\npublish =\nlevel = info\n"
                 % (self.path("log", inst + ".log"), self.path("log", inst + ".jsonl")),
@@ -364,6 +371,28 @@ class World:
             self.pirate.wait()
 
     # -- what the providers took --
+    def refmap(self):
+        """provider reference -> event id. A reference is the first 12 bytes
+        of HMAC-SHA256("<len>:<event id>\\n<channel>\\n<plan position>") under
+        herald:secret (lib/provref.c), "hr" + 24 hex digits; it is the
+        SMS reference and the local part of the email Message-ID."""
+        if getattr(self, "_refs", None) is not None:
+            return self._refs
+        try:
+            sec = self.r.call("GET", "herald:secret")
+        except (OSError, RedisError):
+            return {}  # not cached: asked again on the next count
+        refs = {}
+        if sec:
+            key = bytes.fromhex(sec.strip())
+            for e in self.acked_ids():
+                for ch in ("sms", "email"):
+                    for idx in range(4):
+                        d = ("%d:%s\n%s\n%d" % (len(e.encode()), e, ch, idx)).encode()
+                        refs["hr" + hmac.new(key, d, hashlib.sha256).hexdigest()[:24]] = e
+            self._refs = refs
+        return refs
+
     def deliveries(self):
         """event id -> {channel: times that channel's provider took it}."""
         d = {}
@@ -378,20 +407,18 @@ class World:
                     m = re.search(rb'"event_id":"([^"]+)"', line)
                     if m and line.endswith(b"\n"):
                         add(m.group(1).decode(), "file")
-        smtp = self.path("prov", "smtp.jsonl")
-        if os.path.exists(smtp):
-            with open(smtp, encoding="utf-8") as f:
+        refs = None
+        for kind, ch, code, field in (("smtp", "email", 250, "mid"), ("sms", "sms", 202, "ref")):
+            p = self.path("prov", kind + ".jsonl")
+            if not os.path.exists(p):
+                continue
+            refs = self.refmap() if refs is None else refs
+            with open(p, encoding="utf-8") as f:
                 for line in f:
                     js = json.loads(line)
-                    if js.get("code") == 250:
-                        add(js["mid"].split("@")[0], "email")
-        sms = self.path("prov", "sms.jsonl")
-        if os.path.exists(sms):
-            with open(sms, encoding="utf-8") as f:
-                for line in f:
-                    js = json.loads(line)
-                    if js.get("code") == 202:
-                        add(js["ref"].rsplit(".", 1)[0], "sms")
+                    if js.get("code") == code:
+                        ref = js[field].split("@")[0]
+                        add(refs.get(ref, "unknown-ref:" + ref), ch)
         return d
 
     def provider_count(self, kind):
@@ -418,7 +445,7 @@ class World:
                     elif fn.endswith(".log") and b"dup=possible" in line:
                         m = re.match(rb"\S+ (\S+): ", line)
                         if m:
-                            ids.add(m.group(1).decode(), "file")
+                            ids.add(m.group(1).decode())
         return ids
 
     def statuses(self):
@@ -718,32 +745,24 @@ def sc_two_instances_kill9(w, n):
     w.wait_drain()
 
 
-def sentinel_supported():
-    for d in ("router", "lib"):
-        p = os.path.join(SRC, d)
-        if not os.path.isdir(p):
-            continue
-        for fn in os.listdir(p):
-            if fn.endswith(".c"):
-                with open(os.path.join(p, fn), encoding="utf-8", errors="replace") as f:
-                    t = f.read()
-                if '"sentinels"' in t and '"replicas_ack"' in t:
-                    return True
-    return False
-
-
 def sc_sentinel_failover(w, n):
-    """Sentinel failover: master + replica + 3 sentinels, master killed, replicas_ack = 1."""
-    if not sentinel_supported():
-        raise Skip("not supported yet: heraldd has no [redis] sentinels / replicas_ack")
+    """Sentinel failover: master + 2 replicas + 3 sentinels, the master
+    killed mid-load; heraldd finds the master through the sentinels
+    ([redis] sentinels, master_name) and acks only once a replica has the
+    event (replicas_ack = 1). Two replicas: the promoted one needs a
+    replica of its own for replicas_ack = 1."""
     if not shutil.which("redis-sentinel"):
         raise Skip("redis-sentinel is not installed")
     w.start_redis()  # the master
     master = w.redis_port
-    replica = free_port()
-    w.spawn(["redis-server", "--port", str(replica), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes", "--dir", w.path("redis"), "--appendfilename", "replica.aof",
-             "--replicaof", "127.0.0.1", str(master)], "replica.out")
+    replicas = []
+    for k in range(2):
+        rp = free_port()
+        replicas.append(rp)
+        w.spawn(["redis-server", "--port", str(rp), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "yes", "--dir", w.path("redis"),
+                 "--appendfilename", "replica%d.aof" % k, "--repl-diskless-sync-delay", "0",
+                 "--replicaof", "127.0.0.1", str(master)], "replica%d.out" % k)
     sports = []
     for k in range(3):
         sp = free_port()
@@ -752,19 +771,44 @@ def sc_sentinel_failover(w, n):
         with open(conf, "w", encoding="utf-8") as f:
             f.write("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor herald 127.0.0.1 %d 2\n"
                     "sentinel down-after-milliseconds herald 1000\n"
-                    "sentinel failover-timeout herald 5000\n" % (sp, w.dir, master))
+                    "sentinel failover-timeout herald 4000\n"
+                    "sentinel parallel-syncs herald 2\n" % (sp, w.dir, master))
         w.spawn(["redis-sentinel", conf], "sentinel%d.out" % k)
+
+    def ready():
+        info = w.r.call("INFO", "replication")
+        if info.count("state=online") != 2:
+            return False
+        for sp in sports:
+            s = Redis(sp)
+            ok = str(s.call("SENTINEL", "ckquorum", "herald")).startswith("OK")
+            reps = s.call("SENTINEL", "replicas", "herald") or []
+            s.close()
+            if not ok or len(reps) != 2:
+                return False
+        return True
+    if not wait_until(30, ready, 0.2):
+        raise RuntimeError("replicas or sentinels not ready in 30 s")
     w.seed(8, channels="file")
-    conf = w.write_conf("a", ["file"], {"replicas_ack": 1})
-    with open(conf, "a", encoding="utf-8") as f:
-        f.write("\n[redis]\nsentinels = %s\nmaster = herald\n"
-                % ",".join("127.0.0.1:%d" % p for p in sports))
+    # host/port: a port where nothing listens; only the sentinels lead to Redis
+    w.write_conf("a", ["file"], {"claim_idle": 2}, redis_port=free_port(),
+                 redis_extra="sentinels = %s\nmaster_name = herald\nreplicas_ack = 1\n"
+                 "replicas_timeout_ms = 500\n" % ",".join("127.0.0.1:%d" % p for p in sports))
     w.start_heraldd("a")
     w.publish(n, "sen", w.endpoint())
     w.wait_acked(n // 2)
     w.redis_proc.kill()
     w.redis_proc.wait()
-    w.r = Redis(replica)
+
+    def promoted():
+        s = Redis(sports[0])
+        addr = s.call("SENTINEL", "get-master-addr-by-name", "herald")
+        s.close()
+        return int(addr[1]) in replicas and int(addr[1])
+    if not wait_until(30, promoted, 0.2):
+        raise RuntimeError("no replica promoted in 30 s")
+    w.r = Redis(promoted())
+    w.notes.append("promoted 127.0.0.1:%d" % w.r.port)
     w.wait_publisher()
     w.wait_drain(180)
 
