@@ -49,10 +49,17 @@ static void on_signal(int sig)
 		sig_term = 1;
 }
 
-/* Held-back state writes and XACKs go out with every pipeline send. */
+/* Held-back state writes and XACKs go out with every pipeline send; the
+ * delivery log's buffered records before them: once Redis has a
+ * transition (a message final and acknowledged, never taken again), its
+ * record must be out of stdio's buffer, or a kill -9 loses it for good,
+ * and with it a re-sent message's "dup=possible" mark. */
 static void on_rdb_send(void *arg)
 {
-	held_flush(arg);
+	struct router *r = arg;
+
+	held_flush(r);
+	dlog_flush(r->dlog);
 }
 
 static void usage(void)
