@@ -589,7 +589,8 @@ def sc_heraldd_sigterm_slow(w, n):
 def sc_heraldd_sigterm_slow_email(w, n):
     """the same with an SMTP relay answering each message in 0.5 s (4
     sessions of up to 100 messages each)."""
-    n = max(60, n // 100)
+    # one session of up to 100 takes them: 0.5 s each, in a row
+    n = max(60, n // 100) if n >= 2000 else 20
     w.settle = 3
     w.start_redis()
     w.start_smtp("--delay", 0.5)
@@ -701,7 +702,7 @@ def sc_slow_provider(w, n):
 
 def sc_slow_provider_email(w, n):
     """the same with the SMTP relay answering each message in 2.5 s, claim_idle = 2."""
-    n = 24
+    n = 24 if n >= 2000 else 8  # one session takes them all: 2.5 s each, in a row
     w.settle = 6
     w.start_redis()
     w.start_smtp("--delay", 2.5)
@@ -710,7 +711,7 @@ def sc_slow_provider_email(w, n):
     w.start_heraldd("a")
     w.publish(n, "se", w.endpoint())
     w.wait_publisher()
-    w.wait_drain(60)
+    w.wait_drain(120)  # one session: 24 x 2.5 s in a row
     return n
 
 
@@ -824,7 +825,8 @@ def sc_reach(w, n):
     """10,000 citizens, plans of 2-3 channels (sms, email, then file, which
     always works) over gateways failing at random: sms 3 % permanent, 5 %
     temporary, 3 % without receipt; email 3 % permanent, 5 % temporary.
-    deliver_within 10 s; fulfilled = the first delivered (or final sent)."""
+    deliver_within 10 s; fulfilled = the first delivered (or final sent);
+    judged within 2 x deliver_within (see below)."""
     n = max(200, n // 2) if n < 20000 else 10000
     dw = 10
     w.start_redis()
@@ -854,17 +856,26 @@ def sc_reach(w, n):
                     ful[e] = float(js["fulfilled_in"])
     acked = w.acked_ids()
     times = sorted(ful[e] for e in acked if e in ful)
-    deadline = 3 * dw
+    # The deadline: 2 x deliver_within. Only the SMS gateway leaves sends
+    # without a receipt (3 %), and every plan has one SMS at most, so a
+    # message waits deliver_within once at most before it hops (prepare.c:
+    # "sent" + deliver_within); the second deliver_within is room for the
+    # retries around it (retry_min 1 s, retry_max 2 s) and the next
+    # channel's own send. Within deliver_within itself the share cannot
+    # reach 99.9 %: about 1.5 % of messages (SMS first, no receipt) wait
+    # exactly that long before they may hop.
+    deadline = 2 * dw
     within = sum(1 for t in times if t <= deadline)
     share = within / len(acked) if acked else 0.0
     w.extra.update({"fulfilled": len(times), "deliver_within_s": dw, "deadline_s": deadline,
                     "fulfilled_within_deliver_within": sum(1 for t in times if t <= dw),
                     "fulfilled_within_deadline": within,
+                    "fulfilled_within_3dw": sum(1 for t in times if t <= 3 * dw),
                     "share_within_deadline": round(share, 5),
                     "p50_s": pct(times, 0.5), "p90_s": pct(times, 0.9),
-                    "p99_s": pct(times, 0.99)})
-    w.checks.append(("reach: %.2f %% fulfilled within %d s (>= 99.9 %%)" % (share * 100, deadline),
-                     share >= 0.999))
+                    "p99_s": pct(times, 0.99), "max_s": times[-1] if times else None})
+    w.checks.append(("reach: %.2f %% fulfilled within %d s = 2 x deliver_within (>= 99.9 %%)"
+                     % (share * 100, deadline), share >= 0.999))
     w.checks.append(("reach: nothing lost", w.count()["lost"] == 0))
     w.reach = True
     return n
@@ -960,12 +971,12 @@ def markdown(rows):
         if r["scenario"] == "reach" and "p50_s" in r:
             lines.append("\nreach%s: %d of %d fulfilled, %.2f %% within %d s, %d within "
                          "deliver_within (%d s); time to fulfilment p50 %s s, p90 %s s, "
-                         "p99 %s s." % ("" if r.get("run", 1) == 1 else " (run %d)" % r["run"],
-                                        r["fulfilled"], r["acked"],
-                                        r["share_within_deadline"] * 100, r["deadline_s"],
-                                        r["fulfilled_within_deliver_within"],
-                                        r["deliver_within_s"], r["p50_s"], r["p90_s"],
-                                        r["p99_s"]))
+                         "p99 %s s, max %s s." %
+                         ("" if r.get("run", 1) == 1 else " (run %d)" % r["run"],
+                          r["fulfilled"], r["acked"], r["share_within_deadline"] * 100,
+                          r["deadline_s"], r["fulfilled_within_deliver_within"],
+                          r["deliver_within_s"], r["p50_s"], r["p90_s"], r["p99_s"],
+                          r.get("max_s")))
     return "\n".join(lines) + "\n"
 
 
@@ -1017,10 +1028,11 @@ def main():
         for row in rows:
             if row["scenario"] == "reach" and "p50_s" in row:
                 print("reach: %d of %d fulfilled, %.2f %% within %d s (%d within deliver_within "
-                      "%d s); time to fulfilment p50 %s s, p90 %s s, p99 %s s" %
+                      "%d s); time to fulfilment p50 %s s, p90 %s s, p99 %s s, max %s s" %
                       (row["fulfilled"], row["acked"], row["share_within_deadline"] * 100,
                        row["deadline_s"], row["fulfilled_within_deliver_within"],
-                       row["deliver_within_s"], row["p50_s"], row["p90_s"], row["p99_s"]))
+                       row["deliver_within_s"], row["p50_s"], row["p90_s"], row["p99_s"],
+                       row.get("max_s")))
         results += rows
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w", encoding="utf-8") as f:
