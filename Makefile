@@ -449,6 +449,6 @@ chaos-bins: all $(CHAOS_BINS)
 chaos: deps
 	$(MAKE) -j2 chaos-bins
 	./tests/chaos/run.sh $(BUILD)
-# the publisher is built with the other test programs, so the short suite
-# (tests/chaos/t_chaos.sh) can run from make check once it joins it
+# the publisher is built with the other test programs: make check runs the
+# short suite (tests/integration/t_chaos.sh)
 test-bins: $(CHAOS_BINS)

@@ -57,10 +57,17 @@ static void on_signal(int sig)
 		sig_term = 1;
 }
 
-/* Held-back state writes and XACKs go out with every pipeline send. */
+/* Held-back state writes and XACKs go out with every pipeline send; the
+ * delivery log's buffered records before them: once Redis has a
+ * transition (a message final and acknowledged, never taken again), its
+ * record must be out of stdio's buffer, or a kill -9 loses it for good,
+ * and with it a re-sent message's "dup=possible" mark. */
 static void on_rdb_send(void *arg)
 {
-	held_flush(arg);
+	struct router *r = arg;
+
+	held_flush(r);
+	dlog_flush(r->dlog);
 }
 
 /* The provider references' secret: [herald] secret_file (read at start,
@@ -249,7 +256,8 @@ static void wait_for_work(struct router *r)
 		items[n].fd = 0;
 		items[n++].events = ZMQ_POLLIN;
 	}
-	for (int i = 0; i < r->chans.n; i++) {
+	/* without Redis the plugins' results wait (turn_without_redis) */
+	for (int i = 0; rdb_ok(r->rdb) && i < r->chans.n; i++) {
 		struct chan *c = &r->chans.ch[i];
 		int fd = c->desc->fd ? c->desc->fd(c->state) : -1;
 		if (fd < 0) {
@@ -273,8 +281,12 @@ static void wait_for_work(struct router *r)
 /* A turn while Redis is down: every event waiting is answered
  * "unavailable" (before and after the attempt, which may take up to
  * [redis] connect_timeout per server asked); connect again at once after a
- * loss, then once a second; keep the plugins drained (their state writes
- * fail). */
+ * loss, then once a second. The plugins' results are not taken: their
+ * state writes would fail, the messages would be freed, and after the
+ * reconnect stream_recover would take their entries again (no longer
+ * held) and send them a second time (marked, but sent). Left in the
+ * plugin's queue, each message stays in flight and held, and its result
+ * is recorded by the first turn with Redis. */
 static void turn_without_redis(struct router *r, struct loop_state *ls, int64_t now)
 {
 	http_set_healthy(r->http, 0);
@@ -286,7 +298,6 @@ static void turn_without_redis(struct router *r, struct loop_state *ls, int64_t 
 		connect_redis(r);
 		ingest_unavailable(r, 4096);
 	}
-	outcome_poll(r);
 	held_flush(r);
 	rdb_send(r->rdb);
 	rdb_recv(r->rdb);

@@ -109,6 +109,14 @@ struct email_job {
 
 struct email_state;
 
+/* One message's text for libesmtp's message callback (email_msg_cb). */
+struct email_src {
+	struct email_worker *w;
+	const char *data;
+	int len;
+	int served; /* handed to libesmtp since the last rewind */
+};
+
 struct email_worker {
 	struct email_state *st;
 	pthread_t tid;
@@ -123,6 +131,8 @@ struct email_worker {
 	smtp_recipient_t *rcpts;
 	char (*msgids)[EMAIL_MSGID_MAX];
 	struct herald_result *results;
+	struct email_src *srcs;
+	int cancelled; /* this session stopped before a message's text (drain) */
 };
 
 struct email_state {
@@ -132,6 +142,7 @@ struct email_state {
 	struct jobq *jobs;
 	struct email_worker *workers;
 	atomic_int stop;
+	atomic_int draining; /* email_drain: no message's text goes out any more */
 	atomic_ullong seq;
 	pthread_mutex_t addr_mu;
 	struct sockaddr_storage addrs[EMAIL_MAX_ADDRS];
@@ -646,6 +657,12 @@ static void email_outcome(struct email_worker *w, size_t i, int ok, int err, int
 	else if (ms && (mc == 2 || mc == 4 || mc == 5))
 		email_map_reply(EMAIL_STAGE_DATA, ms->code, ms->text, ms->enh_class,
 				ms->enh_subject, ms->enh_detail, w->msgids[i], &r);
+	else if (w->cancelled) {
+		/* the session stopped at this message's text or before it
+		 * (email_msg_cb): the relay has none of it */
+		r.status = HERALD_ABANDONED;
+		snprintf(r.reason, sizeof(r.reason), "not started: heraldd is stopping");
+	}
 	if (r.status == HERALD_SENT && w->st->c.bounce_domain[0] && w->batch[i]->has_pref)
 		r.flags |= HERALD_RF_PROVISIONAL; /* a bounce may still come */
 	if (!r.status) {
@@ -654,6 +671,40 @@ static void email_outcome(struct email_worker *w, size_t i, int ok, int err, int
 		(*failed)++;
 	}
 	*out = r;
+}
+
+/* libesmtp's message callback (smtp_set_messagecb): len NULL rewinds;
+ * then the whole text once, then NULL. libesmtp asks for the text only
+ * after the relay's 354 to this message's DATA, so it is the last point
+ * where a message can still be held back: once heraldd is stopping
+ * (email_drain), the callback fails with errno set, and libesmtp drops
+ * the connection without the final "." (protocol.c, cmd_data2: "the only
+ * thing that can be done is to drop the connection"), so the relay
+ * cannot take the message. The messages the session had not reached are
+ * reported HERALD_ABANDONED (email_outcome): a running session of up to
+ * per_session messages no longer holds the stop for the whole batch. */
+static const char *email_msg_cb(void **ctx, int *len, void *arg)
+{
+	struct email_src *src = arg;
+
+	(void)ctx;
+	if (!len) {
+		src->served = 0;
+		return NULL;
+	}
+	if (src->served) {
+		*len = 0;
+		return NULL;
+	}
+	if (atomic_load(&src->w->st->draining)) {
+		src->w->cancelled = 1;
+		*len = 0;
+		errno = ECANCELED;
+		return NULL;
+	}
+	src->served = 1;
+	*len = src->len;
+	return src->data;
 }
 
 static void email_send_batch(struct email_worker *w, size_t n)
@@ -708,7 +759,9 @@ static void email_send_batch(struct email_worker *w, size_t n)
 			continue;
 		}
 		/* A message without a callback would fail the whole session. */
-		smtp_set_message_str(w->msgs[i], w->bufs[i].data);
+		w->srcs[i] =
+		    (struct email_src){.w = w, .data = w->bufs[i].data, .len = (int)w->bufs[i].len};
+		smtp_set_messagecb(w->msgs[i], email_msg_cb, &w->srcs[i]);
 		smtp_size_set_estimate(w->msgs[i], w->bufs[i].len);
 		if (st->c.bounce_domain[0] && j->has_pref) {
 			char verp[EMAIL_ADDR_MAX + 1];
@@ -724,6 +777,7 @@ static void email_send_batch(struct email_worker *w, size_t n)
 		goto out;
 	w->why[0] = '\0';
 	w->last_reply[0] = '\0';
+	w->cancelled = 0;
 	ok = smtp_start_session(s);
 	if (!ok)
 		err = smtp_errno();
@@ -827,7 +881,8 @@ static int email_worker_init(struct email_state *st, struct email_worker *w)
 	w->rcpts = calloc(k, sizeof(*w->rcpts));
 	w->msgids = calloc(k, sizeof(*w->msgids));
 	w->results = calloc(k, sizeof(*w->results));
-	if (!w->batch || !w->bufs || !w->msgs || !w->rcpts || !w->msgids || !w->results)
+	w->srcs = calloc(k, sizeof(*w->srcs));
+	if (!w->batch || !w->bufs || !w->msgs || !w->rcpts || !w->msgids || !w->results || !w->srcs)
 		return -1;
 	if (st->c.username[0]) {
 		w->auth = auth_create_context();
@@ -1035,6 +1090,7 @@ static void email_close(void *state)
 		free(w->rcpts);
 		free(w->msgids);
 		free(w->results);
+		free(w->srcs);
 	}
 	free(st->workers);
 	if (st->auth_ref)
@@ -1084,13 +1140,17 @@ static int email_check(const struct herald_host *host, char *err, size_t errlen)
 static const char *const email_variants[] = {"email", NULL};
 
 /* The host is stopping: what has not started is abandoned (it stays
- * pending in heraldd's queue and is resumed after the restart). */
+ * pending in heraldd's queue and is resumed after the restart), queued or
+ * in a running session that has not reached it (email_msg_cb). */
 static void email_drain(void *state)
 {
 	struct email_state *st = state;
 
-	if (st)
-		chan_jobs_abandon(st->jobs, st->results, free);
+	if (!st)
+		return;
+	/* sessions already running stop before their next message's text */
+	atomic_store(&st->draining, 1);
+	chan_jobs_abandon(st->jobs, st->results, free);
 }
 CHANJOB_ID_FIRST(struct email_job);
 
