@@ -132,20 +132,12 @@ static int cb_get_num(const struct config *cfg, const char *sec, const char *key
 {
 	const char *v = config_get(cfg, sec, key);
 	char why[160];
-	int64_t ms;
 	int rc;
 
 	*out = unit_ms ? def * unit_ms : def;
 	if (!v)
 		return 0;
-	if (unit_ms) {
-		rc = num_parse_duration(v, unit_ms, lo * unit_ms, hi * unit_ms, &ms, why,
-					sizeof(why));
-		if (!rc)
-			*out = (long)ms;
-	} else {
-		rc = num_parse_long(v, lo, hi, out, why, sizeof(why));
-	}
+	rc = num_parse_value(v, unit_ms, lo, hi, out, why, sizeof(why));
 	if (rc)
 		snprintf(err, errlen, "%s: [%s] %s = '%s': %s", cfg->path ? cfg->path : "config",
 			 sec, key, v, why);

@@ -131,3 +131,16 @@ bad:
 			     : "units");
 	return -1;
 }
+
+int num_parse_value(const char *s, int64_t unit_ms, long min, long max, long *out, char *err,
+		    size_t errlen)
+{
+	int64_t ms;
+
+	if (!unit_ms)
+		return num_parse_long(s, min, max, out, err, errlen);
+	if (num_parse_duration(s, unit_ms, min * unit_ms, max * unit_ms, &ms, err, errlen) != 0)
+		return -1;
+	*out = (long)ms;
+	return 0;
+}

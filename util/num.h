@@ -33,4 +33,10 @@ int num_parse_duration(const char *s, int64_t unit_ms, int64_t min_ms, int64_t m
 /* ms as the largest unit that divides it: "90s", "5m", "1d", "250ms". */
 void num_format_duration(int64_t ms, char *out, size_t outlen);
 
+/* A whole number (unit_ms 0: in min..max) or a duration (unit_ms > 0: a
+ * bare number in that unit, or 30s / 5m ...; min and max in that unit; *out
+ * in ms): the two kinds a config key can be, in one call. */
+int num_parse_value(const char *s, int64_t unit_ms, long min, long max, long *out, char *err,
+		    size_t errlen);
+
 #endif

@@ -293,20 +293,12 @@ static int conf_num(const struct herald_host *h, const char *key, long def, long
 {
 	const char *v = h->conf(h->ctx, key);
 	char why[160];
-	int64_t ms;
 	int rc;
 
 	*out = unit_ms ? def * unit_ms : def;
 	if (!v || !*v)
 		return 0;
-	if (unit_ms) {
-		rc = num_parse_duration(v, unit_ms, lo * unit_ms, hi * unit_ms, &ms, why,
-					sizeof(why));
-		if (!rc)
-			*out = (long)ms;
-	} else {
-		rc = num_parse_long(v, lo, hi, out, why, sizeof(why));
-	}
+	rc = num_parse_value(v, unit_ms, lo, hi, out, why, sizeof(why));
 	if (rc)
 		h->log(h->ctx, HERALD_LOG_ERR, "fax: %s = '%s': %s", key, v, why);
 	return rc;

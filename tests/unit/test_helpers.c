@@ -138,6 +138,34 @@ static void test_num_duration(void **state)
 	assert_string_equal(buf, "0s");
 }
 
+/* num_parse_value: a whole number (unit 0) or a duration in ms. */
+static void test_num_value(void **state)
+{
+	static const struct {
+		const char *s;
+		int64_t unit;
+		long lo, hi, want; /* want -1: refused */
+	} t[] = {
+	    {"42", 0, 1, 100, 42},	{"0", 0, 1, 100, -1},		{"abc", 0, 1, 100, -1},
+	    {"30", 1000, 1, 60, 30000}, {"2m", 1000, 1, 600, 120000},	{"2m", 1000, 1, 60, -1},
+	    {"250ms", 1, 1, 4000, 250}, {"1h", 1000, 1, 3600, 3600000},
+	};
+	char err[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		long v = -7;
+		int rc = num_parse_value(t[i].s, t[i].unit, t[i].lo, t[i].hi, &v, err, sizeof(err));
+		if (t[i].want < 0) {
+			assert_int_equal(rc, -1);
+			assert_true(err[0] != '\0');
+		} else {
+			assert_int_equal(rc, 0);
+			assert_int_equal(v, t[i].want);
+		}
+	}
+}
+
 static void test_utf8_decode(void **state)
 {
 	static const struct {
@@ -383,10 +411,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_num_int),	 cmocka_unit_test(test_num_port),
-	    cmocka_unit_test(test_num_duration), cmocka_unit_test(test_utf8_decode),
-	    cmocka_unit_test(test_fnv),		 cmocka_unit_test(test_e164),
-	    cmocka_unit_test(test_backoff),	 cmocka_unit_test(test_form),
-	    cmocka_unit_test(test_buf),
+	    cmocka_unit_test(test_num_duration), cmocka_unit_test(test_num_value),
+	    cmocka_unit_test(test_utf8_decode),	 cmocka_unit_test(test_fnv),
+	    cmocka_unit_test(test_e164),	 cmocka_unit_test(test_backoff),
+	    cmocka_unit_test(test_form),	 cmocka_unit_test(test_buf),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
