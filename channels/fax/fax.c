@@ -313,18 +313,14 @@ static void conf_str(const struct herald_host *h, const char *key, const char *d
 
 static void fax_close(void *state);
 
-static int fax_open(const struct herald_host *host, void **state)
+/* The channel's settings into st, checked (fax_open and fax_check); -1
+ * (logged) on a bad one. Nothing is connected. */
+static int fax_conf_read(const struct herald_host *host, struct fax_state *st)
 {
-	struct fax_state *st = calloc(1, sizeof(*st));
-	const char *pub;
-
-	if (!st)
-		return -1;
-	st->host = host;
 	conf_str(host, "url", "", st->url, sizeof(st->url));
 	if (!st->url[0] || (strncmp(st->url, "http://", 7) && strncmp(st->url, "https://", 8))) {
 		host->log(host->ctx, HERALD_LOG_ERR, "fax: url = must be an http(s) URL");
-		goto fail;
+		return -1;
 	}
 	conf_str(host, "username", "", st->username, sizeof(st->username));
 	conf_str(host, "password", "", st->password, sizeof(st->password));
@@ -333,6 +329,19 @@ static int fax_open(const struct herald_host *host, void **state)
 	conf_str(host, "sender", "", st->sender, sizeof(st->sender));
 	if (conf_num(host, "max_in_flight", 8, 1, 1000, 0, &st->max_in_flight) ||
 	    conf_num(host, "timeout", 60, 1, 3600, 1000, &st->timeout_ms))
+		return -1;
+	return 0;
+}
+
+static int fax_open(const struct herald_host *host, void **state)
+{
+	struct fax_state *st = calloc(1, sizeof(*st));
+	const char *pub;
+
+	if (!st)
+		return -1;
+	st->host = host;
+	if (fax_conf_read(host, st) != 0)
 		goto fail;
 	pub = host->conf_section ? host->conf_section(host->ctx, "http", "public_url") : NULL;
 	if (pub && *pub) {
@@ -433,6 +442,25 @@ static const char *const fax_keys[] = {"url",		"username",   "password",
 				       "number_field",	"file_field", "sender",
 				       "max_in_flight", "timeout",    NULL};
 
+/* heraldd -t: the settings, read as fax_open reads them, without
+ * connecting to the gateway. */
+static int fax_check(const struct herald_host *host, char *err, size_t errlen)
+{
+	struct fax_state *st = calloc(1, sizeof(*st));
+	int rc;
+
+	if (!st) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = fax_conf_read(host, st);
+	if (rc != 0)
+		snprintf(err, errlen, "invalid [channel.fax] (reason logged above)");
+	explicit_bzero(st->password, sizeof(st->password));
+	free(st);
+	return rc;
+}
+
 static const char *const fax_variants[] = {"fax", "print", NULL};
 
 /* The host is stopping: what has not started is abandoned (it stays
@@ -460,6 +488,6 @@ HERALD_CHANNEL_EXPORT = {
     .receipt = fax_receipt,
     .close = fax_close,
     .keys = fax_keys,
-    .check = NULL,
+    .check = fax_check,
     .drain = fax_drain,
 };

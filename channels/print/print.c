@@ -307,21 +307,75 @@ static int parse_server(const char *s, char *host, size_t hostlen, int *port)
 	return 0;
 }
 
-static double conf_num(const struct herald_host *h, const char *key, double def, double min)
+/* A number of seconds >= min: a decimal ("0.3", "2") or a duration with a
+ * unit ("250ms", "5m": util/num.c); *out def when unset. -1 (logged) on
+ * anything else: a typo stops the channel, never becomes the default. */
+static int conf_secs(const struct herald_host *h, const char *key, double def, double min,
+		     double *out)
 {
 	const char *v = h->conf(h->ctx, key);
-	char *end;
+	char why[128], *end;
+	int64_t ms;
 	double d;
 
+	*out = def;
 	if (!v || !*v)
-		return def;
-	d = strtod(v, &end);
-	if (*end || d < min) {
-		h->log(h->ctx, HERALD_LOG_WARNING, "print: %s = %s is not a number >= %g, using %g",
-		       key, v, min, def);
-		return def;
+		return 0;
+	if (num_parse_duration(v, 1000, (int64_t)(min * 1000.0), INT64_C(31536000000), &ms, why,
+			       sizeof(why)) == 0) {
+		*out = (double)ms / 1000.0;
+		return 0;
 	}
-	return d;
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno == 0 && end != v && !*end && d >= min && d <= 31536000.0) {
+		*out = d;
+		return 0;
+	}
+	h->log(h->ctx, HERALD_LOG_ERR, "print: %s = '%s': not a number of seconds >= %g", key, v,
+	       min);
+	return -1;
+}
+
+/* The channel's settings into st, checked (print_open and print_check):
+ * sender, the intervals, and the mode with its queue and server or folder.
+ * -1 (logged) on a bad one. Nothing is connected or created. */
+static int print_conf_read(const struct herald_host *host, struct print_state *st)
+{
+	const char *mode = host->conf(host->ctx, "mode");
+	const char *v = host->conf(host->ctx, "sender");
+
+	snprintf(st->sender, sizeof(st->sender), "%s", v ? v : "");
+	if (conf_secs(host, "poll_interval", 2.0, 0.05, &st->poll_interval) ||
+	    conf_secs(host, "track_timeout", 86400.0, 1.0, &st->track_timeout))
+		return -1;
+	if (!mode || !*mode || strcmp(mode, "ipp") == 0) {
+		st->mode = PRINT_IPP;
+		v = host->conf(host->ctx, "queue");
+		if (!v || !*v) {
+			host->log(host->ctx, HERALD_LOG_ERR, "print: mode ipp needs queue =");
+			return -1;
+		}
+		snprintf(st->queue, sizeof(st->queue), "%s", v);
+		if (parse_server(host->conf(host->ctx, "server"), st->server, sizeof(st->server),
+				 &st->port) != 0) {
+			host->log(host->ctx, HERALD_LOG_ERR, "print: server = %s is not host:port",
+				  host->conf(host->ctx, "server"));
+			return -1;
+		}
+	} else if (strcmp(mode, "spool") == 0) {
+		st->mode = PRINT_SPOOL;
+		v = host->conf(host->ctx, "dir");
+		if (!v || !*v) {
+			host->log(host->ctx, HERALD_LOG_ERR, "print: mode spool needs dir =");
+			return -1;
+		}
+		snprintf(st->dir, sizeof(st->dir), "%s", v);
+	} else {
+		host->log(host->ctx, HERALD_LOG_ERR, "print: mode = %s (want ipp or spool)", mode);
+		return -1;
+	}
+	return 0;
 }
 
 static void print_close(void *state);
@@ -334,41 +388,17 @@ static void job_free_any(void *j)
 static int print_open(const struct herald_host *host, void **state)
 {
 	struct print_state *st = calloc(1, sizeof(*st));
-	const char *mode = host->conf(host->ctx, "mode");
-	const char *v;
 
 	if (!st)
 		return -1;
 	st->host = host;
-	v = host->conf(host->ctx, "sender");
-	snprintf(st->sender, sizeof(st->sender), "%s", v ? v : "");
-	st->poll_interval = conf_num(host, "poll_interval", 2.0, 0.05);
-	st->track_timeout = conf_num(host, "track_timeout", 86400.0, 1.0);
-	if (!mode || !*mode || strcmp(mode, "ipp") == 0) {
-		st->mode = PRINT_IPP;
-		v = host->conf(host->ctx, "queue");
-		if (!v || !*v) {
-			host->log(host->ctx, HERALD_LOG_ERR, "print: mode ipp needs queue =");
-			goto fail;
-		}
-		snprintf(st->queue, sizeof(st->queue), "%s", v);
-		if (parse_server(host->conf(host->ctx, "server"), st->server, sizeof(st->server),
-				 &st->port) != 0) {
-			host->log(host->ctx, HERALD_LOG_ERR, "print: server = %s is not host:port",
-				  host->conf(host->ctx, "server"));
-			goto fail;
-		}
+	if (print_conf_read(host, st) != 0)
+		goto fail;
+	if (st->mode == PRINT_IPP) {
 		st->ipp = pipp_new(st->server, st->port, st->queue, &st->stop);
 		if (!st->ipp)
 			goto fail;
-	} else if (strcmp(mode, "spool") == 0) {
-		st->mode = PRINT_SPOOL;
-		v = host->conf(host->ctx, "dir");
-		if (!v || !*v) {
-			host->log(host->ctx, HERALD_LOG_ERR, "print: mode spool needs dir =");
-			goto fail;
-		}
-		snprintf(st->dir, sizeof(st->dir), "%s", v);
+	} else {
 		if (mkdir(st->dir, 0750) != 0 && errno != EEXIST) {
 			host->log(host->ctx, HERALD_LOG_ERR, "print: cannot create %s: %s", st->dir,
 				  strerror(errno));
@@ -379,9 +409,6 @@ static int print_open(const struct herald_host *host, void **state)
 				  strerror(errno));
 			goto fail;
 		}
-	} else {
-		host->log(host->ctx, HERALD_LOG_ERR, "print: mode = %s (want ipp or spool)", mode);
-		goto fail;
 	}
 	st->jobs = jobq_new(PRINT_QUEUE_CAP);
 	st->results = resq_new();
@@ -468,6 +495,24 @@ static int print_preview(const struct herald_host *host, const struct herald_msg
 static const char *const print_keys[] = {"mode",  "sender", "poll_interval", "track_timeout",
 					 "queue", "server", "dir",	     NULL};
 
+/* heraldd -t: the settings, read as print_open reads them, without
+ * connecting to CUPS or creating the spool folder. */
+static int print_check(const struct herald_host *host, char *err, size_t errlen)
+{
+	struct print_state *st = calloc(1, sizeof(*st));
+	int rc;
+
+	if (!st) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = print_conf_read(host, st);
+	if (rc != 0)
+		snprintf(err, errlen, "invalid [channel.print] (reason logged above)");
+	free(st);
+	return rc;
+}
+
 static const char *const print_variants[] = {"print", NULL};
 
 /* The host is stopping: what has not started is abandoned (it stays
@@ -495,7 +540,7 @@ HERALD_CHANNEL_EXPORT = {
     .receipt = NULL,
     .close = print_close,
     .keys = print_keys,
-    .check = NULL,
+    .check = print_check,
     .preview = print_preview,
     .drain = print_drain,
 };

@@ -53,6 +53,14 @@ n=$(line_of "$T/inflight.conf" "max_inflight = abc")
 refused inflight "max_inflight = abc (was: 0, nothing delivered)" \
 	"inflight.conf:$n: \\[queue\\] max_inflight = 'abc': expected"
 
+# the paper channels read their settings under -t as at start (their check
+# entry): a bad value of theirs fails -t too, not only the start
+bad_conf printsecs '[channel.print]\nmode = spool\ndir = /nonexistent/spool\npoll_interval = abc'
+refused printsecs "[channel.print] poll_interval = abc (was: the default, warned)" \
+	"print: poll_interval = 'abc': not a number of seconds"
+bad_conf faxtimeout '[channel.fax]\nurl = http://127.0.0.1:1/fax\ntimeout = abc'
+refused faxtimeout "[channel.fax] timeout = abc" "fax: timeout = 'abc'"
+
 bad_conf plugkey 'qeue = 4'
 n=$(line_of "$T/plugkey.conf" "qeue = 4")
 refused plugkey "a key the file plugin does not read" \
