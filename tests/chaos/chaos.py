@@ -4,7 +4,8 @@ nothing sent twice unmarked"). Run by `make chaos` through tests/chaos/run.sh.
 
 Each scenario starts its own servers on free loopback ports (redis-server,
 heraldd, and the providers of tests/chaos/: smtprelay.py, smsgw.py, the file
-channel, redisproxy.py between heraldd and Redis where the link is cut),
+channel, tests/integration/redisproxy.py between heraldd and Redis where the link
+is cut),
 publishes a bounded load with tests/chaos/pirate (Lazy Pirate: retried on a
 fresh socket, same event_id, until acknowledged), injects its fault
 mid-load, waits for the queue to drain, then counts per event id:
@@ -251,10 +252,11 @@ class World:
 
     def start_proxy(self, pattern=None):
         self.proxy_port = free_port()
-        argv = [PY, os.path.join(HERE, "redisproxy.py"), str(self.proxy_port),
-                str(self.redis_port)]
+        # the one proxy of the tests (t_leases.sh uses it too)
+        argv = [PY, os.path.join(HERE, "..", "integration", "redisproxy.py"),
+                str(self.proxy_port), str(self.redis_port)]
         if pattern:
-            argv += ["--pattern", pattern]
+            argv += ["--cut-on", pattern]
         self.proxy = self.spawn(argv, "proxy.out")
         wait_until(10, lambda: socket.create_connection(("127.0.0.1", self.proxy_port)).close()
                    or True)

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""redisproxy.py - a TCP proxy between heraldd and redis-server for the
-stream tests (t_leases.sh); after tests/chaos/redisproxy.py, kept small.
+"""redisproxy.py - a TCP proxy between heraldd and redis-server that cuts or
+slows the link on command: the stream tests (t_leases.sh) and the chaos suite
+(tests/chaos/chaos.py) use it. SIGUSR1 cuts every open connection at once.
 
     redisproxy.py LISTEN_PORT UPSTREAM_PORT [--cut-on BYTES] [--delay-on BYTES --delay-ms N]
 
