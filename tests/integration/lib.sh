@@ -259,6 +259,16 @@ start_heraldd() {
 	fi
 }
 
+# start_instance NAME: another heraldd on $T/NAME.conf, its output in
+# $T/NAME.out, its PID in INST_PID (tests that run several instances).
+start_instance() {
+	"$BIN/heraldd" -c "$T/$1.conf" >>"$T/$1.out" 2>&1 &
+	INST_PID=$!
+	track_pid $INST_PID
+	wait_for 20 grep -q "heraldd\[$INST_PID\]: info: heraldd: ready" "$T/$1.out" ||
+		{ diag "$1 did not start" && sed 's/^/#   /' "$T/$1.out" && exit 1; }
+}
+
 stop_heraldd() {
 	stop_pid "$HERALDD_PID"
 	PIDS=$(echo "$PIDS" | sed "s/ $HERALDD_PID\b//")

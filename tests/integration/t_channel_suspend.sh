@@ -24,17 +24,10 @@ timeout = 5
 	sed "s|$T/log/delivery|$T/log/$1|" "$T/herald.conf" >"$T/$1.conf"
 	eval "HTTP_$(echo "$1" | tr -d -- -)=$HTTP_PORT"
 }
-start_inst() { # start_inst NAME
-	"$BIN/heraldd" -c "$T/$1.conf" >>"$T/$1.out" 2>&1 &
-	INST_PID=$!
-	track_pid $INST_PID
-	wait_for 20 grep -q "heraldd\[$INST_PID\]: info: heraldd: ready" "$T/$1.out" ||
-		{ diag "$1 did not start" && sed 's/^/#   /' "$T/$1.out" && exit 1; }
-}
 inst_conf inst-a
 inst_conf inst-b
-start_inst inst-a
-start_inst inst-b
+start_instance inst-a
+start_instance inst-b
 ctl() { "$BIN/heraldctl" -c "$T/inst-a.conf" "$@"; }
 pub() { # pub CONF_NAME ID CITIZEN
 	printf '{"event_id":"%s","service":"dvla","citizen_id":"%s","template":"payment-due","personalisation":{"name":"Ada","amount":"£10","due_date":"1 January 2027"}}\n' "$2" "$3" |

@@ -136,18 +136,11 @@ $(sms_conf "$GW_PORT")"
 	REDIS_PORT=$RP
 	sed "s|$T/log/delivery|$T/log/$1|" "$T/herald.conf" >"$T/$1.conf"
 }
-# start_inst NAME: heraldd with $T/NAME.conf, its pid in INST_PID
-start_inst() {
-	"$BIN/heraldd" -c "$T/$1.conf" >>"$T/$1.out" 2>&1 &
-	INST_PID=$!
-	track_pid $INST_PID
-	wait_for 20 grep -q "heraldd\[$INST_PID\]: info: heraldd: ready" "$T/$1.out" ||
-		{ diag "$1 did not start" && sed 's/^/#   /' "$T/$1.out" && exit 1; }
-}
+# start_instance NAME: heraldd with $T/NAME.conf, its pid in INST_PID
 inst_conf inst-a "$DPORT" 100ms
 inst_conf inst-b "$REDIS_PORT" 1h
-start_inst inst-a
-start_inst inst-b
+start_instance inst-a
+start_instance inst-b
 B_PID=$INST_PID
 sleep 1
 i=0
@@ -159,7 +152,7 @@ done
 sleep 1
 kill -KILL "$B_PID"
 wait "$B_PID" 2>/dev/null
-start_inst inst-b
+start_instance inst-b
 all_sent() {
 	for _k in 0 1 2 3 4 5 6 7 8 9; do
 		cat "$T/log/inst-a.log" "$T/log/inst-b.log" 2>/dev/null |
