@@ -259,6 +259,32 @@ start_heraldd() {
 	fi
 }
 
+# start_smtp_sink NAME [smtp-sink options]: Postfix's smtp-sink ($SINK) on
+# a free loopback port (SINK_PORT), each mail dumped to $T/NAME/m.*, its
+# output in $T/NAME.sink.log. smtp-sink refuses to run as root without -u;
+# its dump folder must then be writable by that user (and $T reachable).
+start_smtp_sink() {
+	_name=$1
+	shift
+	_user=""
+	if [ "$(id -u)" = 0 ]; then
+		_user="-u nobody"
+		chmod 711 "$T" # let nobody reach the dump folders (not list $T)
+	fi
+	SINK_PORT=$(free_port)
+	mkdir -p "$T/$_name"
+	chmod 777 "$T/$_name"
+	# shellcheck disable=SC2086
+	"$SINK" $_user -d "$T/$_name/m." "$@" "127.0.0.1:$SINK_PORT" 64 >"$T/$_name.sink.log" 2>&1 &
+	track_pid $!
+	if ! wait_for 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $SINK_PORT), 1).close()"; then
+		not_ok "smtp-sink $_name started"
+		sed 's/^/#   /' "$T/$_name.sink.log"
+		finish
+		exit 1
+	fi
+}
+
 # start_instance NAME: another heraldd on $T/NAME.conf, its output in
 # $T/NAME.out, its PID in INST_PID (tests that run several instances).
 start_instance() {

@@ -33,30 +33,6 @@ for f in "$BIN/channels/email.so" "$BIN/tests/bench/chanrun"; do
 	fi
 done
 CHECK="python3 $HERALD_SRC/tests/integration/email_check.py"
-# smtp-sink refuses to run as root without -u; its dump folders must then
-# be writable by that user.
-SINK_USER=""
-if [ "$(id -u)" = 0 ]; then
-	SINK_USER="-u nobody"
-	chmod 711 "$T" # let nobody reach the dump folders (not list $T)
-fi
-
-# start_sink NAME [smtp-sink options]: sets SINK_PORT; dumps to $T/NAME/.
-start_sink() {
-	_name=$1
-	shift
-	SINK_PORT=$(free_port)
-	mkdir -p "$T/$_name"
-	chmod 777 "$T/$_name"
-	# shellcheck disable=SC2086
-	"$SINK" $SINK_USER -d "$T/$_name/m." "$@" "127.0.0.1:$SINK_PORT" 64 >"$T/$_name.sink.log" 2>&1 &
-	track_pid $!
-	if ! wait_for 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $SINK_PORT), 1).close()"; then
-		diag "smtp-sink $_name did not start:"
-		sed 's/^/#   /' "$T/$_name.sink.log"
-		exit 1
-	fi
-}
 
 # conf NAME PORT [extra lines]: $T/NAME.ini
 conf() {
@@ -97,7 +73,7 @@ ndumps() { find "$T/$1" -type f | wc -l | tr -d ' '; }
 WELSH='Atgoffa: mae eich apwyntiad ddydd Llun – ŵy'
 
 # ---- (a) multipart, Welsh subject, injection attempts, bad address ------
-start_sink a
+start_smtp_sink a
 conf a "$SINK_PORT" "list_unsubscribe = <mailto:unsubscribe@gov.example>"
 cat >"$T/a.jsonl" <<'EOF'
 {"event_id": "ev-multi", "to": "ada@example.org", "subject": "Atgoffa: mae eich apwyntiad ddydd Llun \u2013 \u0175y", "body": "Annwyl Ada,\nMae eich apwyntiad ddydd Llun am 10:00 \u2013 diolch.\n", "html": "<p>Annwyl <b>Ada</b>, dydd Llun \u2013 \u0175y</p>\n", "reference": "REF-7\r\nX-Evil: yes", "meta": {"citizen.name": "Ada Lovelace\r\nBcc: evil@attacker.example"}}
@@ -137,7 +113,7 @@ else
 fi
 
 # ---- (b) RCPT rejected with 5xx ------------------------------------------
-start_sink b -f RCPT -B "550 5.1.1 user unknown"
+start_smtp_sink b -f RCPT -B "550 5.1.1 user unknown"
 conf b "$SINK_PORT"
 echo '{"event_id": "ev-5xx", "to": "nobody@example.org", "subject": "s", "body": "b"}' >"$T/b.jsonl"
 run b
@@ -148,7 +124,7 @@ expect_eq "(b) 5.1.1 flags the address bad" "true" "$(field "$T/b.out" ev-5xx ba
 expect_eq "(b) nothing was delivered" 0 "$(ndumps b)"
 
 # ---- (c) RCPT rejected with 4xx ------------------------------------------
-start_sink c -r RCPT -b "450 4.2.0 mailbox busy"
+start_smtp_sink c -r RCPT -b "450 4.2.0 mailbox busy"
 conf c "$SINK_PORT"
 echo '{"event_id": "ev-4xx", "to": "busy@example.org", "subject": "s", "body": "b"}' >"$T/c.jsonl"
 run c
@@ -169,7 +145,7 @@ expect_grep "(d) reason names the relay and the refusal" "relay 127.0.0.1:$DEAD_
 expect_grep "(d) operator log says the session failed" "email: relay 127.0.0.1:$DEAD_PORT" "$T/d.err"
 
 # ---- (e) 50 messages, 2 sessions, many messages per session --------------
-start_sink e
+start_smtp_sink e
 conf e "$SINK_PORT" "messages_per_session = 10
 starttls = opportunistic"
 i=0
@@ -185,7 +161,7 @@ expect_grep "(e) TCP_NODELAY was set on libesmtp's socket" 'TCP_NODELAY set' "$T
 expect_no_grep "(e) no warning about the socket" 'could not find' "$T/e.err"
 
 # ---- (f) the relay hangs up (421 after DATA) ------------------------------
-start_sink f -Q DATA
+start_smtp_sink f -Q DATA
 conf f "$SINK_PORT"
 echo '{"event_id": "ev-421", "to": "a@example.org", "subject": "s", "body": "b"}' >"$T/f.jsonl"
 run f
@@ -193,7 +169,7 @@ expect_eq "(f) 421 and hang-up -> temporary-failure" "temporary-failure" "$(fiel
 expect_grep "(f) reason carries the 421" '"reason":"421' "$T/f.out"
 
 # ---- (g) AUTH, and the password is never logged ---------------------------
-start_sink g -v
+start_smtp_sink g -v
 conf g "$SINK_PORT" "username = herald
 password = S3cret-pw-$$"
 echo '{"event_id": "ev-auth", "to": "a@example.org", "subject": "s", "body": "b"}' >"$T/g.jsonl"
@@ -210,7 +186,7 @@ expect_no_grep "(g) the password is not in the operator log" "S3cret-pw" "$T/g.e
 expect_no_grep "(g) the password is not in the results" "S3cret-pw" "$T/g.out"
 
 # ---- (h) STARTTLS required but not offered --------------------------------
-start_sink h
+start_smtp_sink h
 conf h "$SINK_PORT" "starttls = required"
 echo '{"event_id": "ev-tls", "to": "a@example.org", "subject": "s", "body": "b"}' >"$T/h.jsonl"
 run h

@@ -17,23 +17,7 @@ for f in "$SINK" "$BIN/heraldd" "$BIN/heraldctl" "$BIN/channels/email.so"; do
 		exit 1
 	fi
 done
-SINK_USER=""
-if [ "$(id -u)" = 0 ]; then
-	SINK_USER="-u nobody"
-	chmod 711 "$T" # let nobody reach the dump folder
-fi
-SINK_PORT=$(free_port)
-mkdir -p "$T/mail"
-chmod 777 "$T/mail"
-# shellcheck disable=SC2086
-"$SINK" $SINK_USER -d "$T/mail/m." "127.0.0.1:$SINK_PORT" 64 >"$T/sink.log" 2>&1 &
-track_pid $!
-if ! wait_for 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $SINK_PORT), 1).close()"; then
-	not_ok "smtp-sink started"
-	sed 's/^/#   /' "$T/sink.log"
-	finish
-	exit 1
-fi
+start_smtp_sink mail
 
 start_redis
 write_conf "

@@ -9,19 +9,7 @@
 . "${HERALD_SRC:-.}/tests/integration/lib.sh"
 
 SINK=$(command -v smtp-sink || ls /usr/sbin/smtp-sink /usr/lib/postfix/sbin/smtp-sink 2>/dev/null | head -n 1)
-SINK_USER=""
-if [ "$(id -u)" = 0 ]; then
-	SINK_USER="-u nobody"
-	chmod 711 "$T"
-fi
-SINK_PORT=$(free_port)
-mkdir -p "$T/mail"
-chmod 777 "$T/mail"
-# shellcheck disable=SC2086
-"$SINK" $SINK_USER -d "$T/mail/m." "127.0.0.1:$SINK_PORT" 64 >"$T/sink.log" 2>&1 &
-track_pid $!
-wait_for 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $SINK_PORT), 1).close()" ||
-	not_ok "smtp-sink started"
+start_smtp_sink mail
 start_sms_gateway
 : >"$T/gateway.jsonl"
 CB_PORT=$(free_port)

@@ -14,19 +14,7 @@ for f in "$SINK" "$BIN/heraldd" "$BIN/channels/email.so" "$BIN/channels/sms.so";
 		exit 1
 	fi
 done
-SINK_USER=""
-if [ "$(id -u)" = 0 ]; then
-	SINK_USER="-u nobody"
-	chmod 711 "$T"
-fi
-SINK_PORT=$(free_port)
-mkdir -p "$T/mail"
-chmod 777 "$T/mail"
-# shellcheck disable=SC2086
-"$SINK" $SINK_USER -d "$T/mail/m." "127.0.0.1:$SINK_PORT" 64 >"$T/sink.log" 2>&1 &
-track_pid $!
-wait_for 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $SINK_PORT), 1).close()" ||
-	not_ok "smtp-sink started"
+start_smtp_sink mail
 start_sms_gateway
 
 start_redis
