@@ -29,6 +29,7 @@
 #include "metrics.h"
 #include "msgrec.h"
 #include "msgstate.h"
+#include "optout.h"
 #include "plan.h"
 #include "provref.h"
 #include "text.h"
@@ -157,25 +158,18 @@ static void apply_bounce(struct router *r, struct msg *m, struct chan *email, co
 	failover_hop(r, m, res.reason);
 }
 
-/* A complaint: the citizen is opted out of email (the record's optout). */
+/* A complaint: the citizen is opted out of email for every service (the
+ * record's optout): the report says the mail was unwanted, whoever sent it. */
 static void apply_complaint(struct router *r, struct msg *m, struct chan *email,
 			    const struct inbound *in)
 {
-	const char *old;
-	char list[256], reason[300];
+	char reason[300];
 
 	metrics_count_service("email_complaints", m->service, 1);
 	load_citizen(r, m);
-	old = m->citizen_rec ? field_str(m->citizen_rec, "optout") : NULL;
-	if (old && list_has(old, "email"))
-		snprintf(list, sizeof(list), "%s", old);
-	else if (old && *old)
-		snprintf(list, sizeof(list), "%s,email", old);
-	else
-		snprintf(list, sizeof(list), "email");
-	rdb_cmdf(r->rdb, NULL, NULL, "HSET " KEY_CITIZEN "%s optout %s", m->citizen, list);
 	snprintf(reason, sizeof(reason), "complaint (%.100s): citizen opted out of email",
 		 in->status[0] ? in->status : "abuse");
+	optout_add(r, m, NULL, "email", reason);
 	journal(r, m, email, "complaint", reason, NULL);
 	log_info("%s: citizen %s complained: opted out of email", m->event_id, m->citizen);
 }

@@ -86,12 +86,7 @@ void failover_learn_invalid(struct router *r, struct msg *m, const struct herald
 	if (!(res->flags & HERALD_RF_BAD_ADDRESS) || !m->chan || !m->citizen_rec)
 		return;
 	old = field_str(m->citizen_rec, "invalid");
-	if (old && *old)
-		snprintf(list, sizeof(list), "%s,%s", old, m->chan->name);
-	else
-		snprintf(list, sizeof(list), "%s", m->chan->name);
-	if (old && list_has(old, m->chan->name))
-		snprintf(list, sizeof(list), "%s", old);
+	list_add(old, m->chan->name, list, sizeof(list));
 	rfc3339_format(now_ms(), when, sizeof(when));
 	snprintf(note, sizeof(note), "%s %s (event %s)", when, res->reason, m->event_id);
 	rdb_cmdf(r->rdb, NULL, NULL, "HSET " KEY_CITIZEN "%s invalid %s invalid_%s %s", m->citizen,

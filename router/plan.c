@@ -5,6 +5,7 @@
  * channels, citizens or configuration: resolve.c, dispatch.c and the
  * worker steps all use it, and it uses none of them.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "plan.h"
@@ -24,6 +25,23 @@ int list_has(const char *list, const char *name)
 		if (len == n && !strncmp(p, name, n))
 			return 1;
 		p = e ? e + 1 : NULL;
+	}
+	return 0;
+}
+
+int list_add(const char *old, const char *name, char *out, size_t outlen)
+{
+	int n;
+
+	if (!old)
+		old = "";
+	if (list_has(old, name) || !*name)
+		n = snprintf(out, outlen, "%s", old);
+	else
+		n = snprintf(out, outlen, "%s%s%s", old, *old ? "," : "", name);
+	if (n < 0 || (size_t)n >= outlen) {
+		snprintf(out, outlen, "%s", old);
+		return -1;
 	}
 	return 0;
 }

@@ -374,8 +374,8 @@ static int make_plan(struct router *r, struct msg *m)
 		plan_failed(r, m, why);
 		return 1;
 	}
-	if (resolve_plan(m->citizen_rec, m->ev.channels, &r->chans, m->plan, sizeof(m->plan), why,
-			 sizeof(why)) == 0) {
+	if (resolve_plan(m->citizen_rec, m->service, m->ev.channels, &r->chans, m->plan,
+			 sizeof(m->plan), why, sizeof(why)) == 0) {
 		char reason[600];
 		snprintf(reason, sizeof(reason), "no usable channel: %s", why);
 		plan_failed(r, m, reason);

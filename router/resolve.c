@@ -3,13 +3,15 @@
  *
  * The plan is the citizen's preference order (`channels`, comma separated),
  * narrowed to the event's `channels` when given, minus channels the citizen
- * opted out of (`optout`), channels marked invalid (`invalid`, learnt from
+ * opted out of (`optout`, and `optout@SERVICE` for the event's service,
+ * see optout.h), channels marked invalid (`invalid`, learnt from
  * failures), channels this heraldd does not run, and channels for which the
  * citizen has no address. Every skip is explained in `why`.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "optout.h"
 #include "plan.h"
 #include "router.h"
 
@@ -29,16 +31,20 @@ static void append(char *buf, size_t len, const char *sep, const char *text)
 	snprintf(buf + n, len - n, "%s%s", n ? sep : "", text);
 }
 
-int resolve_plan(const json_t *citizen, const json_t *event_channels, struct chanset *cs,
-		 char *plan, size_t planlen, char *why, size_t whylen)
+int resolve_plan(const json_t *citizen, const char *service, const json_t *event_channels,
+		 struct chanset *cs, char *plan, size_t planlen, char *why, size_t whylen)
 {
 	const char *pref = json_string_value(json_object_get(citizen, "channels"));
 	const char *optout = json_string_value(json_object_get(citizen, "optout"));
+	const char *svc_optout = NULL;
+	char field[OPTOUT_FIELD_MAX];
 	const char *invalid = json_string_value(json_object_get(citizen, "invalid"));
 	char name[64], note[128];
 
 	plan[0] = '\0';
 	why[0] = '\0';
+	if (service && *service && optout_field(service, field, sizeof(field)) == 0)
+		svc_optout = json_string_value(json_object_get(citizen, field));
 	if (!pref || !*pref) {
 		snprintf(why, whylen, "citizen has no channel preference");
 		return 0;
@@ -57,6 +63,8 @@ int resolve_plan(const json_t *citizen, const json_t *event_channels, struct cha
 		struct chan *c = chans_find(cs, nm);
 		if (optout && list_has(optout, nm)) {
 			snprintf(note, sizeof(note), "%s: opted out", nm);
+		} else if (svc_optout && list_has(svc_optout, nm)) {
+			snprintf(note, sizeof(note), "%s: opted out of this service", nm);
 		} else if (invalid && list_has(invalid, nm)) {
 			snprintf(note, sizeof(note), "%s: address marked invalid", nm);
 		} else if (!c) {

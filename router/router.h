@@ -134,8 +134,8 @@ struct router {
 };
 
 /* resolve.c: the ordered plan of channels for a citizen (see resolve.c). */
-int resolve_plan(const json_t *citizen, const json_t *event_channels, struct chanset *cs,
-		 char *plan, size_t planlen, char *why, size_t whylen);
+int resolve_plan(const json_t *citizen, const char *service, const json_t *event_channels,
+		 struct chanset *cs, char *plan, size_t planlen, char *why, size_t whylen);
 
 /* state.c: record one transition (Redis + delivery log). */
 struct step {

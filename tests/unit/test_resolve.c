@@ -36,8 +36,16 @@ static int setup(void **state)
 }
 
 static const struct {
-	const char *name, *citizen, *event_channels, *plan, *why;
+	const char *name, *citizen, *event_channels, *plan, *why, *service;
 } cases[] = {
+    {"opted out of this service only",
+     "{\"channels\":\"email,sms\",\"email\":\"a@b.c\",\"phone\":\"+447700900123\","
+     "\"optout@news\":\"email\"}",
+     NULL, "sms", "email: opted out of this service", "news"},
+    {"another service's opt-out does not apply",
+     "{\"channels\":\"email,sms\",\"email\":\"a@b.c\",\"phone\":\"+447700900123\","
+     "\"optout@news\":\"email\"}",
+     NULL, "email,sms", "", "courts"},
     {"preference order kept",
      "{\"channels\":\"sms,email,print\",\"phone\":\"+447700900123\",\"email\":\"a@b.c\","
      "\"address\":\"1 St\\nX\"}",
@@ -77,7 +85,8 @@ static void test_plans(void **state)
 		int n;
 
 		assert_non_null(cit);
-		n = resolve_plan(cit, evc, &cs, plan, sizeof(plan), why, sizeof(why));
+		n = resolve_plan(cit, cases[i].service, evc, &cs, plan, sizeof(plan), why,
+				 sizeof(why));
 		if (strcmp(plan, cases[i].plan) != 0 || !strstr(why, cases[i].why) ||
 		    n != plan_len(cases[i].plan)) {
 			print_error("case '%s': plan '%s' (n=%d) why '%s'; expected '%s' / '%s'\n",
