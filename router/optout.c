@@ -14,19 +14,6 @@
 #include "msgstate.h"
 #include "text.h"
 
-int optout_field(const char *service, char *buf, size_t len)
-{
-	int n;
-
-	if (!service || !*service)
-		n = snprintf(buf, len, "%s", OPTOUT_FIELD);
-	else if (strpbrk(service, " ,@\r\n\t"))
-		return -1;
-	else
-		n = snprintf(buf, len, "%s@%s", OPTOUT_FIELD, service);
-	return n < 0 || (size_t)n >= len ? -1 : 0;
-}
-
 int optout_add(struct router *r, struct msg *m, const char *service, const char *channel,
 	       const char *why)
 {

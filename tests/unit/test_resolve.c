@@ -36,16 +36,8 @@ static int setup(void **state)
 }
 
 static const struct {
-	const char *name, *citizen, *event_channels, *plan, *why, *service;
+	const char *name, *citizen, *event_channels, *plan, *why;
 } cases[] = {
-    {"opted out of this service only",
-     "{\"channels\":\"email,sms\",\"email\":\"a@b.c\",\"phone\":\"+447700900123\","
-     "\"optout@news\":\"email\"}",
-     NULL, "sms", "email: opted out of this service", "news"},
-    {"another service's opt-out does not apply",
-     "{\"channels\":\"email,sms\",\"email\":\"a@b.c\",\"phone\":\"+447700900123\","
-     "\"optout@news\":\"email\"}",
-     NULL, "email,sms", "", "courts"},
     {"preference order kept",
      "{\"channels\":\"sms,email,print\",\"phone\":\"+447700900123\",\"email\":\"a@b.c\","
      "\"address\":\"1 St\\nX\"}",
@@ -85,8 +77,7 @@ static void test_plans(void **state)
 		int n;
 
 		assert_non_null(cit);
-		n = resolve_plan(cit, cases[i].service, evc, &cs, plan, sizeof(plan), why,
-				 sizeof(why));
+		n = resolve_plan(cit, NULL, evc, &cs, plan, sizeof(plan), why, sizeof(why));
 		if (strcmp(plan, cases[i].plan) != 0 || !strstr(why, cases[i].why) ||
 		    n != plan_len(cases[i].plan)) {
 			print_error("case '%s': plan '%s' (n=%d) why '%s'; expected '%s' / '%s'\n",
@@ -97,6 +88,35 @@ static void test_plans(void **state)
 		json_decref(evc);
 	}
 	assert_int_equal(failures, 0);
+}
+
+/* optout@SERVICE: one service's refusals, not another's */
+static const struct {
+	const char *name, *citizen, *event_channels, *plan, *why, *service;
+} svc_cases[] = {
+    {"opted out of this service only",
+     "{\"channels\":\"email,sms\",\"email\":\"a@b.c\",\"phone\":\"+447700900123\","
+     "\"optout@news\":\"email\"}",
+     NULL, "sms", "email: opted out of this service", "news"},
+    {"another service's opt-out does not apply",
+     "{\"channels\":\"email,sms\",\"email\":\"a@b.c\",\"phone\":\"+447700900123\","
+     "\"optout@news\":\"email\"}",
+     NULL, "email,sms", "", "courts"},
+};
+
+static void test_service_optout(void **state)
+{
+	for (size_t i = 0; i < sizeof(svc_cases) / sizeof(svc_cases[0]); i++) {
+		json_t *cit = json_loads(svc_cases[i].citizen, 0, NULL);
+		char plan[256], why[512];
+
+		assert_non_null(cit);
+		resolve_plan(cit, svc_cases[i].service, NULL, &cs, plan, sizeof(plan), why,
+			     sizeof(why));
+		assert_string_equal(plan, svc_cases[i].plan);
+		assert_non_null(strstr(why, svc_cases[i].why));
+		json_decref(cit);
+	}
 }
 
 static void test_plan_channel(void **state)
@@ -179,11 +199,9 @@ static void test_log_json_controls(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_plans),
-	    cmocka_unit_test(test_plan_channel),
-	    cmocka_unit_test(test_reference),
-	    cmocka_unit_test(test_log_line),
-	    cmocka_unit_test(test_log_json_controls),
+	    cmocka_unit_test(test_plans),	 cmocka_unit_test(test_service_optout),
+	    cmocka_unit_test(test_plan_channel), cmocka_unit_test(test_reference),
+	    cmocka_unit_test(test_log_line),	 cmocka_unit_test(test_log_json_controls),
 	};
 	return cmocka_run_group_tests_name("resolve", tests, setup, NULL);
 }
