@@ -41,6 +41,15 @@
 #                reply); the median, p99 and CPU per event of those runs
 #                and the ratio of the medians always / everysec are printed
 #                and written as core_always_* (issue #15: >= 0.85).
+#   CORE_CURVE (1): each round also runs heraldd with "[ingest] auth = curve"
+#                (ZAP handler, services.d/bench.conf, keys from heraldctl
+#                keygen in $T) and loadgen authenticating with CURVE (-k,
+#                -s), on its own fresh redis-server, adjacent to the plain
+#                run (auth = none, the main figures) in alternating order;
+#                the medians of both, their ratio curve / none (medians,
+#                and the median of the rounds' own ratios) and heraldd's
+#                CPU per event in both are printed and written as
+#                core_curve_* and core_nocurve_* (issue #13: ratio >= 0.90).
 set -u
 HERALD_BUILD=${HERALD_BUILD:-$(pwd)/build}
 HERALD_SRC=${HERALD_SRC:-$(pwd)}
@@ -105,7 +114,7 @@ core_round() {
 		seed_citizen "c-$i" name "Ada $i" channels file locale en
 		i=$((i + 1))
 	done
-	write_conf "
+	INGEST_AUTH=${AUTH:-none} write_conf "
 [queue]
 batch = $BATCH
 "
@@ -129,8 +138,9 @@ batch = $BATCH
 	hd_cpu0=$(cpu_ticks "$HERALDD_PID")
 	rd_cpu0=$(cpu_ticks "$REDIS_PID")
 	sys0=$(sys_ticks)
+	# shellcheck disable=SC2086 # LG_CURVE: none or -k FILE -s FILE
 	"$BIN/tests/bench/loadgen" -e "tcp://127.0.0.1:$INGEST_PORT" -n "$N" -w "$W" -c "$C" \
-		-p core -t "$TIMEOUT" >"$T/loadgen.out" 2>&1
+		-p core -t "$TIMEOUT" ${LG_CURVE:-} >"$T/loadgen.out" 2>&1
 	lg_rc=$?
 	sys1=$(sys_ticks) # at the last ack; the last delivery follows within a p99
 	[ $lg_rc -eq 0 ] || fail "round $R: loadgen against heraldd failed (rc $lg_rc): $(cat "$T/loadgen.out")"
@@ -174,7 +184,7 @@ batch = $BATCH
 			printf "busy_us=%.0f\nsteal_us=%.0f\n", ($3 - $1) / hz * 1e6 / n, ($4 - $2) / hz * 1e6 / n }'
 	} >"$T/round.$R"
 	f() { kv "$1" "$T/round.$R"; }
-	echo "core round $R ($(basename "$2"), appendfsync ${FSYNC:-everysec}): $(f events_per_s) events/s end to end (ingest $(f ingest_per_s)/s)," \
+	echo "core round $R ($(basename "$2"), appendfsync ${FSYNC:-everysec}, auth ${AUTH:-none}): $(f events_per_s) events/s end to end (ingest $(f ingest_per_s)/s)," \
 		"p50 $(f p50_ms) ms, p99 $(f p99_ms) ms; CPU per event: heraldd $(f hd_us) us," \
 		"redis $(f rd_us) us, loadgen $(f lg_us) us, follower $(f fw_us) us;" \
 		"machine busy $(f busy_us) us, steal $(f steal_us) us"
@@ -187,6 +197,65 @@ COMPARE=${CORE_COMPARE:-$([ -x "$NOJF" ] && echo 1 || echo 0)}
 echo "heraldd: $N events, window $W, $C citizens (preference file), [queue] batch $BATCH," \
 	"$ROUNDS rounds, each on a fresh redis-server and heraldd" \
 	"$([ "$COMPARE" = 1 ] && echo "(and as many of heraldd-nojsonfast, alternating)")"
+# ---- CURVE on / off (issue #13) ------------------------------------------------
+# heraldd's key pair and the bench service's (the events name "service":
+# "bench"; the skeleton policy heraldctl keygen writes allows every template
+# and channel), made once in $T/keys and $T/services.d, which the rounds keep.
+CURVE=${CORE_CURVE:-1}
+D_RUNS=""
+curve_keys() {
+	server_key || fail "heraldctl keygen --server failed"
+	add_service bench || fail "heraldctl keygen bench failed"
+}
+# One heraldd run with auth = curve and loadgen authenticating: run K.
+curve_run() {
+	AUTH=curve LG_CURVE="-k $T/keys/bench.key -s $T/keys/heraldd.pub"
+	cv_from=$(($(cat "$T/heraldd.out" 2>/dev/null | wc -l) + 1)) # heraldd.out grows
+	k=$((k + 1)) && core_round $k "$BIN/heraldd" && D_RUNS="$D_RUNS $k"
+	AUTH=none LG_CURVE=""
+	# it really ran authenticated (loadgen's handshake would fail otherwise)
+	tail -n +"$cv_from" "$T/heraldd.out" >"$T/heraldd-curve.out"
+	if ! grep -q "services: 1 from $T/services.d" "$T/heraldd-curve.out" ||
+		grep -q 'NOT AUTHENTICATED' "$T/heraldd-curve.out"; then
+		fail "run $k: heraldd did not run with auth = curve: $(head -c 2000 "$T/heraldd-curve.out")"
+	fi
+}
+# The curve runs against the plain ones (A_RUNS, auth = none) of the same
+# rounds: medians, ratios, heraldd CPU per event; sets CV_JSON.
+curve_report() {
+	cv_median=$(for r in $D_RUNS; do kv events_per_s "$T/round.$r"; done | median)
+	cv_ratio=$(ratio "$cv_median" "$median_per_s")
+	# shellcheck disable=SC2086 # a list of run numbers
+	set -- $D_RUNS
+	cv_pairs=$(for a in $A_RUNS; do
+		ratio "$(kv events_per_s "$T/round.$1")" "$(kv events_per_s "$T/round.$a")"
+		echo
+		shift
+	done)
+	cv_ratio_rounds=$(echo "$cv_pairs" | median3)
+	cv_hd=$(for r in $D_RUNS; do kv hd_us "$T/round.$r"; done | median)
+	nc_hd=$(for r in $A_RUNS; do kv hd_us "$T/round.$r"; done | median)
+	cv_p99=$(for r in $D_RUNS; do kv p99_ms "$T/round.$r"; done | median)
+	cv_lg=$(for r in $D_RUNS; do kv lg_us "$T/round.$r"; done | median)
+	nc_lg=$(for r in $A_RUNS; do kv lg_us "$T/round.$r"; done | median)
+	cv_verdict=$(awk -v a="$cv_ratio" -v b="$cv_ratio_rounds" 'BEGIN { print (a >= 0.90 && b >= 0.90 ? "met" : "missed") }')
+	echo "core: CURVE: auth = curve median $cv_median events/s, auth = none median $median_per_s" \
+		"(the main figures); p99 $cv_p99 ms (median of rounds)"
+	echo "core: CURVE: heraldd CPU per event (medians): $cv_hd us with CURVE, $nc_hd us without;" \
+		"loadgen $cv_lg us against $nc_lg us"
+	echo "core: curve/none ratio $cv_ratio (medians), $cv_ratio_rounds (median of the rounds' own:" \
+		"$(echo $cv_pairs)) (target ≥ 0.90: $cv_verdict)"
+	CV_JSON=", \"core_curve_median_events_per_s\": $cv_median,
+ \"core_nocurve_median_events_per_s\": $median_per_s, \"core_curve_ratio\": $cv_ratio,
+ \"core_curve_ratio_round_median\": $cv_ratio_rounds, \"core_curve_p99_ms\": $cv_p99,
+ \"core_curve_heraldd_cpu_us_per_event\": $cv_hd,
+ \"core_nocurve_heraldd_cpu_us_per_event\": $nc_hd"
+}
+# the median of decimal ratios, three places
+median3() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+[ "$CURVE" = 1 ] && curve_keys
+# ---- end of CURVE -----------------------------------------------------------
+
 # Runs are numbered 1, 2, ...: $T/round.K. A_RUNS lists heraldd's, B_RUNS
 # heraldd-nojsonfast's (round r: A then B when r is odd, B then A when even).
 ALWAYS=${CORE_ALWAYS:-1}
@@ -196,7 +265,10 @@ while [ $r -le "$ROUNDS" ]; do
 	if [ "$COMPARE" = 1 ] && [ $((r % 2)) = 0 ]; then
 		k=$((k + 1)) && core_round $k "$NOJF" && B_RUNS="$B_RUNS $k"
 	fi
+	# CURVE: next to the plain run, before it in even rounds, after in odd
+	[ "$CURVE" = 1 ] && [ $((r % 2)) = 0 ] && curve_run
 	k=$((k + 1)) && core_round $k "$BIN/heraldd" && A_RUNS="$A_RUNS $k"
+	[ "$CURVE" = 1 ] && [ $((r % 2)) = 1 ] && curve_run
 	if [ "$COMPARE" = 1 ] && [ $((r % 2)) = 1 ]; then
 		k=$((k + 1)) && core_round $k "$NOJF" && B_RUNS="$B_RUNS $k"
 	fi
@@ -331,6 +403,9 @@ if [ "$ALWAYS" = 1 ]; then
  \"core_always_redis_cpu_us_per_event\": $al_rd"
 fi
 
+CV_JSON=""
+[ "$CURVE" = 1 ] && curve_report
+
 cat >"$BENCH_OUT/core.json" <<EOF
 {"events_per_s": $events_per_s, "p50_ms": $p50_ms, "p99_ms": $p99_ms,
  "peak_rss_kb": $peak_rss_kb, "zmq_roundtrip_per_s": $zmq_per_s,
@@ -339,7 +414,7 @@ cat >"$BENCH_OUT/core.json" <<EOF
  "events_per_redis_hgetall": $r_hgetall, "core_ingest_accepted_per_s": $ingest_per_s,
  "core_heraldd_cpu_us_per_event": $hd_us, "core_redis_cpu_us_per_event": $rd_us,
  "core_events": $N, "core_window": $W, "core_batch": $BATCH,
- "core_rounds": $ROUNDS, "core_median_events_per_s": $median_per_s$JF_JSON$AL_JSON}
+ "core_rounds": $ROUNDS, "core_median_events_per_s": $median_per_s$JF_JSON$AL_JSON$CV_JSON}
 EOF
 python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$BENCH_OUT/core.json" ||
 	fail "core.json is not valid JSON"

@@ -7,7 +7,13 @@
  *
  *   loadgen [-e ENDPOINT] [-n COUNT] [-w WINDOW] [-c CITIZENS] [-p PREFIX]
  *           [-T TEMPLATE] [-t TIMEOUT_S] [-r RATE [-d SECONDS]]
+ *           [-k SECRET_KEY_FILE -s SERVER_KEY_FILE]
  *
+ * -k/-s: CURVE, as heraldd's `[ingest] auth = curve` wants: the service's
+ * secret key and heraldd's public key, each file one Z85 key (40
+ * characters) on a line as `heraldctl keygen` writes them; the public half
+ * of the client's key is derived from the secret. The events still name
+ * "service":"bench", so the key must be that of services.d/bench.conf.
  * -r RATE: paced, an open-loop publisher: event i is sent at start + i/RATE
  * whatever the acks (no window), COUNT = RATE x SECONDS when -d is given.
  * Ack latency is then taken from the time each event was due, not from
@@ -149,13 +155,70 @@ static int paced_wait(void *sock, int64_t start_us, long next, double rate)
 static int usage(void)
 {
 	fprintf(stderr, "usage: loadgen [-e ENDPOINT] [-n COUNT] [-w WINDOW] [-c CITIZENS] "
-			"[-p PREFIX] [-T TEMPLATE] [-t TIMEOUT_S] [-r RATE [-d SECONDS]]\n");
+			"[-p PREFIX] [-T TEMPLATE] [-t TIMEOUT_S] [-r RATE [-d SECONDS]] "
+			"[-k SECRET_KEY_FILE -s SERVER_KEY_FILE]\n");
 	return 2;
+}
+
+/* One Z85 key (40 characters, surrounding white space ignored) from a file,
+ * decoded into out[32]. 0 on success, -1 (said on stderr) otherwise. */
+static int read_z85_key(const char *path, uint8_t out[32])
+{
+	char line[128], *p, *e;
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		fprintf(stderr, "loadgen: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	p = fgets(line, sizeof(line), f);
+	fclose(f);
+	if (p) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		e = p + strlen(p);
+		while (e > p && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+			*--e = '\0';
+	}
+	if (!p || strlen(p) != 40 || !zmq_z85_decode(out, p)) {
+		fprintf(stderr, "loadgen: %s: not one Z85 key of 40 characters\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* CURVE client keys on sock from the -k and -s files: 0 on success. */
+static int curve_setup(void *sock, const char *secret_file, const char *server_file)
+{
+	uint8_t sec[32], srv[32], pub[32];
+	char sec_z[41], pub_z[41];
+	int rc = -1;
+
+	if (read_z85_key(secret_file, sec) != 0 || read_z85_key(server_file, srv) != 0)
+		goto out;
+	zmq_z85_encode(sec_z, sec, sizeof(sec));
+	if (zmq_curve_public(pub_z, sec_z) != 0 || !zmq_z85_decode(pub, pub_z)) {
+		fprintf(stderr, "loadgen: %s: not a CURVE secret key (libzmq without CURVE?)\n",
+			secret_file);
+		goto out;
+	}
+	if (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, srv, sizeof(srv)) != 0 ||
+	    zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, pub, sizeof(pub)) != 0 ||
+	    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, sec, sizeof(sec)) != 0) {
+		fprintf(stderr, "loadgen: CURVE: %s\n", zmq_strerror(zmq_errno()));
+		goto out;
+	}
+	rc = 0;
+out:
+	memset(sec, 0, sizeof(sec));
+	memset(sec_z, 0, sizeof(sec_z));
+	return rc;
 }
 
 int main(int argc, char **argv)
 {
 	const char *endpoint = "tcp://127.0.0.1:7400", *tmpl = "appointment-reminder";
+	const char *secret_file = NULL, *server_file = NULL;
 	char prefix[64];
 	long count = 100000, window = 256, citizens = 8, timeout_s = 30, secs = 0;
 	double rate = 0, late_max_us = 0;
@@ -167,7 +230,7 @@ int main(int argc, char **argv)
 	char ev[1024], reply[4096];
 
 	snprintf(prefix, sizeof(prefix), "b%lld", (long long)(clock_us(CLOCK_REALTIME) / 1000));
-	while ((opt = getopt(argc, argv, "e:n:w:c:p:T:t:r:d:h")) != -1) {
+	while ((opt = getopt(argc, argv, "e:n:w:c:p:T:t:r:d:k:s:h")) != -1) {
 		switch (opt) {
 		case 'e': endpoint = optarg; break;
 		case 'n': count = atol(optarg); break;
@@ -178,13 +241,16 @@ int main(int argc, char **argv)
 		case 't': timeout_s = atol(optarg); break;
 		case 'r': rate = atof(optarg); break;
 		case 'd': secs = atol(optarg); break;
+		case 'k': secret_file = optarg; break;
+		case 's': server_file = optarg; break;
 		default: return usage();
 		}
 	}
 	if (rate > 0 && secs > 0)
 		count = (long)(rate * (double)secs);
 	if (optind != argc || count <= 0 || window <= 0 || citizens <= 0 || timeout_s <= 0 ||
-	    rate < 0 || secs < 0 || (secs > 0 && rate <= 0))
+	    rate < 0 || secs < 0 || (secs > 0 && rate <= 0) ||
+	    (secret_file == NULL) != (server_file == NULL))
 		return usage();
 	if (rate > 0)
 		window = count; /* open loop: acks do not hold a send back */
@@ -199,6 +265,8 @@ int main(int argc, char **argv)
 	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
 	zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
 	zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	if (secret_file && curve_setup(sock, secret_file, server_file) != 0)
+		goto out;
 	if (zmq_connect(sock, endpoint) != 0) {
 		fprintf(stderr, "loadgen: %s: %s\n", endpoint, zmq_strerror(zmq_errno()));
 		goto out;
