@@ -66,6 +66,19 @@ static int check_notification(struct router *r, const struct service *sv, struct
 			return -1;
 		}
 	}
+	if (ev->reply_to_id && !service_reply_to(sv, ev->reply_to_id)) {
+		char ids[512];
+		size_t off = 0;
+		ids[0] = '\0';
+		for (int k = 0; k < sv->nreply && off < sizeof(ids); k++)
+			if (sv->reply_ids[k][0])
+				off += (size_t)snprintf(ids + off, sizeof(ids) - off, "%s%s",
+							off ? ", " : "", sv->reply_ids[k]);
+		snprintf(err, errlen,
+			 "service '%s' has no reply_to with id '%s' (its reply_to ids: %s)",
+			 sv->name, ev->reply_to_id, ids[0] ? ids : "none");
+		return -1;
+	}
 	if (!ev->channels) {
 		int n = narrow_channels(r, sv, ev);
 		if (n < 0) {
@@ -137,4 +150,13 @@ void policy_limits(struct router *r, const struct event *ev, char *buf, size_t b
 		snprintf(buf, buflen, "0");
 	else
 		snprintf(buf, buflen, "%ld %ld %ld", sv->rate, sv->burst, sv->daily_limit);
+}
+
+int64_t policy_ttl_s(const struct router *r, const char *service)
+{
+	const struct service *sv = NULL;
+
+	if (service && zap_curve(r->zap))
+		sv = zap_service(r->zap, service);
+	return sv && sv->retention_days > 0 ? (int64_t)sv->retention_days * 86400 : r->ttl_s;
 }
