@@ -346,7 +346,7 @@ static int set_callback_opt(struct service *sv, const char *k, const char *v, ch
 	else if (!strcmp(k, "callback_max_age"))
 		rc = num_parse_value(v, 1000, 1, 30 * 86400, &sv->cb_max_age_ms, r, sizeof(r));
 	else
-		rc = num_parse_value(v, 0, 1, 64, &sv->cb_concurrency, r, sizeof(r));
+		rc = num_parse_value(v, 0, 1, 16, &sv->cb_concurrency, r, sizeof(r)); /* CB_MAX_IN_FLIGHT */
 	if (rc)
 		snprintf(why, whylen, "%s = '%.32s': %s", k, v, r);
 	return rc;
@@ -488,6 +488,27 @@ void service_clear(struct service *sv)
 	memset(sv, 0, sizeof(*sv));
 }
 
+/* The callback keys together: a URL needs its secret (callbacks are always
+ * signed); an ordered service sends one record at a time. */
+static int callback_check(const struct service *sv, const char *path, char *err, size_t errlen)
+{
+	if (sv->callback_url && !sv->callback_secret) {
+		snprintf(err, errlen,
+			 "%s: callback_url is set but callback_secret is missing (callbacks are "
+			 "always signed)",
+			 path);
+		return -1;
+	}
+	if (sv->cb_ordered != 0 && sv->cb_concurrency > 1) {
+		snprintf(err, errlen,
+			 "%s: callback_concurrency = %ld needs callback_ordered = no (an ordered "
+			 "service gets one record at a time)",
+			 path, sv->cb_concurrency);
+		return -1;
+	}
+	return 0;
+}
+
 int service_parse_file(const char *path, const char *name, struct service *sv, char *err,
 		       size_t errlen)
 {
@@ -540,6 +561,8 @@ int service_parse_file(const char *path, const char *name, struct service *sv, c
 		snprintf(err, errlen, "%s: no public_key (heraldctl keygen writes one)", path);
 		goto fail;
 	}
+	if (callback_check(sv, path, err, errlen) != 0)
+		goto fail;
 	return 0;
 fail:
 	if (f)

@@ -145,8 +145,7 @@ static int cb_get_num(const struct config *cfg, const char *sec, const char *key
 }
 
 /* http(s)://host... that libcurl parses; sets the loggable form. */
-static int cb_check_url(struct cb_service *s, const char *path, const char *sec, char *err,
-			size_t errlen)
+static int cb_check_url(struct cb_service *s, const char *where, char *err, size_t errlen)
 {
 	CURLU *u = NULL;
 	char *scheme = NULL, *host = NULL, *port = NULL, *upath = NULL;
@@ -154,17 +153,15 @@ static int cb_check_url(struct cb_service *s, const char *path, const char *sec,
 	size_t n;
 
 	if (strncasecmp(s->url, "http://", 7) && strncasecmp(s->url, "https://", 8)) {
-		snprintf(err, errlen,
-			 "%s: [%s] callback_url = '%s': expected an http:// or https:// URL", path,
-			 sec, s->url);
+		snprintf(err, errlen, "%s callback_url = '%s': expected an http:// or https:// URL",
+			 where, s->url);
 		return -1;
 	}
 	u = curl_url();
 	if (!u || curl_url_set(u, CURLUPART_URL, s->url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host) {
-		snprintf(err, errlen, "%s: [%s] callback_url = '%s': not a valid URL", path, sec,
-			 s->url);
+		snprintf(err, errlen, "%s callback_url = '%s': not a valid URL", where, s->url);
 		goto out;
 	}
 	if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK)
@@ -248,6 +245,7 @@ static int cb_service_load(struct cb_service *s, const struct config *cfg, const
 	const char *path = cfg->path ? cfg->path : "config";
 	const char *url = config_get(cfg, sec, "callback_url");
 	const char *secret = config_get(cfg, sec, "callback_secret");
+	char where[512];
 	long qmax;
 
 	if (!url || !*url) {
@@ -276,7 +274,8 @@ static int cb_service_load(struct cb_service *s, const struct config *cfg, const
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (cb_check_url(s, path, sec, err, errlen) ||
+	snprintf(where, sizeof(where), "%s: [%s]", path, sec);
+	if (cb_check_url(s, where, err, errlen) ||
 	    cb_get_num(cfg, sec, "callback_timeout", 10, 1, 3600, 1000, &s->timeout_ms, err,
 		       errlen) ||
 	    cb_get_num(cfg, sec, "callback_retry_max", 600, 1, 86400, 1000, &s->retry_max_ms, err,
@@ -291,6 +290,39 @@ static int cb_service_load(struct cb_service *s, const struct config *cfg, const
 			  "Redis and never drops a record",
 			  sec);
 	return cb_keys(s, err, errlen);
+}
+
+/* Fill s from services.d/NAME.conf, which has a callback_url (lib/service.c
+ * checked the keys and that the secret is there). 0, or -1 with err. */
+static int cb_service_policy(struct cb_service *s, const struct service *sv, const char *dir,
+			     char *err, size_t errlen)
+{
+	char where[512];
+
+	s->name = strdup(sv->name);
+	s->url = strdup(sv->callback_url);
+	s->secret = strdup(sv->callback_secret);
+	if (!s->name || !s->url || !s->secret) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	s->timeout_ms = sv->cb_timeout_ms > 0 ? sv->cb_timeout_ms : 10 * 1000;
+	s->retry_max_ms = sv->cb_retry_max_ms > 0 ? sv->cb_retry_max_ms : 600 * 1000;
+	s->max_age_ms = sv->cb_max_age_ms > 0 ? sv->cb_max_age_ms : 3 * 86400 * 1000L;
+	s->ordered = sv->cb_ordered != 0; /* -1 (not given): yes */
+	s->concurrency = sv->cb_concurrency > 0 ? sv->cb_concurrency : s->ordered ? 1 : 4;
+	snprintf(where, sizeof(where), "%s/%s.conf:", dir ? dir : "services.d", sv->name);
+	if (cb_check_url(s, where, err, errlen))
+		return -1;
+	return cb_keys(s, err, errlen);
+}
+
+/* services.d/NAME.conf with a callback_url, or NULL. */
+static const struct service *cb_policy(const struct services *svcs, const char *name)
+{
+	const struct service *sv = svcs ? services_by_name(svcs, name) : NULL;
+
+	return sv && sv->callback_url ? sv : NULL;
 }
 
 /* ---- public ------------------------------------------------------------------- */
@@ -386,10 +418,44 @@ static int cb_redis_conf(struct callbacks *cb, const struct config *cfg)
 	return 0;
 }
 
-/* The services with a callback_url; -1 with err. */
-static int cb_load_all(struct callbacks *cb, const struct config *cfg, char *err, size_t errlen)
+/* [sec] of herald.conf (the deprecated way) unless services.d has the
+ * service's callbacks (which win). 1 skipped, 0 loaded, -1 with err. */
+static int cb_section_load(struct callbacks *cb, const struct config *cfg,
+			   const struct services *svcs, const char *sec, int warn, char *err,
+			   size_t errlen)
+{
+	const char *path = cfg->path ? cfg->path : "config";
+	const char *name = sec + strlen(CB_PREFIX);
+	int one;
+
+	if (*name && cb_policy(svcs, name)) {
+		if (warn)
+			log_warnx("callbacks: %s: [%s] is ignored: %s/%s.conf sets callback_url "
+				  "and services.d wins (remove the section)",
+				  path, sec, svcs->dir, name);
+		return 1;
+	}
+	one = cb_service_load(&cb->svc[cb->nsvc], cfg, sec, err, errlen);
+	cb->svc[cb->nsvc].owner = cb;
+	if (one <= 0)
+		cb->nsvc++; /* a half-filled entry is freed with the rest */
+	if (one == 0 && warn)
+		log_warnx("callbacks: %s: [%s] is deprecated: move its callback_url and "
+			  "callback_secret (and callback_timeout, callback_retry_max, "
+			  "callback_max_age, ordered as callback_ordered, concurrency as "
+			  "callback_concurrency) to %s/%s.conf",
+			  path, sec, svcs && svcs->dir ? svcs->dir : "services.d", name);
+	return one;
+}
+
+/* The services with a callback_url: services.d's (svcs, may be NULL), then
+ * herald.conf's [service.NAME] sections for the others; -1 with err. warn:
+ * log what is deprecated or ignored. */
+static int cb_load_all(struct callbacks *cb, const struct config *cfg,
+		       const struct services *svcs, int warn, char *err, size_t errlen)
 {
 	struct cb_scan sc = {0};
+	size_t nsv = svcs ? svcs->n : 0;
 	int rc = -1;
 
 	conf_each(cfg->ini, CB_PREFIX, cb_scan_fn, &sc);
@@ -405,18 +471,20 @@ static int cb_load_all(struct callbacks *cb, const struct config *cfg, char *err
 		    cfg->path ? cfg->path : "config", sc.bad_sec, sc.bad_key);
 		goto out;
 	}
-	if (sc.n && !(cb->svc = calloc(sc.n, sizeof(*cb->svc)))) {
+	if (sc.n + nsv && !(cb->svc = calloc(sc.n + nsv, sizeof(*cb->svc)))) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < sc.n; i++) {
-		int one = cb_service_load(&cb->svc[cb->nsvc], cfg, sc.sections[i], err, errlen);
+	for (size_t i = 0; i < nsv; i++) {
+		if (!svcs->v[i].callback_url)
+			continue;
 		cb->svc[cb->nsvc].owner = cb;
-		if (one == 0 || one < 0)
-			cb->nsvc++; /* a half-filled entry is freed with the rest */
-		if (one < 0)
+		if (cb_service_policy(&cb->svc[cb->nsvc++], &svcs->v[i], svcs->dir, err, errlen))
 			goto out;
 	}
+	for (size_t i = 0; i < sc.n; i++)
+		if (cb_section_load(cb, cfg, svcs, sc.sections[i], warn, err, errlen) < 0)
+			goto out;
 	rc = 0;
 out:
 	for (size_t i = 0; i < sc.n; i++)
@@ -426,6 +494,12 @@ out:
 }
 
 struct callbacks *callbacks_start(const struct config *cfg, char *err, size_t errlen)
+{
+	return callbacks_start_svc(cfg, NULL, err, errlen);
+}
+
+struct callbacks *callbacks_start_svc(const struct config *cfg, const struct services *svcs,
+				      char *err, size_t errlen)
 {
 	struct callbacks *cb = calloc(1, sizeof(*cb));
 	int rc;
@@ -437,7 +511,7 @@ struct callbacks *callbacks_start(const struct config *cfg, char *err, size_t er
 	pthread_mutex_init(&cb->mu, NULL);
 	if (!cfg)
 		return cb;
-	if (cb_load_all(cb, cfg, err, errlen) != 0)
+	if (cb_load_all(cb, cfg, svcs, 1, err, errlen) != 0)
 		goto fail;
 	if (!cb->nsvc)
 		return cb;
@@ -468,6 +542,77 @@ struct callbacks *callbacks_start(const struct config *cfg, char *err, size_t er
 fail:
 	cb_free(cb);
 	return NULL;
+}
+
+/* A table loaded without starting anything (callbacks_check, the reload's
+ * look before it restarts). NULL with err. */
+static struct callbacks *cb_dry(const struct config *cfg, const struct services *svcs, int warn,
+				char *err, size_t errlen)
+{
+	struct callbacks *cb = calloc(1, sizeof(*cb));
+
+	if (!cb) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&cb->mu, NULL);
+	if (cb_load_all(cb, cfg, svcs, warn, err, errlen) != 0) {
+		cb_free(cb);
+		return NULL;
+	}
+	return cb;
+}
+
+int callbacks_check(const struct config *cfg, const struct services *svcs, size_t *n, char *err,
+		    size_t errlen)
+{
+	struct callbacks *cb = cb_dry(cfg, svcs, 1, err, errlen);
+
+	if (!cb)
+		return -1;
+	*n = cb->nsvc;
+	cb_free(cb);
+	return 0;
+}
+
+/* 1 if a and b send the same services' callbacks the same way. */
+static int cb_same(const struct callbacks *a, const struct callbacks *b)
+{
+	if (!a || a->nsvc != b->nsvc)
+		return 0;
+	for (size_t i = 0; i < a->nsvc; i++) {
+		const struct cb_service *x = &a->svc[i], *y = &b->svc[i];
+		if (strcmp(x->name, y->name) || strcmp(x->url, y->url) ||
+		    strcmp(x->secret, y->secret) || x->timeout_ms != y->timeout_ms ||
+		    x->retry_max_ms != y->retry_max_ms || x->max_age_ms != y->max_age_ms ||
+		    x->ordered != y->ordered || x->concurrency != y->concurrency)
+			return 0;
+	}
+	return 1;
+}
+
+void callbacks_reload(struct callbacks **cbp, const struct config *cfg,
+		      const struct services *svcs)
+{
+	char err[512];
+	struct callbacks *next = cb_dry(cfg, svcs, 0, err, sizeof(err));
+	int same;
+
+	if (!next) {
+		log_warnx("reload: callbacks not reloaded, keeping the old ones: %s", err);
+		return;
+	}
+	same = cb_same(*cbp, next);
+	cb_free(next);
+	if (same)
+		return;
+	/* what is unsent stays in Redis: the new sender reads it again */
+	callbacks_stop(cbp);
+	*cbp = callbacks_start_svc(cfg, svcs, err, sizeof(err));
+	if (!*cbp)
+		log_warnx("reload: callbacks are stopped: %s (the records wait in Redis)", err);
+	else
+		log_info("reload: callbacks of %zu services", (*cbp)->nsvc);
 }
 
 void callbacks_stop(struct callbacks **cbp)

@@ -154,6 +154,7 @@ static void reload(struct router *r)
 		ops_check_templates(r);
 	}
 	zap_reload(r->zap);
+	callbacks_reload(&r->callbacks, r->cfg, zap_services(r->zap));
 	dlog_reopen(r->dlog);
 }
 
@@ -474,7 +475,7 @@ static int open_all(struct router *r)
 		log_msg(LOG_L_ERR, "%s", err);
 		return -1;
 	}
-	r->callbacks = callbacks_start(r->cfg, err, sizeof(err));
+	r->callbacks = callbacks_start_svc(r->cfg, zap_services(r->zap), err, sizeof(err));
 	if (!r->callbacks) {
 		log_msg(LOG_L_ERR, "%s", err);
 		return -1;

@@ -151,8 +151,12 @@ static const struct {
     {"callback_timeout", "callback_timeout = 0\n", "x.conf:2: callback_timeout = '0'"},
     {"callback_ordered", "callback_ordered = perhaps\n",
      "x.conf:2: callback_ordered = 'perhaps': expected yes or no"},
-    {"callback_concurrency", "callback_concurrency = 65\n",
-     "x.conf:2: callback_concurrency = '65'"},
+    {"callback_concurrency", "callback_concurrency = 17\n",
+     "x.conf:2: callback_concurrency = '17'"},
+    {"callback_url without secret", "callback_url = https://x.example/cb\n",
+     "x.conf: callback_url is set but callback_secret is missing"},
+    {"ordered and concurrency", "callback_concurrency = 2\n",
+     "x.conf: callback_concurrency = 2 needs callback_ordered = no"},
 };
 
 static void test_bad(void **state)
