@@ -207,8 +207,8 @@ static size_t reply_id_len(const char *v)
 	return n >= 1 && n <= 32 && v[n] == ':' ? n : 0;
 }
 
-static int add_reply(struct service *sv, const char *id, size_t idlen, const char *addr,
-		     char *why, size_t whylen)
+static int add_reply(struct service *sv, const char *id, size_t idlen, const char *addr, char *why,
+		     size_t whylen)
 {
 	for (int i = 0; i < sv->nreply; i++)
 		if (strlen(sv->reply_ids[i]) == idlen && !strncmp(sv->reply_ids[i], id, idlen)) {
@@ -217,8 +217,7 @@ static int add_reply(struct service *sv, const char *id, size_t idlen, const cha
 		}
 	if (!valid_address(addr)) {
 		snprintf(why, whylen,
-			 "reply_to: '%.64s' is not an email address (\"Name <a@b>\" or a@b)",
-			 addr);
+			 "reply_to: '%.64s' is not an email address (\"Name <a@b>\" or a@b)", addr);
 		return -1;
 	}
 	if (sv->nreply >= SERVICE_MAX_PATTERNS) {
@@ -345,8 +344,8 @@ static int set_callback_opt(struct service *sv, const char *k, const char *v, ch
 		rc = num_parse_value(v, 1000, 1, 86400, &sv->cb_retry_max_ms, r, sizeof(r));
 	else if (!strcmp(k, "callback_max_age"))
 		rc = num_parse_value(v, 1000, 1, 30 * 86400, &sv->cb_max_age_ms, r, sizeof(r));
-	else
-		rc = num_parse_value(v, 0, 1, 16, &sv->cb_concurrency, r, sizeof(r)); /* CB_MAX_IN_FLIGHT */
+	else /* 1..16: router/callback_internal.h's CB_MAX_IN_FLIGHT */
+		rc = num_parse_value(v, 0, 1, 16, &sv->cb_concurrency, r, sizeof(r));
 	if (rc)
 		snprintf(why, whylen, "%s = '%.32s': %s", k, v, r);
 	return rc;
@@ -409,13 +408,27 @@ static int set_mode(struct service *sv, const char *v, char *why, size_t whylen)
 static int set_key(struct service *sv, const char *k, const char *v, unsigned *seen, char *why,
 		   size_t whylen)
 {
-	static const char *const keys[] = {
-	    "public_key",	  "templates",	      "channels",	  "urgent",
-	    "rate",		  "burst",	      "daily_limit",	  "from",
-	    "reply_to",		  "sender",	      "retention_days",	  "callback_url",
-	    "callback_secret",	  "mode",	      "guests",		  "callback_timeout",
-	    "callback_retry_max", "callback_max_age", "callback_ordered", "callback_concurrency",
-	    NULL};
+	static const char *const keys[] = {"public_key",
+					   "templates",
+					   "channels",
+					   "urgent",
+					   "rate",
+					   "burst",
+					   "daily_limit",
+					   "from",
+					   "reply_to",
+					   "sender",
+					   "retention_days",
+					   "callback_url",
+					   "callback_secret",
+					   "mode",
+					   "guests",
+					   "callback_timeout",
+					   "callback_retry_max",
+					   "callback_max_age",
+					   "callback_ordered",
+					   "callback_concurrency",
+					   NULL};
 	int idx = -1;
 
 	if (!strncmp(k, "daily_limit.", 12))

@@ -53,11 +53,11 @@ struct service {
 	char *channels[SERVICE_MAX_PATTERNS];
 	int nchannels;
 	int urgent;
-	long rate, burst, daily_limit; /* 0: no limit (router/scripts.c) */
+	long rate, burst, daily_limit;	      /* 0: no limit (router/scripts.c) */
 	char *limit_ch[SERVICE_MAX_PATTERNS]; /* daily_limit.<channel> */
 	long limit_n[SERVICE_MAX_PATTERNS];
 	int nlimits;
-	char *from, *reply_to, *sender; /* reply_to: the first (default) one */
+	char *from, *reply_to, *sender;	       /* reply_to: the first (default) one */
 	char *reply_ids[SERVICE_MAX_PATTERNS]; /* "id: addr" entries; "" for a plain one */
 	char *reply_addrs[SERVICE_MAX_PATTERNS];
 	int nreply;

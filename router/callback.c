@@ -2,6 +2,12 @@
  * callback.c - status callbacks: every transition of a service's messages is
  * POSTed, signed, to that service's callback_url.
  *
+ * Where: services.d/NAME.conf (callback_url, callback_secret and the
+ * callback_* options below, ordered and concurrency as callback_ordered and
+ * callback_concurrency; lib/service.c parses them). The old place, still
+ * read with a deprecation warning and ignored for a service whose policy
+ * file has a callback_url:
+ *
  *   [service.dvla]
  *   callback_url = https://dvla.example/herald/status
  *   callback_secret = ...      ; HMAC-SHA256 key, never logged
@@ -451,8 +457,8 @@ static int cb_section_load(struct callbacks *cb, const struct config *cfg,
 /* The services with a callback_url: services.d's (svcs, may be NULL), then
  * herald.conf's [service.NAME] sections for the others; -1 with err. warn:
  * log what is deprecated or ignored. */
-static int cb_load_all(struct callbacks *cb, const struct config *cfg,
-		       const struct services *svcs, int warn, char *err, size_t errlen)
+static int cb_load_all(struct callbacks *cb, const struct config *cfg, const struct services *svcs,
+		       int warn, char *err, size_t errlen)
 {
 	struct cb_scan sc = {0};
 	size_t nsv = svcs ? svcs->n : 0;
@@ -591,8 +597,7 @@ static int cb_same(const struct callbacks *a, const struct callbacks *b)
 	return 1;
 }
 
-void callbacks_reload(struct callbacks **cbp, const struct config *cfg,
-		      const struct services *svcs)
+void callbacks_reload(struct callbacks **cbp, const struct config *cfg, const struct services *svcs)
 {
 	char err[512];
 	struct callbacks *next = cb_dry(cfg, svcs, 0, err, sizeof(err));

@@ -41,8 +41,7 @@ int callbacks_check(const struct config *cfg, const struct services *svcs, size_
 /* SIGHUP: services.d was read again (svcs); when that changes a service's
  * callbacks, stop the sender and start it with the new table (unsent
  * records wait in Redis). On an error keep the old one (logged). */
-void callbacks_reload(struct callbacks **cb, const struct config *cfg,
-		      const struct services *svcs);
+void callbacks_reload(struct callbacks **cb, const struct config *cfg, const struct services *svcs);
 /* Stop: what is in flight gets up to a second; everything unsent stays in
  * Redis for the next start (nothing is dropped). */
 void callbacks_stop(struct callbacks **cb);

@@ -272,8 +272,7 @@ fail:
 	return NULL;
 }
 
-int zap_check(const struct config *cfg, size_t *n, struct services **keep, char *err,
-	      size_t errlen)
+int zap_check(const struct config *cfg, size_t *n, struct services **keep, char *err, size_t errlen)
 {
 	unsigned char key[SERVICE_KEY_LEN];
 	struct services *s;
