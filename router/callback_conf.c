@@ -303,7 +303,7 @@ static int cb_section_load(struct callbacks *cb, const struct config *cfg,
  * herald.conf's [service.NAME] sections for the others; -1 with err. warn:
  * log what is deprecated or ignored. */
 int cb_load_all(struct callbacks *cb, const struct config *cfg, const struct services *svcs,
-		       int warn, char *err, size_t errlen)
+		int warn, char *err, size_t errlen)
 {
 	struct cb_scan sc = {0};
 	size_t nsv = svcs ? svcs->n : 0;

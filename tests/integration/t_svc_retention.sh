@@ -2,7 +2,8 @@
 # t_svc_retention.sh - retention_days per service (issue #13): the message
 # hash and the journey of a service's message expire after its policy's
 # retention_days, not [queue] retention_days (30 here); a service without
-# one keeps the global; send_after is bounded by the service's retention.
+# one keeps the global; send_after is bounded by the service's retention;
+# heraldctl dead replay renews a message with its service's retention.
 . "$HERALD_SRC/tests/integration/lib.sh"
 
 start_redis
@@ -55,4 +56,17 @@ expect_grep "... and within the global 30 days for a service without one" \
 check "the scheduled one is written" wait_for 10 sh -c "[ \$(redis-cli -p $REDIS_PORT TTL herald:msg:rp-2) -gt 0 ]"
 ttl_in "... and lives retention past its send_after" herald:msg:rp-2 $((35 * 86400 - 120)) \
 	$((35 * 86400 + 10))
+
+# heraldctl dead replay gives a fresh retention: the service's
+stop_heraldd
+rcli LPUSH herald:dead rs-1 >/dev/null
+rcli EXPIRE herald:msg:rs-1 100 >/dev/null
+rcli LPUSH herald:dead rp-1 >/dev/null
+rcli EXPIRE herald:msg:rp-1 100 >/dev/null
+"$BIN/heraldctl" -c "$T/herald.conf" dead replay rs-1 >"$T/replay.out" 2>&1
+expect_grep "heraldctl dead replay re-queues short's message" 'replayed rs-1' "$T/replay.out"
+ttl_in "... with its service's retention_days (2)" herald:msg:rs-1 $((2 * 86400 - 60)) $((2 * 86400))
+"$BIN/heraldctl" -c "$T/herald.conf" dead replay rp-1 >>"$T/replay.out" 2>&1
+ttl_in "... and plain's with [queue] retention_days (30)" herald:msg:rp-1 $((30 * 86400 - 60)) \
+	$((30 * 86400))
 finish
