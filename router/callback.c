@@ -268,7 +268,8 @@ static int cb_same(const struct callbacks *a, const struct callbacks *b)
 	return 1;
 }
 
-void callbacks_reload(struct callbacks **cbp, const struct config *cfg, const struct services *svcs)
+void callbacks_reload(struct callbacks **cbp, struct rdb *db, const struct config *cfg,
+		      const struct services *svcs)
 {
 	char err[512];
 	struct callbacks *next = cb_dry(cfg, svcs, 0, err, sizeof(err));
@@ -282,7 +283,11 @@ void callbacks_reload(struct callbacks **cbp, const struct config *cfg, const st
 	cb_free(next);
 	if (same)
 		return;
-	/* what is unsent stays in Redis: the new sender reads it again */
+	/* the XADDs on the pipeline answer to the old table (cb_on_xadd):
+	 * their replies first; what is unsent stays in Redis, the new sender
+	 * reads it again */
+	if (db)
+		rdb_flush(db);
 	callbacks_stop(cbp);
 	*cbp = callbacks_start_svc(cfg, svcs, err, sizeof(err));
 	if (!*cbp)

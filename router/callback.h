@@ -40,8 +40,11 @@ int callbacks_check(const struct config *cfg, const struct services *svcs, size_
 		    size_t errlen);
 /* SIGHUP: services.d was read again (svcs); when that changes a service's
  * callbacks, stop the sender and start it with the new table (unsent
- * records wait in Redis). On an error keep the old one (logged). */
-void callbacks_reload(struct callbacks **cb, const struct config *cfg, const struct services *svcs);
+ * records wait in Redis; db's pipeline is flushed first, as its XADD
+ * replies point into the old table). On an error keep the old one
+ * (logged). */
+void callbacks_reload(struct callbacks **cb, struct rdb *db, const struct config *cfg,
+		      const struct services *svcs);
 /* Stop: what is in flight gets up to a second; everything unsent stays in
  * Redis for the next start (nothing is dropped). */
 void callbacks_stop(struct callbacks **cb);
