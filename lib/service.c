@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <zmq.h>
 
 int service_name_valid(const char *name)
@@ -527,6 +528,7 @@ int service_parse_file(const char *path, const char *name, struct service *sv, c
 {
 	FILE *f;
 	char line[4096], why[512];
+	struct stat st;
 	unsigned seen = 0;
 	int lineno = 0;
 
@@ -546,6 +548,8 @@ int service_parse_file(const char *path, const char *name, struct service *sv, c
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & S_IROTH))
+		sv->world_readable = 1;
 	while (fgets(line, sizeof(line), f)) {
 		char *s, *eq;
 		lineno++;

@@ -66,6 +66,7 @@ struct service {
 	/* -1: not given (the [service.NAME] value or the default) */
 	long cb_timeout_ms, cb_retry_max_ms, cb_max_age_ms, cb_concurrency;
 	int cb_ordered;
+	int world_readable; /* the file's mode lets anyone read it */
 	enum service_mode mode;
 	char *guests[SERVICE_MAX_PATTERNS]; /* trial mode: who may receive */
 	int nguests;

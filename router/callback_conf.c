@@ -329,6 +329,11 @@ int cb_load_all(struct callbacks *cb, const struct config *cfg, const struct ser
 	for (size_t i = 0; i < nsv; i++) {
 		if (!svcs->v[i].callback_url)
 			continue;
+		if (warn && svcs->v[i].world_readable)
+			log_warnx(
+			    "callbacks: %s/%s.conf holds a callback_secret and anyone may read "
+			    "it: chmod o-r it (0640, group herald)",
+			    svcs->dir, svcs->v[i].name);
 		cb->svc[cb->nsvc].owner = cb;
 		if (cb_service_policy(&cb->svc[cb->nsvc++], &svcs->v[i], svcs->dir, err, errlen))
 			goto out;

@@ -57,6 +57,8 @@ add_service hmrc "templates = *" "channels = file"
 add_service nhs "templates = *" "channels = file" \
 	"callback_url = http://127.0.0.1:$P_NHS/cb" "callback_secret = $S_NHS" \
 	"callback_ordered = no" "callback_concurrency = 2" "callback_timeout = 5s"
+chmod 0640 "$T/services.d/dvla.conf"
+chmod 0644 "$T/services.d/nhs.conf"
 INGEST_AUTH=curve write_conf "
 [service.hmrc]
 callback_url = http://127.0.0.1:$P_HMRC/old
@@ -73,6 +75,10 @@ expect_grep "heraldd -t: [service.hmrc] is deprecated, naming where it goes" \
 	"$T/check.out"
 expect_grep "heraldd -t: [service.nhs] is ignored, services.d wins" \
 	"\[service\.nhs\] is ignored: $T/services.d/nhs\.conf sets callback_url and services.d wins" \
+	"$T/check.out"
+expect_grep "heraldd -t: a policy file with a callback_secret that anyone may read is warned of" \
+	"$T/services.d/nhs\.conf holds a callback_secret and anyone may read it" "$T/check.out"
+expect_no_grep "... one readable by its group only is not" "dvla\.conf holds a callback_secret" \
 	"$T/check.out"
 expect_grep "heraldd -t counts the services with callbacks" '3 services, 3 with callbacks' \
 	"$T/check.out"
