@@ -60,7 +60,8 @@ static int valid_channel_name(const char *s)
 
 static const char *const notif_fields[] = {
     "event_id", "service",  "citizen_id", "template",	    "transaction_id", "personalisation",
-    "channels", "priority", "send_after", "deliver_within", "kind",	      NULL};
+    "channels", "priority", "send_after", "deliver_within", "kind",	      "reply_to_id",
+    NULL};
 static const char *const engage_fields[] = {
     "event_id", "service", "transaction_id", "citizen_id", "channel", "kind", NULL};
 
@@ -254,6 +255,7 @@ int event_parse(const char *buf, size_t len, struct event *ev, char *err, size_t
 		return 0;
 	}
 	if (id_field(ev->root, "template", 1, &ev->template_name, err, errlen) ||
+	    id_field(ev->root, "reply_to_id", 0, &ev->reply_to_id, err, errlen) ||
 	    parse_content(ev, err, errlen) || parse_timing(ev, err, errlen))
 		goto fail;
 	return 0;

@@ -4,7 +4,8 @@
  * Notification (default kind):
  *   {"event_id", "service", "citizen_id", "template",            required
  *    "transaction_id", "personalisation", "channels", "priority",
- *    "send_after", "deliver_within", "kind":"notification"}      optional
+ *    "send_after", "deliver_within", "reply_to_id",
+ *    "kind":"notification"}                                       optional
  * Engagement (the citizen answered on a channel):
  *   {"kind":"engagement", "event_id", "service", "transaction_id",
  *    "citizen_id", "channel"}
@@ -28,6 +29,7 @@ struct event {
 	enum event_kind kind;
 	const char *event_id, *service, *citizen_id, *template_name, *transaction_id;
 	const char *channel;	 /* engagement: the channel the citizen used */
+	const char *reply_to_id; /* which of its service's reply_to addresses */
 	json_t *personalisation; /* object or NULL */
 	json_t *channels;	 /* array of strings or NULL */
 	enum prio priority;

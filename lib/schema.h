@@ -85,6 +85,8 @@
  * Redis TIME in microseconds) and a count of the UTC day's accepted events */
 #define KEY_RATE "herald:rate:"	  /* + service */
 #define KEY_DAILY "herald:daily:" /* + service ":" days since 1970 (UTC) */
+/* ... and per channel (daily_limit.CHANNEL): events that might use it */
+#define KEY_DAILY_CH "herald:dailych:" /* + service ":" channel ":" day */
 #define RATE_F_TOKENS "t"
 #define RATE_F_TS "ts"
 #define KEY_DEAD "herald:dead"

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <zmq.h>
 
 int service_name_valid(const char *name)
@@ -194,6 +195,163 @@ static int set_number(struct service *sv, const char *k, const char *v, char *wh
 	return 0;
 }
 
+static int valid_address(const char *v)
+{
+	return printable(v, 320) && strchr(v, '@') != NULL;
+}
+
+/* "id:" at the start of v (an id of 1-32 a-z 0-9 - _): its length, else 0. */
+static size_t reply_id_len(const char *v)
+{
+	size_t n = strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-_");
+
+	return n >= 1 && n <= 32 && v[n] == ':' ? n : 0;
+}
+
+static int add_reply(struct service *sv, const char *id, size_t idlen, const char *addr, char *why,
+		     size_t whylen)
+{
+	for (int i = 0; i < sv->nreply; i++)
+		if (strlen(sv->reply_ids[i]) == idlen && !strncmp(sv->reply_ids[i], id, idlen)) {
+			snprintf(why, whylen, "reply_to: id '%.*s' given twice", (int)idlen, id);
+			return -1;
+		}
+	if (!valid_address(addr)) {
+		snprintf(why, whylen,
+			 "reply_to: '%.64s' is not an email address (\"Name <a@b>\" or a@b)", addr);
+		return -1;
+	}
+	if (sv->nreply >= SERVICE_MAX_PATTERNS) {
+		snprintf(why, whylen, "reply_to: more than %d entries", SERVICE_MAX_PATTERNS);
+		return -1;
+	}
+	sv->reply_ids[sv->nreply] = strndup(id, idlen);
+	sv->reply_addrs[sv->nreply] = strdup(addr);
+	sv->nreply++;
+	if (!sv->reply_ids[sv->nreply - 1] || !sv->reply_addrs[sv->nreply - 1]) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* reply_to = a@b (one address, "Name <a@b>" allowed, commas too), or
+ * reply_to = id: a@b, id2: Name <c@d>, ... (a list with ids; no commas in
+ * its names). The first is the default. */
+static int set_reply_to(struct service *sv, const char *v, char *why, size_t whylen)
+{
+	char *copy, *save = NULL;
+
+	if (!reply_id_len(v)) {
+		if (add_reply(sv, "", 0, v, why, whylen) != 0)
+			return -1;
+		return set_str(&sv->reply_to, v, why, whylen);
+	}
+	copy = strdup(v);
+	if (!copy) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	for (char *e = strtok_r(copy, ",", &save); e; e = strtok_r(NULL, ",", &save)) {
+		size_t n;
+		e = trim(e);
+		n = reply_id_len(e);
+		if (!n) {
+			snprintf(why, whylen,
+				 "reply_to: '%.64s' has no id (a list is \"id: address, id2: "
+				 "address\"; ids of a-z 0-9 - _)",
+				 e);
+			free(copy);
+			return -1;
+		}
+		if (add_reply(sv, e, n, trim(e + n + 1), why, whylen) != 0) {
+			free(copy);
+			return -1;
+		}
+	}
+	free(copy);
+	if (sv->nreply == 0) {
+		snprintf(why, whylen, "reply_to: expected an address or a list of id: address");
+		return -1;
+	}
+	return set_str(&sv->reply_to, sv->reply_addrs[0], why, whylen);
+}
+
+const char *service_reply_to(const struct service *sv, const char *id)
+{
+	if (!id)
+		return sv->reply_to;
+	for (int i = 0; i < sv->nreply; i++)
+		if (sv->reply_ids[i][0] && !strcmp(sv->reply_ids[i], id))
+			return sv->reply_addrs[i];
+	return NULL;
+}
+
+/* daily_limit.<channel> = N */
+static int set_channel_limit(struct service *sv, const char *ch, const char *v, char *why,
+			     size_t whylen)
+{
+	long n;
+
+	if (!service_name_valid(ch) || strlen(ch) > 32) {
+		snprintf(why, whylen, "daily_limit.%.40s: not a channel name", ch);
+		return -1;
+	}
+	for (int i = 0; i < sv->nlimits; i++)
+		if (!strcmp(sv->limit_ch[i], ch)) {
+			snprintf(why, whylen, "'daily_limit.%s' given twice", ch);
+			return -1;
+		}
+	if (parse_long(v, 0, 100000000, &n) != 0) {
+		snprintf(why, whylen, "daily_limit.%s = '%.32s': expected an integer 0..100000000",
+			 ch, v);
+		return -1;
+	}
+	if (sv->nlimits >= SERVICE_MAX_PATTERNS) {
+		snprintf(why, whylen, "more than %d daily_limit.CHANNEL keys",
+			 SERVICE_MAX_PATTERNS);
+		return -1;
+	}
+	if (n == 0) /* no limit */
+		return 0;
+	sv->limit_ch[sv->nlimits] = strdup(ch);
+	if (!sv->limit_ch[sv->nlimits]) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	sv->limit_n[sv->nlimits++] = n;
+	return 0;
+}
+
+/* callback_timeout, callback_retry_max, callback_max_age (durations: a bare
+ * number in seconds, or 30s / 5m / 1h / 1d), callback_ordered,
+ * callback_concurrency; the ranges of herald.conf's [service.NAME]. */
+static int set_callback_opt(struct service *sv, const char *k, const char *v, char *why,
+			    size_t whylen)
+{
+	char r[160];
+	int rc = -1;
+
+	if (!strcmp(k, "callback_ordered")) {
+		if (parse_bool(v, &sv->cb_ordered) == 0)
+			return 0;
+		snprintf(why, whylen, "callback_ordered = '%.32s': expected yes or no", v);
+		return -1;
+	}
+	r[0] = '\0';
+	if (!strcmp(k, "callback_timeout"))
+		rc = num_parse_value(v, 1000, 1, 3600, &sv->cb_timeout_ms, r, sizeof(r));
+	else if (!strcmp(k, "callback_retry_max"))
+		rc = num_parse_value(v, 1000, 1, 86400, &sv->cb_retry_max_ms, r, sizeof(r));
+	else if (!strcmp(k, "callback_max_age"))
+		rc = num_parse_value(v, 1000, 1, 30 * 86400, &sv->cb_max_age_ms, r, sizeof(r));
+	else /* 1..16: router/callback_internal.h's CB_MAX_IN_FLIGHT */
+		rc = num_parse_value(v, 0, 1, 16, &sv->cb_concurrency, r, sizeof(r));
+	if (rc)
+		snprintf(why, whylen, "%s = '%.32s': %s", k, v, r);
+	return rc;
+}
+
 /* sender, callback_url, callback_secret, from, reply_to */
 static int set_text(struct service *sv, const char *k, const char *v, char *why, size_t whylen)
 {
@@ -224,12 +382,14 @@ static int set_text(struct service *sv, const char *k, const char *v, char *why,
 		snprintf(why, whylen, "callback_secret: expected 16-512 printable characters");
 		return -1;
 	}
-	/* from, reply_to: an address, optionally "Name <addr>" */
-	if (!printable(v, 320) || !strchr(v, '@')) {
+	if (!strcmp(k, "reply_to"))
+		return set_reply_to(sv, v, why, whylen);
+	/* from: an address, optionally "Name <addr>" */
+	if (!valid_address(v)) {
 		snprintf(why, whylen, "%s: expected an email address (\"Name <a@b>\" or a@b)", k);
 		return -1;
 	}
-	return set_str(!strcmp(k, "from") ? &sv->from : &sv->reply_to, v, why, whylen);
+	return set_str(&sv->from, v, why, whylen);
 }
 
 static int set_mode(struct service *sv, const char *v, char *why, size_t whylen)
@@ -249,20 +409,41 @@ static int set_mode(struct service *sv, const char *v, char *why, size_t whylen)
 static int set_key(struct service *sv, const char *k, const char *v, unsigned *seen, char *why,
 		   size_t whylen)
 {
-	static const char *const keys[] = {
-	    "public_key",      "templates", "channels", "urgent", "rate",	    "burst",
-	    "daily_limit",     "from",	    "reply_to", "sender", "retention_days", "callback_url",
-	    "callback_secret", "mode",	    "guests",	NULL};
+	static const char *const keys[] = {"public_key",
+					   "templates",
+					   "channels",
+					   "urgent",
+					   "rate",
+					   "burst",
+					   "daily_limit",
+					   "from",
+					   "reply_to",
+					   "sender",
+					   "retention_days",
+					   "callback_url",
+					   "callback_secret",
+					   "mode",
+					   "guests",
+					   "callback_timeout",
+					   "callback_retry_max",
+					   "callback_max_age",
+					   "callback_ordered",
+					   "callback_concurrency",
+					   NULL};
 	int idx = -1;
 
+	if (!strncmp(k, "daily_limit.", 12))
+		return set_channel_limit(sv, k + 12, v, why, whylen);
 	for (int i = 0; keys[i]; i++)
 		if (!strcmp(keys[i], k))
 			idx = i;
 	if (idx < 0) {
 		snprintf(why, whylen,
 			 "unknown key '%.64s' (known: public_key, templates, channels, urgent, "
-			 "rate, burst, daily_limit, from, reply_to, sender, retention_days, "
-			 "callback_url, callback_secret, mode, guests)",
+			 "rate, burst, daily_limit, daily_limit.CHANNEL, from, reply_to, sender, "
+			 "retention_days, callback_url, callback_secret, callback_timeout, "
+			 "callback_retry_max, callback_max_age, callback_ordered, "
+			 "callback_concurrency, mode, guests)",
 			 k);
 		return -1;
 	}
@@ -294,6 +475,8 @@ static int set_key(struct service *sv, const char *k, const char *v, unsigned *s
 		return set_mode(sv, v, why, whylen);
 	if (!strcmp(k, "guests")) /* addresses and numbers: trial mode's */
 		return split_list(v, sv->guests, &sv->nguests, why, whylen);
+	if (idx >= 15) /* callback_timeout ... callback_concurrency */
+		return set_callback_opt(sv, k, v, why, whylen);
 	if (!strcmp(k, "rate") || !strcmp(k, "burst") || !strcmp(k, "daily_limit") ||
 	    !strcmp(k, "retention_days"))
 		return set_number(sv, k, v, why, whylen);
@@ -305,6 +488,12 @@ void service_clear(struct service *sv)
 	free_list(sv->templates, &sv->ntemplates);
 	free_list(sv->channels, &sv->nchannels);
 	free_list(sv->guests, &sv->nguests);
+	free_list(sv->limit_ch, &sv->nlimits);
+	for (int i = 0; i < sv->nreply; i++) {
+		free(sv->reply_ids[i]);
+		free(sv->reply_addrs[i]);
+	}
+	sv->nreply = 0;
 	free(sv->from);
 	free(sv->reply_to);
 	free(sv->sender);
@@ -313,15 +502,39 @@ void service_clear(struct service *sv)
 	memset(sv, 0, sizeof(*sv));
 }
 
+/* The callback keys together: a URL needs its secret (callbacks are always
+ * signed); an ordered service sends one record at a time. */
+static int callback_check(const struct service *sv, const char *path, char *err, size_t errlen)
+{
+	if (sv->callback_url && !sv->callback_secret) {
+		snprintf(err, errlen,
+			 "%s: callback_url is set but callback_secret is missing (callbacks are "
+			 "always signed)",
+			 path);
+		return -1;
+	}
+	if (sv->cb_ordered != 0 && sv->cb_concurrency > 1) {
+		snprintf(err, errlen,
+			 "%s: callback_concurrency = %ld needs callback_ordered = no (an ordered "
+			 "service gets one record at a time)",
+			 path, sv->cb_concurrency);
+		return -1;
+	}
+	return 0;
+}
+
 int service_parse_file(const char *path, const char *name, struct service *sv, char *err,
 		       size_t errlen)
 {
 	FILE *f;
-	char line[4096], why[256];
+	char line[4096], why[512];
+	struct stat st;
 	unsigned seen = 0;
 	int lineno = 0;
 
 	memset(sv, 0, sizeof(*sv));
+	sv->cb_timeout_ms = sv->cb_retry_max_ms = sv->cb_max_age_ms = sv->cb_concurrency = -1;
+	sv->cb_ordered = -1;
 	if (!service_name_valid(name)) {
 		snprintf(err, errlen,
 			 "%s: '%s' is not a service name (1-64 of a-z, 0-9, '-' and '_', "
@@ -335,6 +548,8 @@ int service_parse_file(const char *path, const char *name, struct service *sv, c
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & S_IROTH))
+		sv->world_readable = 1;
 	while (fgets(line, sizeof(line), f)) {
 		char *s, *eq;
 		lineno++;
@@ -363,6 +578,8 @@ int service_parse_file(const char *path, const char *name, struct service *sv, c
 		snprintf(err, errlen, "%s: no public_key (heraldctl keygen writes one)", path);
 		goto fail;
 	}
+	if (callback_check(sv, path, err, errlen) != 0)
+		goto fail;
 	return 0;
 fail:
 	if (f)

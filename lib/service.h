@@ -14,12 +14,23 @@
  *                                             (which overrides quiet hours)
  *   rate, burst, daily_limit events per second, bucket size (0: rate),
  *                           per UTC day; 0: none (herald_accept, scripts.c)
- *   from, reply_to, sender  the email From/Reply-To and SMS originator of
- *                           its messages (meta service.*: router/prepare.c)
+ *   daily_limit.CHANNEL     events per UTC day that may use CHANNEL (counted
+ *                           at accept against every limited channel the
+ *                           event may use; router/policy.c)
+ *   from, sender            the email From and SMS originator of its
+ *                           messages (meta service.*: router/prepare.c)
+ *   reply_to = a@b | id: a@b, id2: c@d   the Reply-To: one address, or a
+ *                           list with ids; an event's "reply_to_id" picks
+ *                           one (none: the first)
+ *   retention_days          its messages' hashes, journeys and references
+ *                           expire after this ([queue] retention_days)
+ *   callback_url, callback_secret   its status callbacks (router/callback.c;
+ *                           the old [service.NAME] of herald.conf is
+ *                           deprecated), with callback_timeout,
+ *                           callback_retry_max, callback_max_age,
+ *                           callback_ordered, callback_concurrency
  *   mode            = live | trial | test  (router/testmode.h)
  *   guests          = a@b, +44...          trial mode: who may receive
- * Parsed and validated, not yet enforced (issue #13, later parts):
- *   retention_days, callback_url, callback_secret
  */
 #ifndef HERALD_SERVICE_H
 #define HERALD_SERVICE_H
@@ -42,11 +53,20 @@ struct service {
 	char *channels[SERVICE_MAX_PATTERNS];
 	int nchannels;
 	int urgent;
-	long rate, burst, daily_limit; /* 0: no limit (router/scripts.c) */
-	/* later parts of issue #13: parsed and validated only */
-	char *from, *reply_to, *sender;
+	long rate, burst, daily_limit;	      /* 0: no limit (router/scripts.c) */
+	char *limit_ch[SERVICE_MAX_PATTERNS]; /* daily_limit.<channel> */
+	long limit_n[SERVICE_MAX_PATTERNS];
+	int nlimits;
+	char *from, *reply_to, *sender;	       /* reply_to: the first (default) one */
+	char *reply_ids[SERVICE_MAX_PATTERNS]; /* "id: addr" entries; "" for a plain one */
+	char *reply_addrs[SERVICE_MAX_PATTERNS];
+	int nreply;
 	int retention_days; /* 0: [queue] retention_days */
 	char *callback_url, *callback_secret;
+	/* -1: not given (the [service.NAME] value or the default) */
+	long cb_timeout_ms, cb_retry_max_ms, cb_max_age_ms, cb_concurrency;
+	int cb_ordered;
+	int world_readable; /* the file's mode lets anyone read it */
 	enum service_mode mode;
 	char *guests[SERVICE_MAX_PATTERNS]; /* trial mode: who may receive */
 	int nguests;
@@ -77,6 +97,9 @@ const struct service *services_by_name(const struct services *s, const char *nam
 /* 1 if the policy lets it use the template / the channel. */
 int service_may_template(const struct service *sv, const char *name);
 int service_may_channel(const struct service *sv, const char *name);
+/* The Reply-To address of id (NULL: the default, which may be NULL); NULL
+ * when the service has no reply_to of that id. */
+const char *service_reply_to(const struct service *sv, const char *id);
 /* "a, b" (or "*") into buf, for messages. */
 const char *service_list(char *const *list, int n, char *buf, size_t buflen);
 

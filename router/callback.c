@@ -2,6 +2,12 @@
  * callback.c - status callbacks: every transition of a service's messages is
  * POSTed, signed, to that service's callback_url.
  *
+ * Where: services.d/NAME.conf (callback_url, callback_secret and the
+ * callback_* options below, ordered and concurrency as callback_ordered and
+ * callback_concurrency; lib/service.c parses them). The old place, still
+ * read with a deprecation warning and ignored for a service whose policy
+ * file has a callback_url:
+ *
  *   [service.dvla]
  *   callback_url = https://dvla.example/herald/status
  *   callback_secret = ...      ; HMAC-SHA256 key, never logged
@@ -48,7 +54,6 @@
 #include "schema.h"
 #include "text.h"
 
-#define CB_PREFIX "service."
 #define CB_LOST_WARN_MS 10000 /* one "not queued" line per service per 10 s */
 
 /* ---- signature ------------------------------------------------------------- */
@@ -70,227 +75,6 @@ int callback_sign(const char *secret, const char *body, size_t len, char out[65]
 	}
 	out[64] = '\0';
 	return 0;
-}
-
-/* ---- configuration ----------------------------------------------------------- */
-
-struct cb_scan {
-	char **sections; /* distinct [service.*] sections with a callback_* key */
-	size_t n, cap;
-	int oom;
-	char bad_sec[128], bad_key[64]; /* first unknown callback_* key */
-};
-
-static int cb_known_key(const char *key)
-{
-	static const char *const keys[] = {"callback_url",     "callback_secret",
-					   "callback_timeout", "callback_retry_max",
-					   "callback_queue",   "callback_max_age"};
-
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (!strcmp(key, keys[i]))
-			return 1;
-	return 0;
-}
-
-static void cb_scan_fn(const char *section, const char *key, const char *value, void *arg)
-{
-	struct cb_scan *sc = arg;
-	char **grown;
-
-	(void)value;
-	if (strncmp(key, "callback_", 9) != 0)
-		return;
-	if (!cb_known_key(key) && !sc->bad_key[0]) {
-		snprintf(sc->bad_sec, sizeof(sc->bad_sec), "%s", section);
-		snprintf(sc->bad_key, sizeof(sc->bad_key), "%s", key);
-	}
-	for (size_t i = 0; i < sc->n; i++)
-		if (!strcmp(sc->sections[i], section))
-			return;
-	if (sc->n == sc->cap) {
-		size_t cap = sc->cap ? sc->cap * 2 : 8;
-		grown = realloc(sc->sections, cap * sizeof(*grown));
-		if (!grown) {
-			sc->oom = 1;
-			return;
-		}
-		sc->sections = grown;
-		sc->cap = cap;
-	}
-	sc->sections[sc->n] = strdup(section);
-	if (!sc->sections[sc->n])
-		sc->oom = 1;
-	else
-		sc->n++;
-}
-
-/* [sec] key as a whole number (unit_ms 0) or a duration (a bare number in
- * seconds, or 30s / 5m / 2h / 1d; *out in ms), in lo..hi of that unit. */
-static int cb_get_num(const struct config *cfg, const char *sec, const char *key, long def, long lo,
-		      long hi, int64_t unit_ms, long *out, char *err, size_t errlen)
-{
-	const char *v = config_get(cfg, sec, key);
-	char why[160];
-	int rc;
-
-	*out = unit_ms ? def * unit_ms : def;
-	if (!v)
-		return 0;
-	rc = num_parse_value(v, unit_ms, lo, hi, out, why, sizeof(why));
-	if (rc)
-		snprintf(err, errlen, "%s: [%s] %s = '%s': %s", cfg->path ? cfg->path : "config",
-			 sec, key, v, why);
-	return rc;
-}
-
-/* http(s)://host... that libcurl parses; sets the loggable form. */
-static int cb_check_url(struct cb_service *s, const char *path, const char *sec, char *err,
-			size_t errlen)
-{
-	CURLU *u = NULL;
-	char *scheme = NULL, *host = NULL, *port = NULL, *upath = NULL;
-	int rc = -1;
-	size_t n;
-
-	if (strncasecmp(s->url, "http://", 7) && strncasecmp(s->url, "https://", 8)) {
-		snprintf(err, errlen,
-			 "%s: [%s] callback_url = '%s': expected an http:// or https:// URL", path,
-			 sec, s->url);
-		return -1;
-	}
-	u = curl_url();
-	if (!u || curl_url_set(u, CURLUPART_URL, s->url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host) {
-		snprintf(err, errlen, "%s: [%s] callback_url = '%s': not a valid URL", path, sec,
-			 s->url);
-		goto out;
-	}
-	if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK)
-		port = NULL;
-	if (curl_url_get(u, CURLUPART_PATH, &upath, 0) != CURLUE_OK)
-		upath = NULL;
-	n = strlen(scheme) + strlen(host) + (port ? strlen(port) : 0) +
-	    (upath ? strlen(upath) : 0) + 8;
-	s->url_log = malloc(n);
-	if (!s->url_log) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	snprintf(s->url_log, n, "%s://%s%s%s%s", scheme, host, port ? ":" : "", port ? port : "",
-		 upath ? upath : "");
-	rc = 0;
-out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(port);
-	curl_free(upath);
-	curl_url_cleanup(u);
-	return rc;
-}
-
-/* ordered = yes|no (default yes) and concurrency (with ordered = no; 4). */
-static int cb_order_load(struct cb_service *s, const struct config *cfg, const char *sec, char *err,
-			 size_t errlen)
-{
-	const char *path = cfg->path ? cfg->path : "config";
-	const char *v = config_get(cfg, sec, "ordered");
-
-	s->ordered = 1;
-	if (v && (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcmp(v, "0") ||
-		  !strcasecmp(v, "off"))) {
-		s->ordered = 0;
-	} else if (v && strcasecmp(v, "yes") && strcasecmp(v, "true") && strcmp(v, "1") &&
-		   strcasecmp(v, "on")) {
-		snprintf(err, errlen, "%s: [%s] ordered = '%s': expected yes or no", path, sec, v);
-		return -1;
-	}
-	if (cb_get_num(cfg, sec, "concurrency", s->ordered ? 1 : 4, 1, CB_MAX_IN_FLIGHT, 0,
-		       &s->concurrency, err, errlen))
-		return -1;
-	if (s->ordered && s->concurrency > 1) {
-		snprintf(err, errlen,
-			 "%s: [%s] concurrency = %ld needs ordered = no (an ordered service gets "
-			 "one record at a time)",
-			 path, sec, s->concurrency);
-		return -1;
-	}
-	return 0;
-}
-
-/* The service's stream and dead stream, and its hand of records. */
-static int cb_keys(struct cb_service *s, char *err, size_t errlen)
-{
-	size_t n = strlen(s->name) + sizeof(KEY_CBDEAD);
-
-	s->key = malloc(n);
-	s->deadkey = malloc(n);
-	s->lockkey = malloc(n);
-	s->hand = calloc((size_t)s->concurrency, sizeof(*s->hand));
-	if (!s->key || !s->deadkey || !s->lockkey || !s->hand) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	snprintf(s->key, n, "%s%s", KEY_CB, s->name);
-	snprintf(s->deadkey, n, "%s%s", KEY_CBDEAD, s->name);
-	snprintf(s->lockkey, n, "%s%s", KEY_CBLOCK, s->name);
-	s->nhand = (size_t)s->concurrency;
-	snprintf(s->pel_cursor, sizeof(s->pel_cursor), "0");
-	return 0;
-}
-
-/* Fill s from [sec]. 1 if the section has no callback_url (skip it), 0 when
- * configured, -1 with err on a configuration error. */
-static int cb_service_load(struct cb_service *s, const struct config *cfg, const char *sec,
-			   char *err, size_t errlen)
-{
-	const char *path = cfg->path ? cfg->path : "config";
-	const char *url = config_get(cfg, sec, "callback_url");
-	const char *secret = config_get(cfg, sec, "callback_secret");
-	long qmax;
-
-	if (!url || !*url) {
-		log_warnx("callbacks: [%s] has callback_* keys but no callback_url; no callbacks "
-			  "for this service",
-			  sec);
-		return 1;
-	}
-	if (!sec[strlen(CB_PREFIX)]) {
-		snprintf(err, errlen,
-			 "%s: [%s] callback_url is set but the section names no service", path,
-			 sec);
-		return -1;
-	}
-	if (!secret || !*secret) {
-		snprintf(err, errlen,
-			 "%s: [%s] callback_url is set but callback_secret is missing or empty "
-			 "(callbacks are always signed)",
-			 path, sec);
-		return -1;
-	}
-	s->name = strdup(sec + strlen(CB_PREFIX));
-	s->url = strdup(url);
-	s->secret = strdup(secret);
-	if (!s->name || !s->url || !s->secret) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	if (cb_check_url(s, path, sec, err, errlen) ||
-	    cb_get_num(cfg, sec, "callback_timeout", 10, 1, 3600, 1000, &s->timeout_ms, err,
-		       errlen) ||
-	    cb_get_num(cfg, sec, "callback_retry_max", 600, 1, 86400, 1000, &s->retry_max_ms, err,
-		       errlen) ||
-	    cb_get_num(cfg, sec, "callback_max_age", 3 * 86400, 1, 30 * 86400, 1000, &s->max_age_ms,
-		       err, errlen) ||
-	    cb_get_num(cfg, sec, "callback_queue", 100000, 1, 100000000, 0, &qmax, err, errlen) ||
-	    cb_order_load(s, cfg, sec, err, errlen))
-		return -1;
-	if (config_get(cfg, sec, "callback_queue"))
-		log_warnx("callbacks: [%s] callback_queue is no longer used: the queue is in "
-			  "Redis and never drops a record",
-			  sec);
-	return cb_keys(s, err, errlen);
 }
 
 /* ---- public ------------------------------------------------------------------- */
@@ -386,46 +170,13 @@ static int cb_redis_conf(struct callbacks *cb, const struct config *cfg)
 	return 0;
 }
 
-/* The services with a callback_url; -1 with err. */
-static int cb_load_all(struct callbacks *cb, const struct config *cfg, char *err, size_t errlen)
+struct callbacks *callbacks_start(const struct config *cfg, char *err, size_t errlen)
 {
-	struct cb_scan sc = {0};
-	int rc = -1;
-
-	conf_each(cfg->ini, CB_PREFIX, cb_scan_fn, &sc);
-	if (sc.oom) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	if (sc.bad_key[0]) {
-		snprintf(
-		    err, errlen,
-		    "%s: [%s] unknown key '%s' (expected callback_url, callback_secret, "
-		    "callback_timeout, callback_retry_max, callback_max_age or callback_queue)",
-		    cfg->path ? cfg->path : "config", sc.bad_sec, sc.bad_key);
-		goto out;
-	}
-	if (sc.n && !(cb->svc = calloc(sc.n, sizeof(*cb->svc)))) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < sc.n; i++) {
-		int one = cb_service_load(&cb->svc[cb->nsvc], cfg, sc.sections[i], err, errlen);
-		cb->svc[cb->nsvc].owner = cb;
-		if (one == 0 || one < 0)
-			cb->nsvc++; /* a half-filled entry is freed with the rest */
-		if (one < 0)
-			goto out;
-	}
-	rc = 0;
-out:
-	for (size_t i = 0; i < sc.n; i++)
-		free(sc.sections[i]);
-	free(sc.sections);
-	return rc;
+	return callbacks_start_svc(cfg, NULL, err, errlen);
 }
 
-struct callbacks *callbacks_start(const struct config *cfg, char *err, size_t errlen)
+struct callbacks *callbacks_start_svc(const struct config *cfg, const struct services *svcs,
+				      char *err, size_t errlen)
 {
 	struct callbacks *cb = calloc(1, sizeof(*cb));
 	int rc;
@@ -437,7 +188,7 @@ struct callbacks *callbacks_start(const struct config *cfg, char *err, size_t er
 	pthread_mutex_init(&cb->mu, NULL);
 	if (!cfg)
 		return cb;
-	if (cb_load_all(cb, cfg, err, errlen) != 0)
+	if (cb_load_all(cb, cfg, svcs, 1, err, errlen) != 0)
 		goto fail;
 	if (!cb->nsvc)
 		return cb;
@@ -468,6 +219,81 @@ struct callbacks *callbacks_start(const struct config *cfg, char *err, size_t er
 fail:
 	cb_free(cb);
 	return NULL;
+}
+
+/* A table loaded without starting anything (callbacks_check, the reload's
+ * look before it restarts). NULL with err. */
+static struct callbacks *cb_dry(const struct config *cfg, const struct services *svcs, int warn,
+				char *err, size_t errlen)
+{
+	struct callbacks *cb = calloc(1, sizeof(*cb));
+
+	if (!cb) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&cb->mu, NULL);
+	if (cb_load_all(cb, cfg, svcs, warn, err, errlen) != 0) {
+		cb_free(cb);
+		return NULL;
+	}
+	return cb;
+}
+
+int callbacks_check(const struct config *cfg, const struct services *svcs, size_t *n, char *err,
+		    size_t errlen)
+{
+	struct callbacks *cb = cb_dry(cfg, svcs, 1, err, errlen);
+
+	if (!cb)
+		return -1;
+	*n = cb->nsvc;
+	cb_free(cb);
+	return 0;
+}
+
+/* 1 if a and b send the same services' callbacks the same way. */
+static int cb_same(const struct callbacks *a, const struct callbacks *b)
+{
+	if (!a || a->nsvc != b->nsvc)
+		return 0;
+	for (size_t i = 0; i < a->nsvc; i++) {
+		const struct cb_service *x = &a->svc[i], *y = &b->svc[i];
+		if (strcmp(x->name, y->name) || strcmp(x->url, y->url) ||
+		    strcmp(x->secret, y->secret) || x->timeout_ms != y->timeout_ms ||
+		    x->retry_max_ms != y->retry_max_ms || x->max_age_ms != y->max_age_ms ||
+		    x->ordered != y->ordered || x->concurrency != y->concurrency)
+			return 0;
+	}
+	return 1;
+}
+
+void callbacks_reload(struct callbacks **cbp, struct rdb *db, const struct config *cfg,
+		      const struct services *svcs)
+{
+	char err[512];
+	struct callbacks *next = cb_dry(cfg, svcs, 0, err, sizeof(err));
+	int same;
+
+	if (!next) {
+		log_warnx("reload: callbacks not reloaded, keeping the old ones: %s", err);
+		return;
+	}
+	same = cb_same(*cbp, next);
+	cb_free(next);
+	if (same)
+		return;
+	/* the XADDs on the pipeline answer to the old table (cb_on_xadd):
+	 * their replies first; what is unsent stays in Redis, the new sender
+	 * reads it again */
+	if (db)
+		rdb_flush(db);
+	callbacks_stop(cbp);
+	*cbp = callbacks_start_svc(cfg, svcs, err, sizeof(err));
+	if (!*cbp)
+		log_warnx("reload: callbacks are stopped: %s (the records wait in Redis)", err);
+	else
+		log_info("reload: callbacks of %zu services", (*cbp)->nsvc);
 }
 
 void callbacks_stop(struct callbacks **cbp)

@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "redis.h"
+#include "service.h"
 
 struct callbacks;
 
@@ -27,6 +28,23 @@ struct callbacks;
  * fine when there is none). NULL with err on a bad configuration; Redis
  * being down is not an error (the sender retries). */
 struct callbacks *callbacks_start(const struct config *cfg, char *err, size_t errlen);
+/* The same with services.d (svcs, NULL for none): a service whose policy
+ * file has callback_url gets its callbacks from there, and a [service.NAME]
+ * of herald.conf for it is ignored with a warning; the other
+ * [service.NAME] sections still work, each with a deprecation warning. */
+struct callbacks *callbacks_start_svc(const struct config *cfg, const struct services *svcs,
+				      char *err, size_t errlen);
+/* heraldd -t: the same checks and warnings, nothing started; the number of
+ * services with callbacks in *n. 0 or -1 with err. */
+int callbacks_check(const struct config *cfg, const struct services *svcs, size_t *n, char *err,
+		    size_t errlen);
+/* SIGHUP: services.d was read again (svcs); when that changes a service's
+ * callbacks, stop the sender and start it with the new table (unsent
+ * records wait in Redis; db's pipeline is flushed first, as its XADD
+ * replies point into the old table). On an error keep the old one
+ * (logged). */
+void callbacks_reload(struct callbacks **cb, struct rdb *db, const struct config *cfg,
+		      const struct services *svcs);
 /* Stop: what is in flight gets up to a second; everything unsent stays in
  * Redis for the next start (nothing is dropped). */
 void callbacks_stop(struct callbacks **cb);

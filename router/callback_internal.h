@@ -136,4 +136,10 @@ void cbs_periodic(struct callbacks *cb, int64_t now);
 /* At the stop: give up the leases we hold (another instance goes on). */
 void cbs_release(struct callbacks *cb);
 
+/* callback_conf.c: fill cb->svc from services.d (svcs, may be NULL) and
+ * herald.conf's [service.NAME] sections; warn: log what is deprecated or
+ * ignored. 0, or -1 with err (a half-filled table: free it with the rest). */
+int cb_load_all(struct callbacks *cb, const struct config *cfg, const struct services *svcs,
+		int warn, char *err, size_t errlen);
+
 #endif

@@ -12,6 +12,7 @@
 
 #include "heldwrite.h"
 #include "log.h"
+#include "policy.h"
 #include "text.h"
 
 /* ---- XACK, one command per stream and loop turn --------------------- */
@@ -307,9 +308,10 @@ void held_write_direct(struct router *r, const struct msg *m, const char *const 
 	}
 	const char *argv[4] = {"RPUSH", txkey, pre ? pre : json, json};
 	rdb_cmd(r->rdb, NULL, NULL, pre ? 4 : 3, argv, NULL);
-	if (first) {
-		rdb_cmdf(r->rdb, NULL, NULL, "EXPIRE %s %lld", msgkey, (long long)r->ttl_s);
-		rdb_cmdf(r->rdb, NULL, NULL, "EXPIRE %s %lld NX", txkey, (long long)r->ttl_s);
+	if (first) { /* the service's retention (policy.h) */
+		long long ttl = (long long)policy_ttl_s(r, m->service);
+		rdb_cmdf(r->rdb, NULL, NULL, "EXPIRE %s %lld", msgkey, ttl);
+		rdb_cmdf(r->rdb, NULL, NULL, "EXPIRE %s %lld NX", txkey, ttl);
 	}
 }
 

@@ -140,7 +140,8 @@ static int check_engaged_channel(struct router *r, const struct event *ev, char 
 static int check_send_after(const struct router *r, const struct event *ev, char *err,
 			    size_t errlen)
 {
-	int64_t latest = now_ms() + r->ttl_s * 1000;
+	int64_t ttl_s = policy_ttl_s(r, ev->service);
+	int64_t latest = now_ms() + ttl_s * 1000;
 	char when[40], limit[40];
 
 	if (ev->send_after_ms <= latest)
@@ -150,7 +151,7 @@ static int check_send_after(const struct router *r, const struct event *ev, char
 	snprintf(err, errlen,
 		 "send_after %s is beyond what retention allows (retention_days %lld: at "
 		 "most %s)",
-		 when, (long long)(r->ttl_s / 86400), limit);
+		 when, (long long)(ttl_s / 86400), limit);
 	return -1;
 }
 
@@ -327,7 +328,6 @@ int ingest_drain(struct router *r, int max)
 	bodies = bodies_buf;
 	argv = argv_buf;
 	lens = lens_buf;
-	snprintf(ttl, sizeof(ttl), "%lld", (long long)r->ttl_s);
 	snprintf(nowbuf, sizeof(nowbuf), "%lld", (long long)now);
 	argv[argc] = "FCALL", lens[argc++] = 5;
 	argv[argc] = "herald_accept", lens[argc++] = 13;
@@ -349,6 +349,8 @@ int ingest_drain(struct router *r, int max)
 		if (!check_one(r, p, body, got))
 			continue;
 		if (p->ev.kind == EVENT_ENGAGEMENT) {
+			snprintf(ttl, sizeof(ttl), "%lld",
+				 (long long)policy_ttl_s(r, p->ev.service));
 			ingest_engagement(r, p, ttl);
 			continue;
 		}

@@ -31,7 +31,7 @@ struct pending {
 	char *body;			/* the event as stored when policy_check changed it */
 	const char *answer;		/* "accepted" or "duplicate", held for the WAIT */
 	char held_id[EVENT_MAX_ID + 1]; /* ... for the event (p->ev may be gone) */
-	char limits[72];		/* herald_accept's: policy_limits */
+	char limits[1024];		/* herald_accept's: policy_limits */
 };
 
 /* The events of one drain, answered when Redis replies. */

@@ -154,6 +154,7 @@ static void reload(struct router *r)
 		ops_check_templates(r);
 	}
 	zap_reload(r->zap);
+	callbacks_reload(&r->callbacks, r->rdb, r->cfg, zap_services(r->zap));
 	dlog_reopen(r->dlog);
 }
 
@@ -474,7 +475,7 @@ static int open_all(struct router *r)
 		log_msg(LOG_L_ERR, "%s", err);
 		return -1;
 	}
-	r->callbacks = callbacks_start(r->cfg, err, sizeof(err));
+	r->callbacks = callbacks_start_svc(r->cfg, zap_services(r->zap), err, sizeof(err));
 	if (!r->callbacks) {
 		log_msg(LOG_L_ERR, "%s", err);
 		return -1;
@@ -536,9 +537,9 @@ static void close_all(struct router *r)
 	receipt_close(r);
 	leases_free(&r->leases);
 	evcache_free(&r->evcache);
-	callbacks_stop(&r->callbacks);
 	dlog_close(&r->dlog);
-	rdb_free(&r->rdb);
+	rdb_free(&r->rdb); /* fails pending XADDs to cb_on_xadd: before the table goes */
+	callbacks_stop(&r->callbacks);
 	tstore_free(&r->templates);
 	if (r->zctx)
 		zmq_ctx_term(r->zctx);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "callback.h"
 #include "dispatch.h"
 #include "log.h"
 #include "router.h"
@@ -93,7 +94,9 @@ void ops_check_templates(struct router *r)
 int ops_check_config(struct router *r, const char *conf_path, int errors)
 {
 	char err[512];
-	size_t nsvc = 0;
+	size_t nsvc = 0, ncb = 0;
+	struct services *svcs = NULL;
+	int rc;
 
 	struct tstore_channel chans[CHAN_MAX];
 	size_t nchans = 0;
@@ -101,7 +104,14 @@ int ops_check_config(struct router *r, const char *conf_path, int errors)
 	errors += chans_check(r->cfg, chans, &nchans);
 
 	errors += tstore_check_set(r->templates, chans, nchans, say_error, NULL);
-	if (zap_check(r->cfg, &nsvc, err, sizeof(err)) != 0) {
+	if (zap_check(r->cfg, &nsvc, &svcs, err, sizeof(err)) != 0) {
+		log_msg(LOG_L_ERR, "%s", err);
+		return -1;
+	}
+	/* callbacks: services.d's and the deprecated [service.NAME] (warned) */
+	rc = callbacks_check(r->cfg, svcs, &ncb, err, sizeof(err));
+	services_free(&svcs);
+	if (rc != 0) {
 		log_msg(LOG_L_ERR, "%s", err);
 		return -1;
 	}
@@ -110,8 +120,8 @@ int ops_check_config(struct router *r, const char *conf_path, int errors)
 			errors == 1 ? "" : "s");
 		return -1;
 	}
-	printf("heraldd: %s: configuration OK, %zu templates, %zu services\n", conf_path,
-	       tstore_count(r->templates), nsvc);
+	printf("heraldd: %s: configuration OK, %zu templates, %zu services, %zu with callbacks\n",
+	       conf_path, tstore_count(r->templates), nsvc, ncb);
 	return 0;
 }
 

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "msgstate.h"
 #include "outcome.h"
+#include "policy.h"
 #include "receipt.h"
 #include "submit.h"
 #include "testmode.h"
@@ -70,7 +71,8 @@ static void on_result(struct router *r, struct chan *c, const struct herald_resu
 			if (res->ref[0] &&
 			    strcmp(res->ref, m->pref) != 0) /* else written at submit */
 				rdb_cmdf(r->rdb, NULL, NULL, "SET " KEY_REF "%s:%s %s EX %lld",
-					 c->name, res->ref, m->event_id, (long long)r->ttl_s);
+					 c->name, res->ref, m->event_id,
+					 (long long)policy_ttl_s(r, m->service));
 			break;
 		}
 		/* "final" tells a sent message that waits for nothing more

@@ -66,6 +66,19 @@ static int check_notification(struct router *r, const struct service *sv, struct
 			return -1;
 		}
 	}
+	if (ev->reply_to_id && !service_reply_to(sv, ev->reply_to_id)) {
+		char ids[512];
+		size_t off = 0;
+		ids[0] = '\0';
+		for (int k = 0; k < sv->nreply && off < sizeof(ids); k++)
+			if (sv->reply_ids[k][0])
+				off += (size_t)snprintf(ids + off, sizeof(ids) - off, "%s%s",
+							off ? ", " : "", sv->reply_ids[k]);
+		snprintf(err, errlen,
+			 "service '%s' has no reply_to with id '%s' (its reply_to ids: %s)",
+			 sv->name, ev->reply_to_id, ids[0] ? ids : "none");
+		return -1;
+	}
 	if (!ev->channels) {
 		int n = narrow_channels(r, sv, ev);
 		if (n < 0) {
@@ -127,14 +140,59 @@ int policy_check(struct router *r, const char *user_id, struct event *ev, char *
 	return 0;
 }
 
+/* 1 if ev may use channel ch: its "channels" (policy_check narrowed an
+ * event without them to the service's), else any enabled channel. */
+static int event_may_use(struct router *r, const struct event *ev, const char *ch)
+{
+	size_t i;
+	json_t *c;
+
+	if (!ev->channels)
+		return chans_find(&r->chans, ch) != NULL;
+	json_array_foreach(ev->channels, i, c)
+	{
+		if (!strcmp(json_string_value(c), ch))
+			return 1;
+	}
+	return 0;
+}
+
 void policy_limits(struct router *r, const struct event *ev, char *buf, size_t buflen)
 {
 	const struct service *sv = NULL;
+	size_t off;
+	int nch = 0;
 
 	if (zap_curve(r->zap) && ev->service)
 		sv = zap_service(r->zap, ev->service);
-	if (!sv || (sv->rate <= 0 && sv->daily_limit <= 0))
+	if (!sv) {
 		snprintf(buf, buflen, "0");
-	else
-		snprintf(buf, buflen, "%ld %ld %ld", sv->rate, sv->burst, sv->daily_limit);
+		return;
+	}
+	off = (size_t)snprintf(buf, buflen, "%ld %ld %ld", sv->rate, sv->burst, sv->daily_limit);
+	/* daily_limit.CHANNEL: counted against every limited channel the
+	 * event may use (the plan picks one later, per citizen) */
+	for (int i = 0; i < sv->nlimits && off < buflen; i++) {
+		int w;
+		if (!event_may_use(r, ev, sv->limit_ch[i]))
+			continue;
+		w = snprintf(buf + off, buflen - off, " %s=%ld", sv->limit_ch[i], sv->limit_n[i]);
+		if (w < 0 || (size_t)w >= buflen - off) {
+			buf[off] = '\0'; /* no room: the rest unchecked (see ingest_int.h) */
+			break;
+		}
+		off += (size_t)w;
+		nch++;
+	}
+	if (!nch && sv->rate <= 0 && sv->daily_limit <= 0)
+		snprintf(buf, buflen, "0");
+}
+
+int64_t policy_ttl_s(const struct router *r, const char *service)
+{
+	const struct service *sv = NULL;
+
+	if (service && zap_curve(r->zap))
+		sv = zap_service(r->zap, service);
+	return sv && sv->retention_days > 0 ? (int64_t)sv->retention_days * 86400 : r->ttl_s;
 }

@@ -5,6 +5,7 @@
 #define HERALD_POLICY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "event.h"
 
@@ -21,5 +22,9 @@ int policy_check(struct router *r, const char *user_id, struct event *ev, char *
 /* herald_accept's limits argument for ev's service (scripts.c): "0" when
  * it has none (or under auth = none), else "rate burst daily_limit". */
 void policy_limits(struct router *r, const struct event *ev, char *buf, size_t buflen);
+
+/* How long a message of service lives past its last step, in seconds: its
+ * policy's retention_days, else [queue] retention_days (r->ttl_s). */
+int64_t policy_ttl_s(const struct router *r, const char *service);
 
 #endif

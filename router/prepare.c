@@ -58,13 +58,19 @@ static json_t *render_data(struct msg *m)
 static void service_meta(struct router *r, const struct msg *m, json_t *front_meta)
 {
 	const struct service *sv = zap_curve(r->zap) ? zap_service(r->zap, m->service) : NULL;
+	const char *reply_to;
 
 	if (!sv)
 		return;
 	if (sv->from)
 		json_object_set_new(front_meta, "service.from", json_string(sv->from));
-	if (sv->reply_to)
-		json_object_set_new(front_meta, "service.reply_to", json_string(sv->reply_to));
+	/* the event's reply_to_id (checked at ingest; gone since by a reload:
+	 * the default) */
+	reply_to = service_reply_to(sv, m->ev.reply_to_id);
+	if (!reply_to)
+		reply_to = sv->reply_to;
+	if (reply_to)
+		json_object_set_new(front_meta, "service.reply_to", json_string(reply_to));
 	if (sv->sender)
 		json_object_set_new(front_meta, "service.sender", json_string(sv->sender));
 }

@@ -7,14 +7,19 @@
  *
  * herald_accept  ARGV: now_ms, then per event 5 values:
  *                event_id, service, stream, event_json, limits
- *   limits is "0" (none) or "rate burst daily_limit" of the service's
- *   policy (services.d). Admission comes first: a token bucket per service
+ *   limits is "0" (none) or "rate burst daily_limit [ch=n ...]" of the
+ *   service's policy (services.d; the ch=n are its daily_limit.CHANNEL of
+ *   the channels this event may use, router/policy.c). Admission comes
+ *   first: a token bucket per service
  *   (herald:rate:<svc>, tokens and Redis TIME, so every heraldd sharing
  *   the Redis agrees; refilled at rate/s up to burst) and the count of the
- *   UTC day's accepted events (herald:daily:<svc>:<day>). An event with
- *   no token left, or over daily_limit, is answered -N: throttled, retry
- *   after N ms (>= 1), and nothing is kept of it. Only a new event takes
- *   a token and counts against the day (a duplicate does not).
+ *   UTC day's accepted events (herald:daily:<svc>:<day>), and per limited
+ *   channel the day's accepted events that may use it
+ *   (herald:dailych:<svc>:<ch>:<day>). An event with no token left, or
+ *   over daily_limit or one of its channels' limits, is answered -N:
+ *   throttled, retry after N ms (>= 1), and nothing is kept of it. Only a
+ *   new event takes a token and counts against the day and its channels
+ *   (a duplicate does not).
  *   Dedup and enqueue in one step per event. The idempotency key is
  *   service:event_id, kept in the message key without changing it for the
  *   usual case: a new id gets herald:msg:<id> with status accepted and
@@ -112,7 +117,7 @@ const char herald_lua_library[] =
     "local function bucket(st, svc, spec, clock)\n"
     "  local b = st[svc]\n"
     "  if b then return b end\n"
-    "  local rate, burst, daily = string.match(spec, '^(%d+) (%d+) (%d+)$')\n"
+    "  local rate, burst, daily = string.match(spec, '^(%d+) (%d+) (%d+)')\n"
     "  rate, burst, daily = tonumber(rate) or 0, tonumber(burst) or 0, tonumber(daily) or 0\n"
     "  if burst < 1 then burst = math.max(rate, 1) end\n"
     "  b = {rate = rate, burst = burst, daily = daily, t = burst, used = 0, took = 0}\n"
@@ -131,16 +136,38 @@ const char herald_lua_library[] =
     "  st[svc] = b\n"
     "  return b\n"
     "end\n"
-    "local function admit(b, clock)\n"
+    "local function chan_counts(cs, svc, spec, clock)\n"
+    "  local out = {}\n"
+    "  for ch, lim in string.gmatch(spec, ' ([%w_%-]+)=(%d+)') do\n"
+    "    local k = '" KEY_DAILY_CH "' .. svc .. ':' .. ch .. ':' .. clock.day\n"
+    "    local c = cs[k]\n"
+    "    if not c then\n"
+    "      c = {key = k, limit = tonumber(lim), took = 0,\n"
+    "           used = tonumber(redis.call('GET', k)) or 0}\n"
+    "      cs[k] = c\n"
+    "    end\n"
+    "    out[#out + 1] = c\n"
+    "  end\n"
+    "  return out\n"
+    "end\n"
+    "local function admit(b, cl, clock)\n"
     "  if b.rate > 0 and b.t < 1 then\n"
     "    return -math.max(1, math.ceil((1 - b.t) * 1000 / b.rate))\n"
     "  end\n"
-    "  if b.daily > 0 and b.used >= b.daily then\n"
+    "  local full = b.daily > 0 and b.used >= b.daily\n"
+    "  for _, c in ipairs(cl) do full = full or c.used >= c.limit end\n"
+    "  if full then\n"
     "    return -math.max(1, math.ceil(clock.midnight_ms))\n"
     "  end\n"
     "  return 0\n"
     "end\n"
-    "local function buckets_save(st, clock)\n"
+    "local function buckets_save(st, cs, clock)\n"
+    "  for _, c in pairs(cs) do\n"
+    "    if c.took > 0 then\n"
+    "      redis.call('INCRBY', c.key, c.took)\n"
+    "      redis.call('EXPIRE', c.key, 172800)\n"
+    "    end\n"
+    "  end\n"
     "  for svc, b in pairs(st) do\n"
     "    if b.rate > 0 and b.took > 0 then\n"
     "      local k = '" KEY_RATE "' .. svc\n"
@@ -161,28 +188,30 @@ const char herald_lua_library[] =
     "  return {us = sec * 1e6 + us, day = day,\n"
     "          midnight_ms = ((day + 1) * 86400 - sec) * 1000 - us / 1000}\n"
     "end\n"
-    "local function accept_one(argv, i, now, b)\n"
+    "local function accept_one(argv, i, now, b, cl)\n"
     "  local r, id = claim_for(argv[i], argv[i + 1])\n"
     "  if r == 1 or r == 2 then\n"
     "    redis.call('XADD', argv[i + 2], '*', '" STREAM_F_ID "', id,\n"
     "               '" STREAM_F_ACCEPTED "', now, '" STREAM_F_EVENT "', argv[i + 3])\n"
     "    if b then b.t, b.used, b.took = b.t - 1, b.used + 1, b.took + 1 end\n"
+    "    for _, c in ipairs(cl) do c.used, c.took = c.used + 1, c.took + 1 end\n"
     "  end\n"
     "  return r\n"
     "end\n"
     "local function accept(keys, argv)\n"
-    "  local now, out, st, clock = argv[1], {}, {}, nil\n"
+    "  local now, out, st, cs, clock = argv[1], {}, {}, {}, nil\n"
     "  for i = 2, #argv, 5 do\n"
-    "    local r, b = 0, nil\n"
+    "    local r, b, cl = 0, nil, {}\n"
     "    if argv[i + 4] ~= '0' then\n"
     "      clock = clock or now_clock()\n"
     "      b = bucket(st, argv[i + 1], argv[i + 4], clock)\n"
-    "      r = admit(b, clock)\n"
+    "      cl = chan_counts(cs, argv[i + 1], argv[i + 4], clock)\n"
+    "      r = admit(b, cl, clock)\n"
     "    end\n"
-    "    if r >= 0 then r = accept_one(argv, i, now, b) end\n"
+    "    if r >= 0 then r = accept_one(argv, i, now, b, cl) end\n"
     "    out[#out + 1] = r\n"
     "  end\n"
-    "  if clock then buckets_save(st, clock) end\n"
+    "  if clock then buckets_save(st, cs, clock) end\n"
     "  return out\n"
     "end\n"
     "local function due(keys, argv)\n"

@@ -16,6 +16,7 @@
 #include "metrics.h"
 #include "msgrec.h"
 #include "msgstate.h"
+#include "policy.h"
 #include "router.h"
 #include "status.h"
 #include "text.h"
@@ -220,7 +221,7 @@ static int drops_event(const struct msg *m, const struct step *s)
 static void ttl_past_step(struct router *r, const struct msg *m, int64_t sched_ms)
 {
 	int64_t wait_s = (sched_ms - now_ms()) / 1000 + 1;
-	long long ttl = (long long)(r->ttl_s + (wait_s > 0 ? wait_s : 0));
+	long long ttl = (long long)(policy_ttl_s(r, m->service) + (wait_s > 0 ? wait_s : 0));
 
 	if (wait_s <= 0)
 		return; /* the first transition's TTL covers it */
@@ -243,7 +244,7 @@ static void write_step(struct router *r, struct msg *m, const struct step *s,
 		held_write_direct(r, m, f->k, f->v, f->n, pre, json, first);
 	} else {
 		if (first) /* the hash's TTL, and the journey's if it is new */
-			w->expire_msg = w->expire_tx = r->ttl_s;
+			w->expire_msg = w->expire_tx = policy_ttl_s(r, m->service);
 		if (s->journal_only || s->sched_ms > 0 || s->dead || drops_event(m, s))
 			held_emit(r, w);
 	}
@@ -254,7 +255,7 @@ static void write_step(struct router *r, struct msg *m, const struct step *s,
 	}
 	if (s->journal_only) /* may be the first entry of a journey */
 		rdb_cmdf(r->rdb, NULL, NULL, "EXPIRE " KEY_TX "%s %lld NX", m->tx,
-			 (long long)r->ttl_s);
+			 (long long)policy_ttl_s(r, m->service));
 	if (s->sched_ms > 0) {
 		rdb_cmdf(r->rdb, NULL, NULL, "ZADD " KEY_SCHED " %lld %s", (long long)s->sched_ms,
 			 m->event_id);

@@ -9,6 +9,7 @@
 
 #include "metrics.h"
 #include "msgstate.h"
+#include "policy.h"
 #include "submit.h"
 #include "testmode.h"
 #include "text.h"
@@ -84,7 +85,7 @@ static int submit(struct router *r, struct msg *m)
 	 * that overtakes the "sent" (receipt.c holds it until then); on the
 	 * pipeline, no round trip */
 	rdb_cmdf(r->rdb, NULL, NULL, "SET " KEY_REF "%s:%s %s EX %lld", m->chan->name, m->pref,
-		 m->event_id, (long long)r->ttl_s);
+		 m->event_id, (long long)policy_ttl_s(r, m->service));
 	m->chan->submitted++;
 	if (m->possible_dup)
 		metrics_count("possible_duplicates", m->chan->name, 1);

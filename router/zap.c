@@ -272,13 +272,15 @@ fail:
 	return NULL;
 }
 
-int zap_check(const struct config *cfg, size_t *n, char *err, size_t errlen)
+int zap_check(const struct config *cfg, size_t *n, struct services **keep, char *err, size_t errlen)
 {
 	unsigned char key[SERVICE_KEY_LEN];
 	struct services *s;
 	int missing = 0;
 
 	*n = 0;
+	if (keep)
+		*keep = NULL;
 	if (!cfg->ingest_curve)
 		return 0;
 	if (!cfg->curve_secret_key_file) {
@@ -293,7 +295,10 @@ int zap_check(const struct config *cfg, size_t *n, char *err, size_t errlen)
 	if (!s)
 		return -1;
 	*n = s->n;
-	services_free(&s);
+	if (keep)
+		*keep = s;
+	else
+		services_free(&s);
 	return 0;
 }
 
@@ -386,4 +391,9 @@ void zap_reload(struct zap *z)
 const struct service *zap_service(const struct zap *z, const char *name)
 {
 	return zap_curve(z) ? services_by_name(z->svcs, name) : NULL;
+}
+
+const struct services *zap_services(const struct zap *z)
+{
+	return zap_curve(z) ? z->svcs : NULL;
 }

@@ -29,8 +29,11 @@ struct zap;
  * handler. Call before the ingest socket binds. NULL with a reason in err. */
 struct zap *zap_open(const struct config *cfg, void *zctx, char *err, size_t errlen);
 /* heraldd -t: what zap_open reads (the server key, services.d), checked
- * without starting anything. 0 with the number of services in *n, or -1. */
-int zap_check(const struct config *cfg, size_t *n, char *err, size_t errlen);
+ * without starting anything. 0 with the number of services in *n, or -1.
+ * keep (may be NULL) gets the table (auth = curve; else NULL): free it with
+ * services_free. */
+int zap_check(const struct config *cfg, size_t *n, struct services **keep, char *err,
+	      size_t errlen);
 /* Stop the handler (after the ingest socket is closed: without a handler
  * libzmq would let any CURVE client in) and free everything. */
 void zap_close(struct zap **z);
@@ -43,6 +46,8 @@ int zap_secure(struct zap *z, void *sock);
 void zap_watch(struct zap *z, void *sock);
 /* SIGHUP: read services.d again; on an error keep the old table. */
 void zap_reload(struct zap *z);
+/* The whole table (router thread), NULL under auth = none. */
+const struct services *zap_services(const struct zap *z);
 /* The policy of a service, for the router thread; NULL if unknown. */
 const struct service *zap_service(const struct zap *z, const char *name);
 

@@ -26,6 +26,7 @@
 #include "heraldctl.h"
 #include "event.h"
 #include "schema.h"
+#include "service.h"
 #include "text.h"
 #include "transition.h"
 
@@ -150,7 +151,7 @@ out:
 
 /* What one replay reads and writes. */
 struct replay {
-	const char *id, *tx, *citizen, *stream;
+	const char *id, *tx, *citizen, *stream, *service;
 	char msgkey[EVENT_MAX_ID + 32], txkey[EVENT_MAX_ID + 32];
 	char at[512];	/* the fresh "at" (lib/transition.h) */
 	char rec[4096]; /* the journey record (JSON) */
@@ -229,7 +230,7 @@ static int replay_plan(const json_t *h, struct replay *p)
 	}
 	m.tx = p->tx;
 	m.citizen = p->citizen;
-	m.service = ctl_field(h, "service");
+	m.service = p->service = ctl_field(h, "service");
 	m.accepted_ms = strtoll(ctl_field(h, "accepted_ms"), NULL, 10);
 	transition_replay_record(&m, now_ms(), p->rec, sizeof(p->rec));
 	v = ctl_field(h, "channel");
@@ -291,8 +292,10 @@ out:
 
 /* One WATCH/check/MULTI/EXEC round. 0 done, 1 refused, 2 Redis failed,
  * 3 lost the race (retry). */
-static int replay_once(redisContext *rc, const char *id, long long ttl_s)
+static int replay_once(redisContext *rc, const char *id, long long ttl_s,
+		       const struct services *svcs)
 {
+	const struct service *sv;
 	struct replay *p = calloc(1, sizeof(*p));
 	json_t *h = NULL;
 	int dead = 0, ret;
@@ -307,6 +310,10 @@ static int replay_once(redisContext *rc, const char *id, long long ttl_s)
 	if (ret == 0 && !(ret = replay_refused(id, dead, ctl_field(h, "status"))))
 		ret = replay_plan(h, p);
 	if (ret == 0) {
+		/* the service's retention_days (services.d), as heraldd gives it */
+		sv = services_by_name(svcs, p->service);
+		if (sv && sv->retention_days > 0)
+			ttl_s = (long long)sv->retention_days * 86400;
 		ret = replay_exec(rc, p, ttl_s);
 		if (ret == 0)
 			printf("replayed %s: re-queued on %s with a fresh plan (transaction %s)\n",
@@ -322,13 +329,18 @@ static int replay_once(redisContext *rc, const char *id, long long ttl_s)
 static int dead_replay(struct ctl *c, redisContext *rc, const char *id)
 {
 	const char *days = conf_get_def(c->conf, "queue", "retention_days", "30");
+	const char *dir = conf_get_def(c->conf, "services", "dir", "/etc/herald/services.d");
 	long long d = strtoll(days, NULL, 10);
-	int ret = 3;
+	char err[512];
+	int ret = 3, missing = 0;
+	/* unreadable (heraldctl as another user): [queue] retention_days */
+	struct services *svcs = services_load(dir, &missing, err, sizeof(err));
 
 	if (d <= 0)
 		d = 30;
 	for (int i = 0; i < DEAD_REPLAY_TRIES && ret == 3; i++)
-		ret = replay_once(rc, id, d * 86400);
+		ret = replay_once(rc, id, d * 86400, svcs);
+	services_free(&svcs);
 	if (ret == 3) {
 		fprintf(stderr,
 			"heraldctl dead replay: '%s' kept changing under us (heraldd working on "

@@ -4,7 +4,10 @@
 # every heraldd on that Redis; over it an event is answered
 # {"status":"throttled","retry_after_ms":N}, nothing is kept of it, and it
 # is admitted again after N ms. daily_limit counts a service's accepted
-# events of the UTC day. A service without limits is untouched.
+# events of the UTC day. daily_limit.CHANNEL counts, per channel, the
+# accepted events that may use it (their "channels", else every enabled
+# channel the service may use); one over any of them is throttled until the
+# next UTC day. A service without limits is untouched.
 # Required personalisation: an event lacking a name a template prints
 # (outside sections, not marked optional in front matter) is rejected at
 # ingest, naming every missing one.
@@ -18,6 +21,9 @@ add_service dvla "templates = *" "channels = file" "rate = 1" "burst = 4"
 add_service hmrc "templates = *" "channels = file" "daily_limit = 2"
 # nhs: no limits
 add_service nhs "templates = *" "channels = file"
+# dwp: per-channel limits (email is not enabled here)
+add_service dwp "templates = *" "channels = *" "daily_limit.file = 2" "daily_limit.print = 1" \
+	"daily_limit.email = 1"
 # the shipped templates, and one with an optional name in one file only
 mkdir -p "$T/templates"
 cp -r "$HERALD_SRC/templates/." "$T/templates/"
@@ -27,7 +33,11 @@ printf -- '---\nsubject: {{title}}\noptional: note\n---\n{{title}} {{note}} {{#e
 printf '{{title}}: {{note}} {{transaction.reference}}\n' >"$T/templates/notice/sms.en.mustache"
 printf -- '---\noptional: note\n---\n{{title}} {{note}} {{transaction.reference}}\n' \
 	>"$T/templates/notice/sms.cy.mustache"
-TEMPLATES_DIR=$T/templates INGEST_AUTH=curve write_conf
+TEMPLATES_DIR=$T/templates INGEST_AUTH=curve write_conf "
+[channel.print]
+mode = spool
+dir = $T/spool/print
+sender = DVLA|Longview Road|Swansea|SA6 7JL"
 start_heraldd
 
 # a second heraldd on the same Redis
@@ -100,6 +110,30 @@ check "... until the next UTC day ($retry ms; $left ms left of today)" \
 	test "${retry:-0}" -ge 1 -a "${retry:-0}" -le $((left + 2000))
 expect_eq "the day's count is kept in Redis" 2 \
 	"$(rcli GET "herald:daily:hmrc:$(($(date -u +%s) / 86400))")"
+
+# --- daily_limit.CHANNEL ----------------------------------------------------------
+evc() { # evc ID CHANNEL
+	printf '{"event_id":"%s","citizen_id":"c-file","template":"appointment-reminder","channels":["%s"],"personalisation":{"name":"Ada","date":"1 December 2026","time":"10:00","location":"Swansea"}}' "$1" "$2"
+}
+pub "$T/herald.conf" dwp "$(evc w-1 file)" "$(evc w-2 print)" >"$T/acks8" 2>&1
+pub "$T/h2.conf" dwp "$(evc w-3 print)" >>"$T/acks8" 2>&1
+pub "$T/herald.conf" dwp "$(evc w-4 file)" "$(ev w-5)" >>"$T/acks8" 2>&1
+expect_grep "daily_limit.print = 1: the first print event is accepted" \
+	'"event_id":"w-2","status":"accepted"' "$T/acks8"
+expect_grep "... the second is throttled (on the other heraldd)" \
+	'"event_id":"w-3","status":"throttled","retry_after_ms":[1-9]' "$T/acks8"
+expect_grep "daily_limit.file = 2: print's limit does not stop a file event" \
+	'"event_id":"w-4","status":"accepted"' "$T/acks8"
+expect_grep "an event without channels may use file and print, both full: throttled" \
+	'"event_id":"w-5","status":"throttled"' "$T/acks8"
+day=$(($(date -u +%s) / 86400))
+expect_eq "the day's per-channel counts are in Redis (file)" 2 \
+	"$(rcli GET "herald:dailych:dwp:file:$day")"
+expect_eq "... (print)" 1 "$(rcli GET "herald:dailych:dwp:print:$day")"
+expect_eq "... a limited channel that is not enabled counts nothing" 0 \
+	"$(rcli EXISTS "herald:dailych:dwp:email:$day")"
+expect_eq "... and the service-wide count is not kept (no daily_limit)" 0 \
+	"$(rcli EXISTS "herald:daily:dwp:$day")"
 
 # --- no limits ------------------------------------------------------------------
 pub "$T/herald.conf" nhs "$(ev n-1)" "$(ev n-2)" "$(ev n-3)" "$(ev n-4)" "$(ev n-5)" "$(ev n-6)" \

@@ -70,6 +70,14 @@ static const struct {
     {"priority unknown", "{" GOOD ",\"priority\":\"now\"}", "urgent, normal, bulk"},
     {"send_after bad", "{" GOOD ",\"send_after\":\"tomorrow\"}", "RFC 3339"},
     {"send_after no zone", "{" GOOD ",\"send_after\":\"2026-11-22T09:00:00\"}", "RFC 3339"},
+    {"reply_to_id not a string", "{" GOOD ",\"reply_to_id\":1}",
+     "field 'reply_to_id' must be a string"},
+    {"reply_to_id with a space", "{" GOOD ",\"reply_to_id\":\"a b\"}",
+     "field 'reply_to_id' must be 1-"},
+    {"reply_to_id in an engagement",
+     "{\"kind\":\"engagement\",\"event_id\":\"g1\",\"service\":\"s\","
+     "\"transaction_id\":\"tx\",\"citizen_id\":\"c\",\"channel\":\"sms\",\"reply_to_id\":\"m\"}",
+     "unknown field 'reply_to_id'"},
     {"deliver_within negative", "{" GOOD ",\"deliver_within\":-1}", "positive number"},
     {"deliver_within string", "{" GOOD ",\"deliver_within\":\"1\"}", "positive number"},
     {"kind unknown", "{" GOOD ",\"kind\":\"other\"}", "unknown kind"},
@@ -115,7 +123,8 @@ static void test_table(void **state)
 static void test_fields(void **state)
 {
 	const char *f = "{" GOOD ",\"transaction_id\":\"tx-9\",\"priority\":\"bulk\","
-			"\"send_after\":\"2026-11-22T09:00:00+01:00\",\"deliver_within\":60}";
+			"\"send_after\":\"2026-11-22T09:00:00+01:00\",\"deliver_within\":60,"
+			"\"reply_to_id\":\"appeals\"}";
 	struct event ev;
 	char err[256];
 
@@ -126,6 +135,7 @@ static void test_fields(void **state)
 	/* 09:00+01:00 is 08:00Z */
 	assert_int_equal(ev.send_after_ms, 1795334400000LL);
 	assert_int_equal(ev.deliver_within, 60);
+	assert_string_equal(ev.reply_to_id, "appeals");
 	event_clear(&ev);
 }
 

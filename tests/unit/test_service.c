@@ -138,6 +138,25 @@ static const struct {
     {"callback_url", "callback_url = ftp://x\n", "x.conf:2: callback_url: expected an http"},
     {"callback_secret", "callback_secret = short\n", "x.conf:2: callback_secret: expected 16"},
     {"from", "from = nobody\n", "x.conf:2: from: expected an email address"},
+    {"reply_to list without id", "reply_to = main: a@b.example, c@d.example\n",
+     "x.conf:2: reply_to: 'c@d.example' has no id"},
+    {"reply_to id twice", "reply_to = main: a@b.example, main: c@d.example\n",
+     "x.conf:2: reply_to: id 'main' given twice"},
+    {"reply_to bad address", "reply_to = main: nobody\n",
+     "x.conf:2: reply_to: 'nobody' is not an email address"},
+    {"daily_limit.channel", "daily_limit.sms = lots\n", "x.conf:2: daily_limit.sms = 'lots'"},
+    {"daily_limit.channel twice", "daily_limit.sms = 1\ndaily_limit.sms = 2\n",
+     "x.conf:3: 'daily_limit.sms' given twice"},
+    {"daily_limit.bad channel", "daily_limit.SMS = 1\n", "x.conf:2: daily_limit.SMS: not a"},
+    {"callback_timeout", "callback_timeout = 0\n", "x.conf:2: callback_timeout = '0'"},
+    {"callback_ordered", "callback_ordered = perhaps\n",
+     "x.conf:2: callback_ordered = 'perhaps': expected yes or no"},
+    {"callback_concurrency", "callback_concurrency = 17\n",
+     "x.conf:2: callback_concurrency = '17'"},
+    {"callback_url without secret", "callback_url = https://x.example/cb\n",
+     "x.conf: callback_url is set but callback_secret is missing"},
+    {"ordered and concurrency", "callback_concurrency = 2\n",
+     "x.conf: callback_concurrency = 2 needs callback_ordered = no"},
 };
 
 static void test_bad(void **state)
@@ -168,6 +187,54 @@ static void test_bad(void **state)
 	assert_non_null(strstr(err, "'Bad.Name' is not a service name"));
 	rm("x.conf");
 	assert_int_equal(failures, 0);
+}
+
+/* reply_to as a list with ids, daily_limit.CHANNEL, the callback options */
+static void test_lists(void **state)
+{
+	char text[1024], path[256], err[512];
+	struct service sv;
+
+	snprintf(text, sizeof(text),
+		 "public_key = %s\n"
+		 "reply_to = main: help@x.example, appeals: Appeals <appeals@x.example>\n"
+		 "daily_limit = 1000\ndaily_limit.sms = 200\ndaily_limit.email = 0\n"
+		 "callback_timeout = 30s\ncallback_retry_max = 5m\ncallback_max_age = 1d\n"
+		 "callback_ordered = no\ncallback_concurrency = 8\n",
+		 key1);
+	put("y.conf", text);
+	snprintf(path, sizeof(path), "%s/y.conf", dir);
+	assert_int_equal(service_parse_file(path, "y", &sv, err, sizeof(err)), 0);
+	assert_int_equal(sv.nreply, 2);
+	assert_string_equal(sv.reply_to, "help@x.example"); /* the first: the default */
+	assert_string_equal(service_reply_to(&sv, NULL), "help@x.example");
+	assert_string_equal(service_reply_to(&sv, "main"), "help@x.example");
+	assert_string_equal(service_reply_to(&sv, "appeals"), "Appeals <appeals@x.example>");
+	assert_null(service_reply_to(&sv, "other"));
+	assert_int_equal(sv.daily_limit, 1000);
+	assert_int_equal(sv.nlimits, 1); /* 0: no limit */
+	assert_string_equal(sv.limit_ch[0], "sms");
+	assert_int_equal(sv.limit_n[0], 200);
+	assert_int_equal(sv.cb_timeout_ms, 30000);
+	assert_int_equal(sv.cb_retry_max_ms, 300000);
+	assert_int_equal(sv.cb_max_age_ms, 86400000);
+	assert_int_equal(sv.cb_ordered, 0);
+	assert_int_equal(sv.cb_concurrency, 8);
+	service_clear(&sv);
+
+	/* one plain address (a display name with a comma) is one entry, without id */
+	snprintf(text, sizeof(text), "public_key = %s\nreply_to = \"Doe, J\" <j@x.example>\n",
+		 key1);
+	put("y.conf", text);
+	assert_int_equal(service_parse_file(path, "y", &sv, err, sizeof(err)), 0);
+	assert_int_equal(sv.nreply, 1);
+	assert_string_equal(sv.reply_to, "\"Doe, J\" <j@x.example>");
+	assert_string_equal(service_reply_to(&sv, NULL), "\"Doe, J\" <j@x.example>");
+	assert_null(service_reply_to(&sv, "main"));
+	assert_int_equal(sv.cb_timeout_ms, -1); /* not given */
+	assert_int_equal(sv.cb_ordered, -1);
+	service_clear(&sv);
+	rm("y.conf");
 }
 
 static void test_dir(void **state)
@@ -256,7 +323,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_good),  cmocka_unit_test(test_bad),
 	    cmocka_unit_test(test_dir),	  cmocka_unit_test(test_key_file),
-	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_names), cmocka_unit_test(test_lists),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
