@@ -2,6 +2,7 @@
  * (OpenSSL) as MAC and as the keystream, base64url. */
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "unsubtok.h"
@@ -190,4 +191,50 @@ int unsub_token_read(const unsigned char key[PROVREF_KEY_LEN], const char *tok, 
 	if (bad)
 		return -1;
 	return unsub_plain_parse(buf + UNSUB_TAG_LEN, (size_t)n - UNSUB_TAG_LEN, t);
+}
+
+int unsub_url_check(const char *url, char *why, size_t whylen)
+{
+	const char *host, *path;
+	size_t hlen;
+
+	if (strlen(url) > UNSUB_URL_MAX) {
+		snprintf(why, whylen, "longer than %d characters", UNSUB_URL_MAX);
+		return -1;
+	}
+	for (const char *p = url; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
+		    strchr("<>\",?#", *p)) {
+			snprintf(why, whylen, "holds a character a header link may not ('%c')",
+				 (unsigned char)*p > 0x20 && (unsigned char)*p < 0x7f ? *p : '?');
+			return -1;
+		}
+	if (!strncmp(url, "https://", 8)) {
+		host = url + 8;
+	} else if (!strncmp(url, "http://", 7)) {
+		host = url + 7;
+	} else {
+		snprintf(why, whylen, "expected https://host/path");
+		return -1;
+	}
+	path = strchr(host, '/');
+	hlen = path ? (size_t)(path - host) : strlen(host);
+	if (hlen == 0 || !path || strspn(path, "/") == strlen(path)) {
+		snprintf(why, whylen, "expected https://host/path (a path: the links go below it)");
+		return -1;
+	}
+	if (host == url + 7) { /* http: loopback only (no host name to trust) */
+		static const char *const lo[] = {"127.0.0.1", "[::1]", "localhost"};
+		int ok = 0;
+		for (size_t i = 0; i < sizeof(lo) / sizeof(lo[0]); i++) {
+			size_t n = strlen(lo[i]);
+			if (hlen >= n && !strncmp(host, lo[i], n) && (hlen == n || host[n] == ':'))
+				ok = 1;
+		}
+		if (!ok) {
+			snprintf(why, whylen, "http:// only to a loopback host; use https://");
+			return -1;
+		}
+	}
+	return 0;
 }

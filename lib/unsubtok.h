@@ -51,6 +51,13 @@ int unsub_token_read(const unsigned char key[PROVREF_KEY_LEN], const char *tok, 
  * fuzz target): 0, or -1 unless exactly the four valid fields. */
 int unsub_plain_parse(const unsigned char *p, size_t len, struct unsub_tok *t);
 
+/* [channel.email] unsubscribe_url: an https URL with a path (the links are
+ * <url>/TOKEN), or http to a loopback host (tests; a proxy on the same
+ * host); printable ASCII without space, '<', '>', '"', ',', '?', '#', at
+ * most UNSUB_URL_MAX. 0, or -1 with the reason in why. */
+#define UNSUB_URL_MAX 200
+int unsub_url_check(const char *url, char *why, size_t whylen);
+
 /* base64url without padding; decode refuses any other character, a
  * length of 1 mod 4 and non-zero spare bits. Return the length written
  * (encode: without the NUL it adds), or -1 when out is too small. */
