@@ -57,7 +57,9 @@ unsubscribe_url = $BASE/
 callback_url = http://127.0.0.1:$CB_PORT/news
 callback_secret = s3cret
 callback_retry_max = 1"
-check "heraldd -t takes unsubscribe_url = $BASE/" sh -c "\"$BIN/heraldd\" -t -c \"$T/herald.conf\" >\"$T/t.out\" 2>\check "heraldd -t takes unsubscribe_url = $BASE/" "$BIN/heraldd" -t -c "$T/herald.conf"1"
+"$BIN/heraldd" -t -c "$T/herald.conf" >"$T/t.out" 2>&1
+tap_ok=$?
+expect_eq "heraldd -t takes unsubscribe_url = $BASE/" 0 "$tap_ok"
 start_heraldd
 
 seed_citizen c-u1 channels email,file email ada@example.org locale en name "Ada Lovelace"
