@@ -18,6 +18,11 @@
  * helo = mta1.example.org      EHLO name (default: this host's name)
  * timeout = 60                 seconds, for every wait on the relay
  * list_unsubscribe = <mailto:unsubscribe@example.org>    optional
+ * unsubscribe_url = https://...  heraldd's (router/unsubscribe.c): it passes
+ *                              each message's one-click link as meta
+ *                              unsubscribe.url; with it List-Unsubscribe
+ *                              starts with <link> and List-Unsubscribe-Post
+ *                              says One-Click (RFC 8058)
  * bounce_domain = bounces.example.org   optional: VERP envelope sender
  *                              bounce+<provider ref>@bounce_domain, and a
  *                              2xx is a provisional "sent" (a bounce may
