@@ -274,8 +274,9 @@ static void apply(struct router *r, const struct unsub_tok *t)
 	s = step_of("unsubscribed", reason);
 	s.no_channel = !email;
 	/* the journey when the message is still there, else the logs and the
-	 * callback only (a journey would start with this record alone) */
-	s.journal_only = have_state;
+	 * callback only (a journey would start with this record alone); the
+	 * message's own counts stay as they were either way */
+	s.journal_only = 1;
 	s.log_only = !have_state;
 	state_step(r, m, &s);
 	log_info("%s: citizen %s unsubscribed from email of %s", m->event_id, m->citizen,
