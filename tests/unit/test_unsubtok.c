@@ -136,12 +136,47 @@ static void base64url(void **state)
 	assert_int_equal(b64url_decode("AAAAAAAA", 8, out, 5), -1);
 }
 
+/* [channel.email] unsubscribe_url as heraldd -t checks it. */
+static void url_check(void **state)
+{
+	static const char *const good[] = {"https://herald.example.org/unsubscribe",
+					   "https://h.example:8443/u/", "http://127.0.0.1:7402/u",
+					   "http://[::1]:7402/u", "http://localhost/u"};
+	static const char *const bad[] = {"http://herald.example.org/u",
+					  "http://127.0.0.10/u",
+					  "http://localhost.evil/u",
+					  "https://herald.example.org",
+					  "https://herald.example.org/",
+					  "https:///u",
+					  "ftp://h.example/u",
+					  "https://h.example/u?a=1",
+					  "https://h.example/u#x",
+					  "https://h.example/a b",
+					  "https://h.example/a>b",
+					  "https://h.example/a,b",
+					  "https://h.example/a\r\nBcc: x"};
+	char why[128], longer[300];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_int_equal(unsub_url_check(good[i], why, sizeof(why)), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why[0] = '\0';
+		assert_int_equal(unsub_url_check(bad[i], why, sizeof(why)), -1);
+		assert_true(why[0] != '\0');
+	}
+	memset(longer, 'a', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	memcpy(longer, "https://h.example/", 18);
+	assert_int_equal(unsub_url_check(longer, why, sizeof(why)), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(round_trip),     cmocka_unit_test(longest_fits),
 	    cmocka_unit_test(forged_refused), cmocka_unit_test(plain_parse),
-	    cmocka_unit_test(base64url),
+	    cmocka_unit_test(base64url),      cmocka_unit_test(url_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
