@@ -28,7 +28,6 @@
 #include "control.h"
 #include "heldwrite.h"
 #include "http.h"
-#include "unsubscribe.h"
 #include "lease.h"
 #include "log.h"
 #include "metrics.h"
@@ -42,6 +41,7 @@
 #include "stream.h"
 #include "submit.h"
 #include "text.h"
+#include "unsubscribe.h"
 #include "zap.h"
 
 static volatile sig_atomic_t sig_term, sig_hup, sig_usr1, sig_usr2;

@@ -177,7 +177,7 @@ enum MHD_Result unsub_http(struct unsub *u, struct MHD_Connection *c, const char
 		return answer(c, 503, "text/plain", "not ready, try again later\n");
 	if (unsub_token_read(u->key, tok, strlen(tok), &t) != 0) {
 		refused(u, method);
-		return answer(c, 404, "text/plain", "unknown or expired link\n");
+		return answer(c, 404, "text/plain", "unknown link\n");
 	}
 	if (!strcmp(method, "GET")) /* a scanner following links changes nothing */
 		return answer(c, 200, "text/html; charset=utf-8", page);
