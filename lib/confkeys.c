@@ -47,7 +47,8 @@ const struct confkey confkeys[] = {
     {"channel.*", "quiet_hours", ""},
     /* heraldd reads this one of the email channel's (router/bounce.c) */
     {"channel.email", "bounce_window", "24h"},
-    {"channel.email", "bounce_domain", ""}, /* also the plugin's: heraldd polls only with it */
+    {"channel.email", "bounce_domain", ""},   /* also the plugin's: heraldd polls only with it */
+    {"channel.email", "unsubscribe_url", ""}, /* heraldd's: the links and their route */
     {"service.*", "callback_url", ""},
     {"service.*", "callback_secret", ""},
     {"service.*", "callback_timeout", "10"},

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "num.h"
 #include "sentinel.h"
+#include "unsubtok.h"
 
 /* "path:line: [sec] key = 'v': " before the parser's reason. */
 static void where(char *err, int errlen, const struct conf *ini, const char *path, const char *sec,
@@ -106,6 +107,30 @@ static void check_chan_key(const char *sec, const char *key, const char *v, void
 			where(cc->err, cc->errlen, cc->ini, cc->path, sec, key, v, why);
 			cc->bad = 1;
 		}
+}
+
+/* [channel.email] unsubscribe_url (router/unsubscribe.c): served by the
+ * HTTP listener, so that must be on. */
+static int config_unsub_url(struct config *c, char *err, int errlen)
+{
+	char why[128];
+
+	c->unsub_url = conf_get(c->ini, "channel.email", "unsubscribe_url");
+	if (c->unsub_url && !*c->unsub_url)
+		c->unsub_url = NULL;
+	if (!c->unsub_url)
+		return 0;
+	if (unsub_url_check(c->unsub_url, why, sizeof(why)) != 0) {
+		where(err, errlen, c->ini, c->path, "channel.email", "unsubscribe_url",
+		      c->unsub_url, why);
+		return -1;
+	}
+	if (!c->http_listen[0]) {
+		where(err, errlen, c->ini, c->path, "channel.email", "unsubscribe_url",
+		      c->unsub_url, "needs the HTTP listener ([http] listen is empty)");
+		return -1;
+	}
+	return 0;
 }
 
 /* [ingest] auth, curve_secret_key_file; [services] dir (see zap.h). */
@@ -261,6 +286,8 @@ struct config *config_load(const char *path, char *err, int errlen)
 		goto fail;
 	}
 	if (config_check_listen(c, err, errlen) != 0)
+		goto fail;
+	if (config_unsub_url(c, err, errlen) != 0)
 		goto fail;
 	if (strncmp(c->ingest_endpoint, "tcp://", 6) && strncmp(c->ingest_endpoint, "ipc://", 6)) {
 		snprintf(err, (size_t)errlen,

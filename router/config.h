@@ -32,6 +32,8 @@ struct config {
 	/* [http] */
 	const char *http_listen; /* "" disables the listener */
 	const char *http_public_url;
+	/* [channel.email] unsubscribe_url: one-click unsubscribe links (NULL: none) */
+	const char *unsub_url;
 	/* [templates] [channels] */
 	const char *templates_dir, *channels_dir;
 	/* [queue] */

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "status.h"
+#include "unsubscribe.h"
 
 #define MAX_BODY 65536
 /* Receipts waiting for the router thread: past this many heraldd answers
@@ -30,6 +31,7 @@ struct http {
 	_Atomic(const char *) note; /* a line /healthz adds (http_set_note) */
 	char *prefix;		    /* public_url's path ("" for none): receipts live below it */
 	size_t plen;
+	struct unsub *unsub; /* one-click unsubscribe links (http_set_unsub), or NULL */
 };
 
 struct req {
@@ -224,6 +226,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 		free(m);
 		return rc;
 	}
+	if (h->unsub && unsub_match(h->unsub, url))
+		return unsub_http(h->unsub, conn, url, method, q->body, q->len, q->too_big);
 	if (!strcmp(method, "GET") || !strcmp(method, "POST")) {
 		if (h->plen && under_prefix(h, url) && !strncmp(url + h->plen, "/receipts/", 10))
 			return receipt(h, q, url + h->plen, method);
@@ -368,6 +372,11 @@ int http_pop(struct http *h, struct herald_result *out, struct chan **chan, int 
 void http_set_note(struct http *h, const char *note)
 {
 	atomic_store(&h->note, note);
+}
+
+void http_set_unsub(struct http *h, struct unsub *u)
+{
+	h->unsub = u;
 }
 
 void http_set_healthy(struct http *h, int ok)

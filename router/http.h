@@ -4,6 +4,8 @@
  *   GET  /metrics                 Prometheus text (router/metrics.c)
  *   GET|POST /receipts/<channel>[/rest]   delivery receipts and callbacks,
  *        parsed by that channel's receipt() and queued for the router.
+ *   GET|POST <unsubscribe_url's path>/<token>   one-click unsubscribe
+ *        (unsubscribe.c), when [channel.email] unsubscribe_url is set.
  */
 #ifndef HERALD_HTTP_H
 #define HERALD_HTTP_H
@@ -26,6 +28,10 @@ int http_fd(struct http *h);
 /* Pop up to max receipts; chan[i] is the channel each came in for. */
 int http_pop(struct http *h, struct herald_result *out, struct chan **chan, int max);
 void http_set_healthy(struct http *h, int ok);
+/* Serve the one-click unsubscribe links (unsubscribe.h); before the
+ * listener's first request only. */
+struct unsub;
+void http_set_unsub(struct http *h, struct unsub *u);
 /* A line /healthz adds to its answer (a static string; NULL: none). */
 void http_set_note(struct http *h, const char *note);
 

@@ -41,6 +41,7 @@
 #include "stream.h"
 #include "submit.h"
 #include "text.h"
+#include "unsubscribe.h"
 #include "zap.h"
 
 static volatile sig_atomic_t sig_term, sig_hup, sig_usr1, sig_usr2;
@@ -269,6 +270,8 @@ static void wait_for_work(struct router *r)
 	}
 	if (r->http)
 		poll_fd(items, &n, http_fd(r->http));
+	if (r->unsub)
+		poll_fd(items, &n, unsub_fd(r->unsub));
 	if (rdb_outstanding(r->rdb) && rdb_fd(r->rdb) >= 0)
 		poll_fd(items, &n, rdb_fd(r->rdb));
 	if (r->backlog)
@@ -384,6 +387,7 @@ static void loop(struct router *r)
 			submit_backlog(r);
 		rdb_poll(r->rdb);
 		receipt_poll(r);
+		unsub_poll(r);
 		if (!r->draining)
 			timed_work(r, &ls, now);
 		stream_lease(r, now); /* draining too: what is in flight stays ours */
@@ -493,6 +497,14 @@ static int open_all(struct router *r)
 			log_msg(LOG_L_ERR, "http: %s", err);
 			return -1;
 		}
+		if (r->cfg->unsub_url) {
+			r->unsub = unsub_new(r->cfg->unsub_url);
+			if (!r->unsub) {
+				log_msg(LOG_L_ERR, "unsubscribe: out of memory");
+				return -1;
+			}
+			http_set_unsub(r->http, r->unsub);
+		}
 		if (!zap_curve(r->zap))
 			http_set_note(r->http, "warning: ingest is not authenticated ([ingest] "
 					       "auth = none): any local process may publish as "
@@ -523,6 +535,7 @@ static void close_all(struct router *r)
 	ingest_close(r);
 	zap_close(&r->zap); /* after ingest: no socket may outlive the handler */
 	http_stop(&r->http);
+	unsub_free(&r->unsub); /* after the listener: its thread used it */
 	chans_close(&r->chans);
 	while (r->backlog) {
 		struct msg *m = r->backlog;

@@ -24,6 +24,8 @@
 #include "submit.h"
 #include "text.h"
 #include "tz.h"
+#include "unsubscribe.h"
+#include "unsubtok.h"
 #include "zap.h"
 
 /* The data a template sees: the personalisation, and citizen, transaction
@@ -75,6 +77,21 @@ static void service_meta(struct router *r, const struct msg *m, json_t *front_me
 		json_object_set_new(front_meta, "service.sender", json_string(sv->sender));
 }
 
+/* An email's one-click unsubscribe link (unsubscribe.h) as meta
+ * unsubscribe.url, when [channel.email] unsubscribe_url is set. */
+static void unsub_meta(struct router *r, const struct msg *m, json_t *front_meta)
+{
+	char url[UNSUB_URL_MAX + UNSUB_TOKEN_MAX + 2];
+
+	if (!r->unsub || strcmp(m->chan->name, "email") != 0)
+		return;
+	if (unsub_link(r, m, url, sizeof(url)) == 0)
+		json_object_set_new(front_meta, "unsubscribe.url", json_string(url));
+	else
+		log_warnx("%s: no unsubscribe link (identifiers, or the secret not loaded)",
+			  m->event_id);
+}
+
 /* What the plugin gets besides the text: the front matter keyed
  * fm.<key>, the service's sender identity (service.from, service.reply_to,
  * service.sender), then the citizen's fields (citizen.<field>). -1 when
@@ -84,7 +101,7 @@ static int set_meta(struct router *r, struct msg *m)
 	static const char *const cfields[] = {"name", "accessibility", "address", "locale"};
 	static const char *const keys[] = {"citizen.name", "citizen.accessibility",
 					   "citizen.address", "citizen.locale"};
-	size_t nmeta = json_object_size(m->front_matter) + 4 + 3, i = 0;
+	size_t nmeta = json_object_size(m->front_matter) + 4 + 3 + 1, i = 0;
 	const char *k;
 	json_t *v;
 
@@ -96,6 +113,7 @@ static int set_meta(struct router *r, struct msg *m)
 	if (!m->front_meta)
 		return -1;
 	service_meta(r, m, m->front_meta);
+	unsub_meta(r, m, m->front_meta);
 	json_object_foreach(m->front_matter, k, v)
 	{
 		char key[96];

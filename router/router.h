@@ -37,6 +37,7 @@ struct held_writes;
 struct rcpt_hold;
 struct lease_node;
 struct leases;
+struct unsub;
 
 /* One message being worked on (read from the stream, or back from a
  * channel, or touched by a receipt). */
@@ -131,6 +132,7 @@ struct router {
 	unsigned char ref_key[PROVREF_KEY_LEN]; /* provider references' secret */
 	int ref_key_ok;				/* ... loaded */
 	struct zap *zap;			/* who publishers are (zap.h) */
+	struct unsub *unsub; /* one-click unsubscribe links (unsubscribe.h), or NULL */
 };
 
 /* resolve.c: the ordered plan of channels for a citizen (see resolve.c). */

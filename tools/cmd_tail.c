@@ -58,7 +58,7 @@ static const char *status_colour(const char *st)
 	if (!strcmp(st, "delivered"))
 		return "\033[32m";
 	if (!strcmp(st, "failed") || !strcmp(st, "dead") || !strcmp(st, "rejected") ||
-	    !strcmp(st, "bounced"))
+	    !strcmp(st, "bounced") || !strcmp(st, "complaint") || !strcmp(st, "unsubscribed"))
 		return "\033[31m";
 	if (!strcmp(st, "deferred") || !strcmp(st, "retry") || !strcmp(st, "held"))
 		return "\033[33m";

@@ -18,6 +18,11 @@
  * helo = mta1.example.org      EHLO name (default: this host's name)
  * timeout = 60                 seconds, for every wait on the relay
  * list_unsubscribe = <mailto:unsubscribe@example.org>    optional
+ * unsubscribe_url = https://...  heraldd's (router/unsubscribe.c): it passes
+ *                              each message's one-click link as meta
+ *                              unsubscribe.url; with it List-Unsubscribe
+ *                              starts with <link> and List-Unsubscribe-Post
+ *                              says One-Click (RFC 8058)
  * bounce_domain = bounces.example.org   optional: VERP envelope sender
  *                              bounce+<provider ref>@bounce_domain, and a
  *                              2xx is a provisional "sent" (a bounce may
@@ -104,7 +109,8 @@ struct email_job {
 	const char *to, *to_name, *event_id, *subject, *body, *html, *reference;
 	/* event_id: what the Message-ID is made of (the provider reference) */
 	const char *from_name, *from_addr, *reply_to; /* the service's (meta), or NULL */
-	int has_pref; /* event_id is the provider reference (VERP token) */
+	const char *unsub_url; /* one-click unsubscribe link (meta unsubscribe.url), or NULL */
+	int has_pref;	       /* event_id is the provider reference (VERP token) */
 };
 
 struct email_state;
@@ -673,6 +679,17 @@ static void email_outcome(struct email_worker *w, size_t i, int ok, int err, int
 	*out = r;
 }
 
+/* List-Unsubscribe: the message's one-click link first (RFC 8058), then
+ * the configured list_unsubscribe, if any. */
+static const char *email_list_unsub(const struct email_conf *c, const struct email_job *j,
+				    char *buf, size_t len)
+{
+	if (!j->unsub_url)
+		return c->list_unsub;
+	snprintf(buf, len, "<%s>%s%s", j->unsub_url, c->list_unsub[0] ? ", " : "", c->list_unsub);
+	return buf;
+}
+
 /* libesmtp's message callback (smtp_set_messagecb): len NULL rewinds;
  * then the whole text once, then NULL. libesmtp asks for the text only
  * after the relay's 354 to this message's DATA, so it is the last point
@@ -733,6 +750,7 @@ static void email_send_batch(struct email_worker *w, size_t n)
 
 	for (size_t i = 0; i < n; i++) {
 		const struct email_job *j = w->batch[i];
+		char lu[2048];
 		struct mime_msg mm = {
 		    .from_name = j->from_addr ? j->from_name : st->c.from_name,
 		    .from_addr = j->from_addr ? j->from_addr : st->c.from_addr,
@@ -745,7 +763,8 @@ static void email_send_batch(struct email_worker *w, size_t n)
 		    .event_id = j->event_id,
 		    .domain = st->c.domain,
 		    .reference = j->reference,
-		    .list_unsubscribe = st->c.list_unsub,
+		    .list_unsubscribe = email_list_unsub(&st->c, j, lu, sizeof(lu)),
+		    .one_click = j->unsub_url != NULL,
 		    .date = time(NULL),
 		    .boundary_seed = atomic_fetch_add(&st->seq, 1) ^ (j->msg_id << 20) ^
 				     (unsigned long long)time(NULL) << 40,
@@ -952,6 +971,20 @@ fail:
 	return -1;
 }
 
+/* The one-click unsubscribe link heraldd made (meta unsubscribe.url):
+ * http(s), printable ASCII without what would end the <...> of the header. */
+static int email_link_ok(const char *url)
+{
+	size_t n = strlen(url);
+
+	if (n > 950 || (strncmp(url, "https://", 8) && strncmp(url, "http://", 7)))
+		return 0;
+	for (const char *p = url; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || strchr("<>\",", *p))
+			return 0;
+	return 1;
+}
+
 /* The service's sender identity (meta service.from, service.reply_to,
  * set by heraldd from its services.d policy): parsed with the checks of
  * the configured from (no CR/LF, a valid address); one that does not pass
@@ -988,8 +1021,8 @@ static void email_service_sender(struct email_state *st, const struct herald_msg
 static int email_submit(void *state, const struct herald_msg *m)
 {
 	struct email_state *st = state;
-	const char *name = NULL, *f[10];
-	size_t len[10], total = sizeof(struct email_job);
+	const char *name = NULL, *unsub = NULL, *f[11];
+	size_t len[11], total = sizeof(struct email_job);
 	struct email_sender es;
 	struct email_job *j;
 	char *p;
@@ -1011,6 +1044,8 @@ static int email_submit(void *state, const struct herald_msg *m)
 	for (const char *const *kv = m->meta; kv && kv[0] && kv[1]; kv += 2)
 		if (strcmp(kv[0], "citizen.name") == 0)
 			name = kv[1];
+		else if (strcmp(kv[0], "unsubscribe.url") == 0)
+			unsub = email_link_ok(kv[1]) ? kv[1] : NULL;
 
 	f[0] = m->to;
 	f[1] = name;
@@ -1026,7 +1061,8 @@ static int email_submit(void *state, const struct herald_msg *m)
 	f[7] = es.has_from ? es.from_name : NULL;
 	f[8] = es.has_from ? es.from_addr : NULL;
 	f[9] = es.has_reply ? es.reply_to : NULL;
-	for (int i = 0; i < 10; i++) {
+	f[10] = unsub;
+	for (int i = 0; i < 11; i++) {
 		len[i] = f[i] ? strlen(f[i]) + 1 : 0;
 		total += len[i];
 	}
@@ -1035,7 +1071,7 @@ static int email_submit(void *state, const struct herald_msg *m)
 		return -1;
 	j->msg_id = m->msg_id;
 	p = (char *)(j + 1);
-	for (int i = 0; i < 10; i++) {
+	for (int i = 0; i < 11; i++) {
 		const char *copy = NULL;
 		if (f[i]) {
 			memcpy(p, f[i], len[i]);
@@ -1052,7 +1088,8 @@ static int email_submit(void *state, const struct herald_msg *m)
 		case 6: j->reference = copy; break;
 		case 7: j->from_name = copy; break;
 		case 8: j->from_addr = copy; break;
-		default: j->reply_to = copy; break;
+		case 9: j->reply_to = copy; break;
+		default: j->unsub_url = copy; break;
 		}
 	}
 	j->has_pref = m->version >= 2 && m->provider_ref && *m->provider_ref;
@@ -1102,22 +1139,24 @@ static void email_close(void *state)
 	free(st);
 }
 
-static const char *const email_keys[] = {"relay",
-					 "from",
-					 "reply_to",
-					 "starttls",
-					 "username",
-					 "password",
-					 "sessions",
-					 "messages_per_session",
-					 "timeout",
-					 "queue",
-					 "domain",
-					 "helo",
-					 "list_unsubscribe",
-					 "bounce_domain",
-					 "bounce_window", /* read by heraldd (router/bounce.c) */
-					 NULL};
+static const char *const email_keys[] = {
+    "relay",
+    "from",
+    "reply_to",
+    "starttls",
+    "username",
+    "password",
+    "sessions",
+    "messages_per_session",
+    "timeout",
+    "queue",
+    "domain",
+    "helo",
+    "list_unsubscribe",
+    "bounce_domain",
+    "bounce_window",   /* read by heraldd (router/bounce.c) */
+    "unsubscribe_url", /* read by heraldd (router/unsubscribe.c) */
+    NULL};
 
 /* heraldd -t: the section as open() reads it, nothing started. */
 static int email_check(const struct herald_host *host, char *err, size_t errlen)

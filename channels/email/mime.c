@@ -626,6 +626,8 @@ int mime_build(const struct mime_msg *m, struct buf *out, char *msgid, size_t ms
 		mime_header_text(out, "X-Herald-Reference", m->reference);
 	if (m->list_unsubscribe && *m->list_unsubscribe)
 		mime_header_raw(out, "List-Unsubscribe", m->list_unsubscribe);
+	if (m->one_click && m->list_unsubscribe && *m->list_unsubscribe)
+		buf_str(out, "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n");
 	if (!html) {
 		part_headers(out, "text/plain");
 		buf_str(out, "\r\n");

@@ -77,6 +77,7 @@ struct mime_msg {
 	const char *domain;		   /* validated, for the Message-ID */
 	const char *reference;		   /* raw, X-Herald-Reference, may be NULL */
 	const char *list_unsubscribe;	   /* validated or NULL */
+	int one_click; /* it holds an RFC 8058 link: List-Unsubscribe-Post too */
 	time_t date;
 	unsigned long long boundary_seed; /* any number; makes the boundary */
 };

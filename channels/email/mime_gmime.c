@@ -68,6 +68,32 @@ static void set_text_header(GMimeMessage *msg, const char *name, const char *val
 	free(v);
 }
 
+/* A structured header whose value we build (List-Unsubscribe): as it is
+ * (GMime would write a long URL as encoded-words, which no mail client
+ * reads as a link), folded at spaces as mime.c's mime_header_raw does. */
+static void set_raw_header(GMimeMessage *msg, const char *name, const char *value)
+{
+	char *v = one_line(value);
+	GMimeHeader *h;
+	GString *raw;
+
+	if (!v)
+		return;
+	g_mime_object_set_header(GMIME_OBJECT(msg), name, v, NULL);
+	h = g_mime_header_list_get_header(g_mime_object_get_header_list(GMIME_OBJECT(msg)), name);
+	raw = g_string_new(" ");
+	for (const char *p = v; *p; p++) {
+		if (*p == ' ' && p != v)
+			g_string_append(raw, "\n");
+		g_string_append_c(raw, *p);
+	}
+	g_string_append(raw, "\n");
+	if (h)
+		g_mime_header_set_raw_value(h, raw->str);
+	g_string_free(raw, TRUE);
+	free(v);
+}
+
 /* The headers mime.c writes, in its order. */
 static void headers(GMimeMessage *msg, const struct mime_msg *m, const char *msgid)
 {
@@ -89,7 +115,10 @@ static void headers(GMimeMessage *msg, const struct mime_msg *m, const char *msg
 	if (m->reference && *m->reference)
 		set_text_header(msg, "X-Herald-Reference", m->reference);
 	if (m->list_unsubscribe && *m->list_unsubscribe)
-		set_text_header(msg, "List-Unsubscribe", m->list_unsubscribe);
+		set_raw_header(msg, "List-Unsubscribe", m->list_unsubscribe);
+	if (m->one_click && m->list_unsubscribe && *m->list_unsubscribe)
+		g_mime_object_set_header(GMIME_OBJECT(msg), "List-Unsubscribe-Post",
+					 "List-Unsubscribe=One-Click", NULL);
 	free(from);
 	free(to);
 	free(subject);

@@ -65,6 +65,8 @@ if [ -n "$MAIL" ]; then
 	mail_check
 	tap_merge "$T/check.out" $? "email_check.py"
 	expect_grep "the message carries the transaction reference" '^X-Herald-Reference: [A-Z0-9-]+' "$MAIL"
+	expect_no_grep "without unsubscribe_url (or list_unsubscribe) no List-Unsubscribe header" \
+		'^List-Unsubscribe' "$MAIL"
 else
 	not_ok "the rendered message is in smtp-sink's dump"
 fi

@@ -244,6 +244,7 @@ static void assert_only_known_headers(const char *hdrs)
 	    "Auto-Submitted",
 	    "X-Herald-Reference",
 	    "List-Unsubscribe",
+	    "List-Unsubscribe-Post",
 	    "Content-Type",
 	    "Content-Transfer-Encoding",
 	};
@@ -645,6 +646,7 @@ static void test_multipart_structure(void **state)
 	assert_non_null(strstr(hdrs, "Reply-To: help@gov.example\r\n"));
 	assert_non_null(strstr(hdrs, "X-Herald-Reference: REF-42\r\n"));
 	assert_non_null(strstr(hdrs, "List-Unsubscribe: <mailto:unsub@gov.example>\r\n"));
+	assert_int_equal(count_header(hdrs, "List-Unsubscribe-Post"), 0); /* no one-click link */
 	assert_string_equal(msgid, "<dvla-2026-000123@gov.example>");
 	d = header_decode(strstr(hdrs, "Subject:"));
 	assert_string_equal(d, welsh);
@@ -804,6 +806,42 @@ static void test_bad_input_never_crashes(void **state)
 	buf_free(&b);
 }
 
+/* RFC 8058: with the one-click link, List-Unsubscribe holds it (first) and
+ * List-Unsubscribe-Post says One-Click; each header once. */
+static void test_one_click_unsubscribe(void **state)
+{
+	static const char url[] = "https://herald.gov.example/unsubscribe/"
+				  "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_AbCdEfGhIjKlMnOpQrStUvWxYz"
+				  "0123456789-_AbCdEfGhIjKlMnOpQrSt";
+	char lu[512], msgid[128], *hdrs;
+	struct buf b = BUF_INIT;
+	struct mime_msg m = {
+	    .from_addr = "noreply@gov.example",
+	    .to_addr = "ada@example.org",
+	    .subject = "s",
+	    .body = "b",
+	    .event_id = "e-1",
+	    .domain = "gov.example",
+	    .list_unsubscribe = lu,
+	    .one_click = 1,
+	    .date = 1775468400,
+	};
+
+	(void)state;
+	snprintf(lu, sizeof(lu), "<%s>, <mailto:unsub@gov.example>", url);
+	assert_int_equal(mime_build(&m, &b, msgid, sizeof(msgid)), 0);
+	hdrs = headers_of(b.data);
+	assert_only_known_headers(hdrs);
+	assert_int_equal(count_header(hdrs, "List-Unsubscribe"), 1);
+	assert_int_equal(count_header(hdrs, "List-Unsubscribe-Post"), 1);
+	assert_non_null(strstr(hdrs, "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"));
+	snprintf(lu, sizeof(lu), "<%s>,", url); /* whole (GMime may fold before it) */
+	assert_non_null(strstr(hdrs, lu));
+	assert_true(strstr(hdrs, lu) < strstr(hdrs, "mailto:"));
+	free(hdrs);
+	buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -822,6 +860,7 @@ int main(void)
 	    cmocka_unit_test(test_date),
 	    cmocka_unit_test(test_reply_mapping),
 	    cmocka_unit_test(test_bad_input_never_crashes),
+	    cmocka_unit_test(test_one_click_unsubscribe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
