@@ -118,6 +118,8 @@ static int redis_on_reconnect(struct router *r)
 			  "for power-loss safety)",
 			  rep->element[1]->str);
 	freeReplyObject(rep);
+	rdb_set_group(r->rdb, 0);
+	rdb_check_group(r->rdb); /* group commit under appendfsync always */
 	if (load_ref_secret(r) != 0)
 		return -1;
 	if (rdb_replicas(r->rdb) >= 0 && r->cfg->redis_replicas_ack > rdb_replicas(r->rdb))
@@ -192,6 +194,7 @@ static void update_gauges(struct router *r)
 		rdb_cmdf(r->rdb, on_xlen, NULL, "XLEN %s", qs[i]);
 	rdb_cmdf(r->rdb, on_zcard, NULL, "ZCARD " KEY_SCHED);
 	rdb_cmdf(r->rdb, on_llen_dead, NULL, "LLEN " KEY_DEAD);
+	rdb_check_group(r->rdb); /* appendfsync may have been changed */
 	ops_poll_log_level(r);
 	metrics_gauge("inflight", (double)idmap_len(r->inflight));
 }
@@ -365,11 +368,12 @@ static void loop(struct router *r)
 	if (sd_watchdog_enabled(0, &ls.watchdog_us) <= 0)
 		ls.watchdog_us = 0;
 	for (;;) {
-		int64_t now;
+		int64_t now, turn_us;
 
 		if (on_signals(r, &ls))
 			break;
 		wait_for_work(r);
+		turn_us = now_us();
 		now = mono_ms();
 		if (!rdb_ok(r->rdb)) {
 			turn_without_redis(r, &ls, now);
@@ -386,12 +390,16 @@ static void loop(struct router *r)
 		if (!r->draining)
 			timed_work(r, &ls, now);
 		stream_lease(r, now); /* draining too: what is in flight stays ours */
+		/* the turn's held writes join the pipeline in turn order; the
+		 * pipeline goes out now, or with the next turns' commands once
+		 * the replies outstanding are in (group commit, redis.h) */
 		held_flush(r);
-		rdb_send(r->rdb);
+		rdb_send_grouped(r->rdb);
 		/* prepare what arrived while Redis works on what was just sent */
 		stream_prepare_ready(r);
 		dlog_flush(r->dlog);
 		watchdog(&ls, now);
+		metrics_loop_turn(now_us() - turn_us);
 	}
 	/* Results that arrived while draining are recorded. */
 	outcome_poll(r);

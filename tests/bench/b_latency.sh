@@ -3,7 +3,7 @@
 # saturation: a paced, open-loop publisher (build/tests/bench/loadgen -r)
 # sends events at a fixed rate whatever the acks, for LAT_SECS seconds, to
 # heraldd on the file channel; then
-#   ack        publish -> "accepted" at the publisher, measured from the time
+#   ack        publish -> "accepted" at the publisher, measured from the 
 #              each event was due (loadgen's own histogram)
 #   delivered  accepted -> written by the file channel: the "delay" of each
 #              "delivered" record in the JSON delivery log (microseconds)
@@ -78,11 +78,14 @@ one_run() {
 		>"$T/follow.out" 2>"$T/follow.err" &
 	FOLLOW_PID=$!
 	track_pid $FOLLOW_PID
+	diag_start
 	"$BIN/tests/bench/loadgen" -e "tcp://127.0.0.1:$INGEST_PORT" -r "$RATE" -d "$SECS" \
 		-c "$C" -p "lat$RATE$F" -t "$TIMEOUT" >"$T/loadgen.out" 2>&1 ||
 		fail "$1 $RATE/s $F: loadgen failed: $(cat "$T/loadgen.out")"
 	wait $FOLLOW_PID || fail "$1 $RATE/s $F: not every event was delivered: $(cat "$T/follow.out" "$T/follow.err")"
 	L=$T/loadgen.out W=$T/follow.out
+	loop_figures "$T/metrics.$1.$RATE.$F"
+	diag_stop
 	echo "latency $RATE/s $F ($1): ack p50 $(kv ack_p50_ms "$L") p99 $(kv ack_p99_ms "$L")" \
 		"p99.9 $(kv ack_p999_ms "$L") max $(kv ack_max_ms "$L") ms;" \
 		"accepted->delivered p50 $(kv p50_ms "$W") p99 $(kv p99_ms "$W")" \
@@ -94,6 +97,63 @@ one_run() {
  \"${5}${RATE}_${F}_delivered_${q}_ms\": $(kv "${q}_ms" "$W"),
  "
 	done
+}
+
+# LAT_DIAG=1: during each run, strace -c -T of redis-server's fsync/write
+# calls and every thread's run-queue wait (/proc/PID/task/*/schedstat: 
+# runnable but not running), printed after the run
+run_delay() { # PID: sum of the run-queue wait of its threads, in ms
+	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $2 } END { printf "%d\n", s / 1000000 }'
+}
+diag_start() {
+	[ "${LAT_DIAG:-0}" = 1 ] || return 0
+	D0_H=$(run_delay "$HERALDD_PID") D0_R=$(run_delay "$REDIS_PID")
+	strace -f -qq -c -T -e trace=fdatasync,fsync,write,read,epoll_wait -p "$REDIS_PID" \
+		-o "$T/strace.$RATE.$F" 2>/dev/null &
+	STRACE_PID=$!
+	sleep 0.3
+}
+diag_stop() {
+	[ "${LAT_DIAG:-0}" = 1 ] || return 0
+	echo "diag: run-queue wait during the run: heraldd $(($(run_delay "$HERALDD_PID") - D0_H)) ms," \
+		"redis-server $(($(run_delay "$REDIS_PID") - D0_R)) ms (of $SECS s)"
+	kill -INT "$STRACE_PID" 2>/dev/null
+	wait "$STRACE_PID" 2>/dev/null
+	sed -n '1,12p' "$T/strace.$RATE.$F"
+}
+
+# loop_figures FILE: heraldd's /metrics into FILE, and one line on where its
+# time went: loop turns (count, mean, share over 1 and 5 ms, longest
+# bucket), pipeline sends (commands and bytes per send, lone ones) and
+# events per herald_accept
+loop_figures() {
+	curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" >"$1" 2>/dev/null || return 0
+	python3 - "$1" <<'PY'
+import re, sys
+h = {}
+for line in open(sys.argv[1]):
+    m = re.match(r'herald_(\w+?)(_bucket\{le="([^"]+)"\}|_sum|_count|_total)? ([0-9.e+]+)$', line)
+    if m:
+        h.setdefault(m.group(1), {})[m.group(3) or m.group(2) or ''] = float(m.group(4))
+def q(name, frac):
+    d = h.get(name, {}); n = d.get('_count', 0)
+    for k, v in d.items():
+        if k.startswith('_') or k == '+Inf':
+            continue
+    les = sorted((float(k), v) for k, v in d.items() if not k.startswith('_') and k != '+Inf')
+    for le, v in les:
+        if v >= frac * n:
+            return le
+    return float('inf')
+t = h.get('loop_turn_seconds', {}); s = h.get('redis_send_commands', {}); a = h.get('ingest_accept_events', {})
+nt = t.get('_count', 0) or 1; ns = s.get('_count', 0) or 1; na = a.get('_count', 0) or 1
+over = lambda le: 1 - t.get(le, 0) / nt
+print("loop: %d turns, mean %.0f us, p99 <= %g ms, %.2f %% over 1 ms, %.2f %% over 5 ms;"
+      " %d redis sends, %.1f commands and %.0f bytes a send (%d lone, %d held); %.1f events a herald_accept"
+      % (nt, t.get('_sum', 0) / nt * 1e6, q('loop_turn_seconds', 0.99) * 1000, 100 * over('0.001'),
+         100 * over('0.005'), ns, s.get('_sum', 0) / ns, h.get('redis_send_bytes', {}).get('_total', 0) / ns,
+         h.get("redis_lone_sends", {}).get("_total", 0), h.get("redis_held_sends", {}).get("_total", 0), a.get('_sum', 0) / na))
+PY
 }
 
 [ -z "${LAT_BASE:-}" ] || [ -x "$LAT_BASE/heraldd" ] || fail "LAT_BASE=$LAT_BASE: no heraldd there"
