@@ -99,27 +99,36 @@ one_run() {
 	done
 }
 
-# LAT_DIAG=1: during each run, strace -c -T of redis-server's fsync/write
-# calls and every thread's run-queue wait (/proc/PID/task/*/schedstat: 
-# runnable but not running), printed after the run
+# LAT_DIAG=1: during each run, strace -T of redis-server's fdatasync and
+# read calls (slows it: for the shape of its iterations, not for figures),
+# every thread's run-queue wait (/proc/PID/task/*/schedstat: time runnable
+# but not running) and the machine's CPU pressure (/proc/pressure/cpu
+# "some": time any task waited for a CPU), printed after the run
 run_delay() { # PID: sum of the run-queue wait of its threads, in ms
 	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $2 } END { printf "%d\n", s / 1000000 }'
 }
+psi_some() { # ms
+	sed -n 's/^some .*total=\([0-9]*\).*/\1/p' /proc/pressure/cpu 2>/dev/null | awk '{ printf "%d\n", $1 / 1000 }'
+}
 diag_start() {
 	[ "${LAT_DIAG:-0}" = 1 ] || return 0
-	D0_H=$(run_delay "$HERALDD_PID") D0_R=$(run_delay "$REDIS_PID")
-	strace -f -qq -c -T -e trace=fdatasync,fsync,write,read,epoll_wait -p "$REDIS_PID" \
-		-o "$T/strace.$RATE.$F" 2>/dev/null &
+	D0_H=$(run_delay "$HERALDD_PID") D0_R=$(run_delay "$REDIS_PID") D0_P=$(psi_some)
+	strace -f -qq -T -e trace=fdatasync,read -p "$REDIS_PID" -o "$T/strace.$RATE.$F" 2>/dev/null &
 	STRACE_PID=$!
 	sleep 0.3
 }
 diag_stop() {
 	[ "${LAT_DIAG:-0}" = 1 ] || return 0
 	echo "diag: run-queue wait during the run: heraldd $(($(run_delay "$HERALDD_PID") - D0_H)) ms," \
-		"redis-server $(($(run_delay "$REDIS_PID") - D0_R)) ms (of $SECS s)"
+		"redis-server $(($(run_delay "$REDIS_PID") - D0_R)) ms;" \
+		"CPU pressure (some task waiting) $(($(psi_some) - ${D0_P:-0})) ms (of $SECS s)"
 	kill -INT "$STRACE_PID" 2>/dev/null
 	wait "$STRACE_PID" 2>/dev/null
-	sed -n '1,12p' "$T/strace.$RATE.$F"
+	# reads of the clients' sockets (not the AOF) and fdatasync between them
+	awk '/fdatasync/ { f++; match($0, /<[0-9.]+>/); ft += substr($0, RSTART + 1, RLENGTH - 2) }
+		/read\(/ && / = [0-9]+ </ { n = $0; sub(/.* = /, "", n); n += 0; if (n > 0) { r++; rb += n; if (n > mx) mx = n } }
+		END { printf "diag: redis-server (under strace): %d fdatasync, mean %.0f us; %d reads, %.0f bytes each, largest %d; %.0f bytes read per fdatasync\n",
+			f, f ? ft / f * 1e6 : 0, r, r ? rb / r : 0, mx, f ? rb / f : 0 }' "$T/strace.$RATE.$F"
 }
 
 # loop_figures FILE: heraldd's /metrics into FILE, and one line on where its
