@@ -11,6 +11,10 @@
 # "appendfsync everysec" and "appendfsync always" (each rate on a fresh
 # redis-server and heraldd), into $BENCH_OUT/latency.json as
 #   latency_<rate>_<fsync>_{ack,delivered}_{p50,p99,p999}_ms
+# with, first, each rate's ceiling in the same run: the same publisher
+# against zmqecho (answered at once, no Redis), latency_ceiling_<rate>_ack_*;
+# after each run heraldd's loop figures from /metrics (turn length,
+# commands and bytes per Redis send, lone and held sends)
 #
 #   LAT_RATES ("1000 5000 10000")  LAT_SECS (10)  LAT_FSYNC ("everysec always")
 #   LAT_CITIZENS (8)  LAT_TIMEOUT (30: s without a delivery)
@@ -164,6 +168,36 @@ print("loop: %d turns, mean %.0f us, p99 <= %g ms, %.2f %% over 1 ms, %.2f %% ov
          h.get("redis_lone_sends", {}).get("_total", 0), h.get("redis_held_sends", {}).get("_total", 0), a.get('_sum', 0) / na))
 PY
 }
+
+# ceiling RATE: the same paced publisher against zmqecho (answers each
+# event at once: no parse, no Redis), the ack latency of the socket pair
+# and of this machine at that rate, in the same run: what heraldd's ack
+# figures cannot go below
+ceiling() {
+	EP=$(free_port)
+	"$BIN/tests/bench/zmqecho" -e "tcp://127.0.0.1:$EP" >"$T/zmqecho.out" 2>&1 &
+	ECHO_PID=$!
+	track_pid $ECHO_PID
+	wait_for 10 grep -q 'zmqecho: ready' "$T/zmqecho.out" || fail "zmqecho did not start"
+	"$BIN/tests/bench/loadgen" -e "tcp://127.0.0.1:$EP" -r "$1" -d "$SECS" -c "$C" \
+		-p "echo$1" -t "$TIMEOUT" >"$T/echo.out" 2>&1 || fail "loadgen against zmqecho failed"
+	stop_pid "$ECHO_PID"
+	PIDS=$(echo "$PIDS" | sed "s/ $ECHO_PID\b//")
+	L=$T/echo.out
+	echo "ceiling $1/s (loadgen against zmqecho): ack p50 $(kv ack_p50_ms "$L") p99" \
+		"$(kv ack_p99_ms "$L") p99.9 $(kv ack_p999_ms "$L") max $(kv ack_max_ms "$L") ms" \
+		"(publisher at most $(kv sent_late_max_ms "$L") ms behind schedule)"
+	for q in p50 p99 p999; do
+		JSON="$JSON\"latency_ceiling_${1}_ack_${q}_ms\": $(kv "ack_${q}_ms" "$L"),
+ "
+	done
+}
+for f in tests/bench/zmqecho; do
+	[ -e "$BIN/$f" ] || fail "missing $BIN/$f (make all bench bins)"
+done
+for RATE in $RATES; do
+	ceiling "$RATE"
+done
 
 [ -z "${LAT_BASE:-}" ] || [ -x "$LAT_BASE/heraldd" ] || fail "LAT_BASE=$LAT_BASE: no heraldd there"
 k=0
