@@ -118,7 +118,6 @@ static int redis_on_reconnect(struct router *r)
 			  "for power-loss safety)",
 			  rep->element[1]->str);
 	freeReplyObject(rep);
-	rdb_set_group(r->rdb, 0);
 	rdb_check_group(r->rdb); /* group commit under appendfsync always */
 	if (load_ref_secret(r) != 0)
 		return -1;
@@ -390,10 +389,7 @@ static void loop(struct router *r)
 		if (!r->draining)
 			timed_work(r, &ls, now);
 		stream_lease(r, now); /* draining too: what is in flight stays ours */
-		/* the turn's held writes join the pipeline in turn order; the
-		 * pipeline goes out now, or with the next turns' commands once
-		 * the replies outstanding are in (group commit, redis.h) */
-		held_flush(r);
+		held_flush(r);	      /* in turn order; sent now or grouped (redis.h) */
 		rdb_send_grouped(r->rdb);
 		/* prepare what arrived while Redis works on what was just sent */
 		stream_prepare_ready(r);

@@ -340,11 +340,6 @@ int rdb_send_grouped(struct rdb *db)
 	return rdb_send(db) == 0 ? 1 : -1;
 }
 
-void rdb_set_group(struct rdb *db, int on)
-{
-	db->group = on != 0;
-}
-
 static void on_appendfsync(redisReply *rep, void *arg)
 {
 	struct rdb *db = arg;

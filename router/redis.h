@@ -65,9 +65,8 @@ int rdb_send_grouped(struct rdb *db);
  * everysec or no an iteration costs no fsync, and holding would only add a
  * round trip to the commands held. rdb_check_group queues a CONFIG GET
  * appendfsync whose reply turns it on or off (a server that refuses
- * CONFIG leaves it as it was); rdb_set_group sets it. */
+ * CONFIG leaves it off: it is off from each connect until the reply). */
 void rdb_check_group(struct rdb *db);
-void rdb_set_group(struct rdb *db, int on);
 /* Called at the start of every rdb_send (also the one a synchronous call
  * makes), to queue commands held back until then. */
 void rdb_on_send(struct rdb *db, void (*fn)(void *arg), void *arg);
