@@ -364,6 +364,7 @@ int ingest_drain(struct router *r, int max)
 	int n = b->n, wait = r->cfg->redis_replicas_ack > 0;
 	b->wait = wait;
 	if (nvalid) {
+		metrics_accept_batch(nvalid);
 		rdb_cmd(r->rdb, ingest_on_accepted, b, argc, argv, lens); /* owns b now */
 		if (wait) /* one WAIT per batch; on_waited answers and frees b */
 			rdb_cmdf(r->rdb, ingest_on_waited, b, "WAIT %d %d",

@@ -119,6 +119,7 @@ static int redis_on_reconnect(struct router *r)
 			  "for power-loss safety)",
 			  rep->element[1]->str);
 	freeReplyObject(rep);
+	rdb_check_group(r->rdb); /* group commit under appendfsync always */
 	if (load_ref_secret(r) != 0)
 		return -1;
 	if (rdb_replicas(r->rdb) >= 0 && r->cfg->redis_replicas_ack > rdb_replicas(r->rdb))
@@ -194,6 +195,7 @@ static void update_gauges(struct router *r)
 		rdb_cmdf(r->rdb, on_xlen, NULL, "XLEN %s", qs[i]);
 	rdb_cmdf(r->rdb, on_zcard, NULL, "ZCARD " KEY_SCHED);
 	rdb_cmdf(r->rdb, on_llen_dead, NULL, "LLEN " KEY_DEAD);
+	rdb_check_group(r->rdb); /* appendfsync may have been changed */
 	ops_poll_log_level(r);
 	metrics_gauge("inflight", (double)idmap_len(r->inflight));
 }
@@ -369,11 +371,12 @@ static void loop(struct router *r)
 	if (sd_watchdog_enabled(0, &ls.watchdog_us) <= 0)
 		ls.watchdog_us = 0;
 	for (;;) {
-		int64_t now;
+		int64_t now, turn_us;
 
 		if (on_signals(r, &ls))
 			break;
 		wait_for_work(r);
+		turn_us = now_us();
 		now = mono_ms();
 		if (!rdb_ok(r->rdb)) {
 			turn_without_redis(r, &ls, now);
@@ -391,12 +394,13 @@ static void loop(struct router *r)
 		if (!r->draining)
 			timed_work(r, &ls, now);
 		stream_lease(r, now); /* draining too: what is in flight stays ours */
-		held_flush(r);
-		rdb_send(r->rdb);
+		held_flush(r);	      /* in turn order; sent now or grouped (redis.h) */
+		rdb_send_grouped(r->rdb);
 		/* prepare what arrived while Redis works on what was just sent */
 		stream_prepare_ready(r);
 		dlog_flush(r->dlog);
 		watchdog(&ls, now);
+		metrics_loop_turn(now_us() - turn_us);
 	}
 	/* Results that arrived while draining are recorded. */
 	outcome_poll(r);

@@ -38,6 +38,19 @@ static const char *gauge_help_of(const char *name)
 	return "A gauge of heraldd.";
 }
 
+/* The loop's own histograms (issue #15: where the time goes): turn
+ * length in seconds, commands per Redis send, events per herald_accept. */
+#define LHIST_MAX 12
+struct lhist {
+	unsigned long long n[LHIST_MAX + 1], count;
+	double sum;
+};
+static const double turn_le[] = {0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005,
+				 0.01,	 0.02,	  0.05,	  0.1,	 0.5};
+static const double count_le[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096};
+#define NTURN_LE (sizeof(turn_le) / sizeof(turn_le[0]))
+#define NCOUNT_LE (sizeof(count_le) / sizeof(count_le[0]))
+
 static const double buckets[] = {1, 5, 30, 60, 300, 900, 3600, 14400, 86400, 259200};
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 
@@ -70,6 +83,8 @@ static struct {
 		double v;
 	} cg[MAX_COUNTERS];
 	int ncg;
+	struct lhist turn, send_cmds, accept_events;
+	unsigned long long send_bytes, lone_sends, held_sends;
 } M = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* A service label from a bounded set: the first MAX_SERVICES names seen
@@ -158,6 +173,89 @@ void metrics_fulfilled(double seconds)
 	M.hist_count++;
 	M.hist_sum += seconds;
 	pthread_mutex_unlock(&M.mu);
+}
+
+static void lhist_add(struct lhist *h, const double *le, size_t nle, double v)
+{
+	size_t b = 0;
+
+	while (b < nle && v > le[b])
+		b++;
+	h->n[b]++;
+	h->count++;
+	h->sum += v;
+}
+
+void metrics_loop_turn(long long us)
+{
+	pthread_mutex_lock(&M.mu);
+	lhist_add(&M.turn, turn_le, NTURN_LE, (double)us / 1e6);
+	pthread_mutex_unlock(&M.mu);
+}
+
+void metrics_redis_send(size_t cmds, size_t bytes, int lone)
+{
+	pthread_mutex_lock(&M.mu);
+	lhist_add(&M.send_cmds, count_le, NCOUNT_LE, (double)cmds);
+	M.send_bytes += bytes;
+	M.lone_sends += lone != 0;
+	pthread_mutex_unlock(&M.mu);
+}
+
+void metrics_redis_held(void)
+{
+	pthread_mutex_lock(&M.mu);
+	M.held_sends++;
+	pthread_mutex_unlock(&M.mu);
+}
+
+void metrics_accept_batch(int events)
+{
+	pthread_mutex_lock(&M.mu);
+	lhist_add(&M.accept_events, count_le, NCOUNT_LE, (double)events);
+	pthread_mutex_unlock(&M.mu);
+}
+
+static void render_lhist(FILE *fp, const char *name, const char *help, const struct lhist *h,
+			 const double *le, size_t nle)
+{
+	unsigned long long cum = 0;
+
+	fprintf(fp, "# HELP herald_%s %s\n# TYPE herald_%s histogram\n", name, help, name);
+	for (size_t b = 0; b < nle; b++) {
+		cum += h->n[b];
+		fprintf(fp, "herald_%s_bucket{le=\"%g\"} %llu\n", name, le[b], cum);
+	}
+	fprintf(fp, "herald_%s_bucket{le=\"+Inf\"} %llu\nherald_%s_sum %.6f\n", name, h->count,
+		name, h->sum);
+	fprintf(fp, "herald_%s_count %llu\n", name, h->count);
+}
+
+static void render_loop(FILE *fp)
+{
+	render_lhist(fp, "loop_turn_seconds", "Length of one router loop turn (not its wait).",
+		     &M.turn, turn_le, NTURN_LE);
+	render_lhist(fp, "redis_send_commands", "Commands written to Redis by one pipeline send.",
+		     &M.send_cmds, count_le, NCOUNT_LE);
+	render_lhist(fp, "ingest_accept_events", "Events in one herald_accept call.",
+		     &M.accept_events, count_le, NCOUNT_LE);
+	fprintf(fp,
+		"# HELP herald_redis_send_bytes_total Bytes written to Redis by pipeline sends.\n"
+		"# TYPE herald_redis_send_bytes_total counter\nherald_redis_send_bytes_total "
+		"%llu\n",
+		M.send_bytes);
+	fprintf(fp,
+		"# HELP herald_redis_lone_sends_total Pipeline sends made while no earlier "
+		"reply was outstanding.\n"
+		"# TYPE herald_redis_lone_sends_total counter\nherald_redis_lone_sends_total "
+		"%llu\n",
+		M.lone_sends);
+	fprintf(fp,
+		"# HELP herald_redis_held_sends_total Loop turns whose commands waited for the "
+		"replies outstanding, to go out with the next ones (group commit).\n"
+		"# TYPE herald_redis_held_sends_total counter\nherald_redis_held_sends_total "
+		"%llu\n",
+		M.held_sends);
 }
 
 void metrics_gauge(const char *name, double value)
@@ -383,6 +481,7 @@ char *metrics_render(void)
 		HERALD_VERSION);
 	render_counters(fp);
 	render_channel_gauges(fp);
+	render_loop(fp);
 	pthread_mutex_unlock(&M.mu);
 	fclose(fp);
 	return buf;

@@ -29,6 +29,13 @@ void metrics_callback(const char *service, double backlog, double oldest_age_s,
 		      unsigned long long failures, double dead);
 /* A gauge herald_<name>{channel="..."} (channel_suspended). */
 void metrics_channel_gauge(const char *name, const char *channel, double value);
+/* The loop's timings (issue #15): one turn's length in microseconds; one
+ * pipeline send's commands and bytes (lone: nothing was outstanding
+ * before it); the events of one herald_accept call. */
+void metrics_loop_turn(long long us);
+void metrics_redis_send(size_t cmds, size_t bytes, int lone);
+void metrics_accept_batch(int events);
+void metrics_redis_held(void); /* a send waited for the replies outstanding */
 /* Render everything; returns a malloc'd string. */
 char *metrics_render(void);
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "text.h"
 
 static void fail_pending(struct rdb *db)
@@ -174,6 +175,7 @@ int rdb_send(struct rdb *db)
 	}
 	if (db->n == db->sent)
 		return 0;
+	metrics_redis_send(db->n - db->sent, sdslen(db->ctx->obuf), db->sent == 0);
 	while (!done) {
 		if (redisBufferWrite(db->ctx, &done) != REDIS_OK) {
 			rdb_drop(db, "write", NULL);
@@ -321,6 +323,35 @@ int rdb_flush(struct rdb *db)
 		total += n;
 	} while (db->n > 0);
 	return total;
+}
+
+/* Redis reads a client's input PROTO_IOBUF_LEN (16 KiB) at a time, one
+ * read per client per event-loop iteration, and under appendfsync always
+ * commits each iteration's writes with one fsync. */
+#define GROUP_BYTES 16384
+
+int rdb_send_grouped(struct rdb *db)
+{
+	if (db->group && db->ctx && db->sent && db->n > db->sent &&
+	    sdslen(db->ctx->obuf) < GROUP_BYTES) {
+		metrics_redis_held();
+		return 0;
+	}
+	return rdb_send(db) == 0 ? 1 : -1;
+}
+
+static void on_appendfsync(redisReply *rep, void *arg)
+{
+	struct rdb *db = arg;
+
+	if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+	    rep->element[1]->type == REDIS_REPLY_STRING)
+		db->group = strcmp(rep->element[1]->str, "always") == 0;
+}
+
+void rdb_check_group(struct rdb *db)
+{
+	rdb_cmdf(db, on_appendfsync, db, "CONFIG GET appendfsync");
 }
 
 redisReply *rdb_call(struct rdb *db, const char *fmt, ...)

@@ -52,6 +52,21 @@ void rdb_cmdf(struct rdb *db, rdb_cb cb, void *arg, const char *fmt, ...);
 /* Send what is queued, without waiting
  * for replies: Redis works while the caller does something else. */
 int rdb_send(struct rdb *db);
+/* Group commit (issue #15): rdb_send, unless replies to an earlier send
+ * are still to come and less than one Redis read (16 KiB) is queued: then
+ * what is queued waits, and goes out with what is queued next, in one
+ * larger write, once those replies are in (the caller sends again when
+ * they arrive). Redis then takes more commands per event-loop iteration,
+ * and under appendfsync always commits them with one fsync instead of
+ * one per small write. Nothing outstanding (a lone event): sent at once.
+ * 1 sent, 0 held, -1 the connection broke. */
+int rdb_send_grouped(struct rdb *db);
+/* Grouping is on only while the server runs appendfsync always: under
+ * everysec or no an iteration costs no fsync, and holding would only add a
+ * round trip to the commands held. rdb_check_group queues a CONFIG GET
+ * appendfsync whose reply turns it on or off (a server that refuses
+ * CONFIG leaves it off: it is off from each connect until the reply). */
+void rdb_check_group(struct rdb *db);
 /* Called at the start of every rdb_send (also the one a synchronous call
  * makes), to queue commands held back until then. */
 void rdb_on_send(struct rdb *db, void (*fn)(void *arg), void *arg);

@@ -29,6 +29,7 @@ struct rdb {
 	struct pending *q; /* FIFO: the first `sent` went out, the rest wait */
 	size_t n, cap, sent;
 	int in_recv, in_hook;
+	int group; /* rdb_send_grouped holds (the server fsyncs always) */
 	void (*on_send)(void *arg);
 	void *on_send_arg;
 	char *cmdbuf; /* rdb_cmd's protocol buffer, kept between commands */

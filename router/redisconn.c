@@ -212,6 +212,7 @@ int rdb_connect(struct rdb *db)
 	if (db->ctx)
 		return 0;
 	db->replicas = 0;
+	db->group = 0; /* until this server's appendfsync is known */
 	db->ctx =
 	    redis_endpoint_connect(&ep, where, sizeof(where), &db->replicas, why, sizeof(why));
 	if (db->ctx && db->sentinels.n)

@@ -116,6 +116,8 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# HERALD_TEST_FSYNC=always runs the tests' Redis under "appendfsync always"
+# (heraldd then groups its writes: router/redis.h), everysec otherwise.
 start_redis() {
 	REDIS_PORT=$(free_port)
 	mkdir -p "$T/redis"
@@ -123,7 +125,7 @@ start_redis() {
 	REDIS_SOCK=$T/redis/redis.sock
 	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly yes \
 		--unixsocket "$REDIS_SOCK" --unixsocketperm 700 \
-		--appendfsync everysec --dir "$T/redis" --daemonize no \
+		--appendfsync "${HERALD_TEST_FSYNC:-everysec}" --dir "$T/redis" --daemonize no \
 		--logfile "$T/redis/redis.log" &
 	REDIS_PID=$!
 	track_pid $REDIS_PID
