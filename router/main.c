@@ -160,46 +160,6 @@ static void reload(struct router *r)
 	dlog_reopen(r->dlog);
 }
 
-/* Gauges from Redis, on the pipeline: the stream lengths add up as their
- * replies come; the schedule's size comes last and publishes them. */
-static long long gauge_depth;
-
-static void on_xlen(redisReply *rep, void *arg)
-{
-	(void)arg;
-	if (rep && rep->type == REDIS_REPLY_INTEGER)
-		gauge_depth += rep->integer;
-}
-
-static void on_llen_dead(redisReply *rep, void *arg)
-{
-	metrics_gauge("redis_up", rep && rep->type != REDIS_REPLY_ERROR ? 1 : 0);
-	if (rep && rep->type == REDIS_REPLY_INTEGER)
-		metrics_gauge("dead_messages", (double)rep->integer);
-}
-
-static void on_zcard(redisReply *rep, void *arg)
-{
-	(void)arg;
-	metrics_gauge("queue_depth", (double)gauge_depth);
-	if (rep && rep->type == REDIS_REPLY_INTEGER)
-		metrics_gauge("scheduled", (double)rep->integer);
-}
-
-static void update_gauges(struct router *r)
-{
-	static const char *const qs[] = KEY_STREAMS;
-
-	gauge_depth = 0;
-	for (int i = 0; i < 3; i++)
-		rdb_cmdf(r->rdb, on_xlen, NULL, "XLEN %s", qs[i]);
-	rdb_cmdf(r->rdb, on_zcard, NULL, "ZCARD " KEY_SCHED);
-	rdb_cmdf(r->rdb, on_llen_dead, NULL, "LLEN " KEY_DEAD);
-	rdb_check_group(r->rdb); /* appendfsync may have been changed */
-	ops_poll_log_level(r);
-	metrics_gauge("inflight", (double)idmap_len(r->inflight));
-}
-
 /* What the loop keeps from one turn to the next. */
 struct loop_state {
 	int max_inflight;     /* [queue] max_inflight: no read beyond that many in flight */
@@ -351,7 +311,7 @@ static void timed_work(struct router *r, const struct loop_state *ls, int64_t no
 	bounce_poll(r, now);
 	if (now - r->last_depth_ms >= 5000) {
 		r->last_depth_ms = now;
-		update_gauges(r);
+		ops_update_gauges(r);
 	}
 }
 

@@ -2,7 +2,8 @@
  * ops.c - what an operator drives heraldd with, apart from the loop: the
  * command line (-c -t -h -V), `heraldd -t` (configuration, channels,
  * templates as a set, services), and the log level at run time (SIGUSR2
- * cycles it; `heraldctl log-level` sets it for every heraldd through Redis).
+ * cycles it; `heraldctl log-level` sets it for every heraldd through Redis),
+ * and the gauges /metrics shows from Redis (queue depth, schedule, dead).
  */
 #include "ops.h"
 
@@ -12,7 +13,10 @@
 
 #include "callback.h"
 #include "dispatch.h"
+#include "idmap.h"
 #include "log.h"
+#include "metrics.h"
+#include "redis.h"
 #include "router.h"
 #include "schema.h"
 #include "tmplstore.h"
@@ -147,4 +151,44 @@ static void on_log_level(redisReply *rep, void *arg)
 void ops_poll_log_level(struct router *r)
 {
 	rdb_cmdf(r->rdb, on_log_level, r, "GET " KEY_LOGLEVEL);
+}
+
+/* Gauges from Redis, on the pipeline: the stream lengths add up as their
+ * replies come; the schedule's size comes last and publishes them. */
+static long long gauge_depth;
+
+static void on_xlen(redisReply *rep, void *arg)
+{
+	(void)arg;
+	if (rep && rep->type == REDIS_REPLY_INTEGER)
+		gauge_depth += rep->integer;
+}
+
+static void on_llen_dead(redisReply *rep, void *arg)
+{
+	metrics_gauge("redis_up", rep && rep->type != REDIS_REPLY_ERROR ? 1 : 0);
+	if (rep && rep->type == REDIS_REPLY_INTEGER)
+		metrics_gauge("dead_messages", (double)rep->integer);
+}
+
+static void on_zcard(redisReply *rep, void *arg)
+{
+	(void)arg;
+	metrics_gauge("queue_depth", (double)gauge_depth);
+	if (rep && rep->type == REDIS_REPLY_INTEGER)
+		metrics_gauge("scheduled", (double)rep->integer);
+}
+
+void ops_update_gauges(struct router *r)
+{
+	static const char *const qs[] = KEY_STREAMS;
+
+	gauge_depth = 0;
+	for (int i = 0; i < 3; i++)
+		rdb_cmdf(r->rdb, on_xlen, NULL, "XLEN %s", qs[i]);
+	rdb_cmdf(r->rdb, on_zcard, NULL, "ZCARD " KEY_SCHED);
+	rdb_cmdf(r->rdb, on_llen_dead, NULL, "LLEN " KEY_DEAD);
+	rdb_check_group(r->rdb); /* appendfsync may have been changed */
+	ops_poll_log_level(r);
+	metrics_gauge("inflight", (double)idmap_len(r->inflight));
 }

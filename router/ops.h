@@ -16,5 +16,9 @@ void ops_cycle_log_level(void);
 /* Ask Redis for herald:loglevel (heraldctl log-level); a change is applied
  * and logged when the reply comes. */
 void ops_poll_log_level(struct router *r);
+/* The gauges read from Redis (stream lengths, schedule, dead letters,
+ * redis_up) and the in-flight count, on the pipeline; also re-asks Redis
+ * for its appendfsync (group commit) and the log level. */
+void ops_update_gauges(struct router *r);
 
 #endif
