@@ -35,6 +35,7 @@
 #include "ops.h"
 #include "outcome.h"
 #include "bounce.h"
+#include "inbound_sms.h"
 #include "receipt.h"
 #include "router.h"
 #include "status.h"
@@ -248,7 +249,7 @@ static void poll_fd(zmq_pollitem_t *items, int *n, int fd)
  * ready, a few ms while the backlog waits or a plugin has no fd. */
 static void wait_for_work(struct router *r)
 {
-	zmq_pollitem_t items[CHAN_MAX + 3];
+	zmq_pollitem_t items[CHAN_MAX + 4];
 	int n = 0, timeout = 100;
 
 	if (r->ingest) { /* with Redis or without: every event is answered */
@@ -266,8 +267,10 @@ static void wait_for_work(struct router *r)
 		}
 		poll_fd(items, &n, fd);
 	}
-	if (r->http)
+	if (r->http) {
 		poll_fd(items, &n, http_fd(r->http));
+		poll_fd(items, &n, http_inbound_fd(r->http));
+	}
 	if (rdb_outstanding(r->rdb) && rdb_fd(r->rdb) >= 0)
 		poll_fd(items, &n, rdb_fd(r->rdb));
 	if (r->backlog)
@@ -383,6 +386,7 @@ static void loop(struct router *r)
 			submit_backlog(r);
 		rdb_poll(r->rdb);
 		receipt_poll(r);
+		inbound_sms_poll(r);
 		if (!r->draining)
 			timed_work(r, &ls, now);
 		stream_lease(r, now); /* draining too: what is in flight stays ours */
