@@ -62,7 +62,8 @@ int smsstop_check(const char *list, char *err, size_t errlen)
 		if (!n)
 			break;
 		if (n > SMSSTOP_WORD_MAX) {
-			snprintf(err, errlen, "a keyword longer than %d characters", SMSSTOP_WORD_MAX);
+			snprintf(err, errlen, "a keyword longer than %d characters",
+				 SMSSTOP_WORD_MAX);
 			return -1;
 		}
 		for (size_t i = 0; i < n; i++)

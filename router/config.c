@@ -253,8 +253,8 @@ struct config *config_load(const char *path, char *err, int errlen)
 	{
 		char why[200];
 		if (smsstop_check(c->sms_stop_keywords, why, sizeof(why)) != 0) {
-			snprintf(err, (size_t)errlen, "%s:%d: [channel.sms] stop_keywords: %s", path,
-				 conf_line(c->ini, "channel.sms", "stop_keywords"), why);
+			snprintf(err, (size_t)errlen, "%s:%d: [channel.sms] stop_keywords: %s",
+				 path, conf_line(c->ini, "channel.sms", "stop_keywords"), why);
 			goto fail;
 		}
 	}

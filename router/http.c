@@ -41,8 +41,7 @@ static const char *req_header(const struct herald_http_req *hr, const char *name
 	return MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, name);
 }
 
-void http_req_fill(struct req *q, const char *method, const char *path,
-		   struct herald_http_req *hr)
+void http_req_fill(struct req *q, const char *method, const char *path, struct herald_http_req *hr)
 {
 	const char *ctype = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Content-Type");
 

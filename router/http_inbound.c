@@ -38,7 +38,8 @@ enum MHD_Result http_inbound(struct http *h, struct req *q, const char *url, con
 			it.chan_idx = i;
 		}
 	if (!c || c->desc->version < 4 || !c->desc->inbound)
-		return http_reply(q->conn, 404, "text/plain", "no inbound messages for this channel\n");
+		return http_reply(q->conn, 404, "text/plain",
+				  "no inbound messages for this channel\n");
 	if (q->too_big)
 		return http_reply(q->conn, 413, "text/plain", "body too large\n");
 	http_req_fill(q, method, slash ? slash : "", &hr);
@@ -47,12 +48,13 @@ enum MHD_Result http_inbound(struct http *h, struct req *q, const char *url, con
 		log_msg(LOG_L_NOTICE, "inbound for %s: malformed or unsigned request (%s %s): %s",
 			name, method, hr.path, resp[0] ? resp : "refused");
 		metrics_status(name, "inbound-refused");
-		return http_reply(q->conn, 400, "text/plain", resp[0] ? resp : "malformed request\n");
+		return http_reply(q->conn, 400, "text/plain",
+				  resp[0] ? resp : "malformed request\n");
 	}
 	if (rc > 0 && itemq_push(h->inq, &it) != 0) {
 		metrics_status(name, "inbound-busy");
-		log_msg(LOG_L_WARNING, "inbound for %s: queue full (%d waiting): answered 503", name,
-			HTTP_INBOUND_QUEUE_MAX);
+		log_msg(LOG_L_WARNING, "inbound for %s: queue full (%d waiting): answered 503",
+			name, HTTP_INBOUND_QUEUE_MAX);
 		return http_reply(q->conn, 503, "text/plain", "busy, try again later\n");
 	}
 	metrics_status(name, rc > 0 ? "inbound" : "inbound-ignored");

@@ -45,8 +45,7 @@ struct http_inbound_item {
 };
 
 /* The plugin's view of request q (decodes a urlencoded body first). */
-void http_req_fill(struct req *q, const char *method, const char *path,
-		   struct herald_http_req *hr);
+void http_req_fill(struct req *q, const char *method, const char *path, struct herald_http_req *hr);
 enum MHD_Result http_reply(struct MHD_Connection *c, unsigned code, const char *type,
 			   const char *body);
 /* /inbound/<channel>[/rest] (url from /inbound/ on): http_inbound.c. */

@@ -130,8 +130,8 @@ static void apply_stop(struct router *r, struct msg *m, struct chan *sms, const 
 	}
 	metrics_count_service("sms_unsubscribes", m->service, 1);
 	journal(r, m, sms, "unsubscribed", reason, NULL);
-	log_info("%s: citizen %s texted STOP from %s: opted out of sms for service %s",
-		 m->event_id, m->citizen, masked, m->service);
+	log_info("%s: citizen %s texted STOP from %s: opted out of sms for service %s", m->event_id,
+		 m->citizen, masked, m->service);
 }
 
 /* The dedup id of the reply: "mo-" + the gateway's id, or one made up
@@ -159,8 +159,8 @@ static void apply_reply(struct router *r, struct msg *m, struct chan *sms,
 	snprintf(meta.citizen, sizeof(meta.citizen), "%s", m->citizen);
 	if (msgrec_meta_format(mbuf, sizeof(mbuf), &meta) != 0)
 		snprintf(mbuf, sizeof(mbuf), "-");
-	rep = rdb_call(r->rdb, "FCALL herald_engage 0 %lld %s %s %s %s %s", (long long)r->ttl_s,
-		       id, m->service, m->tx, sms->name, mbuf);
+	rep = rdb_call(r->rdb, "FCALL herald_engage 0 %lld %s %s %s %s %s", (long long)r->ttl_s, id,
+		       m->service, m->tx, sms->name, mbuf);
 	rc = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
 	if (rep && rep->type == REDIS_REPLY_ERROR)
 		log_warnx("inbound sms: herald_engage failed: %s", rep->str);

@@ -57,8 +57,7 @@ static void mo_index(struct router *r, const struct msg *m, const char *to)
 
 	if (d->version < 4 || !d->inbound || !to || !e164_valid(to))
 		return;
-	snprintf(member, sizeof(member), "%s %s %s %s", m->service, m->tx, m->event_id,
-		 m->citizen);
+	snprintf(member, sizeof(member), "%s %s %s %s", m->service, m->tx, m->event_id, m->citizen);
 	rdb_cmdf(r->rdb, NULL, NULL, "FCALL herald_mo 0 %s %lld %s %lld", to, (long long)now_ms(),
 		 member, (long long)r->ttl_s);
 }

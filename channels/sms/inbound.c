@@ -128,8 +128,8 @@ static void inb_id(struct herald_inbound *out, const char *id)
 }
 
 /* Fill *out; -1 when from is no number. */
-static int inb_fill(struct herald_inbound *out, const char *from, const char *to,
-		    const char *text, const char *id)
+static int inb_fill(struct herald_inbound *out, const char *from, const char *to, const char *text,
+		    const char *id)
 {
 	memset(out, 0, sizeof(*out));
 	out->version = HERALD_INBOUND_VERSION;

@@ -513,8 +513,8 @@ static void sms_close(void *state)
 	free(st);
 }
 
-static const char *const sms_keys[] = {"profile",	"password", "url",   "from",
-				       "account",	"username", "token", "max_segments",
+static const char *const sms_keys[] = {"profile",	"password", "url",	     "from",
+				       "account",	"username", "token",	     "max_segments",
 				       "max_in_flight", "timeout",  "stop_keywords", NULL};
 
 /* heraldd -t: the section as open() reads it, nothing started. */

@@ -68,5 +68,13 @@ curl -s -o "$T/metrics" "http://127.0.0.1:$HTTP_PORT/metrics"
 expect_grep "herald_sms_unsubscribes_total by service" 'herald_sms_unsubscribes_total\{service="dvla"\} 1' "$T/metrics"
 expect_grep "herald_sms_replies_total by service" 'herald_sms_replies_total\{service="dvla"\} 1' "$T/metrics"
 expect_no_grep "the token never reaches the operator log" "$TOKEN" "$T/heraldd.out"
+# heraldctl purge takes the citizen's entries of the reply index too
+rcli ZADD herald:mo:+447700900555 1 "nhs tx-o ev-o c-other" >/dev/null
+"$BIN/heraldctl" -c "$T/herald.conf" purge --citizen c-h --yes >"$T/purge.out" 2>&1
+expect_grep "purge counts the reply index entry" ', 1 SMS reply index entries$' "$T/purge.out"
+expect_eq "the citizen's entry is gone, another citizen's on the number kept" \
+	"nhs tx-o ev-o c-other" "$(rcli ZRANGE herald:mo:+447700900555 0 -1)"
+expect_eq "the reply's dedup record went with the citizen's messages" 0 \
+	"$(rcli EXISTS herald:msg:mo-SMin1)"
 stop_heraldd
 finish
