@@ -69,7 +69,8 @@ static void test_kannel(void **state)
 	char resp[128];
 
 	(void)state;
-	assert_int_equal(parse("", "from=%2B447700900777&to=HERALD&text=Yes+please&id=f773ff59-05e3",
+	assert_int_equal(parse("",
+			       "from=%2B447700900777&to=HERALD&text=Yes+please&id=f773ff59-05e3",
 			       NULL, "", NULL, &in, resp, sizeof(resp)),
 			 1);
 	assert_int_equal(in.version, HERALD_INBOUND_VERSION);
@@ -79,9 +80,9 @@ static void test_kannel(void **state)
 	assert_string_equal(in.id, "f773ff59-05e3");
 	assert_string_equal(resp, ""); /* Kannel would text a non-empty answer back */
 	/* the number without '+', or with 00; /kannel is the same form */
-	assert_int_equal(parse("/kannel", "from=447700900777&text=x", NULL, "", NULL, &in, resp,
-			       sizeof(resp)),
-			 1);
+	assert_int_equal(
+	    parse("/kannel", "from=447700900777&text=x", NULL, "", NULL, &in, resp, sizeof(resp)),
+	    1);
 	assert_string_equal(in.from, "+447700900777");
 	assert_string_equal(in.id, "");
 	assert_int_equal(
@@ -98,13 +99,12 @@ static void test_kannel(void **state)
 	assert_int_equal(
 	    parse("", "from=+44abc&text=stop", NULL, "", NULL, &in, resp, sizeof(resp)), -1);
 	/* an id that is not one safe word is dropped, not refused */
-	assert_int_equal(parse("", "from=447700900777&text=x&id=a%20b", NULL, "", NULL, &in, resp,
-			       sizeof(resp)),
-			 1);
+	assert_int_equal(
+	    parse("", "from=447700900777&text=x&id=a%20b", NULL, "", NULL, &in, resp, sizeof(resp)),
+	    1);
 	assert_string_equal(in.id, "");
-	assert_int_equal(parse("/other", "from=447700900777", NULL, "", NULL, &in, resp,
-			       sizeof(resp)),
-			 -1);
+	assert_int_equal(
+	    parse("/other", "from=447700900777", NULL, "", NULL, &in, resp, sizeof(resp)), -1);
 }
 
 /* Controls become spaces (newline and tab stay), invalid UTF-8 '?', a long
@@ -116,9 +116,8 @@ static void test_text(void **state)
 	size_t o;
 
 	(void)state;
-	assert_int_equal(parse("", "from=447700900777&text=a%00b", NULL, "", NULL, &in, resp,
-			       sizeof(resp)),
-			 1);
+	assert_int_equal(
+	    parse("", "from=447700900777&text=a%00b", NULL, "", NULL, &in, resp, sizeof(resp)), 1);
 	assert_string_equal(in.text, "a"); /* the decoder stops at NUL */
 	assert_int_equal(parse("", "from=447700900777&text=a%01b%0Ac%09d%7F%C3%A9%FF%E2%82", NULL,
 			       "", NULL, &in, resp, sizeof(resp)),
@@ -139,17 +138,17 @@ static void test_json(void **state)
 	char resp[128];
 
 	(void)state;
-	assert_int_equal(parse("/json", "", JSON,
-			       "{\"from\":\"+447700900555\",\"to\":\"+447700900001\",\"text\":\"Diolch "
-			       "\\u00e2\",\"id\":\"j-1\"}",
-			       NULL, &in, resp, sizeof(resp)),
-			 1);
+	assert_int_equal(
+	    parse("/json", "", JSON,
+		  "{\"from\":\"+447700900555\",\"to\":\"+447700900001\",\"text\":\"Diolch "
+		  "\\u00e2\",\"id\":\"j-1\"}",
+		  NULL, &in, resp, sizeof(resp)),
+	    1);
 	assert_string_equal(in.from, "+447700900555");
 	assert_string_equal(in.text, "Diolch \xC3\xA2");
 	assert_string_equal(in.id, "j-1");
-	assert_int_equal(parse("/json", "", JSON, "{\"text\":\"stop\"}", NULL, &in, resp,
-			       sizeof(resp)),
-			 -1);
+	assert_int_equal(
+	    parse("/json", "", JSON, "{\"text\":\"stop\"}", NULL, &in, resp, sizeof(resp)), -1);
 	assert_int_equal(parse("/json", "", JSON, "[1]", NULL, &in, resp, sizeof(resp)), -1);
 	assert_int_equal(parse("/json", "", JSON, "", NULL, &in, resp, sizeof(resp)), -1);
 	assert_int_equal(parse("/json", "", JSON, "{\"from\":7}", NULL, &in, resp, sizeof(resp)),
@@ -178,8 +177,9 @@ static void test_twilio(void **state)
 	sms_receipt_auth(&c);
 	assert_int_equal(parse("/twilio", "", FORM, body, NULL, &in, resp, sizeof(resp)), -1);
 	assert_non_null(strstr(resp, "X-Twilio-Signature"));
-	assert_int_equal(sms_twilio_sign("wrong", "https://herald.example/hook/k7/inbound/sms/twilio",
-					 body, sig, sizeof(sig)),
+	assert_int_equal(sms_twilio_sign("wrong",
+					 "https://herald.example/hook/k7/inbound/sms/twilio", body,
+					 sig, sizeof(sig)),
 			 0);
 	assert_int_equal(parse("/twilio", "", FORM, body, sig, &in, resp, sizeof(resp)), -1);
 	/* signed for the receipt URL: not this one */
@@ -218,14 +218,13 @@ static void test_degenerate(void **state)
 
 static void test_stop_words(void **state)
 {
-	static const char *const yes[] = {"STOP",      "stop",	      " Stop. ",  "STOP!",
-					  "stop all",  "STOP  ALL\n", "StopIO",	  "UNSUBSCRIBE",
-					  "unsubscribe!", "\tstop?", NULL};
-	static const char *const no[] = {"",	       "   ",	       "stop by the office",
-					 "stopped",    "non-stop",     "STOP ALL NOW",
-					 "stop-all",   "stopall",      "please stop",
-					 "STOPIOS",    "Yes",	       "ALL",
-					 "stop\x01",   NULL};
+	static const char *const yes[] = {"STOP",	  "stop",	 " Stop. ", "STOP!",
+					  "stop all",	  "STOP  ALL\n", "StopIO",  "UNSUBSCRIBE",
+					  "unsubscribe!", "\tstop?",	 NULL};
+	static const char *const no[] = {
+	    "",		"   ",	   "stop by the office", "stopped", "non-stop", "STOP ALL NOW",
+	    "stop-all", "stopall", "please stop",	 "STOPIOS", "Yes",	"ALL",
+	    "stop\x01", NULL};
 	char err[200];
 
 	(void)state;
@@ -248,15 +247,15 @@ static void test_stop_words(void **state)
 	assert_int_equal(smsstop_check("STOP ME", err, sizeof(err)), 0); /* two words */
 	assert_int_equal(smsstop_check("na-ge", err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "na-ge"));
-	assert_int_equal(
-	    smsstop_check("ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJ", err, sizeof(err)), -1);
+	assert_int_equal(smsstop_check("ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJ", err, sizeof(err)),
+			 -1);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_kannel), cmocka_unit_test(test_text),
-	    cmocka_unit_test(test_json),   cmocka_unit_test(test_twilio),
+	    cmocka_unit_test(test_kannel),     cmocka_unit_test(test_text),
+	    cmocka_unit_test(test_json),       cmocka_unit_test(test_twilio),
 	    cmocka_unit_test(test_degenerate), cmocka_unit_test(test_stop_words),
 	};
 	return cmocka_run_group_tests_name("sms_inbound", tests, NULL, NULL);
