@@ -94,19 +94,23 @@ static void load_citizen(struct router *r, struct msg *m)
 	freeReplyObject(cr);
 }
 
-/* A record in the journey, the delivery log and the callback, on sms;
- * the message is as it was. */
-static void journal(struct router *r, struct msg *m, struct chan *sms, const char *status,
-		    const char *reason, const char *cb_text)
+/* A record in the journey, the delivery log and the callback, on sms from
+ * the (masked) number; the message is as it was. */
+static void journal(struct router *r, struct msg *m, struct chan *sms, const char *masked,
+		    const char *status, const char *reason, const char *cb_text)
 {
 	struct chan *now_ch = m->chan;
 	struct step s = step_of(status, reason);
+	char to[sizeof(m->to_masked)];
 
+	memcpy(to, m->to_masked, sizeof(to));
+	snprintf(m->to_masked, sizeof(m->to_masked), "%s", masked);
 	m->chan = sms;
 	s.journal_only = 1;
 	s.cb_text = cb_text;
 	state_step(r, m, &s);
 	m->chan = now_ch;
+	memcpy(m->to_masked, to, sizeof(to));
 }
 
 static void apply_stop(struct router *r, struct msg *m, struct chan *sms, const char *masked)
@@ -129,7 +133,7 @@ static void apply_stop(struct router *r, struct msg *m, struct chan *sms, const 
 		return;
 	}
 	metrics_count_service("sms_unsubscribes", m->service, 1);
-	journal(r, m, sms, "unsubscribed", reason, NULL);
+	journal(r, m, sms, masked, "unsubscribed", reason, NULL);
 	log_info("%s: citizen %s texted STOP from %s: opted out of sms for service %s", m->event_id,
 		 m->citizen, masked, m->service);
 }
@@ -176,7 +180,7 @@ static void apply_reply(struct router *r, struct msg *m, struct chan *sms,
 		 "citizen replied by SMS (%zu bytes%s); later messages of the transaction prefer "
 		 "sms",
 		 strlen(in->text), in->truncated ? ", cut" : "");
-	journal(r, m, sms, "inbound", reason, in->text);
+	journal(r, m, sms, masked, "inbound", reason, in->text);
 	log_info("%s: citizen %s replied by SMS from %s (%zu bytes): tx %s prefers sms",
 		 m->event_id, m->citizen, masked, strlen(in->text), m->tx);
 }
