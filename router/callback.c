@@ -437,6 +437,7 @@ struct callbacks *callbacks_start(const struct config *cfg, char *err, size_t er
 	pthread_mutex_init(&cb->mu, NULL);
 	if (!cfg)
 		return cb;
+	cb->retention_ms = (int64_t)cfg->retention_days * 86400 * 1000;
 	if (cb_load_all(cb, cfg, err, errlen) != 0)
 		goto fail;
 	if (!cb->nsvc)
