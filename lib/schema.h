@@ -43,7 +43,9 @@
  *                           is deleted once its POST succeeded
  *   herald:cbdead:<service> stream, callbacks given up after
  *                           callback_max_age (fields CB_F_* and CBDEAD_F_*);
- *                           heraldctl callbacks dead list|replay
+ *                           heraldctl callbacks dead list|replay; records
+ *                           older than retention_days are trimmed when
+ *                           another is added
  *   herald:cblock:<service> string with a TTL, the consumer name of the one
  *                           instance sending an ordered service's callbacks
  *   herald:held             set, event ids an operator holds (heraldctl
