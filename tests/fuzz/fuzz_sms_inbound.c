@@ -4,7 +4,8 @@
  * fed a request built from the input by fuzz_req.h. The answer must be -1
  * or 1; a 1 must give an E.164 sender, NUL-terminated fields within their
  * arrays and a text that is valid UTF-8 (jansson takes it for the
- * callback record).
+ * callback record). The text then goes through the STOP-word rule
+ * (lib/smsstop.c) as heraldd applies it.
  *
  *   make fuzz (FUZZ_SECONDS=60): builds it with clang's libFuzzer and runs it
  */
@@ -15,6 +16,7 @@
 #include "e164.h"
 #include "fuzz_req.h"
 #include "smsreq.h"
+#include "smsstop.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len);
 
@@ -40,6 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len)
 			if (!s)
 				abort();
 			json_decref(s);
+			if (smsstop_match(out.text, "NAGE, DIGON") < 0)
+				abort();
 		}
 	}
 	fuzz_req_free(&f);
