@@ -257,6 +257,9 @@ fuzz_sms_receipt_LIBS := -lcrypto
 fuzz_sms_receipt_SRCS := channels/sms/receipt.c channels/sms/smsreq.c channels/sms/twsig.c \
 	util/form.c util/buf.c \
 	util/e164.c util/num.c util/text.c
+fuzz_sms_inbound_LIBS := -lcrypto
+fuzz_sms_inbound_SRCS := channels/sms/inbound.c channels/sms/receipt.c channels/sms/smsreq.c \
+	channels/sms/twsig.c lib/smsstop.c util/form.c util/buf.c util/e164.c util/num.c util/text.c
 fuzz_fax_receipt_SRCS := channels/fax/faxrcpt.c util/form.c
 fuzz_form_SRCS := util/form.c
 fuzz_mime_SRCS := channels/email/mime.c util/buf.c util/text.c

@@ -49,6 +49,8 @@ const struct confkey confkeys[] = {
     {"channel.email", "bounce_window", "24h"},
     {"channel.email", "bounce_domain", ""},   /* also the plugin's: heraldd polls only with it */
     {"channel.email", "unsubscribe_url", ""}, /* heraldd's: the links and their route */
+    /* heraldd reads this one of the sms channel's (router/inbound_sms.c) */
+    {"channel.sms", "stop_keywords", ""},
     {"service.*", "callback_url", ""},
     {"service.*", "callback_secret", ""},
     {"service.*", "callback_timeout", "10"},

@@ -22,6 +22,13 @@
  *                           receipts), with a TTL
  *   herald:engaged:<tx>     string, the channel the citizen engaged on in a
  *                           transaction, with a TTL
+ *   herald:mo:<number>      sorted set, the SMS sent to an E.164 number
+ *                           lately: members "<service> <tx> <event_id>
+ *                           <citizen>" scored by when (ms), the newest
+ *                           MO_KEEP, expiring retention_days after the last
+ *                           (herald_mo, written at each SMS hand-over); an
+ *                           SMS reply from the number is matched to the
+ *                           newest (router/inbound_sms.c)
  *   herald:sched            sorted set, event ids by due time (ms)
  *   herald:dead             list, dead-lettered event ids (newest first):
  *                           exhausted, unknown citizen, no usable channel
@@ -36,7 +43,9 @@
  *                           is deleted once its POST succeeded
  *   herald:cbdead:<service> stream, callbacks given up after
  *                           callback_max_age (fields CB_F_* and CBDEAD_F_*);
- *                           heraldctl callbacks dead list|replay
+ *                           heraldctl callbacks dead list|replay; records
+ *                           older than retention_days are trimmed when
+ *                           another is added
  *   herald:cblock:<service> string with a TTL, the consumer name of the one
  *                           instance sending an ordered service's callbacks
  *   herald:held             set, event ids an operator holds (heraldctl
@@ -80,6 +89,12 @@
  * secret_file is unset: 64 hex digits, shared by every instance */
 #define KEY_SECRET "herald:secret"
 #define KEY_ENGAGED "herald:engaged:"
+#define KEY_MO "herald:mo:" /* + E.164 number */
+#define MO_KEEP 8	    /* members kept per number */
+#define MO_KEEP_STR "8"
+/* The prefix of the dedup id an SMS reply gets in herald_engage
+ * (KEY_MSG "mo-" + the gateway's id) */
+#define MO_ID_PREFIX "mo-"
 #define KEY_SCHED "herald:sched"
 /* per-service admission (herald_accept): a token bucket (hash: tokens,
  * Redis TIME in microseconds) and a count of the UTC day's accepted events */

@@ -188,6 +188,7 @@ struct callbacks *callbacks_start_svc(const struct config *cfg, const struct ser
 	pthread_mutex_init(&cb->mu, NULL);
 	if (!cfg)
 		return cb;
+	cb->retention_ms = (int64_t)cfg->retention_days * 86400 * 1000;
 	if (cb_load_all(cb, cfg, svcs, 1, err, errlen) != 0)
 		goto fail;
 	if (!cb->nsvc)

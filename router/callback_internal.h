@@ -97,6 +97,9 @@ struct callbacks {
 	struct sentinels sentinels; /* n > 0: the master is the one they name */
 	char *master_name, *sentinel_password;
 	int connect_timeout_ms;
+	/* [queue] retention_days: a dead record older than this is trimmed when
+	 * the next one is added (it holds personal data: an SMS reply's text) */
+	int64_t retention_ms;
 	char consumer[160];
 	redisContext *rc;
 	int64_t reconnect_ms, stats_ms, beat_ms;

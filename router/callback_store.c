@@ -447,8 +447,14 @@ int cbs_dead(struct callbacks *cb, struct cb_rec *r)
 			   s->deadkey, r->id, r->body, r->len, r->last_err, tries);
 	redisAppendCommand(cb->rc, "XACK %s " CB_GROUP " %s", s->key, r->id);
 	redisAppendCommand(cb->rc, "XDEL %s %s", s->key, r->id);
+	/* dead records older than retention go (an SMS reply's text, citizen
+	 * ids): the stream id is the time it was added */
+	redisAppendCommand(
+	    cb->rc, "XTRIM %s MINID %lld", s->deadkey,
+	    (long long)(now_ms() -
+			(cb->retention_ms > 0 ? cb->retention_ms : (int64_t)30 * 86400 * 1000)));
 	redisAppendCommand(cb->rc, "EXEC");
-	if (cbs_replies(cb, 5) != 0) {
+	if (cbs_replies(cb, 6) != 0) {
 		log_warnx("callback %s: cannot move %s to %s yet", s->name, r->id, s->deadkey);
 		return -1;
 	}

@@ -11,6 +11,7 @@
 #include "num.h"
 #include "sentinel.h"
 #include "unsubtok.h"
+#include "smsstop.h"
 
 /* "path:line: [sec] key = 'v': " before the parser's reason. */
 static void where(char *err, int errlen, const struct conf *ini, const char *path, const char *sec,
@@ -273,6 +274,15 @@ struct config *config_load(const char *path, char *err, int errlen)
 			 &c->bounce_window_ms, err, errlen))
 		goto fail;
 	c->drain_timeout_ms *= 1000;
+	c->sms_stop_keywords = conf_get(c->ini, "channel.sms", "stop_keywords");
+	{
+		char why[200];
+		if (smsstop_check(c->sms_stop_keywords, why, sizeof(why)) != 0) {
+			snprintf(err, (size_t)errlen, "%s:%d: [channel.sms] stop_keywords: %s",
+				 path, conf_line(c->ini, "channel.sms", "stop_keywords"), why);
+			goto fail;
+		}
+	}
 	{
 		struct chan_check cc = {c->ini, path, err, errlen, 0};
 		conf_each(c->ini, "channel.", check_chan_key, &cc);

@@ -44,6 +44,9 @@ struct config {
 	int max_inflight;     /* stop reading while this many are with channels */
 	int drain_timeout_ms; /* SIGTERM waits this long for in-flight messages */
 	int bounce_window_ms; /* [channel.email] bounce_window: a later bounce is late */
+	/* [channel.sms] stop_keywords: words besides STOP, UNSUBSCRIBE, STOPIO
+	 * that opt a citizen out by SMS (lib/smsstop.h); NULL for none */
+	const char *sms_stop_keywords;
 	const char *consumer; /* consumer name in the group; default host:pid */
 	/* [herald] secret_file: the provider references' secret (lib/provref.h);
 	 * NULL: kept in Redis (KEY_SECRET) */

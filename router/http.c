@@ -3,7 +3,6 @@
  * message is the router thread's job, so parsed receipts are queued. */
 #include "http.h"
 
-#include <microhttpd.h>
 #include <netdb.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "http_int.h"
 #include "workq.h"
 #include "form.h"
 #include "log.h"
@@ -19,28 +19,6 @@
 #include "unsubscribe.h"
 
 #define MAX_BODY 65536
-/* Receipts waiting for the router thread: past this many heraldd answers
- * 503 (the provider tries again) rather than queue without end. */
-#define HTTP_RCPT_QUEUE_MAX 4096
-
-struct http {
-	struct MHD_Daemon *d;
-	struct chanset *cs;
-	struct itemq *q; /* receipts (struct herald_result); msg_id carries the channel index + 1 */
-	atomic_int healthy;
-	_Atomic(const char *) note; /* a line /healthz adds (http_set_note) */
-	char *prefix;		    /* public_url's path ("" for none): receipts live below it */
-	size_t plen;
-	struct unsub *unsub; /* one-click unsubscribe links (http_set_unsub), or NULL */
-};
-
-struct req {
-	char *body;
-	size_t len;
-	int too_big;
-	struct MHD_Connection *conn;
-	struct form form; /* a urlencoded body, decoded */
-};
 
 static void parse_form(struct req *q)
 {
@@ -64,6 +42,24 @@ static const char *req_header(const struct herald_http_req *hr, const char *name
 	return MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, name);
 }
 
+void http_req_fill(struct req *q, const char *method, const char *path, struct herald_http_req *hr)
+{
+	const char *ctype = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Content-Type");
+
+	if (ctype && !strncasecmp(ctype, "application/x-www-form-urlencoded", 33))
+		parse_form(q);
+	memset(hr, 0, sizeof(*hr));
+	hr->version = HERALD_HTTP_REQ_VERSION;
+	hr->method = method;
+	hr->path = path;
+	hr->content_type = ctype;
+	hr->body = q->body ? q->body : "";
+	hr->body_len = q->len;
+	hr->arg = req_arg;
+	hr->header = req_header;
+	hr->priv = q;
+}
+
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type,
 			     const char *body)
 {
@@ -77,6 +73,12 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char
 	rc = MHD_queue_response(c, code, resp);
 	MHD_destroy_response(resp);
 	return rc;
+}
+
+enum MHD_Result http_reply(struct MHD_Connection *c, unsigned code, const char *type,
+			   const char *body)
+{
+	return reply(c, code, type, body);
 }
 
 static enum MHD_Result healthz(struct http *h, struct MHD_Connection *conn)
@@ -99,7 +101,6 @@ static enum MHD_Result receipt(struct http *h, struct req *q, const char *url, c
 	struct chan *c = NULL;
 	struct herald_http_req hr;
 	struct herald_result res;
-	const char *ctype;
 	int idx = -1, rc;
 
 	if (nlen == 0 || nlen >= sizeof(name))
@@ -115,19 +116,7 @@ static enum MHD_Result receipt(struct http *h, struct req *q, const char *url, c
 		return reply(q->conn, 404, "text/plain", "no receipts for this channel\n");
 	if (q->too_big)
 		return reply(q->conn, 413, "text/plain", "body too large\n");
-	ctype = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Content-Type");
-	if (ctype && !strncasecmp(ctype, "application/x-www-form-urlencoded", 33))
-		parse_form(q);
-	memset(&hr, 0, sizeof(hr));
-	hr.version = HERALD_HTTP_REQ_VERSION;
-	hr.method = method;
-	hr.path = slash ? slash : "";
-	hr.content_type = ctype;
-	hr.body = q->body ? q->body : "";
-	hr.body_len = q->len;
-	hr.arg = req_arg;
-	hr.header = req_header;
-	hr.priv = q;
+	http_req_fill(q, method, slash ? slash : "", &hr);
 	memset(&res, 0, sizeof(res));
 	res.version = HERALD_RESULT_VERSION;
 	rc = c->desc->receipt(&hr, &res, resp, sizeof(resp));
@@ -233,6 +222,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 			return receipt(h, q, url + h->plen, method);
 		if (!h->plen && !strncmp(url, "/receipts/", 10))
 			return receipt(h, q, url, method);
+		/* messages citizens send back (http_inbound.c): same rules */
+		if (h->plen && under_prefix(h, url) && !strncmp(url + h->plen, "/inbound/", 9))
+			return http_inbound(h, q, url + h->plen, method);
+		if (!h->plen && !strncmp(url, "/inbound/", 9))
+			return http_inbound(h, q, url, method);
 		if (h->plen &&
 		    strstr(url, "/receipts/")) /* never the URL: it may hold the secret */
 			log_msg(LOG_L_NOTICE,
@@ -314,7 +308,10 @@ struct http *http_start(const char *listen, const char *public_url, struct chans
 	h->q = itemq_new(sizeof(struct herald_result));
 	if (h->q)
 		itemq_set_limit(h->q, HTTP_RCPT_QUEUE_MAX);
-	if (!h->q) {
+	h->inq = itemq_new(sizeof(struct http_inbound_item));
+	if (h->inq)
+		itemq_set_limit(h->inq, HTTP_INBOUND_QUEUE_MAX);
+	if (!h->q || !h->inq) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -347,6 +344,7 @@ void http_stop(struct http **hp)
 	if (h->d)
 		MHD_stop_daemon(h->d);
 	itemq_free(&h->q);
+	itemq_free(&h->inq);
 	free(h->prefix);
 	free(h);
 	*hp = NULL;

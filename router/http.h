@@ -6,6 +6,9 @@
  *        parsed by that channel's receipt() and queued for the router.
  *   GET|POST <unsubscribe_url's path>/<token>   one-click unsubscribe
  *        (unsubscribe.c), when [channel.email] unsubscribe_url is set.
+ *   GET|POST /inbound/<channel>[/rest]    what citizens send back (an SMS
+ *        reply), parsed by the channel's inbound() and queued likewise
+ *        (http_inbound.c).
  */
 #ifndef HERALD_HTTP_H
 #define HERALD_HTTP_H
@@ -27,6 +30,10 @@ void http_stop(struct http **h);
 int http_fd(struct http *h);
 /* Pop up to max receipts; chan[i] is the channel each came in for. */
 int http_pop(struct http *h, struct herald_result *out, struct chan **chan, int max);
+/* Readable while inbound messages wait; pop up to max (at most 8 a call);
+ * chan[i] is the channel each came through. */
+int http_inbound_fd(struct http *h);
+int http_inbound_pop(struct http *h, struct herald_inbound *out, struct chan **chan, int max);
 void http_set_healthy(struct http *h, int ok);
 /* Serve the one-click unsubscribe links (unsubscribe.h); before the
  * listener's first request only. */

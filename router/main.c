@@ -35,6 +35,7 @@
 #include "ops.h"
 #include "outcome.h"
 #include "bounce.h"
+#include "inbound_sms.h"
 #include "receipt.h"
 #include "router.h"
 #include "status.h"
@@ -212,7 +213,7 @@ static void poll_fd(zmq_pollitem_t *items, int *n, int fd)
  * ready, a few ms while the backlog waits or a plugin has no fd. */
 static void wait_for_work(struct router *r)
 {
-	zmq_pollitem_t items[CHAN_MAX + 3];
+	zmq_pollitem_t items[CHAN_MAX + 4];
 	int n = 0, timeout = 100;
 
 	if (r->ingest) { /* with Redis or without: every event is answered */
@@ -230,8 +231,10 @@ static void wait_for_work(struct router *r)
 		}
 		poll_fd(items, &n, fd);
 	}
-	if (r->http)
+	if (r->http) {
 		poll_fd(items, &n, http_fd(r->http));
+		poll_fd(items, &n, http_inbound_fd(r->http));
+	}
 	if (r->unsub)
 		poll_fd(items, &n, unsub_fd(r->unsub));
 	if (rdb_outstanding(r->rdb) && rdb_fd(r->rdb) >= 0)
@@ -351,6 +354,7 @@ static void loop(struct router *r)
 		rdb_poll(r->rdb);
 		receipt_poll(r);
 		unsub_poll(r);
+		inbound_sms_poll(r);
 		if (!r->draining)
 			timed_work(r, &ls, now);
 		stream_lease(r, now); /* draining too: what is in flight stays ours */

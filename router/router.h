@@ -155,6 +155,9 @@ struct step {
 	int log_only;	  /* the delivery logs, PUB and callbacks only: Redis has it */
 	int finished_ok;  /* delivered (or sent, final): the event is not kept */
 	int keep_event;	  /* ... unless a bounce may still undo it (bounce.c) */
+	/* The service's callback record only (never the logs or Redis) gets
+	 * "text": what the citizen wrote (an SMS reply, inbound_sms.c) */
+	const char *cb_text;
 };
 void state_step(struct router *r, struct msg *m, const struct step *s);
 void state_accepted_record(const struct event *ev, const char *tx, int64_t now, char *text,

@@ -60,6 +60,12 @@
  *   herald:engaged:<tx> = channel (with the TTL). Returns herald_accept's
  *   1 (new), 2 (new as <service>:<id>), 0 (duplicate) or 3 (taken).
  *
+ * herald_mo      ARGV: number, now_ms, member, ttl_s
+ *   An SMS handed over to number: member ("<service> <tx> <event_id>
+ *   <citizen>") into herald:mo:<number> scored now, the newest MO_KEEP
+ *   kept, the key's TTL retention: one command per SMS (submit.c), so
+ *   that a reply can be matched to it (router/inbound_sms.c).
+ *
  * herald_lease   KEYS: a stream; ARGV: consumer, then entry ids
  *   The heartbeat of the entries this instance holds (router/lease.c): an
  *   id still pending for this consumer is renewed (XCLAIM min-idle 0
@@ -251,6 +257,13 @@ const char herald_lua_library[] =
     "  end\n"
     "  return r\n"
     "end\n"
+    "local function mo(keys, argv)\n"
+    "  local k = '" KEY_MO "' .. argv[1]\n"
+    "  redis.call('ZADD', k, argv[2], argv[3])\n"
+    "  redis.call('ZREMRANGEBYRANK', k, 0, -" MO_KEEP_STR " - 1)\n"
+    "  redis.call('EXPIRE', k, argv[4])\n"
+    "  return 1\n"
+    "end\n"
     "local function lease(keys, argv)\n"
     "  local s, me, lost, gone = keys[1], argv[1], {}, {}\n"
     "  local claim = {'XCLAIM', s, '" GROUP "', me, 0}\n"
@@ -293,4 +306,5 @@ const char herald_lua_library[] =
     "redis.register_function('herald_due', due)\n"
     "redis.register_function('herald_lease', lease)\n"
     "redis.register_function('herald_trim', trim)\n"
-    "redis.register_function('herald_engage', engage)\n";
+    "redis.register_function('herald_engage', engage)\n"
+    "redis.register_function('herald_mo', mo)\n";

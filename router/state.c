@@ -77,6 +77,27 @@ static void field_add(struct hash_fields *f, const char *k, const char *v)
 	f->v[f->n++] = v;
 }
 
+/* The callback record with the citizen's text added (the delivery record
+ * never holds it). */
+static void callback_with_text(struct router *r, const struct msg *m, const char *json,
+			       const char *text)
+{
+	json_t *o = json_loads(json, 0, NULL);
+	char *s;
+
+	if (!o || json_object_set_new(o, "text", json_string(text)) != 0 ||
+	    !(s = json_dumps(o, JSON_COMPACT))) {
+		log_warnx("%s: cannot add the text to the %s callback record", m->event_id,
+			  m->service);
+		callbacks_push(r->callbacks, r->rdb, m->service, json);
+		json_decref(o);
+		return;
+	}
+	callbacks_push(r->callbacks, r->rdb, m->service, s);
+	free(s);
+	json_decref(o);
+}
+
 /* The delivery logs, the service's callback and the metrics hear of the
  * transition; json gets its JSON record (the journey entry). */
 static void announce(struct router *r, const struct msg *m, const struct step *s, int64_t now,
@@ -90,7 +111,10 @@ static void announce(struct router *r, const struct msg *m, const struct step *s
 	dlog_rec_text(&rec, text, sizeof(text));
 	dlog_rec_json(&rec, json, jlen);
 	dlog_write(r->dlog, text, json);
-	callbacks_push(r->callbacks, r->rdb, m->service, json);
+	if (s->cb_text)
+		callback_with_text(r, m, json, s->cb_text);
+	else
+		callbacks_push(r->callbacks, r->rdb, m->service, json);
 	if (!s->journal_only) {
 		metrics_message(m->service, m->chan && !s->no_channel ? m->chan->name : "-",
 				s->status);

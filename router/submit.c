@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "e164.h"
 #include "metrics.h"
 #include "msgstate.h"
 #include "policy.h"
@@ -45,6 +46,21 @@ void submit_stop(struct router *r)
 		if (d->version >= 2 && d->drain)
 			d->drain(r->chans.ch[i].state);
 	}
+}
+
+/* A channel citizens can answer on (an inbound() plugin: SMS): the number
+ * leads a reply to this message (herald:mo:, router/inbound_sms.c). One
+ * command on the pipeline. */
+static void mo_index(struct router *r, const struct msg *m, const char *to)
+{
+	const struct herald_channel *d = m->chan->desc;
+	char member[4 * 130];
+
+	if (d->version < 4 || !d->inbound || !to || !e164_valid(to))
+		return;
+	snprintf(member, sizeof(member), "%s %s %s %s", m->service, m->tx, m->event_id, m->citizen);
+	rdb_cmdf(r->rdb, NULL, NULL, "FCALL herald_mo 0 %s %lld %s %lld", to, (long long)now_ms(),
+		 member, (long long)r->ttl_s);
 }
 
 /* Hand a rendered message to its plugin: 0 taken, -1 plugin busy. */
@@ -86,6 +102,7 @@ static int submit(struct router *r, struct msg *m)
 	 * pipeline, no round trip */
 	rdb_cmdf(r->rdb, NULL, NULL, "SET " KEY_REF "%s:%s %s EX %lld", m->chan->name, m->pref,
 		 m->event_id, (long long)policy_ttl_s(r, m->service));
+	mo_index(r, m, hm.to);
 	m->chan->submitted++;
 	if (m->possible_dup)
 		metrics_count("possible_duplicates", m->chan->name, 1);

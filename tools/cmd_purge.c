@@ -13,6 +13,9 @@
  *   herald:ref:<channel>:<ref>           provider references to those messages
  *   herald:sched, herald:dead            their entries
  *   herald:engaged:<tx>                  engagement of their transactions
+ *   herald:mo:<number>                   their entries in the SMS reply index
+ *                                        (SCAN; the key goes when all are
+ *                                        theirs, else only their members)
  *   herald:q:urgent|normal|bulk          their queue entries (heraldd acks a
  *                                        deleted entry away)
  * and outside Redis (tools/purge_extra.c): their lines in the file
@@ -60,6 +63,8 @@ struct purge {
 	json_t *engaged;  /* engaged key -> true */
 	json_t *entries;  /* stream -> [entry ids] */
 	size_t nentries;
+	json_t *mo;	 /* herald:mo:<number> -> null (delete it) or [members to remove] */
+	size_t nmo;	 /* index members of this citizen */
 	size_t nlines;	 /* lines in the file channel's output */
 	size_t nletters; /* letters in the print spool */
 };
@@ -138,6 +143,48 @@ static int on_msg_keys(redisContext *rc, const redisReply *keys, struct purge *p
 			set_add(p->txs, tx);
 		}
 		json_decref(h);
+	}
+	return 0;
+}
+
+/* A batch of herald:mo:* keys (the SMS reply index): members
+ * "<service> <tx> <event_id> <citizen>" of ours. */
+static int on_mo_keys(redisContext *rc, const redisReply *keys, struct purge *p)
+{
+	size_t clen = strlen(p->citizen);
+
+	for (size_t i = 0; i < keys->elements; i++)
+		redisAppendCommand(rc, "ZRANGE %b 0 -1", keys->element[i]->str,
+				   keys->element[i]->len);
+	for (size_t i = 0; i < keys->elements; i++) {
+		redisReply *r = ctl_redis_reply(rc, "purge");
+		json_t *mine = json_array();
+		size_t n = 0;
+
+		if (!r || !mine) {
+			freeReplyObject(r);
+			json_decref(mine);
+			while (++i < keys->elements)
+				freeReplyObject(ctl_redis_reply(rc, "purge"));
+			return -1;
+		}
+		for (size_t j = 0; r->type == REDIS_REPLY_ARRAY && j < r->elements; j++) {
+			const char *m = astr(r, j);
+			size_t ml = m ? strlen(m) : 0;
+			n++;
+			if (ml > clen && m[ml - clen - 1] == ' ' &&
+			    !strcmp(m + ml - clen, p->citizen))
+				json_array_append_new(mine, json_string(m));
+		}
+		p->nmo += json_array_size(mine);
+		if (json_array_size(mine) == 0)
+			json_decref(mine);
+		else if (json_array_size(mine) == n)
+			json_object_set_new(p->mo, keys->element[i]->str,
+					    (json_decref(mine), json_null()));
+		else
+			json_object_set_new(p->mo, keys->element[i]->str, mine);
+		freeReplyObject(r);
 	}
 	return 0;
 }
@@ -404,6 +451,15 @@ static void print_keys(const struct purge *p)
 			printf("  queue entry       %s %s\n", k, json_string_value(e));
 		}
 	}
+	json_object_foreach(p->mo, k, v)
+	{
+		if (json_is_null(v))
+			printf("  SMS reply index   %s\n", k);
+		else
+			printf(
+			    "  SMS reply index   %s (%zu entries of this citizen; the rest kept)\n",
+			    k, json_array_size(v));
+	}
 }
 
 static void print_counts(const struct purge *p, const char *verb)
@@ -418,10 +474,11 @@ static void print_counts(const struct purge *p, const char *verb)
 	}
 	printf("%s: %d citizen record, %zu messages, %zu journeys, %zu records from shared "
 	       "journeys, %zu provider references, %zu schedule entries, %zu dead letters, %zu "
-	       "engagements, %zu queue entries, %zu file channel lines, %zu spooled letters\n",
+	       "engagements, %zu queue entries, %zu file channel lines, %zu spooled letters, %zu "
+	       "SMS reply index entries\n",
 	       verb, p->citizen_key, json_object_size(p->msgs), whole, p->nrecords,
 	       json_object_size(p->refs), json_object_size(p->sched), json_object_size(p->dead),
-	       json_object_size(p->engaged), p->nentries, p->nlines, p->nletters);
+	       json_object_size(p->engaged), p->nentries, p->nlines, p->nletters, p->nmo);
 }
 
 /* The counts of the deletion record (no names, no contents). */
@@ -436,14 +493,15 @@ static json_t *purge_counts(const struct purge *p)
 		whole += json_is_null(v);
 	}
 	return json_pack(
-	    "{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "citizen_record",
+	    "{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "citizen_record",
 	    p->citizen_key, "messages", (json_int_t)json_object_size(p->msgs), "journeys",
 	    (json_int_t)whole, "journey_records", (json_int_t)p->nrecords, "provider_refs",
 	    (json_int_t)json_object_size(p->refs), "schedule",
 	    (json_int_t)json_object_size(p->sched), "dead_letters",
 	    (json_int_t)json_object_size(p->dead), "engagements",
 	    (json_int_t)json_object_size(p->engaged), "queue_entries", (json_int_t)p->nentries,
-	    "file_lines", (json_int_t)p->nlines, "print_letters", (json_int_t)p->nletters);
+	    "file_lines", (json_int_t)p->nlines, "print_letters", (json_int_t)p->nletters,
+	    "sms_reply_index", (json_int_t)p->nmo);
 }
 
 /* Delete (yes) or count what lies outside Redis; with yes, after the
@@ -521,6 +579,19 @@ static int delete_all(redisContext *rc, const struct purge *p)
 			n++;
 		}
 	}
+	json_object_foreach(p->mo, k, v)
+	{
+		if (json_is_null(v)) {
+			redisAppendCommand(rc, "DEL %s", k);
+			n++;
+			continue;
+		}
+		json_array_foreach(v, i, e)
+		{
+			redisAppendCommand(rc, "ZREM %s %s", k, json_string_value(e));
+			n++;
+		}
+	}
 	for (i = 0; i < n; i++) {
 		redisReply *r = ctl_redis_reply(rc, "purge");
 		if (!r) {
@@ -544,12 +615,13 @@ static void purge_free(struct purge *p)
 	json_decref(p->dead);
 	json_decref(p->engaged);
 	json_decref(p->entries);
+	json_decref(p->mo);
 }
 
 static int purge_alloc(struct purge *p)
 {
 	json_t **sets[] = {&p->msgs,  &p->ids,	&p->txs,     &p->journeys, &p->refs,
-			   &p->sched, &p->dead, &p->engaged, &p->entries};
+			   &p->sched, &p->dead, &p->engaged, &p->entries,  &p->mo};
 
 	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
 		if (!(*sets[i] = json_object()))
@@ -614,6 +686,7 @@ int cmd_purge(struct ctl *c, int argc, char **argv)
 	freeReplyObject(r);
 	if (scan_keys(rc, KEY_MSG "*", on_msg_keys, &p) != 0 ||
 	    scan_keys(rc, KEY_TX "*", on_tx_keys, &p) != 0 ||
+	    scan_keys(rc, KEY_MO "*", on_mo_keys, &p) != 0 ||
 	    read_journeys(rc, &p, refcand, whole) != 0 || find_engaged(rc, &p, whole) != 0 ||
 	    find_pointers(rc, &p, refcand) != 0 || find_entries(rc, &p) != 0 ||
 	    purge_outside(c, rc, &p, 0) != 0)
@@ -622,7 +695,7 @@ int cmd_purge(struct ctl *c, int argc, char **argv)
 	if (!p.citizen_key && json_object_size(p.msgs) == 0 && json_object_size(p.journeys) == 0 &&
 	    json_object_size(p.refs) == 0 && json_object_size(p.sched) == 0 &&
 	    json_object_size(p.dead) == 0 && json_object_size(p.engaged) == 0 && p.nentries == 0 &&
-	    p.nlines == 0 && p.nletters == 0) {
+	    p.nmo == 0 && p.nlines == 0 && p.nletters == 0) {
 		printf("purge citizen %s: Herald holds nothing for this citizen\n", p.citizen);
 		ret = 0;
 		goto out;

@@ -124,9 +124,11 @@ void sms_receipt_auth(const struct sms_conf *c)
 	atomic_store(&tw_on, 1);
 }
 
-/* The receipt is signed with the account's token over the callback URL
- * heraldd gave Twilio (sms_callback) and the POST parameters. */
-static int rcpt_twilio_signed(const struct herald_http_req *req, const char *ref)
+/* A Twilio request is signed with the account's token over the URL heraldd
+ * gave Twilio (public_url + suffix: sms_callback's for a receipt, the
+ * number's messaging webhook for an inbound message) and the POST
+ * parameters. 1 when it is (or nothing is checked), else 0. */
+int sms_twilio_signed(const struct herald_http_req *req, const char *suffix)
 {
 	char url[sizeof(tw_base) + 256];
 
@@ -134,8 +136,16 @@ static int rcpt_twilio_signed(const struct herald_http_req *req, const char *ref
 		return 1;
 	if (req->version < 2 || !req->header) /* a host that cannot show headers */
 		return 0;
-	snprintf(url, sizeof(url), "%s/receipts/sms/twilio?ref=%s", tw_base, ref);
+	snprintf(url, sizeof(url), "%s%s", tw_base, suffix);
 	return sms_twilio_verify(tw_token, url, req->body, req->header(req, "X-Twilio-Signature"));
+}
+
+static int rcpt_twilio_signed(const struct herald_http_req *req, const char *ref)
+{
+	char suffix[160];
+
+	snprintf(suffix, sizeof(suffix), "/receipts/sms/twilio?ref=%s", ref);
+	return sms_twilio_signed(req, suffix);
 }
 
 static int rcpt_twilio(const struct herald_http_req *req, struct herald_result *out, char *resp,

@@ -513,9 +513,9 @@ static void sms_close(void *state)
 	free(st);
 }
 
-static const char *const sms_keys[] = {"profile",	"password", "url",   "from",
-				       "account",	"username", "token", "max_segments",
-				       "max_in_flight", "timeout",  NULL};
+static const char *const sms_keys[] = {"profile",	"password", "url",	     "from",
+				       "account",	"username", "token",	     "max_segments",
+				       "max_in_flight", "timeout",  "stop_keywords", NULL};
 
 /* heraldd -t: the section as open() reads it, nothing started. */
 static int sms_check(const struct herald_host *host, char *err, size_t errlen)
@@ -542,7 +542,7 @@ CHANJOB_ID_FIRST(struct sms_job);
 
 HERALD_CHANNEL_EXPORT = {
     .abi = HERALD_CHANNEL_ABI,
-    .version = 3,
+    .version = 4,
     .name = "sms",
     .address_field = "phone",
     .variants = sms_variants,
@@ -556,4 +556,5 @@ HERALD_CHANNEL_EXPORT = {
     .keys = sms_keys,
     .check = sms_check,
     .drain = sms_drain,
+    .inbound = sms_inbound,
 };

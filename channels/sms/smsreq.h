@@ -97,6 +97,16 @@ int sms_receipt(const struct herald_http_req *req, struct herald_result *out, ch
  * (needs a version >= 2 herald_http_req); otherwise none is checked. */
 void sms_receipt_auth(const struct sms_conf *c);
 
+/* 1 when a Twilio request carries a valid X-Twilio-Signature for
+ * public_url + suffix (or sms_receipt_auth checks none), else 0. */
+int sms_twilio_signed(const struct herald_http_req *req, const char *suffix);
+/* herald_channel.inbound for /inbound/sms[/kannel|/twilio|/json]
+ * (inbound.c). */
+int sms_inbound(const struct herald_http_req *req, struct herald_inbound *out, char *resp,
+		size_t resp_len);
+/* The sender as E.164: "+447700900123", "447700900123" and
+ * "00447700900123" all give "+447700900123". 0, or -1 when it is none. */
+int sms_inbound_number(const char *in, char *out, size_t outlen);
 /* Twilio's request signature (twsig.c): base64 HMAC-SHA1 with token over
  * url and the urlencoded form_body's parameters sorted by name. out needs
  * 29 bytes; 0, or -1. sms_twilio_verify: 1 when signature is that value

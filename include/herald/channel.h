@@ -13,15 +13,18 @@
  *           before touching a field added in version N (as Redis modules do).
  *           struct herald_channel version 2 appends `drain`; version 3
  *           `keys`, `check` (strict configuration, `heraldd -t`) and
- *           `preview` (heraldctl render --pdf); older plugins still load
- *           unchanged.
+ *           `preview` (heraldctl render --pdf); version 4 `inbound`
+ *           (messages citizens send back, e.g. an SMS reply); older
+ *           plugins still load unchanged (the host reads a member only
+ *           when the plugin's version has it).
  *
  * Threads
  *   The host calls open/submit/poll/fd/close from its single router thread.
  *   Those calls MUST NOT block on the network or on a remote peer: a plugin
  *   that talks to a server does so on threads of its own and reports back
- *   through poll(). receipt() is the exception: it is called on the HTTP
- *   listener's thread and MUST only parse the request (no plugin state).
+ *   through poll(). receipt() and inbound() are the exception: they are
+ *   called on the HTTP listener's thread and MUST only parse the request
+ *   (no plugin state).
  *
  * Outcomes
  *   A plugin never exits and never aborts on bad input: every message it
@@ -147,14 +150,14 @@ struct herald_result {
 	char reason[256]; /* human reason, e.g. "550 5.1.1 user unknown" */
 };
 
-/* An HTTP request to /receipts/<channel>[/rest]. A plugin reads the
+/* An HTTP request to /receipts/<channel>[/rest] (or /inbound/...). A plugin reads the
  * members under "version >= 2" only when version says so (a version 1
  * host has none of them). */
 #define HERALD_HTTP_REQ_VERSION 2
 struct herald_http_req {
 	uint32_t version;	  /* HERALD_HTTP_REQ_VERSION of the host */
 	const char *method;	  /* "GET", "POST" */
-	const char *path;	  /* the part after /receipts/<channel>, "" or "/x" */
+	const char *path;	  /* the part after /receipts|inbound/<channel>, "" or "/x" */
 	const char *content_type; /* may be NULL */
 	const char *body;	  /* raw body (NUL-terminated), may be "" */
 	size_t body_len;
@@ -167,9 +170,30 @@ struct herald_http_req {
 	const char *(*header)(const struct herald_http_req *req, const char *name);
 };
 
+/* What a citizen sent back through a channel (an SMS reply), as inbound()
+ * parsed it from the gateway's request. Why an entry of its own rather
+ * than a flagged receipt(): a receipt names one of our messages by its
+ * reference and changes its status; an inbound message names only the
+ * citizen's number (the host finds the message, herald:mo:, lib/schema.h)
+ * and carries text no herald_result has room for. Kept apart, a version 1
+ * to 3 plugin and every receipt() stay exactly as they were. */
+#define HERALD_INBOUND_VERSION 1
+#define HERALD_INBOUND_TEXT_MAX 1601 /* bytes with the NUL: 10 SMS parts of UCS-2 */
+struct herald_inbound {
+	uint32_t version; /* HERALD_INBOUND_VERSION */
+	char from[40];	  /* the sender in E.164 ("+447700900123") */
+	char to[40];	  /* the number or short code it was sent to, or "" */
+	/* The gateway's id of the message (Kannel %I, Twilio MessageSid), or
+	 * "": a gateway that sends the same message twice is heard once. */
+	char id[100];
+	char text[HERALD_INBOUND_TEXT_MAX]; /* UTF-8, cut at a character */
+	int truncated;			    /* 1: the text was longer */
+};
+
 struct herald_channel {
 	uint32_t abi;	  /* HERALD_CHANNEL_ABI */
-	uint32_t version; /* of this struct: 3 (2 has no keys/check/preview, 1 no drain) */
+	uint32_t version; /* of this struct: 4 (3 has no inbound, 2 no keys/check/preview,
+			     1 no drain) */
 	const char *name; /* "email"; must match [channel.<name>] and the file */
 	/* Citizen record field holding this channel's address, or NULL if the
 	 * channel needs no address (file). */
@@ -229,6 +253,16 @@ struct herald_channel {
 	 * reason in err. Called by `heraldctl render --pdf` without open(). */
 	int (*preview)(const struct herald_host *host, const struct herald_msg *msg,
 		       unsigned char **out, size_t *len, char *err, size_t errlen);
+	/* ---- version >= 4 ---- */
+	/* MAY (NULL): parse a message a citizen sent (an SMS reply) from a
+	 * request to /inbound/<channel>[/rest], under [http] public_url's path
+	 * like receipts, and authenticated by the same rules (a signature the
+	 * provider adds is checked here, as receipt() checks its own). Called
+	 * on the HTTP thread; same answers as receipt(): 1 and *out filled, 0
+	 * to answer without one, -1 when the request is malformed or forged.
+	 * The text is the citizen's: never log it. */
+	int (*inbound)(const struct herald_http_req *req, struct herald_inbound *out, char *resp,
+		       size_t resp_len);
 };
 
 /* Define the one exported descriptor: HERALD_CHANNEL_EXPORT = { ... }; */

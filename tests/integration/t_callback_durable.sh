@@ -122,9 +122,14 @@ check "hmrc gets its 12 records" \
 expect_eq "up to concurrency (3) POSTs at once, never more" 3 "$(maxin "$T/hmrc.jsonl")"
 
 # ---- 3. too old: the dead stream, heraldctl list and replay ------------------------
+# a dead record older than retention_days (its stream id is its time):
+# trimmed when the next one is added (it may hold an SMS reply's text)
+rcli XADD herald:cbdead:moj 1000-0 id 1000-0 r '{"status":"inbound","text":"old"}' err x tries 1 >/dev/null
 events mj moj 1 | "$BIN/heraldctl" -c "$T/herald.conf" publish - >/dev/null
 check "after callback_max_age the 3 records move to herald:cbdead:moj" \
 	wait_for 20 sh -c "[ \$(redis-cli -p $REDIS_PORT XLEN herald:cbdead:moj) -eq 3 ]"
+expect_eq "a dead record older than retention_days is trimmed then" "" \
+	"$(rcli XRANGE herald:cbdead:moj 1000-0 1000-0)"
 expect_eq "and leave herald:cb:moj" 0 "$(rcli XLEN herald:cb:moj)"
 expect_grep "giving up is logged" 'callback moj: record [0-9-]+ given up after [0-9]+ attempts .*moved to herald:cbdead:moj' "$T/heraldd.out"
 CTL="$BIN/heraldctl -c $T/herald.conf"

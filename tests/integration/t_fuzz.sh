@@ -3,13 +3,14 @@
 # clang, ASan and UBSan) runs FUZZ_SECONDS (15) from a small seed corpus:
 # fuzz_jsonfast holds the quick event parser to json_loadb's verdict,
 # fuzz_template drives the Mustache engine through recursion and limits;
-# every other target (event parse, sms and fax receipt parsers, form
+# every other target (event parse, sms and fax receipt parsers, the sms
+# inbound form parsers (Kannel, Twilio, JSON), form
 # decoding, MIME encoders, config) runs NEW_SECS (10) from its seeds in
 # tests/fuzz/corpus/<x>/. A finding (abort, sanitizer report, leak) fails
 # the test with its input.
 . "$HERALD_SRC/tests/integration/lib.sh"
 
-NAMES="fuzz_jsonfast fuzz_template fuzz_event fuzz_sms_receipt fuzz_fax_receipt fuzz_form fuzz_mime fuzz_config"
+NAMES="fuzz_jsonfast fuzz_template fuzz_event fuzz_sms_receipt fuzz_sms_inbound fuzz_fax_receipt fuzz_form fuzz_mime fuzz_config"
 for name in $NAMES; do
 	SECS=${FUZZ_SECONDS:-15}
 	case $name in fuzz_jsonfast | fuzz_template) ;; *) SECS=${NEW_SECS:-${FUZZ_SECONDS:-10}} ;; esac

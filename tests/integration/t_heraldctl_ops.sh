@@ -306,7 +306,7 @@ for k in herald:citizen:c-ada herald:msg:dvla-1 herald:msg:dvla-2 herald:msg:dvl
 	expect_grep "dry run lists $k" " $k( |\$)" "$T/purge_dry"
 done
 expect_grep "dry run counts" \
-	'^would delete: 1 citizen record, 5 messages, 4 journeys, 1 records from shared journeys, 3 provider references, 1 schedule entries, 1 dead letters, 1 engagements, 1 queue entries, 2 file channel lines, 1 spooled letters$' \
+	'^would delete: 1 citizen record, 5 messages, 4 journeys, 1 records from shared journeys, 3 provider references, 1 schedule entries, 1 dead letters, 1 engagements, 1 queue entries, 2 file channel lines, 1 spooled letters, 0 SMS reply index entries$' \
 	"$T/purge_dry"
 expect_no_grep "purge prints no contact detail" \
 	'ada@example|7700900123|High Street|Lovelace|\*\*\*' "$T/purge_dry"
@@ -315,7 +315,7 @@ bob_before=$(rcli HGETALL herald:msg:bob-1 | md5sum)
 ctl "$T/purge" purge --citizen c-ada --yes
 expect_eq "purge --yes exits 0" 0 "$RC"
 expect_grep "purge --yes prints counts" \
-	'^deleted: 1 citizen record, 5 messages, 4 journeys, 1 records from shared journeys, 3 provider references, 1 schedule entries, 1 dead letters, 1 engagements, 1 queue entries, 2 file channel lines, 1 spooled letters$' \
+	'^deleted: 1 citizen record, 5 messages, 4 journeys, 1 records from shared journeys, 3 provider references, 1 schedule entries, 1 dead letters, 1 engagements, 1 queue entries, 2 file channel lines, 1 spooled letters, 0 SMS reply index entries$' \
 	"$T/purge"
 expect_eq "the file channel's output keeps only the other citizen's line" "bob-1" \
 	"$(python3 -c 'import json,sys; print(",".join(json.loads(l)["event_id"] for l in open(sys.argv[1])))' "$T/spool/file.jsonl")"

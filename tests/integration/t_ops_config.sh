@@ -43,6 +43,11 @@ bad_conf nosms '[channel.sms]\nurl = http://127.0.0.1:1/send'
 refused nosms "[channel.sms] without profile (was: passed -t, ran without SMS)" \
 	'\[channel.sms\] profile is required'
 
+bad_conf stopkw '[channel.sms]\nprofile = kannel\nurl = http://127.0.0.1:1/send\nusername = u\npassword = p\nstop_keywords = NAGE, na-ge'
+n=$(line_of "$T/stopkw.conf" "stop_keywords = NAGE, na-ge")
+refused stopkw "a stop keyword that is not one word" \
+	"stopkw.conf:$n: \\[channel.sms\\] stop_keywords: 'na-ge' is not one word"
+
 sed "s|^listen = .*|listen = 127.0.0.1:99999|" "$BASE" >"$T/port.conf"
 n=$(line_of "$T/port.conf" "listen = 127.0.0.1:99999")
 refused port "listen on port 99999 (was: port 34463)" \

@@ -1,0 +1,223 @@
+/*
+ * inbound_sms.c - messages citizens send back by SMS (issue #16), parsed
+ * by the sms plugin's inbound() on the HTTP thread (http_inbound.c) and
+ * applied here, on the router thread:
+ *
+ *   the sender's number leads to the SMS heraldd sent it lately
+ *   (herald:mo:<number>, written by herald_mo at every hand-over,
+ *   submit.c): the newest whose message record is still there (not
+ *   expired or purged, not deleted by an operator). None: logged (number
+ *   masked), counted in herald_inbound_unmatched_total{channel="sms"}, and
+ *   the gateway gets its 200 all the same.
+ *
+ *   STOP, UNSUBSCRIBE, STOPIO or a [channel.sms] stop_keywords word
+ *   (lib/smsstop.h): the citizen is opted out of SMS for that message's
+ *   service (optout@SERVICE, optout.c); an `unsubscribed` record goes to
+ *   its journey, the delivery log and the service's callback;
+ *   herald_sms_unsubscribes_total{service}.
+ *
+ *   Anything else: an engagement on that message's transaction on sms
+ *   (herald_engage, deduplicated by the gateway's message id, so a resent
+ *   request counts once), recorded as an `inbound` record in the journey
+ *   and the delivery log (its length, never its text), and passed to the
+ *   service's callback with the text; herald_sms_replies_total{service}.
+ *
+ * Inbound messages are rare (like bounces, bounce.c), so the look-ups are
+ * synchronous calls on the router thread.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "inbound_sms.h"
+#include "log.h"
+#include "mask.h"
+#include "metrics.h"
+#include "msgrec.h"
+#include "msgstate.h"
+#include "optout.h"
+#include "smsstop.h"
+#include "text.h"
+
+/* The message member names ("<service> <tx> <event_id> <citizen>"), its
+ * record read; NULL when it is gone or ended by an operator. */
+static struct msg *member_msg(struct router *r, const char *member)
+{
+	char svc[EVENT_MAX_ID + 1], tx[EVENT_MAX_ID + 1], ev[EVENT_MAX_ID + 1],
+	    cit[EVENT_MAX_ID + 1];
+	redisReply *rep;
+	struct msg *m;
+	const char *st;
+
+	if (sscanf(member, "%128s %128s %128s %128s", svc, tx, ev, cit) != 4)
+		return NULL;
+	rep = rdb_call(r->rdb, "HGETALL " KEY_MSG "%s", ev);
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		freeReplyObject(rep);
+		return NULL;
+	}
+	m->state = rep ? reply_to_object(rep) : NULL;
+	freeReplyObject(rep);
+	st = m->state ? field_str(m->state, MSG_F_STATUS) : NULL;
+	if (!m->state || json_object_size(m->state) == 0 || (st && !strcmp(st, STATUS_DELETED))) {
+		msg_free(m);
+		return NULL;
+	}
+	snprintf(m->event_id, sizeof(m->event_id), "%s", ev);
+	snprintf(m->tx, sizeof(m->tx), "%s", tx);
+	snprintf(m->citizen, sizeof(m->citizen), "%s", cit);
+	msg_load_state(r, m);
+	return m;
+}
+
+/* The newest SMS sent to number whose record is still there, or NULL. */
+static struct msg *number_msg(struct router *r, const char *number)
+{
+	redisReply *rep = rdb_call(r->rdb, "ZREVRANGE " KEY_MO "%s 0 -1", number);
+	struct msg *m = NULL;
+
+	for (size_t i = 0; rep && rep->type == REDIS_REPLY_ARRAY && i < rep->elements && !m; i++)
+		if (rep->element[i]->type == REDIS_REPLY_STRING)
+			m = member_msg(r, rep->element[i]->str);
+	freeReplyObject(rep);
+	return m;
+}
+
+static void load_citizen(struct router *r, struct msg *m)
+{
+	redisReply *cr = rdb_call(r->rdb, "HGETALL " KEY_CITIZEN "%s", m->citizen);
+
+	json_decref(m->citizen_rec);
+	m->citizen_rec = cr ? reply_to_object(cr) : NULL;
+	freeReplyObject(cr);
+}
+
+/* A record in the journey, the delivery log and the callback, on sms from
+ * the (masked) number; the message is as it was. */
+static void journal(struct router *r, struct msg *m, struct chan *sms, const char *masked,
+		    const char *status, const char *reason, const char *cb_text)
+{
+	struct chan *now_ch = m->chan;
+	struct step s = step_of(status, reason);
+	char to[sizeof(m->to_masked)];
+
+	memcpy(to, m->to_masked, sizeof(to));
+	snprintf(m->to_masked, sizeof(m->to_masked), "%s", masked);
+	m->chan = sms;
+	s.journal_only = 1;
+	s.cb_text = cb_text;
+	state_step(r, m, &s);
+	m->chan = now_ch;
+	memcpy(m->to_masked, to, sizeof(to));
+}
+
+static void apply_stop(struct router *r, struct msg *m, struct chan *sms, const char *masked)
+{
+	char reason[200];
+	int rc;
+
+	load_citizen(r, m);
+	snprintf(reason, sizeof(reason), "citizen texted STOP: opted out of sms for %s",
+		 m->service);
+	rc = optout_add(r, m, m->service, "sms", "STOP by SMS reply");
+	if (rc < 0) {
+		log_warnx("%s: STOP from %s, but the opt-out of service %s cannot be recorded",
+			  m->event_id, masked, m->service);
+		return;
+	}
+	if (rc == 0) {
+		log_info("%s: STOP from %s: already opted out of sms for %s", m->event_id, masked,
+			 m->service);
+		return;
+	}
+	metrics_count_service("sms_unsubscribes", m->service, 1);
+	journal(r, m, sms, masked, "unsubscribed", reason, NULL);
+	log_info("%s: citizen %s texted STOP from %s: opted out of sms for service %s", m->event_id,
+		 m->citizen, masked, m->service);
+}
+
+/* The dedup id of the reply: "mo-" + the gateway's id, or one made up
+ * (a gateway that gives none cannot be heard once only). */
+static void reply_id(const struct herald_inbound *in, char *out, size_t len)
+{
+	static unsigned seq;
+
+	if (in->id[0])
+		snprintf(out, len, MO_ID_PREFIX "%s", in->id);
+	else
+		snprintf(out, len, MO_ID_PREFIX "t%lld-%u", (long long)now_us(), ++seq);
+}
+
+static void apply_reply(struct router *r, struct msg *m, struct chan *sms,
+			const struct herald_inbound *in, const char *masked)
+{
+	struct msgrec_meta meta = {.accepted_ms = now_ms()};
+	char id[EVENT_MAX_ID + 1], mbuf[2 * MSGREC_ID_MAX + 48], reason[200];
+	redisReply *rep;
+	long long rc;
+
+	reply_id(in, id, sizeof(id));
+	snprintf(meta.service, sizeof(meta.service), "%s", m->service);
+	snprintf(meta.citizen, sizeof(meta.citizen), "%s", m->citizen);
+	if (msgrec_meta_format(mbuf, sizeof(mbuf), &meta) != 0)
+		snprintf(mbuf, sizeof(mbuf), "-");
+	rep = rdb_call(r->rdb, "FCALL herald_engage 0 %lld %s %s %s %s %s", (long long)r->ttl_s, id,
+		       m->service, m->tx, sms->name, mbuf);
+	rc = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
+	if (rep && rep->type == REDIS_REPLY_ERROR)
+		log_warnx("inbound sms: herald_engage failed: %s", rep->str);
+	freeReplyObject(rep);
+	if (rc != 1 && rc != 2) {
+		if (rc >= 0)
+			log_info("%s: SMS reply %s from %s heard before: ignored", m->event_id, id,
+				 masked);
+		return;
+	}
+	metrics_count_service("sms_replies", m->service, 1);
+	snprintf(reason, sizeof(reason),
+		 "citizen replied by SMS (%zu bytes%s); later messages of the transaction prefer "
+		 "sms",
+		 strlen(in->text), in->truncated ? ", cut" : "");
+	journal(r, m, sms, masked, "inbound", reason, in->text);
+	log_info("%s: citizen %s replied by SMS from %s (%zu bytes): tx %s prefers sms",
+		 m->event_id, m->citizen, masked, strlen(in->text), m->tx);
+}
+
+static void apply(struct router *r, struct chan *c, const struct herald_inbound *in)
+{
+	char masked[64];
+	struct msg *m;
+
+	mask_contact(in->from, masked, sizeof(masked));
+	m = number_msg(r, in->from);
+	if (!m) {
+		metrics_count("inbound_unmatched", c->name, 1);
+		log_msg(LOG_L_NOTICE,
+			"inbound %s from %s: no message sent to that number lately: ignored",
+			c->name, masked);
+		return;
+	}
+	if (smsstop_match(in->text, r->cfg->sms_stop_keywords))
+		apply_stop(r, m, c, masked);
+	else
+		apply_reply(r, m, c, in, masked);
+	msg_free(m);
+}
+
+void inbound_sms_poll(struct router *r)
+{
+	struct herald_inbound in[8];
+	struct chan *ch[8];
+	int n;
+
+	if (!r->http)
+		return;
+	do {
+		n = http_inbound_pop(r->http, in, ch, 8);
+		for (int i = 0; i < n; i++)
+			if (ch[i])
+				apply(r, ch[i], &in[i]);
+	} while (n == 8);
+}

@@ -1,0 +1,197 @@
+#!/bin/sh
+# t_inbound_sms.sh - SMS replies (issue #16 point 5) through a REAL Kannel:
+# heraldd sends an SMS over bearerbox + smsbox (smsc = fake), Kannel's
+# fakesmsc (interactive: each line written to its stdin is a
+# mobile-originated message) plays the phone, and smsbox's sms-service
+# get-url hands each reply to heraldd at <public_url path>/inbound/sms.
+#
+#   a reply ("Yes please") is an engagement on the transaction
+#   (herald:engaged:<tx> = sms), an `inbound` record in the journey and the
+#   delivery log (its length, not its text) and an `inbound` callback to
+#   the service carrying the text;
+#   "stop" opts the citizen out of SMS for that service (optout@dvla): its
+#   next event skips SMS, another service's SMS still goes;
+#   a reply from a number heraldd never texted is logged (masked), nothing
+#   else; the inbound path without public_url's secret path is refused;
+#   heraldctl trace shows both records.
+. "${HERALD_SRC:-.}/tests/integration/lib.sh"
+. "$HERALD_SRC/tests/integration/sms_lib.sh"
+
+FAKESMSC=${FAKESMSC:-/usr/lib/kannel/test/fakesmsc}
+for b in /usr/sbin/bearerbox /usr/sbin/smsbox "$FAKESMSC"; do
+	if [ ! -x "$b" ]; then
+		not_ok "Kannel test programs installed ($b missing: apt-get install kannel kannel-extras)"
+		finish
+		exit 1
+	fi
+done
+
+ADMIN_PORT=$(free_port)
+BOX_PORT=$(free_port)
+SENDSMS_PORT=$(free_port)
+FAKE_PORT=$(free_port)
+HTTP_PORT=$(free_port)
+HOOK=/hook/in-s3cr3t-$$
+K=$T/kannel
+mkdir -p "$K"
+
+cat >"$K/kannel.conf" <<EOF
+group = core
+admin-port = $ADMIN_PORT
+admin-interface = 127.0.0.1
+admin-password = adm1n-$$
+admin-allow-ip = "127.0.0.1"
+smsbox-port = $BOX_PORT
+smsbox-interface = 127.0.0.1
+box-allow-ip = "127.0.0.1"
+log-file = "$K/bearerbox.log"
+log-level = 0
+dlr-storage = internal
+
+group = smsc
+smsc = fake
+smsc-id = FAKE
+port = $FAKE_PORT
+our-host = 127.0.0.1
+connect-allow-ip = 127.0.0.1
+
+group = smsbox
+bearerbox-host = 127.0.0.1
+bearerbox-port = $BOX_PORT
+sendsms-port = $SENDSMS_PORT
+sendsms-interface = 127.0.0.1
+log-file = "$K/smsbox.log"
+log-level = 0
+
+group = sendsms-user
+username = herald
+password = k4nnel-pw
+max-messages = 10
+concatenation = true
+
+group = sms-service
+keyword = default
+catch-all = true
+max-messages = 0
+get-url = "http://127.0.0.1:$HTTP_PORT$HOOK/inbound/sms?from=%p&to=%P&text=%a&id=%I"
+EOF
+
+/usr/sbin/bearerbox -v 1 "$K/kannel.conf" >"$K/bearerbox.out" 2>&1 &
+BB_PID=$!
+track_pid $BB_PID
+wait_for 10 grep -q "Adding interface fake\|FAKE.*listening\|Start-up done" "$K/bearerbox.log" ||
+	wait_for 5 sh -c "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", $FAKE_PORT), 1)'"
+# fakesmsc without messages reads them from stdin: a FIFO held open here
+mkfifo "$K/mo"
+"$FAKESMSC" -H 127.0.0.1 -r "$FAKE_PORT" -i 0.1 <"$K/mo" >"$K/fakesmsc.out" 2>&1 &
+FAKE_PID=$!
+track_pid $FAKE_PID
+exec 7>"$K/mo"
+/usr/sbin/smsbox -v 1 "$K/kannel.conf" >"$K/smsbox.out" 2>&1 &
+SB_PID=$!
+track_pid $SB_PID
+if wait_for 20 sh -c "curl -s -o /dev/null -w '%{http_code}' 'http://127.0.0.1:$SENDSMS_PORT/cgi-bin/sendsms' | grep -q '^[1-5]'"; then
+	ok "Kannel smsbox answers on 127.0.0.1:$SENDSMS_PORT"
+else
+	not_ok "Kannel smsbox answers on 127.0.0.1:$SENDSMS_PORT"
+	tail -20 "$K/bearerbox.log" "$K/smsbox.log" | sed 's/^/#   /'
+	finish
+	exit 1
+fi
+sleep 1 # let bearerbox mark the fake SMSC connection active
+# mo TEXT [FROM]: the phone sends TEXT
+mo() { printf '%s HERALD text %s\n' "${2:-+447700900777}" "$1" >&7; }
+
+start_redis
+CB_PORT=$(free_port)
+python3 "$HERALD_SRC/tests/integration/callback_receiver.py" --port "$CB_PORT" \
+	--out "$T/cb.jsonl" --ready "$T/cb.ready" >"$T/cb.log" 2>&1 &
+track_pid $!
+wait_for 10 test -f "$T/cb.ready"
+write_conf "
+[channel.sms]
+profile = kannel
+url = http://127.0.0.1:$SENDSMS_PORT/cgi-bin/sendsms
+username = herald
+password = k4nnel-pw
+from = HERALD
+timeout = 5
+stop_keywords = NAGE, DIGON
+
+[service.dvla]
+callback_url = http://127.0.0.1:$CB_PORT/herald/status
+callback_secret = cb-secret
+"
+sed -i "s#^public_url = .*#public_url = http://127.0.0.1:$HTTP_PORT$HOOK#" "$T/herald.conf"
+start_heraldd
+LOG=$T/log/delivery.log
+seed_citizen c-in-1 name Ada channels sms,file phone +447700900777 locale en
+EV='"template":"appointment-reminder","personalisation":{"name":"Ada","date":"1 December","time":"10:00","location":"Cardiff"}'
+publish "{\"event_id\":\"in-1\",\"service\":\"dvla\",\"citizen_id\":\"c-in-1\",\"transaction_id\":\"tx-in-1\",$EV,\"channels\":[\"sms\"]}" >/dev/null
+check "fakesmsc received heraldd's SMS" \
+	wait_for 20 grep -q '<[^ ]* +447700900777 text Reminder: Ada' "$K/fakesmsc.out"
+check "delivery log: in-1 sent over sms" wait_for 20 grep -q ' in-1: .*channel=sms.*status=sent' "$LOG"
+expect_eq "herald:mo:<number> leads the number to the message" "dvla tx-in-1 in-1 c-in-1" \
+	"$(rcli ZRANGE herald:mo:+447700900777 0 -1)"
+ttl=$(rcli TTL herald:mo:+447700900777)
+check "and expires with retention (TTL $ttl s)" test "$ttl" -gt 2500000
+
+# ---- a reply: an engagement and an inbound callback ---------------------
+mo 'Yes please, see you then'
+check "delivery log: the reply is an inbound record of in-1" \
+	wait_for 20 grep -q ' in-1: .*channel=sms.*status=inbound (citizen replied by SMS (24 bytes)' "$LOG"
+expect_eq "the transaction is engaged on sms" sms "$(rcli GET herald:engaged:tx-in-1)"
+cbtext() { # the text of the service's inbound callback record
+	python3 - "$T/cb.jsonl" <<'PY'
+import base64, json, sys
+for line in open(sys.argv[1]):
+    b = json.loads(base64.b64decode(json.loads(line)["body_b64"]))
+    if b.get("status") == "inbound":
+        print(b["event_id"], b["tx"], b.get("text"))
+PY
+}
+# accepted, sending, sent, delivered, inbound
+check "the service's callback got five records" \
+	wait_for 15 sh -c "[ \$(wc -l <'$T/cb.jsonl') -ge 5 ]"
+expect_eq "an inbound callback record with the text, on the SMS's message and tx" \
+	"in-1 tx-in-1 Yes please, see you then" "$(cbtext)"
+expect_no_grep "the text is in no log" 'see you then' "$LOG" "$T/log/delivery.jsonl" "$T/heraldd.out"
+expect_no_grep "the number is masked in the logs" '447700900777' "$LOG" "$T/heraldd.out"
+
+# ---- STOP: opted out of SMS for dvla ------------------------------------
+mo 'stop'
+check "delivery log: in-1 unsubscribed" \
+	wait_for 20 grep -q ' in-1: .*channel=sms.*status=unsubscribed' "$LOG"
+expect_eq "the citizen's record: optout@dvla = sms" sms "$(rcli HGET herald:citizen:c-in-1 optout@dvla)"
+expect_eq "no opt-out for every service" "" "$(rcli HGET herald:citizen:c-in-1 optout)"
+publish "{\"event_id\":\"in-2\",\"service\":\"dvla\",\"citizen_id\":\"c-in-1\",\"transaction_id\":\"tx-in-2\",$EV,\"channels\":[\"sms\",\"file\"]}" >/dev/null
+check "dvla's next event goes by file" wait_for 20 grep -q ' in-2: .*channel=file.*status=delivered' "$LOG"
+expect_no_grep "and never by sms" ' in-2: .*channel=sms' "$LOG"
+publish "{\"event_id\":\"in-3\",\"service\":\"nhs\",\"citizen_id\":\"c-in-1\",\"transaction_id\":\"tx-in-3\",$EV,\"channels\":[\"sms\"]}" >/dev/null
+check "another service's SMS still goes" wait_for 20 grep -q ' in-3: .*channel=sms.*status=sent' "$LOG"
+check "and reaches the phone" \
+	wait_for 20 sh -c "[ \$(grep -c '+447700900777 text Reminder: Ada' '$K/fakesmsc.out') -ge 2 ]"
+# a configured keyword opts out of nhs now (its SMS was the last)
+mo 'Digon!'
+check "a configured stop keyword (DIGON) opts out of nhs" \
+	wait_for 20 sh -c "[ \"\$(redis-cli -p $REDIS_PORT HGET herald:citizen:c-in-1 optout@nhs)\" = sms ]"
+
+# ---- a number never texted; the path without the secret -----------------
+mo 'hello?' +447700900999
+check "a reply from an unknown number is logged, masked" \
+	wait_for 20 grep -q 'inbound sms from +44\*.*no message sent to that number lately' "$T/heraldd.out"
+expect_no_grep "its number unmasked nowhere" '447700900999' "$T/heraldd.out" "$LOG"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/inbound/sms?from=%2B447700900777&text=stop")
+expect_eq "/inbound/sms outside public_url's path is refused" 404 "$code"
+
+# ---- operators: heraldctl trace ------------------------------------------
+"$BIN/heraldctl" -c "$T/herald.conf" trace tx-in-1 >"$T/trace.out" 2>&1
+expect_grep "heraldctl trace shows the reply" 'inbound' "$T/trace.out"
+expect_grep "heraldctl trace shows the STOP" 'unsubscribed' "$T/trace.out"
+expect_no_grep "and never the text" 'see you then' "$T/trace.out"
+diag "delivery log:"
+sed 's/^/#   /' "$LOG"
+exec 7>&-
+stop_quick "$HERALDD_PID" "$SB_PID" "$FAKE_PID" "$BB_PID"
+expect_no_grep "Kannel logged no PANIC" 'PANIC:' "$K/bearerbox.log"
+finish
