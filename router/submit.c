@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounce.h"
 #include "metrics.h"
 #include "msgstate.h"
 #include "submit.h"
@@ -16,6 +17,11 @@
 void submit_dup_tag(const struct msg *m, const char *kind, char *out, size_t len)
 {
 	snprintf(out, len, "%s:%d:%u", kind, m->plan_idx, m->attempt);
+}
+
+int submit_ref_early(const struct chan *c)
+{
+	return c->desc->receipt != NULL || !strcmp(c->name, BOUNCE_CHANNEL);
 }
 
 int submit_dup_is(const struct msg *m, const char *kind)
@@ -82,9 +88,11 @@ static int submit(struct router *r, struct msg *m)
 	}
 	/* the reference leads a receipt to the message from now on, even one
 	 * that overtakes the "sent" (receipt.c holds it until then); on the
-	 * pipeline, no round trip */
-	rdb_cmdf(r->rdb, NULL, NULL, "SET " KEY_REF "%s:%s %s EX %lld", m->chan->name, m->pref,
-		 m->event_id, (long long)r->ttl_s);
+	 * pipeline, no round trip. A channel nothing can look it up on before
+	 * the result gets it with a "sent" that waits for more (outcome.c). */
+	if (submit_ref_early(m->chan))
+		rdb_cmdf(r->rdb, NULL, NULL, "SET " KEY_REF "%s:%s %s EX %lld", m->chan->name,
+			 m->pref, m->event_id, (long long)r->ttl_s);
 	m->chan->submitted++;
 	if (m->possible_dup)
 		metrics_count("possible_duplicates", m->chan->name, 1);
