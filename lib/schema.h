@@ -19,7 +19,9 @@
  *   herald:citizen:<id>     hash, a citizen's contact record (written by
  *                           the services; heraldd adds invalid/invalid_<ch>)
  *   herald:ref:<ch>:<ref>   string, a channel's reference -> event id (for
- *                           receipts), with a TTL
+ *                           receipts), with a TTL; Herald's own reference
+ *                           only where a lookup can come before the result
+ *                           (router/submit.h submit_ref_early)
  *   herald:engaged:<tx>     string, the channel the citizen engaged on in a
  *                           transaction, with a TTL
  *   herald:mo:<number>      sorted set, the SMS sent to an E.164 number

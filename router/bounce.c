@@ -42,7 +42,7 @@ struct inbound {
  * the token is unknown or the record gone. */
 static struct msg *token_msg(struct router *r, const struct inbound *in)
 {
-	redisReply *rep = rdb_call(r->rdb, "GET " KEY_REF "email:%s", in->token);
+	redisReply *rep = rdb_call(r->rdb, "GET " KEY_REF BOUNCE_CHANNEL ":%s", in->token);
 	struct msg *m;
 
 	if (!rep || rep->type != REDIS_REPLY_STRING) {

@@ -8,6 +8,10 @@
 
 #include "router.h"
 
+/* The channel whose provider references (its VERP tokens) bounces and
+ * complaints are matched by (herald:ref:email:<token>). */
+#define BOUNCE_CHANNEL "email"
+
 /* How often herald:inbound is read. */
 #define BOUNCE_POLL_MS 500
 

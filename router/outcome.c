@@ -68,8 +68,14 @@ static void on_result(struct router *r, struct chan *c, const struct herald_resu
 			if (m->ev.deliver_within)
 				s.sched_ms = now + m->ev.deliver_within * 1000;
 			state_step(r, m, &s);
-			if (res->ref[0] &&
-			    strcmp(res->ref, m->pref) != 0) /* else written at submit */
+			/* a later result may name the message by either reference;
+			 * submit wrote the plugin's own only if a receipt could
+			 * overtake this result (submit_ref_early) */
+			if (!submit_ref_early(c))
+				rdb_cmdf(r->rdb, NULL, NULL, "SET " KEY_REF "%s:%s %s EX %lld",
+					 c->name, m->pref, m->event_id,
+					 (long long)policy_ttl_s(r, m->service));
+			if (res->ref[0] && strcmp(res->ref, m->pref) != 0)
 				rdb_cmdf(r->rdb, NULL, NULL, "SET " KEY_REF "%s:%s %s EX %lld",
 					 c->name, res->ref, m->event_id,
 					 (long long)policy_ttl_s(r, m->service));

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "e164.h"
+#include "bounce.h"
 #include "metrics.h"
 #include "msgstate.h"
 #include "policy.h"
@@ -18,6 +19,11 @@
 void submit_dup_tag(const struct msg *m, const char *kind, char *out, size_t len)
 {
 	snprintf(out, len, "%s:%d:%u", kind, m->plan_idx, m->attempt);
+}
+
+int submit_ref_early(const struct chan *c)
+{
+	return c->desc->receipt != NULL || !strcmp(c->name, BOUNCE_CHANNEL);
 }
 
 int submit_dup_is(const struct msg *m, const char *kind)
@@ -99,9 +105,11 @@ static int submit(struct router *r, struct msg *m)
 	}
 	/* the reference leads a receipt to the message from now on, even one
 	 * that overtakes the "sent" (receipt.c holds it until then); on the
-	 * pipeline, no round trip */
-	rdb_cmdf(r->rdb, NULL, NULL, "SET " KEY_REF "%s:%s %s EX %lld", m->chan->name, m->pref,
-		 m->event_id, (long long)policy_ttl_s(r, m->service));
+	 * pipeline, no round trip. A channel nothing can look it up on before
+	 * the result gets it with a "sent" that waits for more (outcome.c). */
+	if (submit_ref_early(m->chan))
+		rdb_cmdf(r->rdb, NULL, NULL, "SET " KEY_REF "%s:%s %s EX %lld", m->chan->name,
+			 m->pref, m->event_id, (long long)policy_ttl_s(r, m->service));
 	mo_index(r, m, hm.to);
 	m->chan->submitted++;
 	if (m->possible_dup)

@@ -22,6 +22,14 @@ void submit_attempt(struct msg *m, const char *status);
 void submit_dup_tag(const struct msg *m, const char *kind, char *out, size_t len);
 /* Whether m's hash (m->state) says kind about its current attempt. */
 int submit_dup_is(const struct msg *m, const char *kind);
+/* Whether a lookup by c's provider reference (herald:ref:) can come
+ * before the plugin's result is recorded, so that submit writes the
+ * reference: an HTTP receipt (the plugin has receipt(), which may overtake
+ * the result) or an email bounce (bounce.c, by the VERP token). For the
+ * others (file, print) only a later result of the plugin's own looks it
+ * up, after a "sent" that waits for more (outcome.c writes it then); on
+ * the common path (delivered, or sent and final) nothing is written. */
+int submit_ref_early(const struct chan *c);
 /* SIGTERM: tell every plugin to start nothing more (herald_channel.drain);
  * what it had not started comes back HERALD_ABANDONED. */
 void submit_stop(struct router *r);
