@@ -180,13 +180,12 @@ static int list(redisContext *rc, const char *citizen)
 }
 
 /* The oplog entry: who did what to which citizen's list; no address. */
-static char *oplog_entry(enum op op, const char *citizen, const char *channel,
-			 const char *service)
+static char *oplog_entry(enum op op, const char *citizen, const char *channel, const char *service)
 {
 	static const char *const names[] = {"", "optout-add", "optout-remove", "optout-valid"};
-	json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s}", "ts", (json_int_t)ctl_now_ms(), "user",
-			      ctl_operator(), "action", names[op], "id", citizen, "channel",
-			      channel);
+	json_t *o =
+	    json_pack("{s:I, s:s, s:s, s:s, s:s}", "ts", (json_int_t)ctl_now_ms(), "user",
+		      ctl_operator(), "action", names[op], "id", citizen, "channel", channel);
 	char *s;
 
 	if (o && service)
@@ -212,8 +211,9 @@ static int edit(redisContext *rc, enum op op, const char *citizen, const char *c
 	char key[512], field[OPTOUT_FIELD_MAX], at[OPTOUT_FIELD_MAX + 40], note[256], when[40],
 	    max[16], what[OPTOUT_FIELD_MAX + 40];
 	char *entry = oplog_entry(op, citizen, channel, service);
-	const char *argv[] = {"EVAL", edit_lua, "2", key, KEY_OPLOG, op == OP_ADD ? "add" : "remove",
-			      field, at, channel, note, entry, max, op == OP_VALID ? "1" : "0"};
+	const char *argv[] = {
+	    "EVAL", edit_lua, "2",  key,   KEY_OPLOG, op == OP_ADD ? "add" : "remove", field,
+	    at,	    channel,  note, entry, max,	      op == OP_VALID ? "1" : "0"};
 	redisReply *r;
 	long long n;
 
@@ -276,8 +276,9 @@ static int check_args(enum op op, const char *citizen, const char *channel, cons
 	char field[OPTOUT_FIELD_MAX];
 
 	if (!valid_citizen(citizen)) {
-		fprintf(stderr, "heraldctl optout: '%s' is not a citizen id (1-256 characters, no "
-				"spaces or control characters)\n",
+		fprintf(stderr,
+			"heraldctl optout: '%s' is not a citizen id (1-256 characters, no "
+			"spaces or control characters)\n",
 			citizen);
 		return 2;
 	}
@@ -288,8 +289,8 @@ static int check_args(enum op op, const char *citizen, const char *channel, cons
 			channel, CITIZEN_CHANNEL_MAX);
 		return 2;
 	}
-	if (service && (!service_name_valid(service) ||
-			optout_field(service, field, sizeof(field)) != 0)) {
+	if (service &&
+	    (!service_name_valid(service) || optout_field(service, field, sizeof(field)) != 0)) {
 		fprintf(stderr,
 			"heraldctl optout: --service '%s' is not a service name (1-64 of a-z, "
 			"0-9, '-' and '_', starting with a letter or digit)\n",
@@ -305,12 +306,10 @@ static int check_args(enum op op, const char *citizen, const char *channel, cons
 
 int cmd_optout(struct ctl *c, int argc, char **argv)
 {
-	static const struct option opts[] = {{"remove", required_argument, NULL, 'r'},
-					     {"add", required_argument, NULL, 'a'},
-					     {"valid", required_argument, NULL, 'v'},
-					     {"service", required_argument, NULL, 's'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    {"remove", required_argument, NULL, 'r'}, {"add", required_argument, NULL, 'a'},
+	    {"valid", required_argument, NULL, 'v'},  {"service", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0}};
 	const char *channel = NULL, *service = NULL;
 	enum op op = OP_LIST;
 	redisContext *rc;
