@@ -17,7 +17,9 @@
  *   herald:tx:<tx>          list, the transaction's journey: one delivery
  *                           record (lib/dlogrec.h, JSON) per transition
  *   herald:citizen:<id>     hash, a citizen's contact record (written by
- *                           the services; heraldd adds invalid/invalid_<ch>)
+ *                           the services; heraldd adds optout, optout@SVC,
+ *                           invalid/invalid_<ch>: field names in citizen.h;
+ *                           heraldctl optout edits them)
  *   herald:ref:<ch>:<ref>   string, a channel's reference -> event id (for
  *                           receipts), with a TTL; Herald's own reference
  *                           only where a lookup can come before the result
@@ -69,10 +71,12 @@
  *                           source (lib/statuspage.h)
  *   herald:instances        set, the consumers that wrote one (a member
  *                           whose hash expired is dropped by the readers)
- *   herald:oplog            list, the operators' queue actions (hold,
- *                           release, delete, flush), newest first, one JSON
- *                           object each: ts, user, action, id; capped at
- *                           OPLOG_MAX entries
+ *   herald:oplog            list, the operators' actions (hold, release,
+ *                           delete, flush, suspend, resume, optout-add,
+ *                           optout-remove, optout-valid), newest first, one
+ *                           JSON object each: ts, user, action, id (the
+ *                           optout ones: the citizen id, and channel,
+ *                           service); capped at OPLOG_MAX entries
  *   herald:inbound          stream, what citizens' channels said back that
  *                           heraldctl bounce recorded (DSNs, complaints),
  *                           consumer group "herald"; heraldd applies and

@@ -405,37 +405,40 @@ static int set_mode(struct service *sv, const char *v, char *why, size_t whylen)
 	return -1;
 }
 
+/* Every key a policy file may set (service.h); the order is set_key's
+ * (its bit in `seen`; the callback_* options from callback_timeout on). */
+const char *const service_keys[] = {"public_key",
+				    "templates",
+				    "channels",
+				    "urgent",
+				    "rate",
+				    "burst",
+				    "daily_limit",
+				    "from",
+				    "reply_to",
+				    "sender",
+				    "retention_days",
+				    "callback_url",
+				    "callback_secret",
+				    "mode",
+				    "guests",
+				    "callback_timeout",
+				    "callback_retry_max",
+				    "callback_max_age",
+				    "callback_ordered",
+				    "callback_concurrency",
+				    NULL};
+
 /* One "key = value" of a policy file. -1 with the reason in why. */
 static int set_key(struct service *sv, const char *k, const char *v, unsigned *seen, char *why,
 		   size_t whylen)
 {
-	static const char *const keys[] = {"public_key",
-					   "templates",
-					   "channels",
-					   "urgent",
-					   "rate",
-					   "burst",
-					   "daily_limit",
-					   "from",
-					   "reply_to",
-					   "sender",
-					   "retention_days",
-					   "callback_url",
-					   "callback_secret",
-					   "mode",
-					   "guests",
-					   "callback_timeout",
-					   "callback_retry_max",
-					   "callback_max_age",
-					   "callback_ordered",
-					   "callback_concurrency",
-					   NULL};
 	int idx = -1;
 
-	if (!strncmp(k, "daily_limit.", 12))
-		return set_channel_limit(sv, k + 12, v, why, whylen);
-	for (int i = 0; keys[i]; i++)
-		if (!strcmp(keys[i], k))
+	if (!strncmp(k, SERVICE_KEY_CHANNEL_LIMIT, strlen(SERVICE_KEY_CHANNEL_LIMIT)))
+		return set_channel_limit(sv, k + strlen(SERVICE_KEY_CHANNEL_LIMIT), v, why, whylen);
+	for (int i = 0; service_keys[i]; i++)
+		if (!strcmp(service_keys[i], k))
 			idx = i;
 	if (idx < 0) {
 		snprintf(why, whylen,

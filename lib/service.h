@@ -107,6 +107,18 @@ const char *service_list(char *const *list, int n, char *buf, size_t buflen);
  * addresses compared without case). */
 int service_is_guest(const struct service *sv, const char *to);
 
+/* Every key a policy file accepts, NULL-terminated, and the prefix of the
+ * per-channel daily limits (daily_limit.CHANNEL): service_parse_file's own
+ * list, which the skeleton below must cover (tests/unit/test_service.c). */
+extern const char *const service_keys[];
+#define SERVICE_KEY_CHANNEL_LIMIT "daily_limit."
+
+/* The skeleton policy heraldctl keygen writes for service name with the
+ * public key pub_z85: public_key, templates, channels and urgent set, every
+ * other key commented out ("#key = example") with a line saying what it
+ * does. A malloc'd string (the caller frees it), NULL without memory. */
+char *service_skeleton(const char *name, const char *pub_z85);
+
 /* 1-64 of a-z 0-9 - _, not starting with - or _ . */
 int service_name_valid(const char *name);
 

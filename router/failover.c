@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "backoff.h"
+#include "citizen.h"
 #include "failover.h"
 #include "log.h"
 #include "msgstate.h"
@@ -85,12 +86,13 @@ void failover_learn_invalid(struct router *r, struct msg *m, const struct herald
 
 	if (!(res->flags & HERALD_RF_BAD_ADDRESS) || !m->chan || !m->citizen_rec)
 		return;
-	old = field_str(m->citizen_rec, "invalid");
+	old = field_str(m->citizen_rec, CIT_F_INVALID);
 	list_add(old, m->chan->name, list, sizeof(list));
 	rfc3339_format(now_ms(), when, sizeof(when));
 	snprintf(note, sizeof(note), "%s %s (event %s)", when, res->reason, m->event_id);
-	rdb_cmdf(r->rdb, NULL, NULL, "HSET " KEY_CITIZEN "%s invalid %s invalid_%s %s", m->citizen,
-		 list, m->chan->name, note);
+	rdb_cmdf(r->rdb, NULL, NULL,
+		 "HSET " KEY_CITIZEN "%s " CIT_F_INVALID " %s " CIT_F_INVALID_PREFIX "%s %s",
+		 m->citizen, list, m->chan->name, note);
 	log_info("%s: citizen %s: %s address marked invalid: %s", m->event_id, m->citizen,
 		 m->chan->name, res->reason);
 }

@@ -29,8 +29,8 @@ int optout_add(struct router *r, struct msg *m, const char *service, const char 
 		return -1;
 	rfc3339_format(now_ms(), when, sizeof(when));
 	snprintf(note, sizeof(note), "%s %s: %s (event %s)", when, channel, why, m->event_id);
-	rdb_cmdf(r->rdb, NULL, NULL, "HSET " KEY_CITIZEN "%s %s %s %s_at %s", m->citizen, field,
-		 list, field, note);
+	rdb_cmdf(r->rdb, NULL, NULL, "HSET " KEY_CITIZEN "%s %s %s %s" OPTOUT_AT_SUFFIX " %s",
+		 m->citizen, field, list, field, note);
 	if (m->citizen_rec)
 		json_object_set_new(m->citizen_rec, field, json_string(list));
 	return 1;

@@ -35,10 +35,10 @@ int resolve_plan(const json_t *citizen, const char *service, const json_t *event
 		 struct chanset *cs, char *plan, size_t planlen, char *why, size_t whylen)
 {
 	const char *pref = json_string_value(json_object_get(citizen, "channels"));
-	const char *optout = json_string_value(json_object_get(citizen, "optout"));
+	const char *optout = json_string_value(json_object_get(citizen, OPTOUT_FIELD));
 	const char *svc_optout = NULL;
 	char field[OPTOUT_FIELD_MAX];
-	const char *invalid = json_string_value(json_object_get(citizen, "invalid"));
+	const char *invalid = json_string_value(json_object_get(citizen, CIT_F_INVALID));
 	char name[64], note[128];
 
 	plan[0] = '\0';

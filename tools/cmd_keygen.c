@@ -4,13 +4,15 @@
  * A CURVE key pair (libzmq's zmq_curve_keypair, Z85): DIR/NAME.key, the
  * secret key (mode 0600: it stays with the publisher, or with heraldd for
  * --server), DIR/NAME.pub, the public key, and for a service the skeleton
- * policy DIR/NAME.conf to put into heraldd's services.d (lib/service.h).
+ * policy DIR/NAME.conf to put into heraldd's services.d (lib/service.h:
+ * every key a policy accepts, the optional ones commented out).
  * Existing files are kept unless --force.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -90,20 +92,13 @@ int cmd_keygen(struct ctl *c, int argc, char **argv)
 	printf("public key: %s (%s)\n", path,
 	       server ? "publishers' --server-key" : "in the policy file");
 	if (!server) {
+		char *skel = service_skeleton(name, pub);
 		snprintf(path, sizeof(path), "%s/%s.conf", dir, name);
-		snprintf(text, sizeof(text),
-			 "# services.d/%s.conf - what the service %s may do (README: Services).\n"
-			 "# Whoever holds the secret key of this public key is %s.\n"
-			 "public_key = %s\n"
-			 "# templates it may use: names or globs, comma-separated (* = all)\n"
-			 "templates = *\n"
-			 "# channels it may use (* = all)\n"
-			 "channels = *\n"
-			 "# may it send priority \"urgent\", which overrides quiet hours\n"
-			 "urgent = no\n",
-			 name, name, name, pub);
-		if (write_file(path, 0644, force, text) != 0)
+		if (!skel || write_file(path, 0644, force, skel) != 0) {
+			free(skel);
 			goto out;
+		}
+		free(skel);
 		printf("policy:     %s (copy into heraldd's [services] dir, then SIGHUP)\n", path);
 	}
 	rc = 0;

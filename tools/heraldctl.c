@@ -35,6 +35,7 @@
 #pragma weak cmd_delete
 #pragma weak cmd_flush
 #pragma weak cmd_channel
+#pragma weak cmd_optout
 
 /* How the queue actions choose their messages. */
 #define SEL "(ID...|--service S|--channel C|--state STATE|--older-than DURATION) [-y]"
@@ -74,6 +75,8 @@ static const struct {
     {"flush", cmd_flush, 1, "flush [" SEL "]"},
     {"channel", cmd_channel, 1,
      "channel suspend NAME [--hop] | channel resume NAME | channel list [--json]"},
+    {"optout", cmd_optout, 1,
+     "optout CITIZEN [(--remove|--add) CHANNEL [--service NAME] | --valid CHANNEL]"},
     {"bounce", cmd_bounce, 1, "bounce [RECIPIENT] < MESSAGE   (a Postfix pipe(8) transport)"},
 };
 

@@ -31,6 +31,7 @@ int cmd_release(struct ctl *c, int argc, char **argv);
 int cmd_delete(struct ctl *c, int argc, char **argv);
 int cmd_flush(struct ctl *c, int argc, char **argv);
 int cmd_channel(struct ctl *c, int argc, char **argv);
+int cmd_optout(struct ctl *c, int argc, char **argv);
 /* heraldctl status without an id (cmd_statuspage.c) */
 int ctl_status_page(struct ctl *c, int json);
 int cmd_bounce(struct ctl *c, int argc, char **argv);

@@ -318,12 +318,102 @@ static void test_names(void **state)
 	assert_false(service_name_valid("../etc"));
 }
 
+/* The line of text that starts with prefix (at a line's start), or NULL. */
+static const char *line_with(const char *text, const char *prefix)
+{
+	for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (!strncmp(p, prefix, strlen(prefix)))
+			return p;
+	return NULL;
+}
+
+/* heraldctl keygen's skeleton names every key the parser accepts (set or
+ * "#key = example"), parses as written, and parses with every key line
+ * uncommented (each example value valid, no key twice); the parser's
+ * "unknown key" message lists them all too. */
+static void test_skeleton(void **state)
+{
+	char *skel = service_skeleton("svc", key1), *open_all, *d, path[256], want[64];
+	char err[1024];
+	struct service sv;
+
+	assert_non_null(skel);
+	for (int i = 0; service_keys[i]; i++) {
+		snprintf(want, sizeof(want), "%s = ", service_keys[i]);
+		const char *set = line_with(skel, want);
+		snprintf(want, sizeof(want), "#%s = ", service_keys[i]);
+		if (!set && !line_with(skel, want))
+			fail_msg("the skeleton lacks the key '%s'", service_keys[i]);
+	}
+	assert_non_null(line_with(skel, "#" SERVICE_KEY_CHANNEL_LIMIT));
+	assert_non_null(strstr(skel, "public_key = "));
+	assert_non_null(strstr(skel, key1));
+
+	put("svc.conf", skel);
+	snprintf(path, sizeof(path), "%s/svc.conf", dir);
+	assert_int_equal(service_parse_file(path, "svc", &sv, err, sizeof(err)), 0);
+	assert_int_equal(sv.ntemplates, 1);
+	assert_string_equal(sv.templates[0], "*");
+	assert_int_equal(sv.urgent, 0);
+	assert_int_equal(sv.rate, 0);
+	assert_null(sv.callback_url);
+	service_clear(&sv);
+
+	/* every "#key = value" line opened */
+	open_all = calloc(1, strlen(skel) + 1);
+	assert_non_null(open_all);
+	d = open_all;
+	for (const char *p = skel; *p; p++) {
+		if (*p == '#' && (p == skel || p[-1] == '\n') && p[1] >= 'a' && p[1] <= 'z' &&
+		    strstr(p, " = ") && strstr(p, " = ") < strchr(p, '\n') &&
+		    strcspn(p + 1, " ") == strspn(p + 1, "abcdefghijklmnopqrstuvwxyz_."))
+			continue;
+		*d++ = *p;
+	}
+	put("svc.conf", open_all);
+	if (service_parse_file(path, "svc", &sv, err, sizeof(err)) != 0)
+		fail_msg("the skeleton with every key set does not parse: %s", err);
+	assert_int_equal(sv.rate, 10);
+	assert_int_equal(sv.burst, 50);
+	assert_int_equal(sv.daily_limit, 100000);
+	assert_int_equal(sv.nlimits, 1);
+	assert_non_null(sv.from);
+	assert_int_equal(sv.nreply, 2);
+	assert_non_null(sv.sender);
+	assert_int_equal(sv.retention_days, 30);
+	assert_non_null(sv.callback_url);
+	assert_non_null(sv.callback_secret);
+	assert_int_equal(sv.cb_timeout_ms, 10000);
+	assert_int_equal(sv.cb_retry_max_ms, 600000);
+	assert_int_equal(sv.cb_max_age_ms, 3 * 86400 * 1000L);
+	assert_int_equal(sv.cb_ordered, 0);
+	assert_int_equal(sv.cb_concurrency, 4);
+	assert_int_equal(sv.mode, SERVICE_LIVE);
+	assert_int_equal(sv.nguests, 2);
+	service_clear(&sv);
+
+	/* the unknown-key message names every key */
+	snprintf(err, sizeof(err), "public_key = %s\nnosuch = 1\n", key1);
+	put("svc.conf", err);
+	assert_int_equal(service_parse_file(path, "svc", &sv, err, sizeof(err)), -1);
+	for (int i = 0; service_keys[i]; i++) {
+		snprintf(want, sizeof(want), " %s,", service_keys[i]);
+		if (!strstr(err, want) && !strstr(err, service_keys[i]))
+			fail_msg("the unknown-key message lacks '%s': %s", service_keys[i], err);
+	}
+	assert_non_null(strstr(err, SERVICE_KEY_CHANNEL_LIMIT "CHANNEL"));
+	rm("svc.conf");
+	free(open_all);
+	free(skel);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_good),  cmocka_unit_test(test_bad),
-	    cmocka_unit_test(test_dir),	  cmocka_unit_test(test_key_file),
-	    cmocka_unit_test(test_names), cmocka_unit_test(test_lists),
+	    cmocka_unit_test(test_good),     cmocka_unit_test(test_bad),
+	    cmocka_unit_test(test_dir),	     cmocka_unit_test(test_key_file),
+	    cmocka_unit_test(test_names),    cmocka_unit_test(test_lists),
+	    cmocka_unit_test(test_skeleton),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,2 +1,2 @@
-test_service_SRCS := lib/service.c
+test_service_SRCS := lib/service.c lib/service_skel.c
 test_service_PKGS := libzmq
