@@ -7,7 +7,7 @@
  *
  * Exit status, as pipe(8) reads it (sysexits.h):
  *   0   recorded, or deliberately ignored (not a report, a 2.x.x, a token
- *       Herald never issued)
+ *       Herald never issued: still unknown after 2 s, see token_known)
  *   65  EX_DATAERR: not a message, or a report without its status
  *   75  EX_TEMPFAIL: Redis unreachable (or the config unreadable):
  *       Postfix keeps the message and tries again
@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bounce_read.h"
 #include "ctl_redis.h"
@@ -55,6 +56,32 @@ static const char *kind_name(enum bounce_kind k)
 	return k == BOUNCE_PERMANENT ? INB_BOUNCE : k == BOUNCE_DELAY ? INB_DELAY : INB_COMPLAINT;
 }
 
+/* Is the token's reference in Redis: 1 yes, 0 no, -1 no answer. heraldd
+ * writes it on its pipeline at the end of the turn that handed the message
+ * to the email plugin, while the plugin is already talking to the relay: a
+ * relay that bounces at once (Postfix, its next hop refusing) can pipe the
+ * DSN here before that write lands. A token not there yet is looked up
+ * again, every BOUNCE_RECHECK_MS for up to BOUNCE_RECHECK_N times, before
+ * it counts as none of ours. */
+#define BOUNCE_RECHECK_MS 100
+#define BOUNCE_RECHECK_N 20
+static int token_known(redisContext *rc, const char *token)
+{
+	for (int i = 0;; i++) {
+		redisReply *r = ctl_redis_cmd(rc, "bounce", "EXISTS " KEY_REF "email:%s", token);
+		int known;
+
+		if (!r)
+			return -1;
+		known = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+		freeReplyObject(r);
+		if (known || i == BOUNCE_RECHECK_N)
+			return known;
+		struct timespec ts = {0, BOUNCE_RECHECK_MS * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+}
+
 /* Record the report; EX_TEMPFAIL_ when Redis does not take it. */
 static int record(struct ctl *c, const struct bounce_report *br)
 {
@@ -65,13 +92,11 @@ static int record(struct ctl *c, const struct bounce_report *br)
 
 	if (!rc)
 		return EX_TEMPFAIL_;
-	r = ctl_redis_cmd(rc, "bounce", "EXISTS " KEY_REF "email:%s", br->token);
-	if (!r) {
+	known = token_known(rc, br->token);
+	if (known < 0) {
 		ctl_redis_close(&rc);
 		return EX_TEMPFAIL_;
 	}
-	known = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
-	freeReplyObject(r);
 	if (!known) { /* forged, or long expired: nothing of ours */
 		fprintf(stderr, "heraldctl bounce: token %s: not a message of Herald's; ignored\n",
 			br->token);

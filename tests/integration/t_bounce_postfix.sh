@@ -9,7 +9,9 @@
 # with the DSN's status in the reason. Then, with Postfix's DSN as the
 # fixture: a 4.x.x delay report changes nothing, a second (late) bounce is
 # journaled only, a complaint report (ARF) opts the citizen out of email,
-# junk is 65 and Redis down is 75.
+# junk is 65 and Redis down is 75; and with Redis unreachable while Postfix
+# delivers a DSN, the pipe's 75 makes Postfix keep it and retry, and the
+# retry is applied.
 . "${HERALD_SRC:-.}/tests/integration/lib.sh"
 
 SINK=$(command -v smtp-sink || ls /usr/sbin/smtp-sink 2>/dev/null | head -n 1)
@@ -106,9 +108,13 @@ herald-bounce unix - n n - - pipe flags=Rq user=nobody
 EOF
 mkdir -p "$T/dsn"
 chmod 777 "$T/dsn"
+# (with $T/redis-down present it is given a configuration whose Redis does
+# not answer: heraldctl exits 75 and Postfix must keep the DSN and retry)
 cat >"$T/bounce-pipe.sh" <<EOF
 #!/bin/sh
-tee "$T/dsn/dsn.last" | "$BIN/heraldctl" -c "$T/herald.conf" bounce "\$1"
+conf="$T/herald.conf"
+[ -e "$T/redis-down" ] && conf="$T/down.conf"
+tee "$T/dsn/dsn.last" | "$BIN/heraldctl" -c "\$conf" bounce "\$1"
 EOF
 chmod 755 "$T/bounce-pipe.sh"
 pf_stop() {
@@ -163,6 +169,17 @@ check "a late bounce is journaled, not applied" \
 	wait_for 10 grep -q 'bnc-1: .*status=bounced (late bounce: bounced: 5.1.1' "$LOG"
 expect_eq "the message stays delivered" delivered "$(rcli HGET herald:msg:bnc-1 status)"
 
+# ---- a DSN that overtakes heraldd's write of its token (a relay that
+# bounces at once): heraldctl looks again before calling it none of ours ----
+TOKEN2=hr$(printf '%s' "$TOKEN" | sed 's/^hr//' | tr '0-9a-f' 'a-f0-9')
+sed "s/$TOKEN/$TOKEN2/g" "$DSN" >"$T/early.eml"
+(sleep 0.5 && rcli SET "herald:ref:email:$TOKEN2" bnc-1 EX 600 >/dev/null) &
+"$BIN/heraldctl" -c "$T/herald.conf" bounce <"$T/early.eml" >"$T/early.out" 2>&1
+expect_eq "a DSN before its token's write exits 0" 0 $?
+expect_grep "and is recorded once the token is written, not ignored" "for $TOKEN2 recorded" "$T/early.out"
+check "the early DSN reaches heraldd (journaled: the message moved on)" \
+	wait_for 10 sh -c "grep -c 'bnc-1: .*status=bounced (late bounce' '$LOG' | grep -qx 2"
+
 # ---- a 4.x.x delay report changes nothing ----
 sed -e 's/^Status: 5\.1\.1/Status: 4.4.1/' -e 's/^Action: failed/Action: delayed/' "$DSN" >"$T/delay.eml"
 "$BIN/heraldctl" -c "$T/herald.conf" bounce <"$T/delay.eml" >"$T/delay.out" 2>&1
@@ -214,6 +231,25 @@ expect_eq "a message that is no report is ignored (0)" 0 $?
 sed "s/^port = $REDIS_PORT/port = $(free_port)/" "$T/herald.conf" >"$T/down.conf"
 "$BIN/heraldctl" -c "$T/down.conf" bounce <"$DSN" >"$T/down.out" 2>&1
 expect_eq "Redis unreachable is EX_TEMPFAIL (75)" 75 $?
+chmod 644 "$T/down.conf"
+
+# ---- Redis down while Postfix delivers the DSN: 75, Postfix keeps it and
+# retries, and the retry (Redis reachable again) is applied ----
+touch "$T/redis-down"
+seed_citizen c-r channels email,file email bob@example.org name "Bob"
+publish '{"event_id":"bnc-2","service":"dvla","citizen_id":"c-r","template":"appointment-reminder","transaction_id":"tx-bnc2","personalisation":{"name":"Bob","date":"2 December","time":"11:00","location":"Cardiff"}}' >"$T/pub2.out" 2>&1
+expect_grep "heraldd accepted the second event" '"status":"accepted"' "$T/pub2.out"
+check "the second email was sent through Postfix" wait_for 20 grep -q 'bnc-2: .*channel=email.*status=sent' "$LOG"
+check "Postfix deferred the DSN when heraldctl bounce said 75" \
+	wait_for 20 grep -q 'relay=herald-bounce.*status=deferred' "$PF/maillog"
+expect_no_grep "nothing applied while Redis was unreachable" 'bnc-2: .*status=permanent-failure' "$LOG"
+rm -f "$T/redis-down"
+check "Postfix's retry was delivered to heraldctl bounce" \
+	wait_for 30 sh -c "grep -c 'relay=herald-bounce.*status=sent' '$PF/maillog' | grep -qx 2"
+check "the retried DSN turned the attempt permanent-failure" \
+	wait_for 20 grep -Eq 'bnc-2: .*channel=email.*status=permanent-failure .*bounced: 5\.1\.1' "$LOG"
+check "and the transaction hopped to file" \
+	wait_for 20 grep -q 'bnc-2: .*channel=file.*status=delivered' "$LOG"
 
 pf_stop
 finish
