@@ -6,11 +6,7 @@
 . "$HERALD_SRC/tests/integration/lib.sh"
 
 start_redis
-CB_PORT=$(free_port)
-python3 "$HERALD_SRC/tests/integration/callback_receiver.py" --port "$CB_PORT" \
-	--out "$T/cb.jsonl" --fail-first 2 --status 503 --ready "$T/cb.ready" >"$T/cb.log" 2>&1 &
-track_pid $!
-wait_for 10 test -f "$T/cb.ready"
+start_callback_receiver --fail-first 2 --status 503
 SECRET='s3cret-for-tests'
 write_conf "
 [service.dvla]

@@ -42,11 +42,7 @@ sleep 1 # let bearerbox mark the fake SMSC connection active
 mo() { printf '%s HERALD text %s\n' "${2:-+447700900777}" "$1" >&7; }
 
 start_redis
-CB_PORT=$(free_port)
-python3 "$HERALD_SRC/tests/integration/callback_receiver.py" --port "$CB_PORT" \
-	--out "$T/cb.jsonl" --ready "$T/cb.ready" >"$T/cb.log" 2>&1 &
-track_pid $!
-wait_for 10 test -f "$T/cb.ready"
+start_callback_receiver
 write_conf "
 [channel.sms]
 profile = kannel

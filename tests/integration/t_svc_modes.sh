@@ -12,11 +12,7 @@ SINK=$(command -v smtp-sink || ls /usr/sbin/smtp-sink /usr/lib/postfix/sbin/smtp
 start_smtp_sink mail
 start_sms_gateway
 : >"$T/gateway.jsonl"
-CB_PORT=$(free_port)
-python3 "$HERALD_SRC/tests/integration/callback_receiver.py" --port "$CB_PORT" \
-	--out "$T/cb.jsonl" --ready "$T/cb.ready" >"$T/cb.log" 2>&1 &
-track_pid $!
-wait_for 10 test -f "$T/cb.ready"
+start_callback_receiver
 
 start_redis
 server_key

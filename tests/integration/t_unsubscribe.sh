@@ -11,21 +11,10 @@
 # one) is harmless; a link whose message record has expired still works.
 . "${HERALD_SRC:-.}/tests/integration/lib.sh"
 
-SINK=$(command -v smtp-sink || ls /usr/sbin/smtp-sink /usr/lib/postfix/sbin/smtp-sink 2>/dev/null | head -n 1)
-for f in "$SINK" "$BIN/heraldd" "$BIN/heraldctl" "$BIN/channels/email.so"; do
-	if [ -z "$f" ] || [ ! -e "$f" ]; then
-		not_ok "${f:-smtp-sink} is installed/built"
-		finish
-		exit 1
-	fi
-done
+need_smtp_sink "$BIN/heraldd" "$BIN/heraldctl" "$BIN/channels/email.so"
 start_smtp_sink mail
 start_redis
-CB_PORT=$(free_port)
-python3 "$HERALD_SRC/tests/integration/callback_receiver.py" --port "$CB_PORT" \
-	--out "$T/cb.jsonl" --ready "$T/cb.ready" >"$T/cb.log" 2>&1 &
-track_pid $!
-wait_for 10 test -f "$T/cb.ready"
+start_callback_receiver
 HTTP_PORT=$(free_port)
 BASE="http://127.0.0.1:$HTTP_PORT/unsub"
 
