@@ -14,6 +14,7 @@
 
 #include "form.h"
 #include "heldwrite.h"
+#include "http_int.h"
 #include "log.h"
 #include "mask.h"
 #include "metrics.h"
@@ -92,19 +93,11 @@ int unsub_match(const struct unsub *u, const char *url)
 static enum MHD_Result answer(struct MHD_Connection *c, unsigned code, const char *type,
 			      const char *body)
 {
-	struct MHD_Response *resp =
-	    MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
-	enum MHD_Result rc;
-
-	if (!resp)
-		return MHD_NO;
-	MHD_add_response_header(resp, "Content-Type", type);
-	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	/* the page is static: nothing of the citizen's in it */
-	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-	rc = MHD_queue_response(c, code, resp);
-	MHD_destroy_response(resp);
-	return rc;
+	static const char *const headers[] = {"Cache-Control", "no-store", "Referrer-Policy",
+					      "no-referrer", NULL};
+
+	return http_reply_with(c, code, type, body, headers);
 }
 
 /* A forged, altered or truncated link: logged at most once a second

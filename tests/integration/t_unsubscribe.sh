@@ -78,8 +78,13 @@ check "List-Unsubscribe is one link below unsubscribe_url" \
 expect_no_grep "the link says nothing of the citizen" 'c-u1|ada|example.org' "$T/hdr"
 
 # GET: a page, nothing changes
-code=$(curl -s -o "$T/get.html" -w '%{http_code}' "$URL")
+code=$(curl -s -D "$T/get.hdr" -o "$T/get.html" -w '%{http_code}' "$URL")
 expect_eq "GET of the link answers 200" 200 "$code"
+expect_grep "the page is not cached and sends no referrer" \
+	'^Cache-Control: no-store' "$T/get.hdr"
+expect_grep "... Referrer-Policy: no-referrer" \
+	'^Referrer-Policy: no-referrer' "$T/get.hdr"
+expect_grep "... Content-Type text/html" '^Content-Type: text/html; charset=utf-8' "$T/get.hdr"
 expect_grep "the page's button POSTs List-Unsubscribe=One-Click" 'name="List-Unsubscribe" value="One-Click"' "$T/get.html"
 # forged: one character changed, a made-up one, a path below
 TOK=${URL##*/}
