@@ -43,6 +43,9 @@ struct event {
 int event_parse(const char *buf, size_t len, struct event *ev, char *err, size_t errlen);
 /* Parse a frame that was validated before (from Redis); same rules. */
 void event_clear(struct event *ev);
+/* An identifier (event, transaction, service, citizen): n bytes of s,
+ * 1..EVENT_MAX_ID printable ASCII, no spaces (it heads log lines). 1 if so. */
+int event_id_valid(const char *s, size_t n);
 
 /* Events this instance has just accepted, parsed, so the worker that reads
  * them back from the stream does not parse them again. Keyed by event id
