@@ -102,3 +102,18 @@ kannel_smsbox() {
 		exit 1
 	fi
 }
+
+# kannel_sms_conf: the [channel.sms] section that sends through this Kannel
+# (profile kannel, its sendsms port and user), for write_conf or a
+# chanrun ini; a test adds its own keys below it.
+kannel_sms_conf() {
+	cat <<EOF
+[channel.sms]
+profile = kannel
+url = http://127.0.0.1:$SENDSMS_PORT/cgi-bin/sendsms
+username = herald
+password = k4nnel-pw
+from = HERALD
+timeout = 5
+EOF
+}

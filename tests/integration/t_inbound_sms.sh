@@ -44,13 +44,7 @@ mo() { printf '%s HERALD text %s\n' "${2:-+447700900777}" "$1" >&7; }
 start_redis
 start_callback_receiver
 write_conf "
-[channel.sms]
-profile = kannel
-url = http://127.0.0.1:$SENDSMS_PORT/cgi-bin/sendsms
-username = herald
-password = k4nnel-pw
-from = HERALD
-timeout = 5
+$(kannel_sms_conf)
 stop_keywords = NAGE, DIGON
 
 [service.dvla]

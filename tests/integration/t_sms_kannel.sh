@@ -37,13 +37,7 @@ cat >"$T/sms.ini" <<EOF
 [http]
 public_url = http://127.0.0.1:$GW_PORT
 
-[channel.sms]
-profile = kannel
-url = http://127.0.0.1:$SENDSMS_PORT/cgi-bin/sendsms
-username = herald
-password = k4nnel-pw
-from = HERALD
-timeout = 5
+$(kannel_sms_conf)
 EOF
 
 TEXT_GSM='Your MOT is due on 1 December. Ref ABC-123'
@@ -103,13 +97,7 @@ if [ ! -x "$BIN/heraldd" ] || [ ! -x "$BIN/heraldctl" ]; then
 fi
 start_redis
 write_conf "
-[channel.sms]
-profile = kannel
-url = http://127.0.0.1:$SENDSMS_PORT/cgi-bin/sendsms
-username = herald
-password = k4nnel-pw
-from = HERALD
-timeout = 5"
+$(kannel_sms_conf)"
 start_heraldd
 seed_citizen c-sms-1 channels sms phone +447700900777 locale en
 publish '{"event_id":"e2e-sms-1","service":"test","citizen_id":"c-sms-1","template":"appointment-reminder","transaction_id":"tx-sms-1","personalisation":{"name":"Ada","date":"1 December","time":"10:00","location":"Cardiff"},"channels":["sms"]}' \
