@@ -32,16 +32,6 @@ void event_clear(struct event *ev)
 	memset(ev, 0, sizeof(*ev));
 }
 
-int event_id_valid(const char *s, size_t n)
-{
-	if (n == 0 || n > EVENT_MAX_ID)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
-			return 0;
-	return 1;
-}
-
 static int valid_channel_name(const char *s)
 {
 	size_t n = strlen(s);
