@@ -32,19 +32,6 @@ void event_clear(struct event *ev)
 	memset(ev, 0, sizeof(*ev));
 }
 
-/* An identifier: 1..128 printable ASCII, no spaces (it heads log lines). */
-static int valid_id(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > EVENT_MAX_ID)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
-			return 0;
-	return 1;
-}
-
 static int valid_channel_name(const char *s)
 {
 	size_t n = strlen(s);
@@ -89,7 +76,7 @@ static int id_field(json_t *root, const char *name, int required, const char **o
 		snprintf(err, errlen, "field '%s' must be a string", name);
 		return -1;
 	}
-	if (!valid_id(json_string_value(v))) {
+	if (!event_id_valid(json_string_value(v), strlen(json_string_value(v)))) {
 		snprintf(
 		    err, errlen,
 		    "field '%s' must be 1-%d printable ASCII characters without spaces (got %zu "

@@ -43,6 +43,18 @@ struct event {
 int event_parse(const char *buf, size_t len, struct event *ev, char *err, size_t errlen);
 /* Parse a frame that was validated before (from Redis); same rules. */
 void event_clear(struct event *ev);
+/* An identifier (event, transaction, service, citizen): n bytes of s,
+ * 1..EVENT_MAX_ID printable ASCII, no spaces (it heads log lines). 1 if so.
+ * Inline: unsubtok.c (and its fuzzer) use it without the event parser. */
+static inline int event_id_valid(const char *s, size_t n)
+{
+	if (n == 0 || n > EVENT_MAX_ID)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+			return 0;
+	return 1;
+}
 
 /* Events this instance has just accepted, parsed, so the worker that reads
  * them back from the stream does not parse them again. Keyed by event id

@@ -110,16 +110,6 @@ static void crypt_xor(const struct unsub_keys *k, const unsigned char *tag, unsi
 	OPENSSL_cleanse(md, sizeof(md));
 }
 
-static int id_ok(const char *s, size_t n)
-{
-	if (n == 0 || n > EVENT_MAX_ID)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
-			return 0;
-	return 1;
-}
-
 int unsub_plain_parse(const unsigned char *p, size_t len, struct unsub_tok *t)
 {
 	char *dst[4] = {t->event_id, t->tx, t->service, t->citizen};
@@ -131,7 +121,7 @@ int unsub_plain_parse(const unsigned char *p, size_t len, struct unsub_tok *t)
 	for (int f = 0; f < 4; f++) {
 		const unsigned char *end = memchr(p + at, '\0', len - at);
 		size_t n = end ? (size_t)(end - (p + at)) : len - at;
-		if ((f < 3) != (end != NULL) || !id_ok((const char *)p + at, n))
+		if ((f < 3) != (end != NULL) || !event_id_valid((const char *)p + at, n))
 			return -1;
 		memcpy(dst[f], p + at, n);
 		dst[f][n] = '\0';
@@ -154,7 +144,7 @@ int unsub_token_make(const unsigned char key[PROVREF_KEY_LEN], const struct unsu
 	p[1] = '\0';
 	for (int f = 0; f < 4; f++) {
 		size_t n = strnlen(src[f], EVENT_MAX_ID + 1);
-		if (!id_ok(src[f], n))
+		if (!event_id_valid(src[f], n))
 			return -1;
 		memcpy(p + len, src[f], n);
 		len += n;

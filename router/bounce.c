@@ -71,28 +71,14 @@ static struct msg *token_msg(struct router *r, const struct inbound *in)
 	return m;
 }
 
-/* The citizen's record into m->citizen_rec. */
-static void load_citizen(struct router *r, struct msg *m)
-{
-	redisReply *cr = rdb_call(r->rdb, "HGETALL " KEY_CITIZEN "%s", m->citizen);
-
-	json_decref(m->citizen_rec);
-	m->citizen_rec = cr ? reply_to_object(cr) : NULL;
-	freeReplyObject(cr);
-}
-
 /* A record in the journey and the delivery log; the message is as it was. */
 static void journal(struct router *r, struct msg *m, struct chan *email, const char *status,
 		    const char *reason, const char *dsn)
 {
-	struct chan *now_ch = m->chan;
 	struct step s = step_of(status, reason);
 
-	m->chan = email;
 	s.dsn = dsn;
-	s.journal_only = 1;
-	state_step(r, m, &s);
-	m->chan = now_ch;
+	msg_journal(r, m, email, NULL, &s);
 }
 
 /* Does the bounce undo the current attempt: "sent" on email at the plan
@@ -153,7 +139,7 @@ static void apply_bounce(struct router *r, struct msg *m, struct chan *email, co
 	struct step s = step_of("permanent-failure", res.reason);
 	s.dsn = res.dsn;
 	state_step(r, m, &s);
-	load_citizen(r, m);
+	msg_load_citizen(r, m);
 	failover_learn_invalid(r, m, &res);
 	failover_hop(r, m, res.reason);
 }
@@ -166,7 +152,7 @@ static void apply_complaint(struct router *r, struct msg *m, struct chan *email,
 	char reason[300];
 
 	metrics_count_service("email_complaints", m->service, 1);
-	load_citizen(r, m);
+	msg_load_citizen(r, m);
 	snprintf(reason, sizeof(reason), "complaint (%.100s): citizen opted out of email",
 		 in->status[0] ? in->status : "abuse");
 	optout_add(r, m, NULL, "email", reason);

@@ -60,8 +60,8 @@ void http_req_fill(struct req *q, const char *method, const char *path, struct h
 	hr->priv = q;
 }
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type,
-			     const char *body)
+enum MHD_Result http_reply_with(struct MHD_Connection *c, unsigned code, const char *type,
+				const char *body, const char *const *headers)
 {
 	struct MHD_Response *resp =
 	    MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -70,6 +70,8 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char
 	if (!resp)
 		return MHD_NO;
 	MHD_add_response_header(resp, "Content-Type", type);
+	for (; headers && headers[0] && headers[1]; headers += 2)
+		MHD_add_response_header(resp, headers[0], headers[1]);
 	rc = MHD_queue_response(c, code, resp);
 	MHD_destroy_response(resp);
 	return rc;
@@ -78,7 +80,7 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char
 enum MHD_Result http_reply(struct MHD_Connection *c, unsigned code, const char *type,
 			   const char *body)
 {
-	return reply(c, code, type, body);
+	return http_reply_with(c, code, type, body, NULL);
 }
 
 static enum MHD_Result healthz(struct http *h, struct MHD_Connection *conn)
@@ -87,9 +89,9 @@ static enum MHD_Result healthz(struct http *h, struct MHD_Connection *conn)
 	char body[512];
 
 	if (!atomic_load(&h->healthy))
-		return reply(conn, 503, "text/plain", "redis unavailable\n");
+		return http_reply(conn, 503, "text/plain", "redis unavailable\n");
 	snprintf(body, sizeof(body), "ok\n%s", note ? note : "");
-	return reply(conn, 200, "text/plain", body);
+	return http_reply(conn, 200, "text/plain", body);
 }
 
 static enum MHD_Result receipt(struct http *h, struct req *q, const char *url, const char *method)
@@ -104,7 +106,7 @@ static enum MHD_Result receipt(struct http *h, struct req *q, const char *url, c
 	int idx = -1, rc;
 
 	if (nlen == 0 || nlen >= sizeof(name))
-		return reply(q->conn, 404, "text/plain", "unknown channel\n");
+		return http_reply(q->conn, 404, "text/plain", "unknown channel\n");
 	memcpy(name, rest, nlen);
 	name[nlen] = '\0';
 	for (int i = 0; i < h->cs->n; i++)
@@ -113,9 +115,9 @@ static enum MHD_Result receipt(struct http *h, struct req *q, const char *url, c
 			idx = i;
 		}
 	if (!c || !c->desc->receipt)
-		return reply(q->conn, 404, "text/plain", "no receipts for this channel\n");
+		return http_reply(q->conn, 404, "text/plain", "no receipts for this channel\n");
 	if (q->too_big)
-		return reply(q->conn, 413, "text/plain", "body too large\n");
+		return http_reply(q->conn, 413, "text/plain", "body too large\n");
 	http_req_fill(q, method, slash ? slash : "", &hr);
 	memset(&res, 0, sizeof(res));
 	res.version = HERALD_RESULT_VERSION;
@@ -123,7 +125,8 @@ static enum MHD_Result receipt(struct http *h, struct req *q, const char *url, c
 	if (rc < 0) {
 		log_msg(LOG_L_NOTICE, "receipt for %s: malformed request (%s %s)", name, method,
 			hr.path);
-		return reply(q->conn, 400, "text/plain", resp[0] ? resp : "malformed receipt\n");
+		return http_reply(q->conn, 400, "text/plain",
+				  resp[0] ? resp : "malformed receipt\n");
 	}
 	if (rc > 0) {
 		res.msg_id = (uint64_t)idx + 1;
@@ -132,11 +135,11 @@ static enum MHD_Result receipt(struct http *h, struct req *q, const char *url, c
 			log_msg(LOG_L_WARNING,
 				"receipt for %s: queue full (%d waiting): answered 503", name,
 				HTTP_RCPT_QUEUE_MAX);
-			return reply(q->conn, 503, "text/plain", "busy, try again later\n");
+			return http_reply(q->conn, 503, "text/plain", "busy, try again later\n");
 		}
 	}
 	metrics_status(name, rc > 0 ? "receipt" : "receipt-ignored");
-	return reply(q->conn, 200, "text/plain", resp[0] ? resp : "ok\n");
+	return http_reply(q->conn, 200, "text/plain", resp[0] ? resp : "ok\n");
 }
 
 /* url starts with the receipt prefix; compared in time independent of
@@ -203,15 +206,15 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 		const char *f = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "format");
 		int json = f && !strcmp(f, "json");
 		char *page = status_render(json);
-		enum MHD_Result rc = reply(conn, page ? 200 : 500,
-					   json ? "application/json" : "text/plain; charset=utf-8",
-					   page ? page : "out of memory\n");
+		enum MHD_Result rc = http_reply(
+		    conn, page ? 200 : 500, json ? "application/json" : "text/plain; charset=utf-8",
+		    page ? page : "out of memory\n");
 		free(page);
 		return rc;
 	}
 	if (!strcmp(url, "/metrics")) {
 		char *m = metrics_render();
-		enum MHD_Result rc = reply(conn, 200, "text/plain; version=0.0.4", m ? m : "");
+		enum MHD_Result rc = http_reply(conn, 200, "text/plain; version=0.0.4", m ? m : "");
 		free(m);
 		return rc;
 	}
@@ -234,7 +237,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 				"[http] public_url (%s)",
 				method);
 	}
-	return reply(conn, 404, "text/plain", "not found\n");
+	return http_reply(conn, 404, "text/plain", "not found\n");
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,

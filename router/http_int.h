@@ -1,7 +1,8 @@
 /*
  * http_int.h - what the HTTP listener's files share (http.c, and
  * http_inbound.c for /inbound/<channel>): the listener, one request, and
- * the helpers both answer with. Only these files include it.
+ * the helpers both answer with. Only these files include it (and
+ * unsubscribe.c, for http_reply_with: it answers the links http.c hands it).
  */
 #ifndef HERALD_HTTP_INT_H
 #define HERALD_HTTP_INT_H
@@ -47,8 +48,12 @@ struct http_inbound_item {
 
 /* The plugin's view of request q (decodes a urlencoded body first). */
 void http_req_fill(struct req *q, const char *method, const char *path, struct herald_http_req *hr);
+/* Answer code with body (copied) as Content-Type type; http_reply_with
+ * adds the headers name, value, name, value, ..., NULL. */
 enum MHD_Result http_reply(struct MHD_Connection *c, unsigned code, const char *type,
 			   const char *body);
+enum MHD_Result http_reply_with(struct MHD_Connection *c, unsigned code, const char *type,
+				const char *body, const char *const *headers);
 /* /inbound/<channel>[/rest] (url from /inbound/ on): http_inbound.c. */
 enum MHD_Result http_inbound(struct http *h, struct req *q, const char *url, const char *method);
 

@@ -85,32 +85,15 @@ static struct msg *number_msg(struct router *r, const char *number)
 	return m;
 }
 
-static void load_citizen(struct router *r, struct msg *m)
-{
-	redisReply *cr = rdb_call(r->rdb, "HGETALL " KEY_CITIZEN "%s", m->citizen);
-
-	json_decref(m->citizen_rec);
-	m->citizen_rec = cr ? reply_to_object(cr) : NULL;
-	freeReplyObject(cr);
-}
-
 /* A record in the journey, the delivery log and the callback, on sms from
  * the (masked) number; the message is as it was. */
 static void journal(struct router *r, struct msg *m, struct chan *sms, const char *masked,
 		    const char *status, const char *reason, const char *cb_text)
 {
-	struct chan *now_ch = m->chan;
 	struct step s = step_of(status, reason);
-	char to[sizeof(m->to_masked)];
 
-	memcpy(to, m->to_masked, sizeof(to));
-	snprintf(m->to_masked, sizeof(m->to_masked), "%s", masked);
-	m->chan = sms;
-	s.journal_only = 1;
 	s.cb_text = cb_text;
-	state_step(r, m, &s);
-	m->chan = now_ch;
-	memcpy(m->to_masked, to, sizeof(to));
+	msg_journal(r, m, sms, masked, &s);
 }
 
 static void apply_stop(struct router *r, struct msg *m, struct chan *sms, const char *masked)
@@ -118,7 +101,7 @@ static void apply_stop(struct router *r, struct msg *m, struct chan *sms, const 
 	char reason[200];
 	int rc;
 
-	load_citizen(r, m);
+	msg_load_citizen(r, m);
 	snprintf(reason, sizeof(reason), "citizen texted STOP: opted out of sms for %s",
 		 m->service);
 	rc = optout_add(r, m, m->service, "sms", "STOP by SMS reply");

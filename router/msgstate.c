@@ -57,6 +57,31 @@ struct step step_of(const char *status, const char *reason)
 	return s;
 }
 
+void msg_load_citizen(struct router *r, struct msg *m)
+{
+	redisReply *cr = rdb_call(r->rdb, "HGETALL " KEY_CITIZEN "%s", m->citizen);
+
+	json_decref(m->citizen_rec);
+	m->citizen_rec = cr ? reply_to_object(cr) : NULL;
+	freeReplyObject(cr);
+}
+
+void msg_journal(struct router *r, struct msg *m, struct chan *chan, const char *to_masked,
+		 struct step *s)
+{
+	struct chan *now_ch = m->chan;
+	char to[sizeof(m->to_masked)];
+
+	memcpy(to, m->to_masked, sizeof(to));
+	if (to_masked)
+		snprintf(m->to_masked, sizeof(m->to_masked), "%s", to_masked);
+	m->chan = chan;
+	s->journal_only = 1;
+	state_step(r, m, s);
+	m->chan = now_ch;
+	memcpy(m->to_masked, to, sizeof(to));
+}
+
 /* Acknowledge a stream entry that needs no transition. */
 void msg_ack_only(struct router *r, struct msg *m)
 {

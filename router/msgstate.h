@@ -2,7 +2,8 @@
  * msgstate.h - one message's state on the router thread: reading its Redis
  * record into struct msg, the transitions it is given (struct step), and
  * freeing it. Used by every step of the worker (stream.c, prepare.c,
- * submit.c, failover.c, outcome.c, receipt.c).
+ * submit.c, failover.c, outcome.c, receipt.c) and by what citizens and
+ * providers send back (bounce.c, inbound_sms.c, unsubscribe.c).
  */
 #ifndef HERALD_MSGSTATE_H
 #define HERALD_MSGSTATE_H
@@ -42,6 +43,15 @@ const char *msg_load_state(struct router *r, struct msg *m);
 void msg_ack_only(struct router *r, struct msg *m);
 /* A step with status and reason, everything else unset. */
 struct step step_of(const char *status, const char *reason);
+/* The citizen's record (HGETALL of m->citizen) into m->citizen_rec (NULL
+ * when Redis does not answer), replacing what was there. */
+void msg_load_citizen(struct router *r, struct msg *m);
+/* A record that changes nothing of the message (s->journal_only is set
+ * here): step s (step_of and what else the caller sets) on channel chan,
+ * to to_masked (NULL: m->to_masked as it is) in the journey, the delivery
+ * log and the callback; m->chan and m->to_masked are as they were after. */
+void msg_journal(struct router *r, struct msg *m, struct chan *chan, const char *to_masked,
+		 struct step *s);
 /* delivered, exhausted, permanent-failure or rejected: nothing follows. */
 int status_is_terminal(const char *status);
 

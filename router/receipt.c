@@ -74,7 +74,6 @@ static int late_receipt(struct router *r, struct msg *m, struct chan *c,
 			const struct herald_result *res, const char *status)
 {
 	const char *cur_ch, *cur_ref, *sname = status_name(res);
-	struct chan *now_ch = m->chan;
 	struct msgrec_at at;
 	char reason[512];
 	struct step s;
@@ -88,12 +87,9 @@ static int late_receipt(struct router *r, struct msg *m, struct chan *c,
 	snprintf(reason, sizeof(reason),
 		 "late receipt from %s: %s%s%s; not applied (message is %s on %s)", c->name, sname,
 		 res->reason[0] ? ", " : "", res->reason, status, cur_ch ? cur_ch : "-");
-	m->chan = c;
 	s = step_of(sname, reason);
 	s.ref = res->ref;
-	s.journal_only = 1;
-	state_step(r, m, &s);
-	m->chan = now_ch;
+	msg_journal(r, m, c, NULL, &s);
 	return 1;
 }
 

@@ -14,6 +14,7 @@
 
 #include "form.h"
 #include "heldwrite.h"
+#include "http_int.h"
 #include "log.h"
 #include "mask.h"
 #include "metrics.h"
@@ -92,19 +93,11 @@ int unsub_match(const struct unsub *u, const char *url)
 static enum MHD_Result answer(struct MHD_Connection *c, unsigned code, const char *type,
 			      const char *body)
 {
-	struct MHD_Response *resp =
-	    MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
-	enum MHD_Result rc;
-
-	if (!resp)
-		return MHD_NO;
-	MHD_add_response_header(resp, "Content-Type", type);
-	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	/* the page is static: nothing of the citizen's in it */
-	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-	rc = MHD_queue_response(c, code, resp);
-	MHD_destroy_response(resp);
-	return rc;
+	static const char *const headers[] = {"Cache-Control", "no-store", "Referrer-Policy",
+					      "no-referrer", NULL};
+
+	return http_reply_with(c, code, type, body, headers);
 }
 
 /* A forged, altered or truncated link: logged at most once a second
@@ -233,9 +226,7 @@ static struct msg *unsub_msg(struct router *r, const struct unsub_tok *t, int *h
 	/* the token's word, whatever the record says */
 	copy_to(m->service, sizeof(m->service), t->service);
 	copy_to(m->citizen, sizeof(m->citizen), t->citizen);
-	rep = rdb_call(r->rdb, "HGETALL " KEY_CITIZEN "%s", m->citizen);
-	m->citizen_rec = rep ? reply_to_object(rep) : NULL;
-	freeReplyObject(rep);
+	msg_load_citizen(r, m);
 	return m;
 }
 
@@ -245,6 +236,7 @@ static void apply(struct router *r, const struct unsub_tok *t)
 	char reason[300];
 	int have_state, added;
 	struct msg *m = unsub_msg(r, t, &have_state);
+	char masked[sizeof(m->to_masked)];
 	struct step s;
 
 	if (!m)
@@ -267,18 +259,15 @@ static void apply(struct router *r, const struct unsub_tok *t)
 		return;
 	}
 	metrics_count_service("email_unsubscribes", m->service, 1);
-	m->chan = email;
 	if (field_str(m->citizen_rec, "email"))
-		mask_contact(field_str(m->citizen_rec, "email"), m->to_masked,
-			     sizeof(m->to_masked));
+		mask_contact(field_str(m->citizen_rec, "email"), masked, sizeof(masked));
 	s = step_of("unsubscribed", reason);
 	s.no_channel = !email;
 	/* the journey when the message is still there, else the logs and the
 	 * callback only (a journey would start with this record alone); the
-	 * message's own counts stay as they were either way */
-	s.journal_only = 1;
+	 * message's own counts stay as they were either way (journal_only) */
 	s.log_only = !have_state;
-	state_step(r, m, &s);
+	msg_journal(r, m, email, field_str(m->citizen_rec, "email") ? masked : NULL, &s);
 	log_info("%s: citizen %s unsubscribed from email of %s", m->event_id, m->citizen,
 		 m->service);
 	msg_free(m);

@@ -191,18 +191,14 @@ static int inb_json(const struct herald_http_req *req, struct herald_inbound *ou
 int sms_inbound(const struct herald_http_req *req, struct herald_inbound *out, char *resp,
 		size_t resp_len)
 {
-	const char *path;
-
 	if (resp && resp_len)
 		resp[0] = '\0';
 	if (!req || !out)
 		return -1;
-	path = req->path ? req->path : "";
-	if (!*path || !strcmp(path, "/") || !strcmp(path, "/kannel"))
-		return inb_kannel(req, out, resp, resp_len);
-	if (!strcmp(path, "/twilio"))
-		return inb_twilio(req, out, resp, resp_len);
-	if (!strcmp(path, "/json"))
-		return inb_json(req, out, resp, resp_len);
-	return inb_answer(resp, resp_len, -1, "unknown inbound path");
+	switch (sms_path_profile(req->path)) {
+	case SMS_PROFILE_KANNEL: return inb_kannel(req, out, resp, resp_len);
+	case SMS_PROFILE_TWILIO: return inb_twilio(req, out, resp, resp_len);
+	case SMS_PROFILE_JSON: return inb_json(req, out, resp, resp_len);
+	default: return inb_answer(resp, resp_len, -1, "unknown inbound path");
+	}
 }

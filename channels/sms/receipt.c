@@ -219,18 +219,14 @@ static int rcpt_json(const struct herald_http_req *req, struct herald_result *ou
 int sms_receipt(const struct herald_http_req *req, struct herald_result *out, char *resp,
 		size_t resp_len)
 {
-	const char *path;
-
 	if (resp && resp_len)
 		resp[0] = '\0';
 	if (!req || !out)
 		return -1;
-	path = req->path ? req->path : "";
-	if (!*path || !strcmp(path, "/") || !strcmp(path, "/kannel"))
-		return rcpt_kannel(req, out, resp, resp_len);
-	if (!strcmp(path, "/twilio"))
-		return rcpt_twilio(req, out, resp, resp_len);
-	if (!strcmp(path, "/json"))
-		return rcpt_json(req, out, resp, resp_len);
-	return rcpt_answer(resp, resp_len, -1, "unknown receipt path", NULL);
+	switch (sms_path_profile(req->path)) {
+	case SMS_PROFILE_KANNEL: return rcpt_kannel(req, out, resp, resp_len);
+	case SMS_PROFILE_TWILIO: return rcpt_twilio(req, out, resp, resp_len);
+	case SMS_PROFILE_JSON: return rcpt_json(req, out, resp, resp_len);
+	default: return rcpt_answer(resp, resp_len, -1, "unknown receipt path", NULL);
+	}
 }

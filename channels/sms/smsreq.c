@@ -567,3 +567,14 @@ void sms_outcome(const struct sms_conf *c, long http_code, const char *curl_err,
 	snprintf(out->reason, sizeof(out->reason), "HTTP %ld%s%s", http_code, ex[0] ? ": " : "",
 		 ex);
 }
+
+int sms_path_profile(const char *path)
+{
+	if (!path || !*path || !strcmp(path, "/") || !strcmp(path, "/kannel"))
+		return SMS_PROFILE_KANNEL;
+	if (!strcmp(path, "/twilio"))
+		return SMS_PROFILE_TWILIO;
+	if (!strcmp(path, "/json"))
+		return SMS_PROFILE_JSON;
+	return -1;
+}

@@ -88,6 +88,10 @@ void sms_outcome(const struct sms_conf *c, long http_code, const char *curl_err,
 /* The sanitised excerpt used in reasons (exposed for tests). */
 void sms_excerpt(const struct sms_conf *c, const char *body, size_t len, char *out, size_t outlen);
 
+/* Which profile's form a receipt or inbound request is in, by the path
+ * below /receipts/sms or /inbound/sms: "", "/" or "/kannel" kannel,
+ * "/twilio", "/json"; -1 for any other (NULL is ""). */
+int sms_path_profile(const char *path);
 /* herald_channel.receipt for /receipts/sms[/twilio|/json]. */
 int sms_receipt(const struct herald_http_req *req, struct herald_result *out, char *resp,
 		size_t resp_len);

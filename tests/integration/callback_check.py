@@ -14,6 +14,8 @@ Each prints one short answer for expect_eq in t_callback.sh.
                             requests grow and the first is at least 0.7 s,
                             else the gaps
   span OUT                  seconds from the first request to the last
+  statuses OUT              "event_id status" of each body answered 200, a
+                            line each, in arrival order
 """
 import base64
 import hashlib
@@ -71,6 +73,11 @@ def main():
         growing = len(gaps) > 1 and gaps[0] >= 0.7 and all(
             y > x for x, y in zip(gaps, gaps[1:]))
         print("growing" if growing else " ".join("%.2f" % g for g in gaps))
+    elif cmd == "statuses":
+        for r in recs:
+            if r["status"] == 200:
+                b = json.loads(r["body"])
+                print(b["event_id"], b["status"])
     elif cmd == "span":
         print("%.2f" % (recs[-1]["t"] - recs[0]["t"] if recs else 0))
     else:

@@ -176,6 +176,36 @@ start_sms_gateway() {
 	wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$GW_PORT/json"
 }
 
+# start_callback_receiver [OPTION...]: tests/integration/callback_receiver.py
+# on CB_PORT (a free port) recording every request to $T/cb.jsonl (its
+# output in $T/cb.log), with callback_receiver.py's OPTIONs; returns once
+# it is ready.
+start_callback_receiver() {
+	CB_PORT=$(free_port)
+	python3 "$HERALD_SRC/tests/integration/callback_receiver.py" --port "$CB_PORT" \
+		--out "$T/cb.jsonl" "$@" --ready "$T/cb.ready" >"$T/cb.log" 2>&1 &
+	track_pid $!
+	wait_for 10 test -f "$T/cb.ready"
+}
+
+# start_twilio_heraldd TOKEN: an SMS gateway (start_sms_gateway), Redis and
+# heraldd with the sms channel's twilio profile (account AC42, TOKEN) aimed
+# at the gateway.
+start_twilio_heraldd() {
+	start_sms_gateway
+	start_redis
+	write_conf "
+[channel.sms]
+profile = twilio
+url = http://127.0.0.1:$GW_PORT/twilio/2010-04-01/Accounts/AC42/Messages.json
+account = AC42
+token = $1
+from = +447700900001
+timeout = 5
+"
+	start_heraldd
+}
+
 # server_key: heraldd's CURVE key pair, $T/keys/heraldd.key and .pub.
 server_key() {
 	mkdir -p "$T/keys" "$T/services.d"
@@ -259,6 +289,19 @@ start_heraldd() {
 		sed 's/^/#   /' "$T/heraldd.out"
 		exit 1
 	fi
+}
+
+# need_smtp_sink FILE...: sets SINK to Postfix's smtp-sink; not ok and exit
+# unless it and each FILE (what the test runs) are there.
+need_smtp_sink() {
+	SINK=$(command -v smtp-sink || ls /usr/sbin/smtp-sink /usr/lib/postfix/sbin/smtp-sink 2>/dev/null | head -n 1)
+	for f in "$SINK" "$@"; do
+		if [ -z "$f" ] || [ ! -e "$f" ]; then
+			not_ok "${f:-smtp-sink} is installed/built"
+			finish
+			exit 1
+		fi
+	done
 }
 
 # start_smtp_sink NAME [smtp-sink options]: Postfix's smtp-sink ($SINK) on

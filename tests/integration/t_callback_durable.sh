@@ -26,17 +26,6 @@ receiver() {
 	wait_for 10 test -e "$T/$_n.ready" || { not_ok "receiver $_n started"; finish; exit 1; }
 }
 
-# bodies FILE: "event_id status" of every 200-answered request, in arrival order
-bodies() {
-	python3 - "$1" <<'PY'
-import base64, json, sys
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    if r["status"] == 200:
-        b = json.loads(base64.b64decode(r["body_b64"]))
-        print(b["event_id"], b["status"])
-PY
-}
 # maxin FILE: the most requests the receiver was answering at once
 maxin() { python3 -c 'import json,sys; print(max([json.loads(l)["inflight"] for l in open(sys.argv[1])] or [0]))' "$1"; }
 # events PREFIX SERVICE N: N events, one JSON a line
@@ -90,7 +79,7 @@ check "after the restart every record arrives" \
 	wait_for 30 sh -c "[ \$($CHECK count '$T/dvla.jsonl' 200) -ge 60 ]"
 sleep 0.5
 expect_eq "each exactly once" 60 "$($CHECK count "$T/dvla.jsonl" 200)"
-bodies "$T/dvla.jsonl" >"$T/dvla.got"
+$CHECK statuses "$T/dvla.jsonl" >"$T/dvla.got"
 expect_eq "60 distinct records" 60 "$(sort -u "$T/dvla.got" | wc -l | tr -d ' ')"
 python3 - "$T/dvla.got" >"$T/dvla.order" <<'PY'
 import sys
@@ -161,7 +150,7 @@ $CTL callbacks dead replay --service moj --all >"$T/replay3.out"
 expect_grep "--all replays the other two" '^2 replayed$' "$T/replay3.out"
 check "all 3 arrive" wait_for 10 sh -c "[ \$($CHECK count '$T/moj.jsonl' 200) -ge 3 ]"
 expect_eq "the dead stream is empty" 0 "$(rcli XLEN herald:cbdead:moj)"
-expect_eq "in their order" "mj-1 accepted|mj-1 sending|mj-1 delivered" "$(bodies "$T/moj.jsonl" | paste -sd'|')"
+expect_eq "in their order" "mj-1 accepted|mj-1 sending|mj-1 delivered" "$($CHECK statuses "$T/moj.jsonl" | paste -sd'|')"
 $CTL callbacks dead list >/dev/null 2>&1
 expect_eq "dead list without --service is a usage error" 2 $?
 
@@ -196,7 +185,7 @@ check "30 more arrive with two instances running" \
 sleep 0.5
 expect_eq "each once" 60 "$($CHECK count "$T/dvla.jsonl" 200)"
 expect_eq "never two POSTs at once to the ordered service" 1 "$(maxin "$T/dvla.jsonl")"
-bodies "$T/dvla.jsonl" >"$T/dvla2.got"
+$CHECK statuses "$T/dvla.jsonl" >"$T/dvla2.got"
 # (the "accepted" record is queued by the instance that took the event, the
 # others by the one that sent it: across two instances "accepted" may be
 # queued after "sending"; README, Status callbacks)

@@ -6,11 +6,7 @@
 . "$HERALD_SRC/tests/integration/lib.sh"
 
 start_redis
-CB_PORT=$(free_port)
-python3 "$HERALD_SRC/tests/integration/callback_receiver.py" --port "$CB_PORT" \
-	--out "$T/cb.jsonl" --fail-first 2 --status 503 --ready "$T/cb.ready" >"$T/cb.log" 2>&1 &
-track_pid $!
-wait_for 10 test -f "$T/cb.ready"
+start_callback_receiver --fail-first 2 --status 503
 SECRET='s3cret-for-tests'
 write_conf "
 [service.dvla]
@@ -28,14 +24,7 @@ check "the callbacks arrive once the service is back" \
 	wait_for 20 sh -c "[ \$(python3 '$HERALD_SRC/tests/integration/callback_check.py' count '$T/cb.jsonl' 200) -ge 3 ]"
 CHECK="python3 $HERALD_SRC/tests/integration/callback_check.py"
 expect_eq "the first two attempts were refused (503) and retried" 2 "$($CHECK count "$T/cb.jsonl" 503)"
-python3 - "$T/cb.jsonl" >"$T/statuses" <<'PY'
-import base64, json, sys
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    if r["status"] == 200:
-        b = json.loads(base64.b64decode(r["body_b64"]))
-        print(b["event_id"], b["status"])
-PY
+$CHECK statuses "$T/cb.jsonl" >"$T/statuses"
 expect_eq "accepted, sending, delivered, in order, for dvla's message only" \
 	"cb-1 accepted|cb-1 sending|cb-1 delivered" "$(paste -sd'|' "$T/statuses")"
 total=$($CHECK count "$T/cb.jsonl")

@@ -9,14 +9,7 @@
 # that a malformed address in Redis ends as permanent-failure, never sent.
 . "${HERALD_SRC:-.}/tests/integration/lib.sh"
 
-SINK=$(command -v smtp-sink || ls /usr/sbin/smtp-sink /usr/lib/postfix/sbin/smtp-sink 2>/dev/null | head -n 1)
-for f in "$SINK" "$BIN/heraldd" "$BIN/heraldctl" "$BIN/channels/email.so"; do
-	if [ -z "$f" ] || [ ! -e "$f" ]; then
-		not_ok "${f:-smtp-sink} is installed/built"
-		finish
-		exit 1
-	fi
-done
+need_smtp_sink "$BIN/heraldd" "$BIN/heraldctl" "$BIN/channels/email.so"
 start_smtp_sink mail
 
 start_redis

@@ -17,57 +17,10 @@
 . "${HERALD_SRC:-.}/tests/integration/lib.sh"
 . "$HERALD_SRC/tests/integration/sms_lib.sh"
 
-FAKESMSC=${FAKESMSC:-/usr/lib/kannel/test/fakesmsc}
-for b in /usr/sbin/bearerbox /usr/sbin/smsbox "$FAKESMSC"; do
-	if [ ! -x "$b" ]; then
-		not_ok "Kannel test programs installed ($b missing: apt-get install kannel kannel-extras)"
-		finish
-		exit 1
-	fi
-done
-
-ADMIN_PORT=$(free_port)
-BOX_PORT=$(free_port)
-SENDSMS_PORT=$(free_port)
-FAKE_PORT=$(free_port)
+kannel_conf
 HTTP_PORT=$(free_port)
 HOOK=/hook/in-s3cr3t-$$
-K=$T/kannel
-mkdir -p "$K"
-
-cat >"$K/kannel.conf" <<EOF
-group = core
-admin-port = $ADMIN_PORT
-admin-interface = 127.0.0.1
-admin-password = adm1n-$$
-admin-allow-ip = "127.0.0.1"
-smsbox-port = $BOX_PORT
-smsbox-interface = 127.0.0.1
-box-allow-ip = "127.0.0.1"
-log-file = "$K/bearerbox.log"
-log-level = 0
-dlr-storage = internal
-
-group = smsc
-smsc = fake
-smsc-id = FAKE
-port = $FAKE_PORT
-our-host = 127.0.0.1
-connect-allow-ip = 127.0.0.1
-
-group = smsbox
-bearerbox-host = 127.0.0.1
-bearerbox-port = $BOX_PORT
-sendsms-port = $SENDSMS_PORT
-sendsms-interface = 127.0.0.1
-log-file = "$K/smsbox.log"
-log-level = 0
-
-group = sendsms-user
-username = herald
-password = k4nnel-pw
-max-messages = 10
-concatenation = true
+cat >>"$K/kannel.conf" <<EOF
 
 group = sms-service
 keyword = default
@@ -76,46 +29,22 @@ max-messages = 0
 get-url = "http://127.0.0.1:$HTTP_PORT$HOOK/inbound/sms?from=%p&to=%P&text=%a&id=%I"
 EOF
 
-/usr/sbin/bearerbox -v 1 "$K/kannel.conf" >"$K/bearerbox.out" 2>&1 &
-BB_PID=$!
-track_pid $BB_PID
-wait_for 10 grep -q "Adding interface fake\|FAKE.*listening\|Start-up done" "$K/bearerbox.log" ||
-	wait_for 5 sh -c "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", $FAKE_PORT), 1)'"
+kannel_bearerbox
 # fakesmsc without messages reads them from stdin: a FIFO held open here
 mkfifo "$K/mo"
 "$FAKESMSC" -H 127.0.0.1 -r "$FAKE_PORT" -i 0.1 <"$K/mo" >"$K/fakesmsc.out" 2>&1 &
 FAKE_PID=$!
 track_pid $FAKE_PID
 exec 7>"$K/mo"
-/usr/sbin/smsbox -v 1 "$K/kannel.conf" >"$K/smsbox.out" 2>&1 &
-SB_PID=$!
-track_pid $SB_PID
-if wait_for 20 sh -c "curl -s -o /dev/null -w '%{http_code}' 'http://127.0.0.1:$SENDSMS_PORT/cgi-bin/sendsms' | grep -q '^[1-5]'"; then
-	ok "Kannel smsbox answers on 127.0.0.1:$SENDSMS_PORT"
-else
-	not_ok "Kannel smsbox answers on 127.0.0.1:$SENDSMS_PORT"
-	tail -20 "$K/bearerbox.log" "$K/smsbox.log" | sed 's/^/#   /'
-	finish
-	exit 1
-fi
+kannel_smsbox
 sleep 1 # let bearerbox mark the fake SMSC connection active
 # mo TEXT [FROM]: the phone sends TEXT
 mo() { printf '%s HERALD text %s\n' "${2:-+447700900777}" "$1" >&7; }
 
 start_redis
-CB_PORT=$(free_port)
-python3 "$HERALD_SRC/tests/integration/callback_receiver.py" --port "$CB_PORT" \
-	--out "$T/cb.jsonl" --ready "$T/cb.ready" >"$T/cb.log" 2>&1 &
-track_pid $!
-wait_for 10 test -f "$T/cb.ready"
+start_callback_receiver
 write_conf "
-[channel.sms]
-profile = kannel
-url = http://127.0.0.1:$SENDSMS_PORT/cgi-bin/sendsms
-username = herald
-password = k4nnel-pw
-from = HERALD
-timeout = 5
+$(kannel_sms_conf)
 stop_keywords = NAGE, DIGON
 
 [service.dvla]

@@ -9,19 +9,8 @@
 # opts the citizen out; a malformed one is 400.
 . "$HERALD_SRC/tests/integration/lib.sh"
 
-start_sms_gateway
-start_redis
 TOKEN=in-t0ken
-write_conf "
-[channel.sms]
-profile = twilio
-url = http://127.0.0.1:$GW_PORT/twilio/2010-04-01/Accounts/AC42/Messages.json
-account = AC42
-token = $TOKEN
-from = +447700900001
-timeout = 5
-"
-start_heraldd
+start_twilio_heraldd "$TOKEN"
 LOG=$T/log/delivery.log
 seed_citizen c-h name Sam channels sms phone "+447700900555"
 publish '{"event_id":"ih-1","service":"dvla","citizen_id":"c-h","transaction_id":"tx-ih","template":"payment-due","personalisation":{"name":"Sam","amount":"£10","due_date":"1 January 2027"}}' >/dev/null

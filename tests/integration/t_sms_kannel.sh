@@ -13,78 +13,15 @@
 . "${HERALD_SRC:-.}/tests/integration/lib.sh"
 . "$HERALD_SRC/tests/integration/sms_lib.sh"
 
-FAKESMSC=${FAKESMSC:-/usr/lib/kannel/test/fakesmsc}
-for b in /usr/sbin/bearerbox /usr/sbin/smsbox "$FAKESMSC"; do
-	if [ ! -x "$b" ]; then
-		not_ok "Kannel test programs installed ($b missing: apt-get install kannel kannel-extras)"
-		finish
-		exit 1
-	fi
-done
-
-ADMIN_PORT=$(free_port)
-BOX_PORT=$(free_port)
-SENDSMS_PORT=$(free_port)
-FAKE_PORT=$(free_port)
+kannel_conf
 GW_PORT=$(free_port)
-K=$T/kannel
-mkdir -p "$K"
 
-cat >"$K/kannel.conf" <<EOF
-group = core
-admin-port = $ADMIN_PORT
-admin-interface = 127.0.0.1
-admin-password = adm1n-$$
-admin-allow-ip = "127.0.0.1"
-smsbox-port = $BOX_PORT
-smsbox-interface = 127.0.0.1
-box-allow-ip = "127.0.0.1"
-log-file = "$K/bearerbox.log"
-log-level = 0
-dlr-storage = internal
-
-group = smsc
-smsc = fake
-smsc-id = FAKE
-port = $FAKE_PORT
-our-host = 127.0.0.1
-connect-allow-ip = 127.0.0.1
-
-group = smsbox
-bearerbox-host = 127.0.0.1
-bearerbox-port = $BOX_PORT
-sendsms-port = $SENDSMS_PORT
-sendsms-interface = 127.0.0.1
-log-file = "$K/smsbox.log"
-log-level = 0
-
-group = sendsms-user
-username = herald
-password = k4nnel-pw
-max-messages = 10
-concatenation = true
-EOF
-
-/usr/sbin/bearerbox -v 1 "$K/kannel.conf" >"$K/bearerbox.out" 2>&1 &
-BB_PID=$!
-track_pid $BB_PID
-wait_for 10 grep -q "Adding interface fake\|FAKE.*listening\|Start-up done" "$K/bearerbox.log" ||
-	wait_for 5 sh -c "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", $FAKE_PORT), 1)'"
+kannel_bearerbox
 # -m 0: send no mobile-originated messages, only print what arrives.
 "$FAKESMSC" -H 127.0.0.1 -r "$FAKE_PORT" -i 1 -m 0 'x' >"$K/fakesmsc.out" 2>&1 &
 FAKE_PID=$!
 track_pid $FAKE_PID
-/usr/sbin/smsbox -v 1 "$K/kannel.conf" >"$K/smsbox.out" 2>&1 &
-SB_PID=$!
-track_pid $SB_PID
-if wait_for 20 sh -c "curl -s -o /dev/null -w '%{http_code}' 'http://127.0.0.1:$SENDSMS_PORT/cgi-bin/sendsms' | grep -q '^[1-5]'"; then
-	ok "Kannel smsbox answers on 127.0.0.1:$SENDSMS_PORT"
-else
-	not_ok "Kannel smsbox answers on 127.0.0.1:$SENDSMS_PORT"
-	tail -20 "$K/bearerbox.log" "$K/smsbox.log" | sed 's/^/#   /'
-	finish
-	exit 1
-fi
+kannel_smsbox
 wait_for 10 grep -q "Connecting\|connected" "$K/fakesmsc.out"
 sleep 1 # let bearerbox mark the fake SMSC connection active
 
@@ -100,13 +37,7 @@ cat >"$T/sms.ini" <<EOF
 [http]
 public_url = http://127.0.0.1:$GW_PORT
 
-[channel.sms]
-profile = kannel
-url = http://127.0.0.1:$SENDSMS_PORT/cgi-bin/sendsms
-username = herald
-password = k4nnel-pw
-from = HERALD
-timeout = 5
+$(kannel_sms_conf)
 EOF
 
 TEXT_GSM='Your MOT is due on 1 December. Ref ABC-123'
@@ -166,13 +97,7 @@ if [ ! -x "$BIN/heraldd" ] || [ ! -x "$BIN/heraldctl" ]; then
 fi
 start_redis
 write_conf "
-[channel.sms]
-profile = kannel
-url = http://127.0.0.1:$SENDSMS_PORT/cgi-bin/sendsms
-username = herald
-password = k4nnel-pw
-from = HERALD
-timeout = 5"
+$(kannel_sms_conf)"
 start_heraldd
 seed_citizen c-sms-1 channels sms phone +447700900777 locale en
 publish '{"event_id":"e2e-sms-1","service":"test","citizen_id":"c-sms-1","template":"appointment-reminder","transaction_id":"tx-sms-1","personalisation":{"name":"Ada","date":"1 December","time":"10:00","location":"Cardiff"},"channels":["sms"]}' \

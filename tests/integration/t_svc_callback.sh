@@ -21,17 +21,6 @@ receiver() {
 		exit 1
 	}
 }
-# events FILE: "event_id status" of the records received (2xx)
-events() {
-	python3 - "$1" <<'PY'
-import base64, json, sys
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    if r["status"] == 200:
-        b = json.loads(base64.b64decode(r["body_b64"]))
-        print(b["event_id"], b["status"])
-PY
-}
 
 S_DVLA='dvla-services-d-secret-1'
 S_HMRC='hmrc-old-section-secret-2'
@@ -106,14 +95,14 @@ for n in dvla hmrc nhs; do
 		wait_for 20 sh -c "[ \$($CHECK count '$T/$n.jsonl' 200) -ge 3 ]"
 done
 expect_eq "dvla (services.d): its records, in order" "cd-1 accepted|cd-1 sending|cd-1 delivered" \
-	"$(events "$T/dvla.jsonl" | paste -sd'|')"
+	"$($CHECK statuses "$T/dvla.jsonl" | paste -sd'|')"
 expect_eq "... signed with its services.d secret" "$($CHECK count "$T/dvla.jsonl") verified" \
 	"$($CHECK verify "$T/dvla.jsonl" "$S_DVLA")"
 expect_eq "hmrc (the old [service.hmrc]) still works" "ch-1 accepted|ch-1 sending|ch-1 delivered" \
-	"$(events "$T/hmrc.jsonl" | paste -sd'|')"
+	"$($CHECK statuses "$T/hmrc.jsonl" | paste -sd'|')"
 expect_eq "... signed with the section's secret" "$($CHECK count "$T/hmrc.jsonl") verified" \
 	"$($CHECK verify "$T/hmrc.jsonl" "$S_HMRC")"
-expect_eq "nhs (both): services.d's URL gets them" 3 "$(events "$T/nhs.jsonl" | grep -c '^cn-1 ')"
+expect_eq "nhs (both): services.d's URL gets them" 3 "$($CHECK statuses "$T/nhs.jsonl" | grep -c '^cn-1 ')"
 expect_eq "... signed with services.d's secret" "$($CHECK count "$T/nhs.jsonl") verified" \
 	"$($CHECK verify "$T/nhs.jsonl" "$S_NHS")"
 expect_eq "... and the ignored section's URL gets nothing" 0 "$($CHECK count "$T/nhsold.jsonl")"
@@ -131,7 +120,7 @@ expect_grep "a dvla event after the reload is accepted" '"cd-2","status":"accept
 check "its callbacks arrive at the new URL" \
 	wait_for 20 sh -c "[ \$($CHECK count '$T/dvla2.jsonl' 200) -ge 3 ]"
 expect_eq "... only cd-2's" "cd-2 accepted|cd-2 sending|cd-2 delivered" \
-	"$(events "$T/dvla2.jsonl" | paste -sd'|')"
+	"$($CHECK statuses "$T/dvla2.jsonl" | paste -sd'|')"
 expect_eq "... signed with the new secret" "$($CHECK count "$T/dvla2.jsonl") verified" \
 	"$($CHECK verify "$T/dvla2.jsonl" "$S_DVLA2")"
 expect_eq "the old URL got nothing more" 3 "$($CHECK count "$T/dvla.jsonl")"

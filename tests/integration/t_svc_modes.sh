@@ -12,11 +12,7 @@ SINK=$(command -v smtp-sink || ls /usr/sbin/smtp-sink /usr/lib/postfix/sbin/smtp
 start_smtp_sink mail
 start_sms_gateway
 : >"$T/gateway.jsonl"
-CB_PORT=$(free_port)
-python3 "$HERALD_SRC/tests/integration/callback_receiver.py" --port "$CB_PORT" \
-	--out "$T/cb.jsonl" --ready "$T/cb.ready" >"$T/cb.log" 2>&1 &
-track_pid $!
-wait_for 10 test -f "$T/cb.ready"
+start_callback_receiver
 
 start_redis
 server_key
@@ -77,14 +73,7 @@ expect_eq "the journey is recorded as for a real send" "delivered" "$(msgf t-del
 CHECK="python3 $HERALD_SRC/tests/integration/callback_check.py"
 check "status callbacks are sent for test-mode messages" \
 	wait_for 15 sh -c "[ \$($CHECK count '$T/cb.jsonl' 200) -ge 6 ]"
-python3 - "$T/cb.jsonl" >"$T/statuses" <<'PY'
-import base64, json, sys
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    if r["status"] == 200:
-        b = json.loads(base64.b64decode(r["body_b64"]))
-        print(b["event_id"], b["status"])
-PY
+$CHECK statuses "$T/cb.jsonl" >"$T/statuses"
 expect_grep "... t-del: delivered" '^t-del delivered$' "$T/statuses"
 expect_grep "... t-prm: permanent-failure" '^t-prm permanent-failure$' "$T/statuses"
 

@@ -8,14 +8,7 @@
 # ingest naming it.
 . "${HERALD_SRC:-.}/tests/integration/lib.sh"
 
-SINK=$(command -v smtp-sink || ls /usr/sbin/smtp-sink /usr/lib/postfix/sbin/smtp-sink 2>/dev/null | head -n 1)
-for f in "$SINK" "$BIN/heraldd" "$BIN/channels/email.so" "$BIN/channels/sms.so"; do
-	if [ -z "$f" ] || [ ! -e "$f" ]; then
-		not_ok "${f:-smtp-sink} is installed/built"
-		finish
-		exit 1
-	fi
-done
+need_smtp_sink "$BIN/heraldd" "$BIN/channels/email.so" "$BIN/channels/sms.so"
 start_smtp_sink mail
 start_sms_gateway
 

@@ -7,19 +7,8 @@
 # and the sorted POST parameters delivers the message.
 . "$HERALD_SRC/tests/integration/lib.sh"
 
-start_sms_gateway
-start_redis
 TOKEN=s3cr3t-token
-write_conf "
-[channel.sms]
-profile = twilio
-url = http://127.0.0.1:$GW_PORT/twilio/2010-04-01/Accounts/AC42/Messages.json
-account = AC42
-token = $TOKEN
-from = +447700900001
-timeout = 5
-"
-start_heraldd
+start_twilio_heraldd "$TOKEN"
 seed_citizen c-s name Sam channels sms phone "+447700900777"
 publish '{"event_id":"tw-1","service":"dvla","citizen_id":"c-s","template":"payment-due","personalisation":{"name":"Sam","amount":"£10","due_date":"1 January 2027"},"deliver_within":600}' >/dev/null
 LOG=$T/log/delivery.log

@@ -11,21 +11,10 @@
 # one) is harmless; a link whose message record has expired still works.
 . "${HERALD_SRC:-.}/tests/integration/lib.sh"
 
-SINK=$(command -v smtp-sink || ls /usr/sbin/smtp-sink /usr/lib/postfix/sbin/smtp-sink 2>/dev/null | head -n 1)
-for f in "$SINK" "$BIN/heraldd" "$BIN/heraldctl" "$BIN/channels/email.so"; do
-	if [ -z "$f" ] || [ ! -e "$f" ]; then
-		not_ok "${f:-smtp-sink} is installed/built"
-		finish
-		exit 1
-	fi
-done
+need_smtp_sink "$BIN/heraldd" "$BIN/heraldctl" "$BIN/channels/email.so"
 start_smtp_sink mail
 start_redis
-CB_PORT=$(free_port)
-python3 "$HERALD_SRC/tests/integration/callback_receiver.py" --port "$CB_PORT" \
-	--out "$T/cb.jsonl" --ready "$T/cb.ready" >"$T/cb.log" 2>&1 &
-track_pid $!
-wait_for 10 test -f "$T/cb.ready"
+start_callback_receiver
 HTTP_PORT=$(free_port)
 BASE="http://127.0.0.1:$HTTP_PORT/unsub"
 
@@ -89,8 +78,13 @@ check "List-Unsubscribe is one link below unsubscribe_url" \
 expect_no_grep "the link says nothing of the citizen" 'c-u1|ada|example.org' "$T/hdr"
 
 # GET: a page, nothing changes
-code=$(curl -s -o "$T/get.html" -w '%{http_code}' "$URL")
+code=$(curl -s -D "$T/get.hdr" -o "$T/get.html" -w '%{http_code}' "$URL")
 expect_eq "GET of the link answers 200" 200 "$code"
+expect_grep "the page is not cached and sends no referrer" \
+	'^Cache-Control: no-store' "$T/get.hdr"
+expect_grep "... Referrer-Policy: no-referrer" \
+	'^Referrer-Policy: no-referrer' "$T/get.hdr"
+expect_grep "... Content-Type text/html" '^Content-Type: text/html; charset=utf-8' "$T/get.hdr"
 expect_grep "the page's button POSTs List-Unsubscribe=One-Click" 'name="List-Unsubscribe" value="One-Click"' "$T/get.html"
 # forged: one character changed, a made-up one, a path below
 TOK=${URL##*/}

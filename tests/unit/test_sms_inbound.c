@@ -12,32 +12,8 @@
 
 #include <cmocka.h>
 
-#include "../../channels/sms/smsreq.h"
-#include "form.h"
+#include "sms_fakereq.h"
 #include "smsstop.h"
-
-struct fake {
-	struct form query, body;
-	const char *sig;
-};
-
-static const char *fake_arg(const struct herald_http_req *req, const char *name)
-{
-	struct fake *f = req->priv;
-	const char *v = form_get(&f->query, name);
-
-	return v ? v : form_get(&f->body, name);
-}
-
-static const char *fake_header(const struct herald_http_req *req, const char *name)
-{
-	struct fake *f = req->priv;
-
-	return !strcasecmp(name, "X-Twilio-Signature") ? f->sig : NULL;
-}
-
-#define FORM "application/x-www-form-urlencoded"
-#define JSON "application/json"
 
 /* Parse one request; returns inbound()'s answer. */
 static int parse(const char *path, const char *query, const char *ctype, const char *body,
@@ -170,11 +146,7 @@ static void test_twilio(void **state)
 	char resp[128], sig[64];
 
 	(void)state;
-	memset(&c, 0, sizeof(c));
-	c.profile = SMS_PROFILE_TWILIO;
-	snprintf(c.pass, sizeof(c.pass), "tok-secret");
-	snprintf(c.public_url, sizeof(c.public_url), "https://herald.example/hook/k7");
-	sms_receipt_auth(&c);
+	fake_twilio_auth(&c);
 	assert_int_equal(parse("/twilio", "", FORM, body, NULL, &in, resp, sizeof(resp)), -1);
 	assert_non_null(strstr(resp, "X-Twilio-Signature"));
 	assert_int_equal(sms_twilio_sign("wrong",

@@ -13,25 +13,7 @@
 
 #include <cmocka.h>
 
-#include "../../channels/sms/smsreq.h"
-#include "form.h"
-
-/* ---- fake request ----------------------------------------------------------- */
-
-/* arg() as heraldd's listener (router/http.c) answers it: the query string
- * first, then a urlencoded body, both through the one decoder in
- * util/form.c (libmicrohttpd decodes the query the same way: '+' and %XX). */
-struct fake {
-	struct form query, body;
-};
-
-static const char *fake_arg(const struct herald_http_req *req, const char *name)
-{
-	struct fake *f = req->priv;
-	const char *v = form_get(&f->query, name);
-
-	return v ? v : form_get(&f->body, name);
-}
+#include "sms_fakereq.h"
 
 struct rcase {
 	const char *name;
@@ -41,9 +23,6 @@ struct rcase {
 	const char *ref;
 	const char *reason; /* substring of out->reason (rc 1) or of resp */
 };
-
-#define FORM "application/x-www-form-urlencoded"
-#define JSON "application/json"
 
 static const struct rcase rcases[] = {
     /* Kannel dlr-url: ?ref=..&status=%d */
@@ -212,13 +191,6 @@ static void test_twilio_sign_vector(void **state)
 	assert_false(sms_twilio_verify("12345", "https://x/", "", NULL));
 }
 
-static const char *sig_header;
-static const char *fake_header(const struct herald_http_req *req, const char *name)
-{
-	(void)req;
-	return !strcasecmp(name, "X-Twilio-Signature") ? sig_header : NULL;
-}
-
 /* With profile twilio, a token and public_url: a forged receipt (no, or
  * a wrong, signature; a version 1 request) is refused, a signed one taken. */
 static void test_twilio_signed_receipt(void **state)
@@ -239,31 +211,27 @@ static void test_twilio_signed_receipt(void **state)
 				      .priv = &f};
 
 	(void)state;
-	memset(&c, 0, sizeof(c));
-	c.profile = SMS_PROFILE_TWILIO;
-	snprintf(c.pass, sizeof(c.pass), "tok-secret");
-	snprintf(c.public_url, sizeof(c.public_url), "https://herald.example/hook/k7");
-	sms_receipt_auth(&c);
+	fake_twilio_auth(&c);
 	assert_int_equal(form_parse(&f.query, "ref=hr0123456789abcdef01234567"), 0);
 	assert_int_equal(form_parse(&f.body, body), 0);
-	sig_header = NULL;
+	f.sig = NULL;
 	assert_int_equal(sms_receipt(&req, &out, resp, sizeof(resp)), -1);
 	assert_non_null(strstr(resp, "X-Twilio-Signature"));
-	sig_header = "0/KCTR6DLpKmkAf8muzZqo1nDgQ=";
+	f.sig = "0/KCTR6DLpKmkAf8muzZqo1nDgQ=";
 	assert_int_equal(sms_receipt(&req, &out, resp, sizeof(resp)), -1);
 	assert_int_equal(sms_twilio_sign("tok-secret",
 					 "https://herald.example/hook/k7/receipts/sms/twilio"
 					 "?ref=hr0123456789abcdef01234567",
 					 body, sig, sizeof(sig)),
 			 0);
-	sig_header = sig;
+	f.sig = sig;
 	assert_int_equal(sms_receipt(&req, &out, resp, sizeof(resp)), 1);
 	assert_int_equal(out.status, HERALD_DELIVERED);
 	req.version = 1; /* a host that cannot show the header: refused */
 	assert_int_equal(sms_receipt(&req, &out, resp, sizeof(resp)), -1);
 	c.profile = SMS_PROFILE_JSON; /* no Twilio account: not checked, as before */
 	sms_receipt_auth(&c);
-	sig_header = NULL;
+	f.sig = NULL;
 	assert_int_equal(sms_receipt(&req, &out, resp, sizeof(resp)), 1);
 	form_free(&f.query);
 	form_free(&f.body);

@@ -457,6 +457,29 @@ static void test_excerpt(void **state)
 	assert_string_equal(out, "abc");
 }
 
+/* The path below /receipts/sms or /inbound/sms picks the form. */
+static void test_path_profile(void **state)
+{
+	static const struct {
+		const char *path;
+		int want;
+	} cases[] = {
+	    {NULL, SMS_PROFILE_KANNEL},
+	    {"", SMS_PROFILE_KANNEL},
+	    {"/", SMS_PROFILE_KANNEL},
+	    {"/kannel", SMS_PROFILE_KANNEL},
+	    {"/twilio", SMS_PROFILE_TWILIO},
+	    {"/json", SMS_PROFILE_JSON},
+	    {"/json/", -1},
+	    {"/Twilio", -1},
+	    {"/other", -1},
+	    {"kannel", -1},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(sms_path_profile(cases[i].path), cases[i].want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -470,6 +493,7 @@ int main(void)
 	    cmocka_unit_test(test_request_reuse),
 	    cmocka_unit_test(test_outcome),
 	    cmocka_unit_test(test_excerpt),
+	    cmocka_unit_test(test_path_profile),
 	};
 	return cmocka_run_group_tests_name("sms_req", tests, NULL, NULL);
 }
