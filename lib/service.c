@@ -691,8 +691,9 @@ const struct service *services_by_name(const struct services *s, const char *nam
 
 static int matches(char *const *list, int n, const char *name)
 {
+	/* "*" (heraldctl keygen's skeleton) matches every name: no fnmatch */
 	for (int i = 0; i < n; i++)
-		if (fnmatch(list[i], name, 0) == 0)
+		if ((list[i][0] == '*' && list[i][1] == '\0') || fnmatch(list[i], name, 0) == 0)
 			return 1;
 	return 0;
 }

@@ -26,7 +26,10 @@
 #                median is printed and written beside it)
 #   CORE_REDIS (tcp: heraldd and redis-benchmark reach Redis on 127.0.0.1;
 #               socket: both over its Unix socket, [redis] socket)
-#   CORE_PERF=1: perf record heraldd and redis-server during the run (data in $T, kept)
+#   CORE_PERF=1: perf record heraldd and redis-server during run 1 (data in
+#                $T/perf.1.data and $T/perf-redis.1.data, kept); CORE_PERF_RUNS
+#                ("1": run numbers, e.g. "1 2" for round 1's plain and curve
+#                runs) names the runs to record
 #   CORE_COMPARE (1 when $BIN/heraldd-nojsonfast exists, which make bench
 #                builds): each round also runs heraldd-nojsonfast (events
 #                parsed by jansson alone, no lib/jsonfast.c) on its own
@@ -94,6 +97,8 @@ per_event() { awk -v t="$1" -v hz="$hz" -v n="$N" 'BEGIN { printf "%.0f", t / hz
 # One round: a fresh redis-server and heraldd, N events end to end. Leaves
 # its figures in $T/round.R (key=value) and redis running (the ceilings use
 # the last round's).
+# is run $1 one CORE_PERF records?
+perf_run() { case " ${CORE_PERF_RUNS:-1} " in *" $1 "*) return 0 ;; esac; return 1; }
 core_round() {
 	R=$1
 	if [ "$R" -gt 1 ]; then # a fresh, empty Redis: every round starts alike
@@ -120,11 +125,11 @@ batch = $BATCH
 "
 	[ "$RMODE" = socket ] && sed -i "s|^port = $REDIS_PORT\$|&\nsocket = $REDIS_SOCK|" "$T/herald.conf"
 	HERALDD_BIN=$2 start_heraldd
-	if [ "${CORE_PERF:-0}" = 1 ] && [ "$R" = 1 ]; then
-		perf record -e cpu-clock --call-graph dwarf,16384 -F 1000 -o "$T/perf.data" -p "$HERALDD_PID" >"$T/perf.out" 2>&1 &
+	if [ "${CORE_PERF:-0}" = 1 ] && perf_run "$R"; then
+		perf record -e cpu-clock --call-graph dwarf,16384 -F 1000 -o "$T/perf.$R.data" -p "$HERALDD_PID" >"$T/perf.$R.out" 2>&1 &
 		PERF_PID=$!
 		track_pid $PERF_PID
-		perf record -e cpu-clock -g -F 1000 -o "$T/perf-redis.data" -p "$REDIS_PID" >"$T/perf-redis.out" 2>&1 &
+		perf record -e cpu-clock -g -F 1000 -o "$T/perf-redis.$R.data" -p "$REDIS_PID" >"$T/perf-redis.$R.out" 2>&1 &
 		PERF2_PID=$!
 		track_pid $PERF2_PID
 		sleep 0.5
@@ -158,7 +163,7 @@ batch = $BATCH
 		rcli HGETALL "$k" | tr "\n" " "
 		echo
 	} >"$T/hash.$R"
-	if [ "${CORE_PERF:-0}" = 1 ] && [ "$R" = 1 ]; then
+	if [ "${CORE_PERF:-0}" = 1 ] && perf_run "$R"; then
 		kill -INT "$PERF_PID" "$PERF2_PID" 2>/dev/null
 		wait "$PERF_PID" "$PERF2_PID" 2>/dev/null
 	fi
@@ -421,6 +426,6 @@ python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$BENCH_OUT/core.jso
 if [ "${CORE_PERF:-0}" = 1 ]; then
 	KEEP=1 # read by lib.sh's cleanup
 	export KEEP
-	echo "core: perf data kept in $T/perf.data"
+	echo "core: perf data kept in $T/perf.<run>.data (runs ${CORE_PERF_RUNS:-1})"
 fi
 exit 0

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +119,23 @@ static void test_good(void **state)
 	assert_int_equal(sv.mode, SERVICE_LIVE);
 	service_clear(&sv);
 	rm("bare.conf");
+
+	/* "*" (the skeleton's) skips fnmatch: it matches every name fnmatch's
+	 * "*" does, and a list that only starts with '*' is still a glob */
+	snprintf(text, sizeof(text), "public_key = %s\ntemplates = *\nchannels = *x, sms\n", key1);
+	put("star.conf", text);
+	snprintf(path, sizeof(path), "%s/star.conf", dir);
+	assert_int_equal(service_parse_file(path, "star", &sv, err, sizeof(err)), 0);
+	static const char *const names[] = {"t", "payment-due", ".hidden", "a/b", "*", "x y"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
+		assert_int_equal(fnmatch("*", names[i], 0), 0);
+		assert_true(service_may_template(&sv, names[i]));
+	}
+	assert_true(service_may_channel(&sv, "fax"));
+	assert_true(service_may_channel(&sv, "sms"));
+	assert_false(service_may_channel(&sv, "email"));
+	service_clear(&sv);
+	rm("star.conf");
 }
 
 static const struct {
