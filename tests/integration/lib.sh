@@ -304,6 +304,21 @@ need_smtp_sink() {
 	done
 }
 
+# start_redisproxy NAME [redisproxy.py options]: tests/integration/redisproxy.py
+# between heraldd and the test's Redis ($REDIS_PORT) on a free port, its
+# output in $T/NAME.out; sets PROXY_PORT and PROXY_PID (tracked: stopped by
+# PID at the end), and returns once it listens.
+start_redisproxy() {
+	_name=$1
+	shift
+	PROXY_PORT=$(free_port)
+	python3 "$HERALD_SRC/tests/integration/redisproxy.py" "$PROXY_PORT" "$REDIS_PORT" "$@" \
+		>"$T/$_name.out" 2>&1 &
+	PROXY_PID=$!
+	track_pid "$PROXY_PID"
+	wait_for 10 grep -q redisproxy "$T/$_name.out"
+}
+
 # start_smtp_sink NAME [smtp-sink options]: Postfix's smtp-sink ($SINK) on
 # a free loopback port (SINK_PORT), each mail dumped to $T/NAME/m.*, its
 # output in $T/NAME.sink.log. smtp-sink refuses to run as root without -u;

@@ -48,11 +48,7 @@ start_redis
 for i in 1 2 3 4; do
 	seed_citizen "c-$i" name "Ada $i" channels file locale en
 done
-PROXY_PORT=$(free_port)
-python3 "$HERALD_SRC/tests/integration/redisproxy.py" "$PROXY_PORT" "$REDIS_PORT" \
-	--delay-on herald_accept --delay-ms 20 >"$T/proxy.out" 2>&1 &
-track_pid $!
-wait_for 10 grep -q redisproxy "$T/proxy.out"
+start_redisproxy proxy --delay-on herald_accept --delay-ms 20
 REDIS_PORT=$PROXY_PORT write_conf
 
 run_burst always gc-a

@@ -62,12 +62,7 @@ seed_citizen c-file name Ada channels file locale en
 
 # heraldd reaches Redis through a proxy that cuts the connection on
 # SIGUSR1, or after SIGUSR2 right after a citizen read goes out
-PROXY_PORT=$(free_port)
-python3 "$HERALD_SRC/tests/integration/redisproxy.py" "$PROXY_PORT" "$REDIS_PORT" \
-	--cut-on "herald:citizen:" >"$T/proxy.out" 2>&1 &
-PROXY_PID=$!
-track_pid $PROXY_PID
-wait_for 10 grep -q redisproxy "$T/proxy.out"
+start_redisproxy proxy --cut-on "herald:citizen:"
 
 # ---- 1. in-flight entries are not taken again by their own instance -------
 # (claim every second once 2 s idle; a reconnect while the gateway has it)
@@ -117,11 +112,8 @@ expect_grep "cut read: the failed read was left pending" "cut-1: a Redis read fa
 stop_heraldd
 
 # ---- 3. trim with two instances: nothing pending is trimmed ----------------
-DPORT=$(free_port)
-python3 "$HERALD_SRC/tests/integration/redisproxy.py" "$DPORT" "$REDIS_PORT" \
-	--delay-on XINFO --delay-ms 1500 >"$T/dproxy.out" 2>&1 &
-track_pid $!
-wait_for 10 grep -q redisproxy "$T/dproxy.out"
+start_redisproxy dproxy --delay-on XINFO --delay-ms 1500 # the cutting one is done with
+DPORT=$PROXY_PORT
 gateway 6 "$T/gw3.jsonl" "$T/gw3.out"
 # instance (consumer) name, Redis port, trim interval
 inst_conf() {
