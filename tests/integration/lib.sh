@@ -120,13 +120,25 @@ free_port() {
 # (heraldd then groups its writes: router/redis.h), everysec otherwise.
 start_redis() {
 	REDIS_PORT=$(free_port)
+	redis_up
+}
+
+# fresh_ports: the next write_conf picks new ingest, PUB and HTTP ports (for
+# a second heraldd beside the first)
+fresh_ports() { unset INGEST_PORT PUB_PORT HTTP_PORT; }
+
+# redis_up: a redis-server on $REDIS_PORT with its data in $T/redis, under
+# appendfsync $REDIS_FSYNC (default: HERALD_TEST_FSYNC, else everysec). The
+# same port and AOF each time, so a test that stops Redis (redis_stop) and
+# calls this again gets back what was accepted.
+redis_up() {
 	mkdir -p "$T/redis"
 	# also on a Unix socket ($REDIS_SOCK) for the [redis] socket tests
 	REDIS_SOCK=$T/redis/redis.sock
 	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly yes \
 		--unixsocket "$REDIS_SOCK" --unixsocketperm 700 \
-		--appendfsync "${HERALD_TEST_FSYNC:-everysec}" --dir "$T/redis" --daemonize no \
-		--logfile "$T/redis/redis.log" &
+		--appendfsync "${REDIS_FSYNC:-${HERALD_TEST_FSYNC:-everysec}}" --dir "$T/redis" \
+		--daemonize no --logfile "$T/redis/redis.log" &
 	REDIS_PID=$!
 	track_pid $REDIS_PID
 	if ! wait_for 10 redis-cli -p "$REDIS_PORT" ping; then
@@ -134,6 +146,14 @@ start_redis() {
 		cat "$T/redis/redis.log"
 		exit 1
 	fi
+}
+
+# redis_stop SIGNAL: send our redis-server SIGNAL (KILL, TERM), wait for it,
+# and forget its PID (redis_up starts it again)
+redis_stop() {
+	kill -"$1" "$REDIS_PID"
+	wait "$REDIS_PID" 2>/dev/null
+	PIDS=$(echo "$PIDS" | sed "s/ $REDIS_PID\b//")
 }
 
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }

@@ -37,7 +37,6 @@ sms_conf() {
 	printf '[channel.sms]\nprofile = json\nurl = http://127.0.0.1:%s/json\ntoken = t\nfrom = +447700900001\ntimeout = 30\n' "$1"
 }
 
-fresh_ports() { unset INGEST_PORT PUB_PORT HTTP_PORT; }
 
 start_redis
 # ---- 0. [queue] trim_interval is read strictly ---------------------------

@@ -16,26 +16,7 @@
 . "$HERALD_SRC/tests/integration/lib.sh"
 
 REDIS_PORT=$(free_port)
-mkdir -p "$T/redis"
-# redis_up: a redis-server on $REDIS_PORT with its data in $T/redis (the
-# same port and AOF each time, so a restart finds what was accepted)
-redis_up() {
-	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly yes \
-		--appendfsync always --dir "$T/redis" --daemonize no \
-		--logfile "$T/redis/redis.log" &
-	REDIS_PID=$!
-	track_pid $REDIS_PID
-	wait_for 10 redis-cli -p "$REDIS_PORT" ping || {
-		diag "redis-server did not start"
-		exit 1
-	}
-}
-# redis_kill: SIGKILL our redis-server and forget its PID
-redis_kill() {
-	kill -KILL "$REDIS_PID"
-	wait "$REDIS_PID" 2>/dev/null
-	PIDS=$(echo "$PIDS" | sed "s/ $REDIS_PID\b//")
-}
+REDIS_FSYNC=always # every accepted event on disk before its ack (redis_up, lib.sh)
 healthz() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/healthz"; }
 ev() { # ev ID
 	printf '{"event_id":"%s","service":"dvla","citizen_id":"c-loss","template":"appointment-reminder","personalisation":{"name":"Ada","date":"1 December 2026","time":"10:00","location":"Swansea"}}\n' "$1"
@@ -93,7 +74,7 @@ while [ "$(wc -l <"$T/b.out" 2>/dev/null || echo 0)" -lt 300 ] && [ $n -lt 200 ]
 	sleep 0.05
 	n=$((n + 1))
 done
-redis_kill
+redis_stop KILL
 wait $PUB
 rc=$?
 expect_eq "B: every event of a load across the kill got an answer (3000 lines)" 3000 \

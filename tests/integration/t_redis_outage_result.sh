@@ -11,18 +11,7 @@
 
 start_sms_gateway
 REDIS_PORT=$(free_port)
-mkdir -p "$T/redis"
-redis_up() {
-	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly yes \
-		--appendfsync always --dir "$T/redis" --daemonize no \
-		--logfile "$T/redis/redis.log" &
-	REDIS_PID=$!
-	track_pid $REDIS_PID
-	wait_for 10 redis-cli -p "$REDIS_PORT" ping || {
-		diag "redis-server did not start"
-		exit 1
-	}
-}
+REDIS_FSYNC=always # redis_up, lib.sh
 redis_up
 write_conf "
 [queue]
@@ -42,9 +31,7 @@ nposts() { grep -c '"path": "/slow"' "$T/gateway.jsonl" 2>/dev/null || echo 0; }
 publish '{"event_id":"out-1","service":"dvla","citizen_id":"c-o","template":"payment-due","personalisation":{"name":"Oz","amount":"1","due_date":"1 January 2027"}}' >/dev/null
 check "the gateway got the SMS" wait_for 10 sh -c "[ \$(grep -c '\"path\": \"/slow\"' '$T/gateway.jsonl') -ge 1 ]"
 sleep 1
-kill -TERM "$REDIS_PID"
-wait "$REDIS_PID" 2>/dev/null
-PIDS=$(echo "$PIDS" | sed "s/ $REDIS_PID\b//")
+redis_stop TERM
 check "heraldd saw Redis go" wait_for 5 grep -q 'warning: redis' "$T/heraldd.out"
 sleep 6 # the gateway answers while Redis is down
 redis_up

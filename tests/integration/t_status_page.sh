@@ -10,7 +10,6 @@
 
 start_sms_gateway
 start_redis
-fresh_ports() { unset INGEST_PORT PUB_PORT HTTP_PORT; }
 inst_conf() { # inst_conf NAME
 	fresh_ports
 	write_conf "
