@@ -320,6 +320,7 @@ struct http *http_start(const char *listen, const char *public_url, struct chans
 	}
 	h->d =
 	    MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+				 MHD_ALLOW_SUSPEND_RESUME |
 				 (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 			     0, NULL, NULL, handler, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 			     MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED,
@@ -344,6 +345,8 @@ void http_stop(struct http **hp)
 
 	if (!h)
 		return;
+	if (h->d && h->inq)
+		http_inbound_drain(h);
 	if (h->d)
 		MHD_stop_daemon(h->d);
 	itemq_free(&h->q);

@@ -41,15 +41,11 @@
 /* KEYS: the citizen, herald:oplog. ARGV: "add" or "remove", the list
  * field, its note field, the channel, the note (add), the oplog entry,
  * OPLOG_MAX, "1" when a remove drops the note whatever it says (invalid).
+ * The list rule is lib/citizen.h's, shared with heraldd (herald_list_add).
  * Returns -1 no such citizen, 0 nothing to change, 1 changed. */
 static const char edit_lua[] =
-    "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end\n"
-    "local old = redis.call('HGET', KEYS[1], ARGV[2]) or ''\n"
-    "local list, found = {}, false\n"
-    "for e in string.gmatch(old, '[^,]+') do\n"
-    "  e = e:match('^%s*(.-)%s*$')\n"
-    "  if e == ARGV[4] then found = true elseif e ~= '' then list[#list + 1] = e end\n"
-    "end\n"
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end\n" CITIZEN_LUA_LIST_SPLIT
+    "local list, found = list_split(redis.call('HGET', KEYS[1], ARGV[2]), ARGV[4])\n"
     "local at = redis.call('HGET', KEYS[1], ARGV[3])\n"
     "if ARGV[1] == 'add' then\n"
     "  if found then return 0 end\n"
