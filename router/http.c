@@ -318,14 +318,13 @@ struct http *http_start(const char *listen, const char *public_url, struct chans
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	h->d =
-	    MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-				 MHD_ALLOW_SUSPEND_RESUME |
-				 (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-			     0, NULL, NULL, handler, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-			     MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED,
-			     completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15,
-			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_END);
+	h->d = MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME |
+		(ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+	    0, NULL, NULL, handler, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+	    MHD_OPTION_END);
 	if (!h->d) {
 		snprintf(err, errlen, "cannot listen on %s (port in use?)", listen);
 		goto fail;

@@ -34,11 +34,12 @@ static enum MHD_Result answer(struct req *q)
 	if (!atomic_load(&w->done)) /* cannot be: resumed only when done */
 		return http_reply(q->conn, 503, "text/plain", "busy, try again later\n");
 	if (w->code != 200)
-		return http_reply(q->conn, w->code, "text/plain", "not recorded, try again later\n");
+		return http_reply(q->conn, w->code, "text/plain",
+				  "not recorded, try again later\n");
 	/* Kannel sends a non-empty answer back to the phone as a text: none;
 	 * Twilio takes TwiML */
-	return http_reply(q->conn, 200,
-			  !strncmp(w->resp, "<?xml", 5) ? "text/xml" : "text/plain", w->resp);
+	return http_reply(q->conn, 200, !strncmp(w->resp, "<?xml", 5) ? "text/xml" : "text/plain",
+			  w->resp);
 }
 
 /* Hand it to the router thread; the request waits for its answer. */

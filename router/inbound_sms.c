@@ -243,10 +243,21 @@ void inbound_sms_poll(struct router *r)
 	do {
 		n = http_inbound_pop(r->http, in, ch, tok, 8);
 		for (int i = 0; i < n; i++) {
-			/* without Redis nothing is tried: 503, sent again later */
-			int ok = rdb_ok(r->rdb) && (!ch[i] || apply(r, ch[i], &in[i]) == 0);
+			const char *name = ch[i] ? ch[i]->name : "?";
+			int ok;
+			if (!rdb_ok(r->rdb)) { /* nothing tried: 503, sent again later */
+				char masked[64];
+				mask_contact(in[i].from, masked, sizeof(masked));
+				log_warnx(
+				    "inbound %s from %s: not applied (Redis is down): answered "
+				    "503, the gateway sends it again",
+				    name, masked);
+				ok = 0;
+			} else {
+				ok = !ch[i] || apply(r, ch[i], &in[i]) == 0;
+			}
 			if (!ok)
-				metrics_count("inbound_retry_later", ch[i] ? ch[i]->name : "?", 1);
+				metrics_count("inbound_retry_later", name, 1);
 			http_inbound_done(r->http, tok[i], ok);
 		}
 	} while (n == 8);

@@ -39,14 +39,14 @@ int optout_add(struct router *r, struct msg *m, const char *service, const char 
 	    rep->element[1]->type == REDIS_REPLY_STRING) {
 		rc = rep->element[0]->integer;
 		if (m->citizen_rec && rep->element[1]->len)
-			json_object_set_new(m->citizen_rec, field,
-					    json_stringn(rep->element[1]->str,
-							 rep->element[1]->len));
+			json_object_set_new(
+			    m->citizen_rec, field,
+			    json_stringn(rep->element[1]->str, rep->element[1]->len));
 		if (m->citizen_rec && rc == 1)
 			json_object_set_new(m->citizen_rec, at, json_string(note));
 	} else {
 		log_warnx("%s: herald_list_add on citizen %s: %s", m->event_id, m->citizen,
-			  !rep ? rdb_err(r->rdb)
+			  !rep				   ? rdb_err(r->rdb)
 			  : rep->type == REDIS_REPLY_ERROR ? rep->str
 							   : "unexpected reply");
 	}

@@ -276,9 +276,7 @@ const char herald_lua_library[] =
     "  redis.call('ZREMRANGEBYRANK', k, 0, -" MO_KEEP_STR " - 1)\n"
     "  redis.call('EXPIRE', k, argv[4])\n"
     "  return 1\n"
-    "end\n"
-    CITIZEN_LUA_LIST_SPLIT
-    "local function list_add(keys, argv)\n"
+    "end\n" CITIZEN_LUA_LIST_SPLIT "local function list_add(keys, argv)\n"
     "  local k = '" KEY_CITIZEN "' .. argv[1]\n"
     "  local old = redis.call('HGET', k, argv[2])\n"
     "  local list, found = list_split(old, argv[4])\n"

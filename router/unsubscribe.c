@@ -253,7 +253,7 @@ static void apply(struct router *r, const struct unsub_tok *t)
 	if (added <= 0) {
 		log_msg(added < 0 ? LOG_L_WARNING : LOG_L_INFO, "%s: unsubscribe from %s: %s",
 			m->event_id, m->service,
-			added == -2  ? "cannot be recorded now (Redis did not answer)"
+			added == -2 ? "cannot be recorded now (Redis did not answer)"
 			: added < 0 ? "cannot be recorded (service name or opt-out list)"
 				    : "already opted out, nothing to do");
 		msg_free(m);
