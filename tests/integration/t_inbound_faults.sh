@@ -176,7 +176,10 @@ for i in $(seq 1 81); do
 	[ "$(rcli EXISTS "herald:msg:mo-r-$i")" = 1 ] || missing=$((missing + 1))
 done
 expect_eq "each reply's engagement is in Redis" 0 "$missing"
-burst 1 81 >"$T/again.out"
+# (in two bursts, each within the 64 that may wait: a slow build takes
+# them one by one and more than 64 at once would rightly get 503s)
+burst 1 40 >"$T/again.out"
+burst 41 81 >>"$T/again.out"
 expect_eq "all 81 sent a third time: 200" 81 "$(grep -c ' 200$' "$T/again.out")"
 sleep 1
 expect_eq "and heard once: still 81 inbound records" 81 \
