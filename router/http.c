@@ -219,7 +219,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 		return rc;
 	}
 	if (h->unsub && unsub_match(h->unsub, url))
-		return unsub_http(h->unsub, conn, url, method, q->body, q->len, q->too_big);
+		return unsub_http(h->unsub, q, url, method);
 	if (!strcmp(method, "GET") || !strcmp(method, "POST")) {
 		if (h->plen && under_prefix(h, url) && !strncmp(url + h->plen, "/receipts/", 10))
 			return receipt(h, q, url + h->plen, method);
@@ -346,6 +346,8 @@ void http_stop(struct http **hp)
 		return;
 	if (h->d && h->inq)
 		http_inbound_drain(h);
+	if (h->d)
+		unsub_drain(h->unsub);
 	if (h->d)
 		MHD_stop_daemon(h->d);
 	itemq_free(&h->q);
