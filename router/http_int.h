@@ -2,7 +2,8 @@
  * http_int.h - what the HTTP listener's files share (http.c, and
  * http_inbound.c for /inbound/<channel>): the listener, one request, and
  * the helpers both answer with. Only these files include it (and
- * unsubscribe.c, for http_reply_with: it answers the links http.c hands it).
+ * unsubscribe.c, for http_reply_with and struct req: it answers the links
+ * http.c hands it, a POST once the router thread has resumed it).
  */
 #ifndef HERALD_HTTP_INT_H
 #define HERALD_HTTP_INT_H
