@@ -26,6 +26,25 @@
 #define CIT_F_INVALID "invalid"
 #define CIT_F_INVALID_PREFIX "invalid_" /* + channel: when and why */
 #define CITIZEN_CHANNEL_MAX 32
+#define CITIZEN_LIST_MAX 255 /* heraldd's bound on a list it writes */
+
+/* The list rule in Lua, one definition for every script that edits those
+ * lists (the herald_list_add function, router/scripts.c; heraldctl
+ * optout's edit, tools/cmd_optout.c), so a refusal written by one is read
+ * the same way by the other: list_split(old, ch) splits old (a string, or
+ * false/nil when the field is missing) on commas, items trimmed of spaces
+ * and empty ones dropped (as list_has in router/plan.c reads them), and
+ * returns the items other than ch and whether ch was there. A list is
+ * written back as those items joined with "," and no spaces. */
+#define CITIZEN_LUA_LIST_SPLIT                                                                     \
+	"local function list_split(old, ch)\n"                                                     \
+	"  local list, found = {}, false\n"                                                        \
+	"  for e in string.gmatch(old or '', '[^,]+') do\n"                                        \
+	"    e = e:match('^%s*(.-)%s*$')\n"                                                        \
+	"    if e == ch then found = true elseif e ~= '' then list[#list + 1] = e end\n"           \
+	"  end\n"                                                                                  \
+	"  return list, found\n"                                                                   \
+	"end\n"
 
 /* The hash field for service (NULL or "": every service) into buf;
  * -1 when the name does not fit or holds a character the field may not. */

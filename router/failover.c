@@ -81,18 +81,16 @@ void failover_retry_or_hop(struct router *r, struct msg *m, const struct herald_
  * `invalid` when the citizen gives a new one. */
 void failover_learn_invalid(struct router *r, struct msg *m, const struct herald_result *res)
 {
-	const char *old;
-	char list[256], when[40], note[512];
+	char at[64], when[40], note[512];
 
 	if (!(res->flags & HERALD_RF_BAD_ADDRESS) || !m->chan || !m->citizen_rec)
 		return;
-	old = field_str(m->citizen_rec, CIT_F_INVALID);
-	list_add(old, m->chan->name, list, sizeof(list));
 	rfc3339_format(now_ms(), when, sizeof(when));
 	snprintf(note, sizeof(note), "%s %s (event %s)", when, res->reason, m->event_id);
-	rdb_cmdf(r->rdb, NULL, NULL,
-		 "HSET " KEY_CITIZEN "%s " CIT_F_INVALID " %s " CIT_F_INVALID_PREFIX "%s %s",
-		 m->citizen, list, m->chan->name, note);
+	snprintf(at, sizeof(at), CIT_F_INVALID_PREFIX "%s", m->chan->name);
+	/* in Redis, not from this message's copy of the hash (scripts.c) */
+	rdb_cmdf(r->rdb, NULL, NULL, "FCALL herald_list_add 0 %s " CIT_F_INVALID " %s %s %s %d",
+		 m->citizen, at, m->chan->name, note, CITIZEN_LIST_MAX);
 	log_info("%s: citizen %s: %s address marked invalid: %s", m->event_id, m->citizen,
 		 m->chan->name, res->reason);
 }

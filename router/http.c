@@ -219,7 +219,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 		return rc;
 	}
 	if (h->unsub && unsub_match(h->unsub, url))
-		return unsub_http(h->unsub, conn, url, method, q->body, q->len, q->too_big);
+		return unsub_http(h->unsub, q, url, method);
 	if (!strcmp(method, "GET") || !strcmp(method, "POST")) {
 		if (h->plen && under_prefix(h, url) && !strncmp(url + h->plen, "/receipts/", 10))
 			return receipt(h, q, url + h->plen, method);
@@ -318,13 +318,13 @@ struct http *http_start(const char *listen, const char *public_url, struct chans
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	h->d =
-	    MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-				 (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-			     0, NULL, NULL, handler, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-			     MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED,
-			     completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15,
-			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_END);
+	h->d = MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME |
+		(ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+	    0, NULL, NULL, handler, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+	    MHD_OPTION_END);
 	if (!h->d) {
 		snprintf(err, errlen, "cannot listen on %s (port in use?)", listen);
 		goto fail;
@@ -344,6 +344,10 @@ void http_stop(struct http **hp)
 
 	if (!h)
 		return;
+	if (h->d && h->inq)
+		http_inbound_drain(h);
+	if (h->d)
+		unsub_drain(h->unsub);
 	if (h->d)
 		MHD_stop_daemon(h->d);
 	itemq_free(&h->q);

@@ -31,9 +31,14 @@ int http_fd(struct http *h);
 /* Pop up to max receipts; chan[i] is the channel each came in for. */
 int http_pop(struct http *h, struct herald_result *out, struct chan **chan, int max);
 /* Readable while inbound messages wait; pop up to max (at most 8 a call);
- * chan[i] is the channel each came through. */
+ * chan[i] is the channel each came through. The gateway has no answer
+ * yet: each popped message's token[i] must be given to http_inbound_done
+ * once, when the message is applied (ok 1: 200 with the plugin's answer)
+ * or could not be (ok 0: 503, the gateway sends it again). */
 int http_inbound_fd(struct http *h);
-int http_inbound_pop(struct http *h, struct herald_inbound *out, struct chan **chan, int max);
+int http_inbound_pop(struct http *h, struct herald_inbound *out, struct chan **chan, void **token,
+		     int max);
+void http_inbound_done(struct http *h, void *token, int ok);
 void http_set_healthy(struct http *h, int ok);
 /* Serve the one-click unsubscribe links (unsubscribe.h); before the
  * listener's first request only. */

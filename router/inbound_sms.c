@@ -23,7 +23,15 @@
  *   service's callback with the text; herald_sms_replies_total{service}.
  *
  * Inbound messages are rare (like bounces, bounce.c), so the look-ups are
- * synchronous calls on the router thread.
+ * synchronous calls on the router thread. The gateway is answered after
+ * (http_inbound_done): 200 once the opt-out or the engagement is in Redis
+ * (or there was nothing to do: no message for the number, a STOP already
+ * recorded, a reply heard before); 503 when Redis is down or did not
+ * answer one of these calls, so the gateway sends it again and nothing is
+ * acknowledged that was not recorded. The records that follow (journey,
+ * delivery log, callback) go with the next pipeline send: should Redis
+ * fail between the two, the opt-out or engagement stands and a resent
+ * message finds it there, but its `unsubscribed`/`inbound` record is lost.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +49,9 @@
 #include "text.h"
 
 /* The message member names ("<service> <tx> <event_id> <citizen>"), its
- * record read; NULL when it is gone or ended by an operator. */
-static struct msg *member_msg(struct router *r, const char *member)
+ * record read; NULL when it is gone or ended by an operator, or (*err set)
+ * when Redis did not answer. */
+static struct msg *member_msg(struct router *r, const char *member, int *err)
 {
 	char svc[EVENT_MAX_ID + 1], tx[EVENT_MAX_ID + 1], ev[EVENT_MAX_ID + 1],
 	    cit[EVENT_MAX_ID + 1];
@@ -53,8 +62,14 @@ static struct msg *member_msg(struct router *r, const char *member)
 	if (sscanf(member, "%128s %128s %128s %128s", svc, tx, ev, cit) != 4)
 		return NULL;
 	rep = rdb_call(r->rdb, "HGETALL " KEY_MSG "%s", ev);
+	if (!rep || rep->type != REDIS_REPLY_ARRAY) {
+		*err = 1;
+		freeReplyObject(rep);
+		return NULL;
+	}
 	m = calloc(1, sizeof(*m));
 	if (!m) {
+		*err = 1;
 		freeReplyObject(rep);
 		return NULL;
 	}
@@ -72,15 +87,18 @@ static struct msg *member_msg(struct router *r, const char *member)
 	return m;
 }
 
-/* The newest SMS sent to number whose record is still there, or NULL. */
-static struct msg *number_msg(struct router *r, const char *number)
+/* The newest SMS sent to number whose record is still there, or NULL
+ * (*err set when Redis did not answer). */
+static struct msg *number_msg(struct router *r, const char *number, int *err)
 {
 	redisReply *rep = rdb_call(r->rdb, "ZREVRANGE " KEY_MO "%s 0 -1", number);
 	struct msg *m = NULL;
 
-	for (size_t i = 0; rep && rep->type == REDIS_REPLY_ARRAY && i < rep->elements && !m; i++)
+	if (!rep || rep->type != REDIS_REPLY_ARRAY)
+		*err = 1;
+	for (size_t i = 0; !*err && i < rep->elements && !m; i++)
 		if (rep->element[i]->type == REDIS_REPLY_STRING)
-			m = member_msg(r, rep->element[i]->str);
+			m = member_msg(r, rep->element[i]->str, err);
 	freeReplyObject(rep);
 	return m;
 }
@@ -96,7 +114,8 @@ static void journal(struct router *r, struct msg *m, struct chan *sms, const cha
 	msg_journal(r, m, sms, masked, &s);
 }
 
-static void apply_stop(struct router *r, struct msg *m, struct chan *sms, const char *masked)
+/* 0 done (or never possible: a bad service name), -1 not recorded. */
+static int apply_stop(struct router *r, struct msg *m, struct chan *sms, const char *masked)
 {
 	char reason[200];
 	int rc;
@@ -105,20 +124,27 @@ static void apply_stop(struct router *r, struct msg *m, struct chan *sms, const 
 	snprintf(reason, sizeof(reason), "citizen texted STOP: opted out of sms for %s",
 		 m->service);
 	rc = optout_add(r, m, m->service, "sms", "STOP by SMS reply");
+	if (rc == -2) {
+		log_warnx("%s: STOP from %s not recorded (Redis did not answer): the gateway is "
+			  "answered 503 and sends it again",
+			  m->event_id, masked);
+		return -1;
+	}
 	if (rc < 0) {
 		log_warnx("%s: STOP from %s, but the opt-out of service %s cannot be recorded",
 			  m->event_id, masked, m->service);
-		return;
+		return 0;
 	}
 	if (rc == 0) {
 		log_info("%s: STOP from %s: already opted out of sms for %s", m->event_id, masked,
 			 m->service);
-		return;
+		return 0;
 	}
 	metrics_count_service("sms_unsubscribes", m->service, 1);
 	journal(r, m, sms, masked, "unsubscribed", reason, NULL);
 	log_info("%s: citizen %s texted STOP from %s: opted out of sms for service %s", m->event_id,
 		 m->citizen, masked, m->service);
+	return 0;
 }
 
 /* The dedup id of the reply: "mo-" + the gateway's id, or one made up
@@ -133,8 +159,9 @@ static void reply_id(const struct herald_inbound *in, char *out, size_t len)
 		snprintf(out, len, MO_ID_PREFIX "t%lld-%u", (long long)now_us(), ++seq);
 }
 
-static void apply_reply(struct router *r, struct msg *m, struct chan *sms,
-			const struct herald_inbound *in, const char *masked)
+/* 0 done (or heard before), -1 not recorded. */
+static int apply_reply(struct router *r, struct msg *m, struct chan *sms,
+		       const struct herald_inbound *in, const char *masked)
 {
 	struct msgrec_meta meta = {.accepted_ms = now_ms()};
 	char id[EVENT_MAX_ID + 1], mbuf[2 * MSGREC_ID_MAX + 48], reason[200];
@@ -152,11 +179,15 @@ static void apply_reply(struct router *r, struct msg *m, struct chan *sms,
 	if (rep && rep->type == REDIS_REPLY_ERROR)
 		log_warnx("inbound sms: herald_engage failed: %s", rep->str);
 	freeReplyObject(rep);
+	if (rc < 0) {
+		log_warnx("%s: SMS reply from %s not recorded (Redis did not answer): the gateway "
+			  "is answered 503 and sends it again",
+			  m->event_id, masked);
+		return -1;
+	}
 	if (rc != 1 && rc != 2) {
-		if (rc >= 0)
-			log_info("%s: SMS reply %s from %s heard before: ignored", m->event_id, id,
-				 masked);
-		return;
+		log_info("%s: SMS reply %s from %s heard before: ignored", m->event_id, id, masked);
+		return 0;
 	}
 	metrics_count_service("sms_replies", m->service, 1);
 	snprintf(reason, sizeof(reason),
@@ -166,41 +197,68 @@ static void apply_reply(struct router *r, struct msg *m, struct chan *sms,
 	journal(r, m, sms, masked, "inbound", reason, in->text);
 	log_info("%s: citizen %s replied by SMS from %s (%zu bytes): tx %s prefers sms",
 		 m->event_id, m->citizen, masked, strlen(in->text), m->tx);
+	return 0;
 }
 
-static void apply(struct router *r, struct chan *c, const struct herald_inbound *in)
+/* 0 applied (or nothing to apply), -1 not recorded: the gateway is to
+ * send it again. */
+static int apply(struct router *r, struct chan *c, const struct herald_inbound *in)
 {
 	char masked[64];
 	struct msg *m;
+	int err = 0, rc;
 
 	mask_contact(in->from, masked, sizeof(masked));
-	m = number_msg(r, in->from);
+	m = number_msg(r, in->from, &err);
+	if (err) {
+		log_warnx("inbound %s from %s: not applied (Redis did not answer): the gateway is "
+			  "answered 503 and sends it again",
+			  c->name, masked);
+		return -1;
+	}
 	if (!m) {
 		metrics_count("inbound_unmatched", c->name, 1);
 		log_msg(LOG_L_NOTICE,
 			"inbound %s from %s: no message sent to that number lately: ignored",
 			c->name, masked);
-		return;
+		return 0;
 	}
 	if (smsstop_match(in->text, r->cfg->sms_stop_keywords))
-		apply_stop(r, m, c, masked);
+		rc = apply_stop(r, m, c, masked);
 	else
-		apply_reply(r, m, c, in, masked);
+		rc = apply_reply(r, m, c, in, masked);
 	msg_free(m);
+	return rc;
 }
 
 void inbound_sms_poll(struct router *r)
 {
 	struct herald_inbound in[8];
 	struct chan *ch[8];
+	void *tok[8];
 	int n;
 
 	if (!r->http)
 		return;
 	do {
-		n = http_inbound_pop(r->http, in, ch, 8);
-		for (int i = 0; i < n; i++)
-			if (ch[i])
-				apply(r, ch[i], &in[i]);
+		n = http_inbound_pop(r->http, in, ch, tok, 8);
+		for (int i = 0; i < n; i++) {
+			const char *name = ch[i] ? ch[i]->name : "?";
+			int ok;
+			if (!rdb_ok(r->rdb)) { /* nothing tried: 503, sent again later */
+				char masked[64];
+				mask_contact(in[i].from, masked, sizeof(masked));
+				log_warnx(
+				    "inbound %s from %s: not applied (Redis is down): answered "
+				    "503, the gateway sends it again",
+				    name, masked);
+				ok = 0;
+			} else {
+				ok = !ch[i] || apply(r, ch[i], &in[i]) == 0;
+			}
+			if (!ok)
+				metrics_count("inbound_retry_later", name, 1);
+			http_inbound_done(r->http, tok[i], ok);
+		}
 	} while (n == 8);
 }

@@ -267,6 +267,8 @@ static void turn_without_redis(struct router *r, struct loop_state *ls, int64_t 
 		connect_redis(r);
 		ingest_unavailable(r, 4096);
 	}
+	inbound_sms_poll(r); /* answered 503: the gateways send them again */
+	unsub_poll(r);
 	held_flush(r);
 	rdb_send(r->rdb);
 	rdb_recv(r->rdb);

@@ -17,8 +17,11 @@ struct router;
 struct msg;
 
 /* Add channel to the citizen's opt-outs for service (NULL: every service),
- * with why kept beside it; m->citizen_rec must be loaded. 1 when added, 0
- * when it was already there, -1 on a bad name or a list too long. */
+ * with why kept beside it, in one Redis function call (a synchronous one:
+ * these are rare paths); m->citizen_rec, when loaded, is updated with the
+ * list Redis now holds. 1 when added, 0 when it was already there, -1 on
+ * a bad name or a list too long, -2 when Redis did not answer (nothing
+ * known to be written: the caller may try again). */
 int optout_add(struct router *r, struct msg *m, const char *service, const char *channel,
 	       const char *why);
 

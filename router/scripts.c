@@ -66,6 +66,18 @@
  *   kept, the key's TTL retention: one command per SMS (submit.c), so
  *   that a reply can be matched to it (router/inbound_sms.c).
  *
+ * herald_list_add ARGV: citizen id, list field, note field, channel, note,
+ *                max length
+ *   Add channel to a list in herald:citizen:<id> (lib/citizen.h: optout,
+ *   optout@SERVICE, invalid) and set its note field, in one step: the list
+ *   is read and written inside the script, so a refusal another writer
+ *   (another heraldd, heraldctl optout) adds at the same moment is kept,
+ *   where a read-modify-write from heraldd's copy of the hash would drop
+ *   it. The list rule is lib/citizen.h's (CITIZEN_LUA_LIST_SPLIT, shared
+ *   with heraldctl optout). Returns {1, new list} added, {0, list as it
+ *   is} already there (nothing written), {-1, list as it is} the new list
+ *   would pass max length (nothing written).
+ *
  * herald_lease   KEYS: a stream; ARGV: consumer, then entry ids
  *   The heartbeat of the entries this instance holds (router/lease.c): an
  *   id still pending for this consumer is renewed (XCLAIM min-idle 0
@@ -80,6 +92,7 @@
  *   the number of entries trimmed.
  */
 #include "scripts.h"
+#include "citizen.h"
 #include "event.h"
 #include "msgrec.h"
 #include "schema.h"
@@ -263,6 +276,16 @@ const char herald_lua_library[] =
     "  redis.call('ZREMRANGEBYRANK', k, 0, -" MO_KEEP_STR " - 1)\n"
     "  redis.call('EXPIRE', k, argv[4])\n"
     "  return 1\n"
+    "end\n" CITIZEN_LUA_LIST_SPLIT "local function list_add(keys, argv)\n"
+    "  local k = '" KEY_CITIZEN "' .. argv[1]\n"
+    "  local old = redis.call('HGET', k, argv[2])\n"
+    "  local list, found = list_split(old, argv[4])\n"
+    "  if found then return {0, old} end\n"
+    "  list[#list + 1] = argv[4]\n"
+    "  local s = table.concat(list, ',')\n"
+    "  if #s > tonumber(argv[6]) then return {-1, old or ''} end\n"
+    "  redis.call('HSET', k, argv[2], s, argv[3], argv[5])\n"
+    "  return {1, s}\n"
     "end\n"
     "local function lease(keys, argv)\n"
     "  local s, me, lost, gone = keys[1], argv[1], {}, {}\n"
@@ -307,4 +330,5 @@ const char herald_lua_library[] =
     "redis.register_function('herald_lease', lease)\n"
     "redis.register_function('herald_trim', trim)\n"
     "redis.register_function('herald_engage', engage)\n"
-    "redis.register_function('herald_mo', mo)\n";
+    "redis.register_function('herald_mo', mo)\n"
+    "redis.register_function('herald_list_add', list_add)\n";

@@ -5,6 +5,12 @@
  * (lib/unsubtok.h), so a link still opts out after the message record has
  * expired; the record then goes to the delivery logs and the callback only
  * (the journey has expired with it).
+ *
+ * A POST is answered once the router thread has applied it (the request
+ * waits, suspended, as an inbound SMS does: http_inbound.c): 200 "You are
+ * unsubscribed" only when the opt-out is in Redis (or was already), 503
+ * "try again" when Redis is down or failed while applying it; never a
+ * confirmation for an opt-out nobody recorded.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -26,11 +32,18 @@
 #include "unsubtok.h"
 #include "workq.h"
 
-/* Unsubscribes waiting for the router thread; past this, 503. */
-#define UNSUB_QUEUE_MAX 4096
+/* Unsubscribes waiting for the router thread (each holds its request
+ * open); past this, 503 at once. */
+#define UNSUB_QUEUE_MAX 64
+
+/* One waiting: the token and the request to answer. */
+struct unsub_item {
+	struct unsub_tok t;
+	struct req *req;
+};
 
 struct unsub {
-	struct itemq *q; /* struct unsub_tok */
+	struct itemq *q; /* struct unsub_item */
 	char *base;	 /* unsubscribe_url without its trailing slashes */
 	char *path;	 /* its path: the links are path/TOKEN */
 	size_t plen;
@@ -53,7 +66,7 @@ struct unsub *unsub_new(const char *url)
 	u->base = strndup(url, n);
 	p = p ? strchr(p + 3, '/') : NULL;
 	u->path = strndup(p ? p : "/", p ? (size_t)(url + n - p) : 1);
-	u->q = itemq_new(sizeof(struct unsub_tok));
+	u->q = itemq_new(sizeof(struct unsub_item));
 	if (!u->base || !u->path || !u->q) {
 		unsub_free(&u);
 		return NULL;
@@ -158,12 +171,38 @@ static const char page[] =
     "<input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">"
     "<button type=\"submit\">Unsubscribe</button></form>\n</body></html>\n";
 
-enum MHD_Result unsub_http(struct unsub *u, struct MHD_Connection *c, const char *url,
-			   const char *method, const char *body, size_t len, int too_big)
+static const char done_text[] = "You are unsubscribed: this service will no longer email you.\n";
+
+/* Hand it to the router thread; the request waits for its answer (503 at
+ * once when too many wait). */
+static enum MHD_Result queue(struct unsub *u, struct req *q, const struct unsub_tok *t)
+{
+	struct unsub_item it = {.t = *t, .req = q};
+
+	atomic_store(&q->wait.done, 0);
+	MHD_suspend_connection(q->conn); /* first: the router may answer at once */
+	q->suspended = 1;
+	if (itemq_push(u->q, &it) != 0) {
+		log_msg(LOG_L_WARNING, "unsubscribe: queue full (%d waiting): answered 503",
+			UNSUB_QUEUE_MAX);
+		q->wait.code = 503;
+		atomic_store(&q->wait.done, 1);
+		MHD_resume_connection(q->conn);
+	}
+	return MHD_YES;
+}
+
+enum MHD_Result unsub_http(struct unsub *u, struct req *q, const char *url, const char *method)
 {
 	const char *tok = url + u->plen + 1;
+	struct MHD_Connection *c = q->conn;
 	struct unsub_tok t;
 
+	if (q->suspended) /* resumed by the router thread: its answer */
+		return atomic_load(&q->wait.done) && q->wait.code == 200
+			   ? answer(c, 200, "text/plain; charset=utf-8", done_text)
+			   : answer(c, 503, "text/plain",
+				    "not recorded: the service is unavailable, try again later\n");
 	if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
 		return answer(c, 405, "text/plain", "GET or POST\n");
 	if (!atomic_load(&u->key_ok)) /* Redis not reached yet: the secret may be there */
@@ -174,17 +213,31 @@ enum MHD_Result unsub_http(struct unsub *u, struct MHD_Connection *c, const char
 	}
 	if (!strcmp(method, "GET")) /* a scanner following links changes nothing */
 		return answer(c, 200, "text/html; charset=utf-8", page);
-	if (too_big)
+	if (q->too_big)
 		return answer(c, 413, "text/plain", "body too large\n");
-	if (!one_click(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"), body, len))
+	if (!one_click(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"), q->body,
+		       q->len))
 		return answer(c, 400, "text/plain", "expected List-Unsubscribe=One-Click\n");
-	if (itemq_push(u->q, &t) != 0) {
-		log_msg(LOG_L_WARNING, "unsubscribe: queue full (%d waiting): answered 503",
-			UNSUB_QUEUE_MAX);
-		return answer(c, 503, "text/plain", "busy, try again later\n");
-	}
-	return answer(c, 200, "text/plain; charset=utf-8",
-		      "You are unsubscribed: this service will no longer email you.\n");
+	return queue(u, q, &t);
+}
+
+/* Router thread (or at stop): answer a waiting request, 200 or 503; the
+ * listener's thread sends it (q is not touched after). */
+static void done(struct req *q, int ok)
+{
+	q->wait.code = ok ? 200 : 503;
+	atomic_store(&q->wait.done, 1);
+	MHD_resume_connection(q->conn);
+}
+
+void unsub_drain(struct unsub *u)
+{
+	struct unsub_item it[16];
+	int n;
+
+	while (u && (n = itemq_pop(u->q, it, 16)) > 0)
+		for (int i = 0; i < n; i++)
+			done(it[i].req, 0);
 }
 
 /* ---- the router thread --------------------------------------------------- */
@@ -230,7 +283,8 @@ static struct msg *unsub_msg(struct router *r, const struct unsub_tok *t, int *h
 	return m;
 }
 
-static void apply(struct router *r, const struct unsub_tok *t)
+/* 1 applied (or nothing to do), 0 not recorded: answered 503. */
+static int apply(struct router *r, const struct unsub_tok *t)
 {
 	struct chan *email = chans_find(&r->chans, "email");
 	char reason[300];
@@ -240,12 +294,14 @@ static void apply(struct router *r, const struct unsub_tok *t)
 	struct step s;
 
 	if (!m)
-		return;
+		return 0;
 	if (!m->citizen_rec || json_object_size(m->citizen_rec) == 0) {
-		log_msg(LOG_L_NOTICE, "%s: unsubscribe, but citizen %s is not known (any more)",
-			m->event_id, m->citizen);
+		/* a look-up that failed dropped the connection: not "unknown" */
+		int ok = rdb_ok(r->rdb);
+		log_msg(LOG_L_NOTICE, "%s: unsubscribe, but citizen %s %s", m->event_id, m->citizen,
+			ok ? "is not known (any more)" : "cannot be read (Redis did not answer)");
 		msg_free(m);
-		return;
+		return ok;
 	}
 	snprintf(reason, sizeof(reason),
 		 "one-click unsubscribe: citizen opted out of email from service %s", m->service);
@@ -253,10 +309,11 @@ static void apply(struct router *r, const struct unsub_tok *t)
 	if (added <= 0) {
 		log_msg(added < 0 ? LOG_L_WARNING : LOG_L_INFO, "%s: unsubscribe from %s: %s",
 			m->event_id, m->service,
-			added < 0 ? "cannot be recorded (service name or opt-out list)"
-				  : "already opted out, nothing to do");
+			added == -2 ? "cannot be recorded now (Redis did not answer)"
+			: added < 0 ? "cannot be recorded (service name or opt-out list)"
+				    : "already opted out, nothing to do");
 		msg_free(m);
-		return;
+		return added != -2;
 	}
 	metrics_count_service("email_unsubscribes", m->service, 1);
 	if (field_str(m->citizen_rec, "email"))
@@ -271,11 +328,12 @@ static void apply(struct router *r, const struct unsub_tok *t)
 	log_info("%s: citizen %s unsubscribed from email of %s", m->event_id, m->citizen,
 		 m->service);
 	msg_free(m);
+	return 1;
 }
 
 void unsub_poll(struct router *r)
 {
-	struct unsub_tok t[16];
+	struct unsub_item it[16];
 	int n;
 
 	if (!r->unsub)
@@ -284,7 +342,16 @@ void unsub_poll(struct router *r)
 		memcpy(r->unsub->key, r->ref_key, sizeof(r->unsub->key));
 		atomic_store(&r->unsub->key_ok, 1);
 	}
-	n = itemq_pop(r->unsub->q, t, 16);
-	for (int i = 0; i < n; i++)
-		apply(r, &t[i]);
+	n = itemq_pop(r->unsub->q, it, 16);
+	for (int i = 0; i < n; i++) {
+		int ok = 0;
+		if (!rdb_ok(r->rdb)) /* nothing tried: 503, the citizen tries again */
+			log_warnx("%s: unsubscribe not applied (Redis is down): answered 503",
+				  it[i].t.event_id);
+		else
+			ok = apply(r, &it[i].t);
+		if (!ok)
+			metrics_count("unsubscribe_retry_later", "email", 1);
+		done(it[i].req, ok);
+	}
 }

@@ -8,13 +8,15 @@
  *   GET  a short page with a button that POSTs the one-click form; changes
  *        nothing (mail scanners follow links)
  *   POST List-Unsubscribe=One-Click (urlencoded or multipart/form-data):
- *        200; the router thread then opts the citizen out of email for that
- *        service only (optout@SERVICE, optout.h) with an "unsubscribed"
- *        record (journey, delivery log, callback) and
- *        herald_email_unsubscribes_total{service}. Again: 200, no record.
+ *        the router thread opts the citizen out of email for that service
+ *        only (optout@SERVICE, optout.h) with an "unsubscribed" record
+ *        (journey, delivery log, callback) and
+ *        herald_email_unsubscribes_total{service}, then the request is
+ *        answered 200; 503 when Redis is down or failed while applying it
+ *        (nothing confirmed that was not recorded). Again: 200, no record.
  *   A token heraldd did not make: 404, logged at most once a second.
- * The HTTP thread checks the token and queues it (no Redis there); a full
- * queue answers 503 (the mail client may try again).
+ * The HTTP thread checks the token and queues it (no Redis there), the
+ * request waiting for the router's answer; past 64 waiting, 503 at once.
  */
 #ifndef HERALD_UNSUBSCRIBE_H
 #define HERALD_UNSUBSCRIBE_H
@@ -35,9 +37,12 @@ int unsub_fd(const struct unsub *u);
 
 /* HTTP thread: is url one of the links (the path, '/', one segment)? */
 int unsub_match(const struct unsub *u, const char *url);
-/* HTTP thread: answer a request unsub_match took. */
-enum MHD_Result unsub_http(struct unsub *u, struct MHD_Connection *c, const char *url,
-			   const char *method, const char *body, size_t len, int too_big);
+/* HTTP thread: answer a request unsub_match took (q: http_int.h; called
+ * again once the router has resumed a POST it queued). */
+struct req;
+enum MHD_Result unsub_http(struct unsub *u, struct req *q, const char *url, const char *method);
+/* At stop, before the listener goes: every POST still waiting answered 503. */
+void unsub_drain(struct unsub *u);
 
 /* Router thread, every turn: hand the HTTP thread the secret once loaded,
  * and apply what it queued. */

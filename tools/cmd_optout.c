@@ -15,9 +15,17 @@
  * herald:oplog (ts, user, action, id = the citizen id, channel, service:
  * nothing else about the citizen).
  *
+ * Under [ingest] auth = curve the services are the files of [services]
+ * dir: --add --service NAME refuses a NAME that has none (a typo would
+ * record an opt-out no message ever meets), naming the services there;
+ * --force adds it all the same (a service about to be configured). Under
+ * auth = none any name a publisher gives is a service: nothing to check.
+ * --remove is never checked: an opt-out of a service since removed from
+ * services.d must still be cleaned up.
+ *
  * Exit 0 when done (an --add of a channel already there changes nothing),
  * 1 when the citizen is unknown or the channel is not in the list, 2 on a
- * usage error or a Redis failure.
+ * usage error, an unknown service or a Redis failure.
  */
 #include <ctype.h>
 #include <getopt.h>
@@ -35,21 +43,17 @@
 #include "text.h"
 
 #define OPTOUT_USAGE                                                                               \
-	"usage: heraldctl optout CITIZEN [(--remove|--add) CHANNEL [--service NAME] | --valid "    \
-	"CHANNEL]\n"
+	"usage: heraldctl optout CITIZEN [--remove CHANNEL [--service NAME] | --add CHANNEL "      \
+	"[--service NAME [--force]] | --valid CHANNEL]\n"
 
 /* KEYS: the citizen, herald:oplog. ARGV: "add" or "remove", the list
  * field, its note field, the channel, the note (add), the oplog entry,
  * OPLOG_MAX, "1" when a remove drops the note whatever it says (invalid).
+ * The list rule is lib/citizen.h's, shared with heraldd (herald_list_add).
  * Returns -1 no such citizen, 0 nothing to change, 1 changed. */
 static const char edit_lua[] =
-    "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end\n"
-    "local old = redis.call('HGET', KEYS[1], ARGV[2]) or ''\n"
-    "local list, found = {}, false\n"
-    "for e in string.gmatch(old, '[^,]+') do\n"
-    "  e = e:match('^%s*(.-)%s*$')\n"
-    "  if e == ARGV[4] then found = true elseif e ~= '' then list[#list + 1] = e end\n"
-    "end\n"
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end\n" CITIZEN_LUA_LIST_SPLIT
+    "local list, found = list_split(redis.call('HGET', KEYS[1], ARGV[2]), ARGV[4])\n"
     "local at = redis.call('HGET', KEYS[1], ARGV[3])\n"
     "if ARGV[1] == 'add' then\n"
     "  if found then return 0 end\n"
@@ -304,16 +308,66 @@ static int check_args(enum op op, const char *citizen, const char *channel, cons
 	return 0;
 }
 
+/* "a, b, c" of the services' names into buf ("none" when there are none). */
+static const char *service_names(const struct services *svcs, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	snprintf(buf, len, "none");
+	for (size_t i = 0; i < svcs->n && used < len; i++) {
+		int n = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", svcs->v[i].name);
+		if (n < 0 || (size_t)n >= len - used) {
+			snprintf(buf + used, len - used, "%s", i ? ", ..." : "...");
+			break;
+		}
+		used += (size_t)n;
+	}
+	return buf;
+}
+
+/* --add --service NAME under [ingest] auth = curve: NAME must have a file
+ * in [services] dir. 0 known (or nothing to check), 2 with why printed. */
+static int known_service(struct ctl *c, const char *service)
+{
+	const char *auth = conf_get_def(c->conf, "ingest", "auth", "curve");
+	const char *dir = conf_get_def(c->conf, "services", "dir", "/etc/herald/services.d");
+	char err[512], names[1024];
+	int missing = 0, ret = 2;
+	struct services *svcs;
+
+	if (strcmp(auth, "curve") != 0)
+		return 0; /* every name a publisher gives is a service */
+	svcs = services_load(dir, &missing, err, sizeof(err));
+	if (!svcs)
+		fprintf(stderr,
+			"heraldctl optout: cannot check --service '%s' against %s: %s (--force "
+			"adds the opt-out unchecked)\n",
+			service, dir, err);
+	else if (services_by_name(svcs, service))
+		ret = 0;
+	else
+		fprintf(stderr,
+			"heraldctl optout: no service '%s' in %s%s (known: %s); --force adds the "
+			"opt-out all the same (for a service not configured yet)\n",
+			service, dir, missing ? ", which does not exist" : "",
+			service_names(svcs, names, sizeof(names)));
+	services_free(&svcs);
+	return ret;
+}
+
 int cmd_optout(struct ctl *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"remove", required_argument, NULL, 'r'}, {"add", required_argument, NULL, 'a'},
-	    {"valid", required_argument, NULL, 'v'},  {"service", required_argument, NULL, 's'},
-	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {{"remove", required_argument, NULL, 'r'},
+					     {"add", required_argument, NULL, 'a'},
+					     {"valid", required_argument, NULL, 'v'},
+					     {"service", required_argument, NULL, 's'},
+					     {"force", no_argument, NULL, 'f'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
 	const char *channel = NULL, *service = NULL;
 	enum op op = OP_LIST;
 	redisContext *rc;
-	int opt, ret, nops = 0;
+	int opt, ret, nops = 0, force = 0;
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
@@ -321,6 +375,7 @@ int cmd_optout(struct ctl *c, int argc, char **argv)
 		case 'a': op = OP_ADD, channel = optarg, nops++; break;
 		case 'v': op = OP_VALID, channel = optarg, nops++; break;
 		case 's': service = optarg; break;
+		case 'f': force = 1; break;
 		case 'h': printf(OPTOUT_USAGE); return 0;
 		default: fprintf(stderr, OPTOUT_USAGE); return 2;
 		}
@@ -330,6 +385,13 @@ int cmd_optout(struct ctl *c, int argc, char **argv)
 		return 2;
 	}
 	if ((ret = check_args(op, argv[optind], channel, service)) != 0)
+		return ret;
+	if (force && !(op == OP_ADD && service)) {
+		fprintf(stderr,
+			"heraldctl optout: --force goes with --add CHANNEL --service NAME\n");
+		return 2;
+	}
+	if (op == OP_ADD && service && !force && (ret = known_service(c, service)) != 0)
 		return ret;
 	if (!(rc = ctl_redis_open(c, "optout")))
 		return 2;

@@ -3,7 +3,8 @@
 slows the link on command: the stream tests (t_leases.sh) and the chaos suite
 (tests/chaos/chaos.py) use it. SIGUSR1 cuts every open connection at once.
 
-    redisproxy.py LISTEN_PORT UPSTREAM_PORT [--cut-on BYTES] [--delay-on BYTES --delay-ms N]
+    redisproxy.py LISTEN_PORT UPSTREAM_PORT [--cut-on BYTES]
+                  [--delay-on BYTES --delay-ms N [--delay-count N]]
 
 Relays every connection on 127.0.0.1:LISTEN_PORT to 127.0.0.1:UPSTREAM_PORT.
   --cut-on BYTES   after SIGUSR2 (arms one cut), the next client->server
@@ -12,6 +13,7 @@ Relays every connection on 127.0.0.1:LISTEN_PORT to 127.0.0.1:UPSTREAM_PORT.
   --delay-on BYTES a client->server chunk containing BYTES is held N ms
                    before it is forwarded (the connection's later data waits
                    behind it, as on a slow link)
+  --delay-count N  only the first N such chunks are held (default: every one)
 Each cut or delay is written to stdout, flushed.
 """
 import asyncio
@@ -27,6 +29,7 @@ LISTEN, UPSTREAM = int(sys.argv[1]), int(sys.argv[2])
 CUT_ON = (opt("--cut-on") or "").encode()
 DELAY_ON = (opt("--delay-on") or "").encode()
 DELAY_S = int(opt("--delay-ms", "0")) / 1000.0
+DELAY_COUNT = int(opt("--delay-count", "0"))
 conns = set()
 state = {"armed": 0, "cuts": 0, "delays": 0}
 
@@ -46,7 +49,8 @@ async def pump(reader, writer, pair, to_server):
             data = await reader.read(65536)
             if not data:
                 break
-            if to_server and DELAY_ON and DELAY_ON in data:
+            if (to_server and DELAY_ON and DELAY_ON in data
+                    and (not DELAY_COUNT or state["delays"] < DELAY_COUNT)):
                 state["delays"] += 1
                 print("delay %d" % state["delays"], flush=True)
                 await asyncio.sleep(DELAY_S)

@@ -13,7 +13,10 @@
 #   next event skips SMS, another service's SMS still goes;
 #   a reply from a number heraldd never texted is logged (masked), nothing
 #   else; the inbound path without public_url's secret path is refused;
-#   heraldctl trace shows both records.
+#   heraldctl trace shows both records;
+#   a STOP while Redis is down: heraldd answers smsbox 503 (not 200), smsbox
+#   retries it (http-request-retry, http-queue-delay), and once Redis is
+#   back the STOP is applied, once.
 . "${HERALD_SRC:-.}/tests/integration/lib.sh"
 . "$HERALD_SRC/tests/integration/sms_lib.sh"
 
@@ -29,6 +32,8 @@ max-messages = 0
 get-url = "http://127.0.0.1:$HTTP_PORT$HOOK/inbound/sms?from=%p&to=%P&text=%a&id=%I"
 EOF
 
+# smsbox sends a get-url again when it is not answered 200/202
+sed -i 's/^group = smsbox$/group = smsbox\nhttp-request-retry = 30\nhttp-queue-delay = 1/' "$K/kannel.conf"
 kannel_bearerbox
 # fakesmsc without messages reads them from stdin: a FIFO held open here
 mkfifo "$K/mo"
@@ -112,6 +117,25 @@ check "a reply from an unknown number is logged, masked" \
 expect_no_grep "its number unmasked nowhere" '447700900999' "$T/heraldd.out" "$LOG"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/inbound/sms?from=%2B447700900777&text=stop")
 expect_eq "/inbound/sms outside public_url's path is refused" 404 "$code"
+
+# ---- a STOP while Redis is down: 503, Kannel retries, applied once ----------
+seed_citizen c-in-2 name Bo channels sms phone +447700900888 locale en
+publish "{\"event_id\":\"in-4\",\"service\":\"dvla\",\"citizen_id\":\"c-in-2\",\"transaction_id\":\"tx-in-4\",$EV,\"channels\":[\"sms\"]}" >/dev/null
+check "in-4 reaches the second phone" \
+	wait_for 20 grep -q '<[^ ]* +447700900888 text Reminder: Ada' "$K/fakesmsc.out"
+check "delivery log: in-4 sent" wait_for 20 grep -q ' in-4: .*channel=sms.*status=sent' "$LOG"
+redis_stop TERM
+check "heraldd sees Redis gone" wait_for 15 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$HTTP_PORT/healthz)\" = 503 ]"
+mo 'STOP' +447700900888
+check "heraldd answers smsbox 503 for the STOP (Redis down)" \
+	wait_for 20 grep -q 'inbound sms from +44\*.*888: not applied (Redis is down): answered 503' "$T/heraldd.out"
+check "smsbox sends it again" wait_for 20 grep -q 'HTTP: Retrying request' "$K/smsbox.log"
+redis_up
+check "once Redis is back the STOP is applied: optout@dvla = sms" \
+	wait_for 30 sh -c "[ \"\$(redis-cli -p $REDIS_PORT HGET herald:citizen:c-in-2 optout@dvla)\" = sms ]"
+check "delivery log: in-4 unsubscribed" wait_for 10 grep -q ' in-4: .*channel=sms.*status=unsubscribed' "$LOG"
+sleep 2
+expect_eq "once: one unsubscribed record" 1 "$(grep -c ' in-4: .*status=unsubscribed' "$LOG")"
 
 # ---- operators: heraldctl trace ------------------------------------------
 "$BIN/heraldctl" -c "$T/herald.conf" trace tx-in-1 >"$T/trace.out" 2>&1

@@ -7,7 +7,10 @@
 # invalid mark (--valid); each change is one line in herald:oplog with no
 # personal data but the citizen id; addresses in the notes are masked; a
 # heraldd write racing the edit is not lost (the edit is one Lua script);
-# unknown citizens, bad channel and service names fail clearly.
+# unknown citizens, bad channel and service names fail clearly; under
+# [ingest] auth = curve --add --service refuses a service services.d does
+# not have (naming those it has) unless --force, and --remove cleans up an
+# opt-out of any service.
 . "$HERALD_SRC/tests/integration/lib.sh"
 
 start_redis
@@ -142,5 +145,29 @@ n=$(rcli HGET herald:citizen:c-1 optout@race | tr ',' '\n' | grep -c '^x')
 expect_eq "every racing write survived the operator's edits" 200 "$n"
 rcli HGET herald:citizen:c-1 optout@race >"$T/race"
 expect_no_grep "... and sms is out again" 'sms' "$T/race"
+
+# ---- under auth = curve, --add --service knows the services ------------------
+add_service dvla
+add_service news
+sed 's/^auth = none$/auth = curve/' "$T/herald.conf" >"$T/curve.conf"
+cctl() { "$BIN/heraldctl" -c "$T/curve.conf" optout "$@"; }
+cctl c-1 --add email --service dvlaa >"$T/s1" 2>&1
+expect_eq "--add for a service services.d does not have: exit 2" 2 $?
+expect_grep "... naming it, the directory and the services there" \
+	"no service 'dvlaa' in $T/services.d \\(known: (dvla, news|news, dvla)\\); --force adds" "$T/s1"
+expect_eq "... and nothing was written" 0 "$(rcli HEXISTS herald:citizen:c-1 optout@dvlaa)"
+cctl c-1 --add email --service dvla >/dev/null 2>&1
+expect_eq "--add for a configured service: exit 0" 0 $?
+expect_eq "... written" email "$(rcli HGET herald:citizen:c-1 optout@dvla)"
+cctl c-1 --add email --service newsletter --force >"$T/s2" 2>&1
+expect_eq "--force adds it for a service not configured yet: exit 0" 0 $?
+expect_eq "... written" email "$(rcli HGET herald:citizen:c-1 optout@newsletter)"
+cctl c-1 --remove email --service newsletter >/dev/null 2>&1
+expect_eq "--remove of an unknown service's opt-out still cleans up: exit 0" 0 $?
+expect_eq "... gone" 0 "$(rcli HEXISTS herald:citizen:c-1 optout@newsletter)"
+cctl c-1 --remove email --force >/dev/null 2>&1
+expect_eq "--force without --add --service: usage, exit 2" 2 $?
+ctl c-1 --add email --service whatever >/dev/null 2>&1
+expect_eq "under auth = none any service name goes (nothing to check)" 0 $?
 
 finish

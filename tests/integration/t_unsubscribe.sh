@@ -8,7 +8,9 @@
 # (the next "news" event goes by file, a "court" event still by email),
 # with one "unsubscribed" record in the journey (heraldctl trace), the
 # delivery log and the service's callback; a second POST (and a multipart
-# one) is harmless; a link whose message record has expired still works.
+# one) is harmless; a link whose message record has expired still works; a
+# POST while Redis is down is answered 503 (nothing confirmed that was not
+# recorded) and the same POST once Redis is back records it.
 . "${HERALD_SRC:-.}/tests/integration/lib.sh"
 
 need_smtp_sink "$BIN/heraldd" "$BIN/heraldctl" "$BIN/channels/email.so"
@@ -159,6 +161,29 @@ check "and opts out of court's email" \
 	wait_for 5 sh -c "[ \"\$(redis-cli -p $REDIS_PORT HGET herald:citizen:c-u1 optout@court)\" = email ]"
 check "with a delivery log line" wait_for 5 grep -q ' u-3: .*status=unsubscribed' "$T/log/delivery.log"
 expect_eq "news is still opted out" email "$(rcli HGET herald:citizen:c-u1 optout@news)"
+# Redis down when the POST comes: 503 (no "You are unsubscribed" for an
+# opt-out nobody recorded); the same POST once Redis is back: 200, recorded
+publish "$(ev u-4 tax tx-u4)" >/dev/null
+check "u-4 (tax) is sent by email" \
+	wait_for 20 grep -Eq ' u-4: .*channel=email.*status=sent' "$T/log/delivery.log"
+wait_for 5 sh -c "[ \$(find '$T/mail' -type f | wc -l) -ge 3 ]"
+MAIL4=$(ls -t "$T"/mail/* | head -n 1)
+URL4=$(python3 -c 'import email,sys; m=email.message_from_binary_file(open(sys.argv[1],"rb")); print(" ".join(m["List-Unsubscribe"].split())[1:-1])' "$MAIL4")
+check "u-4 has its own link" sh -c "[ -n '$URL4' ] && [ '$URL4' != '$URL3' ] && [ '$URL4' != '$URL' ]"
+redis_stop TERM
+check "heraldd sees Redis gone (/healthz 503)" wait_for 15 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$HTTP_PORT/healthz)\" = 503 ]"
+code=$(curl -s -o "$T/post4.out" -w '%{http_code}' -d 'List-Unsubscribe=One-Click' "$URL4")
+expect_eq "a POST while Redis is down is answered 503" 503 "$code"
+expect_grep "... saying it was not recorded" 'not recorded' "$T/post4.out"
+expect_grep "... and logged" 'u-4: unsubscribe not applied \(Redis is down\): answered 503' "$T/heraldd.out"
+redis_up
+check "heraldd reconnects" wait_for 20 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$HTTP_PORT/healthz)\" = 200 ]"
+expect_eq "nothing was recorded of it" "" "$(rcli HGET herald:citizen:c-u1 optout@tax)"
+code=$(curl -s -o "$T/post4.out" -w '%{http_code}' -d 'List-Unsubscribe=One-Click' "$URL4")
+expect_eq "the same POST once Redis is back: 200" 200 "$code"
+expect_grep "... You are unsubscribed" 'You are unsubscribed' "$T/post4.out"
+expect_eq "recorded by the time of the answer" email "$(rcli HGET herald:citizen:c-u1 optout@tax)"
+check "one unsubscribed record" wait_for 5 sh -c "[ \$(grep -c ' u-4: .*status=unsubscribed' '$T/log/delivery.log') -eq 1 ]"
 diag "delivery log:"
 sed 's/^/#   /' "$T/log/delivery.log"
 stop_heraldd
