@@ -134,7 +134,7 @@ int dlog_reopen(struct dlog *d)
 /* Take the (un)subscriptions XPUB passed up: [1|0, topic]. Without
  * XPUB_VERBOSE it passes the first subscription of a topic and its last
  * unsubscription (also when a subscriber goes away), so the count is the
- * number of topics someone listens to. Cheap when none wait (no syscall). */
+ * number of topics someone listens to. */
 static void take_subscriptions(struct dlog *d)
 {
 	unsigned char m[256];
@@ -164,10 +164,17 @@ void dlog_write(struct dlog *d, const char *text, const char *json)
 		zmq_send(d->pub, json, strlen(json), ZMQ_DONTWAIT);
 }
 
+/* The (un)subscriptions once a turn only: a zmq_recv that finds none
+ * still asks the socket's mailbox (two system calls). */
 void dlog_flush(struct dlog *d)
 {
 	if (d->pub)
 		take_subscriptions(d);
+	dlog_flush_files(d);
+}
+
+void dlog_flush_files(struct dlog *d)
+{
 	if (d->text && fflush(d->text) == EOF)
 		log_warn("delivery log %s", d->text_path);
 	if (d->json && fflush(d->json) == EOF)

@@ -70,7 +70,7 @@ static void on_rdb_send(void *arg)
 	struct router *r = arg;
 
 	held_flush(r);
-	dlog_flush(r->dlog);
+	dlog_flush_files(r->dlog);
 }
 
 /* The provider references' secret: [herald] secret_file (read at start,
