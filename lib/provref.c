@@ -2,7 +2,9 @@
  * "<length>:<event id>\n<channel>\n<plan position>" under the install's secret. */
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -11,12 +13,53 @@
 
 #include "provref.h"
 
+/* One keyed HMAC-SHA256 context per thread, for the last key used: HMAC()
+ * fetches the algorithm and sets the key up again at every call, most of
+ * the cost of a reference; here a call with the same key re-initialises
+ * the context (EVP_MAC_init with no key: the previous key, its pads kept).
+ * Same MAC as HMAC(EVP_sha256(), key, ...): the test compares the two. */
+static _Thread_local struct {
+	EVP_MAC_CTX *ctx;
+	unsigned char key[PROVREF_KEY_LEN];
+} mac_cache;
+
+static int mac_sha256(const unsigned char key[PROVREF_KEY_LEN], const char *data, size_t n,
+		      unsigned char md[EVP_MAX_MD_SIZE])
+{
+	size_t mdlen = 0;
+	int rekey = !mac_cache.ctx || CRYPTO_memcmp(mac_cache.key, key, PROVREF_KEY_LEN) != 0;
+
+	if (!mac_cache.ctx) {
+		EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+		mac_cache.ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+		EVP_MAC_free(mac); /* the context holds its own reference */
+		if (!mac_cache.ctx)
+			return -1;
+	}
+	if (rekey) {
+		char digest[] = "SHA256";
+		OSSL_PARAM p[] = {OSSL_PARAM_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+				  OSSL_PARAM_END};
+		memcpy(mac_cache.key, key, PROVREF_KEY_LEN);
+		if (!EVP_MAC_init(mac_cache.ctx, key, PROVREF_KEY_LEN, p))
+			goto bad;
+	} else if (!EVP_MAC_init(mac_cache.ctx, NULL, 0, NULL)) {
+		goto bad;
+	}
+	if (EVP_MAC_update(mac_cache.ctx, (const unsigned char *)data, n) &&
+	    EVP_MAC_final(mac_cache.ctx, md, &mdlen, EVP_MAX_MD_SIZE) && mdlen == 32)
+		return 0;
+bad: /* set up afresh at the next call */
+	EVP_MAC_CTX_free(mac_cache.ctx);
+	mac_cache.ctx = NULL;
+	return -1;
+}
+
 void provider_ref(const unsigned char key[PROVREF_KEY_LEN], const char *event_id,
 		  const char *channel, int plan_idx, char out[PROVREF_LEN])
 {
 	static const char hexd[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
 	char data[512];
 	const char *e = event_id ? event_id : "";
 	/* the event id length-prefixed: no two inputs give one string */
@@ -25,9 +68,7 @@ void provider_ref(const unsigned char key[PROVREF_KEY_LEN], const char *event_id
 
 	if (n < 0 || (size_t)n >= sizeof(data))
 		n = (int)sizeof(data) - 1; /* ids are far shorter (event.c) */
-	if (!HMAC(EVP_sha256(), key, PROVREF_KEY_LEN, (const unsigned char *)data, (size_t)n, md,
-		  &mdlen) ||
-	    mdlen < 12)
+	if (mac_sha256(key, data, (size_t)n, md) != 0)
 		memset(md, 0, sizeof(md)); /* cannot happen with OpenSSL's SHA-256 */
 	out[0] = 'h';
 	out[1] = 'r';

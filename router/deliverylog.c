@@ -17,7 +17,15 @@ struct dlog {
 	char *text_buf, *json_buf; /* their stdio buffers */
 	void *pub;		   /* XPUB: it tells when someone subscribes */
 	long topics;		   /* distinct topics subscribed to: 0, no one listens */
+	int64_t subs_ms;	   /* when the (un)subscriptions were last taken */
 };
+
+/* The (un)subscriptions are taken at most this often (ms): a zmq_recv that
+ * finds none still asks the socket's mailbox (getpid and poll), and a busy
+ * loop turns every 0.1 ms. An idle loop wakes for its own work only (the
+ * XPUB is not polled), so a new subscriber has waited up to a turn, 100
+ * ms, for its first record anyway; records before that are not its. */
+#define DLOG_SUBS_MS 10
 
 /* A loop turn's records (a few hundred, ~300 bytes each) go out in one
  * write at dlog_flush instead of one per 4 KB of stdio's default buffer. */
@@ -134,7 +142,7 @@ int dlog_reopen(struct dlog *d)
 /* Take the (un)subscriptions XPUB passed up: [1|0, topic]. Without
  * XPUB_VERBOSE it passes the first subscription of a topic and its last
  * unsubscription (also when a subscriber goes away), so the count is the
- * number of topics someone listens to. Cheap when none wait (no syscall). */
+ * number of topics someone listens to. */
 static void take_subscriptions(struct dlog *d)
 {
 	unsigned char m[256];
@@ -164,10 +172,20 @@ void dlog_write(struct dlog *d, const char *text, const char *json)
 		zmq_send(d->pub, json, strlen(json), ZMQ_DONTWAIT);
 }
 
+/* The (un)subscriptions once a turn at most (every DLOG_SUBS_MS). */
 void dlog_flush(struct dlog *d)
 {
-	if (d->pub)
+	int64_t now = d->pub ? mono_ms() : 0;
+
+	if (d->pub && now - d->subs_ms >= DLOG_SUBS_MS) {
+		d->subs_ms = now;
 		take_subscriptions(d);
+	}
+	dlog_flush_files(d);
+}
+
+void dlog_flush_files(struct dlog *d)
+{
 	if (d->text && fflush(d->text) == EOF)
 		log_warn("delivery log %s", d->text_path);
 	if (d->json && fflush(d->json) == EOF)

@@ -22,7 +22,10 @@ void dlog_close(struct dlog **d);
 int dlog_reopen(struct dlog *d);
 /* Write one record given as its text line and JSON text. */
 void dlog_write(struct dlog *d, const char *text, const char *json);
-/* Flush buffered lines (once per event-loop turn). */
+/* Flush buffered lines (once per event-loop turn) and take the PUB
+ * socket's (un)subscriptions. */
 void dlog_flush(struct dlog *d);
+/* Flush buffered lines only (before each Redis send: main.c). */
+void dlog_flush_files(struct dlog *d);
 
 #endif

@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,7 +70,7 @@ static void on_rdb_send(void *arg)
 	struct router *r = arg;
 
 	held_flush(r);
-	dlog_flush(r->dlog);
+	dlog_flush_files(r->dlog);
 }
 
 /* The provider references' secret: [herald] secret_file (read at start,
@@ -201,26 +202,45 @@ static int on_signals(struct router *r, struct loop_state *ls)
 	return 0;
 }
 
-static void poll_fd(zmq_pollitem_t *items, int *n, int fd)
+static void poll_fd(struct pollfd *fds, int *n, int fd)
 {
-	items[*n].socket = NULL;
-	items[*n].fd = fd;
-	items[(*n)++].events = ZMQ_POLLIN;
+	fds[*n].fd = fd;
+	fds[*n].events = POLLIN;
+	fds[(*n)++].revents = 0;
+}
+
+/* Whether the ingest socket has an event to take now. Also re-arms its
+ * ZMQ_FD: once ZMQ_EVENTS says nothing is readable, the next event to
+ * arrive makes the descriptor readable (zmq_getsockopt(3)); any recv or
+ * send on the socket since may have consumed that signal, hence asked
+ * right before sleeping. */
+static int ingest_readable(struct router *r, int *fd)
+{
+	uint32_t ev = 0;
+	size_t len = sizeof(ev), flen = sizeof(*fd);
+
+	if (zmq_getsockopt(r->ingest, ZMQ_FD, fd, &flen) != 0 ||
+	    zmq_getsockopt(r->ingest, ZMQ_EVENTS, &ev, &len) != 0)
+		return 1; /* cannot tell: do not sleep on it */
+	return (ev & ZMQ_POLLIN) != 0;
 }
 
 /* Sleep until there is something to do: an event on the ingest socket, a
  * plugin's result, a receipt, Redis replies; not at all while work is
- * ready, a few ms while the backlog waits or a plugin has no fd. */
+ * ready, a few ms while the backlog waits or a plugin has no fd. The turn
+ * polls everything whatever woke it, so nothing is asked of the kernel
+ * when there is work already (zmq_poll would poll with no timeout, then
+ * ask ZMQ_EVENTS: four system calls for nothing), and the ingest socket
+ * is waited on through its ZMQ_FD after one ZMQ_EVENTS. */
 static void wait_for_work(struct router *r)
 {
-	zmq_pollitem_t items[CHAN_MAX + 4];
-	int n = 0, timeout = 100;
+	struct pollfd fds[CHAN_MAX + 5];
+	int n = 0, timeout = 100, zfd = -1;
 
-	if (r->ingest) { /* with Redis or without: every event is answered */
-		items[n].socket = r->ingest;
-		items[n].fd = 0;
-		items[n++].events = ZMQ_POLLIN;
-	}
+	if (r->backlog)
+		timeout = 5;
+	if ((r->want_read && !r->read_inflight) || r->ready)
+		return; /* timeout 0: the turn runs now */
 	/* without Redis the plugins' results wait (turn_without_redis) */
 	for (int i = 0; rdb_ok(r->rdb) && i < r->chans.n; i++) {
 		struct chan *c = &r->chans.ch[i];
@@ -229,22 +249,24 @@ static void wait_for_work(struct router *r)
 			timeout = 5; /* plugin without an fd: poll it often */
 			continue;
 		}
-		poll_fd(items, &n, fd);
+		poll_fd(fds, &n, fd);
 	}
 	if (r->http) {
-		poll_fd(items, &n, http_fd(r->http));
-		poll_fd(items, &n, http_inbound_fd(r->http));
+		poll_fd(fds, &n, http_fd(r->http));
+		poll_fd(fds, &n, http_inbound_fd(r->http));
 	}
 	if (r->unsub)
-		poll_fd(items, &n, unsub_fd(r->unsub));
+		poll_fd(fds, &n, unsub_fd(r->unsub));
 	if (rdb_outstanding(r->rdb) && rdb_fd(r->rdb) >= 0)
-		poll_fd(items, &n, rdb_fd(r->rdb));
-	if (r->backlog)
-		timeout = 5;
-	if ((r->want_read && !r->read_inflight) || r->ready)
-		timeout = 0;
-	if (zmq_poll(items, n, timeout) < 0 && zmq_errno() != EINTR)
-		log_warnx("zmq_poll: %s", zmq_strerror(zmq_errno()));
+		poll_fd(fds, &n, rdb_fd(r->rdb));
+	/* with Redis or without: every event is answered */
+	if (r->ingest) {
+		if (ingest_readable(r, &zfd))
+			return;
+		poll_fd(fds, &n, zfd);
+	}
+	if (poll(fds, (nfds_t)n, timeout) < 0 && errno != EINTR)
+		log_warn("poll");
 }
 
 /* A turn while Redis is down: every event waiting is answered

@@ -164,22 +164,25 @@ void rfc3339_format(int64_t ms, char *out, size_t outlen)
 	snprintf(out, outlen, "%s.%03dZ", buf, (int)(ms % 1000));
 }
 
-size_t fmt_fixed3(double v, char *out, size_t outlen)
+/* printf("%.<digits>f", v) (digits 3 or 6) without printf for the usual
+ * case: v >= 0 and v * 10^digits below 1e9, where the product's error
+ * (under 1e-7) cannot cross a rounding boundary unless the fraction lies
+ * within 1e-6 of a tie; those, and anything out of range, go through
+ * printf. Exact for what a record holds (integer ms or us over 10^digits). */
+static size_t fmt_fixed(double v, int digits, char *out, size_t outlen)
 {
-	double x = v * 1000.0, f;
+	int64_t scale = digits == 3 ? 1000 : 1000000, units, ip;
+	double x = v * (double)scale, f;
 	char tmp[32];
 	size_t n = 0;
-	int64_t ms, ip;
 
 	f = x - floor(x);
-	/* exact for what a record holds (milliseconds / 1000); anything near
-	 * a rounding tie or out of range goes through printf */
 	if (!(v >= 0 && x < 1e9) || fabs(f - 0.5) < 1e-6 || outlen < 24) {
-		int k = snprintf(out, outlen, "%.3f", v);
+		int k = snprintf(out, outlen, "%.*f", digits, v);
 		return k < 0 ? 0 : (size_t)k >= outlen ? outlen - 1 : (size_t)k;
 	}
-	ms = (int64_t)llround(x);
-	ip = ms / 1000;
+	units = (int64_t)llround(x);
+	ip = units / scale;
 	do {
 		tmp[n++] = (char)('0' + ip % 10);
 		ip /= 10;
@@ -187,21 +190,22 @@ size_t fmt_fixed3(double v, char *out, size_t outlen)
 	for (size_t i = 0; i < n; i++)
 		out[i] = tmp[n - 1 - i];
 	out[n++] = '.';
-	out[n++] = (char)('0' + ms % 1000 / 100);
-	out[n++] = (char)('0' + ms % 100 / 10);
-	out[n++] = (char)('0' + ms % 10);
+	for (int64_t d = scale / 10; d > 0; d /= 10)
+		out[n++] = (char)('0' + units / d % 10);
 	out[n] = '\0';
 	return n;
 }
 
+size_t fmt_fixed3(double v, char *out, size_t outlen)
+{
+	return fmt_fixed(v, 3, out, outlen);
+}
+
 size_t fmt_fixed6(double v, char *out, size_t outlen)
 {
-	int k;
-
 	if (outlen == 0)
 		return 0;
-	k = snprintf(out, outlen, "%.6f", v);
-	return k < 0 ? 0 : (size_t)k >= outlen ? outlen - 1 : (size_t)k;
+	return fmt_fixed(v, 6, out, outlen);
 }
 
 size_t fmt_int(long long v, char *out)

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/hmac.h>
+
 #include "provref.h"
 
 static void stable_and_keyed(void **state)
@@ -41,6 +43,38 @@ static void stable_and_keyed(void **state)
 	provider_ref(k1, "a\nb", "c", 0, a);
 	provider_ref(k1, "a", "b\nc", 0, b);
 	assert_string_not_equal(a, b);
+}
+
+/* The cached keyed context gives HMAC()'s MAC: a fixed answer (openssl
+ * dgst -sha256 -mac HMAC), and HMAC() itself while the key changes back
+ * and forth between calls. */
+static void same_as_hmac(void **state)
+{
+	unsigned char keys[3][PROVREF_KEY_LEN], md[EVP_MAX_MD_SIZE];
+	char got[PROVREF_LEN], want[PROVREF_LEN], data[64];
+	unsigned mdlen;
+
+	memset(keys[0], 7, PROVREF_KEY_LEN);
+	provider_ref(keys[0], "dvla-1", "sms", 0, got);
+	assert_string_equal(got, "hra86e662b7fa5ee300ff0119a");
+	memset(keys[1], 7, PROVREF_KEY_LEN);
+	keys[1][0] = 9;
+	for (int i = 0; i < PROVREF_KEY_LEN; i++)
+		keys[2][i] = (unsigned char)(i * 37 + 1);
+	for (int i = 0; i < 60; i++) {
+		const unsigned char *k = keys[i % 7 % 3];
+		char id[16];
+		int n;
+		snprintf(id, sizeof(id), "ev-%d", i);
+		n = snprintf(data, sizeof(data), "%zu:%s\n%s\n%d", strlen(id), id, "email", i % 4);
+		assert_non_null(HMAC(EVP_sha256(), k, PROVREF_KEY_LEN, (unsigned char *)data,
+				     (size_t)n, md, &mdlen));
+		want[0] = 'h', want[1] = 'r';
+		for (int j = 0; j < 12; j++)
+			snprintf(want + 2 + 2 * j, 3, "%02x", md[j]);
+		provider_ref(k, id, "email", i % 4, got);
+		assert_string_equal(got, want);
+	}
 }
 
 static void secret_parse(void **state)
@@ -95,6 +129,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(stable_and_keyed),
+	    cmocka_unit_test(same_as_hmac),
 	    cmocka_unit_test(secret_parse),
 	    cmocka_unit_test(secret_file),
 	};

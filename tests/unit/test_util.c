@@ -82,6 +82,40 @@ static void test_rfc3339(void **state)
 	assert_string_equal(buf, "2026-11-22T09:00:00.250Z");
 }
 
+/* fmt_fixed3/fmt_fixed6 give what printf gives, on the integer ms / us a
+ * record holds, on ties and near-ties, on random doubles, out of range. */
+static void check_fixed(double v)
+{
+	char want[64], got[64];
+
+	snprintf(want, sizeof(want), "%.3f", v);
+	assert_int_equal(fmt_fixed3(v, got, sizeof(got)), strlen(want));
+	assert_string_equal(got, want);
+	snprintf(want, sizeof(want), "%.6f", v);
+	assert_int_equal(fmt_fixed6(v, got, sizeof(got)), strlen(want));
+	assert_string_equal(got, want);
+}
+
+static void test_fmt_fixed(void **state)
+{
+	static const double t[] = {0.0,	 0.0005,    0.0015,   0.0000005,   0.0000015, 0.1234565,
+				   1e-7, 0.9999995, 0.999999, 999.9999995, 999.9995,  1e3,
+				   1e4,	 123456.5,  -0.5,     -1.0,	   1e300,     2.5e-6};
+	uint64_t x = 88172645463325252ull;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		check_fixed(t[i]);
+	for (int64_t us = 0; us < 3000000; us += 7)
+		check_fixed((double)us / 1e6);
+	for (int64_t ms = 0; ms < 2000000; ms += 3)
+		check_fixed((double)ms / 1000.0);
+	for (int i = 0; i < 200000; i++) { /* xorshift: doubles up to ~1e4 */
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		check_fixed((double)(x >> 11) / (double)(1ull << 53) * (double)(1u << (i % 14)));
+		check_fixed((double)(x % 100000000000ull) / 1e7 + 0.5e-6);
+	}
+}
+
 static void test_idmap(void **state)
 {
 	struct idmap *m = idmap_new();
@@ -329,6 +363,7 @@ int main(void)
 	    cmocka_unit_test(test_conf),	   cmocka_unit_test(test_tz),
 	    cmocka_unit_test(test_tz_footer_rule), cmocka_unit_test(test_quiet_hours),
 	    cmocka_unit_test(test_msgrec),	   cmocka_unit_test(test_itemq_limit),
+	    cmocka_unit_test(test_fmt_fixed),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
