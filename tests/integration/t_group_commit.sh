@@ -40,7 +40,9 @@ run_burst() {
 	HELD=$(metric herald_redis_held_sends_total)
 	SENDS=$(metric herald_redis_send_commands_count)
 	TURNS=$(metric herald_loop_turn_seconds_count)
-	diag "$1: $SENDS sends in $TURNS turns, $HELD turns held"
+	SCRIPTS=$(metric herald_redis_script_batches_total)
+	SCRIPTED=$(metric herald_redis_script_commands_total)
+	diag "$1: $SENDS sends in $TURNS turns, $HELD turns held, $SCRIPTS scripts of $SCRIPTED commands"
 	stop_heraldd
 }
 
