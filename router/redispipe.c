@@ -37,13 +37,24 @@ static const char *const scriptable[] = {"HSET", "HDEL",  "RPUSH", "LPUSH", "EXP
 /* Lua's unpack() of a command's arguments is bounded by its C stack
  * (LUAI_MAXCSTACK 8000): a longer command (a huge XACK) goes out plain. */
 #define PIPE_MAX_ARGS 1000
-/* A run shorter than this is left plain: nothing to gain from a script. */
+/* A run shorter than this is left plain: nothing to gain from a script.
+ * So is one whose packed size is under [redis] script_batch (db->pipe_bytes,
+ * RDB_PIPE_BYTES: Redis's PROTO_MBULK_BIG_ARG, under which the argument is
+ * read 16 KiB an iteration like any pipeline, and the script would only
+ * add Lua's cost). */
 #define PIPE_MIN_RUN 2
 
 struct pcmd {
 	size_t off, len; /* the command's bytes in the output buffer */
+	size_t packed;	 /* its length in msgpack */
 	int ok;		 /* may go into a batch */
 };
+
+/* Length of a msgpack array or string header for n. */
+static size_t mp_head_len(size_t n, size_t fixmax, int has8)
+{
+	return n <= fixmax ? 1 : has8 && n <= 0xff ? 2 : n <= 0xffff ? 3 : 5;
+}
 
 /* "<c><digits>\r\n" at *pp (before end): the number, *pp past it. -1 if
  * malformed. */
@@ -95,13 +106,15 @@ static long parse_cmds(struct rdb *db, const char *buf, size_t blen)
 	while (p < end) {
 		const char *start = p, *name = NULL;
 		long long argc = get_len(&p, end, '*');
-		size_t len = 0;
+		size_t len = 0, packed;
 		if (argc < 1)
 			return -1;
+		packed = mp_head_len((size_t)argc, 15, 0);
 		for (long long a = 0; a < argc; a++) {
 			const char *s = get_bulk(&p, end, &len);
 			if (!s)
 				return -1;
+			packed += mp_head_len(len, 31, 1) + len;
 			if (a == 0)
 				name = s;
 			if (a == 0 && !is_scriptable(s, len))
@@ -117,6 +130,7 @@ static long parse_cmds(struct rdb *db, const char *buf, size_t blen)
 		}
 		db->pcmd[n].off = (size_t)(start - buf);
 		db->pcmd[n].len = (size_t)(p - start);
+		db->pcmd[n].packed = packed;
 		db->pcmd[n].ok = name != NULL && argc <= PIPE_MAX_ARGS;
 		n++;
 	}
@@ -236,10 +250,10 @@ int rdb_pipe_pack(struct rdb *db)
 		return 0;
 	base = db->n - (size_t)m;
 	for (size_t i = 0; i < (size_t)m;) {
-		size_t j = i;
+		size_t j = i, packed = 0;
 		while (j < (size_t)m && db->pcmd[j].ok)
-			j++;
-		if (j - i >= PIPE_MIN_RUN) {
+			packed += db->pcmd[j++].packed;
+		if (j - i >= PIPE_MIN_RUN && packed >= db->pipe_bytes) {
 			if (out_batch(db, buf, i, j, &at) != 0)
 				goto fail;
 			db->q[base + i].batch = j - i;

@@ -5,7 +5,10 @@
 # (herald_redis_held_sends_total counts the turns that waited), so one
 # Redis iteration and fsync covers more events; a lone event on an idle
 # heraldd goes out at once; under "everysec" nothing ever waits. Counted
-# by heraldd's own metrics, not by a clock. Every event of a burst is
+# by heraldd's own metrics, not by a clock. Under always, a grouped send of
+# 32 KiB or more goes out with its runs of writes as herald_pipe scripts
+# (router/redispipe.c: herald_redis_script_batches_total); never under
+# everysec. Every event of a burst is
 # accepted and delivered either way. heraldd reaches Redis through
 # redisproxy.py, which holds each write carrying herald_accept for 20 ms:
 # replies are then outstanding while the burst's next turns run, however
@@ -57,7 +60,10 @@ run_burst always gc-a
 check "always: turns waited for the replies outstanding (group commit)" test "$HELD" -gt 0
 check "always: fewer sends than loop turns" test "$SENDS" -lt "$TURNS"
 expect_eq "always: nothing failed" "" "$(grep -i 'herald_accept failed\|a write failed' "$T/heraldd.out")"
+check "always: large grouped sends went out as herald_pipe scripts ($SCRIPTS)" test "$SCRIPTS" -gt 0
+check "always: ... of several commands each ($SCRIPTED commands)" test "$SCRIPTED" -ge $((2 * SCRIPTS))
 
 run_burst everysec gc-e
 expect_eq "everysec: no turn waits (no fsync per Redis iteration to share)" 0 "$HELD"
+expect_eq "everysec: no herald_pipe script (nothing to share an fsync)" 0 "$SCRIPTS"
 finish
