@@ -166,8 +166,9 @@ void rdb_on_send(struct rdb *db, void (*fn)(void *arg), void *arg)
 
 int rdb_send(struct rdb *db)
 {
-	int done = 0;
+	int done = 0, pipe = db->pipe_now;
 
+	db->pipe_now = 0;
 	if (db->on_send && !db->in_hook) {
 		db->in_hook = 1;
 		db->on_send(db->on_send_arg);
@@ -179,9 +180,8 @@ int rdb_send(struct rdb *db)
 	}
 	if (db->n == db->sent)
 		return 0;
-	if (db->pipe_now && db->pipe_bytes && sdslen(db->ctx->obuf) >= db->pipe_bytes)
+	if (pipe && db->pipe_bytes && sdslen(db->ctx->obuf) >= db->pipe_bytes)
 		rdb_pipe_pack(db);
-	db->pipe_now = 0;
 	metrics_redis_send(db->n - db->sent, sdslen(db->ctx->obuf), db->sent == 0);
 	while (!done) {
 		if (redisBufferWrite(db->ctx, &done) != REDIS_OK) {
