@@ -49,7 +49,7 @@ struct rdb {
 	unsigned long errs; /* failed writes not yet reported */
 	int64_t errs_logged_ms;
 	char err[512];
-	char demoted[160]; /* a READONLY (...) reply seen in this batch */
+	char demoted[160];	  /* a READONLY (...) reply seen in this batch */
 	const char *demoted_what; /* what to drop the connection for */
 	/* availability (redisconn.c) */
 	int ever_up;		/* Redis has answered since the start */

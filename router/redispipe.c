@@ -31,9 +31,9 @@
  * outcome.c, ...) that a script may run as they are: no noscript or
  * blocking command, no FCALL (scripts do not nest), no read whose reply
  * would only cost a conversion through Lua. */
-static const char *const scriptable[] = {"HSET", "HDEL",  "RPUSH", "LPUSH", "EXPIRE", "PEXPIRE",
-					 "XACK", "XDEL",  "ZADD",  "ZREM",  "SET",    "SADD",
-					 "SREM"};
+static const char *const scriptable[] = {"HSET",    "HDEL", "RPUSH", "LPUSH", "EXPIRE",
+					 "PEXPIRE", "XACK", "XDEL",  "ZADD",  "ZREM",
+					 "SET",	    "SADD", "SREM"};
 /* Lua's unpack() of a command's arguments is bounded by its C stack
  * (LUAI_MAXCSTACK 8000): a longer command (a huge XACK) goes out plain. */
 #define PIPE_MAX_ARGS 1000
@@ -155,8 +155,7 @@ static int grow(char **b, size_t *cap, size_t need)
 
 /* A msgpack header: fixed form, else tag8/16/32 + big-endian length.
  * Returns its length. */
-static size_t mp_head(unsigned char *p, size_t n, unsigned fix, size_t fixmax, int t8,
-		      unsigned t16)
+static size_t mp_head(unsigned char *p, size_t n, unsigned fix, size_t fixmax, int t8, unsigned t16)
 {
 	if (n <= fixmax) {
 		p[0] = (unsigned char)(fix | n);

@@ -65,8 +65,8 @@ static void up(struct srv *s, const char *fsync)
 		if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
 			_exit(126);
 		execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
-		       "--save", "", "--appendonly", "yes", "--appendfsync", fsync, "--dir",
-		       s->dir, "--loglevel", "warning", (char *)NULL);
+		       "--save", "", "--appendonly", "yes", "--appendfsync", fsync, "--dir", s->dir,
+		       "--loglevel", "warning", (char *)NULL);
 		_exit(127);
 	}
 	s->db = rdb_new("127.0.0.1", p, NULL, NULL, 0);
@@ -159,12 +159,12 @@ static void queue_mixed(struct rdb *db)
 	rdb_cmdf(db, on_reply, NULL, "ZADD z 1 m");
 }
 
-static const char *const mixed_want[] = {"i:",	 "nil", "i:2", "e:WRONGTYPE", "s:OK",
+static const char *const mixed_want[] = {"i:",	"nil", "i:2", "e:WRONGTYPE", "s:OK",
 					 "i:0", "i:5", "i:3", "i:"};
 
 static void test_fanout(void **state)
 {
-	struct srv s;
+	struct srv s = {0};
 	long f0;
 
 	(void)state;
@@ -186,7 +186,7 @@ static void test_fanout(void **state)
  * commands (array32); each reply in order. */
 static void test_sizes(void **state)
 {
-	struct srv s;
+	struct srv s = {0};
 	static char big[70001], mid[1001], small[301];
 	const char *argv[21];
 	long f0;
@@ -229,7 +229,7 @@ static void test_sizes(void **state)
  * library, and the next batch runs. */
 static void test_lost_library(void **state)
 {
-	struct srv s;
+	struct srv s = {0};
 	redisReply *rep;
 
 	(void)state;
@@ -258,7 +258,7 @@ static void test_lost_library(void **state)
  * go out plain, with the same replies. */
 static void test_not_scripted(void **state)
 {
-	struct srv s;
+	struct srv s = {0};
 	long f0;
 
 	(void)state;
