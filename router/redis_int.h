@@ -34,8 +34,8 @@ struct rdb {
 	size_t n, cap, sent;
 	int in_recv, in_hook;
 	int group; /* rdb_send_grouped holds (the server fsyncs always) */
-	/* herald_pipe (redispipe.c): a grouped send of pipe_bytes or more
-	 * packs its runs of writes into scripts; 0 never */
+	/* herald_pipe (redispipe.c): in a grouped send, each run of writes
+	 * that packs into pipe_bytes or more goes as one script; 0 never */
 	size_t pipe_bytes;
 	int pipe_now; /* this rdb_send is a grouped one */
 	struct pcmd *pcmd;
