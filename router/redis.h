@@ -67,6 +67,9 @@ int rdb_send_grouped(struct rdb *db);
  * whole in one read (a bulk of 32 KiB or more), where a plain pipeline
  * costs one event-loop iteration, and under always one fsync, per 16 KiB.
  * Callers see no difference: each command's callback gets its own reply. */
+/* The value to turn it on with ([redis] script_batch, off by default:
+ * README "A pipeline in a script"): Redis's PROTO_MBULK_BIG_ARG, the
+ * smallest argument it reads whole. */
 #define RDB_PIPE_BYTES 32768
 void rdb_set_pipe(struct rdb *db, size_t bytes);
 /* Grouping is on only while the server runs appendfsync always: under

@@ -5,10 +5,10 @@
 # (herald_redis_held_sends_total counts the turns that waited), so one
 # Redis iteration and fsync covers more events; a lone event on an idle
 # heraldd goes out at once; under "everysec" nothing ever waits. Counted
-# by heraldd's own metrics, not by a clock. Under always, a grouped send of
-# 32 KiB or more goes out with its runs of writes as herald_pipe scripts
-# (router/redispipe.c: herald_redis_script_batches_total); never under
-# everysec. Every event of a burst is
+# by heraldd's own metrics, not by a clock. With [redis] script_batch =
+# 32768 (off by default), under always a grouped send's runs of writes of
+# 32 KiB or more go out as herald_pipe scripts (router/redispipe.c:
+# herald_redis_script_batches_total); never under everysec. Every event of a burst is
 # accepted and delivered either way. heraldd reaches Redis through
 # redisproxy.py, which holds each write carrying herald_accept for 20 ms:
 # replies are then outstanding while the burst's next turns run, however
@@ -55,6 +55,8 @@ for i in 1 2 3 4; do
 done
 start_redisproxy proxy --delay-on herald_accept --delay-ms 20
 REDIS_PORT=$PROXY_PORT write_conf
+# herald_pipe is off by default ([redis] script_batch = 0): on here
+sed -i 's|^\[redis\]$|&\nscript_batch = 32768|' "$T/herald.conf"
 
 run_burst always gc-a
 check "always: turns waited for the replies outstanding (group commit)" test "$HELD" -gt 0
