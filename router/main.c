@@ -454,6 +454,7 @@ static int open_all(struct router *r)
 	}
 	rdb_on_send(r->rdb, on_rdb_send, r);
 	rdb_set_connect_timeout(r->rdb, r->cfg->redis_connect_timeout_ms);
+	rdb_set_pipe(r->rdb, (size_t)r->cfg->redis_script_batch);
 	if (r->cfg->redis_sentinels &&
 	    rdb_set_sentinels(r->rdb, r->cfg->redis_sentinels, r->cfg->redis_master_name,
 			      r->cfg->redis_sentinel_password, err, sizeof(err)) != 0) {

@@ -84,7 +84,7 @@ static struct {
 	} cg[MAX_COUNTERS];
 	int ncg;
 	struct lhist turn, send_cmds, accept_events;
-	unsigned long long send_bytes, lone_sends, held_sends;
+	unsigned long long send_bytes, lone_sends, held_sends, pipe_batches, pipe_cmds;
 } M = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* A service label from a bounded set: the first MAX_SERVICES names seen
@@ -209,6 +209,14 @@ void metrics_redis_held(void)
 	pthread_mutex_unlock(&M.mu);
 }
 
+void metrics_redis_pipe(size_t batches, size_t cmds)
+{
+	pthread_mutex_lock(&M.mu);
+	M.pipe_batches += batches;
+	M.pipe_cmds += cmds;
+	pthread_mutex_unlock(&M.mu);
+}
+
 void metrics_accept_batch(int events)
 {
 	pthread_mutex_lock(&M.mu);
@@ -256,6 +264,16 @@ static void render_loop(FILE *fp)
 		"# TYPE herald_redis_held_sends_total counter\nherald_redis_held_sends_total "
 		"%llu\n",
 		M.held_sends);
+	fprintf(fp,
+		"# HELP herald_redis_script_batches_total Runs of writes sent as one "
+		"herald_pipe script (appendfsync always, large sends).\n"
+		"# TYPE herald_redis_script_batches_total counter\n"
+		"herald_redis_script_batches_total %llu\n"
+		"# HELP herald_redis_script_commands_total Commands sent inside herald_pipe "
+		"scripts.\n"
+		"# TYPE herald_redis_script_commands_total counter\n"
+		"herald_redis_script_commands_total %llu\n",
+		M.pipe_batches, M.pipe_cmds);
 }
 
 void metrics_gauge(const char *name, double value)

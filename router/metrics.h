@@ -35,6 +35,7 @@ void metrics_channel_gauge(const char *name, const char *channel, double value);
 void metrics_loop_turn(long long us);
 void metrics_redis_send(size_t cmds, size_t bytes, int lone);
 void metrics_accept_batch(int events);
+void metrics_redis_pipe(size_t batches, size_t cmds); /* herald_pipe scripts sent */
 void metrics_redis_held(void); /* a send waited for the replies outstanding */
 /* Render everything; returns a malloc'd string. */
 char *metrics_render(void);

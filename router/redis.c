@@ -42,6 +42,9 @@ void rdb_free(struct rdb **dbp)
 	free(db->master_name);
 	free(db->sentinel_password);
 	free(db->cmdbuf);
+	free(db->pcmd);
+	free(db->pipebuf);
+	free(db->pipeout);
 	free(db);
 	*dbp = NULL;
 }
@@ -58,6 +61,7 @@ static int push(struct rdb *db, rdb_cb cb, void *arg)
 	}
 	db->q[db->n].cb = cb;
 	db->q[db->n].arg = arg;
+	db->q[db->n].batch = 0;
 	db->n++;
 	return 0;
 }
@@ -162,8 +166,9 @@ void rdb_on_send(struct rdb *db, void (*fn)(void *arg), void *arg)
 
 int rdb_send(struct rdb *db)
 {
-	int done = 0;
+	int done = 0, pipe = db->pipe_now;
 
+	db->pipe_now = 0;
 	if (db->on_send && !db->in_hook) {
 		db->in_hook = 1;
 		db->on_send(db->on_send_arg);
@@ -175,6 +180,8 @@ int rdb_send(struct rdb *db)
 	}
 	if (db->n == db->sent)
 		return 0;
+	if (pipe && db->pipe_bytes && sdslen(db->ctx->obuf) >= db->pipe_bytes)
+		rdb_pipe_pack(db);
 	metrics_redis_send(db->n - db->sent, sdslen(db->ctx->obuf), db->sent == 0);
 	while (!done) {
 		if (redisBufferWrite(db->ctx, &done) != REDIS_OK) {
@@ -212,8 +219,10 @@ static void unwaited(struct rdb *db, const redisReply *rep)
  * next connect asks the sentinels again. */
 static void deliver(struct rdb *db, const struct pending *p, redisReply *rep)
 {
-	if (rdb_reply_demoted(rep) && !db->demoted[0])
+	if (rdb_reply_demoted(rep) && !db->demoted[0]) {
 		snprintf(db->demoted, sizeof(db->demoted), "%.150s", rep->str);
+		db->demoted_what = "the server can no longer take writes";
+	}
 	if (p->cb)
 		p->cb(rep, p->arg);
 	else
@@ -223,9 +232,44 @@ static void deliver(struct rdb *db, const struct pending *p, redisReply *rep)
 static void check_demoted(struct rdb *db)
 {
 	if (db->demoted[0]) {
-		rdb_drop(db, "the server can no longer take writes", db->demoted);
+		rdb_drop(db, db->demoted_what, db->demoted);
 		db->demoted[0] = '\0';
 	}
+}
+
+/* The reply to q[i], given out: its own, or a herald_pipe batch's
+ * (redispipe.c), whose array holds a reply for each command of the batch
+ * in order. A call rejected whole (READONLY, OOM, BUSY...) gives its error
+ * to every command of the batch; "function not found" (the library gone:
+ * FUNCTION FLUSH, a server restarted without it) drops the connection,
+ * and the next connect loads it again. Returns the entries served. */
+static size_t take(struct rdb *db, size_t i, redisReply *rep)
+{
+	struct pending p = db->q[i];
+	size_t k = p.batch;
+	int whole;
+
+	if (k < 2) {
+		deliver(db, &p, rep);
+		return 1;
+	}
+	whole = rep->type != REDIS_REPLY_ARRAY || rep->elements != k;
+	if (whole && !db->demoted[0] &&
+	    (rep->type != REDIS_REPLY_ERROR || !strncmp(rep->str, "ERR Function not found", 22))) {
+		snprintf(db->demoted, sizeof(db->demoted), "%.150s",
+			 rep->type == REDIS_REPLY_ERROR ? rep->str : "not one reply per command");
+		db->demoted_what = "herald_pipe";
+	}
+	for (size_t j = 0; j < k; j++) {
+		p = db->q[i + j]; /* callbacks may have grown db->q */
+		if (whole && rep->type != REDIS_REPLY_ERROR) {
+			if (p.cb)
+				p.cb(NULL, p.arg);
+		} else {
+			deliver(db, &p, whole ? rep : rep->element[j]);
+		}
+	}
+	return k;
 }
 
 int rdb_recv(struct rdb *db)
@@ -238,17 +282,17 @@ int rdb_recv(struct rdb *db)
 	db->in_recv = 1;
 	/* Callbacks may queue further commands: they land after db->sent and
 	 * go out with the next rdb_send. */
-	for (i = 0; i < sent; i++) {
+	for (i = 0; i < sent;) {
 		redisReply *rep = NULL;
-		struct pending p;
+		size_t k;
 		if (!db->ctx || redisGetReply(db->ctx, (void **)&rep) != REDIS_OK) {
 			rdb_drop(db, "pipeline", NULL);
 			break;
 		}
-		p = db->q[i];
-		deliver(db, &p, rep);
+		k = take(db, i, rep);
 		freeReplyObject(rep);
-		got++;
+		i += k;
+		got += (int)k;
 	}
 	check_demoted(db);
 	for (; i < sent; i++) {
@@ -286,15 +330,13 @@ int rdb_poll(struct rdb *db)
 		 * db->q: copy each entry before its call. */
 		while (done < db->sent) {
 			redisReply *rep = NULL;
-			struct pending p;
 			if (redisGetReplyFromReader(db->ctx, (void **)&rep) != REDIS_OK) {
 				rdb_drop(db, "protocol", NULL);
 				break;
 			}
 			if (!rep)
 				break;
-			p = db->q[done++];
-			deliver(db, &p, rep);
+			done += take(db, done, rep);
 			freeReplyObject(rep);
 		}
 		db->in_recv = 0;
@@ -330,6 +372,11 @@ int rdb_flush(struct rdb *db)
  * commits each iteration's writes with one fsync. */
 #define GROUP_BYTES 16384
 
+void rdb_set_pipe(struct rdb *db, size_t bytes)
+{
+	db->pipe_bytes = bytes;
+}
+
 int rdb_send_grouped(struct rdb *db)
 {
 	if (db->group && db->ctx && db->sent && db->n > db->sent &&
@@ -337,6 +384,7 @@ int rdb_send_grouped(struct rdb *db)
 		metrics_redis_held();
 		return 0;
 	}
+	db->pipe_now = db->group;
 	return rdb_send(db) == 0 ? 1 : -1;
 }
 

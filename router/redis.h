@@ -61,6 +61,17 @@ int rdb_send(struct rdb *db);
  * one per small write. Nothing outstanding (a lone event): sent at once.
  * 1 sent, 0 held, -1 the connection broke. */
 int rdb_send_grouped(struct rdb *db);
+/* "A pipeline in a script" (redispipe.c): while grouping is on, each run
+ * of plain writes of a grouped send that packs into at least bytes (0:
+ * never) goes out as one FCALL herald_pipe, whose one argument Redis reads
+ * whole in one read (a bulk of 32 KiB or more), where a plain pipeline
+ * costs one event-loop iteration, and under always one fsync, per 16 KiB.
+ * Callers see no difference: each command's callback gets its own reply. */
+/* The value to turn it on with ([redis] script_batch, off by default:
+ * README "A pipeline in a script"): Redis's PROTO_MBULK_BIG_ARG, the
+ * smallest argument it reads whole. */
+#define RDB_PIPE_BYTES 32768
+void rdb_set_pipe(struct rdb *db, size_t bytes);
 /* Grouping is on only while the server runs appendfsync always: under
  * everysec or no an iteration costs no fsync, and holding would only add a
  * round trip to the commands held. rdb_check_group queues a CONFIG GET

@@ -14,7 +14,11 @@
 struct pending {
 	rdb_cb cb;
 	void *arg;
+	/* > 1: this command and the batch-1 after it went out as one FCALL
+	 * herald_pipe (redispipe.c), whose one reply is theirs */
+	size_t batch;
 };
+struct pcmd;
 
 struct rdb {
 	char *host, *sock, *password;
@@ -30,6 +34,14 @@ struct rdb {
 	size_t n, cap, sent;
 	int in_recv, in_hook;
 	int group; /* rdb_send_grouped holds (the server fsyncs always) */
+	/* herald_pipe (redispipe.c): in a grouped send, each run of writes
+	 * that packs into pipe_bytes or more goes as one script; 0 never */
+	size_t pipe_bytes;
+	int pipe_now; /* this rdb_send is a grouped one */
+	struct pcmd *pcmd;
+	size_t pcmd_cap;
+	char *pipebuf, *pipeout; /* msgpack blob, the repacked output */
+	size_t pipebuf_cap, pipeout_cap;
 	void (*on_send)(void *arg);
 	void *on_send_arg;
 	char *cmdbuf; /* rdb_cmd's protocol buffer, kept between commands */
@@ -37,7 +49,8 @@ struct rdb {
 	unsigned long errs; /* failed writes not yet reported */
 	int64_t errs_logged_ms;
 	char err[512];
-	char demoted[160]; /* a READONLY (...) reply seen in this batch */
+	char demoted[160];	  /* a READONLY (...) reply seen in this batch */
+	const char *demoted_what; /* what to drop the connection for */
 	/* availability (redisconn.c) */
 	int ever_up;		/* Redis has answered since the start */
 	int64_t down_since_ms;	/* mono time the outage began; 0 while up */
@@ -54,5 +67,10 @@ void rdb_drop(struct rdb *db, const char *what, const char *cause);
  * became a replica; LOADING; MASTERDOWN): 1, and the connection is to be
  * dropped so the next connect asks the sentinels again. */
 int rdb_reply_demoted(const redisReply *rep);
+/* Repack what is about to be written (redispipe.c): each run of script-safe
+ * writes as one FCALL herald_pipe, its first entry's batch set. Returns
+ * the number of batches, 0 none (output unchanged), -1 out of memory
+ * (unchanged too). */
+int rdb_pipe_pack(struct rdb *db);
 
 #endif

@@ -90,6 +90,13 @@
  *   between the look and the trim): below the oldest entry pending in any
  *   group, and never past an entry no group was delivered yet. Returns
  *   the number of entries trimmed.
+ *
+ * herald_pipe    ARGV: one msgpack array of commands (each an array of
+ *                strings: name, arguments)
+ *   A run of plain write commands sent as one script (router/redispipe.c,
+ *   under appendfsync always): each is run with redis.pcall, so one's
+ *   error does not stop the others, as in a pipeline. Returns the array of
+ *   their replies, errors included, in order.
  */
 #include "scripts.h"
 #include "citizen.h"
@@ -325,10 +332,17 @@ const char herald_lua_library[] =
     "  if not minms then return 0 end\n"
     "  return redis.call('XTRIM', s, 'MINID', string.format('%d-%d', minms, minseq))\n"
     "end\n"
+    "local function pipe(keys, argv)\n"
+    "  local c = cmsgpack.unpack(argv[1])\n"
+    "  local out = {}\n"
+    "  for i = 1, #c do out[i] = redis.pcall(unpack(c[i])) end\n"
+    "  return out\n"
+    "end\n"
     "redis.register_function('herald_accept', accept)\n"
     "redis.register_function('herald_due', due)\n"
     "redis.register_function('herald_lease', lease)\n"
     "redis.register_function('herald_trim', trim)\n"
     "redis.register_function('herald_engage', engage)\n"
     "redis.register_function('herald_mo', mo)\n"
-    "redis.register_function('herald_list_add', list_add)\n";
+    "redis.register_function('herald_list_add', list_add)\n"
+    "redis.register_function('herald_pipe', pipe)\n";

@@ -124,6 +124,7 @@ core_round() {
 batch = $BATCH
 "
 	[ "$RMODE" = socket ] && sed -i "s|^port = $REDIS_PORT\$|&\nsocket = $REDIS_SOCK|" "$T/herald.conf"
+	[ -n "${CORE_REDIS_CONF:-}" ] && sed -i "s|^\[redis\]\$|&\n$CORE_REDIS_CONF|" "$T/herald.conf"
 	HERALDD_BIN=$2 start_heraldd
 	if [ "${CORE_PERF:-0}" = 1 ] && perf_run "$R"; then
 		perf record -e cpu-clock --call-graph dwarf,16384 -F 1000 -o "$T/perf.$R.data" -p "$HERALDD_PID" >"$T/perf.$R.out" 2>&1 &
@@ -155,6 +156,12 @@ batch = $BATCH
 	[ $fw_rc -eq 0 ] || fail "round $R: not every event was delivered: $(cat "$T/follow.out")"
 	hd_cpu1=$(cpu_ticks "$HERALDD_PID")
 	rd_cpu1=$(cpu_ticks "$REDIS_PID")
+	# Redis's reads of client input (one per client per loop iteration at
+	# most) and heraldd's herald_pipe scripts (issue #15)
+	rd_reads=$(rcli INFO stats | tr -d '\r' | awk -F: '$1 == "total_reads_processed" { print $2 }')
+	scripts=$(curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" |
+		awk '$1 == "herald_redis_script_batches_total" { b = $2 }
+		     $1 == "herald_redis_script_commands_total" { c = $2 } END { print b + 0, c + 0 }')
 	# Which Redis commands each event cost (scripts' inner calls included).
 	rcli INFO commandstats | tr -d '\r' >"$T/commandstats.$R"
 	rcli --scan --pattern "herald:msg:*" | head -n 1 | {
@@ -183,6 +190,9 @@ batch = $BATCH
 		echo "rss_kb=$rss"
 		echo "hd_us=$(per_event $((hd_cpu1 - hd_cpu0)))"
 		echo "rd_us=$(per_event $((rd_cpu1 - rd_cpu0)))"
+		echo "reads_per_ev=$(awk -v r="${rd_reads:-0}" -v n="$N" 'BEGIN { printf "%.3f", r / n }')"
+		echo "scripts=${scripts% *}"
+		echo "scripted_cmds=${scripts#* }"
 		echo "lg_us=$(awk -v c="$(kv cpu_ms "$T/loadgen.out")" -v n="$N" 'BEGIN { printf "%.0f", c * 1000 / n }')"
 		echo "fw_us=$(awk -v c="$(kv cpu_ms "$T/follow.out")" -v n="$N" 'BEGIN { printf "%.0f", c * 1000 / n }')"
 		echo "$sys0 $sys1" | awk -v hz="$hz" -v n="$N" '{
@@ -192,6 +202,7 @@ batch = $BATCH
 	echo "core round $R ($(basename "$2"), appendfsync ${FSYNC:-everysec}, auth ${AUTH:-none}): $(f events_per_s) events/s end to end (ingest $(f ingest_per_s)/s)," \
 		"p50 $(f p50_ms) ms, p99 $(f p99_ms) ms; CPU per event: heraldd $(f hd_us) us," \
 		"redis $(f rd_us) us, loadgen $(f lg_us) us, follower $(f fw_us) us;" \
+		"redis reads per event $(f reads_per_ev), herald_pipe scripts $(f scripts) ($(f scripted_cmds) commands);" \
 		"machine busy $(f busy_us) us, steal $(f steal_us) us"
 }
 
@@ -399,10 +410,13 @@ if [ "$ALWAYS" = 1 ]; then
 	al_p99=$(for r in $C_RUNS; do kv p99_ms "$T/round.$r"; done | median)
 	al_hd=$(for r in $C_RUNS; do kv hd_us "$T/round.$r"; done | median)
 	al_rd=$(for r in $C_RUNS; do kv rd_us "$T/round.$r"; done | median)
+	al_reads=$(for r in $C_RUNS; do kv reads_per_ev "$T/round.$r"; done | median3)
+	ev_reads=$(for r in $A_RUNS; do kv reads_per_ev "$T/round.$r"; done | median3)
 	al_ratio=$(ratio "$al_median" "$median_per_s")
 	echo "core: appendfsync always: median $al_median events/s against everysec's $median_per_s" \
 		"(ratio $al_ratio, target >= 0.85); p99 $al_p99 ms (median of rounds);" \
-		"CPU per event heraldd $al_hd us, redis-server $al_rd us"
+		"CPU per event heraldd $al_hd us, redis-server $al_rd us;" \
+		"redis reads per event $al_reads (everysec $ev_reads)"
 	AL_JSON=", \"core_always_median_events_per_s\": $al_median, \"core_always_ratio\": $al_ratio,
  \"core_always_p99_ms\": $al_p99, \"core_always_heraldd_cpu_us_per_event\": $al_hd,
  \"core_always_redis_cpu_us_per_event\": $al_rd"

@@ -137,8 +137,8 @@ diag_stop() {
 
 # loop_figures FILE: heraldd's /metrics into FILE, and one line on where its
 # time went: loop turns (count, mean, share over 1 and 5 ms, longest
-# bucket), pipeline sends (commands and bytes per send, lone ones) and
-# events per herald_accept
+# bucket), pipeline sends (commands and bytes per send, lone ones),
+# events per herald_accept and herald_pipe scripts
 loop_figures() {
 	curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" >"$1" 2>/dev/null || return 0
 	python3 - "$1" <<'PY'
@@ -162,10 +162,12 @@ t = h.get('loop_turn_seconds', {}); s = h.get('redis_send_commands', {}); a = h.
 nt = t.get('_count', 0) or 1; ns = s.get('_count', 0) or 1; na = a.get('_count', 0) or 1
 over = lambda le: 1 - t.get(le, 0) / nt
 print("loop: %d turns, mean %.0f us, p99 <= %g ms, %.2f %% over 1 ms, %.2f %% over 5 ms;"
-      " %d redis sends, %.1f commands and %.0f bytes a send (%d lone, %d held); %.1f events a herald_accept"
+      " %d redis sends, %.1f commands and %.0f bytes a send (%d lone, %d held); %.1f events a herald_accept;"
+      " %d herald_pipe scripts (%d commands)"
       % (nt, t.get('_sum', 0) / nt * 1e6, q('loop_turn_seconds', 0.99) * 1000, 100 * over('0.001'),
          100 * over('0.005'), ns, s.get('_sum', 0) / ns, h.get('redis_send_bytes', {}).get('_total', 0) / ns,
-         h.get("redis_lone_sends", {}).get("_total", 0), h.get("redis_held_sends", {}).get("_total", 0), a.get('_sum', 0) / na))
+         h.get("redis_lone_sends", {}).get("_total", 0), h.get("redis_held_sends", {}).get("_total", 0), a.get('_sum', 0) / na,
+         h.get("redis_script_batches", {}).get("_total", 0), h.get("redis_script_commands", {}).get("_total", 0)))
 PY
 }
 

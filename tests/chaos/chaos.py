@@ -294,7 +294,23 @@ class World:
         with open(conf, "w", encoding="utf-8") as f:
             f.write("\n".join(text))
         self.confs[inst] = (conf, "tcp://127.0.0.1:%d" % ingest)
+        self.http_ports = getattr(self, "http_ports", {})
+        self.http_ports[inst] = http
         return conf
+
+    def metric(self, inst, name):
+        """a counter of heraldd inst's /metrics (0 when absent or down)"""
+        import urllib.request
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.http_ports[inst],
+                                        timeout=2) as r:
+                for line in r.read().decode().splitlines():
+                    f = line.split()
+                    if len(f) == 2 and f[0] == name:
+                        return float(f[1])
+        except OSError:
+            pass
+        return 0
 
     def start_heraldd(self, inst="a"):
         conf = self.confs[inst][0]
@@ -645,6 +661,31 @@ def sc_redis_kill9_always(w, n):
     return n
 
 
+def sc_redis_kill9_pipe(w, n):
+    """redis-server kill -9 (appendfsync always) while heraldd's writes go
+    out as herald_pipe scripts (script_batch = 1: every grouped send, so
+    the kill falls among them at any load), restart on the same AOF."""
+    n = max(1000, n)
+    w.start_redis("always")
+    w.seed(8, channels="file")
+    w.write_conf("a", ["file"], redis_extra="script_batch = 1\n")
+    w.start_heraldd("a")
+    w.publish(n, "pk", w.endpoint())
+    # a third written, and scripts on the wire (counted by heraldd itself)
+    seen = wait_until(120, lambda: spool_lines(w) >= n // 3 and
+                      w.metric("a", "herald_redis_script_batches_total") >= 5, 0.02)
+    scripts = w.metric("a", "herald_redis_script_batches_total")
+    w.redis_proc.kill()
+    w.redis_proc.wait()
+    w.extra["scripts_before_kill"] = scripts
+    w.checks.append(("herald_pipe scripts went out before the kill (%d)" % scripts, seen))
+    time.sleep(1)
+    w.restart_redis()
+    w.wait_publisher()
+    w.wait_drain(180)
+    return n
+
+
 def sc_redis_cut(w, n):
     """the Redis link cut by a proxy at random points, 20 times."""
     w.start_redis()
@@ -893,6 +934,7 @@ SCENARIOS = [
     ("heraldd_sigterm_slow_email", sc_heraldd_sigterm_slow_email),
     ("redis_sigterm_email", sc_redis_sigterm),
     ("redis_kill9_always_email", sc_redis_kill9_always),
+    ("redis_kill9_always_pipe", sc_redis_kill9_pipe),
     ("redis_cut_random", sc_redis_cut),
     ("redis_cut_citizen", sc_redis_cut_citizen),
     ("slow_provider_claim", sc_slow_provider),

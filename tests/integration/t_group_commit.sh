@@ -5,7 +5,10 @@
 # (herald_redis_held_sends_total counts the turns that waited), so one
 # Redis iteration and fsync covers more events; a lone event on an idle
 # heraldd goes out at once; under "everysec" nothing ever waits. Counted
-# by heraldd's own metrics, not by a clock. Every event of a burst is
+# by heraldd's own metrics, not by a clock. With [redis] script_batch =
+# 32768 (off by default), under always a grouped send's runs of writes of
+# 32 KiB or more go out as herald_pipe scripts (router/redispipe.c:
+# herald_redis_script_batches_total); never under everysec. Every event of a burst is
 # accepted and delivered either way. heraldd reaches Redis through
 # redisproxy.py, which holds each write carrying herald_accept for 20 ms:
 # replies are then outstanding while the burst's next turns run, however
@@ -40,7 +43,9 @@ run_burst() {
 	HELD=$(metric herald_redis_held_sends_total)
 	SENDS=$(metric herald_redis_send_commands_count)
 	TURNS=$(metric herald_loop_turn_seconds_count)
-	diag "$1: $SENDS sends in $TURNS turns, $HELD turns held"
+	SCRIPTS=$(metric herald_redis_script_batches_total)
+	SCRIPTED=$(metric herald_redis_script_commands_total)
+	diag "$1: $SENDS sends in $TURNS turns, $HELD turns held, $SCRIPTS scripts of $SCRIPTED commands"
 	stop_heraldd
 }
 
@@ -50,12 +55,17 @@ for i in 1 2 3 4; do
 done
 start_redisproxy proxy --delay-on herald_accept --delay-ms 20
 REDIS_PORT=$PROXY_PORT write_conf
+# herald_pipe is off by default ([redis] script_batch = 0): on here
+sed -i 's|^\[redis\]$|&\nscript_batch = 32768|' "$T/herald.conf"
 
 run_burst always gc-a
 check "always: turns waited for the replies outstanding (group commit)" test "$HELD" -gt 0
 check "always: fewer sends than loop turns" test "$SENDS" -lt "$TURNS"
 expect_eq "always: nothing failed" "" "$(grep -i 'herald_accept failed\|a write failed' "$T/heraldd.out")"
+check "always: large grouped sends went out as herald_pipe scripts ($SCRIPTS)" test "$SCRIPTS" -gt 0
+check "always: ... of several commands each ($SCRIPTED commands)" test "$SCRIPTED" -ge $((2 * SCRIPTS))
 
 run_burst everysec gc-e
 expect_eq "everysec: no turn waits (no fsync per Redis iteration to share)" 0 "$HELD"
+expect_eq "everysec: no herald_pipe script (nothing to share an fsync)" 0 "$SCRIPTS"
 finish
