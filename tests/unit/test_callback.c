@@ -27,6 +27,7 @@
 #include "redis.h"
 #include "schema.h"
 #include "text.h"
+#include "redis_srv.h"
 
 /* Write text to a temporary INI file and load it as heraldd would. */
 static struct config *load(const char *text, char *path, size_t pathlen)
@@ -48,61 +49,6 @@ static struct config *load(const char *text, char *path, size_t pathlen)
 	if (!c)
 		fail_msg("config_load: %s", err);
 	return c;
-}
-
-/* A free loopback port (the kernel picks). */
-static int free_port(void)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t salen = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &salen), 0);
-	port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
-struct redis_srv {
-	pid_t pid;
-	int port;
-	struct rdb *db;
-};
-
-/* redis-server on a free port, and a router-style connection to it. */
-static void redis_up(struct redis_srv *r)
-{
-	char port[16];
-	int64_t t0 = mono_ms();
-
-	r->port = free_port();
-	snprintf(port, sizeof(port), "%d", r->port);
-	r->pid = fork();
-	assert_true(r->pid >= 0);
-	if (r->pid == 0) {
-		if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
-			_exit(126);
-		execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
-		       "--save", "", "--appendonly", "no", "--loglevel", "warning", (char *)NULL);
-		_exit(127);
-	}
-	r->db = rdb_new("127.0.0.1", r->port, NULL, NULL, 0);
-	assert_non_null(r->db);
-	while (rdb_connect(r->db) != 0) {
-		if (mono_ms() - t0 > 10000)
-			fail_msg("redis-server did not start on port %d", r->port);
-		usleep(20000);
-	}
-}
-
-static void redis_down(struct redis_srv *r)
-{
-	rdb_free(&r->db);
-	kill(r->pid, SIGTERM);
-	waitpid(r->pid, NULL, 0);
 }
 
 /* A config text with [redis] pointing at port, then rest. */
@@ -256,7 +202,7 @@ static void test_down_service(void **state)
 	redisReply *rep;
 	int64_t t0;
 
-	redis_up(&rs);
+	redis_srv_up(&rs, NULL);
 	conf_with_redis(ini, sizeof(ini), rs.port,
 			"[service.dvla]\n"
 			"callback_url = http://127.0.0.1:1/cb\n"
@@ -286,7 +232,7 @@ static void test_down_service(void **state)
 	assert_non_null(rep);
 	assert_int_equal(rep->integer, 10); /* nothing dropped at the stop */
 	freeReplyObject(rep);
-	redis_down(&rs);
+	redis_srv_down(&rs);
 	config_free(&c);
 	unlink(path);
 }
@@ -374,7 +320,7 @@ static void test_signed_post(void **state)
 	assert_int_equal(getsockname(p.lfd, (struct sockaddr *)&sa, &salen), 0);
 	assert_int_equal(pthread_create(&th, NULL, peer_run, &p), 0);
 
-	redis_up(&rs);
+	redis_srv_up(&rs, NULL);
 	snprintf(rest, sizeof(rest),
 		 "[service.dvla]\ncallback_url = http://127.0.0.1:%d/herald/status?token=x\n"
 		 "callback_secret = Jefe\n",
@@ -391,7 +337,7 @@ static void test_signed_post(void **state)
 		usleep(10000);
 	assert_int_equal(callbacks_pending(cb, rs.db, "dvla"), 0);
 	callbacks_stop(&cb);
-	redis_down(&rs);
+	redis_srv_down(&rs);
 	pthread_join(th, NULL);
 	close(p.lfd);
 

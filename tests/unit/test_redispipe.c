@@ -26,74 +26,25 @@
 
 #include "redis.h"
 #include "text.h"
-
-static int free_port(void)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t salen = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &salen), 0);
-	port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
-struct srv {
-	pid_t pid;
-	struct rdb *db;
-	char dir[64];
-};
+#include "redis_srv.h"
 
 /* redis-server with the AOF under fsync (always or everysec) in a fresh
  * directory, and a heraldd-style connection with grouping checked. */
-static void up(struct srv *s, const char *fsync)
+static void up(struct redis_srv *s, const char *fsync)
 {
-	char port[16];
-	int64_t t0 = mono_ms();
-	int p = free_port();
-
-	snprintf(s->dir, sizeof(s->dir), "/tmp/herald-pipe-XXXXXX");
-	assert_non_null(mkdtemp(s->dir));
-	snprintf(port, sizeof(port), "%d", p);
-	s->pid = fork();
-	assert_true(s->pid >= 0);
-	if (s->pid == 0) {
-		if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
-			_exit(126);
-		execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
-		       "--save", "", "--appendonly", "yes", "--appendfsync", fsync, "--dir", s->dir,
-		       "--loglevel", "warning", (char *)NULL);
-		_exit(127);
-	}
-	s->db = rdb_new("127.0.0.1", p, NULL, NULL, 0);
-	assert_non_null(s->db);
-	while (rdb_connect(s->db) != 0) {
-		if (mono_ms() - t0 > 10000)
-			fail_msg("redis-server did not start on port %d", p);
-		usleep(20000);
-	}
+	redis_srv_up(s, fsync);
 	rdb_set_pipe(s->db, 1); /* every grouped send */
 	rdb_check_group(s->db);
 	assert_true(rdb_flush(s->db) >= 1);
 }
 
-static void down(struct srv *s)
+static void down(struct redis_srv *s)
 {
-	char cmd[128];
-
-	rdb_free(&s->db);
-	kill(s->pid, SIGTERM);
-	waitpid(s->pid, NULL, 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
-	assert_int_equal(system(cmd), 0);
+	redis_srv_down(s);
 }
 
 /* FCALL calls Redis has run (INFO commandstats). */
-static long fcalls(struct srv *s)
+static long fcalls(struct redis_srv *s)
 {
 	redisReply *rep = rdb_call(s->db, "INFO commandstats");
 	const char *p;
@@ -164,7 +115,7 @@ static const char *const mixed_want[] = {"i:",	"nil", "i:2", "e:WRONGTYPE", "s:O
 
 static void test_fanout(void **state)
 {
-	struct srv s = {0};
+	struct redis_srv s = {0};
 	long f0;
 
 	(void)state;
@@ -186,7 +137,7 @@ static void test_fanout(void **state)
  * commands (array32); each reply in order. */
 static void test_sizes(void **state)
 {
-	struct srv s = {0};
+	struct redis_srv s = {0};
 	static char big[70001], mid[1001], small[301];
 	const char *argv[21];
 	long f0;
@@ -229,7 +180,7 @@ static void test_sizes(void **state)
  * library, and the next batch runs. */
 static void test_lost_library(void **state)
 {
-	struct srv s = {0};
+	struct redis_srv s = {0};
 	redisReply *rep;
 
 	(void)state;
@@ -258,7 +209,7 @@ static void test_lost_library(void **state)
  * go out plain, with the same replies. */
 static void test_not_scripted(void **state)
 {
-	struct srv s = {0};
+	struct redis_srv s = {0};
 	long f0;
 
 	(void)state;
