@@ -20,6 +20,12 @@
  * acknowledged are taken again), and all connect again together. If one
  * does not connect, the journeys go on the main connection until the next
  * reconnect.
+ *
+ * The cost, why it is off by default: a journey connection cut after Redis
+ * ran the message's HSET on the main one but before its RPUSH leaves that
+ * message's journey without those records (its entry is taken again, finds
+ * the message finished and is acknowledged). One connection narrows that
+ * window to a cut inside one write; t_journey_lanes measures it.
  */
 #ifndef HERALD_JLANE_H
 #define HERALD_JLANE_H
