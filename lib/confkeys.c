@@ -17,6 +17,7 @@ const struct confkey confkeys[] = {
     {"redis", "replicas_timeout_ms", "500"},
     {"redis", "connect_timeout", "500ms"},
     {"redis", "script_batch", "0"},
+    {"redis", "journey_connections", "0"},
     {"redis", "sentinel_password", ""},
     {"herald", "secret_file", ""},
     {"ingest", "endpoint", "tcp://127.0.0.1:7400"},

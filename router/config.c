@@ -193,7 +193,9 @@ static int redis_ha(struct config *c, char *err, int errlen)
 	       get_ms(c, "redis", "connect_timeout", 500, 1000, 10, 60000,
 		      &c->redis_connect_timeout_ms, err, errlen) ||
 	       get_int(c, "redis", "script_batch", 0 /* off; on: RDB_PIPE_BYTES */, 0, 1 << 24,
-		       &c->redis_script_batch, err, errlen);
+		       &c->redis_script_batch, err, errlen) ||
+	       get_int(c, "redis", "journey_connections", 0 /* off; see jlane.h */, 0, JLANE_MAX,
+		       &c->redis_journey_connections, err, errlen);
 }
 
 /* [http] listen: "" (off) or HOST:PORT with a strict port (99999 is not

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "heldwrite.h"
+#include "jlane.h"
 #include "log.h"
 #include "policy.h"
 #include "text.h"
@@ -53,29 +54,39 @@ static void writes_free(struct held_writes *w);
 /* emptied held_writes kept for reuse: enough for a few loop turns' messages */
 #define HELD_SPARE_MAX 1024
 
+void held_xack(struct router *r, int p, const struct ackq *q)
+{
+	const char **argv = malloc((q->n + 3) * sizeof(*argv));
+	const char *id = q->ids;
+	size_t argc = 0;
+
+	if (!argv) { /* pending until taken again: nothing lost */
+		log_warnx("out of memory: %zu stream entries not acknowledged", q->n);
+		return;
+	}
+	argv[argc++] = "XACK";
+	argv[argc++] = ack_streams[p];
+	argv[argc++] = GROUP;
+	for (size_t i = 0; i < q->n; i++) {
+		argv[argc++] = id;
+		id += strlen(id) + 1;
+	}
+	rdb_cmd(r->rdb, NULL, NULL, (int)argc, argv, NULL);
+	free(argv);
+}
+
 void held_flush(struct router *r)
 {
 	flush_writes(r); /* before the XACKs */
+	if (r->jgate) {	 /* the XACKs wait for the journey writes (jlane.h) */
+		jlane_gate(r);
+		return;
+	}
 	for (int p = 0; p < PRIO_N; p++) {
 		struct ackq *q = &r->acks[p];
-		const char **argv;
-		const char *id = q->ids;
-		size_t argc = 0;
-
 		if (!q->n)
 			continue;
-		argv = malloc((q->n + 3) * sizeof(*argv));
-		if (!argv)
-			return; /* stays queued for the next turn */
-		argv[argc++] = "XACK";
-		argv[argc++] = ack_streams[p];
-		argv[argc++] = GROUP;
-		for (size_t i = 0; i < q->n; i++) {
-			argv[argc++] = id;
-			id += strlen(id) + 1;
-		}
-		rdb_cmd(r->rdb, NULL, NULL, (int)argc, argv, NULL);
-		free(argv);
+		held_xack(r, p, q);
 		q->n = q->len = 0;
 	}
 }
@@ -265,7 +276,7 @@ void held_emit(struct router *r, struct held_writes *w)
 		for (size_t i = 0; i < w->n; i++)
 			if (w->kind[i] == 1)
 				argv[argc++] = w->buf + w->off[i];
-		rdb_cmd(r->rdb, NULL, NULL, (int)argc, argv, NULL);
+		jlane_cmd(r, w->buf + w->txkey, (int)argc, argv);
 	}
 	if (w->expire_msg > 0) {
 		char ttl[24];
@@ -278,7 +289,7 @@ void held_emit(struct router *r, struct held_writes *w)
 		char ttl[24];
 		fmt_int(w->expire_tx, ttl);
 		const char *ex[] = {"EXPIRE", w->buf + w->txkey, ttl, "NX"};
-		rdb_cmd(r->rdb, NULL, NULL, 4, ex, NULL);
+		jlane_cmd(r, w->buf + w->txkey, 4, ex);
 	}
 	w->expire_tx = 0;
 	free(argv);
@@ -307,11 +318,14 @@ void held_write_direct(struct router *r, const struct msg *m, const char *const 
 		rdb_cmd(r->rdb, NULL, NULL, argc, argv, NULL);
 	}
 	const char *argv[4] = {"RPUSH", txkey, pre ? pre : json, json};
-	rdb_cmd(r->rdb, NULL, NULL, pre ? 4 : 3, argv, NULL);
+	jlane_cmd(r, txkey, pre ? 4 : 3, argv);
 	if (first) { /* the service's retention (policy.h) */
 		long long ttl = (long long)policy_ttl_s(r, m->service);
+		char ttls[24];
 		rdb_cmdf(r->rdb, NULL, NULL, "EXPIRE %s %lld", msgkey, ttl);
-		rdb_cmdf(r->rdb, NULL, NULL, "EXPIRE %s %lld NX", txkey, ttl);
+		fmt_int(ttl, ttls);
+		const char *ex[] = {"EXPIRE", txkey, ttls, "NX"};
+		jlane_cmd(r, txkey, 4, ex);
 	}
 }
 

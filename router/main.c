@@ -28,6 +28,7 @@
 #include "confcheck.h"
 #include "control.h"
 #include "heldwrite.h"
+#include "jlane.h"
 #include "http.h"
 #include "lease.h"
 #include "log.h"
@@ -136,7 +137,10 @@ static int redis_on_reconnect(struct router *r)
 /* One attempt to reach Redis (logged by redis.c). 0 when connected. */
 static int connect_redis(struct router *r)
 {
-	if (rdb_connect(r->rdb) != 0 || redis_on_reconnect(r) != 0)
+	if (rdb_connect(r->rdb) != 0)
+		return -1;
+	jlane_connect(r); /* before the recovery writes journeys */
+	if (redis_on_reconnect(r) != 0)
 		return -1;
 	if (!rdb_ok(r->rdb)) /* lost again during the recovery */
 		return -1;
@@ -234,7 +238,7 @@ static int ingest_readable(struct router *r, int *fd)
  * is waited on through its ZMQ_FD after one ZMQ_EVENTS. */
 static void wait_for_work(struct router *r)
 {
-	struct pollfd fds[CHAN_MAX + 5];
+	struct pollfd fds[CHAN_MAX + 5 + JLANE_MAX];
 	int n = 0, timeout = 100, zfd = -1;
 
 	if (r->backlog)
@@ -259,6 +263,7 @@ static void wait_for_work(struct router *r)
 		poll_fd(fds, &n, unsub_fd(r->unsub));
 	if (rdb_outstanding(r->rdb) && rdb_fd(r->rdb) >= 0)
 		poll_fd(fds, &n, rdb_fd(r->rdb));
+	jlane_fds(r, fds, &n);
 	/* with Redis or without: every event is answered */
 	if (r->ingest) {
 		if (ingest_readable(r, &zfd))
@@ -384,6 +389,7 @@ static void loop(struct router *r)
 		stream_lease(r, now); /* draining too: what is in flight stays ours */
 		held_flush(r);	      /* in turn order; sent now or grouped (redis.h) */
 		rdb_send_grouped(r->rdb);
+		jlane_turn(r); /* the journeys' connections (jlane.h) */
 		/* prepare what arrived while Redis works on what was just sent */
 		stream_prepare_ready(r);
 		dlog_flush(r->dlog);
@@ -393,6 +399,7 @@ static void loop(struct router *r)
 	/* Results that arrived while draining are recorded. */
 	outcome_poll(r);
 	held_flush(r);
+	jlane_flush(r); /* their replies release the last XACKs */
 	rdb_flush(r->rdb);
 	dlog_flush(r->dlog);
 	if (idmap_len(r->inflight))
@@ -455,6 +462,10 @@ static int open_all(struct router *r)
 	rdb_on_send(r->rdb, on_rdb_send, r);
 	rdb_set_connect_timeout(r->rdb, r->cfg->redis_connect_timeout_ms);
 	rdb_set_pipe(r->rdb, (size_t)r->cfg->redis_script_batch);
+	if (jlane_open(r, err, sizeof(err)) != 0) {
+		log_msg(LOG_L_ERR, "[redis] journey connections: %s", err);
+		return -1;
+	}
 	if (r->cfg->redis_sentinels &&
 	    rdb_set_sentinels(r->rdb, r->cfg->redis_sentinels, r->cfg->redis_master_name,
 			      r->cfg->redis_sentinel_password, err, sizeof(err)) != 0) {
@@ -539,6 +550,7 @@ static void close_all(struct router *r)
 		idmap_each(r->inflight, free_inflight, NULL);
 		idmap_free(&r->inflight);
 	}
+	jlane_free(r);
 	held_free_all(r);
 	receipt_close(r);
 	leases_free(&r->leases);

@@ -182,7 +182,8 @@ int rdb_send(struct rdb *db)
 		return 0;
 	if (pipe && db->pipe_bytes && sdslen(db->ctx->obuf) >= db->pipe_bytes)
 		rdb_pipe_pack(db);
-	metrics_redis_send(db->n - db->sent, sdslen(db->ctx->obuf), db->sent == 0);
+	if (!db->aux[0])
+		metrics_redis_send(db->n - db->sent, sdslen(db->ctx->obuf), db->sent == 0);
 	while (!done) {
 		if (redisBufferWrite(db->ctx, &done) != REDIS_OK) {
 			rdb_drop(db, "write", NULL);

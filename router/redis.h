@@ -30,6 +30,14 @@ void rdb_free(struct rdb **dbp);
  * -1 with the reason in err. */
 int rdb_set_sentinels(struct rdb *db, const char *list, const char *master_name,
 		      const char *password, char *err, size_t errlen);
+/* An auxiliary connection beside heraldd's main one (router/jlane.c):
+ * CLIENT SETNAME name at each connect, no function library, no metrics,
+ * connects logged at debug level; a loss is logged at info level only,
+ * the caller treats it as the main connection's. */
+void rdb_set_aux(struct rdb *db, const char *name);
+/* Drop the connection now (as a failed read would: pending callbacks get
+ * NULL at the next rdb_recv/rdb_poll); why is logged. */
+void rdb_disconnect(struct rdb *db, const char *why);
 /* Bound on each connect (and each sentinel asked); 5 s unless set. */
 void rdb_set_connect_timeout(struct rdb *db, int ms);
 /* (Re)connect: find the master, AUTH, check ROLE, SELECT, load the

@@ -57,6 +57,9 @@ struct rdb {
 	int64_t fail_logged_ms; /* last "still unreachable" line */
 	unsigned long fails;	/* failed connects in this outage */
 	unsigned long lost;	/* connections lost since the start */
+	/* an auxiliary connection (rdb_set_aux): named, no library load, no
+	 * metrics of its own; its loss is the caller's to report */
+	char aux[32];
 };
 
 /* Close the connection after a failure (what: the step that failed; cause:

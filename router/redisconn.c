@@ -64,6 +64,16 @@ int rdb_set_sentinels(struct rdb *db, const char *list, const char *master_name,
 	return 0;
 }
 
+void rdb_set_aux(struct rdb *db, const char *name)
+{
+	snprintf(db->aux, sizeof(db->aux), "%s", name);
+}
+
+void rdb_disconnect(struct rdb *db, const char *why)
+{
+	rdb_drop(db, "dropped", why);
+}
+
 void rdb_set_connect_timeout(struct rdb *db, int ms)
 {
 	db->connect_timeout_ms = ms;
@@ -113,6 +123,13 @@ void rdb_drop(struct rdb *db, const char *what, const char *cause)
 	if (!cause)
 		cause = db->ctx->errstr[0] ? db->ctx->errstr : "closed";
 	snprintf(db->err, sizeof(db->err), "redis %s: %s: %s", db->where, what, cause);
+	if (db->aux[0]) {
+		log_info("redis %s: %s connection closed (%s: %s)", db->where, db->aux, what,
+			 cause);
+		redisFree(db->ctx);
+		db->ctx = NULL;
+		return;
+	}
 	log_warnx("redis %s: connection lost (%s: %s); new events are answered 'unavailable' "
 		  "until it is back",
 		  db->where, what, cause); /* before cause (maybe errstr) goes */
@@ -184,6 +201,17 @@ static int prepare_ctx(struct rdb *db)
 		if (setsockopt(db->ctx->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)) != 0)
 			log_warn("redis %s: SO_SNDBUF", db->where);
 	}
+	if (db->aux[0]) {
+		rep = redisCommand(db->ctx, "CLIENT SETNAME %s", db->aux);
+		if (!rep || reply_is_error(rep)) {
+			snprintf(db->err, sizeof(db->err), "redis %s: CLIENT SETNAME failed: %s",
+				 db->where, rep ? rep->str : db->ctx->errstr);
+			freeReplyObject(rep);
+			return -1;
+		}
+		freeReplyObject(rep);
+		return 0;
+	}
 	rep = redisCommand(db->ctx, "FUNCTION LOAD REPLACE %s", herald_lua_library);
 	if (!rep || reply_is_error(rep)) {
 		snprintf(db->err, sizeof(db->err), "redis %s: FUNCTION LOAD failed: %s", db->where,
@@ -227,9 +255,16 @@ int rdb_connect(struct rdb *db)
 		db->ctx = NULL;
 	}
 	if (!db->ctx) {
+		if (db->aux[0]) {
+			log_info("%s (%s connection)", db->err, db->aux);
+			return -1;
+		}
 		connect_failed(db);
 		return -1;
 	}
-	connected(db);
+	if (db->aux[0])
+		log_debug("redis %s: %s connection up", db->where, db->aux);
+	else
+		connected(db);
 	return 0;
 }

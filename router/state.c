@@ -12,6 +12,7 @@
 
 #include "callback.h"
 #include "heldwrite.h"
+#include "jlane.h"
 #include "log.h"
 #include "metrics.h"
 #include "msgrec.h"
@@ -239,6 +240,18 @@ static int drops_event(const struct msg *m, const struct step *s)
 	       (s->ack && status_is_terminal(s->status));
 }
 
+/* EXPIRE the message's journey (with NX or GT), on its journey
+ * connection, after its records (jlane.h). */
+static void journey_expire(struct router *r, const struct msg *m, long long ttl, const char *how)
+{
+	char key[160], ttls[24];
+
+	key_of(key, sizeof(key), KEY_TX, strlen(KEY_TX), m->tx);
+	fmt_int(ttl, ttls);
+	const char *argv[] = {"EXPIRE", key, ttls, how};
+	jlane_cmd(r, key, 4, argv);
+}
+
 /* A step scheduled for later (send_after, a retry, a receipt deadline):
  * the message and its journey live at least retention past it, so that
  * nothing expires while it waits (EXPIRE GT: never shortened). */
@@ -250,7 +263,7 @@ static void ttl_past_step(struct router *r, const struct msg *m, int64_t sched_m
 	if (wait_s <= 0)
 		return; /* the first transition's TTL covers it */
 	rdb_cmdf(r->rdb, NULL, NULL, "EXPIRE " KEY_MSG "%s %lld GT", m->event_id, ttl);
-	rdb_cmdf(r->rdb, NULL, NULL, "EXPIRE " KEY_TX "%s %lld GT", m->tx, ttl);
+	journey_expire(r, m, ttl, "GT");
 }
 
 /* Redis: the hash fields and the journey entry are held back until the
@@ -278,8 +291,7 @@ static void write_step(struct router *r, struct msg *m, const struct step *s,
 		m->ev_in_hash = 0;
 	}
 	if (s->journal_only) /* may be the first entry of a journey */
-		rdb_cmdf(r->rdb, NULL, NULL, "EXPIRE " KEY_TX "%s %lld NX", m->tx,
-			 (long long)policy_ttl_s(r, m->service));
+		journey_expire(r, m, (long long)policy_ttl_s(r, m->service), "NX");
 	if (s->sched_ms > 0) {
 		rdb_cmdf(r->rdb, NULL, NULL, "ZADD " KEY_SCHED " %lld %s", (long long)s->sched_ms,
 			 m->event_id);
