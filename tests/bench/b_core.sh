@@ -114,11 +114,7 @@ core_round() {
 	# on its own schedule, not per event. Only the bench's server is changed.
 	rcli CONFIG SET auto-aof-rewrite-min-size 4gb >/dev/null || fail "redis CONFIG SET failed"
 	rcli CONFIG SET appendfsync "${FSYNC:-everysec}" >/dev/null || fail "redis CONFIG SET appendfsync failed"
-	i=1
-	while [ $i -le "$C" ]; do
-		seed_citizen "c-$i" name "Ada $i" channels file locale en
-		i=$((i + 1))
-	done
+	seed_file_citizens "$C"
 	INGEST_AUTH=${AUTH:-none} write_conf "
 [queue]
 batch = $BATCH

@@ -69,11 +69,7 @@ one_run() {
 	start_redis
 	rcli CONFIG SET appendfsync "$F" >/dev/null || fail "redis CONFIG SET appendfsync failed"
 	rcli CONFIG SET auto-aof-rewrite-min-size 4gb >/dev/null || fail "redis CONFIG SET failed"
-	i=1
-	while [ $i -le "$C" ]; do
-		seed_citizen "c-$i" name "Ada $i" channels file locale en
-		i=$((i + 1))
-	done
+	seed_file_citizens "$C"
 	write_conf ""
 	sed -i "s|^dir = $BIN/channels\$|dir = $2/channels|" "$T/herald.conf"
 	HERALDD_BIN=$2/heraldd start_heraldd

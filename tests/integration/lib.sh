@@ -386,6 +386,16 @@ publish() {
 		"$BIN/heraldctl" -c "$T/herald.conf" publish -
 }
 
+# seed_file_citizens N: citizens c-1 .. c-N ("Ada i") who prefer the file
+# channel, in English (the benches and the load tests)
+seed_file_citizens() {
+	_i=1
+	while [ "$_i" -le "$1" ]; do
+		seed_citizen "c-$_i" name "Ada $_i" channels file locale en
+		_i=$((_i + 1))
+	done
+}
+
 # seed_citizen ID field value ...
 seed_citizen() {
 	_id=$1

@@ -50,9 +50,7 @@ run_burst() {
 }
 
 start_redis
-for i in 1 2 3 4; do
-	seed_citizen "c-$i" name "Ada $i" channels file locale en
-done
+seed_file_citizens 4
 start_redisproxy proxy --delay-on herald_accept --delay-ms 20
 REDIS_PORT=$PROXY_PORT write_conf
 # herald_pipe is off by default ([redis] script_batch = 0): on here

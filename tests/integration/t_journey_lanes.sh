@@ -14,11 +14,7 @@
 . "$HERALD_SRC/tests/integration/lib.sh"
 
 start_redis
-i=1
-while [ $i -le 4 ]; do
-	seed_citizen "c-$i" name "Ada $i" channels file locale en
-	i=$((i + 1))
-done
+seed_file_citizens 4
 ev() { # ev ID CITIZEN
 	printf '{"event_id":"%s","service":"dvla","citizen_id":"%s","template":"payment-due","personalisation":{"name":"Ada","amount":"£10","due_date":"1 January 2027"}}' "$1" "$2"
 }

@@ -12,11 +12,7 @@ LG=$BIN/tests/bench/loadgen
 kv() { sed -n "s/.*\b$1=\([0-9.]*\).*/\1/p" "$2" | tail -n 1; }
 
 start_redis
-i=1
-while [ $i -le 4 ]; do
-	seed_citizen "c-$i" name "Ada $i" channels file locale en
-	i=$((i + 1))
-done
+seed_file_citizens 4
 write_conf
 start_heraldd
 EP=tcp://127.0.0.1:$INGEST_PORT
