@@ -54,16 +54,14 @@ static void writes_free(struct held_writes *w);
 /* emptied held_writes kept for reuse: enough for a few loop turns' messages */
 #define HELD_SPARE_MAX 1024
 
-void held_xack(struct router *r, int p, const struct ackq *q)
+int held_xack(struct router *r, int p, const struct ackq *q)
 {
 	const char **argv = malloc((q->n + 3) * sizeof(*argv));
 	const char *id = q->ids;
 	size_t argc = 0;
 
-	if (!argv) { /* pending until taken again: nothing lost */
-		log_warnx("out of memory: %zu stream entries not acknowledged", q->n);
-		return;
-	}
+	if (!argv)
+		return -1;
 	argv[argc++] = "XACK";
 	argv[argc++] = ack_streams[p];
 	argv[argc++] = GROUP;
@@ -73,6 +71,7 @@ void held_xack(struct router *r, int p, const struct ackq *q)
 	}
 	rdb_cmd(r->rdb, NULL, NULL, (int)argc, argv, NULL);
 	free(argv);
+	return 0;
 }
 
 void held_flush(struct router *r)
@@ -86,7 +85,8 @@ void held_flush(struct router *r)
 		struct ackq *q = &r->acks[p];
 		if (!q->n)
 			continue;
-		held_xack(r, p, q);
+		if (held_xack(r, p, q) != 0)
+			return; /* out of memory: stays queued for the next turn */
 		q->n = q->len = 0;
 	}
 }
@@ -285,12 +285,8 @@ void held_emit(struct router *r, struct held_writes *w)
 		rdb_cmd(r->rdb, NULL, NULL, 3, ex, NULL);
 	}
 	w->expire_msg = 0;
-	if (w->expire_tx > 0) {
-		char ttl[24];
-		fmt_int(w->expire_tx, ttl);
-		const char *ex[] = {"EXPIRE", w->buf + w->txkey, ttl, "NX"};
-		jlane_cmd(r, w->buf + w->txkey, 4, ex);
-	}
+	if (w->expire_tx > 0)
+		jlane_expire(r, w->buf + w->txkey, w->expire_tx, "NX");
 	w->expire_tx = 0;
 	free(argv);
 	w->n = 0; /* the strings stay until held_flush frees w */
@@ -321,11 +317,8 @@ void held_write_direct(struct router *r, const struct msg *m, const char *const 
 	jlane_cmd(r, txkey, pre ? 4 : 3, argv);
 	if (first) { /* the service's retention (policy.h) */
 		long long ttl = (long long)policy_ttl_s(r, m->service);
-		char ttls[24];
 		rdb_cmdf(r->rdb, NULL, NULL, "EXPIRE %s %lld", msgkey, ttl);
-		fmt_int(ttl, ttls);
-		const char *ex[] = {"EXPIRE", txkey, ttls, "NX"};
-		jlane_cmd(r, txkey, 4, ex);
+		jlane_expire(r, txkey, ttl, "NX");
 	}
 }
 

@@ -60,8 +60,9 @@ void held_emit(struct router *r, struct held_writes *w);
 /* Out of memory for holding back: the commands as they are, in order. */
 void held_write_direct(struct router *r, const struct msg *m, const char *const *fk,
 		       const char *const *fv, int nf, const char *pre, const char *json, int first);
-/* Queue the XACK of q's ids on stream p's (one command; q unchanged). */
-void held_xack(struct router *r, int p, const struct ackq *q);
+/* Queue the XACK of q's ids on stream p's (one command; q unchanged): 0,
+ * or -1 out of memory (nothing queued). */
+int held_xack(struct router *r, int p, const struct ackq *q);
 /* Acknowledge a stream entry with the others of this loop turn. */
 void held_ack(struct router *r, const char *stream, const char *id);
 

@@ -106,8 +106,10 @@ static void gate_release(struct router *r, struct jgate *g)
 	if (g->errs)
 		log_refused(g);
 	for (int p = 0; p < PRIO_N; p++) {
-		if (g->acks[p].n && !g->failed)
-			held_xack(r, p, &g->acks[p]);
+		if (g->acks[p].n && !g->failed && held_xack(r, p, &g->acks[p]) != 0)
+			log_warnx("out of memory: %zu stream entries not acknowledged (taken "
+				  "again later)",
+				  g->acks[p].n);
 		free(g->acks[p].ids);
 	}
 	if (g->failed)
@@ -159,6 +161,15 @@ void jlane_cmd(struct router *r, const char *txkey, int argc, const char **argv)
 	rdb_cmd(lane_of(r, txkey), on_journey, a, argc, argv, NULL);
 }
 
+void jlane_expire(struct router *r, const char *txkey, long long ttl, const char *how)
+{
+	char ttls[24];
+
+	fmt_int(ttl, ttls);
+	const char *argv[] = {"EXPIRE", txkey, ttls, how};
+	jlane_cmd(r, txkey, 4, argv);
+}
+
 void jlane_gate(struct router *r)
 {
 	struct jgate *g = r->jgate;
@@ -200,16 +211,6 @@ void jlane_turn(struct router *r)
 		r->jlane_up = 0; /* until jlane_connect, with the main one */
 	/* XACKs released by the replies go out now, not at the next turn */
 	rdb_send_grouped(r->rdb);
-}
-
-void jlane_fds(struct router *r, struct pollfd *fds, int *n)
-{
-	for (int i = 0; r->jlane_up && i < r->njlane; i++)
-		if (rdb_outstanding(r->jlane[i]) && rdb_fd(r->jlane[i]) >= 0) {
-			fds[*n].fd = rdb_fd(r->jlane[i]);
-			fds[*n].events = POLLIN;
-			fds[(*n)++].revents = 0;
-		}
 }
 
 void jlane_flush(struct router *r)

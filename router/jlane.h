@@ -30,7 +30,6 @@
 #ifndef HERALD_JLANE_H
 #define HERALD_JLANE_H
 
-#include <poll.h>
 #include <stddef.h>
 
 #include "router.h"
@@ -43,8 +42,9 @@ void jlane_connect(struct router *r);
 /* Queue a journey command of the transaction whose journey key is txkey
  * on its connection (or the main one when they are off). */
 void jlane_cmd(struct router *r, const char *txkey, int argc, const char **argv);
-/* Commands queued on a journey connection since the last jlane_gate. */
-size_t jlane_queued(const struct router *r);
+/* EXPIRE txkey ttl how ("NX", "GT"), on the journey's connection, after
+ * its records. */
+void jlane_expire(struct router *r, const char *txkey, long long ttl, const char *how);
 /* The XACKs of this turn wait for the journey writes queued since the
  * last jlane_gate: takes r->acks' ids into a gate that queues them on the
  * main connection once every reply is in (dropped, with a warning, if a
@@ -53,8 +53,6 @@ void jlane_gate(struct router *r);
 /* Once a turn: send what is queued, take the replies that arrived; a
  * connection lost drops the main one. */
 void jlane_turn(struct router *r);
-/* Their descriptors, while replies are awaited (for the loop's poll). */
-void jlane_fds(struct router *r, struct pollfd *fds, int *n);
 /* At exit: every reply in (then the XACKs they release are queued). */
 void jlane_flush(struct router *r);
 void jlane_free(struct router *r);

@@ -263,7 +263,9 @@ static void wait_for_work(struct router *r)
 		poll_fd(fds, &n, unsub_fd(r->unsub));
 	if (rdb_outstanding(r->rdb) && rdb_fd(r->rdb) >= 0)
 		poll_fd(fds, &n, rdb_fd(r->rdb));
-	jlane_fds(r, fds, &n);
+	for (int i = 0; r->jlane_up && i < r->njlane; i++) /* jlane.h */
+		if (rdb_outstanding(r->jlane[i]) && rdb_fd(r->jlane[i]) >= 0)
+			poll_fd(fds, &n, rdb_fd(r->jlane[i]));
 	/* with Redis or without: every event is answered */
 	if (r->ingest) {
 		if (ingest_readable(r, &zfd))

@@ -240,16 +240,13 @@ static int drops_event(const struct msg *m, const struct step *s)
 	       (s->ack && status_is_terminal(s->status));
 }
 
-/* EXPIRE the message's journey (with NX or GT), on its journey
- * connection, after its records (jlane.h). */
+/* EXPIRE the message's journey (with NX or GT), after its records. */
 static void journey_expire(struct router *r, const struct msg *m, long long ttl, const char *how)
 {
-	char key[160], ttls[24];
+	char key[160];
 
 	key_of(key, sizeof(key), KEY_TX, strlen(KEY_TX), m->tx);
-	fmt_int(ttl, ttls);
-	const char *argv[] = {"EXPIRE", key, ttls, how};
-	jlane_cmd(r, key, 4, argv);
+	jlane_expire(r, key, ttl, how);
 }
 
 /* A step scheduled for later (send_after, a retry, a receipt deadline):

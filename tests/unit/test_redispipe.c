@@ -113,6 +113,15 @@ static void queue_mixed(struct rdb *db)
 static const char *const mixed_want[] = {"i:",	"nil", "i:2", "e:WRONGTYPE", "s:OK",
 					 "i:0", "i:5", "i:3", "i:"};
 
+/* The mixed commands in one grouped send, and each its own reply. */
+static void send_mixed(struct rdb *db)
+{
+	queue_mixed(db);
+	assert_int_equal(rdb_send_grouped(db), 1);
+	assert_true(rdb_recv(db) >= 0);
+	expect(mixed_want, 9);
+}
+
 static void test_fanout(void **state)
 {
 	struct redis_srv s = {0};
@@ -121,10 +130,7 @@ static void test_fanout(void **state)
 	(void)state;
 	up(&s, "always");
 	f0 = fcalls(&s);
-	queue_mixed(s.db);
-	assert_int_equal(rdb_send_grouped(s.db), 1);
-	assert_true(rdb_recv(s.db) >= 0);
-	expect(mixed_want, 9);
+	send_mixed(s.db);
 	/* two runs: DEL alone (one command, left plain), HSET..EXPIRE, then
 	 * RPUSH l + ZADD after the plain STRLEN */
 	assert_int_equal(fcalls(&s) - f0, 2);
@@ -198,10 +204,7 @@ static void test_lost_library(void **state)
 	assert_int_equal(rdb_connect(s.db), 0);
 	rdb_check_group(s.db);
 	assert_true(rdb_flush(s.db) >= 1);
-	queue_mixed(s.db);
-	assert_int_equal(rdb_send_grouped(s.db), 1);
-	assert_true(rdb_recv(s.db) >= 0);
-	expect(mixed_want, 9);
+	send_mixed(s.db);
 	down(&s);
 }
 
@@ -215,20 +218,14 @@ static void test_not_scripted(void **state)
 	(void)state;
 	up(&s, "everysec");
 	f0 = fcalls(&s);
-	queue_mixed(s.db);
-	assert_int_equal(rdb_send_grouped(s.db), 1);
-	assert_true(rdb_recv(s.db) >= 0);
-	expect(mixed_want, 9);
+	send_mixed(s.db);
 	assert_int_equal(fcalls(&s), f0);
 	down(&s);
 
 	up(&s, "always");
 	rdb_set_pipe(s.db, 0);
 	f0 = fcalls(&s);
-	queue_mixed(s.db);
-	assert_int_equal(rdb_send_grouped(s.db), 1);
-	assert_true(rdb_recv(s.db) >= 0);
-	expect(mixed_want, 9);
+	send_mixed(s.db);
 	assert_int_equal(fcalls(&s), f0);
 	down(&s);
 }
