@@ -128,6 +128,20 @@ void rdb_cmd(struct rdb *db, rdb_cb cb, void *arg, int argc, const char **argv, 
 	}
 }
 
+void rdb_raw(struct rdb *db, rdb_cb cb, void *arg, const char *cmd, size_t len)
+{
+	if (!db->ctx || push(db, cb, arg) != 0) {
+		if (cb)
+			cb(NULL, arg);
+		return;
+	}
+	if (redisAppendFormattedCommand(db->ctx, cmd, len) != REDIS_OK) {
+		db->n--;
+		if (cb)
+			cb(NULL, arg);
+	}
+}
+
 void rdb_cmdf(struct rdb *db, rdb_cb cb, void *arg, const char *fmt, ...)
 {
 	va_list ap;
@@ -162,6 +176,12 @@ void rdb_on_send(struct rdb *db, void (*fn)(void *arg), void *arg)
 {
 	db->on_send = fn;
 	db->on_send_arg = arg;
+}
+
+void rdb_on_call(struct rdb *db, void (*fn)(void *arg), void *arg)
+{
+	db->on_call = fn;
+	db->on_call_arg = arg;
 }
 
 int rdb_send(struct rdb *db)
@@ -412,6 +432,8 @@ redisReply *rdb_call(struct rdb *db, const char *fmt, ...)
 		log_msg(LOG_L_ERR, "internal: synchronous Redis call from a pipeline callback");
 		return NULL;
 	}
+	if (db->on_call)
+		db->on_call(db->on_call_arg);
 	/* Queued pipeline replies come first on the wire: collect them. */
 	rdb_flush(db);
 	if (!db->ctx)
