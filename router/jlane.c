@@ -24,10 +24,20 @@ struct jdefer {
 	void *arg;
 };
 
+/* One state write of a gate: its bytes in the gate's buffer, the index of
+ * its transaction's connection (-1: none configured), whether its reply
+ * came. */
+struct jwrite {
+	size_t off, len;
+	int lane;
+	int done;
+};
+
 /* What one held_flush let go of: its XACKs and the commands that must see
  * the state writes queued before it, released onto the main connection
  * when the last of those writes has its reply and every earlier gate was
- * released (the gates go in turn order). */
+ * released (the gates go in turn order). Its state writes are kept until
+ * then: the ones a lost connection never confirmed are sent again. */
 struct jgate {
 	struct jgate *next;
 	size_t pending; /* replies still to come */
@@ -37,6 +47,17 @@ struct jgate {
 	struct ackq acks[PRIO_N];
 	struct jdefer *defer;
 	size_t ndefer, capdefer;
+	char *buf;
+	size_t len, cap;
+	struct jwrite *w;
+	size_t nw, capw;
+};
+
+/* A write to send again after the reconnect (jlane.h), in order. */
+struct jreplay {
+	char *cmd;
+	size_t len;
+	int lane; /* -2: a jlane_after command */
 };
 
 static void sync_hook(void *arg);
@@ -76,24 +97,8 @@ static void lane_reset(struct rdb *db, const char *why)
 	rdb_send(db); /* without a connection: fails what was sent or queued */
 }
 
-void jlane_connect(struct router *r)
-{
-	int up = 0;
-
-	r->jlane_up = 0;
-	for (int i = 0; i < r->njlane; i++) {
-		lane_reset(r->jlane[i], "reconnecting with the main connection");
-		up += rdb_connect(r->jlane[i]) == 0;
-	}
-	if (r->njlane && up < r->njlane)
-		log_warnx("redis: %d of %d state connections up: every write goes on the main "
-			  "connection until the next reconnect",
-			  up, r->njlane);
-	r->jlane_up = r->njlane > 0 && up == r->njlane;
-}
-
 /* A connection lost: the whole of heraldd's Redis goes through its outage
- * (jlane.h), every gate fails. */
+ * (jlane.h); the writes not confirmed are sent again after it. */
 static void lanes_lost(struct router *r, const char *why)
 {
 	r->jlane_up = 0;
@@ -102,13 +107,15 @@ static void lanes_lost(struct router *r, const char *why)
 	rdb_disconnect(r->rdb, "a state connection was lost");
 }
 
-static struct rdb *lane_of(const struct router *r, const char *txkey)
+static int lane_index(const struct router *r, const char *txkey)
 {
 	uint32_t h = 2166136261u; /* FNV-1a */
 
+	if (!r->njlane)
+		return -1;
 	for (const unsigned char *p = (const unsigned char *)txkey; *p; p++)
 		h = (h ^ *p) * 16777619u;
-	return r->jlane[h % (uint32_t)r->njlane];
+	return (int)(h % (uint32_t)r->njlane);
 }
 
 /* A state write Redis refused (OOM, a key of the wrong type): logged as
@@ -130,38 +137,93 @@ static void log_refused(const struct jgate *g)
 	others = 0;
 }
 
+/* Keep a write to send again (takes cmd). */
+static void replay_keep(struct router *r, char *cmd, size_t len, int lane)
+{
+	if (r->nreplay == r->capreplay) {
+		size_t cap = r->capreplay ? r->capreplay * 2 : 64;
+		struct jreplay *n = realloc(r->replay, cap * sizeof(*n));
+		if (!n) {
+			log_warnx("out of memory: a state write lost with its connection is not "
+				  "sent again (its stream entry is taken again)");
+			free(cmd);
+			return;
+		}
+		r->replay = n;
+		r->capreplay = cap;
+	}
+	r->replay[r->nreplay++] = (struct jreplay){.cmd = cmd, .len = len, .lane = lane};
+}
+
+/* The writes a lost connection did not confirm, and the commands that were
+ * to follow them, kept in order. */
+static void gate_keep_lost(struct router *r, struct jgate *g, size_t *nw, size_t *nd)
+{
+	for (size_t i = 0; i < g->nw; i++) {
+		const struct jwrite *w = &g->w[i];
+		char *c;
+		if (w->done)
+			continue;
+		if (!(c = malloc(w->len))) {
+			log_warnx("out of memory: a state write lost with its connection is not "
+				  "sent again (its stream entry is taken again)");
+			continue;
+		}
+		memcpy(c, g->buf + w->off, w->len);
+		replay_keep(r, c, w->len, w->lane);
+		(*nw)++;
+	}
+	for (size_t i = 0; i < g->ndefer; i++) {
+		struct jdefer *d = &g->defer[i];
+		if (d->cb) { /* a read: its owner is told */
+			d->cb(NULL, d->arg);
+			free(d->cmd);
+		} else {
+			replay_keep(r, d->cmd, d->len, -2);
+			(*nd)++;
+		}
+		d->cmd = NULL;
+	}
+}
+
+static void gate_free(struct jgate *g)
+{
+	for (int p = 0; p < PRIO_N; p++)
+		free(g->acks[p].ids);
+	free(g->defer);
+	free(g->buf);
+	free(g->w);
+	free(g);
+}
+
 static void gate_release(struct router *r, struct jgate *g)
 {
-	size_t dropped = 0;
+	size_t nw = 0, nd = 0;
 
 	if (g->errs)
 		log_refused(g);
+	if (g->failed || !rdb_ok(r->rdb)) {
+		gate_keep_lost(r, g, &nw, &nd);
+		if (nw || nd)
+			log_msg(LOG_L_NOTICE,
+				"redis: a connection was lost before %zu state writes were "
+				"confirmed: they are sent again once Redis is back, with %zu "
+				"commands that follow them; %zu stream entries stay pending",
+				nw, nd, g->acks[0].n + g->acks[1].n + g->acks[2].n);
+		gate_free(g);
+		return;
+	}
 	for (size_t i = 0; i < g->ndefer; i++) {
 		struct jdefer *d = &g->defer[i];
-		if (!g->failed)
-			rdb_raw(r->rdb, d->cb, d->arg, d->cmd, d->len);
-		else if (d->cb)
-			d->cb(NULL, d->arg);
-		else
-			dropped++;
+		rdb_raw(r->rdb, d->cb, d->arg, d->cmd, d->len);
 		free(d->cmd);
 	}
-	free(g->defer);
-	for (int p = 0; p < PRIO_N; p++) {
-		if (g->acks[p].n && !g->failed && held_xack(r, p, &g->acks[p]) != 0)
+	for (int p = 0; p < PRIO_N; p++)
+		if (g->acks[p].n && held_xack(r, p, &g->acks[p]) != 0)
 			log_warnx("out of memory: %zu stream entries not acknowledged (taken "
 				  "again later)",
 				  g->acks[p].n);
-		free(g->acks[p].ids);
-	}
-	if (g->failed)
-		log_msg(LOG_L_NOTICE,
-			"redis: a state connection failed before its writes were confirmed: "
-			"their stream entries stay pending and are taken again%s",
-			dropped ? "; the schedule and dead-letter writes that followed them are "
-				  "redone with them"
-				: "");
-	free(g);
+	gate_free(g);
 }
 
 /* Release the gates at the head whose writes are all in, in turn order. */
@@ -179,6 +241,7 @@ static void gates_release(struct router *r)
 struct gate_arg {
 	struct router *r;
 	struct jgate *g;
+	size_t i; /* the write in g->w */
 };
 
 static void on_write(redisReply *rep, void *arg)
@@ -187,11 +250,13 @@ static void on_write(redisReply *rep, void *arg)
 	struct jgate *g = a->g;
 	struct router *r = a->r;
 
-	free(a);
 	if (!rep)
 		g->failed = 1;
-	else if (rep->type == REDIS_REPLY_ERROR && g->errs++ == 0)
+	else
+		g->w[a->i].done = 1; /* applied (or refused: not sent again) */
+	if (rep && rep->type == REDIS_REPLY_ERROR && g->errs++ == 0)
 		snprintf(g->first_err, sizeof(g->first_err), "%s", rep->str);
+	free(a);
 	if (--g->pending == 0 && g != r->jgate)
 		gates_release(r);
 }
@@ -205,34 +270,65 @@ static struct jgate *open_gate(struct router *r)
 	return r->jgate;
 }
 
-/* The connection for a state write of the transaction whose journey key
- * is txkey, and the gate argument its reply goes to (*ap; NULL: the main
- * connection, unwaited). */
-static struct rdb *lane_pick(struct router *r, const char *txkey, struct gate_arg **ap)
+/* Copy a write into the gate (for sending again): its index, or -1 when
+ * out of memory. */
+static long gate_add(struct jgate *g, const char *cmd, size_t len, int lane)
 {
-	struct gate_arg *a;
-	struct jgate *g;
-
-	*ap = NULL;
-	if (!r->jlane_up || !rdb_ok(r->rdb))
-		return r->rdb;
-	if (!(g = open_gate(r)) || !(a = malloc(sizeof(*a)))) {
-		log_warnx("out of memory: a state write goes on the main connection, unordered");
-		return r->rdb;
+	if (g->nw == g->capw) {
+		size_t cap = g->capw ? g->capw * 2 : 64;
+		struct jwrite *w = realloc(g->w, cap * sizeof(*w));
+		if (!w)
+			return -1;
+		g->w = w;
+		g->capw = cap;
 	}
-	a->r = r;
-	a->g = g;
+	if (g->len + len > g->cap) {
+		size_t cap = g->cap ? g->cap * 2 : 16384;
+		char *b;
+		while (cap < g->len + len)
+			cap *= 2;
+		if (!(b = realloc(g->buf, cap)))
+			return -1;
+		g->buf = b;
+		g->cap = cap;
+	}
+	memcpy(g->buf + g->len, cmd, len);
+	g->w[g->nw] = (struct jwrite){.off = g->len, .len = len, .lane = lane};
+	g->len += len;
+	return (long)g->nw++;
+}
+
+/* Queue one state write (in the protocol) on connection lane (its
+ * transaction's; the main one while they are off or down), kept by this
+ * turn's gate until its reply. */
+static void lane_send(struct router *r, int lane, const char *cmd, size_t len)
+{
+	struct rdb *db = lane >= 0 && r->jlane_up && rdb_ok(r->rdb) ? r->jlane[lane] : r->rdb;
+	struct gate_arg *a = NULL;
+	struct jgate *g = open_gate(r);
+	long i = g ? gate_add(g, cmd, len, lane) : -1;
+
+	if (i < 0 || !(a = malloc(sizeof(*a)))) {
+		log_warnx("out of memory: a state write goes on the main connection, unwaited");
+		rdb_raw(r->rdb, NULL, NULL, cmd, len);
+		return;
+	}
+	*a = (struct gate_arg){.r = r, .g = g, .i = (size_t)i};
 	g->pending++;
-	*ap = a;
-	return lane_of(r, txkey);
+	rdb_raw(db, on_write, a, cmd, len);
 }
 
 void jlane_cmd(struct router *r, const char *txkey, int argc, const char **argv)
 {
-	struct gate_arg *a;
-	struct rdb *db = lane_pick(r, txkey, &a);
+	char *cmd = NULL;
+	long long len = redisFormatCommandArgv(&cmd, argc, argv, NULL);
 
-	rdb_cmd(db, a ? on_write : NULL, a, argc, argv, NULL);
+	if (len < 0) {
+		log_warnx("out of memory: a state write not sent to Redis");
+		return;
+	}
+	lane_send(r, lane_index(r, txkey), cmd, (size_t)len);
+	redisFreeCommand(cmd);
 }
 
 void jlane_msgf(struct router *r, const struct msg *m, const char *fmt, ...)
@@ -249,9 +345,7 @@ void jlane_msgf(struct router *r, const struct msg *m, const char *fmt, ...)
 		return;
 	}
 	key_of(txkey, sizeof(txkey), KEY_TX, strlen(KEY_TX), m->tx); /* as held_get's */
-	struct gate_arg *a;
-	struct rdb *db = lane_pick(r, txkey, &a);
-	rdb_raw(db, a ? on_write : NULL, a, cmd, (size_t)len);
+	lane_send(r, lane_index(r, txkey), cmd, (size_t)len);
 	redisFreeCommand(cmd);
 }
 
@@ -265,10 +359,27 @@ void jlane_expire(struct router *r, const char *key, const char *txkey, long lon
 	jlane_cmd(r, txkey, how ? 4 : 3, argv);
 }
 
+/* Hold a command in this turn's gate (takes cmd); -1 when out of memory. */
+static int gate_defer(struct router *r, rdb_cb cb, void *arg, char *cmd, size_t len)
+{
+	struct jgate *g = open_gate(r);
+
+	if (!g)
+		return -1;
+	if (g->ndefer == g->capdefer) {
+		size_t cap = g->capdefer ? g->capdefer * 2 : 16;
+		struct jdefer *nd = realloc(g->defer, cap * sizeof(*nd));
+		if (!nd)
+			return -1;
+		g->defer = nd;
+		g->capdefer = cap;
+	}
+	g->defer[g->ndefer++] = (struct jdefer){.cmd = cmd, .len = len, .cb = cb, .arg = arg};
+	return 0;
+}
+
 void jlane_after(struct router *r, rdb_cb cb, void *arg, const char *fmt, ...)
 {
-	struct jdefer *d;
-	struct jgate *g;
 	char *cmd = NULL;
 	va_list ap;
 	int len;
@@ -281,24 +392,19 @@ void jlane_after(struct router *r, rdb_cb cb, void *arg, const char *fmt, ...)
 			cb(NULL, arg);
 		return;
 	}
-	if (!r->jlane_up || !(g = open_gate(r))) { /* off (or out of memory): in order now */
-		rdb_raw(r->rdb, cb, arg, cmd, (size_t)len);
-		redisFreeCommand(cmd);
-		return;
-	}
-	if (g->ndefer == g->capdefer) {
-		size_t cap = g->capdefer ? g->capdefer * 2 : 16;
-		struct jdefer *nd = realloc(g->defer, cap * sizeof(*nd));
-		if (!nd) {
-			rdb_raw(r->rdb, cb, arg, cmd, (size_t)len);
-			redisFreeCommand(cmd);
-			return;
+	if (r->jgate || r->jgates) { /* else nothing to wait for: in order now */
+		char *copy = malloc((size_t)len);
+		if (copy) {
+			memcpy(copy, cmd, (size_t)len);
+			if (gate_defer(r, cb, arg, copy, (size_t)len) == 0) {
+				redisFreeCommand(cmd);
+				return;
+			}
+			free(copy);
 		}
-		g->defer = nd;
-		g->capdefer = cap;
 	}
-	d = &g->defer[g->ndefer++];
-	*d = (struct jdefer){.cmd = cmd, .len = (size_t)len, .cb = cb, .arg = arg};
+	rdb_raw(r->rdb, cb, arg, cmd, (size_t)len);
+	redisFreeCommand(cmd);
 }
 
 int jlane_gate(struct router *r)
@@ -323,26 +429,73 @@ int jlane_gate(struct router *r)
 	return 1;
 }
 
+/* The writes kept at a loss, sent again in their order (the main
+ * connection is up). */
+static void replay(struct router *r)
+{
+	struct jreplay *q = r->replay;
+	size_t n = r->nreplay;
+
+	if (!n)
+		return;
+	r->replay = NULL;
+	r->nreplay = r->capreplay = 0;
+	log_msg(LOG_L_NOTICE, "redis: sending again %zu writes a lost connection did not confirm",
+		n);
+	for (size_t i = 0; i < n; i++) {
+		if (q[i].lane == -2) {
+			if (gate_defer(r, NULL, NULL, q[i].cmd, q[i].len) == 0)
+				continue; /* the gate owns it now */
+			rdb_raw(r->rdb, NULL, NULL, q[i].cmd, q[i].len);
+		} else {
+			lane_send(r, q[i].lane, q[i].cmd, q[i].len);
+		}
+		free(q[i].cmd);
+	}
+	free(q);
+}
+
+void jlane_connect(struct router *r)
+{
+	int up = 0;
+
+	r->jlane_up = 0;
+	for (int i = 0; i < r->njlane; i++) {
+		if (rdb_ok(r->jlane[i]))
+			rdb_flush(r->jlane[i]); /* the replies still to come, before the reset */
+		lane_reset(r->jlane[i], "reconnecting with the main connection");
+		up += rdb_connect(r->jlane[i]) == 0;
+	}
+	if (r->njlane && up < r->njlane)
+		log_warnx("redis: %d of %d state connections up: every write goes on the main "
+			  "connection until the next reconnect",
+			  up, r->njlane);
+	r->jlane_up = r->njlane > 0 && up == r->njlane;
+	replay(r);
+}
+
 void jlane_turn(struct router *r)
 {
 	int lost = 0;
 
-	if (!r->jlane_up)
-		return;
 	for (int i = 0; i < r->njlane; i++) {
 		struct rdb *db = r->jlane[i];
+		if (!r->jlane_up && !rdb_outstanding(db))
+			continue;
 		if (rdb_ok(db))
 			rdb_send(db);
 		if (rdb_outstanding(db))
 			rdb_poll(db);
 		lost += !rdb_ok(db);
 	}
-	if (lost) {
+	if (lost && r->jlane_up) {
 		lanes_lost(r, "another state connection was lost");
 		return;
 	}
 	if (!rdb_ok(r->rdb))
 		r->jlane_up = 0; /* until jlane_connect, with the main one */
+	if (r->nreplay && rdb_ok(r->rdb))
+		replay(r); /* lost while the main connection stayed up */
 	/* what the replies released goes out now, not at the next turn */
 	rdb_send_grouped(r->rdb);
 }
@@ -380,7 +533,6 @@ void jlane_free(struct router *r)
 	}
 	r->njlane = r->jlane_up = 0;
 	if (r->jgate) { /* never closed: its ids are still r->acks' */
-		r->jgate->pending = 0;
 		r->jgate->failed = 1;
 		if (r->jgates_tail)
 			r->jgates_tail->next = r->jgate;
@@ -389,5 +541,21 @@ void jlane_free(struct router *r)
 		r->jgates_tail = r->jgate;
 		r->jgate = NULL;
 	}
-	gates_release(r); /* every one failed by lane_reset: callbacks get NULL */
+	gates_release(r); /* the rest failed by lane_reset: reads get NULL */
+	while (r->jgates) { /* still waiting for the main connection (it failed) */
+		struct jgate *g = r->jgates;
+		r->jgates = g->next;
+		g->failed = 1;
+		gate_release(r, g);
+	}
+	r->jgates_tail = NULL;
+	if (r->nreplay)
+		log_warnx("stopping with %zu state writes not confirmed by Redis: their stream "
+			  "entries are taken again at the next start",
+			  r->nreplay);
+	for (size_t i = 0; i < r->nreplay; i++)
+		free(r->replay[i].cmd);
+	free(r->replay);
+	r->replay = NULL;
+	r->nreplay = r->capreplay = 0;
 }

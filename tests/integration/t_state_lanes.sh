@@ -144,26 +144,35 @@ check "the journey has its TTL: $ttl" test "$ttl" -gt 0
 ttl=$(rcli TTL herald:msg:mon-7)
 check "the message hash has its TTL: $ttl" test "$ttl" -gt 0
 
-# ---- the state connections killed mid-burst, five times -------------------
-N=600
+# ---- the state connections killed every 0.1 s during a burst -------------
+# 1,200 events in chunks of 100 (heraldctl publish, one chunk after the
+# other: hundreds of writes in flight at each kill)
+N=1200
 i=1
 while [ $i -le $N ]; do
 	ev "kill-$i" "c-$((i % 4 + 1))"
 	echo
 	i=$((i + 1))
 done >"$T/burst.jsonl"
-(while read -r l; do publish "$l" >/dev/null; done <"$T/burst.jsonl") &
+split -l 100 "$T/burst.jsonl" "$T/chunk."
+(for f in "$T"/chunk.*; do
+	until "$BIN/heraldctl" -c "$T/herald.conf" publish - <"$f" >"$T/acks.$(basename "$f")" 2>&1 &&
+		! grep -q unavailable "$T/acks.$(basename "$f")"; do
+		sleep 0.2 # answered "unavailable" during an outage: sent again
+	done
+done) &
 PUB=$!
 track_pid $PUB
 k=0
-while [ $k -lt 5 ]; do
-	sleep 0.4
+while [ $k -lt 40 ] && kill -0 $PUB 2>/dev/null; do
+	sleep 0.1
 	for id in $(rcli CLIENT LIST | sed -n 's/^id=\([0-9]*\) .*name=herald-state-.*/\1/p'); do
 		rcli CLIENT KILL ID "$id" >/dev/null
 	done
 	k=$((k + 1))
 done
 wait "$PUB"
+diag "killed the state connections $k times"
 delivered() { grep 'kill-[0-9]*: .*status=delivered' "$T/log/delivery.log" | sed 's/.* \(kill-[0-9]*\): .*/\1/' | sort -u | wc -l; }
 wait_for 60 sh -c "[ \$(grep 'kill-[0-9]*: .*status=delivered' '$T/log/delivery.log' | sed 's/.* \(kill-[0-9]*\): .*/\1/' | sort -u | wc -l) -ge $N ]"
 expect_eq "all $N events of the burst delivered" $N "$(delivered)"
@@ -176,6 +185,7 @@ grep 'kill-[0-9]*: .*status=delivered' "$T/log/delivery.log" |
 diag "delivered more than once (each later one marked): $(cut -d' ' -f1 "$T/dups") events"
 expect_eq "no event delivered twice unmarked" 0 "$(cut -d' ' -f2 "$T/dups")"
 expect_grep "the loss is an outage heraldd reports" 'state connection was lost' "$T/heraldd.out"
+diag "$(grep -c 'sending again' "$T/heraldd.out") reconnects sent writes again: $(sed -n 's/.*sending again \([0-9]*\) writes.*/\1/p' "$T/heraldd.out" | tr '\n' ' ')"
 check "nothing left pending in the group" \
 	wait_for 30 sh -c "[ \"\$(redis-cli -p $REDIS_PORT XPENDING herald:q:normal herald | head -n 1)\" = 0 ]"
 wait_for 10 sh -c "[ \$(redis-cli -p $REDIS_PORT CLIENT LIST | grep -c name=herald-state-) -eq 3 ]"
