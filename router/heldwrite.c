@@ -76,7 +76,7 @@ int held_xack(struct router *r, int p, const struct ackq *q)
 
 void held_flush(struct router *r)
 {
-	flush_writes(r); /* before the XACKs */
+	flush_writes(r);   /* before the XACKs */
 	if (jlane_gate(r)) /* the XACKs wait for the state writes (jlane.h) */
 		return;
 	for (int p = 0; p < PRIO_N; p++) {

@@ -270,9 +270,9 @@ static struct jgate *open_gate(struct router *r)
 	return r->jgate;
 }
 
-/* Copy a write into the gate (for sending again): its index, or -1 when
- * out of memory. */
-static long gate_add(struct jgate *g, const char *cmd, size_t len, int lane)
+/* Room for len more bytes in the gate's buffer and one more write: 0, or
+ * -1 when out of memory. */
+static int gate_room(struct jgate *g, size_t len)
 {
 	if (g->nw == g->capw) {
 		size_t cap = g->capw ? g->capw * 2 : 64;
@@ -292,43 +292,56 @@ static long gate_add(struct jgate *g, const char *cmd, size_t len, int lane)
 		g->buf = b;
 		g->cap = cap;
 	}
-	memcpy(g->buf + g->len, cmd, len);
-	g->w[g->nw] = (struct jwrite){.off = g->len, .len = len, .lane = lane};
-	g->len += len;
-	return (long)g->nw++;
+	return 0;
 }
 
-/* Queue one state write (in the protocol) on connection lane (its
- * transaction's; the main one while they are off or down), kept by this
- * turn's gate until its reply. */
-static void lane_send(struct router *r, int lane, const char *cmd, size_t len)
+/* Send the write just put at the end of g's buffer (len bytes) on
+ * connection lane (its transaction's; the main one while they are off or
+ * down); g keeps it until its reply. */
+static void gate_send(struct router *r, struct jgate *g, size_t len, int lane)
 {
 	struct rdb *db = lane >= 0 && r->jlane_up && rdb_ok(r->rdb) ? r->jlane[lane] : r->rdb;
-	struct gate_arg *a = NULL;
-	struct jgate *g = open_gate(r);
-	long i = g ? gate_add(g, cmd, len, lane) : -1;
+	struct gate_arg *a = malloc(sizeof(*a));
+	const char *cmd = g->buf + g->len;
 
-	if (i < 0 || !(a = malloc(sizeof(*a)))) {
+	if (!a) {
 		log_warnx("out of memory: a state write goes on the main connection, unwaited");
 		rdb_raw(r->rdb, NULL, NULL, cmd, len);
 		return;
 	}
-	*a = (struct gate_arg){.r = r, .g = g, .i = (size_t)i};
+	g->w[g->nw] = (struct jwrite){.off = g->len, .len = len, .lane = lane};
+	*a = (struct gate_arg){.r = r, .g = g, .i = g->nw++};
+	g->len += len;
 	g->pending++;
 	rdb_raw(db, on_write, a, cmd, len);
 }
 
-void jlane_cmd(struct router *r, const char *txkey, int argc, const char **argv)
+/* Queue one state write (in the protocol), kept by this turn's gate. */
+static void lane_send(struct router *r, int lane, const char *cmd, size_t len)
 {
-	char *cmd = NULL;
-	long long len = redisFormatCommandArgv(&cmd, argc, argv, NULL);
+	struct jgate *g = open_gate(r);
 
-	if (len < 0) {
-		log_warnx("out of memory: a state write not sent to Redis");
+	if (!g || gate_room(g, len) != 0) {
+		log_warnx("out of memory: a state write goes on the main connection, unwaited");
+		rdb_raw(r->rdb, NULL, NULL, cmd, len);
 		return;
 	}
-	lane_send(r, lane_index(r, txkey), cmd, (size_t)len);
-	redisFreeCommand(cmd);
+	memcpy(g->buf + g->len, cmd, len);
+	gate_send(r, g, len, lane);
+}
+
+void jlane_cmd(struct router *r, const char *txkey, int argc, const char **argv)
+{
+	struct jgate *g = open_gate(r);
+	size_t need = rdb_format_bound(argc, argv, NULL);
+
+	if (!g || gate_room(g, need) != 0) {
+		log_warnx("out of memory: a state write goes on the main connection, unwaited");
+		rdb_cmd(r->rdb, NULL, NULL, argc, argv, NULL);
+		return;
+	}
+	/* formatted in place: the gate's copy is the one sent */
+	gate_send(r, g, rdb_format_argv(g->buf + g->len, argc, argv, NULL), lane_index(r, txkey));
 }
 
 void jlane_msgf(struct router *r, const struct msg *m, const char *fmt, ...)
@@ -522,16 +535,15 @@ void jlane_flush(struct router *r)
 {
 	for (int i = 0; i < r->njlane; i++)
 		if (rdb_ok(r->jlane[i]) && rdb_flush(r->jlane[i]) < 0)
-			lane_reset(r->jlane[i], "stopping");
+			lane_reset(r->jlane[i], "lost while stopping");
 }
 
 void jlane_free(struct router *r)
 {
-	for (int i = 0; i < r->njlane; i++) {
-		lane_reset(r->jlane[i], "stopping");
-		rdb_free(&r->jlane[i]);
-	}
-	r->njlane = r->jlane_up = 0;
+	r->jlane_up = 0;
+	for (int i = 0; i < r->njlane; i++)
+		rdb_free(&r->jlane[i]); /* closed quietly; what waits fails (NULL) */
+	r->njlane = 0;
 	if (r->jgate) { /* never closed: its ids are still r->acks' */
 		r->jgate->failed = 1;
 		if (r->jgates_tail)
@@ -541,7 +553,7 @@ void jlane_free(struct router *r)
 		r->jgates_tail = r->jgate;
 		r->jgate = NULL;
 	}
-	gates_release(r); /* the rest failed by lane_reset: reads get NULL */
+	gates_release(r);   /* the rest failed by lane_reset: reads get NULL */
 	while (r->jgates) { /* still waiting for the main connection (it failed) */
 		struct jgate *g = r->jgates;
 		r->jgates = g->next;

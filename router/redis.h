@@ -55,6 +55,10 @@ const char *rdb_where(const struct rdb *db);
 
 /* Queue a command (argv form; lens may be NULL for C strings). */
 void rdb_cmd(struct rdb *db, rdb_cb cb, void *arg, int argc, const char **argv, const size_t *lens);
+/* A command in the Redis protocol: at most rdb_format_bound bytes, written
+ * by rdb_format_argv into out (its length returned). */
+size_t rdb_format_bound(int argc, const char **argv, const size_t *lens);
+size_t rdb_format_argv(char *out, int argc, const char **argv, const size_t *lens);
 /* Queue a command already in the Redis protocol (cmd, len bytes). */
 void rdb_raw(struct rdb *db, rdb_cb cb, void *arg, const char *cmd, size_t len);
 /* Queue a printf-style command (hiredis format: %s %b %d %lld). */

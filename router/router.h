@@ -126,7 +126,7 @@ struct router {
 	int njlane, jlane_up;
 	struct jgate *jgate; /* the gate state writes since the last held_flush join */
 	struct jgate *jgates, *jgates_tail; /* closed gates waiting, in turn order */
-	struct jreplay *replay; /* state writes a lost connection did not confirm */
+	struct jreplay *replay;		    /* state writes a lost connection did not confirm */
 	size_t nreplay, capreplay;
 	struct held_writes *held_head, *held_tail; /* held-back writes, in order */
 	struct held_writes *held_spare;		   /* emptied ones, buffers kept, for reuse */
