@@ -22,6 +22,7 @@ struct jdefer {
 	size_t len;
 	rdb_cb cb;
 	void *arg;
+	int64_t at_ms; /* when it was first queued (mono) */
 };
 
 /* One state write of a gate: its bytes in the gate's buffer, the index of
@@ -31,6 +32,7 @@ struct jwrite {
 	size_t off, len;
 	int lane;
 	int done;
+	int64_t at_ms; /* when it was first made (mono) */
 };
 
 /* What one held_flush let go of: its XACKs and the commands that must see
@@ -51,13 +53,15 @@ struct jgate {
 	size_t len, cap;
 	struct jwrite *w;
 	size_t nw, capw;
+	int64_t at_ms; /* opened (mono): when its writes were made */
 };
 
 /* A write to send again after the reconnect (jlane.h), in order. */
 struct jreplay {
 	char *cmd;
 	size_t len;
-	int lane; /* -2: a jlane_after command */
+	int lane;      /* -2: a jlane_after command */
+	int64_t at_ms; /* when it was made (mono) */
 };
 
 static void sync_hook(void *arg);
@@ -138,7 +142,7 @@ static void log_refused(const struct jgate *g)
 }
 
 /* Keep a write to send again (takes cmd). */
-static void replay_keep(struct router *r, char *cmd, size_t len, int lane)
+static void replay_keep(struct router *r, char *cmd, size_t len, int lane, int64_t at_ms)
 {
 	if (r->nreplay == r->capreplay) {
 		size_t cap = r->capreplay ? r->capreplay * 2 : 64;
@@ -152,7 +156,8 @@ static void replay_keep(struct router *r, char *cmd, size_t len, int lane)
 		r->replay = n;
 		r->capreplay = cap;
 	}
-	r->replay[r->nreplay++] = (struct jreplay){.cmd = cmd, .len = len, .lane = lane};
+	r->replay[r->nreplay++] =
+	    (struct jreplay){.cmd = cmd, .len = len, .lane = lane, .at_ms = at_ms};
 }
 
 /* The writes a lost connection did not confirm, and the commands that were
@@ -170,7 +175,7 @@ static void gate_keep_lost(struct router *r, struct jgate *g, size_t *nw, size_t
 			continue;
 		}
 		memcpy(c, g->buf + w->off, w->len);
-		replay_keep(r, c, w->len, w->lane);
+		replay_keep(r, c, w->len, w->lane, w->at_ms);
 		(*nw)++;
 	}
 	for (size_t i = 0; i < g->ndefer; i++) {
@@ -179,7 +184,7 @@ static void gate_keep_lost(struct router *r, struct jgate *g, size_t *nw, size_t
 			d->cb(NULL, d->arg);
 			free(d->cmd);
 		} else {
-			replay_keep(r, d->cmd, d->len, -2);
+			replay_keep(r, d->cmd, d->len, -2, d->at_ms);
 			(*nd)++;
 		}
 		d->cmd = NULL;
@@ -265,8 +270,8 @@ static void on_write(redisReply *rep, void *arg)
  * out of memory. */
 static struct jgate *open_gate(struct router *r)
 {
-	if (!r->jgate)
-		r->jgate = calloc(1, sizeof(*r->jgate));
+	if (!r->jgate && (r->jgate = calloc(1, sizeof(*r->jgate))) != NULL)
+		r->jgate->at_ms = mono_ms();
 	return r->jgate;
 }
 
@@ -298,7 +303,7 @@ static int gate_room(struct jgate *g, size_t len)
 /* Send the write just put at the end of g's buffer (len bytes) on
  * connection lane (its transaction's; the main one while they are off or
  * down); g keeps it until its reply. */
-static void gate_send(struct router *r, struct jgate *g, size_t len, int lane)
+static void gate_send(struct router *r, struct jgate *g, size_t len, int lane, int64_t at_ms)
 {
 	struct rdb *db = lane >= 0 && r->jlane_up && rdb_ok(r->rdb) ? r->jlane[lane] : r->rdb;
 	struct gate_arg *a = malloc(sizeof(*a));
@@ -309,7 +314,7 @@ static void gate_send(struct router *r, struct jgate *g, size_t len, int lane)
 		rdb_raw(r->rdb, NULL, NULL, cmd, len);
 		return;
 	}
-	g->w[g->nw] = (struct jwrite){.off = g->len, .len = len, .lane = lane};
+	g->w[g->nw] = (struct jwrite){.off = g->len, .len = len, .lane = lane, .at_ms = at_ms};
 	*a = (struct gate_arg){.r = r, .g = g, .i = g->nw++};
 	g->len += len;
 	g->pending++;
@@ -317,7 +322,7 @@ static void gate_send(struct router *r, struct jgate *g, size_t len, int lane)
 }
 
 /* Queue one state write (in the protocol), kept by this turn's gate. */
-static void lane_send(struct router *r, int lane, const char *cmd, size_t len)
+static void lane_send(struct router *r, int lane, const char *cmd, size_t len, int64_t at_ms)
 {
 	struct jgate *g = open_gate(r);
 
@@ -327,7 +332,7 @@ static void lane_send(struct router *r, int lane, const char *cmd, size_t len)
 		return;
 	}
 	memcpy(g->buf + g->len, cmd, len);
-	gate_send(r, g, len, lane);
+	gate_send(r, g, len, lane, at_ms ? at_ms : g->at_ms);
 }
 
 void jlane_cmd(struct router *r, const char *txkey, int argc, const char **argv)
@@ -341,7 +346,8 @@ void jlane_cmd(struct router *r, const char *txkey, int argc, const char **argv)
 		return;
 	}
 	/* formatted in place: the gate's copy is the one sent */
-	gate_send(r, g, rdb_format_argv(g->buf + g->len, argc, argv, NULL), lane_index(r, txkey));
+	gate_send(r, g, rdb_format_argv(g->buf + g->len, argc, argv, NULL), lane_index(r, txkey),
+		  g->at_ms);
 }
 
 void jlane_msgf(struct router *r, const struct msg *m, const char *fmt, ...)
@@ -358,7 +364,7 @@ void jlane_msgf(struct router *r, const struct msg *m, const char *fmt, ...)
 		return;
 	}
 	key_of(txkey, sizeof(txkey), KEY_TX, strlen(KEY_TX), m->tx); /* as held_get's */
-	lane_send(r, lane_index(r, txkey), cmd, (size_t)len);
+	lane_send(r, lane_index(r, txkey), cmd, (size_t)len, 0);
 	redisFreeCommand(cmd);
 }
 
@@ -373,7 +379,7 @@ void jlane_expire(struct router *r, const char *key, const char *txkey, long lon
 }
 
 /* Hold a command in this turn's gate (takes cmd); -1 when out of memory. */
-static int gate_defer(struct router *r, rdb_cb cb, void *arg, char *cmd, size_t len)
+static int gate_defer(struct router *r, rdb_cb cb, void *arg, char *cmd, size_t len, int64_t at_ms)
 {
 	struct jgate *g = open_gate(r);
 
@@ -387,7 +393,8 @@ static int gate_defer(struct router *r, rdb_cb cb, void *arg, char *cmd, size_t 
 		g->defer = nd;
 		g->capdefer = cap;
 	}
-	g->defer[g->ndefer++] = (struct jdefer){.cmd = cmd, .len = len, .cb = cb, .arg = arg};
+	g->defer[g->ndefer++] = (struct jdefer){
+	    .cmd = cmd, .len = len, .cb = cb, .arg = arg, .at_ms = at_ms ? at_ms : g->at_ms};
 	return 0;
 }
 
@@ -409,7 +416,7 @@ void jlane_after(struct router *r, rdb_cb cb, void *arg, const char *fmt, ...)
 		char *copy = malloc((size_t)len);
 		if (copy) {
 			memcpy(copy, cmd, (size_t)len);
-			if (gate_defer(r, cb, arg, copy, (size_t)len) == 0) {
+			if (gate_defer(r, cb, arg, copy, (size_t)len, 0) == 0) {
 				redisFreeCommand(cmd);
 				return;
 			}
@@ -443,25 +450,41 @@ int jlane_gate(struct router *r)
 }
 
 /* The writes kept at a loss, sent again in their order (the main
- * connection is up). */
+ * connection is up). Not those kept longer than [queue] claim_idle: by
+ * then another instance may have claimed their entries and written newer
+ * state; they are dropped, and their entries taken again, as they would
+ * be without this. */
 static void replay(struct router *r)
 {
 	struct jreplay *q = r->replay;
-	size_t n = r->nreplay;
+	size_t n = r->nreplay, old = 0;
+	int64_t now = mono_ms();
 
 	if (!n)
 		return;
 	r->replay = NULL;
 	r->nreplay = r->capreplay = 0;
-	log_msg(LOG_L_NOTICE, "redis: sending again %zu writes a lost connection did not confirm",
-		n);
+	for (size_t i = 0; i < n; i++)
+		old += now - q[i].at_ms > r->cfg->claim_idle_ms;
+	if (old)
+		log_warnx("redis: %zu writes a lost connection did not confirm are older than "
+			  "claim_idle: not sent again (their stream entries are taken again)",
+			  old);
+	if (n > old)
+		log_msg(LOG_L_NOTICE,
+			"redis: sending again %zu writes a lost connection did not confirm",
+			n - old);
 	for (size_t i = 0; i < n; i++) {
+		if (now - q[i].at_ms > r->cfg->claim_idle_ms) {
+			free(q[i].cmd);
+			continue;
+		}
 		if (q[i].lane == -2) {
-			if (gate_defer(r, NULL, NULL, q[i].cmd, q[i].len) == 0)
+			if (gate_defer(r, NULL, NULL, q[i].cmd, q[i].len, q[i].at_ms) == 0)
 				continue; /* the gate owns it now */
 			rdb_raw(r->rdb, NULL, NULL, q[i].cmd, q[i].len);
 		} else {
-			lane_send(r, q[i].lane, q[i].cmd, q[i].len);
+			lane_send(r, q[i].lane, q[i].cmd, q[i].len, q[i].at_ms);
 		}
 		free(q[i].cmd);
 	}

@@ -1,6 +1,7 @@
 #!/bin/sh
 # t_state_replay.sh - state writes a lost connection did not confirm are sent
-# again after the reconnect (router/jlane.c), so a message whose result was
+# again after the reconnect (router/jlane.c), unless kept longer than
+# [queue] claim_idle (last round), so a message whose result was
 # recorded just before the cut is not sent a second time, and its journey
 # keeps every record. Real redis-server and a slow HTTP SMS gateway:
 #   10 SMS go out ("sending" is in Redis); CLIENT PAUSE WRITE holds every
@@ -85,4 +86,48 @@ timeout = 10
 }
 round one 0
 round lanes 3
+
+# ---- kept longer than claim_idle: not sent again ---------------------------
+# By then another instance may have claimed the entries and written newer
+# state over them: the kept writes are dropped (logged) and the entries are
+# taken again as they were before, sent again and marked. heraldd reaches
+# Redis through redisproxy.py, which holds every write carrying a "sent"
+# record 30 s (a stuck link); claim_idle is 2 s, so heraldd's next
+# synchronous call waits for those writes, gives up after 5 s and drops its
+# connections; the proxy then cuts what it still holds (nothing of it
+# reaches Redis). The writes are older than claim_idle by then.
+P=old L=4
+base=$(nposts)
+start_redisproxy proxy --delay-on '"status":"sent"' --delay-ms 30000
+REDIS_PORT_REAL=$REDIS_PORT
+REDIS_PORT=$PROXY_PORT write_conf "
+[queue]
+consumer = t-replay
+claim_idle = 2
+
+[channel.sms]
+profile = json
+url = http://127.0.0.1:$GW_PORT/json
+from = +447700900001
+timeout = 10
+"
+start_heraldd
+set --
+i=1
+while [ $i -le 10 ]; do
+	set -- "$@" "$(ev "$P-$i" "c-$i")"
+	i=$((i + 1))
+done
+publish "$@" >/dev/null
+check "a stuck write times out and drops the connections" \
+	wait_for 20 grep -q 'state connection was lost\|connection lost' "$T/heraldd.out"
+kill -USR1 "$PROXY_PID" # what the proxy still holds never reaches Redis
+check "kept past claim_idle: not sent again, and said so" \
+	wait_for 20 grep -q 'older than claim_idle: not sent again' "$T/heraldd.out"
+check "the entries are taken again: each SMS sent a second time" \
+	wait_for 30 sh -c "[ \$(grep -c '\"path\": \"/json\"' '$T/gateway.jsonl') -ge $((base + 20)) ]"
+check "each second record is marked dup=possible" \
+	wait_for 10 sh -c "[ \$(grep ' $P-[0-9]*: .*status=sent' '$T/log/delivery.log' | grep -c 'dup=possible') -ge 10 ]"
+stop_heraldd
+REDIS_PORT=$REDIS_PORT_REAL
 finish
