@@ -66,6 +66,24 @@ struct jreplay {
 
 static void sync_hook(void *arg);
 
+/* *p (an array of *cap items of size bytes) with room for need items,
+ * doubled from first: 0, or -1 when out of memory (unchanged). */
+static int reserve(void **p, size_t *cap, size_t need, size_t size, size_t first)
+{
+	size_t n = *cap ? *cap : first;
+	void *q;
+
+	if (need <= *cap)
+		return 0;
+	while (n < need)
+		n *= 2;
+	if (!(q = realloc(*p, n * size)))
+		return -1;
+	*p = q;
+	*cap = n;
+	return 0;
+}
+
 int jlane_open(struct router *r, char *err, size_t errlen)
 {
 	const struct config *c = r->cfg;
@@ -144,17 +162,11 @@ static void log_refused(const struct jgate *g)
 /* Keep a write to send again (takes cmd). */
 static void replay_keep(struct router *r, char *cmd, size_t len, int lane, int64_t at_ms)
 {
-	if (r->nreplay == r->capreplay) {
-		size_t cap = r->capreplay ? r->capreplay * 2 : 64;
-		struct jreplay *n = realloc(r->replay, cap * sizeof(*n));
-		if (!n) {
-			log_warnx("out of memory: a state write lost with its connection is not "
-				  "sent again (its stream entry is taken again)");
-			free(cmd);
-			return;
-		}
-		r->replay = n;
-		r->capreplay = cap;
+	if (reserve((void **)&r->replay, &r->capreplay, r->nreplay + 1, sizeof(*r->replay), 64)) {
+		log_warnx("out of memory: a state write lost with its connection is not "
+			  "sent again (its stream entry is taken again)");
+		free(cmd);
+		return;
 	}
 	r->replay[r->nreplay++] =
 	    (struct jreplay){.cmd = cmd, .len = len, .lane = lane, .at_ms = at_ms};
@@ -279,25 +291,9 @@ static struct jgate *open_gate(struct router *r)
  * -1 when out of memory. */
 static int gate_room(struct jgate *g, size_t len)
 {
-	if (g->nw == g->capw) {
-		size_t cap = g->capw ? g->capw * 2 : 64;
-		struct jwrite *w = realloc(g->w, cap * sizeof(*w));
-		if (!w)
-			return -1;
-		g->w = w;
-		g->capw = cap;
-	}
-	if (g->len + len > g->cap) {
-		size_t cap = g->cap ? g->cap * 2 : 16384;
-		char *b;
-		while (cap < g->len + len)
-			cap *= 2;
-		if (!(b = realloc(g->buf, cap)))
-			return -1;
-		g->buf = b;
-		g->cap = cap;
-	}
-	return 0;
+	if (reserve((void **)&g->w, &g->capw, g->nw + 1, sizeof(*g->w), 64))
+		return -1;
+	return reserve((void **)&g->buf, &g->cap, g->len + len, 1, 16384);
 }
 
 /* Send the write just put at the end of g's buffer (len bytes) on
@@ -385,14 +381,8 @@ static int gate_defer(struct router *r, rdb_cb cb, void *arg, char *cmd, size_t 
 
 	if (!g)
 		return -1;
-	if (g->ndefer == g->capdefer) {
-		size_t cap = g->capdefer ? g->capdefer * 2 : 16;
-		struct jdefer *nd = realloc(g->defer, cap * sizeof(*nd));
-		if (!nd)
-			return -1;
-		g->defer = nd;
-		g->capdefer = cap;
-	}
+	if (reserve((void **)&g->defer, &g->capdefer, g->ndefer + 1, sizeof(*g->defer), 16))
+		return -1;
 	g->defer[g->ndefer++] = (struct jdefer){
 	    .cmd = cmd, .len = len, .cb = cb, .arg = arg, .at_ms = at_ms ? at_ms : g->at_ms};
 	return 0;

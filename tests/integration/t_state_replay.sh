@@ -30,14 +30,12 @@ ev() { # ev ID CITIZEN
 	printf '{"event_id":"%s","service":"dvla","citizen_id":"%s","template":"payment-due","personalisation":{"name":"Oz","amount":"1","due_date":"1 January 2027"}}' "$1" "$2"
 }
 nposts() { cat "$T/gateway.jsonl" 2>/dev/null | grep -c '"path": "/json"'; }
-
-round() { # round PREFIX STATE_CONNECTIONS
-	P=$1 L=$2
-	base=$(nposts)
+# conf CLAIM_IDLE: heraldd's conf, the sms channel at the gateway
+conf() {
 	write_conf "
 [queue]
 consumer = t-replay
-claim_idle = 30
+claim_idle = $1
 
 [channel.sms]
 profile = json
@@ -45,8 +43,9 @@ url = http://127.0.0.1:$GW_PORT/json
 from = +447700900001
 timeout = 10
 "
-	sed -i "s|^\[redis\]\$|&\nstate_connections = $L|" "$T/herald.conf"
-	start_heraldd
+}
+# publish_ten: events $P-1 .. $P-10 to citizens c-1 .. c-10, in one call
+publish_ten() {
 	set --
 	i=1
 	while [ $i -le 10 ]; do
@@ -54,6 +53,15 @@ timeout = 10
 		i=$((i + 1))
 	done
 	publish "$@" >/dev/null
+}
+
+round() { # round PREFIX STATE_CONNECTIONS
+	P=$1 L=$2
+	base=$(nposts)
+	conf 30
+	sed -i "s|^\[redis\]\$|&\nstate_connections = $L|" "$T/herald.conf"
+	start_heraldd
+	publish_ten
 	wait_for 10 sh -c "[ \$(grep -c '\"path\": \"/json\"' '$T/gateway.jsonl') -ge $((base + 10)) ]"
 	sleep 0.5 # the "sending" writes are in Redis
 	rcli CLIENT PAUSE 20000 WRITE >/dev/null
@@ -100,25 +108,9 @@ P=old L=4
 base=$(nposts)
 start_redisproxy proxy --delay-on '"status":"sent"' --delay-ms 30000
 REDIS_PORT_REAL=$REDIS_PORT
-REDIS_PORT=$PROXY_PORT write_conf "
-[queue]
-consumer = t-replay
-claim_idle = 2
-
-[channel.sms]
-profile = json
-url = http://127.0.0.1:$GW_PORT/json
-from = +447700900001
-timeout = 10
-"
+REDIS_PORT=$PROXY_PORT conf 2
 start_heraldd
-set --
-i=1
-while [ $i -le 10 ]; do
-	set -- "$@" "$(ev "$P-$i" "c-$i")"
-	i=$((i + 1))
-done
-publish "$@" >/dev/null
+publish_ten
 check "a stuck write times out and drops the connections" \
 	wait_for 20 grep -q 'state connection was lost\|connection lost' "$T/heraldd.out"
 kill -USR1 "$PROXY_PID" # what the proxy still holds never reaches Redis
