@@ -25,6 +25,7 @@
 #include "bounce.h"
 #include "config.h"
 #include "failover.h"
+#include "jlane.h"
 #include "log.h"
 #include "metrics.h"
 #include "msgrec.h"
@@ -122,8 +123,7 @@ static void apply_bounce(struct router *r, struct msg *m, struct chan *email, co
 		log_warnx("%s: bounce, but the stored event is unreadable: %s", m->event_id, err);
 		return;
 	}
-	rdb_cmdf(r->rdb, NULL, NULL, "HDEL " KEY_MSG "%s " MSG_F_FULFILLED " " MSG_F_FINAL,
-		 m->event_id);
+	jlane_msgf(r, m, "HDEL " KEY_MSG "%s " MSG_F_FULFILLED " " MSG_F_FINAL, m->event_id);
 	json_object_del(m->state, MSG_F_FULFILLED);
 	journal(r, m, email, "reopened",
 		"bounced after the relay accepted it: fulfilled_in withdrawn", in->status);

@@ -194,8 +194,12 @@ static int redis_ha(struct config *c, char *err, int errlen)
 		      &c->redis_connect_timeout_ms, err, errlen) ||
 	       get_int(c, "redis", "script_batch", 0 /* off; on: RDB_PIPE_BYTES */, 0, 1 << 24,
 		       &c->redis_script_batch, err, errlen) ||
-	       get_int(c, "redis", "journey_connections", 0 /* off; see jlane.h */, 0, JLANE_MAX,
-		       &c->redis_journey_connections, err, errlen);
+	       /* journey_connections: its name in 0.6, when it carried the
+		* journeys only */
+	       get_int(c, "redis", "journey_connections", STATE_CONNECTIONS_DEFAULT, 0, JLANE_MAX,
+		       &c->redis_state_connections, err, errlen) ||
+	       get_int(c, "redis", "state_connections", c->redis_state_connections, 0, JLANE_MAX,
+		       &c->redis_state_connections, err, errlen);
 }
 
 /* [http] listen: "" (off) or HOST:PORT with a strict port (99999 is not

@@ -18,8 +18,9 @@ struct config {
 	const char *redis_master_name;	     /* the master's name in Sentinel */
 	const char *redis_sentinel_password; /* the sentinels' own; never logged */
 	int redis_script_batch;		     /* bytes; 0 off (redis.h herald_pipe) */
-	int redis_journey_connections;	     /* router/jlane.h; 0: on the main one */
+	int redis_state_connections;	     /* router/jlane.h; 0: on the main one */
 #define JLANE_MAX 8
+#define STATE_CONNECTIONS_DEFAULT 4    /* router/jlane.h */
 	int redis_connect_timeout_ms;  /* each connect (and sentinel asked) */
 	int redis_replicas_ack;	       /* WAIT for this many replicas; 0: none */
 	int redis_replicas_timeout_ms; /* ... this long at most */

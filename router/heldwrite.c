@@ -76,11 +76,9 @@ int held_xack(struct router *r, int p, const struct ackq *q)
 
 void held_flush(struct router *r)
 {
-	flush_writes(r); /* before the XACKs */
-	if (r->jgate) {	 /* the XACKs wait for the journey writes (jlane.h) */
-		jlane_gate(r);
+	flush_writes(r);   /* before the XACKs */
+	if (jlane_gate(r)) /* the XACKs wait for the state writes (jlane.h) */
 		return;
-	}
 	for (int p = 0; p < PRIO_N; p++) {
 		struct ackq *q = &r->acks[p];
 		if (!q->n)
@@ -244,8 +242,12 @@ fail:
 	return -1;
 }
 
-/* Queue the writes held so far: one HSET (later fields win, as Redis
- * applies them in order), one RPUSH of every entry. */
+/* Queue the writes held so far: one RPUSH of every entry, then one HSET
+ * (later fields win, as Redis applies them in order). The journey first:
+ * a write cut between the two (the connection lost, Redis killed between
+ * two of its reads) leaves records of a step the hash does not show yet,
+ * which the step taken again repeats, never a hash that says "delivered"
+ * without its record. */
 void held_emit(struct router *r, struct held_writes *w)
 {
 	const char **argv;
@@ -260,15 +262,6 @@ void held_emit(struct router *r, struct held_writes *w)
 	}
 	for (size_t i = 0; i < w->n; i++)
 		nh += w->kind[i] == 0;
-	if (nh) {
-		argc = 0;
-		argv[argc++] = "HSET";
-		argv[argc++] = w->buf + w->msgkey;
-		for (size_t i = 0; i < w->n; i++)
-			if (w->kind[i] == 0)
-				argv[argc++] = w->buf + w->off[i];
-		rdb_cmd(r->rdb, NULL, NULL, (int)argc, argv, NULL);
-	}
 	if (nh < w->n) {
 		argc = 0;
 		argv[argc++] = "RPUSH";
@@ -278,15 +271,20 @@ void held_emit(struct router *r, struct held_writes *w)
 				argv[argc++] = w->buf + w->off[i];
 		jlane_cmd(r, w->buf + w->txkey, (int)argc, argv);
 	}
-	if (w->expire_msg > 0) {
-		char ttl[24];
-		fmt_int(w->expire_msg, ttl);
-		const char *ex[] = {"EXPIRE", w->buf + w->msgkey, ttl};
-		rdb_cmd(r->rdb, NULL, NULL, 3, ex, NULL);
+	if (nh) {
+		argc = 0;
+		argv[argc++] = "HSET";
+		argv[argc++] = w->buf + w->msgkey;
+		for (size_t i = 0; i < w->n; i++)
+			if (w->kind[i] == 0)
+				argv[argc++] = w->buf + w->off[i];
+		jlane_cmd(r, w->buf + w->txkey, (int)argc, argv);
 	}
+	if (w->expire_msg > 0)
+		jlane_expire(r, w->buf + w->msgkey, w->buf + w->txkey, w->expire_msg, NULL);
 	w->expire_msg = 0;
 	if (w->expire_tx > 0)
-		jlane_expire(r, w->buf + w->txkey, w->expire_tx, "NX");
+		jlane_expire(r, w->buf + w->txkey, w->buf + w->txkey, w->expire_tx, "NX");
 	w->expire_tx = 0;
 	free(argv);
 	w->n = 0; /* the strings stay until held_flush frees w */
@@ -311,14 +309,14 @@ void held_write_direct(struct router *r, const struct msg *m, const char *const 
 			argv[argc++] = fk[i];
 			argv[argc++] = fv[i];
 		}
-		rdb_cmd(r->rdb, NULL, NULL, argc, argv, NULL);
+		jlane_cmd(r, txkey, argc, argv);
 	}
 	const char *argv[4] = {"RPUSH", txkey, pre ? pre : json, json};
 	jlane_cmd(r, txkey, pre ? 4 : 3, argv);
 	if (first) { /* the service's retention (policy.h) */
 		long long ttl = (long long)policy_ttl_s(r, m->service);
-		rdb_cmdf(r->rdb, NULL, NULL, "EXPIRE %s %lld", msgkey, ttl);
-		jlane_expire(r, txkey, ttl, "NX");
+		jlane_expire(r, msgkey, txkey, ttl, NULL);
+		jlane_expire(r, txkey, txkey, ttl, "NX");
 	}
 }
 

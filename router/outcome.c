@@ -11,6 +11,7 @@
 
 #include "failover.h"
 #include "heldwrite.h"
+#include "jlane.h"
 #include "log.h"
 #include "msgstate.h"
 #include "outcome.h"
@@ -31,7 +32,7 @@ static void on_abandoned(struct router *r, struct msg *m)
 	if (m->held && m->held_gen == r->held_gen)
 		held_emit(r, m->held);
 	submit_dup_tag(m, "abandoned", tag, sizeof(tag));
-	rdb_cmdf(r->rdb, NULL, NULL, "HSET " KEY_MSG "%s dup %s", m->event_id, tag);
+	jlane_msgf(r, m, "HSET " KEY_MSG "%s dup %s", m->event_id, tag);
 }
 
 static void on_result(struct router *r, struct chan *c, const struct herald_result *res)

@@ -18,6 +18,7 @@
 
 #include "failover.h"
 #include "http.h"
+#include "jlane.h"
 #include "log.h"
 #include "metrics.h"
 #include "msgrec.h"
@@ -245,7 +246,8 @@ static void on_ref(redisReply *rep, void *arg)
 		return;
 	}
 	snprintf(j->m->event_id, sizeof(j->m->event_id), "%s", rep->str);
-	rdb_cmdf(j->r->rdb, on_msg, j, "HGETALL " KEY_MSG "%s", j->m->event_id);
+	/* after this instance's writes to it (jlane.h) */
+	jlane_after(j->r, on_msg, j, "HGETALL " KEY_MSG "%s", j->m->event_id);
 }
 
 static void receipt_start(struct router *r, struct chan *c, const struct herald_result *res,

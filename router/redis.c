@@ -83,16 +83,37 @@ static char *put_len(char *p, char c, size_t n)
 	return p;
 }
 
+size_t rdb_format_bound(int argc, const char **argv, const size_t *lens)
+{
+	size_t need = 24;
+
+	for (int i = 0; i < argc; i++)
+		need += 24 + 2 + (lens ? lens[i] : strlen(argv[i]));
+	return need;
+}
+
+size_t rdb_format_argv(char *out, int argc, const char **argv, const size_t *lens)
+{
+	char *p = put_len(out, '*', (size_t)argc);
+
+	for (int i = 0; i < argc; i++) {
+		size_t len = lens ? lens[i] : strlen(argv[i]);
+		p = put_len(p, '$', len);
+		memcpy(p, argv[i], len);
+		p += len;
+		*p++ = '\r';
+		*p++ = '\n';
+	}
+	return (size_t)(p - out);
+}
+
 /* The command in the Redis protocol, in db->cmdbuf (reused: hiredis's own
  * formatting allocates a fresh buffer per command, big ones for records).
  * Returns its length, or 0 when out of memory. */
 static size_t format_argv(struct rdb *db, int argc, const char **argv, const size_t *lens)
 {
-	size_t need = 24, len;
-	char *p;
+	size_t need = rdb_format_bound(argc, argv, lens);
 
-	for (int i = 0; i < argc; i++)
-		need += 24 + 2 + (lens ? lens[i] : strlen(argv[i]));
 	if (need > db->cmdbuf_cap) {
 		size_t cap = db->cmdbuf_cap ? db->cmdbuf_cap : 4096;
 		char *b;
@@ -103,16 +124,7 @@ static size_t format_argv(struct rdb *db, int argc, const char **argv, const siz
 		db->cmdbuf = b;
 		db->cmdbuf_cap = cap;
 	}
-	p = put_len(db->cmdbuf, '*', (size_t)argc);
-	for (int i = 0; i < argc; i++) {
-		len = lens ? lens[i] : strlen(argv[i]);
-		p = put_len(p, '$', len);
-		memcpy(p, argv[i], len);
-		p += len;
-		*p++ = '\r';
-		*p++ = '\n';
-	}
-	return (size_t)(p - db->cmdbuf);
+	return rdb_format_argv(db->cmdbuf, argc, argv, lens);
 }
 
 void rdb_cmd(struct rdb *db, rdb_cb cb, void *arg, int argc, const char **argv, const size_t *lens)
@@ -123,6 +135,20 @@ void rdb_cmd(struct rdb *db, rdb_cb cb, void *arg, int argc, const char **argv, 
 	    redisAppendFormattedCommand(db->ctx, db->cmdbuf, len) != REDIS_OK) {
 		if (db->ctx && db->n && db->q[db->n - 1].cb == cb && db->q[db->n - 1].arg == arg)
 			db->n--;
+		if (cb)
+			cb(NULL, arg);
+	}
+}
+
+void rdb_raw(struct rdb *db, rdb_cb cb, void *arg, const char *cmd, size_t len)
+{
+	if (!db->ctx || push(db, cb, arg) != 0) {
+		if (cb)
+			cb(NULL, arg);
+		return;
+	}
+	if (redisAppendFormattedCommand(db->ctx, cmd, len) != REDIS_OK) {
+		db->n--;
 		if (cb)
 			cb(NULL, arg);
 	}
@@ -162,6 +188,12 @@ void rdb_on_send(struct rdb *db, void (*fn)(void *arg), void *arg)
 {
 	db->on_send = fn;
 	db->on_send_arg = arg;
+}
+
+void rdb_on_call(struct rdb *db, void (*fn)(void *arg), void *arg)
+{
+	db->on_call = fn;
+	db->on_call_arg = arg;
 }
 
 int rdb_send(struct rdb *db)
@@ -412,6 +444,8 @@ redisReply *rdb_call(struct rdb *db, const char *fmt, ...)
 		log_msg(LOG_L_ERR, "internal: synchronous Redis call from a pipeline callback");
 		return NULL;
 	}
+	if (db->on_call)
+		db->on_call(db->on_call_arg);
 	/* Queued pipeline replies come first on the wire: collect them. */
 	rdb_flush(db);
 	if (!db->ctx)

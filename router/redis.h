@@ -55,6 +55,12 @@ const char *rdb_where(const struct rdb *db);
 
 /* Queue a command (argv form; lens may be NULL for C strings). */
 void rdb_cmd(struct rdb *db, rdb_cb cb, void *arg, int argc, const char **argv, const size_t *lens);
+/* A command in the Redis protocol: at most rdb_format_bound bytes, written
+ * by rdb_format_argv into out (its length returned). */
+size_t rdb_format_bound(int argc, const char **argv, const size_t *lens);
+size_t rdb_format_argv(char *out, int argc, const char **argv, const size_t *lens);
+/* Queue a command already in the Redis protocol (cmd, len bytes). */
+void rdb_raw(struct rdb *db, rdb_cb cb, void *arg, const char *cmd, size_t len);
 /* Queue a printf-style command (hiredis format: %s %b %d %lld). */
 void rdb_cmdf(struct rdb *db, rdb_cb cb, void *arg, const char *fmt, ...);
 /* Send what is queued, without waiting
@@ -89,6 +95,10 @@ void rdb_check_group(struct rdb *db);
 /* Called at the start of every rdb_send (also the one a synchronous call
  * makes), to queue commands held back until then. */
 void rdb_on_send(struct rdb *db, void (*fn)(void *arg), void *arg);
+/* Called at the start of every synchronous call (rdb_call), before the
+ * pipeline is flushed: what other connections must have in Redis before
+ * a synchronous read (router/jlane.c) is waited for there. */
+void rdb_on_call(struct rdb *db, void (*fn)(void *arg), void *arg);
 /* Wait for the replies of everything sent and call each callback in order.
  * Callbacks may queue commands (sent by the next rdb_send) but must not make
  * synchronous calls. Returns the number of replies, -1 if the connection

@@ -44,6 +44,8 @@ struct rdb {
 	size_t pipebuf_cap, pipeout_cap;
 	void (*on_send)(void *arg);
 	void *on_send_arg;
+	void (*on_call)(void *arg);
+	void *on_call_arg;
 	char *cmdbuf; /* rdb_cmd's protocol buffer, kept between commands */
 	size_t cmdbuf_cap;
 	unsigned long errs; /* failed writes not yet reported */

@@ -121,10 +121,13 @@ struct router {
 	int want_read, read_inflight, last_read_n, need_groups, due_inflight;
 	struct read_batch *ready, *ready_tail; /* read batches with every record in */
 	struct ackq acks[PRIO_N];
-	/* the journey connections (jlane.c): used while jlane_up */
+	/* the state connections (jlane.c): used while jlane_up */
 	struct rdb *jlane[JLANE_MAX];
 	int njlane, jlane_up;
-	struct jgate *jgate; /* the gate journey writes since the last held_flush join */
+	struct jgate *jgate; /* the gate state writes since the last held_flush join */
+	struct jgate *jgates, *jgates_tail; /* closed gates waiting, in turn order */
+	struct jreplay *replay;		    /* state writes a lost connection did not confirm */
+	size_t nreplay, capreplay;
 	struct held_writes *held_head, *held_tail; /* held-back writes, in order */
 	struct held_writes *held_spare;		   /* emptied ones, buffers kept, for reuse */
 	size_t held_nspare;

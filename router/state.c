@@ -246,7 +246,7 @@ static void journey_expire(struct router *r, const struct msg *m, long long ttl,
 	char key[160];
 
 	key_of(key, sizeof(key), KEY_TX, strlen(KEY_TX), m->tx);
-	jlane_expire(r, key, ttl, how);
+	jlane_expire(r, key, key, ttl, how);
 }
 
 /* A step scheduled for later (send_after, a retry, a receipt deadline):
@@ -259,7 +259,7 @@ static void ttl_past_step(struct router *r, const struct msg *m, int64_t sched_m
 
 	if (wait_s <= 0)
 		return; /* the first transition's TTL covers it */
-	rdb_cmdf(r->rdb, NULL, NULL, "EXPIRE " KEY_MSG "%s %lld GT", m->event_id, ttl);
+	jlane_msgf(r, m, "EXPIRE " KEY_MSG "%s %lld GT", m->event_id, ttl);
 	journey_expire(r, m, ttl, "GT");
 }
 
@@ -283,19 +283,19 @@ static void write_step(struct router *r, struct msg *m, const struct step *s,
 			held_emit(r, w);
 	}
 	if (drops_event(m, s)) { /* after the held HSET on the wire */
-		rdb_cmdf(r->rdb, NULL, NULL, "HDEL " KEY_MSG "%s " MSG_F_EVENT " " MSG_F_STREAM,
-			 m->event_id);
+		jlane_msgf(r, m, "HDEL " KEY_MSG "%s " MSG_F_EVENT " " MSG_F_STREAM, m->event_id);
 		m->ev_in_hash = 0;
 	}
 	if (s->journal_only) /* may be the first entry of a journey */
 		journey_expire(r, m, (long long)policy_ttl_s(r, m->service), "NX");
 	if (s->sched_ms > 0) {
-		rdb_cmdf(r->rdb, NULL, NULL, "ZADD " KEY_SCHED " %lld %s", (long long)s->sched_ms,
-			 m->event_id);
+		/* after the hash it points at (jlane.h) */
+		jlane_after(r, NULL, NULL, "ZADD " KEY_SCHED " %lld %s", (long long)s->sched_ms,
+			    m->event_id);
 		ttl_past_step(r, m, s->sched_ms);
 	}
 	if (s->dead)
-		rdb_cmdf(r->rdb, NULL, NULL, "LPUSH " KEY_DEAD " %s", m->event_id);
+		jlane_after(r, NULL, NULL, "LPUSH " KEY_DEAD " %s", m->event_id);
 }
 
 void state_step(struct router *r, struct msg *m, const struct step *s)

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "fnv.h"
+#include "jlane.h"
 #include "lease.h"
 #include "log.h"
 #include "metrics.h"
@@ -233,7 +234,7 @@ static int read_msg_hash(struct router *r, struct msg *m, const char *accepted, 
 	if (ev && !m->citizen[0])
 		entry_names(m, ev, evlen);
 	b->left++;
-	rdb_cmdf(r->rdb, on_state, m, "HGETALL " KEY_MSG "%s", m->event_id);
+	jlane_after(r, on_state, m, "HGETALL " KEY_MSG "%s", m->event_id); /* jlane.h */
 	return 0;
 }
 
@@ -586,6 +587,7 @@ void stream_due(struct router *r)
 	if (r->due_inflight)
 		return;
 	r->due_inflight = 1;
-	rdb_cmdf(r->rdb, on_due, r, "FCALL herald_due 1 " KEY_SCHED " %lld %d", (long long)now_ms(),
-		 r->cfg->batch);
+	/* after the state writes of what it moves (jlane.h) */
+	jlane_after(r, on_due, r, "FCALL herald_due 1 " KEY_SCHED " %lld %d", (long long)now_ms(),
+		    r->cfg->batch);
 }

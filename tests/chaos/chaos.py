@@ -668,7 +668,7 @@ def sc_redis_kill9_pipe(w, n):
     n = max(1000, n)
     w.start_redis("always")
     w.seed(8, channels="file")
-    w.write_conf("a", ["file"], redis_extra="script_batch = 1\n")
+    w.write_conf("a", ["file"], redis_extra="script_batch = 1\nstate_connections = 0\n")
     w.start_heraldd("a")
     w.publish(n, "pk", w.endpoint())
     # a third written, and scripts on the wire (counted by heraldd itself)

@@ -53,8 +53,10 @@ start_redis
 seed_file_citizens 4
 start_redisproxy proxy --delay-on herald_accept --delay-ms 20
 REDIS_PORT=$PROXY_PORT write_conf
-# herald_pipe is off by default ([redis] script_batch = 0): on here
-sed -i 's|^\[redis\]$|&\nscript_batch = 32768|' "$T/herald.conf"
+# herald_pipe is off by default ([redis] script_batch = 0): on here, with
+# every write on the main connection (state_connections = 0), the one whose
+# grouped sends it packs
+sed -i 's|^\[redis\]$|&\nscript_batch = 32768\nstate_connections = 0|' "$T/herald.conf"
 
 run_burst always gc-a
 check "always: turns waited for the replies outstanding (group commit)" test "$HELD" -gt 0
