@@ -127,17 +127,6 @@ $(HERALD_LIB): $(call obj,$(LIB_SRCS))
 $(BUILD)/heraldd: $(HERALDD_LINK)
 	$(CC) $(LDFLAGS) -rdynamic $^ -o $@ $(HERALDD_MALLOC) $(ROUTER_LIBS)
 
-# heraldd without lib/jsonfast.c (events parsed by jansson alone): the core
-# bench runs it in alternate rounds beside heraldd (tests/bench/b_core.sh) to
-# decide whether the quick parser earns its keep. Its event.o comes before
-# libherald.a, so the archive's is not pulled in.
-$(BUILD)/obj-nojsonfast/lib/event.o: lib/event.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(INC_lib) -DHERALD_NO_JSONFAST $(CFLAGS) $(ROUTER_CFLAGS) -c $< -o $@
-$(BUILD)/heraldd-nojsonfast: $(call obj,router/main.c) $(BUILD)/obj-nojsonfast/lib/event.o \
-		$(ROUTER_OBJS) $(HERALD_LIB) $(UTIL_LIB)
-	$(CC) $(LDFLAGS) -rdynamic $^ -o $@ $(HERALDD_MALLOC) $(ROUTER_LIBS)
-
 # heraldctl bounce reads reports with GMime 3 (tools/bounce_read.c).
 EXTRA_CFLAGS_tools := $(call pkg_cflags,gmime-3.0)
 $(BUILD)/heraldctl: $(HERALDCTL_LINK)
@@ -230,7 +219,7 @@ demo: deps
 	./scripts/demo.sh $(BUILD)
 
 bench: deps
-	$(MAKE) -j$$(nproc) all $(BENCH_BINS) $(BUILD)/heraldd-nojsonfast $(BUILD)/tests/bench/email-gmime.so
+	$(MAKE) -j$$(nproc) all $(BENCH_BINS) $(BUILD)/tests/bench/email-gmime.so
 	./tests/bench/run.sh $(BUILD)
 
 format:
@@ -251,8 +240,7 @@ lint:
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 fuzz_template_SRCS := util/mustache.c util/buf.c util/text.c
-fuzz_jsonfast_SRCS := lib/jsonfast.c util/text.c
-fuzz_event_SRCS := lib/event.c lib/jsonfast.c util/text.c util/idmap.c
+fuzz_event_SRCS := lib/event.c util/text.c util/idmap.c
 fuzz_sms_receipt_LIBS := -lcrypto
 fuzz_sms_receipt_SRCS := channels/sms/receipt.c channels/sms/smsreq.c channels/sms/twsig.c \
 	util/form.c util/buf.c \

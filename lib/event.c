@@ -1,6 +1,5 @@
 /* event.c - validation of publisher frames; every rejection says why. */
 #include "event.h"
-#include "jsonfast.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,14 +109,7 @@ static int parse_frame(const char *buf, size_t len, struct event *ev, char *err,
 		BAD("invalid UTF-8 at byte %ld", bad);
 	if (memchr(buf, '\0', len))
 		BAD("malformed JSON: NUL byte in frame");
-		/* the quick parser takes the usual event; jansson the rest, and says
-		 * what is wrong with a bad one. HERALD_NO_JSONFAST: jansson alone (the
-		 * core bench's heraldd-nojsonfast, measured beside heraldd). */
-#ifndef HERALD_NO_JSONFAST
-	ev->root = jsonfast_object(buf, len);
-	if (!ev->root)
-#endif
-		ev->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+	ev->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
 	if (!ev->root)
 		BAD("malformed JSON: %s at line %d column %d", je.text, je.line, je.column);
 	if (!json_is_object(ev->root))

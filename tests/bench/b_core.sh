@@ -30,15 +30,6 @@
 #                $T/perf.1.data and $T/perf-redis.1.data, kept); CORE_PERF_RUNS
 #                ("1": run numbers, e.g. "1 2" for round 1's plain and curve
 #                runs) names the runs to record
-#   CORE_COMPARE (1 when $BIN/heraldd-nojsonfast exists, which make bench
-#                builds): each round also runs heraldd-nojsonfast (events
-#                parsed by jansson alone, no lib/jsonfast.c) on its own
-#                fresh redis-server, the two in alternating order (A B, B A,
-#                ...); the median of each and their ratio (heraldd over
-#                heraldd-nojsonfast, and the median of the rounds' own
-#                ratios) are printed and written as core_nojsonfast_* and
-#                core_jsonfast_gain*. The rule (issue #11): jsonfast.c stays
-#                only if it gives >= 10 % on the core median.
 #   CORE_ALWAYS (1): each round also runs heraldd on a fresh redis-server
 #                with "appendfsync always" (every write fsynced before its
 #                reply); the median, p99 and CPU per event of those runs
@@ -203,12 +194,8 @@ batch = $BATCH
 }
 
 ROUNDS=${CORE_ROUNDS:-3}
-NOJF=$BIN/heraldd-nojsonfast
-COMPARE=${CORE_COMPARE:-$([ -x "$NOJF" ] && echo 1 || echo 0)}
-[ "$COMPARE" = 0 ] || [ -x "$NOJF" ] || fail "CORE_COMPARE=1 needs $NOJF (make bench builds it)"
 echo "heraldd: $N events, window $W, $C citizens (preference file), [queue] batch $BATCH," \
-	"$ROUNDS rounds, each on a fresh redis-server and heraldd" \
-	"$([ "$COMPARE" = 1 ] && echo "(and as many of heraldd-nojsonfast, alternating)")"
+	"$ROUNDS rounds, each on a fresh redis-server and heraldd"
 # ---- CURVE on / off (issue #13) ------------------------------------------------
 # heraldd's key pair and the bench service's (the events name "service":
 # "bench"; the skeleton policy heraldctl keygen writes allows every template
@@ -268,22 +255,16 @@ median3() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.3f", v[(NR
 [ "$CURVE" = 1 ] && curve_keys
 # ---- end of CURVE -----------------------------------------------------------
 
-# Runs are numbered 1, 2, ...: $T/round.K. A_RUNS lists heraldd's, B_RUNS
-# heraldd-nojsonfast's (round r: A then B when r is odd, B then A when even).
+# Runs are numbered 1, 2, ...: $T/round.K. A_RUNS lists heraldd's plain
+# runs, C_RUNS its appendfsync always runs, D_RUNS its CURVE runs.
 ALWAYS=${CORE_ALWAYS:-1}
-A_RUNS="" B_RUNS="" C_RUNS="" k=0
+A_RUNS="" C_RUNS="" k=0
 r=1
 while [ $r -le "$ROUNDS" ]; do
-	if [ "$COMPARE" = 1 ] && [ $((r % 2)) = 0 ]; then
-		k=$((k + 1)) && core_round $k "$NOJF" && B_RUNS="$B_RUNS $k"
-	fi
 	# CURVE: next to the plain run, before it in even rounds, after in odd
 	[ "$CURVE" = 1 ] && [ $((r % 2)) = 0 ] && curve_run
 	k=$((k + 1)) && core_round $k "$BIN/heraldd" && A_RUNS="$A_RUNS $k"
 	[ "$CURVE" = 1 ] && [ $((r % 2)) = 1 ] && curve_run
-	if [ "$COMPARE" = 1 ] && [ $((r % 2)) = 1 ]; then
-		k=$((k + 1)) && core_round $k "$NOJF" && B_RUNS="$B_RUNS $k"
-	fi
 	if [ "$ALWAYS" = 1 ]; then
 		FSYNC=always
 		k=$((k + 1)) && core_round $k "$BIN/heraldd" && C_RUNS="$C_RUNS $k"
@@ -369,36 +350,6 @@ echo "core: ceilings: ZMQ round trip (window $W) $zmq_per_s/s," \
 	"redis XADD -P 64 $xadd_per_s/s, redis HGETALL -P 64 $hgetall_per_s/s"
 echo "core: ratio events_per_s / ceiling: ZMQ $r_zmq, XADD $r_xadd, HGETALL $r_hgetall"
 
-# heraldd against heraldd-nojsonfast, same run: medians, their ratio, and
-# the median of each round's own ratio (the two runs of a round are seconds
-# apart, under the same neighbours).
-JF_JSON=""
-if [ "$COMPARE" = 1 ]; then
-	nojf_median=$(for r in $B_RUNS; do kv events_per_s "$T/round.$r"; done | median)
-	nojf_best=$(for r in $B_RUNS; do kv events_per_s "$T/round.$r"; done | sort -n | tail -n 1)
-	set -- $B_RUNS
-	pair_ratios=$(for a in $A_RUNS; do
-		ratio "$(kv events_per_s "$T/round.$a")" "$(kv events_per_s "$T/round.$1")"
-		echo
-		shift
-	done)
-	gain_pairs=$(echo "$pair_ratios" | sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
-	gain=$(ratio "$median_per_s" "$nojf_median")
-	# heraldd's own CPU per event, the figure the quick parser should move
-	# (less disturbed by neighbours than the rate)
-	hd_a=$(for r in $A_RUNS; do kv hd_us "$T/round.$r"; done | median)
-	hd_b=$(for r in $B_RUNS; do kv hd_us "$T/round.$r"; done | median)
-	verdict=$(awk -v g="$gain" 'BEGIN { print (g >= 1.10 ? "keep jsonfast.c (>= 1.10)" : "delete jsonfast.c (< 1.10)") }')
-	echo "core: jsonfast: heraldd median $median_per_s, heraldd-nojsonfast median $nojf_median events/s" \
-		"(best $events_per_s against $nojf_best); gain heraldd/nojsonfast: medians $gain," \
-		"median of the rounds' own ratios $gain_pairs ($(echo $pair_ratios)) -> $verdict;" \
-		"heraldd CPU per event (medians): $hd_a us with jsonfast.c, $hd_b us without"
-	JF_JSON=", \"core_nojsonfast_median_events_per_s\": $nojf_median,
- \"core_nojsonfast_best_events_per_s\": $nojf_best, \"core_jsonfast_gain\": $gain,
- \"core_jsonfast_gain_round_median\": $gain_pairs,
- \"core_heraldd_cpu_us_median\": $hd_a, \"core_nojsonfast_heraldd_cpu_us_median\": $hd_b"
-fi
-
 # appendfsync always against everysec, same rounds
 AL_JSON=""
 if [ "$ALWAYS" = 1 ]; then
@@ -429,7 +380,7 @@ cat >"$BENCH_OUT/core.json" <<EOF
  "events_per_redis_hgetall": $r_hgetall, "core_ingest_accepted_per_s": $ingest_per_s,
  "core_heraldd_cpu_us_per_event": $hd_us, "core_redis_cpu_us_per_event": $rd_us,
  "core_events": $N, "core_window": $W, "core_batch": $BATCH,
- "core_rounds": $ROUNDS, "core_median_events_per_s": $median_per_s$JF_JSON$AL_JSON$CV_JSON}
+ "core_rounds": $ROUNDS, "core_median_events_per_s": $median_per_s$AL_JSON$CV_JSON}
 EOF
 python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$BENCH_OUT/core.json" ||
 	fail "core.json is not valid JSON"

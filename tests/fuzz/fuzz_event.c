@@ -1,6 +1,6 @@
 /*
  * fuzz_event.c - libFuzzer target for the event parser heraldd runs on
- * every frame (lib/event.c over lib/jsonfast.c): event_parse, and for an
+ * every frame (lib/event.c, jansson underneath): event_parse, and for an
  * event it takes, event_clear; the error text must always be a string and
  * an accepted event must carry its id (the service may come from
  * the publisher's key).

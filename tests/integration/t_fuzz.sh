@@ -1,8 +1,7 @@
 #!/bin/sh
 # t_fuzz.sh - each libFuzzer target (tests/fuzz/, built by make check with
-# clang, ASan and UBSan) runs FUZZ_SECONDS (15) from a small seed corpus:
-# fuzz_jsonfast holds the quick event parser to json_loadb's verdict,
-# fuzz_template drives the Mustache engine through recursion and limits;
+# clang, ASan and UBSan) runs: fuzz_template FUZZ_SECONDS (15) from the
+# templates, driving the Mustache engine through recursion and limits;
 # every other target (event parse, sms and fax receipt parsers, the sms
 # inbound form parsers (Kannel, Twilio, JSON), form
 # decoding, MIME encoders, config) runs NEW_SECS (10) from its seeds in
@@ -10,10 +9,10 @@
 # the test with its input.
 . "$HERALD_SRC/tests/integration/lib.sh"
 
-NAMES="fuzz_jsonfast fuzz_template fuzz_event fuzz_sms_receipt fuzz_sms_inbound fuzz_fax_receipt fuzz_form fuzz_mime fuzz_config"
+NAMES="fuzz_template fuzz_event fuzz_sms_receipt fuzz_sms_inbound fuzz_fax_receipt fuzz_form fuzz_mime fuzz_config"
 for name in $NAMES; do
 	SECS=${FUZZ_SECONDS:-15}
-	case $name in fuzz_jsonfast | fuzz_template) ;; *) SECS=${NEW_SECS:-${FUZZ_SECONDS:-10}} ;; esac
+	case $name in fuzz_template) ;; *) SECS=${NEW_SECS:-${FUZZ_SECONDS:-10}} ;; esac
 	bin=$BIN/fuzz/$name
 	if [ ! -x "$bin" ]; then
 		not_ok "$name is built (make fuzz-bins, needs clang)"
@@ -22,11 +21,6 @@ for name in $NAMES; do
 	corpus=$T/$name.corpus
 	mkdir -p "$corpus"
 	case $name in
-	fuzz_jsonfast)
-		printf '%s' '{"event_id":"e-1","service":"dvla","citizen_id":"c-1","template":"t","personalisation":{"name":"Si\u00e2n \"F\"\n","n":-3,"l":[1,true,null,{"a":"x"}]},"channels":["sms"],"deliver_within":600}' \
-			>"$corpus/event"
-		printf '%s' '{"a":{"b":[[],{}]},"c":"\ud83d\ude00","d":1.5}' >"$corpus/edges"
-		;;
 	fuzz_template)
 		i=0
 		for f in "$HERALD_SRC"/templates/*/*.mustache "$HERALD_SRC"/templates/_partials/*.mustache; do

@@ -1,2 +1,0 @@
-test_jsonfast_SRCS :=
-test_jsonfast_PKGS := jansson
