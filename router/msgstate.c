@@ -82,6 +82,22 @@ void msg_journal(struct router *r, struct msg *m, struct chan *chan, const char 
 	memcpy(m->to_masked, to, sizeof(to));
 }
 
+void msg_journey_json(struct msg *m, struct chan *chan, const char *to_masked, struct step *s,
+		      char *json, size_t jlen)
+{
+	struct chan *now_ch = m->chan;
+	char to[sizeof(m->to_masked)];
+
+	memcpy(to, m->to_masked, sizeof(to));
+	if (to_masked)
+		snprintf(m->to_masked, sizeof(m->to_masked), "%s", to_masked);
+	m->chan = chan;
+	s->journal_only = 1;
+	state_journey_json(m, s, json, jlen);
+	m->chan = now_ch;
+	memcpy(m->to_masked, to, sizeof(to));
+}
+
 /* Acknowledge a stream entry that needs no transition. */
 void msg_ack_only(struct router *r, struct msg *m)
 {
