@@ -276,8 +276,7 @@ static int apply_entries(struct router *r, const redisReply *rep)
 		if (rc == 0) {
 			rdb_cmdf(r->rdb, NULL, NULL, "XACK " KEY_INBOUND " " GROUP " %s",
 				 e->element[0]->str);
-			rdb_cmdf(r->rdb, NULL, NULL, "XDEL " KEY_INBOUND " %s",
-				 e->element[0]->str);
+			rdb_cmdf(r->rdb, NULL, NULL, "XDEL " KEY_INBOUND " %s", e->element[0]->str);
 		}
 	}
 	return again || !rdb_ok(r->rdb);

@@ -26,8 +26,8 @@ struct optout_rec {
 	struct chan *chan;
 	const char *to_masked;
 	struct step *step;
-	int journey;	 /* the message's journey gets the record (else the logs only) */
-	int always;	 /* recorded even when already refused (or the list is full) */
+	int journey; /* the message's journey gets the record (else the logs only) */
+	int always;  /* recorded even when already refused (or the list is full) */
 	const char *ack_stream, *ack_id;
 	int written; /* out: the record went to Redis (with the refusal) and the logs */
 	int acked;   /* out: the stream entry was acknowledged with it */

@@ -127,12 +127,13 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define EVENT_MAX_ID_STR STR(EVENT_MAX_ID)
+#define LIB_VERSION_STR STR(HERALD_LIB_VERSION)
 
 /* Put together from lib/schema.h's names (and msgrec.h's patterns for the
  * service and citizen in "meta", lib/event.h's id length), so the Lua
  * cannot drift from the C. */
 const char herald_lua_library[] =
-    "#!lua name=herald\n" HERALD_LIB_VERSION_MARK STR(HERALD_LIB_VERSION) "\n"
+    "#!lua name=herald\n" HERALD_LIB_VERSION_MARK LIB_VERSION_STR "\n"
     "local function owner(mk)\n"
     "  local m = redis.call('HMGET', mk, '" MSG_F_SVC "', '" MSG_F_META "',\n"
     "                       '" MSG_F_OLD_SERVICE "')\n"
