@@ -446,12 +446,14 @@ int scripts_load(redisContext *ctx, const char *where, char *err, size_t errlen)
 	const redisReply *code;
 	long v = -1;
 
-	if (!rep || rep->type == REDIS_REPLY_ERROR) {
-		snprintf(err, errlen, "redis %s: FUNCTION LIST failed: %s", where,
-			 rep ? rep->str : ctx->errstr);
-		freeReplyObject(rep);
+	if (!rep) {
+		snprintf(err, errlen, "redis %s: FUNCTION LIST failed: %s", where, ctx->errstr);
 		return -1;
 	}
+	if (rep->type == REDIS_REPLY_ERROR) /* (an ACL?) load it, as before versions */
+		log_warnx("redis %s: FUNCTION LIST refused (%s): the function library is loaded "
+			  "whatever version Redis holds",
+			  where, rep->str);
 	code = loaded_code(rep);
 	if (code) {
 		if (code->len == sizeof(herald_lua_library) - 1 &&

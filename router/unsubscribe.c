@@ -10,7 +10,9 @@
  * waits, suspended, as an inbound SMS does: http_inbound.c): 200 "You are
  * unsubscribed" only when the opt-out is in Redis (or was already), 503
  * "try again" when Redis is down or failed while applying it; never a
- * confirmation for an opt-out nobody recorded.
+ * confirmation for an opt-out nobody recorded. The opt-out and its
+ * `unsubscribed` journey record are one Redis call (optout_add): both or
+ * neither.
  */
 #include <stdatomic.h>
 #include <stdio.h>
