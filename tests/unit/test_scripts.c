@@ -100,13 +100,14 @@ static void test_list_add_record(void **state)
 	snprintf(id, sizeof(id), "%s", rep->str);
 	freeReplyObject(rep);
 	freeReplyObject(rdb_call(s.db, "XGROUP CREATE herald:inbound herald 0"));
-	freeReplyObject(rdb_call(s.db, "XREADGROUP GROUP herald c COUNT 9 STREAMS herald:inbound >"));
+	freeReplyObject(
+	    rdb_call(s.db, "XREADGROUP GROUP herald c COUNT 9 STREAMS herald:inbound >"));
 	assert_int_equal(call_int(s.db, "XLEN herald:inbound"), 1);
 
 	/* added: the record goes with it, the entry is acknowledged */
-	const char *add1[] = {"c-1", "optout", "optout_at", "email", "note 1", "20",
-			      "herald:tx:t-1", "{\"status\":\"complaint\"}", "3600", "1",
-			      "herald:inbound", id};
+	const char *add1[] = {"c-1",	"optout", "optout_at",	    "email",
+			      "note 1", "20",	  "herald:tx:t-1",  "{\"status\":\"complaint\"}",
+			      "3600",	"1",	  "herald:inbound", id};
 	assert_int_equal(list_add(s.db, add1, 12, &n), 1);
 	assert_int_equal(n, 3);
 	assert_int_equal(call_int(s.db, "LLEN herald:tx:t-1"), 1);
@@ -117,9 +118,18 @@ static void test_list_add_record(void **state)
 	freeReplyObject(rep);
 
 	/* already there: no record unless always */
-	const char *add2[] = {"c-1", "optout", "optout_at", "email", "note 2", "20",
-			      "herald:tx:t-1", "{\"status\":\"unsubscribed\"}", "3600", "0",
-			      "", ""};
+	const char *add2[] = {"c-1",
+			      "optout",
+			      "optout_at",
+			      "email",
+			      "note 2",
+			      "20",
+			      "herald:tx:t-1",
+			      "{\"status\":\"unsubscribed\"}",
+			      "3600",
+			      "0",
+			      "",
+			      ""};
 	assert_int_equal(list_add(s.db, add2, 12, &n), 0);
 	assert_int_equal(call_int(s.db, "LLEN herald:tx:t-1"), 1);
 	add2[9] = "1";
@@ -127,14 +137,24 @@ static void test_list_add_record(void **state)
 	assert_int_equal(call_int(s.db, "LLEN herald:tx:t-1"), 2);
 
 	/* the list full: nothing of the refusal, the record when always */
-	const char *full[] = {"c-1", "optout", "optout_at", "smsxxxxxxxxxxxxxxxxxxxx", "n", "20",
-			      "herald:tx:t-1", "{}", "3600", "1", "", ""};
+	const char *full[] = {"c-1",
+			      "optout",
+			      "optout_at",
+			      "smsxxxxxxxxxxxxxxxxxxxx",
+			      "n",
+			      "20",
+			      "herald:tx:t-1",
+			      "{}",
+			      "3600",
+			      "1",
+			      "",
+			      ""};
 	assert_int_equal(list_add(s.db, full, 12, &n), -1);
 	assert_int_equal(call_int(s.db, "LLEN herald:tx:t-1"), 3);
 
 	/* no journey key: the refusal alone */
-	const char *nokey[] = {"c-2", "optout", "optout_at", "sms", "n", "20", "", "{}", "3600",
-			       "1", "", ""};
+	const char *nokey[] = {"c-2", "optout", "optout_at", "sms", "n", "20",
+			       "",    "{}",	"3600",	     "1",   "",	 ""};
 	assert_int_equal(list_add(s.db, nokey, 12, &n), 1);
 	assert_int_equal(call_int(s.db, "EXISTS herald:tx:"), 0);
 
