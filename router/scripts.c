@@ -1,6 +1,8 @@
 /*
  * scripts.c - server-side steps that must be atomic, as one Redis function
- * library (FUNCTION LOAD; persisted with the data set). Each function takes
+ * library (FUNCTION LOAD; persisted with the data set; versioned, and
+ * loaded at connect only over an older one: scripts_load, at the end, and
+ * the rule in scripts.h). Each function takes
  * a whole batch, so one call (one Lua entry) serves every event of a loop
  * turn. Keys are computed inside (standalone Redis or Sentinel; not Redis
  * Cluster); every name comes from lib/schema.h (see below).
