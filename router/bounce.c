@@ -190,8 +190,9 @@ static int apply_complaint(struct router *r, struct msg *m, struct chan *email,
 	rec.ack_id = in->id;
 	rc = optout_add(r, m, NULL, "email", reason, &rec);
 	if (rc == -2) {
-		log_warnx("%s: complaint not applied (Redis did not take the opt-out): applied "
-			  "again on a later pass",
+		log_warnx("%s: complaint not confirmed (Redis refused or did not answer the "
+			  "opt-out call): its entry stays pending, unless the call landed and took "
+			  "it, and a later pass applies it",
 			  m->event_id);
 		return -1;
 	}

@@ -78,8 +78,9 @@ expect_eq "Redis never ran it: no opt-out yet" "" "$(rcli HGET herald:citizen:c-
 applied_once cf-1 c-1 "dropped call"
 expect_eq "dropped call: one complaint line in the delivery log" 1 \
 	"$(grep -c ' cf-1: .*status=complaint' "$LOG")"
-expect_grep "dropped call: logged as applied again later" \
-	'cf-1: complaint not applied \(Redis did not take the opt-out\)' "$T/heraldd.out"
+expect_grep "dropped call: logged as left pending for a later pass" \
+	'cf-1: complaint not confirmed \(Redis refused or did not answer the opt-out call\)' \
+	"$T/heraldd.out"
 stop_heraldd
 
 # ---- 2. the connection cut after the call reached Redis ------------------
