@@ -28,15 +28,18 @@
  * (or there was nothing to do: no message for the number, a STOP already
  * recorded, a reply heard before); 503 when Redis is down or did not
  * answer one of these calls, so the gateway sends it again and nothing is
- * acknowledged that was not recorded. The records that follow (journey,
- * delivery log, callback) go with the next pipeline send: should Redis
- * fail between the two, the opt-out or engagement stands and a resent
- * message finds it there, but its `unsubscribed`/`inbound` record is lost.
+ * acknowledged that was not recorded. A STOP's opt-out and its
+ * `unsubscribed` journey record are one function call (optout_add): both
+ * land or neither; the delivery log and the callback get the record once
+ * Redis has answered (a call whose answer is lost leaves them without it,
+ * the journey with it). A reply's engagement and its `inbound` record
+ * are one call too (herald_engage).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "heldwrite.h"
 #include "http.h"
 #include "inbound_sms.h"
 #include "log.h"
@@ -45,6 +48,7 @@
 #include "msgrec.h"
 #include "msgstate.h"
 #include "optout.h"
+#include "policy.h"
 #include "smsstop.h"
 #include "text.h"
 
@@ -103,27 +107,20 @@ static struct msg *number_msg(struct router *r, const char *number, int *err)
 	return m;
 }
 
-/* A record in the journey, the delivery log and the callback, on sms from
- * the (masked) number; the message is as it was. */
-static void journal(struct router *r, struct msg *m, struct chan *sms, const char *masked,
-		    const char *status, const char *reason, const char *cb_text)
-{
-	struct step s = step_of(status, reason);
-
-	s.cb_text = cb_text;
-	msg_journal(r, m, sms, masked, &s);
-}
-
 /* 0 done (or never possible: a bad service name), -1 not recorded. */
 static int apply_stop(struct router *r, struct msg *m, struct chan *sms, const char *masked)
 {
 	char reason[200];
+	struct step s;
+	struct optout_rec rec = {.chan = sms, .to_masked = masked, .step = &s, .journey = 1};
 	int rc;
 
 	msg_load_citizen(r, m);
 	snprintf(reason, sizeof(reason), "citizen texted STOP: opted out of sms for %s",
 		 m->service);
-	rc = optout_add(r, m, m->service, "sms", "STOP by SMS reply");
+	s = step_of("unsubscribed", reason);
+	/* the opt-out and its record in one call: both or neither */
+	rc = optout_add(r, m, m->service, "sms", "STOP by SMS reply", &rec);
 	if (rc == -2) {
 		log_warnx("%s: STOP from %s not recorded (Redis did not answer): the gateway is "
 			  "answered 503 and sends it again",
@@ -141,7 +138,6 @@ static int apply_stop(struct router *r, struct msg *m, struct chan *sms, const c
 		return 0;
 	}
 	metrics_count_service("sms_unsubscribes", m->service, 1);
-	journal(r, m, sms, masked, "unsubscribed", reason, NULL);
 	log_info("%s: citizen %s texted STOP from %s: opted out of sms for service %s", m->event_id,
 		 m->citizen, masked, m->service);
 	return 0;
@@ -159,26 +155,60 @@ static void reply_id(const struct herald_inbound *in, char *out, size_t len)
 		snprintf(out, len, MO_ID_PREFIX "t%lld-%u", (long long)now_us(), ++seq);
 }
 
-/* 0 done (or heard before), -1 not recorded. */
+/* herald_engage with the `inbound` journey record (json) written in the
+ * same call when the engagement is new; its answer, -1 when Redis did not
+ * give one. *together is set when the record went with it (an older
+ * library, before 1, ignores it and answers an integer). */
+static long long engage_call(struct router *r, const struct msg *m, const char *id,
+			     const char *chan, const char *mbuf, const char *json, int *together)
+{
+	char txkey[160];
+	redisReply *rep;
+	long long rc = -1;
+
+	key_of(txkey, sizeof(txkey), KEY_TX, strlen(KEY_TX), m->tx);
+	rep = rdb_call(r->rdb, "FCALL herald_engage 0 %lld %s %s %s %s %s %s %s %lld",
+		       (long long)r->ttl_s, id, m->service, m->tx, chan, mbuf, txkey, json,
+		       (long long)policy_ttl_s(r, m->service));
+	*together = 0;
+	if (rep && rep->type == REDIS_REPLY_INTEGER) {
+		rc = rep->integer;
+	} else if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+		   rep->element[0]->type == REDIS_REPLY_INTEGER) {
+		rc = rep->element[0]->integer;
+		*together = 1;
+	} else if (rep && rep->type == REDIS_REPLY_ERROR) {
+		log_warnx("inbound sms: herald_engage failed: %s", rep->str);
+	}
+	freeReplyObject(rep);
+	return rc;
+}
+
+/* 0 done (or heard before), -1 not recorded. The engagement and its
+ * `inbound` journey record are one call: both or neither. */
 static int apply_reply(struct router *r, struct msg *m, struct chan *sms,
 		       const struct herald_inbound *in, const char *masked)
 {
 	struct msgrec_meta meta = {.accepted_ms = now_ms()};
 	char id[EVENT_MAX_ID + 1], mbuf[2 * MSGREC_ID_MAX + 48], reason[200];
-	redisReply *rep;
+	char json[MSG_JOURNEY_JSON_MAX];
+	struct step s;
 	long long rc;
+	int together;
 
 	reply_id(in, id, sizeof(id));
 	snprintf(meta.service, sizeof(meta.service), "%s", m->service);
 	snprintf(meta.citizen, sizeof(meta.citizen), "%s", m->citizen);
 	if (msgrec_meta_format(mbuf, sizeof(mbuf), &meta) != 0)
 		snprintf(mbuf, sizeof(mbuf), "-");
-	rep = rdb_call(r->rdb, "FCALL herald_engage 0 %lld %s %s %s %s %s", (long long)r->ttl_s, id,
-		       m->service, m->tx, sms->name, mbuf);
-	rc = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
-	if (rep && rep->type == REDIS_REPLY_ERROR)
-		log_warnx("inbound sms: herald_engage failed: %s", rep->str);
-	freeReplyObject(rep);
+	snprintf(reason, sizeof(reason),
+		 "citizen replied by SMS (%zu bytes%s); later messages of the transaction prefer "
+		 "sms",
+		 strlen(in->text), in->truncated ? ", cut" : "");
+	s = step_of("inbound", reason);
+	s.cb_text = in->text;
+	msg_journey_json(m, sms, masked, &s, json, sizeof(json));
+	rc = engage_call(r, m, id, sms->name, mbuf, json, &together);
 	if (rc < 0) {
 		log_warnx("%s: SMS reply from %s not recorded (Redis did not answer): the gateway "
 			  "is answered 503 and sends it again",
@@ -190,11 +220,8 @@ static int apply_reply(struct router *r, struct msg *m, struct chan *sms,
 		return 0;
 	}
 	metrics_count_service("sms_replies", m->service, 1);
-	snprintf(reason, sizeof(reason),
-		 "citizen replied by SMS (%zu bytes%s); later messages of the transaction prefer "
-		 "sms",
-		 strlen(in->text), in->truncated ? ", cut" : "");
-	journal(r, m, sms, masked, "inbound", reason, in->text);
+	s.log_only = together; /* else written as before */
+	msg_journal(r, m, sms, masked, &s);
 	log_info("%s: citizen %s replied by SMS from %s (%zu bytes): tx %s prefers sms",
 		 m->event_id, m->citizen, masked, strlen(in->text), m->tx);
 	return 0;

@@ -66,20 +66,49 @@ void msg_load_citizen(struct router *r, struct msg *m)
 	freeReplyObject(cr);
 }
 
-void msg_journal(struct router *r, struct msg *m, struct chan *chan, const char *to_masked,
-		 struct step *s)
-{
-	struct chan *now_ch = m->chan;
-	char to[sizeof(m->to_masked)];
+/* m as the record on chan to to_masked (NULL: as it is) shows it; what it
+ * was kept in *was, put back by record_done. */
+struct record_as {
+	struct chan *chan;
+	char to[sizeof(((struct msg *)0)->to_masked)];
+};
 
-	memcpy(to, m->to_masked, sizeof(to));
+static void record_as(struct msg *m, struct chan *chan, const char *to_masked,
+		      struct record_as *was)
+{
+	was->chan = m->chan;
+	memcpy(was->to, m->to_masked, sizeof(was->to));
 	if (to_masked)
 		snprintf(m->to_masked, sizeof(m->to_masked), "%s", to_masked);
 	m->chan = chan;
+}
+
+static void record_done(struct msg *m, const struct record_as *was)
+{
+	m->chan = was->chan;
+	memcpy(m->to_masked, was->to, sizeof(was->to));
+}
+
+void msg_journal(struct router *r, struct msg *m, struct chan *chan, const char *to_masked,
+		 struct step *s)
+{
+	struct record_as was;
+
+	record_as(m, chan, to_masked, &was);
 	s->journal_only = 1;
 	state_step(r, m, s);
-	m->chan = now_ch;
-	memcpy(m->to_masked, to, sizeof(to));
+	record_done(m, &was);
+}
+
+void msg_journey_json(struct msg *m, struct chan *chan, const char *to_masked, struct step *s,
+		      char *json, size_t jlen)
+{
+	struct record_as was;
+
+	record_as(m, chan, to_masked, &was);
+	s->journal_only = 1;
+	state_journey_json(m, s, json, jlen);
+	record_done(m, &was);
 }
 
 /* Acknowledge a stream entry that needs no transition. */

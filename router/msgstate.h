@@ -52,6 +52,13 @@ void msg_load_citizen(struct router *r, struct msg *m);
  * log and the callback; m->chan and m->to_masked are as they were after. */
 void msg_journal(struct router *r, struct msg *m, struct chan *chan, const char *to_masked,
 		 struct step *s);
+/* msg_journal's journey entry, made (JSON, s->at_us stamped) for a caller
+ * that writes it in one Redis call with what it records (optout_add); once
+ * that is in Redis, msg_journal with s->log_only gives the delivery log and
+ * the callback the same record. */
+#define MSG_JOURNEY_JSON_MAX 4096
+void msg_journey_json(struct msg *m, struct chan *chan, const char *to_masked, struct step *s,
+		      char *json, size_t jlen);
 /* delivered, exhausted, permanent-failure or rejected: nothing follows. */
 int status_is_terminal(const char *status);
 

@@ -212,15 +212,7 @@ static int prepare_ctx(struct rdb *db)
 		freeReplyObject(rep);
 		return 0;
 	}
-	rep = redisCommand(db->ctx, "FUNCTION LOAD REPLACE %s", herald_lua_library);
-	if (!rep || reply_is_error(rep)) {
-		snprintf(db->err, sizeof(db->err), "redis %s: FUNCTION LOAD failed: %s", db->where,
-			 rep ? rep->str : db->ctx->errstr);
-		freeReplyObject(rep);
-		return -1;
-	}
-	freeReplyObject(rep);
-	return 0;
+	return scripts_load(db->ctx, db->where, db->err, sizeof(db->err));
 }
 
 int rdb_connect(struct rdb *db)

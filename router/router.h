@@ -115,7 +115,8 @@ struct router {
 	int64_t last_read_ms, last_due_ms, last_claim_ms, last_depth_ms, last_trim_ms;
 	int64_t last_bounce_ms; /* bounce.c */
 	int inbound_group;	/* herald:inbound's group: 0 not made, 1 made (own pending
-				   entries next), 2 reading new entries */
+				   entries next), 2 reading new entries, 3 new entries
+				   next, then the pending ones again (bounce.c) */
 	int64_t last_lease_ms, last_control_ms;
 	struct leases *leases; /* stream entries held here (lease.h) */
 	int want_read, read_inflight, last_read_n, need_groups, due_inflight;
@@ -165,8 +166,15 @@ struct step {
 	/* The service's callback record only (never the logs or Redis) gets
 	 * "text": what the citizen wrote (an SMS reply, inbound_sms.c) */
 	const char *cb_text;
+	/* > 0: the record's time (us), as state_journey_json stamped it, so
+	 * that the logs get the record the caller wrote to the journey */
+	int64_t at_us;
 };
 void state_step(struct router *r, struct msg *m, const struct step *s);
+/* The journey entry (JSON) step s makes of m, for a caller that writes it
+ * to Redis itself in one call with what it records (optout.c); s->at_us is
+ * stamped. state_step with s->log_only then gives the logs the same. */
+void state_journey_json(const struct msg *m, struct step *s, char *json, size_t jlen);
 void state_accepted_record(const struct event *ev, const char *tx, int64_t now, char *text,
 			   size_t tlen, char *json, size_t jlen);
 

@@ -1,6 +1,8 @@
 /*
  * scripts.c - server-side steps that must be atomic, as one Redis function
- * library (FUNCTION LOAD; persisted with the data set). Each function takes
+ * library (FUNCTION LOAD; persisted with the data set; versioned, and
+ * loaded at connect only over an older one: scripts_load, at the end, and
+ * the rule in scripts.h). Each function takes
  * a whole batch, so one call (one Lua entry) serves every event of a loop
  * turn. Keys are computed inside (standalone Redis or Sentinel; not Redis
  * Cluster); every name comes from lib/schema.h (see below).
@@ -59,6 +61,9 @@
  *   gets status engaged, its transaction, meta (lib/msgrec.h) and TTL, and
  *   herald:engaged:<tx> = channel (with the TTL). Returns herald_accept's
  *   1 (new), 2 (new as <service>:<id>), 0 (duplicate) or 3 (taken).
+ *   Optional ARGV 7-9 (version 1): journey key, record, ttl_s: a new
+ *   engagement's record is RPUSHed there (EXPIRE NX ttl_s) in the same
+ *   step (router/inbound_sms.c); the answer is then {that number, 1}.
  *
  * herald_mo      ARGV: number, now_ms, member, ttl_s
  *   An SMS handed over to number: member ("<service> <tx> <event_id>
@@ -77,6 +82,19 @@
  *   with heraldctl optout). Returns {1, new list} added, {0, list as it
  *   is} already there (nothing written), {-1, list as it is} the new list
  *   would pass max length (nothing written).
+ *   Optional ARGV 7-12 (version 1): journey key, record, ttl_s, always,
+ *   stream, entry id. The record is RPUSHed to the journey key (EXPIRE NX
+ *   ttl_s) when the channel was added, or whatever the answer when always
+ *   is "1" (a complaint is journaled even when already refused), and the
+ *   stream entry (when given) is XACKed in group herald and XDELed: the
+ *   refusal, its record and the acknowledgement of what asked for it land
+ *   together or not at all (router/optout.c). An empty key or stream: none.
+ *   With them the answer has a third element, 1 (a library older than 1
+ *   ignores them and answers two: heraldd then writes the record itself).
+ *
+ * herald_version (no-writes)
+ *   The library's version (HERALD_LIB_VERSION, scripts.h): heraldd keeps a
+ *   newer library loaded by a newer instance (scripts_load, below).
  *
  * herald_lease   KEYS: a stream; ARGV: consumer, then entry ids
  *   The heartbeat of the entries this instance holds (router/lease.c): an
@@ -98,8 +116,12 @@
  *   error does not stop the others, as in a pipeline. Returns the array of
  *   their replies, errors included, in order.
  */
+#include <stdio.h>
+#include <string.h>
+
 #include "scripts.h"
 #include "citizen.h"
+#include "log.h"
 #include "event.h"
 #include "msgrec.h"
 #include "schema.h"
@@ -107,12 +129,13 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define EVENT_MAX_ID_STR STR(EVENT_MAX_ID)
+#define LIB_VERSION_STR STR(HERALD_LIB_VERSION)
 
 /* Put together from lib/schema.h's names (and msgrec.h's patterns for the
  * service and citizen in "meta", lib/event.h's id length), so the Lua
  * cannot drift from the C. */
 const char herald_lua_library[] =
-    "#!lua name=herald\n"
+    "#!lua name=herald\n" HERALD_LIB_VERSION_MARK LIB_VERSION_STR "\n"
     "local function owner(mk)\n"
     "  local m = redis.call('HMGET', mk, '" MSG_F_SVC "', '" MSG_F_META "',\n"
     "                       '" MSG_F_OLD_SERVICE "')\n"
@@ -274,8 +297,13 @@ const char herald_lua_library[] =
     "               argv[4], '" MSG_F_META "', argv[6])\n"
     "    redis.call('EXPIRE', mk, ttl)\n"
     "    redis.call('SET', '" KEY_ENGAGED "' .. argv[4], argv[5], 'EX', ttl)\n"
+    "    if (argv[7] or '') ~= '' then\n"
+    "      redis.call('RPUSH', argv[7], argv[8])\n"
+    "      redis.call('EXPIRE', argv[7], argv[9], 'NX')\n"
+    "    end\n"
     "  end\n"
-    "  return r\n"
+    "  if argv[7] == nil then return r end\n"
+    "  return {r, 1}\n"
     "end\n"
     "local function mo(keys, argv)\n"
     "  local k = '" KEY_MO "' .. argv[1]\n"
@@ -283,16 +311,29 @@ const char herald_lua_library[] =
     "  redis.call('ZREMRANGEBYRANK', k, 0, -" MO_KEEP_STR " - 1)\n"
     "  redis.call('EXPIRE', k, argv[4])\n"
     "  return 1\n"
-    "end\n" CITIZEN_LUA_LIST_SPLIT "local function list_add(keys, argv)\n"
+    "end\n" CITIZEN_LUA_LIST_SPLIT "local function list_put(argv)\n"
     "  local k = '" KEY_CITIZEN "' .. argv[1]\n"
     "  local old = redis.call('HGET', k, argv[2])\n"
     "  local list, found = list_split(old, argv[4])\n"
-    "  if found then return {0, old} end\n"
+    "  if found then return 0, old end\n"
     "  list[#list + 1] = argv[4]\n"
     "  local s = table.concat(list, ',')\n"
-    "  if #s > tonumber(argv[6]) then return {-1, old or ''} end\n"
+    "  if #s > tonumber(argv[6]) then return -1, old or '' end\n"
     "  redis.call('HSET', k, argv[2], s, argv[3], argv[5])\n"
-    "  return {1, s}\n"
+    "  return 1, s\n"
+    "end\n"
+    "local function list_add(keys, argv)\n"
+    "  local r, s = list_put(argv)\n"
+    "  if argv[7] == nil then return {r, s} end\n"
+    "  if argv[7] ~= '' and (r == 1 or argv[10] == '1') then\n"
+    "    redis.call('RPUSH', argv[7], argv[8])\n"
+    "    redis.call('EXPIRE', argv[7], argv[9], 'NX')\n"
+    "  end\n"
+    "  if (argv[11] or '') ~= '' then\n"
+    "    redis.call('XACK', argv[11], '" GROUP "', argv[12])\n"
+    "    redis.call('XDEL', argv[11], argv[12])\n"
+    "  end\n"
+    "  return {r, s, 1}\n"
     "end\n"
     "local function lease(keys, argv)\n"
     "  local s, me, lost, gone = keys[1], argv[1], {}, {}\n"
@@ -345,4 +386,105 @@ const char herald_lua_library[] =
     "redis.register_function('herald_engage', engage)\n"
     "redis.register_function('herald_mo', mo)\n"
     "redis.register_function('herald_list_add', list_add)\n"
-    "redis.register_function('herald_pipe', pipe)\n";
+    "redis.register_function('herald_pipe', pipe)\n"
+    "redis.register_function{function_name = 'herald_version',\n"
+    "  callback = function() return herald_library_version end, flags = {'no-writes'}}\n";
+
+/* ---- loading ------------------------------------------------------------ */
+
+long scripts_code_version(const char *code, size_t len)
+{
+	static const char mark[] = HERALD_LIB_VERSION_MARK;
+	const char *p = memmem(code, len, mark, sizeof(mark) - 1);
+	long v = 0;
+
+	if (!p)
+		return 0;
+	for (p += sizeof(mark) - 1; p < code + len && *p >= '0' && *p <= '9' && v < 1000000; p++)
+		v = v * 10 + (*p - '0');
+	return v;
+}
+
+/* The code of the library "herald" in a FUNCTION LIST ... WITHCODE reply;
+ * NULL when there is none. */
+static const redisReply *loaded_code(const redisReply *rep)
+{
+	for (size_t i = 0; rep && rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
+		const redisReply *lib = rep->element[i], *name = NULL, *code = NULL;
+		for (size_t j = 0; lib->type == REDIS_REPLY_ARRAY && j + 1 < lib->elements;
+		     j += 2) {
+			const redisReply *k = lib->element[j], *v = lib->element[j + 1];
+			if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+				continue;
+			if (!strcmp(k->str, "library_name"))
+				name = v;
+			else if (!strcmp(k->str, "library_code"))
+				code = v;
+		}
+		if (name && code && !strcmp(name->str, "herald"))
+			return code;
+	}
+	return NULL;
+}
+
+/* A newer library kept: said once per version (reconnects say it again
+ * only when another version turns up). */
+static void kept_newer(const char *where, long v)
+{
+	static long said;
+
+	if (said == v)
+		return;
+	said = v;
+	log_msg(LOG_L_NOTICE,
+		"redis %s: function library version %ld loaded by a newer heraldd; kept (this "
+		"heraldd's is %d)",
+		where, v, HERALD_LIB_VERSION);
+}
+
+int scripts_load(redisContext *ctx, const char *where, char *err, size_t errlen)
+{
+	redisReply *rep = redisCommand(ctx, "FUNCTION LIST LIBRARYNAME herald WITHCODE");
+	const redisReply *code;
+	long v = -1;
+
+	if (!rep) {
+		snprintf(err, errlen, "redis %s: FUNCTION LIST failed: %s", where, ctx->errstr);
+		return -1;
+	}
+	if (rep->type == REDIS_REPLY_ERROR) /* (an ACL?) load it, as before versions */
+		log_warnx("redis %s: FUNCTION LIST refused (%s): the function library is loaded "
+			  "whatever version Redis holds",
+			  where, rep->str);
+	code = loaded_code(rep);
+	if (code) {
+		if (code->len == sizeof(herald_lua_library) - 1 &&
+		    !memcmp(code->str, herald_lua_library, code->len)) {
+			freeReplyObject(rep); /* this very library: nothing to do */
+			return 0;
+		}
+		v = scripts_code_version(code->str, code->len);
+	}
+	freeReplyObject(rep);
+	if (v > HERALD_LIB_VERSION) {
+		kept_newer(where, v);
+		return 0;
+	}
+	if (v == HERALD_LIB_VERSION)
+		log_msg(LOG_L_NOTICE,
+			"redis %s: function library version %ld with other code (changed without "
+			"a new version): replaced",
+			where, v);
+	else if (v >= 0)
+		log_info("redis %s: function library version %ld replaced by version %d", where, v,
+			 HERALD_LIB_VERSION);
+	rep = redisCommand(ctx, "FUNCTION LOAD REPLACE %s", herald_lua_library);
+	if (!rep || rep->type == REDIS_REPLY_ERROR) {
+		snprintf(err, errlen, "redis %s: FUNCTION LOAD failed: %s", where,
+			 rep ? rep->str : ctx->errstr);
+		freeReplyObject(rep);
+		return -1;
+	}
+	freeReplyObject(rep);
+	return 0;
+}

@@ -50,7 +50,7 @@ static void make_record(struct dlog_rec *rec, const struct msg *m, const struct 
 				    .picked_us = m->picked_us,
 				    .prepared_us = m->prepared_us,
 				    .submitted_us = m->submitted_us,
-				    .now_us = now_us()};
+				    .now_us = s->at_us > 0 ? s->at_us : now_us()};
 	struct transition_step ts = {.status = s->status,
 				     .reason = s->reason,
 				     .dsn = s->dsn,
@@ -298,9 +298,19 @@ static void write_step(struct router *r, struct msg *m, const struct step *s,
 		jlane_after(r, NULL, NULL, "LPUSH " KEY_DEAD " %s", m->event_id);
 }
 
+void state_journey_json(const struct msg *m, struct step *s, char *json, size_t jlen)
+{
+	struct dlog_rec rec;
+	struct transition_buf tb;
+
+	s->at_us = now_us();
+	make_record(&rec, m, s, s->at_us / 1000, &tb);
+	dlog_rec_json(&rec, json, jlen);
+}
+
 void state_step(struct router *r, struct msg *m, const struct step *s)
 {
-	int64_t now = now_ms();
+	int64_t now = s->at_us > 0 ? s->at_us / 1000 : now_ms();
 	struct hash_fields f = {.n = 0};
 	char json[REC_JSON], pre_json[REC_JSON];
 	const char *pre = NULL;

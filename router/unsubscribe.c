@@ -10,7 +10,9 @@
  * waits, suspended, as an inbound SMS does: http_inbound.c): 200 "You are
  * unsubscribed" only when the opt-out is in Redis (or was already), 503
  * "try again" when Redis is down or failed while applying it; never a
- * confirmation for an opt-out nobody recorded.
+ * confirmation for an opt-out nobody recorded. The opt-out and its
+ * `unsubscribed` journey record are one Redis call (optout_add): both or
+ * neither.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -292,6 +294,7 @@ static int apply(struct router *r, const struct unsub_tok *t)
 	struct msg *m = unsub_msg(r, t, &have_state);
 	char masked[sizeof(m->to_masked)];
 	struct step s;
+	struct optout_rec rec = {0};
 
 	if (!m)
 		return 0;
@@ -305,7 +308,19 @@ static int apply(struct router *r, const struct unsub_tok *t)
 	}
 	snprintf(reason, sizeof(reason),
 		 "one-click unsubscribe: citizen opted out of email from service %s", m->service);
-	added = optout_add(r, m, m->service, "email", reason);
+	if (field_str(m->citizen_rec, "email"))
+		mask_contact(field_str(m->citizen_rec, "email"), masked, sizeof(masked));
+	s = step_of("unsubscribed", reason);
+	s.no_channel = !email;
+	/* the journey when the message is still there, else the logs and the
+	 * callback only (a journey would start with this record alone); the
+	 * message's own counts stay as they were either way (journal_only).
+	 * The opt-out and its journey record are one call: both or neither. */
+	rec.chan = email;
+	rec.to_masked = field_str(m->citizen_rec, "email") ? masked : NULL;
+	rec.step = &s;
+	rec.journey = have_state;
+	added = optout_add(r, m, m->service, "email", reason, &rec);
 	if (added <= 0) {
 		log_msg(added < 0 ? LOG_L_WARNING : LOG_L_INFO, "%s: unsubscribe from %s: %s",
 			m->event_id, m->service,
@@ -316,15 +331,6 @@ static int apply(struct router *r, const struct unsub_tok *t)
 		return added != -2;
 	}
 	metrics_count_service("email_unsubscribes", m->service, 1);
-	if (field_str(m->citizen_rec, "email"))
-		mask_contact(field_str(m->citizen_rec, "email"), masked, sizeof(masked));
-	s = step_of("unsubscribed", reason);
-	s.no_channel = !email;
-	/* the journey when the message is still there, else the logs and the
-	 * callback only (a journey would start with this record alone); the
-	 * message's own counts stay as they were either way (journal_only) */
-	s.log_only = !have_state;
-	msg_journal(r, m, email, field_str(m->citizen_rec, "email") ? masked : NULL, &s);
 	log_info("%s: citizen %s unsubscribed from email of %s", m->event_id, m->citizen,
 		 m->service);
 	msg_free(m);

@@ -3,13 +3,16 @@
 slows the link on command: the stream tests (t_leases.sh) and the chaos suite
 (tests/chaos/chaos.py) use it. SIGUSR1 cuts every open connection at once.
 
-    redisproxy.py LISTEN_PORT UPSTREAM_PORT [--cut-on BYTES]
+    redisproxy.py LISTEN_PORT UPSTREAM_PORT [--cut-on BYTES | --drop-on BYTES]
                   [--delay-on BYTES --delay-ms N [--delay-count N]]
 
 Relays every connection on 127.0.0.1:LISTEN_PORT to 127.0.0.1:UPSTREAM_PORT.
   --cut-on BYTES   after SIGUSR2 (arms one cut), the next client->server
                    chunk containing BYTES is forwarded, then every connection
                    is aborted before Redis's reply can come back
+  --drop-on BYTES  after SIGUSR2, the next client->server chunk containing
+                   BYTES is NOT forwarded: every connection is aborted
+                   instead (the command lost on the way, Redis never ran it)
   --delay-on BYTES a client->server chunk containing BYTES is held N ms
                    before it is forwarded (the connection's later data waits
                    behind it, as on a slow link)
@@ -27,6 +30,7 @@ def opt(name, default=None):
 
 LISTEN, UPSTREAM = int(sys.argv[1]), int(sys.argv[2])
 CUT_ON = (opt("--cut-on") or "").encode()
+DROP_ON = (opt("--drop-on") or "").encode()
 DELAY_ON = (opt("--delay-on") or "").encode()
 DELAY_S = int(opt("--delay-ms", "0")) / 1000.0
 DELAY_COUNT = int(opt("--delay-count", "0"))
@@ -54,6 +58,10 @@ async def pump(reader, writer, pair, to_server):
                 state["delays"] += 1
                 print("delay %d" % state["delays"], flush=True)
                 await asyncio.sleep(DELAY_S)
+            if to_server and state["armed"] and DROP_ON and DROP_ON in data:
+                state["armed"] -= 1
+                cut_all("dropping a command")
+                return
             writer.write(data)
             await writer.drain()
             if to_server and state["armed"] and CUT_ON and CUT_ON in data:
