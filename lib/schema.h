@@ -227,8 +227,14 @@
 #define STATUS_ENGAGED "engaged"
 
 /* The final status heraldctl delete gives a message (its reason names the
- * operator); heraldd treats it as terminal like "delivered". */
+ * operator); heraldd treats it as terminal like "delivered". heraldctl
+ * delete also puts an entry "id c t" on the message's stream: the heraldd
+ * that reads it writes one "deleted" record to the delivery logs, the PUB
+ * socket and the service's callback, then sets MSG_F_DELETED_REPORTED
+ * (when, ms) in the hash, so that no later entry of the message (a
+ * duplicate, a restart) tells it again. */
 #define STATUS_DELETED "deleted"
+#define MSG_F_DELETED_REPORTED "deleted_reported"
 
 /* The message-hash reason heraldctl dead replay leaves (lib/transition.h). */
 #define REASON_REPLAYED "replayed by operator"
