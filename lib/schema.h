@@ -135,7 +135,10 @@
 #define INST_F_HEARTBEAT "heartbeat_ms"
 #define INST_F_INFLIGHT "inflight"
 /* JSON: {channel: {inflight, sent_1m, failed_1m, sent_1h, failed_1h,
- * failing_since_ms}} as this instance counted them */
+ * failing_since_ms, oldest_ms}} as this instance counted them; oldest_ms:
+ * when the longest wait at the channel began (a message in its plugin
+ * without a result, since handed over, or in the backlog for it, since
+ * rendered), 0 when none waits */
 #define INST_F_CHANNELS "channels"
 /* JSON: {service: {backlog, oldest_age_s}} as this instance's callback
  * sender last read them */
