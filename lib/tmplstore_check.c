@@ -131,4 +131,3 @@ int tstore_check_set(const struct tstore *s, const struct tstore_channel *ch, si
 	}
 	return bad;
 }
-

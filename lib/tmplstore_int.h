@@ -57,7 +57,6 @@ void tstore_locale_norm(const char *in, char *out, size_t outlen);
 /* The template of that name, or NULL. */
 const struct tdef *tstore_def(const struct tstore *s, const char *name);
 /* t's entry for variant in locale (NULL: any locale), or NULL. */
-const struct tentry *tdef_find_exact(const struct tdef *t, const char *variant,
-				     const char *locale);
+const struct tentry *tdef_find_exact(const struct tdef *t, const char *variant, const char *locale);
 
 #endif

@@ -541,4 +541,3 @@ fail:
 	tstore_free(&s);
 	return NULL;
 }
-
