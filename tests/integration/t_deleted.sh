@@ -53,6 +53,11 @@ check "... all three in the schedule" wait_for 5 sh -c \
 	"[ \$(redis-cli -p $REDIS_PORT ZCARD herald:sched) = 3 ]"
 
 # ---- delete while heraldd runs ------------------------------------------------
+# heraldctl tail, collecting what the PUB socket says of deletes
+ctl tail --status deleted --count 2 >"$T/tail.out" 2>&1 &
+TAIL_PID=$!
+track_pid $TAIL_PID
+sleep 0.5
 ctl delete d-1 d-2 >"$T/del.out" 2>&1
 expect_eq "delete d-1 d-2 succeeds" 0 $?
 check "the delivery log gets d-1's deleted record" wait_for 10 grep -q 'd-1: .*status=deleted' "$LOG"
@@ -70,6 +75,8 @@ expect_eq "the JSON record: channel, masked to, status, reason" \
 		'import json,sys; d=json.loads(sys.stdin.readline()); print(d["channel"], d["to"], d["status"], d["reason"])')"
 check "the service's callback gets d-1 deleted" wait_for 15 sh -c "$CHECK statuses '$T/cb.jsonl' | grep -q '^d-1 deleted$'"
 check "... and d-2 deleted" wait_for 15 sh -c "$CHECK statuses '$T/cb.jsonl' | grep -q '^d-2 deleted$'"
+check "the PUB socket says both (heraldctl tail --status deleted)" wait_for 5 sh -c \
+	"grep -q 'd-1: .*status=deleted' '$T/tail.out' && grep -q 'd-2: .*status=deleted' '$T/tail.out'"
 check "the stream entries are taken and acknowledged" wait_for 5 settled
 expect_eq "d-1 is marked as told (deleted_reported)" 1 \
 	"$(rcli HEXISTS herald:msg:d-1 deleted_reported)"
