@@ -135,7 +135,10 @@
 #define INST_F_HEARTBEAT "heartbeat_ms"
 #define INST_F_INFLIGHT "inflight"
 /* JSON: {channel: {inflight, sent_1m, failed_1m, sent_1h, failed_1h,
- * failing_since_ms}} as this instance counted them */
+ * failing_since_ms, oldest_ms}} as this instance counted them; oldest_ms:
+ * when the longest wait at the channel began (a message in its plugin
+ * without a result, since handed over, or in the backlog for it, since
+ * rendered), 0 when none waits */
 #define INST_F_CHANNELS "channels"
 /* JSON: {service: {backlog, oldest_age_s}} as this instance's callback
  * sender last read them */
@@ -227,8 +230,14 @@
 #define STATUS_ENGAGED "engaged"
 
 /* The final status heraldctl delete gives a message (its reason names the
- * operator); heraldd treats it as terminal like "delivered". */
+ * operator); heraldd treats it as terminal like "delivered". heraldctl
+ * delete also puts an entry "id c t" on the message's stream: the heraldd
+ * that reads it writes one "deleted" record to the delivery logs, the PUB
+ * socket and the service's callback, then sets MSG_F_DELETED_REPORTED
+ * (when, ms) in the hash, so that no later entry of the message (a
+ * duplicate, a restart) tells it again. */
 #define STATUS_DELETED "deleted"
+#define MSG_F_DELETED_REPORTED "deleted_reported"
 
 /* The message-hash reason heraldctl dead replay leaves (lib/transition.h). */
 #define REASON_REPLAYED "replayed by operator"

@@ -31,10 +31,11 @@ static json_t *chan_entry(json_t *chans, const char *name)
 	json_t *c = json_object_get(chans, name);
 
 	if (!c) {
-		c = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "state", "up",
+		c = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "state", "up",
 			      "suspended", "", "failing_since_ms", (json_int_t)0, "inflight",
 			      (json_int_t)0, "sent_1m", (json_int_t)0, "failed_1m", (json_int_t)0,
-			      "sent_1h", (json_int_t)0, "failed_1h", (json_int_t)0);
+			      "sent_1h", (json_int_t)0, "failed_1h", (json_int_t)0, "oldest_age_s",
+			      0.0);
 		json_object_set_new(chans, name, c);
 	}
 	return c;
@@ -51,14 +52,29 @@ static void merge_channels(json_t *chans, const char *text)
 	{
 		json_t *c = chan_entry(chans, name);
 		long long since = num(v, "failing_since_ms"), have = num(c, "failing_since_ms");
+		long long waits = num(v, "oldest_ms"), waited = num(c, "oldest_ms");
 		static const char *const sums[] = {"inflight", "sent_1m", "failed_1m", "sent_1h",
 						   "failed_1h"};
 		for (size_t i = 0; i < sizeof(sums) / sizeof(sums[0]); i++)
 			add(c, sums[i], num(v, sums[i]));
 		if (since > 0 && (have == 0 || since < have))
 			json_object_set_new(c, "failing_since_ms", json_integer(since));
+		if (waits > 0 && (waited == 0 || waits < waited))
+			json_object_set_new(c, "oldest_ms", json_integer(waits));
 	}
 	json_decref(in);
+}
+
+/* The longest wait at a channel, over the instances: oldest_ms (when it
+ * began) as oldest_age_s (seconds, at now). */
+static void oldest_age(json_t *c, int64_t now)
+{
+	long long since = num(c, "oldest_ms");
+
+	if (since > 0)
+		json_object_set_new(c, "oldest_age_s",
+				    json_real(since < now ? (double)(now - since) / 1000.0 : 0.0));
+	json_object_del(c, "oldest_ms");
 }
 
 /* Each service's callbacks as an instance's sender read them (every
@@ -114,6 +130,7 @@ json_t *statuspage_build(const json_t *instances, const json_t *suspended,
 	json_object_foreach(chans, name, v)
 	{
 		const char *susp = json_string_value(json_object_get(v, "suspended"));
+		oldest_age(v, now_ms);
 		json_object_set_new(v, "state",
 				    json_string(susp && *susp			 ? "suspended"
 						: num(v, "failing_since_ms") > 0 ? "failing"
@@ -157,11 +174,12 @@ static void text_channels(FILE *fp, const json_t *page)
 	const char *name;
 	json_t *v;
 
-	fprintf(fp, "channels\n  %-10s %-22s %8s %8s %8s %8s %8s %10s\n", "CHANNEL", "STATE",
-		"INFLIGHT", "SENT/1m", "FAIL/1m", "SENT/1h", "FAIL/1h", "OLDEST");
+	fprintf(fp, "channels\n  %-10s %-22s %8s %8s %8s %8s %8s %8s %10s\n", "CHANNEL", "STATE",
+		"INFLIGHT", "SENT/1m", "FAIL/1m", "SENT/1h", "FAIL/1h", "WAITING", "OLDEST");
 	json_object_foreach(json_object_get(page, "channels"), name, v)
 	{
-		char state[64], oldest[24] = "-";
+		char state[64], oldest[24] = "-", waiting[24] = "-";
+		double wait_s = json_number_value(json_object_get(v, "oldest_age_s"));
 		const char *st = json_string_value(json_object_get(v, "state"));
 		if (!strcmp(st, "suspended"))
 			snprintf(state, sizeof(state), "suspended (%s)",
@@ -173,9 +191,11 @@ static void text_channels(FILE *fp, const json_t *page)
 			snprintf(state, sizeof(state), "up");
 		if (json_object_get(v, "oldest_queued_age_s"))
 			snprintf(oldest, sizeof(oldest), "%llds", num(v, "oldest_queued_age_s"));
-		fprintf(fp, "  %-10s %-22s %8lld %8lld %8lld %8lld %8lld %10s\n", name, state,
+		if (wait_s > 0)
+			snprintf(waiting, sizeof(waiting), "%.1fs", wait_s);
+		fprintf(fp, "  %-10s %-22s %8lld %8lld %8lld %8lld %8lld %8s %10s\n", name, state,
 			num(v, "inflight"), num(v, "sent_1m"), num(v, "failed_1m"),
-			num(v, "sent_1h"), num(v, "failed_1h"), oldest);
+			num(v, "sent_1h"), num(v, "failed_1h"), waiting, oldest);
 	}
 }
 

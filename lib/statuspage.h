@@ -12,7 +12,10 @@
  *                heartbeat_age_s, inflight}]
  *   channels:  {name: {state: up|failing|suspended, suspended: ""|wait|hop,
  *                failing_since_ms, inflight, sent_1m, failed_1m, sent_1h,
- *                failed_1h}}  (summed over the instances)
+ *                failed_1h, oldest_age_s}}  (summed over the instances;
+ *                oldest_age_s: how long the message that has waited longest
+ *                for the channel on any instance has waited, in its plugin
+ *                without a result or in the backlog for it; 0 none waits)
  *   queues:    {stream: length}, scheduled, dead, held
  *   callbacks: {service: {backlog, oldest_age_s}}
  * heraldctl adds oldest_queued_age_s to each channel (from its queue walk).

@@ -239,12 +239,14 @@ static int ingest_readable(struct router *r, int *fd)
 static void wait_for_work(struct router *r)
 {
 	struct pollfd fds[CHAN_MAX + 5 + JLANE_MAX];
-	int n = 0, timeout = 100, zfd = -1;
+	int n = 0, timeout = 100, zfd = -1, ready;
 
 	if (r->backlog)
 		timeout = 5;
-	if ((r->want_read && !r->read_inflight) || r->ready)
+	if ((r->want_read && !r->read_inflight) || r->ready) {
+		metrics_loop_wake(WAKE_READY);
 		return; /* timeout 0: the turn runs now */
+	}
 	/* without Redis the plugins' results wait (turn_without_redis) */
 	for (int i = 0; rdb_ok(r->rdb) && i < r->chans.n; i++) {
 		struct chan *c = &r->chans.ch[i];
@@ -268,12 +270,18 @@ static void wait_for_work(struct router *r)
 			poll_fd(fds, &n, rdb_fd(r->jlane[i]));
 	/* with Redis or without: every event is answered */
 	if (r->ingest) {
-		if (ingest_readable(r, &zfd))
+		if (ingest_readable(r, &zfd)) {
+			metrics_loop_wake(WAKE_READY);
 			return;
+		}
 		poll_fd(fds, &n, zfd);
 	}
-	if (poll(fds, (nfds_t)n, timeout) < 0 && errno != EINTR)
+	ready = poll(fds, (nfds_t)n, timeout);
+	if (ready < 0 && errno != EINTR)
 		log_warn("poll");
+	/* /metrics herald_loop_wakes_total: a lone event wakes the loop by its
+	 * descriptor, never by the timeout (t_lone_wake) */
+	metrics_loop_wake(ready > 0 ? WAKE_FD : ready == 0 ? WAKE_TIMEOUT : WAKE_SIGNAL);
 }
 
 /* A turn while Redis is down: every event waiting is answered

@@ -85,6 +85,7 @@ static struct {
 	int ncg;
 	struct lhist turn, send_cmds, accept_events;
 	unsigned long long send_bytes, lone_sends, held_sends, pipe_batches, pipe_cmds;
+	unsigned long long wakes[WAKE_N];
 } M = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* A service label from a bounded set: the first MAX_SERVICES names seen
@@ -202,6 +203,15 @@ void metrics_redis_send(size_t cmds, size_t bytes, int lone)
 	pthread_mutex_unlock(&M.mu);
 }
 
+void metrics_loop_wake(enum loop_wake by)
+{
+	if (by >= WAKE_N)
+		return;
+	pthread_mutex_lock(&M.mu);
+	M.wakes[by]++;
+	pthread_mutex_unlock(&M.mu);
+}
+
 void metrics_redis_held(void)
 {
 	pthread_mutex_lock(&M.mu);
@@ -239,8 +249,21 @@ static void render_lhist(FILE *fp, const char *name, const char *help, const str
 	fprintf(fp, "herald_%s_count %llu\n", name, h->count);
 }
 
+static void render_wakes(FILE *fp)
+{
+	static const char *const by[WAKE_N] = {"fd", "timeout", "signal", "ready"};
+
+	fprintf(fp, "# HELP herald_loop_wakes_total How the router loop's wait for work ended: "
+		    "a descriptor was ready (fd), the poll timed out (timeout), a signal "
+		    "(signal), or work was there already and it did not wait (ready).\n"
+		    "# TYPE herald_loop_wakes_total counter\n");
+	for (int i = 0; i < WAKE_N; i++)
+		fprintf(fp, "herald_loop_wakes_total{by=\"%s\"} %llu\n", by[i], M.wakes[i]);
+}
+
 static void render_loop(FILE *fp)
 {
+	render_wakes(fp);
 	render_lhist(fp, "loop_turn_seconds", "Length of one router loop turn (not its wait).",
 		     &M.turn, turn_le, NTURN_LE);
 	render_lhist(fp, "redis_send_commands", "Commands written to Redis by one pipeline send.",

@@ -37,6 +37,11 @@ void metrics_redis_send(size_t cmds, size_t bytes, int lone);
 void metrics_accept_batch(int events);
 void metrics_redis_pipe(size_t batches, size_t cmds); /* herald_pipe scripts sent */
 void metrics_redis_held(void); /* a send waited for the replies outstanding */
+/* How the loop's wait for work ended (main.c wait_for_work), counted as
+ * herald_loop_wakes_total{by=...}: a descriptor became ready, the poll
+ * timed out, a signal cut it short, or there was work already (no wait). */
+enum loop_wake { WAKE_FD, WAKE_TIMEOUT, WAKE_SIGNAL, WAKE_READY, WAKE_N };
+void metrics_loop_wake(enum loop_wake by);
 /* Render everything; returns a malloc'd string. */
 char *metrics_render(void);
 

@@ -2,6 +2,7 @@
  * prepare.c - a message read from a stream, its records in, taken to its
  * next state:
  *
+ *   deleted by an operator (heraldctl delete)  -> a "deleted" record, once
  *   finished already (a duplicate entry)       -> acknowledged, dropped
  *   "sent", its receipt deadline due            -> hop to the next channel
  *   send_after in the future                   -> "scheduled"
@@ -17,8 +18,8 @@
 #include "log.h"
 #include "metrics.h"
 #include "mask.h"
-#include "metrics.h"
 #include "msgstate.h"
+#include "policy.h"
 #include "prepare.h"
 #include "service.h"
 #include "submit.h"
@@ -260,6 +261,30 @@ static int hold_for_quiet_hours(struct router *r, struct msg *m)
 	return 1;
 }
 
+/* A message an operator deleted, met on its stream (heraldctl delete puts
+ * an entry there for this; or a duplicate entry, met later): the delivery
+ * logs, the PUB socket and the service's callback hear of it once, and the
+ * hash's MSG_F_DELETED_REPORTED says they did. It is set after them on the
+ * pipeline, before the XACK: a crash between the two tells it again (as
+ * every record is at least once), never not at all. */
+static void deleted_met(struct router *r, struct msg *m)
+{
+	const char *reason = field_str(m->state, MSG_F_REASON);
+	struct step s;
+
+	if (!field_str(m->state, MSG_F_DELETED_REPORTED)) {
+		s = step_of(STATUS_DELETED, reason && *reason ? reason : "deleted by an operator");
+		s.log_only = 1; /* heraldctl wrote the hash and the journey */
+		state_step(r, m, &s);
+		rdb_cmdf(r->rdb, NULL, NULL, "HSET " KEY_MSG "%s " MSG_F_DELETED_REPORTED " %lld",
+			 m->event_id, (long long)now_ms());
+		/* no hash without a TTL, should it have expired since it was read */
+		rdb_cmdf(r->rdb, NULL, NULL, "EXPIRE " KEY_MSG "%s %lld NX", m->event_id,
+			 (long long)policy_ttl_s(r, m->service));
+	}
+	msg_ack_only(r, m);
+}
+
 /* The status of a message read with its hash, and its event's JSON (the
  * hash's, else the stream entry's). NULL when m is done with: recorded, or
  * left pending. */
@@ -279,6 +304,10 @@ static const char *status_from_hash(struct router *r, struct msg *m, const char 
 		return NULL;
 	}
 	status = msg_load_state(r, m);
+	if (!strcmp(status, STATUS_DELETED)) {
+		deleted_met(r, m);
+		return NULL;
+	}
 	if (!strcmp(status, "accepted") && field_str(st, "reason") &&
 	    !strcmp(field_str(st, "reason"), REASON_REPLAYED)) {
 		/* heraldctl dead replay wrote the journey; the delivery

@@ -98,12 +98,51 @@ void status_callback(const char *service, long long backlog, double oldest_age_s
 	pthread_mutex_unlock(&P.mu);
 }
 
+/* When the longest wait at each channel began (r->chans order; 0: none
+ * waits): a message handed to the plugin with no result yet, since it was
+ * handed over; one rendered and waiting in the backlog (the plugin was
+ * busy), since it was rendered. */
+struct oldest {
+	const struct chanset *cs;
+	int64_t ms[CHAN_MAX];
+};
+
+static void oldest_note(struct oldest *o, const struct msg *m, int64_t since)
+{
+	long i = m->chan ? (long)(m->chan - o->cs->ch) : -1;
+
+	if (i < 0 || i >= o->cs->n || since <= 0)
+		return;
+	if (!o->ms[i] || since < o->ms[i])
+		o->ms[i] = since;
+}
+
+static void oldest_inflight(uint64_t id, void *val, void *arg)
+{
+	const struct msg *m = val;
+
+	(void)id;
+	oldest_note(arg, m, m->submitted_ms);
+}
+
+static void oldest_find(struct router *r, struct oldest *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->cs = &r->chans;
+	if (r->inflight)
+		idmap_each(r->inflight, oldest_inflight, o);
+	for (const struct msg *m = r->backlog; m; m = m->next)
+		oldest_note(o, m, m->prepared_ms ? m->prepared_ms : m->picked_ms);
+}
+
 /* {channel: {...}} of this instance. */
 static json_t *channels_json(struct router *r, int64_t now)
 {
 	json_t *o = json_object();
 	int64_t slot = now / SLOT_MS;
+	struct oldest old;
 
+	oldest_find(r, &old);
 	for (int i = 0; i < r->chans.n; i++) {
 		const struct chan *c = &r->chans.ch[i];
 		const struct ring *g = ring_of(c->name);
@@ -117,12 +156,13 @@ static json_t *channels_json(struct router *r, int64_t now)
 				s1 += g->sent[k], f1 += g->failed[k];
 		}
 		json_object_set_new(o, c->name,
-				    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "inflight",
+				    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "inflight",
 					      (json_int_t)(c->submitted - c->finished), "sent_1m",
 					      (json_int_t)s1, "failed_1m", (json_int_t)f1,
 					      "sent_1h", (json_int_t)sh, "failed_1h",
 					      (json_int_t)fh, "failing_since_ms",
-					      (json_int_t)(g ? g->failing_since : 0)));
+					      (json_int_t)(g ? g->failing_since : 0), "oldest_ms",
+					      (json_int_t)old.ms[i]));
 	}
 	return o;
 }

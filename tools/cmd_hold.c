@@ -14,8 +14,11 @@
  *   release  out of herald:held, and due now if it is scheduled (a
  *            second later, once every instance has seen the release).
  *   delete   a scheduled, retrying, held or awaiting-receipt message ends
- *            as "deleted" (final; the journey says who did it). One in
- *            flight or queued on a stream is refused: hold it first.
+ *            as "deleted" (final; the journey says who did it), and goes
+ *            onto its stream once more, so that heraldd tells the delivery
+ *            logs and the service's callback. One in flight or queued on a
+ *            stream, or that left the schedule meanwhile, is refused: hold
+ *            it first.
  *   flush    scheduled and retrying messages (held ones are not) due now.
  * By id, or every message the filters match (flush with neither: every
  * one), after a confirmation on the terminal unless -y.
@@ -41,13 +44,95 @@
 
 enum act { A_HOLD, A_RELEASE, A_DELETE, A_FLUSH };
 
+/* heraldctl delete's writes, one atomic step: only a message still in the
+ * schedule (ZREM says so; heraldd may have taken it meanwhile) is ended:
+ * out of herald:held (herald:held:ver moves), the hash final as deleted,
+ * the journey's record, and an entry "id c t" on its stream, through which
+ * heraldd meets it and tells the delivery logs and the service's callback
+ * (router/prepare.c; the hash's MSG_F_DELETED_REPORTED says it did).
+ * KEYS: sched, held, held:ver, the message, its journey, its stream.
+ * ARGV: id, reason, now (ms), journey record, citizen, tx. Returns 1 when
+ * deleted, 0 when it was no longer in the schedule (nothing written). */
+static const char delete_lua[] =
+    "if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end\n"
+    "redis.call('SREM', KEYS[2], ARGV[1])\n"
+    "redis.call('INCR', KEYS[3])\n"
+    "redis.call('HSET', KEYS[4], '" MSG_F_STATUS "', '" STATUS_DELETED "', '" MSG_F_REASON
+    "', ARGV[2],\n"
+    "           '" MSG_F_FINAL "', '1', '" MSG_F_UPDATED "', ARGV[3])\n"
+    "redis.call('RPUSH', KEYS[5], ARGV[4])\n"
+    "redis.call('XADD', KEYS[6], '*', '" STREAM_F_ID "', ARGV[1], '" STREAM_F_CITIZEN
+    "', ARGV[5],\n"
+    "           '" STREAM_F_TX "', ARGV[6])\n"
+    "return 1\n";
+
+/* What a delete needs of the hash: transaction, citizen, stream. NULL when
+ * Redis failed (reported). */
+static json_t *delete_read(redisContext *rc, const char *id)
+{
+	static const char *const names[] = {MSG_F_TX, MSG_F_STREAM, MSG_F_META, NULL};
+	redisReply *r = ctl_redis_cmd(
+	    rc, "delete", "HMGET " KEY_MSG "%s " MSG_F_TX " " MSG_F_STREAM " " MSG_F_META, id);
+	json_t *h = r ? ctl_msg_fields(r, names) : NULL;
+
+	freeReplyObject(r);
+	return h;
+}
+
+/* End one message as deleted (delete_lua). 0 done, -1 refused (it left
+ * the schedule meanwhile), -2 Redis failed. */
+static int delete_one(redisContext *rc, const struct qmsg *m, int64_t now)
+{
+	char rec[4096], reason[160], now_s[24], keys[3][EVENT_MAX_ID + 64];
+	struct transition_msg t = {.event_id = m->id, .service = m->service};
+	json_t *h = delete_read(rc, m->id);
+	const char *stream, *citizen;
+	redisReply *r;
+	int ret = -2;
+
+	if (!h)
+		return -2;
+	t.tx = strcmp(ctl_field(h, MSG_F_TX), "-") ? ctl_field(h, MSG_F_TX) : m->id;
+	stream = ctl_field(h, MSG_F_STREAM);
+	if (strncmp(stream, KEY_STREAM_PREFIX, strlen(KEY_STREAM_PREFIX)) != 0)
+		stream = KEY_Q_DEFAULT;
+	citizen = strcmp(ctl_field(h, "citizen"), "-") ? ctl_field(h, "citizen") : "";
+	snprintf(reason, sizeof(reason), "deleted by operator %s", ctl_operator());
+	t.channel = m->channel[0] ? m->channel : NULL;
+	t.attempt = (unsigned)m->attempts;
+	t.accepted_ms = m->accepted_ms;
+	transition_operator_record(&t, STATUS_DELETED, reason, now, rec, sizeof(rec));
+	snprintf(now_s, sizeof(now_s), "%lld", (long long)now);
+	snprintf(keys[0], sizeof(keys[0]), KEY_MSG "%s", m->id);
+	snprintf(keys[1], sizeof(keys[1]), KEY_TX "%s", t.tx);
+	snprintf(keys[2], sizeof(keys[2]), "%s", stream);
+	{
+		const char *argv[] = {"EVAL",	    delete_lua, "6",	 KEY_SCHED, KEY_HELD,
+				      KEY_HELD_VER, keys[0],	keys[1], keys[2],   m->id,
+				      reason,	    now_s,	rec,	 citizen,   t.tx};
+		r = ctl_redis_cmdv(rc, "delete", (int)(sizeof(argv) / sizeof(argv[0])), argv, NULL);
+	}
+	if (r && ctl_reply_ll(r, 0) == 1) {
+		ret = 0;
+	} else if (r) {
+		fprintf(stderr,
+			"heraldctl delete: %s left the schedule meanwhile (an instance took it): "
+			"hold it, then delete it once it is back in the schedule\n",
+			m->id);
+		ret = -1;
+	}
+	freeReplyObject(r);
+	json_decref(h);
+	return ret;
+}
+
 /* Queue one message's writes; returns how many replies to read, 0 when the
- * action does not apply to it (reported when `loud`), -1 refused. */
+ * action does not apply to it (reported when `loud`), -1 refused, -2 Redis
+ * failed. A delete is done at once (delete_one): ACT_DONE. */
+#define ACT_DONE 1000
 static int act_on(redisContext *rc, enum act a, const struct qmsg *m, int64_t now, int loud)
 {
-	char rec[4096], reason[160];
-	struct transition_msg t = {.event_id = m->id, .service = m->service, .tx = m->id};
-	const char *user = ctl_operator();
+	int k;
 
 	switch (a) {
 	case A_HOLD:
@@ -76,20 +161,8 @@ static int act_on(redisContext *rc, enum act a, const struct qmsg *m, int64_t no
 			m->id, qstate_name(m->state));
 		return -1;
 	}
-	snprintf(reason, sizeof(reason), "deleted by operator %s", user);
-	t.channel = m->channel[0] ? m->channel : NULL;
-	t.attempt = (unsigned)m->attempts;
-	t.accepted_ms = m->accepted_ms;
-	transition_operator_record(&t, STATUS_DELETED, reason, now, rec, sizeof(rec));
-	redisAppendCommand(rc, "ZREM " KEY_SCHED " %s", m->id);
-	redisAppendCommand(rc, "SREM " KEY_HELD " %s", m->id);
-	redisAppendCommand(rc, "INCR " KEY_HELD_VER);
-	redisAppendCommand(rc,
-			   "HSET " KEY_MSG "%s " MSG_F_STATUS " " STATUS_DELETED " " MSG_F_REASON
-			   " %s " MSG_F_FINAL " 1 " MSG_F_UPDATED " %lld",
-			   m->id, reason, (long long)now);
-	redisAppendCommand(rc, "RPUSH " KEY_TX "%s %s", m->id, rec);
-	return 5;
+	k = delete_one(rc, m, now);
+	return k == 0 ? ACT_DONE : k;
 }
 
 static const char *const act_names[] = {"hold", "release", "delete", "flush"};
@@ -165,10 +238,14 @@ static int run(redisContext *rc, enum act a, const struct qlist *q, const unsign
 		if (!pick[i])
 			continue;
 		k = act_on(rc, a, &q->v[i], q->now_ms, loud);
+		if (k == -2)
+			return 2;
 		if (k < 0)
 			ret = 1;
 		if (k <= 0)
 			continue;
+		if (k == ACT_DONE)
+			k = 0;
 		k += ctl_oplog_append(rc, act_names[a], q->v[i].id, q->now_ms);
 		while (k-- > 0) {
 			redisReply *r = ctl_redis_reply(rc, act_names[a]);

@@ -225,6 +225,24 @@ static int load_hashes(redisContext *rc, const char *cmd, struct qlist *q)
 	return 0;
 }
 
+/* A message heraldctl delete ended is final, but it goes onto its stream
+ * once more (for heraldd to tell the logs and its service): not listed. */
+static void drop_deleted(struct qlist *q)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < q->n; i++) {
+		if (!strcmp(q->v[i].status, STATUS_DELETED)) {
+			free(q->v[i].id);
+			free(q->v[i].reason);
+			continue;
+		}
+		q->v[k++] = q->v[i];
+	}
+	q->n = k;
+	idmap_free(&q->seen); /* its indexes are stale; nothing is added after */
+}
+
 int64_t ctl_now_ms(void)
 {
 	struct timeval tv;
@@ -241,9 +259,10 @@ int ctl_queue_load(redisContext *rc, const char *cmd, struct qlist *q)
 	for (size_t i = 0; i < sizeof(streams) / sizeof(streams[0]); i++)
 		if (load_stream(rc, cmd, streams[i], q) != 0)
 			return 2;
-	if (load_sched(rc, cmd, q) != 0)
+	if (load_sched(rc, cmd, q) != 0 || load_hashes(rc, cmd, q) != 0)
 		return 2;
-	return load_hashes(rc, cmd, q);
+	drop_deleted(q);
+	return 0;
 }
 
 int qfilter_match(const struct qfilter *f, const struct qmsg *m, int64_t now_ms)
