@@ -386,6 +386,21 @@ publish() {
 		"$BIN/heraldctl" -c "$T/herald.conf" publish -
 }
 
+# resend CMD...: as a gateway or a mail client does, CMD (which prints an
+# HTTP code) until answered 200, every 0.5 s, 40 tries; prints the codes
+resend() {
+	_codes=""
+	_n=0
+	while [ $_n -lt 40 ]; do
+		_c=$("$@")
+		_codes="$_codes $_c"
+		[ "$_c" = 200 ] && break
+		sleep 0.5
+		_n=$((_n + 1))
+	done
+	echo $_codes
+}
+
 # seed_file_citizens N: citizens c-1 .. c-N ("Ada i") who prefer the file
 # channel, in English (the benches and the load tests)
 seed_file_citizens() {

@@ -74,18 +74,7 @@ expect_grep "its note says why" 'sms: STOP by SMS reply \(event f-1\)' "$T/at1"
 # ---- 2. Redis down, or failing mid-apply, when a STOP arrives -------------
 # gw FROM TEXT ID: the gateway (Kannel with http-request-retry, Twilio with
 # rp=all): sends until answered 2xx, every 0.5 s, 40 tries; prints the codes
-gw() {
-	_codes=""
-	_n=0
-	while [ $_n -lt 40 ]; do
-		_c=$(jpost "$1" "$2" "$3")
-		_codes="$_codes $_c"
-		[ "$_c" = 200 ] && break
-		sleep 0.5
-		_n=$((_n + 1))
-	done
-	echo $_codes
-}
+gw() { resend jpost "$1" "$2" "$3"; }
 sms_to f-2 c-b
 redis_stop TERM
 check "heraldd sees Redis gone (/healthz 503)" wait_for 15 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$HTTP_PORT/healthz)\" = 503 ]"

@@ -50,20 +50,6 @@ jpost() { # jpost FROM TEXT ID: prints the HTTP code
 	curl -s -o /dev/null -m 30 -w '%{http_code}' -H 'Content-Type: application/json' \
 		-d "{\"from\":\"$1\",\"to\":\"+447700900001\",\"text\":\"$2\",\"id\":\"$3\"}" "$JURL"
 }
-# resend CMD...: as a gateway or a mail client does, until answered 200
-# (every 0.5 s, 40 tries); prints the codes
-resend() {
-	_codes=""
-	_n=0
-	while [ $_n -lt 40 ]; do
-		_c=$("$@")
-		_codes="$_codes $_c"
-		[ "$_c" = 200 ] && break
-		sleep 0.5
-		_n=$((_n + 1))
-	done
-	echo $_codes
-}
 # records TX STATUS: how many records of STATUS the journey holds
 records() {
 	rcli LRANGE "herald:tx:$1" 0 -1 | grep -c "\"status\":\"$2\""
