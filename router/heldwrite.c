@@ -242,6 +242,21 @@ fail:
 	return -1;
 }
 
+/* CMD key item... of the held items of one kind (0 hash fields, 1 journey
+ * entries), on the transaction's connection; argv has room for them all. */
+static void emit_kind(struct router *r, const struct held_writes *w, const char **argv,
+		      const char *cmd, size_t key, unsigned char kind)
+{
+	size_t argc = 0;
+
+	argv[argc++] = cmd;
+	argv[argc++] = w->buf + key;
+	for (size_t i = 0; i < w->n; i++)
+		if (w->kind[i] == kind)
+			argv[argc++] = w->buf + w->off[i];
+	jlane_cmd(r, w->buf + w->txkey, (int)argc, argv);
+}
+
 /* Queue the writes held so far: one RPUSH of every entry, then one HSET
  * (later fields win, as Redis applies them in order). The journey first:
  * a write cut between the two (the connection lost, Redis killed between
@@ -251,7 +266,7 @@ fail:
 void held_emit(struct router *r, struct held_writes *w)
 {
 	const char **argv;
-	size_t argc, nh = 0;
+	size_t nh = 0;
 
 	if (!w->n)
 		return;
@@ -262,24 +277,10 @@ void held_emit(struct router *r, struct held_writes *w)
 	}
 	for (size_t i = 0; i < w->n; i++)
 		nh += w->kind[i] == 0;
-	if (nh < w->n) {
-		argc = 0;
-		argv[argc++] = "RPUSH";
-		argv[argc++] = w->buf + w->txkey;
-		for (size_t i = 0; i < w->n; i++)
-			if (w->kind[i] == 1)
-				argv[argc++] = w->buf + w->off[i];
-		jlane_cmd(r, w->buf + w->txkey, (int)argc, argv);
-	}
-	if (nh) {
-		argc = 0;
-		argv[argc++] = "HSET";
-		argv[argc++] = w->buf + w->msgkey;
-		for (size_t i = 0; i < w->n; i++)
-			if (w->kind[i] == 0)
-				argv[argc++] = w->buf + w->off[i];
-		jlane_cmd(r, w->buf + w->txkey, (int)argc, argv);
-	}
+	if (nh < w->n)
+		emit_kind(r, w, argv, "RPUSH", w->txkey, 1);
+	if (nh)
+		emit_kind(r, w, argv, "HSET", w->msgkey, 0);
 	if (w->expire_msg > 0)
 		jlane_expire(r, w->buf + w->msgkey, w->buf + w->txkey, w->expire_msg, NULL);
 	w->expire_msg = 0;
